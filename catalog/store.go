@@ -1,0 +1,58 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+
+	"github.com/tarnhq/tarn"
+)
+
+// Store errors. Stores return these (possibly wrapped); the catalog turns
+// them into user-facing *tarn.Error values.
+var (
+	// ErrNotFound: no object, commit or ref by that name.
+	ErrNotFound = errors.New("not found")
+	// ErrRefMoved: a compare-and-swap on a ref failed because the ref does
+	// not point where the caller expected (or exists when it should not).
+	ErrRefMoved = errors.New("ref moved")
+)
+
+// Store is the small persistence interface under the catalog. Objects and
+// commits are immutable and content-addressed, so writing them twice is
+// harmless; refs change only by compare-and-swap. A backend must make Apply
+// atomic: either everything in the batch is stored and the ref moved, or
+// nothing is.
+type Store interface {
+	// GetObject returns the bytes of a tree object, or ErrNotFound.
+	GetObject(ctx context.Context, hash string) ([]byte, error)
+	// GetCommit returns a commit, or ErrNotFound.
+	GetCommit(ctx context.Context, hash string) (*tarn.Commit, error)
+	// FindCommits returns up to limit commit hashes starting with prefix.
+	FindCommits(ctx context.Context, prefix string, limit int) ([]string, error)
+	// GetRef returns a branch or tag by name, or ErrNotFound.
+	GetRef(ctx context.Context, name string) (*tarn.Ref, error)
+	// ListRefs returns the refs of one kind (all kinds when kind is ""),
+	// sorted by name.
+	ListRefs(ctx context.Context, kind tarn.RefKind) ([]tarn.Ref, error)
+	// Apply stores a batch atomically. It returns ErrRefMoved (and stores
+	// nothing) when a ref update's expectation does not hold.
+	Apply(ctx context.Context, b *Batch) error
+	// Close releases the store.
+	Close() error
+}
+
+// Batch is an atomic write: objects, commits and ref updates.
+type Batch struct {
+	Objects map[string][]byte
+	Commits []*tarn.Commit
+	Refs    []RefUpdate
+}
+
+// RefUpdate is a compare-and-swap on one ref. Old "" means the ref must not
+// exist (create); New "" deletes it. Kind is used on create.
+type RefUpdate struct {
+	Name string
+	Kind tarn.RefKind
+	Old  string
+	New  string
+}

@@ -1,0 +1,144 @@
+package tarn
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// MinHashPrefix is the shortest commit hash prefix accepted as a ref.
+const MinHashPrefix = 8
+
+var (
+	refNameRe   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/-]*$`)
+	identRe     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	hexRe       = regexp.MustCompile(`^[0-9a-f]+$`)
+	reservedRef = map[string]bool{"HEAD": true}
+	// Names DuckDB and other engines use for their own schemas.
+	reservedNS = map[string]bool{"information_schema": true, "pg_catalog": true, "system": true, "temp": true, "main": true}
+)
+
+// ValidateRefName checks a branch or tag name.
+func ValidateRefName(kind RefKind, name string) error {
+	switch {
+	case name == "":
+		return Errorf(EINVALID, "%s name is empty", kind)
+	case len(name) > 128:
+		return Errorf(EINVALID, "%s name %q is longer than 128 characters", kind, name)
+	case reservedRef[name]:
+		return Errorf(EINVALID, "%s name %q is reserved", kind, name)
+	case !refNameRe.MatchString(name) || strings.Contains(name, "..") || strings.HasSuffix(name, ".") ||
+		strings.HasSuffix(name, "/") || strings.Contains(name, "//"):
+		return Errorf(EINVALID, "invalid %s name %q: use letters, digits and . _ - / (not starting with . or -, no '..')", kind, name)
+	case len(name) >= MinHashPrefix && hexRe.MatchString(name):
+		return Errorf(EINVALID, "invalid %s name %q: it looks like a commit hash", kind, name)
+	}
+	return nil
+}
+
+// ValidateNamespace checks a namespace name.
+func ValidateNamespace(name string) error {
+	if err := validateIdent("namespace", name); err != nil {
+		return err
+	}
+	if reservedNS[strings.ToLower(name)] {
+		return Errorf(EINVALID, "namespace name %q is reserved", name)
+	}
+	return nil
+}
+
+// ValidateTableName checks a table name (without namespace).
+func ValidateTableName(name string) error { return validateIdent("table", name) }
+
+func validateIdent(what, name string) error {
+	switch {
+	case name == "":
+		return Errorf(EINVALID, "%s name is empty", what)
+	case len(name) > 128:
+		return Errorf(EINVALID, "%s name %q is longer than 128 characters", what, name)
+	case !identRe.MatchString(name):
+		return Errorf(EINVALID, "invalid %s name %q: use letters, digits and _ (not starting with a digit)", what, name)
+	}
+	return nil
+}
+
+// RefExpr is a parsed ref expression: a base name (branch, tag or hash
+// prefix) followed by navigation steps.
+type RefExpr struct {
+	Base  string
+	Steps []RefStep
+}
+
+// RefStep is one navigation step: N first-parent ancestors (`~N`), or the
+// last first-parent ancestor at or before a time (`@{time}`).
+type RefStep struct {
+	Ancestors int
+	AsOf      time.Time
+}
+
+// IsPlain reports whether the expression is a bare name.
+func (r RefExpr) IsPlain() bool { return len(r.Steps) == 0 }
+
+// ParseRef parses ref syntax: NAME, HASH-PREFIX, REF~N, REF@{RFC3339}.
+func ParseRef(s string) (RefExpr, error) {
+	if s == "" {
+		return RefExpr{}, Errorf(EINVALID, "ref is empty")
+	}
+	i := strings.IndexAny(s, "~@")
+	if i == 0 {
+		return RefExpr{}, Errorf(EINVALID, "invalid ref %q: it must start with a branch, tag or commit hash", s)
+	}
+	if i < 0 {
+		return RefExpr{Base: s}, nil
+	}
+	expr := RefExpr{Base: s[:i]}
+	rest := s[i:]
+	for rest != "" {
+		switch {
+		case rest[0] == '~':
+			j := 1
+			for j < len(rest) && rest[j] >= '0' && rest[j] <= '9' {
+				j++
+			}
+			n := 1
+			if j > 1 {
+				v, err := strconv.Atoi(rest[1:j])
+				if err != nil {
+					return RefExpr{}, Errorf(EINVALID, "invalid ref %q: bad ancestor count", s)
+				}
+				n = v
+			}
+			expr.Steps = append(expr.Steps, RefStep{Ancestors: n})
+			rest = rest[j:]
+		case strings.HasPrefix(rest, "@{"):
+			end := strings.IndexByte(rest, '}')
+			if end < 0 {
+				return RefExpr{}, Errorf(EINVALID, "invalid ref %q: missing '}'", s)
+			}
+			t, err := parseRefTime(rest[2:end])
+			if err != nil {
+				return RefExpr{}, Errorf(EINVALID, "invalid ref %q: time must be RFC3339 like 2026-05-19T06:11:33Z", s)
+			}
+			expr.Steps = append(expr.Steps, RefStep{AsOf: t})
+			rest = rest[end+1:]
+		default:
+			return RefExpr{}, Errorf(EINVALID, "invalid ref %q: unexpected %q (use REF~N or REF@{TIME})", s, rest)
+		}
+	}
+	return expr, nil
+}
+
+func parseRefTime(s string) (time.Time, error) {
+	for _, layout := range []string{time.RFC3339Nano, time.RFC3339, "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, Errorf(EINVALID, "bad time %q", s)
+}
+
+// LooksLikeHash reports whether s can be a commit hash prefix.
+func LooksLikeHash(s string) bool {
+	return len(s) >= MinHashPrefix && len(s) <= 64 && hexRe.MatchString(s)
+}
