@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/catalog"
+	"github.com/tarnhq/tarn/catalog/sqlstore"
+	"github.com/tarnhq/tarn/table"
+)
+
+// app is the state shared by all commands of one invocation.
+type app struct {
+	stdout, stderr io.Writer
+	home           string
+	output         string
+	author         string
+
+	cat    *catalog.Catalog
+	tables *table.Service
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "tarn",
+		Short: "A versioned lakehouse: Iceberg tables with branches, commits, merges and time travel",
+		Long: `tarn keeps Apache Iceberg tables in a catalog with git-like branches, tags,
+commits, merges and time travel. With no configuration it works on an
+embedded lakehouse in $TARN_HOME (default ~/.tarn).
+
+Refs: a branch (main), a tag (v1), a commit hash or a unique prefix of 8+
+hex characters, REF~N (N-th first-parent ancestor), REF@{2026-05-19T06:11:33Z}
+(the last commit at or before that time). Only branches can be written.
+
+Exit codes: 0 ok, 1 internal error, 2 usage or invalid input, 3 not found,
+4 conflict or already exists.`,
+		Example: `  tarn table create trips --from data/trips.csv
+  tarn branch create dev && tarn checkout dev
+  tarn table import trips --from data/more_trips.csv
+  tarn branch merge dev --into main
+  tarn log -n 5`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if a.output != "text" && a.output != "json" {
+				return &usageError{fmt.Sprintf("unknown output format %q: use -o text or -o json", a.output)}
+			}
+			return nil
+		},
+	}
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return &usageError{fmt.Sprintf("%v; see `%s --help`", err, cmd.CommandPath())}
+	})
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.home, "home", "", "lakehouse home directory (default $TARN_HOME or ~/.tarn)")
+	pf.StringVarP(&a.output, "output", "o", "text", "output format: text or json")
+	pf.StringVar(&a.author, "author", "", "author recorded in commits (default $TARN_AUTHOR or the OS user)")
+	root.AddCommand(a.branchCommand(), a.tagCommand(), a.logCommand(), a.checkoutCommand(),
+		a.namespaceCommand(), a.tableCommand(), a.statusCommand())
+	return root
+}
+
+func (a *app) homeDir() (string, error) {
+	h := a.home
+	if h == "" {
+		h = os.Getenv("TARN_HOME")
+	}
+	if h == "" {
+		u, err := os.UserHomeDir()
+		if err != nil {
+			return "", tarn.Errorf(tarn.EINVALID, "cannot find a home directory: set TARN_HOME or --home")
+		}
+		h = filepath.Join(u, ".tarn")
+	}
+	return filepath.Abs(h)
+}
+
+// open opens (creating on first use) the embedded lakehouse.
+func (a *app) open(ctx context.Context) error {
+	if a.cat != nil {
+		return nil
+	}
+	home, err := a.homeDir()
+	if err != nil {
+		return err
+	}
+	a.home = home
+	if err := os.MkdirAll(filepath.Join(home, "warehouse"), 0o755); err != nil {
+		return tarn.Errorf(tarn.EINTERNAL, "create lakehouse home %s: %w", home, err)
+	}
+	store, err := sqlstore.OpenSQLite(ctx, filepath.Join(home, "catalog.db"))
+	if err != nil {
+		return err
+	}
+	cat, err := catalog.Open(ctx, store)
+	if err != nil {
+		store.Close()
+		return err
+	}
+	a.cat = cat
+	a.tables = table.NewService(cat, table.Config{Warehouse: filepath.Join(home, "warehouse")})
+	return nil
+}
+
+func (a *app) close() {
+	if a.cat != nil {
+		a.cat.Close()
+	}
+}
+
+// activeBranch returns the checked-out branch (main by default).
+func (a *app) activeBranch() string {
+	home, err := a.homeDir()
+	if err != nil {
+		return tarn.DefaultBranch
+	}
+	b, err := os.ReadFile(filepath.Join(home, "HEAD"))
+	if err != nil {
+		return tarn.DefaultBranch
+	}
+	if name := strings.TrimSpace(string(b)); name != "" {
+		return name
+	}
+	return tarn.DefaultBranch
+}
+
+func (a *app) setActiveBranch(name string) error {
+	p := filepath.Join(a.home, "HEAD")
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, []byte(name+"\n"), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, p)
+}
+
+// ref returns the flag value or the active branch.
+func (a *app) ref(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	return a.activeBranch()
+}
+
+func (a *app) commitInfo(message string) tarn.CommitInfo {
+	author := a.author
+	if author == "" {
+		author = os.Getenv("TARN_AUTHOR")
+	}
+	if author == "" {
+		if u, err := user.Current(); err == nil {
+			author = u.Username
+		}
+	}
+	if author == "" {
+		author = "unknown"
+	}
+	return tarn.CommitInfo{Author: author, Message: message}
+}
+
+// progress prints a status line on stderr when it is a terminal and output
+// is for humans.
+func (a *app) progress(format string, args ...any) {
+	if a.output == "json" {
+		return
+	}
+	if f, ok := a.stderr.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			fmt.Fprintf(a.stderr, format+"\n", args...)
+		}
+	}
+}
+
+func (a *app) parseTable(name string) (tarn.TableIdent, error) {
+	return tarn.ParseTableIdent(name, tarn.DefaultNamespace)
+}

@@ -1,0 +1,371 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/catalog"
+)
+
+func (a *app) branchCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "branch",
+		Short: "List, create, delete, rename, merge and compare branches",
+		Long: `Branches are movable pointers to commits. Creating one copies no data.
+Only branches can be written; main always exists.`,
+		Example: `  tarn branch ls
+  tarn branch create dev --from main
+  tarn branch diff dev
+  tarn branch merge dev --into main -m "publish cleaned trips"`,
+	}
+	cmd.AddCommand(a.branchLs(), a.branchCreate(), a.branchRm(), a.branchRename(), a.branchMerge(), a.branchDiff())
+	return cmd
+}
+
+type refView struct {
+	Name    string       `json:"name"`
+	Kind    tarn.RefKind `json:"kind"`
+	Commit  string       `json:"commit"`
+	Active  bool         `json:"active,omitempty"`
+	Message string       `json:"message"`
+	Time    string       `json:"time"`
+}
+
+func (a *app) listRefs(ctx context.Context, kind tarn.RefKind) error {
+	if err := a.open(ctx); err != nil {
+		return err
+	}
+	refs, err := a.cat.ListRefs(ctx, kind)
+	if err != nil {
+		return err
+	}
+	active := a.activeBranch()
+	views := []refView{}
+	for _, r := range refs {
+		c, err := a.cat.GetCommit(ctx, r.Commit)
+		if err != nil {
+			return err
+		}
+		views = append(views, refView{Name: r.Name, Kind: r.Kind, Commit: r.Commit, Active: kind == tarn.KindBranch && r.Name == active,
+			Message: c.Message, Time: c.Time.Format("2006-01-02T15:04:05Z07:00")})
+	}
+	return a.emit(views, func(w io.Writer) {
+		t := newTable(w, " ", strings.ToUpper(string(kind)), "COMMIT", "UPDATED", "MESSAGE")
+		for _, v := range views {
+			mark := " "
+			if v.Active {
+				mark = "*"
+			}
+			c, _ := a.cat.GetCommit(ctx, v.Commit)
+			t.row(mark, v.Name, tarn.ShortHash(v.Commit), ago(c.Time), firstLine(v.Message))
+		}
+		t.flush()
+	})
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	if len(line) > 72 {
+		line = line[:69] + "..."
+	}
+	return line
+}
+
+func (a *app) branchLs() *cobra.Command {
+	return &cobra.Command{
+		Use: "ls", Aliases: []string{"list"},
+		Short:   "List branches (* marks the active one)",
+		Example: "  tarn branch ls\n  tarn branch ls -o json",
+		Args:    exactArgs(),
+		RunE:    func(cmd *cobra.Command, args []string) error { return a.listRefs(cmd.Context(), tarn.KindBranch) },
+	}
+}
+
+func (a *app) createRef(ctx context.Context, kind tarn.RefKind, name, from string, ifNotExists bool) error {
+	if err := a.open(ctx); err != nil {
+		return err
+	}
+	ref, err := a.cat.CreateRef(ctx, kind, name, from)
+	existed := false
+	if tarn.IsCode(err, tarn.EEXISTS) && ifNotExists {
+		if ref, err = a.cat.GetRef(ctx, name); err == nil && ref.Kind != kind {
+			err = tarn.Errorf(tarn.EEXISTS, "%q already exists as a %s", name, ref.Kind)
+		}
+		existed = true
+	}
+	if err != nil {
+		return err
+	}
+	return a.emit(map[string]any{"name": ref.Name, "kind": ref.Kind, "commit": ref.Commit, "existed": existed}, func(w io.Writer) {
+		if existed {
+			fmt.Fprintf(w, "%s %s already exists at %s\n", kind, name, tarn.ShortHash(ref.Commit))
+			return
+		}
+		fmt.Fprintf(w, "created %s %s at %s (from %s)\n", kind, name, tarn.ShortHash(ref.Commit), from)
+	})
+}
+
+func (a *app) branchCreate() *cobra.Command {
+	var from string
+	var ifNotExists bool
+	cmd := &cobra.Command{
+		Use:   "create NAME",
+		Short: "Create a branch (O(1): no data is copied)",
+		Example: `  tarn branch create dev
+  tarn branch create fix --from v1
+  tarn branch create yesterday --from "main@{2026-05-19T00:00:00Z}"`,
+		Args: exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.createRef(cmd.Context(), tarn.KindBranch, args[0], a.ref(from), ifNotExists)
+		},
+	}
+	cmd.Flags().StringVar(&from, "from", "", "ref to branch from (default: the active branch)")
+	cmd.Flags().BoolVar(&ifNotExists, "if-not-exists", false, "succeed if the branch exists already")
+	return cmd
+}
+
+func (a *app) branchRm() *cobra.Command {
+	return &cobra.Command{
+		Use: "rm NAME", Aliases: []string{"delete"},
+		Short:   "Delete a branch (not main, not the active branch)",
+		Example: "  tarn branch rm dev",
+		Args:    exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if err := a.open(ctx); err != nil {
+				return err
+			}
+			name := args[0]
+			if name == a.activeBranch() && name != tarn.DefaultBranch {
+				return tarn.Errorf(tarn.EINVALID, "branch %q is the active branch: `tarn checkout main` first", name)
+			}
+			if err := a.cat.DeleteRef(ctx, tarn.KindBranch, name); err != nil {
+				return err
+			}
+			return a.emit(map[string]any{"deleted": name}, func(w io.Writer) { fmt.Fprintf(w, "deleted branch %s\n", name) })
+		},
+	}
+}
+
+func (a *app) branchRename() *cobra.Command {
+	return &cobra.Command{
+		Use: "rename OLD NEW", Aliases: []string{"mv"},
+		Short:   "Rename a branch",
+		Example: "  tarn branch rename dev alice.dev",
+		Args:    exactArgs("OLD", "NEW"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if err := a.open(ctx); err != nil {
+				return err
+			}
+			ref, err := a.cat.RenameBranch(ctx, args[0], args[1])
+			if err != nil {
+				return err
+			}
+			if a.activeBranch() == args[0] {
+				if err := a.setActiveBranch(args[1]); err != nil {
+					return err
+				}
+			}
+			return a.emit(ref, func(w io.Writer) { fmt.Fprintf(w, "renamed branch %s to %s\n", args[0], args[1]) })
+		},
+	}
+}
+
+func (a *app) branchMerge() *cobra.Command {
+	var into, message string
+	var noFF bool
+	cmd := &cobra.Command{
+		Use:   "merge SOURCE",
+		Short: "Merge a ref into a branch (three-way at table level)",
+		Long: `Merge SOURCE into a branch (default: the active branch). Tables changed only
+on SOURCE since the merge base are taken from SOURCE; a table changed on both
+sides is a conflict and nothing is written. When the target has not moved since
+the merge base the merge is a fast-forward.`,
+		Example: `  tarn branch merge dev
+  tarn branch merge dev --into main -m "publish dev"
+  tarn branch merge v1 --into hotfix --no-ff`,
+		Args: exactArgs("SOURCE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if err := a.open(ctx); err != nil {
+				return err
+			}
+			target := a.ref(into)
+			res, err := a.cat.Merge(ctx, catalog.MergeRequest{Source: args[0], Into: target, Info: a.commitInfo(message), NoFastForward: noFF})
+			if err != nil {
+				return err
+			}
+			return a.emit(res, func(w io.Writer) {
+				switch {
+				case res.UpToDate:
+					fmt.Fprintf(w, "%s is already up to date with %s\n", target, args[0])
+				case res.FastForward:
+					fmt.Fprintf(w, "fast-forwarded %s to %s (%d tables changed)\n", target, res.Commit.ShortHash(), len(res.Changes))
+				default:
+					fmt.Fprintf(w, "merged %s into %s: commit %s (%d tables changed)\n", args[0], target, res.Commit.ShortHash(), len(res.Changes))
+				}
+				printChanges(w, res.Changes)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&into, "into", "", "branch to merge into (default: the active branch)")
+	cmd.Flags().StringVarP(&message, "message", "m", "", "commit message")
+	cmd.Flags().BoolVar(&noFF, "no-ff", false, "always create a merge commit")
+	return cmd
+}
+
+type diffView struct {
+	From    string       `json:"from"`
+	To      string       `json:"to"`
+	Base    string       `json:"base,omitempty"`
+	Changes []changeView `json:"changes"`
+}
+
+type changeView struct {
+	Name         string `json:"name"`
+	Kind         string `json:"kind"`
+	Change       string `json:"change"`
+	RowsBefore   int64  `json:"rows_before"`
+	RowsAfter    int64  `json:"rows_after"`
+	SnapshotFrom int64  `json:"snapshot_before,omitempty"`
+	SnapshotTo   int64  `json:"snapshot_after,omitempty"`
+}
+
+func changeViews(changes []tarn.Change) []changeView {
+	out := []changeView{}
+	for _, ch := range changes {
+		v := changeView{Name: ch.Key, Change: ch.Kind}
+		if ch.Old != nil {
+			v.Kind, v.RowsBefore, v.SnapshotFrom = string(ch.Old.Kind), ch.Old.Rows, ch.Old.Snapshot
+		}
+		if ch.New != nil {
+			v.Kind, v.RowsAfter, v.SnapshotTo = string(ch.New.Kind), ch.New.Rows, ch.New.Snapshot
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func printChanges(w io.Writer, changes []tarn.Change) {
+	if len(changes) == 0 {
+		return
+	}
+	t := newTable(w, "  CHANGE", "NAME", "KIND", "ROWS", "SNAPSHOT")
+	for _, v := range changeViews(changes) {
+		rows := ""
+		snap := ""
+		if v.Kind == string(tarn.EntryTable) {
+			switch v.Change {
+			case tarn.ChangeAdded:
+				rows, snap = count(v.RowsAfter), fmt.Sprint(v.SnapshotTo)
+			case tarn.ChangeRemoved:
+				rows, snap = "-"+count(v.RowsBefore), fmt.Sprint(v.SnapshotFrom)
+			default:
+				rows = fmt.Sprintf("%s -> %s (%+d)", count(v.RowsBefore), count(v.RowsAfter), v.RowsAfter-v.RowsBefore)
+				snap = fmt.Sprintf("%d -> %d", v.SnapshotFrom, v.SnapshotTo)
+			}
+		}
+		sign := map[string]string{tarn.ChangeAdded: "+", tarn.ChangeRemoved: "-", tarn.ChangeChanged: "~"}[v.Change]
+		t.row("  "+sign+" "+v.Change, v.Name, v.Kind, rows, snap)
+	}
+	t.flush()
+}
+
+func (a *app) branchDiff() *cobra.Command {
+	return &cobra.Command{
+		Use:   "diff REF [REF2]",
+		Short: "Show tables added, removed and changed",
+		Long: `With one ref: what REF changed since it diverged from the active branch
+(from their merge base to REF) — what a merge of REF would bring.
+With two refs: the changes from REF to REF2.`,
+		Example: `  tarn branch diff dev
+  tarn branch diff main~3 main
+  tarn branch diff v1 v2 -o json`,
+		Args: rangeArgs(1, 2, "REF [REF2]"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if err := a.open(ctx); err != nil {
+				return err
+			}
+			view := diffView{}
+			var from, to *tarn.Commit
+			var err error
+			if len(args) == 2 {
+				view.From, view.To = args[0], args[1]
+				if from, err = a.cat.Resolve(ctx, args[0]); err != nil {
+					return err
+				}
+				if to, err = a.cat.Resolve(ctx, args[1]); err != nil {
+					return err
+				}
+			} else {
+				active := a.activeBranch()
+				if to, err = a.cat.Resolve(ctx, args[0]); err != nil {
+					return err
+				}
+				cur, err := a.cat.Resolve(ctx, active)
+				if err != nil {
+					return err
+				}
+				if from, err = a.cat.MergeBase(ctx, cur, to); err != nil {
+					return err
+				}
+				if from == nil {
+					from = cur
+				}
+				view.From, view.To, view.Base = "merge-base("+active+", "+args[0]+")", args[0], from.Hash
+			}
+			changes, err := a.cat.Diff(ctx, from, to)
+			if err != nil {
+				return err
+			}
+			view.Changes = changeViews(changes)
+			return a.emit(view, func(w io.Writer) {
+				fmt.Fprintf(w, "%s (%s) -> %s (%s): %d change(s)\n", view.From, from.ShortHash(), view.To, to.ShortHash(), len(changes))
+				printChanges(w, changes)
+			})
+		},
+	}
+}
+
+func (a *app) tagCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "tag",
+		Short:   "List, create and delete tags (fixed names for commits)",
+		Example: "  tarn tag create v1\n  tarn tag create before-fix --ref main~2\n  tarn tag ls",
+	}
+	var ref string
+	var ifNotExists bool
+	create := &cobra.Command{
+		Use: "create NAME", Short: "Tag a commit (default: the active branch's head)",
+		Example: "  tarn tag create v1\n  tarn tag create audit-2026 --ref \"main@{2026-01-01T00:00:00Z}\"",
+		Args:    exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.createRef(cmd.Context(), tarn.KindTag, args[0], a.ref(ref), ifNotExists)
+		},
+	}
+	create.Flags().StringVar(&ref, "ref", "", "ref to tag (default: the active branch)")
+	create.Flags().BoolVar(&ifNotExists, "if-not-exists", false, "succeed if the tag exists already")
+	cmd.AddCommand(&cobra.Command{
+		Use: "ls", Aliases: []string{"list"}, Short: "List tags", Example: "  tarn tag ls -o json", Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, args []string) error { return a.listRefs(cmd.Context(), tarn.KindTag) },
+	}, create, &cobra.Command{
+		Use: "rm NAME", Aliases: []string{"delete"}, Short: "Delete a tag", Example: "  tarn tag rm v1", Args: exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if err := a.open(ctx); err != nil {
+				return err
+			}
+			if err := a.cat.DeleteRef(ctx, tarn.KindTag, args[0]); err != nil {
+				return err
+			}
+			return a.emit(map[string]any{"deleted": args[0]}, func(w io.Writer) { fmt.Fprintf(w, "deleted tag %s\n", args[0]) })
+		},
+	})
+	return cmd
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/tarnhq/tarn"
+)
+
+func (a *app) logCommand() *cobra.Command {
+	var ref string
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "log",
+		Short: "Show the commit history of a ref",
+		Example: `  tarn log
+  tarn log --ref dev -n 5
+  tarn log --ref "main@{2026-05-19T06:00:00Z}" -o json`,
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if err := a.open(ctx); err != nil {
+				return err
+			}
+			commits, err := a.cat.Log(ctx, a.ref(ref), limit)
+			if err != nil {
+				return err
+			}
+			return a.emit(commits, func(w io.Writer) {
+				for i, c := range commits {
+					if i > 0 {
+						fmt.Fprintln(w)
+					}
+					fmt.Fprintf(w, "commit %s\n", c.Hash)
+					if len(c.Parents) > 1 {
+						short := make([]string, len(c.Parents))
+						for j, p := range c.Parents {
+							short[j] = tarn.ShortHash(p)
+						}
+						fmt.Fprintf(w, "Merge:  %s\n", strings.Join(short, " "))
+					}
+					fmt.Fprintf(w, "Author: %s\n", c.Author)
+					fmt.Fprintf(w, "Date:   %s (%s)\n", c.Time.Local().Format("2006-01-02 15:04:05 -0700"), ago(c.Time))
+					keys := make([]string, 0, len(c.Properties))
+					for k := range c.Properties {
+						keys = append(keys, k)
+					}
+					sort.Strings(keys)
+					for _, k := range keys {
+						fmt.Fprintf(w, "        %s=%s\n", k, c.Properties[k])
+					}
+					fmt.Fprintf(w, "\n    %s\n", strings.ReplaceAll(c.Message, "\n", "\n    "))
+				}
+			})
+		},
+	}
+	cmd.Flags().StringVar(&ref, "ref", "", "ref whose history to show (default: the active branch)")
+	cmd.Flags().IntVarP(&limit, "limit", "n", 20, "show at most N commits (0: all)")
+	return cmd
+}
+
+func (a *app) checkoutCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "checkout BRANCH",
+		Short: "Set the active branch (the default for every --ref)",
+		Example: `  tarn checkout dev
+  tarn checkout main`,
+		Args: exactArgs("BRANCH"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if err := a.open(ctx); err != nil {
+				return err
+			}
+			head, err := a.cat.BranchTarget(ctx, args[0])
+			if err != nil {
+				if tarn.IsCode(err, tarn.EINVALID) {
+					return tarn.Errorf(tarn.EINVALID, "cannot check out %q: only branches can be checked out (create one with `tarn branch create NAME --from %s`)", args[0], args[0])
+				}
+				return err
+			}
+			if err := a.setActiveBranch(args[0]); err != nil {
+				return err
+			}
+			return a.emit(map[string]any{"active_branch": args[0], "commit": head.Hash}, func(w io.Writer) {
+				fmt.Fprintf(w, "active branch is now %s (at %s)\n", args[0], head.ShortHash())
+			})
+		},
+	}
+}
+
+func (a *app) statusCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:     "status",
+		Short:   "Show the lakehouse home, the active branch and its head",
+		Example: "  tarn status\n  tarn status -o json",
+		Args:    exactArgs(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if err := a.open(ctx); err != nil {
+				return err
+			}
+			active := a.activeBranch()
+			head, err := a.cat.Resolve(ctx, active)
+			if err != nil {
+				return err
+			}
+			tables, _, err := a.tables.List(ctx, active, "")
+			if err != nil {
+				return err
+			}
+			view := map[string]any{"home": a.home, "mode": "embedded", "active_branch": active, "head": head, "tables": len(tables)}
+			return a.emit(view, func(w io.Writer) {
+				fmt.Fprintf(w, "home:    %s (embedded)\nbranch:  %s\nhead:    %s %s (%s, %s)\ntables:  %d\n",
+					a.home, active, head.ShortHash(), firstLine(head.Message), head.Author, ago(head.Time), len(tables))
+			})
+		},
+	}
+}

@@ -1,0 +1,405 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/ingest"
+	"github.com/tarnhq/tarn/table"
+)
+
+func (a *app) tableCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use: "table", Aliases: []string{"tables"},
+		Short: "Create, import, describe, drop and revert Iceberg tables",
+		Long: `Tables are Apache Iceberg v2 tables. Every write is one commit on a branch.
+Names are NAME (in the default namespace "tarn") or NAMESPACE.NAME.
+Input files: Parquet (.parquet), CSV (.csv, .tsv) and JSON Lines (.jsonl,
+.ndjson, .json); paths, globs and directories.`,
+		Example: `  tarn table create trips --from "data/trips/*.csv" --partition-by "day(pickup_at)"
+  tarn table import trips --from data/more.parquet
+  tarn table get trips
+  tarn table revert trips --to main~1`,
+	}
+	cmd.AddCommand(a.tableLs(), a.tableGet(), a.tableCreate(), a.tableImport(), a.tableRm(), a.tableRevert())
+	return cmd
+}
+
+func (a *app) tableLs() *cobra.Command {
+	var ref, ns string
+	cmd := &cobra.Command{
+		Use: "ls", Aliases: []string{"list"}, Short: "List tables at a ref",
+		Example: "  tarn table ls\n  tarn table ls --ref v1 --namespace staging -o json", Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if err := a.open(ctx); err != nil {
+				return err
+			}
+			list, commit, err := a.tables.List(ctx, a.ref(ref), ns)
+			if err != nil {
+				return err
+			}
+			return a.emit(list, func(w io.Writer) {
+				if len(list) == 0 {
+					fmt.Fprintf(w, "no tables at %s (%s); create one with `tarn table create NAME --from FILE`\n", a.ref(ref), commit.ShortHash())
+					return
+				}
+				t := newTable(w, "TABLE", "ROWS", "FILES", "SIZE", "SNAPSHOT")
+				for _, s := range list {
+					t.row(s.Table, count(s.Rows), s.Files, table.FormatBytes(s.Bytes), s.Snapshot)
+				}
+				t.flush()
+			})
+		},
+	}
+	cmd.Flags().StringVar(&ref, "ref", "", "ref to list (default: the active branch)")
+	cmd.Flags().StringVar(&ns, "namespace", "", "only this namespace")
+	return cmd
+}
+
+func (a *app) tableGet() *cobra.Command {
+	var ref string
+	cmd := &cobra.Command{
+		Use: "get TABLE", Aliases: []string{"describe", "show"},
+		Short:   "Describe a table: schema, partitioning, snapshot, rows, files, history",
+		Example: "  tarn table get trips\n  tarn table get staging.trips --ref v1 -o json", Args: exactArgs("TABLE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if err := a.open(ctx); err != nil {
+				return err
+			}
+			ident, err := a.parseTable(args[0])
+			if err != nil {
+				return err
+			}
+			info, err := a.tables.Get(ctx, ident, a.ref(ref))
+			if err != nil {
+				return err
+			}
+			return a.emit(info, func(w io.Writer) { printTableInfo(w, info) })
+		},
+	}
+	cmd.Flags().StringVar(&ref, "ref", "", "ref to read (default: the active branch)")
+	return cmd
+}
+
+func printTableInfo(w io.Writer, info *table.Info) {
+	fmt.Fprintf(w, "table     %s at %s (commit %s)\n", info.Table, info.Ref, tarn.ShortHash(info.Commit))
+	fmt.Fprintf(w, "format    Iceberg v%d, uuid %s\n", info.FormatVersion, info.UUID)
+	fmt.Fprintf(w, "location  %s\nmetadata  %s\n", info.Location, info.MetadataLocation)
+	fmt.Fprintf(w, "rows      %s in %d files, %s\n", count(info.Rows), info.Files, table.FormatBytes(info.Bytes))
+	if info.Snapshot != nil {
+		fmt.Fprintf(w, "snapshot  %d (%s, %s)\n", info.Snapshot.ID, info.Snapshot.Operation, info.Snapshot.Time.Format(time.RFC3339))
+	} else {
+		fmt.Fprintln(w, "snapshot  none (empty table)")
+	}
+	fmt.Fprintln(w, "\nschema")
+	t := newTable(w, "  ID", "COLUMN", "TYPE", "NULLABLE")
+	for _, c := range info.Schema {
+		t.row(fmt.Sprintf("  %d", c.ID), c.Name, c.Type, !c.Required)
+	}
+	t.flush()
+	if len(info.Partition) > 0 {
+		fmt.Fprintln(w, "\npartition spec")
+		t := newTable(w, "  FIELD", "TRANSFORM", "SOURCE")
+		for _, p := range info.Partition {
+			t.row("  "+p.Name, p.Transform, p.Source)
+		}
+		t.flush()
+	} else {
+		fmt.Fprintln(w, "\npartition spec: unpartitioned")
+	}
+	if len(info.History) > 0 {
+		fmt.Fprintln(w, "\nsnapshots")
+		t := newTable(w, "  SNAPSHOT", "TIME", "OPERATION", "ADDED ROWS", "TOTAL ROWS")
+		for _, s := range info.History {
+			mark := "  "
+			if s.Current {
+				mark = "* "
+			}
+			t.row(fmt.Sprintf("%s%d", mark, s.ID), s.Time.Format(time.RFC3339), s.Operation, count(s.Added), count(s.Rows))
+		}
+		t.flush()
+	}
+	if len(info.DataFiles) > 0 {
+		fmt.Fprintln(w, "\ndata files")
+		t := newTable(w, "  PATH", "ROWS", "SIZE")
+		shown := info.DataFiles
+		if len(shown) > 20 {
+			shown = shown[:20]
+		}
+		for _, f := range shown {
+			t.row("  "+f.Path, count(f.Rows), table.FormatBytes(f.Bytes))
+		}
+		t.flush()
+		if len(info.DataFiles) > 20 {
+			fmt.Fprintf(w, "  ... and %d more (all of them with -o json)\n", len(info.DataFiles)-20)
+		}
+	}
+}
+
+// readSource expands and infers the input files.
+func (a *app) readSource(ctx context.Context, from []string) (*ingest.Source, error) {
+	if len(from) == 0 {
+		return nil, &usageError{"--from is required: give files, globs or directories of Parquet, CSV or JSON Lines"}
+	}
+	files, err := ingest.Expand(from)
+	if err != nil {
+		return nil, inputErr(err)
+	}
+	var size int64
+	for _, f := range files {
+		size += f.Size
+	}
+	a.progress("reading %d file(s), %s ...", len(files), table.FormatBytes(size))
+	src, err := ingest.Infer(ctx, files)
+	if err != nil {
+		return nil, inputErr(err)
+	}
+	return src, nil
+}
+
+func inputErr(err error) error {
+	if tarn.ErrorCode(err) != tarn.EINTERNAL {
+		return err
+	}
+	if _, ok := err.(*ingest.Error); ok {
+		return tarn.Errorf(tarn.EINVALID, "%w", err)
+	}
+	if strings.Contains(err.Error(), "no file matches") || strings.Contains(err.Error(), "extension") ||
+		os.IsNotExist(err) {
+		return tarn.Errorf(tarn.EINVALID, "%w", err)
+	}
+	return tarn.Errorf(tarn.EINVALID, "%w", err)
+}
+
+func (a *app) printWrite(res *table.WriteResult, verb string, started time.Time) error {
+	return a.emit(res, func(w io.Writer) {
+		if res.Existed {
+			fmt.Fprintf(w, "table %s already exists on %s; nothing written\n", res.Table, res.Branch)
+			return
+		}
+		for _, ch := range res.Evolved {
+			fmt.Fprintf(w, "schema: %s\n", ch)
+		}
+		rows := int64(0)
+		if res.Entry != nil {
+			rows = res.Entry.Rows
+		}
+		fmt.Fprintf(w, "%s %s on %s: %s rows added, %s total (commit %s, %.1fs)\n", verb, res.Table, res.Branch,
+			count(res.Added), count(rows), res.Commit.ShortHash(), time.Since(started).Seconds())
+	})
+}
+
+func (a *app) tableCreate() *cobra.Command {
+	var from []string
+	var partitionBy, ref, applyFile, message string
+	var replace, ifNotExists, plan bool
+	cmd := &cobra.Command{
+		Use:   "create TABLE --from PATH...",
+		Short: "Create a table from Parquet, CSV or JSON Lines files (schema inferred)",
+		Long: `Create a table with a schema inferred from the files, and import them, in one
+commit. --plan prints the inferred schema as YAML without writing; edit it and
+create the table with --apply FILE.
+
+Partition transforms: col, year(col), month(col), day(col), hour(col),
+bucket(N, col), truncate(W, col).`,
+		Example: `  tarn table create trips --from data/trips.csv
+  tarn table create staging.events --from "logs/*.jsonl" --partition-by "day(ts), region"
+  tarn table create trips --from data/ --plan > trips.yaml
+  tarn table create trips --apply trips.yaml`,
+		Args: exactArgs("TABLE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			started := time.Now()
+			ident, err := a.parseTable(args[0])
+			if err != nil {
+				return err
+			}
+			if replace && ifNotExists {
+				return &usageError{"--replace and --if-not-exists contradict each other"}
+			}
+			var schemaOverride = (*table.Plan)(nil)
+			if applyFile != "" {
+				data, err := os.ReadFile(applyFile)
+				if err != nil {
+					return tarn.Errorf(tarn.EINVALID, "read plan: %v", err)
+				}
+				if schemaOverride, err = table.ParsePlan(applyFile, data); err != nil {
+					return err
+				}
+				if len(from) == 0 {
+					from = schemaOverride.From
+				}
+				if partitionBy == "" {
+					partitionBy = schemaOverride.PartitionBy
+				}
+			}
+			src, err := a.readSource(ctx, from)
+			if err != nil {
+				return err
+			}
+			if plan {
+				p, err := table.NewPlan(ident, from, partitionBy, src.Schema)
+				if err != nil {
+					return err
+				}
+				if a.output == "json" {
+					return writeJSON(a.stdout, p)
+				}
+				out, err := p.Marshal()
+				if err != nil {
+					return err
+				}
+				_, err = a.stdout.Write(out)
+				return err
+			}
+			if err := a.open(ctx); err != nil {
+				return err
+			}
+			req := table.CreateRequest{Ident: ident, Branch: a.ref(ref), Source: src, PartitionBy: partitionBy,
+				Replace: replace, IfNotExists: ifNotExists, Info: a.commitInfo(message)}
+			if schemaOverride != nil {
+				if req.Schema, err = schemaOverride.Schema(); err != nil {
+					return err
+				}
+			}
+			a.progress("writing %s on %s ...", ident, req.Branch)
+			res, err := a.tables.Create(ctx, req)
+			if err != nil {
+				return err
+			}
+			verb := "created"
+			if replace {
+				verb = "created (replacing)"
+			}
+			return a.printWrite(res, verb, started)
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&from, "from", nil, "input files, globs or directories (repeatable)")
+	f.StringVar(&partitionBy, "partition-by", "", `partition spec, e.g. "day(ts), region"`)
+	f.StringVar(&ref, "ref", "", "branch to write (default: the active branch)")
+	f.BoolVar(&replace, "replace", false, "replace the table if it exists (same commit)")
+	f.BoolVar(&ifNotExists, "if-not-exists", false, "do nothing if the table exists")
+	f.BoolVar(&plan, "plan", false, "print the inferred schema as YAML and write nothing")
+	f.StringVar(&applyFile, "apply", "", "create from an edited plan file")
+	f.StringVarP(&message, "message", "m", "", "commit message")
+	return cmd
+}
+
+func (a *app) tableImport() *cobra.Command {
+	var from []string
+	var ref, message string
+	cmd := &cobra.Command{
+		Use:   "import TABLE --from PATH...",
+		Short: "Append files to a table (one commit; compatible schema changes evolve the table)",
+		Long: `Append the rows of the files to an existing table in one commit. A new column
+is added as a nullable column; int->long and float->double are widened; any
+other mismatch is an error naming the columns, and nothing is written.`,
+		Example: `  tarn table import trips --from data/2026-05.parquet
+  tarn table import trips --from "incoming/*.csv" --ref dev -m "May data"`,
+		Args: exactArgs("TABLE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			started := time.Now()
+			ident, err := a.parseTable(args[0])
+			if err != nil {
+				return err
+			}
+			src, err := a.readSource(ctx, from)
+			if err != nil {
+				return err
+			}
+			if err := a.open(ctx); err != nil {
+				return err
+			}
+			res, err := a.tables.Import(ctx, table.ImportRequest{Ident: ident, Branch: a.ref(ref), Source: src, Info: a.commitInfo(message)})
+			if err != nil {
+				return err
+			}
+			return a.printWrite(res, "imported into", started)
+		},
+	}
+	cmd.Flags().StringSliceVar(&from, "from", nil, "input files, globs or directories (repeatable)")
+	cmd.Flags().StringVar(&ref, "ref", "", "branch to write (default: the active branch)")
+	cmd.Flags().StringVarP(&message, "message", "m", "", "commit message")
+	return cmd
+}
+
+func (a *app) tableRm() *cobra.Command {
+	var ref, message string
+	cmd := &cobra.Command{
+		Use: "rm TABLE", Aliases: []string{"drop", "delete"},
+		Short:   "Remove a table from a branch (its files stay for other refs)",
+		Example: "  tarn table rm trips\n  tarn table rm staging.tmp --ref dev", Args: exactArgs("TABLE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			ident, err := a.parseTable(args[0])
+			if err != nil {
+				return err
+			}
+			if err := a.open(ctx); err != nil {
+				return err
+			}
+			branch := a.ref(ref)
+			commit, err := a.tables.Drop(ctx, ident, branch, a.commitInfo(message))
+			if err != nil {
+				return err
+			}
+			return a.emit(map[string]any{"dropped": ident, "branch": branch, "commit": commit}, func(w io.Writer) {
+				fmt.Fprintf(w, "removed table %s from %s (commit %s)\n", ident, branch, commit.ShortHash())
+			})
+		},
+	}
+	cmd.Flags().StringVar(&ref, "ref", "", "branch to write (default: the active branch)")
+	cmd.Flags().StringVarP(&message, "message", "m", "", "commit message")
+	return cmd
+}
+
+func (a *app) tableRevert() *cobra.Command {
+	var ref, to, message string
+	cmd := &cobra.Command{
+		Use:   "revert TABLE --to REF",
+		Short: "Set a table back to its state at another ref (one commit)",
+		Example: `  tarn table revert trips --to main~1
+  tarn table revert trips --to v1 --ref dev`,
+		Args: exactArgs("TABLE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			started := time.Now()
+			if to == "" {
+				return &usageError{"--to REF is required"}
+			}
+			ident, err := a.parseTable(args[0])
+			if err != nil {
+				return err
+			}
+			if err := a.open(ctx); err != nil {
+				return err
+			}
+			res, err := a.tables.Revert(ctx, ident, a.ref(ref), to, a.commitInfo(message))
+			if err != nil {
+				return err
+			}
+			return a.emit(res, func(w io.Writer) {
+				if res.Entry == nil {
+					fmt.Fprintf(w, "reverted %s on %s to %s: the table did not exist there and is removed (commit %s, %.1fs)\n",
+						ident, res.Branch, to, res.Commit.ShortHash(), time.Since(started).Seconds())
+					return
+				}
+				fmt.Fprintf(w, "reverted %s on %s to %s: %s rows (commit %s)\n", ident, res.Branch, to, count(res.Entry.Rows), res.Commit.ShortHash())
+			})
+		},
+	}
+	cmd.Flags().StringVar(&to, "to", "", "ref whose state of the table to restore")
+	cmd.Flags().StringVar(&ref, "ref", "", "branch to write (default: the active branch)")
+	cmd.Flags().StringVarP(&message, "message", "m", "", "commit message")
+	return cmd
+}

@@ -1,0 +1,33 @@
+// Package ingest turns user files (Parquet, CSV, JSON Lines) into Arrow
+// records for `tarn table create` and `tarn table import`.
+//
+// # Basics
+//
+// The flow is Expand (paths, globs, directories -> files), Infer (files ->
+// one unified Arrow schema), then Source.Records (files -> a stream of Arrow
+// records of a target schema, usually the inferred one or an existing
+// table's schema):
+//
+//	files, err := ingest.Expand(args)
+//	src, err := ingest.Infer(ctx, files)
+//	rr, err := src.Records(ctx, nil)
+//	defer rr.Release()
+//	for rr.Next() { write(rr.RecordBatch()) }
+//	err = rr.Err()
+//
+// Infer makes a full pass over every CSV and JSON Lines row, so type
+// inference is exact and malformed rows are reported before anything is
+// written; for Parquet it reads only the footer. Records streams batches of
+// about 64Ki rows, so memory does not grow with file size.
+//
+// Every problem with the input itself (a ragged row, a value that does not
+// parse, an empty file, conflicting column types) is an *Error carrying the
+// file, line and column; other errors are I/O failures.
+//
+// # Caveats
+//
+// This package imports only the standard library and arrow-go; it must not
+// import iceberg-go or duckdb. Parquet type normalization (timestamp units,
+// unsigned and large types) applies to top-level columns only; nested types
+// are passed through unchanged.
+package ingest

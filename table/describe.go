@@ -1,0 +1,263 @@
+package table
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apache/iceberg-go"
+	icetable "github.com/apache/iceberg-go/table"
+	"github.com/tarnhq/tarn"
+)
+
+var partFieldRe = regexp.MustCompile(`^\s*([a-zA-Z]+)\s*\(\s*(?:(\d+)\s*,\s*)?([A-Za-z_][A-Za-z0-9_]*)\s*\)\s*$|^\s*([A-Za-z_][A-Za-z0-9_]*)\s*$`)
+
+// ParsePartitionSpec parses "day(ts), region, bucket(16, id), truncate(4, name)"
+// against a schema. An empty string is the unpartitioned spec.
+func ParsePartitionSpec(expr string, schema *iceberg.Schema) (iceberg.PartitionSpec, error) {
+	if strings.TrimSpace(expr) == "" {
+		return *iceberg.UnpartitionedSpec, nil
+	}
+	var opts []iceberg.PartitionOption
+	var names []string
+	for _, f := range schema.Fields() {
+		names = append(names, f.Name)
+	}
+	for _, part := range strings.Split(expr, ",") {
+		if strings.Contains(part, "(") && !strings.Contains(part, ")") {
+			return iceberg.PartitionSpec{}, tarn.Errorf(tarn.EINVALID, "invalid --partition-by %q: write bucket(N, col) and truncate(W, col) with their column", expr)
+		}
+		m := partFieldRe.FindStringSubmatch(part)
+		if m == nil {
+			return iceberg.PartitionSpec{}, tarn.Errorf(tarn.EINVALID, "invalid partition field %q: use col, year(col), month(col), day(col), hour(col), bucket(N, col) or truncate(W, col)", strings.TrimSpace(part))
+		}
+		fn, n, col := strings.ToLower(m[1]), m[2], m[3]
+		if m[4] != "" {
+			fn, col = "identity", m[4]
+		}
+		name := col
+		transformText := fn
+		switch fn {
+		case "identity":
+		case "year", "month", "day", "hour", "void":
+			name = col + "_" + fn
+		case "bucket", "truncate":
+			if n == "" {
+				return iceberg.PartitionSpec{}, tarn.Errorf(tarn.EINVALID, "partition field %q: %s needs a width, like %s(16, %s)", strings.TrimSpace(part), fn, fn, col)
+			}
+			transformText = fn + "[" + n + "]"
+			name = col + "_" + fn
+		default:
+			return iceberg.PartitionSpec{}, tarn.Errorf(tarn.EINVALID, "unknown partition transform %q in %q", fn, strings.TrimSpace(part))
+		}
+		field, ok := schema.FindFieldByName(col)
+		if !ok {
+			return iceberg.PartitionSpec{}, tarn.Errorf(tarn.EINVALID, "partition column %q is not in the schema%s", col, tarn.Suggest(col, names))
+		}
+		tr, err := iceberg.ParseTransform(transformText)
+		if err != nil {
+			return iceberg.PartitionSpec{}, tarn.Errorf(tarn.EINVALID, "partition field %q: %v", strings.TrimSpace(part), err)
+		}
+		if !tr.CanTransform(field.Type) {
+			return iceberg.PartitionSpec{}, tarn.Errorf(tarn.EINVALID, "partition field %q: %s cannot be applied to column %s of type %s", strings.TrimSpace(part), fn, col, field.Type)
+		}
+		opts = append(opts, iceberg.AddPartitionFieldByName(col, name, tr, schema, nil))
+	}
+	spec, err := iceberg.NewPartitionSpecOpts(opts...)
+	if err != nil {
+		return iceberg.PartitionSpec{}, tarn.Errorf(tarn.EINVALID, "invalid partition spec %q: %v", expr, err)
+	}
+	return spec, nil
+}
+
+// Summary is one table in a listing.
+type Summary struct {
+	Table    tarn.TableIdent `json:"table"`
+	Snapshot int64           `json:"snapshot_id,omitempty"`
+	Rows     int64           `json:"rows"`
+	Files    int64           `json:"files"`
+	Bytes    int64           `json:"bytes"`
+	Metadata string          `json:"metadata_location"`
+}
+
+// List lists the tables at a ref (optionally of one namespace) from the
+// catalog alone, without reading table metadata.
+func (s *Service) List(ctx context.Context, ref, namespace string) ([]Summary, *tarn.Commit, error) {
+	commit, err := s.cat.Resolve(ctx, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	entries, keys, err := s.cat.Entries(ctx, commit)
+	if err != nil {
+		return nil, nil, err
+	}
+	if namespace != "" && entries[tarn.NamespaceKey(namespace)] == nil {
+		return nil, nil, s.namespaceNotFound(keys, entries, ref, namespace)
+	}
+	out := []Summary{}
+	for _, k := range keys {
+		e := entries[k]
+		ns, name := tarn.ParseKey(k)
+		if e.Kind != tarn.EntryTable || (namespace != "" && ns != namespace) {
+			continue
+		}
+		out = append(out, Summary{Table: tarn.TableIdent{Namespace: ns, Name: name}, Snapshot: e.Snapshot,
+			Rows: e.Rows, Files: e.Files, Bytes: e.Bytes, Metadata: e.Metadata})
+	}
+	return out, commit, nil
+}
+
+// Column describes a table column.
+type Column struct {
+	ID       int    `json:"id"`
+	Name     string `json:"name"`
+	Type     string `json:"type"`
+	Required bool   `json:"required"`
+}
+
+// PartitionField describes one field of a partition spec.
+type PartitionField struct {
+	Name      string `json:"name"`
+	Transform string `json:"transform"`
+	Source    string `json:"source"`
+}
+
+// SnapshotInfo is one snapshot in a table's history.
+type SnapshotInfo struct {
+	ID        int64     `json:"snapshot_id"`
+	ParentID  int64     `json:"parent_id,omitempty"`
+	Time      time.Time `json:"time"`
+	Operation string    `json:"operation"`
+	Added     int64     `json:"added_rows"`
+	Rows      int64     `json:"total_rows"`
+	Current   bool      `json:"current"`
+}
+
+// DataFile is one data file of the current snapshot.
+type DataFile struct {
+	Path  string `json:"path"`
+	Rows  int64  `json:"rows"`
+	Bytes int64  `json:"bytes"`
+}
+
+// Info describes a table at a ref.
+type Info struct {
+	Table            tarn.TableIdent  `json:"table"`
+	Ref              string           `json:"ref"`
+	Commit           string           `json:"commit"`
+	UUID             string           `json:"uuid"`
+	FormatVersion    int              `json:"format_version"`
+	Location         string           `json:"location"`
+	MetadataLocation string           `json:"metadata_location"`
+	Schema           []Column         `json:"schema"`
+	Partition        []PartitionField `json:"partition_spec"`
+	Snapshot         *SnapshotInfo    `json:"current_snapshot,omitempty"`
+	Rows             int64            `json:"rows"`
+	Files            int64            `json:"files"`
+	Bytes            int64            `json:"bytes"`
+	DataFiles        []DataFile       `json:"data_files"`
+	History          []SnapshotInfo   `json:"history"`
+}
+
+// Get describes a table at a ref: schema, partitioning, snapshots, files.
+func (s *Service) Get(ctx context.Context, ident tarn.TableIdent, ref string) (*Info, error) {
+	tbl, commit, err := s.Load(ctx, ident, ref)
+	if err != nil {
+		return nil, err
+	}
+	meta := tbl.Metadata()
+	info := &Info{Table: ident, Ref: ref, Commit: commit.Hash, UUID: meta.TableUUID().String(), FormatVersion: meta.Version(),
+		Location: meta.Location(), MetadataLocation: tbl.MetadataLocation(), Schema: []Column{}, Partition: []PartitionField{},
+		DataFiles: []DataFile{}, History: []SnapshotInfo{}}
+	schema := tbl.Schema()
+	for _, f := range schema.Fields() {
+		info.Schema = append(info.Schema, Column{ID: f.ID, Name: f.Name, Type: f.Type.String(), Required: f.Required})
+	}
+	spec := tbl.Spec()
+	for _, f := range spec.Fields() {
+		src, _ := schema.FindColumnName(f.SourceID())
+		info.Partition = append(info.Partition, PartitionField{Name: f.Name, Transform: f.Transform.String(), Source: src})
+	}
+	cur := meta.CurrentSnapshot()
+	for _, snap := range meta.Snapshots() {
+		si := SnapshotInfo{ID: snap.SnapshotID, Time: time.UnixMilli(snap.TimestampMs).UTC(), Current: cur != nil && cur.SnapshotID == snap.SnapshotID}
+		if snap.ParentSnapshotID != nil {
+			si.ParentID = *snap.ParentSnapshotID
+		}
+		if snap.Summary != nil {
+			si.Operation = string(snap.Summary.Operation)
+			si.Added = propInt(snap.Summary.Properties, "added-records")
+			si.Rows = propInt(snap.Summary.Properties, "total-records")
+		}
+		info.History = append(info.History, si)
+		if si.Current {
+			cp := si
+			info.Snapshot = &cp
+			info.Rows = si.Rows
+			info.Files = propInt(snap.Summary.Properties, "total-data-files")
+			info.Bytes = propInt(snap.Summary.Properties, "total-files-size")
+		}
+	}
+	sort.Slice(info.History, func(i, j int) bool { return info.History[i].Time.Before(info.History[j].Time) })
+	if cur != nil {
+		tasks, err := tbl.Scan().PlanFiles(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list data files of %s: %w", ident, err)
+		}
+		for _, t := range tasks {
+			info.DataFiles = append(info.DataFiles, DataFile{Path: t.File.FilePath(), Rows: t.File.Count(), Bytes: t.File.FileSizeBytes()})
+		}
+	}
+	return info, nil
+}
+
+// Load returns the Iceberg table at a ref, read-only (its catalog refuses
+// writes) and the commit it was read at.
+func (s *Service) Load(ctx context.Context, ident tarn.TableIdent, ref string) (*icetable.Table, *tarn.Commit, error) {
+	commit, err := s.cat.Resolve(ctx, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	e, err := s.cat.GetEntry(ctx, commit, ident.Key())
+	if err != nil {
+		return nil, nil, err
+	}
+	if e == nil || e.Kind != tarn.EntryTable {
+		return nil, nil, s.TableNotFound(ctx, commit, ref, ident)
+	}
+	ro := &readOnly{ref: ref}
+	tbl, err := s.loadTable(ctx, icetable.Identifier{ident.Namespace, ident.Name}, e.Metadata, ro)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tbl, commit, nil
+}
+
+// readOnly is the catalog of tables loaded at a ref: writes are refused.
+type readOnly struct{ ref string }
+
+func (r *readOnly) LoadTable(context.Context, icetable.Identifier) (*icetable.Table, error) {
+	return nil, tarn.Errorf(tarn.EINVALID, "table loaded read-only at %s", r.ref)
+}
+
+func (r *readOnly) CommitTable(context.Context, icetable.Identifier, []icetable.Requirement, []icetable.Update) (icetable.Metadata, string, error) {
+	return nil, "", tarn.Errorf(tarn.EINVALID, "table loaded read-only at %s: write through a branch session", r.ref)
+}
+
+// FormatBytes renders a byte count for humans.
+func FormatBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return strconv.FormatInt(n, 10) + " B"
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,19 @@
+// Package table is tarn's only importer of iceberg-go. It implements
+// iceberg-go's catalog.Catalog over one branch of the versioned catalog (a
+// Session), so every table write goes through iceberg-go's own commit path
+// (requirements and updates), and builds the table operations the CLI
+// offers on top: create from files, import, drop, revert, describe.
+//
+// # Basics
+//
+// A Session reads the branch at one commit (its base) and stages every
+// table change in memory; Flush turns them into one catalog commit with
+// optimistic concurrency (rebased when the branch moved but the staged
+// tables did not, refused otherwise). Metadata and data files are written
+// before the commit that points at them, under new unique names, so a crash
+// at any point leaves every ref pointing at complete tables.
+//
+// # Caveats
+//
+// Namespaces have one level. Namespace properties are not stored.
+package table

@@ -1,0 +1,227 @@
+package table
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/apache/iceberg-go"
+	icecat "github.com/apache/iceberg-go/catalog"
+	iceio "github.com/apache/iceberg-go/io"
+	icetable "github.com/apache/iceberg-go/table"
+	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/catalog"
+)
+
+// Service runs table operations over the versioned catalog and a warehouse.
+type Service struct {
+	cat       *catalog.Catalog
+	warehouse string // URL: file:///abs/path or s3://bucket/prefix
+	ioProps   iceberg.Properties
+}
+
+// Config configures a Service.
+type Config struct {
+	// Warehouse is where table files go: an absolute path, file:// or s3:// URL.
+	Warehouse string
+	// IOProperties are iceberg-go FileIO properties (s3.endpoint, ...).
+	IOProperties map[string]string
+}
+
+// NewService returns a table service.
+func NewService(cat *catalog.Catalog, cfg Config) *Service {
+	wh := strings.TrimSuffix(cfg.Warehouse, "/")
+	if strings.HasPrefix(wh, "/") {
+		wh = "file://" + wh
+	}
+	props := iceberg.Properties{}
+	for k, v := range cfg.IOProperties {
+		props[k] = v
+	}
+	return &Service{cat: cat, warehouse: wh, ioProps: props}
+}
+
+// Catalog returns the versioned catalog the service writes to.
+func (s *Service) Catalog() *catalog.Catalog { return s.cat }
+
+func (s *Service) tableLocation(ident tarn.TableIdent) string {
+	return s.warehouse + "/" + ident.Namespace + "/" + ident.Name
+}
+
+func (s *Service) newTable(id icetable.Identifier, meta icetable.Metadata, loc string, cat icetable.CatalogIO) *icetable.Table {
+	return icetable.New(id, meta, loc, iceio.LoadFSFunc(s.ioProps, loc), cat)
+}
+
+func (s *Service) loadTable(ctx context.Context, id icetable.Identifier, loc string, cat icetable.CatalogIO) (*icetable.Table, error) {
+	t, err := icetable.NewFromLocation(ctx, id, loc, iceio.LoadFSFunc(s.ioProps, loc), cat)
+	if err != nil {
+		return nil, fmt.Errorf("read metadata of %s at %s: %w", strings.Join(id, "."), loc, err)
+	}
+	return t, nil
+}
+
+// crashPoint kills the process when TARN_CRASH_AT names this point. The
+// crash-safety tests use it to stop a writer between two steps of a write.
+func crashPoint(name string) error {
+	if os.Getenv("TARN_CRASH_AT") == name {
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {}
+	}
+	return nil
+}
+
+// translate turns iceberg-go catalog errors into tarn errors.
+func translate(err error, what string) error {
+	switch {
+	case err == nil:
+		return nil
+	case tarn.ErrorCode(err) != tarn.EINTERNAL:
+		return err
+	case errors.Is(err, icecat.ErrNoSuchTable):
+		return tarn.Errorf(tarn.ENOTFOUND, "%s: %w", what, err)
+	case errors.Is(err, icecat.ErrNoSuchNamespace):
+		return tarn.Errorf(tarn.ENOTFOUND, "%s: %w", what, err)
+	case errors.Is(err, icecat.ErrTableAlreadyExists), errors.Is(err, icecat.ErrNamespaceAlreadyExists):
+		return tarn.Errorf(tarn.EEXISTS, "%s: %w", what, err)
+	case errors.Is(err, icetable.ErrCommitFailed):
+		return tarn.Errorf(tarn.ECONFLICT, "%s: %w", what, err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// TableNotFound builds the not-found error for a table at a commit, with
+// close names.
+func (s *Service) TableNotFound(ctx context.Context, commit *tarn.Commit, ref string, ident tarn.TableIdent) error {
+	entries, keys, err := s.cat.Entries(ctx, commit)
+	if err != nil {
+		return err
+	}
+	if entries[tarn.NamespaceKey(ident.Namespace)] == nil {
+		return s.namespaceNotFound(keys, entries, ref, ident.Namespace)
+	}
+	var names []string
+	for _, k := range keys {
+		if entries[k].Kind == tarn.EntryTable {
+			ns, name := tarn.ParseKey(k)
+			if ns == ident.Namespace {
+				names = append(names, name)
+			} else {
+				names = append(names, k)
+			}
+		}
+	}
+	return tarn.Errorf(tarn.ENOTFOUND, "table %s not found at %s%s", ident, ref, tarn.Suggest(ident.Name, names))
+}
+
+func (s *Service) namespaceNotFound(keys []string, entries map[string]*tarn.Entry, ref, ns string) error {
+	var names []string
+	for _, k := range keys {
+		if entries[k].Kind == tarn.EntryNamespace {
+			names = append(names, k)
+		}
+	}
+	return tarn.Errorf(tarn.ENOTFOUND, "namespace %q not found at %s%s", ns, ref, tarn.Suggest(ns, names))
+}
+
+// Namespace is a namespace with its table count.
+type Namespace struct {
+	Name   string `json:"name"`
+	Tables int    `json:"tables"`
+}
+
+// ListNamespaces lists the namespaces at a ref.
+func (s *Service) ListNamespaces(ctx context.Context, ref string) ([]Namespace, error) {
+	commit, err := s.cat.Resolve(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	entries, keys, err := s.cat.Entries(ctx, commit)
+	if err != nil {
+		return nil, err
+	}
+	counts := map[string]int{}
+	var out []Namespace
+	for _, k := range keys {
+		if entries[k].Kind == tarn.EntryTable {
+			ns, _ := tarn.ParseKey(k)
+			counts[ns]++
+		}
+	}
+	for _, k := range keys {
+		if entries[k].Kind == tarn.EntryNamespace {
+			out = append(out, Namespace{Name: k, Tables: counts[k]})
+		}
+	}
+	return out, nil
+}
+
+// CreateNamespace creates a namespace on a branch (one commit).
+func (s *Service) CreateNamespace(ctx context.Context, branch, ns string, info tarn.CommitInfo) (*tarn.Commit, error) {
+	if err := tarn.ValidateNamespace(ns); err != nil {
+		return nil, err
+	}
+	ss, err := s.OpenSession(ctx, branch)
+	if err != nil {
+		return nil, err
+	}
+	if err := ss.CreateNamespace(ctx, icetable.Identifier{ns}, nil); err != nil {
+		if errors.Is(err, icecat.ErrNamespaceAlreadyExists) {
+			return nil, tarn.Errorf(tarn.EEXISTS, "namespace %q already exists on %s", ns, branch)
+		}
+		return nil, err
+	}
+	if info.Message == "" {
+		info.Message = "create namespace " + ns
+	}
+	return ss.Flush(ctx, info)
+}
+
+// DropNamespace drops a namespace on a branch; with force its tables too.
+func (s *Service) DropNamespace(ctx context.Context, branch, ns string, force bool, info tarn.CommitInfo) (*tarn.Commit, error) {
+	if err := tarn.ValidateNamespace(ns); err != nil {
+		return nil, err
+	}
+	ss, err := s.OpenSession(ctx, branch)
+	if err != nil {
+		return nil, err
+	}
+	all, err := ss.entries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if all[tarn.NamespaceKey(ns)] == nil {
+		keys := sortedKeys(all)
+		return nil, s.namespaceNotFound(keys, all, branch, ns)
+	}
+	var tables []string
+	for _, k := range sortedKeys(all) {
+		if n, name := tarn.ParseKey(k); n == ns && name != "" {
+			tables = append(tables, k)
+		}
+	}
+	if len(tables) > 0 && !force {
+		return nil, tarn.Errorf(tarn.EINVALID, "namespace %q on %s is not empty (%d tables: %s); drop them first or use --force",
+			ns, branch, len(tables), strings.Join(tables[:min(5, len(tables))], ", "))
+	}
+	for _, k := range tables {
+		ss.pending[k] = nil
+	}
+	ss.pending[tarn.NamespaceKey(ns)] = nil
+	if info.Message == "" {
+		info.Message = "drop namespace " + ns
+	}
+	return ss.Flush(ctx, info)
+}
+
+func sortedKeys(m map[string]*tarn.Entry) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,502 @@
+package table
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"maps"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/apache/iceberg-go"
+	icecat "github.com/apache/iceberg-go/catalog"
+	iceio "github.com/apache/iceberg-go/io"
+	icetable "github.com/apache/iceberg-go/table"
+	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/catalog"
+)
+
+var _ icecat.Catalog = (*Session)(nil)
+
+// Session is an iceberg-go catalog over one branch, staging changes until
+// Flush commits them as one commit.
+type Session struct {
+	svc     *Service
+	branch  string
+	base    *tarn.Commit
+	pending map[string]*tarn.Entry
+	// autoFlush commits after every CommitTable/CreateTable (what an Iceberg
+	// REST endpoint needs); off for tarn's own multi-step writes.
+	autoFlush bool
+	info      tarn.CommitInfo
+}
+
+// OpenSession starts a session on a branch at its current head.
+func (s *Service) OpenSession(ctx context.Context, branch string) (*Session, error) {
+	head, err := s.cat.BranchTarget(ctx, branch)
+	if err != nil {
+		return nil, err
+	}
+	return &Session{svc: s, branch: branch, base: head, pending: map[string]*tarn.Entry{}}, nil
+}
+
+// SetAutoFlush makes every table commit its own catalog commit, with info.
+func (ss *Session) SetAutoFlush(info tarn.CommitInfo) { ss.autoFlush, ss.info = true, info }
+
+// Base returns the commit the session reads.
+func (ss *Session) Base() *tarn.Commit { return ss.base }
+
+// Pending reports whether the session has staged changes.
+func (ss *Session) Pending() bool { return len(ss.pending) > 0 }
+
+// Flush commits the staged changes to the branch as one commit and moves
+// the session to it. With nothing staged it returns the base.
+func (ss *Session) Flush(ctx context.Context, info tarn.CommitInfo) (*tarn.Commit, error) {
+	if len(ss.pending) == 0 {
+		return ss.base, nil
+	}
+	if err := crashPoint("before-catalog-commit"); err != nil {
+		return nil, err
+	}
+	commit, err := ss.svc.cat.Commit(ctx, catalog.CommitRequest{Branch: ss.branch, Base: ss.base.Hash, Changes: ss.pending, Info: info})
+	if err != nil {
+		return nil, err
+	}
+	ss.base, ss.pending = commit, map[string]*tarn.Entry{}
+	return commit, nil
+}
+
+func (ss *Session) entry(ctx context.Context, key string) (*tarn.Entry, error) {
+	if e, ok := ss.pending[key]; ok {
+		return e, nil
+	}
+	return ss.svc.cat.GetEntry(ctx, ss.base, key)
+}
+
+func (ss *Session) stage(ctx context.Context, key string, e *tarn.Entry) error {
+	ss.pending[key] = e
+	if ss.autoFlush {
+		_, err := ss.Flush(ctx, ss.info)
+		return err
+	}
+	return nil
+}
+
+func identOf(id icetable.Identifier) (tarn.TableIdent, error) {
+	if len(id) != 2 {
+		return tarn.TableIdent{}, fmt.Errorf("%w: table identifier %v must be namespace.name", icecat.ErrNoSuchTable, id)
+	}
+	t := tarn.TableIdent{Namespace: id[0], Name: id[1]}
+	if err := tarn.ValidateNamespace(t.Namespace); err != nil {
+		return t, err
+	}
+	return t, tarn.ValidateTableName(t.Name)
+}
+
+func nsOf(id icetable.Identifier) (string, error) {
+	if len(id) != 1 {
+		return "", fmt.Errorf("%w: namespace %v must have one level", icecat.ErrNoSuchNamespace, id)
+	}
+	return id[0], tarn.ValidateNamespace(id[0])
+}
+
+// CatalogType implements catalog.Catalog.
+func (ss *Session) CatalogType() icecat.Type { return "tarn" }
+
+// CreateTable implements catalog.Catalog: writes metadata version 0 and
+// stages the new table.
+func (ss *Session) CreateTable(ctx context.Context, id icetable.Identifier, schema *iceberg.Schema, opts ...icecat.CreateTableOpt) (*icetable.Table, error) {
+	ident, err := identOf(id)
+	if err != nil {
+		return nil, err
+	}
+	if ns, err := ss.entry(ctx, tarn.NamespaceKey(ident.Namespace)); err != nil {
+		return nil, err
+	} else if ns == nil {
+		return nil, fmt.Errorf("%w: %s", icecat.ErrNoSuchNamespace, ident.Namespace)
+	}
+	if e, err := ss.entry(ctx, ident.Key()); err != nil {
+		return nil, err
+	} else if e != nil {
+		return nil, fmt.Errorf("%w: %s", icecat.ErrTableAlreadyExists, ident)
+	}
+	cfg := icecat.NewCreateTableCfg()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	loc := cfg.Location
+	if loc == "" {
+		loc = ss.svc.tableLocation(ident)
+	}
+	props := iceberg.Properties{}
+	maps.Copy(props, cfg.Properties)
+	meta, err := icetable.NewMetadata(schema, cfg.PartitionSpec, cfg.SortOrder, loc, props)
+	if err != nil {
+		return nil, err
+	}
+	provider, err := icetable.LoadLocationProvider(loc, props)
+	if err != nil {
+		return nil, err
+	}
+	metaLoc, err := provider.NewTableMetadataFileLocation(0)
+	if err != nil {
+		return nil, err
+	}
+	if err := ss.svc.writeMetadata(ctx, meta, metaLoc); err != nil {
+		return nil, err
+	}
+	if err := ss.stage(ctx, ident.Key(), entryFor(meta, metaLoc)); err != nil {
+		return nil, err
+	}
+	return ss.svc.newTable(id, meta, metaLoc, ss), nil
+}
+
+// CommitTable implements catalog.Catalog: validates the requirements
+// against the table as the session sees it, applies the updates, writes the
+// new metadata file and stages it.
+func (ss *Session) CommitTable(ctx context.Context, id icetable.Identifier, reqs []icetable.Requirement, updates []icetable.Update) (icetable.Metadata, string, error) {
+	ident, err := identOf(id)
+	if err != nil {
+		return nil, "", err
+	}
+	current, err := ss.LoadTable(ctx, id)
+	if err != nil && !errors.Is(err, icecat.ErrNoSuchTable) {
+		return nil, "", err
+	}
+	var base, currentMeta icetable.Metadata
+	curLoc, version := "", 0
+	if current != nil {
+		base, currentMeta, curLoc = current.Metadata(), current.Metadata(), current.MetadataLocation()
+		version = metadataVersion(curLoc) + 1
+	} else {
+		if base, err = icetable.NewMetadata(iceberg.NewSchema(0), nil, icetable.UnsortedSortOrder, "", nil); err != nil {
+			return nil, "", err
+		}
+	}
+	for _, r := range reqs {
+		if err := r.Validate(currentMeta); err != nil {
+			return nil, "", tarn.Errorf(tarn.ECONFLICT, "table %s changed underneath this write: %v", ident, err)
+		}
+	}
+	updated, err := icetable.UpdateTableMetadata(base, updates, curLoc)
+	if err != nil {
+		return nil, "", err
+	}
+	if current != nil && updated.Equals(currentMeta) {
+		return currentMeta, curLoc, nil
+	}
+	provider, err := icetable.LoadLocationProvider(updated.Location(), updated.Properties())
+	if err != nil {
+		return nil, "", err
+	}
+	newLoc, err := provider.NewTableMetadataFileLocation(version)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := ss.svc.writeMetadata(ctx, updated, newLoc); err != nil {
+		return nil, "", err
+	}
+	if err := ss.stage(ctx, ident.Key(), entryFor(updated, newLoc)); err != nil {
+		return nil, "", err
+	}
+	return updated, newLoc, nil
+}
+
+// metadataVersion parses NNNNN from "NNNNN-uuid.metadata.json".
+func metadataVersion(loc string) int {
+	name := path.Base(loc)
+	digits, _, _ := strings.Cut(name, "-")
+	v, err := strconv.Atoi(strings.TrimPrefix(digits, "v"))
+	if err != nil {
+		return 0
+	}
+	return v
+}
+
+func entryFor(meta icetable.Metadata, loc string) *tarn.Entry {
+	e := &tarn.Entry{Kind: tarn.EntryTable, Metadata: loc}
+	if snap := meta.CurrentSnapshot(); snap != nil {
+		e.Snapshot = snap.SnapshotID
+		if snap.Summary != nil {
+			e.Rows = propInt(snap.Summary.Properties, "total-records")
+			e.Files = propInt(snap.Summary.Properties, "total-data-files")
+			e.Bytes = propInt(snap.Summary.Properties, "total-files-size")
+		}
+	}
+	return e
+}
+
+func propInt(p iceberg.Properties, key string) int64 {
+	v, _ := strconv.ParseInt(p[key], 10, 64)
+	return v
+}
+
+// LoadTable implements catalog.Catalog.
+func (ss *Session) LoadTable(ctx context.Context, id icetable.Identifier) (*icetable.Table, error) {
+	ident, err := identOf(id)
+	if err != nil {
+		return nil, err
+	}
+	e, err := ss.entry(ctx, ident.Key())
+	if err != nil {
+		return nil, err
+	}
+	if e == nil || e.Kind != tarn.EntryTable {
+		return nil, fmt.Errorf("%w: %s", icecat.ErrNoSuchTable, ident)
+	}
+	return ss.svc.loadTable(ctx, id, e.Metadata, ss)
+}
+
+// DropTable implements catalog.Catalog. Files are kept: other commits may
+// still point at them.
+func (ss *Session) DropTable(ctx context.Context, id icetable.Identifier) error {
+	ident, err := identOf(id)
+	if err != nil {
+		return err
+	}
+	if e, err := ss.entry(ctx, ident.Key()); err != nil {
+		return err
+	} else if e == nil {
+		return fmt.Errorf("%w: %s", icecat.ErrNoSuchTable, ident)
+	}
+	return ss.stage(ctx, ident.Key(), nil)
+}
+
+// RenameTable implements catalog.Catalog.
+func (ss *Session) RenameTable(ctx context.Context, from, to icetable.Identifier) (*icetable.Table, error) {
+	src, err := identOf(from)
+	if err != nil {
+		return nil, err
+	}
+	dst, err := identOf(to)
+	if err != nil {
+		return nil, err
+	}
+	e, err := ss.entry(ctx, src.Key())
+	if err != nil {
+		return nil, err
+	}
+	if e == nil {
+		return nil, fmt.Errorf("%w: %s", icecat.ErrNoSuchTable, src)
+	}
+	if existing, err := ss.entry(ctx, dst.Key()); err != nil {
+		return nil, err
+	} else if existing != nil {
+		return nil, fmt.Errorf("%w: %s", icecat.ErrTableAlreadyExists, dst)
+	}
+	if ns, err := ss.entry(ctx, tarn.NamespaceKey(dst.Namespace)); err != nil {
+		return nil, err
+	} else if ns == nil {
+		return nil, fmt.Errorf("%w: %s", icecat.ErrNoSuchNamespace, dst.Namespace)
+	}
+	ss.pending[src.Key()] = nil
+	if err := ss.stage(ctx, dst.Key(), e); err != nil {
+		return nil, err
+	}
+	return ss.LoadTable(ctx, to)
+}
+
+// CheckTableExists implements catalog.Catalog.
+func (ss *Session) CheckTableExists(ctx context.Context, id icetable.Identifier) (bool, error) {
+	ident, err := identOf(id)
+	if err != nil {
+		return false, nil
+	}
+	e, err := ss.entry(ctx, ident.Key())
+	return e != nil && e.Kind == tarn.EntryTable, err
+}
+
+// entries lists the session's view: base entries with staged changes.
+func (ss *Session) entries(ctx context.Context) (map[string]*tarn.Entry, error) {
+	all, _, err := ss.svc.cat.Entries(ctx, ss.base)
+	if err != nil {
+		return nil, err
+	}
+	for k, e := range ss.pending {
+		if e == nil {
+			delete(all, k)
+		} else {
+			all[k] = e
+		}
+	}
+	return all, nil
+}
+
+// ListTables implements catalog.Catalog.
+func (ss *Session) ListTables(ctx context.Context, namespace icetable.Identifier) iter.Seq2[icetable.Identifier, error] {
+	return func(yield func(icetable.Identifier, error) bool) {
+		ns, err := nsOf(namespace)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		all, err := ss.entries(ctx)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		if all[tarn.NamespaceKey(ns)] == nil {
+			yield(nil, fmt.Errorf("%w: %s", icecat.ErrNoSuchNamespace, ns))
+			return
+		}
+		for _, k := range sortedKeys(all) {
+			n, name := tarn.ParseKey(k)
+			if n == ns && name != "" && all[k].Kind == tarn.EntryTable {
+				if !yield(icetable.Identifier{n, name}, nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// ListNamespaces implements catalog.Catalog.
+func (ss *Session) ListNamespaces(ctx context.Context, parent icetable.Identifier) ([]icetable.Identifier, error) {
+	if len(parent) > 0 {
+		if _, err := nsOf(parent); err != nil {
+			return nil, err
+		}
+		return nil, nil // one level only
+	}
+	all, err := ss.entries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []icetable.Identifier
+	for _, k := range sortedKeys(all) {
+		if all[k].Kind == tarn.EntryNamespace {
+			out = append(out, icetable.Identifier{k})
+		}
+	}
+	return out, nil
+}
+
+// CreateNamespace implements catalog.Catalog.
+func (ss *Session) CreateNamespace(ctx context.Context, namespace icetable.Identifier, _ iceberg.Properties) error {
+	ns, err := nsOf(namespace)
+	if err != nil {
+		return err
+	}
+	if e, err := ss.entry(ctx, tarn.NamespaceKey(ns)); err != nil {
+		return err
+	} else if e != nil {
+		return fmt.Errorf("%w: %s", icecat.ErrNamespaceAlreadyExists, ns)
+	}
+	return ss.stage(ctx, tarn.NamespaceKey(ns), &tarn.Entry{Kind: tarn.EntryNamespace})
+}
+
+// DropNamespace implements catalog.Catalog; the namespace must be empty.
+func (ss *Session) DropNamespace(ctx context.Context, namespace icetable.Identifier) error {
+	ns, err := nsOf(namespace)
+	if err != nil {
+		return err
+	}
+	all, err := ss.entries(ctx)
+	if err != nil {
+		return err
+	}
+	if all[tarn.NamespaceKey(ns)] == nil {
+		return fmt.Errorf("%w: %s", icecat.ErrNoSuchNamespace, ns)
+	}
+	for k := range all {
+		if n, name := tarn.ParseKey(k); n == ns && name != "" {
+			return fmt.Errorf("%w: %s", icecat.ErrNamespaceNotEmpty, ns)
+		}
+	}
+	return ss.stage(ctx, tarn.NamespaceKey(ns), nil)
+}
+
+// CheckNamespaceExists implements catalog.Catalog.
+func (ss *Session) CheckNamespaceExists(ctx context.Context, namespace icetable.Identifier) (bool, error) {
+	ns, err := nsOf(namespace)
+	if err != nil {
+		return false, nil
+	}
+	e, err := ss.entry(ctx, tarn.NamespaceKey(ns))
+	return e != nil, err
+}
+
+// LoadNamespaceProperties implements catalog.Catalog (no properties are stored).
+func (ss *Session) LoadNamespaceProperties(ctx context.Context, namespace icetable.Identifier) (iceberg.Properties, error) {
+	ok, err := ss.CheckNamespaceExists(ctx, namespace)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: %v", icecat.ErrNoSuchNamespace, namespace)
+	}
+	return iceberg.Properties{}, nil
+}
+
+// UpdateNamespaceProperties implements catalog.Catalog; tarn stores no
+// namespace properties.
+func (ss *Session) UpdateNamespaceProperties(ctx context.Context, namespace icetable.Identifier, removals []string, updates iceberg.Properties) (icecat.PropertiesUpdateSummary, error) {
+	return icecat.PropertiesUpdateSummary{}, tarn.Errorf(tarn.EINVALID, "namespace properties are not supported")
+}
+
+// writeMetadata writes a metadata file. Local files are written to a
+// temporary name, synced and renamed, so a reader never sees a partial file.
+func (s *Service) writeMetadata(ctx context.Context, meta icetable.Metadata, loc string) error {
+	data, err := json.Marshal(meta)
+	if err != nil {
+		return fmt.Errorf("encode table metadata: %w", err)
+	}
+	if p, ok := localPath(loc); ok {
+		if err := writeFileAtomic(p, data); err != nil {
+			return fmt.Errorf("write table metadata: %w", err)
+		}
+		return crashPoint("after-metadata-write")
+	}
+	fsys, err := iceio.LoadFS(ctx, s.ioProps, loc)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", loc, err)
+	}
+	wfs, ok := fsys.(iceio.WriteFileIO)
+	if !ok {
+		return fmt.Errorf("storage for %s is read-only", loc)
+	}
+	if err := wfs.WriteFile(loc, data); err != nil {
+		return fmt.Errorf("write table metadata: %w", err)
+	}
+	return crashPoint("after-metadata-write")
+}
+
+func localPath(loc string) (string, bool) {
+	if strings.HasPrefix(loc, "/") {
+		return loc, true
+	}
+	u, err := url.Parse(loc)
+	if err != nil || u.Scheme != "file" {
+		return "", false
+	}
+	return u.Path, true
+}
+
+func writeFileAtomic(p string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(p), ".tmp-"+filepath.Base(p)+"-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), p)
+}
