@@ -216,20 +216,32 @@ func castOptions(to arrow.DataType) *compute.CastOptions {
 	return opts
 }
 
-// canConvert reports whether Records can turn a column of type from into
-// type to: equal types, text parsed into a supported type, or an Arrow cast.
+// canConvert reports whether Records can turn a Parquet column of type from
+// into type to, mirroring convertArray: equal types, nulls, text parsed into
+// a supported type, or an Arrow cast.
 func canConvert(from, to arrow.DataType) bool {
-	if arrow.TypeEqual(from, to) || from.ID() == arrow.NULL {
+	switch {
+	case arrow.TypeEqual(from, to) || from.ID() == arrow.NULL:
+		return true
+	case isStringType(from) && !isStringType(to):
+		return textLoadable(to)
+	case from.ID() == arrow.TIMESTAMP && to.ID() == arrow.TIMESTAMP:
 		return true
 	}
-	if isStringType(from) && !isStringType(to) {
-		if b := array.NewBuilder(mem, to); b != nil {
-			defer b.Release()
-			_, err := newTextAppender(b, to)
-			return err == nil
-		}
-	}
 	return compute.CanCast(from, to)
+}
+
+// textLoadable reports whether newTextAppender supports type dt.
+func textLoadable(dt arrow.DataType) (ok bool) {
+	defer func() {
+		if recover() != nil { // array.NewBuilder panics on unknown types
+			ok = false
+		}
+	}()
+	b := array.NewBuilder(mem, dt)
+	defer b.Release()
+	_, err := newTextAppender(b, dt)
+	return err == nil
 }
 
 // convertArray converts arr to type to for Parquet reads. Text is parsed

@@ -187,4 +187,37 @@ func TestRecords_ParquetTarget(t *testing.T) {
 		_, _, err := readAll(t, infer(t, wide), target)
 		asError(t, err, wide, `column "x"`, "cannot convert long to int")
 	})
+	t.Run("Err/incompatible target type before reading", func(t *testing.T) {
+		src := infer(t, good)
+		_, err := src.Records(context.Background(), arrow.NewSchema([]arrow.Field{
+			{Name: "x", Type: arrow.ListOf(arrow.PrimitiveTypes.Int64), Nullable: true},
+		}, nil))
+		asError(t, err, good, `column "x"`, "cannot convert string to list")
+	})
+}
+
+func TestInfer_ParquetDictionary(t *testing.T) {
+	dir := t.TempDir()
+	dt := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}
+	p := writeParquet(t, dir, "dict.parquet", arrow.NewSchema([]arrow.Field{{Name: "c", Type: dt, Nullable: true}}, nil),
+		func(b *array.RecordBuilder) {
+			db := b.Field(0).(*array.BinaryDictionaryBuilder)
+			for _, v := range []string{"a", "b", "a"} {
+				if err := db.AppendString(v); err != nil {
+					t.Fatal(err)
+				}
+			}
+			db.AppendNull()
+		})
+	src := infer(t, p)
+	if got := src.Schema.Field(0).Type; !arrow.TypeEqual(got, arrow.BinaryTypes.String) {
+		t.Fatalf("type %s, want string", got)
+	}
+	got, _, err := readAll(t, src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []any{"a", "b", "a", nil}; !reflect.DeepEqual(got["c"], want) {
+		t.Errorf("got %#v, want %#v", got["c"], want)
+	}
 }

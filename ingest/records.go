@@ -61,16 +61,13 @@ func (s *Source) Records(ctx context.Context, target *arrow.Schema) (array.Recor
 			if err := checkColumns(info.path, info.names, target); err != nil {
 				return nil, err
 			}
-			if !info.textual {
-				continue
-			}
-			for _, tf := range target.Fields() {
-				if !canConvert(arrow.BinaryTypes.String, tf.Type) {
-					for _, n := range info.names {
-						if n == tf.Name {
-							return nil, &Error{File: info.path, Column: n, Msg: fmt.Sprintf("cannot load text values into type %s", typeName(tf.Type))}
-						}
-					}
+			for j, name := range info.names {
+				tf := target.Field(target.FieldIndices(name)[0])
+				if info.textual && !textLoadable(tf.Type) {
+					return nil, &Error{File: info.path, Column: name, Msg: fmt.Sprintf("cannot load text values into type %s", typeName(tf.Type))}
+				}
+				if !info.textual && !canConvert(info.types[j], tf.Type) {
+					return nil, &Error{File: info.path, Column: name, Msg: fmt.Sprintf("cannot convert %s to %s", typeName(info.types[j]), typeName(tf.Type))}
 				}
 			}
 		}

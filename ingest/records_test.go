@@ -152,6 +152,11 @@ func TestRecords_TargetColumns(t *testing.T) {
 		_, _, err := readAll(t, src, target)
 		asError(t, err, a, `column "x"`, "not in the target schema")
 	})
+	t.Run("Err/text into unsupported type", func(t *testing.T) {
+		target := arrow.NewSchema([]arrow.Field{{Name: "x", Type: arrow.ListOf(arrow.PrimitiveTypes.Int64), Nullable: true}}, nil)
+		_, err := src.Records(context.Background(), target)
+		asError(t, err, a, `column "x"`, "cannot load text values into type list")
+	})
 	t.Run("Err/null in required column", func(t *testing.T) {
 		n := writeFile(t, dir, "n.csv", "x\n1\n\"\"\n")
 		target := arrow.NewSchema([]arrow.Field{{Name: "x", Type: arrow.PrimitiveTypes.Int64}}, nil)

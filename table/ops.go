@@ -285,6 +285,11 @@ func widens(from, to iceberg.Type) bool {
 // castable reports whether incoming values of type from can be written
 // into a column of type to without loss.
 func castable(from, to iceberg.Type) bool {
+	if _, ok := from.(iceberg.StringType); ok {
+		// Text inferred from CSV or JSON is parsed as the column's type; a
+		// value that does not parse is reported with its file, line and column.
+		return true
+	}
 	switch to.(type) {
 	case iceberg.Int64Type:
 		_, ok := from.(iceberg.Int32Type)

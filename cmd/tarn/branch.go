@@ -281,7 +281,8 @@ func (a *app) branchDiff() *cobra.Command {
 		Use:   "diff REF [REF2]",
 		Short: "Show tables added, removed and changed",
 		Long: `With one ref: what REF changed since it diverged from the active branch
-(from their merge base to REF) — what a merge of REF would bring.
+(from their merge base to REF) — what a merge of REF would bring. When REF is
+the active branch, it is compared with main.
 With two refs: the changes from REF to REF2.`,
 		Example: `  tarn branch diff dev
   tarn branch diff main~3 main
@@ -305,6 +306,9 @@ With two refs: the changes from REF to REF2.`,
 				}
 			} else {
 				active := a.activeBranch()
+				if args[0] == active {
+					active = tarn.DefaultBranch // diff the active branch against main
+				}
 				if to, err = a.cat.Resolve(ctx, args[0]); err != nil {
 					return err
 				}

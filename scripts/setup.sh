@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs everything tarn's build, demo and tests need on a fresh machine:
+# Go modules, and a Python environment (built with uv) holding PyIceberg for
+# the integration tests. Idempotent: a second run is fast.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+command -v go >/dev/null || { echo "setup: Go 1.26 is required (https://go.dev/dl/)" >&2; exit 1; }
+echo "setup: downloading Go modules"
+go mod download
+
+PY=${PYTHON:-python3}
+if ! command -v uv >/dev/null 2>&1 && ! "$PY" -m uv --version >/dev/null 2>&1; then
+  echo "setup: installing uv"
+  "$PY" -m pip install --quiet --disable-pip-version-check uv
+fi
+UV="uv"
+command -v uv >/dev/null 2>&1 || UV="$PY -m uv"
+
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import pyiceberg, pyarrow, pytest" >/dev/null 2>&1; then
+  echo "setup: creating .venv with pyiceberg, pyarrow, pytest"
+  $UV venv --quiet --python "$PY" .venv
+  $UV pip install --quiet --python .venv/bin/python "pyiceberg==0.9.*" "pyarrow>=17" pytest
+fi
+echo "setup: done"

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs every test tier: the fast self-contained Go tests, then the
+# integration tier (real processes, PyIceberg reading tarn's tables).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+./scripts/build.sh
+export TARN_BIN="$PWD/bin/tarn"
+export TARN_PYTHON="$PWD/.venv/bin/python"
+echo "== unit and black-box tests"
+go test -count=1 ./...
+echo "== integration tests"
+go test -count=1 -tags integration ./integration/...

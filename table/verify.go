@@ -1,0 +1,127 @@
+package table
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	icetable "github.com/apache/iceberg-go/table"
+	"github.com/tarnhq/tarn"
+)
+
+// VerifyReport is the result of Verify.
+type VerifyReport struct {
+	Refs     int      `json:"refs"`
+	Commits  int      `json:"commits"`
+	Tables   int      `json:"table_versions"`
+	Files    int      `json:"files_checked"`
+	Problems []string `json:"problems"`
+}
+
+// Verify checks that every ref resolves and that every file a table points
+// at — metadata, manifest lists, manifests, data files — exists. With
+// history it checks every commit reachable from a ref, else only the heads.
+func (s *Service) Verify(ctx context.Context, history bool) (*VerifyReport, error) {
+	rep := &VerifyReport{Problems: []string{}}
+	refs, err := s.cat.ListRefs(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	rep.Refs = len(refs)
+	seenCommits := map[string]bool{}
+	seenMeta := map[string]bool{}
+	seenFiles := map[string]bool{}
+	for _, r := range refs {
+		var commits []*tarn.Commit
+		if history {
+			if commits, err = s.cat.Log(ctx, r.Name, 0); err != nil {
+				rep.Problems = append(rep.Problems, fmt.Sprintf("%s %s: %v", r.Kind, r.Name, err))
+				continue
+			}
+		} else {
+			c, err := s.cat.GetCommit(ctx, r.Commit)
+			if err != nil {
+				rep.Problems = append(rep.Problems, fmt.Sprintf("%s %s: %v", r.Kind, r.Name, err))
+				continue
+			}
+			commits = []*tarn.Commit{c}
+		}
+		for _, c := range commits {
+			if seenCommits[c.Hash] {
+				continue
+			}
+			seenCommits[c.Hash] = true
+			entries, keys, err := s.cat.Entries(ctx, c)
+			if err != nil {
+				rep.Problems = append(rep.Problems, fmt.Sprintf("commit %s: %v", c.ShortHash(), err))
+				continue
+			}
+			for _, k := range keys {
+				e := entries[k]
+				if e.Kind != tarn.EntryTable || seenMeta[e.Metadata] {
+					continue
+				}
+				seenMeta[e.Metadata] = true
+				rep.Tables++
+				for _, p := range s.verifyTable(ctx, k, e.Metadata, seenFiles) {
+					rep.Problems = append(rep.Problems, fmt.Sprintf("commit %s: %s", c.ShortHash(), p))
+				}
+			}
+		}
+	}
+	rep.Commits = len(seenCommits)
+	rep.Files = len(seenFiles)
+	sort.Strings(rep.Problems)
+	return rep, nil
+}
+
+func (s *Service) verifyTable(ctx context.Context, key, metaLoc string, seen map[string]bool) []string {
+	ns, name := tarn.ParseKey(key)
+	tbl, err := s.loadTable(ctx, icetable.Identifier{ns, name}, metaLoc, &readOnly{})
+	if err != nil {
+		return []string{fmt.Sprintf("table %s: %v", key, err)}
+	}
+	fs, err := tbl.FS(ctx)
+	if err != nil {
+		return []string{fmt.Sprintf("table %s: %v", key, err)}
+	}
+	var problems []string
+	exists := func(path, what string) bool {
+		if seen[path] {
+			return true
+		}
+		seen[path] = true
+		f, err := fs.Open(path)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("table %s: missing %s %s", key, what, path))
+			return false
+		}
+		f.Close()
+		return true
+	}
+	for _, snap := range tbl.Metadata().Snapshots() {
+		if !exists(snap.ManifestList, "manifest list") {
+			continue
+		}
+		manifests, err := snap.Manifests(fs)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("table %s: read manifest list %s: %v", key, snap.ManifestList, err))
+			continue
+		}
+		for _, m := range manifests {
+			if seen[m.FilePath()] || !exists(m.FilePath(), "manifest") {
+				continue
+			}
+			entries, err := m.FetchEntries(fs, true)
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("table %s: read manifest %s: %v", key, m.FilePath(), err))
+				continue
+			}
+			for _, e := range entries {
+				exists(e.DataFile().FilePath(), "data file")
+			}
+		}
+	}
+	return problems
+}
+
