@@ -124,4 +124,3 @@ func (s *Service) verifyTable(ctx context.Context, key, metaLoc string, seen map
 	}
 	return problems
 }
-

@@ -43,7 +43,9 @@ func open(t *testing.T, newStore NewStore) (*catalog.Catalog, *clock) {
 	return c, clk
 }
 
-func table(name string) string { return tarn.TableIdent{Namespace: tarn.DefaultNamespace, Name: name}.Key() }
+func table(name string) string {
+	return tarn.TableIdent{Namespace: tarn.DefaultNamespace, Name: name}.Key()
+}
 
 func tbl(loc string) *tarn.Entry { return &tarn.Entry{Kind: tarn.EntryTable, Metadata: loc} }
 

@@ -155,7 +155,9 @@ func TestCLI_Workflow(t *testing.T) {
 	l.ok("tag", "create", "v1")
 	l.ok("branch", "create", "dev")
 	l.ok("checkout", "dev")
-	var status struct{ ActiveBranch string `json:"active_branch"` }
+	var status struct {
+		ActiveBranch string `json:"active_branch"`
+	}
 	l.json(&status, "status")
 	if status.ActiveBranch != "dev" {
 		t.Fatalf("active branch %q", status.ActiveBranch)
