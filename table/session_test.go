@@ -1,0 +1,47 @@
+package table_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	icecat "github.com/apache/iceberg-go/catalog"
+	"github.com/apache/iceberg-go/catalog/catalogtest"
+	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/catalog"
+	"github.com/tarnhq/tarn/catalog/sqlstore"
+	"github.com/tarnhq/tarn/table"
+)
+
+func newService(t *testing.T) *table.Service {
+	t.Helper()
+	dir := t.TempDir()
+	ctx := context.Background()
+	store, err := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "catalog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := catalog.Open(ctx, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cat.Close() })
+	return table.NewService(cat, table.Config{Warehouse: filepath.Join(dir, "warehouse")})
+}
+
+// TestSession_IcebergConformance runs iceberg-go's own catalog conformance
+// suite against a branch session in auto-flush mode (every change is a
+// commit), the mode an Iceberg REST endpoint over a branch would use.
+func TestSession_IcebergConformance(t *testing.T) {
+	catalogtest.RunCatalogTests(t, catalogtest.Config{
+		NewCatalog: func(t *testing.T) icecat.Catalog {
+			svc := newService(t)
+			ss, err := svc.OpenSession(context.Background(), tarn.DefaultBranch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ss.SetAutoFlush(tarn.CommitInfo{Author: "conformance", Message: "iceberg catalog change"})
+			return ss
+		},
+	})
+}
