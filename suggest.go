@@ -17,7 +17,7 @@ func Suggest(name string, candidates []string) string {
 	for _, c := range candidates {
 		lc := strings.ToLower(c)
 		d := editDistance(lname, lc)
-		limit := max(1, len(name)/3)
+		limit := max(1, (len(name)+2)/3)
 		if d <= limit || (len(lname) >= 3 && (strings.Contains(lc, lname) || strings.Contains(lname, lc))) {
 			close = append(close, scored{c, d})
 		}
