@@ -202,7 +202,7 @@ func (s *Service) Import(ctx context.Context, req ImportRequest) (*WriteResult, 
 	if err != nil {
 		return nil, translate(err, "load table "+req.Ident.String())
 	}
-	evolved, newSchema, err := planEvolution(tbl.Schema(), req.Source)
+	evolved, newSchema, err := planEvolution(tbl.Schema(), req.Source.Schema)
 	if err != nil {
 		return nil, tarn.Errorf(tarn.EINVALID, "cannot import into %s: %w", req.Ident, err)
 	}
@@ -224,8 +224,8 @@ func (s *Service) Import(ctx context.Context, req ImportRequest) (*WriteResult, 
 // planEvolution compares the table's schema with the source's. It returns
 // the schema changes needed (as text) and the schema to union with, or an
 // error naming every incompatible column.
-func planEvolution(current *iceberg.Schema, src *ingest.Source) ([]string, *iceberg.Schema, error) {
-	incoming, err := icetable.ArrowSchemaToIcebergWithFreshIDs(src.Schema, true)
+func planEvolution(current *iceberg.Schema, src *arrow.Schema) ([]string, *iceberg.Schema, error) {
+	incoming, err := icetable.ArrowSchemaToIcebergWithFreshIDs(src, true)
 	if err != nil {
 		return nil, nil, err
 	}

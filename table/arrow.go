@@ -1,0 +1,442 @@
+package table
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/iceberg-go"
+	icecat "github.com/apache/iceberg-go/catalog"
+	icetable "github.com/apache/iceberg-go/table"
+	"github.com/tarnhq/tarn"
+)
+
+// ExportRequest selects what of a table to export.
+type ExportRequest struct {
+	Ident   tarn.TableIdent
+	Ref     string   // any ref; pipelines pass a full commit hash
+	Columns []string // nil: all
+	Filter  string   // SQL predicate, see ParsePredicate
+}
+
+// ExportResult describes an export.
+type ExportResult struct {
+	Rows   int64
+	Schema *arrow.Schema
+}
+
+// ExportArrow writes the selected columns and rows of a table as an Arrow
+// IPC file at path (written to a temporary name and renamed). Columns and
+// the filter are pushed into the Iceberg scan: files are pruned by
+// partition and column statistics, and only selected columns are decoded.
+func (s *Service) ExportArrow(ctx context.Context, req ExportRequest, path string) (*ExportResult, error) {
+	tbl, _, err := s.Load(ctx, req.Ident, req.Ref)
+	if err != nil {
+		return nil, err
+	}
+	var opts []icetable.ScanOption
+	if len(req.Columns) > 0 {
+		var names []string
+		for _, f := range tbl.Schema().Fields() {
+			names = append(names, f.Name)
+		}
+		for _, c := range req.Columns {
+			if _, ok := tbl.Schema().FindFieldByName(c); !ok {
+				return nil, tarn.Errorf(tarn.EINVALID, "table %s has no column %q%s", req.Ident, c, tarn.Suggest(c, names))
+			}
+		}
+		opts = append(opts, icetable.WithSelectedFields(req.Columns...))
+	}
+	if strings.TrimSpace(req.Filter) != "" {
+		expr, err := ParsePredicate(req.Filter, tbl.Schema())
+		if err != nil {
+			return nil, tarn.Errorf(tarn.EINVALID, "input %s: %w", req.Ident, err)
+		}
+		opts = append(opts, icetable.WithRowFilter(expr))
+	}
+	schema, records, err := tbl.Scan(opts...).ToArrowRecords(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("scan %s: %w", req.Ident, err)
+	}
+	schema = stripMetadata(schema)
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return nil, fmt.Errorf("export %s: %w", req.Ident, err)
+	}
+	defer os.Remove(tmp)
+	w, err := ipc.NewFileWriter(f, ipc.WithSchema(schema))
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	res := &ExportResult{Schema: schema}
+	for rec, err := range records {
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("scan %s: %w", req.Ident, err)
+		}
+		out := array.NewRecordBatch(schema, rec.Columns(), rec.NumRows())
+		err = w.Write(out)
+		res.Rows += rec.NumRows()
+		out.Release()
+		rec.Release()
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("write %s: %w", path, err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+	return res, os.Rename(tmp, path)
+}
+
+func stripMetadata(s *arrow.Schema) *arrow.Schema {
+	fields := make([]arrow.Field, s.NumFields())
+	for i, f := range s.Fields() {
+		fields[i] = arrow.Field{Name: f.Name, Type: f.Type, Nullable: f.Nullable}
+	}
+	return arrow.NewSchema(fields, nil)
+}
+
+// Strategy says how a pipeline output is written to its table.
+type Strategy string
+
+// Materialization strategies.
+const (
+	StrategyNone                Strategy = "NONE"
+	StrategyReplace             Strategy = "REPLACE"
+	StrategyAppend              Strategy = "APPEND"
+	StrategyOverwritePartitions Strategy = "OVERWRITE_PARTITIONS"
+)
+
+// MaterializeRequest asks to write an Arrow IPC file into a table.
+type MaterializeRequest struct {
+	Ident           tarn.TableIdent
+	Path            string // Arrow IPC file
+	Strategy        Strategy
+	PartitionBy     string // for new tables, e.g. "day(ts), zone"
+	OverwriteFilter string // OVERWRITE_PARTITIONS: rows to replace (SQL predicate)
+	Properties      map[string]string
+}
+
+// Materialize writes an Arrow IPC file into a table in the session
+// (staged; Flush commits). REPLACE overwrites all rows (recreating the
+// table when the schema changed), APPEND appends (evolving the schema as
+// Import does), OVERWRITE_PARTITIONS replaces the rows matching the
+// overwrite filter, or when none is given the rows whose identity-partition
+// values appear in the output.
+func (s *Service) Materialize(ctx context.Context, ss *Session, req MaterializeRequest) (*tarn.Entry, error) {
+	rdr, closeFile, err := openIPC(req.Path)
+	if err != nil {
+		return nil, err
+	}
+	defer closeFile()
+	id := icetable.Identifier{req.Ident.Namespace, req.Ident.Name}
+	if ns, err := ss.entry(ctx, tarn.NamespaceKey(req.Ident.Namespace)); err != nil {
+		return nil, err
+	} else if ns == nil {
+		if err := ss.CreateNamespace(ctx, icetable.Identifier{req.Ident.Namespace}, nil); err != nil {
+			return nil, err
+		}
+	}
+	incoming, err := icetable.ArrowSchemaToIcebergWithFreshIDs(rdr.Schema(), true)
+	if err != nil {
+		return nil, tarn.Errorf(tarn.EINVALID, "output of %s has an unsupported schema: %v", req.Ident, err)
+	}
+	tbl, err := ss.LoadTable(ctx, id)
+	if err != nil && !errors.Is(err, icecat.ErrNoSuchTable) {
+		return nil, err
+	}
+	if tbl != nil && req.Strategy == StrategyReplace && !sameColumns(tbl.Schema(), incoming) {
+		ss.pending[req.Ident.Key()] = nil // schema changed: replace the table itself
+		tbl = nil
+	}
+	if tbl == nil {
+		spec, err := ParsePartitionSpec(req.PartitionBy, incoming)
+		if err != nil {
+			return nil, err
+		}
+		if tbl, err = ss.CreateTable(ctx, id, incoming, icecat.WithPartitionSpec(&spec), icecat.WithProperties(req.Properties)); err != nil {
+			return nil, translate(err, "create table "+req.Ident.String())
+		}
+		return s.writeRecords(ctx, ss, tbl, tbl.NewTransaction(), rdr, nil, req.Ident)
+	}
+	tx := tbl.NewTransaction()
+	if len(req.Properties) > 0 {
+		if err := tx.SetProperties(req.Properties); err != nil {
+			return nil, err
+		}
+	}
+	switch req.Strategy {
+	case StrategyReplace:
+		return s.writeRecords(ctx, ss, tbl, tx, rdr, iceberg.AlwaysTrue{}, req.Ident)
+	case StrategyAppend:
+		if _, err := s.evolve(tx, tbl.Schema(), rdr.Schema(), req.Ident); err != nil {
+			return nil, err
+		}
+		return s.writeRecords(ctx, ss, tbl, tx, rdr, nil, req.Ident)
+	case StrategyOverwritePartitions:
+		if _, err := s.evolve(tx, tbl.Schema(), rdr.Schema(), req.Ident); err != nil {
+			return nil, err
+		}
+		filter, err := overwriteFilter(tbl, req.OverwriteFilter, req.Path)
+		if err != nil {
+			return nil, err
+		}
+		return s.writeRecords(ctx, ss, tbl, tx, rdr, filter, req.Ident)
+	}
+	return nil, tarn.Errorf(tarn.EINVALID, "unknown materialization strategy %q", req.Strategy)
+}
+
+func (s *Service) evolve(tx *icetable.Transaction, current *iceberg.Schema, incoming *arrow.Schema, ident tarn.TableIdent) ([]string, error) {
+	changes, union, err := planEvolution(current, incoming)
+	if err != nil {
+		return nil, tarn.Errorf(tarn.EINVALID, "cannot write into %s: %w", ident, err)
+	}
+	if len(changes) > 0 {
+		if err := tx.UpdateSchema(true, false).UnionByNameWith(union).Commit(); err != nil {
+			return nil, tarn.Errorf(tarn.EINVALID, "cannot evolve the schema of %s: %v", ident, err)
+		}
+	}
+	return changes, nil
+}
+
+// writeRecords appends (filter nil) or overwrites (filter set) the reader's
+// rows, cast to the table's schema, and commits into the session.
+func (s *Service) writeRecords(ctx context.Context, ss *Session, tbl *icetable.Table, tx *icetable.Transaction, rdr array.RecordReader, filter iceberg.BooleanExpression, ident tarn.TableIdent) (*tarn.Entry, error) {
+	staged, err := tx.StagedTable()
+	if err != nil {
+		return nil, err
+	}
+	target, err := icetable.SchemaToArrowSchema(staged.Schema(), nil, false, false)
+	if err != nil {
+		return nil, err
+	}
+	cast := newCastReader(ctx, rdr, stripMetadata(target))
+	defer cast.Release()
+	if filter != nil {
+		err = tx.Overwrite(ctx, cast, iceberg.Properties{}, icetable.WithOverwriteFilter(filter))
+	} else {
+		err = tx.Append(ctx, cast, iceberg.Properties{})
+	}
+	if err == nil {
+		err = cast.err
+	}
+	if err != nil {
+		return nil, tarn.Errorf(tarn.EINVALID, "write %s: %w", ident, err)
+	}
+	if _, err := tx.Commit(ctx); err != nil {
+		return nil, translate(err, "commit table "+ident.String())
+	}
+	return ss.entry(ctx, ident.Key())
+}
+
+func sameColumns(a, b *iceberg.Schema) bool {
+	af, bf := a.Fields(), b.Fields()
+	if len(af) != len(bf) {
+		return false
+	}
+	for i := range af {
+		if af[i].Name != bf[i].Name || !af[i].Type.Equals(bf[i].Type) {
+			return false
+		}
+	}
+	return true
+}
+
+// overwriteFilter returns the rows an OVERWRITE_PARTITIONS write replaces.
+func overwriteFilter(tbl *icetable.Table, filter, path string) (iceberg.BooleanExpression, error) {
+	if strings.TrimSpace(filter) != "" {
+		return ParsePredicate(filter, tbl.Schema())
+	}
+	spec := tbl.Spec()
+	var exprs []iceberg.BooleanExpression
+	for _, f := range spec.Fields() {
+		if _, ok := f.Transform.(iceberg.IdentityTransform); !ok {
+			return nil, tarn.Errorf(tarn.EINVALID, "OVERWRITE_PARTITIONS on %s: partition field %s uses %s; give overwrite_filter to say which rows to replace",
+				strings.Join(tbl.Identifier(), "."), f.Name, f.Transform)
+		}
+		col, _ := tbl.Schema().FindColumnName(f.SourceID())
+		lits, err := distinctValues(path, col, tbl.Schema())
+		if err != nil {
+			return nil, err
+		}
+		if len(lits) == 0 {
+			return iceberg.AlwaysFalse{}, nil
+		}
+		exprs = append(exprs, iceberg.SetPredicate(iceberg.OpIn, iceberg.Reference(col), lits))
+	}
+	switch len(exprs) {
+	case 0:
+		return nil, tarn.Errorf(tarn.EINVALID, "OVERWRITE_PARTITIONS on %s: the table is not partitioned; give overwrite_filter or partitioned_by", strings.Join(tbl.Identifier(), "."))
+	case 1:
+		return exprs[0], nil
+	}
+	return iceberg.NewAnd(exprs[0], exprs[1], exprs[2:]...), nil
+}
+
+// distinctValues reads one column of an IPC file and returns its distinct
+// values as literals of the column's type.
+func distinctValues(path, col string, schema *iceberg.Schema) ([]iceberg.Literal, error) {
+	rdr, closeFile, err := openIPC(path)
+	if err != nil {
+		return nil, err
+	}
+	defer closeFile()
+	idx := rdr.Schema().FieldIndices(col)
+	if len(idx) == 0 {
+		return nil, tarn.Errorf(tarn.EINVALID, "output has no partition column %q", col)
+	}
+	field, _ := schema.FindFieldByName(col)
+	seen := map[string]bool{}
+	var lits []iceberg.Literal
+	for rdr.Next() {
+		arr := rdr.RecordBatch().Column(idx[0])
+		for i := 0; i < arr.Len(); i++ {
+			if arr.IsNull(i) {
+				continue
+			}
+			v := arr.ValueStr(i)
+			if seen[v] {
+				continue
+			}
+			seen[v] = true
+			lit, err := iceberg.NewLiteral(v).To(field.Type.(iceberg.PrimitiveType))
+			if err != nil {
+				return nil, tarn.Errorf(tarn.EINVALID, "partition value %q of %s: %v", v, col, err)
+			}
+			lits = append(lits, lit)
+		}
+	}
+	return lits, rdr.Err()
+}
+
+// openIPC opens an Arrow IPC file for reading.
+func openIPC(path string) (*ipcFileReader, func(), error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open %s: %w", filepath.Base(path), err)
+	}
+	r, err := ipc.NewFileReader(f, ipc.WithAllocator(memory.DefaultAllocator))
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("read Arrow file %s: %w", filepath.Base(path), err)
+	}
+	fr := &ipcFileReader{r: r, refs: 1}
+	return fr, func() { r.Close(); f.Close() }, nil
+}
+
+// ipcFileReader adapts ipc.FileReader to array.RecordReader.
+type ipcFileReader struct {
+	r    *ipc.FileReader
+	i    int
+	cur  arrow.RecordBatch
+	err  error
+	refs int64
+}
+
+func (f *ipcFileReader) Schema() *arrow.Schema { return stripMetadata(f.r.Schema()) }
+func (f *ipcFileReader) Retain()               { f.refs++ }
+func (f *ipcFileReader) Release()              { f.refs-- }
+func (f *ipcFileReader) Err() error            { return f.err }
+func (f *ipcFileReader) Record() arrow.RecordBatch {
+	return f.cur
+}
+func (f *ipcFileReader) RecordBatch() arrow.RecordBatch { return f.cur }
+func (f *ipcFileReader) Next() bool {
+	if f.i >= f.r.NumRecords() {
+		return false
+	}
+	rec, err := f.r.RecordAt(f.i)
+	if err != nil {
+		f.err = err
+		return false
+	}
+	f.i++
+	if f.cur != nil {
+		f.cur.Release()
+	}
+	f.cur = array.NewRecordBatch(f.Schema(), rec.Columns(), rec.NumRows())
+	rec.Release()
+	return true
+}
+
+// castReader casts each batch to a target schema (by column name).
+type castReader struct {
+	ctx    context.Context
+	src    array.RecordReader
+	target *arrow.Schema
+	cur    arrow.RecordBatch
+	err    error
+}
+
+func newCastReader(ctx context.Context, src array.RecordReader, target *arrow.Schema) *castReader {
+	return &castReader{ctx: ctx, src: src, target: target}
+}
+
+func (c *castReader) Schema() *arrow.Schema { return c.target }
+func (c *castReader) Retain()               {}
+func (c *castReader) Release() {
+	if c.cur != nil {
+		c.cur.Release()
+		c.cur = nil
+	}
+}
+func (c *castReader) Err() error                     { return c.err }
+func (c *castReader) Record() arrow.RecordBatch      { return c.cur }
+func (c *castReader) RecordBatch() arrow.RecordBatch { return c.cur }
+func (c *castReader) Next() bool {
+	if c.err != nil || !c.src.Next() {
+		if c.err == nil {
+			c.err = c.src.Err()
+		}
+		return false
+	}
+	rec := c.src.RecordBatch()
+	cols := make([]arrow.Array, c.target.NumFields())
+	defer func() {
+		for _, col := range cols {
+			if col != nil {
+				col.Release()
+			}
+		}
+	}()
+	for i, f := range c.target.Fields() {
+		idx := rec.Schema().FieldIndices(f.Name)
+		if len(idx) == 0 {
+			cols[i] = array.MakeArrayOfNull(memory.DefaultAllocator, f.Type, int(rec.NumRows()))
+			continue
+		}
+		col := rec.Column(idx[0])
+		if arrow.TypeEqual(col.DataType(), f.Type) {
+			col.Retain()
+			cols[i] = col
+			continue
+		}
+		out, err := compute.CastArray(c.ctx, col, compute.SafeCastOptions(f.Type))
+		if err != nil {
+			c.err = fmt.Errorf("column %q: cannot convert %s to %s: %w", f.Name, col.DataType(), f.Type, err)
+			return false
+		}
+		cols[i] = out
+	}
+	if c.cur != nil {
+		c.cur.Release()
+	}
+	c.cur = array.NewRecordBatch(c.target, cols, rec.NumRows())
+	return true
+}

@@ -1,0 +1,163 @@
+package table_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/ingest"
+	"github.com/tarnhq/tarn/table"
+)
+
+func writeIPC(t *testing.T, path string, zones []string, amounts []int64) {
+	t.Helper()
+	schema := arrow.NewSchema([]arrow.Field{{Name: "zone", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "amount", Type: arrow.PrimitiveTypes.Int64, Nullable: true}}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer b.Release()
+	b.Field(0).(*array.StringBuilder).AppendValues(zones, nil)
+	b.Field(1).(*array.Int64Builder).AppendValues(amounts, nil)
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := ipc.NewFileWriter(f, ipc.WithSchema(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	f.Close()
+}
+
+func readIPCSum(t *testing.T, path, col string) (rows int64, sum int64, cols int) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := ipc.NewFileReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for i := 0; i < r.NumRecords(); i++ {
+		rec, err := r.RecordAt(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows += rec.NumRows()
+		cols = int(rec.NumCols())
+		idx := rec.Schema().FieldIndices(col)
+		if len(idx) > 0 {
+			a := rec.Column(idx[0]).(*array.Int64)
+			for j := 0; j < a.Len(); j++ {
+				sum += a.Value(j)
+			}
+		}
+		rec.Release()
+	}
+	return
+}
+
+func TestService_ExportArrow(t *testing.T) {
+	ctx := context.Background()
+	svc := newService(t)
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("id,zone,amount\n")
+	for i := 0; i < 100; i++ {
+		fmt.Fprintf(&b, "%d,z%d,%d\n", i, i%4, i)
+	}
+	csv := filepath.Join(dir, "in.csv")
+	os.WriteFile(csv, []byte(b.String()), 0o644)
+	files, _ := ingest.Expand([]string{csv})
+	src, err := ingest.Infer(ctx, files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ident := tarn.TableIdent{Namespace: "tarn", Name: "t"}
+	if _, err := svc.Create(ctx, table.CreateRequest{Ident: ident, Branch: "main", Source: src, PartitionBy: "zone"}); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.arrow")
+	res, err := svc.ExportArrow(ctx, table.ExportRequest{Ident: ident, Ref: "main", Columns: []string{"amount"}, Filter: "zone = 'z1' and amount >= 50"}, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, sum, cols := readIPCSum(t, out, "amount")
+	want := int64(0)
+	for i := 50; i < 100; i++ {
+		if i%4 == 1 {
+			want += int64(i)
+		}
+	}
+	if rows != 12 || res.Rows != 12 || sum != want || cols != 1 {
+		t.Fatalf("export: rows %d (reported %d), sum %d want %d, cols %d", rows, res.Rows, sum, want, cols)
+	}
+	_, err = svc.ExportArrow(ctx, table.ExportRequest{Ident: ident, Ref: "main", Columns: []string{"amout"}}, out)
+	if err == nil || !strings.Contains(err.Error(), `did you mean "amount"`) {
+		t.Fatalf("unknown column: %v", err)
+	}
+}
+
+func TestService_Materialize(t *testing.T) {
+	ctx := context.Background()
+	svc := newService(t)
+	dir := t.TempDir()
+	ident := tarn.TableIdent{Namespace: "out", Name: "m"}
+	write := func(strategy table.Strategy, zones []string, amounts []int64, filter string) *tarn.Entry {
+		t.Helper()
+		p := filepath.Join(dir, "o.arrow")
+		writeIPC(t, p, zones, amounts)
+		ss, err := svc.OpenSession(ctx, "main")
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := svc.Materialize(ctx, ss, table.MaterializeRequest{Ident: ident, Path: p, Strategy: strategy, PartitionBy: "zone", OverwriteFilter: filter,
+			Properties: map[string]string{"tarn.model": "m"}})
+		if err != nil {
+			t.Fatalf("%s: %v", strategy, err)
+		}
+		if _, err := ss.Flush(ctx, tarn.CommitInfo{Message: string(strategy)}); err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	if e := write(table.StrategyReplace, []string{"a", "b"}, []int64{1, 2}, ""); e.Rows != 2 {
+		t.Fatalf("replace (create): %d rows", e.Rows)
+	}
+	if e := write(table.StrategyReplace, []string{"a", "b", "c"}, []int64{1, 2, 3}, ""); e.Rows != 3 {
+		t.Fatalf("replace: %d rows", e.Rows)
+	}
+	if e := write(table.StrategyAppend, []string{"d"}, []int64{4}, ""); e.Rows != 4 {
+		t.Fatalf("append: %d rows", e.Rows)
+	}
+	// Replace partitions a and d: 4 rows - 2 + 3 = 5.
+	if e := write(table.StrategyOverwritePartitions, []string{"a", "a", "d"}, []int64{10, 11, 12}, ""); e.Rows != 5 {
+		t.Fatalf("overwrite partitions: %d rows", e.Rows)
+	}
+	if e := write(table.StrategyOverwritePartitions, []string{"z"}, []int64{100}, "amount >= 10"); e.Rows != 3 {
+		t.Fatalf("overwrite with filter: %d rows", e.Rows)
+	}
+	out := filepath.Join(dir, "check.arrow")
+	if _, err := svc.ExportArrow(ctx, table.ExportRequest{Ident: ident, Ref: "main"}, out); err != nil {
+		t.Fatal(err)
+	}
+	if rows, sum, _ := readIPCSum(t, out, "amount"); rows != 3 || sum != 2+3+100 {
+		t.Fatalf("final table: %d rows, sum %d", rows, sum)
+	}
+}
