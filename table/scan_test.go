@@ -62,7 +62,9 @@ func TestTableScan_Plan(t *testing.T) {
 		importCSV(t, svc, ident, "", rowsCSV(i*10, i*10+10, i+1))
 	}
 	day := func(d int) time.Time { return time.Date(2026, 1, d, 0, 0, 0, 0, time.UTC) }
-	p := func(col, op string, vals ...any) table.Predicate { return table.Predicate{Column: col, Op: op, Values: vals} }
+	p := func(col, op string, vals ...any) table.Predicate {
+		return table.Predicate{Column: col, Op: op, Values: vals}
+	}
 	cases := []struct {
 		name   string
 		filter table.Filter
@@ -87,7 +89,7 @@ func TestTableScan_Plan(t *testing.T) {
 		{"UnknownColumnKeepsOthers", table.Filter{{p("nope", "=", int64(1)), p("id", "<", int64(10))}}, 1},
 		{"WrongValueTypeIgnored", table.Filter{{p("id", "=", "15")}}, 3},
 		{"DoubleIgnored", table.Filter{{p("amount", ">", 1000.0)}}, 3},
-		{"LongOutOfRangeForIntIgnored", table.Filter{{p("id", "=", uint64(1) << 63)}}, 3},
+		{"LongOutOfRangeForIntIgnored", table.Filter{{p("id", "=", uint64(1)<<63)}}, 3},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
