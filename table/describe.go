@@ -261,3 +261,12 @@ func FormatBytes(n int64) string {
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
+
+// Properties returns a table's Iceberg properties at a ref.
+func (s *Service) Properties(ctx context.Context, ident tarn.TableIdent, ref string) (map[string]string, error) {
+	tbl, _, err := s.Load(ctx, ident, ref)
+	if err != nil {
+		return nil, err
+	}
+	return tbl.Properties(), nil
+}

@@ -1,0 +1,197 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/tarnhq/tarn"
+)
+
+// Model is a Python model, a SQL model or an expectation.
+type Model struct {
+	Name            string     `json:"name"`
+	Kind            string     `json:"kind"` // python, sql, expectation
+	File            string     `json:"file"`
+	Line            int        `json:"line"`
+	Function        string     `json:"function,omitempty"`
+	Strategy        string     `json:"materialization_strategy"`
+	PartitionedBy   []string   `json:"partitioned_by"`
+	OverwriteFilter *string    `json:"overwrite_filter"`
+	InternetAccess  bool       `json:"internet_access"`
+	Columns         []string   `json:"columns"`
+	Python          *PySpec    `json:"python"`
+	Resources       *Resources `json:"resources"`
+	Inputs          []Input    `json:"inputs"`
+	Parameters      []ParamRef `json:"parameters"`
+	Imports         []Import   `json:"imports"`
+	SQL             string     `json:"sql,omitempty"`
+}
+
+// PySpec is what @tarn.python declares.
+type PySpec struct {
+	Version string            `json:"version"`
+	Pip     map[string]string `json:"pip"`
+}
+
+// Resources is what @tarn.resources declares.
+type Resources struct {
+	Memory  string  `json:"memory"`
+	Timeout float64 `json:"timeout"`
+}
+
+// Input is one declared input: a model or a lake table.
+type Input struct {
+	Param   string   `json:"param"`
+	Name    string   `json:"name"`
+	Columns []string `json:"columns"`
+	Filter  *string  `json:"filter"`
+	Ref     *string  `json:"ref"`
+	Line    int      `json:"line"`
+}
+
+// ParamRef is a use of a run parameter.
+type ParamRef struct {
+	Param string `json:"param"`
+	Name  string `json:"name"`
+	Line  int    `json:"line"`
+}
+
+// Import is a module a Python file imports.
+type Import struct {
+	Module string `json:"module"`
+	Line   int    `json:"line"`
+}
+
+type discovery struct {
+	Models       []*Model `json:"models"`
+	Expectations []*Model `json:"expectations"`
+	Errors       []struct {
+		File    string `json:"file"`
+		Line    int    `json:"line"`
+		Column  int    `json:"column"`
+		Message string `json:"message"`
+	} `json:"errors"`
+}
+
+// Discoverer finds models. Python files are parsed (never imported) by the
+// SDK's tarn._discover module run with a host interpreter.
+type Discoverer struct {
+	Python string // interpreter for discovery; "" = python3 on PATH
+	SDKDir string // directory containing the tarn package
+}
+
+// Load reads a project: its configuration, Python and SQL models and
+// expectations. Every problem is reported at once with file and line.
+func (d *Discoverer) Load(ctx context.Context, dir string) (*Project, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	p, err := readProjectFile(abs)
+	if err != nil {
+		return nil, err
+	}
+	var errs ProjectErrors
+	disc, err := d.discoverPython(ctx, abs)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range disc.Errors {
+		msg := e.Message
+		errs = append(errs, ProjectError{File: e.File, Line: e.Line, Msg: msg})
+	}
+	for _, m := range disc.Models {
+		if m.Kind == "" {
+			m.Kind = "python"
+		}
+	}
+	for _, m := range disc.Expectations {
+		m.Kind = "expectation"
+	}
+	sqlModels, sqlErrs := discoverSQL(abs)
+	errs = append(errs, sqlErrs...)
+	p.Models = append(disc.Models, sqlModels...)
+	p.Expectations = disc.Expectations
+	errs = append(errs, p.validate(ctx, d)...)
+	return p, errs.err()
+}
+
+func (d *Discoverer) discoverPython(ctx context.Context, dir string) (*discovery, error) {
+	py := d.Python
+	if py == "" {
+		var err error
+		if py, err = exec.LookPath("python3"); err != nil {
+			return nil, tarn.Errorf(tarn.EINVALID, "python3 is needed to read the project's Python files and was not found on PATH")
+		}
+	}
+	cmd := exec.CommandContext(ctx, py, "-m", "tarn._discover", dir)
+	cmd.Env = append(os.Environ(), "PYTHONPATH="+d.SDKDir, "PYTHONDONTWRITEBYTECODE=1")
+	var out, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, tarn.Errorf(tarn.EINTERNAL, "discover Python models: %v: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	var disc discovery
+	if err := json.Unmarshal(out.Bytes(), &disc); err != nil {
+		return nil, tarn.Errorf(tarn.EINTERNAL, "discover Python models: bad output: %v", err)
+	}
+	return &disc, nil
+}
+
+// validate checks what can be checked without the lakehouse: names,
+// strategies, parameters, duplicates, imports.
+func (p *Project) validate(ctx context.Context, d *Discoverer) ProjectErrors {
+	var errs ProjectErrors
+	seen := map[string]*Model{}
+	for _, m := range p.Models {
+		if prev, ok := seen[m.Name]; ok {
+			errs = append(errs, ProjectError{File: m.File, Line: m.Line, Msg: fmt.Sprintf("duplicate model name %q (also defined at %s:%d)", m.Name, prev.File, prev.Line)})
+			continue
+		}
+		seen[m.Name] = m
+		if err := tarn.ValidateTableName(m.Name); err != nil {
+			errs = append(errs, ProjectError{File: m.File, Line: m.Line, Msg: fmt.Sprintf("model name: %v", err)})
+		}
+		if m.Strategy == "" {
+			m.Strategy = "NONE"
+		}
+		switch m.Strategy {
+		case "NONE", "REPLACE", "APPEND", "OVERWRITE_PARTITIONS":
+		default:
+			errs = append(errs, ProjectError{File: m.File, Line: m.Line, Msg: fmt.Sprintf("unknown materialization_strategy %q (use NONE, REPLACE, APPEND or OVERWRITE_PARTITIONS)", m.Strategy)})
+		}
+	}
+	expSeen := map[string]*Model{}
+	for _, e := range p.Expectations {
+		if prev, ok := expSeen[e.Name]; ok {
+			errs = append(errs, ProjectError{File: e.File, Line: e.Line, Msg: fmt.Sprintf("duplicate expectation name %q (also defined at %s:%d)", e.Name, prev.File, prev.Line)})
+		}
+		expSeen[e.Name] = e
+	}
+	var declared []string
+	for n := range p.Parameters {
+		declared = append(declared, n)
+	}
+	sort.Strings(declared)
+	for _, m := range append(append([]*Model{}, p.Models...), p.Expectations...) {
+		for _, pr := range m.Parameters {
+			if _, ok := p.Parameters[pr.Name]; !ok {
+				errs = append(errs, ProjectError{File: m.File, Line: pr.Line, Msg: fmt.Sprintf("%s uses parameter %q, which %s does not declare%s", m.Name, pr.Name, ProjectFile, tarn.Suggest(pr.Name, declared))})
+			}
+		}
+		if m.Resources != nil && m.Resources.Memory != "" {
+			if _, err := ParseBytes(m.Resources.Memory); err != nil {
+				errs = append(errs, ProjectError{File: m.File, Line: m.Line, Msg: err.Error()})
+			}
+		}
+	}
+	errs = append(errs, p.checkImports(ctx, d)...)
+	return errs
+}

@@ -1,0 +1,295 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tarnhq/tarn"
+	rt "github.com/tarnhq/tarn/runtime"
+	"github.com/tarnhq/tarn/table"
+)
+
+// execution is the state of one run while its steps execute.
+type execution struct {
+	r       *Runner
+	p       *Project
+	plan    *Plan
+	opts    RunOptions
+	params  map[string]any
+	envs    map[string]*rt.Env
+	shm     string
+	scratch string
+	head    *tarn.Commit
+	session *table.Session
+	res     *RunResult
+
+	mu           sync.Mutex
+	outputs      map[string]string // model -> Arrow file
+	exports      map[string]*exportOnce
+	steps        []*StepReport
+	byName       map[string]*StepReport
+	materialized int
+}
+
+type exportOnce struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+func (ex *execution) reports() []*StepReport { return ex.steps }
+
+// execute runs models (in parallel, dependencies first) then expectations.
+// The first failure cancels everything still running.
+func (ex *execution) execute(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ex.byName = map[string]*StepReport{}
+	all := append(append([]*Step{}, ex.plan.Steps...), ex.plan.Expectations...)
+	for _, st := range all {
+		rep := &StepReport{Name: st.Model.Name, Kind: st.Model.Kind, State: StateQueued}
+		if st.Materialized() {
+			rep.Table = st.Output.String()
+		}
+		ex.steps = append(ex.steps, rep)
+		ex.byName[stepKey(st)] = rep
+		ex.r.emit(Event{Kind: "step", Step: st.Model.Name, State: StateQueued})
+	}
+	done := map[string]chan struct{}{}
+	for _, st := range all {
+		done[stepKey(st)] = make(chan struct{})
+	}
+	sem := make(chan struct{}, parallelism(ex.r.Parallel))
+	var wg sync.WaitGroup
+	var firstErr error
+	var errMu sync.Mutex
+	fail := func(err error) {
+		errMu.Lock()
+		if firstErr == nil {
+			firstErr = err
+			cancel()
+		}
+		errMu.Unlock()
+	}
+	for _, st := range all {
+		wg.Add(1)
+		go func(st *Step) {
+			defer wg.Done()
+			defer close(done[stepKey(st)])
+			rep := ex.byName[stepKey(st)]
+			deps := st.Deps
+			for _, d := range deps {
+				select {
+				case <-done[d]:
+				case <-ctx.Done():
+				}
+			}
+			if ctx.Err() != nil || !ex.depsOK(deps) {
+				ex.setState(rep, StateSkipped, "")
+				return
+			}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				ex.setState(rep, StateSkipped, "")
+				return
+			}
+			defer func() { <-sem }()
+			if err := ex.runStep(ctx, st, rep); err != nil {
+				if ctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded) && firstErr != nil {
+					ex.setState(rep, StateSkipped, "")
+					return
+				}
+				ex.setState(rep, StateFailed, err.Error())
+				fail(err)
+			}
+		}(st)
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return ctx.Err()
+}
+
+func stepKey(st *Step) string {
+	if st.Model.Kind == "expectation" {
+		return "expectation:" + st.Model.Name
+	}
+	return st.Model.Name
+}
+
+func (ex *execution) depsOK(deps []string) bool {
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	for _, d := range deps {
+		if ex.byName[d].State != StateDone {
+			return false
+		}
+	}
+	return true
+}
+
+func (ex *execution) setState(rep *StepReport, state, msg string) {
+	ex.mu.Lock()
+	rep.State = state
+	if msg != "" {
+		rep.Error = msg
+	}
+	ex.mu.Unlock()
+	ex.r.emit(Event{Kind: "step", Step: rep.Name, State: state, Rows: rep.Rows, Duration: rep.Duration, Message: msg})
+}
+
+// runStep prepares the inputs of a step, runs its worker and materializes
+// its output.
+func (ex *execution) runStep(ctx context.Context, st *Step, rep *StepReport) error {
+	m := st.Model
+	start := time.Now()
+	inputs := map[string]rt.InputSpec{}
+	for _, li := range st.Lake {
+		path, err := ex.export(ctx, li)
+		if err != nil {
+			return err
+		}
+		key := li.Param
+		if m.Kind == "sql" {
+			key = li.Param // the name the SQL uses
+		}
+		inputs[key] = rt.InputSpec{Path: path}
+	}
+	for _, up := range st.Upstream {
+		ex.mu.Lock()
+		path := ex.outputs[up.Model]
+		ex.mu.Unlock()
+		in := rt.InputSpec{Path: path, Columns: up.Columns}
+		if up.Filter != "" {
+			f := up.Filter
+			in.Filter = &f
+		}
+		inputs[up.Param] = in
+	}
+	params := map[string]any{}
+	for _, pr := range m.Parameters {
+		params[pr.Param] = ex.params[pr.Name]
+	}
+	kind := "model"
+	switch m.Kind {
+	case "sql":
+		kind = "sql"
+	case "expectation":
+		kind = "expectation"
+	}
+	prefix := stepKey(st)
+	spec := &rt.StepSpec{Kind: kind, ProjectDir: ex.p.Dir, File: m.File, Function: m.Function, Name: strings.ReplaceAll(prefix, ":", "-"),
+		Inputs: inputs, Parameters: params, SQL: m.SQL, Result: filepath.Join(ex.shm, strings.ReplaceAll(prefix, ":", "-")+".result.json"),
+		MemoryLimit: ex.p.MemoryLimit(m)}
+	if kind != "expectation" {
+		spec.Output = filepath.Join(ex.shm, m.Name+".arrow")
+	}
+	envSpec := ex.p.EnvSpec(m)
+	env := ex.envs[envSpec.Key(ex.r.Envs.SDKVersion)]
+	ex.mu.Lock()
+	rep.Env = env.Key[:12]
+	ex.mu.Unlock()
+	ex.setState(rep, StateRunning, "")
+	res, err := rt.RunWorker(ctx, spec, rt.WorkerOptions{
+		Env: env, SDKDir: ex.r.SDKDir, Isolation: ex.r.Isolation,
+		Scratch: filepath.Join(ex.scratch, spec.Name), ShmDir: ex.shm, HideDir: ex.r.Home,
+		Timeout: ex.p.Timeout(m), InternetAccess: m.InternetAccess,
+		Output: func(line string) { ex.r.emit(Event{Kind: "log", Step: m.Name, Message: line}) },
+	})
+	rep.Duration = time.Since(start)
+	if err != nil {
+		var se *rt.StepError
+		if errors.As(err, &se) {
+			rep.Reason = se.Reason
+			if se.Result != nil && se.Result.Traceback != "" {
+				return tarn.Errorf(tarn.EINVALID, "%s\n%s", se.Msg, indent(se.Result.Traceback))
+			}
+			return tarn.Errorf(tarn.EINVALID, "%s", se.Msg)
+		}
+		return err
+	}
+	if kind == "expectation" {
+		if res.Passed == nil || !*res.Passed {
+			rep.Reason = "expectation"
+			msg := res.Message
+			if msg == "" {
+				msg = "returned False"
+			}
+			return tarn.Errorf(tarn.EINVALID, "expectation %s failed (%s:%d): %s", m.Name, m.File, m.Line, msg)
+		}
+		ex.setState(rep, StateDone, "")
+		return nil
+	}
+	rep.Rows = res.Rows
+	ex.mu.Lock()
+	ex.outputs[m.Name] = spec.Output
+	ex.mu.Unlock()
+	if ex.opts.Preview > 0 {
+		if text, err := previewArrow(spec.Output, ex.opts.Preview); err == nil {
+			ex.r.emit(Event{Kind: "preview", Step: m.Name, Message: text})
+		}
+	}
+	if st.Materialized() && ex.session != nil {
+		if err := ex.materialize(ctx, st, spec.Output); err != nil {
+			return err
+		}
+	}
+	rep.Duration = time.Since(start)
+	ex.setState(rep, StateDone, "")
+	return nil
+}
+
+func indent(s string) string {
+	s = strings.TrimRight(s, "\n")
+	return "    " + strings.ReplaceAll(s, "\n", "\n    ")
+}
+
+func (ex *execution) materialize(ctx context.Context, st *Step, path string) error {
+	m := st.Model
+	filter := ""
+	if m.OverwriteFilter != nil {
+		filter = *m.OverwriteFilter
+	}
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	_, err := ex.r.Tables.Materialize(ctx, ex.session, table.MaterializeRequest{
+		Ident: st.Output, Path: path, Strategy: table.Strategy(m.Strategy), PartitionBy: strings.Join(m.PartitionedBy, ", "),
+		OverwriteFilter: filter, Properties: map[string]string{"tarn.project": ex.p.Name, "tarn.model": m.Name, "tarn.run_id": ex.res.RunID},
+	})
+	if err != nil {
+		return fmt.Errorf("materialize %s into %s: %w", m.Name, st.Output, err)
+	}
+	ex.materialized++
+	return nil
+}
+
+// export writes a lake input to shared memory once per (table, ref,
+// columns, filter), reading the commit the run started from.
+func (ex *execution) export(ctx context.Context, li LakeInput) (string, error) {
+	ref := li.Ref
+	if ref == "" {
+		ref = ex.head.Hash
+	}
+	key := hashKey(li.Table.Key(), ref, strings.Join(li.Columns, ","), li.Filter)
+	ex.mu.Lock()
+	eo := ex.exports[key]
+	if eo == nil {
+		eo = &exportOnce{path: filepath.Join(ex.shm, "lake-"+li.Table.Key()+"-"+key+".arrow")}
+		ex.exports[key] = eo
+	}
+	ex.mu.Unlock()
+	eo.once.Do(func() {
+		_, eo.err = ex.r.Tables.ExportArrow(ctx, table.ExportRequest{Ident: li.Table, Ref: ref, Columns: li.Columns, Filter: li.Filter}, eo.path)
+	})
+	if eo.err != nil {
+		return "", fmt.Errorf("read input %s: %w", li.Table, eo.err)
+	}
+	return eo.path, nil
+}

@@ -1,0 +1,122 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// importAliases maps import names to the package names that provide them,
+// where the two differ.
+var importAliases = map[string][]string{
+	"sklearn": {"scikit-learn"}, "PIL": {"pillow"}, "yaml": {"pyyaml"}, "cv2": {"opencv-python", "opencv-python-headless"},
+	"bs4": {"beautifulsoup4"}, "dateutil": {"python-dateutil"}, "attr": {"attrs"}, "google": {"protobuf", "google-cloud-storage"},
+	"jwt": {"pyjwt"}, "dotenv": {"python-dotenv"}, "Crypto": {"pycryptodome"}, "skimage": {"scikit-image"},
+	"duckdb": {"duckdb"}, "polars": {"polars"}, "pandas": {"pandas"}, "numpy": {"numpy", "pandas", "polars", "pyarrow"},
+	"pytz": {"pytz", "pandas"}, "tzdata": {"tzdata", "pandas"}, "six": {"six", "python-dateutil"},
+}
+
+// alwaysAvailable are imports every worker environment provides.
+var alwaysAvailable = map[string]bool{"tarn": true, "pyarrow": true, "numpy": true}
+
+// checkImports reports imports a model's environment cannot satisfy: not
+// the standard library, not a module of the project, not an installed
+// package. It runs before anything is built or run.
+func (p *Project) checkImports(ctx context.Context, d *Discoverer) ProjectErrors {
+	stdlib, err := stdlibModules(ctx, d.Python)
+	if err != nil {
+		return nil // cannot tell; the worker will report the ImportError
+	}
+	local := localModules(p.Dir)
+	var errs ProjectErrors
+	for _, m := range append(append([]*Model{}, p.Models...), p.Expectations...) {
+		if m.Kind == "sql" {
+			continue
+		}
+		pkgs := map[string]bool{}
+		for name := range p.EnvSpec(m).Packages {
+			pkgs[normalize(name)] = true
+		}
+		for _, imp := range m.Imports {
+			top, _, _ := strings.Cut(imp.Module, ".")
+			if top == "" || stdlib[top] || local[top] || alwaysAvailable[top] || pkgs[normalize(top)] {
+				continue
+			}
+			ok := false
+			for _, alt := range importAliases[top] {
+				if pkgs[normalize(alt)] {
+					ok = true
+				}
+			}
+			if ok {
+				continue
+			}
+			errs = append(errs, ProjectError{File: m.File, Line: imp.Line, Msg: fmt.Sprintf(
+				"%s imports %s, which its environment does not install: add it to @tarn.python(pip={...}) or to defaults.packages in %s",
+				m.Name, top, ProjectFile)})
+		}
+	}
+	return dedupe(errs)
+}
+
+func dedupe(errs ProjectErrors) ProjectErrors {
+	seen := map[string]bool{}
+	var out ProjectErrors
+	for _, e := range errs {
+		k := e.String()
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func normalize(name string) string {
+	return strings.ReplaceAll(strings.ToLower(name), "_", "-")
+}
+
+func stdlibModules(ctx context.Context, python string) (map[string]bool, error) {
+	if python == "" {
+		python = "python3"
+	}
+	out, err := exec.CommandContext(ctx, python, "-c", "import sys, json; print(json.dumps(sorted(sys.stdlib_module_names)))").Output()
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	if err := json.Unmarshal(out, &names); err != nil {
+		return nil, err
+	}
+	m := map[string]bool{"__future__": true}
+	for _, n := range names {
+		m[n] = true
+	}
+	return m, nil
+}
+
+// localModules lists the importable names a project provides itself.
+func localModules(dir string) map[string]bool {
+	m := map[string]bool{}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		name := e.Name()
+		switch {
+		case e.IsDir() && !skipDir(name):
+			m[name] = true
+		case strings.HasSuffix(name, ".py"):
+			m[strings.TrimSuffix(name, ".py")] = true
+		}
+	}
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(d.Name(), ".py") {
+			m[strings.TrimSuffix(d.Name(), ".py")] = true // sibling imports in subfolders
+		}
+		return nil
+	})
+	return m
+}

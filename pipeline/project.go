@@ -1,0 +1,298 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tarnhq/tarn"
+	"gopkg.in/yaml.v3"
+)
+
+// ProjectFile is the name of a project's configuration file.
+const ProjectFile = "tarn_project.yml"
+
+// Project is a discovered project.
+type Project struct {
+	Dir          string
+	Name         string
+	Defaults     Defaults
+	Parameters   map[string]ParamDecl
+	Index        IndexDecl
+	Models       []*Model
+	Expectations []*Model
+	Warnings     []string
+}
+
+// Defaults apply to every model that does not say otherwise.
+type Defaults struct {
+	Python    string            `yaml:"python"`
+	Packages  map[string]string `yaml:"packages"`
+	Namespace string            `yaml:"namespace"`
+	Timeout   int               `yaml:"timeout"` // seconds
+	Memory    string            `yaml:"memory"`
+}
+
+// ParamDecl declares a run parameter.
+type ParamDecl struct {
+	Type        string `yaml:"type"` // string, int, float, bool
+	Default     any    `yaml:"default"`
+	Description string `yaml:"description"`
+}
+
+// IndexDecl says where Python packages come from.
+type IndexDecl struct {
+	URL       string `yaml:"url"`
+	FindLinks string `yaml:"find_links"`
+	Offline   bool   `yaml:"offline"`
+}
+
+type projectYAML struct {
+	Name       string               `yaml:"name"`
+	Defaults   Defaults             `yaml:"defaults"`
+	Parameters map[string]ParamDecl `yaml:"parameters"`
+	Index      IndexDecl            `yaml:"index"`
+}
+
+// ProjectError is one problem in a project, located in a file.
+type ProjectError struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e ProjectError) String() string {
+	switch {
+	case e.File == "":
+		return e.Msg
+	case e.Line > 0:
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return e.File + ": " + e.Msg
+}
+
+// ProjectErrors collects the problems of a project.
+type ProjectErrors []ProjectError
+
+func (es ProjectErrors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = "  " + e.String()
+	}
+	noun := "problem"
+	if len(es) > 1 {
+		noun = "problems"
+	}
+	return fmt.Sprintf("project has %d %s:\n%s", len(es), noun, strings.Join(lines, "\n"))
+}
+
+func (es ProjectErrors) err() error {
+	if len(es) == 0 {
+		return nil
+	}
+	sort.SliceStable(es, func(i, j int) bool {
+		if es[i].File != es[j].File {
+			return es[i].File < es[j].File
+		}
+		return es[i].Line < es[j].Line
+	})
+	return tarn.Errorf(tarn.EINVALID, "%w", es)
+}
+
+var lineRe = regexp.MustCompile(`line (\d+)`)
+
+// readProjectFile reads and validates tarn_project.yml.
+func readProjectFile(dir string) (*Project, error) {
+	path := filepath.Join(dir, ProjectFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, tarn.Errorf(tarn.EINVALID, "%s has no %s: is it a tarn project? (`tarn init %s` creates one)", dir, ProjectFile, dir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	var y projectYAML
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&y); err != nil && !errors.Is(err, io.EOF) {
+		line := 0
+		if m := lineRe.FindStringSubmatch(err.Error()); m != nil {
+			line, _ = strconv.Atoi(m[1])
+		}
+		return nil, ProjectErrors{{File: ProjectFile, Line: line, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}}.err()
+	}
+	p := &Project{Dir: dir, Name: y.Name, Defaults: y.Defaults, Parameters: y.Parameters, Index: y.Index}
+	var errs ProjectErrors
+	if p.Name == "" {
+		p.Name = filepath.Base(dir)
+	}
+	if p.Defaults.Python == "" {
+		p.Defaults.Python = "3.11"
+	}
+	if p.Defaults.Namespace == "" {
+		p.Defaults.Namespace = tarn.DefaultNamespace
+	} else if err := tarn.ValidateNamespace(p.Defaults.Namespace); err != nil {
+		errs = append(errs, ProjectError{File: ProjectFile, Msg: "defaults.namespace: " + err.Error()})
+	}
+	if p.Defaults.Timeout < 0 {
+		errs = append(errs, ProjectError{File: ProjectFile, Msg: "defaults.timeout must be positive (seconds)"})
+	}
+	if p.Defaults.Memory != "" {
+		if _, err := ParseBytes(p.Defaults.Memory); err != nil {
+			errs = append(errs, ProjectError{File: ProjectFile, Msg: "defaults.memory: " + err.Error()})
+		}
+	}
+	if p.Parameters == nil {
+		p.Parameters = map[string]ParamDecl{}
+	}
+	for name, d := range p.Parameters {
+		switch d.Type {
+		case "":
+			d.Type = "string"
+			p.Parameters[name] = d
+		case "string", "int", "float", "bool":
+		default:
+			errs = append(errs, ProjectError{File: ProjectFile, Msg: fmt.Sprintf("parameter %q has unknown type %q (use string, int, float or bool)", name, d.Type)})
+			continue
+		}
+		if d.Default != nil {
+			if _, err := convertParam(d.Type, fmt.Sprint(d.Default)); err != nil {
+				errs = append(errs, ProjectError{File: ProjectFile, Msg: fmt.Sprintf("parameter %q: default %v: %v", name, d.Default, err)})
+			}
+		}
+	}
+	if p.Index.FindLinks != "" && !filepath.IsAbs(p.Index.FindLinks) {
+		p.Index.FindLinks = filepath.Join(dir, p.Index.FindLinks)
+	}
+	return p, errs.err()
+}
+
+// ParseBytes parses sizes like "4GiB", "512MB", "1g".
+func ParseBytes(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"gib", 1 << 30}, {"mib", 1 << 20}, {"kib", 1 << 10}, {"gb", 1e9}, {"mb", 1e6}, {"kb", 1e3}, {"g", 1 << 30}, {"m", 1 << 20}, {"k", 1 << 10}, {"b", 1}}
+	lower := strings.ToLower(s)
+	for _, u := range units {
+		if strings.HasSuffix(lower, u.suffix) {
+			n, err := strconv.ParseFloat(strings.TrimSpace(lower[:len(lower)-len(u.suffix)]), 64)
+			if err != nil || n <= 0 {
+				return 0, fmt.Errorf("bad size %q (use e.g. 4GiB or 512MiB)", s)
+			}
+			return int64(n * float64(u.mult)), nil
+		}
+	}
+	n, err := strconv.ParseInt(lower, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("bad size %q (use e.g. 4GiB or 512MiB)", s)
+	}
+	return n, nil
+}
+
+// convertParam converts a parameter value to its declared type.
+func convertParam(typ, v string) (any, error) {
+	switch typ {
+	case "int":
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an int", v)
+		}
+		return n, nil
+	case "float":
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a float", v)
+		}
+		return f, nil
+	case "bool":
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a bool (true/false)", v)
+		}
+		return b, nil
+	}
+	return v, nil
+}
+
+// ResolveParams merges --param values with declared defaults.
+func (p *Project) ResolveParams(given map[string]string) (map[string]any, error) {
+	out := map[string]any{}
+	var names []string
+	for n := range p.Parameters {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for k, v := range given {
+		d, ok := p.Parameters[k]
+		if !ok {
+			if len(names) == 0 {
+				return nil, tarn.Errorf(tarn.EINVALID, "unknown parameter %q: the project declares no parameters (add them under parameters: in %s)", k, ProjectFile)
+			}
+			return nil, tarn.Errorf(tarn.EINVALID, "unknown parameter %q%s; declared: %s", k, tarn.Suggest(k, names), strings.Join(names, ", "))
+		}
+		val, err := convertParam(d.Type, v)
+		if err != nil {
+			return nil, tarn.Errorf(tarn.EINVALID, "parameter %s: %v", k, err)
+		}
+		out[k] = val
+	}
+	for _, n := range names {
+		if _, ok := out[n]; ok {
+			continue
+		}
+		d := p.Parameters[n]
+		if d.Default == nil {
+			if p.paramUsed(n) {
+				return nil, tarn.Errorf(tarn.EINVALID, "parameter %q has no default: pass --param %s=VALUE", n, n)
+			}
+			continue
+		}
+		val, _ := convertParam(d.Type, fmt.Sprint(d.Default))
+		out[n] = val
+	}
+	return out, nil
+}
+
+func (p *Project) paramUsed(name string) bool {
+	for _, m := range append(append([]*Model{}, p.Models...), p.Expectations...) {
+		for _, pr := range m.Parameters {
+			if pr.Name == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Timeout returns a model's timeout.
+func (p *Project) Timeout(m *Model) time.Duration {
+	if m.Resources != nil && m.Resources.Timeout > 0 {
+		return time.Duration(m.Resources.Timeout * float64(time.Second))
+	}
+	if p.Defaults.Timeout > 0 {
+		return time.Duration(p.Defaults.Timeout) * time.Second
+	}
+	return 10 * time.Minute
+}
+
+// MemoryLimit returns a model's memory limit in bytes (0: none).
+func (p *Project) MemoryLimit(m *Model) int64 {
+	s := p.Defaults.Memory
+	if m.Resources != nil && m.Resources.Memory != "" {
+		s = m.Resources.Memory
+	}
+	if s == "" {
+		return 0
+	}
+	n, _ := ParseBytes(s)
+	return n
+}

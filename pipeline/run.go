@@ -1,0 +1,295 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/catalog"
+	rt "github.com/tarnhq/tarn/runtime"
+	"github.com/tarnhq/tarn/table"
+)
+
+// Step states reported in events.
+const (
+	StateQueued  = "queued"
+	StateRunning = "running"
+	StateDone    = "done"
+	StateFailed  = "failed"
+	StateSkipped = "skipped"
+)
+
+// Event is progress of a run, for live display.
+type Event struct {
+	Kind     string        `json:"kind"` // plan, env, step, log, preview, publish, info
+	Step     string        `json:"step,omitempty"`
+	State    string        `json:"state,omitempty"`
+	Rows     int64         `json:"rows,omitempty"`
+	Duration time.Duration `json:"duration_ns,omitempty"`
+	Message  string        `json:"message,omitempty"`
+}
+
+// Runner runs projects.
+type Runner struct {
+	Tables    *table.Service
+	Envs      *rt.EnvManager
+	Isolation rt.Isolation
+	SDKDir    string
+	Home      string // lakehouse home: scratch lives here and is hidden from workers
+	Events    func(Event)
+	Parallel  int
+}
+
+// RunOptions configure one run.
+type RunOptions struct {
+	Ref     string
+	Params  map[string]string
+	DryRun  bool
+	Strict  bool
+	Preview int // rows of each output to show (0: none)
+	Author  string
+}
+
+// StepReport is the outcome of one step.
+type StepReport struct {
+	Name     string        `json:"name"`
+	Kind     string        `json:"kind"`
+	State    string        `json:"state"`
+	Rows     int64         `json:"rows"`
+	Duration time.Duration `json:"duration_ns"`
+	Table    string        `json:"table,omitempty"`
+	Env      string        `json:"env,omitempty"`
+	Error    string        `json:"error,omitempty"`
+	Reason   string        `json:"reason,omitempty"`
+}
+
+// RunResult is the outcome of a run.
+type RunResult struct {
+	RunID     string        `json:"run_id"`
+	Project   string        `json:"project"`
+	Target    string        `json:"target"`
+	RunBranch string        `json:"run_branch,omitempty"`
+	Base      string        `json:"base"`
+	Commit    *tarn.Commit  `json:"commit,omitempty"`
+	Published bool          `json:"published"`
+	DryRun    bool          `json:"dry_run"`
+	Isolation string        `json:"isolation"`
+	Steps     []*StepReport `json:"steps"`
+	Duration  time.Duration `json:"duration_ns"`
+	Error     string        `json:"error,omitempty"`
+}
+
+func (r *Runner) emit(e Event) {
+	if r.Events != nil {
+		r.Events(e)
+	}
+}
+
+func newRunID() string {
+	b := make([]byte, 3)
+	rand.Read(b)
+	return time.Now().UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b)
+}
+
+// Run plans and executes a project on a branch. On success the run
+// branch's commit is merged into the target; on any failure the target is
+// untouched, the run branch (if any) is kept and named in the error.
+func (r *Runner) Run(ctx context.Context, p *Project, opts RunOptions) (*RunResult, error) {
+	started := time.Now()
+	cat := r.Tables.Catalog()
+	res := &RunResult{RunID: newRunID(), Project: p.Name, Target: opts.Ref, DryRun: opts.DryRun, Isolation: string(r.Isolation)}
+	head, err := cat.BranchTarget(ctx, opts.Ref)
+	if err != nil {
+		return nil, err
+	}
+	res.Base = head.Hash
+	params, err := p.ResolveParams(opts.Params)
+	if err != nil {
+		return nil, err
+	}
+	entries, _, err := cat.Entries(ctx, head)
+	if err != nil {
+		return nil, err
+	}
+	lake := Lake{Ref: opts.Ref, Tables: map[string]bool{}, Producer: func(id tarn.TableIdent) string { return r.producer(ctx, id, head.Hash) }}
+	for k, e := range entries {
+		if e.Kind == tarn.EntryTable {
+			lake.Tables[k] = true
+		}
+	}
+	plan, err := p.Plan(lake)
+	if err != nil {
+		return nil, err
+	}
+	if warnings := p.Lint(plan); len(warnings) > 0 {
+		if opts.Strict {
+			return nil, tarn.Errorf(tarn.EINVALID, "--strict: %d warning(s):\n  %s", len(warnings), strings.Join(warnings, "\n  "))
+		}
+		for _, w := range warnings {
+			r.emit(Event{Kind: "info", Message: "warning: " + w})
+		}
+	}
+	r.emit(Event{Kind: "plan", Message: describePlan(plan)})
+
+	// Environments first: a bad pin or a missing interpreter fails before
+	// any step runs.
+	envs, err := r.ensureEnvs(ctx, p, plan)
+	if err != nil {
+		return nil, err
+	}
+	shm, err := rt.NewShmDir(res.RunID)
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(shm)
+	scratch := filepath.Join(r.Home, "scratch", res.RunID)
+	defer os.RemoveAll(scratch)
+
+	var session *table.Session
+	if !opts.DryRun {
+		res.RunBranch = "run/" + res.RunID
+		if _, err := cat.CreateRef(ctx, tarn.KindBranch, res.RunBranch, head.Hash); err != nil {
+			return nil, fmt.Errorf("create run branch: %w", err)
+		}
+		if session, err = r.Tables.OpenSession(ctx, res.RunBranch); err != nil {
+			return nil, err
+		}
+	}
+	ex := &execution{r: r, p: p, plan: plan, opts: opts, params: params, envs: envs, shm: shm, scratch: scratch,
+		head: head, session: session, res: res, outputs: map[string]string{}, exports: map[string]*exportOnce{}}
+	runErr := ex.execute(ctx)
+	res.Steps = ex.reports()
+	if runErr == nil && !opts.DryRun {
+		runErr = r.publish(ctx, ex)
+	}
+	res.Duration = time.Since(started)
+	if runErr != nil {
+		res.Error = runErr.Error()
+		if res.RunBranch != "" && !res.Published {
+			runErr = fmt.Errorf("%w\nnothing was published: %s is unchanged; the run branch %s is kept for inspection", runErr, opts.Ref, res.RunBranch)
+		}
+		return res, runErr
+	}
+	return res, nil
+}
+
+// producer reads who materialized a table (its tarn.project/tarn.model
+// properties).
+func (r *Runner) producer(ctx context.Context, id tarn.TableIdent, ref string) string {
+	props, err := r.Tables.Properties(ctx, id, ref)
+	if err != nil || props["tarn.model"] == "" {
+		return ""
+	}
+	return props["tarn.project"] + "/" + props["tarn.model"]
+}
+
+func describePlan(plan *Plan) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d model(s), %d expectation(s)", len(plan.Steps), len(plan.Expectations))
+	for i, level := range plan.Levels {
+		fmt.Fprintf(&b, "\n  %d. %s", i+1, strings.Join(level, ", "))
+	}
+	if len(plan.Expectations) > 0 {
+		var names []string
+		for _, e := range plan.Expectations {
+			names = append(names, e.Model.Name)
+		}
+		fmt.Fprintf(&b, "\n  expectations: %s", strings.Join(names, ", "))
+	}
+	return b.String()
+}
+
+func (r *Runner) ensureEnvs(ctx context.Context, p *Project, plan *Plan) (map[string]*rt.Env, error) {
+	specs := map[string]rt.EnvSpec{}
+	for _, st := range append(append([]*Step{}, plan.Steps...), plan.Expectations...) {
+		spec := p.EnvSpec(st.Model)
+		specs[spec.Key(r.Envs.SDKVersion)] = spec
+	}
+	keys := make([]string, 0, len(specs))
+	for k := range specs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	envs := map[string]*rt.Env{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	errs := make([]error, len(keys))
+	sem := make(chan struct{}, 2)
+	for i, k := range keys {
+		wg.Add(1)
+		go func(i int, k string) {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			env, err := r.Envs.Ensure(ctx, specs[k], func(msg string) { r.emit(Event{Kind: "env", Message: msg}) })
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			state := "cached"
+			if !env.Cached {
+				state = fmt.Sprintf("built in %.1fs", env.BuildTime.Seconds())
+			}
+			r.emit(Event{Kind: "env", Message: fmt.Sprintf("environment %s (Python %s; %s): %s", k[:12], env.Version, strings.Join(specs[k].Requirements(), " "), state)})
+			mu.Lock()
+			envs[k] = env
+			mu.Unlock()
+		}(i, k)
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return envs, nil
+}
+
+// publish commits the run branch and merges it into the target.
+func (r *Runner) publish(ctx context.Context, ex *execution) error {
+	cat := r.Tables.Catalog()
+	res := ex.res
+	paramsJSON, _ := json.Marshal(ex.params)
+	props := map[string]string{"tarn.run_id": res.RunID, "tarn.project": ex.p.Name, "tarn.params": string(paramsJSON)}
+	info := tarn.CommitInfo{Author: ex.opts.Author, Properties: props,
+		Message: fmt.Sprintf("tarn run %s: %d model(s) materialized", ex.p.Name, ex.materialized)}
+	if _, err := ex.session.Flush(ctx, info); err != nil {
+		return fmt.Errorf("commit outputs on %s: %w", res.RunBranch, err)
+	}
+	r.emit(Event{Kind: "publish", Message: fmt.Sprintf("merging %s into %s", res.RunBranch, res.Target)})
+	mergeInfo := tarn.CommitInfo{Author: ex.opts.Author, Properties: props,
+		Message: fmt.Sprintf("publish tarn run %s of %s", res.RunID, ex.p.Name)}
+	merged, err := cat.Merge(ctx, catalog.MergeRequest{Source: res.RunBranch, Into: res.Target, Info: mergeInfo})
+	if err != nil {
+		return fmt.Errorf("publish to %s: %w", res.Target, err)
+	}
+	res.Published = true
+	res.Commit = merged.Commit
+	if err := cat.DeleteRef(ctx, tarn.KindBranch, res.RunBranch); err == nil {
+		res.RunBranch = ""
+	}
+	return nil
+}
+
+// hashKey names a lake export in shared memory.
+func hashKey(parts ...string) string {
+	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	return hex.EncodeToString(sum[:6])
+}
+
+func parallelism(n int) int {
+	if n > 0 {
+		return n
+	}
+	return runtime.NumCPU()
+}
