@@ -68,7 +68,9 @@ type Step struct {
 }
 
 // Materialized reports whether the step writes a table.
-func (s *Step) Materialized() bool { return s.Model.Kind != "expectation" && s.Model.Strategy != "NONE" }
+func (s *Step) Materialized() bool {
+	return s.Model.Kind != "expectation" && s.Model.Strategy != "NONE"
+}
 
 // Plan is the DAG of a run, in a topological order.
 type Plan struct {

@@ -132,7 +132,7 @@ type predParser struct {
 }
 
 func (p *predParser) peek() token { return p.toks[p.i] }
-func (p *predParser) next() token  { t := p.toks[p.i]; p.i++; return t }
+func (p *predParser) next() token { t := p.toks[p.i]; p.i++; return t }
 
 func (p *predParser) keyword(words ...string) bool {
 	t := p.peek()
