@@ -17,6 +17,7 @@ import (
 type Catalog struct {
 	store   Store
 	objects *lru.Cache[string, []byte]
+	decoded *lru.Cache[string, any] // *nodeObject and *bucketObject by hash; read-only
 	commits *lru.Cache[string, *tarn.Commit]
 	now     func() time.Time
 }
@@ -32,7 +33,8 @@ func WithClock(now func() time.Time) Option { return func(c *Catalog) { c.now = 
 func Open(ctx context.Context, store Store, opts ...Option) (*Catalog, error) {
 	objects, _ := lru.New[string, []byte](8192)
 	commits, _ := lru.New[string, *tarn.Commit](8192)
-	c := &Catalog{store: store, objects: objects, commits: commits, now: time.Now}
+	decoded, _ := lru.New[string, any](8192)
+	c := &Catalog{store: store, objects: objects, decoded: decoded, commits: commits, now: time.Now}
 	for _, o := range opts {
 		o(c)
 	}

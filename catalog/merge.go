@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -144,52 +145,56 @@ func (c *Catalog) threeWay(ctx context.Context, baseTree string, source, target 
 }
 
 // MergeBase returns the best common ancestor of a and b (nil when they share
-// no history).
+// no history). It walks both histories together, highest generation first:
+// a commit is popped only after all its descendants in either history, so
+// the first one reached from both sides is a best common ancestor, and the
+// walk stops there instead of visiting all of history.
 func (c *Catalog) MergeBase(ctx context.Context, a, b *tarn.Commit) (*tarn.Commit, error) {
 	if a.Hash == b.Hash {
 		return a, nil
 	}
-	ancestorsOfA := map[string]bool{}
-	stack := []*tarn.Commit{a}
-	for len(stack) > 0 {
-		cur := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if ancestorsOfA[cur.Hash] {
-			continue
-		}
-		ancestorsOfA[cur.Hash] = true
-		for _, p := range cur.Parents {
-			if !ancestorsOfA[p] {
-				pc, err := c.GetCommit(ctx, p)
-				if err != nil {
-					return nil, err
-				}
-				stack = append(stack, pc)
-			}
-		}
-	}
-	// Walk b's ancestry highest generation first: the first commit that is
-	// also an ancestor of a has no common descendant ahead of it.
-	queue := []*tarn.Commit{b}
-	seen := map[string]bool{b.Hash: true}
-	for len(queue) > 0 {
-		sort.Slice(queue, func(i, j int) bool { return queue[i].Generation > queue[j].Generation })
-		cur := queue[0]
-		queue = queue[1:]
-		if ancestorsOfA[cur.Hash] {
+	const fromA, fromB = 1, 2
+	flags := map[string]int{a.Hash: fromA, b.Hash: fromB}
+	queue := &commitHeap{a, b}
+	heap.Init(queue)
+	queued := map[string]bool{a.Hash: true, b.Hash: true}
+	for queue.Len() > 0 {
+		cur := heap.Pop(queue).(*tarn.Commit)
+		f := flags[cur.Hash]
+		if f == fromA|fromB {
 			return cur, nil
 		}
 		for _, p := range cur.Parents {
-			if seen[p] {
+			flags[p] |= f
+			if queued[p] {
 				continue
 			}
-			seen[p] = true
+			queued[p] = true
 			pc, err := c.GetCommit(ctx, p)
 			if err != nil {
 				return nil, err
 			}
-			queue = append(queue, pc)
+			heap.Push(queue, pc)
 		}
 	}
 	return nil, nil
+}
+
+// commitHeap orders commits by generation, highest first.
+type commitHeap []*tarn.Commit
+
+func (h commitHeap) Len() int { return len(h) }
+func (h commitHeap) Less(i, j int) bool {
+	if h[i].Generation != h[j].Generation {
+		return h[i].Generation > h[j].Generation
+	}
+	return h[i].Hash < h[j].Hash
+}
+func (h commitHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *commitHeap) Push(x any)   { *h = append(*h, x.(*tarn.Commit)) }
+func (h *commitHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
