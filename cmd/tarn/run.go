@@ -1,0 +1,228 @@
+package main
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/pipeline"
+	"github.com/tarnhq/tarn/python"
+	rt "github.com/tarnhq/tarn/runtime"
+)
+
+//go:embed example
+var exampleProject embed.FS
+
+func (a *app) initCommand() *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "init [DIR]",
+		Short: "Create a working example project (Python and SQL models, an expectation)",
+		Long: `Create an example project in DIR (default: ./taxi): tarn_project.yml, Python
+models that load and clean sample trips (pandas in its own environment), a
+SQL model aggregating them, and an expectation. Run it with ` + "`tarn run -p DIR`" + `.`,
+		Example: "  tarn init taxi && tarn run -p taxi\n  tarn init . --force",
+		Args:    rangeArgs(0, 1, "[DIR]"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir := "taxi"
+			if len(args) == 1 {
+				dir = args[0]
+			}
+			if _, err := os.Stat(filepath.Join(dir, pipeline.ProjectFile)); err == nil && !force {
+				return tarn.Errorf(tarn.EEXISTS, "%s already has a %s: use --force to overwrite the example files", dir, pipeline.ProjectFile)
+			}
+			var written []string
+			err := fs.WalkDir(exampleProject, "example", func(path string, d fs.DirEntry, err error) error {
+				if err != nil || d.IsDir() {
+					return err
+				}
+				rel := strings.TrimPrefix(path, "example/")
+				data, err := exampleProject.ReadFile(path)
+				if err != nil {
+					return err
+				}
+				target := filepath.Join(dir, rel)
+				if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+					return err
+				}
+				written = append(written, rel)
+				return os.WriteFile(target, data, 0o644)
+			})
+			if err != nil {
+				return tarn.Errorf(tarn.EINVALID, "create project in %s: %v", dir, err)
+			}
+			return a.emit(map[string]any{"dir": dir, "files": written}, func(w io.Writer) {
+				fmt.Fprintf(w, "created project %s:\n", dir)
+				for _, f := range written {
+					fmt.Fprintf(w, "  %s\n", f)
+				}
+				fmt.Fprintf(w, "\nrun it:  tarn run -p %s\npreview: tarn run -p %s --dry-run --preview\n", dir, dir)
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&force, "force", false, "overwrite the example files in an existing project")
+	return cmd
+}
+
+// pipelineRunner wires the runtime for this lakehouse home.
+func (a *app) pipelineRunner(ctx context.Context) (*pipeline.Runner, *pipeline.Discoverer, error) {
+	if err := a.open(ctx); err != nil {
+		return nil, nil, err
+	}
+	sdkDir, err := python.Extract(filepath.Join(a.home, "sdk"))
+	if err != nil {
+		return nil, nil, err
+	}
+	uv, err := rt.FindUV()
+	if err != nil {
+		return nil, nil, err
+	}
+	envs := &rt.EnvManager{Dir: filepath.Join(a.home, "envs"), UV: uv, SDKVersion: python.Version()}
+	runner := &pipeline.Runner{Tables: a.tables, Envs: envs, Isolation: rt.DetectIsolation(ctx), SDKDir: sdkDir, Home: a.home}
+	return runner, &pipeline.Discoverer{SDKDir: sdkDir}, nil
+}
+
+func (a *app) runCommand() *cobra.Command {
+	var dir, ref string
+	var params []string
+	var dryRun, strict, preview bool
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run a project's models on a branch and publish the results all or nothing",
+		Long: `Plan the project's DAG, fork a run branch from the target branch, run every
+step (each Python model in its own cached environment and isolated process,
+SQL models in DuckDB, data handed over as Arrow in shared memory), write the
+materialized outputs as Iceberg tables on the run branch, check the
+expectations, then merge the run branch into the target.
+
+On any failure the target branch is untouched and the run branch is kept for
+inspection. --dry-run runs the steps but materializes nothing.`,
+		Example: `  tarn run -p taxi
+  tarn run -p taxi --ref dev --param min_miles=2
+  tarn run -p taxi --dry-run --preview
+  tarn run -p taxi -o json`,
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			given := map[string]string{}
+			for _, kv := range params {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok || k == "" {
+					return &usageError{fmt.Sprintf("--param %q: use --param NAME=VALUE", kv)}
+				}
+				given[k] = v
+			}
+			runner, disc, err := a.pipelineRunner(ctx)
+			if err != nil {
+				return err
+			}
+			project, err := disc.Load(ctx, dir)
+			if err != nil {
+				return err
+			}
+			runner.Envs.Index = rt.IndexConfig{URL: project.Index.URL, FindLinks: project.Index.FindLinks, Offline: project.Index.Offline}
+			if v := os.Getenv("TARN_INDEX_URL"); v != "" {
+				runner.Envs.Index.URL = v
+			}
+			if v := os.Getenv("TARN_FIND_LINKS"); v != "" {
+				runner.Envs.Index.FindLinks = v
+			}
+			target := a.ref(ref)
+			p := newRunPrinter(a.stderr)
+			runner.Events = p.event
+			mode := "run"
+			if dryRun {
+				mode = "dry run (nothing is materialized)"
+			}
+			fmt.Fprintf(a.stderr, "tarn %s of project %s on %s\nisolation: %s\n", mode, project.Name, target, runner.Isolation.Describe())
+			previewRows := 0
+			if preview {
+				previewRows = 5
+			}
+			res, runErr := runner.Run(ctx, project, pipeline.RunOptions{Ref: target, Params: given, DryRun: dryRun, Strict: strict,
+				Preview: previewRows, Author: a.commitInfo("").Author})
+			if res != nil {
+				if err := a.emit(res, func(w io.Writer) { printRunSummary(w, res) }); err != nil {
+					return err
+				}
+			}
+			return runErr
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&dir, "project", "p", ".", "project directory")
+	f.StringVar(&ref, "ref", "", "branch to run on and publish to (default: the active branch)")
+	f.StringArrayVar(&params, "param", nil, "parameter value NAME=VALUE (repeatable)")
+	f.BoolVar(&dryRun, "dry-run", false, "run the steps but materialize and publish nothing")
+	f.BoolVar(&strict, "strict", false, "treat warnings (unpinned packages, discarded outputs) as errors")
+	f.BoolVar(&preview, "preview", false, "show the first rows of each output")
+	return cmd
+}
+
+// runPrinter prints run events as plain lines (stderr).
+type runPrinter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func newRunPrinter(w io.Writer) *runPrinter { return &runPrinter{w: w} }
+
+func (p *runPrinter) event(e pipeline.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch e.Kind {
+	case "plan":
+		fmt.Fprintf(p.w, "plan: %s\n", e.Message)
+	case "env", "info", "publish":
+		fmt.Fprintf(p.w, "%s\n", e.Message)
+	case "log":
+		fmt.Fprintf(p.w, "  [%s] %s\n", e.Step, e.Message)
+	case "preview":
+		fmt.Fprintf(p.w, "  [%s] preview:\n    %s\n", e.Step, strings.ReplaceAll(e.Message, "\n", "\n    "))
+	case "step":
+		switch e.State {
+		case pipeline.StateRunning:
+			fmt.Fprintf(p.w, "▶ %s running\n", e.Step)
+		case pipeline.StateDone:
+			rows := ""
+			if e.Rows > 0 || e.Duration > 0 {
+				rows = fmt.Sprintf(" %s rows,", count(e.Rows))
+			}
+			fmt.Fprintf(p.w, "✓ %s done:%s %s\n", e.Step, rows, e.Duration.Round(time.Millisecond))
+		case pipeline.StateFailed:
+			fmt.Fprintf(p.w, "✗ %s failed\n", e.Step)
+		case pipeline.StateSkipped:
+			fmt.Fprintf(p.w, "- %s skipped\n", e.Step)
+		}
+	}
+}
+
+func printRunSummary(w io.Writer, res *pipeline.RunResult) {
+	t := newTable(w, "STEP", "KIND", "STATE", "ROWS", "TIME", "TABLE")
+	steps := append([]*pipeline.StepReport{}, res.Steps...)
+	sort.SliceStable(steps, func(i, j int) bool { return steps[i].Kind != "expectation" && steps[j].Kind == "expectation" })
+	for _, s := range steps {
+		rows := ""
+		if s.Kind != "expectation" && s.State == pipeline.StateDone {
+			rows = count(s.Rows)
+		}
+		t.row(s.Name, s.Kind, s.State, rows, s.Duration.Round(time.Millisecond), s.Table)
+	}
+	t.flush()
+	switch {
+	case res.Published:
+		fmt.Fprintf(w, "published run %s to %s: commit %s (%.1fs)\n", res.RunID, res.Target, res.Commit.ShortHash(), res.Duration.Seconds())
+	case res.DryRun && res.Error == "":
+		fmt.Fprintf(w, "dry run %s finished in %.1fs; nothing was materialized\n", res.RunID, res.Duration.Seconds())
+	}
+}
