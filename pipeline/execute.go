@@ -142,7 +142,7 @@ func (ex *execution) setState(rep *StepReport, state, msg string) {
 		rep.Error = msg
 	}
 	ex.mu.Unlock()
-	ex.r.emit(Event{Kind: "step", Step: rep.Name, State: state, Rows: rep.Rows, Duration: rep.Duration, Message: msg})
+	ex.r.emit(Event{Kind: "step", Step: rep.Name, StepKind: rep.Kind, State: state, Rows: rep.Rows, Duration: rep.Duration, Message: msg})
 }
 
 // runStep prepares the inputs of a step, runs its worker and materializes

@@ -89,6 +89,9 @@ func (p *Project) Plan(lake Lake) (*Plan, error) {
 	}
 	var lakeNames []string
 	for k := range lake.Tables {
+		if ns, name := tarn.ParseKey(k); ns == p.Defaults.Namespace {
+			k = name
+		}
 		lakeNames = append(lakeNames, k)
 	}
 	var modelNames []string

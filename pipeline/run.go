@@ -35,6 +35,7 @@ const (
 type Event struct {
 	Kind     string        `json:"kind"` // plan, env, step, log, preview, publish, info
 	Step     string        `json:"step,omitempty"`
+	StepKind string        `json:"step_kind,omitempty"`
 	State    string        `json:"state,omitempty"`
 	Rows     int64         `json:"rows,omitempty"`
 	Duration time.Duration `json:"duration_ns,omitempty"`

@@ -194,11 +194,11 @@ func (p *runPrinter) event(e pipeline.Event) {
 		case pipeline.StateRunning:
 			fmt.Fprintf(p.w, "▶ %s running\n", e.Step)
 		case pipeline.StateDone:
-			rows := ""
-			if e.Rows > 0 || e.Duration > 0 {
-				rows = fmt.Sprintf(" %s rows,", count(e.Rows))
+			if e.StepKind == "expectation" {
+				fmt.Fprintf(p.w, "✓ %s passed (%s)\n", e.Step, e.Duration.Round(time.Millisecond))
+				return
 			}
-			fmt.Fprintf(p.w, "✓ %s done:%s %s\n", e.Step, rows, e.Duration.Round(time.Millisecond))
+			fmt.Fprintf(p.w, "✓ %s done: %s rows, %s\n", e.Step, count(e.Rows), e.Duration.Round(time.Millisecond))
 		case pipeline.StateFailed:
 			fmt.Fprintf(p.w, "✗ %s failed\n", e.Step)
 		case pipeline.StateSkipped:

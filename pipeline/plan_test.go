@@ -1,0 +1,191 @@
+package pipeline_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/pipeline"
+	"github.com/tarnhq/tarn/python"
+)
+
+var sdkDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "tarn-sdk-")
+	if err != nil {
+		panic(err)
+	}
+	if sdkDir, err = python.Extract(dir); err != nil {
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+const projectYML = `name: demo
+defaults:
+  python: "3.11"
+  packages: {pandas: "2.2.3"}
+parameters:
+  min_miles: {type: float, default: 1.5}
+`
+
+func writeProject(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if _, ok := files["tarn_project.yml"]; !ok {
+		files["tarn_project.yml"] = projectYML
+	}
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func load(t *testing.T, files map[string]string) (*pipeline.Project, error) {
+	t.Helper()
+	d := &pipeline.Discoverer{SDKDir: sdkDir}
+	return d.Load(context.Background(), writeProject(t, files))
+}
+
+var lake = pipeline.Lake{Ref: "main", Tables: map[string]bool{"tarn.trips": true, "tarn.zones": true, "tarn.clean": true},
+	Producer: func(id tarn.TableIdent) string {
+		if id.Name == "clean" {
+			return "demo/clean"
+		}
+		return ""
+	}}
+
+const goodModels = `import tarn
+import pandas as pd
+
+@tarn.model(materialization_strategy="REPLACE")
+def clean(trips=tarn.Model("trips", columns=["miles"], filter="miles > 0"), min_miles=tarn.Parameter("min_miles")):
+    return trips
+
+@tarn.model()
+def enriched(c=tarn.Model("clean"), z=tarn.Model("zones")):
+    return c
+
+@tarn.expectation()
+def has_rows(e=tarn.Model("enriched")):
+    return e.num_rows > 0
+`
+
+func TestProject_Plan(t *testing.T) {
+	p, err := load(t, map[string]string{
+		"models/a.py":    goodModels,
+		"models/agg.sql": "-- tarn: materialization_strategy=APPEND\nwith x as (select * from enriched) select count(*) from x join zones z on true",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := p.Plan(lake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, st := range plan.Steps {
+		order = append(order, st.Model.Name)
+	}
+	if strings.Join(order, ",") != "clean,enriched,agg" {
+		t.Fatalf("order = %v", order)
+	}
+	if len(plan.Levels) != 3 || len(plan.Expectations) != 1 {
+		t.Fatalf("levels %v, expectations %d", plan.Levels, len(plan.Expectations))
+	}
+	clean := plan.Steps[0]
+	if len(clean.Lake) != 1 || clean.Lake[0].Table.Key() != "tarn.trips" || clean.Lake[0].Filter != "miles > 0" || clean.Lake[0].Columns[0] != "miles" {
+		t.Fatalf("clean's lake input = %+v", clean.Lake)
+	}
+	agg := plan.Steps[2]
+	if agg.Model.Kind != "sql" || agg.Model.Strategy != "APPEND" || len(agg.Deps) != 1 || agg.Deps[0] != "enriched" || len(agg.Lake) != 1 {
+		t.Fatalf("sql model = %+v deps %v lake %v", agg.Model, agg.Deps, agg.Lake)
+	}
+	params, err := p.ResolveParams(map[string]string{"min_miles": "2.5"})
+	if err != nil || params["min_miles"] != 2.5 {
+		t.Fatalf("params = %v, %v", params, err)
+	}
+	if _, err := p.ResolveParams(map[string]string{"min_mile": "1"}); err == nil || !strings.Contains(err.Error(), `did you mean "min_miles"`) {
+		t.Fatalf("unknown --param: %v", err)
+	}
+	if _, err := p.ResolveParams(map[string]string{"min_miles": "far"}); err == nil || !strings.Contains(err.Error(), "not a float") {
+		t.Fatalf("bad --param: %v", err)
+	}
+}
+
+func TestProject_Errors(t *testing.T) {
+	cases := []struct {
+		name  string
+		files map[string]string
+		plan  bool // the error comes from planning against the lake
+		want  []string
+	}{
+		{"SyntaxError", map[string]string{"m.py": "import tarn\n\n@tarn.model()\ndef f(:\n    pass\n"}, false, []string{"m.py:4"}},
+		{"MissingPackage", map[string]string{"m.py": "import tarn\nimport polars\n\n@tarn.model()\ndef f():\n    return None\n"}, false,
+			[]string{"m.py:2", "polars", "@tarn.python"}},
+		{"Cycle", map[string]string{"m.py": "import tarn\n\n@tarn.model()\ndef a(x=tarn.Model(\"b\")):\n    pass\n\n@tarn.model()\ndef b(x=tarn.Model(\"a\")):\n    pass\n"}, true,
+			[]string{"cycle", "a -> b -> a"}},
+		{"DuplicateName", map[string]string{"m.py": "import tarn\n\n@tarn.model()\ndef dup():\n    pass\n", "dup.sql": "select 1"}, false,
+			[]string{"duplicate model name \"dup\"", "m.py:4", "dup.sql"}},
+		{"ModelShadowsLakeTable", map[string]string{"m.py": "import tarn\n\n@tarn.model(materialization_strategy=\"REPLACE\")\ndef zones():\n    pass\n"}, true,
+			[]string{"m.py:4", "same name as the lake table tarn.zones"}},
+		{"UnknownInput", map[string]string{"m.py": "import tarn\n\n@tarn.model()\ndef f(x=tarn.Model(\"trip\")):\n    pass\n"}, true,
+			[]string{"m.py:4", `"trip"`, `did you mean "trips"`}},
+		{"UnknownParameter", map[string]string{"m.py": "import tarn\n\n@tarn.model()\ndef f(x=tarn.Parameter(\"max_miles\")):\n    pass\n"}, false,
+			[]string{"m.py:4", "max_miles", "does not declare"}},
+		{"BadStrategy", map[string]string{"q.sql": "-- tarn: materialization_strategy=MERGE\nselect 1"}, false, []string{"q.sql", "MERGE"}},
+		{"UnknownSQLOption", map[string]string{"q.sql": "-- tarn: colour=blue\nselect 1"}, false, []string{"q.sql:1", "colour"}},
+		{"BadYAML", map[string]string{"tarn_project.yml": "name: x\ndefaults:\n  pythn: 3.11\n"}, false, []string{"tarn_project.yml:3", "pythn"}},
+		{"BadParamType", map[string]string{"tarn_project.yml": "name: x\nparameters:\n  n: {type: complex}\n"}, false, []string{"unknown type"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := load(t, tc.files)
+			if tc.plan {
+				if err != nil {
+					t.Fatalf("load: %v", err)
+				}
+				_, err = p.Plan(lake)
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if tarn.ErrorCode(err) != tarn.EINVALID {
+				t.Fatalf("code %s: %v", tarn.ErrorCode(err), err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Fatalf("error does not mention %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+	t.Run("NoProjectFile", func(t *testing.T) {
+		d := &pipeline.Discoverer{SDKDir: sdkDir}
+		_, err := d.Load(context.Background(), t.TempDir())
+		if err == nil || !strings.Contains(err.Error(), "tarn init") {
+			t.Fatalf("missing project file: %v", err)
+		}
+	})
+	t.Run("DiscoveryDoesNotRunCode", func(t *testing.T) {
+		dir := writeProject(t, map[string]string{"m.py": "import tarn\nopen('ran', 'w').write('x')\nraise SystemExit(3)\n\n@tarn.model()\ndef f():\n    pass\n"})
+		d := &pipeline.Discoverer{SDKDir: sdkDir}
+		p, err := d.Load(context.Background(), dir)
+		if err != nil || len(p.Models) != 1 {
+			t.Fatalf("load: %v", err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "ran")); err == nil {
+			t.Fatal("discovery executed user code")
+		}
+	})
+}
