@@ -1,0 +1,187 @@
+package query
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/tarnhq/tarn"
+)
+
+// Format is a file format for query results.
+type Format string
+
+// Result file formats.
+const (
+	FormatCSV     Format = "csv"     // with a header row
+	FormatJSON    Format = "json"    // one JSON array of row objects
+	FormatJSONL   Format = "jsonl"   // one JSON object per line
+	FormatParquet Format = "parquet" // zstd-compressed
+	FormatArrow   Format = "arrow"   // Arrow IPC file (Feather v2)
+)
+
+// Formats lists the file formats CopyTo writes.
+var Formats = []Format{FormatCSV, FormatJSON, FormatJSONL, FormatParquet, FormatArrow}
+
+// ParseFormat checks a format name.
+func ParseFormat(s string) (Format, error) {
+	for _, f := range Formats {
+		if string(f) == strings.ToLower(s) {
+			return f, nil
+		}
+	}
+	names := make([]string, len(Formats))
+	for i, f := range Formats {
+		names[i] = string(f)
+	}
+	return "", tarn.Errorf(tarn.EINVALID, "unknown result format %q: use %s", s, strings.Join(names, ", "))
+}
+
+// CopyResult describes a result written to a file.
+type CopyResult struct {
+	Path     string        `json:"path"`
+	Format   Format        `json:"format"`
+	Rows     int64         `json:"rows"`
+	Commit   *tarn.Commit  `json:"commit"`
+	Tables   []TableStats  `json:"tables"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// CopyTo runs req and writes its result to path in a format. DuckDB
+// streams the rows to a temporary file next to path, which is renamed
+// into place only when complete: an error or a canceled context leaves no
+// file behind (and an existing file at path untouched). Memory use does not
+// grow with the result's size.
+func (e *Engine) CopyTo(ctx context.Context, req Request, format Format, path string) (*CopyResult, error) {
+	started := time.Now()
+	if _, err := ParseFormat(string(format)); err != nil {
+		return nil, err
+	}
+	if prefix, _ := splitExplain(req.SQL); prefix != "" {
+		return nil, tarn.Errorf(tarn.EINVALID, "EXPLAIN output cannot be written to a file; run it without --out")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, tarn.Errorf(tarn.EINVALID, "output path %q: %v", path, err)
+	}
+	if st, err := os.Stat(abs); err == nil && st.IsDir() {
+		return nil, tarn.Errorf(tarn.EINVALID, "output path %s is a directory: give a file name", path)
+	}
+	s, err := e.open(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	tmp, err := tempPath(abs)
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp) // after a successful rename this finds nothing
+	duckFormat, target := string(format), tmp
+	if format == FormatArrow {
+		duckFormat = string(FormatParquet)
+		target = tmp + ".parquet"
+		defer os.Remove(target)
+	}
+	rows, err := s.copy(ctx, duckFormat, target)
+	if err != nil {
+		return nil, err
+	}
+	if format == FormatArrow {
+		if err := parquetToArrow(ctx, target, tmp); err != nil {
+			if ctx.Err() != nil {
+				return nil, interrupted(ctx.Err())
+			}
+			return nil, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, interrupted(err)
+	}
+	if err := os.Rename(tmp, abs); err != nil {
+		return nil, tarn.Errorf(tarn.EINTERNAL, "move result into place at %s: %v", path, err)
+	}
+	return &CopyResult{Path: abs, Format: format, Rows: rows, Commit: s.commit, Tables: s.stats(), Duration: time.Since(started)}, nil
+}
+
+// tempPath reserves a hidden temporary file name next to path.
+func tempPath(path string) (string, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tarn-tmp-*")
+	if err != nil {
+		return "", tarn.Errorf(tarn.EINVALID, "cannot write next to %s: %v", path, err)
+	}
+	f.Close()
+	return f.Name(), nil
+}
+
+// copy runs COPY (statement) TO target and returns the row count.
+func (s *session) copy(ctx context.Context, format, target string) (int64, error) {
+	opts := "FORMAT " + format
+	switch format {
+	case string(FormatCSV):
+		opts += ", HEADER true"
+	case string(FormatJSON):
+		opts = "FORMAT json, ARRAY true"
+	case string(FormatJSONL):
+		opts = "FORMAT json"
+	case string(FormatParquet):
+		opts += ", COMPRESSION zstd"
+	}
+	stmt := "COPY (" + trimStatement(s.sql) + "\n) TO " + quoteString(target) + " (" + opts + ")"
+	res, err := s.conn.ExecContext(ctx, stmt)
+	if err != nil {
+		return 0, s.execError(ctx, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("count copied rows: %w", err)
+	}
+	return n, nil
+}
+
+// parquetToArrow rewrites a Parquet file as an Arrow IPC file, one row
+// group at a time.
+func parquetToArrow(ctx context.Context, src, dst string) error {
+	pf, err := file.OpenParquetFile(src, false)
+	if err != nil {
+		return fmt.Errorf("read result: %w", err)
+	}
+	defer pf.Close()
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: DefaultBatchRows}, memory.DefaultAllocator)
+	if err != nil {
+		return fmt.Errorf("read result: %w", err)
+	}
+	rr, err := fr.GetRecordReader(ctx, nil, nil)
+	if err != nil {
+		return fmt.Errorf("read result: %w", err)
+	}
+	defer rr.Release()
+	out, err := os.Create(dst)
+	if err != nil {
+		return fmt.Errorf("write result: %w", err)
+	}
+	defer out.Close()
+	w, err := ipc.NewFileWriter(out, ipc.WithSchema(rr.Schema()))
+	if err != nil {
+		return fmt.Errorf("write result: %w", err)
+	}
+	for rr.Next() {
+		if err := w.Write(rr.RecordBatch()); err != nil {
+			return fmt.Errorf("write result: %w", err)
+		}
+	}
+	if err := rr.Err(); err != nil {
+		return fmt.Errorf("read result: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("write result: %w", err)
+	}
+	return out.Close()
+}

@@ -1,0 +1,50 @@
+// Package query runs read-only SQL over the lakehouse at any ref with
+// embedded DuckDB. It is tarn's only importer of duckdb-go; `tarn query`,
+// a server and the pipeline runtime share its one path.
+//
+// # Basics
+//
+// An Engine is built on a *table.Service. Engine.Query takes a Request
+// (one SELECT statement, a ref, a default namespace) and returns a Result
+// whose Records stream Arrow record batches; Engine.CopyTo writes the
+// result to a file (CSV, JSON, JSON Lines, Parquet, Arrow IPC) through a
+// temporary file that is renamed into place only when complete.
+//
+// A query runs in five steps:
+//
+//  1. The ref resolves to one commit; every table is read at it.
+//  2. DuckDB parses the statement (json_serialize_sql). Anything but a
+//     query (INSERT, CREATE, COPY, ATTACH, SET, ...) is refused: tarn query
+//     never writes. Syntax errors are reported with line and column.
+//  3. Base-table names resolve in the commit's catalog state: NAME in the
+//     request's namespace (default "tarn"), NS.NAME qualified. CTE names and
+//     DuckDB's own catalogs are left to DuckDB.
+//  4. Simple conjunctive predicates on a table's columns (col <op> constant,
+//     BETWEEN, IN, IS [NOT] NULL, LIKE 'prefix%') are taken from the parse
+//     tree per table reference, their constants evaluated by DuckDB in the
+//     column's type, and Iceberg planning (table.TableScan.Plan) skips data
+//     files by partition values and column statistics.
+//  5. Each table becomes a view over read_parquet([planned files]) in a
+//     DuckDB schema named after its namespace; DuckDB then does projection
+//     and row-group pruning itself and runs the statement unchanged.
+//
+// Result.Tables reports per table how many files were planned and skipped.
+//
+// # Caveats
+//
+//   - Tables with row-level delete files, and tables outside the local file
+//     system (s3://), are refused for now.
+//   - Record batches are built from duckdb-go's row API (its Arrow API needs
+//     the duckdb_arrow build tag, which tarn avoids). duckdb-go v2.10506
+//     materializes a query's result inside DuckDB before the first row is
+//     read, so a huge result held in a Result costs memory; CopyTo streams
+//     from DuckDB to disk instead.
+//   - Nested, JSON, UUID, ENUM and other non-scalar result columns become
+//     Arrow strings (JSON text for nested values).
+//   - Statements may read local files with DuckDB's table functions
+//     (read_csv, read_parquet, ...): fine for a CLI user, to be locked down
+//     before a server runs untrusted SQL.
+//   - Pruning never drops a file that may hold a matching row: predicates
+//     on floating-point columns, under outer joins (IS NULL), with inexact
+//     constants or in sampled statements are not used.
+package query

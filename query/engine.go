@@ -1,0 +1,303 @@
+package query
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" database/sql driver
+	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/table"
+)
+
+// Engine runs read-only SQL over the tables of any ref with embedded
+// DuckDB. It is safe for concurrent use: each query runs on its own DuckDB
+// database, taken from a small pool.
+type Engine struct {
+	tables *table.Service
+	opts   Options
+
+	mu     sync.Mutex
+	idle   []*sql.DB
+	closed bool
+}
+
+// Options tune an Engine. The zero value is ready to use.
+type Options struct {
+	// MaxIdle is how many DuckDB databases are kept for reuse (default 2).
+	MaxIdle int
+	// Threads limits DuckDB's worker threads per query (default: all cores).
+	Threads int
+	// MemoryLimit is DuckDB's memory_limit per query, like "4GB"
+	// (default: DuckDB's, 80% of RAM).
+	MemoryLimit string
+}
+
+// New returns an engine reading tables through tables.
+func New(tables *table.Service, opts Options) *Engine {
+	if opts.MaxIdle <= 0 {
+		opts.MaxIdle = 2
+	}
+	return &Engine{tables: tables, opts: opts}
+}
+
+// Close releases the pooled DuckDB databases. Queries still running keep
+// theirs until their results are closed.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	idle := e.idle
+	e.idle, e.closed = nil, true
+	e.mu.Unlock()
+	var errs []error
+	for _, db := range idle {
+		errs = append(errs, db.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Request is one SQL statement to run at a ref.
+type Request struct {
+	// SQL is one SELECT statement (WITH, FROM-first, DESCRIBE, SUMMARIZE
+	// and EXPLAIN [ANALYZE] of those included).
+	SQL string
+	// Ref is a branch, tag, commit or time ref (default "main").
+	Ref string
+	// Namespace is where unqualified table names resolve (default "tarn").
+	Namespace string
+}
+
+// Column is one column of a result, with its DuckDB type.
+type Column struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+// TableStats describes how one table was planned for a query.
+type TableStats struct {
+	Table    tarn.TableIdent `json:"table"`
+	Snapshot int64           `json:"snapshot_id,omitempty"`
+	// FilesTotal counts the data files of the table's snapshot;
+	// FilesPlanned the ones the query reads. The rest were skipped by
+	// partition values or column statistics.
+	FilesTotal   int    `json:"files_total"`
+	FilesPlanned int    `json:"files_planned"`
+	FilesSkipped int    `json:"files_skipped"`
+	Filter       string `json:"filter,omitempty"`
+}
+
+// Result is a running query's output. Close it when done: it holds a
+// DuckDB database until then.
+type Result struct {
+	// Commit is the commit the ref resolved to; every table was read at it.
+	Commit *tarn.Commit
+	// Schema is the Arrow schema of Records.
+	Schema *arrow.Schema
+	// Columns are the result's names and DuckDB types.
+	Columns []Column
+	// Records streams the rows as Arrow record batches.
+	Records array.RecordReader
+	// Tables says how each referenced table was planned.
+	Tables []TableStats
+	// PlanTime is the time spent resolving, planning and binding.
+	PlanTime time.Duration
+
+	release func()
+	once    sync.Once
+}
+
+// Close releases the result and the resources behind it. It is safe to
+// call more than once.
+func (r *Result) Close() error {
+	r.once.Do(func() {
+		if r.Records != nil {
+			r.Records.Release()
+		}
+		if r.release != nil {
+			r.release()
+		}
+	})
+	return nil
+}
+
+// Query plans req at its ref and starts it. Errors carry tarn codes:
+// EINVALID for syntax errors, writes and other bad SQL, ENOTFOUND for
+// unknown refs and tables; a canceled context gives an error wrapping
+// context.Canceled.
+func (e *Engine) Query(ctx context.Context, req Request) (*Result, error) {
+	started := time.Now()
+	s, err := e.open(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.conn.QueryContext(ctx, s.sql)
+	if err != nil {
+		s.close()
+		return nil, s.execError(ctx, err)
+	}
+	rdr, cols, err := NewRecordReader(rows, 0)
+	if err != nil {
+		rows.Close()
+		s.close()
+		return nil, s.execError(ctx, err)
+	}
+	res := &Result{Commit: s.commit, Schema: rdr.Schema(), Columns: cols, Tables: s.stats(), PlanTime: time.Since(started)}
+	res.Records = &ctxReader{RecordReader: rdr, ctx: ctx, session: s}
+	res.release = s.close
+	return res, nil
+}
+
+// session is one query's DuckDB connection with the views of its tables.
+type session struct {
+	engine  *Engine
+	db      *sql.DB
+	conn    *sql.Conn
+	req     Request
+	commit  *tarn.Commit
+	sql     string
+	tables  []*boundTable
+	schemas []string
+	once    sync.Once
+}
+
+// open resolves the ref, parses and plans the statement, and prepares a
+// connection whose views show the ref's tables.
+func (e *Engine) open(ctx context.Context, req Request) (*session, error) {
+	if req.Ref == "" {
+		req.Ref = tarn.DefaultBranch
+	}
+	if req.Namespace == "" {
+		req.Namespace = tarn.DefaultNamespace
+	}
+	if isBlank(req.SQL) {
+		return nil, tarn.Errorf(tarn.EINVALID, "the SQL is empty: give one SELECT statement")
+	}
+	commit, err := e.tables.Catalog().Resolve(ctx, req.Ref)
+	if err != nil {
+		return nil, err
+	}
+	db, err := e.acquire()
+	if err != nil {
+		return nil, err
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		e.discard(db)
+		return nil, fmt.Errorf("open duckdb connection: %w", err)
+	}
+	s := &session{engine: e, db: db, conn: conn, req: req, commit: commit}
+	if err := s.prepare(ctx); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// close drops the session's views and returns its database to the pool.
+func (s *session) close() {
+	s.once.Do(func() {
+		ctx := context.Background()
+		ok := true
+		for _, schema := range s.schemas {
+			if _, err := s.conn.ExecContext(ctx, "DROP SCHEMA IF EXISTS "+quoteIdent(schema)+" CASCADE"); err != nil {
+				ok = false
+			}
+		}
+		if _, err := s.conn.ExecContext(ctx, "RESET search_path"); err != nil {
+			ok = false
+		}
+		if err := s.conn.Close(); err != nil {
+			ok = false
+		}
+		if ok {
+			s.engine.release(s.db)
+		} else {
+			s.engine.discard(s.db)
+		}
+	})
+}
+
+func (s *session) stats() []TableStats {
+	out := make([]TableStats, 0, len(s.tables))
+	for _, t := range s.tables {
+		out = append(out, TableStats{Table: t.ident, Snapshot: t.plan.Snapshot, FilesTotal: t.plan.TotalFiles,
+			FilesPlanned: len(t.plan.Files), FilesSkipped: t.plan.TotalFiles - len(t.plan.Files), Filter: t.plan.Filter})
+	}
+	return out
+}
+
+func (e *Engine) acquire() (*sql.DB, error) {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil, tarn.Errorf(tarn.EINTERNAL, "query engine is closed")
+	}
+	if n := len(e.idle); n > 0 {
+		db := e.idle[n-1]
+		e.idle = e.idle[:n-1]
+		e.mu.Unlock()
+		return db, nil
+	}
+	e.mu.Unlock()
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		return nil, fmt.Errorf("open duckdb: %w", err)
+	}
+	var settings []string
+	if e.opts.Threads > 0 {
+		settings = append(settings, fmt.Sprintf("SET threads = %d", e.opts.Threads))
+	}
+	if e.opts.MemoryLimit != "" {
+		settings = append(settings, "SET memory_limit = "+quoteString(e.opts.MemoryLimit))
+	}
+	for _, stmt := range settings {
+		if _, err := db.Exec(stmt); err != nil {
+			db.Close()
+			return nil, tarn.Errorf(tarn.EINVALID, "configure duckdb (%s): %v", stmt, err)
+		}
+	}
+	return db, nil
+}
+
+func (e *Engine) release(db *sql.DB) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.closed && len(e.idle) < e.opts.MaxIdle {
+		e.idle = append(e.idle, db)
+		return
+	}
+	go db.Close()
+}
+
+func (e *Engine) discard(db *sql.DB) { go db.Close() }
+
+// ctxReader stops a record stream when its context ends.
+type ctxReader struct {
+	array.RecordReader
+	ctx     context.Context
+	session *session
+	err     error
+}
+
+func (r *ctxReader) Next() bool {
+	if r.err != nil {
+		return false
+	}
+	if err := r.ctx.Err(); err != nil {
+		r.err = interrupted(err)
+		return false
+	}
+	if r.RecordReader.Next() {
+		return true
+	}
+	if err := r.RecordReader.Err(); err != nil {
+		r.err = r.session.execError(r.ctx, err)
+	}
+	return false
+}
+
+func (r *ctxReader) Err() error { return r.err }
