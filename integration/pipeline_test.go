@@ -1,0 +1,315 @@
+//go:build integration
+
+package integration
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+type runOut struct {
+	stdout, stderr string
+	code           int
+}
+
+func tarnRun(t *testing.T, home string, args ...string) runOut {
+	t.Helper()
+	cmd := exec.Command(env(t, "TARN_BIN"), args...)
+	cmd.Env = append(os.Environ(), "TARN_HOME="+home)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return runOut{out.String(), errb.String(), code}
+}
+
+func project(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if _, ok := files["tarn_project.yml"]; !ok {
+		files["tarn_project.yml"] = "name: itest\ndefaults:\n  python: \"3.11\"\n  timeout: 120\n"
+	}
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte(content), 0o644)
+	}
+	return dir
+}
+
+func rowsOf(t *testing.T, home, ref, table string) int64 {
+	t.Helper()
+	var list []struct {
+		Table struct{ Namespace, Name string }
+		Rows  int64
+	}
+	json.Unmarshal([]byte(tarn(t, home, "table", "ls", "--ref", ref, "-o", "json")), &list)
+	for _, x := range list {
+		if x.Table.Namespace+"."+x.Table.Name == table {
+			return x.Rows
+		}
+	}
+	return -1
+}
+
+func head(t *testing.T, home, ref string) string {
+	t.Helper()
+	var log []struct{ Hash string }
+	json.Unmarshal([]byte(tarn(t, home, "log", "--ref", ref, "-n", "1", "-o", "json")), &log)
+	return log[0].Hash
+}
+
+func noWorkersLeft(t *testing.T) {
+	t.Helper()
+	time.Sleep(200 * time.Millisecond)
+	out, _ := exec.Command("pgrep", "-f", "tarn._worker").Output()
+	if len(bytes.TrimSpace(out)) > 0 {
+		t.Fatalf("worker processes left behind: %s", out)
+	}
+}
+
+// TestPipeline_Example: tarn init's project runs end to end (Python models
+// in their own environments, a SQL model, an expectation), publishes to
+// main, and a second run with a parameter changes the result.
+func TestPipeline_Example(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "home")
+	dir := filepath.Join(t.TempDir(), "taxi")
+	tarn(t, home, "init", dir)
+	r := tarnRun(t, home, "run", "-p", dir, "-o", "json")
+	if r.code != 0 {
+		t.Fatalf("run failed (%d):\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	var res struct {
+		Published bool
+		Steps     []struct {
+			Name, State string
+			Rows        int64
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || !res.Published || len(res.Steps) != 4 {
+		t.Fatalf("result %+v (%v)\n%s", res, err, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "[clean_trips] 500 trips in") {
+		t.Fatalf("user print not streamed with the step prefix:\n%s", r.stderr)
+	}
+	cleanRows := rowsOf(t, home, "main", "tarn.clean_trips")
+	if cleanRows <= 0 || rowsOf(t, home, "main", "tarn.zone_stats") != 8 || rowsOf(t, home, "main", "tarn.raw_trips") != 500 {
+		t.Fatalf("tables after run: clean %d", cleanRows)
+	}
+	// Second run with a parameter on a branch: main is untouched.
+	tarn(t, home, "branch", "create", "dev")
+	r = tarnRun(t, home, "run", "-p", dir, "--ref", "dev", "--param", "min_miles=3")
+	if r.code != 0 {
+		t.Fatalf("second run: %s", r.stderr)
+	}
+	if got := rowsOf(t, home, "dev", "tarn.clean_trips"); got >= cleanRows || got <= 0 {
+		t.Fatalf("min_miles=3 kept %d of %d rows", got, cleanRows)
+	}
+	if rowsOf(t, home, "main", "tarn.clean_trips") != cleanRows {
+		t.Fatal("a run on dev changed main")
+	}
+	// Dry run materializes nothing.
+	before := head(t, home, "main")
+	r = tarnRun(t, home, "run", "-p", dir, "--dry-run", "--preview")
+	if r.code != 0 || head(t, home, "main") != before || !strings.Contains(r.stderr, "preview") {
+		t.Fatalf("dry run: exit %d, moved=%v\n%s", r.code, head(t, home, "main") != before, r.stderr)
+	}
+	tarn(t, home, "verify", "--history")
+	noWorkersLeft(t)
+}
+
+// TestPipeline_TwoVersionsOfOnePackage: steps pinning different pandas
+// versions, and a polars step, run in one DAG, each in its own environment.
+func TestPipeline_TwoVersionsOfOnePackage(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "home")
+	dir := project(t, map[string]string{"m.py": `import tarn
+import pyarrow as pa
+
+@tarn.model()
+@tarn.python("3.11", pip={"pandas": "2.2.3"})
+def old_pandas():
+    import pandas as pd
+    print("pandas", pd.__version__)
+    return pd.DataFrame({"x": [1, 2, 3], "v": [pd.__version__] * 3})
+
+@tarn.model()
+@tarn.python("3.11", pip={"pandas": "2.2.2"})
+def other_pandas(a=tarn.Model("old_pandas")):
+    import pandas as pd
+    print("pandas", pd.__version__)
+    df = a.to_pandas()
+    df["w"] = pd.__version__
+    return df
+
+@tarn.model(materialization_strategy="REPLACE")
+@tarn.python("3.11", pip={"polars": "1.9.0"})
+def with_polars(b=tarn.Model("other_pandas", columns=["x", "v", "w"], filter="x >= 2")):
+    import polars as pl
+    print("polars", pl.__version__)
+    return pl.from_arrow(b).with_columns((pl.col("x") * 10).alias("x10"))
+
+@tarn.model(materialization_strategy="REPLACE")
+def summary(p=tarn.Model("with_polars")):
+    return pa.table({"n": [p.num_rows]})
+`, "s.sql": "-- tarn: materialization_strategy=REPLACE\nselect v, w, sum(x10) as total from with_polars group by v, w\n"})
+	r := tarnRun(t, home, "run", "-p", dir)
+	if r.code != 0 {
+		t.Fatalf("run failed:\n%s", r.stderr)
+	}
+	for _, want := range []string{"[old_pandas] pandas 2.2.3", "[other_pandas] pandas 2.2.2", "[with_polars] polars 1.9.0"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Fatalf("missing %q in:\n%s", want, r.stderr)
+		}
+	}
+	if rowsOf(t, home, "main", "tarn.with_polars") != 2 || rowsOf(t, home, "main", "tarn.s") != 1 {
+		t.Fatalf("outputs wrong: with_polars %d, s %d", rowsOf(t, home, "main", "tarn.with_polars"), rowsOf(t, home, "main", "tarn.s"))
+	}
+	// A second run reuses every environment.
+	r = tarnRun(t, home, "run", "-p", dir)
+	if r.code != 0 || strings.Contains(r.stderr, "building environment") {
+		t.Fatalf("second run rebuilt environments:\n%s", r.stderr)
+	}
+}
+
+// TestPipeline_Failures: a failing, crashing, hanging and memory-hungry
+// step, and a failing expectation, each fail the run with a message saying
+// which and why; nothing is published and no worker is left behind.
+func TestPipeline_Failures(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "home")
+	cases := []struct {
+		name string
+		body string
+		want []string
+	}{
+		{"Raises", "@tarn.model(materialization_strategy=\"REPLACE\")\ndef m():\n    x = {}\n    return x['missing']\n",
+			[]string{"step m failed at m.py:7", "KeyError", "Traceback"}},
+		{"Segfault", "@tarn.model(materialization_strategy=\"REPLACE\")\ndef m():\n    import ctypes\n    ctypes.string_at(0)\n",
+			[]string{"step m crashed", "SIGSEGV"}},
+		{"Hangs", "@tarn.model(materialization_strategy=\"REPLACE\")\n@tarn.resources(timeout=2)\ndef m():\n    import time\n    time.sleep(600)\n",
+			[]string{"step m timed out after 2s"}},
+		{"Memory", "@tarn.model(materialization_strategy=\"REPLACE\")\n@tarn.resources(memory=\"300MiB\")\ndef m():\n    blocks = [bytearray(50 * 2**20) for _ in range(40)]\n    return None\n",
+			[]string{"step m ran out of memory"}},
+		{"Expectation", "@tarn.model(materialization_strategy=\"REPLACE\")\ndef m():\n    return pa.table({'x': [1, None]})\n\n@tarn.expectation()\ndef no_nulls(t=tarn.Model(\"m\")):\n    return tarn.expectations.no_nulls(t, \"x\")\n",
+			[]string{"expectation no_nulls failed", "null"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := project(t, map[string]string{"m.py": "import tarn\nimport pyarrow as pa\n\n" + tc.body})
+			tarn(t, home, "branch", "ls") // initialize
+			before := head(t, home, "main")
+			start := time.Now()
+			r := tarnRun(t, home, "run", "-p", dir)
+			if r.code == 0 {
+				t.Fatalf("run succeeded:\n%s", r.stderr)
+			}
+			for _, w := range append(tc.want, "nothing was published", "run branch run/") {
+				if !strings.Contains(r.stderr, w) {
+					t.Fatalf("stderr does not mention %q:\n%s", w, r.stderr)
+				}
+			}
+			if head(t, home, "main") != before || rowsOf(t, home, "main", "tarn.m") != -1 {
+				t.Fatal("a failed run changed main")
+			}
+			if time.Since(start) > 90*time.Second {
+				t.Fatalf("failure took %s", time.Since(start))
+			}
+			noWorkersLeft(t)
+		})
+	}
+}
+
+// TestPipeline_MissingInterpreter: a Python version that is not installed
+// is an error listing those that are, before anything runs.
+func TestPipeline_MissingInterpreter(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "home")
+	dir := project(t, map[string]string{"m.py": "import tarn\n\n@tarn.model()\n@tarn.python(\"3.99\")\ndef m():\n    print('ran')\n"})
+	r := tarnRun(t, home, "run", "-p", dir)
+	if r.code != 2 || !strings.Contains(r.stderr, "Python 3.99 is not installed") || !strings.Contains(r.stderr, "3.11") || strings.Contains(r.stderr, "ran") {
+		t.Fatalf("exit %d:\n%s", r.code, r.stderr)
+	}
+}
+
+// TestPipeline_OfflineWheels: a local wheel folder and offline mode build
+// an environment without the package index.
+func TestPipeline_OfflineWheels(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "home")
+	wheels := t.TempDir()
+	out, err := exec.Command(env(t, "TARN_PYTHON"), "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:", "-d", wheels, "six==1.16.0").CombinedOutput()
+	if err != nil {
+		t.Skipf("cannot download a test wheel: %v %s", err, out)
+	}
+	dir := project(t, map[string]string{
+		"tarn_project.yml": fmt.Sprintf("name: offline\nindex:\n  find_links: %s\n  offline: true\n", wheels),
+		"m.py":             "import tarn\nimport six\n\n@tarn.model(materialization_strategy=\"REPLACE\")\n@tarn.python(\"3.11\", pip={\"six\": \"1.16.0\"})\ndef m():\n    import pyarrow as pa\n    return pa.table({'v': [six.__version__]})\n",
+	})
+	r := tarnRun(t, home, "run", "-p", dir)
+	if r.code != 0 || rowsOf(t, home, "main", "tarn.m") != 1 {
+		t.Fatalf("offline run: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// TestPipeline_PublishIsAtomic: while a run is in progress its target
+// branch moves. A change to another table merges cleanly; a change to a
+// table the run writes is a conflict: the run fails and main keeps only
+// the concurrent change.
+func TestPipeline_PublishIsAtomic(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "home")
+	csv := filepath.Join(t.TempDir(), "x.csv")
+	os.WriteFile(csv, []byte("a\n1\n2\n"), 0o644)
+	slow := "import tarn\nimport pyarrow as pa\nimport time\n\n@tarn.model(materialization_strategy=\"REPLACE\")\ndef out():\n    time.sleep(4)\n    return pa.table({'a': [1, 2, 3]})\n"
+	for _, tc := range []struct {
+		name     string
+		conflict bool
+	}{{"OtherTable", false}, {"SameTable", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := project(t, map[string]string{"m.py": slow})
+			tarn(t, home, "branch", "ls")
+			cmd := exec.Command(env(t, "TARN_BIN"), "run", "-p", dir)
+			cmd.Env = append(os.Environ(), "TARN_HOME="+home)
+			var errb bytes.Buffer
+			cmd.Stderr = &errb
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(2 * time.Second)
+			name := "other_" + strings.ToLower(tc.name)
+			if tc.conflict {
+				name = "out"
+				tarn(t, home, "table", "create", name, "--from", csv, "--replace")
+			} else {
+				tarn(t, home, "table", "create", name, "--from", csv)
+			}
+			err := cmd.Wait()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			}
+			if tc.conflict {
+				if code == 0 || !strings.Contains(errb.String(), "conflict") || !strings.Contains(errb.String(), "run branch run/") {
+					t.Fatalf("conflicting publish: exit %d\n%s", code, errb.String())
+				}
+				if rowsOf(t, home, "main", "tarn.out") != 2 {
+					t.Fatal("main lost the concurrent change or got the run's output")
+				}
+				return
+			}
+			if code != 0 || rowsOf(t, home, "main", "tarn.out") != 3 || rowsOf(t, home, "main", "tarn."+name) != 2 {
+				t.Fatalf("non-conflicting publish: exit %d\n%s", code, errb.String())
+			}
+		})
+	}
+	_ = syscall.SIGKILL
+}
