@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -312,4 +313,66 @@ func TestPipeline_PublishIsAtomic(t *testing.T) {
 		})
 	}
 	_ = syscall.SIGKILL
+}
+
+// TestPipeline_Isolation: workers get no network unless the model asks for
+// it, no tarn variables, and (under bubblewrap) cannot see the lakehouse
+// home.
+func TestPipeline_Isolation(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "home")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("hello\n"))
+			c.Close()
+		}
+	}()
+	port := ln.Addr().(*net.TCPAddr).Port
+	probe := fmt.Sprintf(`
+def probe():
+    import os, socket
+    try:
+        s = socket.create_connection(("127.0.0.1", %d), timeout=2)
+        net = "reachable"
+        s.close()
+    except OSError:
+        net = "unreachable"
+    home = "visible" if os.path.exists(%q) else "hidden"
+    tarn_vars = sorted(k for k in os.environ if k.startswith("TARN"))
+    print(f"net={net} home={home} vars={tarn_vars}")
+    return pa.table({"net": [net]})
+`, port, filepath.Join(home, "catalog.db"))
+	dir := project(t, map[string]string{"m.py": "import tarn\nimport pyarrow as pa\n" + probe + `
+@tarn.model()
+def closed():
+    return probe()
+
+@tarn.model(internet_access=True)
+def opened():
+    return probe()
+`})
+	cmd := exec.Command(env(t, "TARN_BIN"), "run", "-p", dir, "--dry-run")
+	cmd.Env = append(os.Environ(), "TARN_HOME="+home, "TARN_TOKEN=secret")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, out)
+	}
+	s := string(out)
+	if !strings.Contains(s, "[closed] net=unreachable") || !strings.Contains(s, "[opened] net=reachable") {
+		t.Fatalf("network isolation:\n%s", s)
+	}
+	if !strings.Contains(s, "vars=[]") {
+		t.Fatalf("tarn variables leaked into the worker:\n%s", s)
+	}
+	if strings.Contains(s, "isolation: bubblewrap") && !strings.Contains(s, "[closed] net=unreachable home=hidden") {
+		t.Fatalf("lakehouse home visible under bubblewrap:\n%s", s)
+	}
 }

@@ -199,7 +199,7 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *StepReport) err
 	ex.setState(rep, StateRunning, "")
 	res, err := rt.RunWorker(ctx, spec, rt.WorkerOptions{
 		Env: env, SDKDir: ex.r.SDKDir, Isolation: ex.r.Isolation,
-		Scratch: filepath.Join(ex.scratch, spec.Name), ShmDir: ex.shm, HideDir: ex.r.Home,
+		Scratch: filepath.Join(ex.scratch, spec.Name), ShmDir: ex.shm, HideDir: ex.r.Home, ProjectDir: ex.p.Dir,
 		Timeout: ex.p.Timeout(m), InternetAccess: m.InternetAccess,
 		Output: func(line string) { ex.r.emit(Event{Kind: "log", Step: m.Name, Message: line}) },
 	})

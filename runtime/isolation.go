@@ -63,7 +63,9 @@ func sandboxArgs(iso Isolation, o sandboxOptions, argv []string) []string {
 			args = append(args, "--tmpfs", o.hide)
 		}
 		for _, p := range o.readOnly {
-			args = append(args, "--ro-bind", p, p)
+			if p != "" {
+				args = append(args, "--ro-bind", p, p)
+			}
 		}
 		for _, p := range o.writable {
 			args = append(args, "--bind", p, p)

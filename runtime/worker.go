@@ -70,6 +70,7 @@ type WorkerOptions struct {
 	Scratch        string // the step's own scratch directory (created)
 	ShmDir         string // the run's shared-memory directory
 	HideDir        string // hidden from the worker (the lakehouse home)
+	ProjectDir     string // readable by the worker
 	Timeout        time.Duration
 	InternetAccess bool
 	// Output receives each line the user code prints (stdout and stderr).
@@ -102,7 +103,7 @@ func RunWorker(ctx context.Context, spec *StepSpec, o WorkerOptions) (*StepResul
 	argv = sandboxArgs(o.Isolation, sandboxOptions{
 		network:  o.InternetAccess,
 		hide:     o.HideDir,
-		readOnly: []string{o.Env.Dir, o.SDKDir},
+		readOnly: []string{o.Env.Dir, o.SDKDir, o.ProjectDir},
 		writable: []string{o.Scratch, o.ShmDir},
 		workdir:  o.Scratch,
 	}, argv)

@@ -9,6 +9,17 @@ command -v go >/dev/null || { echo "setup: Go 1.26 is required (https://go.dev/d
 echo "setup: downloading Go modules"
 go mod download
 
+# bubblewrap gives pipeline workers a sandbox (read-only root, no network,
+# the lakehouse home hidden); without it tarn falls back to weaker isolation.
+if ! command -v bwrap >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO="sudo"
+  echo "setup: installing bubblewrap (Debian package)"
+  if ! { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq bubblewrap; } >/dev/null 2>&1; then
+    echo "setup: could not install bubblewrap; pipelines will run with weaker isolation" >&2
+  fi
+fi
+
 PY=${PYTHON:-python3}
 if ! command -v uv >/dev/null 2>&1 && ! "$PY" -m uv --version >/dev/null 2>&1; then
   echo "setup: installing uv"
