@@ -49,6 +49,9 @@ Exit codes: 0 ok, 1 internal error, 2 usage or invalid input, 3 not found,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Name() == "query" && cmd.Parent() == cmd.Root() {
+				return checkQueryOutput(a.output)
+			}
 			if a.output != "text" && a.output != "json" {
 				return &usageError{fmt.Sprintf("unknown output format %q: use -o text or -o json", a.output)}
 			}
@@ -64,7 +67,7 @@ Exit codes: 0 ok, 1 internal error, 2 usage or invalid input, 3 not found,
 	pf.StringVarP(&a.output, "output", "o", "text", "output format: text or json")
 	pf.StringVar(&a.author, "author", "", "author recorded in commits (default $TARN_AUTHOR or the OS user)")
 	root.AddCommand(a.branchCommand(), a.tagCommand(), a.logCommand(), a.checkoutCommand(),
-		a.namespaceCommand(), a.tableCommand(), a.statusCommand(), a.verifyCommand(), a.initCommand(), a.runCommand())
+		a.namespaceCommand(), a.tableCommand(), a.statusCommand(), a.verifyCommand(), a.initCommand(), a.runCommand(), a.queryCommand())
 	return root
 }
 
