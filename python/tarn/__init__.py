@@ -1,0 +1,65 @@
+"""tarn: Python and SQL models over a branchable Iceberg lakehouse.
+
+Define models with decorators; they stay plain Python functions::
+
+    import tarn
+
+    @tarn.model(materialization_strategy="REPLACE")
+    @tarn.python("3.11", pip={"pandas": "2.2.3"})
+    def clean_trips(trips=tarn.Model("taxi_trips", columns=["miles", "fare"], filter="miles > 0")):
+        return trips.to_pandas()
+
+    clean_trips(trips=my_table)   # runs as plain Python, e.g. in a test
+
+Importing tarn needs only the standard library; pyarrow is imported by the
+parts that handle data (``tarn.expectations`` helpers, the worker).
+"""
+
+from . import expectations
+from ._decorators import FunctionSpec, TarnFunction, expectation, model, python, resources
+from ._exceptions import (
+    ConflictError,
+    FilterError,
+    ForbiddenError,
+    InputError,
+    InvalidError,
+    MissingInputError,
+    NotFoundError,
+    OutputError,
+    TarnError,
+    UnauthorizedError,
+)
+from ._expectations import ExpectationResult
+from ._inputs import Model, Parameter
+from ._validate import STRATEGIES
+from ._version import __version__
+
+__all__ = [
+    "__version__",
+    # decorators
+    "model",
+    "expectation",
+    "python",
+    "resources",
+    # inputs
+    "Model",
+    "Parameter",
+    # expectations
+    "expectations",
+    "ExpectationResult",
+    # introspection
+    "TarnFunction",
+    "FunctionSpec",
+    "STRATEGIES",
+    # errors
+    "TarnError",
+    "NotFoundError",
+    "ConflictError",
+    "UnauthorizedError",
+    "ForbiddenError",
+    "InvalidError",
+    "MissingInputError",
+    "FilterError",
+    "InputError",
+    "OutputError",
+]

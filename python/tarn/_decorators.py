@@ -1,0 +1,236 @@
+"""The decorators ``@tarn.model``, ``@tarn.expectation``, ``@tarn.python`` and ``@tarn.resources``.
+
+Decorating does nothing but validate the arguments and record them: the
+function is wrapped in a :class:`TarnFunction` that behaves like the original
+(``clean_trips(trips=table)`` runs it) and carries the metadata in
+``__tarn__``. The decorators can be stacked in any order; each one finds or
+creates the same wrapper.
+
+tarn itself never imports project files to find models: discovery reads the
+decorators statically (:mod:`tarn._discover`), with the same validation
+(:mod:`tarn._validate`), so both see the same definitions.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Any, Callable, Dict, List, Optional
+
+from . import _validate
+from ._exceptions import MissingInputError
+from ._inputs import Model, Parameter
+
+__all__ = ["model", "expectation", "python", "resources", "TarnFunction", "FunctionSpec"]
+
+
+class FunctionSpec:
+    """What the decorators recorded about one function.
+
+    ``kind`` is ``"model"``, ``"expectation"`` or ``None`` (only ``@tarn.python``
+    or ``@tarn.resources`` so far). ``inputs`` and ``parameters`` map the
+    function's parameter names to their ``tarn.Model`` / ``tarn.Parameter``
+    defaults.
+    """
+
+    def __init__(self, function: str) -> None:
+        self.function = function
+        self.kind: Optional[str] = None
+        self.name: str = function
+        self.materialization_strategy: str = "NONE"
+        self.partitioned_by: Optional[List[str]] = None
+        self.overwrite_filter: Optional[str] = None
+        self.internet_access: bool = False
+        self.columns: Optional[List[str]] = None
+        self.python: Optional[Dict[str, Any]] = None
+        self.resources: Optional[Dict[str, Any]] = None
+        self.inputs: Dict[str, Model] = {}
+        self.parameters: Dict[str, Parameter] = {}
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The same fields, with the same names, as static discovery prints."""
+        data: Dict[str, Any] = {"name": self.name, "kind": self.kind, "function": self.function}
+        if self.kind == "model":
+            data.update(
+                materialization_strategy=self.materialization_strategy,
+                partitioned_by=self.partitioned_by,
+                overwrite_filter=self.overwrite_filter,
+                internet_access=self.internet_access,
+                columns=self.columns,
+            )
+        data["python"] = self.python
+        data["resources"] = self.resources
+        data["inputs"] = [
+            {"param": param, "name": m.name, "columns": m.columns, "filter": m.filter, "ref": m.ref}
+            for param, m in self.inputs.items()
+        ]
+        data["parameters"] = [
+            {
+                "param": param,
+                "name": p.name or param,
+                "has_default": p.has_default,
+                "default": p.default if p.has_default else None,
+            }
+            for param, p in self.parameters.items()
+        ]
+        return data
+
+    def __repr__(self) -> str:
+        return f"<tarn FunctionSpec {self.kind or 'function'} {self.name!r}>"
+
+
+class TarnFunction:
+    """A decorated function: callable like the original, with metadata in ``__tarn__``.
+
+    Calling it directly binds the arguments as Python would; an input declared
+    with ``tarn.Model(...)`` must be passed explicitly (there is no table to
+    read outside a run), and so must a ``tarn.Parameter`` without a default.
+    """
+
+    def __init__(self, func: Callable[..., Any]) -> None:
+        functools.update_wrapper(self, func)
+        self.__tarn__ = FunctionSpec(getattr(func, "__name__", "function"))
+        self._signature = inspect.signature(func)
+        for param in self._signature.parameters.values():
+            if isinstance(param.default, Model):
+                self.__tarn__.inputs[param.name] = param.default
+            elif isinstance(param.default, Parameter):
+                self.__tarn__.parameters[param.name] = param.default
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        spec = self.__tarn__
+        if not spec.inputs and not spec.parameters:
+            return self.__wrapped__(*args, **kwargs)  # type: ignore[attr-defined]
+        bound = self._signature.bind_partial(*args, **kwargs)
+        for param, source in spec.inputs.items():
+            if param not in bound.arguments:
+                raise MissingInputError(
+                    f"pass {param}=<pyarrow.Table> when calling {spec.function} directly "
+                    f"(in a tarn run it is read from {source.name!r})"
+                )
+        for param, parameter in spec.parameters.items():
+            if param not in bound.arguments:
+                if not parameter.has_default:
+                    raise MissingInputError(
+                        f"pass {param}=<value> when calling {spec.function} directly "
+                        f"(in a tarn run it is the run parameter {parameter.name or param!r})"
+                    )
+                bound.arguments[param] = parameter.default
+        return self.__wrapped__(*bound.args, **bound.kwargs)  # type: ignore[attr-defined]
+
+    def __repr__(self) -> str:
+        kind = self.__tarn__.kind or "function"
+        return f"<tarn {kind} {self.__tarn__.name!r} ({self.__module__}.{self.__qualname__})>"
+
+
+def _wrap(func: Any, decorator: str) -> TarnFunction:
+    if isinstance(func, TarnFunction):
+        return func
+    if not inspect.isfunction(func):
+        raise TypeError(f"@tarn.{decorator} decorates a function (def ...), not {type(func).__name__}")
+    return TarnFunction(func)
+
+
+def _set_kind(wrapper: TarnFunction, kind: str) -> FunctionSpec:
+    spec = wrapper.__tarn__
+    if spec.kind is not None:
+        if spec.kind == kind:
+            raise ValueError(f"{spec.function} is decorated with @tarn.{kind} twice")
+        raise ValueError(f"{spec.function} cannot be both a tarn {spec.kind} and a tarn {kind}")
+    spec.kind = kind
+    return spec
+
+
+def model(
+    name: Optional[str] = None,
+    *,
+    columns: Optional[List[str]] = None,
+    materialization_strategy: str = "NONE",
+    partitioned_by: Any = None,
+    overwrite_filter: Optional[str] = None,
+    internet_access: bool = False,
+) -> Any:
+    """Declare a model: a function from input tables to one output table.
+
+    ``name`` (default: the function name) is the output table's name.
+    ``columns`` lists the output columns (checked, and put in that order).
+    ``materialization_strategy`` is one of NONE (default: kept in memory for
+    downstream steps only), REPLACE, APPEND or OVERWRITE_PARTITIONS.
+    ``partitioned_by`` is a partition spec string or list ("day(pickup_at)").
+    ``internet_access`` lets the function reach the network.
+
+    Usable bare (``@tarn.model``) or called (``@tarn.model(...)``).
+    """
+    if callable(name):
+        return model()(name)
+    options = _validate.model_options(
+        name, columns, materialization_strategy, partitioned_by, overwrite_filter, internet_access
+    )
+
+    def decorate(func: Any) -> TarnFunction:
+        wrapper = _wrap(func, "model")
+        spec = _set_kind(wrapper, "model")
+        spec.name = options["name"] or spec.function
+        spec.materialization_strategy = options["materialization_strategy"]
+        spec.partitioned_by = options["partitioned_by"]
+        spec.overwrite_filter = options["overwrite_filter"]
+        spec.internet_access = options["internet_access"]
+        spec.columns = options["columns"]
+        return wrapper
+
+    return decorate
+
+
+def expectation(name: Optional[str] = None) -> Any:
+    """Declare an expectation: a function over its inputs that returns a bool.
+
+    A falsy result, a failed ``assert`` or a failing ``tarn.expectations``
+    result fails the run. Usable bare or called.
+    """
+    if callable(name):
+        return expectation()(name)
+    options = _validate.expectation_options(name)
+
+    def decorate(func: Any) -> TarnFunction:
+        wrapper = _wrap(func, "expectation")
+        spec = _set_kind(wrapper, "expectation")
+        spec.name = options["name"] or spec.function
+        return wrapper
+
+    return decorate
+
+
+def python(version: Optional[str] = None, pip: Optional[Dict[str, str]] = None) -> Any:
+    """Declare the function's Python environment: interpreter version and pinned packages.
+
+    ``@tarn.python("3.11", pip={"pandas": "2.2.3"})``. Each distinct
+    environment is built once and cached.
+    """
+    if callable(version):
+        return python()(version)
+    options = _validate.python_options(version, pip)
+
+    def decorate(func: Any) -> TarnFunction:
+        wrapper = _wrap(func, "python")
+        if wrapper.__tarn__.python is not None:
+            raise ValueError(f"{wrapper.__tarn__.function} is decorated with @tarn.python twice")
+        wrapper.__tarn__.python = options
+        return wrapper
+
+    return decorate
+
+
+def resources(memory: Any = None, timeout: Optional[float] = None) -> Any:
+    """Declare the function's limits: ``memory`` ("4GiB", "512MiB", bytes) and ``timeout`` in seconds."""
+    if callable(memory):
+        return resources()(memory)
+    options = _validate.resources_options(memory, timeout)
+
+    def decorate(func: Any) -> TarnFunction:
+        wrapper = _wrap(func, "resources")
+        if wrapper.__tarn__.resources is not None:
+            raise ValueError(f"{wrapper.__tarn__.function} is decorated with @tarn.resources twice")
+        wrapper.__tarn__.resources = options
+        return wrapper
+
+    return decorate

@@ -1,0 +1,406 @@
+"""Static discovery of models and expectations: ``python -m tarn._discover PROJECT_DIR``.
+
+Reads every ``*.py`` file under PROJECT_DIR with the :mod:`ast` module and
+prints one JSON document describing the tarn-decorated functions it finds.
+User code is never imported or executed: decorator arguments and
+``tarn.Model(...)`` / ``tarn.Parameter(...)`` defaults must be literals
+(evaluated with ``ast.literal_eval``) and are validated by the same rules as
+the decorators (:mod:`tarn._validate`).
+
+Output (see python/README.md for the full protocol)::
+
+    {"models": [...], "expectations": [...], "errors": [{"file", "line", "column", "message"}]}
+
+A function with any error is reported in ``errors`` only, not in
+``models``/``expectations``. Lines and columns are 1-based. The exit status is
+0 whenever the JSON was printed (even with errors in user files), 2 for a
+usage error and 1 for a bug in discovery itself.
+
+Runs on any Python >= 3.9 with the standard library only.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import sys
+from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
+
+from . import _validate
+
+__all__ = ["discover", "main"]
+
+SKIP_DIRS = {"__pycache__", "venv", "node_modules", "site-packages"}
+
+# Positional parameter names and all accepted keywords of each tarn call.
+_SIGNATURES: Dict[str, Tuple[Tuple[str, ...], Tuple[str, ...]]] = {
+    "model": (
+        ("name",),
+        ("name", "columns", "materialization_strategy", "partitioned_by", "overwrite_filter", "internet_access"),
+    ),
+    "expectation": (("name",), ("name",)),
+    "python": (("version", "pip"), ("version", "pip")),
+    "resources": (("memory", "timeout"), ("memory", "timeout")),
+    "Model": (("name", "columns", "filter", "ref"), ("name", "columns", "filter", "ref")),
+    "Parameter": (("name", "default"), ("name", "default")),
+}
+_DECORATORS = ("model", "expectation", "python", "resources")
+_MARKERS = ("Model", "Parameter")
+_PUBLIC = set(_DECORATORS) | set(_MARKERS)
+_FunctionNode = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+class _Located(Exception):
+    """An error in a user file at a node's position."""
+
+    def __init__(self, node: Any, message: str) -> None:
+        super().__init__(message)
+        self.line = getattr(node, "lineno", 1)
+        self.column = getattr(node, "col_offset", 0) + 1
+
+
+def _stdlib_names() -> Set[str]:
+    names = getattr(sys, "stdlib_module_names", None)  # Python >= 3.10
+    return set(names) if names else set(sys.builtin_module_names)
+
+
+_STDLIB = _stdlib_names()
+
+
+def _is_stdlib(module: str) -> bool:
+    if module in _STDLIB:
+        return True
+    if hasattr(sys, "stdlib_module_names"):
+        return False
+    # Python 3.9: locate the module without importing it (no code runs for a top-level name).
+    import importlib.util
+    import sysconfig
+
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return False
+    origin = getattr(spec, "origin", None) or ""
+    stdlib = sysconfig.get_paths()["stdlib"]
+    return origin.startswith(stdlib) and "site-packages" not in origin
+
+
+def iter_python_files(project_dir: str) -> Iterator[str]:
+    """Project-relative paths (with ``/``) of the ``.py`` files discovery reads, sorted."""
+    for root, dirs, files in os.walk(project_dir):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIP_DIRS)
+        for name in sorted(files):
+            if name.endswith(".py") and not name.startswith("."):
+                yield os.path.relpath(os.path.join(root, name), project_dir).replace(os.sep, "/")
+
+
+def discover(project_dir: str) -> Dict[str, List[Dict[str, Any]]]:
+    """Discover every model and expectation under ``project_dir``."""
+    result: Dict[str, List[Dict[str, Any]]] = {"models": [], "expectations": [], "errors": []}
+    for relative in iter_python_files(project_dir):
+        scanner = _FileScanner(project_dir, relative)
+        scanner.scan()
+        for key in result:
+            result[key].extend(getattr(scanner, key))
+    return result
+
+
+class _FileScanner:
+    """Finds the tarn functions of one file."""
+
+    def __init__(self, project_dir: str, relative: str) -> None:
+        self.project_dir = project_dir
+        self.relative = relative
+        self.directory = os.path.dirname(os.path.join(project_dir, relative))
+        self.models: List[Dict[str, Any]] = []
+        self.expectations: List[Dict[str, Any]] = []
+        self.errors: List[Dict[str, Any]] = []
+        self.module_aliases: Set[str] = set()  # local names bound to the tarn module
+        self.names: Dict[str, str] = {}  # local name -> tarn attribute ("model", "Model", ...)
+
+    def error(self, line: int, column: Optional[int], message: str) -> None:
+        self.errors.append({"file": self.relative, "line": line, "column": column, "message": message})
+
+    def scan(self) -> None:
+        path = os.path.join(self.project_dir, self.relative)
+        try:
+            with open(path, "rb") as source:
+                tree = ast.parse(source.read(), filename=self.relative)
+        except SyntaxError as exc:
+            self.error(exc.lineno or 1, exc.offset, exc.msg)
+            return
+        except (ValueError, OSError, RecursionError, MemoryError) as exc:
+            self.error(1, None, f"cannot parse: {exc}")
+            return
+
+        module_level = list(_module_level(tree.body))
+        functions = [node for node in module_level if isinstance(node, _FunctionNode)]
+        self.record_tarn_imports(node for node in module_level if isinstance(node, (ast.Import, ast.ImportFrom)))
+        tarn_functions = [(node, self.decorators(node)) for node in functions]
+        tarn_functions = [(node, found) for node, found in tarn_functions if found]
+        tarn_nodes = {id(node) for node, _ in tarn_functions}
+        self.report_nested(tree, set(id(node) for node in functions))
+
+        # Imports shared by every function of the file: module level, and in
+        # helper functions and classes (anything but another tarn function's body).
+        shared = [imp for imp in _imports(tree, skip=tarn_nodes)]
+        for node, found in tarn_functions:
+            own = [imp for statement in node.body for imp in _imports(statement, skip=set())]
+            self.describe(node, found, shared + own)
+        self.errors.sort(key=lambda error: (error["line"], error["column"] or 0))
+
+    def record_tarn_imports(self, imports: Iterator[Any]) -> None:
+        for node in imports:
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name == "tarn":
+                        self.module_aliases.add(alias.asname or "tarn")
+            elif node.module == "tarn" and not node.level:
+                for alias in node.names:
+                    if alias.name == "*":
+                        self.names.update({name: name for name in _PUBLIC})
+                    elif alias.name in _PUBLIC:
+                        self.names[alias.asname or alias.name] = alias.name
+
+    def resolve(self, node: Any) -> Optional[str]:
+        """The tarn attribute an expression names (``tarn.model`` -> "model"), or None."""
+        if isinstance(node, ast.Call):
+            node = node.func
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            if node.value.id in self.module_aliases and node.attr in _PUBLIC:
+                return node.attr
+        if isinstance(node, ast.Name):
+            return self.names.get(node.id)
+        return None
+
+    def decorators(self, node: Any) -> List[Tuple[str, Any]]:
+        return [(kind, d) for d in node.decorator_list for kind in [self.resolve(d)] if kind in _DECORATORS]
+
+    def report_nested(self, tree: ast.Module, module_level: Set[int]) -> None:
+        for node in ast.walk(tree):
+            if isinstance(node, _FunctionNode) and id(node) not in module_level and self.decorators(node):
+                self.error(
+                    node.lineno,
+                    node.col_offset + 1,
+                    f"{node.name} is decorated with tarn but is not defined at module level; "
+                    "tarn can only run module-level functions",
+                )
+
+    def describe(self, node: Any, decorators: List[Tuple[str, Any]], imports: List[Dict[str, Any]]) -> None:
+        before = len(self.errors)
+        found: Dict[str, Any] = {}
+        for kind, decorator in decorators:
+            if kind in found:
+                self.error(decorator.lineno, decorator.col_offset + 1, f"{node.name} is decorated with @tarn.{kind} twice")
+            found[kind] = decorator
+        if "model" in found and "expectation" in found:
+            self.error(node.lineno, node.col_offset + 1, f"{node.name} cannot be both a tarn model and a tarn expectation")
+        if "model" not in found and "expectation" not in found:
+            extra = " and ".join(f"@tarn.{kind}" for kind in found)
+            self.error(
+                node.lineno,
+                node.col_offset + 1,
+                f"{node.name} has {extra} but no @tarn.model or @tarn.expectation; add one, or remove {extra}",
+            )
+        options = {kind: self.decorator_options(node, kind, decorator) for kind, decorator in found.items()}
+        inputs, parameters, other = self.parameters(node)
+        if len(self.errors) > before:
+            return
+
+        entry: Dict[str, Any] = {}
+        if "model" in found:
+            model = options["model"]
+            entry.update(name=model["name"] or node.name, kind="python")
+        else:
+            entry.update(name=options["expectation"]["name"] or node.name)
+        entry.update(file=self.relative, line=node.lineno, function=node.name)
+        if "model" in found:
+            for key in ("materialization_strategy", "partitioned_by", "overwrite_filter", "internet_access", "columns"):
+                entry[key] = options["model"][key]
+        entry.update(
+            python=options.get("python"),
+            resources=options.get("resources"),
+            inputs=inputs,
+            parameters=parameters,
+            other_params=other,
+            imports=self.describe_imports(imports),
+        )
+        (self.models if "model" in found else self.expectations).append(entry)
+
+    def call_arguments(self, call: Any, kind: str, where: str) -> Dict[str, Any]:
+        """Literal values of a tarn call's arguments, by parameter name."""
+        if not isinstance(call, ast.Call):
+            return {}
+        positional, keywords = _SIGNATURES[kind]
+        values: Dict[str, Any] = {}
+        if len(call.args) > len(positional):
+            raise _Located(call, f"{where} takes at most {len(positional)} positional argument(s) ({', '.join(positional)})")
+        for name, arg in zip(positional, call.args):
+            values[name] = _literal(arg, name, where)
+        for keyword in call.keywords:
+            if keyword.arg is None:
+                raise _Located(keyword.value, f"{where}: **{ast.unparse(keyword.value)} cannot be read statically; write the arguments out")
+            if keyword.arg not in keywords:
+                raise _Located(
+                    keyword, f"{where} has no argument {keyword.arg!r} (valid: {', '.join(keywords)})"
+                )
+            if keyword.arg in values:
+                raise _Located(keyword, f"{where} got {keyword.arg!r} twice")
+            values[keyword.arg] = _literal(keyword.value, keyword.arg, where)
+        return values
+
+    def decorator_options(self, node: Any, kind: str, decorator: Any) -> Optional[Dict[str, Any]]:
+        where = f"@tarn.{kind} on {node.name}"
+        validate = {
+            "model": _validate.model_options,
+            "expectation": _validate.expectation_options,
+            "python": _validate.python_options,
+            "resources": _validate.resources_options,
+        }[kind]
+        try:
+            return validate(**self.call_arguments(decorator, kind, where))
+        except _Located as exc:
+            self.error(exc.line, exc.column, str(exc))
+        except (ValueError, TypeError) as exc:
+            self.error(decorator.lineno, decorator.col_offset + 1, f"{where}: {exc}")
+        return None
+
+    def parameters(self, node: Any) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]], List[Dict[str, Any]]]:
+        args = node.args
+        positional = list(getattr(args, "posonlyargs", [])) + list(args.args)
+        defaults: List[Any] = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
+        pairs = list(zip(positional, defaults)) + list(zip(args.kwonlyargs, args.kw_defaults))
+        inputs: List[Dict[str, Any]] = []
+        parameters: List[Dict[str, Any]] = []
+        other: List[Dict[str, Any]] = []
+        for arg, default in pairs:
+            marker = self.resolve(default) if default is not None else None
+            if marker not in _MARKERS:
+                other.append({"param": arg.arg, "line": arg.lineno, "has_default": default is not None})
+                continue
+            where = f"tarn.{marker}() for parameter {arg.arg} of {node.name}"
+            if not isinstance(default, ast.Call):
+                self.error(default.lineno, default.col_offset + 1, f"{where}: call it, e.g. tarn.{marker}('name')")
+                continue
+            try:
+                values = self.call_arguments(default, marker, where)
+                if marker == "Model":
+                    options = _validate.input_options(**values)
+                    inputs.append(dict(param=arg.arg, **options, line=default.lineno))
+                else:
+                    has_default = "default" in values
+                    name = _validate.parameter_options(values.get("name"))["name"] or arg.arg
+                    parameters.append(
+                        {
+                            "param": arg.arg,
+                            "name": name,
+                            "line": default.lineno,
+                            "has_default": has_default,
+                            "default": values.get("default"),
+                        }
+                    )
+            except _Located as exc:
+                self.error(exc.line, exc.column, str(exc))
+            except (ValueError, TypeError) as exc:
+                self.error(default.lineno, default.col_offset + 1, f"{where}: {exc}")
+        return inputs, parameters, other
+
+    def describe_imports(self, imports: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+        seen = set()
+        described = []
+        for item in sorted(imports, key=lambda imp: (imp["line"], imp["module"])):
+            key = (item["module"], item["line"])
+            if key in seen:
+                continue
+            seen.add(key)
+            described.append(dict(item, origin=self.origin(item["module"])))
+        return described
+
+    def origin(self, module: str) -> str:
+        if module == "tarn":
+            return "tarn"
+        for directory in (self.directory, self.project_dir):
+            if os.path.isfile(os.path.join(directory, module + ".py")) or os.path.isdir(os.path.join(directory, module)):
+                return "project"
+        return "stdlib" if _is_stdlib(module) else "external"
+
+
+def _module_level(statements: List[Any]) -> Iterator[Any]:
+    """Statements executed at module level, including inside if/try/with/for/while blocks."""
+    for statement in statements:
+        yield statement
+        if isinstance(statement, _FunctionNode) or isinstance(statement, ast.ClassDef):
+            continue
+        for field in ("body", "orelse", "finalbody"):
+            yield from _module_level(getattr(statement, field, []))
+        for handler in getattr(statement, "handlers", []):
+            yield from _module_level(handler.body)
+
+
+def _imports(node: Any, skip: Set[int]) -> Iterator[Dict[str, Any]]:
+    """Top-level module names imported anywhere under ``node``, except under nodes in ``skip``.
+
+    Relative imports and ``__future__`` are left out.
+    """
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if id(current) in skip:
+            continue
+        if isinstance(current, ast.Import):
+            for alias in current.names:
+                yield {"module": alias.name.split(".")[0], "line": current.lineno}
+        elif isinstance(current, ast.ImportFrom):
+            if not current.level and current.module and current.module != "__future__":
+                yield {"module": current.module.split(".")[0], "line": current.lineno}
+        stack.extend(ast.iter_child_nodes(current))
+
+
+def _literal(node: Any, name: str, where: str) -> Any:
+    try:
+        value = ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        raise _Located(
+            node,
+            f"{where}: argument {name!r} must be a literal value, not `{ast.unparse(node)}` "
+            "(tarn reads decorators without running your code)",
+        ) from None
+    problem = _not_json(value)
+    if problem:
+        raise _Located(node, f"{where}: argument {name!r} holds {problem}, which tarn cannot pass on")
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _not_json(value: Any) -> Optional[str]:
+    """Why a literal cannot become JSON, or None."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return None
+    if isinstance(value, float):
+        return None if value == value and value not in (float("inf"), float("-inf")) else f"the number {value}"
+    if isinstance(value, (list, tuple)):
+        return next((p for p in map(_not_json, value) if p), None)
+    if isinstance(value, dict):
+        if not all(isinstance(key, str) for key in value):
+            return "a dict with non-string keys"
+        return next((p for p in map(_not_json, value.values()) if p), None)
+    return f"a {type(value).__name__}"
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1 or args[0] in ("-h", "--help"):
+        sys.stderr.write("usage: python -m tarn._discover PROJECT_DIR\n")
+        return 2
+    project_dir = os.path.abspath(args[0])
+    if not os.path.isdir(project_dir):
+        sys.stderr.write(f"tarn._discover: {args[0]} is not a directory\n")
+        return 2
+    json.dump(discover(project_dir), sys.stdout, allow_nan=False)
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,430 @@
+"""Run one pipeline step: ``python -m tarn._worker SPEC_JSON_PATH``.
+
+The Go runtime starts one worker process per step, inside the step's own
+Python environment, with PYTHONPATH pointing at this SDK and the current
+directory set to a scratch directory. The worker:
+
+1. reads the spec and applies the memory limit (``RLIMIT_DATA``, see
+   :func:`set_memory_limit`);
+2. memory-maps each input Arrow IPC file (zero-copy), then applies the
+   declared ``columns`` and ``filter``;
+3. imports the user's file by path and calls the function with inputs and
+   parameters as keyword arguments (``kind`` "model" or "expectation"), or
+   runs the query with DuckDB (``kind`` "sql");
+4. writes the output as an Arrow IPC file and a result JSON, both atomically.
+
+Exit status: 0 success, 1 user error (the result JSON says what and where),
+2 spec or usage error, 3 expectation evaluated and failed. The full protocol
+is in python/README.md.
+
+Only pyarrow and the standard library are imported at start; pandas, polars
+and duckdb are imported only when a step uses them, so the worker starts
+about as fast as ``python -c "import pyarrow"``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+import pyarrow as pa
+
+from . import _arrow
+from ._exceptions import InputError, OutputError
+
+__all__ = ["main", "run", "set_memory_limit"]
+
+EXIT_OK = 0
+EXIT_USER_ERROR = 1
+EXIT_SPEC_ERROR = 2
+EXIT_EXPECTATION_FAILED = 3
+
+KINDS = ("model", "expectation", "sql")
+_SDK_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class SpecError(Exception):
+    """The spec is unusable: the caller's fault, not the user's (exit status 2)."""
+
+
+def _unbuffer() -> None:
+    """Flush stdout/stderr on every line, so output streams live through a pipe."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(line_buffering=True)
+
+
+def read_spec(path: str) -> Dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as source:
+            spec = json.load(source)
+    except (OSError, ValueError) as exc:
+        raise SpecError(f"cannot read spec {path}: {exc}") from None
+    if not isinstance(spec, dict):
+        raise SpecError(f"spec {path} must be a JSON object")
+    return spec
+
+
+def check_spec(spec: Dict[str, Any], path: str) -> None:
+    kind = spec.get("kind")
+    if kind not in KINDS:
+        raise SpecError(f"spec kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    required = ["result", "project_dir"] + (["sql", "output"] if kind == "sql" else ["file", "function"])
+    if kind == "model":
+        required.append("output")
+    missing = [key for key in required if not spec.get(key)]
+    if missing:
+        raise SpecError(f"spec {path} lacks {', '.join(missing)}")
+    if not isinstance(spec.get("inputs") or {}, dict) or not isinstance(spec.get("parameters") or {}, dict):
+        raise SpecError(f"spec {path}: inputs and parameters must be JSON objects")
+
+
+def set_memory_limit(limit_bytes: int) -> None:
+    """Limit the process's data segment to ``limit_bytes`` (0: no limit).
+
+    ``RLIMIT_DATA`` (Linux >= 4.7) counts private writable memory: the heap,
+    anonymous mmaps (Arrow's and numpy's buffers, thread stacks) but not
+    file-backed shared mappings, so the memory-mapped input files in /dev/shm
+    do not count against the limit. ``RLIMIT_AS`` would count them, and every
+    reserved-but-unused address range, and fail far below the real usage.
+    An allocation over the limit raises MemoryError in Python (or aborts
+    native code that cannot handle failure, e.g. Rust: then there is no
+    result file and the process dies of SIGABRT).
+    """
+    if not limit_bytes:
+        return
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    limit = limit_bytes if hard == resource.RLIM_INFINITY else min(limit_bytes, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+    except (ValueError, OSError) as exc:
+        raise SpecError(f"cannot set the memory limit to {limit_bytes} bytes: {exc}") from None
+
+
+def _load_module(project_dir: str, file: str) -> Any:
+    import importlib.util
+
+    path = os.path.join(project_dir, file)
+    if not os.path.isfile(path):
+        raise SpecError(f"model file {path} does not exist")
+    # Like running the file as a script: its own directory first (sibling
+    # imports), then the project root (imports of project packages).
+    for directory in (project_dir, os.path.dirname(path)):
+        if directory not in sys.path:
+            sys.path.insert(0, directory)
+    stem = os.path.splitext(os.path.basename(path))[0]
+    name = stem if stem.isidentifier() and stem not in sys.modules else "tarn_user_module"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise SpecError(f"cannot load {path} as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _read_inputs(spec: Dict[str, Any]) -> Dict[str, pa.Table]:
+    tables = {}
+    for key, entry in (spec.get("inputs") or {}).items():
+        if not isinstance(entry, dict) or not entry.get("path"):
+            raise SpecError(f"input {key} needs a path")
+        try:
+            table = _arrow.read_ipc_file(entry["path"])
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise SpecError(f"cannot read input {key} from {entry['path']}: {exc}") from None
+        tables[key] = _narrow(table, key, entry.get("columns"), entry.get("filter"))
+    return tables
+
+
+def _narrow(table: pa.Table, key: str, columns: Optional[List[str]], predicate: Optional[str]) -> pa.Table:
+    """Apply an input's declared columns and filter (selecting is zero-copy; filtering copies)."""
+    if columns:
+        missing = [c for c in columns if c not in table.column_names]
+        if missing:
+            raise InputError(
+                f"input {key} has no column {', '.join(missing)} (columns: {', '.join(table.column_names)})"
+            )
+    if predicate:
+        from . import _filter
+
+        if columns:
+            needed = set(columns) | _filter.columns(_filter.parse(predicate))
+            table = table.select([c for c in table.column_names if c in needed])
+        table = _filter.apply(table, predicate, f"input {key}")
+    return table.select(columns) if columns else table
+
+
+def _arguments(function: Any, spec: Dict[str, Any], tables: Dict[str, pa.Table]) -> Dict[str, Any]:
+    """Keyword arguments: inputs by parameter name, then parameters.
+
+    Parameter keys are function parameter names; a key equal to a
+    ``tarn.Parameter``'s name is mapped to its parameter. Keys that match
+    neither are ignored.
+    """
+    import inspect
+
+    kwargs: Dict[str, Any] = dict(tables)
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return dict(kwargs, **(spec.get("parameters") or {}))
+    accepts_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
+    tarn_spec = getattr(function, "__tarn__", None)
+    by_name = {p.name or param: param for param, p in getattr(tarn_spec, "parameters", {}).items()}
+    for key, value in (spec.get("parameters") or {}).items():
+        if key in signature.parameters or accepts_any:
+            kwargs.setdefault(key, value)
+        elif key in by_name:
+            kwargs.setdefault(by_name[key], value)
+    return kwargs
+
+
+def _call(function: Any, kwargs: Dict[str, Any], timing: Dict[str, Any]) -> Any:
+    timing["started_at_ns"] = time.time_ns()
+    start = time.perf_counter()
+    try:
+        value = function(**kwargs)
+        if hasattr(value, "__await__"):
+            import asyncio
+
+            value = asyncio.run(_await(value))
+        return value
+    finally:
+        timing["seconds"] = time.perf_counter() - start
+
+
+async def _await(awaitable: Any) -> Any:
+    return await awaitable
+
+
+class _ExpectationFailed:
+    """Stands for the return value of an expectation whose assert failed."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+def _verdict(value: Any) -> Tuple[bool, str]:
+    """Whether an expectation's return value passes, and a message."""
+    from ._expectations import ExpectationResult
+
+    if isinstance(value, _ExpectationFailed):
+        return False, value.message
+    if isinstance(value, ExpectationResult):
+        return value.passed, value.message
+    if value is None:
+        return False, "returned None; return True/False or a tarn.expectations result (after asserts: return True)"
+    if isinstance(value, pa.Scalar):
+        value = value.as_py()
+        if value is None:
+            return False, "returned a null value"
+    if isinstance(value, (pa.Array, pa.ChunkedArray)) and pa.types.is_boolean(value.type):
+        import pyarrow.compute as pc
+
+        failed = len(value) - (pc.sum(pc.fill_null(value, False)).as_py() or 0)
+        if failed:
+            return False, f"{failed} of {len(value)} rows are false or null"
+        return True, f"all {len(value)} rows are true"
+    try:
+        passed = bool(value)
+    except ValueError as exc:  # e.g. a pandas Series: "truth value ... is ambiguous"
+        raise TypeError(
+            f"expectation returned a {type(value).__name__} whose truth value is ambiguous; "
+            f"return a bool, e.g. series.all() ({exc})"
+        ) from None
+    return passed, "" if passed else f"returned {value!r}"
+
+
+def _assertion_message(exc: AssertionError, project_dir: str) -> str:
+    if str(exc):
+        return str(exc)
+    frame = _user_frame(exc.__traceback__, project_dir)
+    if frame is None:
+        return "assertion failed"
+    import linecache
+
+    file, line = frame
+    source = linecache.getline(os.path.join(project_dir, file), line).strip()
+    return f"assertion failed at {file}:{line}: {source}"
+
+
+def _check_output(table: pa.Table, columns: Optional[List[str]], name: str) -> pa.Table:
+    if not columns:
+        return table
+    missing = [c for c in columns if c not in table.column_names]
+    if missing:
+        raise OutputError(
+            f"model {name} declares columns {', '.join(columns)} but its output lacks "
+            f"{', '.join(missing)} (it has: {', '.join(table.column_names)})"
+        )
+    return table.select(columns)
+
+
+def run(spec: Dict[str, Any]) -> Tuple[int, Dict[str, Any]]:
+    """Run a loaded spec; return the exit status and the result document. User errors propagate."""
+    kind = spec["kind"]
+    project_dir = os.path.abspath(spec["project_dir"])
+    name = spec.get("name") or spec.get("function") or "sql"
+    timing: Dict[str, Any] = {}
+
+    start = time.perf_counter()
+    tables = _read_inputs(spec)
+    timing["input_seconds"] = time.perf_counter() - start
+
+    if kind == "sql":
+        from . import _sql
+
+        timing["started_at_ns"] = time.time_ns()
+        start = time.perf_counter()
+        try:
+            value = _sql.run(spec["sql"], tables, int(spec.get("memory_limit_bytes") or 0))
+        finally:
+            timing["seconds"] = time.perf_counter() - start
+        columns = None
+    else:
+        start = time.perf_counter()
+        module = _load_module(project_dir, spec["file"])
+        timing["import_seconds"] = time.perf_counter() - start
+        function = getattr(module, spec["function"], None)
+        if not callable(function):
+            raise AttributeError(f"{spec['file']} defines no function {spec['function']}")
+        kwargs = _arguments(function, spec, tables)
+        if kind == "expectation":
+            try:
+                value = _call(function, kwargs, timing)
+            except AssertionError as exc:
+                value = _ExpectationFailed(_assertion_message(exc, project_dir))
+        else:
+            value = _call(function, kwargs, timing)
+        columns = getattr(getattr(function, "__tarn__", None), "columns", None)
+
+    if kind == "expectation":
+        passed, message = _verdict(value)
+        if not passed:
+            sys.stderr.write(f"expectation {name} failed: {message or 'returned a false value'}\n")
+        return (EXIT_OK if passed else EXIT_EXPECTATION_FAILED), dict(
+            ok=True, passed=passed, message=message, **timing
+        )
+
+    start = time.perf_counter()
+    try:
+        table = _arrow.to_table(value)
+    except TypeError as exc:
+        raise OutputError(f"model {name} returned an unusable value: {exc}") from None
+    table = _check_output(table, columns, name)
+    size = _arrow.write_ipc_file(table, spec["output"])
+    timing["output_seconds"] = time.perf_counter() - start
+    return EXIT_OK, dict(
+        ok=True,
+        rows=table.num_rows,
+        columns=[{"name": field.name, "type": str(field.type)} for field in table.schema],
+        output_bytes=size,
+        **timing,
+    )
+
+
+def _user_frame(tb: Any, project_dir: str) -> Optional[Tuple[str, int]]:
+    """The innermost traceback frame in a file under ``project_dir``, as (relative path, line)."""
+    root = os.path.realpath(project_dir) + os.sep
+    found = None
+    while tb is not None:
+        filename = os.path.realpath(tb.tb_frame.f_code.co_filename)
+        if filename.startswith(root):
+            found = (os.path.relpath(filename, root).replace(os.sep, "/"), tb.tb_lineno)
+        tb = tb.tb_next
+    return found
+
+
+def _without_sdk_frames(tb: Any) -> Any:
+    """Drop the worker's own leading frames (and importlib's) so the traceback starts in user code."""
+    def internal(filename: str) -> bool:
+        return filename.startswith("<frozen ") or os.path.abspath(filename).startswith(_SDK_DIR + os.sep)
+
+    while tb is not None and internal(tb.tb_frame.f_code.co_filename):
+        tb = tb.tb_next
+    return tb
+
+
+def failure(exc: BaseException, spec: Dict[str, Any]) -> Dict[str, Any]:
+    """The result document for a user error; also prints the traceback to stderr."""
+    import traceback
+
+    project_dir = os.path.abspath(spec.get("project_dir") or ".")
+    name = spec.get("name") or spec.get("function") or "step"
+    error_type = type(exc).__name__
+    message = str(exc)
+    location = _user_frame(exc.__traceback__, project_dir)
+    if isinstance(exc, SyntaxError) and exc.filename and os.path.isabs(exc.filename):
+        location = _user_frame_of_file(exc.filename, exc.lineno, project_dir) or location
+    if spec.get("kind") == "sql":
+        from . import _sql
+
+        location = (spec.get("file"), _sql.error_line(exc)) if spec.get("file") else None
+        if _sql.is_out_of_memory(exc):
+            exc = MemoryError(message)
+    if isinstance(exc, MemoryError):
+        error_type = "MemoryError"
+        limit = int(spec.get("memory_limit_bytes") or 0)
+        detail = f" ({message})" if message else ""
+        if limit:
+            message = (
+                f"{spec.get('kind', 'step')} {name} exceeded its memory limit of {limit / 2**30:.1f} GiB{detail}; "
+                "raise it with @tarn.resources(memory=...) or process less data at once"
+            )
+        else:
+            message = f"{spec.get('kind', 'step')} {name} ran out of memory{detail}"
+    text = "".join(traceback.format_exception(type(exc), exc, _without_sdk_frames(exc.__traceback__)))
+    if error_type == "MemoryError":
+        text = text.rstrip("\n") + f"\n{message}\n"
+    sys.stderr.write(text)
+    return {
+        "ok": False,
+        "error_type": error_type,
+        "message": message,
+        "traceback": text,
+        "user_file": location[0] if location else None,
+        "user_line": location[1] if location else None,
+    }
+
+
+def _user_frame_of_file(filename: str, line: Optional[int], project_dir: str) -> Optional[Tuple[str, Optional[int]]]:
+    root = os.path.realpath(project_dir) + os.sep
+    path = os.path.realpath(filename)
+    if not path.startswith(root):
+        return None
+    return os.path.relpath(path, root).replace(os.sep, "/"), line
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    _unbuffer()
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1 or args[0] in ("-h", "--help"):
+        sys.stderr.write("usage: python -m tarn._worker SPEC_JSON_PATH\n")
+        return EXIT_SPEC_ERROR
+    spec: Dict[str, Any] = {}
+    try:
+        spec = read_spec(args[0])
+        check_spec(spec, args[0])
+        set_memory_limit(int(spec.get("memory_limit_bytes") or 0))
+        status, result = run(spec)
+    except SpecError as exc:
+        sys.stderr.write(f"tarn worker: {exc}\n")
+        if spec.get("result"):
+            _arrow.write_json({"ok": False, "error_type": "SpecError", "message": str(exc)}, spec["result"])
+        return EXIT_SPEC_ERROR
+    except (Exception, SystemExit, MemoryError) as exc:  # noqa: B902 - user code may raise anything
+        result = failure(exc, spec)
+        _arrow.write_json(result, spec["result"])
+        return EXIT_USER_ERROR
+    _arrow.write_json(result, spec["result"])
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""Shared helpers: temporary projects, Arrow IPC files, and running the SDK's
+command-line modules (discovery, worker) in subprocesses as the Go side does."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import pyarrow as pa
+import pytest
+
+SDK_DIR = Path(__file__).resolve().parent.parent
+
+
+def sdk_env(**extra: str) -> Dict[str, str]:
+    """The environment the Go runtime gives a step: PYTHONPATH at the SDK, unbuffered output."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    env.update(PYTHONPATH=str(SDK_DIR), PYTHONUNBUFFERED="1", **extra)
+    return env
+
+
+def write_files(root: Path, files: Dict[str, str]) -> Path:
+    for relative, source in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(source).lstrip("\n"))
+    return root
+
+
+def write_arrow(path: Path, table: pa.Table) -> str:
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    return str(path)
+
+
+def read_arrow(path: str) -> pa.Table:
+    with pa.memory_map(path, "r") as source:
+        return pa.ipc.open_file(source).read_all()
+
+
+def run_discover(project: Path, python: Optional[str] = None) -> Dict[str, Any]:
+    proc = subprocess.run(
+        [python or sys.executable, "-m", "tarn._discover", str(project)],
+        capture_output=True,
+        text=True,
+        env=sdk_env(),
+        cwd=str(project),
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+class WorkerRun:
+    """One finished worker process: exit status, output streams, result JSON and output table."""
+
+    def __init__(self, proc: subprocess.CompletedProcess, spec: Dict[str, Any]) -> None:
+        self.returncode = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+        self.spec = spec
+        result_path = spec.get("result")
+        self.result = json.loads(Path(result_path).read_text()) if result_path and Path(result_path).exists() else None
+
+    @property
+    def table(self) -> pa.Table:
+        return read_arrow(self.spec["output"])
+
+    def __repr__(self) -> str:
+        return f"WorkerRun(rc={self.returncode}, result={self.result}, stderr={self.stderr[-2000:]!r})"
+
+
+@pytest.fixture
+def project(tmp_path: Path):
+    """A function writing files into a fresh project directory and returning it."""
+    root = tmp_path / "project"
+    root.mkdir()
+    return lambda files: write_files(root, files)
+
+
+@pytest.fixture
+def worker(tmp_path: Path):
+    """Run ``python -m tarn._worker spec.json`` in a scratch directory, like the Go runtime."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+
+    def run(spec: Dict[str, Any], inputs: Optional[Dict[str, Any]] = None) -> WorkerRun:
+        spec = dict(spec)
+        spec.setdefault("result", str(run_dir / "result.json"))
+        if spec.get("kind", "model") != "expectation":
+            spec.setdefault("output", str(run_dir / "output.arrow"))
+        spec.setdefault("kind", "model")
+        spec.setdefault("parameters", {})
+        spec.setdefault("memory_limit_bytes", 0)
+        spec["inputs"] = {}
+        for key, value in (inputs or {}).items():
+            entry = value if isinstance(value, dict) else {"table": value}
+            path = run_dir / f"input-{len(spec['inputs'])}.arrow"
+            write_arrow(path, entry["table"])
+            spec["inputs"][key] = {"path": str(path), "columns": entry.get("columns"), "filter": entry.get("filter")}
+        for stale in (spec["result"], spec.get("output")):
+            if stale and os.path.exists(stale):
+                os.unlink(stale)
+        spec_path = run_dir / "spec.json"
+        spec_path.write_text(json.dumps(spec))
+        proc = subprocess.run(
+            [sys.executable, "-m", "tarn._worker", str(spec_path)],
+            capture_output=True,
+            text=True,
+            env=sdk_env(),
+            cwd=str(scratch),
+            timeout=120,
+        )
+        return WorkerRun(proc, spec)
+
+    return run
+
+
+def has_module(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
+def requires(name: str):
+    return pytest.mark.skipif(not has_module(name), reason=f"{name} is not installed")
