@@ -28,9 +28,11 @@ fi
 UV="uv"
 command -v uv >/dev/null 2>&1 || UV="$PY -m uv"
 
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import pyiceberg, pyarrow, pytest" >/dev/null 2>&1; then
-  echo "setup: creating .venv with pyiceberg, pyarrow, pytest"
-  $UV venv --quiet --python "$PY" .venv
-  $UV pip install --quiet --python .venv/bin/python "pyiceberg==0.9.*" "pyarrow>=17" pytest
+# The repo's own venv: the SDK's tests (pandas, polars, duckdb outputs) and
+# PyIceberg reading tarn's tables in the integration tests.
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import pyiceberg, pyarrow, pytest, pandas, polars, duckdb" >/dev/null 2>&1; then
+  echo "setup: creating .venv with pyiceberg, pyarrow, pandas, polars, duckdb, pytest"
+  [ -x .venv/bin/python ] || $UV venv --quiet --python "$PY" .venv
+  $UV pip install --quiet --python .venv/bin/python "pyiceberg==0.9.*" "pyarrow==26.0.1" "pandas==2.2.3" "polars==1.9.0" "duckdb==1.5.6" pytest
 fi
 echo "setup: done"

@@ -9,5 +9,7 @@ export TARN_BIN="$PWD/bin/tarn"
 export TARN_PYTHON="$PWD/.venv/bin/python"
 echo "== unit and black-box tests"
 go test -count=1 ./...
+echo "== Python SDK tests"
+PYTHONPATH="$PWD/python" .venv/bin/python -m pytest -q python/tests
 echo "== integration tests"
 go test -count=1 -tags integration ./integration/...
