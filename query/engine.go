@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,6 +26,7 @@ type Engine struct {
 	mu     sync.Mutex
 	idle   []*sql.DB
 	closed bool
+	cache  cache
 }
 
 // Options tune an Engine. The zero value is ready to use.
@@ -201,15 +203,13 @@ func (e *Engine) open(ctx context.Context, req Request) (*session, error) {
 func (s *session) close() {
 	s.once.Do(func() {
 		ctx := context.Background()
-		ok := true
+		var b strings.Builder
 		for _, schema := range s.schemas {
-			if _, err := s.conn.ExecContext(ctx, "DROP SCHEMA IF EXISTS "+quoteIdent(schema)+" CASCADE"); err != nil {
-				ok = false
-			}
+			b.WriteString("DROP SCHEMA IF EXISTS " + quoteIdent(schema) + " CASCADE;\n")
 		}
-		if _, err := s.conn.ExecContext(ctx, "RESET search_path"); err != nil {
-			ok = false
-		}
+		b.WriteString("RESET search_path;")
+		_, err := s.conn.ExecContext(ctx, b.String())
+		ok := err == nil
 		if err := s.conn.Close(); err != nil {
 			ok = false
 		}
@@ -274,6 +274,54 @@ func (e *Engine) release(db *sql.DB) {
 }
 
 func (e *Engine) discard(db *sql.DB) { go db.Close() }
+
+// cache keeps what is immutable once written: a commit's catalog entries,
+// a table opened at a commit, and a table's plan for a filter. A moving
+// branch resolves to a new commit and so misses.
+type cache struct {
+	mu      sync.Mutex
+	entries map[string]map[string]*tarn.Entry // commit hash -> catalog entries
+	scans   map[string]*table.TableScan       // commit hash + table -> scan
+	plans   map[string]*table.ScanPlan        // commit hash + table + filter -> plan
+}
+
+const cacheLimit = 512
+
+func (c *cache) get(kind, key string) any {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch kind {
+	case "entries":
+		if v, ok := c.entries[key]; ok {
+			return v
+		}
+	case "scan":
+		if v, ok := c.scans[key]; ok {
+			return v
+		}
+	case "plan":
+		if v, ok := c.plans[key]; ok {
+			return v
+		}
+	}
+	return nil
+}
+
+func (c *cache) put(kind, key string, v any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil || len(c.entries)+len(c.scans)+len(c.plans) > cacheLimit {
+		c.entries, c.scans, c.plans = map[string]map[string]*tarn.Entry{}, map[string]*table.TableScan{}, map[string]*table.ScanPlan{}
+	}
+	switch kind {
+	case "entries":
+		c.entries[key] = v.(map[string]*tarn.Entry)
+	case "scan":
+		c.scans[key] = v.(*table.TableScan)
+	case "plan":
+		c.plans[key] = v.(*table.ScanPlan)
+	}
+}
 
 // ctxReader stops a record stream when its context ends.
 type ctxReader struct {

@@ -46,10 +46,19 @@ func (s *session) prepare(ctx context.Context) error {
 			return err
 		}
 	}
+	c := &s.engine.cache
 	g, gctx := errgroup.WithContext(ctx)
 	for _, t := range s.tables {
+		key := fmt.Sprintf("%s %s %#v", s.commit.Hash, t.ident.Key(), filters[t])
+		if p, ok := c.get("plan", key).(*table.ScanPlan); ok {
+			t.plan = p
+			continue
+		}
 		g.Go(func() error {
 			plan, err := t.scan.Plan(gctx, filters[t])
+			if err == nil {
+				c.put("plan", key, plan)
+			}
 			t.plan = plan
 			return err
 		})
@@ -114,9 +123,14 @@ func notAQuery(stmt string) error {
 // the session's commit. Names that are not lakehouse tables (CTEs,
 // DuckDB's own catalogs) are left for DuckDB to resolve.
 func (s *session) bind(ctx context.Context, an *analysis) error {
-	entries, _, err := s.engine.tables.Catalog().Entries(ctx, s.commit)
-	if err != nil {
-		return err
+	c := &s.engine.cache
+	entries, ok := c.get("entries", s.commit.Hash).(map[string]*tarn.Entry)
+	if !ok {
+		var err error
+		if entries, _, err = s.engine.tables.Catalog().Entries(ctx, s.commit); err != nil {
+			return err
+		}
+		c.put("entries", s.commit.Hash, entries)
 	}
 	lower := map[string]string{}
 	for key, e := range entries {
@@ -152,8 +166,16 @@ func (s *session) bind(ctx context.Context, an *analysis) error {
 	sort.Slice(s.tables, func(i, j int) bool { return s.tables[i].ident.Key() < s.tables[j].ident.Key() })
 	g, gctx := errgroup.WithContext(ctx)
 	for _, t := range s.tables {
+		key := s.commit.Hash + " " + t.ident.Key()
+		if scan, ok := c.get("scan", key).(*table.TableScan); ok {
+			t.scan = scan
+			continue
+		}
 		g.Go(func() error {
 			scan, err := s.engine.tables.OpenScan(gctx, s.commit, s.req.Ref, t.ident)
+			if err == nil {
+				c.put("scan", key, scan)
+			}
 			t.scan = scan
 			return err
 		})
