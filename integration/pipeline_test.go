@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -73,12 +74,21 @@ func head(t *testing.T, home, ref string) string {
 	return log[0].Hash
 }
 
-func noWorkersLeft(t *testing.T) {
+var runIDRe = regexp.MustCompile(`run/(\d{8}-\d{6}-[0-9a-f]{6})`)
+
+// noWorkersLeft checks that no process of the run whose output is given is
+// alive (worker command lines contain the run id in their spec path).
+func noWorkersLeft(t *testing.T, output string) {
 	t.Helper()
+	m := runIDRe.FindStringSubmatch(output)
+	if m == nil {
+		t.Fatalf("no run id in output:\n%s", output)
+	}
 	time.Sleep(200 * time.Millisecond)
-	out, _ := exec.Command("pgrep", "-f", "tarn._worker").Output()
+	out, _ := exec.Command("pgrep", "-f", m[1]).Output()
 	if len(bytes.TrimSpace(out)) > 0 {
-		t.Fatalf("worker processes left behind: %s", out)
+		ps, _ := exec.Command("ps", "-o", "pid,args", "-p", strings.Join(strings.Fields(string(out)), ",")).Output()
+		t.Fatalf("processes of run %s left behind:\n%s", m[1], ps)
 	}
 }
 
@@ -129,7 +139,6 @@ func TestPipeline_Example(t *testing.T) {
 		t.Fatalf("dry run: exit %d, moved=%v\n%s", r.code, head(t, home, "main") != before, r.stderr)
 	}
 	tarn(t, home, "verify", "--history")
-	noWorkersLeft(t)
 }
 
 // TestPipeline_TwoVersionsOfOnePackage: steps pinning different pandas
@@ -227,7 +236,7 @@ func TestPipeline_Failures(t *testing.T) {
 			if time.Since(start) > 90*time.Second {
 				t.Fatalf("failure took %s", time.Since(start))
 			}
-			noWorkersLeft(t)
+			noWorkersLeft(t, r.stderr)
 		})
 	}
 }

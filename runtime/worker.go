@@ -189,10 +189,14 @@ func RunWorker(ctx context.Context, spec *StepSpec, o WorkerOptions) (*StepResul
 	// No usable result: the process died.
 	var ee *exec.ExitError
 	if errors.As(waitErr, &ee) {
+		var sig syscall.Signal
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			sig := ws.Signal()
-			reason := "crashed"
-			hint := ""
+			sig = ws.Signal()
+		} else if code := ee.ExitCode(); code > 128 && code < 160 {
+			sig = syscall.Signal(code - 128) // a sandbox (bwrap, unshare) reports its child's fatal signal as 128+N
+		}
+		if sig != 0 {
+			reason, hint := "crashed", ""
 			if sig == syscall.SIGKILL {
 				reason, hint = "memory", " (most likely the kernel's out-of-memory killer; raise @tarn.resources(memory=...))"
 			}
