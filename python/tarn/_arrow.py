@@ -51,7 +51,9 @@ def to_table(value: Any) -> pa.Table:
         return pa.Table.from_batches([pa.record_batch(value)])
     if value is None:
         raise TypeError(f"got None; return one of: {SUPPORTED}")
-    raise TypeError(f"cannot turn a {type(value).__module__}.{type(value).__qualname__} into a table; return one of: {SUPPORTED}")
+    raise TypeError(
+        f"cannot turn a {type(value).__module__}.{type(value).__qualname__} into a table; return one of: {SUPPORTED}"
+    )
 
 
 def _from_pandas(frame: Any) -> pa.Table:

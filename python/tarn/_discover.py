@@ -192,10 +192,14 @@ class _FileScanner:
         found: Dict[str, Any] = {}
         for kind, decorator in decorators:
             if kind in found:
-                self.error(decorator.lineno, decorator.col_offset + 1, f"{node.name} is decorated with @tarn.{kind} twice")
+                self.error(
+                    decorator.lineno, decorator.col_offset + 1, f"{node.name} is decorated with @tarn.{kind} twice"
+                )
             found[kind] = decorator
         if "model" in found and "expectation" in found:
-            self.error(node.lineno, node.col_offset + 1, f"{node.name} cannot be both a tarn model and a tarn expectation")
+            self.error(
+                node.lineno, node.col_offset + 1, f"{node.name} cannot be both a tarn model and a tarn expectation"
+            )
         if "model" not in found and "expectation" not in found:
             extra = " and ".join(f"@tarn.{kind}" for kind in found)
             self.error(
@@ -235,16 +239,19 @@ class _FileScanner:
         positional, keywords = _SIGNATURES[kind]
         values: Dict[str, Any] = {}
         if len(call.args) > len(positional):
-            raise _Located(call, f"{where} takes at most {len(positional)} positional argument(s) ({', '.join(positional)})")
+            raise _Located(
+                call, f"{where} takes at most {len(positional)} positional argument(s) ({', '.join(positional)})"
+            )
         for name, arg in zip(positional, call.args):
             values[name] = _literal(arg, name, where)
         for keyword in call.keywords:
             if keyword.arg is None:
-                raise _Located(keyword.value, f"{where}: **{ast.unparse(keyword.value)} cannot be read statically; write the arguments out")
-            if keyword.arg not in keywords:
                 raise _Located(
-                    keyword, f"{where} has no argument {keyword.arg!r} (valid: {', '.join(keywords)})"
+                    keyword.value,
+                    f"{where}: **{ast.unparse(keyword.value)} cannot be read statically; write the arguments out",
                 )
+            if keyword.arg not in keywords:
+                raise _Located(keyword, f"{where} has no argument {keyword.arg!r} (valid: {', '.join(keywords)})")
             if keyword.arg in values:
                 raise _Located(keyword, f"{where} got {keyword.arg!r} twice")
             values[keyword.arg] = _literal(keyword.value, keyword.arg, where)
@@ -321,7 +328,9 @@ class _FileScanner:
         if module == "tarn":
             return "tarn"
         for directory in (self.directory, self.project_dir):
-            if os.path.isfile(os.path.join(directory, module + ".py")) or os.path.isdir(os.path.join(directory, module)):
+            if os.path.isfile(os.path.join(directory, module + ".py")) or os.path.isdir(
+                os.path.join(directory, module)
+            ):
                 return "project"
         return "stdlib" if _is_stdlib(module) else "external"
 

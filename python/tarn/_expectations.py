@@ -16,7 +16,7 @@ error (``ValueError``), not a failed check. pyarrow is imported on first use.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Optional, Tuple
 
 __all__ = [
     "ExpectationResult",
@@ -124,14 +124,18 @@ def accepted_values(table: Any, column: str, values: Iterable[Any]) -> Expectati
         unexpected = pc.unique(outside).to_pylist()
         return ExpectationResult(
             False,
-            f"column {column} has {len(outside)} values outside {_examples(accepted)}: "
-            f"{_examples(unexpected)}",
+            f"column {column} has {len(outside)} values outside {_examples(accepted)}: {_examples(unexpected)}",
         )
     return ExpectationResult(True, f"column {column} has only accepted values")
 
 
 def _aggregate_between(
-    table: Any, column: str, what: str, compute: Any, min: Any, max: Any  # noqa: A002
+    table: Any,
+    column: str,
+    what: str,
+    compute: Any,
+    min: Any,
+    max: Any,  # noqa: A002
 ) -> ExpectationResult:
     _check_bounds(min, max)
     values = _column(table, column)
@@ -175,3 +179,44 @@ def row_count_between(table: Any, min: Optional[int] = None, max: Optional[int] 
     if _within(rows, min, max):
         return ExpectationResult(True, f"table has {rows} rows, {bounds}")
     return ExpectationResult(False, f"table has {rows} rows, expected {bounds}")
+
+
+# How the worker judges what an @tarn.expectation function returned.
+
+
+class AssertionFailed:
+    """Stands for the return value of an expectation whose assert failed."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+def verdict(value: Any) -> Tuple[bool, str]:
+    """Whether an expectation's return value passes, and a message (used by the worker)."""
+    import pyarrow as pa
+
+    if isinstance(value, AssertionFailed):
+        return False, value.message
+    if isinstance(value, ExpectationResult):
+        return value.passed, value.message
+    if value is None:
+        return False, "returned None; return True/False or a tarn.expectations result (after asserts: return True)"
+    if isinstance(value, pa.Scalar):
+        value = value.as_py()
+        if value is None:
+            return False, "returned a null value"
+    if isinstance(value, (pa.Array, pa.ChunkedArray)) and pa.types.is_boolean(value.type):
+        import pyarrow.compute as pc
+
+        failed = len(value) - (pc.sum(pc.fill_null(value, False)).as_py() or 0)
+        if failed:
+            return False, f"{failed} of {len(value)} rows are false or null"
+        return True, f"all {len(value)} rows are true"
+    try:
+        passed = bool(value)
+    except ValueError as exc:  # e.g. a pandas Series: "truth value ... is ambiguous"
+        raise TypeError(
+            f"expectation returned a {type(value).__name__} whose truth value is ambiguous; "
+            f"return a bool, e.g. series.all() ({exc})"
+        ) from None
+    return passed, "" if passed else f"returned {value!r}"

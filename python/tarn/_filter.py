@@ -59,8 +59,19 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 _KEYWORDS = {
-    "AND", "OR", "NOT", "IN", "IS", "NULL", "BETWEEN", "TRUE", "FALSE",
-    "DATE", "TIMESTAMP", "LIKE", "ILIKE",
+    "AND",
+    "OR",
+    "NOT",
+    "IN",
+    "IS",
+    "NULL",
+    "BETWEEN",
+    "TRUE",
+    "FALSE",
+    "DATE",
+    "TIMESTAMP",
+    "LIKE",
+    "ILIKE",
 }
 _COMPARISONS = {"=": "=", "==": "=", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
@@ -126,7 +137,7 @@ class _Parser:
 
     def parse(self) -> Node:
         if self.peek()[0] == "end":
-            raise FilterError("filter is empty; remove it or write a predicate such as \"miles > 0\"")
+            raise FilterError('filter is empty; remove it or write a predicate such as "miles > 0"')
         node = self.disjunction()
         if self.peek()[0] != "end":
             self.fail("expected AND, OR or the end of the filter")
@@ -411,9 +422,13 @@ def _numbers(pa: Any, values: List[Any]) -> Any:
     import struct
 
     if all(isinstance(v, int) for v in values):
-        return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(struct.pack(f"<{len(values)}q", *values))])
+        return pa.Array.from_buffers(
+            pa.int64(), len(values), [None, pa.py_buffer(struct.pack(f"<{len(values)}q", *values))]
+        )
     floats = [float(v) for v in values]
-    return pa.Array.from_buffers(pa.float64(), len(values), [None, pa.py_buffer(struct.pack(f"<{len(values)}d", *floats))])
+    return pa.Array.from_buffers(
+        pa.float64(), len(values), [None, pa.py_buffer(struct.pack(f"<{len(values)}d", *floats))]
+    )
 
 
 def _strings(pa: Any, values: List[str]) -> Any:

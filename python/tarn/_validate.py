@@ -17,11 +17,24 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?\Z")
 _PYTHON_VERSION = re.compile(r"3\.\d+(\.\d+)?\Z")
 _MEMORY = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*\Z")
 _MEMORY_UNITS = {
-    "": 1, "b": 1,
-    "k": 1000, "kb": 1000, "ki": 1024, "kib": 1024,
-    "m": 1000**2, "mb": 1000**2, "mi": 1024**2, "mib": 1024**2,
-    "g": 1000**3, "gb": 1000**3, "gi": 1024**3, "gib": 1024**3,
-    "t": 1000**4, "tb": 1000**4, "ti": 1024**4, "tib": 1024**4,
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1000,
+    "ki": 1024,
+    "kib": 1024,
+    "m": 1000**2,
+    "mb": 1000**2,
+    "mi": 1024**2,
+    "mib": 1024**2,
+    "g": 1000**3,
+    "gb": 1000**3,
+    "gi": 1024**3,
+    "gib": 1024**3,
+    "t": 1000**4,
+    "tb": 1000**4,
+    "ti": 1024**4,
+    "tib": 1024**4,
 }
 
 
@@ -111,17 +124,13 @@ def pip_packages(value: Any) -> Dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise TypeError(
-            f"pip must be a dict of package name to version such as {{'pandas': '2.2.3'}}, got {value!r}"
-        )
+        raise TypeError(f"pip must be a dict of package name to version such as {{'pandas': '2.2.3'}}, got {value!r}")
     packages = {}
     for package, version in value.items():
         if not isinstance(package, str) or not package.strip():
             raise TypeError(f"pip package names must be non-empty strings, got {package!r}")
         if not isinstance(version, str) or not version.strip():
-            raise TypeError(
-                f"pip version of {package!r} must be a string such as '2.2.3', got {version!r}"
-            )
+            raise TypeError(f"pip version of {package!r} must be a string such as '2.2.3', got {version!r}")
         packages[package.strip()] = version.strip()
     return packages
 
@@ -214,4 +223,3 @@ def input_options(name: Any = None, columns: Any = None, filter: Any = None, ref
 
 def parameter_options(name: Any = None) -> Dict[str, Any]:
     return {"name": optional_name(name, "parameter name")}
-

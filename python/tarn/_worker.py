@@ -33,6 +33,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import pyarrow as pa
 
 from . import _arrow
+from ._report import assertion_message, failure
 from ._exceptions import InputError, OutputError
 
 __all__ = ["main", "run", "set_memory_limit"]
@@ -43,7 +44,6 @@ EXIT_SPEC_ERROR = 2
 EXIT_EXPECTATION_FAILED = 3
 
 KINDS = ("model", "expectation", "sql")
-_SDK_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 class SpecError(Exception):
@@ -203,57 +203,6 @@ async def _await(awaitable: Any) -> Any:
     return await awaitable
 
 
-class _ExpectationFailed:
-    """Stands for the return value of an expectation whose assert failed."""
-
-    def __init__(self, message: str) -> None:
-        self.message = message
-
-
-def _verdict(value: Any) -> Tuple[bool, str]:
-    """Whether an expectation's return value passes, and a message."""
-    from ._expectations import ExpectationResult
-
-    if isinstance(value, _ExpectationFailed):
-        return False, value.message
-    if isinstance(value, ExpectationResult):
-        return value.passed, value.message
-    if value is None:
-        return False, "returned None; return True/False or a tarn.expectations result (after asserts: return True)"
-    if isinstance(value, pa.Scalar):
-        value = value.as_py()
-        if value is None:
-            return False, "returned a null value"
-    if isinstance(value, (pa.Array, pa.ChunkedArray)) and pa.types.is_boolean(value.type):
-        import pyarrow.compute as pc
-
-        failed = len(value) - (pc.sum(pc.fill_null(value, False)).as_py() or 0)
-        if failed:
-            return False, f"{failed} of {len(value)} rows are false or null"
-        return True, f"all {len(value)} rows are true"
-    try:
-        passed = bool(value)
-    except ValueError as exc:  # e.g. a pandas Series: "truth value ... is ambiguous"
-        raise TypeError(
-            f"expectation returned a {type(value).__name__} whose truth value is ambiguous; "
-            f"return a bool, e.g. series.all() ({exc})"
-        ) from None
-    return passed, "" if passed else f"returned {value!r}"
-
-
-def _assertion_message(exc: AssertionError, project_dir: str) -> str:
-    if str(exc):
-        return str(exc)
-    frame = _user_frame(exc.__traceback__, project_dir)
-    if frame is None:
-        return "assertion failed"
-    import linecache
-
-    file, line = frame
-    source = linecache.getline(os.path.join(project_dir, file), line).strip()
-    return f"assertion failed at {file}:{line}: {source}"
-
-
 def _check_output(table: pa.Table, columns: Optional[List[str]], name: str) -> pa.Table:
     if not columns:
         return table
@@ -296,21 +245,23 @@ def run(spec: Dict[str, Any]) -> Tuple[int, Dict[str, Any]]:
             raise AttributeError(f"{spec['file']} defines no function {spec['function']}")
         kwargs = _arguments(function, spec, tables)
         if kind == "expectation":
+            from ._expectations import AssertionFailed
+
             try:
                 value = _call(function, kwargs, timing)
             except AssertionError as exc:
-                value = _ExpectationFailed(_assertion_message(exc, project_dir))
+                value = AssertionFailed(assertion_message(exc, project_dir))
         else:
             value = _call(function, kwargs, timing)
         columns = getattr(getattr(function, "__tarn__", None), "columns", None)
 
     if kind == "expectation":
-        passed, message = _verdict(value)
+        from ._expectations import verdict
+
+        passed, message = verdict(value)
         if not passed:
             sys.stderr.write(f"expectation {name} failed: {message or 'returned a false value'}\n")
-        return (EXIT_OK if passed else EXIT_EXPECTATION_FAILED), dict(
-            ok=True, passed=passed, message=message, **timing
-        )
+        return (EXIT_OK if passed else EXIT_EXPECTATION_FAILED), dict(ok=True, passed=passed, message=message, **timing)
 
     start = time.perf_counter()
     try:
@@ -318,7 +269,10 @@ def run(spec: Dict[str, Any]) -> Tuple[int, Dict[str, Any]]:
     except TypeError as exc:
         raise OutputError(f"model {name} returned an unusable value: {exc}") from None
     table = _check_output(table, columns, name)
-    size = _arrow.write_ipc_file(table, spec["output"])
+    try:
+        size = _arrow.write_ipc_file(table, spec["output"])
+    except OSError as exc:
+        raise SpecError(f"cannot write the output {spec['output']}: {exc}") from None
     timing["output_seconds"] = time.perf_counter() - start
     return EXIT_OK, dict(
         ok=True,
@@ -327,78 +281,6 @@ def run(spec: Dict[str, Any]) -> Tuple[int, Dict[str, Any]]:
         output_bytes=size,
         **timing,
     )
-
-
-def _user_frame(tb: Any, project_dir: str) -> Optional[Tuple[str, int]]:
-    """The innermost traceback frame in a file under ``project_dir``, as (relative path, line)."""
-    root = os.path.realpath(project_dir) + os.sep
-    found = None
-    while tb is not None:
-        filename = os.path.realpath(tb.tb_frame.f_code.co_filename)
-        if filename.startswith(root):
-            found = (os.path.relpath(filename, root).replace(os.sep, "/"), tb.tb_lineno)
-        tb = tb.tb_next
-    return found
-
-
-def _without_sdk_frames(tb: Any) -> Any:
-    """Drop the worker's own leading frames (and importlib's) so the traceback starts in user code."""
-    def internal(filename: str) -> bool:
-        return filename.startswith("<frozen ") or os.path.abspath(filename).startswith(_SDK_DIR + os.sep)
-
-    while tb is not None and internal(tb.tb_frame.f_code.co_filename):
-        tb = tb.tb_next
-    return tb
-
-
-def failure(exc: BaseException, spec: Dict[str, Any]) -> Dict[str, Any]:
-    """The result document for a user error; also prints the traceback to stderr."""
-    import traceback
-
-    project_dir = os.path.abspath(spec.get("project_dir") or ".")
-    name = spec.get("name") or spec.get("function") or "step"
-    error_type = type(exc).__name__
-    message = str(exc)
-    location = _user_frame(exc.__traceback__, project_dir)
-    if isinstance(exc, SyntaxError) and exc.filename and os.path.isabs(exc.filename):
-        location = _user_frame_of_file(exc.filename, exc.lineno, project_dir) or location
-    if spec.get("kind") == "sql":
-        from . import _sql
-
-        location = (spec.get("file"), _sql.error_line(exc)) if spec.get("file") else None
-        if _sql.is_out_of_memory(exc):
-            exc = MemoryError(message)
-    if isinstance(exc, MemoryError):
-        error_type = "MemoryError"
-        limit = int(spec.get("memory_limit_bytes") or 0)
-        detail = f" ({message})" if message else ""
-        if limit:
-            message = (
-                f"{spec.get('kind', 'step')} {name} exceeded its memory limit of {limit / 2**30:.1f} GiB{detail}; "
-                "raise it with @tarn.resources(memory=...) or process less data at once"
-            )
-        else:
-            message = f"{spec.get('kind', 'step')} {name} ran out of memory{detail}"
-    text = "".join(traceback.format_exception(type(exc), exc, _without_sdk_frames(exc.__traceback__)))
-    if error_type == "MemoryError":
-        text = text.rstrip("\n") + f"\n{message}\n"
-    sys.stderr.write(text)
-    return {
-        "ok": False,
-        "error_type": error_type,
-        "message": message,
-        "traceback": text,
-        "user_file": location[0] if location else None,
-        "user_line": location[1] if location else None,
-    }
-
-
-def _user_frame_of_file(filename: str, line: Optional[int], project_dir: str) -> Optional[Tuple[str, Optional[int]]]:
-    root = os.path.realpath(project_dir) + os.sep
-    path = os.path.realpath(filename)
-    if not path.startswith(root):
-        return None
-    return os.path.relpath(path, root).replace(os.sep, "/"), line
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -416,14 +298,21 @@ def main(argv: Optional[List[str]] = None) -> int:
     except SpecError as exc:
         sys.stderr.write(f"tarn worker: {exc}\n")
         if spec.get("result"):
-            _arrow.write_json({"ok": False, "error_type": "SpecError", "message": str(exc)}, spec["result"])
+            _write_result({"ok": False, "error_type": "SpecError", "message": str(exc)}, spec["result"])
         return EXIT_SPEC_ERROR
-    except (Exception, SystemExit, MemoryError) as exc:  # noqa: B902 - user code may raise anything
-        result = failure(exc, spec)
-        _arrow.write_json(result, spec["result"])
-        return EXIT_USER_ERROR
-    _arrow.write_json(result, spec["result"])
-    return status
+    except (Exception, SystemExit) as exc:  # noqa: B902 - user code may raise anything
+        return _write_result(failure(exc, spec), spec["result"]) or EXIT_USER_ERROR
+    return _write_result(result, spec["result"]) or status
+
+
+def _write_result(result: Dict[str, Any], path: str) -> int:
+    """Write the result JSON; return 0, or EXIT_SPEC_ERROR if it cannot be written."""
+    try:
+        _arrow.write_json(result, path)
+    except OSError as exc:
+        sys.stderr.write(f"tarn worker: cannot write the result {path}: {exc}\n")
+        return EXIT_SPEC_ERROR
+    return 0
 
 
 if __name__ == "__main__":

@@ -13,7 +13,9 @@ def test_model_records_metadata_and_stays_callable():
     @tarn.model(materialization_strategy="replace", partitioned_by="day(pickup_at)", columns=["miles"])
     @tarn.python("3.11", pip={"pandas": "2.2.3"})
     @tarn.resources(memory="4GiB", timeout=600)
-    def clean_trips(trips=tarn.Model("taxi_trips", columns=["miles"], filter="miles > 0"), min_miles=tarn.Parameter("min_miles")):
+    def clean_trips(
+        trips=tarn.Model("taxi_trips", columns=["miles"], filter="miles > 0"), min_miles=tarn.Parameter("min_miles")
+    ):
         """Keep long trips."""
         return trips.filter(pc.greater(trips["miles"], min_miles))
 
@@ -114,7 +116,11 @@ def test_expectation_metadata():
 @pytest.mark.parametrize(
     "make, error, message",
     [
-        (lambda: tarn.model(materialization_strategy="UPSERT"), ValueError, "NONE, REPLACE, APPEND, OVERWRITE_PARTITIONS"),
+        (
+            lambda: tarn.model(materialization_strategy="UPSERT"),
+            ValueError,
+            "NONE, REPLACE, APPEND, OVERWRITE_PARTITIONS",
+        ),
         (lambda: tarn.model(materialization_strategy=1), TypeError, "materialization_strategy must be a string"),
         (lambda: tarn.model(name="bad name"), ValueError, "not a valid name"),
         (lambda: tarn.model(columns="a"), TypeError, "columns must be a list of strings"),

@@ -141,7 +141,12 @@ def test_aliases_and_star_import(project):
 
 
 def test_syntax_error_with_line_and_column(project):
-    root = project({"models/bad.py": "import tarn\n\n@tarn.model\ndef f(:\n    pass\n", "ok.py": "import tarn\n@tarn.model\ndef ok():\n    pass\n"})
+    root = project(
+        {
+            "models/bad.py": "import tarn\n\n@tarn.model\ndef f(:\n    pass\n",
+            "ok.py": "import tarn\n@tarn.model\ndef ok():\n    pass\n",
+        }
+    )
     found = run_discover(root)
     assert [m["name"] for m in found["models"]] == ["ok"]
     (error,) = found["errors"]
@@ -152,21 +157,51 @@ def test_syntax_error_with_line_and_column(project):
 @pytest.mark.parametrize(
     "source, line, column, message",
     [
-        ("S = 'REPLACE'\n@tarn.model(materialization_strategy=S)\ndef f(): pass\n", 2, 38, "argument 'materialization_strategy' must be a literal value, not `S`"),
-        ("@tarn.model(materialization_strategy='upsert')\ndef f(): pass\n", 1, 2, "unknown materialization_strategy 'upsert'; valid strategies: NONE, REPLACE"),
+        (
+            "S = 'REPLACE'\n@tarn.model(materialization_strategy=S)\ndef f(): pass\n",
+            2,
+            38,
+            "argument 'materialization_strategy' must be a literal value, not `S`",
+        ),
+        (
+            "@tarn.model(materialization_strategy='upsert')\ndef f(): pass\n",
+            1,
+            2,
+            "unknown materialization_strategy 'upsert'; valid strategies: NONE, REPLACE",
+        ),
         ("@tarn.model(foo=1)\ndef f(): pass\n", 1, 13, "@tarn.model on f has no argument 'foo' (valid: name, columns"),
         ("opts = {}\n@tarn.model(**opts)\ndef f(): pass\n", 2, 15, "**opts cannot be read statically"),
         ("@tarn.python('3.11')\ndef f(): pass\n", 2, 1, "f has @tarn.python but no @tarn.model or @tarn.expectation"),
         ("@tarn.resources(memory='1GiB')\ndef f(): pass\n", 2, 1, "f has @tarn.resources but no @tarn.model"),
-        ("@tarn.model\ndef f(t=tarn.Model(columns=['a'])): pass\n", 2, 9, "needs the name of the table or model to read"),
+        (
+            "@tarn.model\ndef f(t=tarn.Model(columns=['a'])): pass\n",
+            2,
+            9,
+            "needs the name of the table or model to read",
+        ),
         ("@tarn.model\ndef f(t=tarn.Model): pass\n", 2, 9, "call it, e.g. tarn.Model('name')"),
         ("@tarn.model\ndef f(t=tarn.Model('x', filter='a >')): pass\n", 2, 9, "filter 'a >': expected a column name"),
-        ("@tarn.model\ndef f(t=tarn.Model('x', where='a')): pass\n", 2, 25, "has no argument 'where' (valid: name, columns, filter, ref)"),
-        ("@tarn.model\ndef f(t=tarn.Parameter('p', default=float)): pass\n", 2, 37, "argument 'default' must be a literal value"),
+        (
+            "@tarn.model\ndef f(t=tarn.Model('x', where='a')): pass\n",
+            2,
+            25,
+            "has no argument 'where' (valid: name, columns, filter, ref)",
+        ),
+        (
+            "@tarn.model\ndef f(t=tarn.Parameter('p', default=float)): pass\n",
+            2,
+            37,
+            "argument 'default' must be a literal value",
+        ),
         ("@tarn.model\n@tarn.expectation\ndef f(): pass\n", 3, 1, "cannot be both a tarn model and a tarn expectation"),
         ("@tarn.model\n@tarn.model\ndef f(): pass\n", 2, 2, "decorated with @tarn.model twice"),
         ("@tarn.python(3.10)\n@tarn.model\ndef f(): pass\n", 1, 2, "cannot tell 3.10 from 3.1"),
-        ("def outer():\n    @tarn.model\n    def inner(): pass\n", 3, 5, "inner is decorated with tarn but is not defined at module level"),
+        (
+            "def outer():\n    @tarn.model\n    def inner(): pass\n",
+            3,
+            5,
+            "inner is decorated with tarn but is not defined at module level",
+        ),
         ("@tarn.model('a', 'b')\ndef f(): pass\n", 1, 2, "takes at most 1 positional argument(s) (name)"),
     ],
 )
@@ -239,7 +274,9 @@ def test_matches_runtime_metadata(project):
 
 
 def _python39():
-    candidates = [shutil.which("python3.9")] + sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.9*/bin/python3.9")))
+    candidates = [shutil.which("python3.9")] + sorted(
+        glob.glob(os.path.expanduser("~/.pyenv/versions/3.9*/bin/python3.9"))
+    )
     for candidate in filter(None, candidates):
         if subprocess.run([candidate, "-c", "import ast, json"], capture_output=True).returncode == 0:
             return candidate

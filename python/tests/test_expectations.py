@@ -43,7 +43,11 @@ TRIPS = pa.table(
         (mean_between(TRIPS, "fare", min=10, max=25), True, "mean of fare is 20.0, between 10 and 25"),
         (mean_between(TRIPS, "fare", max=15), False, "mean of fare is 20.0, expected at most 15"),
         (min_between(TRIPS, "fare", min=0), True, "min of fare is 10.0, at least 0"),
-        (min_between(TRIPS, "day", min=dt.date(2024, 1, 2)), False, "min of day is datetime.date(2024, 1, 1), expected at least datetime.date(2024, 1, 2)"),
+        (
+            min_between(TRIPS, "day", min=dt.date(2024, 1, 2)),
+            False,
+            "min of day is datetime.date(2024, 1, 1), expected at least datetime.date(2024, 1, 2)",
+        ),
         (max_between(TRIPS, "id", min=1, max=3), False, "max of id is 4, expected between 1 and 3"),
         (max_between(TRIPS, "id", max=4), True, "max of id is 4, at most 4"),
         (row_count_between(TRIPS, min=1, max=10), True, "table has 6 rows, between 1 and 10"),

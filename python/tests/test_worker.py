@@ -147,13 +147,26 @@ def models(project):
 
 
 def model_spec(root, function, **extra):
-    spec = {"kind": "model", "project_dir": str(root), "file": "models/trips.py", "function": function, "name": function}
+    spec = {
+        "kind": "model",
+        "project_dir": str(root),
+        "file": "models/trips.py",
+        "function": function,
+        "name": function,
+    }
     spec.update(extra)
     return spec
 
 
 def expectation_spec(root, function):
-    return {"kind": "expectation", "project_dir": str(root), "file": "checks/expect.py", "function": function, "name": function, "output": None}
+    return {
+        "kind": "expectation",
+        "project_dir": str(root),
+        "file": "checks/expect.py",
+        "function": function,
+        "name": function,
+        "output": None,
+    }
 
 
 def test_model_with_columns_filter_and_parameters(models, worker):
@@ -179,7 +192,9 @@ def test_output_is_an_arrow_ipc_file(models, worker):
         assert source.read(6) == b"ARROW1"
         source.seek(0)
         assert pa.ipc.open_file(source).read_all().equals(TRIPS)
-    assert not any(name.endswith(".tmp") for name in __import__("os").listdir(__import__("os").path.dirname(run.spec["output"])))
+    assert not any(
+        name.endswith(".tmp") for name in __import__("os").listdir(__import__("os").path.dirname(run.spec["output"]))
+    )
 
 
 @pytest.mark.parametrize(
@@ -263,8 +278,8 @@ def test_failing_model_reports_user_file_and_line(models, worker):
     assert result["message"] == "'zone'"
     assert (result["user_file"], result["user_line"]) == ("models/helpers.py", 2)
     # The traceback starts in user code (no worker frames) and is also streamed on stderr.
-    assert result["traceback"].startswith("Traceback (most recent call last):\n  File \"")
-    assert "models/trips.py\", line 40, in broken" in result["traceback"]
+    assert result["traceback"].startswith('Traceback (most recent call last):\n  File "')
+    assert 'models/trips.py", line 40, in broken' in result["traceback"]
     assert "tarn/_worker.py" not in result["traceback"]
     assert result["traceback"] in run.stderr
 
@@ -279,7 +294,9 @@ def test_failing_model_reports_user_file_and_line(models, worker):
     ],
 )
 def test_output_and_exit_errors(models, worker, function, error_type, message):
-    run = worker(model_spec(models, function), inputs={"trips": TRIPS} if function not in ("returns_string", "exits") else None)
+    run = worker(
+        model_spec(models, function), inputs={"trips": TRIPS} if function not in ("returns_string", "exits") else None
+    )
     assert run.returncode == 1, run
     assert run.result["error_type"] == error_type
     assert message in run.result["message"]
@@ -297,7 +314,10 @@ def test_input_column_and_filter_errors(models, worker):
 
 
 def test_filter_on_a_column_not_selected(models, worker):
-    run = worker(model_spec(models, "as_batch"), inputs={"trips": {"table": TRIPS, "columns": ["trip_id"], "filter": "zone = 'a'"}})
+    run = worker(
+        model_spec(models, "as_batch"),
+        inputs={"trips": {"table": TRIPS, "columns": ["trip_id"], "filter": "zone = 'a'"}},
+    )
     assert run.returncode == 0, run
     assert run.table.to_pydict() == {"trip_id": [1, 3]}
 
@@ -349,10 +369,17 @@ def test_expectation_that_raises_is_an_error(models, worker):
 
 @requires("duckdb")
 def test_sql(project, worker):
-    root = project({"models/top_zones.sql": "select zone, count(*) as n\nfrom taxi_trips\ngroup by zone order by n desc, zone"})
+    root = project(
+        {"models/top_zones.sql": "select zone, count(*) as n\nfrom taxi_trips\ngroup by zone order by n desc, zone"}
+    )
     run = worker(
-        {"kind": "sql", "project_dir": str(root), "file": "models/top_zones.sql", "name": "top_zones",
-         "sql": (root / "models/top_zones.sql").read_text()},
+        {
+            "kind": "sql",
+            "project_dir": str(root),
+            "file": "models/top_zones.sql",
+            "name": "top_zones",
+            "sql": (root / "models/top_zones.sql").read_text(),
+        },
         inputs={"taxi_trips": TRIPS},
     )
     assert run.returncode == 0, run
@@ -366,8 +393,10 @@ def test_sql_with_schema_qualified_inputs(project, worker):
     root = project({})
     zones = pa.table({"zone": ["a", "b"], "name": ["Airport", "Bronx"]})
     sql = "select t.trip_id, z.name from sales.trips t join zones z using (zone) order by t.trip_id"
-    run = worker({"kind": "sql", "project_dir": str(root), "name": "named", "sql": sql},
-                 inputs={"sales.trips": TRIPS, "tarn.zones": zones})
+    run = worker(
+        {"kind": "sql", "project_dir": str(root), "name": "named", "sql": sql},
+        inputs={"sales.trips": TRIPS, "tarn.zones": zones},
+    )
     assert run.returncode == 0, run
     assert run.table.to_pydict() == {"trip_id": [1, 2, 3], "name": ["Airport", "Bronx", "Airport"]}
 
@@ -375,8 +404,16 @@ def test_sql_with_schema_qualified_inputs(project, worker):
 @requires("duckdb")
 def test_sql_error_points_at_the_file(project, worker):
     root = project({"bad.sql": "select zone\nfrom taxi_trips\nwhere zone = = 'a'"})
-    run = worker({"kind": "sql", "project_dir": str(root), "file": "bad.sql", "name": "bad", "sql": (root / "bad.sql").read_text()},
-                 inputs={"taxi_trips": TRIPS})
+    run = worker(
+        {
+            "kind": "sql",
+            "project_dir": str(root),
+            "file": "bad.sql",
+            "name": "bad",
+            "sql": (root / "bad.sql").read_text(),
+        },
+        inputs={"taxi_trips": TRIPS},
+    )
     assert run.returncode == 1
     assert run.result["error_type"] == "ParserException"
     assert (run.result["user_file"], run.result["user_line"]) == ("bad.sql", 3)
@@ -389,13 +426,18 @@ def test_memory_limit(models, worker, function):
     assert run.result["error_type"] == "MemoryError"
     assert "model " + function + " exceeded its memory limit of 0.5 GiB" in run.result["message"]
     assert run.result["user_file"] == "models/trips.py"
+    assert "raise it with @tarn.resources(memory=...)" in run.stderr
 
 
 def test_memory_mapped_inputs_do_not_count_against_the_limit(project, worker):
-    root = project({"m.py": "import tarn\n@tarn.model\ndef count(big=tarn.Model('big')):\n    return {'rows': [big.num_rows]}\n"})
+    root = project(
+        {"m.py": "import tarn\n@tarn.model\ndef count(big=tarn.Model('big')):\n    return {'rows': [big.num_rows]}\n"}
+    )
     big = pa.table({"x": pa.array(range(40 * 2**20), pa.int64())})  # 320 MiB on disk
-    run = worker({"project_dir": str(root), "file": "m.py", "function": "count", "memory_limit_bytes": 256 * 2**20},
-                 inputs={"big": big})
+    run = worker(
+        {"project_dir": str(root), "file": "m.py", "function": "count", "memory_limit_bytes": 256 * 2**20},
+        inputs={"big": big},
+    )
     assert run.returncode == 0, run
     assert run.table.to_pydict() == {"rows": [40 * 2**20]}
 
@@ -436,8 +478,12 @@ def test_missing_input_file_is_a_spec_error(models, worker, tmp_path):
     run = worker(spec, inputs={"trips": TRIPS})
     spec = dict(run.spec, inputs={"trips": {"path": str(tmp_path / "gone.arrow")}})
     (tmp_path / "spec2.json").write_text(json.dumps(spec))
-    proc = subprocess.run([sys.executable, "-m", "tarn._worker", str(tmp_path / "spec2.json")],
-                          capture_output=True, text=True, env=sdk_env())
+    proc = subprocess.run(
+        [sys.executable, "-m", "tarn._worker", str(tmp_path / "spec2.json")],
+        capture_output=True,
+        text=True,
+        env=sdk_env(),
+    )
     assert proc.returncode == 2
     assert "cannot read input trips" in proc.stderr
 
@@ -454,7 +500,19 @@ def test_worker_imports_only_pyarrow_and_the_stdlib(models, worker):
         "import sys\nimport tarn\n\n@tarn.model\ndef probe(t=tarn.Model('x')):\n"
         "    return {'loaded': [m for m in ('pandas', 'polars', 'duckdb') if m in sys.modules] or ['none']}\n"
     )
-    run = worker({"project_dir": str(root), "file": "models/probe.py", "function": "probe"},
-                 inputs={"t": {"table": TRIPS, "columns": ["miles"], "filter": "miles > 1 AND zone IN ('a', 'b')"}})
+    run = worker(
+        {"project_dir": str(root), "file": "models/probe.py", "function": "probe"},
+        inputs={"t": {"table": TRIPS, "columns": ["miles"], "filter": "miles > 1 AND zone IN ('a', 'b')"}},
+    )
     assert run.returncode == 0, run
     assert run.table.to_pydict() == {"loaded": ["none"]}
+
+
+def test_unwritable_output_is_a_spec_error(models, worker, tmp_path):
+    run = worker(
+        model_spec(models, "as_batch", output=str(tmp_path / "no" / "such" / "dir" / "out.arrow")),
+        inputs={"trips": TRIPS},
+    )
+    assert run.returncode == 2, run
+    assert run.result["error_type"] == "SpecError"
+    assert "cannot write the output" in run.result["message"]
