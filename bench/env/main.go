@@ -1,0 +1,355 @@
+// Command env measures building a Python environment the way tarn does
+// (runtime.EnvManager.Ensure: uv venv + uv pip install into
+// TARN_HOME/envs/<hash>) for pandas + pyarrow: with a cold uv cache, with a
+// warm one, and when the identical environment exists; against
+// `python -m venv X && X/bin/pip install ...` with pip's cache disabled and
+// warm, interleaved in the same run.
+//
+//	go run ./bench/env [-reps 3] [-json]
+//
+// See README.md for how to read the figures.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tarnhq/tarn/python"
+	rt "github.com/tarnhq/tarn/runtime"
+)
+
+type config struct {
+	reps       int
+	identicalN int
+	pyVer      string
+	pandas     string
+	pyarrow    string
+	jsonOut    bool
+	keep       bool
+	verify     bool
+	skipCold   bool
+}
+
+type variant struct {
+	Name    string    `json:"name"`
+	What    string    `json:"what"`
+	Samples []float64 `json:"samples_s"`
+	Median  float64   `json:"median_s"`
+	Min     float64   `json:"min_s"`
+}
+
+type report struct {
+	Machine      string     `json:"machine"`
+	Python       string     `json:"python"`
+	Packages     []string   `json:"packages"`
+	UV           string     `json:"uv"`
+	Pip          string     `json:"pip"`
+	Reps         int        `json:"reps"`
+	Variants     []*variant `json:"variants"`
+	IdenticalMs  float64    `json:"identical_p50_ms"`
+	IdenticalN   int        `json:"identical_n"`
+	IdenticalP99 float64    `json:"identical_p99_ms"`
+	// ratios of medians
+	PipWarmOverUVWarm    float64 `json:"pip_warm_over_uv_warm"`
+	PipNoCacheOverUVWarm float64 `json:"pip_nocache_over_uv_warm"`
+	PipNoCacheOverUVCold float64 `json:"pip_nocache_over_uv_cold"`
+	TargetIdentical      bool    `json:"target_identical_met"`
+	TargetWarm           bool    `json:"target_warm_met"`
+}
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "env:", err)
+		os.Exit(1)
+	}
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "[env %s] %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+func run() error {
+	var cfg config
+	fs := flag.NewFlagSet("env", flag.ContinueOnError)
+	fs.IntVar(&cfg.reps, "reps", 3, "timed builds per variant (interleaved; medians reported)")
+	fs.IntVar(&cfg.identicalN, "identical", 200, "timed Ensure calls of an existing environment")
+	fs.StringVar(&cfg.pyVer, "python", "3.11", "Python version")
+	fs.StringVar(&cfg.pandas, "pandas", "2.2.3", "pandas pin")
+	fs.StringVar(&cfg.pyarrow, "pyarrow", "26.0.1", "pyarrow pin")
+	fs.BoolVar(&cfg.jsonOut, "json", false, "print the figures as JSON on stdout")
+	fs.BoolVar(&cfg.keep, "keep", false, "keep the temporary directory")
+	fs.BoolVar(&cfg.verify, "verify", true, "check once that every kind of environment imports pandas and pyarrow (untimed)")
+	fs.BoolVar(&cfg.skipCold, "skip-cold", false, "skip the variants that download from the index (uv cold cache, pip without cache)")
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	ctx := context.Background()
+	tmp, err := os.MkdirTemp("", "tarn-bench-env-")
+	if err != nil {
+		return err
+	}
+	if cfg.keep {
+		logf("keeping %s", tmp)
+	} else {
+		defer os.RemoveAll(tmp)
+	}
+	uv, err := rt.FindUV()
+	if err != nil {
+		return err
+	}
+	interps, err := rt.FindInterpreters(ctx, uv)
+	if err != nil {
+		return err
+	}
+	interp, err := rt.PickInterpreter(interps, cfg.pyVer)
+	if err != nil {
+		return err
+	}
+	spec := rt.EnvSpec{Python: cfg.pyVer, Packages: map[string]string{"pandas": cfg.pandas, "pyarrow": cfg.pyarrow}}
+	pkgs := spec.Requirements()
+	rep := &report{Machine: machine(), Python: interp.Version + " (" + interp.Path + ")", Packages: pkgs, Reps: cfg.reps}
+	rep.UV = strings.TrimSpace(output(ctx, append(slices.Clone(uv), "--version")...))
+
+	sdkVersion := python.Version()
+	n := 0
+	newDir := func(kind string) string {
+		n++
+		return filepath.Join(tmp, fmt.Sprintf("%s-%d", kind, n))
+	}
+	// ensure builds spec with a fresh EnvManager (a fresh tarn process) in envDir, with uvCache.
+	ensure := func(envDir, uvCache string) (*rt.Env, time.Duration, error) {
+		os.Setenv("UV_CACHE_DIR", uvCache)
+		defer os.Unsetenv("UV_CACHE_DIR")
+		em := &rt.EnvManager{Dir: envDir, UV: uv, SDKVersion: sdkVersion}
+		start := time.Now()
+		env, err := em.Ensure(ctx, spec, nil)
+		d := time.Since(start)
+		if err == nil && env.Cached {
+			err = fmt.Errorf("environment in %s was unexpectedly cached", envDir)
+		}
+		return env, d, err
+	}
+	pipBuild := func(venv string, extraEnv ...string) (time.Duration, error) {
+		start := time.Now()
+		cmd := exec.CommandContext(ctx, interp.Path, "-m", "venv", venv)
+		cmd.Env = append(os.Environ(), extraEnv...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return 0, fmt.Errorf("python -m venv: %v: %s", err, out)
+		}
+		cmd = exec.CommandContext(ctx, filepath.Join(venv, "bin", "pip"), append([]string{"install", "--quiet"}, pkgs...)...)
+		cmd.Env = append(os.Environ(), extraEnv...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return 0, fmt.Errorf("pip install: %v: %s", err, out)
+		}
+		return time.Since(start), nil
+	}
+
+	warmUV := filepath.Join(tmp, "uv-cache-warm")
+	pipCache := filepath.Join(tmp, "pip-cache-warm")
+	// Warm both caches (untimed), and keep one tarn environment for the identical case.
+	logf("warming a uv cache (untimed): Ensure of %s", strings.Join(pkgs, " "))
+	identicalDir := filepath.Join(tmp, "envs-identical")
+	identicalEnv, d, err := ensure(identicalDir, warmUV)
+	if err != nil {
+		return err
+	}
+	logf("  built in %.1fs", d.Seconds())
+	logf("warming a pip cache (untimed): python -m venv + pip install %s", strings.Join(pkgs, " "))
+	warmVenv := newDir("pip-warmup")
+	if d, err = pipBuild(warmVenv, "PIP_CACHE_DIR="+pipCache); err != nil {
+		return err
+	}
+	logf("  built in %.1fs", d.Seconds())
+	rep.Pip = strings.TrimSpace(output(ctx, filepath.Join(warmVenv, "bin", "pip"), "--version"))
+	if i := strings.Index(rep.Pip, " from "); i > 0 {
+		rep.Pip = rep.Pip[:i]
+	}
+	os.RemoveAll(warmVenv)
+
+	variants := []*variant{
+		{Name: "uv-cold", What: "EnvManager.Ensure, empty UV_CACHE_DIR: downloads every wheel"},
+		{Name: "uv-warm", What: "EnvManager.Ensure into a new envs dir, the same (warm) UV_CACHE_DIR"},
+		{Name: "pip-nocache", What: "python -m venv X && X/bin/pip install ... with PIP_NO_CACHE_DIR=1: downloads every wheel"},
+		{Name: "pip-warm", What: "python -m venv X && X/bin/pip install ... with a warm PIP_CACHE_DIR"},
+	}
+	if cfg.skipCold {
+		variants = []*variant{variants[1], variants[3]}
+	}
+	verified := map[string]bool{}
+	check := func(name, py string) error {
+		if !cfg.verify || verified[name] {
+			return nil
+		}
+		verified[name] = true
+		out, err := exec.CommandContext(ctx, py, "-c", "import pandas, pyarrow; print(pandas.__version__, pyarrow.__version__)").CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%s environment does not work: %v: %s", name, err, out)
+		}
+		logf("  %s environment imports pandas, pyarrow %s", name, strings.TrimSpace(string(out)))
+		return nil
+	}
+	for r := 0; r < cfg.reps; r++ {
+		for i := range variants {
+			v := variants[(i+r)%len(variants)]
+			var d time.Duration
+			var err error
+			var py, cleanup string
+			var cleanups []string
+			switch v.Name {
+			case "uv-cold":
+				cache := newDir("uv-cache-cold")
+				envs := newDir("envs-cold")
+				var env *rt.Env
+				env, d, err = ensure(envs, cache)
+				if env != nil {
+					py = env.Python
+				}
+				cleanups = append(cleanups, cache)
+				cleanup = envs
+			case "uv-warm":
+				envs := newDir("envs-warm")
+				var env *rt.Env
+				env, d, err = ensure(envs, warmUV)
+				if env != nil {
+					py = env.Python
+				}
+				cleanup = envs
+			case "pip-nocache":
+				venv := newDir("pip-nocache")
+				d, err = pipBuild(venv, "PIP_NO_CACHE_DIR=1")
+				py, cleanup = filepath.Join(venv, "bin", "python"), venv
+			case "pip-warm":
+				venv := newDir("pip-warm")
+				d, err = pipBuild(venv, "PIP_CACHE_DIR="+pipCache)
+				py, cleanup = filepath.Join(venv, "bin", "python"), venv
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", v.Name, err)
+			}
+			logf("rep %d/%d %-12s %7.2fs", r+1, cfg.reps, v.Name, d.Seconds())
+			if err := check(v.Name, py); err != nil {
+				return err
+			}
+			v.Samples = append(v.Samples, d.Seconds())
+			for _, c := range append(cleanups, cleanup) {
+				os.RemoveAll(c)
+			}
+		}
+	}
+
+	// Identical environment: a fresh manager each time (as each `tarn run`
+	// makes one), the environment already there.
+	var ids []time.Duration
+	for i := 0; i < cfg.identicalN; i++ {
+		em := &rt.EnvManager{Dir: identicalDir, UV: uv, SDKVersion: sdkVersion}
+		start := time.Now()
+		env, err := em.Ensure(ctx, spec, nil)
+		d := time.Since(start)
+		if err != nil {
+			return err
+		}
+		if !env.Cached || env.Dir != identicalEnv.Dir {
+			return fmt.Errorf("identical environment was not reused")
+		}
+		ids = append(ids, d)
+	}
+	slices.Sort(ids)
+	rep.IdenticalN = len(ids)
+	rep.IdenticalMs = float64(ids[len(ids)/2].Microseconds()) / 1000
+	rep.IdenticalP99 = float64(ids[int(math.Ceil(0.99*float64(len(ids))))-1].Microseconds()) / 1000
+
+	by := map[string]*variant{}
+	for _, v := range variants {
+		s := slices.Clone(v.Samples)
+		slices.Sort(s)
+		v.Median = median(s)
+		v.Min = s[0]
+		by[v.Name] = v
+	}
+	rep.Variants = variants
+	if by["pip-warm"] != nil && by["uv-warm"] != nil {
+		rep.PipWarmOverUVWarm = by["pip-warm"].Median / by["uv-warm"].Median
+	}
+	if by["pip-nocache"] != nil && by["uv-warm"] != nil {
+		rep.PipNoCacheOverUVWarm = by["pip-nocache"].Median / by["uv-warm"].Median
+	}
+	if by["pip-nocache"] != nil && by["uv-cold"] != nil {
+		rep.PipNoCacheOverUVCold = by["pip-nocache"].Median / by["uv-cold"].Median
+	}
+	rep.TargetIdentical = rep.IdenticalMs < 100
+	rep.TargetWarm = rep.PipWarmOverUVWarm >= 20
+	if cfg.jsonOut {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	rep.print(os.Stdout)
+	return nil
+}
+
+func median(s []float64) float64 {
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+func output(ctx context.Context, argv ...string) string {
+	out, _ := exec.CommandContext(ctx, argv[0], argv[1:]...).Output()
+	return string(out)
+}
+
+func machine() string {
+	cpus := 0
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		cpus = strings.Count(string(data), "processor\t:")
+	}
+	load := ""
+	if data, err := os.ReadFile("/proc/loadavg"); err == nil {
+		load = strings.Join(strings.Fields(string(data))[:3], " ")
+	}
+	return fmt.Sprintf("%d CPUs, load average %s at the end", cpus, load)
+}
+
+func okWord(b bool) string {
+	if b {
+		return "MET"
+	}
+	return "NOT MET"
+}
+
+func (r *report) print(w io.Writer) {
+	fmt.Fprintf(w, "Building a Python environment for %s\n", strings.Join(r.Packages, " "))
+	fmt.Fprintf(w, "machine: %s; Python %s; %s; %s; %d interleaved builds per variant\n\n", r.Machine, r.Python, r.UV, r.Pip, r.Reps)
+	fmt.Fprintf(w, "  %-12s %9s %9s  %s\n", "variant", "median", "min", "what")
+	for _, v := range r.Variants {
+		fmt.Fprintf(w, "  %-12s %8.2fs %8.2fs  %s\n", v.Name, v.Median, v.Min, v.What)
+	}
+	fmt.Fprintf(w, "  %-12s %7.3fms %7.3fms  EnvManager.Ensure when the identical environment exists (p50 and p99 of %d calls, a fresh manager each)\n\n",
+		"identical", r.IdenticalMs, r.IdenticalP99, r.IdenticalN)
+	if r.PipWarmOverUVWarm > 0 {
+		fmt.Fprintf(w, "  pip (warm cache) / tarn (warm uv cache):   %6.1fx   target >= 20x: %s\n", r.PipWarmOverUVWarm, okWord(r.TargetWarm))
+	}
+	if r.PipNoCacheOverUVWarm > 0 {
+		fmt.Fprintf(w, "  pip (no cache) / tarn (warm uv cache):     %6.1fx\n", r.PipNoCacheOverUVWarm)
+	}
+	if r.PipNoCacheOverUVCold > 0 {
+		fmt.Fprintf(w, "  pip (no cache) / tarn (cold uv cache):     %6.1fx   (both download everything)\n", r.PipNoCacheOverUVCold)
+	}
+	fmt.Fprintf(w, "  identical environment: %.3f ms            target < 100 ms: %s\n", r.IdenticalMs, okWord(r.TargetIdentical))
+}
