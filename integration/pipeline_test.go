@@ -74,7 +74,7 @@ func head(t *testing.T, home, ref string) string {
 	return log[0].Hash
 }
 
-var runIDRe = regexp.MustCompile(`run/(\d{8}-\d{6}-[0-9a-f]{6})`)
+var runIDRe = regexp.MustCompile(`run id (\d{8}-\d{6}-[0-9a-f]{6})`)
 
 // noWorkersLeft checks that no process of the run whose output is given is
 // alive (worker command lines contain the run id in their spec path).
@@ -383,5 +383,47 @@ def opened():
 	}
 	if strings.Contains(s, "isolation: bubblewrap") && !strings.Contains(s, "[closed] net=unreachable home=hidden") {
 		t.Fatalf("lakehouse home visible under bubblewrap:\n%s", s)
+	}
+}
+
+// TestPipeline_KilledRun: kill -9 of `tarn run` mid-step takes its workers
+// with it, publishes nothing, and the next run removes its shared memory.
+func TestPipeline_KilledRun(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "home")
+	dir := project(t, map[string]string{"m.py": "import tarn\nimport pyarrow as pa\nimport time\n\n@tarn.model(materialization_strategy=\"REPLACE\")\ndef slow():\n    print('started', flush=True)\n    time.sleep(60)\n    return pa.table({'a': [1]})\n"})
+	tarn(t, home, "branch", "ls")
+	before := head(t, home, "main")
+	cmd := exec.Command(env(t, "TARN_BIN"), "run", "-p", dir)
+	cmd.Env = append(os.Environ(), "TARN_HOME="+home)
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(errb.String(), "[slow] started") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the step never started:\n%s", errb.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	pid := cmd.Process.Pid
+	shm, _ := filepath.Glob(fmt.Sprintf("/dev/shm/tarn-%d-*", pid))
+	if len(shm) != 1 {
+		t.Fatalf("no shared-memory directory for run process %d", pid)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	noWorkersLeft(t, errb.String())
+	if head(t, home, "main") != before {
+		t.Fatal("a killed run changed main")
+	}
+	// The next run sweeps the dead run's shared memory.
+	quick := project(t, map[string]string{"q.sql": "select 1 as one"})
+	if r := tarnRun(t, home, "run", "-p", quick, "--dry-run"); r.code != 0 {
+		t.Fatalf("next run: %s", r.stderr)
+	}
+	if _, err := os.Stat(shm[0]); !os.IsNotExist(err) {
+		t.Fatalf("shared memory of the killed run is still there: %s", shm[0])
 	}
 }
