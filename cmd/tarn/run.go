@@ -151,6 +151,7 @@ inspection. --dry-run runs the steps but materializes nothing.`,
 			}
 			res, runErr := runner.Run(ctx, project, pipeline.RunOptions{Ref: target, Params: given, DryRun: dryRun, Strict: strict,
 				Preview: previewRows, Author: a.commitInfo("").Author})
+			p.close()
 			if res != nil {
 				if err := a.emit(res, func(w io.Writer) { printRunSummary(w, res) }); err != nil {
 					return err
@@ -169,40 +170,124 @@ inspection. --dry-run runs the steps but materializes nothing.`,
 	return cmd
 }
 
-// runPrinter prints run events as plain lines (stderr).
+// runPrinter prints run events as lines on stderr. On a terminal it also
+// keeps a status line at the bottom (steps done, what is running and for
+// how long), redrawn under each new line and every few hundred ms.
 type runPrinter struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu      sync.Mutex
+	w       io.Writer
+	tty     bool
+	total   int
+	done    int
+	running map[string]time.Time
+	status  bool // a status line is on screen
+	stop    chan struct{}
 }
 
-func newRunPrinter(w io.Writer) *runPrinter { return &runPrinter{w: w} }
+func newRunPrinter(w io.Writer) *runPrinter {
+	p := &runPrinter{w: w, running: map[string]time.Time{}}
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 && os.Getenv("TERM") != "dumb" {
+			p.tty = true
+			p.stop = make(chan struct{})
+			go func() {
+				t := time.NewTicker(250 * time.Millisecond)
+				defer t.Stop()
+				for {
+					select {
+					case <-t.C:
+						p.mu.Lock()
+						p.drawStatus()
+						p.mu.Unlock()
+					case <-p.stop:
+						return
+					}
+				}
+			}()
+		}
+	}
+	return p
+}
+
+// close removes the status line.
+func (p *runPrinter) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stop != nil {
+		close(p.stop)
+		p.stop = nil
+	}
+	p.clearStatus()
+}
+
+func (p *runPrinter) clearStatus() {
+	if p.status {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.status = false
+	}
+}
+
+func (p *runPrinter) drawStatus() {
+	if !p.tty || p.total == 0 || p.stop == nil {
+		return
+	}
+	names := make([]string, 0, len(p.running))
+	for n := range p.running {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = fmt.Sprintf("%s %.1fs", n, time.Since(p.running[n]).Seconds())
+	}
+	line := fmt.Sprintf("[%d/%d done]", p.done, p.total)
+	if len(parts) > 0 {
+		line += " running: " + strings.Join(parts, ", ")
+	}
+	p.clearStatus()
+	fmt.Fprintf(p.w, "\033[2m%s\033[0m", line)
+	p.status = true
+}
+
+func (p *runPrinter) line(format string, args ...any) {
+	p.clearStatus()
+	fmt.Fprintf(p.w, format, args...)
+	p.drawStatus()
+}
 
 func (p *runPrinter) event(e pipeline.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch e.Kind {
 	case "plan":
-		fmt.Fprintf(p.w, "plan: %s\n", e.Message)
+		p.line("plan: %s\n", e.Message)
 	case "env", "info", "publish":
-		fmt.Fprintf(p.w, "%s\n", e.Message)
+		p.line("%s\n", e.Message)
 	case "log":
-		fmt.Fprintf(p.w, "  [%s] %s\n", e.Step, e.Message)
+		p.line("  [%s] %s\n", e.Step, e.Message)
 	case "preview":
-		fmt.Fprintf(p.w, "  [%s] preview:\n    %s\n", e.Step, strings.ReplaceAll(e.Message, "\n", "\n    "))
+		p.line("  [%s] preview:\n    %s\n", e.Step, strings.ReplaceAll(e.Message, "\n", "\n    "))
 	case "step":
 		switch e.State {
+		case pipeline.StateQueued:
+			p.total++
 		case pipeline.StateRunning:
-			fmt.Fprintf(p.w, "▶ %s running\n", e.Step)
+			p.running[e.Step] = time.Now()
+			p.line("▶ %s running\n", e.Step)
 		case pipeline.StateDone:
+			delete(p.running, e.Step)
+			p.done++
 			if e.StepKind == "expectation" {
-				fmt.Fprintf(p.w, "✓ %s passed (%s)\n", e.Step, e.Duration.Round(time.Millisecond))
+				p.line("✓ %s passed (%s)\n", e.Step, e.Duration.Round(time.Millisecond))
 				return
 			}
-			fmt.Fprintf(p.w, "✓ %s done: %s rows, %s\n", e.Step, count(e.Rows), e.Duration.Round(time.Millisecond))
+			p.line("✓ %s done: %s rows, %s\n", e.Step, count(e.Rows), e.Duration.Round(time.Millisecond))
 		case pipeline.StateFailed:
-			fmt.Fprintf(p.w, "✗ %s failed\n", e.Step)
+			delete(p.running, e.Step)
+			p.line("✗ %s failed\n", e.Step)
 		case pipeline.StateSkipped:
-			fmt.Fprintf(p.w, "- %s skipped\n", e.Step)
+			delete(p.running, e.Step)
+			p.line("- %s skipped\n", e.Step)
 		}
 	}
 }
