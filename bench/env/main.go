@@ -64,6 +64,7 @@ type report struct {
 	PipWarmOverUVWarm    float64 `json:"pip_warm_over_uv_warm"`
 	PipNoCacheOverUVWarm float64 `json:"pip_nocache_over_uv_warm"`
 	PipNoCacheOverUVCold float64 `json:"pip_nocache_over_uv_cold"`
+	Profile              []step  `json:"warm_build_profile"`
 	TargetIdentical      bool    `json:"target_identical_met"`
 	TargetWarm           bool    `json:"target_warm_met"`
 }
@@ -272,6 +273,11 @@ func run() error {
 	rep.IdenticalMs = float64(ids[len(ids)/2].Microseconds()) / 1000
 	rep.IdenticalP99 = float64(ids[int(math.Ceil(0.99*float64(len(ids))))-1].Microseconds()) / 1000
 
+	// Where a warm build goes: the three uv commands Ensure runs, timed alone
+	// with the same warm cache and environment variables.
+	logf("profiling a warm build: the uv commands of EnvManager.Ensure, 3 times each")
+	rep.Profile = profileWarm(ctx, uv, interp.Path, warmUV, pkgs, newDir)
+
 	by := map[string]*variant{}
 	for _, v := range variants {
 		s := slices.Clone(v.Samples)
@@ -299,6 +305,40 @@ func run() error {
 	}
 	rep.print(os.Stdout)
 	return nil
+}
+
+type step struct {
+	Command string  `json:"command"`
+	Median  float64 `json:"median_s"`
+}
+
+// profileWarm times `uv python list` (EnvManager.Interpreters, once per
+// tarn process that builds), `uv venv` and `uv pip install` separately.
+func profileWarm(ctx context.Context, uv []string, interp, cache string, pkgs []string, newDir func(string) string) []step {
+	env := append(os.Environ(), "UV_PYTHON_DOWNLOADS=never", "VIRTUAL_ENV=", "UV_CACHE_DIR="+cache)
+	timeIt := func(argv ...string) float64 {
+		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+		cmd.Env = env
+		start := time.Now()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			logf("  %s: %v: %s", strings.Join(argv, " "), err, out)
+		}
+		return time.Since(start).Seconds()
+	}
+	var list, venv, install []float64
+	for i := 0; i < 3; i++ {
+		dir := newDir("profile-env")
+		list = append(list, timeIt(append(slices.Clone(uv), "python", "list", "--only-installed", "--output-format", "json")...))
+		venv = append(venv, timeIt(append(slices.Clone(uv), "venv", "--quiet", "--python", interp, dir)...))
+		install = append(install, timeIt(append(slices.Clone(uv), append([]string{"pip", "install", "--quiet", "--python", filepath.Join(dir, "bin", "python")}, pkgs...)...)...))
+		os.RemoveAll(dir)
+	}
+	med := func(xs []float64) float64 { slices.Sort(xs); return median(xs) }
+	return []step{
+		{"uv python list --only-installed (interpreter discovery, once per tarn process that builds)", med(list)},
+		{"uv venv --python " + interp, med(venv)},
+		{"uv pip install " + strings.Join(pkgs, " ") + " (warm cache: links files)", med(install)},
+	}
 }
 
 func median(s []float64) float64 {
@@ -352,4 +392,10 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintf(w, "  pip (no cache) / tarn (cold uv cache):     %6.1fx   (both download everything)\n", r.PipNoCacheOverUVCold)
 	}
 	fmt.Fprintf(w, "  identical environment: %.3f ms            target < 100 ms: %s\n", r.IdenticalMs, okWord(r.TargetIdentical))
+	if len(r.Profile) > 0 {
+		fmt.Fprintf(w, "\n  where a warm-cache build goes (each uv command of Ensure alone, median of 3):\n")
+		for _, p := range r.Profile {
+			fmt.Fprintf(w, "    %6.2fs  %s\n", p.Median, p.Command)
+		}
+	}
 }
