@@ -13,9 +13,10 @@ Define models with decorators; they stay plain Python functions::
 
 Importing tarn needs only the standard library; pyarrow is imported by the
 parts that handle data (``tarn.expectations`` helpers, the worker).
+``tarn.expectations`` is loaded on first use, to keep model steps' start-up
+short.
 """
 
-from . import expectations
 from ._decorators import FunctionSpec, TarnFunction, expectation, model, python, resources
 from ._exceptions import (
     ConflictError,
@@ -29,7 +30,6 @@ from ._exceptions import (
     TarnError,
     UnauthorizedError,
 )
-from ._expectations import ExpectationResult
 from ._inputs import Model, Parameter
 from ._validate import STRATEGIES
 from ._version import __version__
@@ -63,3 +63,12 @@ __all__ = [
     "InputError",
     "OutputError",
 ]
+
+
+def __getattr__(name: str):  # PEP 562: load tarn.expectations only when used
+    if name in ("expectations", "ExpectationResult"):
+        import importlib
+
+        module = importlib.import_module(".expectations", __name__)
+        return module if name == "expectations" else module.ExpectationResult
+    raise AttributeError(f"module 'tarn' has no attribute {name!r}")

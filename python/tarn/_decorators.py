@@ -14,14 +14,17 @@ decorators statically (:mod:`tarn._discover`), with the same validation
 from __future__ import annotations
 
 import functools
-import inspect
-from typing import Any, Callable, Dict, List, Optional
+import types
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # importing typing costs ~2 ms of worker start-up; annotations are never evaluated
+    from typing import Any, Callable, Dict, List, Optional
 
 from . import _validate
 from ._exceptions import MissingInputError
 from ._inputs import Model, Parameter
 
-__all__ = ["model", "expectation", "python", "resources", "TarnFunction", "FunctionSpec"]
+__all__ = ["model", "expectation", "python", "resources", "TarnFunction", "FunctionSpec", "Arguments"]
 
 
 class FunctionSpec:
@@ -79,44 +82,80 @@ class FunctionSpec:
         return f"<tarn FunctionSpec {self.kind or 'function'} {self.name!r}>"
 
 
+class Arguments:
+    """A function's parameter names and defaults, read from its code object.
+
+    (``inspect.signature`` would do, but importing inspect costs ~4 ms of
+    worker start-up.) Functions wrapped with ``functools.wraps`` are followed
+    through ``__wrapped__`` to the original.
+    """
+
+    def __init__(self, func: Any) -> None:
+        while hasattr(func, "__wrapped__"):
+            func = func.__wrapped__
+        code = func.__code__
+        names = code.co_varnames
+        self.positional_only = names[: code.co_posonlyargcount]
+        self.positional = names[: code.co_argcount]
+        self.keyword_only = names[code.co_argcount : code.co_argcount + code.co_kwonlyargcount]
+        self.var_keyword = bool(code.co_flags & 0x08)  # CO_VARKEYWORDS
+        positional_defaults = func.__defaults__ or ()
+        self.defaults = dict(
+            zip(self.positional[len(self.positional) - len(positional_defaults) :], positional_defaults)
+        )
+        self.defaults.update(func.__kwdefaults__ or {})
+
+    def accepts(self, name: str) -> bool:
+        """Whether ``name=...`` can be passed as a keyword argument."""
+        return self.var_keyword or (
+            name not in self.positional_only and (name in self.positional or name in self.keyword_only)
+        )
+
+    def given(self, args: tuple, kwargs: dict) -> set:
+        """The parameter names a call with ``args`` and ``kwargs`` provides."""
+        return set(self.positional[: len(args)]) | set(kwargs)
+
+
 class TarnFunction:
     """A decorated function: callable like the original, with metadata in ``__tarn__``.
 
-    Calling it directly binds the arguments as Python would; an input declared
-    with ``tarn.Model(...)`` must be passed explicitly (there is no table to
-    read outside a run), and so must a ``tarn.Parameter`` without a default.
+    Calling it directly runs the original function. An input declared with
+    ``tarn.Model(...)`` must be passed (there is no table to read outside a
+    run), and so must a ``tarn.Parameter`` without a default; a
+    ``tarn.Parameter`` with a default is filled in. Anything else is left to
+    Python, which raises its usual ``TypeError`` for wrong arguments.
     """
 
     def __init__(self, func: Callable[..., Any]) -> None:
         functools.update_wrapper(self, func)
         self.__tarn__ = FunctionSpec(getattr(func, "__name__", "function"))
-        self._signature = inspect.signature(func)
-        for param in self._signature.parameters.values():
-            if isinstance(param.default, Model):
-                self.__tarn__.inputs[param.name] = param.default
-            elif isinstance(param.default, Parameter):
-                self.__tarn__.parameters[param.name] = param.default
+        self._arguments = Arguments(func)
+        for name, default in self._arguments.defaults.items():
+            if isinstance(default, Model):
+                self.__tarn__.inputs[name] = default
+            elif isinstance(default, Parameter):
+                self.__tarn__.parameters[name] = default
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         spec = self.__tarn__
         if not spec.inputs and not spec.parameters:
             return self.__wrapped__(*args, **kwargs)  # type: ignore[attr-defined]
-        bound = self._signature.bind_partial(*args, **kwargs)
+        given = self._arguments.given(args, kwargs)
         for param, source in spec.inputs.items():
-            if param not in bound.arguments:
+            if param not in given:
                 raise MissingInputError(
                     f"pass {param}=<pyarrow.Table> when calling {spec.function} directly "
                     f"(in a tarn run it is read from {source.name!r})"
                 )
         for param, parameter in spec.parameters.items():
-            if param not in bound.arguments:
+            if param not in given:
                 if not parameter.has_default:
                     raise MissingInputError(
                         f"pass {param}=<value> when calling {spec.function} directly "
                         f"(in a tarn run it is the run parameter {parameter.name or param!r})"
                     )
-                bound.arguments[param] = parameter.default
-        return self.__wrapped__(*bound.args, **bound.kwargs)  # type: ignore[attr-defined]
+                kwargs[param] = parameter.default
+        return self.__wrapped__(*args, **kwargs)  # type: ignore[attr-defined]
 
     def __repr__(self) -> str:
         kind = self.__tarn__.kind or "function"
@@ -126,7 +165,7 @@ class TarnFunction:
 def _wrap(func: Any, decorator: str) -> TarnFunction:
     if isinstance(func, TarnFunction):
         return func
-    if not inspect.isfunction(func):
+    if not isinstance(func, types.FunctionType):
         raise TypeError(f"@tarn.{decorator} decorates a function (def ...), not {type(func).__name__}")
     return TarnFunction(func)
 

@@ -9,7 +9,10 @@ what to write instead. Standard library only; runs on Python >= 3.9.
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Optional
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # importing typing costs ~2 ms of worker start-up; annotations are never evaluated
+    from typing import Any, Dict, List, Optional
 
 STRATEGIES = ("NONE", "REPLACE", "APPEND", "OVERWRITE_PARTITIONS")
 
