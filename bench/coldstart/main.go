@@ -483,7 +483,7 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintf(w, "  %-42s %-22s / %-12s %5.2f%s\n", x.Name, x.Of, x.Over, x.Value, t)
 	}
 	if len(r.Imports) > 0 {
-		fmt.Fprintf(w, "\n  worker start-up imports (one run, -X importtime, no sandbox, no .pyc), cumulative ms:\n")
+		fmt.Fprintf(w, "\n  worker start-up imports (median of 7 runs, -X importtime, no sandbox, no .pyc), cumulative ms:\n")
 		for _, f := range r.Imports {
 			fmt.Fprintf(w, "    %-30s %7.1f\n", f.Module, f.CumulativeMs)
 		}
