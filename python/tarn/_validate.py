@@ -19,25 +19,18 @@ STRATEGIES = ("NONE", "REPLACE", "APPEND", "OVERWRITE_PARTITIONS")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?\Z")
 _PYTHON_VERSION = re.compile(r"3\.\d+(\.\d+)?\Z")
 _MEMORY = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*\Z")
-_MEMORY_UNITS = {
+_MEMORY_UNITS = {  # the same units, with the same meaning, as the Go side's ParseBytes
     "": 1,
     "b": 1,
-    "k": 1000,
-    "kb": 1000,
-    "ki": 1024,
+    "k": 1024,
     "kib": 1024,
-    "m": 1000**2,
-    "mb": 1000**2,
-    "mi": 1024**2,
+    "kb": 1000,
+    "m": 1024**2,
     "mib": 1024**2,
-    "g": 1000**3,
-    "gb": 1000**3,
-    "gi": 1024**3,
+    "mb": 1000**2,
+    "g": 1024**3,
     "gib": 1024**3,
-    "t": 1000**4,
-    "tb": 1000**4,
-    "ti": 1024**4,
-    "tib": 1024**4,
+    "gb": 1000**3,
 }
 
 
@@ -139,10 +132,10 @@ def pip_packages(value: Any) -> Dict[str, str]:
 
 
 def memory_bytes(value: Any) -> Optional[int]:
-    """Parse ``"4GiB"``, ``"512MiB"``, ``"2GB"`` or a number of bytes.
+    """Parse ``"4GiB"``, ``"512MiB"``, ``"2GB"``, ``"1g"`` or a number of bytes.
 
-    ``Ki/Mi/Gi/Ti`` (with or without ``B``) are powers of 1024; ``K/M/G/T`` and
-    ``KB/MB/GB/TB`` are powers of 1000, as in Kubernetes.
+    ``KiB/MiB/GiB`` and the single letters ``K/M/G`` are powers of 1024 (as
+    in Docker); ``KB/MB/GB`` are powers of 1000. Case does not matter.
     """
     if value is None:
         return None
@@ -201,9 +194,10 @@ def python_options(version: Any = None, pip: Any = None) -> Dict[str, Any]:
 
 
 def resources_options(memory: Any = None, timeout: Any = None) -> Dict[str, Any]:
+    size = memory_bytes(memory)
     return {
-        "memory": memory,
-        "memory_bytes": memory_bytes(memory),
+        "memory": str(memory) if isinstance(memory, int) else memory,  # always a string, e.g. "4GiB"
+        "memory_bytes": size,
         "timeout": timeout_seconds(timeout),
     }
 

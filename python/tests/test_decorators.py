@@ -168,8 +168,12 @@ def test_memory_units():
 
     assert _validate.memory_bytes("512MiB") == 512 * 2**20
     assert _validate.memory_bytes("2GB") == 2 * 10**9
-    assert _validate.memory_bytes("1.5Gi") == int(1.5 * 2**30)
+    assert _validate.memory_bytes("1.5g") == int(1.5 * 2**30)
+    assert _validate.memory_bytes(" 300 mib ") == 300 * 2**20
     assert _validate.memory_bytes(1024) == 1024
+    with pytest.raises(ValueError, match="is not a size"):
+        _validate.memory_bytes("4Gi")  # not understood by the Go side either
+    assert _validate.resources_options(memory=2048)["memory"] == "2048"
 
 
 def test_errors_share_one_base():
