@@ -325,12 +325,16 @@ func profileWarm(ctx context.Context, uv []string, interp, cache string, pkgs []
 		}
 		return time.Since(start).Seconds()
 	}
-	var list, venv, install []float64
+	var list, venv, install, offline []float64
 	for i := 0; i < 3; i++ {
 		dir := newDir("profile-env")
 		list = append(list, timeIt(append(slices.Clone(uv), "python", "list", "--only-installed", "--output-format", "json")...))
 		venv = append(venv, timeIt(append(slices.Clone(uv), "venv", "--quiet", "--python", interp, dir)...))
 		install = append(install, timeIt(append(slices.Clone(uv), append([]string{"pip", "install", "--quiet", "--python", filepath.Join(dir, "bin", "python")}, pkgs...)...)...))
+		os.RemoveAll(dir)
+		dir = newDir("profile-env")
+		timeIt(append(slices.Clone(uv), "venv", "--quiet", "--python", interp, dir)...)
+		offline = append(offline, timeIt(append(slices.Clone(uv), append([]string{"pip", "install", "--quiet", "--offline", "--python", filepath.Join(dir, "bin", "python")}, pkgs...)...)...))
 		os.RemoveAll(dir)
 	}
 	med := func(xs []float64) float64 { slices.Sort(xs); return median(xs) }
@@ -338,6 +342,7 @@ func profileWarm(ctx context.Context, uv []string, interp, cache string, pkgs []
 		{"uv python list --only-installed (interpreter discovery, once per tarn process that builds)", med(list)},
 		{"uv venv --python " + interp, med(venv)},
 		{"uv pip install " + strings.Join(pkgs, " ") + " (warm cache: links files)", med(install)},
+		{"  the same with --offline (no index revalidation; not what Ensure runs)", med(offline)},
 	}
 }
 
