@@ -134,6 +134,13 @@ func (s *session) copy(ctx context.Context, format, target string) (int64, error
 	case string(FormatParquet):
 		opts += ", COMPRESSION zstd"
 	}
+	// Without insertion order DuckDB writes as it goes; with it, parallel
+	// pipelines buffer batches and memory grows with the result. ORDER BY
+	// is still honored.
+	if _, err := s.conn.ExecContext(ctx, "SET preserve_insertion_order = false"); err != nil {
+		return 0, s.execError(ctx, err)
+	}
+	defer s.conn.ExecContext(context.Background(), "RESET preserve_insertion_order")
 	stmt := "COPY (" + trimStatement(s.sql) + "\n) TO " + quoteString(target) + " (" + opts + ")"
 	res, err := s.conn.ExecContext(ctx, stmt)
 	if err != nil {

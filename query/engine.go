@@ -71,6 +71,10 @@ type Request struct {
 	Ref string
 	// Namespace is where unqualified table names resolve (default "tarn").
 	Namespace string
+	// MaxRows, when above 0, asks for a preview: Records yields at most
+	// MaxRows rows and Result.TotalRows counts them all, without turning
+	// every row into Arrow (the result is kept in a DuckDB temp table).
+	MaxRows int
 }
 
 // Column is one column of a result, with its DuckDB type.
@@ -105,7 +109,11 @@ type Result struct {
 	Records array.RecordReader
 	// Tables says how each referenced table was planned.
 	Tables []TableStats
-	// PlanTime is the time spent resolving, planning and binding.
+	// TotalRows is the result's row count for a preview (Request.MaxRows),
+	// -1 otherwise.
+	TotalRows int64
+	// PlanTime is the time spent resolving the ref, parsing, planning the
+	// tables' files and creating their views.
 	PlanTime time.Duration
 
 	release func()
@@ -136,7 +144,15 @@ func (e *Engine) Query(ctx context.Context, req Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.conn.QueryContext(ctx, s.sql)
+	planTime := time.Since(started)
+	total, sqlText := int64(-1), s.sql
+	if req.MaxRows > 0 && !s.explain && previewable[firstWord(s.sql)] {
+		if total, sqlText, err = s.preview(ctx, req.MaxRows); err != nil {
+			s.close()
+			return nil, err
+		}
+	}
+	rows, err := s.conn.QueryContext(ctx, sqlText)
 	if err != nil {
 		s.close()
 		return nil, s.execError(ctx, err)
@@ -147,10 +163,54 @@ func (e *Engine) Query(ctx context.Context, req Request) (*Result, error) {
 		s.close()
 		return nil, s.execError(ctx, err)
 	}
-	res := &Result{Commit: s.commit, Schema: rdr.Schema(), Columns: cols, Tables: s.stats(), PlanTime: time.Since(started)}
+	res := &Result{Commit: s.commit, Schema: rdr.Schema(), Columns: cols, Tables: s.stats(), PlanTime: planTime, TotalRows: total}
 	res.Records = &ctxReader{RecordReader: rdr, ctx: ctx, session: s}
 	res.release = s.close
 	return res, nil
+}
+
+// previewable are the first words of statements a preview can store.
+var previewable = map[string]bool{"SELECT": true, "WITH": true, "FROM": true, "VALUES": true, "TABLE": true}
+
+// previewTable holds a preview's full result on the session's connection.
+const previewTable = "temp.main.__tarn_result"
+
+// preview runs the statement into a temp table, counts its rows and
+// returns the statement that reads the first n with the original column
+// names (CREATE TABLE renames duplicates).
+func (s *session) preview(ctx context.Context, n int) (int64, string, error) {
+	desc, err := s.conn.QueryContext(ctx, "DESCRIBE "+trimStatement(s.sql))
+	if err != nil {
+		return 0, "", s.execError(ctx, err)
+	}
+	var names []string
+	for desc.Next() {
+		vals := make([]any, 6)
+		ptrs := make([]any, len(vals))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := desc.Scan(ptrs...); err != nil {
+			desc.Close()
+			return 0, "", s.execError(ctx, err)
+		}
+		name, _ := vals[0].(string)
+		names = append(names, name)
+	}
+	desc.Close()
+	if _, err := s.conn.ExecContext(ctx, "CREATE OR REPLACE TEMP TABLE __tarn_result AS "+trimStatement(s.sql)); err != nil {
+		return 0, "", s.execError(ctx, err)
+	}
+	s.temp = true
+	var total int64
+	if err := s.conn.QueryRowContext(ctx, "SELECT count(*) FROM "+previewTable).Scan(&total); err != nil {
+		return 0, "", s.execError(ctx, err)
+	}
+	cols := make([]string, len(names))
+	for i, name := range names {
+		cols[i] = fmt.Sprintf("#%d AS %s", i+1, quoteIdent(name))
+	}
+	return total, fmt.Sprintf("SELECT %s FROM %s LIMIT %d", strings.Join(cols, ", "), previewTable, n), nil
 }
 
 // session is one query's DuckDB connection with the views of its tables.
@@ -163,6 +223,8 @@ type session struct {
 	sql     string
 	tables  []*boundTable
 	schemas []string
+	explain bool // the statement is EXPLAIN [ANALYZE] ...
+	temp    bool // a preview table exists
 	once    sync.Once
 }
 
@@ -204,6 +266,9 @@ func (s *session) close() {
 	s.once.Do(func() {
 		ctx := context.Background()
 		var b strings.Builder
+		if s.temp {
+			b.WriteString("DROP TABLE IF EXISTS " + previewTable + ";\n")
+		}
 		for _, schema := range s.schemas {
 			b.WriteString("DROP SCHEMA IF EXISTS " + quoteIdent(schema) + " CASCADE;\n")
 		}

@@ -270,3 +270,24 @@ func TestEngine_Interrupt(t *testing.T) {
 		t.Fatalf("after interrupts: %v", got)
 	}
 }
+
+func TestEngine_Preview(t *testing.T) {
+	l := tripsLake(t)
+	res, err := l.engine.Query(context.Background(), query.Request{SQL: "select id, id as id, note from trips where id >= 10 order by id desc", MaxRows: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := readRecords(t, res.Records)
+	res.Close()
+	if res.TotalRows != 290 || len(rows) != 3 || rows[0][0] != "299" || rows[2][0] != "297" {
+		t.Fatalf("preview: total %d, rows %v", res.TotalRows, rows)
+	}
+	if names := []string{res.Columns[0].Name, res.Columns[1].Name}; names[0] != "id" || names[1] != "id" {
+		t.Fatalf("preview renamed columns: %v", res.Columns)
+	}
+	// Without MaxRows the total is unknown up front and every row streams.
+	rows, res = l.query("main", "select id from trips")
+	if res.TotalRows != -1 || len(rows) != 300 {
+		t.Fatalf("stream: total %d, %d rows", res.TotalRows, len(rows))
+	}
+}

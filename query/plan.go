@@ -31,8 +31,8 @@ func (s *session) prepare(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.sql = s.req.SQL
-	if explain == "" {
+	s.sql, s.explain = s.req.SQL, explain != ""
+	if !s.explain {
 		s.sql = stmt
 	}
 	an := analyze(root)

@@ -206,15 +206,17 @@ func (a *app) copyQuery(ctx context.Context, engine *query.Engine, req query.Req
 // printQuery runs a query and prints it as a table.
 func (a *app) printQuery(ctx context.Context, engine *query.Engine, req query.Request, f *queryFlags) error {
 	started := time.Now()
+	limit := f.maxRows
+	if f.allRows {
+		limit = -1
+	} else {
+		req.MaxRows = max(1, limit) // DuckDB counts the rest
+	}
 	res, err := engine.Query(ctx, req)
 	if err != nil {
 		return err
 	}
 	defer res.Close()
-	limit := f.maxRows
-	if f.allRows {
-		limit = -1
-	}
 	var shown [][]string
 	var total int64
 	for res.Records.Next() {
@@ -227,6 +229,15 @@ func (a *app) printQuery(ctx context.Context, engine *query.Engine, req query.Re
 	}
 	if err := res.Records.Err(); err != nil {
 		return err
+	}
+	if res.TotalRows >= 0 {
+		total = res.TotalRows
+	}
+	if len(res.Columns) == 2 && res.Columns[0].Name == "explain_key" && res.Columns[1].Name == "explain_value" {
+		for _, r := range shown { // EXPLAIN: the plan as DuckDB draws it
+			fmt.Fprintln(a.stdout, r[1])
+		}
+		return nil
 	}
 	printTable(a.stdout, res.Columns, shown, rightAligned(res.Schema))
 	fmt.Fprintln(a.stdout, footer(res, len(shown), total, time.Since(started), req.Ref))
