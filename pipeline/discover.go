@@ -58,15 +58,17 @@ type Input struct {
 
 // ParamRef is a use of a run parameter.
 type ParamRef struct {
-	Param string `json:"param"`
-	Name  string `json:"name"`
-	Line  int    `json:"line"`
+	Param      string `json:"param"`
+	Name       string `json:"name"`
+	Line       int    `json:"line"`
+	HasDefault bool   `json:"has_default"` // tarn.Parameter(default=...) in the code
 }
 
 // Import is a module a Python file imports.
 type Import struct {
 	Module string `json:"module"`
 	Line   int    `json:"line"`
+	Origin string `json:"origin"` // stdlib, tarn, project or external (as discovery saw it)
 }
 
 type discovery struct {

@@ -175,7 +175,9 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *StepReport) err
 	}
 	params := map[string]any{}
 	for _, pr := range m.Parameters {
-		params[pr.Param] = ex.params[pr.Name]
+		if v, ok := ex.params[pr.Name]; ok {
+			params[pr.Param] = v
+		} // else the code's own tarn.Parameter(default=...) applies
 	}
 	kind := "model"
 	switch m.Kind {

@@ -29,7 +29,7 @@ var alwaysAvailable = map[string]bool{"tarn": true, "pyarrow": true, "numpy": tr
 func (p *Project) checkImports(ctx context.Context, d *Discoverer) ProjectErrors {
 	stdlib, err := stdlibModules(ctx, d.Python)
 	if err != nil {
-		return nil // cannot tell; the worker will report the ImportError
+		stdlib = map[string]bool{} // Python < 3.10: rely on discovery's origin field
 	}
 	local := localModules(p.Dir)
 	var errs ProjectErrors
@@ -42,6 +42,9 @@ func (p *Project) checkImports(ctx context.Context, d *Discoverer) ProjectErrors
 			pkgs[normalize(name)] = true
 		}
 		for _, imp := range m.Imports {
+			if imp.Origin == "stdlib" || imp.Origin == "tarn" || imp.Origin == "project" {
+				continue
+			}
 			top, _, _ := strings.Cut(imp.Module, ".")
 			if top == "" || stdlib[top] || local[top] || alwaysAvailable[top] || pkgs[normalize(top)] {
 				continue

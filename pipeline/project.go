@@ -262,10 +262,12 @@ func (p *Project) ResolveParams(given map[string]string) (map[string]any, error)
 	return out, nil
 }
 
+// paramUsed reports whether a model needs a value for the parameter (uses
+// it without a default of its own in the code).
 func (p *Project) paramUsed(name string) bool {
 	for _, m := range append(append([]*Model{}, p.Models...), p.Expectations...) {
 		for _, pr := range m.Parameters {
-			if pr.Name == name {
+			if pr.Name == name && !pr.HasDefault {
 				return true
 			}
 		}

@@ -93,6 +93,9 @@ type EnvManager struct {
 	UV         []string // the uv command, e.g. ["uv"] or ["python3", "-m", "uv"]
 	Index      IndexConfig
 	SDKVersion string
+	// SDKDir, when set, is byte-compiled with each new environment's
+	// interpreter (workers run with a read-only SDK and write no .pyc).
+	SDKDir string
 
 	mu           sync.Mutex
 	building     map[string]*sync.Mutex
@@ -205,6 +208,10 @@ func (m *EnvManager) Ensure(ctx context.Context, spec EnvSpec, log func(string))
 	args = append(args, spec.Requirements()...)
 	if err := m.uv(ctx, args...); err != nil {
 		return nil, tarn.Errorf(tarn.EINVALID, "install packages %s for Python %s: %v", strings.Join(spec.Requirements(), " "), interp.Version, err)
+	}
+	if m.SDKDir != "" {
+		// Best effort: a missing .pyc only costs start-up time.
+		exec.CommandContext(ctx, filepath.Join(tmp, "bin", "python"), "-m", "compileall", "-q", m.SDKDir).Run()
 	}
 	meta, _ := json.Marshal(map[string]any{"spec": spec, "python_version": interp.Version, "requirements": spec.Requirements(), "sdk": m.SDKVersion})
 	if err := os.WriteFile(filepath.Join(tmp, "tarn-env.json"), meta, 0o644); err != nil {

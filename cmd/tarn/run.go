@@ -87,7 +87,7 @@ func (a *app) pipelineRunner(ctx context.Context) (*pipeline.Runner, *pipeline.D
 	if err != nil {
 		return nil, nil, err
 	}
-	envs := &rt.EnvManager{Dir: filepath.Join(a.home, "envs"), UV: uv, SDKVersion: python.Version()}
+	envs := &rt.EnvManager{Dir: filepath.Join(a.home, "envs"), UV: uv, SDKVersion: python.Version(), SDKDir: sdkDir}
 	runner := &pipeline.Runner{Tables: a.tables, Envs: envs, Isolation: rt.DetectIsolation(ctx), SDKDir: sdkDir, Home: a.home}
 	return runner, &pipeline.Discoverer{SDKDir: sdkDir}, nil
 }
