@@ -245,9 +245,9 @@ func TestPipeline_Failures(t *testing.T) {
 // is an error listing those that are, before anything runs.
 func TestPipeline_MissingInterpreter(t *testing.T) {
 	home := filepath.Join(t.TempDir(), "home")
-	dir := project(t, map[string]string{"m.py": "import tarn\n\n@tarn.model()\n@tarn.python(\"3.99\")\ndef m():\n    print('ran')\n"})
+	dir := project(t, map[string]string{"m.py": "import tarn\n\n@tarn.model()\n@tarn.python(\"3.99\")\ndef m():\n    print('USER CODE RAN')\n"})
 	r := tarnRun(t, home, "run", "-p", dir)
-	if r.code != 2 || !strings.Contains(r.stderr, "Python 3.99 is not installed") || !strings.Contains(r.stderr, "3.11") || strings.Contains(r.stderr, "ran") {
+	if r.code != 2 || !strings.Contains(r.stderr, "Python 3.99 is not installed") || !strings.Contains(r.stderr, "3.11") || strings.Contains(r.stderr, "USER CODE RAN") {
 		t.Fatalf("exit %d:\n%s", r.code, r.stderr)
 	}
 }
