@@ -143,17 +143,17 @@ func (r *Runner) Run(ctx context.Context, p *Project, opts RunOptions) (*RunResu
 		}
 	}
 	r.emit(Event{Kind: "plan", Message: describePlan(plan)})
-	if opts.DryRun {
-		r.emit(Event{Kind: "info", Message: "run id " + res.RunID})
-	} else {
-		r.emit(Event{Kind: "info", Message: fmt.Sprintf("run id %s: outputs go to branch run/%s, merged into %s when everything passes", res.RunID, res.RunID, opts.Ref)})
-	}
 
 	// Environments first: a bad pin or a missing interpreter fails before
 	// any step runs.
 	envs, err := r.ensureEnvs(ctx, p, plan)
 	if err != nil {
 		return nil, err
+	}
+	if opts.DryRun {
+		r.emit(Event{Kind: "info", Message: "run id " + res.RunID})
+	} else {
+		r.emit(Event{Kind: "info", Message: fmt.Sprintf("run id %s: outputs go to branch run/%s, merged into %s when everything passes", res.RunID, res.RunID, opts.Ref)})
 	}
 	shm, err := rt.NewShmDir(res.RunID)
 	if err != nil {
