@@ -366,6 +366,9 @@ func isTerminal(v any) bool {
 // queryShell is the interactive prompt: SQL statements end with ";",
 // dot commands inspect the lakehouse.
 func (a *app) queryShell(ctx context.Context, engine *query.Engine, in io.Reader, f *queryFlags) error {
+	// Ctrl-C stops a running statement only (see run); the process's
+	// interrupt handler would otherwise cancel the whole shell.
+	signal.Reset(os.Interrupt)
 	sh := &shell{app: a, engine: engine, ref: a.ref(f.ref), ns: f.namespace, flags: f}
 	if _, err := a.cat.Resolve(ctx, sh.ref); err != nil {
 		return err
@@ -383,6 +386,9 @@ func (a *app) queryShell(ctx context.Context, engine *query.Engine, in io.Reader
 			prompt = strings.Repeat(" ", len(prompt)-4) + "..> "
 		}
 		line, err := read(prompt)
+		if ctx.Err() != nil { // SIGTERM
+			return ctx.Err()
+		}
 		if errors.Is(err, io.EOF) {
 			fmt.Fprintln(a.stdout)
 			return nil
@@ -416,8 +422,6 @@ type shell struct {
 	ref    string
 	ns     string
 	flags  *queryFlags
-	raw    func() // puts the terminal back in raw mode after a query
-	cooked func() // restores the terminal's normal mode while a query runs
 }
 
 // lineReader returns a prompt-and-read function: with line editing and
@@ -425,22 +429,22 @@ type shell struct {
 func (sh *shell) lineReader(in io.Reader) (func(prompt string) (string, error), func(), error) {
 	f, ok := in.(*os.File)
 	if ok && term.IsTerminal(int(f.Fd())) && isTerminal(sh.app.stdout) {
-		old, err := term.MakeRaw(int(f.Fd()))
-		if err != nil {
-			return nil, nil, err
-		}
 		t := term.NewTerminal(struct {
 			io.Reader
 			io.Writer
 		}{f, sh.app.stdout}, "")
-		restore := func() { term.Restore(int(f.Fd()), old) }
-		sh.cooked = restore
-		sh.raw = func() { term.MakeRaw(int(f.Fd())) }
+		// Raw mode only while a line is edited: output and Ctrl-C behave
+		// normally while statements run.
 		read := func(prompt string) (string, error) {
+			old, err := term.MakeRaw(int(f.Fd()))
+			if err != nil {
+				return "", err
+			}
+			defer term.Restore(int(f.Fd()), old)
 			t.SetPrompt(prompt)
 			return t.ReadLine()
 		}
-		return read, restore, nil
+		return read, func() {}, nil
 	}
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
@@ -458,11 +462,7 @@ func (sh *shell) lineReader(in io.Reader) (func(prompt string) (string, error), 
 
 // run executes one statement; Ctrl-C stops the statement, not the shell.
 func (sh *shell) run(parent context.Context, sqlText string) {
-	if sh.cooked != nil {
-		sh.cooked()
-		defer sh.raw()
-	}
-	ctx, stop := signal.NotifyContext(context.WithoutCancel(parent), os.Interrupt)
+	ctx, stop := signal.NotifyContext(parent, os.Interrupt)
 	defer stop()
 	req := query.Request{SQL: sqlText, Ref: sh.ref, Namespace: sh.ns}
 	if err := sh.app.printQuery(ctx, sh.engine, req, sh.flags); err != nil {
@@ -483,7 +483,7 @@ func (sh *shell) command(ctx context.Context, words []string) bool {
 		fmt.Fprint(w, `.tables            list the tables at the current ref
 .schema TABLE      show a table's columns
 .ref REF           query another ref (branch, tag, commit, REF~N, REF@{TIME})
-.quit              leave (also Ctrl-D)
+.quit              leave (also Ctrl-D or Ctrl-C at the prompt)
 SQL statements end with ';'. Ctrl-C stops a running statement.
 `)
 	case ".tables":
