@@ -29,6 +29,14 @@
 //     and row-group pruning itself and runs the statement unchanged.
 //
 // Result.Tables reports per table how many files were planned and skipped.
+// Request.MaxRows asks for a preview: the result goes into a DuckDB temp
+// table, DuckDB counts it (Result.TotalRows) and only the first rows are
+// turned into Arrow, as `tarn query` does for its text output.
+//
+// An Engine caches what is immutable per commit (catalog entries, opened
+// tables, plans per filter), so a long-lived engine plans a repeated
+// query without reading Iceberg metadata again; a moving branch resolves
+// to a new commit and misses.
 //
 // # Caveats
 //
@@ -38,7 +46,10 @@
 //     the duckdb_arrow build tag, which tarn avoids). duckdb-go v2.10506
 //     materializes a query's result inside DuckDB before the first row is
 //     read, so a huge result held in a Result costs memory; CopyTo streams
-//     from DuckDB to disk instead.
+//     from DuckDB to disk instead. CopyTo turns DuckDB's
+//     preserve_insertion_order off (with it, memory grows with the result):
+//     rows come in the order of the statement's ORDER BY, and in no
+//     particular order without one.
 //   - Nested, JSON, UUID, ENUM and other non-scalar result columns become
 //     Arrow strings (JSON text for nested values).
 //   - Statements may read local files with DuckDB's table functions

@@ -341,13 +341,15 @@ func (e *Engine) release(db *sql.DB) {
 func (e *Engine) discard(db *sql.DB) { go db.Close() }
 
 // cache keeps what is immutable once written: a commit's catalog entries,
-// a table opened at a commit, and a table's plan for a filter. A moving
+// a table opened at a commit, a table's plan for a filter, and a planned
+// statement. A moving
 // branch resolves to a new commit and so misses.
 type cache struct {
 	mu      sync.Mutex
 	entries map[string]map[string]*tarn.Entry // commit hash -> catalog entries
 	scans   map[string]*table.TableScan       // commit hash + table -> scan
 	plans   map[string]*table.ScanPlan        // commit hash + table + filter -> plan
+	stmts   map[string]*prepared              // commit hash + namespace + SQL -> planned statement
 }
 
 const cacheLimit = 512
@@ -368,6 +370,10 @@ func (c *cache) get(kind, key string) any {
 		if v, ok := c.plans[key]; ok {
 			return v
 		}
+	case "statement":
+		if v, ok := c.stmts[key]; ok {
+			return v
+		}
 	}
 	return nil
 }
@@ -375,8 +381,9 @@ func (c *cache) get(kind, key string) any {
 func (c *cache) put(kind, key string, v any) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.entries == nil || len(c.entries)+len(c.scans)+len(c.plans) > cacheLimit {
+	if c.entries == nil || len(c.entries)+len(c.scans)+len(c.plans)+len(c.stmts) > cacheLimit {
 		c.entries, c.scans, c.plans = map[string]map[string]*tarn.Entry{}, map[string]*table.TableScan{}, map[string]*table.ScanPlan{}
+		c.stmts = map[string]*prepared{}
 	}
 	switch kind {
 	case "entries":
@@ -385,6 +392,8 @@ func (c *cache) put(kind, key string, v any) {
 		c.scans[key] = v.(*table.TableScan)
 	case "plan":
 		c.plans[key] = v.(*table.ScanPlan)
+	case "statement":
+		c.stmts[key] = v.(*prepared)
 	}
 }
 

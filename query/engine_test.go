@@ -70,6 +70,9 @@ func TestEngine_MatchesDuckDB(t *testing.T) {
 		{"select zone from trips where id < 10 union select zone from zones order by 1", true},
 		{"select * from trips where id >= 290", false},
 		{"from zones select name where zone in (select zone from trips where id = 101)", true},
+		// A select alias named like a column: DuckDB binds WHERE to the column.
+		{"select zone as id from trips where id = 1", true},
+		{"select t.id from trips t where t.id < 5 and exists (select 1 from trips u where u.id = t.id + 200 and u.id > 200) order by 1", true},
 	}
 	for _, q := range queries {
 		t.Run(q.sql, func(t *testing.T) {

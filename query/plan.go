@@ -26,6 +26,29 @@ type boundTable struct {
 // prepare parses the statement, refuses anything but a query, plans the
 // referenced tables and creates their views.
 func (s *session) prepare(ctx context.Context) error {
+	c := &s.engine.cache
+	key := s.commit.Hash + "\x00" + s.req.Namespace + "\x00" + s.req.SQL
+	if p, ok := c.get("statement", key).(*prepared); ok {
+		s.sql, s.explain, s.tables = p.sql, p.explain, p.tables
+		return s.createViews(ctx)
+	}
+	if err := s.plan(ctx); err != nil {
+		return err
+	}
+	c.put("statement", key, &prepared{sql: s.sql, explain: s.explain, tables: s.tables})
+	return s.createViews(ctx)
+}
+
+// prepared is a planned statement: everything in it follows from the
+// commit, the namespace and the SQL text.
+type prepared struct {
+	sql     string
+	explain bool
+	tables  []*boundTable
+}
+
+// plan parses, binds and plans the statement.
+func (s *session) plan(ctx context.Context) error {
 	explain, stmt := splitExplain(s.req.SQL)
 	root, err := s.parse(ctx, stmt)
 	if err != nil {
@@ -63,10 +86,7 @@ func (s *session) prepare(ctx context.Context) error {
 			return err
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	return s.createViews(ctx)
+	return g.Wait()
 }
 
 // parse runs DuckDB's parser and returns the single statement's tree.

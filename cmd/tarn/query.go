@@ -433,6 +433,7 @@ func (sh *shell) lineReader(in io.Reader) (func(prompt string) (string, error), 
 			io.Reader
 			io.Writer
 		}{f, sh.app.stdout}, "")
+		t.History = openHistory(filepath.Join(sh.app.home, "query_history"))
 		// Raw mode only while a line is edited: output and Ctrl-C behave
 		// normally while statements run.
 		read := func(prompt string) (string, error) {
@@ -538,3 +539,45 @@ SQL statements end with ';'. Ctrl-C stops a running statement.
 	}
 	return false
 }
+
+// fileHistory is the prompt's history, kept in a file across sessions
+// (the last historyLimit lines).
+type fileHistory struct {
+	path  string
+	lines []string
+}
+
+const historyLimit = 1000
+
+func openHistory(path string) *fileHistory {
+	h := &fileHistory{path: path}
+	if b, err := os.ReadFile(path); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if line != "" {
+				h.lines = append(h.lines, line)
+			}
+		}
+	}
+	if len(h.lines) > historyLimit {
+		h.lines = h.lines[len(h.lines)-historyLimit:]
+	}
+	return h
+}
+
+// Add records a line; a failure to save it is not worth stopping for.
+func (h *fileHistory) Add(line string) {
+	if strings.TrimSpace(line) == "" || (len(h.lines) > 0 && h.lines[len(h.lines)-1] == line) {
+		return
+	}
+	h.lines = append(h.lines, line)
+	if f, err := os.OpenFile(h.path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
+		fmt.Fprintln(f, line)
+		f.Close()
+	}
+}
+
+// Len returns the number of lines.
+func (h *fileHistory) Len() int { return len(h.lines) }
+
+// At returns the idx-th most recent line (0 is the newest).
+func (h *fileHistory) At(idx int) string { return h.lines[len(h.lines)-1-idx] }
