@@ -50,6 +50,7 @@ type config struct {
 	jsonOut      bool
 	keep         bool
 	profile      bool
+	envs         string
 }
 
 func main() {
@@ -84,11 +85,18 @@ type dist struct {
 }
 
 type report struct {
-	Machine   string         `json:"machine"`
-	Isolation string         `json:"isolation"`
+	Machine   string       `json:"machine"`
+	Isolation string       `json:"isolation"`
+	Runs      int          `json:"runs"`
+	Envs      []*envReport `json:"environments"`
+	TargetMet bool         `json:"target_met"`
+}
+
+// envReport is the figures for one environment.
+type envReport struct {
+	Packages  string         `json:"packages"`
 	Env       string         `json:"env"`
 	Python    string         `json:"python"`
-	Runs      int            `json:"runs"`
 	Variants  []*variant     `json:"variants"`
 	Ratios    []ratio        `json:"ratios"`
 	Imports   []importFigure `json:"worker_imports,omitempty"`
@@ -117,7 +125,8 @@ func run() error {
 	fs.StringVar(&cfg.home, "home", "", "lakehouse home for the environment and the SDK (default: a temporary directory)")
 	fs.BoolVar(&cfg.jsonOut, "json", false, "print the figures as JSON on stdout")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the temporary directory")
-	fs.BoolVar(&cfg.profile, "profile", true, "also run the worker once with -X importtime and show where its start-up goes")
+	fs.BoolVar(&cfg.profile, "profile", true, "also run the worker with -X importtime and show where its start-up goes")
+	fs.StringVar(&cfg.envs, "envs", "pyarrow;pandas==2.2.3", "environments to measure, ';'-separated, each a ','-separated list of pins (pyarrow alone: tarn's default environment)")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -148,14 +157,6 @@ func run() error {
 		return err
 	}
 	em := &rt.EnvManager{Dir: filepath.Join(cfg.home, "envs"), UV: uv, SDKVersion: python.Version()}
-	logf("environment: Python %s, pyarrow==%s (runtime.EnvManager.Ensure)", cfg.pyVer, rt.DefaultPyArrow)
-	env, err := em.Ensure(ctx, rt.EnvSpec{Python: cfg.pyVer}, func(s string) { logf("%s", s) })
-	if err != nil {
-		return err
-	}
-	if env.Cached {
-		logf("environment %s was cached", env.Key[:12])
-	}
 	iso := rt.DetectIsolation(ctx)
 	logf("isolation detected: %s", iso)
 
@@ -172,14 +173,48 @@ func run() error {
 	}
 	defer os.RemoveAll(shm)
 
+	rep := &report{Isolation: string(iso), Runs: cfg.runs, TargetMet: true}
+	for i, pins := range strings.Split(cfg.envs, ";") {
+		spec := rt.EnvSpec{Python: cfg.pyVer, Packages: map[string]string{}}
+		for _, pin := range strings.Split(pins, ",") {
+			name, ver, _ := strings.Cut(strings.TrimSpace(pin), "==")
+			if name != "" && !(name == "pyarrow" && ver == "") {
+				spec.Packages[name] = ver
+			}
+		}
+		logf("environment %d: Python %s, %s (runtime.EnvManager.Ensure)", i+1, cfg.pyVer, strings.Join(spec.Requirements(), " "))
+		env, err := em.Ensure(ctx, spec, func(s string) { logf("%s", s) })
+		if err != nil {
+			return err
+		}
+		er, err := measure(ctx, &cfg, env, sdk, iso, project, shm, tmp, fmt.Sprintf("compiled-%d", i))
+		if err != nil {
+			return err
+		}
+		er.Packages = strings.Join(spec.Requirements(), " ")
+		rep.Envs = append(rep.Envs, er)
+		rep.TargetMet = rep.TargetMet && er.TargetMet
+	}
+	rep.Machine = machine()
+	if cfg.jsonOut {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	rep.print(os.Stdout)
+	return nil
+}
+
+// measure runs every variant for one environment, interleaved.
+func measure(ctx context.Context, cfg *config, env *rt.Env, sdk string, iso rt.Isolation, project, shm, tmp, compiledName string) (*envReport, error) {
 	// A copy of the environment and of the SDK with compiled bytecode: what
 	// the worker would start from if tarn compiled .pyc files when it builds
 	// an environment and extracts the SDK (uv pip install --compile-bytecode;
 	// compileall). tarn's own environment is never written to: the worker
 	// runs with PYTHONDONTWRITEBYTECODE=1 and, sandboxed, a read-only view.
-	compiledEnv, compiledSDK, err := compiledCopies(ctx, env, sdk, filepath.Join(tmp, "compiled"))
+	compiledEnv, compiledSDK, err := compiledCopies(ctx, env, sdk, filepath.Join(tmp, compiledName))
 	if err != nil {
-		return err
+		return nil, err
 	}
 
 	worker := func(e *rt.Env, sdkDir string, iso rt.Isolation) func(ctx context.Context) (time.Duration, time.Duration, error) {
@@ -248,7 +283,7 @@ func run() error {
 			v := variants[(i+r)%len(variants)]
 			toUser, all, err := v.run(ctx)
 			if err != nil {
-				return fmt.Errorf("%s: %w", v.Name, err)
+				return nil, fmt.Errorf("%s: %w", v.Name, err)
 			}
 			if r >= cfg.warmup {
 				v.samples = append(v.samples, toUser)
@@ -261,7 +296,7 @@ func run() error {
 			logf("round %d/%d", r-cfg.warmup+1, cfg.runs)
 		}
 	}
-	rep := &report{Machine: machine(), Isolation: string(iso), Env: env.Dir, Python: env.Version, Runs: cfg.runs, Variants: variants}
+	rep := &envReport{Env: env.Dir, Python: env.Version, Variants: variants}
 	by := map[string]*variant{}
 	for _, v := range variants {
 		v.Dist = summarize(v.samples)
@@ -310,13 +345,7 @@ func run() error {
 			rep.Imports = rep.Imports[:8]
 		}
 	}
-	if cfg.jsonOut {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
-	}
-	rep.print(os.Stdout)
-	return nil
+	return rep, nil
 }
 
 // runWorker runs one trivial step through runtime.RunWorker and returns the
@@ -418,7 +447,7 @@ func profileImports(ctx context.Context, env *rt.Env, sdk, project, shm, scratch
 			continue
 		}
 		name := parts[2]
-		if strings.HasPrefix(name, "  ") { // nested imports are indented further
+		if strings.HasPrefix(name, "  ") && strings.TrimSpace(name) != "numpy" { // nested imports are indented further
 			continue
 		}
 		cum, err := strconv.ParseFloat(strings.TrimSpace(parts[1]), 64)
@@ -463,7 +492,15 @@ func machine() string {
 
 func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "Step cold start with a cached environment (isolation on this host: %s)\n", r.Isolation)
-	fmt.Fprintf(w, "machine: %s\nenvironment: %s (Python %s); %d interleaved runs per variant, milliseconds\n\n", r.Machine, r.Env, r.Python, r.Runs)
+	fmt.Fprintf(w, "machine: %s; %d interleaved runs per variant, milliseconds\n", r.Machine, r.Runs)
+	for _, e := range r.Envs {
+		e.print(w)
+	}
+	fmt.Fprintf(w, "\ntarget (tarn step start <= 1.3x the floor) in every environment: %s\n", map[bool]string{true: "MET", false: "NOT MET"}[r.TargetMet])
+}
+
+func (r *envReport) print(w io.Writer) {
+	fmt.Fprintf(w, "\n== environment %s (Python %s)\n   %s\n\n", r.Packages, r.Python, r.Env)
 	fmt.Fprintf(w, "  %-20s %7s %7s %7s %7s  %s\n", "variant", "p50", "p10", "p90", "min", "what")
 	for _, v := range r.Variants {
 		fmt.Fprintf(w, "  %-20s %7.1f %7.1f %7.1f %7.1f  %s\n", v.Name, v.Dist.P50, v.Dist.P10, v.Dist.P90, v.Dist.Min, v.What)
