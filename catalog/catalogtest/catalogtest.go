@@ -5,7 +5,6 @@ package catalogtest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -485,7 +484,6 @@ func testConcurrentWriters(t *testing.T, newStore NewStore) {
 	if ok != 1 || conflicts != writers-1 {
 		t.Fatalf("same-key writers from one base: %d succeeded, %d conflicted", ok, conflicts)
 	}
-	_ = errors.New
 }
 
 func testOnlyBranchesWritable(t *testing.T, newStore NewStore) {

@@ -168,11 +168,10 @@ func TestCLI_Workflow(t *testing.T) {
 	}
 	var diff struct {
 		Changes []struct {
-			Name                  string
-			Change                string
-			RowsBefore, RowsAfter int64 `json:"-"`
-			Before                int64 `json:"rows_before"`
-			After                 int64 `json:"rows_after"`
+			Name   string
+			Change string
+			Before int64 `json:"rows_before"`
+			After  int64 `json:"rows_after"`
 		}
 	}
 	l.json(&diff, "branch", "diff", "dev")
@@ -361,8 +360,6 @@ func TestCLI_CorruptCatalog(t *testing.T) {
 func TestCLI_Help(t *testing.T) {
 	a := &app{}
 	root := a.rootCommand()
-	var walk func(path []string, cmds []*cobraCmd)
-	_ = walk
 	for _, c := range allCommands(root) {
 		path := strings.Fields(c.CommandPath())[1:]
 		t.Run(strings.Join(path, "_"), func(t *testing.T) {

@@ -2,8 +2,6 @@ package main
 
 import "github.com/spf13/cobra"
 
-type cobraCmd = cobra.Command
-
 func allCommands(c *cobra.Command) []*cobra.Command {
 	out := []*cobra.Command{c}
 	for _, sub := range c.Commands() {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -169,14 +168,7 @@ func inputErr(err error) error {
 	if tarn.ErrorCode(err) != tarn.EINTERNAL {
 		return err
 	}
-	if _, ok := err.(*ingest.Error); ok {
-		return tarn.Errorf(tarn.EINVALID, "%w", err)
-	}
-	if strings.Contains(err.Error(), "no file matches") || strings.Contains(err.Error(), "extension") ||
-		os.IsNotExist(err) {
-		return tarn.Errorf(tarn.EINVALID, "%w", err)
-	}
-	return tarn.Errorf(tarn.EINVALID, "%w", err)
+	return tarn.Errorf(tarn.EINVALID, "%w", err) // unreadable, malformed or missing input files
 }
 
 func (a *app) printWrite(res *table.WriteResult, verb string, started time.Time) error {
