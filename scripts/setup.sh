@@ -7,7 +7,10 @@ cd "$(dirname "$0")/.."
 
 command -v go >/dev/null || { echo "setup: Go 1.26 is required (https://go.dev/dl/)" >&2; exit 1; }
 echo "setup: downloading Go modules"
-go mod download
+# Only what the build and tests of this platform need (go mod download would
+# also fetch DuckDB's libraries for every other platform).
+go list -deps -test ./... >/dev/null
+go list -deps -test -tags integration ./integration/... >/dev/null
 
 # bubblewrap gives pipeline workers a sandbox (read-only root, no network,
 # the lakehouse home hidden); without it tarn falls back to weaker isolation.

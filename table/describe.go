@@ -208,7 +208,12 @@ func (s *Service) Get(ctx context.Context, ident tarn.TableIdent, ref string) (*
 		if err != nil {
 			return nil, fmt.Errorf("list data files of %s: %w", ident, err)
 		}
+		seen := map[string]bool{}
 		for _, t := range tasks {
+			if seen[t.File.FilePath()] {
+				continue // iceberg-go splits large files into several tasks
+			}
+			seen[t.File.FilePath()] = true
 			info.DataFiles = append(info.DataFiles, DataFile{Path: t.File.FilePath(), Rows: t.File.Count(), Bytes: t.File.FileSizeBytes()})
 		}
 	}
