@@ -156,7 +156,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	em := &rt.EnvManager{Dir: filepath.Join(cfg.home, "envs"), UV: uv, SDKVersion: python.Version()}
+	em := &rt.EnvManager{Dir: filepath.Join(cfg.home, "envs"), UV: uv, SDKVersion: python.Version(), SDKDir: sdk} // as cmd/tarn does
 	iso := rt.DetectIsolation(ctx)
 	logf("isolation detected: %s", iso)
 
@@ -208,10 +208,11 @@ func run() error {
 // measure runs every variant for one environment, interleaved.
 func measure(ctx context.Context, cfg *config, env *rt.Env, sdk string, iso rt.Isolation, project, shm, tmp, compiledName string) (*envReport, error) {
 	// A copy of the environment and of the SDK with compiled bytecode: what
-	// the worker would start from if tarn compiled .pyc files when it builds
-	// an environment and extracts the SDK (uv pip install --compile-bytecode;
-	// compileall). tarn's own environment is never written to: the worker
-	// runs with PYTHONDONTWRITEBYTECODE=1 and, sandboxed, a read-only view.
+	// the worker would start from if tarn also compiled the environment's
+	// packages when it builds one (EnvManager.Ensure already compiles the
+	// SDK; uv writes no .pyc for the packages). tarn's own environment is
+	// never written to: the worker runs with PYTHONDONTWRITEBYTECODE=1 and,
+	// sandboxed, a read-only view.
 	compiledEnv, compiledSDK, err := compiledCopies(ctx, env, sdk, filepath.Join(tmp, compiledName))
 	if err != nil {
 		return nil, err
@@ -254,7 +255,7 @@ func measure(ctx context.Context, cfg *config, env *rt.Env, sdk string, iso rt.I
 	)
 	if iso == rt.IsolationBubblewrap {
 		variants = append(variants,
-			&variant{Name: "worker-sandbox-pyc", What: "as worker-sandbox, environment and SDK with compiled .pyc (a possible fix)",
+			&variant{Name: "worker-sandbox-pyc", What: "as worker-sandbox, the environment's packages with compiled .pyc too (a possible fix)",
 				run: worker(compiledEnv, compiledSDK, iso)},
 			&variant{Name: "bwrap-true", What: "bubblewrap with tarn's arguments running /bin/true, spawn to exit (the sandbox alone)",
 				run: func(ctx context.Context) (time.Duration, time.Duration, error) {
@@ -269,7 +270,7 @@ func measure(ctx context.Context, cfg *config, env *rt.Env, sdk string, iso rt.I
 		)
 	}
 	variants = append(variants,
-		&variant{Name: "worker-nosandbox-pyc", What: "as worker-nosandbox, environment and SDK with compiled .pyc (a possible fix)",
+		&variant{Name: "worker-nosandbox-pyc", What: "as worker-nosandbox, the environment's packages with compiled .pyc too (a possible fix)",
 			run: worker(compiledEnv, compiledSDK, rt.IsolationNone)},
 	)
 
@@ -520,7 +521,7 @@ func (r *envReport) print(w io.Writer) {
 		fmt.Fprintf(w, "  %-42s %-22s / %-12s %5.2f%s\n", x.Name, x.Of, x.Over, x.Value, t)
 	}
 	if len(r.Imports) > 0 {
-		fmt.Fprintf(w, "\n  worker start-up imports (median of 7 runs, -X importtime, no sandbox, no .pyc), cumulative ms:\n")
+		fmt.Fprintf(w, "\n  worker start-up imports (median of 7 runs, -X importtime, no sandbox, tarn's environment as built), cumulative ms:\n")
 		for _, f := range r.Imports {
 			fmt.Fprintf(w, "    %-30s %7.1f\n", f.Module, f.CumulativeMs)
 		}

@@ -126,6 +126,12 @@ func run() error {
 	rep.UV = strings.TrimSpace(output(ctx, append(slices.Clone(uv), "--version")...))
 
 	sdkVersion := python.Version()
+	// The SDK, which Ensure byte-compiles into each new environment's
+	// interpreter as cmd/tarn sets it up.
+	sdkDir, err := python.Extract(filepath.Join(tmp, "sdk"))
+	if err != nil {
+		return err
+	}
 	n := 0
 	newDir := func(kind string) string {
 		n++
@@ -135,7 +141,7 @@ func run() error {
 	ensure := func(envDir, uvCache string) (*rt.Env, time.Duration, error) {
 		os.Setenv("UV_CACHE_DIR", uvCache)
 		defer os.Unsetenv("UV_CACHE_DIR")
-		em := &rt.EnvManager{Dir: envDir, UV: uv, SDKVersion: sdkVersion}
+		em := &rt.EnvManager{Dir: envDir, UV: uv, SDKVersion: sdkVersion, SDKDir: sdkDir}
 		start := time.Now()
 		env, err := em.Ensure(ctx, spec, nil)
 		d := time.Since(start)
@@ -256,7 +262,7 @@ func run() error {
 	// makes one), the environment already there.
 	var ids []time.Duration
 	for i := 0; i < cfg.identicalN; i++ {
-		em := &rt.EnvManager{Dir: identicalDir, UV: uv, SDKVersion: sdkVersion}
+		em := &rt.EnvManager{Dir: identicalDir, UV: uv, SDKVersion: sdkVersion, SDKDir: sdkDir}
 		start := time.Now()
 		env, err := em.Ensure(ctx, spec, nil)
 		d := time.Since(start)

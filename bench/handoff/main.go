@@ -184,7 +184,7 @@ func setup(ctx context.Context, cfg *config, tmp string) (*bench, error) {
 	if err != nil {
 		return nil, err
 	}
-	em := &rt.EnvManager{Dir: filepath.Join(cfg.home, "envs"), UV: uv, SDKVersion: python.Version()}
+	em := &rt.EnvManager{Dir: filepath.Join(cfg.home, "envs"), UV: uv, SDKVersion: python.Version(), SDKDir: b.sdk} // as cmd/tarn does
 	logf("environment: Python %s, numpy==%s (runtime.EnvManager.Ensure)", cfg.pyVer, cfg.numpy)
 	if b.env, err = em.Ensure(ctx, rt.EnvSpec{Python: cfg.pyVer, Packages: map[string]string{"numpy": cfg.numpy}}, func(s string) { logf("%s", s) }); err != nil {
 		return nil, err

@@ -181,7 +181,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	em := &rt.EnvManager{Dir: filepath.Join(home, "envs"), UV: uv, SDKVersion: python.Version()}
+	em := &rt.EnvManager{Dir: filepath.Join(home, "envs"), UV: uv, SDKVersion: python.Version(), SDKDir: sdk} // as cmd/tarn does
 	logf("environment: Python %s, numpy==%s, pyarrow==%s", cfg.pyVer, cfg.numpy, rt.DefaultPyArrow)
 	env, err := em.Ensure(ctx, rt.EnvSpec{Python: cfg.pyVer, Packages: map[string]string{"numpy": cfg.numpy}}, func(s string) { logf("%s", s) })
 	if err != nil {
