@@ -109,6 +109,7 @@ func newRunID() string {
 // untouched, the run branch (if any) is kept and named in the error.
 func (r *Runner) Run(ctx context.Context, p *Project, opts RunOptions) (*RunResult, error) {
 	started := time.Now()
+	defer r.Envs.Wait() // no background work on environments outlives the run
 	cat := r.Tables.Catalog()
 	res := &RunResult{RunID: newRunID(), Project: p.Name, Target: opts.Ref, DryRun: opts.DryRun, Isolation: string(r.Isolation)}
 	head, err := cat.BranchTarget(ctx, opts.Ref)

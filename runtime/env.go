@@ -98,6 +98,7 @@ type EnvManager struct {
 	SDKDir string
 
 	mu           sync.Mutex
+	compiling    sync.WaitGroup
 	building     map[string]*sync.Mutex
 	interpreters []Interpreter
 }
@@ -227,8 +228,28 @@ func (m *EnvManager) Ensure(ctx context.Context, spec EnvSpec, log func(string))
 	}
 	env.BuildTime = time.Since(start)
 	env.Version = interp.Version
+	m.compileInBackground(env)
 	return env, nil
 }
+
+// compileInBackground byte-compiles a new environment's packages while the
+// run goes on. Workers run with PYTHONDONTWRITEBYTECODE and a read-only
+// environment, so without .pyc files every step would compile its imports
+// again (pandas: 0.17 s instead of 0.08 s). Compiling up front would make
+// the build itself 5x slower; py_compile writes each file atomically, so
+// workers that start meanwhile are safe. Wait blocks until it is done.
+func (m *EnvManager) compileInBackground(env *Env) {
+	m.compiling.Add(1)
+	go func() {
+		defer m.compiling.Done()
+		cmd := exec.Command(env.Python, "-m", "compileall", "-q", "-j", "0", env.Dir)
+		cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=")
+		cmd.Run() // best effort: a missing .pyc only costs start-up time
+	}()
+}
+
+// Wait waits for background work on environments (byte-compilation).
+func (m *EnvManager) Wait() { m.compiling.Wait() }
 
 func ready(dir string) bool {
 	_, err := os.Stat(filepath.Join(dir, "tarn-env.json"))
