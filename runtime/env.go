@@ -97,10 +97,10 @@ type EnvManager struct {
 	// interpreter (workers run with a read-only SDK and write no .pyc).
 	SDKDir string
 
-	mu           sync.Mutex
-	compiling    sync.WaitGroup
-	building     map[string]*sync.Mutex
-	interpreters []Interpreter
+	mu         sync.Mutex
+	compiling  sync.WaitGroup
+	building   map[string]*sync.Mutex
+	quick, all []Interpreter // from pyenv alone; from pyenv and uv
 }
 
 // FindUV returns the command that runs uv: $TARN_UV, uv on PATH, or
@@ -126,14 +126,33 @@ func FindUV() ([]string, error) {
 func (m *EnvManager) Interpreters(ctx context.Context) ([]Interpreter, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.interpreters == nil {
-		list, err := FindInterpreters(ctx, m.UV)
+	if m.all == nil {
+		list, err := FindInterpreters(ctx, m.UV, false)
 		if err != nil {
 			return nil, err
 		}
-		m.interpreters = list
+		m.all = list
 	}
-	return m.interpreters, nil
+	return m.all, nil
+}
+
+// interpreter finds the interpreter for a version: the cheap way first,
+// then asking uv too.
+func (m *EnvManager) interpreter(ctx context.Context, version string) (Interpreter, error) {
+	m.mu.Lock()
+	if m.quick == nil {
+		m.quick, _ = FindInterpreters(ctx, m.UV, true)
+	}
+	quick := m.quick
+	m.mu.Unlock()
+	if in, err := PickInterpreter(quick, version); err == nil {
+		return in, nil
+	}
+	all, err := m.Interpreters(ctx)
+	if err != nil {
+		return Interpreter{}, err
+	}
+	return PickInterpreter(all, version)
 }
 
 func (m *EnvManager) lockFor(key string) *sync.Mutex {
@@ -170,11 +189,7 @@ func (m *EnvManager) Ensure(ctx context.Context, spec EnvSpec, log func(string))
 		env.Version = readVersion(dir)
 		return env, nil
 	}
-	interps, err := m.Interpreters(ctx)
-	if err != nil {
-		return nil, err
-	}
-	interp, err := PickInterpreter(interps, spec.Python)
+	interp, err := m.interpreter(ctx, spec.Python)
 	if err != nil {
 		return nil, err
 	}

@@ -29,9 +29,11 @@ func minorOf(v string) string {
 	return parts[0] + "." + parts[1]
 }
 
-// FindInterpreters lists the Python interpreters uv can see, plus those of
-// pyenv, one per minor version (the newest patch release wins).
-func FindInterpreters(ctx context.Context, uv []string) ([]Interpreter, error) {
+// FindInterpreters lists the Python interpreters on the machine, one per
+// minor version (the newest patch release wins). With quick it only looks
+// in pyenv's versions directory (a glob); otherwise it also asks uv, which
+// probes every interpreter on PATH and takes about half a second.
+func FindInterpreters(ctx context.Context, uv []string, quick bool) ([]Interpreter, error) {
 	found := map[string]Interpreter{}
 	add := func(in Interpreter) {
 		if in.Path == "" || strings.Contains(in.Path, "/shims/") {
@@ -42,16 +44,18 @@ func FindInterpreters(ctx context.Context, uv []string) ([]Interpreter, error) {
 			found[m] = in
 		}
 	}
-	cmd := exec.CommandContext(ctx, uv[0], append(uv[1:], "python", "list", "--only-installed", "--output-format", "json")...)
-	cmd.Env = append(os.Environ(), "UV_PYTHON_DOWNLOADS=never")
-	if out, err := cmd.Output(); err == nil {
-		var list []struct {
-			Version string `json:"version"`
-			Path    string `json:"path"`
-		}
-		if json.Unmarshal(out, &list) == nil {
-			for _, x := range list {
-				add(Interpreter{Version: x.Version, Path: x.Path})
+	if !quick {
+		cmd := exec.CommandContext(ctx, uv[0], append(uv[1:], "python", "list", "--only-installed", "--output-format", "json")...)
+		cmd.Env = append(os.Environ(), "UV_PYTHON_DOWNLOADS=never")
+		if out, err := cmd.Output(); err == nil {
+			var list []struct {
+				Version string `json:"version"`
+				Path    string `json:"path"`
+			}
+			if json.Unmarshal(out, &list) == nil {
+				for _, x := range list {
+					add(Interpreter{Version: x.Version, Path: x.Path})
+				}
 			}
 		}
 	}

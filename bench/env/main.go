@@ -112,7 +112,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	interps, err := rt.FindInterpreters(ctx, uv)
+	interps, err := rt.FindInterpreters(ctx, uv, false)
 	if err != nil {
 		return err
 	}
