@@ -257,7 +257,7 @@ func TestPipeline_MissingInterpreter(t *testing.T) {
 func TestPipeline_OfflineWheels(t *testing.T) {
 	home := filepath.Join(t.TempDir(), "home")
 	wheels := t.TempDir()
-	out, err := exec.Command(env(t, "TARN_PYTHON"), "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:", "-d", wheels, "six==1.16.0").CombinedOutput()
+	out, err := exec.Command("python3", "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:", "-d", wheels, "six==1.16.0").CombinedOutput()
 	if err != nil {
 		t.Skipf("cannot download a test wheel: %v %s", err, out)
 	}

@@ -216,10 +216,8 @@ func (m *EnvManager) Ensure(ctx context.Context, spec EnvSpec, log func(string))
 		args = append(args, "--find-links", m.Index.FindLinks)
 	}
 	if m.Index.Offline {
+		// Packages come from the wheel folder and uv's cache only.
 		args = append(args, "--offline")
-		if m.Index.FindLinks != "" && m.Index.URL == "" {
-			args = append(args, "--no-index")
-		}
 	}
 	args = append(args, spec.Requirements()...)
 	if err := m.uv(ctx, args...); err != nil {
