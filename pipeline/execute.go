@@ -34,6 +34,12 @@ type execution struct {
 	steps        []*StepReport
 	byName       map[string]*StepReport
 	materialized int
+
+	// Materializations run beside the DAG: a downstream step reads its
+	// input's Arrow file, not the table, so it need not wait for the
+	// Parquet writes. fail records the first error and cancels the run.
+	writes sync.WaitGroup
+	fail   func(error)
 }
 
 type exportOnce struct {
@@ -76,6 +82,7 @@ func (ex *execution) execute(ctx context.Context) error {
 		}
 		errMu.Unlock()
 	}
+	ex.fail = fail
 	for _, st := range all {
 		wg.Add(1)
 		go func(st *Step) {
@@ -111,6 +118,7 @@ func (ex *execution) execute(ctx context.Context) error {
 		}(st)
 	}
 	wg.Wait()
+	ex.writes.Wait()
 	if firstErr != nil {
 		return firstErr
 	}
@@ -238,13 +246,18 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *StepReport) err
 			ex.r.emit(Event{Kind: "preview", Step: m.Name, Message: text})
 		}
 	}
-	if st.Materialized() && ex.session != nil {
-		if err := ex.materialize(ctx, st, spec.Output); err != nil {
-			return err
-		}
-	}
 	rep.Duration = time.Since(start)
 	ex.setState(rep, StateDone, "")
+	if st.Materialized() && ex.session != nil {
+		ex.writes.Add(1)
+		go func() {
+			defer ex.writes.Done()
+			if err := ex.materialize(ctx, st, spec.Output); err != nil {
+				ex.setState(rep, StateFailed, err.Error())
+				ex.fail(err)
+			}
+		}()
+	}
 	return nil
 }
 
@@ -259,8 +272,6 @@ func (ex *execution) materialize(ctx context.Context, st *Step, path string) err
 	if m.OverwriteFilter != nil {
 		filter = *m.OverwriteFilter
 	}
-	ex.mu.Lock()
-	defer ex.mu.Unlock()
 	_, err := ex.r.Tables.Materialize(ctx, ex.session, table.MaterializeRequest{
 		Ident: st.Output, Path: path, Strategy: table.Strategy(m.Strategy), PartitionBy: strings.Join(m.PartitionedBy, ", "),
 		OverwriteFilter: filter, Properties: map[string]string{"tarn.project": ex.p.Name, "tarn.model": m.Name, "tarn.run_id": ex.res.RunID},
@@ -268,7 +279,9 @@ func (ex *execution) materialize(ctx context.Context, st *Step, path string) err
 	if err != nil {
 		return fmt.Errorf("materialize %s into %s: %w", m.Name, st.Output, err)
 	}
+	ex.mu.Lock()
 	ex.materialized++
+	ex.mu.Unlock()
 	return nil
 }
 

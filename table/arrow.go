@@ -162,7 +162,7 @@ func (s *Service) Materialize(ctx context.Context, ss *Session, req MaterializeR
 		return nil, err
 	}
 	if tbl != nil && req.Strategy == StrategyReplace && !sameColumns(tbl.Schema(), incoming) {
-		ss.pending[req.Ident.Key()] = nil // schema changed: replace the table itself
+		ss.set(req.Ident.Key(), nil) // schema changed: replace the table itself
 		tbl = nil
 	}
 	if tbl == nil {

@@ -62,9 +62,9 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*WriteResult, 
 	if existing != nil {
 		switch {
 		case req.IfNotExists:
-			return &WriteResult{Table: req.Ident, Branch: req.Branch, Commit: ss.base, Entry: existing, Existed: true}, nil
+			return &WriteResult{Table: req.Ident, Branch: req.Branch, Commit: ss.Base(), Entry: existing, Existed: true}, nil
 		case req.Replace:
-			ss.pending[req.Ident.Key()] = nil
+			ss.set(req.Ident.Key(), nil)
 		default:
 			return nil, tarn.Errorf(tarn.EEXISTS, "table %s already exists on %s: use --replace to replace it, --if-not-exists to keep it, or `tarn table import` to append", req.Ident, req.Branch)
 		}
@@ -196,7 +196,7 @@ func (s *Service) Import(ctx context.Context, req ImportRequest) (*WriteResult, 
 		return nil, err
 	}
 	if before == nil {
-		return nil, s.TableNotFound(ctx, ss.base, req.Branch, req.Ident)
+		return nil, s.TableNotFound(ctx, ss.Base(), req.Branch, req.Ident)
 	}
 	tbl, err := ss.LoadTable(ctx, id)
 	if err != nil {
@@ -319,9 +319,9 @@ func (s *Service) Drop(ctx context.Context, ident tarn.TableIdent, branch string
 	if e, err := ss.entry(ctx, ident.Key()); err != nil {
 		return nil, err
 	} else if e == nil {
-		return nil, s.TableNotFound(ctx, ss.base, branch, ident)
+		return nil, s.TableNotFound(ctx, ss.Base(), branch, ident)
 	}
-	ss.pending[ident.Key()] = nil
+	ss.set(ident.Key(), nil)
 	if info.Message == "" {
 		info.Message = "drop table " + ident.String()
 	}
@@ -354,10 +354,10 @@ func (s *Service) Revert(ctx context.Context, ident tarn.TableIdent, branch, to 
 		if ns, err := ss.entry(ctx, tarn.NamespaceKey(ident.Namespace)); err != nil {
 			return nil, err
 		} else if ns == nil {
-			ss.pending[tarn.NamespaceKey(ident.Namespace)] = &tarn.Entry{Kind: tarn.EntryNamespace}
+			ss.set(tarn.NamespaceKey(ident.Namespace), &tarn.Entry{Kind: tarn.EntryNamespace})
 		}
 	}
-	ss.pending[ident.Key()] = old
+	ss.set(ident.Key(), old)
 	if info.Message == "" {
 		info.Message = fmt.Sprintf("revert table %s to %s", ident, to)
 	}

@@ -208,9 +208,9 @@ func (s *Service) DropNamespace(ctx context.Context, branch, ns string, force bo
 			ns, branch, len(tables), strings.Join(tables[:min(5, len(tables))], ", "))
 	}
 	for _, k := range tables {
-		ss.pending[k] = nil
+		ss.set(k, nil)
 	}
-	ss.pending[tarn.NamespaceKey(ns)] = nil
+	ss.set(tarn.NamespaceKey(ns), nil)
 	if info.Message == "" {
 		info.Message = "drop namespace " + ns
 	}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/apache/iceberg-go"
 	icecat "github.com/apache/iceberg-go/catalog"
@@ -25,8 +26,11 @@ import (
 var _ icecat.Catalog = (*Session)(nil)
 
 // Session is an iceberg-go catalog over one branch, staging changes until
-// Flush commits them as one commit.
+// Flush commits them as one commit. It is safe for concurrent use by
+// writers of different tables (a pipeline materializes outputs in
+// parallel).
 type Session struct {
+	mu      sync.Mutex // guards base and pending
 	svc     *Service
 	branch  string
 	base    *tarn.Commit
@@ -50,14 +54,24 @@ func (s *Service) OpenSession(ctx context.Context, branch string) (*Session, err
 func (ss *Session) SetAutoFlush(info tarn.CommitInfo) { ss.autoFlush, ss.info = true, info }
 
 // Base returns the commit the session reads.
-func (ss *Session) Base() *tarn.Commit { return ss.base }
+func (ss *Session) Base() *tarn.Commit {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.base
+}
 
 // Pending reports whether the session has staged changes.
-func (ss *Session) Pending() bool { return len(ss.pending) > 0 }
+func (ss *Session) Pending() bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return len(ss.pending) > 0
+}
 
 // Flush commits the staged changes to the branch as one commit and moves
 // the session to it. With nothing staged it returns the base.
 func (ss *Session) Flush(ctx context.Context, info tarn.CommitInfo) (*tarn.Commit, error) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
 	if len(ss.pending) == 0 {
 		return ss.base, nil
 	}
@@ -73,14 +87,25 @@ func (ss *Session) Flush(ctx context.Context, info tarn.CommitInfo) (*tarn.Commi
 }
 
 func (ss *Session) entry(ctx context.Context, key string) (*tarn.Entry, error) {
-	if e, ok := ss.pending[key]; ok {
+	ss.mu.Lock()
+	e, ok := ss.pending[key]
+	base := ss.base
+	ss.mu.Unlock()
+	if ok {
 		return e, nil
 	}
-	return ss.svc.cat.GetEntry(ctx, ss.base, key)
+	return ss.svc.cat.GetEntry(ctx, base, key)
+}
+
+// set stages an entry (nil deletes) without flushing.
+func (ss *Session) set(key string, e *tarn.Entry) {
+	ss.mu.Lock()
+	ss.pending[key] = e
+	ss.mu.Unlock()
 }
 
 func (ss *Session) stage(ctx context.Context, key string, e *tarn.Entry) error {
-	ss.pending[key] = e
+	ss.set(key, e)
 	if ss.autoFlush {
 		_, err := ss.Flush(ctx, ss.info)
 		return err
@@ -295,7 +320,7 @@ func (ss *Session) RenameTable(ctx context.Context, from, to icetable.Identifier
 	} else if ns == nil {
 		return nil, fmt.Errorf("%w: %s", icecat.ErrNoSuchNamespace, dst.Namespace)
 	}
-	ss.pending[src.Key()] = nil
+	ss.set(src.Key(), nil)
 	if err := ss.stage(ctx, dst.Key(), e); err != nil {
 		return nil, err
 	}
@@ -314,10 +339,12 @@ func (ss *Session) CheckTableExists(ctx context.Context, id icetable.Identifier)
 
 // entries lists the session's view: base entries with staged changes.
 func (ss *Session) entries(ctx context.Context) (map[string]*tarn.Entry, error) {
-	all, _, err := ss.svc.cat.Entries(ctx, ss.base)
+	all, _, err := ss.svc.cat.Entries(ctx, ss.Base())
 	if err != nil {
 		return nil, err
 	}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
 	for k, e := range ss.pending {
 		if e == nil {
 			delete(all, k)
