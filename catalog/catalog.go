@@ -57,14 +57,14 @@ func Open(ctx context.Context, store Store, opts ...Option) (*Catalog, error) {
 }
 
 func (c *Catalog) initialize(ctx context.Context) error {
-	empty, emptyData := emptyTree()
-	tree, objects, err := c.applyChangesOn(ctx, empty, emptyData, map[string]*tarn.Entry{
+	empty, _ := emptyTree()
+	tree, objects, err := c.applyChanges(ctx, empty, map[string]*tarn.Entry{
 		tarn.NamespaceKey(tarn.DefaultNamespace): {Kind: tarn.EntryNamespace},
 	})
 	if err != nil {
 		return err
 	}
-	commit := c.newCommit(nil, tree, tarn.CommitInfo{Author: "tarn", Message: "initialize lakehouse"}, 0)
+	commit := c.newCommit(nil, tree, tarn.CommitInfo{Author: "tarn", Message: "initialize lakehouse"})
 	err = c.store.Apply(ctx, &Batch{
 		Objects: objects,
 		Commits: []*tarn.Commit{commit},
@@ -76,20 +76,10 @@ func (c *Catalog) initialize(ctx context.Context) error {
 	return err
 }
 
-// applyChangesOn is applyChanges on a tree whose root object is not stored yet.
-func (c *Catalog) applyChangesOn(ctx context.Context, tree string, rootData []byte, changes map[string]*tarn.Entry) (string, map[string][]byte, error) {
-	c.objects.Add(tree, rootData)
-	h, objects, err := c.applyChanges(ctx, tree, changes)
-	if err != nil {
-		return "", nil, err
-	}
-	return h, objects, nil
-}
-
 // Close closes the store.
 func (c *Catalog) Close() error { return c.store.Close() }
 
-func (c *Catalog) newCommit(parents []*tarn.Commit, tree string, info tarn.CommitInfo, _ int) *tarn.Commit {
+func (c *Catalog) newCommit(parents []*tarn.Commit, tree string, info tarn.CommitInfo) *tarn.Commit {
 	commit := &tarn.Commit{
 		Author:     info.Author,
 		Message:    info.Message,

@@ -65,7 +65,7 @@ func (c *Catalog) Commit(ctx context.Context, req CommitRequest) (*tarn.Commit, 
 		if tree == head.Tree {
 			return head, nil
 		}
-		commit := c.newCommit([]*tarn.Commit{head}, tree, req.Info, 0)
+		commit := c.newCommit([]*tarn.Commit{head}, tree, req.Info)
 		err = c.store.Apply(ctx, &Batch{
 			Objects: objects,
 			Commits: []*tarn.Commit{commit},

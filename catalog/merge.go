@@ -91,7 +91,7 @@ func (c *Catalog) Merge(ctx context.Context, req MergeRequest) (*tarn.MergeResul
 			if info.Message == "" {
 				info.Message = fmt.Sprintf("merge %s into %s", req.Source, req.Into)
 			}
-			commit = c.newCommit([]*tarn.Commit{target, source}, tree, info, 0)
+			commit = c.newCommit([]*tarn.Commit{target, source}, tree, info)
 			batch = &Batch{Objects: objects, Commits: []*tarn.Commit{commit}}
 		}
 		batch.Refs = []RefUpdate{{Name: req.Into, Kind: tarn.KindBranch, Old: target.Hash, New: commit.Hash}}
