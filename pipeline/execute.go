@@ -164,11 +164,7 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *StepReport) err
 		if err != nil {
 			return err
 		}
-		key := li.Param
-		if m.Kind == "sql" {
-			key = li.Param // the name the SQL uses
-		}
-		inputs[key] = rt.InputSpec{Path: path}
+		inputs[li.Param] = rt.InputSpec{Path: path} // for SQL models, the name the SQL uses
 	}
 	for _, up := range st.Upstream {
 		ex.mu.Lock()
