@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The main job on the embedded default: create a lakehouse, import sample
-# data, branch, change, merge and show the log. Uses a fresh TARN_HOME
-# under .demo/ (remove it to start over) unless TARN_HOME is set.
+# The main job on the embedded default: create a lakehouse from sample data,
+# branch, run a pipeline (examples/taxi) on the branch, query the result,
+# merge, query the past and show the log. Uses a fresh TARN_HOME under
+# .demo/ unless TARN_HOME is set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+./scripts/setup.sh   # uv, bubblewrap, Go modules (idempotent)
 ./scripts/build.sh
 export TARN_HOME=${TARN_HOME:-$PWD/.demo/home}
 rm -rf "$TARN_HOME"
