@@ -17,6 +17,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/tarnhq/tarn/bench/internal/host"
 	"io"
 	"math"
 	"os"
@@ -195,7 +196,7 @@ func run() error {
 		rep.Envs = append(rep.Envs, er)
 		rep.TargetMet = rep.TargetMet && er.TargetMet
 	}
-	rep.Machine = machine()
+	rep.Machine = host.Describe()
 	if cfg.jsonOut {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
@@ -478,18 +479,6 @@ func summarize(samples []time.Duration) dist {
 }
 
 func ms(d time.Duration) float64 { return math.Round(float64(d)/float64(time.Microsecond)) / 1000 }
-
-func machine() string {
-	cpus := 0
-	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		cpus = strings.Count(string(data), "processor\t:")
-	}
-	load := ""
-	if data, err := os.ReadFile("/proc/loadavg"); err == nil {
-		load = strings.Join(strings.Fields(string(data))[:3], " ")
-	}
-	return fmt.Sprintf("%d CPUs, load average %s at the end", cpus, load)
-}
 
 func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "Step cold start with a cached environment (isolation on this host: %s)\n", r.Isolation)

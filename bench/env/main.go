@@ -16,6 +16,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/tarnhq/tarn/bench/internal/host"
 	"io"
 	"math"
 	"os"
@@ -122,7 +123,7 @@ func run() error {
 	}
 	spec := rt.EnvSpec{Python: cfg.pyVer, Packages: map[string]string{"pandas": cfg.pandas, "pyarrow": cfg.pyarrow}}
 	pkgs := spec.Requirements()
-	rep := &report{Machine: machine(), Python: interp.Version + " (" + interp.Path + ")", Packages: pkgs, Reps: cfg.reps}
+	rep := &report{Machine: host.Describe(), Python: interp.Version + " (" + interp.Path + ")", Packages: pkgs, Reps: cfg.reps}
 	rep.UV = strings.TrimSpace(output(ctx, append(slices.Clone(uv), "--version")...))
 
 	sdkVersion := python.Version()
@@ -363,18 +364,6 @@ func median(s []float64) float64 {
 func output(ctx context.Context, argv ...string) string {
 	out, _ := exec.CommandContext(ctx, argv[0], argv[1:]...).Output()
 	return string(out)
-}
-
-func machine() string {
-	cpus := 0
-	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		cpus = strings.Count(string(data), "processor\t:")
-	}
-	load := ""
-	if data, err := os.ReadFile("/proc/loadavg"); err == nil {
-		load = strings.Join(strings.Fields(string(data))[:3], " ")
-	}
-	return fmt.Sprintf("%d CPUs, load average %s at the end", cpus, load)
 }
 
 func okWord(b bool) string {

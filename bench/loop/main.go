@@ -20,6 +20,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/tarnhq/tarn/bench/internal/host"
 	"io"
 	"math"
 	"os"
@@ -292,7 +293,7 @@ func run() error {
 		rep.RatioDry = by["tarn-dry"].Median / by["local"].Median
 	}
 	rep.TargetMet = rep.Ratio <= 1.5
-	rep.Machine = machine()
+	rep.Machine = host.Describe()
 	if cfg.jsonOut {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
@@ -504,18 +505,6 @@ func median(xs []float64) float64 {
 		return s[n/2]
 	}
 	return (s[n/2-1] + s[n/2]) / 2
-}
-
-func machine() string {
-	cpus := 0
-	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		cpus = strings.Count(string(data), "processor\t:")
-	}
-	load := ""
-	if data, err := os.ReadFile("/proc/loadavg"); err == nil {
-		load = strings.Join(strings.Fields(string(data))[:3], " ")
-	}
-	return fmt.Sprintf("%d CPUs, load average %s at the end", cpus, load)
 }
 
 func (r *report) print(w io.Writer) {
