@@ -248,7 +248,7 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *StepReport) err
 		ex.writes.Add(1)
 		go func() {
 			defer ex.writes.Done()
-			if err := ex.materialize(ctx, st, spec.Output); err != nil {
+			if err := ex.materialize(ctx, st, spec.Output, pyParquet{env: env, sdkDir: ex.r.SDKDir}); err != nil {
 				ex.setState(rep, StateFailed, err.Error())
 				ex.fail(err)
 			}
@@ -262,7 +262,7 @@ func indent(s string) string {
 	return "    " + strings.ReplaceAll(s, "\n", "\n    ")
 }
 
-func (ex *execution) materialize(ctx context.Context, st *Step, path string) error {
+func (ex *execution) materialize(ctx context.Context, st *Step, path string, w table.ParquetWriter) error {
 	m := st.Model
 	filter := ""
 	if m.OverwriteFilter != nil {
@@ -271,6 +271,7 @@ func (ex *execution) materialize(ctx context.Context, st *Step, path string) err
 	_, err := ex.r.Tables.Materialize(ctx, ex.session, table.MaterializeRequest{
 		Ident: st.Output, Path: path, Strategy: table.Strategy(m.Strategy), PartitionBy: strings.Join(m.PartitionedBy, ", "),
 		OverwriteFilter: filter, Properties: map[string]string{"tarn.project": ex.p.Name, "tarn.model": m.Name, "tarn.run_id": ex.res.RunID},
+		Writer: w,
 	})
 	if err != nil {
 		return fmt.Errorf("materialize %s into %s: %w", m.Name, st.Output, err)

@@ -131,6 +131,9 @@ type MaterializeRequest struct {
 	PartitionBy     string // for new tables, e.g. "day(ts), zone"
 	OverwriteFilter string // OVERWRITE_PARTITIONS: rows to replace (SQL predicate)
 	Properties      map[string]string
+	// Writer, when set, writes the Parquet files of unpartitioned local
+	// tables (see ParquetWriter).
+	Writer ParquetWriter
 }
 
 // Materialize writes an Arrow IPC file into a table in the session
@@ -173,7 +176,11 @@ func (s *Service) Materialize(ctx context.Context, ss *Session, req MaterializeR
 		if tbl, err = ss.CreateTable(ctx, id, incoming, icecat.WithPartitionSpec(&spec), icecat.WithProperties(req.Properties)); err != nil {
 			return nil, translate(err, "create table "+req.Ident.String())
 		}
-		return s.writeRecords(ctx, ss, tbl, tbl.NewTransaction(), rdr, nil, req.Ident)
+		tx := tbl.NewTransaction()
+		if e, ok, err := s.writeParquet(ctx, ss, tbl, tx, rdr.Schema(), req, false); ok || err != nil {
+			return e, err
+		}
+		return s.writeRecords(ctx, ss, tbl, tx, rdr, nil, req.Ident)
 	}
 	tx := tbl.NewTransaction()
 	if len(req.Properties) > 0 {
@@ -183,10 +190,16 @@ func (s *Service) Materialize(ctx context.Context, ss *Session, req MaterializeR
 	}
 	switch req.Strategy {
 	case StrategyReplace:
+		if e, ok, err := s.writeParquet(ctx, ss, tbl, tx, rdr.Schema(), req, true); ok || err != nil {
+			return e, err
+		}
 		return s.writeRecords(ctx, ss, tbl, tx, rdr, iceberg.AlwaysTrue{}, req.Ident)
 	case StrategyAppend:
 		if _, err := s.evolve(tx, tbl.Schema(), rdr.Schema(), req.Ident); err != nil {
 			return nil, err
+		}
+		if e, ok, err := s.writeParquet(ctx, ss, tbl, tx, rdr.Schema(), req, false); ok || err != nil {
+			return e, err
 		}
 		return s.writeRecords(ctx, ss, tbl, tx, rdr, nil, req.Ident)
 	case StrategyOverwritePartitions:
