@@ -57,8 +57,11 @@ type Meta struct {
 // Files are data files holding an entry's rows, with the Iceberg field ids
 // they were written with.
 type Files struct {
-	Paths    []string       `json:"paths"`
-	FieldIDs map[string]int `json:"field_ids"`
+	Paths    []string       `json:"paths,omitempty"`
+	FieldIDs map[string]int `json:"field_ids,omitempty"`
+	// Metadata is the table's metadata location right after the result
+	// was written: a table still there holds exactly the result.
+	Metadata string `json:"metadata,omitempty"`
 }
 
 // Entry is a stored entry.

@@ -128,7 +128,7 @@ func TestService_Materialize(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e, err := svc.Materialize(ctx, ss, table.MaterializeRequest{Ident: ident, Path: p, Strategy: strategy, PartitionBy: "zone", OverwriteFilter: filter,
+		res, err := svc.Materialize(ctx, ss, table.MaterializeRequest{Ident: ident, Path: p, Strategy: strategy, PartitionBy: "zone", OverwriteFilter: filter,
 			Properties: map[string]string{"tarn.model": "m"}})
 		if err != nil {
 			t.Fatalf("%s: %v", strategy, err)
@@ -136,7 +136,7 @@ func TestService_Materialize(t *testing.T) {
 		if _, err := ss.Flush(ctx, tarn.CommitInfo{Message: string(strategy)}); err != nil {
 			t.Fatal(err)
 		}
-		return e
+		return res.Entry
 	}
 	if e := write(table.StrategyReplace, []string{"a", "b"}, []int64{1, 2}, ""); e.Rows != 2 {
 		t.Fatalf("replace (create): %d rows", e.Rows)
@@ -224,6 +224,8 @@ func TestService_MaterializeParquetWriter(t *testing.T) {
 	svc := newService(t)
 	dir := t.TempDir()
 	writer := &goParquet{}
+	var reuse *table.DataFiles
+	var last *table.MaterializeResult
 	write := func(ident tarn.TableIdent, strategy table.Strategy, partitionBy string, zones []string, amounts []int64) (*tarn.Entry, error) {
 		t.Helper()
 		p := filepath.Join(dir, "o.arrow")
@@ -232,14 +234,15 @@ func TestService_MaterializeParquetWriter(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e, err := svc.Materialize(ctx, ss, table.MaterializeRequest{Ident: ident, Path: p, Strategy: strategy, PartitionBy: partitionBy, Writer: writer})
+		res, err := svc.Materialize(ctx, ss, table.MaterializeRequest{Ident: ident, Path: p, Strategy: strategy, PartitionBy: partitionBy, Writer: writer, Reuse: reuse})
 		if err != nil {
 			return nil, err
 		}
 		if _, err := ss.Flush(ctx, tarn.CommitInfo{Message: string(strategy)}); err != nil {
 			t.Fatal(err)
 		}
-		return e, nil
+		last = res
+		return res.Entry, nil
 	}
 	check := func(ident tarn.TableIdent, wantRows, wantSum int64) {
 		t.Helper()
@@ -274,8 +277,33 @@ func TestService_MaterializeParquetWriter(t *testing.T) {
 		}
 		check(flat, s.rows, s.sum)
 	}
-	// Partitioned tables are written by iceberg-go.
+	// Files written once are published again without a write; when they
+	// already are the table's content, nothing changes.
+	if _, err := write(flat, table.StrategyReplace, "", []string{"r", "s"}, []int64{5, 6}); err != nil || last.Files == nil {
+		t.Fatalf("replace: %v, files %v", err, last.Files)
+	}
+	reuse = last.Files
 	calls := writer.calls
+	head, _ := svc.Catalog().BranchTarget(ctx, "main")
+	if _, err := write(flat, table.StrategyReplace, "", []string{"r", "s"}, []int64{5, 6}); err != nil || !last.Unchanged || writer.calls != calls {
+		t.Fatalf("reuse of the current files: %v, unchanged %v, writer calls %d", err, last.Unchanged, writer.calls-calls)
+	}
+	if after, _ := svc.Catalog().BranchTarget(ctx, "main"); after.Hash != head.Hash {
+		t.Fatal("an unchanged table made a commit")
+	}
+	rsFiles := last.Files
+	reuse = nil
+	write(flat, table.StrategyReplace, "", []string{"q"}, []int64{100})
+	check(flat, 1, 100)
+	reuse, calls = rsFiles, writer.calls
+	if _, err := write(flat, table.StrategyReplace, "", []string{"r", "s"}, []int64{5, 6}); err != nil || !last.Reused || last.Unchanged || writer.calls != calls {
+		t.Fatalf("reuse: %v, reused %v unchanged %v, writer calls %d", err, last.Reused, last.Unchanged, writer.calls-calls)
+	}
+	check(flat, 2, 11)
+	reuse = nil
+	write(flat, table.StrategyReplace, "", []string{}, []int64{}) // empty again for what follows
+	// Partitioned tables are written by iceberg-go.
+	calls = writer.calls
 	if _, err := write(tarn.TableIdent{Namespace: "out", Name: "parts"}, table.StrategyReplace, "zone", []string{"a", "b"}, []int64{1, 2}); err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package table
 
 import (
 	"bytes"
+	"maps"
 	"context"
 	"errors"
 	"fmt"
@@ -62,11 +63,12 @@ const parquetPartBytes = 384 << 20
 // maxParquetParts bounds the number of data files of one write.
 const maxParquetParts = 16
 
-// writeParquet writes the output with req.Writer and adds the files to the
-// table (replacing every current data file when replace is set), then
-// commits the transaction into the session. ok is false when the fast path
-// does not apply and the caller must write through iceberg-go.
-func (s *Service) writeParquet(ctx context.Context, ss *Session, tbl *icetable.Table, tx *icetable.Transaction, schema *arrow.Schema, req MaterializeRequest, replace bool) (_ *tarn.Entry, ok bool, _ error) {
+// writeParquet writes the output with req.Writer (or publishes req.Reuse)
+// and adds the files to the table, replacing every current data file when
+// replace is set, then commits the transaction into the session. ok is
+// false when the fast path does not apply and the caller must write
+// through iceberg-go.
+func (s *Service) writeParquet(ctx context.Context, ss *Session, tbl *icetable.Table, tx *icetable.Transaction, schema *arrow.Schema, req MaterializeRequest, replace bool) (_ *MaterializeResult, ok bool, _ error) {
 	if req.Writer == nil || !tbl.Spec().IsUnpartitioned() {
 		return nil, false, nil
 	}
@@ -82,14 +84,70 @@ func (s *Service) writeParquet(ctx context.Context, ss *Session, tbl *icetable.T
 	if err != nil || !sameFlatColumns(schema, target) {
 		return nil, false, nil
 	}
+	ids := map[string]int{}
+	for _, f := range staged.Schema().Fields() {
+		ids[f.Name] = f.ID
+	}
+	var old []iceberg.DataFile
+	if replace && tbl.CurrentSnapshot() != nil {
+		tasks, err := tbl.Scan().PlanFiles(ctx)
+		if err != nil {
+			return nil, false, err
+		}
+		for _, t := range tasks {
+			old = append(old, t.File)
+		}
+	}
+	res := &MaterializeResult{}
+	var written []string
+	if replace && req.Reuse != nil && maps.Equal(req.Reuse.FieldIDs, ids) && allExist(req.Reuse.Paths) {
+		if sameFiles(old, req.Reuse.Paths) {
+			// Already the table's content: nothing to write, nothing to commit.
+			e, err := ss.entry(ctx, req.Ident.Key())
+			return &MaterializeResult{Entry: e, Files: req.Reuse, Reused: true, Unchanged: true}, true, err
+		}
+		written, res.Reused = req.Reuse.Paths, true
+	} else {
+		if written, ok, err = s.callWriter(ctx, dir, target, ids, staged.Properties(), req); !ok || err != nil {
+			return nil, ok, err
+		}
+	}
+	fs, err := staged.FS(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	files := make([]iceberg.DataFile, 0, len(written))
+	for _, p := range written {
+		df, err := icetable.FileToDataFile(ctx, fs, "file://"+p, staged.Schema(), staged.Spec(), 0, staged.Properties())
+		if err != nil {
+			return nil, false, tarn.Errorf(tarn.EINTERNAL, "read back data file %s of %s: %v", p, req.Ident, err)
+		}
+		files = append(files, df)
+	}
+	if len(old) > 0 {
+		err = tx.ReplaceDataFilesWithDataFiles(ctx, old, files, iceberg.Properties{})
+	} else {
+		err = tx.AddDataFiles(ctx, files, iceberg.Properties{})
+	}
+	if err != nil {
+		return nil, false, tarn.Errorf(tarn.EINVALID, "write %s: %w", req.Ident, err)
+	}
+	if _, err := tx.Commit(ctx); err != nil {
+		return nil, false, translate(err, "commit table "+req.Ident.String())
+	}
+	res.Entry, err = ss.entry(ctx, req.Ident.Key())
+	res.Files = &DataFiles{Paths: written, FieldIDs: ids}
+	return res, true, err
+}
+
+// callWriter has req.Writer write the output into the table's data
+// directory. ok is false when there is nothing to add (no rows) or the
+// output does not cast to the table's types.
+func (s *Service) callWriter(ctx context.Context, dir string, target *arrow.Schema, ids map[string]int, props iceberg.Properties, req MaterializeRequest) (_ []string, ok bool, _ error) {
 	var schemaMsg bytes.Buffer
 	sw := ipc.NewWriter(&schemaMsg, ipc.WithSchema(stripMetadata(target)))
 	if err := sw.Close(); err != nil {
 		return nil, false, err
-	}
-	ids := map[string]int{}
-	for _, f := range staged.Schema().Fields() {
-		ids[f.Name] = f.ID
 	}
 	st, err := os.Stat(req.Path)
 	if err != nil {
@@ -104,7 +162,7 @@ func (s *Service) writeParquet(ctx context.Context, ss *Session, tbl *icetable.T
 	if err := os.MkdirAll(dir+"/data", 0o755); err != nil {
 		return nil, false, tarn.Errorf(tarn.EINTERNAL, "create data directory of %s: %v", req.Ident, err)
 	}
-	codec, level := parquetCodec(staged.Properties())
+	codec, level := parquetCodec(props)
 	written, err := req.Writer.WriteParquet(ctx, ParquetWrite{Source: req.Path, Paths: paths, FieldIDs: ids, Schema: schemaMsg.Bytes(), Compression: codec, Level: level})
 	if errors.Is(err, ErrCannotCast) {
 		return nil, false, nil
@@ -112,44 +170,33 @@ func (s *Service) writeParquet(ctx context.Context, ss *Session, tbl *icetable.T
 	if err != nil {
 		return nil, false, tarn.Errorf(tarn.EINTERNAL, "write Parquet files of %s: %w", req.Ident, err)
 	}
-	if len(written) == 0 {
-		return nil, false, nil // no rows: the general path handles empty outputs
-	}
-	fs, err := staged.FS(ctx)
-	if err != nil {
-		return nil, false, err
-	}
-	files := make([]iceberg.DataFile, 0, len(written))
-	for _, p := range written {
-		df, err := icetable.FileToDataFile(ctx, fs, "file://"+p, staged.Schema(), staged.Spec(), 0, staged.Properties())
-		if err != nil {
-			return nil, false, tarn.Errorf(tarn.EINTERNAL, "read back data file %s of %s: %v", p, req.Ident, err)
-		}
-		files = append(files, df)
-	}
-	var old []iceberg.DataFile
-	if replace && tbl.CurrentSnapshot() != nil {
-		tasks, err := tbl.Scan().PlanFiles(ctx)
-		if err != nil {
-			return nil, false, err
-		}
-		for _, t := range tasks {
-			old = append(old, t.File)
+	return written, len(written) > 0, nil
+}
+
+func allExist(paths []string) bool {
+	for _, p := range paths {
+		if _, err := os.Stat(p); err != nil {
+			return false
 		}
 	}
-	if len(old) > 0 {
-		err = tx.ReplaceDataFilesWithDataFiles(ctx, old, files, iceberg.Properties{})
-	} else {
-		err = tx.AddDataFiles(ctx, files, iceberg.Properties{})
+	return len(paths) > 0
+}
+
+// sameFiles reports whether the table's data files are exactly paths.
+func sameFiles(files []iceberg.DataFile, paths []string) bool {
+	if len(files) != len(paths) {
+		return false
 	}
-	if err != nil {
-		return nil, false, tarn.Errorf(tarn.EINVALID, "write %s: %w", req.Ident, err)
+	want := map[string]bool{}
+	for _, p := range paths {
+		want[p] = true
 	}
-	if _, err := tx.Commit(ctx); err != nil {
-		return nil, false, translate(err, "commit table "+req.Ident.String())
+	for _, f := range files {
+		if !want[strings.TrimPrefix(f.FilePath(), "file://")] {
+			return false
+		}
 	}
-	e, err := ss.entry(ctx, req.Ident.Key())
-	return e, true, err
+	return true
 }
 
 // sameFlatColumns reports whether two schemas have the same top-level

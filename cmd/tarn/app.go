@@ -67,7 +67,7 @@ Exit codes: 0 ok, 1 internal error, 2 usage or invalid input, 3 not found,
 	pf.StringVarP(&a.output, "output", "o", "text", "output format: text or json (tarn query also: csv, jsonl, parquet, arrow)")
 	pf.StringVar(&a.author, "author", "", "author recorded in commits (default $TARN_AUTHOR or the OS user)")
 	root.AddCommand(a.branchCommand(), a.tagCommand(), a.logCommand(), a.checkoutCommand(),
-		a.namespaceCommand(), a.tableCommand(), a.statusCommand(), a.verifyCommand(), a.initCommand(), a.runCommand(), a.queryCommand())
+		a.namespaceCommand(), a.tableCommand(), a.statusCommand(), a.verifyCommand(), a.initCommand(), a.runCommand(), a.queryCommand(), a.cacheCommand())
 	return root
 }
 

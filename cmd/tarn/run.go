@@ -89,13 +89,19 @@ func (a *app) pipelineRunner(ctx context.Context) (*pipeline.Runner, *pipeline.D
 	}
 	envs := &rt.EnvManager{Dir: filepath.Join(a.home, "envs"), UV: uv, SDKVersion: python.Version(), SDKDir: sdkDir}
 	runner := &pipeline.Runner{Tables: a.tables, Envs: envs, Isolation: rt.DetectIsolation(ctx), SDKDir: sdkDir, Home: a.home}
+	if runner.Cache, err = a.openCache(); err != nil {
+		return nil, nil, err
+	}
+	if runner.CacheMaxBytes, err = a.cacheLimit(); err != nil {
+		return nil, nil, err
+	}
 	return runner, &pipeline.Discoverer{SDKDir: sdkDir}, nil
 }
 
 func (a *app) runCommand() *cobra.Command {
 	var dir, ref string
 	var params []string
-	var dryRun, strict, preview bool
+	var dryRun, strict, preview, noCache bool
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run a project's models on a branch and publish the results all or nothing",
@@ -106,10 +112,16 @@ materialized outputs as Iceberg tables on the run branch, check the
 expectations, then merge the run branch into the target.
 
 On any failure the target branch is untouched and the run branch is kept for
-inspection. --dry-run runs the steps but materializes nothing.`,
+inspection. --dry-run runs the steps but materializes nothing.
+
+A step whose code, environment, parameters and inputs are unchanged since a
+run on this lakehouse is served from the cache ("cached", with the time it
+saves); so are scans of unchanged tables. --no-cache runs everything;
+@tarn.model(cache_strategy="NONE") opts one step out. See tarn cache --help.`,
 		Example: `  tarn run -p taxi
   tarn run -p taxi --ref dev --param min_miles=2
   tarn run -p taxi --dry-run --preview
+  tarn run -p taxi --no-cache
   tarn run -p taxi -o json`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -150,7 +162,7 @@ inspection. --dry-run runs the steps but materializes nothing.`,
 				previewRows = 5
 			}
 			res, runErr := runner.Run(ctx, project, pipeline.RunOptions{Ref: target, Params: given, DryRun: dryRun, Strict: strict,
-				Preview: previewRows, Author: a.commitInfo("").Author})
+				Preview: previewRows, Author: a.commitInfo("").Author, NoCache: noCache})
 			p.close()
 			if res != nil {
 				if err := a.emit(res, func(w io.Writer) { printRunSummary(w, res) }); err != nil {
@@ -167,6 +179,7 @@ inspection. --dry-run runs the steps but materializes nothing.`,
 	f.BoolVar(&dryRun, "dry-run", false, "run the steps but materialize and publish nothing")
 	f.BoolVar(&strict, "strict", false, "treat warnings (unpinned packages, discarded outputs) as errors")
 	f.BoolVar(&preview, "preview", false, "show the first rows of each output")
+	f.BoolVar(&noCache, "no-cache", false, "run every step and scan; neither read nor write the cache")
 	return cmd
 }
 
@@ -282,6 +295,13 @@ func (p *runPrinter) event(e pipeline.Event) {
 				return
 			}
 			p.line("✓ %s done: %s rows, %s\n", e.Step, count(e.Rows), e.Duration.Round(time.Millisecond))
+		case pipeline.StateCached:
+			p.done++
+			if e.StepKind == "expectation" {
+				p.line("✓ %s passed (cached)\n", e.Step)
+				return
+			}
+			p.line("✓ %s cached: %s rows, saved %s\n", e.Step, count(e.Rows), e.Saved.Round(time.Millisecond))
 		case pipeline.StateFailed:
 			delete(p.running, e.Step)
 			p.line("✗ %s failed\n", e.Step)
@@ -298,10 +318,14 @@ func printRunSummary(w io.Writer, res *pipeline.RunResult) {
 	sort.SliceStable(steps, func(i, j int) bool { return steps[i].Kind != "expectation" && steps[j].Kind == "expectation" })
 	for _, s := range steps {
 		rows := ""
-		if s.Kind != "expectation" && s.State == pipeline.StateDone {
+		if s.Kind != "expectation" && (s.State == pipeline.StateDone || s.State == pipeline.StateCached) {
 			rows = count(s.Rows)
 		}
-		t.row(s.Name, s.Kind, s.State, rows, s.Duration.Round(time.Millisecond), s.Table)
+		took := s.Duration.Round(time.Millisecond).String()
+		if s.Cached {
+			took = "saved " + s.Saved.Round(time.Millisecond).String()
+		}
+		t.row(s.Name, s.Kind, s.State, rows, took, s.Table)
 	}
 	t.flush()
 	switch {
