@@ -163,12 +163,13 @@ func (a *app) cacheStats() *cobra.Command {
 
 func (a *app) cacheGC() *cobra.Command {
 	var maxSize string
+	var keep time.Duration
 	cmd := &cobra.Command{
 		Use:   "gc",
 		Short: "Evict least recently used entries down to the size limit",
 		Long: `Remove least recently used entries until the cache fits its limit (or
 --max-size), and leftovers of killed runs. Entries used in the last ten
-minutes are kept: a running pipeline may be reading them.`,
+minutes (--keep) are kept: a running pipeline may be reading them.`,
 		Example: "  tarn cache gc\n  tarn cache gc --max-size 1GiB",
 		Args:    exactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -188,7 +189,7 @@ minutes are kept: a running pipeline may be reading them.`,
 					return &usageError{fmt.Sprintf("--max-size %q: %v", maxSize, err)}
 				}
 			}
-			removed, err := c.GC(limit, 10*time.Minute)
+			removed, err := c.GC(limit, keep)
 			if err != nil {
 				return err
 			}
@@ -202,6 +203,7 @@ minutes are kept: a running pipeline may be reading them.`,
 		},
 	}
 	cmd.Flags().StringVar(&maxSize, "max-size", "", "size to trim to, e.g. 5GiB (default: the configured limit)")
+	cmd.Flags().DurationVar(&keep, "keep", 10*time.Minute, "spare entries used this recently")
 	return cmd
 }
 

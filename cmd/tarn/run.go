@@ -329,6 +329,8 @@ func printRunSummary(w io.Writer, res *pipeline.RunResult) {
 	}
 	t.flush()
 	switch {
+	case res.Published && res.Commit != nil && res.Commit.Hash == res.Base:
+		fmt.Fprintf(w, "run %s: nothing changed; %s stays at %s (%.1fs)\n", res.RunID, res.Target, res.Commit.ShortHash(), res.Duration.Seconds())
 	case res.Published:
 		fmt.Fprintf(w, "published run %s to %s: commit %s (%.1fs)\n", res.RunID, res.Target, res.Commit.ShortHash(), res.Duration.Seconds())
 	case res.DryRun && res.Error == "":
