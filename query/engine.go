@@ -78,23 +78,10 @@ type Request struct {
 }
 
 // Column is one column of a result, with its DuckDB type.
-type Column struct {
-	Name string `json:"name"`
-	Type string `json:"type"`
-}
+type Column = tarn.QueryColumn
 
 // TableStats describes how one table was planned for a query.
-type TableStats struct {
-	Table    tarn.TableIdent `json:"table"`
-	Snapshot int64           `json:"snapshot_id,omitempty"`
-	// FilesTotal counts the data files of the table's snapshot;
-	// FilesPlanned the ones the query reads. The rest were skipped by
-	// partition values or column statistics.
-	FilesTotal   int    `json:"files_total"`
-	FilesPlanned int    `json:"files_planned"`
-	FilesSkipped int    `json:"files_skipped"`
-	Filter       string `json:"filter,omitempty"`
-}
+type TableStats = tarn.QueryTableStats
 
 // Result is a running query's output. Close it when done: it holds a
 // DuckDB database until then.

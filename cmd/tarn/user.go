@@ -1,0 +1,61 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+)
+
+func (a *app) userCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "user",
+		Short: "Add and list the users of a server (each gets a bearer token)",
+		Long: `Users call a tarn server with a bearer token. ` + "`tarn user add`" + ` works on the
+lakehouse home directly (to create the first admin) or, through a server, for
+an admin. The token is printed once; only its SHA-256 hash is stored.`,
+		Example: "  tarn user add alice --admin --home /data/lake\n  tarn user add bob\n  tarn user ls",
+	}
+	var admin bool
+	add := &cobra.Command{
+		Use: "add NAME", Short: "Create a user and print its token (shown only once)",
+		Example: "  tarn user add alice --admin\n  tarn user add bob -o json", Args: exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if err := a.open(ctx); err != nil {
+				return err
+			}
+			u, token, err := a.svc.Users.AddUser(ctx, args[0], admin)
+			if err != nil {
+				return err
+			}
+			return a.emit(map[string]any{"user": u, "token": token}, func(w io.Writer) {
+				fmt.Fprintf(w, "%s\n", token)
+				a.progress("created user %s (admin: %v); the token above is shown only once: tarn config set token TOKEN", u.Name, u.Admin)
+			})
+		},
+	}
+	add.Flags().BoolVar(&admin, "admin", false, "the user may write anywhere and manage users")
+	ls := &cobra.Command{
+		Use: "ls", Aliases: []string{"list"}, Short: "List users", Example: "  tarn user ls -o json", Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if err := a.open(ctx); err != nil {
+				return err
+			}
+			users, err := a.svc.Users.ListUsers(ctx)
+			if err != nil {
+				return err
+			}
+			return a.emit(users, func(w io.Writer) {
+				t := newTable(w, "USER", "ADMIN", "CREATED")
+				for _, u := range users {
+					t.row(u.Name, u.Admin, u.Created.Local().Format("2006-01-02 15:04"))
+				}
+				t.flush()
+			})
+		},
+	}
+	cmd.AddCommand(add, ls)
+	return cmd
+}
