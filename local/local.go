@@ -19,6 +19,9 @@ type Config struct {
 	// QueryIdle is how many idle query databases to keep (default 1, the
 	// right number for one CLI command; a server wants more).
 	QueryIdle int
+	// Confine keeps SQL from reading or writing files outside the
+	// warehouse and the scratch folder (HOME/uploads): a server sets it.
+	Confine bool
 }
 
 // Lakehouse is an open lakehouse home.
@@ -51,7 +54,11 @@ func Open(ctx context.Context, cfg Config) (*Lakehouse, error) {
 	if idle == 0 {
 		idle = 1
 	}
-	l := &Lakehouse{Home: home, cat: cat, tables: tables, engine: query.New(tables, query.Options{MaxIdle: idle})}
+	qopts := query.Options{MaxIdle: idle}
+	if cfg.Confine {
+		qopts.AllowedDirs = []string{filepath.Join(home, "warehouse"), filepath.Join(home, "uploads")}
+	}
+	l := &Lakehouse{Home: home, cat: cat, tables: tables, engine: query.New(tables, qopts)}
 	l.jobs = newJobManager(home, &runService{l: l})
 	l.users = &UserStore{Path: filepath.Join(home, "users.json")}
 	return l, nil

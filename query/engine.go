@@ -38,6 +38,10 @@ type Options struct {
 	// MemoryLimit is DuckDB's memory_limit per query, like "4GB"
 	// (default: DuckDB's, 80% of RAM).
 	MemoryLimit string
+	// AllowedDirs, when set, confines DuckDB to these folders: reading
+	// or writing any other file (read_csv('/etc/passwd'), COPY TO) fails.
+	// A server sets it to the warehouse and its scratch folder.
+	AllowedDirs []string
 }
 
 // New returns an engine reading tables through tables.
@@ -305,6 +309,13 @@ func (e *Engine) acquire() (*sql.DB, error) {
 	}
 	if e.opts.MemoryLimit != "" {
 		settings = append(settings, "SET memory_limit = "+quoteString(e.opts.MemoryLimit))
+	}
+	if len(e.opts.AllowedDirs) > 0 {
+		dirs := make([]string, len(e.opts.AllowedDirs))
+		for i, d := range e.opts.AllowedDirs {
+			dirs[i] = quoteString(strings.TrimSuffix(d, "/") + "/")
+		}
+		settings = append(settings, "SET allowed_directories = ["+strings.Join(dirs, ", ")+"]", "SET enable_external_access = false")
 	}
 	for _, stmt := range settings {
 		if _, err := db.Exec(stmt); err != nil {

@@ -56,7 +56,7 @@ killed are marked failed at the next start.`,
 			if err != nil {
 				return err
 			}
-			lh, err := local.Open(ctx, local.Config{Home: home, QueryIdle: 4})
+			lh, err := local.Open(ctx, local.Config{Home: home, QueryIdle: 4, Confine: true})
 			if err != nil {
 				return err
 			}
