@@ -63,7 +63,8 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return s.track(r, "query", req.Ref, firstLine(req.SQL), func(ctx context.Context) error {
+	streaming := false
+	err = s.track(r, "query", req.Ref, firstLine(req.SQL), func(ctx context.Context) error {
 		res, err := s.Services.Query.Query(ctx, req)
 		if err != nil {
 			return err
@@ -74,6 +75,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) error {
 		h.Set(HeaderQuery, EncodeHeader(res.QueryInfo))
 		h.Set(headerTrailers, TrailerError)
 		w.WriteHeader(http.StatusOK)
+		streaming = true
 		rc := http.NewResponseController(w)
 		iw := ipc.NewWriter(w, ipc.WithSchema(res.Schema))
 		for res.Records.Next() {
@@ -91,6 +93,10 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) error {
 		}
 		return streamErr
 	})
+	if streaming {
+		return nil // the status is sent; an error went in the trailer
+	}
+	return err
 }
 
 // ExportRequest is the body of POST /v1/query/export.
