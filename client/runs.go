@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -88,6 +89,9 @@ func (r *runs) Run(ctx context.Context, req tarn.RunRequest, events func(tarn.Ru
 			return line.Job.Result, jobError(line.Job)
 		case line.Job != nil:
 			job = line.Job
+			if events != nil {
+				events(tarn.RunEvent{Kind: "info", Message: fmt.Sprintf("job %s on %s (if this connection drops, the run goes on: tarn job logs %s --follow)", job.ID, r.c().base, job.ID)})
+			}
 		}
 	}
 	if ctx.Err() != nil {

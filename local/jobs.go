@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -330,9 +331,29 @@ func (m *JobManager) SubmitRun(ctx context.Context, req tarn.RunRequest) (*tarn.
 
 // StartRun starts a run job; cleanup is a folder removed at its end.
 func (m *JobManager) StartRun(req tarn.RunRequest, user, cleanup string) (*tarn.Job, <-chan struct{}, error) {
+	// An uploaded project's folder means nothing to the client: messages
+	// name its files relative to the project, as the client sees them.
+	hide := func(s string) string { return s }
+	if cleanup != "" {
+		prefix := filepath.Clean(req.ProjectDir) + string(filepath.Separator)
+		hide = func(s string) string { return strings.ReplaceAll(s, prefix, "") }
+	}
 	return m.Start(JobSpec{Kind: "run", User: user, Ref: req.Ref, Summary: "tarn run", Serial: true, Cleanup: cleanup,
 		Do: func(ctx context.Context, log func(tarn.RunEvent)) (*tarn.RunResult, error) {
-			return m.runs.Run(ctx, req, log)
+			res, err := m.runs.Run(ctx, req, func(e tarn.RunEvent) {
+				e.Message = hide(e.Message)
+				log(e)
+			})
+			if res != nil {
+				res.Error = hide(res.Error)
+				for _, s := range res.Steps {
+					s.Error = hide(s.Error)
+				}
+			}
+			if err != nil && cleanup != "" {
+				err = &tarn.Error{Code: tarn.ErrorCode(err), Message: hide(err.Error()), Err: err}
+			}
+			return res, err
 		}})
 }
 
