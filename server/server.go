@@ -168,3 +168,13 @@ func cleanPath(dir string) func(error) error {
 		return rewriteMessage(err, filepath.Clean(dir)+string(filepath.Separator))
 	}
 }
+
+// Pattern returns the route pattern a request matches ("" for none).
+func (s *Server) Pattern(r *http.Request) string {
+	s.Handler()
+	_, p := s.mux.Handler(r)
+	if p == "/" {
+		return ""
+	}
+	return p
+}
