@@ -113,8 +113,12 @@ func (a *app) statusCommand() *cobra.Command {
 			}
 			view := map[string]any{"home": a.svc.Location, "mode": a.svc.Mode, "active_branch": active, "head": head, "tables": len(tables)}
 			return a.emit(view, func(w io.Writer) {
-				fmt.Fprintf(w, "home:    %s (%s)\nbranch:  %s\nhead:    %s %s (%s, %s)\ntables:  %d\n",
-					a.svc.Location, a.svc.Mode, active, head.ShortHash(), firstLine(head.Message), head.Author, ago(head.Time), len(tables))
+				where := "home:  "
+				if a.svc.Mode == "remote" {
+					where = "server:"
+				}
+				fmt.Fprintf(w, "%s  %s (%s)\nbranch:  %s\nhead:    %s %s (%s, %s)\ntables:  %d\n",
+					where, a.svc.Location, a.svc.Mode, active, head.ShortHash(), firstLine(head.Message), head.Author, ago(head.Time), len(tables))
 			})
 		},
 	}
