@@ -271,10 +271,18 @@ type User struct {
 	Expires time.Time `json:"expires,omitzero"`
 }
 
+// NewUser asks for a user.
+type NewUser struct {
+	Name  string `json:"name"`
+	Admin bool   `json:"admin,omitempty"`
+	// ValidFor, above 0, makes the token expire after that long.
+	ValidFor time.Duration `json:"valid_for_ns,omitempty"`
+}
+
 // UserService manages users and their tokens.
 type UserService interface {
 	// AddUser creates a user and returns its token, shown only once (EEXISTS, EINVALID).
-	AddUser(ctx context.Context, name string, admin bool) (*User, string, error)
+	AddUser(ctx context.Context, req NewUser) (*User, string, error)
 	ListUsers(ctx context.Context) ([]User, error)
 }
 

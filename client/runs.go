@@ -174,8 +174,8 @@ type users Client
 
 var _ tarn.UserService = (*users)(nil)
 
-func (u *users) AddUser(ctx context.Context, name string, admin bool) (*tarn.User, string, error) {
-	out, err := do[server.AddUserResponse](ctx, (*Client)(u), "POST", "/v1/users", nil, server.AddUserRequest{Name: name, Admin: admin})
+func (u *users) AddUser(ctx context.Context, req tarn.NewUser) (*tarn.User, string, error) {
+	out, err := do[server.AddUserResponse](ctx, (*Client)(u), "POST", "/v1/users", nil, req)
 	return out.User, out.Token, err
 }
 

@@ -239,3 +239,33 @@ func TestRemote_ServerKilled(t *testing.T) {
 		t.Fatalf("verify after the kill: %s", r.stderr)
 	}
 }
+
+// TestRemote_Shutdown: SIGTERM lets a running job finish for --grace,
+// then cancels it; nothing is published and nothing is left running.
+func TestRemote_Shutdown(t *testing.T) {
+	dir := t.TempDir()
+	home := filepath.Join(dir, "home")
+	srv := startServe(t, home, "127.0.0.1:0")
+	before := srv.cli("log", "-n", "1", "-o", "json").stdout
+	r := srv.cli("run", "-p", project(t, map[string]string{"m.py": slowModel}), "--detach")
+	id := strings.TrimSpace(r.stdout)
+	log := srv.waitLog(id, "[slow] started")
+	started := time.Now()
+	srv.stop(syscall.SIGTERM)
+	if code := srv.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("tarn serve exited %d on SIGTERM", code)
+	}
+	if d := time.Since(started); d > 15*time.Second {
+		t.Fatalf("shutdown took %s with --grace 1s", d)
+	}
+	noWorkersLeft(t, log)
+	// The home answers without a server too: the job was cancelled, not
+	// left running.
+	out := tarn(t, home, "job", "get", id, "-o", "json")
+	if !strings.Contains(out, `"state": "cancelled"`) {
+		t.Fatalf("job after shutdown:\n%s", out)
+	}
+	if after := tarn(t, home, "log", "-n", "1", "-o", "json"); after != before {
+		t.Fatal("a run stopped by shutdown changed main")
+	}
+}

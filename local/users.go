@@ -65,7 +65,11 @@ func (s *UserStore) save(f *userFile) error {
 }
 
 // AddUser creates a user with a fresh token.
-func (s *UserStore) AddUser(ctx context.Context, name string, admin bool) (*tarn.User, string, error) {
+func (s *UserStore) AddUser(ctx context.Context, req tarn.NewUser) (*tarn.User, string, error) {
+	name := req.Name
+	if req.ValidFor < 0 {
+		return nil, "", tarn.Errorf(tarn.EINVALID, "a token cannot be valid for a negative duration")
+	}
 	if !userName.MatchString(name) {
 		return nil, "", tarn.Errorf(tarn.EINVALID, "invalid user name %q: use 1-32 lowercase letters, digits, '-' or '_', starting with a letter", name)
 	}
@@ -85,7 +89,11 @@ func (s *UserStore) AddUser(ctx context.Context, name string, admin bool) (*tarn
 		return nil, "", err
 	}
 	token := "tarn_" + base64.RawURLEncoding.EncodeToString(raw)
-	u := storedUser{User: tarn.User{Name: name, Admin: admin, Created: time.Now().UTC().Truncate(time.Second)}, TokenHash: hashToken(token)}
+	now := time.Now().UTC().Truncate(time.Second)
+	u := storedUser{User: tarn.User{Name: name, Admin: req.Admin, Created: now}, TokenHash: hashToken(token)}
+	if req.ValidFor > 0 {
+		u.Expires = now.Add(req.ValidFor)
+	}
 	f.Users = append(f.Users, u)
 	if err := s.save(f); err != nil {
 		return nil, "", err

@@ -19,11 +19,14 @@ type userKey struct{}
 // localUser is the caller of a server started with Insecure.
 var localUser = &tarn.User{Name: "local", Admin: true}
 
+// anonymous is who a request is before authentication: it may do nothing.
+var anonymous = &tarn.User{Name: "-"}
+
 func userOf(ctx context.Context) *tarn.User {
 	if u, ok := ctx.Value(userKey{}).(*tarn.User); ok {
 		return u
 	}
-	return localUser
+	return anonymous
 }
 
 // authenticate resolves the caller of a /v1 request.

@@ -262,12 +262,6 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// AddUserRequest is the body of POST /v1/users.
-type AddUserRequest struct {
-	Name  string `json:"name"`
-	Admin bool   `json:"admin"`
-}
-
 // AddUserResponse carries the new token, shown only once.
 type AddUserResponse struct {
 	User  *tarn.User `json:"user"`
@@ -278,11 +272,11 @@ func (s *Server) addUser(w http.ResponseWriter, r *http.Request) error {
 	if err := s.adminOnly(r.Context(), "add users"); err != nil {
 		return err
 	}
-	var req AddUserRequest
+	var req tarn.NewUser
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	u, token, err := s.Services.Users.AddUser(r.Context(), req.Name, req.Admin)
+	u, token, err := s.Services.Users.AddUser(r.Context(), req)
 	if err != nil {
 		return err
 	}

@@ -2,10 +2,14 @@ package server
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/local"
@@ -24,6 +28,9 @@ type Server struct {
 	MaxUpload int64
 	// UploadDir holds uploads while they are used.
 	UploadDir string
+	// Log, when set, gets one line per request: time, user, method, path,
+	// status, duration.
+	Log io.Writer
 
 	mux    *http.ServeMux
 	routes []string
@@ -31,6 +38,9 @@ type Server struct {
 
 // DefaultMaxUpload is the default upload limit.
 const DefaultMaxUpload = 256 << 20
+
+// maxJSON caps a JSON request body.
+const maxJSON = 4 << 20
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
@@ -96,7 +106,15 @@ func (s *Server) Routes() []string {
 
 func (s *Server) handle(pattern string, h handlerFunc, auth bool) {
 	s.routes = append(s.routes, pattern)
-	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+	s.mux.HandleFunc(pattern, func(rw http.ResponseWriter, r *http.Request) {
+		started := time.Now()
+		w := &statusWriter{ResponseWriter: rw}
+		if s.Log != nil {
+			defer func() {
+				fmt.Fprintf(s.Log, "%s %s %s %s %d %s\n", started.UTC().Format(time.RFC3339), userOf(r.Context()).Name, r.Method, r.URL.Path,
+					w.status, time.Since(started).Round(time.Millisecond))
+			}()
+		}
 		if auth {
 			u, err := s.authenticate(r)
 			if err != nil {
@@ -106,7 +124,11 @@ func (s *Server) handle(pattern string, h handlerFunc, auth bool) {
 			r = r.WithContext(context.WithValue(r.Context(), userKey{}, u))
 		}
 		if r.Body != nil && r.Method != http.MethodGet {
-			r.Body = http.MaxBytesReader(w, r.Body, s.MaxUpload)
+			limit := int64(maxJSON)
+			if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/") {
+				limit = s.MaxUpload
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 		}
 		if err := h(w, r); err != nil {
 			writeError(w, err)
@@ -178,3 +200,26 @@ func (s *Server) Pattern(r *http.Request) string {
 	}
 	return p
 }
+
+// statusWriter remembers the status for the access log; Unwrap lets
+// http.ResponseController reach the connection (Flush, trailers).
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -52,11 +52,11 @@ func newTestServer(t *testing.T, configure func(*server.Server)) *testServer {
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	ts := &testServer{t: t, home: home, dir: dir, url: hs.URL, srv: srv, lake: lh}
-	_, ts.adminToken, err = lh.Users().AddUser(ctx, "root", true)
+	_, ts.adminToken, err = lh.Users().AddUser(ctx, tarn.NewUser{Name: "root", Admin: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, ts.aliceToken, err = lh.Users().AddUser(ctx, "alice", false)
+	_, ts.aliceToken, err = lh.Users().AddUser(ctx, tarn.NewUser{Name: "alice"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,9 +198,9 @@ func TestServer_Permissions(t *testing.T) {
 	// Tags and users are for admins.
 	_, err = alice.Refs.CreateRef(ctx, tarn.KindTag, "v1", "main")
 	wantErr(t, err, tarn.EFORBIDDEN, "admins", "tags")
-	_, _, err = alice.Users.AddUser(ctx, "mallory", true)
+	_, _, err = alice.Users.AddUser(ctx, tarn.NewUser{Name: "mallory", Admin: true})
 	wantErr(t, err, tarn.EFORBIDDEN, "admins")
-	u, token, err := admin.Users.AddUser(ctx, "bob", false)
+	u, token, err := admin.Users.AddUser(ctx, tarn.NewUser{Name: "bob"})
 	if err != nil || u.Admin || !strings.HasPrefix(token, "tarn_") {
 		t.Fatalf("admin adds bob: %v %+v", err, u)
 	}

@@ -74,7 +74,7 @@ killed are marked failed at the next start.`,
 				}
 			}
 			srv := &server.Server{Services: lh.Services(), Jobs: jobs, Users: lh.Users(), Insecure: insecure, Protected: protected,
-				MaxUpload: maxUploadMiB << 20, UploadDir: filepath.Join(home, "uploads")}
+				MaxUpload: maxUploadMiB << 20, UploadDir: filepath.Join(home, "uploads"), Log: a.stderr}
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return tarn.Errorf(tarn.EINVALID, "cannot listen on %s: %v", addr, err)
