@@ -153,6 +153,8 @@ type RunRequest struct {
 	Strict     bool              `json:"strict,omitempty"`
 	Preview    int               `json:"preview,omitempty"`
 	Author     string            `json:"author,omitempty"`
+	// NoCache runs every step and scan, neither reading nor writing the cache.
+	NoCache bool `json:"no_cache,omitempty"`
 }
 
 // RunEvent is progress of a run, for live display.
@@ -163,6 +165,7 @@ type RunEvent struct {
 	State    string        `json:"state,omitempty"`
 	Rows     int64         `json:"rows,omitempty"`
 	Duration time.Duration `json:"duration_ns,omitempty"`
+	Saved    time.Duration `json:"saved_ns,omitempty"` // a cached step: the time its computation took
 	Message  string        `json:"message,omitempty"`
 }
 
@@ -171,6 +174,7 @@ const (
 	StepQueued  = "queued"
 	StepRunning = "running"
 	StepDone    = "done"
+	StepCached  = "cached" // served from the cache
 	StepFailed  = "failed"
 	StepSkipped = "skipped"
 )
@@ -186,6 +190,8 @@ type StepReport struct {
 	Env      string        `json:"env,omitempty"`
 	Error    string        `json:"error,omitempty"`
 	Reason   string        `json:"reason,omitempty"`
+	Cached   bool          `json:"cached,omitempty"`
+	Saved    time.Duration `json:"saved_ns,omitempty"` // for a cached step: what computing it cost
 }
 
 // RunResult is the outcome of a run.

@@ -120,6 +120,25 @@ func TestPipeline_Example(t *testing.T) {
 	if cleanRows <= 0 || rowsOf(t, home, "main", "tarn.zone_stats") != 8 || rowsOf(t, home, "main", "tarn.raw_trips") != 500 {
 		t.Fatalf("tables after run: clean %d", cleanRows)
 	}
+	// Materialized outputs are Iceberg tables other engines read; their
+	// data files were written by pyarrow in the step's environment
+	// (unpartitioned tables; partitioned ones by iceberg-go).
+	var info struct {
+		MetadataLocation string `json:"metadata_location"`
+	}
+	if err := json.Unmarshal([]byte(tarn(t, home, "table", "get", "raw_trips", "-o", "json")), &info); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(env(t, "TARN_PYTHON"), "-c", `
+import sys, pyarrow.parquet as pq
+from pyiceberg.table import StaticTable
+t = StaticTable.from_metadata(sys.argv[1])
+files = [task.file.file_path for task in t.scan().plan_files()]
+print(t.scan().to_arrow().num_rows, pq.ParquetFile(files[0].removeprefix("file://")).metadata.created_by)
+`, info.MetadataLocation).CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "500 parquet-cpp-arrow") {
+		t.Fatalf("PyIceberg read of raw_trips: %v\n%s", err, out)
+	}
 	// Second run with a parameter on a branch: main is untouched.
 	tarn(t, home, "branch", "create", "dev")
 	r = tarnRun(t, home, "run", "-p", dir, "--ref", "dev", "--param", "min_miles=3")

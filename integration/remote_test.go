@@ -148,7 +148,7 @@ func TestRemote_Run(t *testing.T) {
 		t.Fatalf("remote run did not publish: %s", r.stdout)
 	}
 	// --detach returns a job id at once; its log is kept after the end.
-	r := srv.cli("run", "-p", ok, "--detach")
+	r := srv.cli("run", "-p", ok, "--detach", "--no-cache")
 	id := strings.TrimSpace(r.stdout)
 	if r.code != 0 || !strings.HasPrefix(id, "j") {
 		t.Fatalf("--detach: %+v", r)

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/cache"
 	"github.com/tarnhq/tarn/catalog"
 	"github.com/tarnhq/tarn/catalog/sqlstore"
 	"github.com/tarnhq/tarn/query"
@@ -22,11 +23,16 @@ type Config struct {
 	// Confine keeps SQL from reading or writing files outside the
 	// warehouse and the scratch folder (HOME/uploads): a server sets it.
 	Confine bool
+	// RunCache, when set, opens the cache that serves unchanged steps and
+	// scans of runs, and its bound in bytes (0: none). It is called when a
+	// run starts.
+	RunCache func() (*cache.Store, int64, error)
 }
 
 // Lakehouse is an open lakehouse home.
 type Lakehouse struct {
 	Home   string
+	cfg    Config
 	cat    *catalog.Catalog
 	tables *table.Service
 	engine *query.Engine
@@ -58,7 +64,7 @@ func Open(ctx context.Context, cfg Config) (*Lakehouse, error) {
 	if cfg.Confine {
 		qopts.AllowedDirs = []string{filepath.Join(home, "warehouse"), filepath.Join(home, "uploads")}
 	}
-	l := &Lakehouse{Home: home, cat: cat, tables: tables, engine: query.New(tables, qopts)}
+	l := &Lakehouse{Home: home, cfg: cfg, cat: cat, tables: tables, engine: query.New(tables, qopts)}
 	l.jobs = newJobManager(home, &runService{l: l})
 	l.users = &UserStore{Path: filepath.Join(home, "users.json")}
 	return l, nil

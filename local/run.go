@@ -31,6 +31,11 @@ func (s *runService) Run(ctx context.Context, req tarn.RunRequest, events func(t
 	}
 	envs := &rt.EnvManager{Dir: filepath.Join(home, "envs"), UV: uv, SDKVersion: python.Version(), SDKDir: sdkDir}
 	runner := &pipeline.Runner{Tables: s.l.tables, Envs: envs, Isolation: rt.DetectIsolation(ctx), SDKDir: sdkDir, Home: home}
+	if s.l.cfg.RunCache != nil {
+		if runner.Cache, runner.CacheMaxBytes, err = s.l.cfg.RunCache(); err != nil {
+			return nil, err
+		}
+	}
 	project, err := (&pipeline.Discoverer{SDKDir: sdkDir}).Load(ctx, req.ProjectDir)
 	if err != nil {
 		return nil, err
@@ -48,7 +53,7 @@ func (s *runService) Run(ctx context.Context, req tarn.RunRequest, events func(t
 		}
 	}
 	runner.Events = func(e pipeline.Event) {
-		emit(tarn.RunEvent{Kind: e.Kind, Step: e.Step, StepKind: e.StepKind, State: e.State, Rows: e.Rows, Duration: e.Duration, Message: e.Message})
+		emit(tarn.RunEvent{Kind: e.Kind, Step: e.Step, StepKind: e.StepKind, State: e.State, Rows: e.Rows, Duration: e.Duration, Saved: e.Saved, Message: e.Message})
 	}
 	mode := "run"
 	if req.DryRun {
@@ -56,7 +61,7 @@ func (s *runService) Run(ctx context.Context, req tarn.RunRequest, events func(t
 	}
 	emit(tarn.RunEvent{Kind: "start", Message: fmt.Sprintf("tarn %s of project %s on %s\nisolation: %s", mode, project.Name, req.Ref, runner.Isolation.Describe())})
 	res, runErr := runner.Run(ctx, project, pipeline.RunOptions{Ref: req.Ref, Params: req.Params, DryRun: req.DryRun, Strict: req.Strict,
-		Preview: req.Preview, Author: req.Author})
+		Preview: req.Preview, Author: req.Author, NoCache: req.NoCache})
 	return runResult(res), runErr
 }
 
@@ -68,7 +73,7 @@ func runResult(r *pipeline.RunResult) *tarn.RunResult {
 		Published: r.Published, DryRun: r.DryRun, Isolation: r.Isolation, Duration: r.Duration, Error: r.Error, Steps: []*tarn.StepReport{}}
 	for _, s := range r.Steps {
 		out.Steps = append(out.Steps, &tarn.StepReport{Name: s.Name, Kind: s.Kind, State: s.State, Rows: s.Rows, Duration: s.Duration,
-			Table: s.Table, Env: s.Env, Error: s.Error, Reason: s.Reason})
+			Table: s.Table, Env: s.Env, Error: s.Error, Reason: s.Reason, Cached: s.Cached, Saved: s.Saved})
 	}
 	return out
 }

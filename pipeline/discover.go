@@ -32,6 +32,14 @@ type Model struct {
 	Parameters      []ParamRef `json:"parameters"`
 	Imports         []Import   `json:"imports"`
 	SQL             string     `json:"sql,omitempty"`
+	// CodeHash identifies the model's code for the step cache: for Python,
+	// the syntax tree of its file and of the project modules it imports
+	// (comments and formatting do not count); for SQL, the statement
+	// without comments and with whitespace collapsed.
+	CodeHash string `json:"code_hash"`
+	// CacheStrategy is AUTO (serve from the cache when the key matches)
+	// or NONE (always run).
+	CacheStrategy string `json:"cache_strategy"`
 }
 
 // PySpec is what @tarn.python declares.

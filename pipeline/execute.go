@@ -28,6 +28,9 @@ type execution struct {
 	session *table.Session
 	res     *RunResult
 
+	keys     map[string]string // step -> cache key
+	lakeMeta map[string]string // table@ref -> metadata location
+
 	mu           sync.Mutex
 	outputs      map[string]string // model -> Arrow file
 	exports      map[string]*exportOnce
@@ -136,7 +139,7 @@ func (ex *execution) depsOK(deps []string) bool {
 	ex.mu.Lock()
 	defer ex.mu.Unlock()
 	for _, d := range deps {
-		if ex.byName[d].State != StateDone {
+		if st := ex.byName[d].State; st != StateDone && st != StateCached {
 			return false
 		}
 	}
@@ -150,13 +153,16 @@ func (ex *execution) setState(rep *StepReport, state, msg string) {
 		rep.Error = msg
 	}
 	ex.mu.Unlock()
-	ex.r.emit(Event{Kind: "step", Step: rep.Name, StepKind: rep.Kind, State: state, Rows: rep.Rows, Duration: rep.Duration, Message: msg})
+	ex.r.emit(Event{Kind: "step", Step: rep.Name, StepKind: rep.Kind, State: state, Rows: rep.Rows, Duration: rep.Duration, Saved: rep.Saved, Message: msg})
 }
 
 // runStep prepares the inputs of a step, runs its worker and materializes
 // its output.
 func (ex *execution) runStep(ctx context.Context, st *Step, rep *StepReport) error {
 	m := st.Model
+	if ex.serveCached(ctx, st, rep) {
+		return nil
+	}
 	start := time.Now()
 	inputs := map[string]rt.InputSpec{}
 	for _, li := range st.Lake {
@@ -203,8 +209,12 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *StepReport) err
 	rep.Env = env.Key[:12]
 	ex.mu.Unlock()
 	ex.setState(rep, StateRunning, "")
+	var readOnly []string
+	if ex.r.Cache != nil {
+		readOnly = append(readOnly, ex.r.Cache.EntriesDir()) // inputs served from the cache
+	}
 	res, err := rt.RunWorker(ctx, spec, rt.WorkerOptions{
-		Env: env, SDKDir: ex.r.SDKDir, Isolation: ex.r.Isolation,
+		Env: env, SDKDir: ex.r.SDKDir, Isolation: ex.r.Isolation, ReadOnly: readOnly,
 		Scratch: filepath.Join(ex.scratch, spec.Name), ShmDir: ex.shm, HideDir: ex.r.Home, ProjectDir: ex.p.Dir,
 		Timeout: ex.p.Timeout(m), InternetAccess: m.InternetAccess,
 		Output: func(line string) { ex.r.emit(Event{Kind: "log", Step: m.Name, Message: line}) },
@@ -231,6 +241,7 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *StepReport) err
 			return tarn.Errorf(tarn.EINVALID, "expectation %s failed (%s:%d): %s", m.Name, m.File, m.Line, msg)
 		}
 		ex.setState(rep, StateDone, "")
+		ex.store(st, rep, "", nil)
 		return nil
 	}
 	rep.Rows = res.Rows
@@ -244,17 +255,29 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *StepReport) err
 	}
 	rep.Duration = time.Since(start)
 	ex.setState(rep, StateDone, "")
+	var materialized chan *table.MaterializeResult
 	if st.Materialized() && ex.session != nil {
+		ch, deliver := materializeDone()
+		materialized = ch
 		ex.writes.Add(1)
 		go func() {
 			defer ex.writes.Done()
-			if err := ex.materialize(ctx, st, spec.Output); err != nil {
+			res, err := ex.materialize(ctx, st, spec.Output, ex.parquetWriter(m), nil)
+			deliver(res)
+			if err != nil {
 				ex.setState(rep, StateFailed, err.Error())
 				ex.fail(err)
 			}
 		}()
 	}
+	ex.store(st, rep, spec.Output, materialized)
 	return nil
+}
+
+// parquetWriter writes a model's output files with pyarrow in its
+// environment.
+func (ex *execution) parquetWriter(m *Model) table.ParquetWriter {
+	return pyParquet{env: ex.envs[ex.p.EnvSpec(m).Key(ex.r.Envs.SDKVersion)], sdkDir: ex.r.SDKDir}
 }
 
 func indent(s string) string {
@@ -262,23 +285,24 @@ func indent(s string) string {
 	return "    " + strings.ReplaceAll(s, "\n", "\n    ")
 }
 
-func (ex *execution) materialize(ctx context.Context, st *Step, path string) error {
+func (ex *execution) materialize(ctx context.Context, st *Step, path string, w table.ParquetWriter, reuse *table.DataFiles) (*table.MaterializeResult, error) {
 	m := st.Model
 	filter := ""
 	if m.OverwriteFilter != nil {
 		filter = *m.OverwriteFilter
 	}
-	_, err := ex.r.Tables.Materialize(ctx, ex.session, table.MaterializeRequest{
+	res, err := ex.r.Tables.Materialize(ctx, ex.session, table.MaterializeRequest{
 		Ident: st.Output, Path: path, Strategy: table.Strategy(m.Strategy), PartitionBy: strings.Join(m.PartitionedBy, ", "),
 		OverwriteFilter: filter, Properties: map[string]string{"tarn.project": ex.p.Name, "tarn.model": m.Name, "tarn.run_id": ex.res.RunID},
+		Writer: w, Reuse: reuse,
 	})
 	if err != nil {
-		return fmt.Errorf("materialize %s into %s: %w", m.Name, st.Output, err)
+		return nil, fmt.Errorf("materialize %s into %s: %w", m.Name, st.Output, err)
 	}
 	ex.mu.Lock()
 	ex.materialized++
 	ex.mu.Unlock()
-	return nil
+	return res, nil
 }
 
 // export writes a lake input to shared memory once per (table, ref,
@@ -297,6 +321,10 @@ func (ex *execution) export(ctx context.Context, li LakeInput) (string, error) {
 	}
 	ex.mu.Unlock()
 	eo.once.Do(func() {
+		if path, ok, err := ex.cachedExport(ctx, li, ref); ok {
+			eo.path, eo.err = path, err
+			return
+		}
 		_, eo.err = ex.r.Tables.ExportArrow(ctx, table.ExportRequest{Ident: li.Table, Ref: ref, Columns: li.Columns, Filter: li.Filter}, eo.path)
 	})
 	if eo.err != nil {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/cache"
 	"github.com/tarnhq/tarn/catalog"
 	rt "github.com/tarnhq/tarn/runtime"
 	"github.com/tarnhq/tarn/table"
@@ -27,6 +28,7 @@ const (
 	StateQueued  = "queued"
 	StateRunning = "running"
 	StateDone    = "done"
+	StateCached  = "cached" // served from the cache
 	StateFailed  = "failed"
 	StateSkipped = "skipped"
 )
@@ -39,6 +41,7 @@ type Event struct {
 	State    string        `json:"state,omitempty"`
 	Rows     int64         `json:"rows,omitempty"`
 	Duration time.Duration `json:"duration_ns,omitempty"`
+	Saved    time.Duration `json:"saved_ns,omitempty"` // a cached step: the time its computation took
 	Message  string        `json:"message,omitempty"`
 }
 
@@ -51,6 +54,11 @@ type Runner struct {
 	Home      string // lakehouse home: scratch lives here and is hidden from workers
 	Events    func(Event)
 	Parallel  int
+	// Cache, when set, serves steps and scans whose key is stored, and
+	// stores fresh results; CacheMaxBytes bounds it after each run
+	// (least recently used entries go first; 0: no bound).
+	Cache         *cache.Store
+	CacheMaxBytes int64
 }
 
 // RunOptions configure one run.
@@ -61,6 +69,7 @@ type RunOptions struct {
 	Strict  bool
 	Preview int // rows of each output to show (0: none)
 	Author  string
+	NoCache bool // run every step and scan; neither read nor write the cache
 }
 
 // StepReport is the outcome of one step.
@@ -74,6 +83,8 @@ type StepReport struct {
 	Env      string        `json:"env,omitempty"`
 	Error    string        `json:"error,omitempty"`
 	Reason   string        `json:"reason,omitempty"`
+	Cached   bool          `json:"cached,omitempty"`
+	Saved    time.Duration `json:"saved_ns,omitempty"` // for a cached step: what computing it cost
 }
 
 // RunResult is the outcome of a run.
@@ -176,12 +187,20 @@ func (r *Runner) Run(ctx context.Context, p *Project, opts RunOptions) (*RunResu
 	}
 	ex := &execution{r: r, p: p, plan: plan, opts: opts, params: params, envs: envs, shm: shm, scratch: scratch,
 		head: head, session: session, res: res, outputs: map[string]string{}, exports: map[string]*exportOnce{}}
-	runErr := ex.execute(ctx)
+	runErr := ex.computeKeys(ctx)
+	if runErr == nil {
+		runErr = ex.execute(ctx)
+	}
 	res.Steps = ex.reports()
 	if runErr == nil && !opts.DryRun {
 		runErr = r.publish(ctx, ex)
 	}
 	res.Duration = time.Since(started)
+	if r.Cache != nil && r.CacheMaxBytes > 0 {
+		if removed, err := r.Cache.GC(r.CacheMaxBytes, 10*time.Minute); err == nil && len(removed) > 0 {
+			r.emit(Event{Kind: "info", Message: fmt.Sprintf("cache over its limit of %s: evicted %d least recently used entries", table.FormatBytes(r.CacheMaxBytes), len(removed))})
+		}
+	}
 	if runErr != nil {
 		res.Error = runErr.Error()
 		if res.RunBranch != "" && !res.Published {
@@ -270,6 +289,20 @@ func (r *Runner) publish(ctx context.Context, ex *execution) error {
 	props := map[string]string{"tarn.run_id": res.RunID, "tarn.project": ex.p.Name, "tarn.params": string(paramsJSON)}
 	info := tarn.CommitInfo{Author: ex.opts.Author, Properties: props,
 		Message: fmt.Sprintf("tarn run %s: %d model(s) materialized", ex.p.Name, ex.materialized)}
+	if !ex.session.Pending() {
+		// Every output is already in the target (all served from the
+		// cache, their tables unchanged): there is nothing to publish.
+		head, err := cat.BranchTarget(ctx, res.Target)
+		if err != nil {
+			return err
+		}
+		r.emit(Event{Kind: "publish", Message: fmt.Sprintf("nothing changed: %s stays at %s", res.Target, head.ShortHash())})
+		res.Published, res.Commit = true, head
+		if err := cat.DeleteRef(ctx, tarn.KindBranch, res.RunBranch); err == nil {
+			res.RunBranch = ""
+		}
+		return nil
+	}
 	if _, err := ex.session.Flush(ctx, info); err != nil {
 		return fmt.Errorf("commit outputs on %s: %w", res.RunBranch, err)
 	}

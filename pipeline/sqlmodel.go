@@ -36,7 +36,8 @@ func discoverSQL(dir string) ([]*Model, ProjectErrors) {
 			errs = append(errs, ProjectError{File: rel, Msg: err.Error()})
 			return nil
 		}
-		m := &Model{Name: strings.TrimSuffix(d.Name(), ".sql"), Kind: "sql", File: rel, Line: 1, SQL: string(data), Strategy: "NONE"}
+		m := &Model{Name: strings.TrimSuffix(d.Name(), ".sql"), Kind: "sql", File: rel, Line: 1, SQL: string(data), Strategy: "NONE",
+			CodeHash: hashKey(normalizeSQL(string(data))), CacheStrategy: "AUTO"}
 		for i, line := range strings.Split(string(data), "\n") {
 			hm := headerRe.FindStringSubmatch(line)
 			if hm == nil {
@@ -59,8 +60,13 @@ func discoverSQL(dir string) ([]*Model, ProjectErrors) {
 					m.OverwriteFilter = &f
 				case "name":
 					m.Name = v
+				case "cache_strategy":
+					m.CacheStrategy = strings.ToUpper(v)
+					if m.CacheStrategy != "AUTO" && m.CacheStrategy != "NONE" {
+						errs = append(errs, ProjectError{File: rel, Line: i + 1, Msg: fmt.Sprintf("unknown cache_strategy %q: use AUTO or NONE", v)})
+					}
 				default:
-					errs = append(errs, ProjectError{File: rel, Line: i + 1, Msg: fmt.Sprintf("unknown option %q (use materialization_strategy, partitioned_by, overwrite_filter, name)", k)})
+					errs = append(errs, ProjectError{File: rel, Line: i + 1, Msg: fmt.Sprintf("unknown option %q (use materialization_strategy, partitioned_by, overwrite_filter, cache_strategy, name)", k)})
 				}
 			}
 		}
@@ -241,4 +247,49 @@ func sqlTokens(s string) []sqlToken {
 		}
 	}
 	return toks
+}
+
+// normalizeSQL drops comments and collapses whitespace outside quotes, so
+// that editing a comment or the layout of a SQL model keeps its cache key.
+func normalizeSQL(s string) string {
+	var b strings.Builder
+	space := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\'' || c == '"':
+			end := i + 1
+			for end < len(s) && s[end] != c {
+				end++
+			}
+			if space && b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			space = false
+			b.WriteString(s[i:min(end+1, len(s))])
+			i = end
+		case c == '-' && i+1 < len(s) && s[i+1] == '-':
+			for i < len(s) && s[i] != '\n' {
+				i++
+			}
+			space = true
+		case c == '/' && i+1 < len(s) && s[i+1] == '*':
+			end := strings.Index(s[i+2:], "*/")
+			if end < 0 {
+				i = len(s)
+			} else {
+				i += end + 3
+			}
+			space = true
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			space = true
+		default:
+			if space && b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			space = false
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }

@@ -67,10 +67,11 @@ type WorkerOptions struct {
 	Env            *Env
 	SDKDir         string // directory holding the tarn package
 	Isolation      Isolation
-	Scratch        string // the step's own scratch directory (created)
-	ShmDir         string // the run's shared-memory directory
-	HideDir        string // hidden from the worker (the lakehouse home)
-	ProjectDir     string // readable by the worker
+	Scratch        string   // the step's own scratch directory (created)
+	ShmDir         string   // the run's shared-memory directory
+	HideDir        string   // hidden from the worker (the lakehouse home)
+	ProjectDir     string   // readable by the worker
+	ReadOnly       []string // more directories the worker reads (e.g. the cache's entries)
 	Timeout        time.Duration
 	InternetAccess bool
 	// Output receives each line the user code prints (stdout and stderr).
@@ -103,7 +104,7 @@ func RunWorker(ctx context.Context, spec *StepSpec, o WorkerOptions) (*StepResul
 	argv = sandboxArgs(o.Isolation, sandboxOptions{
 		network:  o.InternetAccess,
 		hide:     o.HideDir,
-		readOnly: []string{o.Env.Dir, o.SDKDir, o.ProjectDir},
+		readOnly: append([]string{o.Env.Dir, o.SDKDir, o.ProjectDir}, o.ReadOnly...),
 		writable: []string{o.Scratch, o.ShmDir},
 		workdir:  o.Scratch,
 	}, argv)

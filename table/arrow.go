@@ -131,6 +131,39 @@ type MaterializeRequest struct {
 	PartitionBy     string // for new tables, e.g. "day(ts), zone"
 	OverwriteFilter string // OVERWRITE_PARTITIONS: rows to replace (SQL predicate)
 	Properties      map[string]string
+	// Writer, when set, writes the Parquet files of unpartitioned local
+	// tables (see ParquetWriter).
+	Writer ParquetWriter
+	// Reuse, for REPLACE, names data files that already hold exactly the
+	// output's rows (written by an earlier run of the same step): they are
+	// published again instead of written, and when they are already the
+	// table's whole content the table is left as it is.
+	Reuse *DataFiles
+}
+
+// DataFiles are local Parquet data files and the Iceberg field ids of
+// their columns.
+type DataFiles struct {
+	Paths    []string       `json:"paths"`
+	FieldIDs map[string]int `json:"field_ids"`
+}
+
+// MaterializeResult describes a materialization.
+type MaterializeResult struct {
+	Entry *tarn.Entry
+	// Files are the data files now holding the output's rows, when tarn
+	// knows them (REPLACE and APPEND of unpartitioned local tables).
+	Files *DataFiles
+	// Reused is set when Reuse's files were published without a write;
+	// Unchanged when they already were the table's content.
+	Reused, Unchanged bool
+}
+
+func entryResult(e *tarn.Entry, err error) (*MaterializeResult, error) {
+	if err != nil {
+		return nil, err
+	}
+	return &MaterializeResult{Entry: e}, nil
 }
 
 // Materialize writes an Arrow IPC file into a table in the session
@@ -139,7 +172,7 @@ type MaterializeRequest struct {
 // Import does), OVERWRITE_PARTITIONS replaces the rows matching the
 // overwrite filter, or when none is given the rows whose identity-partition
 // values appear in the output.
-func (s *Service) Materialize(ctx context.Context, ss *Session, req MaterializeRequest) (*tarn.Entry, error) {
+func (s *Service) Materialize(ctx context.Context, ss *Session, req MaterializeRequest) (*MaterializeResult, error) {
 	rdr, closeFile, err := openIPC(req.Path)
 	if err != nil {
 		return nil, err
@@ -173,7 +206,11 @@ func (s *Service) Materialize(ctx context.Context, ss *Session, req MaterializeR
 		if tbl, err = ss.CreateTable(ctx, id, incoming, icecat.WithPartitionSpec(&spec), icecat.WithProperties(req.Properties)); err != nil {
 			return nil, translate(err, "create table "+req.Ident.String())
 		}
-		return s.writeRecords(ctx, ss, tbl, tbl.NewTransaction(), rdr, nil, req.Ident)
+		tx := tbl.NewTransaction()
+		if res, ok, err := s.writeParquet(ctx, ss, tbl, tx, rdr.Schema(), req, false); ok || err != nil {
+			return res, err
+		}
+		return entryResult(s.writeRecords(ctx, ss, tbl, tx, rdr, nil, req.Ident))
 	}
 	tx := tbl.NewTransaction()
 	if len(req.Properties) > 0 {
@@ -183,12 +220,18 @@ func (s *Service) Materialize(ctx context.Context, ss *Session, req MaterializeR
 	}
 	switch req.Strategy {
 	case StrategyReplace:
-		return s.writeRecords(ctx, ss, tbl, tx, rdr, iceberg.AlwaysTrue{}, req.Ident)
+		if res, ok, err := s.writeParquet(ctx, ss, tbl, tx, rdr.Schema(), req, true); ok || err != nil {
+			return res, err
+		}
+		return entryResult(s.writeRecords(ctx, ss, tbl, tx, rdr, iceberg.AlwaysTrue{}, req.Ident))
 	case StrategyAppend:
 		if _, err := s.evolve(tx, tbl.Schema(), rdr.Schema(), req.Ident); err != nil {
 			return nil, err
 		}
-		return s.writeRecords(ctx, ss, tbl, tx, rdr, nil, req.Ident)
+		if res, ok, err := s.writeParquet(ctx, ss, tbl, tx, rdr.Schema(), req, false); ok || err != nil {
+			return res, err
+		}
+		return entryResult(s.writeRecords(ctx, ss, tbl, tx, rdr, nil, req.Ident))
 	case StrategyOverwritePartitions:
 		if _, err := s.evolve(tx, tbl.Schema(), rdr.Schema(), req.Ident); err != nil {
 			return nil, err
@@ -197,7 +240,7 @@ func (s *Service) Materialize(ctx context.Context, ss *Session, req MaterializeR
 		if err != nil {
 			return nil, err
 		}
-		return s.writeRecords(ctx, ss, tbl, tx, rdr, filter, req.Ident)
+		return entryResult(s.writeRecords(ctx, ss, tbl, tx, rdr, filter, req.Ident))
 	}
 	return nil, tarn.Errorf(tarn.EINVALID, "unknown materialization strategy %q", req.Strategy)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/ingest"
 	"github.com/tarnhq/tarn/table"
@@ -127,7 +128,7 @@ func TestService_Materialize(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e, err := svc.Materialize(ctx, ss, table.MaterializeRequest{Ident: ident, Path: p, Strategy: strategy, PartitionBy: "zone", OverwriteFilter: filter,
+		res, err := svc.Materialize(ctx, ss, table.MaterializeRequest{Ident: ident, Path: p, Strategy: strategy, PartitionBy: "zone", OverwriteFilter: filter,
 			Properties: map[string]string{"tarn.model": "m"}})
 		if err != nil {
 			t.Fatalf("%s: %v", strategy, err)
@@ -135,7 +136,7 @@ func TestService_Materialize(t *testing.T) {
 		if _, err := ss.Flush(ctx, tarn.CommitInfo{Message: string(strategy)}); err != nil {
 			t.Fatal(err)
 		}
-		return e
+		return res.Entry
 	}
 	if e := write(table.StrategyReplace, []string{"a", "b"}, []int64{1, 2}, ""); e.Rows != 2 {
 		t.Fatalf("replace (create): %d rows", e.Rows)
@@ -160,4 +161,160 @@ func TestService_Materialize(t *testing.T) {
 	if rows, sum, _ := readIPCSum(t, out, "amount"); rows != 3 || sum != 2+3+100 {
 		t.Fatalf("final table: %d rows, sum %d", rows, sum)
 	}
+}
+
+// goParquet is a table.ParquetWriter over arrow-go's Parquet writer, for
+// testing the write path the pipeline drives with pyarrow.
+type goParquet struct {
+	calls int
+	fail  error
+}
+
+func (g *goParquet) WriteParquet(ctx context.Context, w table.ParquetWrite) ([]string, error) {
+	g.calls++
+	if g.fail != nil {
+		return nil, g.fail
+	}
+	f, err := os.Open(w.Source)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r, err := ipc.NewFileReader(f)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	rec, err := r.RecordAt(0)
+	if err != nil {
+		return nil, err
+	}
+	if rec.NumRows() == 0 {
+		return nil, nil
+	}
+	fields := make([]arrow.Field, 0, rec.NumCols())
+	for _, fd := range rec.Schema().Fields() {
+		fd.Metadata = arrow.NewMetadata([]string{"PARQUET:field_id"}, []string{fmt.Sprint(w.FieldIDs[fd.Name])})
+		fields = append(fields, fd)
+	}
+	schema := arrow.NewSchema(fields, nil)
+	n := rec.NumRows()
+	for i, p := range w.Paths {
+		part := array.NewRecordBatch(schema, rec.NewSlice(n*int64(i)/int64(len(w.Paths)), n*int64(i+1)/int64(len(w.Paths))).Columns(), -1)
+		out, err := os.Create(p)
+		if err != nil {
+			return nil, err
+		}
+		pw, err := pqarrow.NewFileWriter(schema, out, nil, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+		if err != nil {
+			return nil, err
+		}
+		if err := pw.Write(part); err != nil {
+			return nil, err
+		}
+		if err := pw.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return w.Paths, nil
+}
+
+func TestService_MaterializeParquetWriter(t *testing.T) {
+	ctx := context.Background()
+	svc := newService(t)
+	dir := t.TempDir()
+	writer := &goParquet{}
+	var reuse *table.DataFiles
+	var last *table.MaterializeResult
+	write := func(ident tarn.TableIdent, strategy table.Strategy, partitionBy string, zones []string, amounts []int64) (*tarn.Entry, error) {
+		t.Helper()
+		p := filepath.Join(dir, "o.arrow")
+		writeIPC(t, p, zones, amounts)
+		ss, err := svc.OpenSession(ctx, "main")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := svc.Materialize(ctx, ss, table.MaterializeRequest{Ident: ident, Path: p, Strategy: strategy, PartitionBy: partitionBy, Writer: writer, Reuse: reuse})
+		if err != nil {
+			return nil, err
+		}
+		if _, err := ss.Flush(ctx, tarn.CommitInfo{Message: string(strategy)}); err != nil {
+			t.Fatal(err)
+		}
+		last = res
+		return res.Entry, nil
+	}
+	check := func(ident tarn.TableIdent, wantRows, wantSum int64) {
+		t.Helper()
+		out := filepath.Join(dir, "check.arrow")
+		if _, err := svc.ExportArrow(ctx, table.ExportRequest{Ident: ident, Ref: "main"}, out); err != nil {
+			t.Fatal(err)
+		}
+		if rows, sum, _ := readIPCSum(t, out, "amount"); rows != wantRows || sum != wantSum {
+			t.Fatalf("%s: %d rows, sum %d; want %d rows, sum %d", ident, rows, sum, wantRows, wantSum)
+		}
+	}
+	flat := tarn.TableIdent{Namespace: "out", Name: "flat"}
+	steps := []struct {
+		strategy     table.Strategy
+		zones        []string
+		amounts      []int64
+		rows, sum    int64
+		calls, files int
+	}{
+		{table.StrategyReplace, []string{"a", "b"}, []int64{1, 2}, 2, 3, 1, 1},         // creates the table
+		{table.StrategyReplace, []string{"a", "b", "c"}, []int64{1, 2, 3}, 3, 6, 2, 1}, // replaces every file
+		{table.StrategyAppend, []string{"d"}, []int64{4}, 4, 10, 3, 2},
+		{table.StrategyReplace, []string{}, []int64{}, 0, 0, 4, 1}, // no rows: the writer writes nothing, iceberg-go writes an empty file
+	}
+	for _, s := range steps {
+		e, err := write(flat, s.strategy, "", s.zones, s.amounts)
+		if err != nil {
+			t.Fatalf("%s: %v", s.strategy, err)
+		}
+		if writer.calls != s.calls || e.Rows != s.rows || int(e.Files) != s.files {
+			t.Fatalf("%s: writer calls %d, entry %d rows in %d files; want %d calls, %d rows in %d files", s.strategy, writer.calls, e.Rows, e.Files, s.calls, s.rows, s.files)
+		}
+		check(flat, s.rows, s.sum)
+	}
+	// Files written once are published again without a write; when they
+	// already are the table's content, nothing changes.
+	if _, err := write(flat, table.StrategyReplace, "", []string{"r", "s"}, []int64{5, 6}); err != nil || last.Files == nil {
+		t.Fatalf("replace: %v, files %v", err, last.Files)
+	}
+	reuse = last.Files
+	calls := writer.calls
+	head, _ := svc.Catalog().BranchTarget(ctx, "main")
+	if _, err := write(flat, table.StrategyReplace, "", []string{"r", "s"}, []int64{5, 6}); err != nil || !last.Unchanged || writer.calls != calls {
+		t.Fatalf("reuse of the current files: %v, unchanged %v, writer calls %d", err, last.Unchanged, writer.calls-calls)
+	}
+	if after, _ := svc.Catalog().BranchTarget(ctx, "main"); after.Hash != head.Hash {
+		t.Fatal("an unchanged table made a commit")
+	}
+	rsFiles := last.Files
+	reuse = nil
+	write(flat, table.StrategyReplace, "", []string{"q"}, []int64{100})
+	check(flat, 1, 100)
+	reuse, calls = rsFiles, writer.calls
+	if _, err := write(flat, table.StrategyReplace, "", []string{"r", "s"}, []int64{5, 6}); err != nil || !last.Reused || last.Unchanged || writer.calls != calls {
+		t.Fatalf("reuse: %v, reused %v unchanged %v, writer calls %d", err, last.Reused, last.Unchanged, writer.calls-calls)
+	}
+	check(flat, 2, 11)
+	reuse = nil
+	write(flat, table.StrategyReplace, "", []string{}, []int64{}) // empty again for what follows
+	// Partitioned tables are written by iceberg-go.
+	calls = writer.calls
+	if _, err := write(tarn.TableIdent{Namespace: "out", Name: "parts"}, table.StrategyReplace, "zone", []string{"a", "b"}, []int64{1, 2}); err != nil {
+		t.Fatal(err)
+	}
+	if writer.calls != calls {
+		t.Fatal("the Parquet writer was used for a partitioned table")
+	}
+	check(tarn.TableIdent{Namespace: "out", Name: "parts"}, 2, 3)
+	// A failing writer fails the write and changes nothing.
+	writer.fail = fmt.Errorf("disk on fire")
+	if _, err := write(flat, table.StrategyReplace, "", []string{"x"}, []int64{99}); err == nil || !strings.Contains(err.Error(), "disk on fire") {
+		t.Fatalf("failing writer: %v", err)
+	}
+	check(flat, 0, 0)
 }

@@ -68,7 +68,7 @@ Exit codes: 0 ok, 1 internal error, 2 usage or invalid input, 3 not found,
 	pf.StringVar(&a.endpoint, "endpoint", "", "URL of a tarn server (default $TARN_ENDPOINT or the profile; none: embedded)")
 	root.AddCommand(a.branchCommand(), a.tagCommand(), a.logCommand(), a.checkoutCommand(),
 		a.namespaceCommand(), a.tableCommand(), a.statusCommand(), a.verifyCommand(), a.initCommand(), a.runCommand(), a.queryCommand(),
-		a.serveCommand(), a.configCommand(), a.jobCommand(), a.userCommand())
+		a.cacheCommand(), a.serveCommand(), a.configCommand(), a.jobCommand(), a.userCommand())
 	return root
 }
 
@@ -108,7 +108,7 @@ func (a *app) open(ctx context.Context) error {
 		a.svc, err = client.New(client.Config{Endpoint: endpoint, Token: token})
 		return err
 	}
-	lh, err := local.Open(ctx, local.Config{Home: home})
+	lh, err := local.Open(ctx, local.Config{Home: home, RunCache: a.runCache})
 	if err != nil {
 		return err
 	}

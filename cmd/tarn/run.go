@@ -76,7 +76,7 @@ SQL model aggregating them, and an expectation. Run it with ` + "`tarn run -p DI
 func (a *app) runCommand() *cobra.Command {
 	var dir, ref string
 	var params []string
-	var dryRun, strict, preview, detach bool
+	var dryRun, strict, preview, detach, noCache bool
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run a project's models on a branch and publish the results all or nothing",
@@ -87,10 +87,16 @@ materialized outputs as Iceberg tables on the run branch, check the
 expectations, then merge the run branch into the target.
 
 On any failure the target branch is untouched and the run branch is kept for
-inspection. --dry-run runs the steps but materializes nothing.`,
+inspection. --dry-run runs the steps but materializes nothing.
+
+A step whose code, environment, parameters and inputs are unchanged since a
+run on this lakehouse is served from the cache ("cached", with the time it
+saves); so are scans of unchanged tables. --no-cache runs everything;
+@tarn.model(cache_strategy="NONE") opts one step out. See tarn cache --help.`,
 		Example: `  tarn run -p taxi
   tarn run -p taxi --ref dev --param min_miles=2
   tarn run -p taxi --dry-run --preview
+  tarn run -p taxi --no-cache
   tarn run -p taxi -o json`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -111,7 +117,7 @@ inspection. --dry-run runs the steps but materializes nothing.`,
 				previewRows = 5
 			}
 			req := tarn.RunRequest{ProjectDir: dir, Ref: a.ref(ref), Params: given, DryRun: dryRun, Strict: strict,
-				Preview: previewRows, Author: a.commitInfo("").Author}
+				Preview: previewRows, Author: a.commitInfo("").Author, NoCache: noCache}
 			if detach {
 				job, err := a.svc.Jobs.SubmitRun(ctx, req)
 				if err != nil {
@@ -141,6 +147,7 @@ inspection. --dry-run runs the steps but materializes nothing.`,
 	f.BoolVar(&strict, "strict", false, "treat warnings (unpinned packages, discarded outputs) as errors")
 	f.BoolVar(&preview, "preview", false, "show the first rows of each output")
 	f.BoolVar(&detach, "detach", false, "with a server: start the run as a job, print its id and return at once")
+	f.BoolVar(&noCache, "no-cache", false, "run every step and scan; neither read nor write the cache")
 	return cmd
 }
 
@@ -258,6 +265,13 @@ func (p *runPrinter) event(e tarn.RunEvent) {
 				return
 			}
 			p.line("✓ %s done: %s rows, %s\n", e.Step, count(e.Rows), e.Duration.Round(time.Millisecond))
+		case tarn.StepCached:
+			p.done++
+			if e.StepKind == "expectation" {
+				p.line("✓ %s passed (cached)\n", e.Step)
+				return
+			}
+			p.line("✓ %s cached: %s rows, saved %s\n", e.Step, count(e.Rows), e.Saved.Round(time.Millisecond))
 		case tarn.StepFailed:
 			delete(p.running, e.Step)
 			p.line("✗ %s failed\n", e.Step)
@@ -274,13 +288,19 @@ func printRunSummary(w io.Writer, res *tarn.RunResult) {
 	sort.SliceStable(steps, func(i, j int) bool { return steps[i].Kind != "expectation" && steps[j].Kind == "expectation" })
 	for _, s := range steps {
 		rows := ""
-		if s.Kind != "expectation" && s.State == tarn.StepDone {
+		if s.Kind != "expectation" && (s.State == tarn.StepDone || s.State == tarn.StepCached) {
 			rows = count(s.Rows)
 		}
-		t.row(s.Name, s.Kind, s.State, rows, s.Duration.Round(time.Millisecond), s.Table)
+		took := s.Duration.Round(time.Millisecond).String()
+		if s.Cached {
+			took = "saved " + s.Saved.Round(time.Millisecond).String()
+		}
+		t.row(s.Name, s.Kind, s.State, rows, took, s.Table)
 	}
 	t.flush()
 	switch {
+	case res.Published && res.Commit != nil && res.Commit.Hash == res.Base:
+		fmt.Fprintf(w, "run %s: nothing changed; %s stays at %s (%.1fs)\n", res.RunID, res.Target, res.Commit.ShortHash(), res.Duration.Seconds())
 	case res.Published:
 		fmt.Fprintf(w, "published run %s to %s: commit %s (%.1fs)\n", res.RunID, res.Target, res.Commit.ShortHash(), res.Duration.Seconds())
 	case res.DryRun && res.Error == "":

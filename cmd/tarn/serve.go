@@ -56,7 +56,8 @@ killed are marked failed at the next start.`,
 			if err != nil {
 				return err
 			}
-			lh, err := local.Open(ctx, local.Config{Home: home, QueryIdle: 4, Confine: true})
+			a.home = home
+			lh, err := local.Open(ctx, local.Config{Home: home, QueryIdle: 4, Confine: true, RunCache: a.runCache})
 			if err != nil {
 				return err
 			}

@@ -45,6 +45,7 @@ class FunctionSpec:
         self.overwrite_filter: Optional[str] = None
         self.internet_access: bool = False
         self.columns: Optional[List[str]] = None
+        self.cache_strategy: str = "AUTO"
         self.python: Optional[Dict[str, Any]] = None
         self.resources: Optional[Dict[str, Any]] = None
         self.inputs: Dict[str, Model] = {}
@@ -188,6 +189,7 @@ def model(
     partitioned_by: Any = None,
     overwrite_filter: Optional[str] = None,
     internet_access: bool = False,
+    cache_strategy: str = "AUTO",
 ) -> Any:
     """Declare a model: a function from input tables to one output table.
 
@@ -197,13 +199,16 @@ def model(
     downstream steps only), REPLACE, APPEND or OVERWRITE_PARTITIONS.
     ``partitioned_by`` is a partition spec string or list ("day(pickup_at)").
     ``internet_access`` lets the function reach the network.
+    ``cache_strategy`` AUTO (default) serves the step from tarn's cache when
+    its code, environment, parameters and inputs are unchanged; NONE always
+    runs it (for non-deterministic steps).
 
     Usable bare (``@tarn.model``) or called (``@tarn.model(...)``).
     """
     if callable(name):
         return model()(name)
     options = _validate.model_options(
-        name, columns, materialization_strategy, partitioned_by, overwrite_filter, internet_access
+        name, columns, materialization_strategy, partitioned_by, overwrite_filter, internet_access, cache_strategy
     )
 
     def decorate(func: Any) -> TarnFunction:
@@ -215,6 +220,7 @@ def model(
         spec.overwrite_filter = options["overwrite_filter"]
         spec.internet_access = options["internet_access"]
         spec.columns = options["columns"]
+        spec.cache_strategy = options["cache_strategy"]
         return wrapper
 
     return decorate

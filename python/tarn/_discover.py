@@ -22,6 +22,7 @@ Runs on any Python >= 3.9 with the standard library only.
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import os
 import sys
@@ -37,7 +38,15 @@ SKIP_DIRS = {"__pycache__", "venv", "node_modules", "site-packages"}
 _SIGNATURES: Dict[str, Tuple[Tuple[str, ...], Tuple[str, ...]]] = {
     "model": (
         ("name",),
-        ("name", "columns", "materialization_strategy", "partitioned_by", "overwrite_filter", "internet_access"),
+        (
+            "name",
+            "columns",
+            "materialization_strategy",
+            "partitioned_by",
+            "overwrite_filter",
+            "internet_access",
+            "cache_strategy",
+        ),
     ),
     "expectation": (("name",), ("name",)),
     "python": (("version", "pip"), ("version", "pip")),
@@ -98,8 +107,9 @@ def iter_python_files(project_dir: str) -> Iterator[str]:
 def discover(project_dir: str) -> Dict[str, List[Dict[str, Any]]]:
     """Discover every model and expectation under ``project_dir``."""
     result: Dict[str, List[Dict[str, Any]]] = {"models": [], "expectations": [], "errors": []}
+    digests = _CodeDigests(project_dir)
     for relative in iter_python_files(project_dir):
-        scanner = _FileScanner(project_dir, relative)
+        scanner = _FileScanner(project_dir, relative, digests)
         scanner.scan()
         for key in result:
             result[key].extend(getattr(scanner, key))
@@ -109,9 +119,11 @@ def discover(project_dir: str) -> Dict[str, List[Dict[str, Any]]]:
 class _FileScanner:
     """Finds the tarn functions of one file."""
 
-    def __init__(self, project_dir: str, relative: str) -> None:
+    def __init__(self, project_dir: str, relative: str, digests: Optional["_CodeDigests"] = None) -> None:
         self.project_dir = project_dir
         self.relative = relative
+        self.digests = digests or _CodeDigests(project_dir)
+        self.code_hash = ""
         self.directory = os.path.dirname(os.path.join(project_dir, relative))
         self.models: List[Dict[str, Any]] = []
         self.expectations: List[Dict[str, Any]] = []
@@ -134,6 +146,7 @@ class _FileScanner:
             self.error(1, None, f"cannot parse: {exc}")
             return
 
+        self.code_hash = self.digests.digest(os.path.realpath(path), tree)
         module_level = list(_module_level(tree.body))
         functions = [node for node in module_level if isinstance(node, _FunctionNode)]
         self.record_tarn_imports(node for node in module_level if isinstance(node, (ast.Import, ast.ImportFrom)))
@@ -220,7 +233,14 @@ class _FileScanner:
             entry.update(name=options["expectation"]["name"] or node.name)
         entry.update(file=self.relative, line=node.lineno, function=node.name)
         if "model" in found:
-            for key in ("materialization_strategy", "partitioned_by", "overwrite_filter", "internet_access", "columns"):
+            for key in (
+                "materialization_strategy",
+                "partitioned_by",
+                "overwrite_filter",
+                "internet_access",
+                "columns",
+                "cache_strategy",
+            ):
                 entry[key] = options["model"][key]
         entry.update(
             python=options.get("python"),
@@ -229,6 +249,7 @@ class _FileScanner:
             parameters=parameters,
             other_params=other,
             imports=self.describe_imports(imports),
+            code_hash=self.code_hash,
         )
         (self.models if "model" in found else self.expectations).append(entry)
 
@@ -333,6 +354,88 @@ class _FileScanner:
             ):
                 return "project"
         return "stdlib" if _is_stdlib(module) else "external"
+
+
+class _CodeDigests:
+    """The code hash of a Python file: its syntax tree and, transitively, those of the project modules it imports.
+
+    The hash is of the tree (``ast.dump``), not the text, so comments,
+    blank lines and formatting do not change it; any change to code,
+    including module-level constants, helpers and docstrings, does. Project
+    modules are files under the project directory that an import statement
+    can resolve to (``a.b`` -> ``a.py``, ``a/__init__.py``, ``a/b.py``,
+    ``a/b/__init__.py`` next to the file or at the project root, and
+    relative imports).
+    """
+
+    def __init__(self, project_dir: str) -> None:
+        self.project_dir = os.path.realpath(project_dir)
+        self.own: Dict[str, str] = {}  # path -> hash of its own tree
+        self.deps: Dict[str, List[str]] = {}  # path -> project files it imports
+
+    def digest(self, path: str, tree: Optional[ast.Module] = None) -> str:
+        closure: Set[str] = set()
+        pending = [path]
+        while pending:
+            current = pending.pop()
+            if current in closure:
+                continue
+            closure.add(current)
+            if current not in self.own:
+                self.load(current, tree if current == path else None)
+            pending.extend(self.deps[current])
+        parts = sorted((os.path.relpath(p, self.project_dir), self.own[p]) for p in closure)
+        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+    def load(self, path: str, tree: Optional[ast.Module]) -> None:
+        try:
+            if tree is None:
+                with open(path, "rb") as source:
+                    data = source.read()
+                tree = ast.parse(data, filename=path)
+        except (SyntaxError, ValueError, OSError, RecursionError, MemoryError):
+            try:
+                with open(path, "rb") as source:
+                    self.own[path] = hashlib.sha256(source.read()).hexdigest()
+            except OSError:
+                self.own[path] = "unreadable"
+            self.deps[path] = []
+            return
+        self.own[path] = hashlib.sha256(ast.dump(tree).encode()).hexdigest()
+        self.deps[path] = sorted(self.resolve(path, tree))
+
+    def resolve(self, path: str, tree: ast.Module) -> Set[str]:
+        directory = os.path.dirname(path)
+        found: Set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    found |= self.files(alias.name.split("."), (directory, self.project_dir))
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = directory
+                    for _ in range(node.level - 1):
+                        base = os.path.dirname(base)
+                    bases: Tuple[str, ...] = (base,)
+                else:
+                    bases = (directory, self.project_dir)
+                module = node.module.split(".") if node.module else []
+                if module:
+                    found |= self.files(module, bases)
+                for alias in node.names:
+                    found |= self.files(module + [alias.name], bases)
+        return {p for p in found if p != path}
+
+    def files(self, parts: List[str], bases: Tuple[str, ...]) -> Set[str]:
+        found = set()
+        for base in bases:
+            for i in range(1, len(parts) + 1):
+                stem = os.path.join(base, *parts[:i])
+                for candidate in (stem + ".py", os.path.join(stem, "__init__.py")):
+                    real = os.path.realpath(candidate)
+                    if os.path.isfile(real) and real.startswith(self.project_dir + os.sep):
+                        found.add(real)
+        return found
 
 
 def _module_level(statements: List[Any]) -> Iterator[Any]:

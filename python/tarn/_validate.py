@@ -65,6 +65,17 @@ def strategy(value: Any) -> str:
     return upper
 
 
+CACHE_STRATEGIES = ("AUTO", "NONE")
+
+
+def cache_strategy_value(value: Any) -> str:
+    """A cache strategy, case-insensitive, returned upper-case."""
+    valid = ", ".join(CACHE_STRATEGIES)
+    if not isinstance(value, str) or value.strip().upper() not in CACHE_STRATEGIES:
+        raise ValueError(f"unknown cache_strategy {value!r}; valid strategies: {valid}")
+    return value.strip().upper()
+
+
 def string_list(value: Any, what: str, allow_str: bool = False) -> Optional[List[str]]:
     """A list of non-empty, distinct strings (a tuple is accepted). ``None`` stays ``None``.
 
@@ -173,6 +184,7 @@ def model_options(
     partitioned_by: Any = None,
     overwrite_filter: Any = None,
     internet_access: Any = False,
+    cache_strategy: Any = "AUTO",
 ) -> Dict[str, Any]:
     partitions = string_list(partitioned_by, "partitioned_by", allow_str=True)
     return {
@@ -182,6 +194,7 @@ def model_options(
         "overwrite_filter": optional_string(overwrite_filter, "overwrite_filter"),
         "internet_access": boolean(internet_access, "internet_access"),
         "columns": string_list(columns, "columns"),
+        "cache_strategy": cache_strategy_value(cache_strategy),
     }
 
 

@@ -60,7 +60,7 @@ def test_models_expectations_params_imports(project):
     assert set(models) == {"clean_trips", "other"}
 
     clean = models["clean_trips"]
-    assert {k: v for k, v in clean.items() if k not in ("inputs", "parameters", "other_params", "imports")} == {
+    assert {k: v for k, v in clean.items() if k not in ("inputs", "parameters", "other_params", "imports", "code_hash")} == {
         "name": "clean_trips",
         "kind": "python",
         "file": "models/trips.py",
@@ -71,6 +71,7 @@ def test_models_expectations_params_imports(project):
         "overwrite_filter": None,
         "internet_access": False,
         "columns": None,
+        "cache_strategy": "AUTO",
         "python": {"version": "3.11", "pip": {"pandas": "2.2.3"}},
         "resources": {"memory": "4GiB", "memory_bytes": 4 * 2**30, "timeout": 600},
     }
@@ -289,3 +290,53 @@ def test_runs_on_python_3_9(project):
         pytest.skip("no Python 3.9 interpreter on this machine")
     root = project({"models/trips.py": TRIPS, "bad.py": "def f(:\n"})
     assert run_discover(root, python=python) == run_discover(root)
+
+
+CACHED_MODELS = """
+import tarn
+import util
+
+LIMIT = 1
+
+
+@tarn.model(cache_strategy="none")
+def fresh(t=tarn.Model("x")):
+    return t
+
+
+@tarn.model()
+def cached(t=tarn.Model("x")):
+    return t
+"""
+
+
+def code_hashes(root):
+    found = run_discover(root)
+    assert not found["errors"], found["errors"]
+    return {m["name"]: m["code_hash"] for m in found["models"]}
+
+
+def test_cache_strategy_and_code_hash(project):
+    root = project({"models/m.py": CACHED_MODELS, "util.py": "from lib.helpers import K\n",
+                    "lib/__init__.py": "", "lib/helpers.py": "K = 1\n"})
+    found = run_discover(root)
+    strategies = {m["name"]: m["cache_strategy"] for m in found["models"]}
+    assert strategies == {"fresh": "NONE", "cached": "AUTO"}
+    first = code_hashes(root)
+    assert len(first["cached"]) == 64
+    # Comments and formatting do not change the hash.
+    (root / "models/m.py").write_text(CACHED_MODELS.replace("LIMIT = 1", "# the limit\nLIMIT  =  1   # rows\n\n"))
+    assert code_hashes(root) == first
+    # A module-level constant does.
+    (root / "models/m.py").write_text(CACHED_MODELS.replace("LIMIT = 1", "LIMIT = 2"))
+    second = code_hashes(root)
+    assert second["cached"] != first["cached"]
+    # So does a project module imported through another one.
+    (root / "lib/helpers.py").write_text("K = 2\n")
+    assert code_hashes(root)["cached"] != second["cached"]
+
+
+def test_unknown_cache_strategy_is_an_error(project):
+    root = project({"m.py": "import tarn\n\n@tarn.model(cache_strategy='sometimes')\ndef m():\n    return []\n"})
+    errors = run_discover(root)["errors"]
+    assert errors and "unknown cache_strategy 'sometimes'" in errors[0]["message"] and errors[0]["line"] == 3

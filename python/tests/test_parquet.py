@@ -1,0 +1,97 @@
+"""The Parquet writer tarn runs after a step (python -m tarn._parquet)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from conftest import sdk_env, write_arrow
+
+
+def run_writer(request: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tarn._parquet"], input=json.dumps(request), env=sdk_env(),
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_parts_field_ids_and_order(tmp_path):
+    table = pa.table({"id": pa.array(range(10), pa.int64()), "zone": [f"z{i % 3}" for i in range(10)]})
+    src = write_arrow(tmp_path / "out.arrow", table)
+    paths = [str(tmp_path / f"part-{i}.parquet") for i in range(3)]
+    done = run_writer({"source": src, "paths": paths, "field_ids": {"id": 7, "zone": 9}, "compression": "zstd", "level": 1})
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer == {"rows": 10, "paths": paths}
+    parts = [pq.read_table(p) for p in paths]
+    assert [p.num_rows for p in parts] == [3, 3, 4]
+    assert pa.concat_tables(parts).column("id").to_pylist() == list(range(10))
+    schema = pq.read_schema(paths[0])
+    assert schema.field("id").metadata[b"PARQUET:field_id"] == b"7"
+    assert schema.field("zone").metadata[b"PARQUET:field_id"] == b"9"
+    meta = pq.read_metadata(paths[2])
+    assert meta.row_group(0).column(0).compression == "ZSTD"
+    assert meta.row_group(0).column(0).statistics.min == 6
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_empty_output_writes_nothing(tmp_path):
+    src = write_arrow(tmp_path / "out.arrow", pa.table({"id": pa.array([], pa.int64())}))
+    path = tmp_path / "p.parquet"
+    done = run_writer({"source": src, "paths": [str(path)], "field_ids": {"id": 1}})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"rows": 0, "paths": []}
+    assert not path.exists()
+
+
+def test_failure_leaves_no_file(tmp_path):
+    src = write_arrow(tmp_path / "out.arrow", pa.table({"id": list(range(100))}))
+    good = tmp_path / "good.parquet"
+    bad = tmp_path / "missing-dir" / "bad.parquet"
+    done = run_writer({"source": src, "paths": [str(good), str(bad)], "field_ids": {"id": 1}})
+    assert done.returncode == 1
+    assert "missing-dir" in done.stderr
+    assert not good.exists() and not bad.exists()
+
+
+def test_unknown_column_is_an_error(tmp_path):
+    src = write_arrow(tmp_path / "out.arrow", pa.table({"id": [1], "extra": [2]}))
+    done = run_writer({"source": src, "paths": [str(tmp_path / "p.parquet")], "field_ids": {"id": 1}})
+    assert done.returncode == 1
+    assert "no field id for column(s) extra" in done.stderr
+
+
+def schema_message(schema: pa.Schema) -> str:
+    import base64
+
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, schema):
+        pass
+    return base64.b64encode(sink.getvalue().to_pybytes()).decode()
+
+
+def test_casts_to_the_table_types(tmp_path):
+    table = pa.table({"id": pa.array([1, 2], pa.int32()), "ts": pa.array([1_000, 2_000], pa.timestamp("ns")),
+                      "name": pa.array(["a", "b"], pa.large_string())})
+    target = pa.schema([("id", pa.int64()), ("ts", pa.timestamp("us")), ("name", pa.string())])
+    src = write_arrow(tmp_path / "out.arrow", table)
+    path = str(tmp_path / "p.parquet")
+    done = run_writer({"source": src, "paths": [path], "field_ids": {"id": 1, "ts": 2, "name": 3},
+                       "schema": schema_message(target)})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["paths"] == [path]
+    written = pq.read_table(path)
+    assert [f.type for f in written.schema] == [pa.int64(), pa.timestamp("us"), pa.string()]
+    assert written.column("ts").to_pylist()[1].microsecond == 2
+
+
+def test_lossy_cast_is_reported_not_written(tmp_path):
+    src = write_arrow(tmp_path / "out.arrow", pa.table({"x": pa.array([1.5], pa.float64())}))
+    path = tmp_path / "p.parquet"
+    done = run_writer({"source": src, "paths": [str(path)], "field_ids": {"x": 1},
+                       "schema": schema_message(pa.schema([("x", pa.int64())]))})
+    assert done.returncode == 0, done.stderr
+    assert "cannot_cast" in json.loads(done.stdout)
+    assert not path.exists()

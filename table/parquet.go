@@ -1,0 +1,239 @@
+package table
+
+import (
+	"bytes"
+	"maps"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/iceberg-go"
+	icetable "github.com/apache/iceberg-go/table"
+	"github.com/google/uuid"
+	"github.com/tarnhq/tarn"
+)
+
+// ParquetWrite asks a ParquetWriter to write the rows of an Arrow IPC file
+// as Parquet data files of an Iceberg table.
+type ParquetWrite struct {
+	Source string // Arrow IPC file
+	// Paths are the local files to write, in row order: the writer splits
+	// the rows into len(Paths) contiguous parts of about equal size. Each
+	// file must appear whole or not at all (write then rename).
+	Paths []string
+	// FieldIDs maps each top-level column to its Iceberg field id; the
+	// writer stores it as the Parquet field id so that readers resolve
+	// columns by id after schema evolution.
+	FieldIDs map[string]int
+	// Schema is the table's Arrow schema, as an Arrow IPC stream holding
+	// only the schema: the writer casts columns whose type differs (safe
+	// casts only) and reports ErrCannotCast when one does not convert.
+	Schema      []byte
+	Compression string // zstd, snappy, gzip, lz4 or none
+	Level       int    // compression level, 0 for the codec's default
+}
+
+// ParquetWriter writes Parquet data files from an Arrow IPC file. The
+// pipeline implements it with pyarrow in the step's own environment (about
+// twice as fast as the Go Parquet writer, and it runs beside the DAG).
+// Materialize uses it for unpartitioned local tables whose columns are the
+// output's (types may differ by a safe cast), and writes through iceberg-go
+// otherwise.
+type ParquetWriter interface {
+	// WriteParquet returns the paths it wrote: all of them, or none when
+	// the input has no rows.
+	WriteParquet(ctx context.Context, w ParquetWrite) ([]string, error)
+}
+
+// ErrCannotCast is what a ParquetWriter returns when the output does not
+// convert to the table's types; Materialize then writes through iceberg-go,
+// which reports the column that does not fit.
+var ErrCannotCast = errors.New("output does not convert to the table's types")
+
+// parquetPartBytes is the Arrow size of the rows that go into one data
+// file when a ParquetWriter writes an output (the compressed file is 4-8
+// times smaller). Parts are written in parallel.
+const parquetPartBytes = 384 << 20
+
+// maxParquetParts bounds the number of data files of one write.
+const maxParquetParts = 16
+
+// writeParquet writes the output with req.Writer (or publishes req.Reuse)
+// and adds the files to the table, replacing every current data file when
+// replace is set, then commits the transaction into the session. ok is
+// false when the fast path does not apply and the caller must write
+// through iceberg-go.
+func (s *Service) writeParquet(ctx context.Context, ss *Session, tbl *icetable.Table, tx *icetable.Transaction, schema *arrow.Schema, req MaterializeRequest, replace bool) (_ *MaterializeResult, ok bool, _ error) {
+	if req.Writer == nil || !tbl.Spec().IsUnpartitioned() {
+		return nil, false, nil
+	}
+	dir, isLocal := strings.CutPrefix(tbl.Location(), "file://")
+	if !isLocal || !strings.HasPrefix(dir, "/") {
+		return nil, false, nil
+	}
+	staged, err := tx.StagedTable()
+	if err != nil {
+		return nil, false, err
+	}
+	target, err := icetable.SchemaToArrowSchema(staged.Schema(), nil, false, false)
+	if err != nil || !sameFlatColumns(schema, target) {
+		return nil, false, nil
+	}
+	ids := map[string]int{}
+	for _, f := range staged.Schema().Fields() {
+		ids[f.Name] = f.ID
+	}
+	var old []iceberg.DataFile
+	if replace && tbl.CurrentSnapshot() != nil {
+		tasks, err := tbl.Scan().PlanFiles(ctx)
+		if err != nil {
+			return nil, false, err
+		}
+		for _, t := range tasks {
+			old = append(old, t.File)
+		}
+	}
+	res := &MaterializeResult{}
+	var written []string
+	if replace && req.Reuse != nil && maps.Equal(req.Reuse.FieldIDs, ids) && allExist(req.Reuse.Paths) {
+		if sameFiles(old, req.Reuse.Paths) {
+			// Already the table's content: nothing to write, nothing to commit.
+			e, err := ss.entry(ctx, req.Ident.Key())
+			return &MaterializeResult{Entry: e, Files: req.Reuse, Reused: true, Unchanged: true}, true, err
+		}
+		written, res.Reused = req.Reuse.Paths, true
+	} else {
+		if written, ok, err = s.callWriter(ctx, dir, target, ids, staged.Properties(), req); !ok || err != nil {
+			return nil, ok, err
+		}
+	}
+	fs, err := staged.FS(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	files := make([]iceberg.DataFile, 0, len(written))
+	for _, p := range written {
+		df, err := icetable.FileToDataFile(ctx, fs, "file://"+p, staged.Schema(), staged.Spec(), 0, staged.Properties())
+		if err != nil {
+			return nil, false, tarn.Errorf(tarn.EINTERNAL, "read back data file %s of %s: %v", p, req.Ident, err)
+		}
+		files = append(files, df)
+	}
+	if len(old) > 0 {
+		err = tx.ReplaceDataFilesWithDataFiles(ctx, old, files, iceberg.Properties{})
+	} else {
+		err = tx.AddDataFiles(ctx, files, iceberg.Properties{})
+	}
+	if err != nil {
+		return nil, false, tarn.Errorf(tarn.EINVALID, "write %s: %w", req.Ident, err)
+	}
+	if _, err := tx.Commit(ctx); err != nil {
+		return nil, false, translate(err, "commit table "+req.Ident.String())
+	}
+	res.Entry, err = ss.entry(ctx, req.Ident.Key())
+	res.Files = &DataFiles{Paths: written, FieldIDs: ids}
+	return res, true, err
+}
+
+// callWriter has req.Writer write the output into the table's data
+// directory. ok is false when there is nothing to add (no rows) or the
+// output does not cast to the table's types.
+func (s *Service) callWriter(ctx context.Context, dir string, target *arrow.Schema, ids map[string]int, props iceberg.Properties, req MaterializeRequest) (_ []string, ok bool, _ error) {
+	var schemaMsg bytes.Buffer
+	sw := ipc.NewWriter(&schemaMsg, ipc.WithSchema(stripMetadata(target)))
+	if err := sw.Close(); err != nil {
+		return nil, false, err
+	}
+	st, err := os.Stat(req.Path)
+	if err != nil {
+		return nil, false, err
+	}
+	parts := int(min(max(1, (st.Size()+parquetPartBytes-1)/parquetPartBytes), maxParquetParts))
+	prefix := uuid.NewString()
+	paths := make([]string, parts)
+	for i := range paths {
+		paths[i] = fmt.Sprintf("%s/data/%s-%05d.parquet", strings.TrimSuffix(dir, "/"), prefix, i)
+	}
+	if err := os.MkdirAll(dir+"/data", 0o755); err != nil {
+		return nil, false, tarn.Errorf(tarn.EINTERNAL, "create data directory of %s: %v", req.Ident, err)
+	}
+	codec, level := parquetCodec(props)
+	written, err := req.Writer.WriteParquet(ctx, ParquetWrite{Source: req.Path, Paths: paths, FieldIDs: ids, Schema: schemaMsg.Bytes(), Compression: codec, Level: level})
+	if errors.Is(err, ErrCannotCast) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, tarn.Errorf(tarn.EINTERNAL, "write Parquet files of %s: %w", req.Ident, err)
+	}
+	return written, len(written) > 0, nil
+}
+
+func allExist(paths []string) bool {
+	for _, p := range paths {
+		if _, err := os.Stat(p); err != nil {
+			return false
+		}
+	}
+	return len(paths) > 0
+}
+
+// sameFiles reports whether the table's data files are exactly paths.
+func sameFiles(files []iceberg.DataFile, paths []string) bool {
+	if len(files) != len(paths) {
+		return false
+	}
+	want := map[string]bool{}
+	for _, p := range paths {
+		want[p] = true
+	}
+	for _, f := range files {
+		if !want[strings.TrimPrefix(f.FilePath(), "file://")] {
+			return false
+		}
+	}
+	return true
+}
+
+// sameFlatColumns reports whether two schemas have the same top-level
+// columns, in order, none of them nested.
+func sameFlatColumns(a, b *arrow.Schema) bool {
+	if a.NumFields() != b.NumFields() {
+		return false
+	}
+	for i := range a.NumFields() {
+		fa, fb := a.Field(i), b.Field(i)
+		if fa.Name != fb.Name {
+			return false
+		}
+		_, na := fa.Type.(arrow.NestedType)
+		_, nb := fb.Type.(arrow.NestedType)
+		if na || nb {
+			return false
+		}
+	}
+	return true
+}
+
+// parquetCodec reads the table's Parquet compression properties, with
+// tarn's defaults: zstd at level 1 (Iceberg's default codec, at the level
+// that costs about as much time as snappy for a quarter smaller files).
+func parquetCodec(props iceberg.Properties) (string, int) {
+	codec := strings.ToLower(props.Get(icetable.ParquetCompressionKey, "zstd"))
+	if codec == "uncompressed" {
+		codec = "none"
+	}
+	level := 1
+	if v, ok := props[icetable.ParquetCompressionLevelKey]; ok {
+		if n, err := strconv.Atoi(v); err == nil {
+			level = n
+		}
+	} else if codec != "zstd" {
+		level = 0
+	}
+	return codec, level
+}
