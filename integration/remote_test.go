@@ -110,6 +110,21 @@ func (s *server) waitLog(id, text string) string {
 
 const slowModel = "import tarn\nimport pyarrow as pa\nimport time\n\n@tarn.model(materialization_strategy=\"REPLACE\")\ndef slow():\n    print('started', flush=True)\n    time.sleep(60)\n    return pa.table({'a': [1]})\n"
 
+// slowJob starts a server and a detached run whose step sleeps, and
+// waits until the step runs. before is main's log head before the run.
+func slowJob(t *testing.T) (srv *server, home, before, id, log string) {
+	t.Helper()
+	home = filepath.Join(t.TempDir(), "home")
+	srv = startServe(t, home, "127.0.0.1:0")
+	before = srv.cli("log", "-n", "1", "-o", "json").stdout
+	r := srv.cli("run", "-p", project(t, map[string]string{"m.py": slowModel}), "--detach")
+	id = strings.TrimSpace(r.stdout)
+	if r.code != 0 || !strings.HasPrefix(id, "j") {
+		t.Fatalf("run --detach: %+v", r)
+	}
+	return srv, home, before, id, srv.waitLog(id, "[slow] started")
+}
+
 // TestRemote_Run: the same projects give the same results and exit codes
 // embedded and through a server; logs stream live.
 func TestRemote_Run(t *testing.T) {
@@ -164,12 +179,8 @@ func TestRemote_Run(t *testing.T) {
 // TestRemote_Cancel: cancelling a running job stops its workers and
 // publishes nothing.
 func TestRemote_Cancel(t *testing.T) {
-	dir := t.TempDir()
-	srv := startServe(t, filepath.Join(dir, "home"), "127.0.0.1:0")
-	before := srv.cli("log", "-n", "1", "-o", "json").stdout
-	r := srv.cli("run", "-p", project(t, map[string]string{"m.py": slowModel}), "--detach")
-	id := strings.TrimSpace(r.stdout)
-	log := srv.waitLog(id, "[slow] started")
+	srv, home, before, id, log := slowJob(t)
+	dir := filepath.Dir(home)
 	started := time.Now()
 	if r := srv.cli("job", "cancel", id); r.code != 0 || !strings.Contains(r.stdout, "cancelled") {
 		t.Fatalf("job cancel: %+v", r)
@@ -218,13 +229,7 @@ func TestRemote_Cancel(t *testing.T) {
 // TestRemote_ServerKilled: kill -9 of the server during a run; after a
 // restart the job is failed and main is untouched.
 func TestRemote_ServerKilled(t *testing.T) {
-	dir := t.TempDir()
-	home := filepath.Join(dir, "home")
-	srv := startServe(t, home, "127.0.0.1:0")
-	before := srv.cli("log", "-n", "1", "-o", "json").stdout
-	r := srv.cli("run", "-p", project(t, map[string]string{"m.py": slowModel}), "--detach")
-	id := strings.TrimSpace(r.stdout)
-	log := srv.waitLog(id, "[slow] started")
+	srv, home, before, id, log := slowJob(t)
 	srv.stop(syscall.SIGKILL)
 	noWorkersLeft(t, log)
 	srv = startServe(t, home, "127.0.0.1:0")
@@ -243,13 +248,7 @@ func TestRemote_ServerKilled(t *testing.T) {
 // TestRemote_Shutdown: SIGTERM lets a running job finish for --grace,
 // then cancels it; nothing is published and nothing is left running.
 func TestRemote_Shutdown(t *testing.T) {
-	dir := t.TempDir()
-	home := filepath.Join(dir, "home")
-	srv := startServe(t, home, "127.0.0.1:0")
-	before := srv.cli("log", "-n", "1", "-o", "json").stdout
-	r := srv.cli("run", "-p", project(t, map[string]string{"m.py": slowModel}), "--detach")
-	id := strings.TrimSpace(r.stdout)
-	log := srv.waitLog(id, "[slow] started")
+	srv, home, before, id, log := slowJob(t)
 	started := time.Now()
 	srv.stop(syscall.SIGTERM)
 	if code := srv.cmd.ProcessState.ExitCode(); code != 0 {
