@@ -381,6 +381,26 @@ func (m *JobManager) Recover(ctx context.Context) (int, error) {
 	return n, nil
 }
 
+// Prune removes the records and logs of ended jobs beyond the newest
+// keep, and returns how many it removed.
+func (m *JobManager) Prune(ctx context.Context, keep int) (int, error) {
+	jobs, err := m.ListJobs(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for i, j := range jobs {
+		if i < keep || !j.Done() {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(m.dir, j.ID)); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
 // CancelAll cancels every job this process runs and waits for them.
 func (m *JobManager) CancelAll() {
 	m.mu.Lock()

@@ -240,7 +240,7 @@ func (p *runPrinter) event(e tarn.RunEvent) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch e.Kind {
-	case "start":
+	case "start", "job":
 		p.line("%s\n", e.Message)
 	case "plan":
 		p.line("plan: %s\n", e.Message)

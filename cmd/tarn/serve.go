@@ -21,6 +21,7 @@ func (a *app) serveCommand() *cobra.Command {
 	var protected []string
 	var maxUploadMiB int64
 	var grace time.Duration
+	var keepJobs int
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the lakehouse over HTTP so a team runs every command against it",
@@ -69,6 +70,13 @@ killed are marked failed at the next start.`,
 			} else if n > 0 {
 				fmt.Fprintf(a.stderr, "marked %d job(s) left running by a stopped server as failed\n", n)
 			}
+			if keepJobs > 0 {
+				if n, err := jobs.Prune(ctx, keepJobs); err != nil {
+					return err
+				} else if n > 0 {
+					fmt.Fprintf(a.stderr, "removed the records of %d old job(s) (--keep-jobs %d)\n", n, keepJobs)
+				}
+			}
 			if !insecure {
 				if users, err := lh.Users().ListUsers(ctx); err == nil && len(users) == 0 {
 					fmt.Fprintf(a.stderr, "no users yet: create an admin with `tarn user add NAME --admin --home %s`\n", home)
@@ -115,6 +123,7 @@ killed are marked failed at the next start.`,
 	f.StringSliceVar(&protected, "protected-branch", []string{tarn.DefaultBranch}, "branches users change only by merge (repeatable)")
 	f.Int64Var(&maxUploadMiB, "max-upload", 256, "largest upload (files of an import, a project) in MiB")
 	f.DurationVar(&grace, "grace", 30*time.Second, "on shutdown, how long running jobs may finish before they are cancelled")
+	f.IntVar(&keepJobs, "keep-jobs", 10000, "at start, keep the records and logs of this many newest jobs (0: all)")
 	return cmd
 }
 
