@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
@@ -51,27 +52,22 @@ func (q *queries) Query(ctx context.Context, req tarn.QueryRequest) (*tarn.Query
 		}
 		return nil, tarn.Errorf(tarn.EINTERNAL, "read the result stream: %v", err)
 	}
-	rr := &remoteReader{Reader: rdr, body: resp.Body, trailer: func() error {
-		if v := resp.Trailer.Get(server.TrailerError); v != "" {
-			var eb server.ErrorBody
-			if server.DecodeHeader(v, &eb) == nil {
-				return &tarn.Error{Code: eb.Error.Code, Message: eb.Error.Message}
-			}
-		}
-		return nil
-	}, ctx: ctx}
+	job := resp.Header.Get(server.HeaderJob)
+	rr := &remoteReader{Reader: rdr, body: resp.Body, ctx: ctx, broken: func(err error) error {
+		return q.c().jobFailure(job, err)
+	}}
 	return &tarn.QueryResult{QueryInfo: info, Schema: rdr.Schema(), Records: rr, Closer: rr.close}, nil
 }
 
-// remoteReader reads batches from the response and, at the end, the
-// error trailer.
+// remoteReader reads batches from the response; a stream broken off by
+// the server is turned into the error its job ended with.
 type remoteReader struct {
 	*ipc.Reader
-	body    io.ReadCloser
-	trailer func() error
-	ctx     context.Context
-	err     error
-	once    sync.Once
+	body   io.ReadCloser
+	broken func(error) error
+	ctx    context.Context
+	err    error
+	once   sync.Once
 }
 
 func (r *remoteReader) Next() bool {
@@ -81,15 +77,17 @@ func (r *remoteReader) Next() bool {
 	if r.Reader.Next() {
 		return true
 	}
-	if err := r.Reader.Err(); err != nil {
-		r.err = err
-		if r.ctx.Err() != nil {
-			r.err = r.ctx.Err()
-		}
-		return false
+	err := r.Reader.Err()
+	if err == nil {
+		_, err = io.Copy(io.Discard, r.body) // a body cut short fails here
 	}
-	io.Copy(io.Discard, r.body) // trailers come after the body
-	r.err = r.trailer()
+	switch {
+	case err == nil:
+	case r.ctx.Err() != nil:
+		r.err = r.ctx.Err()
+	default:
+		r.err = r.broken(err)
+	}
 	return false
 }
 
@@ -147,4 +145,27 @@ func (q *queries) CopyTo(ctx context.Context, req tarn.QueryRequest, format, pat
 	}
 	res.Path = abs
 	return &res, nil
+}
+
+// jobFailure explains a result stream that broke off: the error of the
+// query's job, else the transport error.
+func (c *Client) jobFailure(id string, cause error) error {
+	if id != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for i := 0; i < 100; i++ {
+			j, err := (*jobs)(c).GetJob(ctx, id)
+			if err != nil {
+				break
+			}
+			if j.Done() {
+				if j.Error != nil {
+					return &tarn.Error{Code: j.Error.Code, Message: j.Error.Message}
+				}
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return tarn.Errorf(tarn.EINTERNAL, "the result stream from the server broke off: %v", cause)
 }

@@ -278,6 +278,7 @@ func (m *JobManager) execute(ctx context.Context, j *tarn.Job, spec JobSpec) {
 		}
 	}
 	var res *tarn.RunResult
+	ctx = context.WithValue(ctx, jobIDKey{}, j.ID)
 	if err = ctx.Err(); err == nil {
 		now := time.Now().UTC()
 		j.State, j.Started = tarn.JobRunning, &now
@@ -300,12 +301,20 @@ func (m *JobManager) execute(ctx context.Context, j *tarn.Job, spec JobSpec) {
 	m.save(j)
 }
 
+type jobIDKey struct{}
+
+// JobID returns the id of the job whose work ctx belongs to ("" outside one).
+func JobID(ctx context.Context) string {
+	id, _ := ctx.Value(jobIDKey{}).(string)
+	return id
+}
+
 // Track runs a short job (a query, an import) in the caller's goroutine
 // and records it; cancelling it cancels ctx.
 func (m *JobManager) Track(ctx context.Context, spec JobSpec, do func(ctx context.Context) error) error {
 	var doErr error
 	spec.Do = func(jctx context.Context, _ func(tarn.RunEvent)) (*tarn.RunResult, error) {
-		ctx, cancel := context.WithCancel(ctx)
+		ctx, cancel := context.WithCancel(context.WithValue(ctx, jobIDKey{}, JobID(jctx)))
 		defer cancel()
 		stop := context.AfterFunc(jctx, cancel)
 		defer stop()

@@ -8,7 +8,8 @@
 // a "request" part with the JSON request and "file" or "project" parts),
 // query results (an Arrow IPC stream, application/vnd.apache.arrow.stream,
 // written batch by batch as the engine yields them) and run progress
-// (NDJSON, one object a line, written as events happen). Errors are
+// (NDJSON, one object a line, written as events happen). A query that fails
+// after its first batch breaks the response off; its job holds the error. Errors are
 // {"error":{"code":"not_found","message":"..."}} with the status from one
 // table (statusOf); the code is the tarn error code, so a client maps it
 // back exactly.

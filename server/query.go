@@ -12,20 +12,21 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/local"
 )
 
 // Query protocol: the result's QueryInfo travels base64(JSON) in the
-// X-Tarn-Query header, the rows as an Arrow IPC stream in the body, and an
-// error that happens mid-stream (after the status was sent) in the
-// X-Tarn-Error trailer as base64(JSON ErrorBody).
+// X-Tarn-Query header, the rows as an Arrow IPC stream in the body. An
+// error after the status was sent breaks the response off (no end of the
+// chunked body, no end-of-stream marker): the client then reads the error
+// from the job named in X-Tarn-Job.
 const (
-	ArrowStream    = "application/vnd.apache.arrow.stream"
-	HeaderQuery    = "X-Tarn-Query"
-	HeaderCopy     = "X-Tarn-Copy"
-	TrailerError   = "X-Tarn-Error"
-	ContentNDJSON  = "application/x-ndjson"
-	ContentOctet   = "application/octet-stream"
-	headerTrailers = "Trailer"
+	ArrowStream   = "application/vnd.apache.arrow.stream"
+	HeaderQuery   = "X-Tarn-Query"
+	HeaderCopy    = "X-Tarn-Copy"
+	HeaderJob     = "X-Tarn-Job"
+	ContentNDJSON = "application/x-ndjson"
+	ContentOctet  = "application/octet-stream"
 )
 
 // EncodeHeader encodes a value for a header.
@@ -73,7 +74,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) error {
 		h := w.Header()
 		h.Set("Content-Type", ArrowStream)
 		h.Set(HeaderQuery, EncodeHeader(res.QueryInfo))
-		h.Set(headerTrailers, TrailerError)
+		h.Set(HeaderJob, local.JobID(ctx))
 		w.WriteHeader(http.StatusOK)
 		streaming = true
 		rc := http.NewResponseController(w)
@@ -84,17 +85,16 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) error {
 			}
 			rc.Flush()
 		}
-		streamErr := res.Records.Err()
-		iw.Close()
-		if streamErr != nil {
-			var body ErrorBody
-			body.Error.Code, body.Error.Message = tarn.ErrorCode(streamErr), streamErr.Error()
-			h.Set(TrailerError, EncodeHeader(body))
+		if err := res.Records.Err(); err != nil {
+			return err // no end-of-stream marker: see below
 		}
-		return streamErr
+		iw.Close()
+		return nil
 	})
-	if streaming {
-		return nil // the status is sent; an error went in the trailer
+	if streaming && err != nil {
+		// The status is sent: break the response off so that no client
+		// takes a partial result for a whole one. The job has the error.
+		panic(http.ErrAbortHandler)
 	}
 	return err
 }

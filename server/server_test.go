@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/client"
 	"github.com/tarnhq/tarn/local"
@@ -375,4 +378,45 @@ func TestServer_QueryStream(t *testing.T) {
 	// An error the engine reports before the first row keeps its code.
 	_, err = ts.admin.Query.Query(ctx, tarn.QueryRequest{SQL: "select * from nosuch", Ref: "main"})
 	wantErr(t, err, tarn.ENOTFOUND, `"nosuch"`)
+}
+
+// brokenQuery yields one batch, then fails.
+type brokenQuery struct{ tarn.QueryService }
+
+type brokenReader struct {
+	array.RecordReader
+	n int
+}
+
+func (r *brokenReader) Next() bool { r.n++; return r.n == 1 && r.RecordReader.Next() }
+func (r *brokenReader) Err() error {
+	if r.n > 1 {
+		return tarn.Errorf(tarn.EINVALID, "conversion failed at row 7")
+	}
+	return nil
+}
+
+func (brokenQuery) Query(ctx context.Context, req tarn.QueryRequest) (*tarn.QueryResult, error) {
+	bld := array.NewInt64Builder(memory.DefaultAllocator)
+	bld.AppendValues([]int64{1, 2, 3}, nil)
+	col := bld.NewArray()
+	schema := arrow.NewSchema([]arrow.Field{{Name: "x", Type: arrow.PrimitiveTypes.Int64}}, nil)
+	rec := array.NewRecordBatch(schema, []arrow.Array{col}, 3)
+	rdr, _ := array.NewRecordReader(schema, []arrow.RecordBatch{rec, rec})
+	return &tarn.QueryResult{QueryInfo: tarn.QueryInfo{Commit: &tarn.Commit{}}, Schema: schema, Records: &brokenReader{RecordReader: rdr}}, nil
+}
+
+// TestServer_QueryBrokenMidStream: an error after the first batch reaches
+// the client with its code, never as a short but clean result.
+func TestServer_QueryBrokenMidStream(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.srv.Services.Query = brokenQuery{}
+	res, err := ts.admin.Query.Query(context.Background(), tarn.QueryRequest{SQL: "x", Ref: "main"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Close()
+	for res.Records.Next() {
+	}
+	wantErr(t, res.Records.Err(), tarn.EINVALID, "conversion failed at row 7")
 }
