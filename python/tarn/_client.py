@@ -263,11 +263,15 @@ class Client:
         if namespace:
             body["namespace"] = namespace
         with self._open("POST", "/v1/query", None, json.dumps(body).encode(), "application/json") as resp:
-            table = ipc.open_stream(resp).read_all()
-            error = resp.headers.get("X-Tarn-Error")  # a trailer, when the stream broke after it began
-            if error:
-                raise _error_body(json.loads(_b64(error)))
-            return table
+            job = resp.headers.get("X-Tarn-Job")
+            try:
+                return ipc.open_stream(resp).read_all()
+            except Exception as e:  # the server broke the stream off: its job has the error
+                if job:
+                    failed = self.wait_job(job)
+                    if failed.get("error"):
+                        raise _error_body({"error": failed["error"]}) from None
+                raise TarnError(f"the result stream from the server broke off: {e}") from None
 
     def query_to_pandas(self, sql: str, ref: str = "main", namespace: Optional[str] = None):
         return self.query(sql, ref=ref, namespace=namespace).to_pandas()
@@ -342,12 +346,6 @@ class Client:
 
 def _q(s: str) -> str:
     return urllib.parse.quote(s, safe="")
-
-
-def _b64(s: str) -> str:
-    import base64
-
-    return base64.b64decode(s).decode()
 
 
 def _ident(table: str):
