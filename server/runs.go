@@ -32,16 +32,14 @@ type RunLine struct {
 // not stop the job.
 func (s *Server) run(w http.ResponseWriter, r *http.Request) error {
 	var req tarn.RunRequest
-	dir, err := s.receiveProject(r, &req)
+	dir, err := s.receiveProject(r, &req, func() error {
+		if err := s.canMerge(r.Context(), req.Ref); err != nil {
+			return err
+		}
+		_, err := s.Services.Refs.BranchHead(r.Context(), req.Ref)
+		return err
+	})
 	if err != nil {
-		os.RemoveAll(dir)
-		return err
-	}
-	if err := s.canMerge(r.Context(), req.Ref); err != nil {
-		os.RemoveAll(dir)
-		return err
-	}
-	if _, err := s.Services.Refs.BranchHead(r.Context(), req.Ref); err != nil {
 		os.RemoveAll(dir)
 		return err
 	}
@@ -96,9 +94,9 @@ func (e *eventLines) Write(p []byte) (int, error) {
 
 func (e *eventLines) Flush() { e.flush() }
 
-// receiveProject reads the request part and unpacks the project part
-// into DIR/project.
-func (s *Server) receiveProject(r *http.Request, req *tarn.RunRequest) (string, error) {
+// receiveProject reads the request part, calls check, and unpacks the
+// project part into DIR/project.
+func (s *Server) receiveProject(r *http.Request, req *tarn.RunRequest, check func() error) (string, error) {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt != "multipart/form-data" {
 		return "", tarn.Errorf(tarn.EINVALID, "POST /v1/runs takes multipart/form-data (a \"request\" part and a \"project\" part), not %q", mt)
@@ -127,8 +125,14 @@ func (s *Server) receiveProject(r *http.Request, req *tarn.RunRequest) (string, 
 			if err := dec.Decode(req); err != nil {
 				return dir, tarn.Errorf(tarn.EINVALID, "malformed JSON in the request part: %v", err)
 			}
+			if err := check(); err != nil {
+				return dir, err
+			}
 			gotRequest = true
 		case "project":
+			if !gotRequest {
+				return dir, tarn.Errorf(tarn.EINVALID, "the \"request\" part must come before the \"project\" part")
+			}
 			if err := untar(part, filepath.Join(dir, "project")); err != nil {
 				return dir, err
 			}

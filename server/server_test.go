@@ -420,3 +420,16 @@ func TestServer_QueryBrokenMidStream(t *testing.T) {
 	}
 	wantErr(t, res.Records.Err(), tarn.EINVALID, "conversion failed at row 7")
 }
+
+// TestServer_RefusedUploadEarly: a refused write is refused after the
+// request part, and the client still reads the 403 of a large upload.
+func TestServer_RefusedUploadEarly(t *testing.T) {
+	ts := newTestServer(t, nil)
+	big := ts.file("big.csv", "id,v\n"+strings.Repeat("1,2\n", 2<<20))
+	_, err := ts.alice.Tables.CreateTable(context.Background(), tarn.CreateTableRequest{Table: tarn.TableIdent{Namespace: "tarn", Name: "t"}, Branch: "main", From: []string{big}})
+	wantErr(t, err, tarn.EFORBIDDEN, "protected")
+	entries, _ := os.ReadDir(filepath.Join(ts.home, "uploads"))
+	if len(entries) != 0 {
+		t.Fatalf("a refused upload left %d folder(s)", len(entries))
+	}
+}

@@ -185,15 +185,14 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 // (tarn.CreateTableRequest; its From is ignored) and "file" parts.
 func (s *Server) createTable(w http.ResponseWriter, r *http.Request) error {
 	var req tarn.CreateTableRequest
-	dir, files, err := s.receive(r, &req)
+	dir, files, err := s.receive(r, &req, func() error {
+		if _, err := tarn.ParseTableIdent(req.Table.Namespace+"."+req.Table.Name, tarn.DefaultNamespace); err != nil {
+			return err
+		}
+		return s.canWrite(r.Context(), req.Branch)
+	})
 	defer os.RemoveAll(dir)
 	if err != nil {
-		return err
-	}
-	if _, err := tarn.ParseTableIdent(req.Table.Namespace+"."+req.Table.Name, tarn.DefaultNamespace); err != nil {
-		return err
-	}
-	if err := s.canWrite(r.Context(), req.Branch); err != nil {
 		return err
 	}
 	s.author(r.Context(), &req.Info)
@@ -224,12 +223,9 @@ func (s *Server) importTable(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var req tarn.ImportRequest
-	dir, files, err := s.receive(r, &req)
+	dir, files, err := s.receive(r, &req, func() error { return s.canWrite(r.Context(), req.Branch) })
 	defer os.RemoveAll(dir)
 	if err != nil {
-		return err
-	}
-	if err := s.canWrite(r.Context(), req.Branch); err != nil {
 		return err
 	}
 	s.author(r.Context(), &req.Info)
@@ -262,10 +258,11 @@ func (s *Server) track(r *http.Request, kind, ref, summary string, work func(ctx
 	return s.Jobs.Track(r.Context(), local.JobSpec{Kind: kind, User: userOf(r.Context()).Name, Ref: ref, Summary: summary}, work)
 }
 
-// receive reads a multipart upload: the JSON "request" part into req and
+// receive reads a multipart upload: the JSON "request" part into req, then
+// check (before any file is stored: a refused write costs no upload), then
 // every "file" part into a fresh folder, one subfolder per file so that
 // equal names do not collide. Only the base name a client sends is kept.
-func (s *Server) receive(r *http.Request, req any) (dir string, files []string, err error) {
+func (s *Server) receive(r *http.Request, req any, check func() error) (dir string, files []string, err error) {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt != "multipart/form-data" {
 		return "", nil, tarn.Errorf(tarn.EINVALID, "this route takes multipart/form-data (a \"request\" part and \"file\" parts), not %q", mt)
@@ -293,8 +290,14 @@ func (s *Server) receive(r *http.Request, req any) (dir string, files []string, 
 			if err := dec.Decode(req); err != nil {
 				return dir, nil, tarn.Errorf(tarn.EINVALID, "malformed JSON in the request part: %v", err)
 			}
+			if err := check(); err != nil {
+				return dir, nil, err
+			}
 			gotRequest = true
 		case "file":
+			if !gotRequest {
+				return dir, nil, tarn.Errorf(tarn.EINVALID, "the \"request\" part must come before the \"file\" parts")
+			}
 			name, err := uploadName(part.FileName())
 			if err != nil {
 				return dir, nil, err
