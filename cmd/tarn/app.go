@@ -32,14 +32,16 @@ func (a *app) rootCommand() *cobra.Command {
 		Short: "A versioned lakehouse: Iceberg tables with branches, commits, merges and time travel",
 		Long: `tarn keeps Apache Iceberg tables in a catalog with git-like branches, tags,
 commits, merges and time travel. With no configuration it works on an
-embedded lakehouse in $TARN_HOME (default ~/.tarn).
+embedded lakehouse in $TARN_HOME (default ~/.tarn). With an endpoint
+(--endpoint, $TARN_ENDPOINT or ` + "`tarn config set endpoint URL`" + `) every
+command works the same against a ` + "`tarn serve`" + ` server.
 
 Refs: a branch (main), a tag (v1), a commit hash or a unique prefix of 8+
 hex characters, REF~N (N-th first-parent ancestor), REF@{2026-05-19T06:11:33Z}
 (the last commit at or before that time). Only branches can be written.
 
 Exit codes: 0 ok, 1 internal error, 2 usage or invalid input, 3 not found,
-4 conflict or already exists.`,
+4 conflict or already exists, 5 unauthorized or forbidden, 130 interrupted.`,
 		Example: `  tarn table create trips --from data/trips.csv
   tarn branch create dev && tarn checkout dev
   tarn table import trips --from data/more_trips.csv
