@@ -154,8 +154,9 @@ func (s *Store) read(dir string) (*Entry, error) {
 	return e, nil
 }
 
-// Put stores the Arrow IPC file src as the entry for meta.Key (copying it;
-// src is left alone). Storing a key that exists keeps the existing entry.
+// Put stores the Arrow IPC file src as the entry for meta.Key: a hard link
+// when src is on the cache's file system (see RunDir), a copy otherwise;
+// src is left in place. Storing a key that exists keeps the existing entry.
 func (s *Store) Put(meta Meta, src string) (*Entry, error) {
 	if err := validKey(meta.Key); err != nil {
 		return nil, err
@@ -165,6 +166,18 @@ func (s *Store) Put(meta Meta, src string) (*Entry, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
+	if os.Link(src, filepath.Join(tmp, DataFile)) == nil {
+		sum, err := checksumFile(filepath.Join(tmp, DataFile))
+		if err != nil {
+			return nil, err
+		}
+		st, err := os.Stat(filepath.Join(tmp, DataFile))
+		if err != nil {
+			return nil, err
+		}
+		meta.Bytes, meta.Checksum = st.Size(), sum
+		return s.commit(tmp, meta)
+	}
 	in, err := os.Open(src)
 	if err != nil {
 		return nil, err
@@ -211,6 +224,11 @@ func (s *Store) Adopt(meta Meta, src string) (*Entry, error) {
 	meta.Bytes, meta.Checksum = st.Size(), sum
 	return s.commit(tmp, meta)
 }
+
+// RunDir returns a new directory on the cache's file system for a run's
+// step outputs: Put links them into entries without a copy. The caller
+// removes it when the run ends.
+func (s *Store) RunDir() (string, error) { return s.tempDir() }
 
 // TempFile returns a new path in the cache's temporary directory (same
 // file system as the entries), for a file to Adopt.

@@ -3,11 +3,15 @@
 package integration
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 const cacheModels = `import tarn
@@ -41,6 +45,12 @@ def noisy(t=tarn.Model("events", columns=["id"])):
 // states runs the project and returns each step's state.
 func states(t *testing.T, home, dir string, args ...string) map[string]string {
 	t.Helper()
+	m, _ := statesAndLog(t, home, dir, args...)
+	return m
+}
+
+func statesAndLog(t *testing.T, home, dir string, args ...string) (map[string]string, string) {
+	t.Helper()
 	r := tarnRun(t, home, append([]string{"run", "-p", dir, "-o", "json"}, args...)...)
 	if r.code != 0 {
 		t.Fatalf("run %v failed (%d):\n%s", args, r.code, r.stderr)
@@ -55,7 +65,7 @@ func states(t *testing.T, home, dir string, args ...string) map[string]string {
 	for _, s := range res.Steps {
 		out[s.Name] = s.State
 	}
-	return out
+	return out, r.stderr
 }
 
 func expectStates(t *testing.T, what string, got map[string]string, want map[string]string) {
@@ -117,10 +127,17 @@ func TestPipeline_Cache(t *testing.T) {
 	// A comment or blank lines: still cached (the key hashes the syntax tree).
 	edit("OFFSET = 0\n", "# the offset\nOFFSET = 0  # none\n\n")
 	expectStates(t, "comment edit", states(t, home, dir), all("cached"))
-	// A code change runs every model of the file again: the key covers the
-	// file (a module-level constant can change any of them).
+	// Editing one model's body runs that model (and what depends on it).
+	edit("* factor + OFFSET", "* factor + OFFSET + 0")
+	expectStates(t, "model edit", states(t, home, dir), map[string]string{"src": "cached", "side": "cached", "agg": "done"})
+	// A module-level constant can change any model of the file: they all run.
 	edit("OFFSET = 0", "OFFSET = 1")
-	expectStates(t, "code edit", states(t, home, dir), map[string]string{"agg": "done"})
+	got, log := statesAndLog(t, home, dir)
+	expectStates(t, "code edit", got, map[string]string{"agg": "done", "src": "done"})
+	// The steps ran again, but the table scans were served from the cache.
+	if !strings.Contains(log, "scan of tarn.events served from the cache") {
+		t.Fatalf("scans not served from the cache:\n%s", log)
+	}
 	if got := queryScalar(t, home, "select total from agg"); got != "35" {
 		t.Fatalf("agg total after the edit %s, want 35", got)
 	}
@@ -162,4 +179,63 @@ func TestPipeline_Cache(t *testing.T) {
 		t.Fatalf("%d entries after gc to 1 byte", st.Entries)
 	}
 	expectStates(t, "after gc", states(t, home, dir), all("done"))
+}
+
+// TestPipeline_CacheKilledRun: kill -9 of a run leaves only whole entries
+// (the steps that finished); the killed step is not served later, and gc
+// sweeps what the dead run left.
+func TestPipeline_CacheKilledRun(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "home")
+	firstPy := `import tarn
+import pyarrow as pa
+
+
+@tarn.model(materialization_strategy="REPLACE")
+def first():
+    return pa.table({"a": list(range(1000))})
+`
+	models := `import tarn
+import time
+
+SLEEP = 60
+
+
+@tarn.model(materialization_strategy="REPLACE")
+def slow(x=tarn.Model("first")):
+    print("started", flush=True)
+    time.sleep(SLEEP)
+    return x
+`
+	dir := project(t, map[string]string{"first.py": firstPy, "m.py": models})
+	cmd := exec.Command(env(t, "TARN_BIN"), "run", "-p", dir)
+	cmd.Env = append(os.Environ(), "TARN_HOME="+home)
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for !strings.Contains(errb.String(), "[slow] started") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the step never started:\n%s", errb.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond) // let the first step's entry be stored
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	noWorkersLeft(t, errb.String())
+	left, _ := filepath.Glob(filepath.Join(home, "cache", "tmp", "*"))
+	if len(left) == 0 {
+		t.Fatal("the killed run left no run directory: the test does not test anything")
+	}
+	// Same code: the finished step is served, the killed one runs.
+	os.WriteFile(filepath.Join(dir, "m.py"), []byte(strings.Replace(models, "SLEEP = 60", "SLEEP = 0", 1)), 0o644)
+	expectStates(t, "after the kill", states(t, home, dir), map[string]string{"first": "cached", "slow": "done"})
+	tarn(t, home, "cache", "gc")
+	for _, d := range left {
+		if _, err := os.Stat(d); !os.IsNotExist(err) {
+			t.Fatalf("gc kept %s of the killed run", d)
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -229,10 +230,10 @@ func (ex *execution) cachedExport(ctx context.Context, li LakeInput, ref string)
 	if err != nil {
 		return "", true, err
 	}
+	defer os.RemoveAll(filepath.Dir(tmp))
 	started := time.Now()
 	res, err := ex.r.Tables.ExportArrow(ctx, table.ExportRequest{Ident: li.Table, Ref: ref, Columns: li.Columns, Filter: li.Filter}, tmp)
 	if err != nil {
-		os.Remove(tmp)
 		return "", true, err
 	}
 	e, err = ex.r.Cache.Adopt(cache.Meta{Key: key, Kind: cache.KindScan, Name: li.Table.String(), Rows: res.Rows, Seconds: time.Since(started).Seconds()}, tmp)

@@ -23,6 +23,7 @@ type execution struct {
 	params  map[string]any
 	envs    map[string]*rt.Env
 	shm     string
+	outDir  string // step outputs when the cache is on: on its file system, so storing them is a link
 	scratch string
 	head    *tarn.Commit
 	session *table.Session
@@ -202,6 +203,9 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *StepReport) err
 		MemoryLimit: ex.p.MemoryLimit(m)}
 	if kind != "expectation" {
 		spec.Output = filepath.Join(ex.shm, m.Name+".arrow")
+		if ex.outDir != "" && ex.cacheOn(st) {
+			spec.Output = filepath.Join(ex.outDir, m.Name+".arrow")
+		}
 	}
 	envSpec := ex.p.EnvSpec(m)
 	env := ex.envs[envSpec.Key(ex.r.Envs.SDKVersion)]
@@ -209,12 +213,15 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *StepReport) err
 	rep.Env = env.Key[:12]
 	ex.mu.Unlock()
 	ex.setState(rep, StateRunning, "")
-	var readOnly []string
+	var readOnly, writable []string
 	if ex.r.Cache != nil {
 		readOnly = append(readOnly, ex.r.Cache.EntriesDir()) // inputs served from the cache
 	}
+	if ex.outDir != "" {
+		writable = append(writable, ex.outDir)
+	}
 	res, err := rt.RunWorker(ctx, spec, rt.WorkerOptions{
-		Env: env, SDKDir: ex.r.SDKDir, Isolation: ex.r.Isolation, ReadOnly: readOnly,
+		Env: env, SDKDir: ex.r.SDKDir, Isolation: ex.r.Isolation, ReadOnly: readOnly, Writable: writable,
 		Scratch: filepath.Join(ex.scratch, spec.Name), ShmDir: ex.shm, HideDir: ex.r.Home, ProjectDir: ex.p.Dir,
 		Timeout: ex.p.Timeout(m), InternetAccess: m.InternetAccess,
 		Output: func(line string) { ex.r.emit(Event{Kind: "log", Step: m.Name, Message: line}) },

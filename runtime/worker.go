@@ -72,6 +72,7 @@ type WorkerOptions struct {
 	HideDir        string   // hidden from the worker (the lakehouse home)
 	ProjectDir     string   // readable by the worker
 	ReadOnly       []string // more directories the worker reads (e.g. the cache's entries)
+	Writable       []string // more directories the worker writes (e.g. the run's output directory)
 	Timeout        time.Duration
 	InternetAccess bool
 	// Output receives each line the user code prints (stdout and stderr).
@@ -105,7 +106,7 @@ func RunWorker(ctx context.Context, spec *StepSpec, o WorkerOptions) (*StepResul
 		network:  o.InternetAccess,
 		hide:     o.HideDir,
 		readOnly: append([]string{o.Env.Dir, o.SDKDir, o.ProjectDir}, o.ReadOnly...),
-		writable: []string{o.Scratch, o.ShmDir},
+		writable: append([]string{o.Scratch, o.ShmDir}, o.Writable...),
 		workdir:  o.Scratch,
 	}, argv)
 	if o.Timeout <= 0 {

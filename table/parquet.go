@@ -2,10 +2,10 @@ package table
 
 import (
 	"bytes"
-	"maps"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"strconv"
 	"strings"

@@ -146,7 +146,7 @@ class _FileScanner:
             self.error(1, None, f"cannot parse: {exc}")
             return
 
-        self.code_hash = self.digests.digest(os.path.realpath(path), tree)
+        self.path, self.tree = os.path.realpath(path), tree
         module_level = list(_module_level(tree.body))
         functions = [node for node in module_level if isinstance(node, _FunctionNode)]
         self.record_tarn_imports(node for node in module_level if isinstance(node, (ast.Import, ast.ImportFrom)))
@@ -160,6 +160,11 @@ class _FileScanner:
         shared = [imp for imp in _imports(tree, skip=tarn_nodes)]
         for node, found in tarn_functions:
             own = [imp for statement in node.body for imp in _imports(statement, skip=set())]
+            # The code hash leaves out the file's other tarn functions:
+            # editing one model does not invalidate its neighbours.
+            others = tarn_nodes - {id(node)}
+            kept = ast.Module(body=[n for n in tree.body if id(n) not in others], type_ignores=[])
+            self.code_hash = self.digests.digest(self.path, tree, own=hashlib.sha256(ast.dump(kept).encode()).hexdigest())
             self.describe(node, found, shared + own)
         self.errors.sort(key=lambda error: (error["line"], error["column"] or 0))
 
@@ -357,11 +362,12 @@ class _FileScanner:
 
 
 class _CodeDigests:
-    """The code hash of a Python file: its syntax tree and, transitively, those of the project modules it imports.
+    """The code hash of a model: the syntax tree of its file without the file's other tarn functions, and, transitively, those of the project modules it imports.
 
     The hash is of the tree (``ast.dump``), not the text, so comments,
-    blank lines and formatting do not change it; any change to code,
-    including module-level constants, helpers and docstrings, does. Project
+    blank lines and formatting do not change it; any change to the model's
+    code, module-level statements (constants, imports), helper functions
+    and classes, or docstrings, does. Project
     modules are files under the project directory that an import statement
     can resolve to (``a.b`` -> ``a.py``, ``a/__init__.py``, ``a/b.py``,
     ``a/b/__init__.py`` next to the file or at the project root, and
@@ -373,7 +379,8 @@ class _CodeDigests:
         self.own: Dict[str, str] = {}  # path -> hash of its own tree
         self.deps: Dict[str, List[str]] = {}  # path -> project files it imports
 
-    def digest(self, path: str, tree: Optional[ast.Module] = None) -> str:
+    def digest(self, path: str, tree: Optional[ast.Module] = None, own: Optional[str] = None) -> str:
+        """The hash of ``path`` (whose own tree hashes to ``own`` when given) and the project modules it imports."""
         closure: Set[str] = set()
         pending = [path]
         while pending:
@@ -384,7 +391,7 @@ class _CodeDigests:
             if current not in self.own:
                 self.load(current, tree if current == path else None)
             pending.extend(self.deps[current])
-        parts = sorted((os.path.relpath(p, self.project_dir), self.own[p]) for p in closure)
+        parts = sorted((os.path.relpath(p, self.project_dir), own if p == path and own else self.own[p]) for p in closure)
         return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
     def load(self, path: str, tree: Optional[ast.Module]) -> None:

@@ -327,10 +327,14 @@ def test_cache_strategy_and_code_hash(project):
     # Comments and formatting do not change the hash.
     (root / "models/m.py").write_text(CACHED_MODELS.replace("LIMIT = 1", "# the limit\nLIMIT  =  1   # rows\n\n"))
     assert code_hashes(root) == first
-    # A module-level constant does.
+    # Editing one model leaves the other's hash alone.
+    (root / "models/m.py").write_text(CACHED_MODELS.replace("    return t\n\n\n@tarn.model()", "    return t[:1]\n\n\n@tarn.model()"))
+    edited = code_hashes(root)
+    assert edited["cached"] == first["cached"] and edited["fresh"] != first["fresh"]
+    # A module-level constant changes both.
     (root / "models/m.py").write_text(CACHED_MODELS.replace("LIMIT = 1", "LIMIT = 2"))
     second = code_hashes(root)
-    assert second["cached"] != first["cached"]
+    assert second["cached"] != first["cached"] and second["fresh"] != first["fresh"]
     # So does a project module imported through another one.
     (root / "lib/helpers.py").write_text("K = 2\n")
     assert code_hashes(root)["cached"] != second["cached"]
