@@ -133,7 +133,7 @@ func (s *Server) receiveProject(r *http.Request, req *tarn.RunRequest, check fun
 			if !gotRequest {
 				return dir, tarn.Errorf(tarn.EINVALID, "the \"request\" part must come before the \"project\" part")
 			}
-			if err := untar(part, filepath.Join(dir, "project")); err != nil {
+			if err := untar(part, filepath.Join(dir, "project"), 4*s.MaxUpload); err != nil {
 				return dir, err
 			}
 			gotProject = true
@@ -148,8 +148,10 @@ func (s *Server) receiveProject(r *http.Request, req *tarn.RunRequest, check fun
 }
 
 // untar unpacks a tar.gz of regular files and folders into dir. Absolute
-// names, ".." and links are refused: nothing lands outside dir.
-func untar(r io.Reader, dir string) error {
+// names, ".." and links are refused: nothing lands outside dir; neither
+// does more than limit bytes (an archive that expands without end).
+func untar(r io.Reader, dir string, limit int64) error {
+	var total int64
 	gz, err := gzip.NewReader(r)
 	if err != nil {
 		return uploadErr(err)
@@ -180,11 +182,14 @@ func untar(r io.Reader, dir string) error {
 			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 				return err
 			}
+			if total += h.Size; total > limit {
+				return tarn.Errorf(tarn.EINVALID, "the project expands to more than %s: list data files in its .gitignore, or keep data in tables", tarn.FormatBytes(limit))
+			}
 			f, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 			if err != nil {
 				return tarn.Errorf(tarn.EINVALID, "the project archive has %q twice or under a file: %v", h.Name, err)
 			}
-			_, err = io.Copy(f, tr)
+			_, err = io.Copy(f, io.LimitReader(tr, h.Size))
 			if cerr := f.Close(); err == nil {
 				err = cerr
 			}

@@ -314,6 +314,21 @@ func TestServer_BadInput(t *testing.T) {
 			t.Fatalf("%d %+v", code, eb)
 		}
 	})
+	t.Run("ProjectBomb", func(t *testing.T) {
+		var tgz bytes.Buffer
+		gz := gzip.NewWriter(&tgz)
+		tw := tar.NewWriter(gz)
+		zeros := make([]byte, 1<<20)
+		tw.WriteHeader(&tar.Header{Name: "zeros.bin", Mode: 0o644, Size: 1 << 20, Typeflag: tar.TypeReg})
+		tw.Write(zeros) // 1 MiB that packs into about 1 KiB: over 4 × 64 KiB unpacked
+		tw.Close()
+		gz.Close()
+		ct, body := multipartBody(t, tarn.RunRequest{Ref: "main"}, map[string]string{"project.tar.gz": tgz.String()}, "project")
+		code, eb := ts.raw("POST", "/v1/runs", tok, ct, body)
+		if code != 400 || !strings.Contains(eb.Error.Message, "expands to more than") {
+			t.Fatalf("%d %+v", code, eb)
+		}
+	})
 	t.Run("SQLReadsNoServerFiles", func(t *testing.T) {
 		_, err := ts.admin.Query.Query(context.Background(), tarn.QueryRequest{SQL: "select * from read_csv('" + filepath.Join(ts.home, "users.json") + "')", Ref: "main"})
 		if err == nil || !strings.Contains(err.Error(), "disabled by configuration") {
