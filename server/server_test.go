@@ -300,35 +300,29 @@ func TestServer_BadInput(t *testing.T) {
 			t.Fatalf("%d %+v", code, eb)
 		}
 	})
-	t.Run("ProjectTraversal", func(t *testing.T) {
-		var tgz bytes.Buffer
-		gz := gzip.NewWriter(&tgz)
-		tw := tar.NewWriter(gz)
-		tw.WriteHeader(&tar.Header{Name: "../../evil.py", Mode: 0o644, Size: 1, Typeflag: tar.TypeReg})
-		tw.Write([]byte("x"))
-		tw.Close()
-		gz.Close()
-		ct, body := multipartBody(t, tarn.RunRequest{Ref: "main"}, map[string]string{"project.tar.gz": tgz.String()}, "project")
-		code, eb := ts.raw("POST", "/v1/runs", tok, ct, body)
-		if code != 400 || !strings.Contains(eb.Error.Message, "outside the project") {
-			t.Fatalf("%d %+v", code, eb)
-		}
-	})
-	t.Run("ProjectBomb", func(t *testing.T) {
-		var tgz bytes.Buffer
-		gz := gzip.NewWriter(&tgz)
-		tw := tar.NewWriter(gz)
-		zeros := make([]byte, 1<<20)
-		tw.WriteHeader(&tar.Header{Name: "zeros.bin", Mode: 0o644, Size: 1 << 20, Typeflag: tar.TypeReg})
-		tw.Write(zeros) // 1 MiB that packs into about 1 KiB: over 4 × 64 KiB unpacked
-		tw.Close()
-		gz.Close()
-		ct, body := multipartBody(t, tarn.RunRequest{Ref: "main"}, map[string]string{"project.tar.gz": tgz.String()}, "project")
-		code, eb := ts.raw("POST", "/v1/runs", tok, ct, body)
-		if code != 400 || !strings.Contains(eb.Error.Message, "expands to more than") {
-			t.Fatalf("%d %+v", code, eb)
-		}
-	})
+	for _, tc := range []struct {
+		name, entry string
+		data        []byte
+		mentions    string
+	}{
+		{"ProjectTraversal", "../../evil.py", []byte("x"), "outside the project"},
+		// 1 MiB that packs into about 1 KiB: over 4 × 64 KiB unpacked.
+		{"ProjectBomb", "zeros.bin", make([]byte, 1<<20), "expands to more than"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var tgz bytes.Buffer
+			gz := gzip.NewWriter(&tgz)
+			tw := tar.NewWriter(gz)
+			tw.WriteHeader(&tar.Header{Name: tc.entry, Mode: 0o644, Size: int64(len(tc.data)), Typeflag: tar.TypeReg})
+			tw.Write(tc.data)
+			tw.Close()
+			gz.Close()
+			ct, body := multipartBody(t, tarn.RunRequest{Ref: "main"}, map[string]string{"project.tar.gz": tgz.String()}, "project")
+			if code, eb := ts.raw("POST", "/v1/runs", tok, ct, body); code != 400 || !strings.Contains(eb.Error.Message, tc.mentions) {
+				t.Fatalf("%d %+v", code, eb)
+			}
+		})
+	}
 	t.Run("SQLReadsNoServerFiles", func(t *testing.T) {
 		_, err := ts.admin.Query.Query(context.Background(), tarn.QueryRequest{SQL: "select * from read_csv('" + filepath.Join(ts.home, "users.json") + "')", Ref: "main"})
 		if err == nil || !strings.Contains(err.Error(), "disabled by configuration") {
