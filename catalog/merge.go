@@ -11,13 +11,7 @@ import (
 )
 
 // MergeRequest asks to merge a ref into a branch.
-type MergeRequest struct {
-	Source string // any ref
-	Into   string // a branch
-	Info   tarn.CommitInfo
-	// NoFastForward always creates a merge commit.
-	NoFastForward bool
-}
+type MergeRequest = tarn.MergeRequest
 
 // Merge merges Source into the branch Into: three-way at table granularity
 // from the merge base, fast-forward when Into has not diverged. A key

@@ -38,6 +38,10 @@ type Options struct {
 	// MemoryLimit is DuckDB's memory_limit per query, like "4GB"
 	// (default: DuckDB's, 80% of RAM).
 	MemoryLimit string
+	// AllowedDirs, when set, confines DuckDB to these folders: reading
+	// or writing any other file (read_csv('/etc/passwd'), COPY TO) fails.
+	// A server sets it to the warehouse and its scratch folder.
+	AllowedDirs []string
 }
 
 // New returns an engine reading tables through tables.
@@ -78,23 +82,10 @@ type Request struct {
 }
 
 // Column is one column of a result, with its DuckDB type.
-type Column struct {
-	Name string `json:"name"`
-	Type string `json:"type"`
-}
+type Column = tarn.QueryColumn
 
 // TableStats describes how one table was planned for a query.
-type TableStats struct {
-	Table    tarn.TableIdent `json:"table"`
-	Snapshot int64           `json:"snapshot_id,omitempty"`
-	// FilesTotal counts the data files of the table's snapshot;
-	// FilesPlanned the ones the query reads. The rest were skipped by
-	// partition values or column statistics.
-	FilesTotal   int    `json:"files_total"`
-	FilesPlanned int    `json:"files_planned"`
-	FilesSkipped int    `json:"files_skipped"`
-	Filter       string `json:"filter,omitempty"`
-}
+type TableStats = tarn.QueryTableStats
 
 // Result is a running query's output. Close it when done: it holds a
 // DuckDB database until then.
@@ -318,6 +309,13 @@ func (e *Engine) acquire() (*sql.DB, error) {
 	}
 	if e.opts.MemoryLimit != "" {
 		settings = append(settings, "SET memory_limit = "+quoteString(e.opts.MemoryLimit))
+	}
+	if len(e.opts.AllowedDirs) > 0 {
+		dirs := make([]string, len(e.opts.AllowedDirs))
+		for i, d := range e.opts.AllowedDirs {
+			dirs[i] = quoteString(strings.TrimSuffix(d, "/") + "/")
+		}
+		settings = append(settings, "SET allowed_directories = ["+strings.Join(dirs, ", ")+"]", "SET enable_external_access = false")
 	}
 	for _, stmt := range settings {
 		if _, err := db.Exec(stmt); err != nil {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -75,14 +74,7 @@ func ParsePartitionSpec(expr string, schema *iceberg.Schema) (iceberg.PartitionS
 }
 
 // Summary is one table in a listing.
-type Summary struct {
-	Table    tarn.TableIdent `json:"table"`
-	Snapshot int64           `json:"snapshot_id,omitempty"`
-	Rows     int64           `json:"rows"`
-	Files    int64           `json:"files"`
-	Bytes    int64           `json:"bytes"`
-	Metadata string          `json:"metadata_location"`
-}
+type Summary = tarn.TableSummary
 
 // List lists the tables at a ref (optionally of one namespace) from the
 // catalog alone, without reading table metadata.
@@ -112,56 +104,19 @@ func (s *Service) List(ctx context.Context, ref, namespace string) ([]Summary, *
 }
 
 // Column describes a table column.
-type Column struct {
-	ID       int    `json:"id"`
-	Name     string `json:"name"`
-	Type     string `json:"type"`
-	Required bool   `json:"required"`
-}
+type Column = tarn.Column
 
 // PartitionField describes one field of a partition spec.
-type PartitionField struct {
-	Name      string `json:"name"`
-	Transform string `json:"transform"`
-	Source    string `json:"source"`
-}
+type PartitionField = tarn.PartitionField
 
 // SnapshotInfo is one snapshot in a table's history.
-type SnapshotInfo struct {
-	ID        int64     `json:"snapshot_id"`
-	ParentID  int64     `json:"parent_id,omitempty"`
-	Time      time.Time `json:"time"`
-	Operation string    `json:"operation"`
-	Added     int64     `json:"added_rows"`
-	Rows      int64     `json:"total_rows"`
-	Current   bool      `json:"current"`
-}
+type SnapshotInfo = tarn.SnapshotInfo
 
 // DataFile is one data file of the current snapshot.
-type DataFile struct {
-	Path  string `json:"path"`
-	Rows  int64  `json:"rows"`
-	Bytes int64  `json:"bytes"`
-}
+type DataFile = tarn.DataFile
 
 // Info describes a table at a ref.
-type Info struct {
-	Table            tarn.TableIdent  `json:"table"`
-	Ref              string           `json:"ref"`
-	Commit           string           `json:"commit"`
-	UUID             string           `json:"uuid"`
-	FormatVersion    int              `json:"format_version"`
-	Location         string           `json:"location"`
-	MetadataLocation string           `json:"metadata_location"`
-	Schema           []Column         `json:"schema"`
-	Partition        []PartitionField `json:"partition_spec"`
-	Snapshot         *SnapshotInfo    `json:"current_snapshot,omitempty"`
-	Rows             int64            `json:"rows"`
-	Files            int64            `json:"files"`
-	Bytes            int64            `json:"bytes"`
-	DataFiles        []DataFile       `json:"data_files"`
-	History          []SnapshotInfo   `json:"history"`
-}
+type Info = tarn.TableInfo
 
 // Get describes a table at a ref: schema, partitioning, snapshots, files.
 func (s *Service) Get(ctx context.Context, ident tarn.TableIdent, ref string) (*Info, error) {
@@ -254,18 +209,7 @@ func (r *readOnly) CommitTable(context.Context, icetable.Identifier, []icetable.
 }
 
 // FormatBytes renders a byte count for humans.
-func FormatBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return strconv.FormatInt(n, 10) + " B"
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+func FormatBytes(n int64) string { return tarn.FormatBytes(n) }
 
 // Properties returns a table's Iceberg properties at a ref.
 func (s *Service) Properties(ctx context.Context, ident tarn.TableIdent, ref string) (map[string]string, error) {

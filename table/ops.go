@@ -32,15 +32,7 @@ type CreateRequest struct {
 }
 
 // WriteResult describes a table write.
-type WriteResult struct {
-	Table   tarn.TableIdent `json:"table"`
-	Branch  string          `json:"branch"`
-	Commit  *tarn.Commit    `json:"commit"`
-	Entry   *tarn.Entry     `json:"entry,omitempty"`
-	Added   int64           `json:"added_rows"`
-	Existed bool            `json:"existed,omitempty"`
-	Evolved []string        `json:"schema_changes,omitempty"`
-}
+type WriteResult = tarn.WriteResult
 
 // Create creates a table on a branch and imports its files, in one commit.
 func (s *Service) Create(ctx context.Context, req CreateRequest) (*WriteResult, error) {

@@ -128,10 +128,7 @@ func (s *Service) namespaceNotFound(keys []string, entries map[string]*tarn.Entr
 }
 
 // Namespace is a namespace with its table count.
-type Namespace struct {
-	Name   string `json:"name"`
-	Tables int    `json:"tables"`
-}
+type Namespace = tarn.Namespace
 
 // ListNamespaces lists the namespaces at a ref.
 func (s *Service) ListNamespaces(ctx context.Context, ref string) ([]Namespace, error) {

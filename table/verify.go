@@ -10,13 +10,7 @@ import (
 )
 
 // VerifyReport is the result of Verify.
-type VerifyReport struct {
-	Refs     int      `json:"refs"`
-	Commits  int      `json:"commits"`
-	Tables   int      `json:"table_versions"`
-	Files    int      `json:"files_checked"`
-	Problems []string `json:"problems"`
-}
+type VerifyReport = tarn.VerifyReport
 
 // Verify checks that every ref resolves and that every file a table points
 // at — metadata, manifest lists, manifests, data files — exists. With

@@ -11,9 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/tarnhq/tarn"
-	"github.com/tarnhq/tarn/catalog"
-	"github.com/tarnhq/tarn/catalog/sqlstore"
-	"github.com/tarnhq/tarn/table"
+	"github.com/tarnhq/tarn/client"
+	"github.com/tarnhq/tarn/local"
 )
 
 // app is the state shared by all commands of one invocation.
@@ -22,9 +21,9 @@ type app struct {
 	home           string
 	output         string
 	author         string
+	endpoint       string
 
-	cat    *catalog.Catalog
-	tables *table.Service
+	svc *tarn.Services
 }
 
 func (a *app) rootCommand() *cobra.Command {
@@ -33,14 +32,16 @@ func (a *app) rootCommand() *cobra.Command {
 		Short: "A versioned lakehouse: Iceberg tables with branches, commits, merges and time travel",
 		Long: `tarn keeps Apache Iceberg tables in a catalog with git-like branches, tags,
 commits, merges and time travel. With no configuration it works on an
-embedded lakehouse in $TARN_HOME (default ~/.tarn).
+embedded lakehouse in $TARN_HOME (default ~/.tarn). With an endpoint
+(--endpoint, $TARN_ENDPOINT or ` + "`tarn config set endpoint URL`" + `) every
+command works the same against a ` + "`tarn serve`" + ` server.
 
 Refs: a branch (main), a tag (v1), a commit hash or a unique prefix of 8+
 hex characters, REF~N (N-th first-parent ancestor), REF@{2026-05-19T06:11:33Z}
 (the last commit at or before that time). Only branches can be written.
 
 Exit codes: 0 ok, 1 internal error, 2 usage or invalid input, 3 not found,
-4 conflict or already exists.`,
+4 conflict or already exists, 5 unauthorized or forbidden, 130 interrupted.`,
 		Example: `  tarn table create trips --from data/trips.csv
   tarn branch create dev && tarn checkout dev
   tarn table import trips --from data/more_trips.csv
@@ -66,8 +67,10 @@ Exit codes: 0 ok, 1 internal error, 2 usage or invalid input, 3 not found,
 	pf.StringVar(&a.home, "home", "", "lakehouse home directory (default $TARN_HOME or ~/.tarn)")
 	pf.StringVarP(&a.output, "output", "o", "text", "output format: text or json (tarn query also: csv, jsonl, parquet, arrow)")
 	pf.StringVar(&a.author, "author", "", "author recorded in commits (default $TARN_AUTHOR or the OS user)")
+	pf.StringVar(&a.endpoint, "endpoint", "", "URL of a tarn server (default $TARN_ENDPOINT or the profile; none: embedded)")
 	root.AddCommand(a.branchCommand(), a.tagCommand(), a.logCommand(), a.checkoutCommand(),
-		a.namespaceCommand(), a.tableCommand(), a.statusCommand(), a.verifyCommand(), a.initCommand(), a.runCommand(), a.queryCommand(), a.cacheCommand())
+		a.namespaceCommand(), a.tableCommand(), a.statusCommand(), a.verifyCommand(), a.initCommand(), a.runCommand(), a.queryCommand(),
+		a.cacheCommand(), a.serveCommand(), a.configCommand(), a.jobCommand(), a.userCommand())
 	return root
 }
 
@@ -86,9 +89,11 @@ func (a *app) homeDir() (string, error) {
 	return filepath.Abs(h)
 }
 
-// open opens (creating on first use) the embedded lakehouse.
+// open opens the services: the embedded lakehouse (created on first use)
+// or, with an endpoint configured, a client of that server. This is the
+// only place that knows the difference.
 func (a *app) open(ctx context.Context) error {
-	if a.cat != nil {
+	if a.svc != nil {
 		return nil
 	}
 	home, err := a.homeDir()
@@ -96,27 +101,25 @@ func (a *app) open(ctx context.Context) error {
 		return err
 	}
 	a.home = home
-	if err := os.MkdirAll(filepath.Join(home, "warehouse"), 0o755); err != nil {
-		return tarn.Errorf(tarn.EINTERNAL, "create lakehouse home %s: %w", home, err)
-	}
-	store, err := sqlstore.OpenSQLite(ctx, filepath.Join(home, "catalog.db"))
+	endpoint, token, err := a.remote()
 	if err != nil {
 		return err
 	}
-	cat, err := catalog.Open(ctx, store)
-	if err != nil {
-		store.Close()
+	if endpoint != "" {
+		// The home keeps only this client's state (the active branch).
+		a.svc, err = client.New(client.Config{Endpoint: endpoint, Token: token})
 		return err
 	}
-	a.cat = cat
-	a.tables = table.NewService(cat, table.Config{Warehouse: filepath.Join(home, "warehouse")})
+	lh, err := local.Open(ctx, local.Config{Home: home, RunCache: a.runCache})
+	if err != nil {
+		return err
+	}
+	a.svc = lh.Services()
 	return nil
 }
 
 func (a *app) close() {
-	if a.cat != nil {
-		a.cat.Close()
-	}
+	a.svc.Close()
 }
 
 // activeBranch returns the checked-out branch (main by default).
@@ -136,6 +139,9 @@ func (a *app) activeBranch() string {
 }
 
 func (a *app) setActiveBranch(name string) error {
+	if err := os.MkdirAll(a.home, 0o755); err != nil {
+		return err
+	}
 	p := filepath.Join(a.home, "HEAD")
 	tmp := p + ".tmp"
 	if err := os.WriteFile(tmp, []byte(name+"\n"), 0o644); err != nil {

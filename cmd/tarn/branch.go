@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/tarnhq/tarn"
-	"github.com/tarnhq/tarn/catalog"
 )
 
 func (a *app) branchCommand() *cobra.Command {
@@ -39,17 +38,19 @@ func (a *app) listRefs(ctx context.Context, kind tarn.RefKind) error {
 	if err := a.open(ctx); err != nil {
 		return err
 	}
-	refs, err := a.cat.ListRefs(ctx, kind)
+	refs, err := a.svc.Refs.ListRefs(ctx, kind)
 	if err != nil {
 		return err
 	}
 	active := a.activeBranch()
 	views := []refView{}
+	commits := map[string]*tarn.Commit{}
 	for _, r := range refs {
-		c, err := a.cat.GetCommit(ctx, r.Commit)
+		c, err := a.svc.Refs.GetCommit(ctx, r.Commit)
 		if err != nil {
 			return err
 		}
+		commits[r.Commit] = c
 		views = append(views, refView{Name: r.Name, Kind: r.Kind, Commit: r.Commit, Active: kind == tarn.KindBranch && r.Name == active,
 			Message: c.Message, Time: c.Time.Format("2006-01-02T15:04:05Z07:00")})
 	}
@@ -60,8 +61,7 @@ func (a *app) listRefs(ctx context.Context, kind tarn.RefKind) error {
 			if v.Active {
 				mark = "*"
 			}
-			c, _ := a.cat.GetCommit(ctx, v.Commit)
-			t.row(mark, v.Name, tarn.ShortHash(v.Commit), ago(c.Time), firstLine(v.Message))
+			t.row(mark, v.Name, tarn.ShortHash(v.Commit), ago(commits[v.Commit].Time), firstLine(v.Message))
 		}
 		t.flush()
 	})
@@ -89,10 +89,10 @@ func (a *app) createRef(ctx context.Context, kind tarn.RefKind, name, from strin
 	if err := a.open(ctx); err != nil {
 		return err
 	}
-	ref, err := a.cat.CreateRef(ctx, kind, name, from)
+	ref, err := a.svc.Refs.CreateRef(ctx, kind, name, from)
 	existed := false
 	if tarn.IsCode(err, tarn.EEXISTS) && ifNotExists {
-		if ref, err = a.cat.GetRef(ctx, name); err == nil && ref.Kind != kind {
+		if ref, err = a.svc.Refs.GetRef(ctx, name); err == nil && ref.Kind != kind {
 			err = tarn.Errorf(tarn.EEXISTS, "%q already exists as a %s", name, ref.Kind)
 		}
 		existed = true
@@ -143,7 +143,7 @@ func (a *app) branchRm() *cobra.Command {
 			if name == a.activeBranch() && name != tarn.DefaultBranch {
 				return tarn.Errorf(tarn.EINVALID, "branch %q is the active branch: `tarn checkout main` first", name)
 			}
-			if err := a.cat.DeleteRef(ctx, tarn.KindBranch, name); err != nil {
+			if err := a.svc.Refs.DeleteRef(ctx, tarn.KindBranch, name); err != nil {
 				return err
 			}
 			return a.emit(map[string]any{"deleted": name}, func(w io.Writer) { fmt.Fprintf(w, "deleted branch %s\n", name) })
@@ -162,7 +162,7 @@ func (a *app) branchRename() *cobra.Command {
 			if err := a.open(ctx); err != nil {
 				return err
 			}
-			ref, err := a.cat.RenameBranch(ctx, args[0], args[1])
+			ref, err := a.svc.Refs.RenameBranch(ctx, args[0], args[1])
 			if err != nil {
 				return err
 			}
@@ -196,7 +196,7 @@ the merge base the merge is a fast-forward.`,
 				return err
 			}
 			target := a.ref(into)
-			res, err := a.cat.Merge(ctx, catalog.MergeRequest{Source: args[0], Into: target, Info: a.commitInfo(message), NoFastForward: noFF})
+			res, err := a.svc.Refs.Merge(ctx, tarn.MergeRequest{Source: args[0], Into: target, Info: a.commitInfo(message), NoFastForward: noFF})
 			if err != nil {
 				return err
 			}
@@ -298,10 +298,10 @@ With two refs: the changes from REF to REF2.`,
 			var err error
 			if len(args) == 2 {
 				view.From, view.To = args[0], args[1]
-				if from, err = a.cat.Resolve(ctx, args[0]); err != nil {
+				if from, err = a.svc.Refs.Resolve(ctx, args[0]); err != nil {
 					return err
 				}
-				if to, err = a.cat.Resolve(ctx, args[1]); err != nil {
+				if to, err = a.svc.Refs.Resolve(ctx, args[1]); err != nil {
 					return err
 				}
 			} else {
@@ -309,14 +309,14 @@ With two refs: the changes from REF to REF2.`,
 				if args[0] == active {
 					active = tarn.DefaultBranch // diff the active branch against main
 				}
-				if to, err = a.cat.Resolve(ctx, args[0]); err != nil {
+				if to, err = a.svc.Refs.Resolve(ctx, args[0]); err != nil {
 					return err
 				}
-				cur, err := a.cat.Resolve(ctx, active)
+				cur, err := a.svc.Refs.Resolve(ctx, active)
 				if err != nil {
 					return err
 				}
-				if from, err = a.cat.MergeBase(ctx, cur, to); err != nil {
+				if from, err = a.svc.Refs.MergeBase(ctx, cur.Hash, to.Hash); err != nil {
 					return err
 				}
 				if from == nil {
@@ -324,7 +324,7 @@ With two refs: the changes from REF to REF2.`,
 				}
 				view.From, view.To, view.Base = "merge-base("+active+", "+args[0]+")", args[0], from.Hash
 			}
-			changes, err := a.cat.Diff(ctx, from, to)
+			changes, err := a.svc.Refs.Diff(ctx, from.Hash, to.Hash)
 			if err != nil {
 				return err
 			}
@@ -365,7 +365,7 @@ func (a *app) tagCommand() *cobra.Command {
 			if err := a.open(ctx); err != nil {
 				return err
 			}
-			if err := a.cat.DeleteRef(ctx, tarn.KindTag, args[0]); err != nil {
+			if err := a.svc.Refs.DeleteRef(ctx, tarn.KindTag, args[0]); err != nil {
 				return err
 			}
 			return a.emit(map[string]any{"deleted": args[0]}, func(w io.Writer) { fmt.Fprintf(w, "deleted tag %s\n", args[0]) })

@@ -64,7 +64,20 @@ func (a *app) cacheLimit() (int64, error) {
 }
 
 func (a *app) openCache() (*cache.Store, error) {
+	if a.svc != nil && a.svc.Mode == "remote" {
+		return nil, tarn.Errorf(tarn.EINVALID, "tarn cache works on a lakehouse home, and %s is a server: run it where the server runs (tarn cache ... --home DIR)", a.svc.Location)
+	}
 	return cache.Open(filepath.Join(a.home, "cache"))
+}
+
+// runCache opens the cache and its bound for a run.
+func (a *app) runCache() (*cache.Store, int64, error) {
+	c, err := a.openCache()
+	if err != nil {
+		return nil, 0, err
+	}
+	limit, err := a.cacheLimit()
+	return c, limit, err
 }
 
 func (a *app) cacheCommand() *cobra.Command {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,7 +15,11 @@ import (
 // The black-box tests run the built binary, as a user would.
 var tarnBin string
 
+// remote is set when the suite runs against `tarn serve` (see modes_test.go).
+var remote = os.Getenv(modeEnv) == "remote"
+
 func TestMain(m *testing.M) {
+	flag.Parse()
 	tarnBin = os.Getenv("TARN_BIN")
 	if tarnBin == "" {
 		dir, err := os.MkdirTemp("", "tarn-bin-")
@@ -27,11 +32,11 @@ func TestMain(m *testing.M) {
 			fmt.Fprintf(os.Stderr, "build tarn: %v\n%s", err, out)
 			os.Exit(1)
 		}
-		code := m.Run()
+		code := runModes(m)
 		os.RemoveAll(dir)
 		os.Exit(code)
 	}
-	os.Exit(m.Run())
+	os.Exit(runModes(m))
 }
 
 type result struct {
@@ -50,7 +55,13 @@ type lakehouse struct {
 func newLakehouse(t *testing.T) *lakehouse {
 	t.Helper()
 	dir := t.TempDir()
-	return &lakehouse{t: t, home: filepath.Join(dir, "home"), dir: dir}
+	l := &lakehouse{t: t, home: filepath.Join(dir, "home"), dir: dir}
+	// A profile file of the user running the tests must not leak in.
+	l.env = append(l.env, "TARN_CONFIG="+filepath.Join(dir, "config.yml"))
+	if remote {
+		l.serve()
+	}
+	return l
 }
 
 func (l *lakehouse) run(args ...string) result {
@@ -341,6 +352,7 @@ func TestCLI_Errors(t *testing.T) {
 }
 
 func TestCLI_CorruptCatalog(t *testing.T) {
+	embeddedOnly(t)
 	l := newLakehouse(t)
 	if err := os.MkdirAll(l.home, 0o755); err != nil {
 		t.Fatal(err)
@@ -358,6 +370,7 @@ func TestCLI_CorruptCatalog(t *testing.T) {
 }
 
 func TestCLI_Help(t *testing.T) {
+	embeddedOnly(t)
 	a := &app{}
 	root := a.rootCommand()
 	for _, c := range allCommands(root) {

@@ -25,7 +25,7 @@ func (a *app) logCommand() *cobra.Command {
 			if err := a.open(ctx); err != nil {
 				return err
 			}
-			commits, err := a.cat.Log(ctx, a.ref(ref), limit)
+			commits, err := a.svc.Refs.Log(ctx, a.ref(ref), limit)
 			if err != nil {
 				return err
 			}
@@ -74,7 +74,7 @@ func (a *app) checkoutCommand() *cobra.Command {
 			if err := a.open(ctx); err != nil {
 				return err
 			}
-			head, err := a.cat.BranchTarget(ctx, args[0])
+			head, err := a.svc.Refs.BranchHead(ctx, args[0])
 			if err != nil {
 				if tarn.IsCode(err, tarn.EINVALID) {
 					return tarn.Errorf(tarn.EINVALID, "cannot check out %q: only branches can be checked out (create one with `tarn branch create NAME --from %s`)", args[0], args[0])
@@ -103,18 +103,22 @@ func (a *app) statusCommand() *cobra.Command {
 				return err
 			}
 			active := a.activeBranch()
-			head, err := a.cat.Resolve(ctx, active)
+			head, err := a.svc.Refs.Resolve(ctx, active)
 			if err != nil {
 				return err
 			}
-			tables, _, err := a.tables.List(ctx, active, "")
+			tables, _, err := a.svc.Tables.ListTables(ctx, active, "")
 			if err != nil {
 				return err
 			}
-			view := map[string]any{"home": a.home, "mode": "embedded", "active_branch": active, "head": head, "tables": len(tables)}
+			view := map[string]any{"home": a.svc.Location, "mode": a.svc.Mode, "active_branch": active, "head": head, "tables": len(tables)}
 			return a.emit(view, func(w io.Writer) {
-				fmt.Fprintf(w, "home:    %s (embedded)\nbranch:  %s\nhead:    %s %s (%s, %s)\ntables:  %d\n",
-					a.home, active, head.ShortHash(), firstLine(head.Message), head.Author, ago(head.Time), len(tables))
+				where := "home:  "
+				if a.svc.Mode == "remote" {
+					where = "server:"
+				}
+				fmt.Fprintf(w, "%s  %s (%s)\nbranch:  %s\nhead:    %s %s (%s, %s)\ntables:  %d\n",
+					where, a.svc.Location, a.svc.Mode, active, head.ShortHash(), firstLine(head.Message), head.Author, ago(head.Time), len(tables))
 			})
 		},
 	}

@@ -25,7 +25,7 @@ default namespace "tarn". Namespaces live on branches like tables do.`,
 			if err := a.open(ctx); err != nil {
 				return err
 			}
-			list, err := a.tables.ListNamespaces(ctx, a.ref(lsRef))
+			list, err := a.svc.Tables.ListNamespaces(ctx, a.ref(lsRef))
 			if err != nil {
 				return err
 			}
@@ -51,7 +51,7 @@ default namespace "tarn". Namespaces live on branches like tables do.`,
 				return err
 			}
 			branch := a.ref(createRef)
-			commit, err := a.tables.CreateNamespace(ctx, branch, args[0], a.commitInfo(""))
+			commit, err := a.svc.Tables.CreateNamespace(ctx, branch, args[0], a.commitInfo(""))
 			if tarn.IsCode(err, tarn.EEXISTS) && ifNotExists {
 				return a.emit(map[string]any{"namespace": args[0], "existed": true}, func(w io.Writer) {
 					fmt.Fprintf(w, "namespace %s already exists on %s\n", args[0], branch)
@@ -79,10 +79,7 @@ default namespace "tarn". Namespaces live on branches like tables do.`,
 				return err
 			}
 			branch := a.ref(rmRef)
-			if args[0] == tarn.DefaultNamespace {
-				return tarn.Errorf(tarn.EINVALID, "namespace %q is the default namespace and cannot be deleted", args[0])
-			}
-			commit, err := a.tables.DropNamespace(ctx, branch, args[0], force, a.commitInfo(""))
+			commit, err := a.svc.Tables.DropNamespace(ctx, branch, args[0], force, a.commitInfo(""))
 			if err != nil {
 				return err
 			}

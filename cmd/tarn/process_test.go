@@ -17,7 +17,7 @@ import (
 func (l *lakehouse) start(extraEnv []string, args ...string) (*exec.Cmd, *bytes.Buffer) {
 	cmd := exec.Command(tarnBin, args...)
 	cmd.Dir = l.dir
-	cmd.Env = append(append(os.Environ(), "TARN_HOME="+l.home, "TARN_AUTHOR=tester"), extraEnv...)
+	cmd.Env = append(append(append(os.Environ(), "TARN_HOME="+l.home, "TARN_AUTHOR=tester"), l.env...), extraEnv...)
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
 	if err := cmd.Start(); err != nil {
@@ -44,6 +44,7 @@ func exitCode(err error) int {
 // the same base either succeed or fail with a conflict, and every
 // acknowledged write is visible afterwards.
 func TestProcesses_ConcurrentCommits(t *testing.T) {
+	embeddedOnly(t)
 	l := newLakehouse(t)
 	l.write("a.csv", csvRows(0, 10))
 	l.ok("branch", "ls") // initialize the lakehouse before the race
@@ -112,6 +113,7 @@ func TestProcesses_ConcurrentCommits(t *testing.T) {
 // every ref resolves, every referenced file exists, and each branch shows
 // either the old or the new state.
 func TestProcesses_CrashSafety(t *testing.T) {
+	embeddedOnly(t)
 	l := newLakehouse(t)
 	l.write("a.csv", csvRows(0, 10))
 	l.write("b.csv", csvRows(10, 5))

@@ -17,7 +17,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/spf13/cobra"
 	"github.com/tarnhq/tarn"
-	"github.com/tarnhq/tarn/query"
 	"golang.org/x/term"
 )
 
@@ -107,16 +106,14 @@ func (a *app) runQuery(cmd *cobra.Command, args []string, f *queryFlags) error {
 	if err := a.open(ctx); err != nil {
 		return err
 	}
-	engine := query.New(a.tables, query.Options{MaxIdle: 1})
-	defer engine.Close()
 	if !haveSQL {
-		return a.queryShell(ctx, engine, cmd.InOrStdin(), f)
+		return a.queryShell(ctx, cmd.InOrStdin(), f)
 	}
-	req := query.Request{SQL: sqlText, Ref: a.ref(f.ref), Namespace: f.namespace}
+	req := tarn.QueryRequest{SQL: sqlText, Ref: a.ref(f.ref), Namespace: f.namespace}
 	if format == "text" {
-		return a.printQuery(ctx, engine, req, f)
+		return a.printQuery(ctx, req, f)
 	}
-	return a.copyQuery(ctx, engine, req, query.Format(format), f.out)
+	return a.copyQuery(ctx, req, format, f.out)
 }
 
 // querySQL returns the SQL from the argument, -f, or a piped stdin;
@@ -173,16 +170,16 @@ func queryOutputFormat(cmd *cobra.Command, output, out string) (string, error) {
 }
 
 // copyQuery writes a result in a file format, to --out or to stdout.
-func (a *app) copyQuery(ctx context.Context, engine *query.Engine, req query.Request, format query.Format, out string) error {
+func (a *app) copyQuery(ctx context.Context, req tarn.QueryRequest, format, out string) error {
 	if out != "" {
-		res, err := engine.CopyTo(ctx, req, format, out)
+		res, err := a.svc.Query.CopyTo(ctx, req, format, out)
 		if err != nil {
 			return err
 		}
 		a.progress("wrote %s rows to %s (%s, %.3f s at %s %s)", count(res.Rows), out, format, res.Duration.Seconds(), req.Ref, res.Commit.ShortHash())
 		return nil
 	}
-	if (format == query.FormatParquet || format == query.FormatArrow) && isTerminal(a.stdout) {
+	if (format == "parquet" || format == "arrow") && isTerminal(a.stdout) {
 		return &usageError{fmt.Sprintf("-o %s is binary: write it to a file with --out FILE or redirect standard output", format)}
 	}
 	dir, err := os.MkdirTemp("", "tarn-query-")
@@ -190,8 +187,8 @@ func (a *app) copyQuery(ctx context.Context, engine *query.Engine, req query.Req
 		return err
 	}
 	defer os.RemoveAll(dir)
-	tmp := filepath.Join(dir, "result."+string(format))
-	if _, err := engine.CopyTo(ctx, req, format, tmp); err != nil {
+	tmp := filepath.Join(dir, "result."+format)
+	if _, err := a.svc.Query.CopyTo(ctx, req, format, tmp); err != nil {
 		return err
 	}
 	fh, err := os.Open(tmp)
@@ -204,7 +201,7 @@ func (a *app) copyQuery(ctx context.Context, engine *query.Engine, req query.Req
 }
 
 // printQuery runs a query and prints it as a table.
-func (a *app) printQuery(ctx context.Context, engine *query.Engine, req query.Request, f *queryFlags) error {
+func (a *app) printQuery(ctx context.Context, req tarn.QueryRequest, f *queryFlags) error {
 	started := time.Now()
 	limit := f.maxRows
 	if f.allRows {
@@ -212,7 +209,7 @@ func (a *app) printQuery(ctx context.Context, engine *query.Engine, req query.Re
 	} else {
 		req.MaxRows = max(1, limit) // DuckDB counts the rest
 	}
-	res, err := engine.Query(ctx, req)
+	res, err := a.svc.Query.Query(ctx, req)
 	if err != nil {
 		return err
 	}
@@ -280,7 +277,7 @@ func rightAligned(schema *arrow.Schema) []bool {
 const maxCellWidth = 48
 
 // printTable prints names, types, a rule and the rows, aligned.
-func printTable(w io.Writer, cols []query.Column, rows [][]string, right []bool) {
+func printTable(w io.Writer, cols []tarn.QueryColumn, rows [][]string, right []bool) {
 	widths := make([]int, len(cols))
 	header := make([]string, len(cols))
 	types := make([]string, len(cols))
@@ -334,7 +331,7 @@ func clip(s string) string {
 	return string([]rune(s)[:maxCellWidth-1]) + "…"
 }
 
-func footer(res *query.Result, shown int, total int64, took time.Duration, ref string) string {
+func footer(res *tarn.QueryResult, shown int, total int64, took time.Duration, ref string) string {
 	var b strings.Builder
 	noun := "rows"
 	if total == 1 {
@@ -365,12 +362,12 @@ func isTerminal(v any) bool {
 
 // queryShell is the interactive prompt: SQL statements end with ";",
 // dot commands inspect the lakehouse.
-func (a *app) queryShell(ctx context.Context, engine *query.Engine, in io.Reader, f *queryFlags) error {
+func (a *app) queryShell(ctx context.Context, in io.Reader, f *queryFlags) error {
 	// Ctrl-C stops a running statement only (see run); the process's
 	// interrupt handler would otherwise cancel the whole shell.
 	signal.Reset(os.Interrupt)
-	sh := &shell{app: a, engine: engine, ref: a.ref(f.ref), ns: f.namespace, flags: f}
-	if _, err := a.cat.Resolve(ctx, sh.ref); err != nil {
+	sh := &shell{app: a, ref: a.ref(f.ref), ns: f.namespace, flags: f}
+	if _, err := a.svc.Refs.Resolve(ctx, sh.ref); err != nil {
 		return err
 	}
 	read, cleanup, err := sh.lineReader(in)
@@ -417,11 +414,10 @@ func (a *app) queryShell(ctx context.Context, engine *query.Engine, in io.Reader
 }
 
 type shell struct {
-	app    *app
-	engine *query.Engine
-	ref    string
-	ns     string
-	flags  *queryFlags
+	app   *app
+	ref   string
+	ns    string
+	flags *queryFlags
 }
 
 // lineReader returns a prompt-and-read function: with line editing and
@@ -465,8 +461,8 @@ func (sh *shell) lineReader(in io.Reader) (func(prompt string) (string, error), 
 func (sh *shell) run(parent context.Context, sqlText string) {
 	ctx, stop := signal.NotifyContext(parent, os.Interrupt)
 	defer stop()
-	req := query.Request{SQL: sqlText, Ref: sh.ref, Namespace: sh.ns}
-	if err := sh.app.printQuery(ctx, sh.engine, req, sh.flags); err != nil {
+	req := tarn.QueryRequest{SQL: sqlText, Ref: sh.ref, Namespace: sh.ns}
+	if err := sh.app.printQuery(ctx, req, sh.flags); err != nil {
 		if errors.Is(err, context.Canceled) {
 			err = errors.New("interrupted")
 		}
@@ -488,7 +484,7 @@ func (sh *shell) command(ctx context.Context, words []string) bool {
 SQL statements end with ';'. Ctrl-C stops a running statement.
 `)
 	case ".tables":
-		list, _, err := sh.app.tables.List(ctx, sh.ref, "")
+		list, _, err := sh.app.svc.Tables.ListTables(ctx, sh.ref, "")
 		if err != nil {
 			fmt.Fprintf(w, "error: %v\n", err)
 			break
@@ -511,7 +507,7 @@ SQL statements end with ';'. Ctrl-C stops a running statement.
 			fmt.Fprintf(w, "error: %v\n", err)
 			break
 		}
-		info, err := sh.app.tables.Get(ctx, ident, sh.ref)
+		info, err := sh.app.svc.Tables.GetTable(ctx, ident, sh.ref)
 		if err != nil {
 			fmt.Fprintf(w, "error: %v\n", err)
 			break
@@ -526,7 +522,7 @@ SQL statements end with ';'. Ctrl-C stops a running statement.
 			fmt.Fprintf(w, "querying %s; usage: .ref REF\n", sh.ref)
 			break
 		}
-		commit, err := sh.app.cat.Resolve(ctx, words[1])
+		commit, err := sh.app.svc.Refs.Resolve(ctx, words[1])
 		if err != nil {
 			fmt.Fprintf(w, "error: %v\n", err)
 			break

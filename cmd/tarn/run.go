@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"embed"
 	"fmt"
 	"io"
@@ -15,13 +14,13 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/tarnhq/tarn"
-	"github.com/tarnhq/tarn/pipeline"
-	"github.com/tarnhq/tarn/python"
-	rt "github.com/tarnhq/tarn/runtime"
 )
 
 //go:embed example
 var exampleProject embed.FS
+
+// projectFile marks a project folder.
+const projectFile = "tarn_project.yml"
 
 func (a *app) initCommand() *cobra.Command {
 	var force bool
@@ -38,8 +37,8 @@ SQL model aggregating them, and an expectation. Run it with ` + "`tarn run -p DI
 			if len(args) == 1 {
 				dir = args[0]
 			}
-			if _, err := os.Stat(filepath.Join(dir, pipeline.ProjectFile)); err == nil && !force {
-				return tarn.Errorf(tarn.EEXISTS, "%s already has a %s: use --force to overwrite the example files", dir, pipeline.ProjectFile)
+			if _, err := os.Stat(filepath.Join(dir, projectFile)); err == nil && !force {
+				return tarn.Errorf(tarn.EEXISTS, "%s already has a %s: use --force to overwrite the example files", dir, projectFile)
 			}
 			var written []string
 			err := fs.WalkDir(exampleProject, "example", func(path string, d fs.DirEntry, err error) error {
@@ -74,34 +73,10 @@ SQL model aggregating them, and an expectation. Run it with ` + "`tarn run -p DI
 	return cmd
 }
 
-// pipelineRunner wires the runtime for this lakehouse home.
-func (a *app) pipelineRunner(ctx context.Context) (*pipeline.Runner, *pipeline.Discoverer, error) {
-	if err := a.open(ctx); err != nil {
-		return nil, nil, err
-	}
-	sdkDir, err := python.Extract(filepath.Join(a.home, "sdk"))
-	if err != nil {
-		return nil, nil, err
-	}
-	uv, err := rt.FindUV()
-	if err != nil {
-		return nil, nil, err
-	}
-	envs := &rt.EnvManager{Dir: filepath.Join(a.home, "envs"), UV: uv, SDKVersion: python.Version(), SDKDir: sdkDir}
-	runner := &pipeline.Runner{Tables: a.tables, Envs: envs, Isolation: rt.DetectIsolation(ctx), SDKDir: sdkDir, Home: a.home}
-	if runner.Cache, err = a.openCache(); err != nil {
-		return nil, nil, err
-	}
-	if runner.CacheMaxBytes, err = a.cacheLimit(); err != nil {
-		return nil, nil, err
-	}
-	return runner, &pipeline.Discoverer{SDKDir: sdkDir}, nil
-}
-
 func (a *app) runCommand() *cobra.Command {
 	var dir, ref string
 	var params []string
-	var dryRun, strict, preview, noCache bool
+	var dryRun, strict, preview, detach, noCache bool
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run a project's models on a branch and publish the results all or nothing",
@@ -134,35 +109,27 @@ saves); so are scans of unchanged tables. --no-cache runs everything;
 				}
 				given[k] = v
 			}
-			runner, disc, err := a.pipelineRunner(ctx)
-			if err != nil {
+			if err := a.open(ctx); err != nil {
 				return err
 			}
-			project, err := disc.Load(ctx, dir)
-			if err != nil {
-				return err
-			}
-			runner.Envs.Index = rt.IndexConfig{URL: project.Index.URL, FindLinks: project.Index.FindLinks, Offline: project.Index.Offline}
-			if v := os.Getenv("TARN_INDEX_URL"); v != "" {
-				runner.Envs.Index.URL = v
-			}
-			if v := os.Getenv("TARN_FIND_LINKS"); v != "" {
-				runner.Envs.Index.FindLinks = v
-			}
-			target := a.ref(ref)
-			p := newRunPrinter(a.stderr)
-			runner.Events = p.event
-			mode := "run"
-			if dryRun {
-				mode = "dry run (nothing is materialized)"
-			}
-			fmt.Fprintf(a.stderr, "tarn %s of project %s on %s\nisolation: %s\n", mode, project.Name, target, runner.Isolation.Describe())
 			previewRows := 0
 			if preview {
 				previewRows = 5
 			}
-			res, runErr := runner.Run(ctx, project, pipeline.RunOptions{Ref: target, Params: given, DryRun: dryRun, Strict: strict,
-				Preview: previewRows, Author: a.commitInfo("").Author, NoCache: noCache})
+			req := tarn.RunRequest{ProjectDir: dir, Ref: a.ref(ref), Params: given, DryRun: dryRun, Strict: strict,
+				Preview: previewRows, Author: a.commitInfo("").Author, NoCache: noCache}
+			if detach {
+				job, err := a.svc.Jobs.SubmitRun(ctx, req)
+				if err != nil {
+					return err
+				}
+				return a.emit(job, func(w io.Writer) {
+					fmt.Fprintf(w, "%s\n", job.ID)
+					a.progress("started job %s: follow it with `tarn job logs %s --follow`", job.ID, job.ID)
+				})
+			}
+			p := newRunPrinter(a.stderr)
+			res, runErr := a.svc.Runs.Run(ctx, req, p.event)
 			p.close()
 			if res != nil {
 				if err := a.emit(res, func(w io.Writer) { printRunSummary(w, res) }); err != nil {
@@ -179,6 +146,7 @@ saves); so are scans of unchanged tables. --no-cache runs everything;
 	f.BoolVar(&dryRun, "dry-run", false, "run the steps but materialize and publish nothing")
 	f.BoolVar(&strict, "strict", false, "treat warnings (unpinned packages, discarded outputs) as errors")
 	f.BoolVar(&preview, "preview", false, "show the first rows of each output")
+	f.BoolVar(&detach, "detach", false, "with a server: start the run as a job, print its id and return at once")
 	f.BoolVar(&noCache, "no-cache", false, "run every step and scan; neither read nor write the cache")
 	return cmd
 }
@@ -268,10 +236,12 @@ func (p *runPrinter) line(format string, args ...any) {
 	p.drawStatus()
 }
 
-func (p *runPrinter) event(e pipeline.Event) {
+func (p *runPrinter) event(e tarn.RunEvent) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch e.Kind {
+	case "start", "job":
+		p.line("%s\n", e.Message)
 	case "plan":
 		p.line("plan: %s\n", e.Message)
 	case "env", "info", "publish":
@@ -282,12 +252,12 @@ func (p *runPrinter) event(e pipeline.Event) {
 		p.line("  [%s] preview:\n    %s\n", e.Step, strings.ReplaceAll(e.Message, "\n", "\n    "))
 	case "step":
 		switch e.State {
-		case pipeline.StateQueued:
+		case tarn.StepQueued:
 			p.total++
-		case pipeline.StateRunning:
+		case tarn.StepRunning:
 			p.running[e.Step] = time.Now()
 			p.line("▶ %s running\n", e.Step)
-		case pipeline.StateDone:
+		case tarn.StepDone:
 			delete(p.running, e.Step)
 			p.done++
 			if e.StepKind == "expectation" {
@@ -295,30 +265,30 @@ func (p *runPrinter) event(e pipeline.Event) {
 				return
 			}
 			p.line("✓ %s done: %s rows, %s\n", e.Step, count(e.Rows), e.Duration.Round(time.Millisecond))
-		case pipeline.StateCached:
+		case tarn.StepCached:
 			p.done++
 			if e.StepKind == "expectation" {
 				p.line("✓ %s passed (cached)\n", e.Step)
 				return
 			}
 			p.line("✓ %s cached: %s rows, saved %s\n", e.Step, count(e.Rows), e.Saved.Round(time.Millisecond))
-		case pipeline.StateFailed:
+		case tarn.StepFailed:
 			delete(p.running, e.Step)
 			p.line("✗ %s failed\n", e.Step)
-		case pipeline.StateSkipped:
+		case tarn.StepSkipped:
 			delete(p.running, e.Step)
 			p.line("- %s skipped\n", e.Step)
 		}
 	}
 }
 
-func printRunSummary(w io.Writer, res *pipeline.RunResult) {
+func printRunSummary(w io.Writer, res *tarn.RunResult) {
 	t := newTable(w, "STEP", "KIND", "STATE", "ROWS", "TIME", "TABLE")
-	steps := append([]*pipeline.StepReport{}, res.Steps...)
+	steps := append([]*tarn.StepReport{}, res.Steps...)
 	sort.SliceStable(steps, func(i, j int) bool { return steps[i].Kind != "expectation" && steps[j].Kind == "expectation" })
 	for _, s := range steps {
 		rows := ""
-		if s.Kind != "expectation" && (s.State == pipeline.StateDone || s.State == pipeline.StateCached) {
+		if s.Kind != "expectation" && (s.State == tarn.StepDone || s.State == tarn.StepCached) {
 			rows = count(s.Rows)
 		}
 		took := s.Duration.Round(time.Millisecond).String()

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
@@ -9,8 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/tarnhq/tarn"
-	"github.com/tarnhq/tarn/ingest"
-	"github.com/tarnhq/tarn/table"
+	"github.com/tarnhq/tarn/local"
 )
 
 func (a *app) tableCommand() *cobra.Command {
@@ -40,7 +38,7 @@ func (a *app) tableLs() *cobra.Command {
 			if err := a.open(ctx); err != nil {
 				return err
 			}
-			list, commit, err := a.tables.List(ctx, a.ref(ref), ns)
+			list, commit, err := a.svc.Tables.ListTables(ctx, a.ref(ref), ns)
 			if err != nil {
 				return err
 			}
@@ -51,7 +49,7 @@ func (a *app) tableLs() *cobra.Command {
 				}
 				t := newTable(w, "TABLE", "ROWS", "FILES", "SIZE", "SNAPSHOT")
 				for _, s := range list {
-					t.row(s.Table, count(s.Rows), s.Files, table.FormatBytes(s.Bytes), s.Snapshot)
+					t.row(s.Table, count(s.Rows), s.Files, tarn.FormatBytes(s.Bytes), s.Snapshot)
 				}
 				t.flush()
 			})
@@ -77,7 +75,7 @@ func (a *app) tableGet() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			info, err := a.tables.Get(ctx, ident, a.ref(ref))
+			info, err := a.svc.Tables.GetTable(ctx, ident, a.ref(ref))
 			if err != nil {
 				return err
 			}
@@ -88,11 +86,11 @@ func (a *app) tableGet() *cobra.Command {
 	return cmd
 }
 
-func printTableInfo(w io.Writer, info *table.Info) {
+func printTableInfo(w io.Writer, info *tarn.TableInfo) {
 	fmt.Fprintf(w, "table     %s at %s (commit %s)\n", info.Table, info.Ref, tarn.ShortHash(info.Commit))
 	fmt.Fprintf(w, "format    Iceberg v%d, uuid %s\n", info.FormatVersion, info.UUID)
 	fmt.Fprintf(w, "location  %s\nmetadata  %s\n", info.Location, info.MetadataLocation)
-	fmt.Fprintf(w, "rows      %s in %d files, %s\n", count(info.Rows), info.Files, table.FormatBytes(info.Bytes))
+	fmt.Fprintf(w, "rows      %s in %d files, %s\n", count(info.Rows), info.Files, tarn.FormatBytes(info.Bytes))
 	if info.Snapshot != nil {
 		fmt.Fprintf(w, "snapshot  %d (%s, %s)\n", info.Snapshot.ID, info.Snapshot.Operation, info.Snapshot.Time.Format(time.RFC3339))
 	} else {
@@ -134,7 +132,7 @@ func printTableInfo(w io.Writer, info *table.Info) {
 			shown = shown[:20]
 		}
 		for _, f := range shown {
-			t.row("  "+f.Path, count(f.Rows), table.FormatBytes(f.Bytes))
+			t.row("  "+f.Path, count(f.Rows), tarn.FormatBytes(f.Bytes))
 		}
 		t.flush()
 		if len(info.DataFiles) > 20 {
@@ -143,35 +141,7 @@ func printTableInfo(w io.Writer, info *table.Info) {
 	}
 }
 
-// readSource expands and infers the input files.
-func (a *app) readSource(ctx context.Context, from []string) (*ingest.Source, error) {
-	if len(from) == 0 {
-		return nil, &usageError{"--from is required: give files, globs or directories of Parquet, CSV or JSON Lines"}
-	}
-	files, err := ingest.Expand(from)
-	if err != nil {
-		return nil, inputErr(err)
-	}
-	var size int64
-	for _, f := range files {
-		size += f.Size
-	}
-	a.progress("reading %d file(s), %s ...", len(files), table.FormatBytes(size))
-	src, err := ingest.Infer(ctx, files)
-	if err != nil {
-		return nil, inputErr(err)
-	}
-	return src, nil
-}
-
-func inputErr(err error) error {
-	if tarn.ErrorCode(err) != tarn.EINTERNAL {
-		return err
-	}
-	return tarn.Errorf(tarn.EINVALID, "%w", err) // unreadable, malformed or missing input files
-}
-
-func (a *app) printWrite(res *table.WriteResult, verb string, started time.Time) error {
+func (a *app) printWrite(res *tarn.WriteResult, verb string, started time.Time) error {
 	return a.emit(res, func(w io.Writer) {
 		if res.Existed {
 			fmt.Fprintf(w, "table %s already exists on %s; nothing written\n", res.Table, res.Branch)
@@ -217,28 +187,29 @@ bucket(N, col), truncate(W, col).`,
 			if replace && ifNotExists {
 				return &usageError{"--replace and --if-not-exists contradict each other"}
 			}
-			var schemaOverride = (*table.Plan)(nil)
+			var columns []tarn.ColumnSpec
 			if applyFile != "" {
 				data, err := os.ReadFile(applyFile)
 				if err != nil {
 					return tarn.Errorf(tarn.EINVALID, "read plan: %v", err)
 				}
-				if schemaOverride, err = table.ParsePlan(applyFile, data); err != nil {
+				planFrom, planPartition, cols, err := local.ParsePlan(applyFile, data)
+				if err != nil {
 					return err
 				}
 				if len(from) == 0 {
-					from = schemaOverride.From
+					from = planFrom
 				}
 				if partitionBy == "" {
-					partitionBy = schemaOverride.PartitionBy
+					partitionBy = planPartition
 				}
+				columns = cols
 			}
-			src, err := a.readSource(ctx, from)
-			if err != nil {
-				return err
+			if len(from) == 0 {
+				return &usageError{"--from is required: give files, globs or directories of Parquet, CSV or JSON Lines"}
 			}
 			if plan {
-				p, err := table.NewPlan(ident, from, partitionBy, src.Schema)
+				p, err := local.Plan(ctx, ident, from, partitionBy)
 				if err != nil {
 					return err
 				}
@@ -255,15 +226,10 @@ bucket(N, col), truncate(W, col).`,
 			if err := a.open(ctx); err != nil {
 				return err
 			}
-			req := table.CreateRequest{Ident: ident, Branch: a.ref(ref), Source: src, PartitionBy: partitionBy,
+			req := tarn.CreateTableRequest{Table: ident, Branch: a.ref(ref), From: from, Columns: columns, PartitionBy: partitionBy,
 				Replace: replace, IfNotExists: ifNotExists, Info: a.commitInfo(message)}
-			if schemaOverride != nil {
-				if req.Schema, err = schemaOverride.Schema(); err != nil {
-					return err
-				}
-			}
 			a.progress("writing %s on %s ...", ident, req.Branch)
-			res, err := a.tables.Create(ctx, req)
+			res, err := a.svc.Tables.CreateTable(ctx, req)
 			if err != nil {
 				return err
 			}
@@ -305,14 +271,13 @@ other mismatch is an error naming the columns, and nothing is written.`,
 			if err != nil {
 				return err
 			}
-			src, err := a.readSource(ctx, from)
-			if err != nil {
-				return err
+			if len(from) == 0 {
+				return &usageError{"--from is required: give files, globs or directories of Parquet, CSV or JSON Lines"}
 			}
 			if err := a.open(ctx); err != nil {
 				return err
 			}
-			res, err := a.tables.Import(ctx, table.ImportRequest{Ident: ident, Branch: a.ref(ref), Source: src, Info: a.commitInfo(message)})
+			res, err := a.svc.Tables.ImportTable(ctx, tarn.ImportRequest{Table: ident, Branch: a.ref(ref), From: from, Info: a.commitInfo(message)})
 			if err != nil {
 				return err
 			}
@@ -341,7 +306,7 @@ func (a *app) tableRm() *cobra.Command {
 				return err
 			}
 			branch := a.ref(ref)
-			commit, err := a.tables.Drop(ctx, ident, branch, a.commitInfo(message))
+			commit, err := a.svc.Tables.DropTable(ctx, ident, branch, a.commitInfo(message))
 			if err != nil {
 				return err
 			}
@@ -376,7 +341,7 @@ func (a *app) tableRevert() *cobra.Command {
 			if err := a.open(ctx); err != nil {
 				return err
 			}
-			res, err := a.tables.Revert(ctx, ident, a.ref(ref), to, a.commitInfo(message))
+			res, err := a.svc.Tables.RevertTable(ctx, ident, a.ref(ref), to, a.commitInfo(message))
 			if err != nil {
 				return err
 			}

@@ -23,7 +23,7 @@ manifests and data files exist. Exits 1 when a problem is found.`,
 			if err := a.open(ctx); err != nil {
 				return err
 			}
-			rep, err := a.tables.Verify(ctx, history)
+			rep, err := a.svc.Tables.Verify(ctx, history)
 			if err != nil {
 				return err
 			}

@@ -13,8 +13,8 @@ Define models with decorators; they stay plain Python functions::
 
 Importing tarn needs only the standard library; pyarrow is imported by the
 parts that handle data (``tarn.expectations`` helpers, the worker).
-``tarn.expectations`` is loaded on first use, to keep model steps' start-up
-short.
+``tarn.expectations`` and ``tarn.Client`` (the lakehouse over HTTP) are
+loaded on first use, to keep model steps' start-up short.
 """
 
 from ._decorators import FunctionSpec, TarnFunction, expectation, model, python, resources
@@ -51,6 +51,9 @@ __all__ = [
     "TarnFunction",
     "FunctionSpec",
     "STRATEGIES",
+    # client
+    "Client",
+    "RunState",
     # errors
     "TarnError",
     "NotFoundError",
@@ -66,6 +69,10 @@ __all__ = [
 
 
 def __getattr__(name: str):  # PEP 562: load tarn.expectations only when used
+    if name in ("Client", "RunState"):  # the client is not needed by steps: load it on use
+        from . import _client
+
+        return getattr(_client, name)
     if name in ("expectations", "ExpectationResult"):
         import importlib
 

@@ -1,0 +1,335 @@
+// Command remote measures what `tarn serve` costs over embedded mode, in
+// one run, on loopback: the same `tarn run` of a small project and the
+// same `tarn query` (TPC-H Q1 over a synthetic lineitem of SF1 size)
+// through the CLI, embedded and remote, alternating; and the transfer rate
+// of a large query result streamed as Arrow IPC through the HTTP client,
+// against the same result read from the embedded engine.
+//
+//	go run ./bench/remote [-rounds 5] [-rows 6000000] [-big 40000000] [-json]
+//
+// See README.md for how to read the figures.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/bench/internal/host"
+	"github.com/tarnhq/tarn/client"
+	"github.com/tarnhq/tarn/local"
+)
+
+type config struct {
+	rounds  int
+	rows    int
+	big     int
+	tarn    string
+	jsonOut bool
+	keep    bool
+}
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "remote:", err)
+		os.Exit(1)
+	}
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "[remote %s] %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+// q1 is TPC-H Q1 over the synthetic lineitem.
+const q1 = `select l_returnflag, l_linestatus, sum(l_quantity) as sum_qty, sum(l_extendedprice) as sum_base_price,
+  sum(l_extendedprice * (1 - l_discount)) as sum_disc_price, sum(l_extendedprice * (1 - l_discount) * (1 + l_tax)) as sum_charge,
+  avg(l_quantity) as avg_qty, avg(l_extendedprice) as avg_price, avg(l_discount) as avg_disc, count(*) as count_order
+from lineitem where l_shipdate <= date '1998-12-01' - interval 90 day
+group by l_returnflag, l_linestatus order by l_returnflag, l_linestatus`
+
+// genLineitem has the columns Q1 reads, with TPC-H's value ranges.
+const genLineitem = `select range as l_orderkey,
+  (1 + range %% 50)::decimal(15,2) as l_quantity,
+  (900 + (range * 7919) %% 100000 / 1.0)::decimal(15,2) as l_extendedprice,
+  ((range %% 11) / 100.0)::decimal(15,2) as l_discount,
+  ((range %% 9) / 100.0)::decimal(15,2) as l_tax,
+  ['A','N','R'][1 + range %% 3] as l_returnflag,
+  ['F','O'][1 + range %% 2] as l_linestatus,
+  date '1992-01-02' + (range %% 2526)::int as l_shipdate
+from range(%d)`
+
+const projectYAML = "name: bench_remote\ndefaults:\n  python: \"3.11\"\n  timeout: 600\n"
+
+const model = `import tarn
+import pyarrow as pa
+import pyarrow.compute as pc
+
+@tarn.model(materialization_strategy="REPLACE")
+def flags(lineitem=tarn.Model("lineitem", columns=["l_returnflag", "l_quantity"])):
+    print(f"{lineitem.num_rows} rows", flush=True)
+    return lineitem.group_by("l_returnflag").aggregate([("l_quantity", "sum")])
+`
+
+// figure is one comparison: remote vs embedded medians.
+type figure struct {
+	Name      string    `json:"name"`
+	Embedded  []float64 `json:"embedded_s"`
+	Remote    []float64 `json:"remote_s"`
+	MedianEmb float64   `json:"median_embedded_s"`
+	MedianRem float64   `json:"median_remote_s"`
+	Ratio     float64   `json:"ratio"`
+	Target    float64   `json:"target_ratio,omitempty"`
+}
+
+type transfer struct {
+	Rows         int64   `json:"rows"`
+	ArrowBytes   int64   `json:"arrow_bytes"`
+	EmbeddedGBps float64 `json:"embedded_gb_s"`
+	RemoteGBps   float64 `json:"remote_gb_s"`
+	// TransportGBps is the server and the client alone: batches held in
+	// memory, encoded as Arrow IPC, sent over loopback HTTP and decoded.
+	TransportGBps float64 `json:"transport_gb_s"`
+	Target        float64 `json:"target_remote_gb_s"`
+}
+
+type report struct {
+	Host      string   `json:"host"`
+	Rounds    int      `json:"rounds"`
+	Rows      int      `json:"lineitem_rows"`
+	Figures   []figure `json:"figures"`
+	Transfer  transfer `json:"transfer"`
+	Generated string   `json:"generated"`
+}
+
+func run() error {
+	var cfg config
+	fs := flag.NewFlagSet("remote", flag.ContinueOnError)
+	fs.IntVar(&cfg.rounds, "rounds", 5, "alternating rounds per comparison")
+	fs.IntVar(&cfg.rows, "rows", 6_000_000, "rows of the synthetic lineitem (6M: TPC-H SF1)")
+	fs.IntVar(&cfg.big, "big", 40_000_000, "rows of the large result whose transfer is timed (4 columns of 8 bytes)")
+	fs.StringVar(&cfg.tarn, "tarn", "", "tarn binary (default: go build ./cmd/tarn into the temporary directory)")
+	fs.BoolVar(&cfg.jsonOut, "json", false, "print the figures as JSON")
+	fs.BoolVar(&cfg.keep, "keep", false, "keep the temporary directory")
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "tarn-bench-remote-")
+	if err != nil {
+		return err
+	}
+	if cfg.keep {
+		logf("keeping %s", tmp)
+	} else {
+		defer os.RemoveAll(tmp)
+	}
+	if cfg.tarn == "" {
+		cfg.tarn = filepath.Join(tmp, "tarn")
+		logf("go build -o %s ./cmd/tarn", cfg.tarn)
+		if out, err := exec.Command("go", "build", "-o", cfg.tarn, "./cmd/tarn").CombinedOutput(); err != nil {
+			return fmt.Errorf("build tarn: %v\n%s", err, out)
+		}
+	}
+	home := filepath.Join(tmp, "home")
+	b := &bench{cfg: cfg, tmp: tmp, home: home}
+
+	logf("generating lineitem (%d rows) and importing it", cfg.rows)
+	parquet := filepath.Join(tmp, "lineitem.parquet")
+	if _, err := b.tarn(nil, "query", fmt.Sprintf(genLineitem, cfg.rows), "--out", parquet); err != nil {
+		return err
+	}
+	if _, err := b.tarn(nil, "table", "create", "lineitem", "--from", parquet); err != nil {
+		return err
+	}
+	project := filepath.Join(tmp, "project")
+	os.MkdirAll(filepath.Join(project, "models"), 0o755)
+	os.WriteFile(filepath.Join(project, "tarn_project.yml"), []byte(projectYAML), 0o644)
+	os.WriteFile(filepath.Join(project, "models", "flags.py"), []byte(model), 0o644)
+	logf("first run (builds the environment)")
+	if _, err := b.tarn(nil, "run", "-p", project); err != nil {
+		return err
+	}
+
+	srv, url, err := b.serve()
+	if err != nil {
+		return err
+	}
+	defer func() { srv.Process.Signal(os.Interrupt); srv.Wait() }()
+	remote := []string{"TARN_ENDPOINT=" + url}
+
+	rep := report{Host: "", Rounds: cfg.rounds, Rows: cfg.rows, Generated: time.Now().UTC().Format(time.RFC3339)}
+	compare := func(name string, target float64, args ...string) error {
+		f := figure{Name: name, Target: target}
+		for i := 0; i < cfg.rounds; i++ {
+			for _, variant := range [][]string{nil, remote} {
+				if i%2 == 1 {
+					variant = map[bool][]string{true: remote, false: nil}[variant == nil]
+				}
+				d, err := b.tarn(variant, args...)
+				if err != nil {
+					return err
+				}
+				if variant == nil {
+					f.Embedded = append(f.Embedded, d.Seconds())
+				} else {
+					f.Remote = append(f.Remote, d.Seconds())
+				}
+			}
+		}
+		f.MedianEmb, f.MedianRem = median(f.Embedded), median(f.Remote)
+		f.Ratio = f.MedianRem / f.MedianEmb
+		logf("%s: embedded %.3f s, remote %.3f s, ratio %.2f", name, f.MedianEmb, f.MedianRem, f.Ratio)
+		rep.Figures = append(rep.Figures, f)
+		return nil
+	}
+	if err := compare("tarn run (1 Python model over lineitem, published)", 1.1, "run", "-p", project); err != nil {
+		return err
+	}
+	if err := compare("tarn query Q1 -o json", 0, "query", q1, "-o", "json"); err != nil {
+		return err
+	}
+	if rep.Transfer, err = b.transfer(url); err != nil {
+		return err
+	}
+	rep.Host = host.Describe()
+	if cfg.jsonOut {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	fmt.Printf("bench/remote: embedded vs tarn serve on loopback, %d rounds alternating, medians (%s)\n\n", cfg.rounds, rep.Host)
+	fmt.Printf("%-52s %10s %10s %7s %7s\n", "command", "embedded", "remote", "ratio", "target")
+	for _, f := range rep.Figures {
+		target := "-"
+		if f.Target > 0 {
+			target = fmt.Sprintf("≤ %.2f", f.Target)
+		}
+		fmt.Printf("%-52s %9.3fs %9.3fs %7.2f %7s\n", f.Name, f.MedianEmb, f.MedianRem, f.Ratio, target)
+	}
+	t := rep.Transfer
+	fmt.Printf("\nlarge result (%d rows, %s as Arrow): embedded engine %.2f GB/s, through the server as Arrow IPC %.2f GB/s\n",
+		t.Rows, tarn.FormatBytes(t.ArrowBytes), t.EmbeddedGBps, t.RemoteGBps)
+	fmt.Printf("server + client alone (batches from memory, Arrow IPC over loopback HTTP): %.2f GB/s (target ≥ %.1f)\n", t.TransportGBps, t.Target)
+	return nil
+}
+
+type bench struct {
+	cfg       config
+	tmp, home string
+}
+
+// tarn runs the CLI and returns its wall time.
+func (b *bench) tarn(env []string, args ...string) (time.Duration, error) {
+	cmd := exec.Command(b.cfg.tarn, args...)
+	cmd.Env = append(append(os.Environ(), "TARN_HOME="+b.home, "TARN_CONFIG="+filepath.Join(b.tmp, "none.yml")), env...)
+	var errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = nil, &errb
+	started := time.Now()
+	if err := cmd.Run(); err != nil {
+		return 0, fmt.Errorf("tarn %s: %v\n%s", strings.Join(args, " "), err, errb.String())
+	}
+	return time.Since(started), nil
+}
+
+var listening = regexp.MustCompile(`listening on (http://\S+)`)
+
+func (b *bench) serve() (*exec.Cmd, string, error) {
+	cmd := exec.Command(b.cfg.tarn, "serve", "--insecure-local", "--addr", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "TARN_HOME="+b.home)
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		return nil, "", err
+	}
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+			go func() {
+				for sc.Scan() {
+				}
+			}()
+			return cmd, m[1], nil
+		}
+	}
+	cmd.Wait()
+	return nil, "", fmt.Errorf("tarn serve did not start")
+}
+
+// transfer reads a large result through the embedded engine and through
+// the server (the same home), alternating, and returns Arrow bytes per
+// second of each (medians). The time runs from the request to the last
+// batch, so it includes DuckDB producing the result.
+func (b *bench) transfer(url string) (transfer, error) {
+	ctx := context.Background()
+	sql := fmt.Sprintf("select range as a, range * 2 as b, range * 3 as c, range * 4 as d from range(%d)", b.cfg.big)
+	lh, err := local.Open(ctx, local.Config{Home: b.home})
+	if err != nil {
+		return transfer{}, err
+	}
+	defer lh.Close()
+	remote, err := client.New(client.Config{Endpoint: url})
+	if err != nil {
+		return transfer{}, err
+	}
+	defer remote.Close()
+	out := transfer{Target: 1}
+	var emb, rem []float64
+	for i := 0; i < max(3, b.cfg.rounds/2); i++ {
+		for _, svc := range []*tarn.Services{lh.Services(), remote} {
+			started := time.Now()
+			res, err := svc.Query.Query(ctx, tarn.QueryRequest{SQL: sql, Ref: "main"})
+			if err != nil {
+				return out, err
+			}
+			var rows, bytes int64
+			for res.Records.Next() {
+				rec := res.Records.RecordBatch()
+				rows += rec.NumRows()
+				bytes += arrowBytes(rec)
+			}
+			err = res.Records.Err()
+			res.Close()
+			if err != nil {
+				return out, err
+			}
+			gbps := float64(bytes) / time.Since(started).Seconds() / 1e9
+			out.Rows, out.ArrowBytes = rows, bytes
+			if svc == remote {
+				rem = append(rem, gbps)
+			} else {
+				emb = append(emb, gbps)
+			}
+		}
+	}
+	out.EmbeddedGBps, out.RemoteGBps = median(emb), median(rem)
+	if out.TransportGBps, err = b.transport(b.cfg.big); err != nil {
+		return out, err
+	}
+	logf("transfer: embedded %.2f GB/s, remote %.2f GB/s, server+client alone %.2f GB/s", out.EmbeddedGBps, out.RemoteGBps, out.TransportGBps)
+	return out, nil
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}

@@ -1,0 +1,124 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"mime/multipart"
+	"net/url"
+	"os"
+	"path/filepath"
+
+	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/ingest"
+	"github.com/tarnhq/tarn/server"
+)
+
+type tables Client
+
+var _ tarn.TableService = (*tables)(nil)
+
+func (t *tables) c() *Client { return (*Client)(t) }
+
+func (t *tables) ListNamespaces(ctx context.Context, ref string) ([]tarn.Namespace, error) {
+	return do[[]tarn.Namespace](ctx, t.c(), "GET", "/v1/namespaces", vals("ref", ref), nil)
+}
+
+func (t *tables) CreateNamespace(ctx context.Context, branch, ns string, info tarn.CommitInfo) (*tarn.Commit, error) {
+	return do[*tarn.Commit](ctx, t.c(), "POST", "/v1/namespaces", nil, server.NamespaceRequest{Branch: branch, Namespace: ns, Info: info})
+}
+
+func writeQuery(branch string, info tarn.CommitInfo, kv ...string) url.Values {
+	return vals(append([]string{"branch", branch, "author", info.Author, "message", info.Message}, kv...)...)
+}
+
+func (t *tables) DropNamespace(ctx context.Context, branch, ns string, force bool, info tarn.CommitInfo) (*tarn.Commit, error) {
+	return do[*tarn.Commit](ctx, t.c(), "DELETE", "/v1/namespaces/"+esc(ns), writeQuery(branch, info, "force", boolStr(force)), nil)
+}
+
+func (t *tables) ListTables(ctx context.Context, ref, namespace string) ([]tarn.TableSummary, *tarn.Commit, error) {
+	out, err := do[server.TableList](ctx, t.c(), "GET", "/v1/tables", vals("ref", ref, "namespace", namespace), nil)
+	return out.Tables, out.Commit, err
+}
+
+func (t *tables) GetTable(ctx context.Context, ident tarn.TableIdent, ref string) (*tarn.TableInfo, error) {
+	return do[*tarn.TableInfo](ctx, t.c(), "GET", "/v1/tables/"+esc(ident.String()), vals("ref", ref), nil)
+}
+
+func (t *tables) CreateTable(ctx context.Context, req tarn.CreateTableRequest) (*tarn.WriteResult, error) {
+	return t.upload(ctx, "/v1/tables", req.From, req)
+}
+
+func (t *tables) ImportTable(ctx context.Context, req tarn.ImportRequest) (*tarn.WriteResult, error) {
+	return t.upload(ctx, "/v1/tables/"+esc(req.Table.String())+"/import", req.From, req)
+}
+
+// upload expands the input files here and streams them to the server
+// with the request, without holding them in memory.
+func (t *tables) upload(ctx context.Context, path string, from []string, req any) (*tarn.WriteResult, error) {
+	if len(from) == 0 {
+		return nil, tarn.Errorf(tarn.EINVALID, "--from is required: give files, globs or directories of Parquet, CSV or JSON Lines")
+	}
+	files, err := ingest.Expand(from)
+	if err != nil {
+		if tarn.ErrorCode(err) == tarn.EINTERNAL {
+			return nil, tarn.Errorf(tarn.EINVALID, "%w", err)
+		}
+		return nil, err
+	}
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		pw.CloseWithError(func() error {
+			part, err := mw.CreateFormField("request")
+			if err != nil {
+				return err
+			}
+			if err := json.NewEncoder(part).Encode(req); err != nil {
+				return err
+			}
+			for _, f := range files {
+				part, err := mw.CreateFormFile("file", filepath.Base(f.Path))
+				if err != nil {
+					return err
+				}
+				fh, err := os.Open(f.Path)
+				if err != nil {
+					return err
+				}
+				_, err = io.Copy(part, fh)
+				fh.Close()
+				if err != nil {
+					return err
+				}
+			}
+			return mw.Close()
+		}())
+	}()
+	hreq, err := t.c().request(ctx, "POST", path, nil, pr, mw.FormDataContentType())
+	if err != nil {
+		return nil, err
+	}
+	resp, err := t.c().send(hreq)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var out tarn.WriteResult
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return nil, tarn.Errorf(tarn.EINTERNAL, "decode the server's answer: %v", err)
+	}
+	return &out, nil
+}
+
+func (t *tables) DropTable(ctx context.Context, ident tarn.TableIdent, branch string, info tarn.CommitInfo) (*tarn.Commit, error) {
+	return do[*tarn.Commit](ctx, t.c(), "DELETE", "/v1/tables/"+esc(ident.String()), writeQuery(branch, info), nil)
+}
+
+func (t *tables) RevertTable(ctx context.Context, ident tarn.TableIdent, branch, to string, info tarn.CommitInfo) (*tarn.WriteResult, error) {
+	return do[*tarn.WriteResult](ctx, t.c(), "POST", "/v1/tables/"+esc(ident.String())+"/revert", nil, server.RevertRequest{Branch: branch, To: to, Info: info})
+}
+
+func (t *tables) Verify(ctx context.Context, history bool) (*tarn.VerifyReport, error) {
+	return do[*tarn.VerifyReport](ctx, t.c(), "POST", "/v1/verify", nil, server.VerifyRequest{History: history})
+}

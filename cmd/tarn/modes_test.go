@@ -1,0 +1,135 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The black-box suite runs in two modes: embedded (the default) and
+// remote, where each lakehouse is served by `tarn serve --insecure-local`
+// on a free port and the CLI reaches it through TARN_ENDPOINT. `go test`
+// runs the embedded suite and, beside it, this binary again in remote
+// mode on the same -run pattern (TARN_TEST_MODE=remote runs only that).
+const modeEnv = "TARN_TEST_MODE"
+
+// remoteSuite is what runs in remote mode when no -run pattern is given.
+const remoteSuite = "^(TestCLI_|TestCLIQuery_|TestRemote)"
+
+// runModes runs the tests, and the remote-mode run beside them.
+func runModes(m *testing.M) int {
+	if os.Getenv(modeEnv) != "" || testing.Short() {
+		return m.Run()
+	}
+	pattern := flag.Lookup("test.run").Value.String()
+	if pattern == "" {
+		pattern = remoteSuite
+	}
+	args := []string{"-test.run", pattern, "-test.timeout", "10m"}
+	if flag.Lookup("test.v").Value.String() == "true" {
+		args = append(args, "-test.v")
+	}
+	sub := exec.Command(os.Args[0], args...)
+	sub.Env = append(os.Environ(), modeEnv+"=remote", "TARN_BIN="+tarnBin)
+	var out bytes.Buffer
+	sub.Stdout, sub.Stderr = &out, &out
+	if err := sub.Start(); err != nil {
+		fmt.Fprintf(os.Stderr, "start the remote-mode suite: %v\n", err)
+		return 1
+	}
+	code := m.Run()
+	err := sub.Wait()
+	if err != nil || flag.Lookup("test.v").Value.String() == "true" {
+		fmt.Fprintf(os.Stderr, "--- remote mode (%s=remote) ---\n%s", modeEnv, out.String())
+	}
+	if err != nil && code == 0 {
+		code = 1
+	}
+	return code
+}
+
+func embeddedOnly(t *testing.T) {
+	t.Helper()
+	if remote {
+		t.Skip("embedded mode only")
+	}
+}
+
+func remoteOnly(t *testing.T) {
+	t.Helper()
+	if !remote {
+		t.Skip("runs in the remote-mode suite")
+	}
+}
+
+var listening = regexp.MustCompile(`listening on (http://\S+)`)
+
+// serve starts `tarn serve` over the lakehouse's home and points the
+// CLI at it.
+func (l *lakehouse) serve(args ...string) *exec.Cmd {
+	l.t.Helper()
+	cmd, url := startServer(l.t, l.home, append([]string{"--insecure-local"}, args...)...)
+	l.env = append(l.env, "TARN_ENDPOINT="+url)
+	return cmd
+}
+
+// startServer starts `tarn serve` on a free loopback port and returns
+// its URL; the server is stopped when the test ends.
+func startServer(t *testing.T, home string, args ...string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := exec.Command(tarnBin, append([]string{"serve", "--addr", "127.0.0.1:0", "--grace", "2s"}, args...)...)
+	cmd.Env = append(os.Environ(), "TARN_HOME="+home, "TARN_CONFIG=/nonexistent/tarn-config.yml")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			default:
+			}
+		}
+		close(lines)
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	var seen []string
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				t.Fatalf("tarn serve exited before listening:\n%s", strings.Join(seen, "\n"))
+			}
+			seen = append(seen, line)
+			if m := listening.FindStringSubmatch(line); m != nil {
+				return cmd, m[1]
+			}
+		case <-deadline:
+			t.Fatalf("tarn serve did not start listening:\n%s", strings.Join(seen, "\n"))
+		}
+	}
+}

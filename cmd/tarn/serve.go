@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/local"
+	"github.com/tarnhq/tarn/server"
+)
+
+func (a *app) serveCommand() *cobra.Command {
+	var addr string
+	var insecure bool
+	var protected []string
+	var maxUploadMiB int64
+	var grace time.Duration
+	var keepJobs int
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the lakehouse over HTTP so a team runs every command against it",
+		Long: `Serve the lakehouse home (--home or $TARN_HOME) over HTTP. Clients set
+TARN_ENDPOINT (or --endpoint, or ` + "`tarn config set endpoint URL`" + `) and every
+command works against the server unchanged; ` + "`tarn run`" + ` uploads the project and
+runs it here, next to the data, streaming the logs back.
+
+Every request needs a bearer token (create users with ` + "`tarn user add NAME`" + `),
+unless --insecure-local, which serves everyone as an admin and is refused on
+an address other than loopback. Users write to their own branches (NAME.*)
+and into protected branches (--protected-branch, default main) only by
+merging; admins write anywhere.
+
+GET /healthz and /readyz answer for load balancers. SIGINT or SIGTERM stops
+the server: it lets running jobs finish for --grace, then cancels the rest
+(a cancelled run publishes nothing). Jobs left running by a server that was
+killed are marked failed at the next start.`,
+		Example: `  tarn serve --home /data/lake
+  tarn serve --addr 0.0.0.0:8181 --protected-branch main --protected-branch prod
+  tarn serve --insecure-local          # a one-person server on 127.0.0.1, no tokens`,
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			host, _, err := net.SplitHostPort(addr)
+			if err != nil {
+				return &usageError{fmt.Sprintf("--addr %q: use HOST:PORT, e.g. 127.0.0.1:8181", addr)}
+			}
+			if insecure && !isLoopback(host) {
+				return tarn.Errorf(tarn.EINVALID, "--insecure-local serves everyone as an admin, so it only listens on loopback (127.0.0.1, ::1 or localhost), not %q; create users with `tarn user add` instead", host)
+			}
+			home, err := a.homeDir()
+			if err != nil {
+				return err
+			}
+			a.home = home
+			lh, err := local.Open(ctx, local.Config{Home: home, QueryIdle: 4, Confine: true, RunCache: a.runCache})
+			if err != nil {
+				return err
+			}
+			defer lh.Close()
+			jobs := lh.Jobs()
+			jobs.Serving = true
+			if n, err := jobs.Recover(ctx); err != nil {
+				return err
+			} else if n > 0 {
+				fmt.Fprintf(a.stderr, "marked %d job(s) left running by a stopped server as failed\n", n)
+			}
+			if keepJobs > 0 {
+				if n, err := jobs.Prune(ctx, keepJobs); err != nil {
+					return err
+				} else if n > 0 {
+					fmt.Fprintf(a.stderr, "removed the records of %d old job(s) (--keep-jobs %d)\n", n, keepJobs)
+				}
+			}
+			if !insecure {
+				if users, err := lh.Users().ListUsers(ctx); err == nil && len(users) == 0 {
+					fmt.Fprintf(a.stderr, "no users yet: create an admin with `tarn user add NAME --admin --home %s`\n", home)
+				}
+			}
+			srv := &server.Server{Services: lh.Services(), Jobs: jobs, Users: lh.Users(), Insecure: insecure, Protected: protected,
+				MaxUpload: maxUploadMiB << 20, UploadDir: filepath.Join(home, "uploads"), Log: a.stderr}
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return tarn.Errorf(tarn.EINVALID, "cannot listen on %s: %v", addr, err)
+			}
+			hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+			mode := "tokens required"
+			if insecure {
+				mode = "insecure-local: no tokens"
+			}
+			fmt.Fprintf(a.stderr, "tarn serve: listening on http://%s (home %s, %s)\n", ln.Addr(), home, mode)
+			served := make(chan error, 1)
+			go func() { served <- hs.Serve(ln) }()
+			select {
+			case err := <-served:
+				return tarn.Errorf(tarn.EINTERNAL, "serve: %v", err)
+			case <-ctx.Done():
+			}
+			fmt.Fprintf(a.stderr, "tarn serve: stopping (running jobs get %s to finish)\n", grace)
+			shutdown := make(chan struct{})
+			go func() {
+				sctx, cancel := context.WithTimeout(context.Background(), grace+5*time.Second)
+				defer cancel()
+				hs.Shutdown(sctx)
+				close(shutdown)
+			}()
+			jobs.Wait(grace)
+			<-shutdown
+			if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&addr, "addr", "127.0.0.1:8181", "address to listen on (HOST:PORT; port 0 picks a free one)")
+	f.BoolVar(&insecure, "insecure-local", false, "no tokens: everyone is an admin (loopback addresses only)")
+	f.StringSliceVar(&protected, "protected-branch", []string{tarn.DefaultBranch}, "branches users change only by merge (repeatable)")
+	f.Int64Var(&maxUploadMiB, "max-upload", 256, "largest upload (files of an import, a project) in MiB")
+	f.DurationVar(&grace, "grace", 30*time.Second, "on shutdown, how long running jobs may finish before they are cancelled")
+	f.IntVar(&keepJobs, "keep-jobs", 10000, "at start, keep the records and logs of this many newest jobs (0: all)")
+	return cmd
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/tarnhq/tarn"
+)
+
+func (a *app) userCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "user",
+		Short: "Add and list the users of a server (each gets a bearer token)",
+		Long: `Users call a tarn server with a bearer token. ` + "`tarn user add`" + ` works on the
+lakehouse home directly (to create the first admin) or, through a server, for
+an admin. The token is printed once; only its SHA-256 hash is stored.`,
+		Example: "  tarn user add alice --admin --home /data/lake\n  tarn user add bob\n  tarn user ls",
+	}
+	var admin bool
+	var validFor time.Duration
+	add := &cobra.Command{
+		Use: "add NAME", Short: "Create a user and print its token (shown only once)",
+		Example: "  tarn user add alice --admin\n  tarn user add bob --valid-for 720h\n  tarn user add carol -o json", Args: exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if err := a.open(ctx); err != nil {
+				return err
+			}
+			if validFor < 0 {
+				return &usageError{"--valid-for must be positive, e.g. 720h"}
+			}
+			u, token, err := a.svc.Users.AddUser(ctx, tarn.NewUser{Name: args[0], Admin: admin, ValidFor: validFor})
+			if err != nil {
+				return err
+			}
+			return a.emit(map[string]any{"user": u, "token": token}, func(w io.Writer) {
+				fmt.Fprintf(w, "%s\n", token)
+				a.progress("created user %s (admin: %v); the token above is shown only once: tarn config set token TOKEN", u.Name, u.Admin)
+			})
+		},
+	}
+	add.Flags().BoolVar(&admin, "admin", false, "the user may write anywhere and manage users")
+	add.Flags().DurationVar(&validFor, "valid-for", 0, "the token expires after this long (e.g. 720h; default: never)")
+	ls := &cobra.Command{
+		Use: "ls", Aliases: []string{"list"}, Short: "List users", Example: "  tarn user ls -o json", Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if err := a.open(ctx); err != nil {
+				return err
+			}
+			users, err := a.svc.Users.ListUsers(ctx)
+			if err != nil {
+				return err
+			}
+			return a.emit(users, func(w io.Writer) {
+				t := newTable(w, "USER", "ADMIN", "CREATED", "EXPIRES")
+				for _, u := range users {
+					expires := "never"
+					if !u.Expires.IsZero() {
+						expires = u.Expires.Local().Format("2006-01-02 15:04")
+					}
+					t.row(u.Name, u.Admin, u.Created.Local().Format("2006-01-02 15:04"), expires)
+				}
+				t.flush()
+			})
+		},
+	}
+	cmd.AddCommand(add, ls)
+	return cmd
+}

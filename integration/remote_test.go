@@ -1,0 +1,270 @@
+//go:build integration
+
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// server is a `tarn serve --insecure-local` process over a home.
+type server struct {
+	t    *testing.T
+	home string
+	cmd  *exec.Cmd
+	url  string
+}
+
+var listeningRe = regexp.MustCompile(`listening on (http://\S+)`)
+
+func startServe(t *testing.T, home, addr string) *server {
+	t.Helper()
+	cmd := exec.Command(env(t, "TARN_BIN"), "serve", "--insecure-local", "--addr", addr, "--grace", "1s")
+	cmd.Env = append(os.Environ(), "TARN_HOME="+home)
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &server{t: t, home: home, cmd: cmd}
+	t.Cleanup(func() { s.stop(syscall.SIGTERM) })
+	sc := bufio.NewScanner(stderr)
+	var seen []string
+	for sc.Scan() {
+		seen = append(seen, sc.Text())
+		if m := listeningRe.FindStringSubmatch(sc.Text()); m != nil {
+			s.url = m[1]
+			go func() {
+				for sc.Scan() {
+				}
+			}()
+			return s
+		}
+	}
+	t.Fatalf("tarn serve did not start:\n%s", strings.Join(seen, "\n"))
+	return nil
+}
+
+func (s *server) stop(sig syscall.Signal) {
+	if s.cmd.ProcessState != nil {
+		return
+	}
+	s.cmd.Process.Signal(sig)
+	s.cmd.Wait()
+}
+
+// cli runs the CLI against the server (the client keeps its own home).
+func (s *server) cli(args ...string) runOut {
+	s.t.Helper()
+	cmd := exec.Command(env(s.t, "TARN_BIN"), args...)
+	cmd.Env = append(os.Environ(), "TARN_HOME="+filepath.Join(filepath.Dir(s.home), "client"), "TARN_ENDPOINT="+s.url,
+		"TARN_CONFIG="+filepath.Join(filepath.Dir(s.home), "none.yml"))
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		s.t.Fatal(err)
+	}
+	return runOut{out.String(), errb.String(), code}
+}
+
+func (s *server) job(id string) (job struct {
+	State string
+	Error *struct{ Message string }
+}) {
+	s.t.Helper()
+	r := s.cli("job", "get", id, "-o", "json")
+	if r.code != 0 {
+		s.t.Fatalf("job get %s: %s", id, r.stderr)
+	}
+	json.Unmarshal([]byte(r.stdout), &job)
+	return job
+}
+
+// waitLog waits until the job's log mentions text.
+func (s *server) waitLog(id, text string) string {
+	s.t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		r := s.cli("job", "logs", id)
+		if strings.Contains(r.stdout, text) {
+			return r.stdout
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("job %s never logged %q:\n%s%s", id, text, r.stdout, r.stderr)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+const slowModel = "import tarn\nimport pyarrow as pa\nimport time\n\n@tarn.model(materialization_strategy=\"REPLACE\")\ndef slow():\n    print('started', flush=True)\n    time.sleep(60)\n    return pa.table({'a': [1]})\n"
+
+// slowJob starts a server and a detached run whose step sleeps, and
+// waits until the step runs. before is main's log head before the run.
+func slowJob(t *testing.T) (srv *server, home, before, id, log string) {
+	t.Helper()
+	home = filepath.Join(t.TempDir(), "home")
+	srv = startServe(t, home, "127.0.0.1:0")
+	before = srv.cli("log", "-n", "1", "-o", "json").stdout
+	r := srv.cli("run", "-p", project(t, map[string]string{"m.py": slowModel}), "--detach")
+	id = strings.TrimSpace(r.stdout)
+	if r.code != 0 || !strings.HasPrefix(id, "j") {
+		t.Fatalf("run --detach: %+v", r)
+	}
+	return srv, home, before, id, srv.waitLog(id, "[slow] started")
+}
+
+// TestRemote_Run: the same projects give the same results and exit codes
+// embedded and through a server; logs stream live.
+func TestRemote_Run(t *testing.T) {
+	dir := t.TempDir()
+	srv := startServe(t, filepath.Join(dir, "home"), "127.0.0.1:0")
+	embedded := filepath.Join(dir, "embedded")
+	ok := project(t, map[string]string{
+		"m.py": "import tarn\nimport pyarrow as pa\n\n@tarn.model(materialization_strategy=\"REPLACE\")\ndef nums():\n    print('making nums', flush=True)\n    return pa.table({'a': [1, 2, 3]})\n",
+	})
+	failing := project(t, map[string]string{"m.py": "import tarn\n\n@tarn.model()\ndef boom():\n    raise ValueError('no luck')\n"})
+	broken := project(t, map[string]string{"m.py": "import tarn\n\n@tarn.model(\ndef broken(:\n"})
+	for _, tc := range []struct {
+		name     string
+		dir      string
+		code     int
+		mentions []string
+	}{
+		{"OK", ok, 0, []string{"[nums] making nums", "nums done"}},
+		{"StepFails", failing, 2, []string{"no luck", "boom failed at m.py:5", `File "m.py", line 5`}},
+		{"SyntaxError", broken, 2, []string{"m.py:4"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			local := tarnRun(t, embedded, "run", "-p", tc.dir)
+			remote := srv.cli("run", "-p", tc.dir)
+			if local.code != tc.code || remote.code != tc.code {
+				t.Fatalf("exit codes: embedded %d, remote %d, want %d\nembedded: %s\nremote: %s", local.code, remote.code, tc.code, local.stderr, remote.stderr)
+			}
+			for _, m := range tc.mentions {
+				if !strings.Contains(remote.stderr+remote.stdout, m) {
+					t.Fatalf("remote run does not mention %q:\n%s%s", m, remote.stdout, remote.stderr)
+				}
+			}
+		})
+	}
+	if r := srv.cli("table", "ls", "-o", "json"); !strings.Contains(r.stdout, `"nums"`) {
+		t.Fatalf("remote run did not publish: %s", r.stdout)
+	}
+	// --detach returns a job id at once; its log is kept after the end.
+	r := srv.cli("run", "-p", ok, "--detach", "--no-cache")
+	id := strings.TrimSpace(r.stdout)
+	if r.code != 0 || !strings.HasPrefix(id, "j") {
+		t.Fatalf("--detach: %+v", r)
+	}
+	if r := srv.cli("job", "logs", id, "--follow"); r.code != 0 || !strings.Contains(r.stdout, "[nums] making nums") {
+		t.Fatalf("job logs --follow: %+v", r)
+	}
+	if j := srv.job(id); j.State != "succeeded" {
+		t.Fatalf("job state %q", j.State)
+	}
+}
+
+// TestRemote_Cancel: cancelling a running job stops its workers and
+// publishes nothing.
+func TestRemote_Cancel(t *testing.T) {
+	srv, home, before, id, log := slowJob(t)
+	dir := filepath.Dir(home)
+	started := time.Now()
+	if r := srv.cli("job", "cancel", id); r.code != 0 || !strings.Contains(r.stdout, "cancelled") {
+		t.Fatalf("job cancel: %+v", r)
+	}
+	if d := time.Since(started); d > 10*time.Second {
+		t.Fatalf("cancel took %s", d)
+	}
+	noWorkersLeft(t, log)
+	if after := srv.cli("log", "-n", "1", "-o", "json").stdout; after != before {
+		t.Fatal("a cancelled run changed main")
+	}
+	if r := srv.cli("job", "cancel", id); r.code != 2 || !strings.Contains(r.stderr, "already ended") {
+		t.Fatalf("second cancel: %+v", r)
+	}
+
+	// A client that disconnects does not stop its run (kill -9: no Ctrl-C
+	// that would cancel the job).
+	cmd := exec.Command(env(t, "TARN_BIN"), "run", "-p", project(t, map[string]string{"m.py": slowModel}))
+	cmd.Env = append(os.Environ(), "TARN_HOME="+filepath.Join(dir, "client"), "TARN_ENDPOINT="+srv.url, "TARN_CONFIG="+filepath.Join(dir, "none.yml"))
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	jobRe := regexp.MustCompile(`job (j[0-9a-f-]+) on`)
+	deadline := time.Now().Add(90 * time.Second)
+	for !strings.Contains(errb.String(), "[slow] started") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the run never started:\n%s", errb.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	m := jobRe.FindStringSubmatch(errb.String())
+	if m == nil {
+		t.Fatalf("the run did not name its job:\n%s", errb.String())
+	}
+	time.Sleep(500 * time.Millisecond)
+	if j := srv.job(m[1]); j.State != "running" {
+		t.Fatalf("after the client went away the job is %q, want running", j.State)
+	}
+	srv.cli("job", "cancel", m[1])
+}
+
+// TestRemote_ServerKilled: kill -9 of the server during a run; after a
+// restart the job is failed and main is untouched.
+func TestRemote_ServerKilled(t *testing.T) {
+	srv, home, before, id, log := slowJob(t)
+	srv.stop(syscall.SIGKILL)
+	noWorkersLeft(t, log)
+	srv = startServe(t, home, "127.0.0.1:0")
+	j := srv.job(id)
+	if j.State != "failed" || j.Error == nil || !strings.Contains(j.Error.Message, "nothing was published") {
+		t.Fatalf("job after restart: %+v", j)
+	}
+	if after := srv.cli("log", "-n", "1", "-o", "json").stdout; after != before {
+		t.Fatal("a run killed with its server changed main")
+	}
+	if r := srv.cli("verify"); r.code != 0 {
+		t.Fatalf("verify after the kill: %s", r.stderr)
+	}
+}
+
+// TestRemote_Shutdown: SIGTERM lets a running job finish for --grace,
+// then cancels it; nothing is published and nothing is left running.
+func TestRemote_Shutdown(t *testing.T) {
+	srv, home, before, id, log := slowJob(t)
+	started := time.Now()
+	srv.stop(syscall.SIGTERM)
+	if code := srv.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("tarn serve exited %d on SIGTERM", code)
+	}
+	if d := time.Since(started); d > 15*time.Second {
+		t.Fatalf("shutdown took %s with --grace 1s", d)
+	}
+	noWorkersLeft(t, log)
+	// The home answers without a server too: the job was cancelled, not
+	// left running.
+	out := tarn(t, home, "job", "get", id, "-o", "json")
+	if !strings.Contains(out, `"state": "cancelled"`) {
+		t.Fatalf("job after shutdown:\n%s", out)
+	}
+	if after := tarn(t, home, "log", "-n", "1", "-o", "json"); after != before {
+		t.Fatal("a run stopped by shutdown changed main")
+	}
+}

@@ -1,0 +1,432 @@
+package local
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tarnhq/tarn"
+)
+
+// JobManager runs jobs and keeps their records and logs under
+// HOME/jobs/ID/ (job.json, events.ndjson). Any process can read them; only
+// the process that started a job (a server) can cancel it. Runs execute
+// one at a time (each run already uses every core); others wait queued.
+type JobManager struct {
+	dir  string
+	runs tarn.RunService
+
+	mu     sync.Mutex
+	active map[string]context.CancelFunc
+	wg     sync.WaitGroup
+	slot   chan struct{}
+	// Serving is set by a server: only then can runs be submitted.
+	Serving bool
+}
+
+var _ tarn.JobService = (*JobManager)(nil)
+
+func newJobManager(home string, runs tarn.RunService) *JobManager {
+	return &JobManager{dir: filepath.Join(home, "jobs"), runs: runs, active: map[string]context.CancelFunc{}, slot: make(chan struct{}, 1)}
+}
+
+func newJobID() string {
+	b := make([]byte, 3)
+	rand.Read(b)
+	return "j" + time.Now().UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b)
+}
+
+func (m *JobManager) path(id, name string) (string, error) {
+	if !validJobID(id) {
+		return "", tarn.Errorf(tarn.ENOTFOUND, "job %q not found: job ids look like j20260101-120000-abcdef (`tarn job ls`)", id)
+	}
+	return filepath.Join(m.dir, id, name), nil
+}
+
+func validJobID(id string) bool {
+	if len(id) < 2 || len(id) > 40 || id[0] != 'j' {
+		return false
+	}
+	for _, r := range id[1:] {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func (m *JobManager) save(j *tarn.Job) error {
+	b, err := json.MarshalIndent(j, "", "  ")
+	if err != nil {
+		return err
+	}
+	p, err := m.path(j.ID, "job.json")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(p, b, 0o644)
+}
+
+// GetJob reads a job record.
+func (m *JobManager) GetJob(ctx context.Context, id string) (*tarn.Job, error) {
+	p, err := m.path(id, "job.json")
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, tarn.Errorf(tarn.ENOTFOUND, "job %q not found (`tarn job ls` lists jobs)", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var j tarn.Job
+	if err := json.Unmarshal(b, &j); err != nil {
+		return nil, tarn.Errorf(tarn.EINTERNAL, "job record %s is corrupt: %v", p, err)
+	}
+	return &j, nil
+}
+
+// ListJobs lists jobs, newest first.
+func (m *JobManager) ListJobs(ctx context.Context) ([]*tarn.Job, error) {
+	entries, err := os.ReadDir(m.dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	out := []*tarn.Job{}
+	for _, e := range entries {
+		if !e.IsDir() || !validJobID(e.Name()) {
+			continue
+		}
+		if j, err := m.GetJob(ctx, e.Name()); err == nil {
+			out = append(out, j)
+		}
+	}
+	sort.Slice(out, func(i, k int) bool { return out[i].Created.After(out[k].Created) })
+	return out, nil
+}
+
+// JobLogs copies the job's events (NDJSON, one tarn.RunEvent a line) to
+// w; with follow it keeps copying until the job has ended.
+func (m *JobManager) JobLogs(ctx context.Context, id string, follow bool, w io.Writer) error {
+	if _, err := m.GetJob(ctx, id); err != nil {
+		return err
+	}
+	p, _ := m.path(id, "events.ndjson")
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		f = nil
+	} else if err != nil {
+		return err
+	}
+	if f != nil {
+		defer f.Close()
+	}
+	var r *bufio.Reader
+	var partial []byte
+	flush := func() {}
+	if fl, ok := w.(interface{ Flush() }); ok {
+		flush = fl.Flush
+	}
+	for {
+		if f == nil {
+			if f, err = os.Open(p); err == nil {
+				defer f.Close()
+			}
+		}
+		if f != nil {
+			if r == nil {
+				r = bufio.NewReaderSize(f, 64*1024)
+			}
+			for {
+				line, err := r.ReadBytes('\n')
+				partial = append(partial, line...)
+				if err != nil {
+					break
+				}
+				if _, err := w.Write(partial); err != nil {
+					return err
+				}
+				partial = partial[:0]
+			}
+			flush()
+		}
+		if !follow {
+			return nil
+		}
+		j, err := m.GetJob(ctx, id)
+		if err != nil {
+			return err
+		}
+		if j.Done() {
+			follow = false // one more pass for lines written before the end
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// CancelJob cancels a job this process runs.
+func (m *JobManager) CancelJob(ctx context.Context, id string) (*tarn.Job, error) {
+	j, err := m.GetJob(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if j.Done() {
+		return nil, tarn.Errorf(tarn.EINVALID, "job %s has already ended (%s): nothing to cancel", id, j.State)
+	}
+	m.mu.Lock()
+	cancel := m.active[id]
+	m.mu.Unlock()
+	if cancel == nil {
+		return nil, tarn.Errorf(tarn.EINVALID, "job %s runs in a server: cancel it there (tarn --endpoint URL job cancel %s)", id, id)
+	}
+	cancel()
+	for !j.Done() { // the job notices at once: workers are killed, nothing is published
+		select {
+		case <-ctx.Done():
+			return j, nil
+		case <-time.After(20 * time.Millisecond):
+		}
+		if j, err = m.GetJob(ctx, id); err != nil {
+			return nil, err
+		}
+	}
+	return j, nil
+}
+
+// JobSpec describes a job to start.
+type JobSpec struct {
+	Kind, User, Ref, Summary string
+	// Serial jobs (runs) wait for the run slot.
+	Serial bool
+	// Cleanup is removed when the job ends (an uploaded project).
+	Cleanup string
+	// Do is the work; log appends an event to the job's log.
+	Do func(ctx context.Context, log func(tarn.RunEvent)) (*tarn.RunResult, error)
+}
+
+// Start records a job and runs it in the background. The job's context
+// is not the caller's: a client that goes away does not stop it.
+func (m *JobManager) Start(spec JobSpec) (*tarn.Job, <-chan struct{}, error) {
+	j := &tarn.Job{ID: newJobID(), Kind: spec.Kind, State: tarn.JobQueued, User: spec.User, Ref: spec.Ref, Summary: spec.Summary,
+		Created: time.Now().UTC()}
+	if err := os.MkdirAll(filepath.Join(m.dir, j.ID), 0o755); err != nil {
+		return nil, nil, err
+	}
+	if err := m.save(j); err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	m.mu.Lock()
+	m.active[j.ID] = cancel
+	m.mu.Unlock()
+	done := make(chan struct{})
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		defer close(done)
+		m.execute(ctx, j, spec)
+		m.mu.Lock()
+		delete(m.active, j.ID)
+		m.mu.Unlock()
+		cancel()
+		if spec.Cleanup != "" {
+			os.RemoveAll(spec.Cleanup)
+		}
+	}()
+	return j, done, nil
+}
+
+func (m *JobManager) execute(ctx context.Context, j *tarn.Job, spec JobSpec) {
+	logPath, _ := m.path(j.ID, "events.ndjson")
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	var logMu sync.Mutex
+	log := func(e tarn.RunEvent) {
+		if logFile == nil {
+			return
+		}
+		b, _ := json.Marshal(e)
+		logMu.Lock()
+		logFile.Write(append(b, '\n'))
+		logMu.Unlock()
+	}
+	if err == nil {
+		defer logFile.Close()
+	}
+	if spec.Serial {
+		select {
+		case m.slot <- struct{}{}:
+			defer func() { <-m.slot }()
+		case <-ctx.Done():
+		}
+	}
+	var res *tarn.RunResult
+	ctx = context.WithValue(ctx, jobIDKey{}, j.ID)
+	if err = ctx.Err(); err == nil {
+		now := time.Now().UTC()
+		j.State, j.Started = tarn.JobRunning, &now
+		m.save(j)
+		res, err = spec.Do(ctx, log)
+	}
+	now := time.Now().UTC()
+	j.Finished, j.Result = &now, res
+	switch {
+	case err == nil:
+		j.State = tarn.JobSucceeded
+	case ctx.Err() != nil:
+		j.State = tarn.JobCancelled
+		j.Error = &tarn.JobError{Code: tarn.EINTERNAL, Message: "cancelled: stopped before publishing anything"}
+	default:
+		j.State = tarn.JobFailed
+		j.Error = &tarn.JobError{Code: tarn.ErrorCode(err), Message: err.Error()}
+	}
+	log(tarn.RunEvent{Kind: "job", State: j.State, Message: fmt.Sprintf("job %s %s", j.ID, j.State)})
+	m.save(j)
+}
+
+type jobIDKey struct{}
+
+// JobID returns the id of the job whose work ctx belongs to ("" outside one).
+func JobID(ctx context.Context) string {
+	id, _ := ctx.Value(jobIDKey{}).(string)
+	return id
+}
+
+// Track runs a short job (a query, an import) in the caller's goroutine
+// and records it; cancelling it cancels ctx.
+func (m *JobManager) Track(ctx context.Context, spec JobSpec, do func(ctx context.Context) error) error {
+	var doErr error
+	spec.Do = func(jctx context.Context, _ func(tarn.RunEvent)) (*tarn.RunResult, error) {
+		ctx, cancel := context.WithCancel(context.WithValue(ctx, jobIDKey{}, JobID(jctx)))
+		defer cancel()
+		stop := context.AfterFunc(jctx, cancel)
+		defer stop()
+		doErr = do(ctx)
+		return nil, doErr
+	}
+	_, done, err := m.Start(spec)
+	if err != nil {
+		return err
+	}
+	<-done
+	return doErr
+}
+
+// SubmitRun starts a run job (only in a server).
+func (m *JobManager) SubmitRun(ctx context.Context, req tarn.RunRequest) (*tarn.Job, error) {
+	if !m.Serving {
+		return nil, tarn.Errorf(tarn.EINVALID, "--detach needs a server: set TARN_ENDPOINT or --endpoint (tarn serve), or run without --detach")
+	}
+	j, _, err := m.StartRun(req, req.Author, "")
+	return j, err
+}
+
+// StartRun starts a run job; cleanup is a folder removed at its end.
+func (m *JobManager) StartRun(req tarn.RunRequest, user, cleanup string) (*tarn.Job, <-chan struct{}, error) {
+	// An uploaded project's folder means nothing to the client: messages
+	// name its files relative to the project, as the client sees them.
+	hide := func(s string) string { return s }
+	if cleanup != "" {
+		prefix := filepath.Clean(req.ProjectDir) + string(filepath.Separator)
+		hide = func(s string) string { return strings.ReplaceAll(s, prefix, "") }
+	}
+	return m.Start(JobSpec{Kind: "run", User: user, Ref: req.Ref, Summary: "tarn run", Serial: true, Cleanup: cleanup,
+		Do: func(ctx context.Context, log func(tarn.RunEvent)) (*tarn.RunResult, error) {
+			res, err := m.runs.Run(ctx, req, func(e tarn.RunEvent) {
+				e.Message = hide(e.Message)
+				log(e)
+			})
+			if res != nil {
+				res.Error = hide(res.Error)
+				for _, s := range res.Steps {
+					s.Error = hide(s.Error)
+				}
+			}
+			if err != nil && cleanup != "" {
+				err = &tarn.Error{Code: tarn.ErrorCode(err), Message: hide(err.Error()), Err: err}
+			}
+			return res, err
+		}})
+}
+
+// Recover marks jobs left queued or running by a process that died as
+// failed. A run publishes by one atomic merge, so such a run published
+// nothing. Call it only when no other server uses the home.
+func (m *JobManager) Recover(ctx context.Context) (int, error) {
+	jobs, err := m.ListJobs(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, j := range jobs {
+		if j.Done() {
+			continue
+		}
+		now := time.Now().UTC()
+		j.State, j.Finished = tarn.JobFailed, &now
+		j.Error = &tarn.JobError{Code: tarn.EINTERNAL, Message: "the server stopped while this job ran; nothing was published (run it again)"}
+		if err := m.save(j); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// Prune removes the records and logs of ended jobs beyond the newest
+// keep, and returns how many it removed.
+func (m *JobManager) Prune(ctx context.Context, keep int) (int, error) {
+	jobs, err := m.ListJobs(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for i, j := range jobs {
+		if i < keep || !j.Done() {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(m.dir, j.ID)); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// CancelAll cancels every job this process runs and waits for them.
+func (m *JobManager) CancelAll() {
+	m.mu.Lock()
+	for _, c := range m.active {
+		c()
+	}
+	m.mu.Unlock()
+	m.wg.Wait()
+}
+
+// Wait waits for running jobs up to timeout, then cancels the rest.
+func (m *JobManager) Wait(timeout time.Duration) {
+	done := make(chan struct{})
+	go func() { m.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(timeout):
+		m.CancelAll()
+	}
+}

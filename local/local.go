@@ -1,0 +1,98 @@
+package local
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+
+	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/cache"
+	"github.com/tarnhq/tarn/catalog"
+	"github.com/tarnhq/tarn/catalog/sqlstore"
+	"github.com/tarnhq/tarn/query"
+	"github.com/tarnhq/tarn/table"
+)
+
+// Config configures the embedded services.
+type Config struct {
+	// Home is the lakehouse home (absolute path).
+	Home string
+	// QueryIdle is how many idle query databases to keep (default 1, the
+	// right number for one CLI command; a server wants more).
+	QueryIdle int
+	// Confine keeps SQL from reading or writing files outside the
+	// warehouse and the scratch folder (HOME/uploads): a server sets it.
+	Confine bool
+	// RunCache, when set, opens the cache that serves unchanged steps and
+	// scans of runs, and its bound in bytes (0: none). It is called when a
+	// run starts.
+	RunCache func() (*cache.Store, int64, error)
+}
+
+// Lakehouse is an open lakehouse home.
+type Lakehouse struct {
+	Home   string
+	cfg    Config
+	cat    *catalog.Catalog
+	tables *table.Service
+	engine *query.Engine
+	jobs   *JobManager
+	users  *UserStore
+}
+
+// Open opens (creating on first use) the lakehouse at cfg.Home.
+func Open(ctx context.Context, cfg Config) (*Lakehouse, error) {
+	home := cfg.Home
+	if err := os.MkdirAll(filepath.Join(home, "warehouse"), 0o755); err != nil {
+		return nil, tarn.Errorf(tarn.EINTERNAL, "create lakehouse home %s: %w", home, err)
+	}
+	store, err := sqlstore.OpenSQLite(ctx, filepath.Join(home, "catalog.db"))
+	if err != nil {
+		return nil, err
+	}
+	cat, err := catalog.Open(ctx, store)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	tables := table.NewService(cat, table.Config{Warehouse: filepath.Join(home, "warehouse")})
+	idle := cfg.QueryIdle
+	if idle == 0 {
+		idle = 1
+	}
+	qopts := query.Options{MaxIdle: idle}
+	if cfg.Confine {
+		qopts.AllowedDirs = []string{filepath.Join(home, "warehouse"), filepath.Join(home, "uploads")}
+	}
+	l := &Lakehouse{Home: home, cfg: cfg, cat: cat, tables: tables, engine: query.New(tables, qopts)}
+	l.jobs = newJobManager(home, &runService{l: l})
+	l.users = &UserStore{Path: filepath.Join(home, "users.json")}
+	return l, nil
+}
+
+// Services returns the lakehouse's services.
+func (l *Lakehouse) Services() *tarn.Services {
+	return &tarn.Services{
+		Refs:     &refService{cat: l.cat},
+		Tables:   &tableService{tables: l.tables},
+		Query:    &queryService{engine: l.engine},
+		Runs:     &runService{l: l},
+		Jobs:     l.jobs,
+		Users:    l.users,
+		Mode:     "embedded",
+		Location: l.Home,
+		Closer:   l.Close,
+	}
+}
+
+// Jobs returns the lakehouse's job manager.
+func (l *Lakehouse) Jobs() *JobManager { return l.jobs }
+
+// Close releases the catalog and the query engine.
+func (l *Lakehouse) Close() error {
+	l.engine.Close()
+	return l.cat.Close()
+}
+
+// Users returns the lakehouse's user store.
+func (l *Lakehouse) Users() *UserStore { return l.users }

@@ -1,0 +1,79 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/pipeline"
+	"github.com/tarnhq/tarn/python"
+	rt "github.com/tarnhq/tarn/runtime"
+)
+
+// runService implements tarn.RunService with the pipeline runner.
+type runService struct{ l *Lakehouse }
+
+var _ tarn.RunService = (*runService)(nil)
+
+// Run loads the project in req.ProjectDir and runs it. The first event
+// (kind "start") names the project, the target and the isolation in force.
+func (s *runService) Run(ctx context.Context, req tarn.RunRequest, events func(tarn.RunEvent)) (*tarn.RunResult, error) {
+	home := s.l.Home
+	sdkDir, err := python.Extract(filepath.Join(home, "sdk"))
+	if err != nil {
+		return nil, err
+	}
+	uv, err := rt.FindUV()
+	if err != nil {
+		return nil, err
+	}
+	envs := &rt.EnvManager{Dir: filepath.Join(home, "envs"), UV: uv, SDKVersion: python.Version(), SDKDir: sdkDir}
+	runner := &pipeline.Runner{Tables: s.l.tables, Envs: envs, Isolation: rt.DetectIsolation(ctx), SDKDir: sdkDir, Home: home}
+	if s.l.cfg.RunCache != nil {
+		if runner.Cache, runner.CacheMaxBytes, err = s.l.cfg.RunCache(); err != nil {
+			return nil, err
+		}
+	}
+	project, err := (&pipeline.Discoverer{SDKDir: sdkDir}).Load(ctx, req.ProjectDir)
+	if err != nil {
+		return nil, err
+	}
+	envs.Index = rt.IndexConfig{URL: project.Index.URL, FindLinks: project.Index.FindLinks, Offline: project.Index.Offline}
+	if v := os.Getenv("TARN_INDEX_URL"); v != "" {
+		envs.Index.URL = v
+	}
+	if v := os.Getenv("TARN_FIND_LINKS"); v != "" {
+		envs.Index.FindLinks = v
+	}
+	emit := func(e tarn.RunEvent) {
+		if events != nil {
+			events(e)
+		}
+	}
+	runner.Events = func(e pipeline.Event) {
+		emit(tarn.RunEvent{Kind: e.Kind, Step: e.Step, StepKind: e.StepKind, State: e.State, Rows: e.Rows, Duration: e.Duration, Saved: e.Saved, Message: e.Message})
+	}
+	mode := "run"
+	if req.DryRun {
+		mode = "dry run (nothing is materialized)"
+	}
+	emit(tarn.RunEvent{Kind: "start", Message: fmt.Sprintf("tarn %s of project %s on %s\nisolation: %s", mode, project.Name, req.Ref, runner.Isolation.Describe())})
+	res, runErr := runner.Run(ctx, project, pipeline.RunOptions{Ref: req.Ref, Params: req.Params, DryRun: req.DryRun, Strict: req.Strict,
+		Preview: req.Preview, Author: req.Author, NoCache: req.NoCache})
+	return runResult(res), runErr
+}
+
+func runResult(r *pipeline.RunResult) *tarn.RunResult {
+	if r == nil {
+		return nil
+	}
+	out := &tarn.RunResult{RunID: r.RunID, Project: r.Project, Target: r.Target, RunBranch: r.RunBranch, Base: r.Base, Commit: r.Commit,
+		Published: r.Published, DryRun: r.DryRun, Isolation: r.Isolation, Duration: r.Duration, Error: r.Error, Steps: []*tarn.StepReport{}}
+	for _, s := range r.Steps {
+		out.Steps = append(out.Steps, &tarn.StepReport{Name: s.Name, Kind: s.Kind, State: s.State, Rows: s.Rows, Duration: s.Duration,
+			Table: s.Table, Env: s.Env, Error: s.Error, Reason: s.Reason, Cached: s.Cached, Saved: s.Saved})
+	}
+	return out
+}

@@ -1,0 +1,94 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/tarnhq/tarn"
+)
+
+// Authenticator turns a bearer token into a user.
+type Authenticator interface {
+	Authenticate(token string) (*tarn.User, error)
+}
+
+type userKey struct{}
+
+// localUser is the caller of a server started with Insecure.
+var localUser = &tarn.User{Name: "local", Admin: true}
+
+// anonymous is who a request is before authentication: it may do nothing.
+var anonymous = &tarn.User{Name: "-"}
+
+func userOf(ctx context.Context) *tarn.User {
+	if u, ok := ctx.Value(userKey{}).(*tarn.User); ok {
+		return u
+	}
+	return anonymous
+}
+
+// authenticate resolves the caller of a /v1 request.
+func (s *Server) authenticate(r *http.Request) (*tarn.User, error) {
+	if s.Insecure {
+		return localUser, nil
+	}
+	h := r.Header.Get("Authorization")
+	token, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || strings.TrimSpace(token) == "" {
+		return nil, tarn.Errorf(tarn.EUNAUTHORIZED, "this server needs a token: `tarn config set token TOKEN` or TARN_TOKEN (an admin creates one with `tarn user add NAME`)")
+	}
+	return s.Users.Authenticate(strings.TrimSpace(token))
+}
+
+// author is who a commit is recorded for: the authenticated user, or
+// what the client says when the server runs without authentication.
+func (s *Server) author(ctx context.Context, info *tarn.CommitInfo) {
+	if s.Insecure {
+		if info.Author == "" {
+			info.Author = localUser.Name
+		}
+		return
+	}
+	info.Author = userOf(ctx).Name
+}
+
+func (s *Server) protected(branch string) bool {
+	return slices.Contains(s.Protected, branch)
+}
+
+func ownBranch(u *tarn.User, branch string) bool {
+	return strings.HasPrefix(branch, u.Name+".")
+}
+
+// canWrite checks a direct write (tables, namespaces, creating, deleting
+// or renaming a branch) to branch.
+func (s *Server) canWrite(ctx context.Context, branch string) error {
+	u := userOf(ctx)
+	if u.Admin {
+		return nil
+	}
+	if s.protected(branch) {
+		return tarn.Errorf(tarn.EFORBIDDEN, "branch %q is protected: it changes only by merge; write on a branch of yours (%s.NAME) and merge it into %s", branch, u.Name, branch)
+	}
+	if !ownBranch(u, branch) {
+		return tarn.Errorf(tarn.EFORBIDDEN, "user %q may write only to branches named %s.* (and merge into %s): %q is not one of them", u.Name, u.Name, strings.Join(s.Protected, ", "), branch)
+	}
+	return nil
+}
+
+// canMerge checks a merge (or a run, which publishes by merge) into branch.
+func (s *Server) canMerge(ctx context.Context, branch string) error {
+	if s.protected(branch) {
+		return nil
+	}
+	return s.canWrite(ctx, branch)
+}
+
+func (s *Server) adminOnly(ctx context.Context, what string) error {
+	if u := userOf(ctx); !u.Admin {
+		return tarn.Errorf(tarn.EFORBIDDEN, "only admins may %s (user %q is not an admin)", what, u.Name)
+	}
+	return nil
+}

@@ -1,0 +1,82 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/tarnhq/tarn"
+)
+
+// statuses maps error codes to HTTP statuses; the client maps the code in
+// the body back, so EEXISTS and ECONFLICT stay apart although both are 409.
+var statuses = map[string]int{
+	tarn.EINVALID:      http.StatusBadRequest,
+	tarn.EUNAUTHORIZED: http.StatusUnauthorized,
+	tarn.EFORBIDDEN:    http.StatusForbidden,
+	tarn.ENOTFOUND:     http.StatusNotFound,
+	tarn.ECONFLICT:     http.StatusConflict,
+	tarn.EEXISTS:       http.StatusConflict,
+	tarn.EINTERNAL:     http.StatusInternalServerError,
+}
+
+// ErrorBody is the JSON body of every error response.
+type ErrorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func statusOf(err error) int {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return http.StatusRequestEntityTooLarge
+	}
+	if s, ok := statuses[tarn.ErrorCode(err)]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	var body ErrorBody
+	body.Error.Code = tarn.ErrorCode(err)
+	body.Error.Message = err.Error()
+	status := statusOf(err)
+	if status == http.StatusRequestEntityTooLarge {
+		var tooBig *http.MaxBytesError
+		errors.As(err, &tooBig)
+		body.Error.Code = tarn.EINVALID
+		body.Error.Message = "the upload is larger than the server's limit of " + tarn.FormatBytes(tooBig.Limit) +
+			": upload fewer or smaller files, or raise the limit (tarn serve --max-upload)"
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="tarn"`)
+	}
+	writeJSON(w, status, body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.Encode(v)
+}
+
+// decodeJSON reads a JSON request body strictly.
+func decodeJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return err
+		}
+		return tarn.Errorf(tarn.EINVALID, "malformed JSON request body: %v", err)
+	}
+	if dec.More() {
+		return tarn.Errorf(tarn.EINVALID, "malformed JSON request body: more than one JSON value")
+	}
+	return nil
+}

@@ -1,0 +1,197 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/tarnhq/tarn"
+)
+
+func refKind(s string) (tarn.RefKind, error) {
+	switch s {
+	case "", "branch":
+		return tarn.KindBranch, nil
+	case "tag":
+		return tarn.KindTag, nil
+	}
+	return "", tarn.Errorf(tarn.EINVALID, "unknown ref kind %q: use branch or tag", s)
+}
+
+func (s *Server) listRefs(w http.ResponseWriter, r *http.Request) error {
+	kind, err := refKind(r.URL.Query().Get("kind"))
+	if err != nil {
+		return err
+	}
+	refs, err := s.Services.Refs.ListRefs(r.Context(), kind)
+	if err != nil {
+		return err
+	}
+	if refs == nil {
+		refs = []tarn.Ref{}
+	}
+	writeJSON(w, http.StatusOK, refs)
+	return nil
+}
+
+// CreateRefRequest is the body of POST /v1/refs.
+type CreateRefRequest struct {
+	Kind tarn.RefKind `json:"kind"`
+	Name string       `json:"name"`
+	From string       `json:"from"`
+}
+
+func (s *Server) checkRefWrite(r *http.Request, kind tarn.RefKind, name string) error {
+	if kind == tarn.KindTag {
+		return s.adminOnly(r.Context(), "create or delete tags")
+	}
+	return s.canWrite(r.Context(), name)
+}
+
+func (s *Server) createRef(w http.ResponseWriter, r *http.Request) error {
+	var req CreateRefRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	kind, err := refKind(string(req.Kind))
+	if err != nil {
+		return err
+	}
+	if err := s.checkRefWrite(r, kind, req.Name); err != nil {
+		return err
+	}
+	ref, err := s.Services.Refs.CreateRef(r.Context(), kind, req.Name, req.From)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, ref)
+	return nil
+}
+
+func (s *Server) getRef(w http.ResponseWriter, r *http.Request) error {
+	ref, err := s.Services.Refs.GetRef(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ref)
+	return nil
+}
+
+func (s *Server) deleteRef(w http.ResponseWriter, r *http.Request) error {
+	kind, err := refKind(r.URL.Query().Get("kind"))
+	if err != nil {
+		return err
+	}
+	name := r.PathValue("name")
+	if err := s.checkRefWrite(r, kind, name); err != nil {
+		return err
+	}
+	if err := s.Services.Refs.DeleteRef(r.Context(), kind, name); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"deleted": name})
+	return nil
+}
+
+// RenameRequest is the body of POST /v1/refs/{name}/rename.
+type RenameRequest struct {
+	NewName string `json:"new_name"`
+}
+
+func (s *Server) renameBranch(w http.ResponseWriter, r *http.Request) error {
+	var req RenameRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	old := r.PathValue("name")
+	if err := s.canWrite(r.Context(), old); err != nil {
+		return err
+	}
+	if err := s.canWrite(r.Context(), req.NewName); err != nil {
+		return err
+	}
+	ref, err := s.Services.Refs.RenameBranch(r.Context(), old, req.NewName)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ref)
+	return nil
+}
+
+// resolve resolves ?ref=; with branch=true only a branch is accepted.
+func (s *Server) resolve(w http.ResponseWriter, r *http.Request) error {
+	ref := r.URL.Query().Get("ref")
+	var c *tarn.Commit
+	var err error
+	if queryBool(r, "branch") {
+		c, err = s.Services.Refs.BranchHead(r.Context(), ref)
+	} else {
+		c, err = s.Services.Refs.Resolve(r.Context(), ref)
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, c)
+	return nil
+}
+
+func (s *Server) getCommit(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.Services.Refs.GetCommit(r.Context(), r.PathValue("hash"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, c)
+	return nil
+}
+
+func (s *Server) log(w http.ResponseWriter, r *http.Request) error {
+	limit, err := queryInt(r, "limit", 20)
+	if err != nil {
+		return err
+	}
+	commits, err := s.Services.Refs.Log(r.Context(), r.URL.Query().Get("ref"), limit)
+	if err != nil {
+		return err
+	}
+	if commits == nil {
+		commits = []*tarn.Commit{}
+	}
+	writeJSON(w, http.StatusOK, commits)
+	return nil
+}
+
+func (s *Server) mergeBase(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.Services.Refs.MergeBase(r.Context(), r.URL.Query().Get("a"), r.URL.Query().Get("b"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]*tarn.Commit{"base": c})
+	return nil
+}
+
+func (s *Server) diff(w http.ResponseWriter, r *http.Request) error {
+	changes, err := s.Services.Refs.Diff(r.Context(), r.URL.Query().Get("from"), r.URL.Query().Get("to"))
+	if err != nil {
+		return err
+	}
+	if changes == nil {
+		changes = []tarn.Change{}
+	}
+	writeJSON(w, http.StatusOK, changes)
+	return nil
+}
+
+func (s *Server) merge(w http.ResponseWriter, r *http.Request) error {
+	var req tarn.MergeRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	if err := s.canMerge(r.Context(), req.Into); err != nil {
+		return err
+	}
+	s.author(r.Context(), &req.Info)
+	res, err := s.Services.Refs.Merge(r.Context(), req)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}

@@ -1,0 +1,294 @@
+package server
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"io"
+	"mime"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/tarnhq/tarn"
+)
+
+// RunLine is one line of the NDJSON stream of POST /v1/runs: first the
+// job, then events as they happen, last the job again with the result.
+type RunLine struct {
+	Job   *tarn.Job      `json:"job,omitempty"`
+	Event *tarn.RunEvent `json:"event,omitempty"`
+	Done  bool           `json:"done,omitempty"`
+}
+
+// run takes a multipart upload: a "request" part (tarn.RunRequest) and a
+// "project" part (the project folder as tar.gz). The run is a job: with
+// ?detach=true the job is returned at once (202); otherwise its events
+// stream back as NDJSON until it ends. A client that disconnects does
+// not stop the job.
+func (s *Server) run(w http.ResponseWriter, r *http.Request) error {
+	var req tarn.RunRequest
+	dir, err := s.receiveProject(r, &req, func() error {
+		if err := s.canMerge(r.Context(), req.Ref); err != nil {
+			return err
+		}
+		_, err := s.Services.Refs.BranchHead(r.Context(), req.Ref)
+		return err
+	})
+	if err != nil {
+		os.RemoveAll(dir)
+		return err
+	}
+	user := userOf(r.Context()).Name
+	if !s.Insecure || req.Author == "" {
+		req.Author = user
+	}
+	req.ProjectDir = filepath.Join(dir, "project")
+	job, _, err := s.Jobs.StartRun(req, user, dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return err
+	}
+	if queryBool(r, "detach") {
+		writeJSON(w, http.StatusAccepted, job)
+		return nil
+	}
+	w.Header().Set("Content-Type", ContentNDJSON)
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	enc := json.NewEncoder(w)
+	enc.Encode(RunLine{Job: job})
+	rc.Flush()
+	lw := &eventLines{enc: enc, flush: func() { rc.Flush() }}
+	if err := s.Jobs.JobLogs(r.Context(), job.ID, true, lw); err != nil {
+		return nil // the client went away: the job goes on
+	}
+	final, err := s.Jobs.GetJob(context.WithoutCancel(r.Context()), job.ID)
+	if err != nil {
+		return nil
+	}
+	enc.Encode(RunLine{Job: final, Done: true})
+	return nil
+}
+
+// eventLines turns job log lines (one tarn.RunEvent each) into RunLines.
+type eventLines struct {
+	enc   *json.Encoder
+	flush func()
+}
+
+func (e *eventLines) Write(p []byte) (int, error) {
+	var ev tarn.RunEvent
+	if err := json.Unmarshal(bytes.TrimSpace(p), &ev); err != nil {
+		return len(p), nil
+	}
+	if ev.Kind == "job" {
+		return len(p), nil
+	}
+	return len(p), e.enc.Encode(RunLine{Event: &ev})
+}
+
+func (e *eventLines) Flush() { e.flush() }
+
+// receiveProject reads the request part, calls check, and unpacks the
+// project part into DIR/project.
+func (s *Server) receiveProject(r *http.Request, req *tarn.RunRequest, check func() error) (string, error) {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != "multipart/form-data" {
+		return "", tarn.Errorf(tarn.EINVALID, "POST /v1/runs takes multipart/form-data (a \"request\" part and a \"project\" part), not %q", mt)
+	}
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return "", tarn.Errorf(tarn.EINVALID, "malformed multipart body: %v", err)
+	}
+	dir, err := s.uploadDir()
+	if err != nil {
+		return "", err
+	}
+	gotRequest, gotProject := false, false
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return dir, uploadErr(err)
+		}
+		switch part.FormName() {
+		case "request":
+			dec := json.NewDecoder(part)
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(req); err != nil {
+				return dir, tarn.Errorf(tarn.EINVALID, "malformed JSON in the request part: %v", err)
+			}
+			if err := check(); err != nil {
+				return dir, err
+			}
+			gotRequest = true
+		case "project":
+			if !gotRequest {
+				return dir, tarn.Errorf(tarn.EINVALID, "the \"request\" part must come before the \"project\" part")
+			}
+			if err := untar(part, filepath.Join(dir, "project"), 4*s.MaxUpload); err != nil {
+				return dir, err
+			}
+			gotProject = true
+		default:
+			return dir, tarn.Errorf(tarn.EINVALID, "unexpected multipart part %q: send \"request\" and \"project\" parts", part.FormName())
+		}
+	}
+	if !gotRequest || !gotProject {
+		return dir, tarn.Errorf(tarn.EINVALID, "a run upload needs a \"request\" part and a \"project\" part (the project as tar.gz)")
+	}
+	return dir, nil
+}
+
+// untar unpacks a tar.gz of regular files and folders into dir. Absolute
+// names, ".." and links are refused: nothing lands outside dir; neither
+// does more than limit bytes (an archive that expands without end).
+func untar(r io.Reader, dir string, limit int64) error {
+	var total int64
+	gz, err := gzip.NewReader(r)
+	if err != nil {
+		return uploadErr(err)
+	}
+	tr := tar.NewReader(gz)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return uploadErr(err)
+		}
+		name := path.Clean(h.Name)
+		if path.IsAbs(name) || name == ".." || strings.HasPrefix(name, "../") || strings.Contains(name, "\\") {
+			return tarn.Errorf(tarn.EINVALID, "the project archive has an entry outside the project: %q", h.Name)
+		}
+		target := filepath.Join(dir, filepath.FromSlash(name))
+		switch h.Typeflag {
+		case tar.TypeDir:
+			if err := os.MkdirAll(target, 0o755); err != nil {
+				return err
+			}
+		case tar.TypeReg:
+			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+				return err
+			}
+			if total += h.Size; total > limit {
+				return tarn.Errorf(tarn.EINVALID, "the project expands to more than %s: list data files in its .gitignore, or keep data in tables", tarn.FormatBytes(limit))
+			}
+			f, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+			if err != nil {
+				return tarn.Errorf(tarn.EINVALID, "the project archive has %q twice or under a file: %v", h.Name, err)
+			}
+			_, err = io.Copy(f, io.LimitReader(tr, h.Size))
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return uploadErr(err)
+			}
+		default:
+			return tarn.Errorf(tarn.EINVALID, "the project archive has %q, which is not a regular file or folder (links are not accepted)", h.Name)
+		}
+	}
+}
+
+func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
+	jobs, err := s.Jobs.ListJobs(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, jobs)
+	return nil
+}
+
+func (s *Server) getJob(w http.ResponseWriter, r *http.Request) error {
+	j, err := s.Jobs.GetJob(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, j)
+	return nil
+}
+
+// jobLogs sends a job's events as NDJSON (one tarn.RunEvent a line);
+// with ?follow=true until the job ends.
+func (s *Server) jobLogs(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if _, err := s.Jobs.GetJob(r.Context(), id); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", ContentNDJSON)
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	s.Jobs.JobLogs(r.Context(), id, queryBool(r, "follow"), &flushWriter{w: w, flush: func() { rc.Flush() }})
+	return nil
+}
+
+type flushWriter struct {
+	w     io.Writer
+	flush func()
+}
+
+func (f *flushWriter) Write(p []byte) (int, error) { return f.w.Write(p) }
+func (f *flushWriter) Flush()                      { f.flush() }
+
+func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	j, err := s.Jobs.GetJob(ctx, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if u := userOf(ctx); !u.Admin && j.User != u.Name {
+		return tarn.Errorf(tarn.EFORBIDDEN, "job %s belongs to %q: users cancel their own jobs, admins any job", j.ID, j.User)
+	}
+	j, err = s.Jobs.CancelJob(ctx, j.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, j)
+	return nil
+}
+
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
+	if err := s.adminOnly(r.Context(), "list users"); err != nil {
+		return err
+	}
+	users, err := s.Services.Users.ListUsers(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, users)
+	return nil
+}
+
+// AddUserResponse carries the new token, shown only once.
+type AddUserResponse struct {
+	User  *tarn.User `json:"user"`
+	Token string     `json:"token"`
+}
+
+func (s *Server) addUser(w http.ResponseWriter, r *http.Request) error {
+	if err := s.adminOnly(r.Context(), "add users"); err != nil {
+		return err
+	}
+	var req tarn.NewUser
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	u, token, err := s.Services.Users.AddUser(r.Context(), req)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, AddUserResponse{User: u, Token: token})
+	return nil
+}

@@ -1,0 +1,225 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/local"
+)
+
+// Server serves a lakehouse over HTTP.
+type Server struct {
+	Services *tarn.Services
+	Jobs     *local.JobManager
+	Users    Authenticator
+	// Insecure serves every request as an admin without a token (loopback only).
+	Insecure bool
+	// Protected branches change only by merge (default: main).
+	Protected []string
+	// MaxUpload caps one upload (files of an import, a project) in bytes.
+	MaxUpload int64
+	// UploadDir holds uploads while they are used.
+	UploadDir string
+	// Log, when set, gets one line per request: time, user, method, path,
+	// status, duration.
+	Log io.Writer
+
+	mux    *http.ServeMux
+	routes []string
+}
+
+// DefaultMaxUpload is the default upload limit.
+const DefaultMaxUpload = 256 << 20
+
+// maxJSON caps a JSON request body.
+const maxJSON = 4 << 20
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// Handler returns the server's HTTP handler.
+func (s *Server) Handler() http.Handler {
+	if s.mux != nil {
+		return s.mux
+	}
+	if s.MaxUpload == 0 {
+		s.MaxUpload = DefaultMaxUpload
+	}
+	if s.Protected == nil {
+		s.Protected = []string{tarn.DefaultBranch}
+	}
+	s.mux = http.NewServeMux()
+	s.handle("GET /healthz", s.healthz, false)
+	s.handle("GET /readyz", s.readyz, false)
+	s.handle("GET /v1/whoami", s.whoami, true)
+
+	s.handle("GET /v1/refs", s.listRefs, true)
+	s.handle("POST /v1/refs", s.createRef, true)
+	s.handle("GET /v1/refs/{name}", s.getRef, true)
+	s.handle("DELETE /v1/refs/{name}", s.deleteRef, true)
+	s.handle("POST /v1/refs/{name}/rename", s.renameBranch, true)
+	s.handle("GET /v1/resolve", s.resolve, true)
+	s.handle("GET /v1/commits/{hash}", s.getCommit, true)
+	s.handle("GET /v1/log", s.log, true)
+	s.handle("GET /v1/merge-base", s.mergeBase, true)
+	s.handle("GET /v1/diff", s.diff, true)
+	s.handle("POST /v1/merge", s.merge, true)
+
+	s.handle("GET /v1/namespaces", s.listNamespaces, true)
+	s.handle("POST /v1/namespaces", s.createNamespace, true)
+	s.handle("DELETE /v1/namespaces/{namespace}", s.dropNamespace, true)
+	s.handle("GET /v1/tables", s.listTables, true)
+	s.handle("POST /v1/tables", s.createTable, true)
+	s.handle("GET /v1/tables/{table}", s.getTable, true)
+	s.handle("DELETE /v1/tables/{table}", s.dropTable, true)
+	s.handle("POST /v1/tables/{table}/import", s.importTable, true)
+	s.handle("POST /v1/tables/{table}/revert", s.revertTable, true)
+	s.handle("POST /v1/verify", s.verify, true)
+
+	s.handle("POST /v1/query", s.query, true)
+	s.handle("POST /v1/query/export", s.export, true)
+	s.handle("POST /v1/runs", s.run, true)
+	s.handle("GET /v1/jobs", s.listJobs, true)
+	s.handle("GET /v1/jobs/{id}", s.getJob, true)
+	s.handle("GET /v1/jobs/{id}/logs", s.jobLogs, true)
+	s.handle("POST /v1/jobs/{id}/cancel", s.cancelJob, true)
+	s.handle("GET /v1/users", s.listUsers, true)
+	s.handle("POST /v1/users", s.addUser, true)
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, tarn.Errorf(tarn.ENOTFOUND, "no route %s %s: see api/openapi.yaml for the API", r.Method, r.URL.Path))
+	})
+	return s.mux
+}
+
+// Routes lists the registered route patterns ("METHOD /path").
+func (s *Server) Routes() []string {
+	s.Handler()
+	return append([]string(nil), s.routes...)
+}
+
+func (s *Server) handle(pattern string, h handlerFunc, auth bool) {
+	s.routes = append(s.routes, pattern)
+	s.mux.HandleFunc(pattern, func(rw http.ResponseWriter, r *http.Request) {
+		started := time.Now()
+		w := &statusWriter{ResponseWriter: rw}
+		if s.Log != nil {
+			defer func() {
+				fmt.Fprintf(s.Log, "%s %s %s %s %d %s\n", started.UTC().Format(time.RFC3339), userOf(r.Context()).Name, r.Method, r.URL.Path,
+					w.status, time.Since(started).Round(time.Millisecond))
+			}()
+		}
+		if auth {
+			u, err := s.authenticate(r)
+			if err != nil {
+				writeError(w, err)
+				return
+			}
+			r = r.WithContext(context.WithValue(r.Context(), userKey{}, u))
+		}
+		if r.Body != nil && r.Method != http.MethodGet {
+			limit := int64(maxJSON)
+			if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/") {
+				limit = s.MaxUpload
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
+		}
+		if err := h(w, r); err != nil {
+			writeError(w, err)
+		}
+	})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+// readyz checks that the catalog answers.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	if _, err := s.Services.Refs.Resolve(r.Context(), tarn.DefaultBranch); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
+		return nil
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	return nil
+}
+
+func (s *Server) whoami(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, userOf(r.Context()))
+	return nil
+}
+
+// uploadDir creates a fresh folder for one request's uploads.
+func (s *Server) uploadDir() (string, error) {
+	if err := os.MkdirAll(s.UploadDir, 0o700); err != nil {
+		return "", err
+	}
+	return os.MkdirTemp(s.UploadDir, "up-")
+}
+
+func queryInt(r *http.Request, name string, def int) (int, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, tarn.Errorf(tarn.EINVALID, "query parameter %s=%q is not a number", name, v)
+	}
+	return n, nil
+}
+
+func queryBool(r *http.Request, name string) bool {
+	v := r.URL.Query().Get(name)
+	return v == "1" || v == "true"
+}
+
+// cleanPath keeps upload folder names out of messages.
+func cleanPath(dir string) func(error) error {
+	return func(err error) error {
+		if err == nil || dir == "" {
+			return err
+		}
+		return rewriteMessage(err, filepath.Clean(dir)+string(filepath.Separator))
+	}
+}
+
+// Pattern returns the route pattern a request matches ("" for none).
+func (s *Server) Pattern(r *http.Request) string {
+	s.Handler()
+	_, p := s.mux.Handler(r)
+	if p == "/" {
+		return ""
+	}
+	return p
+}
+
+// statusWriter remembers the status for the access log; Unwrap lets
+// http.ResponseController reach the connection (Flush, trailers).
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,444 @@
+package server_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/client"
+	"github.com/tarnhq/tarn/local"
+	"github.com/tarnhq/tarn/server"
+)
+
+// testServer is a server over a fresh home, with an admin and a user.
+type testServer struct {
+	t            *testing.T
+	home, dir    string
+	url          string
+	srv          *server.Server
+	adminToken   string
+	aliceToken   string
+	lake         *local.Lakehouse
+	admin, alice *tarn.Services
+}
+
+func newTestServer(t *testing.T, configure func(*server.Server)) *testServer {
+	t.Helper()
+	dir := t.TempDir()
+	home := filepath.Join(dir, "home")
+	ctx := context.Background()
+	lh, err := local.Open(ctx, local.Config{Home: home, Confine: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lh.Close() })
+	lh.Jobs().Serving = true
+	srv := &server.Server{Services: lh.Services(), Jobs: lh.Jobs(), Users: lh.Users(), UploadDir: filepath.Join(home, "uploads")}
+	if configure != nil {
+		configure(srv)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	ts := &testServer{t: t, home: home, dir: dir, url: hs.URL, srv: srv, lake: lh}
+	_, ts.adminToken, err = lh.Users().AddUser(ctx, tarn.NewUser{Name: "root", Admin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ts.aliceToken, err = lh.Users().AddUser(ctx, tarn.NewUser{Name: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.admin = ts.client(ts.adminToken)
+	ts.alice = ts.client(ts.aliceToken)
+	return ts
+}
+
+func (ts *testServer) client(token string) *tarn.Services {
+	svc, err := client.New(client.Config{Endpoint: ts.url, Token: token})
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	return svc
+}
+
+func (ts *testServer) file(name, content string) string {
+	p := filepath.Join(ts.dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		ts.t.Fatal(err)
+	}
+	return p
+}
+
+// raw sends a request and decodes a JSON error body, if any.
+func (ts *testServer) raw(method, path, token, contentType string, body io.Reader) (int, server.ErrorBody) {
+	ts.t.Helper()
+	req, _ := http.NewRequest(method, ts.url+path, body)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var eb server.ErrorBody
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 400 {
+		if resp.Header.Get("Content-Type") != "application/json" {
+			ts.t.Fatalf("%s %s: error with content type %q", method, path, resp.Header.Get("Content-Type"))
+		}
+		if err := json.Unmarshal(b, &eb); err != nil || eb.Error.Code == "" || eb.Error.Message == "" {
+			ts.t.Fatalf("%s %s: error body %q is not {\"error\":{code,message}}", method, path, b)
+		}
+	}
+	return resp.StatusCode, eb
+}
+
+func wantErr(t *testing.T, err error, code string, mentions ...string) {
+	t.Helper()
+	if tarn.ErrorCode(err) != code {
+		t.Fatalf("error %v (code %q), want code %q", err, tarn.ErrorCode(err), code)
+	}
+	for _, m := range mentions {
+		if !strings.Contains(err.Error(), m) {
+			t.Fatalf("error %q does not mention %q", err, m)
+		}
+	}
+}
+
+func info(msg string) tarn.CommitInfo { return tarn.CommitInfo{Message: msg} }
+
+func TestServer_Auth(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ctx := context.Background()
+	code, eb := ts.raw("GET", "/v1/refs", "", "", nil)
+	if code != 401 || !strings.Contains(eb.Error.Message, "needs a token") || eb.Error.Code != tarn.EUNAUTHORIZED {
+		t.Fatalf("no token: %d %+v", code, eb)
+	}
+	_, err := ts.client("tarn_nottherighttoken").Refs.ListRefs(ctx, tarn.KindBranch)
+	wantErr(t, err, tarn.EUNAUTHORIZED, "invalid token")
+	// An expired token is refused with the date.
+	users := filepath.Join(ts.home, "users.json")
+	b, _ := os.ReadFile(users)
+	var f map[string][]map[string]any
+	json.Unmarshal(b, &f)
+	for _, u := range f["users"] {
+		if u["name"] == "alice" {
+			u["expires"] = "2020-01-01T00:00:00Z"
+		}
+	}
+	b, _ = json.Marshal(f)
+	os.WriteFile(users, b, 0o600)
+	_, err = ts.alice.Refs.ListRefs(ctx, tarn.KindBranch)
+	wantErr(t, err, tarn.EUNAUTHORIZED, "expired", "2020-01-01")
+	if _, err := ts.admin.Refs.ListRefs(ctx, tarn.KindBranch); err != nil {
+		t.Fatal(err)
+	}
+	// Health needs no token.
+	if code, _ := ts.raw("GET", "/healthz", "", "", nil); code != 200 {
+		t.Fatalf("healthz %d", code)
+	}
+	if code, _ := ts.raw("GET", "/readyz", "", "", nil); code != 200 {
+		t.Fatalf("readyz %d", code)
+	}
+}
+
+func TestServer_Permissions(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ctx := context.Background()
+	csv := ts.file("a.csv", "id,v\n1,2\n")
+	admin, alice := ts.admin, ts.alice
+
+	// Everyone reads; alice writes her own branches.
+	if _, err := alice.Refs.CreateRef(ctx, tarn.KindBranch, "alice.dev", "main"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := alice.Tables.CreateTable(ctx, tarn.CreateTableRequest{Table: tarn.TableIdent{Namespace: "tarn", Name: "t"}, Branch: "alice.dev", From: []string{csv}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Commit.Author != "alice" || res.Commit.Message != "create table tarn.t from a.csv" {
+		t.Fatalf("commit author %q message %q", res.Commit.Author, res.Commit.Message)
+	}
+	// main is protected: no direct writes, merges are fine.
+	_, err = alice.Tables.CreateTable(ctx, tarn.CreateTableRequest{Table: tarn.TableIdent{Namespace: "tarn", Name: "t"}, Branch: "main", From: []string{csv}})
+	wantErr(t, err, tarn.EFORBIDDEN, `"main" is protected`, "merge")
+	_, err = alice.Tables.CreateNamespace(ctx, "main", "x", info(""))
+	wantErr(t, err, tarn.EFORBIDDEN, "protected")
+	if _, err := alice.Refs.Merge(ctx, tarn.MergeRequest{Source: "alice.dev", Into: "main"}); err != nil {
+		t.Fatal(err)
+	}
+	// Someone else's branches are not hers.
+	_, err = alice.Refs.CreateRef(ctx, tarn.KindBranch, "bob.x", "main")
+	wantErr(t, err, tarn.EFORBIDDEN, "alice.*", `"bob.x"`)
+	if _, err := admin.Refs.CreateRef(ctx, tarn.KindBranch, "bob.x", "main"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = alice.Refs.Merge(ctx, tarn.MergeRequest{Source: "main", Into: "bob.x"})
+	wantErr(t, err, tarn.EFORBIDDEN, "alice.*")
+	err = alice.Refs.DeleteRef(ctx, tarn.KindBranch, "bob.x")
+	wantErr(t, err, tarn.EFORBIDDEN)
+	_, err = alice.Refs.RenameBranch(ctx, "alice.dev", "dev")
+	wantErr(t, err, tarn.EFORBIDDEN, `"dev"`)
+	// Tags and users are for admins.
+	_, err = alice.Refs.CreateRef(ctx, tarn.KindTag, "v1", "main")
+	wantErr(t, err, tarn.EFORBIDDEN, "admins", "tags")
+	_, _, err = alice.Users.AddUser(ctx, tarn.NewUser{Name: "mallory", Admin: true})
+	wantErr(t, err, tarn.EFORBIDDEN, "admins")
+	u, token, err := admin.Users.AddUser(ctx, tarn.NewUser{Name: "bob"})
+	if err != nil || u.Admin || !strings.HasPrefix(token, "tarn_") {
+		t.Fatalf("admin adds bob: %v %+v", err, u)
+	}
+	// Admins write anywhere, including main.
+	if _, err := admin.Tables.DropTable(ctx, tarn.TableIdent{Namespace: "tarn", Name: "t"}, "main", info("")); err != nil {
+		t.Fatal(err)
+	}
+	// Reads by anyone; the users file keeps only hashes.
+	if _, err := ts.client(token).Refs.Log(ctx, "main", 0); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(ts.home, "users.json"))
+	if strings.Contains(string(b), token) || strings.Contains(string(b), ts.aliceToken) {
+		t.Fatal("users.json holds a token in clear")
+	}
+}
+
+func TestServer_ProtectedConfigurable(t *testing.T) {
+	ts := newTestServer(t, func(s *server.Server) { s.Protected = []string{"prod"} })
+	ctx := context.Background()
+	_, err := ts.alice.Tables.CreateNamespace(ctx, "main", "x", info(""))
+	wantErr(t, err, tarn.EFORBIDDEN, "alice.*") // main is not protected but not hers either
+	if _, err := ts.admin.Refs.CreateRef(ctx, tarn.KindBranch, "prod", "main"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = ts.alice.Tables.CreateNamespace(ctx, "prod", "x", info(""))
+	wantErr(t, err, tarn.EFORBIDDEN, `"prod" is protected`)
+}
+
+func multipartBody(t *testing.T, request any, files map[string]string, fileField string) (string, *bytes.Buffer) {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	if request != nil {
+		part, _ := mw.CreateFormField("request")
+		json.NewEncoder(part).Encode(request)
+	}
+	for name, content := range files {
+		part, _ := mw.CreateFormFile(fileField, name)
+		part.Write([]byte(content))
+	}
+	mw.Close()
+	return mw.FormDataContentType(), &buf
+}
+
+func TestServer_BadInput(t *testing.T) {
+	ts := newTestServer(t, func(s *server.Server) { s.MaxUpload = 64 << 10 })
+	tok := ts.adminToken
+	cases := []struct {
+		name, method, path, ct string
+		body                   io.Reader
+		status                 int
+		mentions               string
+	}{
+		{"MalformedJSON", "POST", "/v1/refs", "application/json", strings.NewReader(`{"kind":`), 400, "malformed JSON"},
+		{"UnknownField", "POST", "/v1/refs", "application/json", strings.NewReader(`{"nme":"x"}`), 400, "unknown field"},
+		{"TwoValues", "POST", "/v1/merge", "application/json", strings.NewReader(`{} {}`), 400, "more than one"},
+		{"UnknownRoute", "GET", "/v1/nothing", "", nil, 404, "no route GET /v1/nothing"},
+		{"WrongMethod", "PUT", "/v1/refs", "", nil, 404, "no route PUT"},
+		{"TraversalTable", "GET", "/v1/tables/..%2F..%2Fetc", "", nil, 400, "invalid"},
+		{"TraversalNamespace", "DELETE", "/v1/namespaces/..%2Fwarehouse?branch=main", "", nil, 400, "invalid namespace"},
+		{"DotDotPath", "GET", "/v1/tables/../../users.json", "", nil, 404, "no route"},
+		{"TraversalJob", "GET", "/v1/jobs/..%2F..%2Fusers.json", "", nil, 404, "not found"},
+		{"NotMultipart", "POST", "/v1/tables", "application/json", strings.NewReader(`{}`), 400, "multipart/form-data"},
+		{"BadLimit", "GET", "/v1/log?ref=main&limit=lots", "", nil, 400, "not a number"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, eb := ts.raw(tc.method, tc.path, tok, tc.ct, tc.body)
+			if code != tc.status || !strings.Contains(eb.Error.Message, tc.mentions) {
+				t.Fatalf("%s %s: %d %+v, want %d mentioning %q", tc.method, tc.path, code, eb, tc.status, tc.mentions)
+			}
+		})
+	}
+	req := tarn.CreateTableRequest{Table: tarn.TableIdent{Namespace: "tarn", Name: "t"}, Branch: "main"}
+	t.Run("UploadTraversalName", func(t *testing.T) {
+		ct, body := multipartBody(t, req, map[string]string{"..": "a\n1\n"}, "file")
+		code, eb := ts.raw("POST", "/v1/tables", tok, ct, body)
+		if code != 400 || !strings.Contains(eb.Error.Message, "invalid upload file name") {
+			t.Fatalf("%d %+v", code, eb)
+		}
+	})
+	t.Run("UploadTraversalTable", func(t *testing.T) {
+		bad := req
+		bad.Table.Name = "../x"
+		ct, body := multipartBody(t, bad, map[string]string{"a.csv": "a\n1\n"}, "file")
+		if code, eb := ts.raw("POST", "/v1/tables", tok, ct, body); code != 400 || !strings.Contains(eb.Error.Message, "invalid table name") {
+			t.Fatalf("%d %+v", code, eb)
+		}
+	})
+	t.Run("Oversize", func(t *testing.T) {
+		ct, body := multipartBody(t, req, map[string]string{"big.csv": "a\n" + strings.Repeat("1\n", 100<<10)}, "file")
+		code, eb := ts.raw("POST", "/v1/tables", tok, ct, body)
+		if code != 413 || !strings.Contains(eb.Error.Message, "larger than the server's limit of 64.0 KiB") {
+			t.Fatalf("%d %+v", code, eb)
+		}
+	})
+	for _, tc := range []struct {
+		name, entry string
+		data        []byte
+		mentions    string
+	}{
+		{"ProjectTraversal", "../../evil.py", []byte("x"), "outside the project"},
+		// 1 MiB that packs into about 1 KiB: over 4 × 64 KiB unpacked.
+		{"ProjectBomb", "zeros.bin", make([]byte, 1<<20), "expands to more than"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var tgz bytes.Buffer
+			gz := gzip.NewWriter(&tgz)
+			tw := tar.NewWriter(gz)
+			tw.WriteHeader(&tar.Header{Name: tc.entry, Mode: 0o644, Size: int64(len(tc.data)), Typeflag: tar.TypeReg})
+			tw.Write(tc.data)
+			tw.Close()
+			gz.Close()
+			ct, body := multipartBody(t, tarn.RunRequest{Ref: "main"}, map[string]string{"project.tar.gz": tgz.String()}, "project")
+			if code, eb := ts.raw("POST", "/v1/runs", tok, ct, body); code != 400 || !strings.Contains(eb.Error.Message, tc.mentions) {
+				t.Fatalf("%d %+v", code, eb)
+			}
+		})
+	}
+	t.Run("SQLReadsNoServerFiles", func(t *testing.T) {
+		_, err := ts.admin.Query.Query(context.Background(), tarn.QueryRequest{SQL: "select * from read_csv('" + filepath.Join(ts.home, "users.json") + "')", Ref: "main"})
+		if err == nil || !strings.Contains(err.Error(), "disabled by configuration") {
+			t.Fatalf("read a server file: %v", err)
+		}
+	})
+	// Nothing above wrote a commit.
+	log, err := ts.admin.Refs.Log(context.Background(), "main", 0)
+	if err != nil || len(log) != 1 {
+		t.Fatalf("bad input wrote commits: %v %d", err, len(log))
+	}
+}
+
+func TestServer_QueryStream(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ctx := context.Background()
+	res, err := ts.admin.Query.Query(ctx, tarn.QueryRequest{SQL: "select range as i, range % 7 as m from range(3000000)", Ref: "main"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows int64
+	for res.Records.Next() {
+		rows += res.Records.RecordBatch().NumRows()
+	}
+	if err := res.Records.Err(); err != nil || rows != 3000000 || len(res.Columns) != 2 || res.Commit == nil {
+		t.Fatalf("rows %d err %v columns %v", rows, err, res.Columns)
+	}
+	res.Close()
+
+	// A client that goes away mid-stream: the server stops the query and
+	// keeps serving.
+	qctx, cancel := context.WithCancel(ctx)
+	res, err = ts.admin.Query.Query(qctx, tarn.QueryRequest{SQL: "select range as i from range(20000000)", Ref: "main"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Records.Next() {
+		t.Fatalf("no first batch: %v", res.Records.Err())
+	}
+	cancel()
+	res.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		jobs, err := ts.admin.Jobs.ListJobs(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if jobs[0].Done() {
+			if jobs[0].Kind != "query" {
+				t.Fatalf("newest job %+v", jobs[0])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the abandoned query is still running: %+v", jobs[0])
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := ts.admin.Refs.Resolve(ctx, "main"); err != nil {
+		t.Fatal(err)
+	}
+	// An error the engine reports before the first row keeps its code.
+	_, err = ts.admin.Query.Query(ctx, tarn.QueryRequest{SQL: "select * from nosuch", Ref: "main"})
+	wantErr(t, err, tarn.ENOTFOUND, `"nosuch"`)
+}
+
+// brokenQuery yields one batch, then fails.
+type brokenQuery struct{ tarn.QueryService }
+
+type brokenReader struct {
+	array.RecordReader
+	n int
+}
+
+func (r *brokenReader) Next() bool { r.n++; return r.n == 1 && r.RecordReader.Next() }
+func (r *brokenReader) Err() error {
+	if r.n > 1 {
+		return tarn.Errorf(tarn.EINVALID, "conversion failed at row 7")
+	}
+	return nil
+}
+
+func (brokenQuery) Query(ctx context.Context, req tarn.QueryRequest) (*tarn.QueryResult, error) {
+	bld := array.NewInt64Builder(memory.DefaultAllocator)
+	bld.AppendValues([]int64{1, 2, 3}, nil)
+	col := bld.NewArray()
+	schema := arrow.NewSchema([]arrow.Field{{Name: "x", Type: arrow.PrimitiveTypes.Int64}}, nil)
+	rec := array.NewRecordBatch(schema, []arrow.Array{col}, 3)
+	rdr, _ := array.NewRecordReader(schema, []arrow.RecordBatch{rec, rec})
+	return &tarn.QueryResult{QueryInfo: tarn.QueryInfo{Commit: &tarn.Commit{}}, Schema: schema, Records: &brokenReader{RecordReader: rdr}}, nil
+}
+
+// TestServer_QueryBrokenMidStream: an error after the first batch reaches
+// the client with its code, never as a short but clean result.
+func TestServer_QueryBrokenMidStream(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.srv.Services.Query = brokenQuery{}
+	res, err := ts.admin.Query.Query(context.Background(), tarn.QueryRequest{SQL: "x", Ref: "main"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Close()
+	for res.Records.Next() {
+	}
+	wantErr(t, res.Records.Err(), tarn.EINVALID, "conversion failed at row 7")
+}
+
+// TestServer_RefusedUploadEarly: a refused write is refused after the
+// request part, and the client still reads the 403 of a large upload.
+func TestServer_RefusedUploadEarly(t *testing.T) {
+	ts := newTestServer(t, nil)
+	big := ts.file("big.csv", "id,v\n"+strings.Repeat("1,2\n", 2<<20))
+	_, err := ts.alice.Tables.CreateTable(context.Background(), tarn.CreateTableRequest{Table: tarn.TableIdent{Namespace: "tarn", Name: "t"}, Branch: "main", From: []string{big}})
+	wantErr(t, err, tarn.EFORBIDDEN, "protected")
+	entries, _ := os.ReadDir(filepath.Join(ts.home, "uploads"))
+	if len(entries) != 0 {
+		t.Fatalf("a refused upload left %d folder(s)", len(entries))
+	}
+}

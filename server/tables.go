@@ -1,0 +1,364 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/local"
+)
+
+func (s *Server) listNamespaces(w http.ResponseWriter, r *http.Request) error {
+	list, err := s.Services.Tables.ListNamespaces(r.Context(), r.URL.Query().Get("ref"))
+	if err != nil {
+		return err
+	}
+	if list == nil {
+		list = []tarn.Namespace{}
+	}
+	writeJSON(w, http.StatusOK, list)
+	return nil
+}
+
+// NamespaceRequest is the body of POST /v1/namespaces.
+type NamespaceRequest struct {
+	Branch    string          `json:"branch"`
+	Namespace string          `json:"namespace"`
+	Info      tarn.CommitInfo `json:"info"`
+}
+
+func (s *Server) createNamespace(w http.ResponseWriter, r *http.Request) error {
+	var req NamespaceRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	if err := tarn.ValidateNamespace(req.Namespace); err != nil {
+		return err
+	}
+	if err := s.canWrite(r.Context(), req.Branch); err != nil {
+		return err
+	}
+	s.author(r.Context(), &req.Info)
+	c, err := s.Services.Tables.CreateNamespace(r.Context(), req.Branch, req.Namespace, req.Info)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, c)
+	return nil
+}
+
+// writeInfo reads branch, author and message of a DELETE from the query.
+func (s *Server) writeInfo(r *http.Request) (string, tarn.CommitInfo, error) {
+	q := r.URL.Query()
+	branch := q.Get("branch")
+	info := tarn.CommitInfo{Author: q.Get("author"), Message: q.Get("message")}
+	s.author(r.Context(), &info)
+	return branch, info, s.canWrite(r.Context(), branch)
+}
+
+func (s *Server) dropNamespace(w http.ResponseWriter, r *http.Request) error {
+	ns := r.PathValue("namespace")
+	if err := tarn.ValidateNamespace(ns); err != nil {
+		return err
+	}
+	branch, info, err := s.writeInfo(r)
+	if err != nil {
+		return err
+	}
+	c, err := s.Services.Tables.DropNamespace(r.Context(), branch, ns, queryBool(r, "force"), info)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, c)
+	return nil
+}
+
+func (s *Server) listTables(w http.ResponseWriter, r *http.Request) error {
+	list, commit, err := s.Services.Tables.ListTables(r.Context(), r.URL.Query().Get("ref"), r.URL.Query().Get("namespace"))
+	if err != nil {
+		return err
+	}
+	if list == nil {
+		list = []tarn.TableSummary{}
+	}
+	writeJSON(w, http.StatusOK, TableList{Tables: list, Commit: commit})
+	return nil
+}
+
+// TableList is the body of GET /v1/tables.
+type TableList struct {
+	Tables []tarn.TableSummary `json:"tables"`
+	Commit *tarn.Commit        `json:"commit"`
+}
+
+func pathTable(r *http.Request) (tarn.TableIdent, error) {
+	return tarn.ParseTableIdent(r.PathValue("table"), tarn.DefaultNamespace)
+}
+
+func (s *Server) getTable(w http.ResponseWriter, r *http.Request) error {
+	ident, err := pathTable(r)
+	if err != nil {
+		return err
+	}
+	info, err := s.Services.Tables.GetTable(r.Context(), ident, r.URL.Query().Get("ref"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, info)
+	return nil
+}
+
+func (s *Server) dropTable(w http.ResponseWriter, r *http.Request) error {
+	ident, err := pathTable(r)
+	if err != nil {
+		return err
+	}
+	branch, info, err := s.writeInfo(r)
+	if err != nil {
+		return err
+	}
+	c, err := s.Services.Tables.DropTable(r.Context(), ident, branch, info)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, c)
+	return nil
+}
+
+// RevertRequest is the body of POST /v1/tables/{table}/revert.
+type RevertRequest struct {
+	Branch string          `json:"branch"`
+	To     string          `json:"to"`
+	Info   tarn.CommitInfo `json:"info"`
+}
+
+func (s *Server) revertTable(w http.ResponseWriter, r *http.Request) error {
+	ident, err := pathTable(r)
+	if err != nil {
+		return err
+	}
+	var req RevertRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	if err := s.canWrite(r.Context(), req.Branch); err != nil {
+		return err
+	}
+	s.author(r.Context(), &req.Info)
+	res, err := s.Services.Tables.RevertTable(r.Context(), ident, req.Branch, req.To, req.Info)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+// VerifyRequest is the body of POST /v1/verify.
+type VerifyRequest struct {
+	History bool `json:"history"`
+}
+
+func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
+	var req VerifyRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	rep, err := s.Services.Tables.Verify(r.Context(), req.History)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rep)
+	return nil
+}
+
+// createTable takes a multipart upload: a "request" part
+// (tarn.CreateTableRequest; its From is ignored) and "file" parts.
+func (s *Server) createTable(w http.ResponseWriter, r *http.Request) error {
+	var req tarn.CreateTableRequest
+	dir, files, err := s.receive(r, &req, func() error {
+		if _, err := tarn.ParseTableIdent(req.Table.Namespace+"."+req.Table.Name, tarn.DefaultNamespace); err != nil {
+			return err
+		}
+		return s.canWrite(r.Context(), req.Branch)
+	})
+	defer os.RemoveAll(dir)
+	if err != nil {
+		return err
+	}
+	s.author(r.Context(), &req.Info)
+	req.From = files
+	if req.Info.Message == "" {
+		verb := "create"
+		if req.Replace {
+			verb = "replace"
+		}
+		req.Info.Message = fmt.Sprintf("%s table %s%s", verb, req.Table, sourceNote(files))
+	}
+	var res *tarn.WriteResult
+	err = s.track(r, "import", req.Branch, "table create "+req.Table.String(), func(ctx context.Context) (err error) {
+		res, err = s.Services.Tables.CreateTable(ctx, req)
+		return err
+	})
+	if err != nil {
+		return cleanPath(dir)(err)
+	}
+	writeJSON(w, http.StatusCreated, res)
+	return nil
+}
+
+// importTable takes a multipart upload like createTable.
+func (s *Server) importTable(w http.ResponseWriter, r *http.Request) error {
+	ident, err := pathTable(r)
+	if err != nil {
+		return err
+	}
+	var req tarn.ImportRequest
+	dir, files, err := s.receive(r, &req, func() error { return s.canWrite(r.Context(), req.Branch) })
+	defer os.RemoveAll(dir)
+	if err != nil {
+		return err
+	}
+	s.author(r.Context(), &req.Info)
+	req.Table, req.From = ident, files
+	if req.Info.Message == "" {
+		req.Info.Message = fmt.Sprintf("import into %s%s", ident, sourceNote(files))
+	}
+	var res *tarn.WriteResult
+	err = s.track(r, "import", req.Branch, "table import "+ident.String(), func(ctx context.Context) (err error) {
+		res, err = s.Services.Tables.ImportTable(ctx, req)
+		return err
+	})
+	if err != nil {
+		return cleanPath(dir)(err)
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+// sourceNote names the uploaded files as the client named them.
+func sourceNote(files []string) string {
+	if len(files) == 1 {
+		return " from " + filepath.Base(files[0])
+	}
+	return fmt.Sprintf(" from %d files", len(files))
+}
+
+// track runs work as a recorded job of the caller.
+func (s *Server) track(r *http.Request, kind, ref, summary string, work func(ctx context.Context) error) error {
+	return s.Jobs.Track(r.Context(), local.JobSpec{Kind: kind, User: userOf(r.Context()).Name, Ref: ref, Summary: summary}, work)
+}
+
+// receive reads a multipart upload: the JSON "request" part into req, then
+// check (before any file is stored: a refused write costs no upload), then
+// every "file" part into a fresh folder, one subfolder per file so that
+// equal names do not collide. Only the base name a client sends is kept.
+func (s *Server) receive(r *http.Request, req any, check func() error) (dir string, files []string, err error) {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != "multipart/form-data" {
+		return "", nil, tarn.Errorf(tarn.EINVALID, "this route takes multipart/form-data (a \"request\" part and \"file\" parts), not %q", mt)
+	}
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return "", nil, tarn.Errorf(tarn.EINVALID, "malformed multipart body: %v", err)
+	}
+	if dir, err = s.uploadDir(); err != nil {
+		return "", nil, err
+	}
+	gotRequest := false
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return dir, nil, uploadErr(err)
+		}
+		switch part.FormName() {
+		case "request":
+			dec := json.NewDecoder(part)
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(req); err != nil {
+				return dir, nil, tarn.Errorf(tarn.EINVALID, "malformed JSON in the request part: %v", err)
+			}
+			if err := check(); err != nil {
+				return dir, nil, err
+			}
+			gotRequest = true
+		case "file":
+			if !gotRequest {
+				return dir, nil, tarn.Errorf(tarn.EINVALID, "the \"request\" part must come before the \"file\" parts")
+			}
+			name, err := uploadName(part.FileName())
+			if err != nil {
+				return dir, nil, err
+			}
+			sub := filepath.Join(dir, strconv.Itoa(len(files)))
+			if err := os.Mkdir(sub, 0o700); err != nil {
+				return dir, nil, err
+			}
+			target := filepath.Join(sub, name)
+			f, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+			if err != nil {
+				return dir, nil, err
+			}
+			_, err = io.Copy(f, part)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return dir, nil, uploadErr(err)
+			}
+			files = append(files, target)
+		default:
+			return dir, nil, tarn.Errorf(tarn.EINVALID, "unexpected multipart part %q: send \"request\" and \"file\" parts", part.FormName())
+		}
+	}
+	if !gotRequest {
+		return dir, nil, tarn.Errorf(tarn.EINVALID, "the upload has no \"request\" part")
+	}
+	if len(files) == 0 {
+		return dir, nil, tarn.Errorf(tarn.EINVALID, "no files uploaded: give files with --from")
+	}
+	return dir, files, nil
+}
+
+func uploadErr(err error) error {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return err
+	}
+	return tarn.Errorf(tarn.EINVALID, "upload interrupted or malformed: %v", err)
+}
+
+var safeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._ -]{0,200}$`)
+
+// uploadName checks the name of an uploaded file: a plain base name.
+func uploadName(name string) (string, error) {
+	if !safeName.MatchString(name) || strings.Contains(name, "..") {
+		return "", tarn.Errorf(tarn.EINVALID, "invalid upload file name %q: send a plain file name (letters, digits, '.', '_', '-', ' '), no folders", name)
+	}
+	return name, nil
+}
+
+// rewriteMessage drops prefix from an error's message, keeping its code.
+func rewriteMessage(err error, prefix string) error {
+	msg := err.Error()
+	if !strings.Contains(msg, prefix) {
+		return err
+	}
+	msg = uploadSub.ReplaceAllString(strings.ReplaceAll(msg, prefix, ""), "${1}")
+	return &tarn.Error{Code: tarn.ErrorCode(err), Message: msg, Err: err}
+}
+
+// uploadSub is the numbered subfolder receive puts each file in.
+var uploadSub = regexp.MustCompile(`(^|[\s"'(])\d+/`)

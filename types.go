@@ -1,0 +1,148 @@
+package tarn
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Namespace is a namespace with its table count.
+type Namespace struct {
+	Name   string `json:"name"`
+	Tables int    `json:"tables"`
+}
+
+// TableSummary is one line of a table listing.
+type TableSummary struct {
+	Table    TableIdent `json:"table"`
+	Snapshot int64      `json:"snapshot_id,omitempty"`
+	Rows     int64      `json:"rows"`
+	Files    int64      `json:"files"`
+	Bytes    int64      `json:"bytes"`
+	Metadata string     `json:"metadata_location"`
+}
+
+// Column is one column of a table schema.
+type Column struct {
+	ID       int    `json:"id"`
+	Name     string `json:"name"`
+	Type     string `json:"type"`
+	Required bool   `json:"required"`
+}
+
+// PartitionField is one field of a partition spec.
+type PartitionField struct {
+	Name      string `json:"name"`
+	Transform string `json:"transform"`
+	Source    string `json:"source"`
+}
+
+// SnapshotInfo describes one snapshot of a table.
+type SnapshotInfo struct {
+	ID        int64     `json:"snapshot_id"`
+	ParentID  int64     `json:"parent_id,omitempty"`
+	Time      time.Time `json:"time"`
+	Operation string    `json:"operation"`
+	Added     int64     `json:"added_rows"`
+	Rows      int64     `json:"total_rows"`
+	Current   bool      `json:"current"`
+}
+
+// DataFile is one data file of a table's current snapshot.
+type DataFile struct {
+	Path  string `json:"path"`
+	Rows  int64  `json:"rows"`
+	Bytes int64  `json:"bytes"`
+}
+
+// TableInfo describes a table at a ref.
+type TableInfo struct {
+	Table            TableIdent       `json:"table"`
+	Ref              string           `json:"ref"`
+	Commit           string           `json:"commit"`
+	UUID             string           `json:"uuid"`
+	FormatVersion    int              `json:"format_version"`
+	Location         string           `json:"location"`
+	MetadataLocation string           `json:"metadata_location"`
+	Schema           []Column         `json:"schema"`
+	Partition        []PartitionField `json:"partition_spec"`
+	Snapshot         *SnapshotInfo    `json:"current_snapshot,omitempty"`
+	Rows             int64            `json:"rows"`
+	Files            int64            `json:"files"`
+	Bytes            int64            `json:"bytes"`
+	DataFiles        []DataFile       `json:"data_files"`
+	History          []SnapshotInfo   `json:"history"`
+}
+
+// WriteResult describes a table write.
+type WriteResult struct {
+	Table   TableIdent `json:"table"`
+	Branch  string     `json:"branch"`
+	Commit  *Commit    `json:"commit"`
+	Entry   *Entry     `json:"entry,omitempty"`
+	Added   int64      `json:"added_rows"`
+	Existed bool       `json:"existed,omitempty"`
+	Evolved []string   `json:"schema_changes,omitempty"`
+}
+
+// VerifyReport is the result of a verification of the lakehouse.
+type VerifyReport struct {
+	Refs     int      `json:"refs"`
+	Commits  int      `json:"commits"`
+	Tables   int      `json:"table_versions"`
+	Files    int      `json:"files_checked"`
+	Problems []string `json:"problems"`
+}
+
+// ColumnSpec is a column of an edited table plan: Type is an Iceberg type
+// name (long, double, timestamptz, decimal(10,2), ...).
+type ColumnSpec struct {
+	Name     string `json:"name"`
+	Type     string `json:"type"`
+	Required bool   `json:"required,omitempty"`
+}
+
+// CreateTableRequest asks for a new table filled from files.
+type CreateTableRequest struct {
+	Table  TableIdent `json:"table"`
+	Branch string     `json:"branch"`
+	// From lists input files, globs or directories. An embedded service
+	// reads them; the HTTP client uploads them.
+	From []string `json:"from,omitempty"`
+	// Columns, when set, override the inferred schema (an edited plan).
+	Columns     []ColumnSpec `json:"columns,omitempty"`
+	PartitionBy string       `json:"partition_by,omitempty"`
+	Replace     bool         `json:"replace,omitempty"`
+	IfNotExists bool         `json:"if_not_exists,omitempty"`
+	Info        CommitInfo   `json:"info"`
+}
+
+// ImportRequest asks to append files to a table.
+type ImportRequest struct {
+	Table  TableIdent `json:"table"`
+	Branch string     `json:"branch"`
+	From   []string   `json:"from,omitempty"`
+	Info   CommitInfo `json:"info"`
+}
+
+// MergeRequest asks to merge a ref into a branch.
+type MergeRequest struct {
+	Source        string     `json:"source"`
+	Into          string     `json:"into"`
+	Info          CommitInfo `json:"info"`
+	NoFastForward bool       `json:"no_ff,omitempty"`
+}
+
+// FormatBytes renders a byte count for people (KiB, MiB, ...).
+func FormatBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return strconv.FormatInt(n, 10) + " B"
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
