@@ -13,7 +13,8 @@ Define models with decorators; they stay plain Python functions::
 
 Importing tarn needs only the standard library; pyarrow is imported by the
 parts that handle data (``tarn.expectations`` helpers, the worker).
-``tarn.expectations`` is loaded on first use, to keep model steps' start-up
+``tarn.expectations`` and ``tarn.Client`` (the lakehouse over the HTTP API
+of ``tarn serve``) are loaded on first use, to keep model steps' start-up
 short.
 """
 
@@ -62,7 +63,13 @@ __all__ = [
     "FilterError",
     "InputError",
     "OutputError",
+    # client (loaded on first use)
+    "Client",
+    "RunResult",
+    "StepResult",
 ]
+
+_CLIENT_NAMES = ("Client", "RunResult", "StepResult")
 
 
 def __getattr__(name: str):  # PEP 562: load tarn.expectations only when used
@@ -71,4 +78,9 @@ def __getattr__(name: str):  # PEP 562: load tarn.expectations only when used
 
         module = importlib.import_module(".expectations", __name__)
         return module if name == "expectations" else module.ExpectationResult
+    if name in _CLIENT_NAMES:  # the client imports http.client & co.: not in model steps' start-up
+        import importlib
+
+        module = importlib.import_module("._client" if name == "Client" else "._client_types", __name__)
+        return getattr(module, name)
     raise AttributeError(f"module 'tarn' has no attribute {name!r}")
