@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import os
 import tempfile
+import weakref
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Union
 
 from ._client_http import EmbeddedServer, Transport, decode_header, default_home, make_error, multipart, path_segment
@@ -37,8 +38,9 @@ class Client:
     ``tarn serve --insecure-local`` on a free loopback port over ``home``
     (default ``$TARN_HOME``, else ``~/.tarn``), using the ``tarn`` binary
     (``$TARN_BIN``, else ``tarn`` on ``PATH``), waits until it is ready and
-    stops it on :meth:`close`, when a ``with`` block ends, or when the
-    interpreter exits. Everything else works the same in both modes.
+    stops it on :meth:`close`, when a ``with`` block ends, when the client is
+    garbage-collected, or when the interpreter exits. ``home`` is used only
+    in embedded mode. Everything else works the same in both modes.
 
     Refs (``ref=``) are a branch, a tag, a commit hash (8+ hex chars),
     ``REF~N`` or ``REF@{2026-05-19T06:11:33Z}``; reads default to ``main``.
@@ -65,6 +67,7 @@ class Client:
         if endpoint is None:
             self._server = EmbeddedServer(os.fspath(home) if home is not None else default_home())
             assert self._server.endpoint is not None
+            weakref.finalize(self, self._server.stop)  # a client dropped without close() stops it too
             endpoint, token = self._server.endpoint, None
         self._http = Transport(endpoint, token, timeout=timeout)
         self.last_query_info: Optional[Dict[str, Any]] = None

@@ -472,3 +472,51 @@ def test_importing_tarn_does_not_load_the_client():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=sdk_env(), timeout=60).stdout
     assert out.split() == ["False", "False"]
     assert Path(tarn.__file__).parent.joinpath("_client.py").exists()
+
+
+# --- a query error after the rows started (the server's X-Tarn-Error trailer) --------------
+
+
+def test_late_query_error_in_the_trailer_is_raised(tmp_path):
+    """DuckDB rarely fails after the first batch, so a tiny stand-in server sends what tarn serve
+    sends then: status 200, an Arrow stream, and the error in the X-Tarn-Error trailer."""
+    import base64
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, pa.schema([("i", pa.int64())])) as writer:
+        writer.write_table(pa.table({"i": list(range(10))}))
+    stream = sink.getvalue().to_pybytes()
+    late = {"error": {"code": "invalid", "message": "Conversion Error: row 11 is not a number"}}
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/vnd.apache.arrow.stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("Trailer", "X-Tarn-Error")
+            self.end_headers()
+            self.wfile.write(b"%x\r\n%s\r\n0\r\n" % (len(stream), stream))
+            self.wfile.write(b"X-Tarn-Error: " + base64.b64encode(json.dumps(late).encode()) + b"\r\n\r\n")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = tarn.Client(f"http://127.0.0.1:{server.server_address[1]}")
+        with pytest.raises(tarn.InvalidError, match="row 11 is not a number"):
+            client.query("select i")
+        rows = []
+        with pytest.raises(tarn.InvalidError):
+            for batch in client.query_batches("select i"):
+                rows += batch.column(0).to_pylist()
+        assert rows == list(range(10)), "the rows before the error still arrive"
+    finally:
+        server.shutdown()
