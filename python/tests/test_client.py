@@ -139,6 +139,7 @@ def test_create_table_from_polars(client):
     name = unique("pl")
     client.create_table(name, pl.DataFrame({"x": [1.5, 2.5]}))
     assert client.scan(name).column("x").to_pylist() == [1.5, 2.5]
+    assert client.query_to_polars(f"select x from {name} order by x")["x"].to_list() == [1.5, 2.5]
 
 
 def test_create_table_rejects_what_it_cannot_upload(client):
