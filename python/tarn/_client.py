@@ -366,6 +366,9 @@ class Client:
         default prints step lines and user logs to stderr like the CLI;
         pass ``on_event=lambda e: None`` for silence.
 
+        A KeyboardInterrupt (Ctrl-C) cancels the job; a dropped connection
+        does not (the run goes on: follow it with :meth:`job_logs`).
+
         Returns a :class:`RunResult` with every step's result. When the run
         fails and ``check`` is True, raises the TarnError subclass of its
         error with the result as ``.result``; with ``check=False`` it is
@@ -375,13 +378,21 @@ class Client:
         final: Optional[Dict[str, Any]] = None
         job: Optional[Dict[str, Any]] = None
         lines = self._submit(project_dir, ref, params, dry_run, no_cache, strict, preview, detach=False)
-        for line in lines:
-            if line.get("event") is not None:
-                handler(line["event"])
-            elif line.get("done") and line.get("job") is not None:
-                final = line["job"]
-            elif line.get("job") is not None:
-                job = line["job"]
+        try:
+            for line in lines:
+                if line.get("event") is not None:
+                    handler(line["event"])
+                elif line.get("done") and line.get("job") is not None:
+                    final = line["job"]
+                elif line.get("job") is not None:
+                    job = line["job"]
+        except KeyboardInterrupt:  # Ctrl-C stops the run, as in the CLI
+            if job is not None and final is None:
+                try:
+                    self.cancel_job(job["id"])
+                except TarnError:
+                    pass
+            raise
         if final is None:
             job_id = job["id"] if job else "?"
             raise TarnError(
@@ -411,7 +422,7 @@ class Client:
 
         Follow it with :meth:`job_logs` (``follow=True``) and :meth:`get_job`.
         """
-        return next(iter(self._submit(project_dir, ref, params, dry_run, no_cache, strict, 0, detach=True)))
+        return list(self._submit(project_dir, ref, params, dry_run, no_cache, strict, 0, detach=True))[0]
 
     def _submit(
         self,

@@ -347,7 +347,26 @@ def test_detached_run_follow_logs_and_cancel(client, sql_project):
         client.cancel_job(job["id"])
 
 
-def test_project_too_large_or_missing(client, tmp_path):
+def test_ctrl_c_during_a_run_cancels_its_job(client, sql_project):
+    project, out = sql_project
+
+    def interrupt(event):
+        if event["kind"] == "start":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        client.run(project, no_cache=True, on_event=interrupt)
+    job = client.list_jobs()[0]
+    deadline = time.monotonic() + 30
+    while job["state"] in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.1)
+        job = client.get_job(job["id"])
+    assert job["kind"] == "run" and job["state"] == "cancelled"
+    with pytest.raises(tarn.NotFoundError):
+        client.get_table(out)
+
+
+def test_project_missing(client, tmp_path):
     with pytest.raises(tarn.InvalidError, match="not found"):
         client.run(tmp_path / "nothing-here", on_event=quiet)
 
