@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -367,7 +366,7 @@ class EmbeddedServer:
         self._found = threading.Event()
         self.endpoint: Optional[str] = None
         self.process = subprocess.Popen(
-            [self.binary, "serve", "--insecure-local", "--addr", "127.0.0.1:0", "--home", self.home],
+            [self.binary, "serve", "--insecure-local", "--addr", "127.0.0.1:0", "--home", self.home, "--grace", "10s"],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -427,11 +426,11 @@ class EmbeddedServer:
     def running(self) -> bool:
         return self.process.poll() is None
 
-    def stop(self, timeout: float = 15.0) -> None:
-        """Stop the server (SIGTERM: running jobs finish or are cancelled), killing it after ``timeout``."""
+    def stop(self, timeout: float = 20.0) -> None:
+        """Stop the server (SIGTERM: running jobs get 10 s to finish, then are cancelled), killing it after ``timeout``."""
         if self.process.poll() is None:
             try:
-                self.process.send_signal(signal.SIGTERM if hasattr(signal, "SIGTERM") else signal.SIGINT)
+                self.process.terminate()
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.process.kill()
@@ -444,4 +443,4 @@ class EmbeddedServer:
 @atexit.register
 def _stop_all() -> None:
     for server in list(_servers):
-        server.stop(timeout=10)
+        server.stop()
