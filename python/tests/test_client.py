@@ -307,6 +307,36 @@ def test_run_publishes_and_reports_steps(client, sql_project):
     assert lines[-1] == f"job {result.job_id} succeeded"
 
 
+def test_run_python_model_streams_user_logs(client, trips, tmp_path):
+    out = unique("scored")
+    project = write_files(
+        tmp_path / "pyproject",
+        {
+            "tarn_project.yml": "name: scoring\n",
+            "models/score.py": f"""
+                import tarn
+
+                @tarn.model(materialization_strategy="REPLACE")
+                def {out}(trips=tarn.Model("{trips}", columns=["id", "miles"], filter="miles >= 2")):
+                    print(f"scoring {{trips.num_rows}} trips")
+                    return trips.append_column("score", trips.column("miles"))
+
+                @tarn.expectation()
+                def {out}_not_empty(scored=tarn.Model("{out}")):
+                    return scored.num_rows > 0
+            """,
+        },
+    )
+    events = []
+    result = client.run(project, no_cache=True, on_event=events.append)
+    assert (result.step(out).kind, result.step(out).state, result.step(out).rows) == ("python", "done", 3)
+    assert result.step(f"{out}_not_empty").kind == "expectation"
+    assert {"kind": "log", "step": out, "message": "scoring 3 trips"}.items() <= next(
+        e for e in events if e["kind"] == "log"
+    ).items()
+    assert sorted(client.scan(out, columns=["score"]).column("score").to_pylist()) == [2.0, 3.5, 8.0]
+
+
 def test_run_default_printer(client, sql_project, capsys):
     project, out = sql_project
     client.run(project, no_cache=True)
