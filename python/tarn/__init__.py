@@ -13,8 +13,9 @@ Define models with decorators; they stay plain Python functions::
 
 Importing tarn needs only the standard library; pyarrow is imported by the
 parts that handle data (``tarn.expectations`` helpers, the worker).
-``tarn.expectations`` and ``tarn.Client`` (the lakehouse over HTTP) are
-loaded on first use, to keep model steps' start-up short.
+``tarn.expectations`` and ``tarn.Client`` (the lakehouse over the HTTP API
+of ``tarn serve``) are loaded on first use, to keep model steps' start-up
+short.
 """
 
 from ._decorators import FunctionSpec, TarnFunction, expectation, model, python, resources
@@ -51,9 +52,6 @@ __all__ = [
     "TarnFunction",
     "FunctionSpec",
     "STRATEGIES",
-    # client
-    "Client",
-    "RunState",
     # errors
     "TarnError",
     "NotFoundError",
@@ -65,17 +63,24 @@ __all__ = [
     "FilterError",
     "InputError",
     "OutputError",
+    # client (loaded on first use)
+    "Client",
+    "RunResult",
+    "StepResult",
 ]
+
+_CLIENT_NAMES = ("Client", "RunResult", "StepResult")
 
 
 def __getattr__(name: str):  # PEP 562: load tarn.expectations only when used
-    if name in ("Client", "RunState"):  # the client is not needed by steps: load it on use
-        from . import _client
-
-        return getattr(_client, name)
     if name in ("expectations", "ExpectationResult"):
         import importlib
 
         module = importlib.import_module(".expectations", __name__)
         return module if name == "expectations" else module.ExpectationResult
+    if name in _CLIENT_NAMES:  # the client imports http.client & co.: not in model steps' start-up
+        import importlib
+
+        module = importlib.import_module("._client" if name == "Client" else "._client_types", __name__)
+        return getattr(module, name)
     raise AttributeError(f"module 'tarn' has no attribute {name!r}")

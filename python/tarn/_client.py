@@ -1,152 +1,99 @@
-"""The tarn client: the lakehouse from Python, against a ``tarn serve`` server.
+"""``tarn.Client``: the lakehouse from Python, through the HTTP API of ``tarn serve``.
 
-::
-
-    import tarn
-
-    lake = tarn.Client()                      # TARN_ENDPOINT / TARN_TOKEN, the profile, or a private server
-    lake.create_branch("alice.dev")
-    lake.import_data("trips", ["march.csv"], branch="alice.dev")
-    table = lake.query("select count(*) from trips", ref="alice.dev")   # a pyarrow.Table
-    lake.merge_branch("alice.dev", into="main")
-
-With no endpoint anywhere, the client starts ``tarn serve --insecure-local``
-on a free loopback port over the embedded lakehouse (``TARN_HOME``) and stops
-it on :meth:`Client.close`; the ``tarn`` binary is taken from ``TARN_BIN`` or
-``PATH``. Query results arrive as an Arrow IPC stream. Errors are
-:class:`tarn.TarnError` subclasses named after the server's error codes.
+The client speaks the same API as the Go client the CLI uses (``client/``),
+so a script sees the same branches, tables and runs as ``tarn`` commands.
+Only the standard library and pyarrow; pandas and polars when asked for.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import io
-import json
+import glob
 import os
-import re
-import shutil
-import subprocess
-import tarfile
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
-import uuid
-from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Union
+import tempfile
+import weakref
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Union
 
-from ._exceptions import (
-    ConflictError,
-    ForbiddenError,
-    InvalidError,
-    NotFoundError,
-    TarnError,
-    UnauthorizedError,
-)
+from ._client_http import EmbeddedServer, Transport, decode_header, default_home, make_error, multipart, path_segment
+from ._client_http import resolve_remote, upload_name
+from ._client_pack import DEFAULT_PROJECT_LIMIT, pack
+from ._client_types import RunResult, format_event, print_event
+from ._exceptions import InvalidError, TarnError
 
-__all__ = ["Client", "RunState"]
+DEFAULT_BRANCH = "main"
+DEFAULT_NAMESPACE = "tarn"
+_SUPPORTED = (".parquet", ".pq", ".csv", ".tsv", ".jsonl", ".ndjson", ".json")
 
-_ERRORS = {
-    "not_found": NotFoundError,
-    "conflict": ConflictError,
-    "exists": ConflictError,
-    "unauthorized": UnauthorizedError,
-    "forbidden": ForbiddenError,
-    "invalid": InvalidError,
-}
-
-#: Folders never uploaded with a project.
-_ALWAYS_SKIPPED = {".git", ".venv", "venv", "__pycache__", "node_modules", ".tarn"}
-
-#: Largest packed project (the CLI's limit).
-PROJECT_LIMIT = 64 << 20
-
-
-def _profile() -> Dict[str, str]:
-    """Reads the profile file the CLI writes (``tarn config set``): ``key: value`` lines."""
-    path = os.environ.get("TARN_CONFIG")
-    if not path:
-        base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-        path = os.path.join(base, "tarn", "config.yml")
-    out: Dict[str, str] = {}
-    try:
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                key, sep, value = line.partition(":")
-                if sep and not line.startswith("#"):
-                    out[key.strip()] = value.strip().strip("\"'")
-    except OSError:
-        pass
-    return out
-
-
-class RunState(dict):
-    """The outcome of :meth:`Client.run`: the run result (``run_id``,
-    ``published``, ``steps``, ...) as a dict, with the job's ``job_id``,
-    ``state`` and the events that were logged (``events``)."""
-
-    @property
-    def steps(self) -> Dict[str, Dict[str, Any]]:
-        """Per-step results by step name."""
-        return {s["name"]: s for s in self.get("steps") or []}
-
-    @property
-    def ok(self) -> bool:
-        return self.get("state") == "succeeded"
+PathLike = Union[str, "os.PathLike[str]"]
+EventHandler = Callable[[Dict[str, Any]], None]
 
 
 class Client:
-    """A tarn lakehouse reached over HTTP.
+    """A connection to a tarn lakehouse.
 
     ``endpoint`` and ``token`` default to ``TARN_ENDPOINT`` / ``TARN_TOKEN``,
-    then to the profile file (``tarn config set endpoint|token``). With no
-    endpoint at all, a private ``tarn serve --insecure-local`` is started over
-    the embedded lakehouse (``home`` or ``TARN_HOME``).
+    then to the profile file that ``tarn config set endpoint|token`` writes
+    (``$TARN_CONFIG``, default ``~/.config/tarn/config.yml`` on Linux).
+
+    **Embedded mode.** With no endpoint anywhere, the client starts a private
+    ``tarn serve --insecure-local`` on a free loopback port over ``home``
+    (default ``$TARN_HOME``, else ``~/.tarn``), using the ``tarn`` binary
+    (``$TARN_BIN``, else ``tarn`` on ``PATH``), waits until it is ready and
+    stops it on :meth:`close`, when a ``with`` block ends, when the client is
+    garbage-collected, or when the interpreter exits. ``home`` is used only
+    in embedded mode. Everything else works the same in both modes.
+
+    Refs (``ref=``) are a branch, a tag, a commit hash (8+ hex chars),
+    ``REF~N`` or ``REF@{2026-05-19T06:11:33Z}``; reads default to ``main``.
+    Writes go to a branch (``branch=``, default ``main``). Tables are ``NAME``
+    (namespace ``tarn``) or ``NAMESPACE.NAME``.
+
+    Errors derive from :class:`tarn.TarnError`: :class:`tarn.NotFoundError`,
+    :class:`tarn.ConflictError` (conflicts and things that already exist),
+    :class:`tarn.UnauthorizedError`, :class:`tarn.ForbiddenError`,
+    :class:`tarn.InvalidError`; each has ``.code`` (the server's error code)
+    and ``.status`` (the HTTP status). A server that cannot be reached is a
+    plain ``TarnError`` naming the endpoint.
     """
 
-    def __init__(self, endpoint: Optional[str] = None, token: Optional[str] = None, *,
-                 home: Optional[str] = None, timeout: float = 300.0) -> None:
-        profile = _profile()
-        self.endpoint = (endpoint or os.environ.get("TARN_ENDPOINT") or profile.get("endpoint") or "").rstrip("/")
-        self.token = token or os.environ.get("TARN_TOKEN") or profile.get("token") or None
-        self.timeout = timeout
-        self._server: Optional[subprocess.Popen] = None
-        if not self.endpoint:
-            self.endpoint = self._start_server(home)
+    def __init__(
+        self,
+        endpoint: Optional[str] = None,
+        token: Optional[str] = None,
+        home: Optional[PathLike] = None,
+        timeout: Optional[float] = None,
+    ) -> None:
+        endpoint, token = resolve_remote(endpoint, token)
+        self._server: Optional[EmbeddedServer] = None
+        if endpoint is None:
+            self._server = EmbeddedServer(os.fspath(home) if home is not None else default_home())
+            assert self._server.endpoint is not None
+            weakref.finalize(self, self._server.stop)  # a client dropped without close() stops it too
+            endpoint, token = self._server.endpoint, None
+        self._http = Transport(endpoint, token, timeout=timeout)
+        self.last_query_info: Optional[Dict[str, Any]] = None
+        """What the server said about the last query: commit, columns, tables scanned, plan time."""
 
-    # -- lifecycle -----------------------------------------------------------
+    # --- lifecycle ----------------------------------------------------------
 
-    def _start_server(self, home: Optional[str]) -> str:
-        binary = os.environ.get("TARN_BIN") or shutil.which("tarn")
-        if not binary:
-            raise TarnError("no endpoint given and no tarn binary found: set TARN_ENDPOINT, or put tarn on PATH (or TARN_BIN)")
-        env = dict(os.environ)
-        if home:
-            env["TARN_HOME"] = home
-        self._server = subprocess.Popen([binary, "serve", "--insecure-local", "--addr", "127.0.0.1:0"],
-                                        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env, text=True)
-        assert self._server.stderr is not None
-        seen = []
-        for line in self._server.stderr:
-            seen.append(line)
-            match = re.search(r"listening on (http://\S+)", line)
-            if match:
-                # Keep draining the server's log so it never blocks on a full pipe.
-                import threading
+    @property
+    def endpoint(self) -> str:
+        """The server's URL (in embedded mode, the private server's)."""
+        return self._http.endpoint
 
-                threading.Thread(target=self._server.stderr.read, daemon=True).start()
-                return match.group(1)
-        raise TarnError("tarn serve did not start:\n" + "".join(seen))
+    @property
+    def mode(self) -> str:
+        """``"embedded"`` when this client started its own server, else ``"remote"``."""
+        return "embedded" if self._server is not None else "remote"
+
+    @property
+    def server_pid(self) -> Optional[int]:
+        """The process id of the embedded server, or None in remote mode."""
+        return self._server.process.pid if self._server is not None else None
 
     def close(self) -> None:
-        """Stops the private server, if this client started one."""
+        """Stop the embedded server, if this client started one. Safe to call twice."""
         if self._server is not None:
-            self._server.terminate()
-            try:
-                self._server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self._server.kill()
-            self._server = None
+            self._server.stop()
 
     def __enter__(self) -> "Client":
         return self
@@ -154,283 +101,484 @@ class Client:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    # -- transport -----------------------------------------------------------
+    def __repr__(self) -> str:
+        return f"tarn.Client({self.endpoint!r}, mode={self.mode!r})"
 
-    def _open(self, method: str, path: str, query: Optional[Dict[str, Any]] = None, body: Optional[bytes] = None,
-              content_type: Optional[str] = None):
-        url = self.endpoint + path
-        if query:
-            params = {k: ("true" if v is True else v) for k, v in query.items() if v not in (None, "", False)}
-            if params:
-                url += "?" + urllib.parse.urlencode(params)
-        req = urllib.request.Request(url, data=body, method=method)
-        if content_type:
-            req.add_header("Content-Type", content_type)
-        if self.token:
-            req.add_header("Authorization", "Bearer " + self.token)
-        try:
-            return urllib.request.urlopen(req, timeout=self.timeout)
-        except urllib.error.HTTPError as e:
-            raise _error(e) from None
-        except urllib.error.URLError as e:
-            raise TarnError(f"cannot reach the tarn server at {self.endpoint}: {e.reason}") from None
+    def whoami(self) -> Dict[str, Any]:
+        """The calling user: ``{"name", "admin", ...}`` (``local``, an admin, without tokens)."""
+        return self._http.call("GET", "/v1/whoami")
 
-    def _json(self, method: str, path: str, query: Optional[Dict[str, Any]] = None, body: Any = None) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        with self._open(method, path, query, data, "application/json" if data is not None else None) as resp:
-            return json.load(resp)
-
-    # -- refs ----------------------------------------------------------------
+    # --- branches, tags, commits -------------------------------------------
 
     def list_branches(self) -> List[Dict[str, Any]]:
-        return self._json("GET", "/v1/refs", {"kind": "branch"})
+        """Branches by name: ``[{"name", "kind": "branch", "commit"}]``."""
+        return self._http.call("GET", "/v1/refs", {"kind": "branch"})
 
     def list_tags(self) -> List[Dict[str, Any]]:
-        return self._json("GET", "/v1/refs", {"kind": "tag"})
+        """Tags by name: ``[{"name", "kind": "tag", "commit"}]``."""
+        return self._http.call("GET", "/v1/refs", {"kind": "tag"})
 
-    def create_branch(self, name: str, from_ref: str = "main") -> Dict[str, Any]:
-        return self._json("POST", "/v1/refs", body={"kind": "branch", "name": name, "from": from_ref})
+    def get_ref(self, name: str) -> Dict[str, Any]:
+        """One branch or tag: ``{"name", "kind", "commit"}``; NotFoundError if there is none."""
+        return self._http.call("GET", "/v1/refs/" + path_segment(name))
 
-    def create_tag(self, name: str, ref: str = "main") -> Dict[str, Any]:
-        return self._json("POST", "/v1/refs", body={"kind": "tag", "name": name, "from": ref})
+    def create_branch(self, name: str, from_ref: Optional[str] = None) -> Dict[str, Any]:
+        """Create branch ``name`` at ``from_ref`` (default ``main``); ConflictError if it exists."""
+        return self._http.call("POST", "/v1/refs", body={"kind": "branch", "name": name, "from": from_ref or DEFAULT_BRANCH})
 
     def delete_branch(self, name: str) -> None:
-        self._json("DELETE", "/v1/refs/" + _q(name), {"kind": "branch"})
+        """Delete a branch (its commits stay reachable from other refs)."""
+        self._http.call("DELETE", "/v1/refs/" + path_segment(name), {"kind": "branch"})
+
+    def create_tag(self, name: str, from_ref: Optional[str] = None) -> Dict[str, Any]:
+        """Tag the commit at ``from_ref`` (default ``main``) as ``name`` (admins only on a server with tokens)."""
+        return self._http.call("POST", "/v1/refs", body={"kind": "tag", "name": name, "from": from_ref or DEFAULT_BRANCH})
 
     def delete_tag(self, name: str) -> None:
-        self._json("DELETE", "/v1/refs/" + _q(name), {"kind": "tag"})
+        """Delete a tag (admins only on a server with tokens)."""
+        self._http.call("DELETE", "/v1/refs/" + path_segment(name), {"kind": "tag"})
 
-    def merge_branch(self, source: str, into: str = "main", message: str = "", no_ff: bool = False) -> Dict[str, Any]:
-        return self._json("POST", "/v1/merge", body={"source": source, "into": into, "no_ff": no_ff,
-                                                     "info": {"message": message}})
+    def merge_branch(
+        self, source: str, into: str = DEFAULT_BRANCH, message: Optional[str] = None, no_ff: bool = False
+    ) -> Dict[str, Any]:
+        """Merge ref ``source`` into branch ``into`` (three-way at table granularity).
 
-    def get_commits(self, ref: str = "main", limit: int = 20) -> List[Dict[str, Any]]:
-        return self._json("GET", "/v1/log", {"ref": ref, "limit": str(limit)})
+        Returns ``{"source", "into", "commit", "fast_forward", "up_to_date",
+        "base", "changes"}``. A table changed on both sides raises
+        ConflictError naming it, and nothing is written. ``no_ff`` makes a
+        merge commit even when a fast-forward is possible.
+        """
+        body: Dict[str, Any] = {"source": source, "into": into, "info": {"author": "", "message": message or ""}}
+        if no_ff:
+            body["no_ff"] = True
+        return self._http.call("POST", "/v1/merge", body=body)
 
-    def resolve(self, ref: str) -> Dict[str, Any]:
-        return self._json("GET", "/v1/resolve", {"ref": ref})
+    def resolve(self, ref: Optional[str] = None) -> Dict[str, Any]:
+        """The commit a ref expression names (default ``main``)."""
+        return self._http.call("GET", "/v1/resolve", {"ref": ref or DEFAULT_BRANCH})
+
+    def get_commits(self, ref: Optional[str] = None, limit: Optional[int] = None) -> List[Dict[str, Any]]:
+        """History of ``ref`` (default ``main``), newest first: ``[{"hash", "parents", "author", "message", "time", ...}]``.
+
+        ``limit`` caps the count (the server's default is 20; 0 means all).
+        """
+        return self._http.call("GET", "/v1/log", {"ref": ref or DEFAULT_BRANCH, "limit": None if limit is None else int(limit)})
 
     def diff(self, from_ref: str, to_ref: str) -> List[Dict[str, Any]]:
-        return self._json("GET", "/v1/diff", {"from": from_ref, "to": to_ref})
+        """Table changes from one ref to another: ``[{"key", "change": "added|removed|changed", "old", "new"}]``."""
+        return self._http.call("GET", "/v1/diff", {"from": from_ref, "to": to_ref})
 
-    # -- namespaces and tables -------------------------------------------------
+    # --- namespaces and tables ----------------------------------------------
 
-    def list_namespaces(self, ref: str = "main") -> List[Dict[str, Any]]:
-        return self._json("GET", "/v1/namespaces", {"ref": ref})
+    def list_namespaces(self, ref: Optional[str] = None) -> List[Dict[str, Any]]:
+        """Namespaces at ``ref``: ``[{"name", "tables"}]``."""
+        return self._http.call("GET", "/v1/namespaces", {"ref": ref or DEFAULT_BRANCH})
 
-    def create_namespace(self, name: str, branch: str = "main") -> Dict[str, Any]:
-        return self._json("POST", "/v1/namespaces", body={"branch": branch, "namespace": name})
+    def create_namespace(self, name: str, branch: Optional[str] = None, message: Optional[str] = None) -> Dict[str, Any]:
+        """Create namespace ``name`` on ``branch`` (default ``main``); returns the commit."""
+        body = {"branch": branch or DEFAULT_BRANCH, "namespace": name, "info": {"author": "", "message": message or ""}}
+        return self._http.call("POST", "/v1/namespaces", body=body)
 
-    def list_tables(self, ref: str = "main", namespace: Optional[str] = None) -> List[Dict[str, Any]]:
-        return self._json("GET", "/v1/tables", {"ref": ref, "namespace": namespace})["tables"]
+    def drop_namespace(self, name: str, branch: Optional[str] = None, force: bool = False) -> Dict[str, Any]:
+        """Remove namespace ``name`` from ``branch`` (``force``: with its tables); returns the commit."""
+        query = {"branch": branch or DEFAULT_BRANCH, "force": force}
+        return self._http.call("DELETE", "/v1/namespaces/" + path_segment(name), query)
 
-    def get_table(self, table: str, ref: str = "main") -> Dict[str, Any]:
-        return self._json("GET", "/v1/tables/" + _q(table), {"ref": ref})
+    def list_tables(self, ref: Optional[str] = None, namespace: Optional[str] = None) -> List[Dict[str, Any]]:
+        """Tables at ``ref`` (optionally one namespace): ``[{"table": {"namespace", "name"}, "rows", "files", "bytes", ...}]``."""
+        answer = self._http.call("GET", "/v1/tables", {"ref": ref or DEFAULT_BRANCH, "namespace": namespace})
+        return answer.get("tables") or []
 
-    def create_table(self, table: str, files: Union[str, Sequence[str]], branch: str = "main", *,
-                     partition_by: str = "", replace: bool = False, message: str = "") -> Dict[str, Any]:
-        """Creates a table from Parquet, CSV or JSON Lines files (uploaded), schema inferred."""
-        ns, name = _ident(table)
-        request = {"table": {"namespace": ns, "name": name}, "branch": branch, "partition_by": partition_by,
-                   "replace": replace, "info": {"message": message}}
-        return self._upload("/v1/tables", request, files)
+    def get_table(self, name: str, ref: Optional[str] = None) -> Dict[str, Any]:
+        """Describe a table at ``ref``: schema, partition spec, rows, files, snapshot, history."""
+        return self._http.call("GET", "/v1/tables/" + path_segment(name), {"ref": ref or DEFAULT_BRANCH})
 
-    def import_data(self, table: str, files: Union[str, Sequence[str]], branch: str = "main", message: str = "") -> Dict[str, Any]:
-        """Appends files to a table in one commit."""
-        ns, name = _ident(table)
-        request = {"table": {"namespace": ns, "name": name}, "branch": branch, "info": {"message": message}}
-        return self._upload("/v1/tables/" + _q(f"{ns}.{name}") + "/import", request, files)
+    def create_table(
+        self,
+        name: str,
+        data: Any,
+        branch: Optional[str] = None,
+        partition_by: Optional[str] = None,
+        replace: bool = False,
+        if_not_exists: bool = False,
+        message: Optional[str] = None,
+    ) -> Dict[str, Any]:
+        """Create table ``name`` on ``branch`` (default ``main``) from ``data``, in one commit.
 
-    def drop_table(self, table: str, branch: str = "main") -> Dict[str, Any]:
-        return self._json("DELETE", "/v1/tables/" + _q(table), {"branch": branch})
+        ``data`` is a file path, glob or folder of Parquet, CSV or JSON Lines
+        files (or a list of them), a ``pyarrow.Table`` / ``RecordBatch``, or a
+        pandas or polars DataFrame (uploaded as Parquet). ``partition_by`` is
+        a partition spec such as ``"day(pickup_at)"``. ``replace`` replaces
+        an existing table; ``if_not_exists`` leaves it alone. Returns the
+        write result ``{"table", "branch", "commit", "added_rows", ...}``;
+        ConflictError when the table exists.
+        """
+        request: Dict[str, Any] = {"table": _ident(name), "branch": branch or DEFAULT_BRANCH}
+        if partition_by:
+            request["partition_by"] = partition_by
+        if replace:
+            request["replace"] = True
+        if if_not_exists:
+            request["if_not_exists"] = True
+        request["info"] = {"author": "", "message": message or ""}
+        return self._upload("/v1/tables", request, data)
 
-    def _upload(self, path: str, request: Dict[str, Any], files: Union[str, Sequence[str]]) -> Dict[str, Any]:
-        paths = [files] if isinstance(files, (str, os.PathLike)) else list(files)
-        parts = [("request", None, json.dumps(request).encode(), "application/json")]
-        for p in paths:
-            parts.append(("file", os.path.basename(str(p)), Path(p).read_bytes(), "application/octet-stream"))
-        body, content_type = _multipart(parts)
-        with self._open("POST", path, None, body, content_type) as resp:
-            return json.load(resp)
+    def import_data(self, name: str, data: Any, branch: Optional[str] = None, message: Optional[str] = None) -> Dict[str, Any]:
+        """Append ``data`` (as for :meth:`create_table`) to table ``name`` on ``branch`` (default ``main``).
 
-    # -- queries ---------------------------------------------------------------
+        New columns evolve the schema (listed in ``"schema_changes"``).
+        Returns the write result with ``"added_rows"``.
+        """
+        request = {"branch": branch or DEFAULT_BRANCH, "info": {"author": "", "message": message or ""}}
+        return self._upload("/v1/tables/" + path_segment(name) + "/import", request, data)
 
-    def query(self, sql: str, ref: str = "main", namespace: Optional[str] = None):
-        """Runs one SELECT at a ref and returns a ``pyarrow.Table`` (streamed as Arrow IPC)."""
-        import pyarrow.ipc as ipc
+    def drop_table(self, name: str, branch: Optional[str] = None, message: Optional[str] = None) -> Dict[str, Any]:
+        """Remove table ``name`` from ``branch`` (default ``main``); returns the commit."""
+        query = {"branch": branch or DEFAULT_BRANCH, "message": message}
+        return self._http.call("DELETE", "/v1/tables/" + path_segment(name), query)
 
-        body = {"sql": sql, "ref": ref}
+    def revert_table(self, name: str, to: str, branch: Optional[str] = None, message: Optional[str] = None) -> Dict[str, Any]:
+        """Set table ``name`` on ``branch`` (default ``main``) back to its state at ref ``to``."""
+        body = {"branch": branch or DEFAULT_BRANCH, "to": to, "info": {"author": "", "message": message or ""}}
+        return self._http.call("POST", "/v1/tables/" + path_segment(name) + "/revert", body=body)
+
+    def _upload(self, path: str, request: Dict[str, Any], data: Any) -> Dict[str, Any]:
+        import json
+
+        with tempfile.TemporaryDirectory(prefix="tarn-upload-") as scratch:
+            files = _data_files(data, scratch)
+            parts = [("request", None, json.dumps(request).encode())]
+            parts += [("file", upload_name(f), f) for f in files]
+            body, content_type, length = multipart(parts)  # type: ignore[arg-type]
+            resp = self._http.open("POST", path, body=body, content_type=content_type, content_length=length)
+            try:
+                return json.loads(resp.read())
+            finally:
+                resp.close()
+
+    # --- queries --------------------------------------------------------------
+
+    def query_batches(self, sql: str, ref: Optional[str] = None, namespace: Optional[str] = None) -> Iterator[Any]:
+        """Run ``sql`` at ``ref`` (default ``main``) and yield ``pyarrow.RecordBatch`` es as they arrive.
+
+        For results too big to hold at once: nothing is buffered beyond one
+        batch. ``namespace`` sets the default namespace of unqualified names.
+        An error the server reports after the first rows raises at the end.
+        """
+        import pyarrow as pa
+
+        resp = self._query(sql, ref, namespace)
+        try:
+            reader = pa.ipc.open_stream(resp)
+            for batch in reader:
+                yield batch
+            self._check_trailer(resp)
+        finally:
+            resp.close()
+
+    def query(self, sql: str, ref: Optional[str] = None, namespace: Optional[str] = None) -> Any:
+        """Run ``sql`` (DuckDB SQL over the tables at ``ref``, default ``main``) and return a ``pyarrow.Table``.
+
+        The result streams from the server as Arrow IPC and is read batch by
+        batch. Bad SQL raises InvalidError, an unknown table NotFoundError.
+        """
+        import pyarrow as pa
+
+        resp = self._query(sql, ref, namespace)
+        try:
+            table = pa.ipc.open_stream(resp).read_all()
+            self._check_trailer(resp)
+            return table
+        finally:
+            resp.close()
+
+    def query_to_pandas(self, sql: str, ref: Optional[str] = None, namespace: Optional[str] = None) -> Any:
+        """:meth:`query` as a pandas DataFrame (needs pandas)."""
+        return self.query(sql, ref, namespace).to_pandas()
+
+    def query_to_polars(self, sql: str, ref: Optional[str] = None, namespace: Optional[str] = None) -> Any:
+        """:meth:`query` as a polars DataFrame (needs polars)."""
+        import polars as pl
+
+        return pl.from_arrow(self.query(sql, ref, namespace))
+
+    def scan(
+        self,
+        table: str,
+        columns: Optional[Sequence[str]] = None,
+        filter: Optional[str] = None,
+        ref: Optional[str] = None,
+    ) -> Any:
+        """Read table ``table`` at ``ref`` (default ``main``) as a ``pyarrow.Table``.
+
+        ``columns`` selects columns (default all); ``filter`` keeps rows
+        matching a predicate in the syntax of ``tarn.Model(filter=...)``
+        (comparisons, ``AND OR NOT``, ``IN``, ``IS NULL``, ``BETWEEN``,
+        ``LIKE``, literals): it is checked here, so it cannot inject SQL,
+        and a bad one raises ``tarn.FilterError``. Runs as a query, so file
+        pruning and column projection happen on the server.
+        """
+        return self.query(scan_sql(table, columns, filter), ref)
+
+    def _query(self, sql: str, ref: Optional[str], namespace: Optional[str]) -> Any:
+        body: Dict[str, Any] = {"sql": sql, "ref": ref or DEFAULT_BRANCH}
         if namespace:
             body["namespace"] = namespace
-        with self._open("POST", "/v1/query", None, json.dumps(body).encode(), "application/json") as resp:
-            job = resp.headers.get("X-Tarn-Job")
-            try:
-                return ipc.open_stream(resp).read_all()
-            except Exception as e:  # the server broke the stream off: its job has the error
-                if job:
-                    failed = self.wait_job(job)
-                    if failed.get("error"):
-                        raise _error_body({"error": failed["error"]}) from None
-                raise TarnError(f"the result stream from the server broke off: {e}") from None
+        import json
 
-    def query_to_pandas(self, sql: str, ref: str = "main", namespace: Optional[str] = None):
-        return self.query(sql, ref=ref, namespace=namespace).to_pandas()
+        resp = self._http.open("POST", "/v1/query", body=json.dumps(body).encode(), content_type="application/json")
+        self.last_query_info = decode_header(resp.getheader("X-Tarn-Query"))
+        return resp
 
-    def scan(self, table: str, columns: Optional[Sequence[str]] = None, filter: Optional[str] = None, ref: str = "main"):
-        """Reads a table (some columns, rows matching a SQL predicate) as a ``pyarrow.Table``."""
-        ns, name = _ident(table)
-        cols = ", ".join(_quote_ident(c) for c in columns) if columns else "*"
-        sql = f"select {cols} from {_quote_ident(ns)}.{_quote_ident(name)}"
-        if filter:
-            sql += f" where {filter}"
-        return self.query(sql, ref=ref)
+    def _check_trailer(self, resp: Any) -> None:
+        resp.read()  # the rest of the body: the trailers come after it
+        late = decode_header(getattr(resp, "trailers", {}).get("x-tarn-error"))
+        if late:
+            err = late.get("error") or {}
+            raise make_error(err.get("code", "internal"), err.get("message", "the query failed while streaming"))
 
-    # -- runs and jobs ---------------------------------------------------------
+    # --- runs and jobs ----------------------------------------------------------
 
-    def run(self, project_dir: Union[str, Path], ref: str = "main", params: Optional[Dict[str, Any]] = None,
-            dry_run: bool = False, detach: bool = False, on_event=None) -> RunState:
-        """Uploads a project and runs it on the server. Blocks until the run ends
-        (``on_event`` gets each progress event) and returns a :class:`RunState`;
-        with ``detach=True`` returns at once with the job's id and state.
-        A failed run raises the matching :class:`TarnError` subclass."""
-        request = {"ref": ref, "params": {k: str(v) for k, v in (params or {}).items()}, "dry_run": dry_run}
-        project = _pack(Path(project_dir))
-        body, content_type = _multipart([("request", None, json.dumps(request).encode(), "application/json"),
-                                         ("project", "project.tar.gz", project, "application/gzip")])
-        with self._open("POST", "/v1/runs", {"detach": detach}, body, content_type) as resp:
-            if detach:
-                job = json.load(resp)
-                return RunState(job_id=job["id"], state=job["state"], events=[])
-            events: List[Dict[str, Any]] = []
-            job: Dict[str, Any] = {}
-            for line in resp:
-                msg = json.loads(line)
-                if "event" in msg:
-                    events.append(msg["event"])
-                    if on_event:
-                        on_event(msg["event"])
-                elif "job" in msg:
-                    job = msg["job"]
-        state = RunState(job.get("result") or {})
-        state.update(job_id=job.get("id"), state=job.get("state"), events=events)
-        if job.get("state") != "succeeded":
-            err = job.get("error") or {"code": "internal", "message": f"run ended {job.get('state')}"}
-            exc = _error_body({"error": err})
-            exc.run = state  # type: ignore[attr-defined]
-            raise exc
-        return state
+    def run(
+        self,
+        project_dir: PathLike = ".",
+        ref: Optional[str] = None,
+        params: Optional[Dict[str, Any]] = None,
+        dry_run: bool = False,
+        no_cache: bool = False,
+        strict: bool = False,
+        preview: int = 0,
+        on_event: Optional[EventHandler] = None,
+        check: bool = True,
+    ) -> RunResult:
+        """Run the project in ``project_dir`` on branch ``ref`` (default ``main``), as ``tarn run`` does.
+
+        The folder is packed like the CLI packs it (its ``.gitignore`` is
+        honoured; ``.git``, ``.venv``, ``__pycache__`` … are left out; at most
+        64 MiB) and uploaded; the server runs it as a job next to the data.
+        ``params`` are ``tarn.Parameter`` values; ``dry_run`` runs the steps
+        but materializes nothing; ``no_cache`` ignores the run cache;
+        ``preview`` > 0 sends each output's first rows as ``preview`` events.
+
+        Events stream to ``on_event(event)`` as they happen: dicts with
+        ``kind`` (``start plan env step log preview publish info``), ``step``,
+        ``step_kind``, ``state``, ``rows``, ``duration_ns``, ``message``. The
+        default prints step lines and user logs to stderr like the CLI;
+        pass ``on_event=lambda e: None`` for silence.
+
+        A KeyboardInterrupt (Ctrl-C) cancels the job; a dropped connection
+        does not (the run goes on: follow it with :meth:`job_logs`).
+
+        Returns a :class:`RunResult` with every step's result. When the run
+        fails and ``check`` is True, raises the TarnError subclass of its
+        error with the result as ``.result``; with ``check=False`` it is
+        returned (``result.ok`` is False).
+        """
+        handler = print_event if on_event is None else on_event
+        final: Optional[Dict[str, Any]] = None
+        job: Optional[Dict[str, Any]] = None
+        lines = self._submit(project_dir, ref, params, dry_run, no_cache, strict, preview, detach=False)
+        try:
+            for line in lines:
+                if line.get("event") is not None:
+                    handler(line["event"])
+                elif line.get("done") and line.get("job") is not None:
+                    final = line["job"]
+                elif line.get("job") is not None:
+                    job = line["job"]
+        except KeyboardInterrupt:  # Ctrl-C stops the run, as in the CLI
+            if job is not None and final is None:
+                try:
+                    self.cancel_job(job["id"])
+                except TarnError:
+                    pass
+            raise
+        if final is None:
+            job_id = job["id"] if job else "?"
+            raise TarnError(
+                f"lost the connection to {self.endpoint} during the run; the run goes on there as job {job_id} "
+                f"(client.job_logs({job_id!r}, follow=True))"
+            )
+        result = RunResult.from_job(final)
+        if not result.ok and check:
+            if result.state == "cancelled":
+                err = make_error("cancelled", f"run job {result.job_id} was cancelled; nothing was published")
+            else:
+                err = make_error(result.error_code or "internal", result.error or f"run job {result.job_id} {result.state}")
+            err.result = result  # type: ignore[attr-defined]
+            raise err
+        return result
+
+    def submit_run(
+        self,
+        project_dir: PathLike = ".",
+        ref: Optional[str] = None,
+        params: Optional[Dict[str, Any]] = None,
+        dry_run: bool = False,
+        no_cache: bool = False,
+        strict: bool = False,
+    ) -> Dict[str, Any]:
+        """Start a run as a job and return the job (``{"id", "state", ...}``) at once, like ``tarn run --detach``.
+
+        Follow it with :meth:`job_logs` (``follow=True``) and :meth:`get_job`.
+        """
+        return list(self._submit(project_dir, ref, params, dry_run, no_cache, strict, 0, detach=True))[0]
+
+    def _submit(
+        self,
+        project_dir: PathLike,
+        ref: Optional[str],
+        params: Optional[Dict[str, Any]],
+        dry_run: bool,
+        no_cache: bool,
+        strict: bool,
+        preview: int,
+        detach: bool,
+    ) -> Iterator[Dict[str, Any]]:
+        import json
+
+        request: Dict[str, Any] = {"ref": ref or DEFAULT_BRANCH}
+        if params:
+            request["params"] = {k: _param(v) for k, v in params.items()}
+        for key, value in (("dry_run", dry_run), ("no_cache", no_cache), ("strict", strict)):
+            if value:
+                request[key] = True
+        if preview:
+            request["preview"] = int(preview)
+        directory = os.fspath(project_dir)
+        with tempfile.TemporaryDirectory(prefix="tarn-project-") as scratch:
+            archive = os.path.join(scratch, "project.tar.gz")
+            with open(archive, "wb") as sink:
+                pack(directory, sink, DEFAULT_PROJECT_LIMIT)
+            body, content_type, length = multipart(
+                [("request", None, json.dumps(request).encode()), ("project", "project.tar.gz", archive)]
+            )
+            query = {"detach": True} if detach else None
+            yield from self._http.lines("POST", "/v1/runs", query, body=body, content_type=content_type, content_length=length)
 
     def list_jobs(self) -> List[Dict[str, Any]]:
-        return self._json("GET", "/v1/jobs")
+        """Jobs (runs, queries, imports), newest first: ``[{"id", "kind", "state", "user", "ref", "summary", ...}]``."""
+        return self._http.call("GET", "/v1/jobs")
 
     def get_job(self, job_id: str) -> Dict[str, Any]:
-        return self._json("GET", "/v1/jobs/" + _q(job_id))
+        """One job; a run's carries its result (``"result"``) once it ended."""
+        return self._http.call("GET", "/v1/jobs/" + path_segment(job_id))
 
-    def job_logs(self, job_id: str, follow: bool = False) -> Iterator[Dict[str, Any]]:
-        """The job's events; with ``follow`` until the job ends."""
-        with self._open("GET", "/v1/jobs/" + _q(job_id) + "/logs", {"follow": follow}) as resp:
-            for line in resp:
-                if line.strip():
-                    yield json.loads(line)
+    def job_events(self, job_id: str, follow: bool = False) -> Iterator[Dict[str, Any]]:
+        """A job's events as dicts (see :meth:`run`); ``follow`` keeps reading until the job ends."""
+        return self._http.lines("GET", "/v1/jobs/" + path_segment(job_id) + "/logs", {"follow": follow})
 
-    def wait_job(self, job_id: str, poll: float = 0.2) -> Dict[str, Any]:
-        while True:
-            job = self.get_job(job_id)
-            if job["state"] in ("succeeded", "failed", "cancelled"):
-                return job
-            time.sleep(poll)
+    def job_logs(self, job_id: str, follow: bool = False) -> Iterator[str]:
+        """A job's log as text lines, as ``tarn job logs`` prints them; ``follow`` keeps reading until it ends."""
+        for event in self.job_events(job_id, follow):
+            text = format_event(event)
+            if text is not None:
+                yield from text.split("\n")
 
     def cancel_job(self, job_id: str) -> Dict[str, Any]:
-        return self._json("POST", "/v1/jobs/" + _q(job_id) + "/cancel")
+        """Cancel a job (its owner or an admin): its workers stop and nothing is published. Returns the job."""
+        return self._http.call("POST", "/v1/jobs/" + path_segment(job_id) + "/cancel")
 
 
-def _q(s: str) -> str:
-    return urllib.parse.quote(s, safe="")
+# --- helpers -----------------------------------------------------------------
 
 
-def _ident(table: str):
-    ns, sep, name = table.partition(".")
-    return (ns, name) if sep else ("tarn", table)
+def _ident(name: str) -> Dict[str, str]:
+    namespace, dot, table = name.partition(".")
+    if not dot:
+        namespace, table = DEFAULT_NAMESPACE, name
+    return {"namespace": namespace, "name": table}
 
 
-def _quote_ident(name: str) -> str:
+def quote_ident(name: str) -> str:
+    """A SQL identifier in double quotes (quotes inside doubled)."""
     return '"' + name.replace('"', '""') + '"'
 
 
-def _error(e: "urllib.error.HTTPError") -> TarnError:
-    try:
-        return _error_body(json.loads(e.read()))
-    except ValueError:
-        return TarnError(f"the server answered {e.code} {e.reason}")
+def scan_sql(table: str, columns: Optional[Sequence[str]] = None, filter: Optional[str] = None) -> str:
+    """The SELECT :meth:`Client.scan` runs: quoted identifiers, the filter validated by tarn's parser."""
+    if not table or not isinstance(table, str):
+        raise InvalidError("scan needs a table name: NAME or NAMESPACE.NAME")
+    if isinstance(columns, str):
+        raise InvalidError(f"columns must be a list of names, not the string {columns!r}")
+    parts = table.split(".")
+    if len(parts) > 2 or not all(parts):
+        raise InvalidError(f"invalid table name {table!r}: use NAME or NAMESPACE.NAME")
+    select = "*" if columns is None else ", ".join(quote_ident(c) for c in columns)
+    if columns is not None and not columns:
+        raise InvalidError("columns is empty: give at least one column, or None for all")
+    sql = f"SELECT {select} FROM {'.'.join(quote_ident(p) for p in parts)}"
+    if filter:
+        from ._filter import parse
+
+        parse(filter)  # raises FilterError; what parses is a plain predicate
+        sql += f" WHERE ({filter})"
+    return sql
 
 
-def _error_body(body: Dict[str, Any]) -> TarnError:
-    err = body.get("error") or {}
-    return _ERRORS.get(err.get("code"), TarnError)(err.get("message") or "unknown error")
+def _param(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
-def _multipart(parts: Iterable[tuple]) -> tuple:
-    boundary = uuid.uuid4().hex
-    out = io.BytesIO()
-    for field, filename, data, ctype in parts:
-        out.write(f"--{boundary}\r\n".encode())
-        disposition = f'form-data; name="{field}"'
-        if filename is not None:
-            disposition += f'; filename="{filename}"'
-        out.write(f"Content-Disposition: {disposition}\r\nContent-Type: {ctype}\r\n\r\n".encode())
-        out.write(data)
-        out.write(b"\r\n")
-    out.write(f"--{boundary}--\r\n".encode())
-    return out.getvalue(), f"multipart/form-data; boundary={boundary}"
+def _data_files(data: Any, scratch: str) -> List[str]:
+    """The files to upload for ``data``: the paths it names, or one Parquet file written from a table."""
+    if isinstance(data, (str, os.PathLike)):
+        return _expand([os.fspath(data)])
+    if isinstance(data, (list, tuple)) and data and all(isinstance(d, (str, os.PathLike)) for d in data):
+        return _expand([os.fspath(d) for d in data])
+    table = _to_arrow(data)
+    import pyarrow.parquet as pq
+
+    path = os.path.join(scratch, "data.parquet")
+    pq.write_table(table, path)
+    return [path]
 
 
-def _ignore_rules(root: Path) -> List[tuple]:
-    """The root .gitignore's patterns, the subset the CLI supports (no ``!``)."""
-    rules = []
-    try:
-        lines = (root / ".gitignore").read_text().splitlines()
-    except OSError:
-        return rules
-    for line in lines:
-        line = line.strip()
-        if not line or line.startswith(("#", "!")):
-            continue
-        dir_only = line.endswith("/")
-        line = line.rstrip("/")
-        anchored = "/" in line
-        rules.append((line.lstrip("/"), anchored, dir_only))
-    return rules
+def _to_arrow(data: Any) -> Any:
+    import pyarrow as pa
+
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data])
+    module = type(data).__module__.split(".", 1)[0]
+    if module == "pandas":
+        return pa.Table.from_pandas(data, preserve_index=False)
+    if module == "polars":
+        return data.to_arrow()
+    if hasattr(data, "__arrow_c_stream__"):
+        return pa.table(data)
+    raise InvalidError(
+        f"cannot upload a {type(data).__name__}: give a file path (Parquet, CSV, JSON Lines), "
+        "a pyarrow.Table, or a pandas or polars DataFrame"
+    )
 
 
-def _ignored(rules: List[tuple], rel: str, is_dir: bool) -> bool:
-    for pattern, anchored, dir_only in rules:
-        if dir_only and not is_dir:
-            continue
-        if anchored:
-            regex = "^" + re.escape(pattern).replace(r"\*\*/", "(.*/)?").replace(r"\*\*", ".*").replace(r"\*", "[^/]*").replace(r"\?", "[^/]") + "$"
-            if re.match(regex, rel):
-                return True
-        elif fnmatch.fnmatchcase(rel.rsplit("/", 1)[-1], pattern):
-            return True
-    return False
-
-
-def _pack(root: Path) -> bytes:
-    """The project as tar.gz, without what .gitignore excludes."""
-    if not root.is_dir():
-        raise InvalidError(f"project folder {root} not found")
-    rules = _ignore_rules(root)
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w:gz") as tar:
-        for dirpath, dirnames, filenames in os.walk(root):
-            rel_dir = os.path.relpath(dirpath, root).replace(os.sep, "/")
-            rel_dir = "" if rel_dir == "." else rel_dir + "/"
-            dirnames[:] = sorted(d for d in dirnames if d not in _ALWAYS_SKIPPED and not _ignored(rules, rel_dir + d, True))
-            for name in sorted(filenames):
-                path = os.path.join(dirpath, name)
-                if _ignored(rules, rel_dir + name, False) or not os.path.isfile(path) or os.path.islink(path):
-                    continue
-                tar.add(path, arcname=rel_dir + name, recursive=False)
-                if out.tell() > PROJECT_LIMIT:
-                    raise InvalidError(f"project {root} is larger than {PROJECT_LIMIT >> 20} MiB packed: list data files in its .gitignore")
-    return out.getvalue()
+def _expand(patterns: List[str]) -> List[str]:
+    out: List[str] = []
+    for p in patterns:
+        if any(ch in p for ch in "*?["):
+            hidden = os.path.basename(p).startswith(".")
+            matches = [m for m in sorted(glob.glob(p)) if hidden or not os.path.basename(m).startswith(".")]
+            matches = [m for m in matches if os.path.isfile(m) and m.lower().endswith(_SUPPORTED)]
+            if not matches:
+                raise InvalidError(f"no supported file matches {p!r} (supported: {', '.join(_SUPPORTED)})")
+            out += matches
+        elif os.path.isdir(p):
+            found = [
+                os.path.join(p, n)
+                for n in sorted(os.listdir(p))
+                if not n.startswith((".", "_")) and n.lower().endswith(_SUPPORTED) and os.path.isfile(os.path.join(p, n))
+            ]
+            if not found:
+                raise InvalidError(f"{p}: directory has no supported file (supported: {', '.join(_SUPPORTED)})")
+            out += found
+        elif os.path.isfile(p):
+            if not p.lower().endswith(_SUPPORTED):
+                raise InvalidError(f"{p}: unsupported file extension {os.path.splitext(p)[1]!r} (supported: {', '.join(_SUPPORTED)})")
+            out.append(p)
+        else:
+            raise InvalidError(f"{p}: no such file or directory")
+    return list(dict.fromkeys(out))

@@ -131,3 +131,87 @@ def has_module(name: str) -> bool:
 
 def requires(name: str):
     return pytest.mark.skipif(not has_module(name), reason=f"{name} is not installed")
+
+
+# --- tarn servers for the client tests ------------------------------------------------
+
+
+class ServeProcess:
+    """A ``tarn serve`` started by a test over its own home, on a free loopback port."""
+
+    def __init__(self, binary: str, home: Path, insecure: bool, env: Dict[str, str]) -> None:
+        import re
+        import time
+
+        self.home = home
+        self.log_path = home.parent / (home.name + "-serve.log")
+        self._log = open(self.log_path, "w")
+        args = [binary, "serve", "--addr", "127.0.0.1:0", "--home", str(home), "--grace", "5s"]
+        if insecure:
+            args.append("--insecure-local")
+        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log, env=env)
+        deadline = time.monotonic() + 60
+        self.endpoint = ""
+        while not self.endpoint:
+            m = re.search(r"listening on (http://\S+)", self.log_path.read_text())
+            if m:
+                self.endpoint = m.group(1)
+            elif self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                pytest.fail(f"tarn serve did not start: {self.log_path.read_text()}")
+            else:
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+
+def tarn_env(tmp: Path) -> Dict[str, str]:
+    """An environment where the tarn binary sees no server and no profile of the person running the tests."""
+    env = {k: v for k, v in os.environ.items() if k not in ("TARN_ENDPOINT", "TARN_TOKEN", "TARN_HOME")}
+    env["TARN_CONFIG"] = str(tmp / "no-profile.yml")
+    return env
+
+
+@pytest.fixture(scope="session")
+def tarn_bin() -> str:
+    """The tarn binary from TARN_BIN (scripts/test.sh sets it after scripts/build.sh)."""
+    path = os.environ.get("TARN_BIN")
+    if not path:
+        pytest.skip("TARN_BIN is not set: build with scripts/build.sh and set TARN_BIN=$PWD/bin/tarn to run the client tests")
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"TARN_BIN={path} is not an executable file")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tarn_server(tarn_bin: str, tmp_path_factory):
+    """A ``tarn serve --insecure-local`` over a fresh home for the session (no tokens: everyone is an admin)."""
+    tmp = tmp_path_factory.mktemp("serve")
+    server = ServeProcess(tarn_bin, tmp / "home", insecure=True, env=tarn_env(tmp))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def tarn_auth_server(tarn_bin: str, tmp_path_factory):
+    """A ``tarn serve`` that needs tokens; ``.tokens`` holds those of ``admin`` (an admin) and ``alice``."""
+    tmp = tmp_path_factory.mktemp("serve-auth")
+    home, env = tmp / "home", tarn_env(tmp)
+    tokens = {}
+    for name, admin in (("admin", True), ("alice", False)):
+        args = [tarn_bin, "user", "add", name, "--home", str(home), "-o", "json"] + (["--admin"] if admin else [])
+        proc = subprocess.run(args, capture_output=True, text=True, env=env, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        tokens[name] = json.loads(proc.stdout)["token"]
+    server = ServeProcess(tarn_bin, home, insecure=False, env=env)
+    server.tokens = tokens
+    yield server
+    server.stop()
