@@ -142,7 +142,6 @@ def test_warm_worker_refuses_an_unusable_hand_off(setup, line):
 
 def test_warm_worker_usage(setup):
     tmp_path = setup[0]
-    proc = subprocess.run(
-        [sys.executable, "-m", "tarn._worker", "--warm"], env=sdk_env(), cwd=str(tmp_path), capture_output=True, text=True
-    )
+    argv = [sys.executable, "-m", "tarn._worker", "--warm"]
+    proc = subprocess.run(argv, env=sdk_env(), cwd=str(tmp_path), capture_output=True, text=True)
     assert proc.returncode == 2 and "--warm STATUS_FD" in proc.stderr
