@@ -206,7 +206,7 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *StepReport) err
 	res, err := rt.RunWorker(ctx, spec, rt.WorkerOptions{
 		Env: env, SDKDir: ex.r.SDKDir, Isolation: ex.r.Isolation,
 		Scratch: filepath.Join(ex.scratch, spec.Name), ShmDir: ex.shm, HideDir: ex.r.Home, ProjectDir: ex.p.Dir,
-		Timeout: ex.p.Timeout(m), InternetAccess: m.InternetAccess,
+		Timeout: ex.p.Timeout(m), InternetAccess: m.InternetAccess, Pool: ex.r.Pool,
 		Output: func(line string) { ex.r.emit(Event{Kind: "log", Step: m.Name, Message: line}) },
 	})
 	rep.Duration = time.Since(start)

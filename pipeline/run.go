@@ -51,6 +51,7 @@ type Runner struct {
 	Home      string // lakehouse home: scratch lives here and is hidden from workers
 	Events    func(Event)
 	Parallel  int
+	Pool      *rt.Pool // warm workers, if set (created and closed by the caller)
 }
 
 // RunOptions configure one run.
@@ -163,6 +164,11 @@ func (r *Runner) Run(ctx context.Context, p *Project, opts RunOptions) (*RunResu
 	defer os.RemoveAll(shm)
 	scratch := filepath.Join(r.Home, "scratch", res.RunID)
 	defer os.RemoveAll(scratch)
+	for _, env := range envs { // a warm worker per environment, starting while inputs are read
+		if err := r.Pool.Prewarm(rt.WorkerOptions{Env: env, SDKDir: r.SDKDir, Isolation: r.Isolation, ScratchRoot: scratch, ShmDir: shm, HideDir: r.Home, ProjectDir: p.Dir}); err != nil {
+			r.emit(Event{Kind: "info", Message: "warning: " + err.Error()})
+		}
+	}
 
 	var session *table.Session
 	if !opts.DryRun {

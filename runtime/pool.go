@@ -44,8 +44,8 @@ type PoolOptions struct {
 //
 // Idle workers are killed after IdleTimeout, when the pool is closed, and
 // when tarn dies (as every worker: parent-death signal, bubblewrap's
-// --die-with-parent). A Pool is safe for concurrent use; the zero value is
-// not usable, create one with NewPool.
+// --die-with-parent). A Pool is safe for concurrent use; create one with
+// NewPool. A nil *Pool holds no workers: Prewarm and Close do nothing.
 type Pool struct {
 	opts PoolOptions
 
@@ -110,33 +110,56 @@ func warmCommand(o WorkerOptions) (argv, env []string, key string) {
 // MaxIdle in all, is closed, or the machine is short of memory. It returns
 // once the process is started, not when its imports are done (see Ready).
 func (p *Pool) Prewarm(o WorkerOptions) error {
-	argv, env, key := warmCommand(o)
-	if !p.affordable() {
+	if p == nil {
 		return nil
 	}
-	p.mu.Lock()
-	if p.closed || len(p.idle[key])+p.starting[key] >= p.opts.PerKey || p.count >= p.opts.MaxIdle {
-		p.mu.Unlock()
+	argv, env, key := warmCommand(o)
+	if !p.reserve(key) {
 		return nil
+	}
+	return p.start(o, argv, env, key)
+}
+
+// refill starts a worker for o in the background; best effort: if it
+// fails, the next step of o starts cold. The worker counts as starting
+// (see Ready) when refill returns.
+func (p *Pool) refill(o WorkerOptions) {
+	argv, env, key := warmCommand(o)
+	if p.reserve(key) {
+		go p.start(o, argv, env, key)
+	}
+}
+
+// reserve counts a worker for key as starting, if there is room for it;
+// the caller then calls start.
+func (p *Pool) reserve(key string) bool {
+	if !p.affordable() {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || len(p.idle[key])+p.starting[key] >= p.opts.PerKey || p.count >= p.opts.MaxIdle {
+		return false
 	}
 	p.starting[key]++
 	p.count++
 	p.starts.Add(1) // Close waits for this start
-	p.mu.Unlock()
-	defer p.starts.Done()
+	return true
+}
 
+// start starts the worker reserved for key and adds it to the idle ones.
+func (p *Pool) start(o WorkerOptions, argv, env []string, key string) error {
+	defer p.starts.Done()
 	w, err := startWarm(argv, env, scratchRoot(o))
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.starting[key]--
 	if err != nil || p.closed {
 		p.count--
+		p.mu.Unlock()
 		if err != nil {
 			return fmt.Errorf("start a warm worker for environment %s: %w", o.Env.Dir, err)
 		}
-		p.mu.Unlock()
 		w.proc.kill() // the pool was closed meanwhile
-		p.mu.Lock()
 		return nil
 	}
 	p.idle[key] = append(p.idle[key], w)
@@ -145,6 +168,7 @@ func (p *Pool) Prewarm(o WorkerOptions) error {
 			w.proc.kill()
 		}
 	})
+	p.mu.Unlock()
 	go func() { // a worker that dies while idle leaves the pool
 		<-w.proc.exited
 		if p.remove(key, w) {
@@ -232,12 +256,6 @@ func (p *Pool) remove(key string, w *warmWorker) bool {
 	return false
 }
 
-// refill starts a worker for o in the background; best effort: if it
-// fails, the next step of o starts cold.
-func (p *Pool) refill(o WorkerOptions) {
-	go p.Prewarm(o)
-}
-
 // serve runs spec on a warm worker for o. served is false when the pool
 // had none, or the worker died before it took the step: the caller then
 // starts the step cold.
@@ -248,8 +266,8 @@ func (p *Pool) serve(ctx context.Context, spec *StepSpec, specPath string, o Wor
 	}
 	_, _, key := warmCommand(o)
 	w := p.take(key)
-	p.refill(o) // the key is in use: the next step of it finds a worker
 	if w == nil {
+		p.refill(o) // the key is in use: the next step of it finds a worker
 		return nil, nil, false
 	}
 	runCtx, cancel := context.WithTimeout(ctx, o.Timeout)
@@ -259,6 +277,7 @@ func (p *Pool) serve(ctx context.Context, spec *StepSpec, specPath string, o Wor
 	w.stdin.Close()
 	if werr != nil {
 		w.proc.kill()
+		p.refill(o)
 		return nil, nil, false
 	}
 	select {
@@ -267,10 +286,12 @@ func (p *Pool) serve(ctx context.Context, spec *StepSpec, specPath string, o Wor
 		select {
 		case <-w.took: // took it and ended at once; the status pipe is drained before exited
 		default:
+			p.refill(o)
 			return nil, nil, false // died before it read the step: nothing of the step ran
 		}
 	case <-runCtx.Done(): // finish reports the timeout or cancellation
 	}
+	p.refill(o) // once the step has its worker: no competition with the hand-off
 	w.proc.handOver(o.Output)
 	res, err = w.proc.finish(ctx, runCtx, spec, o.Timeout)
 	return res, err, true
@@ -318,6 +339,9 @@ func (p *Pool) Idle() int {
 // steps start cold. Workers already running a step finish it. Close is
 // idempotent.
 func (p *Pool) Close() error {
+	if p == nil {
+		return nil
+	}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()

@@ -352,11 +352,18 @@ func TestPool_OneWorkerPerStep(t *testing.T) {
 
 func TestPool_IdleExpiry(t *testing.T) {
 	f := newPoolFixture(t, IsolationNone)
-	f.warm(t, PoolOptions{IdleTimeout: 300 * time.Millisecond})
-	if len(processesOf(t, f.dir)) == 0 {
-		t.Fatal("a ready warm worker is not in the process table")
+	pool := NewPool(PoolOptions{IdleTimeout: 300 * time.Millisecond})
+	defer pool.Close()
+	if err := pool.Prewarm(f.opts); err != nil {
+		t.Fatal(err)
 	}
-	time.Sleep(600 * time.Millisecond)
+	if len(processesOf(t, f.dir)) == 0 || pool.Idle() != 1 {
+		t.Fatal("a warm worker is not in the process table")
+	}
+	time.Sleep(time.Second)
+	if n := pool.Idle(); n != 0 {
+		t.Fatalf("%d workers idle past the idle timeout", n)
+	}
 	waitNoProcesses(t, f.dir)
 }
 

@@ -126,6 +126,8 @@ inspection. --dry-run runs the steps but materializes nothing.`,
 			if err != nil {
 				return err
 			}
+			runner.Pool = rt.NewPool(rt.PoolOptions{})
+			defer runner.Pool.Close()
 			project, err := disc.Load(ctx, dir)
 			if err != nil {
 				return err
