@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -164,7 +165,8 @@ func (r *Runner) Run(ctx context.Context, p *Project, opts RunOptions) (*RunResu
 	defer os.RemoveAll(shm)
 	scratch := filepath.Join(r.Home, "scratch", res.RunID)
 	defer os.RemoveAll(scratch)
-	for _, env := range envs { // a warm worker per environment, starting while inputs are read
+	for _, st := range slices.Concat(plan.Steps, plan.Expectations) { // a warm worker per environment, first needed first
+		env := envs[p.EnvSpec(st.Model).Key(r.Envs.SDKVersion)]
 		if err := r.Pool.Prewarm(rt.WorkerOptions{Env: env, SDKDir: r.SDKDir, Isolation: r.Isolation, ScratchRoot: scratch, ShmDir: shm, HideDir: r.Home, ProjectDir: p.Dir}); err != nil {
 			r.emit(Event{Kind: "info", Message: "warning: " + err.Error()})
 		}

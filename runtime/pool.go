@@ -20,8 +20,9 @@ type PoolOptions struct {
 	// PerKey is how many idle workers are kept for one set of start
 	// options (default 1).
 	PerKey int
-	// MaxIdle bounds the idle workers of all keys together (default: the
-	// number of cores).
+	// MaxIdle bounds the idle workers of all keys together (default: twice
+	// the number of cores, at least 4). An idle worker costs memory, not
+	// CPU; MinFreeMemory guards the memory.
 	MaxIdle int
 	// IdleTimeout is how long a worker waits for a step before it is
 	// killed (default 60 s).
@@ -78,7 +79,7 @@ func NewPool(opts PoolOptions) *Pool {
 		opts.PerKey = 1
 	}
 	if opts.MaxIdle <= 0 {
-		opts.MaxIdle = goruntime.NumCPU()
+		opts.MaxIdle = max(4, 2*goruntime.NumCPU())
 	}
 	if opts.IdleTimeout <= 0 {
 		opts.IdleTimeout = time.Minute
