@@ -22,7 +22,8 @@ and duckdb are imported only when a step uses them, so the worker starts
 about as fast as ``python -c "import pyarrow"``.
 
 Warm: ``python -m tarn._worker --warm FD`` is started ahead of need (the Go
-runtime's pool). It imports what every step needs, writes ``R`` to the
+runtime's pool). It imports what every step needs (pandas too, when the
+environment has it: pyarrow imports it on first use), writes ``R`` to the
 status descriptor FD, then blocks on stdin for one hand-off line, a JSON
 object ``{"spec": SPEC_JSON_PATH, "scratch": DIRECTORY}``. It writes ``S``
 (it took the step), closes FD, moves into the step's scratch directory
@@ -324,10 +325,16 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def serve_warm(status_fd: int) -> int:
     """Wait for one step handed over on stdin, then run it as :func:`main` would."""
-    import importlib.util  # noqa: F401 - every model step loads the user's file with it
+    import importlib.util
     import pyarrow.ipc  # noqa: F401 - every step reads or writes Arrow IPC files
 
     import tarn  # noqa: F401 - the user's file imports it
+
+    if importlib.util.find_spec("pandas") is not None:
+        # pyarrow imports pandas, when it is installed, the first time
+        # pa.table() or Table.from_* runs (it checks for DataFrames):
+        # in such an environment nearly every step pays for it.
+        import pandas  # noqa: F401
 
     try:
         status = os.fdopen(status_fd, "wb", buffering=0)

@@ -33,6 +33,10 @@ def where(trips=tarn.Model("taxi_trips"), factor=tarn.Parameter("factor", defaul
     }
 
 @tarn.model
+def imported():
+    return {"pandas": ["pandas" in sys.modules]}
+
+@tarn.model
 def fails():
     raise KeyError("zone")
 """
@@ -145,3 +149,11 @@ def test_warm_worker_usage(setup):
     argv = [sys.executable, "-m", "tarn._worker", "--warm"]
     proc = subprocess.run(argv, env=sdk_env(), cwd=str(tmp_path), capture_output=True, text=True)
     assert proc.returncode == 2 and "--warm STATUS_FD" in proc.stderr
+
+
+def test_warm_worker_has_pandas_imported_when_the_environment_has_it(setup):
+    pytest.importorskip("pandas")
+    tmp_path, spec_file, scratch, run_dir = setup
+    _, code, _, stderr = Warm(tmp_path).hand_off(handoff(spec_file("imported", inputs={}), scratch))
+    assert code == 0, stderr
+    assert read_arrow(str(run_dir / "out.arrow")).to_pydict() == {"pandas": [True]}
