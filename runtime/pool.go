@@ -55,7 +55,7 @@ type Pool struct {
 	starting map[string]int
 	count    int // idle and starting, all keys
 	closed   bool
-	starts   sync.WaitGroup // Prewarm calls past the closed check
+	starts   sync.WaitGroup // reserved starts not yet done: Close waits for them
 }
 
 // warmWorker is a started worker waiting for its step.
@@ -260,16 +260,16 @@ func (p *Pool) remove(key string, w *warmWorker) bool {
 // serve runs spec on a warm worker for o. served is false when the pool
 // had none, or the worker died before it took the step: the caller then
 // starts the step cold.
-func (p *Pool) serve(ctx context.Context, spec *StepSpec, specPath string, o WorkerOptions) (res *StepResult, err error, served bool) {
+func (p *Pool) serve(ctx context.Context, spec *StepSpec, specPath string, o WorkerOptions) (res *StepResult, served bool, err error) {
 	root := scratchRoot(o)
 	if rel, err := filepath.Rel(root, o.Scratch); err != nil || rel == "." || strings.HasPrefix(rel, "..") {
-		return nil, nil, false // the step's scratch directory would not be visible in the sandbox
+		return nil, false, nil // the step's scratch directory would not be visible in the sandbox
 	}
 	_, _, key := warmCommand(o)
 	w := p.take(key)
 	if w == nil {
 		p.refill(o) // the key is in use: the next step of it finds a worker
-		return nil, nil, false
+		return nil, false, nil
 	}
 	runCtx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
@@ -279,7 +279,7 @@ func (p *Pool) serve(ctx context.Context, spec *StepSpec, specPath string, o Wor
 	if werr != nil {
 		w.proc.kill()
 		p.refill(o)
-		return nil, nil, false
+		return nil, false, nil
 	}
 	select {
 	case <-w.took:
@@ -288,14 +288,14 @@ func (p *Pool) serve(ctx context.Context, spec *StepSpec, specPath string, o Wor
 		case <-w.took: // took it and ended at once; the status pipe is drained before exited
 		default:
 			p.refill(o)
-			return nil, nil, false // died before it read the step: nothing of the step ran
+			return nil, false, nil // died before it read the step: nothing of the step ran
 		}
 	case <-runCtx.Done(): // finish reports the timeout or cancellation
 	}
 	p.refill(o) // once the step has its worker: no competition with the hand-off
 	w.proc.handOver(o.Output)
 	res, err = w.proc.finish(ctx, runCtx, spec, o.Timeout)
-	return res, err, true
+	return res, true, err
 }
 
 // Ready waits until an idle worker for o has finished its imports. It is

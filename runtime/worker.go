@@ -118,7 +118,7 @@ func RunWorker(ctx context.Context, spec *StepSpec, o WorkerOptions) (*StepResul
 		o.Timeout = defaultTimeout
 	}
 	if o.Pool != nil {
-		if res, err, served := o.Pool.serve(ctx, spec, specPath, o); served {
+		if res, served, err := o.Pool.serve(ctx, spec, specPath, o); served {
 			return res, err
 		}
 	}
