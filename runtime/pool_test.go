@@ -418,3 +418,39 @@ func TestPool_DeadWorkerFallsBackToCold(t *testing.T) {
 		t.Fatalf("served %s by a dead worker", how)
 	}
 }
+
+func TestPool_Key(t *testing.T) {
+	base := WorkerOptions{Env: &Env{Dir: "/envs/a", Python: "/envs/a/bin/python"}, SDKDir: "/sdk", Isolation: IsolationBubblewrap,
+		Scratch: "/home/scratch/run/step1", ShmDir: "/dev/shm/tarn-1", HideDir: "/home", ProjectDir: "/proj", Timeout: time.Minute}
+	_, _, key := warmCommand(base)
+	same := map[string]func(o *WorkerOptions){
+		"Scratch":     func(o *WorkerOptions) { o.Scratch = "/home/scratch/run/step2" },
+		"ScratchRoot": func(o *WorkerOptions) { o.ScratchRoot = "/home/scratch/run" },
+		"Timeout":     func(o *WorkerOptions) { o.Timeout = time.Second },
+		"Output":      func(o *WorkerOptions) { o.Output = func(string) {} },
+	}
+	for name, change := range same {
+		o := base
+		change(&o)
+		if _, _, k := warmCommand(o); k != key {
+			t.Errorf("%s is applied at hand-off but changes the key", name)
+		}
+	}
+	differ := map[string]func(o *WorkerOptions){
+		"Env":            func(o *WorkerOptions) { o.Env = &Env{Dir: "/envs/b", Python: "/envs/b/bin/python"} },
+		"SDKDir":         func(o *WorkerOptions) { o.SDKDir = "/sdk2" },
+		"Isolation":      func(o *WorkerOptions) { o.Isolation = IsolationNone },
+		"InternetAccess": func(o *WorkerOptions) { o.InternetAccess = true },
+		"ShmDir":         func(o *WorkerOptions) { o.ShmDir = "/dev/shm/tarn-2" },
+		"HideDir":        func(o *WorkerOptions) { o.HideDir = "/home2" },
+		"ProjectDir":     func(o *WorkerOptions) { o.ProjectDir = "/proj2" },
+		"scratch root":   func(o *WorkerOptions) { o.Scratch = "/home/scratch/run2/step1" },
+	}
+	for name, change := range differ {
+		o := base
+		change(&o)
+		if _, _, k := warmCommand(o); k == key {
+			t.Errorf("a worker started for another %s would serve the step", name)
+		}
+	}
+}
