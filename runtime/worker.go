@@ -135,7 +135,9 @@ func RunWorker(ctx context.Context, spec *StepSpec, o WorkerOptions) (*StepResul
 
 // workerCommand is the command line and environment of a worker whose
 // scratch directory (bound read-write, the working directory) is scratch;
-// workerArgs follow `python -m tarn._worker`.
+// workerArgs follow `python -m tarn._worker`. Everything fixed when a
+// worker starts (a directory bound into the sandbox, say) must be set
+// here: the warm pool's key is this command line and environment.
 func workerCommand(o WorkerOptions, scratch string, workerArgs ...string) (argv, env []string) {
 	argv = append([]string{o.Env.Python, "-m", "tarn._worker"}, workerArgs...)
 	argv = sandboxArgs(o.Isolation, sandboxOptions{
