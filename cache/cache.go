@@ -139,6 +139,15 @@ func (s *Store) Get(key string) (*Entry, error) {
 	return e, nil
 }
 
+// Has reports whether an entry for key is stored (without verifying it).
+func (s *Store) Has(key string) bool {
+	if validKey(key) != nil {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(s.entryDir(key), "meta.json"))
+	return err == nil
+}
+
 func (s *Store) read(dir string) (*Entry, error) {
 	data, err := os.ReadFile(filepath.Join(dir, "meta.json"))
 	if err != nil {

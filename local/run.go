@@ -30,7 +30,9 @@ func (s *runService) Run(ctx context.Context, req tarn.RunRequest, events func(t
 		return nil, err
 	}
 	envs := &rt.EnvManager{Dir: filepath.Join(home, "envs"), UV: uv, SDKVersion: python.Version(), SDKDir: sdkDir}
-	runner := &pipeline.Runner{Tables: s.l.tables, Envs: envs, Isolation: rt.DetectIsolation(ctx), SDKDir: sdkDir, Home: home}
+	runner := &pipeline.Runner{Tables: s.l.tables, Envs: envs, Isolation: rt.DetectIsolation(ctx), SDKDir: sdkDir, Home: home,
+		Pool: rt.NewPool(rt.PoolOptions{})} // warm workers of this run (their sandboxes bind its directories)
+	defer runner.Pool.Close()
 	if s.l.cfg.RunCache != nil {
 		if runner.Cache, runner.CacheMaxBytes, err = s.l.cfg.RunCache(); err != nil {
 			return nil, err

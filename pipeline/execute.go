@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -213,19 +214,11 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *StepReport) err
 	rep.Env = env.Key[:12]
 	ex.mu.Unlock()
 	ex.setState(rep, StateRunning, "")
-	var readOnly, writable []string
-	if ex.r.Cache != nil {
-		readOnly = append(readOnly, ex.r.Cache.EntriesDir()) // inputs served from the cache
-	}
-	if ex.outDir != "" {
-		writable = append(writable, ex.outDir)
-	}
-	res, err := rt.RunWorker(ctx, spec, rt.WorkerOptions{
-		Env: env, SDKDir: ex.r.SDKDir, Isolation: ex.r.Isolation, ReadOnly: readOnly, Writable: writable,
-		Scratch: filepath.Join(ex.scratch, spec.Name), ShmDir: ex.shm, HideDir: ex.r.Home, ProjectDir: ex.p.Dir,
-		Timeout: ex.p.Timeout(m), InternetAccess: m.InternetAccess,
-		Output: func(line string) { ex.r.emit(Event{Kind: "log", Step: m.Name, Message: line}) },
-	})
+	wo := ex.workerOptions(m)
+	wo.Scratch = filepath.Join(ex.scratch, spec.Name)
+	wo.Timeout = ex.p.Timeout(m)
+	wo.Output = func(line string) { ex.r.emit(Event{Kind: "log", Step: m.Name, Message: line}) }
+	res, err := rt.RunWorker(ctx, spec, wo)
 	rep.Duration = time.Since(start)
 	if err != nil {
 		var se *rt.StepError
@@ -279,6 +272,36 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *StepReport) err
 	}
 	ex.store(st, rep, spec.Output, materialized)
 	return nil
+}
+
+// workerOptions are the options of a model's worker that are fixed before
+// it runs: a warm worker started with them serves the step.
+func (ex *execution) workerOptions(m *Model) rt.WorkerOptions {
+	o := rt.WorkerOptions{Env: ex.envs[ex.p.EnvSpec(m).Key(ex.r.Envs.SDKVersion)], SDKDir: ex.r.SDKDir, Isolation: ex.r.Isolation,
+		ScratchRoot: ex.scratch, ShmDir: ex.shm, HideDir: ex.r.Home, ProjectDir: ex.p.Dir, InternetAccess: m.InternetAccess, Pool: ex.r.Pool}
+	if ex.r.Cache != nil {
+		o.ReadOnly = append(o.ReadOnly, ex.r.Cache.EntriesDir()) // inputs served from the cache
+	}
+	if ex.outDir != "" {
+		o.Writable = append(o.Writable, ex.outDir)
+	}
+	return o
+}
+
+// prewarm starts a warm worker per kind of worker the run will need, first
+// needed first, leaving out steps the cache will serve.
+func (ex *execution) prewarm() {
+	if ex.r.Pool == nil {
+		return
+	}
+	for _, st := range slices.Concat(ex.plan.Steps, ex.plan.Expectations) {
+		if ex.cacheOn(st) && ex.r.Cache.Has(ex.keys[stepKey(st)]) {
+			continue
+		}
+		if err := ex.r.Pool.Prewarm(ex.workerOptions(st.Model)); err != nil {
+			ex.r.emit(Event{Kind: "info", Message: "warning: " + err.Error()})
+		}
+	}
 }
 
 // parquetWriter writes a model's output files with pyarrow in its

@@ -59,6 +59,7 @@ type Runner struct {
 	// (least recently used entries go first; 0: no bound).
 	Cache         *cache.Store
 	CacheMaxBytes int64
+	Pool          *rt.Pool // warm workers, if set (created and closed by the caller)
 }
 
 // RunOptions configure one run.
@@ -195,6 +196,7 @@ func (r *Runner) Run(ctx context.Context, p *Project, opts RunOptions) (*RunResu
 	}
 	runErr := ex.computeKeys(ctx)
 	if runErr == nil {
+		ex.prewarm()
 		runErr = ex.execute(ctx)
 	}
 	res.Steps = ex.reports()

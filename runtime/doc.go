@@ -12,6 +12,11 @@
 // model asks for the internet — no network, using the strongest mechanism
 // the host offers (bubblewrap, then unshare, then rlimits only).
 //
+// A Pool keeps warm workers: started ahead of need with pyarrow and tarn
+// imported, each serves one step handed to it on stdin, exactly as a cold
+// worker would run it; RunWorker uses one when WorkerOptions.Pool holds a
+// match and starts cold otherwise.
+//
 // # Caveats
 //
 // uv must be installed (scripts/setup.sh installs it). Interpreters are not

@@ -64,10 +64,14 @@ type Column struct {
 
 // WorkerOptions configure one worker process.
 type WorkerOptions struct {
-	Env            *Env
-	SDKDir         string // directory holding the tarn package
-	Isolation      Isolation
-	Scratch        string   // the step's own scratch directory (created)
+	Env       *Env
+	SDKDir    string // directory holding the tarn package
+	Isolation Isolation
+	Scratch   string // the step's own scratch directory (created)
+	// ScratchRoot holds the scratch directories of steps (default: the
+	// parent of Scratch). A warm worker is started with the root bound
+	// read-write and moves into the step's directory when handed the step.
+	ScratchRoot    string
 	ShmDir         string   // the run's shared-memory directory
 	HideDir        string   // hidden from the worker (the lakehouse home)
 	ProjectDir     string   // readable by the worker
@@ -77,6 +81,10 @@ type WorkerOptions struct {
 	InternetAccess bool
 	// Output receives each line the user code prints (stdout and stderr).
 	Output func(line string)
+	// Pool, when set, provides a warm worker for the step if it holds one
+	// started with the same options (see Pool); otherwise the step starts
+	// cold, as without a pool.
+	Pool *Pool
 }
 
 // StepError is a failed step: why, in words a user can act on.
@@ -89,9 +97,16 @@ type StepError struct {
 
 func (e *StepError) Error() string { return e.Msg }
 
+// defaultTimeout applies to a step that sets none.
+const defaultTimeout = 10 * time.Minute
+
 // RunWorker runs one step in its own process and waits for it. It returns
 // a *StepError when the user code fails, crashes, times out or exhausts
 // its memory; the process and its children are gone when it returns.
+//
+// With o.Pool set, a warm worker of the pool that matches o runs the step
+// (the result and the errors are the same as from a cold worker); without
+// one the step starts cold.
 func RunWorker(ctx context.Context, spec *StepSpec, o WorkerOptions) (*StepResult, error) {
 	if err := os.MkdirAll(o.Scratch, 0o755); err != nil {
 		return nil, err
@@ -101,23 +116,86 @@ func RunWorker(ctx context.Context, spec *StepSpec, o WorkerOptions) (*StepResul
 	if err := os.WriteFile(specPath, data, 0o644); err != nil {
 		return nil, err
 	}
-	argv := []string{o.Env.Python, "-m", "tarn._worker", specPath}
+	if o.Timeout <= 0 {
+		o.Timeout = defaultTimeout
+	}
+	if o.Pool != nil {
+		if res, served, err := o.Pool.serve(ctx, spec, specPath, o); served {
+			return res, err
+		}
+	}
+	runCtx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	argv, env := workerCommand(o, o.Scratch, specPath)
+	p, err := startProcess(procConfig{argv: argv, env: env, dir: o.Scratch})
+	if err != nil {
+		return nil, fmt.Errorf("start worker for %s: %w", spec.Name, err)
+	}
+	p.handOver(o.Output)
+	return p.finish(ctx, runCtx, spec, o.Timeout)
+}
+
+// workerCommand is the command line and environment of a worker whose
+// scratch directory (bound read-write, the working directory) is scratch;
+// workerArgs follow `python -m tarn._worker`. Everything fixed when a
+// worker starts (a directory bound into the sandbox, say) must be set
+// here: the warm pool's key is this command line and environment.
+func workerCommand(o WorkerOptions, scratch string, workerArgs ...string) (argv, env []string) {
+	argv = append([]string{o.Env.Python, "-m", "tarn._worker"}, workerArgs...)
 	argv = sandboxArgs(o.Isolation, sandboxOptions{
 		network:  o.InternetAccess,
 		hide:     o.HideDir,
 		readOnly: append([]string{o.Env.Dir, o.SDKDir, o.ProjectDir}, o.ReadOnly...),
-		writable: append([]string{o.Scratch, o.ShmDir}, o.Writable...),
-		workdir:  o.Scratch,
+		writable: append([]string{scratch, o.ShmDir}, o.Writable...),
+		workdir:  scratch,
 	}, argv)
-	if o.Timeout <= 0 {
-		o.Timeout = 10 * time.Minute
-	}
-	runCtx, cancel := context.WithTimeout(ctx, o.Timeout)
-	defer cancel()
+	return argv, workerEnv(o, scratch)
+}
+
+// workerProcess is a started worker: its process group and the pumps of
+// its output. Lines printed before handOver are kept and passed on then.
+type workerProcess struct {
+	cmd     *exec.Cmd
+	exited  chan struct{} // closed once the output is drained and the process reaped
+	waitErr error         // cmd.Wait's error, set before exited is closed
+
+	mu      sync.Mutex
+	tail    []string
+	output  func(line string)
+	handed  bool
+	pending []string
+}
+
+// procConfig says how to start a worker process.
+type procConfig struct {
+	argv, env []string
+	dir       string
+	stdin     *os.File   // nil: /dev/null
+	extra     []*os.File // descriptors 3, 4, ...
+	waitFor   []func()   // run beside the process; done before it counts as exited
+}
+
+// startProcess starts a worker in its own process group, killed if tarn
+// dies. The caller's copies of c.stdin and c.extra are closed once the
+// process has them.
+func startProcess(c procConfig) (*workerProcess, error) {
+	argv := c.argv
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Dir = o.Scratch
-	cmd.Env = workerEnv(o)
+	cmd.Dir = c.dir
+	cmd.Env = c.env
+	if c.stdin != nil {
+		cmd.Stdin = c.stdin
+	}
+	cmd.ExtraFiles = c.extra
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	defer func() { // the process holds its own copies
+		for _, f := range append([]*os.File{c.stdin}, c.extra...) {
+			if f != nil {
+				f.Close()
+			}
+		}
+	}()
+	p := &workerProcess{cmd: cmd, exited: make(chan struct{})}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -127,44 +205,76 @@ func RunWorker(ctx context.Context, spec *StepSpec, o WorkerOptions) (*StepResul
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start worker for %s: %w", spec.Name, err)
+		return nil, err
 	}
 	var wg sync.WaitGroup
-	var outMu sync.Mutex
-	var tail []string
-	pump := func(r io.Reader) {
-		defer wg.Done()
-		sc := bufio.NewScanner(r)
-		sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
-		for sc.Scan() {
-			line := sc.Text()
-			outMu.Lock()
-			tail = append(tail, line)
-			if len(tail) > 40 {
-				tail = tail[1:]
-			}
-			if o.Output != nil {
-				o.Output(line)
-			}
-			outMu.Unlock()
-		}
+	wg.Add(2 + len(c.waitFor))
+	go p.pump(&wg, stdout)
+	go p.pump(&wg, stderr)
+	for _, f := range c.waitFor {
+		go func() { defer wg.Done(); f() }()
 	}
-	wg.Add(2)
-	go pump(stdout)
-	go pump(stderr)
-	done := make(chan error, 1)
 	go func() {
 		wg.Wait()
-		done <- cmd.Wait()
+		p.waitErr = cmd.Wait()
+		close(p.exited)
 	}()
-	var waitErr error
-	select {
-	case waitErr = <-done:
-	case <-runCtx.Done():
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		waitErr = <-done
+	return p, nil
+}
+
+func (p *workerProcess) pump(wg *sync.WaitGroup, r io.Reader) {
+	defer wg.Done()
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
+	for sc.Scan() {
+		line := sc.Text()
+		p.mu.Lock()
+		p.tail = append(p.tail, line)
+		if len(p.tail) > 40 {
+			p.tail = p.tail[1:]
+		}
+		switch {
+		case !p.handed:
+			p.pending = append(p.pending, line)
+		case p.output != nil:
+			p.output(line)
+		}
+		p.mu.Unlock()
 	}
-	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // no worker child left behind
+}
+
+// handOver sends the lines printed so far, and every later one, to output.
+func (p *workerProcess) handOver(output func(line string)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.handed, p.output = true, output
+	if output != nil {
+		for _, line := range p.pending {
+			output(line)
+		}
+	}
+	p.pending = nil
+}
+
+// kill kills the process group (the worker and anything it started) and
+// waits until the worker is reaped.
+func (p *workerProcess) kill() {
+	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	<-p.exited
+}
+
+// finish waits for a worker that runs spec until it exits or runCtx ends,
+// kills what is left of it and reads its result.
+func (p *workerProcess) finish(ctx, runCtx context.Context, spec *StepSpec, timeout time.Duration) (*StepResult, error) {
+	select {
+	case <-p.exited:
+	case <-runCtx.Done():
+	}
+	p.kill() // no worker child left behind
+	waitErr := p.waitErr
+	p.mu.Lock()
+	tail := append([]string(nil), p.tail...)
+	p.mu.Unlock()
 	var res StepResult
 	resData, rerr := os.ReadFile(spec.Result)
 	if rerr == nil {
@@ -172,7 +282,7 @@ func RunWorker(ctx context.Context, spec *StepSpec, o WorkerOptions) (*StepResul
 	}
 	switch {
 	case errors.Is(runCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil:
-		return nil, &StepError{Step: spec.Name, Reason: "timeout", Msg: fmt.Sprintf("step %s timed out after %s and was killed (raise @tarn.resources(timeout=...))", spec.Name, o.Timeout)}
+		return nil, &StepError{Step: spec.Name, Reason: "timeout", Msg: fmt.Sprintf("step %s timed out after %s and was killed (raise @tarn.resources(timeout=...))", spec.Name, timeout)}
 	case ctx.Err() != nil:
 		return nil, ctx.Err()
 	case rerr == nil && !res.OK:
@@ -237,12 +347,12 @@ func lastLines(tail []string) string {
 }
 
 // workerEnv is the scrubbed environment of a worker: no credentials, no
-// TARN_* variables, only what Python needs.
-func workerEnv(o WorkerOptions) []string {
+// TARN_* variables, only what Python needs; HOME and TMPDIR are scratch.
+func workerEnv(o WorkerOptions, scratch string) []string {
 	env := []string{
 		"PATH=" + filepath.Join(o.Env.Dir, "bin") + ":/usr/local/bin:/usr/bin:/bin",
-		"HOME=" + o.Scratch,
-		"TMPDIR=" + o.Scratch,
+		"HOME=" + scratch,
+		"TMPDIR=" + scratch,
 		"PYTHONPATH=" + o.SDKDir,
 		"PYTHONUNBUFFERED=1",
 		"PYTHONDONTWRITEBYTECODE=1",

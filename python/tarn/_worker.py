@@ -20,6 +20,15 @@ is in python/README.md.
 Only pyarrow and the standard library are imported at start; pandas, polars
 and duckdb are imported only when a step uses them, so the worker starts
 about as fast as ``python -c "import pyarrow"``.
+
+Warm: ``python -m tarn._worker --warm FD`` is started ahead of need (the Go
+runtime's pool). It imports what every step needs (pandas too, when the
+environment has it: pyarrow imports it on first use), writes ``R`` to the
+status descriptor FD, then blocks on stdin for one hand-off line, a JSON
+object ``{"spec": SPEC_JSON_PATH, "scratch": DIRECTORY}``. It writes ``S``
+(it took the step), closes FD, moves into the step's scratch directory
+(also its HOME and TMPDIR) and runs the step exactly as above; then it
+exits. End of input before a hand-off (the pool let it go) exits 0.
 """
 
 from __future__ import annotations
@@ -38,7 +47,7 @@ import pyarrow as pa
 from . import _arrow
 from ._exceptions import InputError, OutputError
 
-__all__ = ["main", "run", "set_memory_limit"]
+__all__ = ["main", "run", "set_memory_limit", "serve_warm"]
 
 EXIT_OK = 0
 EXIT_USER_ERROR = 1
@@ -285,11 +294,16 @@ def run(spec: Dict[str, Any]) -> Tuple[int, Dict[str, Any]]:
     )
 
 
+USAGE = "usage: python -m tarn._worker SPEC_JSON_PATH | --warm STATUS_FD\n"
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     _unbuffer()
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1 or args[0] in ("-h", "--help"):
-        sys.stderr.write("usage: python -m tarn._worker SPEC_JSON_PATH\n")
+    if len(args) == 2 and args[0] == "--warm" and args[1].isdigit():
+        return serve_warm(int(args[1]))
+    if len(args) != 1 or args[0] in ("-h", "--help", "--warm"):
+        sys.stderr.write(USAGE)
         return EXIT_SPEC_ERROR
     spec: Dict[str, Any] = {}
     try:
@@ -307,6 +321,53 @@ def main(argv: Optional[List[str]] = None) -> int:
 
         return _write_result(failure(exc, spec), spec["result"]) or EXIT_USER_ERROR
     return _write_result(result, spec["result"]) or status
+
+
+def serve_warm(status_fd: int) -> int:
+    """Wait for one step handed over on stdin, then run it as :func:`main` would."""
+    import importlib.util
+    import pyarrow.ipc  # noqa: F401 - every step reads or writes Arrow IPC files
+
+    import tarn  # noqa: F401 - the user's file imports it
+
+    if importlib.util.find_spec("pandas") is not None:
+        # pyarrow imports pandas, when it is installed, the first time
+        # pa.table() or Table.from_* runs (it checks for DataFrames):
+        # in such an environment nearly every step pays for it.
+        import pandas  # noqa: F401
+
+    try:
+        status = os.fdopen(status_fd, "wb", buffering=0)
+    except OSError as exc:
+        sys.stderr.write(f"tarn worker: status descriptor {status_fd}: {exc}\n")
+        return EXIT_SPEC_ERROR
+    status.write(b"R")
+    line = sys.stdin.readline()
+    if not line.strip():
+        return EXIT_OK  # let go before it was given a step
+    try:
+        handoff = json.loads(line)
+        spec_path, scratch = handoff["spec"], handoff["scratch"]
+    except (ValueError, KeyError, TypeError) as exc:
+        sys.stderr.write(f"tarn worker: unusable hand-off {line.strip()!r}: {exc}\n")
+        return EXIT_SPEC_ERROR
+    status.write(b"S")
+    status.close()  # user code and its children must not hold it
+    # As a cold worker: stdin is /dev/null, the scratch directory is the
+    # working directory, HOME and TMPDIR.
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    try:
+        os.chdir(scratch)
+    except OSError as exc:
+        sys.stderr.write(f"tarn worker: cannot enter the scratch directory {scratch}: {exc}\n")
+        return EXIT_SPEC_ERROR
+    os.environ["HOME"] = os.environ["TMPDIR"] = scratch
+    if "tempfile" in sys.modules:
+        sys.modules["tempfile"].tempdir = None  # chosen again from TMPDIR
+    sys.argv[1:] = [spec_path]
+    return main([spec_path])
 
 
 def _write_result(result: Dict[str, Any], path: str) -> int:

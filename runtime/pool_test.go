@@ -1,0 +1,456 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The models the pool tests run. Each prints "served warm" or "served
+// cold" first (a warm worker's interpreter was started with --warm).
+const poolModels = `import os
+import signal
+import subprocess
+import sys
+import time
+
+import tarn
+
+
+def _served():
+    print("served " + ("warm" if "--warm" in sys.orig_argv else "cold"), flush=True)
+
+
+@tarn.model()
+def echo(n=tarn.Parameter("n", default=0)):
+    _served()
+    print("cwd", os.getcwd())
+    print("home", os.environ["HOME"], "tmpdir", os.environ["TMPDIR"])
+    print("argv", sys.argv[1:])
+    print("stdin", repr(sys.stdin.read()))
+    print("to stderr", file=sys.stderr)
+    with open("scratch-file", "w") as f:
+        f.write("x")
+    return {"n": [n], "name": [os.path.basename(os.getcwd())]}
+
+
+@tarn.model()
+def raises():
+    _served()
+    raise ValueError("bad value")
+
+
+@tarn.model()
+def segfault():
+    _served()
+    os.kill(os.getpid(), signal.SIGSEGV)
+
+
+@tarn.model()
+def exits_hard():
+    _served()
+    os._exit(7)
+
+
+@tarn.model()
+def hogs_memory():
+    _served()
+    return {"x": [len(bytearray(2**31))]}
+
+
+@tarn.model()
+def sleeps():
+    _served()
+    subprocess.Popen(["sleep", "60"])  # must not outlive the step
+    time.sleep(60)
+`
+
+// poolFixture is a project and an interpreter with pyarrow for the tests.
+type poolFixture struct {
+	dir  string // everything of the test lives here; processes are found by it
+	opts WorkerOptions
+}
+
+func newPoolFixture(t *testing.T, iso Isolation) *poolFixture {
+	t.Helper()
+	py := os.Getenv("TARN_PYTHON")
+	if py == "" {
+		py, _ = filepath.Abs("../.venv/bin/python")
+	}
+	if _, err := os.Stat(py); err != nil {
+		t.Skipf("no Python with pyarrow (set TARN_PYTHON or run scripts/setup.sh): %v", err)
+	}
+	sdk, err := filepath.Abs("../python")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	project := filepath.Join(dir, "project")
+	shm := filepath.Join(dir, "shm")
+	for _, d := range []string{project, shm} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(project, "models.py"), []byte(poolModels), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := &Env{Dir: filepath.Dir(filepath.Dir(py)), Python: py}
+	return &poolFixture{dir: dir, opts: WorkerOptions{Env: env, SDKDir: sdk, Isolation: iso, ScratchRoot: filepath.Join(dir, "home", "scratch"),
+		ShmDir: shm, HideDir: filepath.Join(dir, "home"), ProjectDir: project, Timeout: time.Minute}}
+}
+
+// run runs one model of poolModels and returns its result, error and output.
+func (f *poolFixture) run(t *testing.T, pool *Pool, step, function string, change func(*StepSpec, *WorkerOptions)) (*StepResult, error, []string) {
+	t.Helper()
+	spec := &StepSpec{Kind: "model", ProjectDir: f.opts.ProjectDir, File: "models.py", Function: function, Name: step,
+		Inputs: map[string]InputSpec{}, Parameters: map[string]any{},
+		Output: filepath.Join(f.opts.ShmDir, step+".arrow"), Result: filepath.Join(f.opts.ShmDir, step+".result.json")}
+	o := f.opts
+	o.Pool = pool
+	o.Scratch = filepath.Join(o.ScratchRoot, step)
+	var mu sync.Mutex
+	var lines []string
+	o.Output = func(line string) { mu.Lock(); lines = append(lines, line); mu.Unlock() }
+	if change != nil {
+		change(spec, &o)
+	}
+	res, err := RunWorker(context.Background(), spec, o)
+	mu.Lock()
+	defer mu.Unlock()
+	return res, err, lines
+}
+
+// warm returns a pool holding one ready worker for the fixture's options.
+func (f *poolFixture) warm(t *testing.T, opts PoolOptions) *Pool {
+	t.Helper()
+	pool := NewPool(opts)
+	t.Cleanup(func() { pool.Close() })
+	if err := pool.Prewarm(f.opts); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := pool.Ready(ctx, f.opts); err != nil {
+		t.Fatal(err)
+	}
+	return pool
+}
+
+// processesOf lists the processes (other than the test) whose command line
+// or environment mentions dir: the workers of a fixture and their children.
+func processesOf(t *testing.T, dir string) []string {
+	t.Helper()
+	paths, _ := filepath.Glob("/proc/[0-9]*")
+	var found []string
+	for _, p := range paths {
+		if filepath.Base(p) == strconv.Itoa(os.Getpid()) {
+			continue
+		}
+		stat, _ := os.ReadFile(filepath.Join(p, "stat"))
+		if fields := strings.Fields(string(stat)); len(fields) > 2 && fields[2] == "Z" {
+			continue // exited, waiting to be reaped by its parent: not running
+		}
+		cmdline, _ := os.ReadFile(filepath.Join(p, "cmdline"))
+		environ, _ := os.ReadFile(filepath.Join(p, "environ"))
+		if strings.Contains(string(cmdline), dir) || strings.Contains(string(environ), dir) {
+			found = append(found, filepath.Base(p)+": "+strings.ReplaceAll(string(cmdline), "\x00", " "))
+		}
+	}
+	return found
+}
+
+// waitNoProcesses fails unless every process of dir is gone within a second.
+func waitNoProcesses(t *testing.T, dir string) {
+	t.Helper()
+	var left []string
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if left = processesOf(t, dir); len(left) == 0 {
+			return
+		}
+	}
+	t.Fatalf("processes left behind:\n  %s", strings.Join(left, "\n  "))
+}
+
+func isolations(t *testing.T) []Isolation {
+	isos := []Isolation{IsolationNone}
+	if iso := DetectIsolation(context.Background()); iso != IsolationNone {
+		isos = append(isos, iso)
+	}
+	return isos
+}
+
+// served returns "warm" or "cold" from a model's first line, and the
+// other lines.
+func served(t *testing.T, lines []string) (string, []string) {
+	t.Helper()
+	for i, l := range lines {
+		if how, ok := strings.CutPrefix(l, "served "); ok {
+			return how, append(append([]string{}, lines[:i]...), lines[i+1:]...)
+		}
+	}
+	t.Fatalf("the model did not say how it was served; output:\n%s", strings.Join(lines, "\n"))
+	return "", nil
+}
+
+func TestPool_WarmMatchesCold(t *testing.T) {
+	for _, iso := range isolations(t) {
+		t.Run(string(iso), func(t *testing.T) {
+			f := newPoolFixture(t, iso)
+			param := func(s *StepSpec, _ *WorkerOptions) { s.Parameters["n"] = 7 }
+			coldRes, err, coldOut := f.run(t, nil, "step", "echo", param)
+			if err != nil {
+				t.Fatalf("cold: %v\n%s", err, strings.Join(coldOut, "\n"))
+			}
+			pool := f.warm(t, PoolOptions{})
+			warmRes, err, warmOut := f.run(t, pool, "step", "echo", param)
+			if err != nil {
+				t.Fatalf("warm: %v\n%s", err, strings.Join(warmOut, "\n"))
+			}
+			how, coldRest := served(t, coldOut)
+			if how != "cold" {
+				t.Fatalf("the run without a pool was served %s", how)
+			}
+			how, warmRest := served(t, warmOut)
+			if how != "warm" {
+				t.Fatalf("a ready warm worker was in the pool but the step was served %s", how)
+			}
+			slices.Sort(coldRest) // stdout and stderr are two pipes: their interleaving is not fixed
+			slices.Sort(warmRest)
+			if strings.Join(coldRest, "\n") != strings.Join(warmRest, "\n") {
+				t.Fatalf("output differs:\ncold:\n%s\nwarm:\n%s", strings.Join(coldRest, "\n"), strings.Join(warmRest, "\n"))
+			}
+			if !strings.Contains(strings.Join(warmRest, "\n"), "cwd "+filepath.Join(f.opts.ScratchRoot, "step")) {
+				t.Fatalf("the warm worker did not run in the step's scratch directory:\n%s", strings.Join(warmRest, "\n"))
+			}
+			if _, err := os.Stat(filepath.Join(f.opts.ScratchRoot, "step", "scratch-file")); err != nil {
+				t.Fatalf("the step's file is not in its scratch directory: %v", err)
+			}
+			if coldRes.Rows != 1 || warmRes.Rows != coldRes.Rows || !warmRes.OK ||
+				len(warmRes.Columns) != 2 || warmRes.Columns[0] != coldRes.Columns[0] || warmRes.Columns[1] != coldRes.Columns[1] {
+				t.Fatalf("results differ: cold %+v, warm %+v", coldRes, warmRes)
+			}
+			pool.Close()
+			waitNoProcesses(t, f.dir)
+		})
+	}
+}
+
+func TestPool_FailuresAsCold(t *testing.T) {
+	for _, iso := range isolations(t) {
+		t.Run(string(iso), func(t *testing.T) {
+			f := newPoolFixture(t, iso)
+			for _, tc := range []struct {
+				function, reason string
+				change           func(*StepSpec, *WorkerOptions)
+			}{
+				{"raises", "failed", nil},
+				{"segfault", "crashed", nil},
+				{"exits_hard", "crashed", nil},
+				{"hogs_memory", "memory", func(s *StepSpec, _ *WorkerOptions) { s.MemoryLimit = 512 << 20 }},
+				{"sleeps", "timeout", func(_ *StepSpec, o *WorkerOptions) { o.Timeout = 2 * time.Second }},
+			} {
+				t.Run(tc.function, func(t *testing.T) {
+					var msgs [2]string
+					for i, warm := range []bool{false, true} {
+						var pool *Pool
+						if warm {
+							pool = f.warm(t, PoolOptions{})
+						}
+						_, err, out := f.run(t, pool, tc.function, tc.function, tc.change)
+						var se *StepError
+						if !errors.As(err, &se) {
+							t.Fatalf("pool %v: want a StepError, got %v\n%s", pool != nil, err, strings.Join(out, "\n"))
+						}
+						if se.Reason != tc.reason {
+							t.Fatalf("pool %v: reason %q, want %q: %v", pool != nil, se.Reason, tc.reason, err)
+						}
+						if how, _ := served(t, out); how != map[bool]string{false: "cold", true: "warm"}[pool != nil] {
+							t.Fatalf("pool %v: served %s", pool != nil, how)
+						}
+						msgs[i] = regexp.MustCompile(`served (warm|cold)`).ReplaceAllString(se.Msg, "served")
+						if pool != nil {
+							pool.Close()
+						}
+						waitNoProcesses(t, f.dir)
+					}
+					if msgs[0] != msgs[1] {
+						t.Fatalf("messages differ:\ncold: %s\nwarm: %s", msgs[0], msgs[1])
+					}
+				})
+			}
+		})
+	}
+}
+
+func TestPool_OneWorkerPerStep(t *testing.T) {
+	f := newPoolFixture(t, IsolationNone)
+	pool := f.warm(t, PoolOptions{})
+	_, _, key := warmCommand(f.opts)
+	var taken sync.WaitGroup
+	got := make(chan *warmWorker, 8)
+	for range 8 {
+		taken.Add(1)
+		go func() { defer taken.Done(); got <- pool.take(key) }()
+	}
+	taken.Wait()
+	close(got)
+	n := 0
+	for w := range got {
+		if w != nil {
+			n++
+			w.proc.kill()
+		}
+	}
+	if n != 1 {
+		t.Fatalf("one warm worker was taken by %d steps", n)
+	}
+
+	// Steps running at once each get their own process and their own result.
+	pool2 := NewPool(PoolOptions{PerKey: 2, MaxIdle: 2})
+	defer pool2.Close()
+	for range 2 {
+		if err := pool2.Prewarm(f.opts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := pool2.Idle(); n != 2 {
+		t.Fatalf("PerKey 2: %d workers started", n)
+	}
+	if err := pool2.Prewarm(f.opts); err != nil || pool2.Idle() != 2 {
+		t.Fatalf("a third worker was started past PerKey 2 (err %v, idle %d)", err, pool2.Idle())
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			step := "step" + strconv.Itoa(i)
+			res, err, out := f.run(t, pool2, step, "echo", func(s *StepSpec, _ *WorkerOptions) { s.Parameters["n"] = i })
+			switch {
+			case err != nil:
+				errs[i] = err
+			case res.Rows != 1 || !strings.Contains(strings.Join(out, "\n"), "cwd "+filepath.Join(f.opts.ScratchRoot, step)):
+				errs[i] = errors.New(step + " ran elsewhere:\n" + strings.Join(out, "\n"))
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPool_IdleExpiry(t *testing.T) {
+	f := newPoolFixture(t, IsolationNone)
+	pool := NewPool(PoolOptions{IdleTimeout: 300 * time.Millisecond})
+	defer pool.Close()
+	if err := pool.Prewarm(f.opts); err != nil {
+		t.Fatal(err)
+	}
+	if len(processesOf(t, f.dir)) == 0 || pool.Idle() != 1 {
+		t.Fatal("a warm worker is not in the process table")
+	}
+	time.Sleep(time.Second)
+	if n := pool.Idle(); n != 0 {
+		t.Fatalf("%d workers idle past the idle timeout", n)
+	}
+	waitNoProcesses(t, f.dir)
+}
+
+func TestPool_Close(t *testing.T) {
+	for _, iso := range isolations(t) {
+		t.Run(string(iso), func(t *testing.T) {
+			f := newPoolFixture(t, iso)
+			pool := f.warm(t, PoolOptions{PerKey: 2, MaxIdle: 3})
+			other := f.opts
+			other.ScratchRoot = filepath.Join(f.dir, "home", "other-scratch") // another key, whatever the isolation
+			for _, o := range []WorkerOptions{f.opts, other} {
+				if err := pool.Prewarm(o); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n := pool.Idle(); n != 3 {
+				t.Fatalf("%d idle workers, want 3", n)
+			}
+			if len(processesOf(t, f.dir)) < 3 {
+				t.Fatalf("the warm workers are not in the process table: %v", processesOf(t, f.dir))
+			}
+			pool.Close()
+			waitNoProcesses(t, f.dir)
+			if err := pool.Prewarm(f.opts); err != nil || pool.Idle() != 0 {
+				t.Fatalf("a closed pool started a worker (err %v)", err)
+			}
+			_, err, out := f.run(t, pool, "after", "echo", nil)
+			if err != nil {
+				t.Fatalf("a step after Close: %v", err)
+			}
+			if how, _ := served(t, out); how != "cold" {
+				t.Fatalf("a step after Close was served %s", how)
+			}
+			waitNoProcesses(t, f.dir)
+		})
+	}
+}
+
+func TestPool_DeadWorkerFallsBackToCold(t *testing.T) {
+	f := newPoolFixture(t, IsolationNone)
+	pool := f.warm(t, PoolOptions{})
+	_, _, key := warmCommand(f.opts)
+	pool.mu.Lock()
+	w := pool.idle[key][0]
+	pool.mu.Unlock()
+	w.proc.kill() // as the out-of-memory killer would, while it waits
+	_, err, out := f.run(t, pool, "step", "echo", nil)
+	if err != nil {
+		t.Fatalf("a step whose warm worker died idle: %v", err)
+	}
+	if how, _ := served(t, out); how != "cold" {
+		t.Fatalf("served %s by a dead worker", how)
+	}
+}
+
+func TestPool_Key(t *testing.T) {
+	base := WorkerOptions{Env: &Env{Dir: "/envs/a", Python: "/envs/a/bin/python"}, SDKDir: "/sdk", Isolation: IsolationBubblewrap,
+		Scratch: "/home/scratch/run/step1", ShmDir: "/dev/shm/tarn-1", HideDir: "/home", ProjectDir: "/proj", Timeout: time.Minute}
+	_, _, key := warmCommand(base)
+	same := map[string]func(o *WorkerOptions){
+		"Scratch":     func(o *WorkerOptions) { o.Scratch = "/home/scratch/run/step2" },
+		"ScratchRoot": func(o *WorkerOptions) { o.ScratchRoot = "/home/scratch/run" },
+		"Timeout":     func(o *WorkerOptions) { o.Timeout = time.Second },
+		"Output":      func(o *WorkerOptions) { o.Output = func(string) {} },
+	}
+	for name, change := range same {
+		o := base
+		change(&o)
+		if _, _, k := warmCommand(o); k != key {
+			t.Errorf("%s is applied at hand-off but changes the key", name)
+		}
+	}
+	differ := map[string]func(o *WorkerOptions){
+		"Env":            func(o *WorkerOptions) { o.Env = &Env{Dir: "/envs/b", Python: "/envs/b/bin/python"} },
+		"SDKDir":         func(o *WorkerOptions) { o.SDKDir = "/sdk2" },
+		"Isolation":      func(o *WorkerOptions) { o.Isolation = IsolationNone },
+		"InternetAccess": func(o *WorkerOptions) { o.InternetAccess = true },
+		"ShmDir":         func(o *WorkerOptions) { o.ShmDir = "/dev/shm/tarn-2" },
+		"HideDir":        func(o *WorkerOptions) { o.HideDir = "/home2" },
+		"ProjectDir":     func(o *WorkerOptions) { o.ProjectDir = "/proj2" },
+		"scratch root":   func(o *WorkerOptions) { o.Scratch = "/home/scratch/run2/step1" },
+	}
+	for name, change := range differ {
+		o := base
+		change(&o)
+		if _, _, k := warmCommand(o); k == key {
+			t.Errorf("a worker started for another %s would serve the step", name)
+		}
+	}
+}
