@@ -28,7 +28,13 @@ var listeningRe = regexp.MustCompile(`listening on (http://\S+)`)
 
 func startServe(t *testing.T, home, addr string) *server {
 	t.Helper()
-	cmd := exec.Command(env(t, "TARN_BIN"), "serve", "--insecure-local", "--addr", addr, "--grace", "1s")
+	return startServeWith(t, home, "--insecure-local", "--addr", addr)
+}
+
+// startServeWith starts `tarn serve ARGS... --grace 1s` over home.
+func startServeWith(t *testing.T, home string, args ...string) *server {
+	t.Helper()
+	cmd := exec.Command(env(t, "TARN_BIN"), append(append([]string{"serve"}, args...), "--grace", "1s")...)
 	cmd.Env = append(os.Environ(), "TARN_HOME="+home)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
@@ -266,5 +272,65 @@ func TestRemote_Shutdown(t *testing.T) {
 	}
 	if after := tarn(t, home, "log", "-n", "1", "-o", "json"); after != before {
 		t.Fatal("a run stopped by shutdown changed main")
+	}
+}
+
+// TestRemote_SharedCache: two users of one server share step results: the
+// second user's run of the same project is served from the cache.
+func TestRemote_SharedCache(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "home")
+	tokens := map[string]string{}
+	for _, name := range []string{"alice", "bob"} {
+		var added struct{ Token string }
+		if err := json.Unmarshal([]byte(tarn(t, home, "user", "add", name, "-o", "json")), &added); err != nil || added.Token == "" {
+			t.Fatalf("user add %s: %v", name, err)
+		}
+		tokens[name] = added.Token
+	}
+	srv := startServeWith(t, home, "--addr", "127.0.0.1:0")
+	dir := project(t, map[string]string{
+		"first.py": "import tarn\nimport pyarrow as pa\n\n@tarn.model(materialization_strategy=\"REPLACE\")\ndef first():\n    return pa.table({'a': list(range(100))})\n",
+		"total.sql": "-- tarn: materialization_strategy=REPLACE\nselect sum(a) as total from first\n",
+	})
+	as := func(user string, args ...string) runOut {
+		cmd := exec.Command(env(t, "TARN_BIN"), args...)
+		cmd.Env = append(os.Environ(), "TARN_HOME="+filepath.Join(filepath.Dir(home), user), "TARN_ENDPOINT="+srv.url,
+			"TARN_TOKEN="+tokens[user], "TARN_CONFIG="+filepath.Join(filepath.Dir(home), "none.yml"))
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		return runOut{out.String(), errb.String(), code}
+	}
+	states := map[string]map[string]string{}
+	for _, user := range []string{"alice", "bob"} {
+		if r := as(user, "branch", "create", user+".dev"); r.code != 0 {
+			t.Fatalf("%s: branch create: %s", user, r.stderr)
+		}
+		r := as(user, "run", "-p", dir, "--ref", user+".dev", "-o", "json")
+		if r.code != 0 {
+			t.Fatalf("%s: run (%d): %s", user, r.code, r.stderr)
+		}
+		var res struct {
+			Steps []struct{ Name, State string }
+		}
+		json.Unmarshal([]byte(r.stdout), &res)
+		states[user] = map[string]string{}
+		for _, s := range res.Steps {
+			states[user][s.Name] = s.State
+		}
+	}
+	if states["alice"]["first"] != "done" || states["alice"]["total"] != "done" {
+		t.Fatalf("alice's run: %v", states["alice"])
+	}
+	if states["bob"]["first"] != "cached" || states["bob"]["total"] != "cached" {
+		t.Fatalf("bob's run of the same project was not served from alice's results: %v", states["bob"])
+	}
+	r := as("bob", "query", "select total from total", "--ref", "bob.dev", "-o", "csv")
+	if r.code != 0 || !strings.Contains(r.stdout, "4950") {
+		t.Fatalf("bob's table: %d %s %s", r.code, r.stdout, r.stderr)
 	}
 }
