@@ -294,3 +294,14 @@ func TestEngine_Preview(t *testing.T) {
 		t.Fatalf("stream: total %d, %d rows", res.TotalRows, len(rows))
 	}
 }
+
+// TestEngine_EscapedColumnNames: columns whose names a Parquet writer
+// escapes ("fare amount" is stored as "fare_x20amount") are read by field id.
+func TestEngine_EscapedColumnNames(t *testing.T) {
+	l := newLake(t)
+	l.create("main", "odd", "", l.write("odd.csv", "fare amount,zone-id,ok\n1.5,a,x\n2.5,b,y\n"))
+	got, _ := l.query("main", `select sum("fare amount"), max("zone-id"), count(ok) from odd`)
+	if got[0][0] != "4" || got[0][1] != "b" || got[0][2] != "2" {
+		t.Fatalf("query over escaped column names: %v", got)
+	}
+}

@@ -230,8 +230,9 @@ func (s *session) createViews(ctx context.Context) error {
 }
 
 // viewQuery reads a plan's files. Tables whose schema changed are read by
-// field id, which maps renamed, added and widened columns; an empty plan
-// is a typed empty relation.
+// field id, which maps renamed, added and widened columns; so are tables
+// with column names a Parquet writer may have escaped (iceberg-go writes
+// "a b" as "a_x20b"). An empty plan is a typed empty relation.
 func viewQuery(p *table.ScanPlan) string {
 	cols := make([]string, len(p.Columns))
 	for i, c := range p.Columns {
@@ -248,7 +249,7 @@ func viewQuery(p *table.ScanPlan) string {
 		files[i] = quoteString(f)
 	}
 	list := "[" + strings.Join(files, ", ") + "]"
-	if !p.Evolved {
+	if !p.Evolved && plainNames(p.Columns) {
 		return "SELECT " + strings.Join(cols, ", ") + " FROM read_parquet(" + list + ")"
 	}
 	fields := make([]string, len(p.Columns))
@@ -256,6 +257,17 @@ func viewQuery(p *table.ScanPlan) string {
 		fields[i] = fmt.Sprintf("%d: {name: %s, type: %s, default_value: NULL}", c.ID, quoteString(c.Name), quoteString(c.SQLType))
 	}
 	return "SELECT " + strings.Join(cols, ", ") + " FROM read_parquet(" + list + ", schema = MAP {" + strings.Join(fields, ", ") + "})"
+}
+
+var plainNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+func plainNames(cols []table.ScanColumn) bool {
+	for _, c := range cols {
+		if !plainNameRe.MatchString(c.Name) {
+			return false
+		}
+	}
+	return true
 }
 
 var missingTableRe = regexp.MustCompile(`Table with name ([^ !]+) does not exist`)
