@@ -118,7 +118,7 @@ func (s *Server) renameBranch(w http.ResponseWriter, r *http.Request) error {
 
 // resolve resolves ?ref=; with branch=true only a branch is accepted.
 func (s *Server) resolve(w http.ResponseWriter, r *http.Request) error {
-	ref := r.URL.Query().Get("ref")
+	ref := refParam(r)
 	var c *tarn.Commit
 	var err error
 	if queryBool(r, "branch") {
@@ -147,7 +147,7 @@ func (s *Server) log(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	commits, err := s.Services.Refs.Log(r.Context(), r.URL.Query().Get("ref"), limit)
+	commits, err := s.Services.Refs.Log(r.Context(), refParam(r), limit)
 	if err != nil {
 		return err
 	}

@@ -442,3 +442,13 @@ func TestServer_RefusedUploadEarly(t *testing.T) {
 		t.Fatalf("a refused upload left %d folder(s)", len(entries))
 	}
 }
+
+// TestServer_DefaultRef: reads without ?ref= read main.
+func TestServer_DefaultRef(t *testing.T) {
+	ts := newTestServer(t, nil)
+	for _, path := range []string{"/v1/tables", "/v1/namespaces", "/v1/log", "/v1/resolve"} {
+		if code, eb := ts.raw("GET", path, ts.adminToken, "", nil); code != 200 {
+			t.Errorf("GET %s without ref: %d %s", path, code, eb.Error.Message)
+		}
+	}
+}

@@ -19,7 +19,7 @@ import (
 )
 
 func (s *Server) listNamespaces(w http.ResponseWriter, r *http.Request) error {
-	list, err := s.Services.Tables.ListNamespaces(r.Context(), r.URL.Query().Get("ref"))
+	list, err := s.Services.Tables.ListNamespaces(r.Context(), refParam(r))
 	if err != nil {
 		return err
 	}
@@ -84,7 +84,7 @@ func (s *Server) dropNamespace(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listTables(w http.ResponseWriter, r *http.Request) error {
-	list, commit, err := s.Services.Tables.ListTables(r.Context(), r.URL.Query().Get("ref"), r.URL.Query().Get("namespace"))
+	list, commit, err := s.Services.Tables.ListTables(r.Context(), refParam(r), r.URL.Query().Get("namespace"))
 	if err != nil {
 		return err
 	}
@@ -110,7 +110,7 @@ func (s *Server) getTable(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	info, err := s.Services.Tables.GetTable(r.Context(), ident, r.URL.Query().Get("ref"))
+	info, err := s.Services.Tables.GetTable(r.Context(), ident, refParam(r))
 	if err != nil {
 		return err
 	}
@@ -362,3 +362,12 @@ func rewriteMessage(err error, prefix string) error {
 
 // uploadSub is the numbered subfolder receive puts each file in.
 var uploadSub = regexp.MustCompile(`(^|[\s"'(])\d+/`)
+
+// refParam is the ?ref= of a read, main when absent (as documented in
+// api/openapi.yaml: ref is optional).
+func refParam(r *http.Request) string {
+	if ref := r.URL.Query().Get("ref"); ref != "" {
+		return ref
+	}
+	return tarn.DefaultBranch
+}
