@@ -288,7 +288,11 @@ func (p *workerProcess) finish(ctx, runCtx context.Context, spec *StepSpec, time
 	case rerr == nil && !res.OK:
 		reason, msg := "failed", fmt.Sprintf("step %s failed: %s: %s", spec.Name, res.ErrorType, res.Message)
 		if res.UserFile != "" {
-			msg = fmt.Sprintf("step %s failed at %s:%d: %s: %s", spec.Name, res.UserFile, res.UserLine, res.ErrorType, res.Message)
+			where := res.UserFile
+			if res.UserLine > 0 {
+				where = fmt.Sprintf("%s:%d", res.UserFile, res.UserLine)
+			}
+			msg = fmt.Sprintf("step %s failed at %s: %s: %s", spec.Name, where, res.ErrorType, res.Message)
 		}
 		if res.ErrorType == "MemoryError" {
 			reason = "memory"
