@@ -54,9 +54,7 @@ func (s *runService) Run(ctx context.Context, req tarn.RunRequest, events func(t
 			events(e)
 		}
 	}
-	runner.Events = func(e pipeline.Event) {
-		emit(tarn.RunEvent{Kind: e.Kind, Step: e.Step, StepKind: e.StepKind, State: e.State, Rows: e.Rows, Duration: e.Duration, Saved: e.Saved, Message: e.Message})
-	}
+	runner.Events = emit
 	mode := "run"
 	if req.DryRun {
 		mode = "dry run (nothing is materialized)"
@@ -64,18 +62,8 @@ func (s *runService) Run(ctx context.Context, req tarn.RunRequest, events func(t
 	emit(tarn.RunEvent{Kind: "start", Message: fmt.Sprintf("tarn %s of project %s on %s\nisolation: %s", mode, project.Name, req.Ref, runner.Isolation.Describe())})
 	res, runErr := runner.Run(ctx, project, pipeline.RunOptions{Ref: req.Ref, Params: req.Params, DryRun: req.DryRun, Strict: req.Strict,
 		Preview: req.Preview, Author: req.Author, NoCache: req.NoCache})
-	return runResult(res), runErr
-}
-
-func runResult(r *pipeline.RunResult) *tarn.RunResult {
-	if r == nil {
-		return nil
+	if res != nil && res.Steps == nil {
+		res.Steps = []*tarn.StepReport{}
 	}
-	out := &tarn.RunResult{RunID: r.RunID, Project: r.Project, Target: r.Target, RunBranch: r.RunBranch, Base: r.Base, Commit: r.Commit,
-		Published: r.Published, DryRun: r.DryRun, Isolation: r.Isolation, Duration: r.Duration, Error: r.Error, Steps: []*tarn.StepReport{}}
-	for _, s := range r.Steps {
-		out.Steps = append(out.Steps, &tarn.StepReport{Name: s.Name, Kind: s.Kind, State: s.State, Rows: s.Rows, Duration: s.Duration,
-			Table: s.Table, Env: s.Env, Error: s.Error, Reason: s.Reason, Cached: s.Cached, Saved: s.Saved})
-	}
-	return out
+	return res, runErr
 }

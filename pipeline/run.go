@@ -25,25 +25,16 @@ import (
 
 // Step states reported in events.
 const (
-	StateQueued  = "queued"
-	StateRunning = "running"
-	StateDone    = "done"
-	StateCached  = "cached" // served from the cache
-	StateFailed  = "failed"
-	StateSkipped = "skipped"
+	StateQueued  = tarn.StepQueued
+	StateRunning = tarn.StepRunning
+	StateDone    = tarn.StepDone
+	StateCached  = tarn.StepCached
+	StateFailed  = tarn.StepFailed
+	StateSkipped = tarn.StepSkipped
 )
 
-// Event is progress of a run, for live display.
-type Event struct {
-	Kind     string        `json:"kind"` // plan, env, step, log, preview, publish, info
-	Step     string        `json:"step,omitempty"`
-	StepKind string        `json:"step_kind,omitempty"`
-	State    string        `json:"state,omitempty"`
-	Rows     int64         `json:"rows,omitempty"`
-	Duration time.Duration `json:"duration_ns,omitempty"`
-	Saved    time.Duration `json:"saved_ns,omitempty"` // a cached step: the time its computation took
-	Message  string        `json:"message,omitempty"`
-}
+// Event is progress of a run, for live display (the service type).
+type Event = tarn.RunEvent
 
 // Runner runs projects.
 type Runner struct {
@@ -73,36 +64,11 @@ type RunOptions struct {
 	NoCache bool // run every step and scan; neither read nor write the cache
 }
 
-// StepReport is the outcome of one step.
-type StepReport struct {
-	Name     string        `json:"name"`
-	Kind     string        `json:"kind"`
-	State    string        `json:"state"`
-	Rows     int64         `json:"rows"`
-	Duration time.Duration `json:"duration_ns"`
-	Table    string        `json:"table,omitempty"`
-	Env      string        `json:"env,omitempty"`
-	Error    string        `json:"error,omitempty"`
-	Reason   string        `json:"reason,omitempty"`
-	Cached   bool          `json:"cached,omitempty"`
-	Saved    time.Duration `json:"saved_ns,omitempty"` // for a cached step: what computing it cost
-}
-
-// RunResult is the outcome of a run.
-type RunResult struct {
-	RunID     string        `json:"run_id"`
-	Project   string        `json:"project"`
-	Target    string        `json:"target"`
-	RunBranch string        `json:"run_branch,omitempty"`
-	Base      string        `json:"base"`
-	Commit    *tarn.Commit  `json:"commit,omitempty"`
-	Published bool          `json:"published"`
-	DryRun    bool          `json:"dry_run"`
-	Isolation string        `json:"isolation"`
-	Steps     []*StepReport `json:"steps"`
-	Duration  time.Duration `json:"duration_ns"`
-	Error     string        `json:"error,omitempty"`
-}
+// StepReport is the outcome of one step; RunResult of a run.
+type (
+	StepReport = tarn.StepReport
+	RunResult  = tarn.RunResult
+)
 
 func (r *Runner) emit(e Event) {
 	if r.Events != nil {
