@@ -176,16 +176,7 @@ func (s *Store) Put(meta Meta, src string) (*Entry, error) {
 	}
 	defer os.RemoveAll(tmp)
 	if os.Link(src, filepath.Join(tmp, DataFile)) == nil {
-		sum, err := checksumFile(filepath.Join(tmp, DataFile))
-		if err != nil {
-			return nil, err
-		}
-		st, err := os.Stat(filepath.Join(tmp, DataFile))
-		if err != nil {
-			return nil, err
-		}
-		meta.Bytes, meta.Checksum = st.Size(), sum
-		return s.commit(tmp, meta)
+		return s.commitData(tmp, meta)
 	}
 	in, err := os.Open(src)
 	if err != nil {
@@ -222,6 +213,12 @@ func (s *Store) Adopt(meta Meta, src string) (*Entry, error) {
 	if err := os.Rename(src, filepath.Join(tmp, DataFile)); err != nil {
 		return nil, err
 	}
+	return s.commitData(tmp, meta)
+}
+
+// commitData records the size and checksum of tmp's data file and commits
+// tmp as the entry.
+func (s *Store) commitData(tmp string, meta Meta) (*Entry, error) {
 	sum, err := checksumFile(filepath.Join(tmp, DataFile))
 	if err != nil {
 		return nil, err

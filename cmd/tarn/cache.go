@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -70,6 +71,14 @@ func (a *app) openCache() (*cache.Store, error) {
 	return cache.Open(filepath.Join(a.home, "cache"))
 }
 
+// homeCache opens the lakehouse and its cache, for the tarn cache commands.
+func (a *app) homeCache(ctx context.Context) (*cache.Store, error) {
+	if err := a.open(ctx); err != nil {
+		return nil, err
+	}
+	return a.openCache()
+}
+
 // runCache opens the cache and its bound for a run.
 func (a *app) runCache() (*cache.Store, int64, error) {
 	c, err := a.openCache()
@@ -112,10 +121,7 @@ func (a *app) cacheLs() *cobra.Command {
 		Example: "  tarn cache ls\n  tarn cache ls -o json",
 		Args:    exactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := a.open(cmd.Context()); err != nil {
-				return err
-			}
-			c, err := a.openCache()
+			c, err := a.homeCache(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -149,10 +155,7 @@ func (a *app) cacheStats() *cobra.Command {
 		Example: "  tarn cache stats -o json",
 		Args:    exactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := a.open(cmd.Context()); err != nil {
-				return err
-			}
-			c, err := a.openCache()
+			c, err := a.homeCache(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -186,10 +189,7 @@ minutes (--keep) are kept: a running pipeline may be reading them.`,
 		Example: "  tarn cache gc\n  tarn cache gc --max-size 1GiB",
 		Args:    exactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := a.open(cmd.Context()); err != nil {
-				return err
-			}
-			c, err := a.openCache()
+			c, err := a.homeCache(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -228,10 +228,7 @@ func (a *app) cacheClear() *cobra.Command {
 		Example: "  tarn cache clear",
 		Args:    exactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := a.open(cmd.Context()); err != nil {
-				return err
-			}
-			c, err := a.openCache()
+			c, err := a.homeCache(cmd.Context())
 			if err != nil {
 				return err
 			}
