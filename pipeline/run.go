@@ -154,7 +154,7 @@ func (r *Runner) Run(ctx context.Context, p *Project, opts RunOptions) (*RunResu
 	}
 	ex := &execution{r: r, p: p, plan: plan, opts: opts, params: params, envs: envs, shm: shm, scratch: scratch,
 		head: head, session: session, res: res, outputs: map[string]string{}, exports: map[string]*exportOnce{}}
-	if r.Cache != nil && !opts.NoCache {
+	if r.Cache != nil { // step outputs go to the cache's disk (see execution.outDir)
 		if ex.outDir, err = r.Cache.RunDir(); err != nil {
 			return nil, err
 		}
