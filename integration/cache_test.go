@@ -150,6 +150,10 @@ func TestPipeline_Cache(t *testing.T) {
 		t.Fatalf("agg total after the append %s, want 235", got)
 	}
 	expectStates(t, "--no-cache", states(t, home, dir, "--no-cache"), all("done"))
+	// A package pin is part of the environment, so of every key.
+	os.WriteFile(filepath.Join(dir, "tarn_project.yml"), []byte("name: cached\ndefaults:\n  python: \"3.11\"\n  packages: {six: \"1.17.0\"}\nparameters:\n  factor: {type: int, default: 2}\n"), 0o644)
+	expectStates(t, "new pin", states(t, home, dir), all("done"))
+	expectStates(t, "same pin again", states(t, home, dir), all("cached"))
 	// A corrupt (or half-written) entry is detected and recomputed.
 	entries, _ := filepath.Glob(filepath.Join(home, "cache", "entries", "*", "*", "data.arrow"))
 	if len(entries) == 0 {
