@@ -27,6 +27,8 @@ tarn tag create v1
 tarn branch create dev
 tarn table import trips --from examples/data/trips_2026_02.csv --ref dev -m "add February"
 tarn run -p examples/taxi --ref dev
+echo; echo "# the same run again: nothing changed, so every step comes from the cache"
+tarn run -p examples/taxi --ref dev
 tarn query "select * from borough_stats" --ref dev
 tarn branch diff dev
 
