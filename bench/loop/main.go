@@ -473,7 +473,7 @@ func runTarn(ctx context.Context, bin string, env []string, project string, extr
 	}
 	seg("1 start-up: catalog, SDK, bwrap probe, model discovery", "", "header")
 	seg("2 plan + environment check", "header", "envs")
-	seg("3 export lake table trips (Go: Iceberg scan -> Arrow IPC in shm)", "envs", "running:"+steps[0])
+	seg("3 export lake table trips (Go: Iceberg scan -> Arrow IPC)", "envs", "running:"+steps[0])
 	prev := ""
 	for i, s := range steps {
 		n := strconv.Itoa(i + 4)
