@@ -3,10 +3,8 @@
 package integration
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -211,20 +209,7 @@ def slow(x=tarn.Model("first")):
     return x
 `
 	dir := project(t, map[string]string{"first.py": firstPy, "m.py": models})
-	cmd := exec.Command(env(t, "TARN_BIN"), "run", "-p", dir)
-	cmd.Env = append(os.Environ(), "TARN_HOME="+home)
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(90 * time.Second)
-	for !strings.Contains(errb.String(), "[slow] started") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the step never started:\n%s", errb.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	cmd, errb := startRunUntil(t, home, dir, "[slow] started")
 	time.Sleep(500 * time.Millisecond) // let the first step's entry be stored
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -407,6 +408,41 @@ def opened():
 	}
 }
 
+// lockedBuffer is a bytes.Buffer written by a process and read by a test.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+// startRunUntil starts `tarn run -p dir` on home and waits until its
+// output mentions text.
+func startRunUntil(t *testing.T, home, dir, text string) (*exec.Cmd, *lockedBuffer) {
+	t.Helper()
+	cmd := exec.Command(env(t, "TARN_BIN"), "run", "-p", dir)
+	cmd.Env = append(os.Environ(), "TARN_HOME="+home)
+	errb := &lockedBuffer{}
+	cmd.Stderr = errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for !strings.Contains(errb.String(), text) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("the run never printed %q:\n%s", text, errb.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return cmd, errb
+}
+
 // TestPipeline_KilledRun: kill -9 of `tarn run` mid-step takes its workers
 // with it, publishes nothing, and the next run removes its shared memory.
 func TestPipeline_KilledRun(t *testing.T) {
@@ -414,20 +450,7 @@ func TestPipeline_KilledRun(t *testing.T) {
 	dir := project(t, map[string]string{"m.py": "import tarn\nimport pyarrow as pa\nimport time\n\n@tarn.model(materialization_strategy=\"REPLACE\")\ndef slow():\n    print('started', flush=True)\n    time.sleep(60)\n    return pa.table({'a': [1]})\n"})
 	tarn(t, home, "branch", "ls")
 	before := head(t, home, "main")
-	cmd := exec.Command(env(t, "TARN_BIN"), "run", "-p", dir)
-	cmd.Env = append(os.Environ(), "TARN_HOME="+home)
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for !strings.Contains(errb.String(), "[slow] started") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the step never started:\n%s", errb.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	cmd, errb := startRunUntil(t, home, dir, "[slow] started")
 	pid := cmd.Process.Pid
 	shm, _ := filepath.Glob(fmt.Sprintf("/dev/shm/tarn-%d-*", pid))
 	if len(shm) != 1 {

@@ -289,7 +289,7 @@ func TestRemote_SharedCache(t *testing.T) {
 	}
 	srv := startServeWith(t, home, "--addr", "127.0.0.1:0")
 	dir := project(t, map[string]string{
-		"first.py": "import tarn\nimport pyarrow as pa\n\n@tarn.model(materialization_strategy=\"REPLACE\")\ndef first():\n    return pa.table({'a': list(range(100))})\n",
+		"first.py":  "import tarn\nimport pyarrow as pa\n\n@tarn.model(materialization_strategy=\"REPLACE\")\ndef first():\n    return pa.table({'a': list(range(100))})\n",
 		"total.sql": "-- tarn: materialization_strategy=REPLACE\nselect sum(a) as total from first\n",
 	})
 	as := func(user string, args ...string) runOut {
