@@ -85,8 +85,15 @@ func noWorkersLeft(t *testing.T, output string) {
 	if m == nil {
 		t.Fatalf("no run id in output:\n%s", output)
 	}
-	time.Sleep(200 * time.Millisecond)
-	out, _ := exec.Command("pgrep", "-f", m[1]).Output()
+	// The kernel delivers the parent-death signals at once; a loaded
+	// machine may take a moment to reap the processes.
+	var out []byte
+	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		out, _ = exec.Command("pgrep", "-f", m[1]).Output()
+		if len(bytes.TrimSpace(out)) == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
 	if len(bytes.TrimSpace(out)) > 0 {
 		ps, _ := exec.Command("ps", "-o", "pid,args", "-p", strings.Join(strings.Fields(string(out)), ",")).Output()
 		t.Fatalf("processes of run %s left behind:\n%s", m[1], ps)
