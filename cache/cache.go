@@ -167,10 +167,7 @@ func (s *Store) read(dir string) (*Entry, error) {
 // when src is on the cache's file system (see RunDir), a copy otherwise;
 // src is left in place. Storing a key that exists keeps the existing entry.
 func (s *Store) Put(meta Meta, src string) (*Entry, error) {
-	if err := validKey(meta.Key); err != nil {
-		return nil, err
-	}
-	tmp, err := s.tempDir()
+	tmp, err := s.stage(meta.Key)
 	if err != nil {
 		return nil, err
 	}
@@ -202,10 +199,7 @@ func (s *Store) Put(meta Meta, src string) (*Entry, error) {
 // Adopt moves the Arrow IPC file src (on the cache's file system) into a
 // new entry for meta.Key, computing its checksum.
 func (s *Store) Adopt(meta Meta, src string) (*Entry, error) {
-	if err := validKey(meta.Key); err != nil {
-		return nil, err
-	}
-	tmp, err := s.tempDir()
+	tmp, err := s.stage(meta.Key)
 	if err != nil {
 		return nil, err
 	}
@@ -235,6 +229,15 @@ func (s *Store) commitData(tmp string, meta Meta) (*Entry, error) {
 // step outputs: Put links them into entries without a copy. The caller
 // removes it when the run ends.
 func (s *Store) RunDir() (string, error) { return s.tempDir() }
+
+// stage validates a key and returns a new temporary directory in which its
+// entry is built (commit renames it into place).
+func (s *Store) stage(key string) (string, error) {
+	if err := validKey(key); err != nil {
+		return "", err
+	}
+	return s.tempDir()
+}
 
 // TempFile returns a new path in the cache's temporary directory (same
 // file system as the entries), for a file to Adopt.
