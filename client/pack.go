@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"compress/gzip"
+	"errors"
 	"io"
 	"io/fs"
 	"os"
@@ -116,6 +117,9 @@ func Pack(dir string, w io.Writer, limit int64) error {
 	gz := gzip.NewWriter(cw)
 	tw := tar.NewWriter(gz)
 	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // removed while packing (a scratch or upload file)
+		}
 		if err != nil {
 			return err
 		}
@@ -133,7 +137,19 @@ func Pack(dir string, w io.Writer, limit int64) error {
 		if !d.IsDir() && !d.Type().IsRegular() {
 			return nil
 		}
+		var f *os.File
+		if !d.IsDir() { // open first: a file removed meanwhile is skipped, not half-written
+			if f, err = os.Open(p); errors.Is(err, fs.ErrNotExist) {
+				return nil
+			} else if err != nil {
+				return err
+			}
+			defer f.Close()
+		}
 		info, err := d.Info()
+		if errors.Is(err, fs.ErrNotExist) && f != nil {
+			info, err = f.Stat()
+		}
 		if err != nil {
 			return err
 		}
@@ -151,12 +167,7 @@ func Pack(dir string, w io.Writer, limit int64) error {
 		if d.IsDir() {
 			return nil
 		}
-		f, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		_, err = io.Copy(tw, f)
+		_, err = io.CopyN(tw, f, info.Size())
 		return err
 	})
 	if err == nil {
