@@ -15,8 +15,11 @@ var (
 	identRe     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	hexRe       = regexp.MustCompile(`^[0-9a-f]+$`)
 	reservedRef = map[string]bool{"HEAD": true}
-	// Names DuckDB and other engines use for their own schemas.
-	reservedNS = map[string]bool{"information_schema": true, "pg_catalog": true, "system": true, "temp": true, "main": true}
+	// Names DuckDB, which runs tarn's queries, gives its own databases
+	// (memory, system, temp) and schemas (main, information_schema,
+	// pg_catalog): a namespace of one of these names cannot be queried
+	// ("memory.t" is ambiguous), whatever the quoting.
+	reservedNS = map[string]bool{"memory": true, "system": true, "temp": true, "main": true, "information_schema": true, "pg_catalog": true}
 )
 
 // ValidateRefName checks a branch or tag name.
@@ -25,7 +28,7 @@ func ValidateRefName(kind RefKind, name string) error {
 	case name == "":
 		return Errorf(EINVALID, "%s name is empty", kind)
 	case len(name) > 128:
-		return Errorf(EINVALID, "%s name %q is longer than 128 characters", kind, name)
+		return Errorf(EINVALID, "%s name %s is longer than 128 characters", kind, QuoteInput(name))
 	case reservedRef[name]:
 		return Errorf(EINVALID, "%s name %q is reserved", kind, name)
 	case !refNameRe.MatchString(name) || strings.Contains(name, "..") || strings.HasSuffix(name, ".") ||
@@ -37,13 +40,15 @@ func ValidateRefName(kind RefKind, name string) error {
 	return nil
 }
 
-// ValidateNamespace checks a namespace name.
+// ValidateNamespace checks a namespace name. Names SQL engines use for
+// their own catalogs and schemas (memory, system, temp, main,
+// information_schema, pg_catalog, in any case) are reserved.
 func ValidateNamespace(name string) error {
 	if err := validateIdent("namespace", name); err != nil {
 		return err
 	}
 	if reservedNS[strings.ToLower(name)] {
-		return Errorf(EINVALID, "namespace name %q is reserved", name)
+		return Errorf(EINVALID, "namespace name %q is reserved: the SQL engine uses memory, system, temp, main, information_schema and pg_catalog for its own catalogs and schemas, so queries could not name it; choose another name", name)
 	}
 	return nil
 }
@@ -56,7 +61,7 @@ func validateIdent(what, name string) error {
 	case name == "":
 		return Errorf(EINVALID, "%s name is empty", what)
 	case len(name) > 128:
-		return Errorf(EINVALID, "%s name %q is longer than 128 characters", what, name)
+		return Errorf(EINVALID, "%s name %s is longer than 128 characters", what, QuoteInput(name))
 	case !identRe.MatchString(name):
 		return Errorf(EINVALID, "invalid %s name %q: use letters, digits and _ (not starting with a digit)", what, name)
 	}

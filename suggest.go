@@ -6,7 +6,9 @@ import (
 )
 
 // Suggest returns ` (did you mean "x"?)` naming the candidates closest to
-// name, or "" when none is close. Error messages append it.
+// name, or "" when none is close. A candidate equal to name is never
+// offered: a message saying "x not found (did you mean x?)" helps no one,
+// so the caller must explain such a case itself. Error messages append it.
 func Suggest(name string, candidates []string) string {
 	type scored struct {
 		s string
@@ -15,6 +17,9 @@ func Suggest(name string, candidates []string) string {
 	var close []scored
 	lname := strings.ToLower(name)
 	for _, c := range candidates {
+		if c == name {
+			continue
+		}
 		lc := strings.ToLower(c)
 		d := editDistance(lname, lc)
 		limit := max(1, (len(name)+2)/3)
