@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/tarnhq/tarn"
 )
 
 // textAppender appends one non-null text value, parsed as the builder's
@@ -24,7 +25,7 @@ type parseError struct {
 }
 
 func (e *parseError) Error() string {
-	return fmt.Sprintf("cannot parse %s as %s", quoteValue(e.value), typeName(e.dt))
+	return fmt.Sprintf("cannot parse %s as %s", tarn.QuoteInput(e.value), typeName(e.dt))
 }
 
 // newTextAppender returns the appender for builder b of type dt. Text is

@@ -11,6 +11,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/tarnhq/tarn"
 )
 
 // csvFile is an open CSV file positioned after its header.
@@ -46,19 +47,31 @@ func openCSV(file File) (*csvFile, error) {
 	line, _ := r.FieldPos(0)
 	c.header = append([]string(nil), rec...)
 	c.header[0] = strings.TrimPrefix(c.header[0], "\ufeff") // UTF-8 BOM
-	seen := make(map[string]int, len(c.header))
-	for i, name := range c.header {
-		if name == "" {
-			f.Close()
-			return nil, &Error{File: file.Path, Line: line, Msg: fmt.Sprintf("empty column name in header (column %d)", i+1)}
-		}
-		if j, dup := seen[name]; dup {
-			f.Close()
-			return nil, &Error{File: file.Path, Line: line, Msg: fmt.Sprintf("duplicate column name %q in header (columns %d and %d)", name, j+1, i+1)}
-		}
-		seen[name] = i
+	if err := checkHeader(c.header); err != nil {
+		f.Close()
+		err.File, err.Line = file.Path, line
+		return nil, err
 	}
 	return c, nil
+}
+
+// checkHeader checks the column names of a header (tarn.ColumnNames),
+// naming the columns by position.
+func checkHeader(header []string) *Error {
+	if err := tarn.ValidColumnCount(len(header)); err != nil {
+		return &Error{Msg: fmt.Sprintf("the header has %d columns: %v", len(header), err)}
+	}
+	var names tarn.ColumnNames
+	for i, name := range header {
+		if err := names.Add(name); err != nil {
+			where := fmt.Sprintf("column %d", i+1)
+			if j, ok := names.Position(name); ok {
+				where = fmt.Sprintf("columns %d and %d", j+1, i+1)
+			}
+			return &Error{Msg: fmt.Sprintf("header %s: %v", where, err)}
+		}
+	}
+	return nil
 }
 
 // read returns the next row, nil at the end of the file, or an *Error for a

@@ -21,13 +21,18 @@
 // about 64Ki rows, so memory does not grow with file size.
 //
 // Every problem with the input itself (a ragged row, a value that does not
-// parse, an empty file, conflicting column types) is an *Error carrying the
-// file, line and column; other errors are I/O failures.
+// parse, an empty file, conflicting column types, a column name that
+// tarn.ColumnNames refuses, more than tarn.MaxColumns columns) is an *Error
+// carrying the file, line and column; other errors are I/O failures.
+// Names are checked as soon as they are read (a CSV header, a new JSON key,
+// a Parquet footer), before the rest of the file; CheckSchema applies the
+// same rule to any Arrow schema (an edited plan, a model's output).
 //
 // # Caveats
 //
-// This package imports only the standard library and arrow-go; it must not
-// import iceberg-go or duckdb. Parquet type normalization (timestamp units,
+// This package imports only the standard library, arrow-go and the root
+// package tarn (for the column-name rule); it must not import iceberg-go or
+// duckdb. Parquet type normalization (timestamp units,
 // unsigned and large types) applies to top-level columns only; nested types
 // are passed through unchanged.
 package ingest

@@ -3,6 +3,8 @@ package ingest
 import (
 	"fmt"
 	"strings"
+
+	"github.com/tarnhq/tarn"
 )
 
 // Error is a located problem with the input: a malformed row, a value that
@@ -31,7 +33,7 @@ func (e *Error) Error() string {
 		fmt.Fprintf(&b, "line %d: ", e.Line)
 	}
 	if e.Column != "" {
-		fmt.Fprintf(&b, "column %q: ", e.Column)
+		fmt.Fprintf(&b, "column %s: ", tarn.QuoteInput(e.Column))
 	}
 	b.WriteString(e.Msg)
 	return b.String()
@@ -41,19 +43,3 @@ func (e *Error) Error() string {
 func errorf(f string, line int, col string, format string, args ...any) *Error {
 	return &Error{File: f, Line: line, Column: col, Msg: fmt.Sprintf(format, args...)}
 }
-
-// quoteValue quotes a value for an error message, shortening long values.
-func quoteValue(s string) string {
-	const max = 64
-	if len(s) > max {
-		// Cut on a rune boundary.
-		cut := max
-		for cut > 0 && !isRuneStart(s[cut]) {
-			cut--
-		}
-		return fmt.Sprintf("%q...", s[:cut])
-	}
-	return fmt.Sprintf("%q", s)
-}
-
-func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/tarnhq/tarn"
 )
 
 // Source is a set of input files with one unified Arrow schema.
@@ -42,6 +44,10 @@ type fileInfo struct {
 // timestamp, and for columns that come from CSV or JSON Lines any other mix
 // of flat types to string; a Parquet-only column with incompatible types is
 // an *Error naming both files. Columns holding only nulls become string.
+//
+// Column names must pass CheckSchema, in each file and across them: no two
+// columns whose names differ only in case (SQL would take one for the
+// other), at most tarn.MaxColumns columns in all.
 func Infer(ctx context.Context, files []File) (*Source, error) {
 	if len(files) == 0 {
 		return nil, &Error{Msg: "no input files given"}
@@ -141,6 +147,7 @@ func unify(infos []*fileInfo) (*arrow.Schema, error) {
 		}
 	}
 	var names []string
+	var checked tarn.ColumnNames
 	types := make(map[string]arrow.DataType)
 	origin := make(map[string]string) // file the current type came from
 	for _, info := range infos {
@@ -148,6 +155,14 @@ func unify(infos []*fileInfo) (*arrow.Schema, error) {
 			dt := info.types[i]
 			cur, ok := types[name]
 			if !ok {
+				if j, clash := checked.Position(name); clash {
+					return nil, &Error{File: info.path, Column: name, Msg: fmt.Sprintf(
+						"differs only in case from column %s in %s, and SQL does not tell them apart: rename one of them",
+						tarn.QuoteInput(names[j]), origin[names[j]])}
+				}
+				if err := checked.Add(name); err != nil {
+					return nil, &Error{File: info.path, Msg: err.Error()}
+				}
 				names = append(names, name)
 				types[name] = dt
 				origin[name] = info.path
@@ -171,6 +186,12 @@ func unify(infos []*fileInfo) (*arrow.Schema, error) {
 			dt = arrow.BinaryTypes.String
 		}
 		fields[i] = arrow.Field{Name: name, Type: dt, Nullable: true}
+	}
+	if err := checkFields("", fields, false); err != nil {
+		if err.Column == "" {
+			err.Msg = "the files have " + strconv.Itoa(len(fields)) + " columns together: " + err.Msg
+		}
+		return nil, err
 	}
 	return arrow.NewSchema(fields, nil), nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/tarnhq/tarn"
 )
 
 // jsonKind is the JSON type of a value.
@@ -186,13 +187,20 @@ func inferJSONL(ctx context.Context, file File) (*fileInfo, error) {
 	}
 	defer j.close()
 	var (
-		names []string
-		kinds []kind
-		index = make(map[string]int)
+		names   []string
+		kinds   []kind
+		index   = make(map[string]int)
+		checked tarn.ColumnNames
 	)
 	visit := func(key string, v jsonValue) error {
 		i, ok := index[key]
 		if !ok {
+			if err := tarn.ValidColumnCount(len(names) + 1); err != nil {
+				return err
+			}
+			if err := checked.Add(key); err != nil {
+				return err
+			}
 			i = len(names)
 			index[key] = i
 			names = append(names, key)

@@ -77,13 +77,11 @@ func inferParquet(f File) (*fileInfo, error) {
 		return nil, err
 	}
 	defer p.close()
+	if err := checkFields(f.Path, p.schema.Fields(), true); err != nil {
+		return nil, err
+	}
 	info := &fileInfo{}
-	seen := make(map[string]bool)
 	for _, fld := range p.schema.Fields() {
-		if seen[fld.Name] {
-			return nil, &Error{File: f.Path, Column: fld.Name, Msg: "duplicate column name"}
-		}
-		seen[fld.Name] = true
 		dt, ok := parquetType(fld.Type)
 		if !ok {
 			return nil, &Error{File: f.Path, Column: fld.Name, Msg: "unsigned 64-bit integers are not supported"}
