@@ -17,6 +17,7 @@ import (
 	icecat "github.com/apache/iceberg-go/catalog"
 	icetable "github.com/apache/iceberg-go/table"
 	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/ingest"
 )
 
 // ExportRequest selects what of a table to export.
@@ -178,17 +179,23 @@ func (s *Service) Materialize(ctx context.Context, ss *Session, req MaterializeR
 		return nil, err
 	}
 	defer closeFile()
+	if err := ingest.CheckSchema(rdr.Schema()); err != nil {
+		return nil, tarn.Errorf(tarn.EINVALID, "output: %w", err)
+	}
 	id := icetable.Identifier{req.Ident.Namespace, req.Ident.Name}
+	incoming, err := icetable.ArrowSchemaToIcebergWithFreshIDs(rdr.Schema(), true)
+	if err != nil {
+		return nil, tarn.Errorf(tarn.EINVALID, "output of %s has an unsupported schema: %v", req.Ident, err)
+	}
+	if err := checkSchema(req.Ident, incoming); err != nil {
+		return nil, err
+	}
 	if ns, err := ss.entry(ctx, tarn.NamespaceKey(req.Ident.Namespace)); err != nil {
 		return nil, err
 	} else if ns == nil {
 		if err := ss.CreateNamespace(ctx, icetable.Identifier{req.Ident.Namespace}, nil); err != nil {
 			return nil, err
 		}
-	}
-	incoming, err := icetable.ArrowSchemaToIcebergWithFreshIDs(rdr.Schema(), true)
-	if err != nil {
-		return nil, tarn.Errorf(tarn.EINVALID, "output of %s has an unsupported schema: %v", req.Ident, err)
 	}
 	tbl, err := ss.LoadTable(ctx, id)
 	if err != nil && !errors.Is(err, icecat.ErrNoSuchTable) {
@@ -225,7 +232,7 @@ func (s *Service) Materialize(ctx context.Context, ss *Session, req MaterializeR
 		}
 		return entryResult(s.writeRecords(ctx, ss, tbl, tx, rdr, iceberg.AlwaysTrue{}, req.Ident))
 	case StrategyAppend:
-		if _, err := s.evolve(tx, tbl.Schema(), rdr.Schema(), req.Ident); err != nil {
+		if _, err := s.evolve(tx, tbl.Schema(), rdr.Schema(), req.Ident, "write into"); err != nil {
 			return nil, err
 		}
 		if res, ok, err := s.writeParquet(ctx, ss, tbl, tx, rdr.Schema(), req, false); ok || err != nil {
@@ -233,7 +240,7 @@ func (s *Service) Materialize(ctx context.Context, ss *Session, req MaterializeR
 		}
 		return entryResult(s.writeRecords(ctx, ss, tbl, tx, rdr, nil, req.Ident))
 	case StrategyOverwritePartitions:
-		if _, err := s.evolve(tx, tbl.Schema(), rdr.Schema(), req.Ident); err != nil {
+		if _, err := s.evolve(tx, tbl.Schema(), rdr.Schema(), req.Ident, "write into"); err != nil {
 			return nil, err
 		}
 		filter, err := overwriteFilter(tbl, req.OverwriteFilter, req.Path)
@@ -245,15 +252,27 @@ func (s *Service) Materialize(ctx context.Context, ss *Session, req MaterializeR
 	return nil, tarn.Errorf(tarn.EINVALID, "unknown materialization strategy %q", req.Strategy)
 }
 
-func (s *Service) evolve(tx *icetable.Transaction, current *iceberg.Schema, incoming *arrow.Schema, ident tarn.TableIdent) ([]string, error) {
+// evolve stages in tx the schema changes that writing rows of the incoming
+// schema into a table of the current one needs (see planEvolution), and
+// checks the evolved schema (checkSchema); verb says what the write is
+// ("import into", "write into") for messages.
+func (s *Service) evolve(tx *icetable.Transaction, current *iceberg.Schema, incoming *arrow.Schema, ident tarn.TableIdent, verb string) ([]string, error) {
 	changes, union, err := planEvolution(current, incoming)
 	if err != nil {
-		return nil, tarn.Errorf(tarn.EINVALID, "cannot write into %s: %w", ident, err)
+		return nil, tarn.Errorf(tarn.EINVALID, "cannot %s %s: %w", verb, ident, err)
 	}
-	if len(changes) > 0 {
-		if err := tx.UpdateSchema(true, false).UnionByNameWith(union).Commit(); err != nil {
-			return nil, tarn.Errorf(tarn.EINVALID, "cannot evolve the schema of %s: %v", ident, err)
-		}
+	if len(changes) == 0 {
+		return nil, nil
+	}
+	if err := tx.UpdateSchema(true, false).UnionByNameWith(union).Commit(); err != nil {
+		return nil, tarn.Errorf(tarn.EINVALID, "cannot evolve the schema of %s: %v", ident, err)
+	}
+	staged, err := tx.StagedTable()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkSchema(ident, staged.Schema()); err != nil {
+		return nil, tarn.Errorf(tarn.EINVALID, "cannot %s %s: %w", verb, ident, err)
 	}
 	return changes, nil
 }

@@ -16,4 +16,12 @@
 // # Caveats
 //
 // Namespaces have one level. Namespace properties are not stored.
+//
+// Every write checks its schema before it writes a file: column names
+// follow tarn.ColumnNames at every level (ingest.CheckSchema, and an
+// imported column may not differ from a table's column only in case), a
+// table has at most tarn.MaxColumns columns, and the schema's JSON must fit
+// the 1 MiB an Iceberg manifest header may hold with iceberg-go's Avro
+// writer. A new namespace or table may not differ from an existing one only
+// in case: queries resolve names ignoring case.
 package table

@@ -68,6 +68,9 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*WriteResult, 
 	if schema == nil {
 		return nil, tarn.Errorf(tarn.EINVALID, "table %s: no schema: give files with --from or a plan with --apply", req.Ident)
 	}
+	if err := ingest.CheckSchema(schema); err != nil {
+		return nil, tarn.Errorf(tarn.EINVALID, "table %s: %w", req.Ident, err)
+	}
 	iceSchema, err := icetable.ArrowSchemaToIcebergWithFreshIDs(schema, true)
 	if err != nil {
 		return nil, tarn.Errorf(tarn.EINVALID, "table %s: unsupported schema: %v", req.Ident, err)
@@ -194,15 +197,10 @@ func (s *Service) Import(ctx context.Context, req ImportRequest) (*WriteResult, 
 	if err != nil {
 		return nil, translate(err, "load table "+req.Ident.String())
 	}
-	evolved, newSchema, err := planEvolution(tbl.Schema(), req.Source.Schema)
-	if err != nil {
-		return nil, tarn.Errorf(tarn.EINVALID, "cannot import into %s: %w", req.Ident, err)
-	}
 	tx := tbl.NewTransaction()
-	if len(evolved) > 0 {
-		if err := tx.UpdateSchema(true, false).UnionByNameWith(newSchema).Commit(); err != nil {
-			return nil, tarn.Errorf(tarn.EINVALID, "cannot evolve the schema of %s: %v", req.Ident, err)
-		}
+	evolved, err := s.evolve(tx, tbl.Schema(), req.Source.Schema, req.Ident, "import into")
+	if err != nil {
+		return nil, err
 	}
 	if err := s.appendSource(ctx, tbl, req.Source, tx); err != nil {
 		return nil, err
@@ -221,7 +219,8 @@ func planEvolution(current *iceberg.Schema, src *arrow.Schema) ([]string, *icebe
 	if err != nil {
 		return nil, nil, err
 	}
-	var changes, problems []string
+	problems := checkNewColumns(current, incoming)
+	var changes []string
 	for _, f := range incoming.Fields() {
 		have, ok := current.FindFieldByName(f.Name)
 		if !ok {

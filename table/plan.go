@@ -71,16 +71,18 @@ func ParsePlan(name string, data []byte) (*Plan, error) {
 
 // Schema returns the Arrow schema the plan declares.
 func (p *Plan) Schema() (*arrow.Schema, error) {
+	if err := tarn.ValidColumnCount(len(p.Columns)); err != nil {
+		return nil, tarn.Errorf(tarn.EINVALID, "plan: %w", err)
+	}
 	fields := make([]arrow.Field, 0, len(p.Columns))
-	seen := map[string]bool{}
+	var names tarn.ColumnNames
 	for i, c := range p.Columns {
-		if c.Name == "" {
-			return nil, tarn.Errorf(tarn.EINVALID, "plan column %d has no name", i+1)
+		if err := names.Add(c.Name); err != nil {
+			return nil, tarn.Errorf(tarn.EINVALID, "plan column %d: %w", i+1, err)
 		}
-		if seen[c.Name] {
-			return nil, tarn.Errorf(tarn.EINVALID, "plan column %q appears twice", c.Name)
+		if strings.TrimSpace(c.Type) == "" {
+			return nil, tarn.Errorf(tarn.EINVALID, "plan column %q has no type: give one of %s", c.Name, planTypes)
 		}
-		seen[c.Name] = true
 		t, err := ParseTypeName(c.Type)
 		if err != nil {
 			return nil, tarn.Errorf(tarn.EINVALID, "plan column %q: %v", c.Name, err)
@@ -120,6 +122,9 @@ func TypeName(t arrow.DataType) (string, error) {
 	return "", fmt.Errorf("type %s is not supported in plans", t)
 }
 
+// planTypes lists the type names of plans, for messages.
+const planTypes = "boolean, int, long, float, double, date, timestamp, timestamptz, string, binary, decimal(P,S)"
+
 var decimalRe = regexp.MustCompile(`^decimal\(\s*(\d+)\s*,\s*(\d+)\s*\)$`)
 
 // ParseTypeName returns the Arrow type of an Iceberg type name.
@@ -154,5 +159,5 @@ func ParseTypeName(name string) (arrow.DataType, error) {
 		}
 		return &arrow.Decimal128Type{Precision: int32(p), Scale: int32(s)}, nil
 	}
-	return nil, fmt.Errorf("unknown type %q (use boolean, int, long, float, double, date, timestamp, timestamptz, string, binary, decimal(P,S))", name)
+	return nil, fmt.Errorf("unknown type %s (use %s)", tarn.QuoteInput(name), planTypes)
 }

@@ -151,6 +151,12 @@ func (ss *Session) CreateTable(ctx context.Context, id icetable.Identifier, sche
 	} else if e != nil {
 		return nil, fmt.Errorf("%w: %s", icecat.ErrTableAlreadyExists, ident)
 	}
+	if err := ss.checkTwin(ctx, "table", ident.Key()); err != nil {
+		return nil, err
+	}
+	if err := checkSchema(ident, schema); err != nil {
+		return nil, err
+	}
 	cfg := icecat.NewCreateTableCfg()
 	for _, o := range opts {
 		o(&cfg)
@@ -215,6 +221,11 @@ func (ss *Session) CommitTable(ctx context.Context, id icetable.Identifier, reqs
 	}
 	if current != nil && updated.Equals(currentMeta) {
 		return currentMeta, curLoc, nil
+	}
+	if current == nil || updated.CurrentSchema().ID != currentMeta.CurrentSchema().ID {
+		if err := checkSchema(ident, updated.CurrentSchema()); err != nil {
+			return nil, "", err
+		}
 	}
 	provider, err := icetable.LoadLocationProvider(updated.Location(), updated.Properties())
 	if err != nil {
@@ -314,6 +325,11 @@ func (ss *Session) RenameTable(ctx context.Context, from, to icetable.Identifier
 		return nil, err
 	} else if existing != nil {
 		return nil, fmt.Errorf("%w: %s", icecat.ErrTableAlreadyExists, dst)
+	}
+	if !strings.EqualFold(src.Key(), dst.Key()) {
+		if err := ss.checkTwin(ctx, "table", dst.Key()); err != nil {
+			return nil, err
+		}
 	}
 	if ns, err := ss.entry(ctx, tarn.NamespaceKey(dst.Namespace)); err != nil {
 		return nil, err
@@ -415,7 +431,28 @@ func (ss *Session) CreateNamespace(ctx context.Context, namespace icetable.Ident
 	} else if e != nil {
 		return fmt.Errorf("%w: %s", icecat.ErrNamespaceAlreadyExists, ns)
 	}
+	if err := ss.checkTwin(ctx, "namespace", tarn.NamespaceKey(ns)); err != nil {
+		return err
+	}
 	return ss.stage(ctx, tarn.NamespaceKey(ns), &tarn.Entry{Kind: tarn.EntryNamespace})
+}
+
+// checkTwin refuses a new namespace or table (what) whose key differs from
+// an existing one only in case: DuckDB resolves names ignoring case, so a
+// query could not reach one of the two (it would silently read the
+// other). The error is EEXISTS.
+func (ss *Session) checkTwin(ctx context.Context, what, key string) error {
+	all, err := ss.entries(ctx)
+	if err != nil {
+		return err
+	}
+	for k := range all {
+		if k != key && strings.EqualFold(k, key) {
+			return tarn.Errorf(tarn.EEXISTS, "%s %s differs only in case from the existing %s %s on %s, and SQL does not tell them apart: choose another name",
+				what, key, what, k, ss.branch)
+		}
+	}
+	return nil
 }
 
 // DropNamespace implements catalog.Catalog; the namespace must be empty.

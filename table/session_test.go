@@ -15,7 +15,12 @@ import (
 
 func newService(t *testing.T) *table.Service {
 	t.Helper()
-	dir := t.TempDir()
+	return newServiceAt(t, t.TempDir())
+}
+
+// newServiceAt makes a service whose catalog and warehouse are in dir.
+func newServiceAt(t *testing.T, dir string) *table.Service {
+	t.Helper()
 	ctx := context.Background()
 	store, err := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "catalog.db"))
 	if err != nil {
