@@ -96,6 +96,8 @@ func (a *analysis) visit(v any) {
 		case "BASE_TABLE":
 			a.refs = append(a.refs, newRef(v, nil))
 			return
+		case "TABLE_FUNCTION":
+			a.refs = append(a.refs, tableFunctionRefs(v)...)
 		}
 		if m, ok := v["cte_map"].(node); ok {
 			a.collectCTEs(m)
@@ -118,6 +120,63 @@ func (a *analysis) collectCTEs(m node) {
 func newRef(v node, sc *scope) *tableRef {
 	return &tableRef{catalog: str(v, "catalog_name"), schema: str(v, "schema_name"), name: str(v, "table_name"),
 		alias: str(v, "alias"), scope: sc}
+}
+
+// tableNameFunctions are DuckDB's table functions whose first argument
+// names tables, as a string or a list of strings.
+var tableNameFunctions = map[string]bool{"query_table": true, "pragma_table_info": true}
+
+// tableFunctionRefs returns the tables a TABLE_FUNCTION node names by
+// constant strings, as in query_table('trips') or
+// query_table(['a', 'b']). They have no scope: no filter prunes their
+// files.
+func tableFunctionRefs(v node) []*tableRef {
+	fn, _ := v["function"].(node)
+	if fn == nil || !tableNameFunctions[strings.ToLower(str(fn, "function_name"))] {
+		return nil
+	}
+	args := children(fn)
+	if len(args) == 0 {
+		return nil
+	}
+	names := []node{args[0]}
+	if str(args[0], "class") == "FUNCTION" && str(args[0], "function_name") == "list_value" {
+		names = children(args[0])
+	}
+	var refs []*tableRef
+	for _, arg := range names {
+		name, ok := stringConstant(arg)
+		if !ok {
+			continue
+		}
+		parts := strings.Split(name, ".")
+		for i, p := range parts {
+			parts[i] = strings.TrimSpace(strings.Trim(strings.TrimSpace(p), `"`))
+		}
+		r := &tableRef{name: parts[len(parts)-1]}
+		switch len(parts) {
+		case 2:
+			r.schema = parts[0]
+		case 3:
+			r.catalog, r.schema = parts[0], parts[1]
+		}
+		refs = append(refs, r)
+	}
+	return refs
+}
+
+// stringConstant returns the value of a VARCHAR constant expression.
+func stringConstant(e node) (string, bool) {
+	if str(e, "class") != "CONSTANT" {
+		return "", false
+	}
+	val, _ := e["value"].(node)
+	typ, _ := val["type"].(node)
+	if val == nil || typ == nil || str(typ, "id") != "VARCHAR" || val["is_null"] == true {
+		return "", false
+	}
+	s, ok := val["value"].(string)
+	return s, ok
 }
 
 // visitSelect records the SELECT's own base tables with the conditions

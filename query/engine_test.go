@@ -199,11 +199,24 @@ func TestEngine_Errors(t *testing.T) {
 		{"attach 'x.db' as x", tarn.EINVALID, []string{"ATTACH"}},
 		{"copy trips to 'x.csv'", tarn.EINVALID, []string{"COPY"}},
 		{"select 1; select 2", tarn.EINVALID, []string{"2 statements"}},
+		// DuckDB refuses to serialize the COPY: the message is about the count.
+		{"select 1; copy trips to 'x.csv'", tarn.EINVALID, []string{"holds 2 statements (SELECT, COPY)", "one statement at a time"}},
+		{"select 1;\n-- done\n;", tarn.EINVALID, nil}, // one statement: no error
+		{"select * from query_table('trps')", tarn.ENOTFOUND, []string{`"trps"`, `did you mean "trips"`}},
+		// A table inside query('...') is not planned: say so rather than
+		// "trips not found (did you mean trips?)".
+		{"select * from query('select * from trips')", tarn.EINVALID, []string{"table trips is at main", "name it in FROM"}},
 		{"", tarn.EINVALID, []string{"empty"}},
 		{"select nope from trips", tarn.EINVALID, []string{"nope"}},
 	}
 	for _, tc := range cases {
 		_, err := l.engine.Query(context.Background(), query.Request{SQL: tc.sql})
+		if tc.mentions == nil {
+			if err != nil {
+				t.Fatalf("%q: %v", tc.sql, err)
+			}
+			continue
+		}
 		if tarn.ErrorCode(err) != tc.code {
 			t.Fatalf("%q: error %v, want code %s", tc.sql, err, tc.code)
 		}
@@ -215,6 +228,25 @@ func TestEngine_Errors(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(l.dir, "x.csv")); err == nil {
 		t.Fatal("a refused COPY wrote a file")
+	}
+}
+
+// TestEngine_TableFunctions: tables named by string in query_table() and
+// pragma_table_info(), and through DuckDB's catalog name, are planned like
+// tables in FROM.
+func TestEngine_TableFunctions(t *testing.T) {
+	l := tripsLake(t)
+	for sql, want := range map[string]string{
+		"select count(*) from query_table('trips')":                  "300",
+		"select count(*) from query_table('tarn.trips')":             "300",
+		`select count(*) from query_table('"trips"')`:                "300",
+		"select count(*) from query_table(['trips', 'zones'], true)": "304",
+		"select count(*) from memory.tarn.trips":                     "300",
+		"select count(*) from pragma_table_info('zones')":            "2",
+	} {
+		if got, _ := l.query("main", sql); got[0][0] != want {
+			t.Errorf("%s = %s, want %s", sql, got[0][0], want)
+		}
 	}
 }
 

@@ -103,6 +103,11 @@ func (s *session) parse(ctx context.Context, stmt string) (node, error) {
 		if p.ErrorType == "parser" {
 			return nil, syntaxError(s.req.SQL, len(s.req.SQL)-len(stmt), p)
 		}
+		// DuckDB serializes only SELECT statements: a refusal of text
+		// holding several is about one of them, perhaps not the first.
+		if words := statementWords(stmt); len(words) > 1 {
+			return nil, manyStatements(words)
+		}
 		return nil, notAQuery(stmt)
 	}
 	switch len(p.Statements) {
@@ -111,7 +116,18 @@ func (s *session) parse(ctx context.Context, stmt string) (node, error) {
 	case 1:
 		return p.Statements[0].Node, nil
 	}
-	return nil, tarn.Errorf(tarn.EINVALID, "the SQL holds %d statements; tarn query runs one statement at a time", len(p.Statements))
+	return nil, manyStatements(statementWords(stmt))
+}
+
+// manyStatements says that tarn query runs one statement, naming the
+// statements the text holds by their first words.
+func manyStatements(words []string) error {
+	shown := words[:min(len(words), 5)]
+	list := strings.Join(shown, ", ")
+	if len(words) > len(shown) {
+		list += ", ..."
+	}
+	return tarn.Errorf(tarn.EINVALID, "the SQL holds %d statements (%s); tarn query runs one statement at a time: run each with its own tarn query", len(words), list)
 }
 
 func syntaxError(sql string, base int, p *parsedStatement) error {
@@ -139,6 +155,10 @@ func notAQuery(stmt string) error {
 	return tarn.Errorf(tarn.EINVALID, "tarn query only reads, and %s is not a query: change tables with `tarn table create|import|rm|revert` or with SQL models in `tarn run`", word)
 }
 
+// defaultCatalog is the name DuckDB gives its in-memory database, where
+// the views of lakehouse tables are: memory.tarn.trips is tarn.trips.
+const defaultCatalog = "memory"
+
 // bind finds the lakehouse tables the statement names and opens them at
 // the session's commit. Names that are not lakehouse tables (CTEs,
 // DuckDB's own catalogs) are left for DuckDB to resolve.
@@ -160,7 +180,7 @@ func (s *session) bind(ctx context.Context, an *analysis) error {
 	}
 	byKey := map[string]*boundTable{}
 	for _, r := range an.refs {
-		if r.catalog != "" {
+		if r.catalog != "" && !strings.EqualFold(r.catalog, defaultCatalog) {
 			continue
 		}
 		ns := r.schema
@@ -297,6 +317,7 @@ func (s *session) execError(ctx context.Context, err error) error {
 
 // tableNotFound lists the tables of the ref, closest names first.
 func (s *session) tableNotFound(ctx context.Context, name string) error {
+	name = strings.Trim(name, `"`) // DuckDB quotes qualified names
 	list, _, err := s.engine.tables.List(ctx, s.commit.Hash, "")
 	if err != nil {
 		return err
@@ -309,11 +330,16 @@ func (s *session) tableNotFound(ctx context.Context, name string) error {
 			names = append(names, t.Table.Key())
 		}
 	}
-	_, bare, _ := strings.Cut(name, ".")
-	if bare == "" {
-		bare = name
+	for _, n := range names {
+		if strings.EqualFold(n, name) {
+			// DuckDB did not see a table tarn has: the statement reaches
+			// it in a way tarn does not plan.
+			return tarn.Errorf(tarn.EINVALID, "table %s is at %s, but the statement names it where tarn does not look for tables "+
+				"(inside query('...') or another table function, or in a catalog other than %s): name it in FROM, as in SELECT * FROM %s",
+				n, s.req.Ref, defaultCatalog, n)
+		}
 	}
-	msg := fmt.Sprintf("table %q not found at %s%s", name, s.req.Ref, tarn.Suggest(bare, names))
+	msg := fmt.Sprintf("table %s not found at %s%s", tarn.QuoteInput(name), s.req.Ref, tarn.Suggest(name, names))
 	switch {
 	case len(names) == 0:
 		msg += "; there are no tables at " + s.req.Ref

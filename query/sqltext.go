@@ -151,6 +151,23 @@ func firstWord(s string) string {
 	return ""
 }
 
+// statementWords returns the first keyword (upper-cased) of each statement
+// of SQL text: the text between semicolons that holds more than comments.
+func statementWords(s string) []string {
+	var words []string
+	start := true
+	for _, t := range lexSQL(s) {
+		switch {
+		case t.text == ";":
+			start = true
+		case start && t.text != "(":
+			words = append(words, strings.ToUpper(t.text))
+			start = false
+		}
+	}
+	return words
+}
+
 // lineColumn converts a byte offset into a 1-based line and column and
 // returns the line's text.
 func lineColumn(s string, offset int) (line, col int, text string) {
