@@ -59,7 +59,7 @@ func openCSV(file File) (*csvFile, error) {
 // naming the columns by position.
 func checkHeader(header []string) *Error {
 	if err := tarn.ValidColumnCount(len(header)); err != nil {
-		return &Error{Msg: fmt.Sprintf("the header has %d columns: %v", len(header), err)}
+		return &Error{Msg: fmt.Sprintf("header: %v", err)}
 	}
 	var names tarn.ColumnNames
 	for i, name := range header {
