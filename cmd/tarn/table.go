@@ -15,10 +15,14 @@ func (a *app) tableCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use: "table", Aliases: []string{"tables"},
 		Short: "Create, import, describe, drop and revert Iceberg tables",
-		Long: `Tables are Apache Iceberg v2 tables. Every write is one commit on a branch.
+		Long: fmt.Sprintf(`Tables are Apache Iceberg v2 tables. Every write is one commit on a branch.
 Names are NAME (in the default namespace "tarn") or NAMESPACE.NAME.
 Input files: Parquet (.parquet), CSV (.csv, .tsv) and JSON Lines (.jsonl,
-.ndjson, .json); paths, globs and directories.`,
+.ndjson, .json); paths, globs and directories.
+
+Column names: up to %d bytes of UTF-8 without control characters, no two
+differing only in case (SQL does not tell them apart); at most %d columns,
+counting the fields of nested columns.`, tarn.MaxColumnNameLen, tarn.MaxColumns),
 		Example: `  tarn table create trips --from "data/trips/*.csv" --partition-by "day(pickup_at)"
   tarn table import trips --from data/more.parquet
   tarn table get trips
