@@ -22,16 +22,26 @@ func writeIPC(t *testing.T, path string, zones []string, amounts []int64) {
 	t.Helper()
 	schema := arrow.NewSchema([]arrow.Field{{Name: "zone", Type: arrow.BinaryTypes.String, Nullable: true},
 		{Name: "amount", Type: arrow.PrimitiveTypes.Int64, Nullable: true}}, nil)
+	writeRecordIPC(t, path, schema, func(b *array.RecordBuilder) {
+		b.Field(0).(*array.StringBuilder).AppendValues(zones, nil)
+		b.Field(1).(*array.Int64Builder).AppendValues(amounts, nil)
+	})
+}
+
+// writeRecordIPC writes an Arrow IPC file of one record of the schema,
+// filled by build.
+func writeRecordIPC(t *testing.T, path string, schema *arrow.Schema, build func(b *array.RecordBuilder)) {
+	t.Helper()
 	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
 	defer b.Release()
-	b.Field(0).(*array.StringBuilder).AppendValues(zones, nil)
-	b.Field(1).(*array.Int64Builder).AppendValues(amounts, nil)
+	build(b)
 	rec := b.NewRecordBatch()
 	defer rec.Release()
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer f.Close()
 	w, err := ipc.NewFileWriter(f, ipc.WithSchema(schema))
 	if err != nil {
 		t.Fatal(err)
@@ -39,8 +49,9 @@ func writeIPC(t *testing.T, path string, zones []string, amounts []int64) {
 	if err := w.Write(rec); err != nil {
 		t.Fatal(err)
 	}
-	w.Close()
-	f.Close()
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func readIPCSum(t *testing.T, path, col string) (rows int64, sum int64, cols int) {

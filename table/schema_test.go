@@ -4,15 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/ipc"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/table"
 )
@@ -21,28 +18,11 @@ import (
 // nulls.
 func writeNullRow(t *testing.T, path string, schema *arrow.Schema) {
 	t.Helper()
-	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
-	defer b.Release()
-	for _, fb := range b.Fields() {
-		fb.AppendNull()
-	}
-	rec := b.NewRecordBatch()
-	defer rec.Release()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w, err := ipc.NewFileWriter(f, ipc.WithSchema(schema))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(rec); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writeRecordIPC(t, path, schema, func(b *array.RecordBuilder) {
+		for _, fb := range b.Fields() {
+			fb.AppendNull()
+		}
+	})
 }
 
 // columns returns n nullable long columns named prefix0, prefix1, ...
