@@ -7,6 +7,20 @@ import (
 	"github.com/tarnhq/tarn"
 )
 
+// wantError fails the test unless err carries code and mentions each
+// string.
+func wantError(t *testing.T, err error, code string, mentions ...string) {
+	t.Helper()
+	if !tarn.IsCode(err, code) {
+		t.Fatalf("error %.400v, want code %s", err, code)
+	}
+	for _, m := range mentions {
+		if !strings.Contains(err.Error(), m) {
+			t.Errorf("error %.400q does not mention %q", err, m)
+		}
+	}
+}
+
 func TestValidColumnName(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -36,14 +50,7 @@ func TestValidColumnName(t *testing.T) {
 				}
 				return
 			}
-			if !tarn.IsCode(err, tarn.EINVALID) {
-				t.Fatalf("ValidColumnName(%q) = %v, want an invalid-input error", tt.column, err)
-			}
-			for _, m := range tt.mentions {
-				if !strings.Contains(err.Error(), m) {
-					t.Errorf("error %q does not mention %q", err, m)
-				}
-			}
+			wantError(t, err, tarn.EINVALID, tt.mentions...)
 			if len(err.Error()) > 300 {
 				t.Errorf("error is %d bytes long: the name must be shortened", len(err.Error()))
 			}
@@ -78,14 +85,7 @@ func TestColumnNames_Add(t *testing.T) {
 				}
 				return
 			}
-			if !tarn.IsCode(err, tarn.EINVALID) {
-				t.Fatalf("Add = %v, want an invalid-input error", err)
-			}
-			for _, m := range tt.mentions {
-				if !strings.Contains(err.Error(), m) {
-					t.Errorf("error %q does not mention %q", err, m)
-				}
-			}
+			wantError(t, err, tarn.EINVALID, tt.mentions...)
 		})
 	}
 	var names tarn.ColumnNames
@@ -103,10 +103,7 @@ func TestValidColumnCount(t *testing.T) {
 	if err := tarn.ValidColumnCount(tarn.MaxColumns); err != nil {
 		t.Errorf("ValidColumnCount(MaxColumns) = %v", err)
 	}
-	err := tarn.ValidColumnCount(tarn.MaxColumns + 1)
-	if !tarn.IsCode(err, tarn.EINVALID) || !strings.Contains(err.Error(), "4096") {
-		t.Errorf("ValidColumnCount(MaxColumns+1) = %v", err)
-	}
+	wantError(t, tarn.ValidColumnCount(tarn.MaxColumns+1), tarn.EINVALID, "4097 columns", "4096")
 }
 
 func TestQuoteInput(t *testing.T) {
@@ -151,10 +148,7 @@ func TestValidateNamespace(t *testing.T) {
 	}
 	// The names of DuckDB's own databases and schemas, in any case.
 	for _, reserved := range []string{"memory", "Memory", "system", "temp", "main", "information_schema", "pg_catalog"} {
-		err := tarn.ValidateNamespace(reserved)
-		if !tarn.IsCode(err, tarn.EINVALID) || !strings.Contains(err.Error(), "reserved") {
-			t.Errorf("ValidateNamespace(%q) = %v, want reserved", reserved, err)
-		}
+		wantError(t, tarn.ValidateNamespace(reserved), tarn.EINVALID, "reserved", "choose another name")
 	}
 	long := strings.Repeat("n", 10000)
 	if err := tarn.ValidateNamespace(long); err == nil || len(err.Error()) > 200 {

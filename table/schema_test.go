@@ -47,6 +47,20 @@ func countFiles(t *testing.T, dir string) int {
 	return n
 }
 
+// wantError fails the test unless err carries code and mentions each
+// string.
+func wantError(t *testing.T, err error, code string, mentions ...string) {
+	t.Helper()
+	if !tarn.IsCode(err, code) {
+		t.Fatalf("error %.400v, want code %s", err, code)
+	}
+	for _, m := range mentions {
+		if !strings.Contains(err.Error(), m) {
+			t.Errorf("error %.400q does not mention %q", err, m)
+		}
+	}
+}
+
 func TestService_MaterializeRefusesBadSchemas(t *testing.T) {
 	i64 := arrow.PrimitiveTypes.Int64
 	field := func(name string, dt arrow.DataType) arrow.Field {
@@ -85,14 +99,7 @@ func TestService_MaterializeRefusesBadSchemas(t *testing.T) {
 			}
 			ident := tarn.TableIdent{Namespace: "out", Name: "m"} // a new namespace: nothing may be staged for it either
 			_, err = svc.Materialize(ctx, ss, table.MaterializeRequest{Ident: ident, Path: out, Strategy: table.StrategyReplace, Writer: &goParquet{}})
-			if !tarn.IsCode(err, tarn.EINVALID) {
-				t.Fatalf("Materialize = %v, want an invalid-input error", err)
-			}
-			for _, m := range tt.mentions {
-				if !strings.Contains(err.Error(), m) {
-					t.Errorf("error %.400q does not mention %q", err, m)
-				}
-			}
+			wantError(t, err, tarn.EINVALID, tt.mentions...)
 			if ss.Pending() {
 				t.Error("the session staged a change")
 			}
@@ -146,14 +153,7 @@ func TestService_EvolutionRefusesBadColumns(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := write(tt.ident, table.StrategyAppend, tt.fields)
-			if !tarn.IsCode(err, tarn.EINVALID) {
-				t.Fatalf("append = %v, want an invalid-input error", err)
-			}
-			for _, m := range tt.mentions {
-				if !strings.Contains(err.Error(), m) {
-					t.Errorf("error %q does not mention %q", err, m)
-				}
-			}
+			wantError(t, err, tarn.EINVALID, tt.mentions...)
 			if n := countFiles(t, filepath.Join(dir, "warehouse")); n != before {
 				t.Errorf("%d files were written", n-before)
 			}
@@ -185,14 +185,7 @@ func TestPlan_Schema(t *testing.T) {
 				}
 				return
 			}
-			if !tarn.IsCode(err, tarn.EINVALID) {
-				t.Fatalf("Schema = %v, want an invalid-input error", err)
-			}
-			for _, m := range tt.mentions {
-				if !strings.Contains(err.Error(), m) {
-					t.Errorf("error %q does not mention %q", err, m)
-				}
-			}
+			wantError(t, err, tarn.EINVALID, tt.mentions...)
 		})
 	}
 	p := &table.Plan{Table: "t"}
@@ -211,9 +204,7 @@ func TestSession_RefusesNamesDifferingOnlyInCase(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := svc.CreateNamespace(ctx, "main", "Staging", tarn.CommitInfo{})
-	if !tarn.IsCode(err, tarn.EEXISTS) || !strings.Contains(err.Error(), "namespace Staging differs only in case from the existing namespace staging") {
-		t.Fatalf("CreateNamespace(Staging) = %v", err)
-	}
+	wantError(t, err, tarn.EEXISTS, "namespace Staging differs only in case from the existing namespace staging")
 	out := filepath.Join(t.TempDir(), "out.arrow")
 	writeNullRow(t, out, arrow.NewSchema(columns("c", 1), nil))
 	materialize := func(name string) error {
@@ -230,10 +221,7 @@ func TestSession_RefusesNamesDifferingOnlyInCase(t *testing.T) {
 	if err := materialize("trips"); err != nil {
 		t.Fatal(err)
 	}
-	err = materialize("Trips")
-	if !tarn.IsCode(err, tarn.EEXISTS) || !strings.Contains(err.Error(), "table staging.Trips differs only in case from the existing table staging.trips") {
-		t.Fatalf("a table Trips beside trips: %v", err)
-	}
+	wantError(t, materialize("Trips"), tarn.EEXISTS, "table staging.Trips differs only in case from the existing table staging.trips")
 	if err := materialize("trips"); err != nil { // the table itself can be replaced
 		t.Fatal(err)
 	}
