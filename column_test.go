@@ -155,3 +155,12 @@ func TestValidateNamespace(t *testing.T) {
 		t.Errorf("ValidateNamespace(10000 bytes) = %.300v", err)
 	}
 }
+
+func TestParseTableIdent_BoundedMessages(t *testing.T) {
+	for _, s := range []string{strings.Repeat("a.", 5000) + "b", "tarn." + strings.Repeat("t", 10000)} {
+		_, err := tarn.ParseTableIdent(s, tarn.DefaultNamespace)
+		if !tarn.IsCode(err, tarn.EINVALID) || len(err.Error()) > 200 {
+			t.Errorf("ParseTableIdent(%d bytes) = %.300v", len(s), err)
+		}
+	}
+}
