@@ -4,12 +4,14 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/cache"
 	"github.com/tarnhq/tarn/catalog"
 	"github.com/tarnhq/tarn/catalog/sqlstore"
 	"github.com/tarnhq/tarn/query"
+	rt "github.com/tarnhq/tarn/runtime"
 	"github.com/tarnhq/tarn/table"
 )
 
@@ -27,6 +29,18 @@ type Config struct {
 	// scans of runs, and its bound in bytes (0: none). It is called when a
 	// run starts.
 	RunCache func() (*cache.Store, int64, error)
+	// Sandbox configures the confinement of user code (its StateDir
+	// defaults to HOME/sandbox). Shared is set by a server.
+	Sandbox rt.SandboxConfig
+	// StrongIsolation refuses to run user code unless bubblewrap confines
+	// it, verified (a server sets it unless told otherwise).
+	StrongIsolation bool
+	// StepLimits are each step's process and disk limits (0: none).
+	StepLimits rt.Limits
+	// Packages says where environments' packages come from.
+	Packages PackagePolicy
+	// BuildLimits bound each environment build.
+	BuildLimits rt.Limits
 }
 
 // Lakehouse is an open lakehouse home.
@@ -38,6 +52,10 @@ type Lakehouse struct {
 	engine *query.Engine
 	jobs   *JobManager
 	users  *UserStore
+
+	sandboxOnce sync.Once
+	sandbox     *rt.Sandbox
+	sandboxErr  error
 }
 
 // Open opens (creating on first use) the lakehouse at cfg.Home.
@@ -68,6 +86,22 @@ func Open(ctx context.Context, cfg Config) (*Lakehouse, error) {
 	l.jobs = newJobManager(home, &runService{l: l})
 	l.users = &UserStore{Path: filepath.Join(home, "users.json")}
 	return l, nil
+}
+
+// Sandbox returns the sandbox that confines user code on this home (made
+// once: it probes the host).
+func (l *Lakehouse) Sandbox(ctx context.Context) (*rt.Sandbox, error) {
+	l.sandboxOnce.Do(func() {
+		cfg := l.cfg.Sandbox
+		if cfg.StateDir == "" {
+			cfg.StateDir = filepath.Join(l.Home, "sandbox")
+		}
+		l.sandbox, l.sandboxErr = rt.NewSandbox(ctx, cfg)
+		if l.sandboxErr == nil && l.cfg.StrongIsolation && !l.sandbox.Strong() {
+			l.sandboxErr = tarn.Errorf(tarn.EINVALID, "this server runs user code only in a verified bubblewrap sandbox, and the host offers %s: install bubblewrap (Debian: apt-get install bubblewrap) or start the server with --allow-weak-isolation", l.sandbox.Describe())
+		}
+	})
+	return l.sandbox, l.sandboxErr
 }
 
 // Services returns the lakehouse's services.

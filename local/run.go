@@ -3,8 +3,7 @@ package local
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
+		"path/filepath"
 
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/pipeline"
@@ -29,8 +28,13 @@ func (s *runService) Run(ctx context.Context, req tarn.RunRequest, events func(t
 	if err != nil {
 		return nil, err
 	}
-	envs := &rt.EnvManager{Dir: filepath.Join(home, "envs"), UV: uv, SDKVersion: python.Version(), SDKDir: sdkDir}
-	runner := &pipeline.Runner{Tables: s.l.tables, Envs: envs, Isolation: rt.DetectIsolation(ctx), SDKDir: sdkDir, Home: home,
+	sandbox, err := s.l.Sandbox(ctx)
+	if err != nil {
+		return nil, err
+	}
+	envs := &rt.EnvManager{Dir: filepath.Join(home, "envs"), UV: uv, SDKVersion: python.Version(), SDKDir: sdkDir, Sandbox: sandbox,
+		BuildLimits: s.l.cfg.BuildLimits}
+	runner := &pipeline.Runner{Tables: s.l.tables, Envs: envs, Sandbox: sandbox, Limits: s.l.cfg.StepLimits, SDKDir: sdkDir,
 		Pool: rt.NewPool(rt.PoolOptions{})} // warm workers of this run (their sandboxes bind its directories)
 	defer runner.Pool.Close()
 	if s.l.cfg.RunCache != nil {
@@ -42,12 +46,8 @@ func (s *runService) Run(ctx context.Context, req tarn.RunRequest, events func(t
 	if err != nil {
 		return nil, err
 	}
-	envs.Index = rt.IndexConfig{URL: project.Index.URL, FindLinks: project.Index.FindLinks, Offline: project.Index.Offline}
-	if v := os.Getenv("TARN_INDEX_URL"); v != "" {
-		envs.Index.URL = v
-	}
-	if v := os.Getenv("TARN_FIND_LINKS"); v != "" {
-		envs.Index.FindLinks = v
+	if envs.Index, err = s.l.cfg.Packages.Resolve(project.Index, req.Author); err != nil {
+		return nil, err
 	}
 	emit := func(e tarn.RunEvent) {
 		if events != nil {
@@ -59,7 +59,7 @@ func (s *runService) Run(ctx context.Context, req tarn.RunRequest, events func(t
 	if req.DryRun {
 		mode = "dry run (nothing is materialized)"
 	}
-	emit(tarn.RunEvent{Kind: "start", Message: fmt.Sprintf("tarn %s of project %s on %s\nisolation: %s", mode, project.Name, req.Ref, runner.Isolation.Describe())})
+	emit(tarn.RunEvent{Kind: "start", Message: fmt.Sprintf("tarn %s of project %s on %s\nisolation: %s", mode, project.Name, req.Ref, sandbox.Describe())})
 	res, runErr := runner.Run(ctx, project, pipeline.RunOptions{Ref: req.Ref, Params: req.Params, DryRun: req.DryRun, Strict: req.Strict,
 		Preview: req.Preview, Author: req.Author, NoCache: req.NoCache})
 	if res != nil && res.Steps == nil {

@@ -44,7 +44,7 @@ func (ex *execution) computeKeys(ctx context.Context) error {
 	for _, st := range append(append([]*Step{}, ex.plan.Steps...), ex.plan.Expectations...) {
 		m := st.Model
 		parts := []string{cacheKeyVersion, m.Kind, m.Function, m.CodeHash,
-			ex.p.EnvSpec(m).Key(ex.r.Envs.SDKVersion)}
+			ex.r.Envs.Key(ex.p.EnvSpec(m))}
 		params := slices.Clone(m.Parameters)
 		slices.SortFunc(params, func(a, b ParamRef) int { return strings.Compare(a.Param, b.Param) })
 		for _, pr := range params {

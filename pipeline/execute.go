@@ -28,11 +28,13 @@ type execution struct {
 	// system, so storing them is a hard link, and in the page cache, which
 	// is zero-copy to map like /dev/shm, several times faster to write on
 	// hosts without huge pages for tmpfs, and reclaimable (bench/loop).
-	outDir  string
-	scratch string
-	head    *tarn.Commit
-	session *table.Session
-	res     *RunResult
+	outDir string
+	// workRoot holds the directories of the run's workers (outputs,
+	// results): outDir, or a folder of shm without a cache.
+	workRoot string
+	head     *tarn.Commit
+	session  *table.Session
+	res      *RunResult
 
 	keys     map[string]string // step -> cache key
 	lakeMeta map[string]string // table@ref -> metadata location
@@ -204,22 +206,17 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *StepReport) err
 	}
 	prefix := stepKey(st)
 	spec := &rt.StepSpec{Kind: kind, ProjectDir: ex.p.Dir, File: m.File, Function: m.Function, Name: strings.ReplaceAll(prefix, ":", "-"),
-		Inputs: inputs, Parameters: params, SQL: m.SQL, Result: filepath.Join(ex.shm, strings.ReplaceAll(prefix, ":", "-")+".result.json"),
-		MemoryLimit: ex.p.MemoryLimit(m)}
+		Inputs: inputs, Parameters: params, SQL: m.SQL, MemoryLimit: ex.p.MemoryLimit(m)}
 	if kind != "expectation" {
-		spec.Output = filepath.Join(ex.shm, m.Name+".arrow")
-		if ex.outDir != "" {
-			spec.Output = filepath.Join(ex.outDir, m.Name+".arrow")
-		}
+		spec.Output = m.Name + ".arrow" // in the worker's own directory (RunWorker)
 	}
 	envSpec := ex.p.EnvSpec(m)
-	env := ex.envs[envSpec.Key(ex.r.Envs.SDKVersion)]
+	env := ex.envs[ex.r.Envs.Key(envSpec)]
 	ex.mu.Lock()
 	rep.Env = env.Key[:12]
 	ex.mu.Unlock()
 	ex.setState(rep, StateRunning, "")
 	wo := ex.workerOptions(m)
-	wo.Scratch = filepath.Join(ex.scratch, spec.Name)
 	wo.Timeout = ex.p.Timeout(m)
 	wo.Output = func(line string) { ex.r.emit(Event{Kind: "log", Step: m.Name, Message: line}) }
 	res, err := rt.RunWorker(ctx, spec, wo)
@@ -249,11 +246,12 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *StepReport) err
 		return nil
 	}
 	rep.Rows = res.Rows
+	output := res.Output
 	ex.mu.Lock()
-	ex.outputs[m.Name] = spec.Output
+	ex.outputs[m.Name] = output
 	ex.mu.Unlock()
 	if ex.opts.Preview > 0 {
-		if text, err := previewArrow(spec.Output, ex.opts.Preview); err == nil {
+		if text, err := previewArrow(output, ex.opts.Preview); err == nil {
 			ex.r.emit(Event{Kind: "preview", Step: m.Name, Message: text})
 		}
 	}
@@ -266,7 +264,7 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *StepReport) err
 		ex.writes.Add(1)
 		go func() {
 			defer ex.writes.Done()
-			res, err := ex.materialize(ctx, st, spec.Output, ex.parquetWriter(m), nil)
+			res, err := ex.materialize(ctx, st, output, ex.parquetWriter(m), nil)
 			deliver(res)
 			if err != nil {
 				ex.setState(rep, StateFailed, err.Error())
@@ -274,20 +272,18 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *StepReport) err
 			}
 		}()
 	}
-	ex.store(st, rep, spec.Output, materialized)
+	ex.store(st, rep, output, materialized)
 	return nil
 }
 
 // workerOptions are the options of a model's worker that are fixed before
 // it runs: a warm worker started with them serves the step.
 func (ex *execution) workerOptions(m *Model) rt.WorkerOptions {
-	o := rt.WorkerOptions{Env: ex.envs[ex.p.EnvSpec(m).Key(ex.r.Envs.SDKVersion)], SDKDir: ex.r.SDKDir, Isolation: ex.r.Isolation,
-		ScratchRoot: ex.scratch, ShmDir: ex.shm, HideDir: ex.r.Home, ProjectDir: ex.p.Dir, InternetAccess: m.InternetAccess, Pool: ex.r.Pool}
+	o := rt.WorkerOptions{Env: ex.envs[ex.r.Envs.Key(ex.p.EnvSpec(m))], SDKDir: ex.r.SDKDir, Sandbox: ex.r.Sandbox,
+		ProjectDir: ex.p.Dir, SpecDir: ex.shm, WorkRoot: ex.workRoot, Network: m.InternetAccess, Pool: ex.r.Pool,
+		Limits: rt.Limits{Memory: ex.p.MemoryLimit(m), Processes: ex.r.Limits.Processes, Disk: ex.r.Limits.Disk}}
 	if ex.r.Cache != nil {
 		o.ReadOnly = append(o.ReadOnly, ex.r.Cache.EntriesDir()) // inputs served from the cache
-	}
-	if ex.outDir != "" {
-		o.Writable = append(o.Writable, ex.outDir)
 	}
 	return o
 }
@@ -309,9 +305,10 @@ func (ex *execution) prewarm() {
 }
 
 // parquetWriter writes a model's output files with pyarrow in its
-// environment.
+// environment, in the model's sandbox.
 func (ex *execution) parquetWriter(m *Model) table.ParquetWriter {
-	return pyParquet{env: ex.envs[ex.p.EnvSpec(m).Key(ex.r.Envs.SDKVersion)], sdkDir: ex.r.SDKDir}
+	o := ex.workerOptions(m)
+	return pyParquet{env: o.Env, sdkDir: ex.r.SDKDir, sandbox: ex.r.Sandbox, workRoot: ex.workRoot, limits: o.Limits}
 }
 
 func indent(s string) string {

@@ -4,37 +4,78 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
-	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 
 	rt "github.com/tarnhq/tarn/runtime"
 	"github.com/tarnhq/tarn/table"
 )
 
 // pyParquet writes a step's output as Parquet with pyarrow in the step's
-// environment (python -m tarn._parquet): tarn's own code, run outside the
-// sandbox because it writes into the warehouse.
+// environment (python -m tarn._parquet). It is tarn's code, but importing
+// pyarrow runs whatever the environment's packages put in .pth files, so
+// it runs in the step's sandbox: it reads the output and writes into a
+// staging directory of its own, and the files are moved into the
+// warehouse once it is done.
 type pyParquet struct {
-	env    *rt.Env
-	sdkDir string
+	env      *rt.Env
+	sdkDir   string
+	sandbox  *rt.Sandbox
+	workRoot string // where the staging directory is made (the run's worker directories)
+	limits   rt.Limits
 }
 
+// stagedParquet is where the writer sees its staging directory.
+const stagedParquet = "/tarn/work"
+
 func (w pyParquet) WriteParquet(ctx context.Context, req table.ParquetWrite) ([]string, error) {
+	if err := os.MkdirAll(w.workRoot, 0o755); err != nil {
+		return nil, err
+	}
+	stage, err := os.MkdirTemp(w.workRoot, "parquet-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(stage)
+	os.Chmod(stage, 0o755)
+	if err := w.sandbox.Own(stage); err != nil {
+		return nil, err
+	}
+	inside, confined := stage, w.sandbox != nil && w.sandbox.Isolation == rt.IsolationBubblewrap
+	if confined {
+		inside = stagedParquet
+	}
+	staged := make([]string, len(req.Paths))
+	byStaged := map[string]string{}
+	for i, p := range req.Paths {
+		staged[i] = filepath.Join(inside, fmt.Sprintf("part-%05d.parquet", i))
+		byStaged[staged[i]] = p
+	}
 	body, err := json.Marshal(map[string]any{
-		"source": req.Source, "paths": req.Paths, "field_ids": req.FieldIDs, "schema": req.Schema,
+		"source": req.Source, "paths": staged, "field_ids": req.FieldIDs, "schema": req.Schema,
 		"compression": req.Compression, "level": req.Level,
 	})
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, w.env.Python, "-m", "tarn._parquet")
-	cmd.Env = []string{"PYTHONPATH=" + w.sdkDir, "PATH=" + os.Getenv("PATH"), "PYTHONDONTWRITEBYTECODE=1"}
-	cmd.Stdin = bytes.NewReader(body)
+	c := rt.Confinement{ReadOnly: []string{rt.InterpreterPrefix(w.env.Dir), w.env.Dir, w.sdkDir, filepath.Dir(req.Source)}, Limits: w.limits}
+	if confined {
+		c.Binds = map[string]string{stagedParquet: stage}
+	} else {
+		c.Writable = []string{stage}
+	}
 	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
+	err = w.sandbox.Run(ctx, rt.Command{
+		Argv:        []string{w.env.Python, "-m", "tarn._parquet"},
+		Env:         []string{"PYTHONPATH=" + w.sdkDir, "PATH=" + filepath.Join(w.env.Dir, "bin") + ":/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE=1", "HOME=/tmp", "LANG=C.UTF-8"},
+		Confinement: c, Stdin: bytes.NewReader(body), Stdout: &stdout, Stderr: &stderr,
+	})
+	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -50,5 +91,53 @@ func (w pyParquet) WriteParquet(ctx context.Context, req table.ParquetWrite) ([]
 	if res.CannotCast != "" {
 		return nil, fmt.Errorf("%w: %s", table.ErrCannotCast, res.CannotCast)
 	}
-	return res.Paths, nil
+	// Into the warehouse: each file whole, under the name it was asked for.
+	var written []string
+	for _, p := range res.Paths {
+		dst, ok := byStaged[p]
+		if !ok {
+			return nil, fmt.Errorf("pyarrow Parquet writer: wrote %q, which it was not asked for", p)
+		}
+		src := filepath.Join(stage, filepath.Base(p))
+		w.sandbox.Disown(src)
+		if err := moveFile(src, dst); err != nil {
+			return nil, fmt.Errorf("pyarrow Parquet writer: %w", err)
+		}
+		written = append(written, dst)
+	}
+	return written, nil
+}
+
+// moveFile puts src at dst whole: a rename on one file system, else a
+// copy to a temporary name beside dst, synced, then renamed.
+func moveFile(src, dst string) error {
+	if err := os.Rename(src, dst); err == nil {
+		return nil
+	} else if !errors.Is(err, syscall.EXDEV) {
+		return err
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp := dst + ".tmp"
+	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(out, in)
+	if err == nil {
+		err = out.Sync()
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, dst)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
 }

@@ -38,13 +38,16 @@ type Event = tarn.RunEvent
 
 // Runner runs projects.
 type Runner struct {
-	Tables    *table.Service
-	Envs      *rt.EnvManager
-	Isolation rt.Isolation
-	SDKDir    string
-	Home      string // lakehouse home: scratch lives here and is hidden from workers
-	Events    func(Event)
-	Parallel  int
+	Tables *table.Service
+	Envs   *rt.EnvManager
+	// Sandbox confines workers and the Parquet writer (nil: plain processes).
+	Sandbox *rt.Sandbox
+	// Limits are each worker's process and disk limits (its memory limit
+	// is the model's).
+	Limits   rt.Limits
+	SDKDir   string
+	Events   func(Event)
+	Parallel int
 	// Cache, when set, serves steps and scans whose key is stored, and
 	// stores fresh results; CacheMaxBytes bounds it after each run
 	// (least recently used entries go first; 0: no bound).
@@ -89,7 +92,7 @@ func (r *Runner) Run(ctx context.Context, p *Project, opts RunOptions) (*RunResu
 	started := time.Now()
 	defer r.Envs.Wait() // no background work on environments outlives the run
 	cat := r.Tables.Catalog()
-	res := &RunResult{RunID: newRunID(), Project: p.Name, Target: opts.Ref, DryRun: opts.DryRun, Isolation: string(r.Isolation)}
+	res := &RunResult{RunID: newRunID(), Project: p.Name, Target: opts.Ref, DryRun: opts.DryRun, Isolation: string(r.isolation())}
 	head, err := cat.BranchTarget(ctx, opts.Ref)
 	if err != nil {
 		return nil, err
@@ -139,8 +142,6 @@ func (r *Runner) Run(ctx context.Context, p *Project, opts RunOptions) (*RunResu
 		return nil, err
 	}
 	defer os.RemoveAll(shm)
-	scratch := filepath.Join(r.Home, "scratch", res.RunID)
-	defer os.RemoveAll(scratch)
 
 	var session *table.Session
 	if !opts.DryRun {
@@ -152,13 +153,14 @@ func (r *Runner) Run(ctx context.Context, p *Project, opts RunOptions) (*RunResu
 			return nil, err
 		}
 	}
-	ex := &execution{r: r, p: p, plan: plan, opts: opts, params: params, envs: envs, shm: shm, scratch: scratch,
+	ex := &execution{r: r, p: p, plan: plan, opts: opts, params: params, envs: envs, shm: shm, workRoot: filepath.Join(shm, "work"),
 		head: head, session: session, res: res, outputs: map[string]string{}, exports: map[string]*exportOnce{}}
 	if r.Cache != nil { // step outputs go to the cache's disk (see execution.outDir)
 		if ex.outDir, err = r.Cache.RunDir(); err != nil {
 			return nil, err
 		}
 		defer os.RemoveAll(ex.outDir)
+		ex.workRoot = ex.outDir
 	}
 	runErr := ex.computeKeys(ctx)
 	if runErr == nil {
@@ -183,6 +185,13 @@ func (r *Runner) Run(ctx context.Context, p *Project, opts RunOptions) (*RunResu
 		return res, runErr
 	}
 	return res, nil
+}
+
+func (r *Runner) isolation() rt.Isolation {
+	if r.Sandbox == nil {
+		return rt.IsolationNone
+	}
+	return r.Sandbox.Isolation
 }
 
 // producer reads who materialized a table (its tarn.project/tarn.model
@@ -215,7 +224,7 @@ func (r *Runner) ensureEnvs(ctx context.Context, p *Project, plan *Plan) (map[st
 	specs := map[string]rt.EnvSpec{}
 	for _, st := range append(append([]*Step{}, plan.Steps...), plan.Expectations...) {
 		spec := p.EnvSpec(st.Model)
-		specs[spec.Key(r.Envs.SDKVersion)] = spec
+		specs[r.Envs.Key(spec)] = spec
 	}
 	keys := make([]string, 0, len(specs))
 	for k := range specs {

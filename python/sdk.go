@@ -58,6 +58,10 @@ func Extract(dir string) (string, error) {
 			return "", err
 		}
 	}
+	// Sandboxed workers (another uid, when tarn runs as root) read it.
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return "", err
+	}
 	if err := os.Rename(tmp, target); err != nil {
 		if _, serr := os.Stat(filepath.Join(target, "tarn", "__init__.py")); serr == nil {
 			return target, nil // extracted concurrently

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,6 +35,13 @@ type IndexConfig struct {
 	URL       string `json:"index_url,omitempty"`  // e.g. a private PyPI mirror
 	FindLinks string `json:"find_links,omitempty"` // a local folder of wheels
 	Offline   bool   `json:"offline,omitempty"`    // never touch the network
+	// NoBuild installs wheels only: no package's build backend (setup.py,
+	// PEP 517 hooks: code of the package's author) runs in a build.
+	NoBuild bool `json:"no_build,omitempty"`
+	// Owner, when set, makes the environment one user's own (its packages
+	// come from artifacts that user supplied): it is part of the key, so
+	// the environment is never shared with another user.
+	Owner string `json:"owner,omitempty"`
 }
 
 // Env is a built environment.
@@ -76,13 +84,20 @@ func normalizePackage(name string) string {
 	return strings.ReplaceAll(strings.ToLower(strings.TrimSpace(name)), "_", "-")
 }
 
-// Key is the content hash identifying the environment.
+// Key is the content hash identifying the environment of a spec built
+// by an SDK version with no particular package sources. EnvManager.Key is
+// the one a manager uses: it adds its package sources.
 func (s EnvSpec) Key(sdkVersion string) string {
+	return s.keyWith(sdkVersion, "")
+}
+
+func (s EnvSpec) keyWith(sdkVersion, sources string) string {
 	b, _ := json.Marshal(struct {
-		Python string   `json:"python"`
-		Reqs   []string `json:"reqs"`
-		SDK    string   `json:"sdk"`
-	}{s.Python, s.Requirements(), sdkVersion})
+		Python  string   `json:"python"`
+		Reqs    []string `json:"reqs"`
+		SDK     string   `json:"sdk"`
+		Sources string   `json:"sources,omitempty"`
+	}{s.Python, s.Requirements(), sdkVersion, sources})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])[:24]
 }
@@ -93,14 +108,91 @@ type EnvManager struct {
 	UV         []string // the uv command, e.g. ["uv"] or ["python3", "-m", "uv"]
 	Index      IndexConfig
 	SDKVersion string
-	// SDKDir, when set, is byte-compiled with each new environment's
+	// SDKDir, when set, is byte-compiled for each new environment's
 	// interpreter (workers run with a read-only SDK and write no .pyc).
 	SDKDir string
+	// Sandbox confines builds: uv, and with it every package build
+	// backend, runs in it with the network but without the home (nil: on
+	// the host).
+	Sandbox *Sandbox
+	// UVCache is uv's cache directory, bound read-write into builds
+	// (default: uv's own cache, or a cache of the sandbox uid's when tarn
+	// runs as root).
+	UVCache string
+	// BuildLimits bound a build's memory, processes and disk.
+	BuildLimits Limits
 
 	mu         sync.Mutex
 	compiling  sync.WaitGroup
 	building   map[string]*sync.Mutex
 	quick, all []Interpreter // from pyenv alone; from pyenv and uv
+	linkHashes map[string]string
+}
+
+// Key is the environment key of spec as m builds it: the spec, the SDK
+// and every package source (index, offline, wheels only, owner, and the
+// content of the wheel folder), so that environments built from other
+// sources never share a key.
+func (m *EnvManager) Key(spec EnvSpec) string {
+	return spec.keyWith(m.SDKVersion, m.sourcesKey())
+}
+
+// sourcesKey describes the package sources; "" for the default ones.
+func (m *EnvManager) sourcesKey() string {
+	ix := m.Index
+	if ix == (IndexConfig{}) {
+		return ""
+	}
+	links := ""
+	if ix.FindLinks != "" {
+		links = m.folderHash(ix.FindLinks)
+	}
+	return fmt.Sprintf("url=%s\x00links=%s\x00%s\x00offline=%v\x00nobuild=%v\x00owner=%s", ix.URL, ix.FindLinks, links, ix.Offline, ix.NoBuild, ix.Owner)
+}
+
+// folderHash hashes the names and contents of the files in a wheel
+// folder (each file hashed once per size and modification time).
+func (m *EnvManager) folderHash(dir string) string {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "unreadable"
+	}
+	h := sha256.New()
+	for _, e := range entries {
+		fi, err := e.Info()
+		if err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		memo := fmt.Sprintf("%s\x00%d\x00%d", p, fi.Size(), fi.ModTime().UnixNano())
+		m.mu.Lock()
+		sum, ok := m.linkHashes[memo]
+		m.mu.Unlock()
+		if !ok {
+			sum = fileHash(p)
+			m.mu.Lock()
+			if m.linkHashes == nil {
+				m.linkHashes = map[string]string{}
+			}
+			m.linkHashes[memo] = sum
+			m.mu.Unlock()
+		}
+		fmt.Fprintf(h, "%s\x00%s\x00", e.Name(), sum)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func fileHash(p string) string {
+	f, err := os.Open(p)
+	if err != nil {
+		return "unreadable"
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "unreadable"
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // FindUV returns the command that runs uv: $TARN_UV, uv on PATH, or
@@ -171,9 +263,9 @@ func (m *EnvManager) lockFor(key string) *sync.Mutex {
 // identical environment that exists already is returned at once. Builds go
 // to a temporary directory renamed into place, so a crash never leaves a
 // half-built environment under its key; concurrent builders (other
-// processes too) of the same key are safe.
+// processes too) of the same key are safe. Builds run in the sandbox.
 func (m *EnvManager) Ensure(ctx context.Context, spec EnvSpec, log func(string)) (*Env, error) {
-	key := spec.Key(m.SDKVersion)
+	key := m.Key(spec)
 	dir := filepath.Join(m.Dir, key)
 	env := &Env{Key: key, Dir: dir, Python: filepath.Join(dir, "bin", "python"), Spec: spec}
 	if ready(dir) {
@@ -202,10 +294,20 @@ func (m *EnvManager) Ensure(ctx context.Context, spec EnvSpec, log func(string))
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
+	if err := os.Chmod(tmp, 0o755); err != nil { // workers (the sandbox uid) read it
+		return nil, err
+	}
+	if err := m.Sandbox.Own(tmp); err != nil {
+		return nil, err
+	}
 	if log != nil {
 		log(fmt.Sprintf("building environment %s: Python %s, %s", key[:12], interp.Version, strings.Join(spec.Requirements(), " ")))
 	}
-	if err := m.uv(ctx, "venv", "--quiet", "--python", interp.Path, tmp); err != nil {
+	b, err := m.newBuild(interp, tmp)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.uv(ctx, "venv", "--quiet", "--python", interp.Path, tmp); err != nil {
 		return nil, fmt.Errorf("create environment: %w", err)
 	}
 	args := []string{"pip", "install", "--quiet", "--python", filepath.Join(tmp, "bin", "python")}
@@ -219,15 +321,22 @@ func (m *EnvManager) Ensure(ctx context.Context, spec EnvSpec, log func(string))
 		// Packages come from the wheel folder and uv's cache only.
 		args = append(args, "--offline")
 	}
+	if m.Index.NoBuild {
+		args = append(args, "--no-build")
+	}
 	args = append(args, spec.Requirements()...)
-	if err := m.uv(ctx, args...); err != nil {
-		return nil, tarn.Errorf(tarn.EINVALID, "install packages %s for Python %s: %v", strings.Join(spec.Requirements(), " "), interp.Version, err)
+	if err := b.uv(ctx, args...); err != nil {
+		msg := err.Error()
+		if m.Index.NoBuild && strings.Contains(msg, "--no-build") {
+			msg += "\n(this server installs wheels only: ask its operator for --allow-source-builds, or pin a version that has a wheel for Python " + interp.Minor() + ")"
+		}
+		return nil, tarn.Errorf(tarn.EINVALID, "install packages %s for Python %s: %s", strings.Join(spec.Requirements(), " "), interp.Version, msg)
 	}
 	if m.SDKDir != "" {
-		// Best effort: a missing .pyc only costs start-up time.
-		exec.CommandContext(ctx, filepath.Join(tmp, "bin", "python"), "-m", "compileall", "-q", m.SDKDir).Run()
+		m.compileSDK(ctx, interp)
 	}
-	meta, _ := json.Marshal(map[string]any{"spec": spec, "python_version": interp.Version, "requirements": spec.Requirements(), "sdk": m.SDKVersion})
+	meta, _ := json.Marshal(map[string]any{"spec": spec, "python_version": interp.Version, "requirements": spec.Requirements(), "sdk": m.SDKVersion,
+		"sources": m.Index})
 	if err := os.WriteFile(filepath.Join(tmp, "tarn-env.json"), meta, 0o644); err != nil {
 		return nil, err
 	}
@@ -241,8 +350,17 @@ func (m *EnvManager) Ensure(ctx context.Context, spec EnvSpec, log func(string))
 	}
 	env.BuildTime = time.Since(start)
 	env.Version = interp.Version
-	m.compileInBackground(env)
+	m.compileInBackground(env, interp)
 	return env, nil
+}
+
+// compileSDK byte-compiles the SDK for an interpreter, with that
+// interpreter in isolated mode on the host: -I -S imports no site and
+// so no package of anyone's (the SDK is shared by every environment, so
+// no sandboxed build may write it). Best effort: a missing .pyc only
+// costs start-up time.
+func (m *EnvManager) compileSDK(ctx context.Context, interp Interpreter) {
+	exec.CommandContext(ctx, interp.Path, "-I", "-S", "-m", "compileall", "-q", m.SDKDir).Run()
 }
 
 // compileInBackground byte-compiles a new environment's packages while the
@@ -250,14 +368,18 @@ func (m *EnvManager) Ensure(ctx context.Context, spec EnvSpec, log func(string))
 // environment, so without .pyc files every step would compile its imports
 // again (pandas: 0.17 s instead of 0.08 s). Compiling up front would make
 // the build itself 5x slower; py_compile writes each file atomically, so
-// workers that start meanwhile are safe. Wait blocks until it is done.
-func (m *EnvManager) compileInBackground(env *Env) {
+// workers that start meanwhile are safe. It runs the environment's own
+// interpreter, which runs its packages' .pth files, so it runs in the
+// sandbox with only the environment writable. Wait blocks until it is done.
+func (m *EnvManager) compileInBackground(env *Env, interp Interpreter) {
 	m.compiling.Add(1)
 	go func() {
 		defer m.compiling.Done()
-		cmd := exec.Command(env.Python, "-m", "compileall", "-q", "-j", "0", env.Dir)
-		cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=")
-		cmd.Run() // best effort: a missing .pyc only costs start-up time
+		m.Sandbox.Run(context.Background(), Command{ // best effort: a missing .pyc only costs start-up time
+			Argv:        []string{env.Python, "-m", "compileall", "-q", "-j", "0", env.Dir},
+			Env:         []string{"PATH=/usr/bin:/bin", "HOME=/tmp", "LANG=C.UTF-8"},
+			Confinement: Confinement{ReadOnly: []string{interpreterPrefixOf(interp.Path)}, Writable: []string{env.Dir}, Limits: m.BuildLimits},
+		})
 	}()
 }
 
@@ -281,12 +403,53 @@ func readVersion(dir string) string {
 	return meta.Version
 }
 
-func (m *EnvManager) uv(ctx context.Context, args ...string) error {
-	cmd := exec.CommandContext(ctx, m.UV[0], append(m.UV[1:], args...)...)
-	cmd.Env = append(os.Environ(), "UV_PYTHON_DOWNLOADS=never", "VIRTUAL_ENV=")
+// build is one environment build: where uv, the interpreter, the cache
+// and the new environment are.
+type build struct {
+	m     *EnvManager
+	uvBin []string // the uv binary
+	binds []string // read-only: uv, the interpreter, the wheel folder
+	cache string
+	tmp   string
+}
+
+func (m *EnvManager) newBuild(interp Interpreter, tmp string) (*build, error) {
+	uv, err := ResolveUV(m.UV)
+	if err != nil {
+		return nil, err
+	}
+	cache := m.UVCache
+	if cache == "" {
+		if cache, err = defaultUVCache(m.Sandbox); err != nil {
+			return nil, err
+		}
+	}
+	b := &build{m: m, uvBin: uv, cache: cache, tmp: tmp}
+	b.binds = []string{filepath.Dir(uv[0]), interpreterPrefixOf(interp.Path), m.Index.FindLinks}
+	if f := os.Getenv("SSL_CERT_FILE"); f != "" {
+		b.binds = append(b.binds, f)
+	}
+	return b, nil
+}
+
+// uv runs uv in the build's sandbox: the network, uv's cache and the new
+// environment writable, the interpreter and uv readable, nothing of the
+// home.
+func (b *build) uv(ctx context.Context, args ...string) error {
+	env := []string{"PATH=" + filepath.Dir(b.uvBin[0]) + ":/usr/bin:/bin", "HOME=/tmp", "LANG=C.UTF-8", "UV_CACHE_DIR=" + b.cache,
+		"UV_PYTHON_DOWNLOADS=never", "UV_NO_CONFIG=1", "VIRTUAL_ENV="}
+	for _, k := range []string{"SSL_CERT_FILE", "SSL_CERT_DIR", "UV_NATIVE_TLS", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY",
+		"http_proxy", "https_proxy", "no_proxy", "UV_HTTP_TIMEOUT"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
 	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
+	err := b.m.Sandbox.Run(ctx, Command{
+		Argv: append(append([]string{}, b.uvBin...), args...), Env: env, Stderr: &stderr,
+		Confinement: Confinement{ReadOnly: b.binds, Writable: []string{b.tmp, b.cache}, Network: !b.m.Index.Offline, Limits: b.m.BuildLimits},
+	})
+	if err != nil {
 		msg := strings.TrimSpace(stderr.String())
 		if errors.Is(ctx.Err(), context.Canceled) {
 			return ctx.Err()
@@ -297,4 +460,74 @@ func (m *EnvManager) uv(ctx context.Context, args ...string) error {
 		return errors.New(msg)
 	}
 	return nil
+}
+
+// ResolveUV turns the uv command into the path of the uv binary itself (a
+// sandbox cannot run a pyenv shim or `python -m uv`, which find it through
+// the home).
+func ResolveUV(cmd []string) ([]string, error) {
+	if len(cmd) == 0 {
+		return nil, tarn.Errorf(tarn.EINVALID, "no uv command")
+	}
+	if len(cmd) == 1 && !strings.Contains(cmd[0], "/shims/") {
+		if p, err := filepath.EvalSymlinks(cmd[0]); err == nil {
+			return []string{p}, nil
+		}
+		return cmd, nil
+	}
+	py := cmd[0]
+	if len(cmd) == 1 { // a pyenv shim: ask the interpreter that has uv
+		py = "python3"
+	}
+	out, err := exec.Command(py, "-c", "import uv; print(uv.find_uv_bin())").Output()
+	if err != nil {
+		return nil, tarn.Errorf(tarn.EINVALID, "cannot find the uv binary behind %q: %v (install uv on PATH: pip install uv)", strings.Join(cmd, " "), err)
+	}
+	p, err := filepath.EvalSymlinks(strings.TrimSpace(string(out)))
+	if err != nil {
+		return nil, err
+	}
+	return []string{p}, nil
+}
+
+// defaultUVCache is uv's cache for builds: uv's own (as any user but
+// root), or, when tarn runs as root, one of the sandbox uid's under root's
+// cache directory (builds run as that uid).
+func defaultUVCache(sb *Sandbox) (string, error) {
+	base := os.Getenv("XDG_CACHE_HOME")
+	if base == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("find uv's cache: %w", err)
+		}
+		base = filepath.Join(home, ".cache")
+	}
+	if v := os.Getenv("UV_CACHE_DIR"); v != "" && (sb == nil || !sb.dropsTo(sb.Isolation)) {
+		return v, nil
+	}
+	dir := filepath.Join(base, "uv")
+	if sb != nil && sb.dropsTo(sb.Isolation) {
+		dir = filepath.Join(base, "tarn", fmt.Sprintf("uv-%d", sb.UID))
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("create uv's cache: %w", err)
+	}
+	if err := sb.Own(dir); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
+
+// interpreterPrefixOf is the installation an interpreter belongs to (for a
+// sandbox to bind): /usr for /usr/bin/python3, PREFIX for PREFIX/bin/python.
+func interpreterPrefixOf(python string) string {
+	p, err := filepath.EvalSymlinks(python)
+	if err != nil {
+		p = python
+	}
+	dir := filepath.Dir(p)
+	if filepath.Base(dir) == "bin" {
+		return filepath.Dir(dir)
+	}
+	return dir
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	goruntime "runtime"
 	"strconv"
 	"strings"
@@ -39,9 +38,9 @@ type PoolOptions struct {
 // cold one would and exits; the pool starts a replacement in the
 // background. Workers are keyed by everything fixed when the process
 // starts (its command line and environment: interpreter, environment,
-// isolation, network, every directory bound into the sandbox, the scratch
-// root); the step's spec, scratch directory, memory limit and timeout are
-// applied when it is handed over.
+// isolation, network, every directory bound into the sandbox, its limits);
+// each has a directory of its own for its output. The step's spec and
+// timeout are applied when it is handed over.
 //
 // Idle workers are killed after IdleTimeout, when the pool is closed, and
 // when tarn dies (as every worker: parent-death signal, bubblewrap's
@@ -60,6 +59,7 @@ type Pool struct {
 
 // warmWorker is a started worker waiting for its step.
 type warmWorker struct {
+	wd     *workDir // its own directory (output, result, scratch)
 	proc   *workerProcess
 	stdin  *os.File      // the hand-off is written here
 	ready  chan struct{} // closed when its imports are done
@@ -90,44 +90,58 @@ func NewPool(opts PoolOptions) *Pool {
 	return &Pool{opts: opts, idle: map[string][]*warmWorker{}, starting: map[string]int{}}
 }
 
-// scratchRoot is the directory a warm worker for o binds read-write.
-func scratchRoot(o WorkerOptions) string {
-	if o.ScratchRoot != "" {
-		return o.ScratchRoot
+// warmCommand is the command line and environment of a warm worker for
+// o in wd, and the pool key: two option sets share workers exactly when
+// they start the same process (up to the worker's own directory) with the
+// same limits.
+func warmCommand(o WorkerOptions, wd *workDir) (argv, env []string, files []*os.File, key string, err error) {
+	argv, env, files, err = workerCommand(o, wd, "--warm", "3") // descriptor 3: the status pipe
+	if err != nil {
+		return nil, nil, nil, "", err
 	}
-	return filepath.Dir(o.Scratch)
+	keyArgv, keyEnv, keyFiles, _ := workerCommand(o, keyWorkDir(o), "--warm", "3")
+	closeAll(keyFiles)
+	key = strings.Join(keyArgv, "\x00") + "\x00\x00" + strings.Join(keyEnv, "\x00") + "\x00\x00" + fmt.Sprint(o.Limits.Memory, o.Limits.Processes, o.Limits.Disk)
+	return argv, env, files, key, nil
 }
 
-// warmCommand is the command line and environment of a warm worker for o,
-// and the pool key: two option sets share workers exactly when they start
-// the same process.
-func warmCommand(o WorkerOptions) (argv, env []string, key string) {
-	argv, env = workerCommand(o, scratchRoot(o), "--warm", "3") // descriptor 3: the status pipe
-	return argv, env, strings.Join(argv, "\x00") + "\x00\x00" + strings.Join(env, "\x00")
+// poolKey is the key of the warm workers that can serve o.
+func poolKey(o WorkerOptions) string {
+	_, _, files, key, _ := warmCommand(o, keyWorkDir(o))
+	closeAll(files)
+	return key
 }
 
-// Prewarm starts a warm worker for o (o.Scratch may be empty when
-// o.ScratchRoot is set) unless the pool already holds PerKey of them, holds
+// keyWorkDir is the stand-in for a worker's own directory in its key.
+func keyWorkDir(o WorkerOptions) *workDir {
+	wd := &workDir{host: workDirToken, inside: workDirToken, scratch: workDirToken + "/tmp"}
+	if bubblewrapped(o) {
+		wd.inside, wd.sandboxed = sandboxWorkDir, true
+	}
+	return wd
+}
+
+// Prewarm starts a warm worker for o unless the pool already holds PerKey of them, holds
 // MaxIdle in all, is closed, or the machine is short of memory. It returns
 // once the process is started, not when its imports are done (see Ready).
 func (p *Pool) Prewarm(o WorkerOptions) error {
 	if p == nil {
 		return nil
 	}
-	argv, env, key := warmCommand(o)
+	key := poolKey(o)
 	if !p.reserve(key) {
 		return nil
 	}
-	return p.start(o, argv, env, key)
+	return p.start(o, key)
 }
 
 // refill starts a worker for o in the background; best effort: if it
 // fails, the next step of o starts cold. The worker counts as starting
 // (see Ready) when refill returns.
 func (p *Pool) refill(o WorkerOptions) {
-	argv, env, key := warmCommand(o)
+	key := poolKey(o)
 	if p.reserve(key) {
-		go p.start(o, argv, env, key)
+		go p.start(o, key)
 	}
 }
 
@@ -149,9 +163,9 @@ func (p *Pool) reserve(key string) bool {
 }
 
 // start starts the worker reserved for key and adds it to the idle ones.
-func (p *Pool) start(o WorkerOptions, argv, env []string, key string) error {
+func (p *Pool) start(o WorkerOptions, key string) error {
 	defer p.starts.Done()
-	w, err := startWarm(argv, env, scratchRoot(o))
+	w, err := startWarm(o)
 	p.mu.Lock()
 	p.starting[key]--
 	if err != nil || p.closed {
@@ -160,43 +174,51 @@ func (p *Pool) start(o WorkerOptions, argv, env []string, key string) error {
 		if err != nil {
 			return fmt.Errorf("start a warm worker for environment %s: %w", o.Env.Dir, err)
 		}
-		w.proc.kill() // the pool was closed meanwhile
+		w.release() // the pool was closed meanwhile
 		return nil
 	}
 	p.idle[key] = append(p.idle[key], w)
 	w.expiry = time.AfterFunc(p.opts.IdleTimeout, func() {
 		if p.remove(key, w) {
-			w.proc.kill()
+			w.release()
 		}
 	})
 	p.mu.Unlock()
 	go func() { // a worker that dies while idle leaves the pool
 		<-w.proc.exited
 		if p.remove(key, w) {
-			w.proc.kill() // its group, if anything of it is left
+			w.release() // its group, if anything of it is left
 		}
 	}()
 	return nil
 }
 
-// startWarm starts a worker that imports what every step needs and waits
-// for a hand-off on stdin; it reports on descriptor 3 ('R' ready, 'S' took
-// the step).
-func startWarm(argv, env []string, root string) (*warmWorker, error) {
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return nil, fmt.Errorf("create scratch root: %w", err)
+// startWarm starts a worker for o that imports what every step needs and
+// waits for a hand-off on stdin; it reports on descriptor 3 ('R' ready,
+// 'S' took the step).
+func startWarm(o WorkerOptions) (*warmWorker, error) {
+	wd, err := newWorkDir(o)
+	if err != nil {
+		return nil, fmt.Errorf("create a worker directory: %w", err)
+	}
+	argv, env, files, _, err := warmCommand(o, wd)
+	if err != nil {
+		os.RemoveAll(wd.host)
+		return nil, err
 	}
 	stdinR, stdinW, err := os.Pipe()
 	if err != nil {
+		closeAll(files)
+		os.RemoveAll(wd.host)
 		return nil, err
 	}
 	statusR, statusW, err := os.Pipe()
 	if err != nil {
-		stdinR.Close()
-		stdinW.Close()
+		closeAll(append(files, stdinR, stdinW))
+		os.RemoveAll(wd.host)
 		return nil, err
 	}
-	w := &warmWorker{stdin: stdinW, ready: make(chan struct{}), took: make(chan struct{})}
+	w := &warmWorker{wd: wd, stdin: stdinW, ready: make(chan struct{}), took: make(chan struct{})}
 	readStatus := func() {
 		defer statusR.Close()
 		br := bufio.NewReader(statusR)
@@ -214,13 +236,22 @@ func startWarm(argv, env []string, root string) (*warmWorker, error) {
 			}
 		}
 	}
-	w.proc, err = startProcess(procConfig{argv: argv, env: env, dir: root, stdin: stdinR, extra: []*os.File{statusW}, waitFor: []func(){readStatus}})
+	w.proc, err = startProcess(procConfig{argv: argv, env: env, dir: wd.scratch, stdin: stdinR, extra: append([]*os.File{statusW}, files...),
+		waitFor: []func(){readStatus}, sandbox: o.Sandbox, limits: o.Limits})
 	if err != nil {
 		statusR.Close()
 		stdinW.Close()
+		os.RemoveAll(wd.host)
 		return nil, err
 	}
 	return w, nil
+}
+
+// release kills an idle worker that will serve no step and removes its
+// directory.
+func (w *warmWorker) release() {
+	w.proc.kill()
+	os.RemoveAll(w.wd.host)
 }
 
 // take removes an idle, living worker for key from the pool.
@@ -260,24 +291,24 @@ func (p *Pool) remove(key string, w *warmWorker) bool {
 // serve runs spec on a warm worker for o. served is false when the pool
 // had none, or the worker died before it took the step: the caller then
 // starts the step cold.
-func (p *Pool) serve(ctx context.Context, spec *StepSpec, specPath string, o WorkerOptions) (res *StepResult, served bool, err error) {
-	root := scratchRoot(o)
-	if rel, err := filepath.Rel(root, o.Scratch); err != nil || rel == "." || strings.HasPrefix(rel, "..") {
-		return nil, false, nil // the step's scratch directory would not be visible in the sandbox
-	}
-	_, _, key := warmCommand(o)
-	w := p.take(key)
+func (p *Pool) serve(ctx context.Context, spec *StepSpec, o WorkerOptions) (res *StepResult, served bool, err error) {
+	w := p.take(poolKey(o))
 	if w == nil {
 		p.refill(o) // the key is in use: the next step of it finds a worker
 		return nil, false, nil
 	}
+	specPath, err := writeSpec(spec, o, w.wd)
+	if err != nil {
+		w.release()
+		return nil, true, err
+	}
 	runCtx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	line, _ := json.Marshal(handoff{Spec: specPath, Scratch: o.Scratch})
+	line, _ := json.Marshal(handoff{Spec: specPath, Scratch: w.wd.scratchInside()})
 	_, werr := w.stdin.Write(append(line, '\n'))
 	w.stdin.Close()
 	if werr != nil {
-		w.proc.kill()
+		w.release()
 		p.refill(o)
 		return nil, false, nil
 	}
@@ -287,6 +318,7 @@ func (p *Pool) serve(ctx context.Context, spec *StepSpec, specPath string, o Wor
 		select {
 		case <-w.took: // took it and ended at once; the status pipe is drained before exited
 		default:
+			w.release()
 			p.refill(o)
 			return nil, false, nil // died before it read the step: nothing of the step ran
 		}
@@ -294,14 +326,16 @@ func (p *Pool) serve(ctx context.Context, spec *StepSpec, specPath string, o Wor
 	}
 	p.refill(o) // once the step has its worker: no competition with the hand-off
 	w.proc.handOver(o.Output)
-	res, err = w.proc.finish(ctx, runCtx, spec, o.Timeout)
+	w.proc.watchDisk(w.wd.host, o.Limits.Disk)
+	defer w.wd.removeScratch()
+	res, err = w.proc.finish(ctx, runCtx, spec, o, w.wd)
 	return res, true, err
 }
 
 // Ready waits until an idle worker for o has finished its imports. It is
 // for benchmarks and tests; a step does not need to wait for it.
 func (p *Pool) Ready(ctx context.Context, o WorkerOptions) error {
-	_, _, key := warmCommand(o)
+	key := poolKey(o)
 	for {
 		p.mu.Lock()
 		pending := len(p.idle[key]) + p.starting[key]
@@ -360,7 +394,7 @@ func (p *Pool) Close() error {
 	p.mu.Unlock()
 	for _, w := range all {
 		w.expiry.Stop()
-		w.proc.kill()
+		w.release()
 	}
 	return nil
 }

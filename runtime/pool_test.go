@@ -79,6 +79,27 @@ type poolFixture struct {
 	opts WorkerOptions
 }
 
+// testSandbox returns a sandbox of the given isolation for a test.
+func testSandbox(t *testing.T, iso Isolation) *Sandbox {
+	t.Helper()
+	sb, err := NewSandbox(context.Background(), SandboxConfig{StateDir: t.TempDir(), Isolation: iso})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sb
+}
+
+// readableTempDir is a t.TempDir that the sandbox uid may read (t.TempDir
+// makes its directories 0700).
+func readableTempDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for d := dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+		os.Chmod(d, 0o755)
+	}
+	return dir
+}
+
 func newPoolFixture(t *testing.T, iso Isolation) *poolFixture {
 	t.Helper()
 	py := os.Getenv("TARN_PYTHON")
@@ -88,14 +109,16 @@ func newPoolFixture(t *testing.T, iso Isolation) *poolFixture {
 	if _, err := os.Stat(py); err != nil {
 		t.Skipf("no Python with pyarrow (set TARN_PYTHON or run scripts/setup.sh): %v", err)
 	}
-	sdk, err := filepath.Abs("../python")
-	if err != nil {
+	dir := readableTempDir(t)
+	// The SDK is copied into dir: PYTHONPATH names it, so every process of
+	// the test (and its children) is found by dir.
+	sdk := filepath.Join(dir, "sdk")
+	if err := os.CopyFS(filepath.Join(sdk, "tarn"), os.DirFS("../python/tarn")); err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
 	project := filepath.Join(dir, "project")
-	shm := filepath.Join(dir, "shm")
-	for _, d := range []string{project, shm} {
+	specs := filepath.Join(dir, "specs")
+	for _, d := range []string{project, specs} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -104,19 +127,17 @@ func newPoolFixture(t *testing.T, iso Isolation) *poolFixture {
 		t.Fatal(err)
 	}
 	env := &Env{Dir: filepath.Dir(filepath.Dir(py)), Python: py}
-	return &poolFixture{dir: dir, opts: WorkerOptions{Env: env, SDKDir: sdk, Isolation: iso, ScratchRoot: filepath.Join(dir, "home", "scratch"),
-		ShmDir: shm, HideDir: filepath.Join(dir, "home"), ProjectDir: project, Timeout: time.Minute}}
+	return &poolFixture{dir: dir, opts: WorkerOptions{Env: env, SDKDir: sdk, Sandbox: testSandbox(t, iso), ProjectDir: project,
+		SpecDir: specs, WorkRoot: filepath.Join(dir, "work"), Timeout: time.Minute}}
 }
 
 // run runs one model of poolModels and returns its result, error and output.
 func (f *poolFixture) run(t *testing.T, pool *Pool, step, function string, change func(*StepSpec, *WorkerOptions)) (*StepResult, error, []string) {
 	t.Helper()
 	spec := &StepSpec{Kind: "model", ProjectDir: f.opts.ProjectDir, File: "models.py", Function: function, Name: step,
-		Inputs: map[string]InputSpec{}, Parameters: map[string]any{},
-		Output: filepath.Join(f.opts.ShmDir, step+".arrow"), Result: filepath.Join(f.opts.ShmDir, step+".result.json")}
+		Inputs: map[string]InputSpec{}, Parameters: map[string]any{}, Output: step + ".arrow"}
 	o := f.opts
 	o.Pool = pool
-	o.Scratch = filepath.Join(o.ScratchRoot, step)
 	var mu sync.Mutex
 	var lines []string
 	o.Output = func(line string) { mu.Lock(); lines = append(lines, line); mu.Unlock() }
@@ -182,7 +203,7 @@ func waitNoProcesses(t *testing.T, dir string) {
 
 func isolations(t *testing.T) []Isolation {
 	isos := []Isolation{IsolationNone}
-	if iso := DetectIsolation(context.Background()); iso != IsolationNone {
+	if iso := testSandbox(t, "").Isolation; iso != IsolationNone {
 		isos = append(isos, iso)
 	}
 	return isos
@@ -223,16 +244,25 @@ func TestPool_WarmMatchesCold(t *testing.T) {
 			if how != "warm" {
 				t.Fatalf("a ready warm worker was in the pool but the step was served %s", how)
 			}
-			slices.Sort(coldRest) // stdout and stderr are two pipes: their interleaving is not fixed
-			slices.Sort(warmRest)
+			for _, rest := range [][]string{coldRest, warmRest} {
+				for i, line := range rest { // every worker has a directory of its own
+					rest[i] = regexp.MustCompile(`w-[0-9]+`).ReplaceAllString(line, "w-N")
+				}
+				slices.Sort(rest) // stdout and stderr are two pipes: their interleaving is not fixed
+			}
 			if strings.Join(coldRest, "\n") != strings.Join(warmRest, "\n") {
 				t.Fatalf("output differs:\ncold:\n%s\nwarm:\n%s", strings.Join(coldRest, "\n"), strings.Join(warmRest, "\n"))
 			}
-			if !strings.Contains(strings.Join(warmRest, "\n"), "cwd "+filepath.Join(f.opts.ScratchRoot, "step")) {
-				t.Fatalf("the warm worker did not run in the step's scratch directory:\n%s", strings.Join(warmRest, "\n"))
+			for _, res := range []*StepResult{coldRes, warmRes} {
+				if filepath.Dir(filepath.Dir(res.Output)) != f.opts.WorkRoot {
+					t.Fatalf("the output %s is not in a worker directory of %s", res.Output, f.opts.WorkRoot)
+				}
 			}
-			if _, err := os.Stat(filepath.Join(f.opts.ScratchRoot, "step", "scratch-file")); err != nil {
-				t.Fatalf("the step's file is not in its scratch directory: %v", err)
+			if coldRes.Output == warmRes.Output {
+				t.Fatal("two workers wrote into one directory")
+			}
+			if !strings.Contains(strings.Join(warmRest, "\n"), "home /tmp tmpdir /tmp") && iso == IsolationBubblewrap {
+				t.Fatalf("the warm worker's scratch is not its private /tmp:\n%s", strings.Join(warmRest, "\n"))
 			}
 			if coldRes.Rows != 1 || warmRes.Rows != coldRes.Rows || !warmRes.OK ||
 				len(warmRes.Columns) != 2 || warmRes.Columns[0] != coldRes.Columns[0] || warmRes.Columns[1] != coldRes.Columns[1] {
@@ -294,7 +324,7 @@ func TestPool_FailuresAsCold(t *testing.T) {
 func TestPool_OneWorkerPerStep(t *testing.T) {
 	f := newPoolFixture(t, IsolationNone)
 	pool := f.warm(t, PoolOptions{})
-	_, _, key := warmCommand(f.opts)
+	key := poolKey(f.opts)
 	var taken sync.WaitGroup
 	got := make(chan *warmWorker, 8)
 	for range 8 {
@@ -339,7 +369,7 @@ func TestPool_OneWorkerPerStep(t *testing.T) {
 			switch {
 			case err != nil:
 				errs[i] = err
-			case res.Rows != 1 || !strings.Contains(strings.Join(out, "\n"), "cwd "+filepath.Join(f.opts.ScratchRoot, step)):
+			case res.Rows != 1 || !strings.Contains(strings.Join(out, "\n"), "argv ["):
 				errs[i] = errors.New(step + " ran elsewhere:\n" + strings.Join(out, "\n"))
 			}
 		}()
@@ -373,7 +403,7 @@ func TestPool_Close(t *testing.T) {
 			f := newPoolFixture(t, iso)
 			pool := f.warm(t, PoolOptions{PerKey: 2, MaxIdle: 3})
 			other := f.opts
-			other.ScratchRoot = filepath.Join(f.dir, "home", "other-scratch") // another key, whatever the isolation
+			other.Limits.Processes = 999 // another key, whatever the isolation
 			for _, o := range []WorkerOptions{f.opts, other} {
 				if err := pool.Prewarm(o); err != nil {
 					t.Fatal(err)
@@ -405,7 +435,7 @@ func TestPool_Close(t *testing.T) {
 func TestPool_DeadWorkerFallsBackToCold(t *testing.T) {
 	f := newPoolFixture(t, IsolationNone)
 	pool := f.warm(t, PoolOptions{})
-	_, _, key := warmCommand(f.opts)
+	key := poolKey(f.opts)
 	pool.mu.Lock()
 	w := pool.idle[key][0]
 	pool.mu.Unlock()
@@ -420,36 +450,39 @@ func TestPool_DeadWorkerFallsBackToCold(t *testing.T) {
 }
 
 func TestPool_Key(t *testing.T) {
-	base := WorkerOptions{Env: &Env{Dir: "/envs/a", Python: "/envs/a/bin/python"}, SDKDir: "/sdk", Isolation: IsolationBubblewrap,
-		Scratch: "/home/scratch/run/step1", ShmDir: "/dev/shm/tarn-1", HideDir: "/home", ProjectDir: "/proj", Timeout: time.Minute}
-	_, _, key := warmCommand(base)
+	sb := &Sandbox{Isolation: IsolationBubblewrap, limits: &limiter{kind: limitsRlimit}}
+	base := WorkerOptions{Env: &Env{Dir: "/envs/a", Python: "/envs/a/bin/python"}, SDKDir: "/sdk", Sandbox: sb,
+		SpecDir: "/dev/shm/tarn-1", WorkRoot: "/home/run/out", ProjectDir: "/proj", Timeout: time.Minute}
+	key := poolKey(base)
 	same := map[string]func(o *WorkerOptions){
-		"Scratch":     func(o *WorkerOptions) { o.Scratch = "/home/scratch/run/step2" },
-		"ScratchRoot": func(o *WorkerOptions) { o.ScratchRoot = "/home/scratch/run" },
-		"Timeout":     func(o *WorkerOptions) { o.Timeout = time.Second },
-		"Output":      func(o *WorkerOptions) { o.Output = func(string) {} },
+		"Timeout": func(o *WorkerOptions) { o.Timeout = time.Second },
+		"Output":  func(o *WorkerOptions) { o.Output = func(string) {} },
+		"Inputs":  func(o *WorkerOptions) { o.Limits.Inputs = 1 << 30 },
 	}
 	for name, change := range same {
 		o := base
 		change(&o)
-		if _, _, k := warmCommand(o); k != key {
+		if k := poolKey(o); k != key {
 			t.Errorf("%s is applied at hand-off but changes the key", name)
 		}
 	}
 	differ := map[string]func(o *WorkerOptions){
-		"Env":            func(o *WorkerOptions) { o.Env = &Env{Dir: "/envs/b", Python: "/envs/b/bin/python"} },
-		"SDKDir":         func(o *WorkerOptions) { o.SDKDir = "/sdk2" },
-		"Isolation":      func(o *WorkerOptions) { o.Isolation = IsolationNone },
-		"InternetAccess": func(o *WorkerOptions) { o.InternetAccess = true },
-		"ShmDir":         func(o *WorkerOptions) { o.ShmDir = "/dev/shm/tarn-2" },
-		"HideDir":        func(o *WorkerOptions) { o.HideDir = "/home2" },
-		"ProjectDir":     func(o *WorkerOptions) { o.ProjectDir = "/proj2" },
-		"scratch root":   func(o *WorkerOptions) { o.Scratch = "/home/scratch/run2/step1" },
+		"Env":        func(o *WorkerOptions) { o.Env = &Env{Dir: "/envs/b", Python: "/envs/b/bin/python"} },
+		"SDKDir":     func(o *WorkerOptions) { o.SDKDir = "/sdk2" },
+		"Isolation":  func(o *WorkerOptions) { o.Sandbox = &Sandbox{Isolation: IsolationNone, limits: sb.limits} },
+		"Network":    func(o *WorkerOptions) { o.Network = true },
+		"SpecDir":    func(o *WorkerOptions) { o.SpecDir = "/dev/shm/tarn-2" },
+		"WorkRoot":   func(o *WorkerOptions) { o.WorkRoot = "/home/run2/out" },
+		"ProjectDir": func(o *WorkerOptions) { o.ProjectDir = "/proj2" },
+		"ReadOnly":   func(o *WorkerOptions) { o.ReadOnly = []string{"/cache"} },
+		"Memory":     func(o *WorkerOptions) { o.Limits.Memory = 1 << 30 },
+		"Processes":  func(o *WorkerOptions) { o.Limits.Processes = 64 },
+		"Disk":       func(o *WorkerOptions) { o.Limits.Disk = 1 << 30 },
 	}
 	for name, change := range differ {
 		o := base
 		change(&o)
-		if _, _, k := warmCommand(o); k == key {
+		if k := poolKey(o); k == key {
 			t.Errorf("a worker started for another %s would serve the step", name)
 		}
 	}

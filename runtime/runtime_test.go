@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -62,26 +64,67 @@ func TestVersionLess(t *testing.T) {
 	}
 }
 
-func TestSandboxArgs(t *testing.T) {
+func TestSandbox_Wrap(t *testing.T) {
 	argv := []string{"/env/bin/python", "-m", "tarn._worker", "spec.json"}
-	o := sandboxOptions{hide: "/home/.tarn", readOnly: []string{"/home/.tarn/envs/x", "", "/proj"}, writable: []string{"/scratch", "/dev/shm/tarn-1"}, workdir: "/scratch"}
-	got := strings.Join(sandboxArgs(IsolationBubblewrap, o, argv), " ")
-	for _, want := range []string{"--unshare-net", "--tmpfs /home/.tarn", "--ro-bind /proj /proj", "--bind /scratch /scratch", "--chdir /scratch -- /env/bin/python"} {
-		if !strings.Contains(got, want) {
-			t.Fatalf("bwrap args %q lack %q", got, want)
+	c := Confinement{ReadOnly: []string{"/envs/x", "", "/proj", "/proj"}, Binds: map[string]string{"/tarn/work": "/run/w-1"}, Workdir: "/tmp"}
+	prog := filepath.Join(t.TempDir(), "seccomp.bpf")
+	if err := os.WriteFile(prog, seccompProgram(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, root := range []bool{false, true} {
+		s := &Sandbox{Isolation: IsolationBubblewrap, root: root, UID: 65534, GID: 65534, passwd: "/state/passwd", group: "/state/group", seccomp: prog,
+			system: []string{"--ro-bind", "/usr", "/usr"}, limits: &limiter{kind: limitsRlimit}}
+		got, files, err := s.Wrap(c, argv, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		closeAll(files)
+		line := strings.Join(got, " ")
+		for _, want := range []string{"--unshare-net", "--unshare-pid", "--new-session", "--die-with-parent", "--ro-bind /usr /usr",
+			"--ro-bind /proj /proj", "--bind /run/w-1 /tarn/work", "--perms 1777 --size", "--tmpfs /tmp", "--tmpfs /dev/shm", "--seccomp 4",
+			"--chdir /tmp --"} {
+			if !strings.Contains(line, want) {
+				t.Fatalf("root %v: bwrap args %q lack %q", root, line, want)
+			}
+		}
+		if strings.Contains(line, "--ro-bind / /") || strings.Count(line, "/proj /proj") != 1 {
+			t.Fatalf("root %v: the host's root is bound, or a path twice: %q", root, line)
+		}
+		switch {
+		case root && !strings.Contains(line, "-- setpriv --reuid 65534 --regid 65534 --clear-groups --inh-caps -all --bounding-set -all --no-new-privs -- /env/bin/python"):
+			t.Fatalf("as root the sandbox does not drop to uid 65534 before the command: %q", line)
+		case !root && (strings.Contains(line, "setpriv") || !strings.Contains(line, "--unshare-user --disable-userns")):
+			t.Fatalf("as a user the sandbox needs a user namespace and no setpriv: %q", line)
 		}
 	}
-	if strings.Index(got, "--tmpfs /home/.tarn") > strings.Index(got, "--ro-bind /home/.tarn/envs/x") {
-		t.Fatal("the environment is bound before the home is hidden (it would be hidden too)")
+	s := &Sandbox{Isolation: IsolationBubblewrap, passwd: "/p", group: "/g", limits: &limiter{kind: limitsRlimit}}
+	c.Network = true
+	got, _, _ := s.Wrap(c, argv, 3)
+	if line := strings.Join(got, " "); strings.Contains(line, "--unshare-net") || !strings.Contains(line, "--ro-bind-try /etc/resolv.conf") {
+		t.Fatalf("network access: %q", line)
 	}
-	o.network = true
-	if strings.Contains(strings.Join(sandboxArgs(IsolationBubblewrap, o, argv), " "), "--unshare-net") {
-		t.Fatal("internet access still unshares the network")
+	for _, iso := range []Isolation{IsolationUnshare, IsolationNone} {
+		s := &Sandbox{Isolation: iso, root: true, shared: true, UID: 65534, GID: 65534, limits: &limiter{kind: limitsRlimit}}
+		got, _, _ := s.Wrap(Confinement{}, argv, 3)
+		if line := strings.Join(got, " "); !strings.Contains(line, "setpriv --reuid 65534") {
+			t.Fatalf("%s on a shared server as root keeps root: %q", iso, line)
+		}
 	}
-	if got := sandboxArgs(IsolationUnshare, sandboxOptions{}, argv); got[0] != "unshare" || got[1] != "--net" {
-		t.Fatalf("unshare args %v", got)
+}
+
+func TestProcStatus_Check(t *testing.T) {
+	const confined = "Uid:\t65534\t65534\t65534\t65534\nCapEff:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t2\n"
+	if err := ParseProcStatus(confined).Check(65534, true); err != nil {
+		t.Fatalf("a confined worker fails the check: %v", err)
 	}
-	if got := sandboxArgs(IsolationNone, sandboxOptions{}, argv); got[0] != argv[0] {
-		t.Fatalf("no isolation changed the command: %v", got)
+	for name, status := range map[string]string{
+		"capabilities": strings.Replace(confined, "0000000000000000", "000001fffeffffff", 1),
+		"root":         strings.Replace(confined, "65534\t65534\t65534\t65534", "0\t0\t0\t0", 1),
+		"new privs":    strings.Replace(confined, "NoNewPrivs:\t1", "NoNewPrivs:\t0", 1),
+		"empty":        "",
+	} {
+		if err := ParseProcStatus(status).Check(65534, true); err == nil {
+			t.Errorf("%s: the check passes", name)
+		}
 	}
 }

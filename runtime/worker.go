@@ -7,15 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/tarnhq/tarn"
 )
 
 // StepSpec is what a worker is asked to do (written as JSON for it).
@@ -31,6 +31,9 @@ type StepSpec struct {
 	Output      string               `json:"output,omitempty"`
 	Result      string               `json:"result"`
 	MemoryLimit int64                `json:"memory_limit_bytes"`
+	// AddressSpace, when set, is the RLIMIT_AS the worker sets before the
+	// user code runs (where no cgroup bounds memory).
+	AddressSpace int64 `json:"address_space_bytes,omitempty"`
 }
 
 // InputSpec is one input of a step: an Arrow IPC file, with the columns and
@@ -54,6 +57,12 @@ type StepResult struct {
 	Traceback   string   `json:"traceback,omitempty"`
 	UserFile    string   `json:"user_file,omitempty"`
 	UserLine    int      `json:"user_line,omitempty"`
+	// Status is the worker's /proc/self/status as it ran the step
+	// (capabilities, uid, no_new_privs, seccomp), checked against the
+	// sandbox's promise.
+	Status string `json:"proc_status,omitempty"`
+	// Output is the path of the output file on the host (set by RunWorker).
+	Output string `json:"-"`
 }
 
 // Column is an output column as the worker saw it.
@@ -62,23 +71,26 @@ type Column struct {
 	Type string `json:"type"`
 }
 
-// WorkerOptions configure one worker process.
+// WorkerOptions configure one worker process. Everything but Timeout,
+// Output and Pool is fixed when a worker starts: a warm worker of the pool
+// serves a step only if it was started with the same options.
 type WorkerOptions struct {
-	Env       *Env
-	SDKDir    string // directory holding the tarn package
-	Isolation Isolation
-	Scratch   string // the step's own scratch directory (created)
-	// ScratchRoot holds the scratch directories of steps (default: the
-	// parent of Scratch). A warm worker is started with the root bound
-	// read-write and moves into the step's directory when handed the step.
-	ScratchRoot    string
-	ShmDir         string   // the run's shared-memory directory
-	HideDir        string   // hidden from the worker (the lakehouse home)
-	ProjectDir     string   // readable by the worker
-	ReadOnly       []string // more directories the worker reads (e.g. the cache's entries)
-	Writable       []string // more directories the worker writes (e.g. the run's output directory)
-	Timeout        time.Duration
-	InternetAccess bool
+	Env        *Env
+	SDKDir     string   // directory holding the tarn package
+	Sandbox    *Sandbox // how the worker is confined (nil: a plain process)
+	ProjectDir string   // readable by the worker
+	// SpecDir is where step specs are written (readable by the worker).
+	SpecDir string
+	// WorkRoot is where each worker gets a directory of its own, the only
+	// place it may write (besides a private /tmp in bubblewrap): its
+	// output, its result, and outside bubblewrap its scratch files. Other
+	// workers' directories under it are readable (upstream outputs).
+	WorkRoot string
+	ReadOnly []string // more directories the worker reads (e.g. the cache's entries)
+	Limits   Limits   // memory, processes, disk (Inputs is set per step)
+	// Network shares the host's network with the worker (else it has none).
+	Network bool
+	Timeout time.Duration
 	// Output receives each line the user code prints (stdout and stderr).
 	Output func(line string)
 	// Pool, when set, provides a warm worker for the step if it holds one
@@ -90,7 +102,7 @@ type WorkerOptions struct {
 // StepError is a failed step: why, in words a user can act on.
 type StepError struct {
 	Step   string
-	Reason string // failed, crashed, timeout, memory
+	Reason string // failed, crashed, timeout, memory, disk, isolation
 	Msg    string
 	Result *StepResult
 }
@@ -100,70 +112,200 @@ func (e *StepError) Error() string { return e.Msg }
 // defaultTimeout applies to a step that sets none.
 const defaultTimeout = 10 * time.Minute
 
+// sandboxWorkDir is where a worker's own directory appears in bubblewrap.
+const sandboxWorkDir = "/tarn/work"
+
 // RunWorker runs one step in its own process and waits for it. It returns
 // a *StepError when the user code fails, crashes, times out or exhausts
-// its memory; the process and its children are gone when it returns.
+// its memory or disk; the process and its children are gone when it
+// returns. The result's Output is the output file's path.
 //
 // With o.Pool set, a warm worker of the pool that matches o runs the step
 // (the result and the errors are the same as from a cold worker); without
 // one the step starts cold.
 func RunWorker(ctx context.Context, spec *StepSpec, o WorkerOptions) (*StepResult, error) {
-	if err := os.MkdirAll(o.Scratch, 0o755); err != nil {
-		return nil, err
-	}
-	specPath := filepath.Join(o.ShmDir, spec.Name+"."+spec.Kind+".spec.json")
-	data, _ := json.Marshal(spec)
-	if err := os.WriteFile(specPath, data, 0o644); err != nil {
-		return nil, err
-	}
 	if o.Timeout <= 0 {
 		o.Timeout = defaultTimeout
 	}
+	o.Limits.Inputs = inputBytes(spec)
+	if o.Sandbox != nil && !o.Sandbox.limits.cgrouped() {
+		spec.AddressSpace = addressSpace(o.Limits)
+	}
 	if o.Pool != nil {
-		if res, served, err := o.Pool.serve(ctx, spec, specPath, o); served {
+		if res, served, err := o.Pool.serve(ctx, spec, o); served {
 			return res, err
 		}
 	}
+	wd, err := newWorkDir(o)
+	if err != nil {
+		return nil, err
+	}
+	defer wd.removeScratch()
+	specPath, err := writeSpec(spec, o, wd)
+	if err != nil {
+		return nil, err
+	}
 	runCtx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	argv, env := workerCommand(o, o.Scratch, specPath)
-	p, err := startProcess(procConfig{argv: argv, env: env, dir: o.Scratch})
+	argv, env, files, err := workerCommand(o, wd, specPath)
+	if err != nil {
+		return nil, err
+	}
+	p, err := startProcess(procConfig{argv: argv, env: env, dir: wd.scratch, extra: files, sandbox: o.Sandbox, limits: o.Limits})
 	if err != nil {
 		return nil, fmt.Errorf("start worker for %s: %w", spec.Name, err)
 	}
 	p.handOver(o.Output)
-	return p.finish(ctx, runCtx, spec, o.Timeout)
+	p.watchDisk(wd.host, o.Limits.Disk)
+	return p.finish(ctx, runCtx, spec, o, wd)
 }
 
-// workerCommand is the command line and environment of a worker whose
-// scratch directory (bound read-write, the working directory) is scratch;
-// workerArgs follow `python -m tarn._worker`. Everything fixed when a
+// workDir is a worker's own directory: host is its path on the host,
+// inside the path the worker sees it at. Its scratch directory (tmp/, on
+// the host's disk) is the worker's /tmp in bubblewrap.
+type workDir struct {
+	host, inside string
+	scratch      string // host path of the scratch directory
+	sandboxed    bool   // in bubblewrap: scratch is /tmp inside
+}
+
+func bubblewrapped(o WorkerOptions) bool {
+	return o.Sandbox != nil && o.Sandbox.Isolation == IsolationBubblewrap
+}
+
+// newWorkDir creates the directory of one worker, owned by the sandbox uid.
+func newWorkDir(o WorkerOptions) (*workDir, error) {
+	if o.WorkRoot == "" {
+		return nil, errors.New("worker options lack WorkRoot")
+	}
+	if err := os.MkdirAll(o.WorkRoot, 0o755); err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp(o.WorkRoot, "w-")
+	if err != nil {
+		return nil, err
+	}
+	os.Chmod(dir, 0o755)
+	wd := &workDir{host: dir, inside: dir, scratch: filepath.Join(dir, "tmp")}
+	if bubblewrapped(o) {
+		wd.inside, wd.sandboxed = sandboxWorkDir, true
+	}
+	if err := os.Mkdir(wd.scratch, 0o700); err != nil {
+		return nil, err
+	}
+	if err := o.Sandbox.Own(dir, wd.scratch); err != nil {
+		return nil, err
+	}
+	return wd, nil
+}
+
+// scratchInside is the worker's scratch directory as it sees it.
+func (wd *workDir) scratchInside() string {
+	if wd.sandboxed {
+		return "/tmp"
+	}
+	return wd.scratch
+}
+
+// removeScratch deletes the scratch files of a finished worker (its
+// output stays for the steps downstream).
+func (wd *workDir) removeScratch() {
+	if wd != nil {
+		os.RemoveAll(wd.scratch)
+	}
+}
+
+// toHost maps a path the worker wrote to the host's.
+func (wd *workDir) toHost(p string) string {
+	if rel, ok := strings.CutPrefix(p, wd.inside+"/"); ok {
+		return filepath.Join(wd.host, rel)
+	}
+	return p
+}
+
+// writeSpec points the spec's output and result into the worker's
+// directory and writes it where the worker reads it.
+func writeSpec(spec *StepSpec, o WorkerOptions, wd *workDir) (string, error) {
+	s := *spec
+	if s.Output != "" {
+		s.Output = filepath.Join(wd.inside, filepath.Base(s.Output))
+	}
+	s.Result = filepath.Join(wd.inside, "result.json")
+	spec.Result = filepath.Join(wd.host, "result.json")
+	if s.Output != "" {
+		spec.Output = wd.toHost(s.Output)
+	}
+	if o.SpecDir == "" {
+		return "", errors.New("worker options lack SpecDir")
+	}
+	data, _ := json.Marshal(s)
+	p := filepath.Join(o.SpecDir, filepath.Base(wd.host)+"-"+spec.Name+".spec.json")
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		return "", err
+	}
+	return p, nil
+}
+
+// inputBytes is the size of the files a step maps.
+func inputBytes(spec *StepSpec) int64 {
+	var n int64
+	for _, in := range spec.Inputs {
+		if fi, err := os.Stat(in.Path); err == nil {
+			n += fi.Size()
+		}
+	}
+	return n
+}
+
+// workDirToken stands for a worker's own directory in the command line
+// that keys the pool: every worker gets a directory of its own.
+const workDirToken = "\x00work-dir\x00"
+
+// workerCommand is the command line and environment of a worker in wd
+// (workDirToken for the pool's key) and the descriptors it needs from 3
+// on; workerArgs follow `python -m tarn._worker`. Everything fixed when a
 // worker starts (a directory bound into the sandbox, say) must be set
 // here: the warm pool's key is this command line and environment.
-func workerCommand(o WorkerOptions, scratch string, workerArgs ...string) (argv, env []string) {
+func workerCommand(o WorkerOptions, wd *workDir, workerArgs ...string) (argv, env []string, files []*os.File, err error) {
 	argv = append([]string{o.Env.Python, "-m", "tarn._worker"}, workerArgs...)
-	argv = sandboxArgs(o.Isolation, sandboxOptions{
-		network:  o.InternetAccess,
-		hide:     o.HideDir,
-		readOnly: append([]string{o.Env.Dir, o.SDKDir, o.ProjectDir}, o.ReadOnly...),
-		writable: append([]string{scratch, o.ShmDir}, o.Writable...),
-		workdir:  scratch,
-	}, argv)
-	return argv, workerEnv(o, scratch)
+	c := Confinement{
+		ReadOnly: append([]string{InterpreterPrefix(o.Env.Dir), o.Env.Dir, o.SDKDir, o.ProjectDir, o.SpecDir, o.WorkRoot}, o.ReadOnly...),
+		Network:  o.Network,
+		Limits:   o.Limits,
+		Workdir:  wd.scratchInside(),
+	}
+	if wd.sandboxed {
+		c.Binds = map[string]string{sandboxWorkDir: wd.host}
+		c.Tmp = wd.scratch
+	}
+	argv, files, err = o.Sandbox.Wrap(c, argv, 3+len(workerArgsFDs(workerArgs)))
+	return argv, workerEnv(o, wd.scratchInside()), files, err
 }
 
-// workerProcess is a started worker: its process group and the pumps of
-// its output. Lines printed before handOver are kept and passed on then.
+// workerArgsFDs are the descriptors a worker's arguments name (a warm
+// worker's status pipe), which come before the sandbox's own.
+func workerArgsFDs(args []string) []string {
+	if len(args) == 2 && args[0] == "--warm" {
+		return args[1:]
+	}
+	return nil
+}
+
+// workerProcess is a started worker: its process group, its limits and
+// the pumps of its output. Lines printed before handOver are kept and
+// passed on then.
 type workerProcess struct {
 	cmd     *exec.Cmd
+	group   *limitGroup
 	exited  chan struct{} // closed once the output is drained and the process reaped
 	waitErr error         // cmd.Wait's error, set before exited is closed
 
-	mu      sync.Mutex
-	tail    []string
-	output  func(line string)
-	handed  bool
-	pending []string
+	mu       sync.Mutex
+	tail     []string
+	output   func(line string)
+	handed   bool
+	pending  []string
+	overDisk int64 // bytes written when the disk watch killed it (0: it did not)
 }
 
 // procConfig says how to start a worker process.
@@ -173,14 +315,26 @@ type procConfig struct {
 	stdin     *os.File   // nil: /dev/null
 	extra     []*os.File // descriptors 3, 4, ...
 	waitFor   []func()   // run beside the process; done before it counts as exited
+	sandbox   *Sandbox   // whose limits apply (nil: none)
+	limits    Limits
 }
 
-// startProcess starts a worker in its own process group, killed if tarn
-// dies. The caller's copies of c.stdin and c.extra are closed once the
-// process has them.
+// startProcess starts a worker in its own process group (and cgroup,
+// where the sandbox has them), killed if tarn dies. The caller's copies
+// of c.stdin and c.extra are closed once the process has them.
 func startProcess(c procConfig) (*workerProcess, error) {
+	defer closeAll(append([]*os.File{c.stdin}, c.extra...)) // the process holds its own copies
 	argv := c.argv
+	p := &workerProcess{exited: make(chan struct{})}
+	if c.sandbox != nil {
+		group, prefix, err := c.sandbox.limits.prepare(c.limits, c.sandbox.UID)
+		if err != nil {
+			return nil, fmt.Errorf("set the limits of a worker: %w", err)
+		}
+		p.group, argv = group, append(prefix, argv...)
+	}
 	cmd := exec.Command(argv[0], argv[1:]...)
+	p.cmd = cmd
 	cmd.Dir = c.dir
 	cmd.Env = c.env
 	if c.stdin != nil {
@@ -188,23 +342,18 @@ func startProcess(c procConfig) (*workerProcess, error) {
 	}
 	cmd.ExtraFiles = c.extra
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	defer func() { // the process holds its own copies
-		for _, f := range append([]*os.File{c.stdin}, c.extra...) {
-			if f != nil {
-				f.Close()
-			}
-		}
-	}()
-	p := &workerProcess{cmd: cmd, exited: make(chan struct{})}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
+		p.group.remove()
 		return nil, err
 	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
+		p.group.remove()
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
+		p.group.remove()
 		return nil, err
 	}
 	var wg sync.WaitGroup
@@ -220,6 +369,51 @@ func startProcess(c procConfig) (*workerProcess, error) {
 		close(p.exited)
 	}()
 	return p, nil
+}
+
+// watchDisk kills the worker once the files under dir hold more than
+// limit bytes (0: no limit), checking every quarter second until it exits.
+// RLIMIT_FSIZE already caps each file; this caps them all together.
+func (p *workerProcess) watchDisk(dir string, limit int64) {
+	if limit <= 0 {
+		return
+	}
+	go func() {
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-p.exited:
+				return
+			case <-tick.C:
+			}
+			if n := dirBytes(dir, limit); n > limit {
+				p.mu.Lock()
+				p.overDisk = n
+				p.mu.Unlock()
+				p.killAll()
+				return
+			}
+		}
+	}()
+}
+
+// dirBytes sums the sizes of the files under dir, stopping once past limit.
+func dirBytes(dir string, limit int64) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if fi, err := d.Info(); err == nil {
+			n += fi.Size()
+		}
+		if n > limit {
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	return n
 }
 
 func (p *workerProcess) pump(wg *sync.WaitGroup, r io.Reader) {
@@ -256,35 +450,49 @@ func (p *workerProcess) handOver(output func(line string)) {
 	p.pending = nil
 }
 
-// kill kills the process group (the worker and anything it started) and
-// waits until the worker is reaped.
-func (p *workerProcess) kill() {
+// killAll kills the process group and the cgroup (the worker and
+// anything it started, also what left its process group).
+func (p *workerProcess) killAll() {
 	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-	<-p.exited
+	p.group.kill()
 }
 
-// finish waits for a worker that runs spec until it exits or runCtx ends,
-// kills what is left of it and reads its result.
-func (p *workerProcess) finish(ctx, runCtx context.Context, spec *StepSpec, timeout time.Duration) (*StepResult, error) {
+// kill kills the worker and everything it started, waits until the
+// worker is reaped and removes its cgroup.
+func (p *workerProcess) kill() {
+	p.killAll()
+	<-p.exited
+	p.group.remove()
+}
+
+// finish waits for a worker in wd that runs spec until it exits or runCtx
+// ends, kills what is left of it and reads its result.
+func (p *workerProcess) finish(ctx, runCtx context.Context, spec *StepSpec, o WorkerOptions, wd *workDir) (*StepResult, error) {
 	select {
 	case <-p.exited:
 	case <-runCtx.Done():
 	}
+	oom := p.group.oomKilled()
 	p.kill() // no worker child left behind
 	waitErr := p.waitErr
 	p.mu.Lock()
 	tail := append([]string(nil), p.tail...)
+	overDisk := p.overDisk
 	p.mu.Unlock()
-	var res StepResult
-	resData, rerr := os.ReadFile(spec.Result)
-	if rerr == nil {
-		rerr = json.Unmarshal(resData, &res)
+	res, rerr := readResult(spec.Result)
+	if rerr == nil && spec.Output != "" {
+		res.Output = spec.Output
+		o.Sandbox.Disown(spec.Output)
 	}
 	switch {
 	case errors.Is(runCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil:
-		return nil, &StepError{Step: spec.Name, Reason: "timeout", Msg: fmt.Sprintf("step %s timed out after %s and was killed (raise @tarn.resources(timeout=...))", spec.Name, timeout)}
+		return nil, &StepError{Step: spec.Name, Reason: "timeout", Msg: fmt.Sprintf("step %s timed out after %s and was killed (raise @tarn.resources(timeout=...))", spec.Name, o.Timeout)}
 	case ctx.Err() != nil:
 		return nil, ctx.Err()
+	case overDisk > 0:
+		return nil, &StepError{Step: spec.Name, Reason: "disk", Msg: fmt.Sprintf("step %s wrote more than its disk limit of %s (%s) and was killed", spec.Name, formatBytes(o.Limits.Disk), formatBytes(overDisk))}
+	case oom:
+		return nil, &StepError{Step: spec.Name, Reason: "memory", Msg: fmt.Sprintf("step %s ran out of memory: it reached its limit of %s (shared memory and /tmp files count) and was killed (raise @tarn.resources(memory=...))%s", spec.Name, formatBytes(o.Limits.Memory), lastLines(tail))}
 	case rerr == nil && !res.OK:
 		reason, msg := "failed", fmt.Sprintf("step %s failed: %s: %s", spec.Name, res.ErrorType, res.Message)
 		if res.UserFile != "" {
@@ -294,13 +502,25 @@ func (p *workerProcess) finish(ctx, runCtx context.Context, spec *StepSpec, time
 			}
 			msg = fmt.Sprintf("step %s failed at %s: %s: %s", spec.Name, where, res.ErrorType, res.Message)
 		}
-		if res.ErrorType == "MemoryError" {
+		switch errno := errnoOf(res.Message); {
+		case res.ErrorType == "MemoryError" || errno == syscall.ENOMEM:
 			reason = "memory"
 			msg = fmt.Sprintf("step %s ran out of memory: %s (raise @tarn.resources(memory=...))", spec.Name, res.Message)
+		case errno == syscall.ENOSPC:
+			reason = "disk"
+			msg += fmt.Sprintf(" (the step's /dev/shm holds at most %s; or the disk under its /tmp is full)", formatBytes(shmSize(o.Limits)))
+		case errno == syscall.EFBIG:
+			reason = "disk"
+			msg += fmt.Sprintf(" (a file a step writes may hold at most %s)", formatBytes(o.Limits.Disk))
+		case errno == syscall.EAGAIN && o.Limits.Processes > 0:
+			msg += fmt.Sprintf(" (if it came from starting a process or thread: a step may run at most %d)", o.Limits.Processes)
 		}
-		return &res, &StepError{Step: spec.Name, Reason: reason, Msg: msg, Result: &res}
+		return res, &StepError{Step: spec.Name, Reason: reason, Msg: msg, Result: res}
 	case rerr == nil:
-		return &res, nil // ok; for an expectation, Passed says whether it held (the worker exits 3 when not)
+		if err := o.Sandbox.checkWorker(res); err != nil {
+			return nil, &StepError{Step: spec.Name, Reason: "isolation", Msg: fmt.Sprintf("step %s ran with weaker isolation than this server requires: %v; its result is discarded", spec.Name, err)}
+		}
+		return res, nil // ok; for an expectation, Passed says whether it held (the worker exits 3 when not)
 	}
 	// No usable result: the process died.
 	var ee *exec.ExitError
@@ -323,7 +543,50 @@ func (p *workerProcess) finish(ctx, runCtx context.Context, spec *StepSpec, time
 	if waitErr != nil {
 		return nil, fmt.Errorf("worker for %s: %w", spec.Name, waitErr)
 	}
-	return nil, tarn.Errorf(tarn.EINTERNAL, "worker for %s wrote no result: %v%s", spec.Name, rerr, lastLines(tail))
+	// Exit status 0 without a result: user code ended the process itself
+	// (os._exit(0), or a C library calling exit).
+	return nil, &StepError{Step: spec.Name, Reason: "crashed", Msg: fmt.Sprintf("step %s exited without a result: the process ended (exit status 0) before the model returned, e.g. by os._exit() or a library calling exit()%s", spec.Name, lastLines(tail))}
+}
+
+// errnoOf finds the error number of a Python OSError message ("[Errno 28] No space left on device").
+func errnoOf(msg string) syscall.Errno {
+	_, rest, ok := strings.Cut(msg, "[Errno ")
+	if !ok {
+		return 0
+	}
+	num, _, _ := strings.Cut(rest, "]")
+	n, err := strconv.Atoi(num)
+	if err != nil {
+		return 0
+	}
+	return syscall.Errno(n)
+}
+
+// readResult reads a worker's result file.
+func readResult(path string) (*StepResult, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var res StepResult
+	if err := json.Unmarshal(data, &res); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+// formatBytes renders a size for messages: 1.5 GiB.
+func formatBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 func sigName(s syscall.Signal) string {
@@ -362,6 +625,7 @@ func workerEnv(o WorkerOptions, scratch string) []string {
 		"PYTHONDONTWRITEBYTECODE=1",
 		"VIRTUAL_ENV=" + o.Env.Dir,
 		"LANG=C.UTF-8",
+		"USER=tarn",
 	}
 	for _, k := range []string{"TZ", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"} {
 		if v, ok := os.LookupEnv(k); ok {

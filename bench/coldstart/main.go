@@ -161,8 +161,15 @@ func run() error {
 		return err
 	}
 	em := &rt.EnvManager{Dir: filepath.Join(cfg.home, "envs"), UV: uv, SDKVersion: python.Version(), SDKDir: sdk} // as cmd/tarn does
-	iso := rt.DetectIsolation(ctx)
-	logf("isolation detected: %s", iso)
+	sb, err := rt.NewSandbox(ctx, rt.SandboxConfig{StateDir: filepath.Join(cfg.home, "sandbox")})
+	if err != nil {
+		return err
+	}
+	plain, err := rt.NewSandbox(ctx, rt.SandboxConfig{StateDir: filepath.Join(cfg.home, "sandbox"), Isolation: rt.IsolationNone})
+	if err != nil {
+		return err
+	}
+	logf("isolation detected: %s", sb.Describe())
 
 	project := filepath.Join(tmp, "project")
 	if err := os.MkdirAll(project, 0o755); err != nil {
@@ -177,7 +184,7 @@ func run() error {
 	}
 	defer os.RemoveAll(shm)
 
-	rep := &report{Isolation: string(iso), Runs: cfg.runs, TargetMet: true}
+	rep := &report{Isolation: string(sb.Isolation), Runs: cfg.runs, TargetMet: true}
 	for i, pins := range strings.Split(cfg.envs, ";") {
 		spec := rt.EnvSpec{Python: cfg.pyVer, Packages: map[string]string{}}
 		for _, pin := range strings.Split(pins, ",") {
@@ -191,7 +198,7 @@ func run() error {
 		if err != nil {
 			return err
 		}
-		er, err := measure(ctx, &cfg, env, sdk, iso, project, shm, tmp, fmt.Sprintf("compiled-%d", i))
+		er, err := measure(ctx, &cfg, env, sdk, sb, plain, project, shm, tmp, fmt.Sprintf("compiled-%d", i))
 		if err != nil {
 			return err
 		}
@@ -210,7 +217,7 @@ func run() error {
 }
 
 // measure runs every variant for one environment, interleaved.
-func measure(ctx context.Context, cfg *config, env *rt.Env, sdk string, iso rt.Isolation, project, shm, tmp, compiledName string) (*envReport, error) {
+func measure(ctx context.Context, cfg *config, env *rt.Env, sdk string, sb, plain *rt.Sandbox, project, shm, tmp, compiledName string) (*envReport, error) {
 	// A copy of the environment and of the SDK with compiled bytecode: what
 	// the worker would start from if tarn also compiled the environment's
 	// packages when it builds one (EnvManager.Ensure already compiles the
@@ -222,11 +229,11 @@ func measure(ctx context.Context, cfg *config, env *rt.Env, sdk string, iso rt.I
 		return nil, err
 	}
 
-	options := func(e *rt.Env, sdkDir string, iso rt.Isolation) rt.WorkerOptions {
-		return rt.WorkerOptions{Env: e, SDKDir: sdkDir, Isolation: iso, Scratch: filepath.Join(tmp, "scratch", "first"),
-			ShmDir: shm, HideDir: cfg.home, ProjectDir: project, Timeout: time.Minute}
+	options := func(e *rt.Env, sdkDir string, iso *rt.Sandbox) rt.WorkerOptions {
+		return rt.WorkerOptions{Env: e, SDKDir: sdkDir, Sandbox: iso, SpecDir: shm, WorkRoot: filepath.Join(tmp, "work"),
+			ProjectDir: project, Timeout: time.Minute}
 	}
-	worker := func(e *rt.Env, sdkDir string, iso rt.Isolation) func(ctx context.Context) (time.Duration, time.Duration, error) {
+	worker := func(e *rt.Env, sdkDir string, iso *rt.Sandbox) func(ctx context.Context) (time.Duration, time.Duration, error) {
 		return func(ctx context.Context) (time.Duration, time.Duration, error) {
 			return runWorker(ctx, options(e, sdkDir, iso), "cold")
 		}
@@ -236,7 +243,7 @@ func measure(ctx context.Context, cfg *config, env *rt.Env, sdk string, iso rt.I
 	// for, so that its start-up never overlaps another variant's timing.
 	pool := rt.NewPool(rt.PoolOptions{})
 	defer pool.Close()
-	warm := func(e *rt.Env, sdkDir string, iso rt.Isolation) func(ctx context.Context) (time.Duration, time.Duration, error) {
+	warm := func(e *rt.Env, sdkDir string, iso *rt.Sandbox) func(ctx context.Context) (time.Duration, time.Duration, error) {
 		return func(ctx context.Context) (time.Duration, time.Duration, error) {
 			o := options(e, sdkDir, iso)
 			o.Pool = pool
@@ -273,24 +280,24 @@ func measure(ctx context.Context, cfg *config, env *rt.Env, sdk string, iso rt.I
 		&variant{Name: "floor-nopyc", What: "the same in tarn's environment as built (no .pyc; PYTHONDONTWRITEBYTECODE=1 like the worker)",
 			run: floorEnv(env.Python, "PYTHONDONTWRITEBYTECODE=1")},
 	)
-	if iso == rt.IsolationBubblewrap {
+	if sb.Isolation == rt.IsolationBubblewrap {
 		variants = append(variants,
 			&variant{Name: "worker-sandbox", What: "runtime.RunWorker, bubblewrap (what tarn run does): call -> user's first line",
-				run: worker(env, sdk, iso)},
+				run: worker(env, sdk, sb)},
 			&variant{Name: "warm-sandbox", What: "as worker-sandbox, a warm worker of the pool ready (what tarn run does once prewarmed)",
-				run: warm(env, sdk, iso)},
+				run: warm(env, sdk, sb)},
 		)
 	}
 	variants = append(variants,
 		&variant{Name: "worker-nosandbox", What: "runtime.RunWorker, plain process: call -> user's first line",
-			run: worker(env, sdk, rt.IsolationNone)},
+			run: worker(env, sdk, plain)},
 		&variant{Name: "warm-nosandbox", What: "as worker-nosandbox, a warm worker of the pool ready",
-			run: warm(env, sdk, rt.IsolationNone)},
+			run: warm(env, sdk, plain)},
 	)
-	if iso == rt.IsolationBubblewrap {
+	if sb.Isolation == rt.IsolationBubblewrap {
 		variants = append(variants,
 			&variant{Name: "worker-sandbox-pyc", What: "as worker-sandbox, the environment's packages with compiled .pyc too (a possible fix)",
-				run: worker(compiledEnv, compiledSDK, iso)},
+				run: worker(compiledEnv, compiledSDK, sb)},
 			&variant{Name: "bwrap-true", What: "bubblewrap with tarn's arguments running /bin/true, spawn to exit (the sandbox alone)",
 				run: func(ctx context.Context) (time.Duration, time.Duration, error) {
 					args := bwrapArgs(cfg.home, []string{env.Dir, sdk, project}, []string{filepath.Join(tmp, "scratch"), shm}, tmp, []string{"/bin/true"})
@@ -305,7 +312,7 @@ func measure(ctx context.Context, cfg *config, env *rt.Env, sdk string, iso rt.I
 	}
 	variants = append(variants,
 		&variant{Name: "worker-nosandbox-pyc", What: "as worker-nosandbox, the environment's packages with compiled .pyc too (a possible fix)",
-			run: worker(compiledEnv, compiledSDK, rt.IsolationNone)},
+			run: worker(compiledEnv, compiledSDK, plain)},
 	)
 
 	// Interleaved: every round runs each variant once, in a rotating order.
@@ -394,8 +401,7 @@ func measure(ctx context.Context, cfg *config, env *rt.Env, sdk string, iso rt.I
 func runWorker(ctx context.Context, o rt.WorkerOptions, served string) (time.Duration, time.Duration, error) {
 	spec := &rt.StepSpec{Kind: "model", ProjectDir: o.ProjectDir, File: "first.py", Function: "first", Name: "first",
 		Inputs: map[string]rt.InputSpec{}, Parameters: map[string]any{},
-		Output: filepath.Join(o.ShmDir, "first.arrow"), Result: filepath.Join(o.ShmDir, "first.result.json")}
-	os.Remove(spec.Result)
+		Output: "first.arrow"}
 	var t0 int64
 	var how string
 	var lines []string

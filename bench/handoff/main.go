@@ -116,7 +116,7 @@ func run() error {
 	mem := startSampler()
 	defer mem.stop()
 
-	rep := &report{Machine: machine(), Isolation: string(b.iso), Env: b.env.Dir, Python: b.env.Version,
+	rep := &report{Machine: machine(), Isolation: string(b.iso.Isolation), Env: b.env.Dir, Python: b.env.Version,
 		Columns: cfg.ncols, Reps: cfg.reps, ParquetDir: cfg.pqDir}
 	for _, size := range cfg.sizes {
 		sr := &sizeReport{GiB: size, TableBytes: int64(size*float64(gib)) / int64(8*cfg.ncols) * int64(8*cfg.ncols)}
@@ -157,7 +157,7 @@ type bench struct {
 	cfg     *config
 	env     *rt.Env
 	sdk     string
-	iso     rt.Isolation
+	iso     *rt.Sandbox
 	project string
 	shm     string
 	scratch string
@@ -189,11 +189,14 @@ func setup(ctx context.Context, cfg *config, tmp string) (*bench, error) {
 	if b.env, err = em.Ensure(ctx, rt.EnvSpec{Python: cfg.pyVer, Packages: map[string]string{"numpy": cfg.numpy}}, func(s string) { logf("%s", s) }); err != nil {
 		return nil, err
 	}
-	b.iso = rt.IsolationNone
+	iso := rt.IsolationNone
 	if cfg.sandbox == "auto" {
-		b.iso = rt.DetectIsolation(ctx)
+		iso = ""
 	}
-	logf("isolation: %s", b.iso)
+	if b.iso, err = rt.NewSandbox(ctx, rt.SandboxConfig{StateDir: filepath.Join(cfg.home, "sandbox"), Isolation: iso}); err != nil {
+		return nil, err
+	}
+	logf("isolation: %s", b.iso.Describe())
 	if b.shm, err = rt.NewShmDir("bench-handoff"); err != nil {
 		return nil, err
 	}
@@ -264,8 +267,8 @@ func (b *bench) runTarnStep(ctx context.Context, spec *rt.StepSpec) (map[string]
 	var mu sync.Mutex
 	var tail []string
 	_, err := rt.RunWorker(ctx, spec, rt.WorkerOptions{
-		Env: b.env, SDKDir: b.sdk, Isolation: b.iso, Scratch: filepath.Join(b.scratch, spec.Name),
-		ShmDir: b.shm, HideDir: b.cfg.home, ProjectDir: b.project, Timeout: 30 * time.Minute,
+		Env: b.env, SDKDir: b.sdk, Sandbox: b.iso, SpecDir: b.shm, WorkRoot: filepath.Join(b.shm, "work"),
+		ProjectDir: b.project, Timeout: 30 * time.Minute,
 		Output: func(s string) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -327,9 +330,7 @@ func num(m map[string]any, k string) float64 {
 
 func (b *bench) oneRound(ctx context.Context, size float64, mem *sampler, r int) (*sample, error) {
 	s := &sample{}
-	out := filepath.Join(b.shm, "produce.arrow")
 	pq := filepath.Join(b.cfg.pqDir, "handoff.parquet")
-	defer os.Remove(out)
 	defer os.Remove(pq)
 
 	// ---- tarn: A then B, the way a run hands over an upstream output ----
@@ -338,11 +339,13 @@ func (b *bench) oneRound(ctx context.Context, size float64, mem *sampler, r int)
 	mem.reset()
 	specA := &rt.StepSpec{Kind: "model", ProjectDir: b.project, File: "models.py", Function: "produce", Name: "produce",
 		Inputs: map[string]rt.InputSpec{}, Parameters: map[string]any{"gib": size, "ncols": b.cfg.ncols},
-		Output: out, Result: filepath.Join(b.shm, "produce.result.json")}
+		Output: "produce.arrow"}
 	resA, lineA, err := b.runTarnStep(ctx, specA)
 	if err != nil {
 		return nil, err
 	}
+	out := specA.Output // in A's worker directory, on /dev/shm
+	defer os.RemoveAll(filepath.Dir(out))
 	aReturned := time.Now()
 	s.MachineProducer = mem.peak() - base
 	s.TableBytes = int64(lineA.f("nbytes"))
@@ -360,7 +363,7 @@ func (b *bench) oneRound(ctx context.Context, size float64, mem *sampler, r int)
 
 	specB := &rt.StepSpec{Kind: "model", ProjectDir: b.project, File: "models.py", Function: "consume", Name: "consume",
 		Inputs: map[string]rt.InputSpec{"data": {Path: out}}, Parameters: map[string]any{},
-		Output: filepath.Join(b.shm, "consume.arrow"), Result: filepath.Join(b.shm, "consume.result.json")}
+		Output: "consume.arrow"}
 	lvlB := mem.level() // holds the shm file; A is gone
 	mem.reset()
 	bCalled := time.Now()
@@ -369,7 +372,7 @@ func (b *bench) oneRound(ctx context.Context, size float64, mem *sampler, r int)
 		return nil, err
 	}
 	s.MachineHandoff = s.ShmFileBytes + mem.peak() - lvlB
-	os.Remove(specB.Output)
+	os.RemoveAll(filepath.Dir(specB.Output))
 	s.ConsumerInputS = num(resB, "input_seconds")
 	s.ConsumerImportS = num(resB, "import_seconds")
 	firstLine := int64(lineB.f("first_line_ns"))

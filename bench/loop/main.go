@@ -192,7 +192,11 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	rep := &report{Rounds: cfg.rounds, Isolation: string(rt.DetectIsolation(ctx))}
+	sb, err := rt.NewSandbox(ctx, rt.SandboxConfig{})
+	if err != nil {
+		return err
+	}
+	rep := &report{Rounds: cfg.rounds, Isolation: sb.Describe()}
 
 	// input
 	input := filepath.Join(data, "trips.parquet")

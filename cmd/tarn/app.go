@@ -110,7 +110,8 @@ func (a *app) open(ctx context.Context) error {
 		a.svc, err = client.New(client.Config{Endpoint: endpoint, Token: token})
 		return err
 	}
-	lh, err := local.Open(ctx, local.Config{Home: home, RunCache: a.runCache})
+	lh, err := local.Open(ctx, local.Config{Home: home, RunCache: a.runCache,
+		Packages: local.PackagePolicy{IndexURL: os.Getenv("TARN_INDEX_URL"), FindLinks: os.Getenv("TARN_FIND_LINKS")}})
 	if err != nil {
 		return err
 	}

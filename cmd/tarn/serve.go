@@ -22,6 +22,7 @@ func (a *app) serveCommand() *cobra.Command {
 	var maxUploadMiB int64
 	var grace time.Duration
 	var keepJobs int
+	var sb sandboxFlags
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the lakehouse over HTTP so a team runs every command against it",
@@ -58,11 +59,24 @@ killed are marked failed at the next start.`,
 				return err
 			}
 			a.home = home
-			lh, err := local.Open(ctx, local.Config{Home: home, QueryIdle: 4, Confine: true, RunCache: a.runCache})
+			cfg, err := sb.config()
+			if err != nil {
+				return err
+			}
+			cfg.Home, cfg.QueryIdle, cfg.Confine, cfg.RunCache = home, 4, true, a.runCache
+			lh, err := local.Open(ctx, cfg)
 			if err != nil {
 				return err
 			}
 			defer lh.Close()
+			sandbox, err := lh.Sandbox(ctx)
+			if err != nil {
+				return err
+			}
+			if !sandbox.Strong() {
+				fmt.Fprintf(a.stderr, "WARNING: --allow-weak-isolation: user code is NOT confined: %s\n", sandbox.Describe())
+			}
+			fmt.Fprintf(a.stderr, "tarn serve: user code runs in: %s\n", sandbox.Describe())
 			jobs := lh.Jobs()
 			jobs.Serving = true
 			if n, err := jobs.Recover(ctx); err != nil {
@@ -124,6 +138,7 @@ killed are marked failed at the next start.`,
 	f.Int64Var(&maxUploadMiB, "max-upload", 256, "largest upload (files of an import, a project) in MiB")
 	f.DurationVar(&grace, "grace", 30*time.Second, "on shutdown, how long running jobs may finish before they are cancelled")
 	f.IntVar(&keepJobs, "keep-jobs", 10000, "at start, keep the records and logs of this many newest jobs (0: all)")
+	sb.register(f)
 	return cmd
 }
 

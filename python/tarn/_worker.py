@@ -47,7 +47,7 @@ import pyarrow as pa
 from . import _arrow
 from ._exceptions import InputError, OutputError
 
-__all__ = ["main", "run", "set_memory_limit", "serve_warm"]
+__all__ = ["main", "run", "set_memory_limit", "set_address_space_limit", "proc_status", "serve_warm"]
 
 EXIT_OK = 0
 EXIT_USER_ERROR = 1
@@ -116,6 +116,43 @@ def set_memory_limit(limit_bytes: int) -> None:
         resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
     except (ValueError, OSError) as exc:
         raise SpecError(f"cannot set the memory limit to {limit_bytes} bytes: {exc}") from None
+
+
+def set_address_space_limit(limit_bytes: int) -> None:
+    """Limit the address space to ``limit_bytes`` (0: leave it).
+
+    Where no cgroup bounds a step's memory, the runtime asks for this
+    bound: unlike ``RLIMIT_DATA`` it counts shared mappings too (so
+    ``mmap(MAP_SHARED)`` cannot get past the memory limit), and the runtime
+    adds the size of the inputs the worker maps to the memory limit. It
+    can only be lowered.
+    """
+    if not limit_bytes:
+        return
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = limit_bytes if hard == resource.RLIM_INFINITY else min(limit_bytes, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (ValueError, OSError) as exc:
+        raise SpecError(f"cannot set the address-space limit to {limit_bytes} bytes: {exc}") from None
+
+
+_STATUS_FIELDS = ("Uid", "CapEff", "CapBnd", "NoNewPrivs", "Seccomp")
+
+
+def proc_status() -> str:
+    """The lines of ``/proc/self/status`` that tell this process's privileges ("" off Linux).
+
+    The runtime checks them against what its sandbox promises (no
+    capabilities, an unprivileged uid) and refuses a step's result otherwise.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            return "".join(line for line in status if line.split(":", 1)[0] in _STATUS_FIELDS)
+    except OSError:
+        return ""
 
 
 def _load_module(project_dir: str, file: str) -> Any:
@@ -310,6 +347,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         spec = read_spec(args[0])
         check_spec(spec, args[0])
         set_memory_limit(int(spec.get("memory_limit_bytes") or 0))
+        set_address_space_limit(int(spec.get("address_space_bytes") or 0))
         status, result = run(spec)
     except SpecError as exc:
         sys.stderr.write(f"tarn worker: {exc}\n")
@@ -372,6 +410,7 @@ def serve_warm(status_fd: int) -> int:
 
 def _write_result(result: Dict[str, Any], path: str) -> int:
     """Write the result JSON; return 0, or EXIT_SPEC_ERROR if it cannot be written."""
+    result = dict(result, proc_status=proc_status())
     try:
         _arrow.write_json(result, path)
     except OSError as exc:

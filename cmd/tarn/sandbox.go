@@ -1,0 +1,84 @@
+package main
+
+import (
+	"os"
+	"strings"
+
+	"github.com/spf13/pflag"
+	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/local"
+	"github.com/tarnhq/tarn/pipeline"
+	rt "github.com/tarnhq/tarn/runtime"
+)
+
+// sandboxFlags are the flags of `tarn serve` that say how user code is
+// confined and where its packages come from.
+type sandboxFlags struct {
+	weak         bool
+	uid          int
+	processes    int
+	disk         string
+	indexURL     string
+	extraIndexes []string
+	findLinks    string
+	sourceBuilds bool
+	buildMemory  string
+}
+
+func (s *sandboxFlags) register(f *pflag.FlagSet) {
+	f.BoolVar(&s.weak, "allow-weak-isolation", false, "run user code even where no verified bubblewrap sandbox is available (unsafe unless every user trusts every other)")
+	f.IntVar(&s.uid, "sandbox-uid", rt.DefaultSandboxUID, "when the server runs as root: the uid (and gid) user code runs as")
+	f.IntVar(&s.processes, "step-processes", 4096, "most processes and threads one step may run")
+	f.StringVar(&s.disk, "step-disk", "50GiB", "most bytes one step may write: its output, result and /tmp files together")
+	f.StringVar(&s.indexURL, "index-url", "", "the package index environments install from (default: PyPI, or $TARN_INDEX_URL)")
+	f.StringSliceVar(&s.extraIndexes, "extra-index", nil, "another index a project may choose in its tarn_project.yml, as NAME=URL (repeatable)")
+	f.StringVar(&s.findLinks, "find-links", "", "a folder of wheels environments may install from (default: $TARN_FIND_LINKS)")
+	f.BoolVar(&s.sourceBuilds, "allow-source-builds", false, "let environment builds compile packages from source (sdists): their build code runs in the build sandbox")
+	f.StringVar(&s.buildMemory, "build-memory", "4GiB", "most memory one environment build may use")
+}
+
+// config is the part of a server's local.Config these flags set.
+func (s *sandboxFlags) config() (local.Config, error) {
+	disk, err := parseSize("--step-disk", s.disk)
+	if err != nil {
+		return local.Config{}, err
+	}
+	buildMem, err := parseSize("--build-memory", s.buildMemory)
+	if err != nil {
+		return local.Config{}, err
+	}
+	if s.uid <= 0 {
+		return local.Config{}, tarn.Errorf(tarn.EINVALID, "--sandbox-uid %d: user code must not run as root; use an unprivileged uid such as %d", s.uid, rt.DefaultSandboxUID)
+	}
+	indexes := map[string]string{}
+	for _, kv := range s.extraIndexes {
+		name, url, ok := strings.Cut(kv, "=")
+		if !ok || strings.TrimSpace(name) == "" || !strings.Contains(url, "://") {
+			return local.Config{}, tarn.Errorf(tarn.EINVALID, "--extra-index %s: use NAME=URL, e.g. internal=https://pypi.example.com/simple", tarn.QuoteInput(kv))
+		}
+		indexes[strings.TrimSpace(name)] = strings.TrimSpace(url)
+	}
+	pkgs := local.PackagePolicy{IndexURL: s.indexURL, FindLinks: s.findLinks, Indexes: indexes, Operator: true, AllowSourceBuilds: s.sourceBuilds}
+	if pkgs.IndexURL == "" {
+		pkgs.IndexURL = os.Getenv("TARN_INDEX_URL")
+	}
+	if pkgs.FindLinks == "" {
+		pkgs.FindLinks = os.Getenv("TARN_FIND_LINKS")
+	}
+	return local.Config{
+		Sandbox:         rt.SandboxConfig{UID: s.uid, GID: s.uid, Shared: true},
+		StrongIsolation: !s.weak,
+		StepLimits:      rt.Limits{Processes: s.processes, Disk: disk},
+		BuildLimits:     rt.Limits{Memory: buildMem, Processes: s.processes, Disk: disk},
+		Packages:        pkgs,
+	}, nil
+}
+
+// parseSize reads a size such as 50GiB, 512MiB, 1.5GB or 1000000 (bytes).
+func parseSize(flag, v string) (int64, error) {
+	n, err := pipeline.ParseBytes(v)
+	if err != nil {
+		return 0, tarn.Errorf(tarn.EINVALID, "%s: %v", flag, err)
+	}
+	return n, nil
+}
