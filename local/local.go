@@ -41,6 +41,8 @@ type Config struct {
 	Packages PackagePolicy
 	// BuildLimits bound each environment build.
 	BuildLimits rt.Limits
+	// Internet says which models get the network, and how.
+	Internet InternetPolicy
 }
 
 // Lakehouse is an open lakehouse home.

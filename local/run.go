@@ -3,7 +3,7 @@ package local
 import (
 	"context"
 	"fmt"
-		"path/filepath"
+	"path/filepath"
 
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/pipeline"
@@ -48,6 +48,20 @@ func (s *runService) Run(ctx context.Context, req tarn.RunRequest, events func(t
 	}
 	if envs.Index, err = s.l.cfg.Packages.Resolve(project.Index, req.Author); err != nil {
 		return nil, err
+	}
+	if err := s.l.cfg.Internet.check(ctx, s.l.users, project, req.Author); err != nil {
+		return nil, err
+	}
+	if s.l.cfg.Internet.Egress && sandbox.Isolation == rt.IsolationBubblewrap {
+		if runner.Egress, err = rt.NewEgress(filepath.Join(home, "sandbox"), rt.InternetEgress(s.l.cfg.Internet.PrivateOK)); err != nil {
+			return nil, err
+		}
+		defer runner.Egress.Close()
+		runner.Egress.Refused = func(dest string, err error) {
+			if events != nil {
+				events(tarn.RunEvent{Kind: "info", Message: "network: " + err.Error()})
+			}
+		}
 	}
 	emit := func(e tarn.RunEvent) {
 		if events != nil {

@@ -64,14 +64,22 @@ func (s *UserStore) save(f *userFile) error {
 	return writeFileAtomic(s.Path, b, 0o600)
 }
 
+// ValidUserName says what is wrong with a user name, if anything.
+func ValidUserName(name string) error {
+	if !userName.MatchString(name) {
+		return tarn.Errorf(tarn.EINVALID, "invalid user name %s: use 1-32 lowercase letters, digits, '-' or '_', starting with a letter", tarn.QuoteInput(name))
+	}
+	return nil
+}
+
 // AddUser creates a user with a fresh token.
 func (s *UserStore) AddUser(ctx context.Context, req tarn.NewUser) (*tarn.User, string, error) {
 	name := req.Name
 	if req.ValidFor < 0 {
 		return nil, "", tarn.Errorf(tarn.EINVALID, "a token cannot be valid for a negative duration")
 	}
-	if !userName.MatchString(name) {
-		return nil, "", tarn.Errorf(tarn.EINVALID, "invalid user name %q: use 1-32 lowercase letters, digits, '-' or '_', starting with a letter", name)
+	if err := ValidUserName(name); err != nil {
+		return nil, "", err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

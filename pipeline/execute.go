@@ -280,7 +280,7 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *StepReport) err
 // it runs: a warm worker started with them serves the step.
 func (ex *execution) workerOptions(m *Model) rt.WorkerOptions {
 	o := rt.WorkerOptions{Env: ex.envs[ex.r.Envs.Key(ex.p.EnvSpec(m))], SDKDir: ex.r.SDKDir, Sandbox: ex.r.Sandbox,
-		ProjectDir: ex.p.Dir, SpecDir: ex.shm, WorkRoot: ex.workRoot, Network: m.InternetAccess, Pool: ex.r.Pool,
+		ProjectDir: ex.p.Dir, SpecDir: ex.shm, WorkRoot: ex.workRoot, Network: m.InternetAccess, Egress: ex.r.Egress, Pool: ex.r.Pool,
 		Limits: rt.Limits{Memory: ex.p.MemoryLimit(m), Processes: ex.r.Limits.Processes, Disk: ex.r.Limits.Disk}}
 	if ex.r.Cache != nil {
 		o.ReadOnly = append(o.ReadOnly, ex.r.Cache.EntriesDir()) // inputs served from the cache

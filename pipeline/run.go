@@ -44,7 +44,10 @@ type Runner struct {
 	Sandbox *rt.Sandbox
 	// Limits are each worker's process and disk limits (its memory limit
 	// is the model's).
-	Limits   rt.Limits
+	Limits rt.Limits
+	// Egress, when set, is the network of models with internet access
+	// (else they share the host's).
+	Egress   *rt.Egress
 	SDKDir   string
 	Events   func(Event)
 	Parallel int

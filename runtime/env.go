@@ -406,11 +406,12 @@ func readVersion(dir string) string {
 // build is one environment build: where uv, the interpreter, the cache
 // and the new environment are.
 type build struct {
-	m     *EnvManager
-	uvBin []string // the uv binary
-	binds []string // read-only: uv, the interpreter, the wheel folder
-	cache string
-	tmp   string
+	m      *EnvManager
+	uvBin  []string // the uv binary
+	python string   // the base interpreter (runs the egress forwarder)
+	binds  []string // read-only: uv, the interpreter, the wheel folder
+	cache  string
+	tmp    string
 }
 
 func (m *EnvManager) newBuild(interp Interpreter, tmp string) (*build, error) {
@@ -424,7 +425,7 @@ func (m *EnvManager) newBuild(interp Interpreter, tmp string) (*build, error) {
 			return nil, err
 		}
 	}
-	b := &build{m: m, uvBin: uv, cache: cache, tmp: tmp}
+	b := &build{m: m, uvBin: uv, python: interp.Path, cache: cache, tmp: tmp}
 	b.binds = []string{filepath.Dir(uv[0]), interpreterPrefixOf(interp.Path), m.Index.FindLinks}
 	if f := os.Getenv("SSL_CERT_FILE"); f != "" {
 		b.binds = append(b.binds, f)
@@ -444,11 +445,22 @@ func (b *build) uv(ctx context.Context, args ...string) error {
 			env = append(env, k+"="+v)
 		}
 	}
+	argv := append(append([]string{}, b.uvBin...), args...)
+	c := Confinement{ReadOnly: b.binds, Writable: []string{b.tmp, b.cache}, Limits: b.m.BuildLimits}
+	if args[0] == "pip" && !b.m.Index.Offline {
+		c.Network = true
+		if b.m.Sandbox.Isolation == IsolationBubblewrap && b.m.SDKDir != "" {
+			// The network of a build reaches the package indexes only.
+			eg, err := NewEgress(b.m.Sandbox.stateDir, IndexEgress(b.m.Index.URL))
+			if err != nil {
+				return err
+			}
+			defer eg.Close()
+			argv, env = eg.confine(&c, argv, env, b.python, b.m.SDKDir)
+		}
+	}
 	var stderr bytes.Buffer
-	err := b.m.Sandbox.Run(ctx, Command{
-		Argv: append(append([]string{}, b.uvBin...), args...), Env: env, Stderr: &stderr,
-		Confinement: Confinement{ReadOnly: b.binds, Writable: []string{b.tmp, b.cache}, Network: !b.m.Index.Offline, Limits: b.m.BuildLimits},
-	})
+	err := b.m.Sandbox.Run(ctx, Command{Argv: argv, Env: env, Stderr: &stderr, Confinement: c})
 	if err != nil {
 		msg := strings.TrimSpace(stderr.String())
 		if errors.Is(ctx.Err(), context.Canceled) {

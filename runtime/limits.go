@@ -81,9 +81,9 @@ func newLimiter(cgroups bool) *limiter {
 func (l *limiter) describe() string {
 	switch l.kind {
 	case limitsCgroupV1, limitsCgroupV2:
-		return l.kind + " (memory including shared memory and /tmp, processes), file size rlimit"
+		return l.kind + " (memory including shared memory, processes), disk (each step's files, watched; file size rlimit)"
 	}
-	return "rlimits (address space, processes of the sandbox uid, file size); no cgroup could be created, so memory a package maps before a warm worker is handed its step is not bounded"
+	return "rlimits (address space, processes of the sandbox uid, file size), disk (each step's files, watched); no cgroup could be created here, so memory that a package maps while a warm worker waits for its step is not bounded"
 }
 
 // cgrouped says whether limits are enforced by cgroups.

@@ -61,6 +61,12 @@ def exits_hard():
 
 
 @tarn.model()
+def exits_clean():
+    _served()
+    os._exit(0)
+
+
+@tarn.model()
 def hogs_memory():
     _served()
     return {"x": [len(bytearray(2**31))]}
@@ -285,6 +291,7 @@ func TestPool_FailuresAsCold(t *testing.T) {
 				{"raises", "failed", nil},
 				{"segfault", "crashed", nil},
 				{"exits_hard", "crashed", nil},
+				{"exits_clean", "crashed", nil},
 				{"hogs_memory", "memory", func(s *StepSpec, _ *WorkerOptions) { s.MemoryLimit = 512 << 20 }},
 				{"sleeps", "timeout", func(_ *StepSpec, o *WorkerOptions) { o.Timeout = 2 * time.Second }},
 			} {
@@ -305,6 +312,9 @@ func TestPool_FailuresAsCold(t *testing.T) {
 						}
 						if how, _ := served(t, out); how != map[bool]string{false: "cold", true: "warm"}[pool != nil] {
 							t.Fatalf("pool %v: served %s", pool != nil, how)
+						}
+						if tc.function == "exits_clean" && !strings.Contains(se.Msg, "exited without a result") {
+							t.Fatalf("os._exit(0): %s", se.Msg)
 						}
 						msgs[i] = regexp.MustCompile(`served (warm|cold)`).ReplaceAllString(se.Msg, "served")
 						if pool != nil {

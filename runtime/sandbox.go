@@ -12,7 +12,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -82,7 +81,6 @@ type Sandbox struct {
 	system   []string // bwrap arguments binding the host's system directories
 	limits   *limiter
 	stateDir string
-	mu       sync.Mutex
 }
 
 // NewSandbox probes the host for the strongest isolation it offers and
@@ -315,7 +313,7 @@ func (s *Sandbox) Describe() string {
 		if s.seccomp != "" {
 			sc = ", seccomp"
 		}
-		return fmt.Sprintf("bubblewrap sandbox (%s, no capabilities%s, only the interpreter, environment, SDK, project and inputs visible, private /tmp, no network unless allowed); limits: %s", who, sc, s.limits.describe())
+		return fmt.Sprintf("bubblewrap sandbox (%s, no capabilities%s, only the interpreter, environment, SDK, project and inputs visible, private /tmp, no network unless allowed, and then through a policy proxy on a server); limits: %s", who, sc, s.limits.describe())
 	case IsolationUnshare:
 		return fmt.Sprintf("network namespace as %s (no network unless allowed); the filesystem is NOT confined (install bubblewrap); limits: %s", who, s.limits.describe())
 	}

@@ -227,7 +227,7 @@ func TestSandbox_Attacks(t *testing.T) {
 		reason         string   // one of these, separated by |
 		want           []string // any of these in the message
 	}{
-		{"raise capabilities", "capabilities", nil, "failed", []string{"Operation not permitted"}},
+		{"raise capabilities", "capabilities", nil, "failed", []string{"Operation not permitted", "Invalid argument"}},
 		{"unmount", "unmount", nil, "failed", []string{"umount /tmp refused"}},
 		{"mount", "mount", nil, "failed", []string{"mount over /usr refused"}},
 		{"remount root", "remount_root", nil, "failed", []string{"remount / read-write refused"}},

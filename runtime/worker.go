@@ -88,8 +88,10 @@ type WorkerOptions struct {
 	WorkRoot string
 	ReadOnly []string // more directories the worker reads (e.g. the cache's entries)
 	Limits   Limits   // memory, processes, disk (Inputs is set per step)
-	// Network shares the host's network with the worker (else it has none).
+	// Network gives the worker the network: through Egress when set (a
+	// server's policy), else the host's own.
 	Network bool
+	Egress  *Egress
 	Timeout time.Duration
 	// Output receives each line the user code prints (stdout and stderr).
 	Output func(line string)
@@ -278,8 +280,12 @@ func workerCommand(o WorkerOptions, wd *workDir, workerArgs ...string) (argv, en
 		c.Binds = map[string]string{sandboxWorkDir: wd.host}
 		c.Tmp = wd.scratch
 	}
+	env = workerEnv(o, wd.scratchInside())
+	if o.Network && o.Egress != nil && bubblewrapped(o) {
+		argv, env = o.Egress.confine(&c, argv, env, o.Env.Python, o.SDKDir)
+	}
 	argv, files, err = o.Sandbox.Wrap(c, argv, 3+len(workerArgsFDs(workerArgs)))
-	return argv, workerEnv(o, wd.scratchInside()), files, err
+	return argv, env, files, err
 }
 
 // workerArgsFDs are the descriptors a worker's arguments name (a warm

@@ -23,6 +23,8 @@ type sandboxFlags struct {
 	findLinks    string
 	sourceBuilds bool
 	buildMemory  string
+	internet     string
+	privateNet   bool
 }
 
 func (s *sandboxFlags) register(f *pflag.FlagSet) {
@@ -35,6 +37,8 @@ func (s *sandboxFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&s.findLinks, "find-links", "", "a folder of wheels environments may install from (default: $TARN_FIND_LINKS)")
 	f.BoolVar(&s.sourceBuilds, "allow-source-builds", false, "let environment builds compile packages from source (sdists): their build code runs in the build sandbox")
 	f.StringVar(&s.buildMemory, "build-memory", "4GiB", "most memory one environment build may use")
+	f.StringVar(&s.internet, "internet-access", "none", "whose models may use internet_access=True: none, admins, all, or user names (comma-separated); never loopback, this server or link-local addresses")
+	f.BoolVar(&s.privateNet, "internet-private", false, "let models with internet access reach private network addresses (10/8, 172.16/12, 192.168/16, fc00::/7)")
 }
 
 // config is the part of a server's local.Config these flags set.
@@ -65,7 +69,25 @@ func (s *sandboxFlags) config() (local.Config, error) {
 	if pkgs.FindLinks == "" {
 		pkgs.FindLinks = os.Getenv("TARN_FIND_LINKS")
 	}
+	internet := local.InternetPolicy{Egress: true, PrivateOK: s.privateNet}
+	switch v := strings.TrimSpace(s.internet); v {
+	case "none", "":
+	case "all":
+		internet.Users = []string{"*"}
+	case "admins":
+		internet.Users = []string{"admins"}
+	default:
+		for _, name := range strings.Split(v, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				if err := local.ValidUserName(name); err != nil {
+					return local.Config{}, tarn.Errorf(tarn.EINVALID, "--internet-access: %v (use none, admins, all, or user names separated by commas)", err)
+				}
+				internet.Users = append(internet.Users, name)
+			}
+		}
+	}
 	return local.Config{
+		Internet:        internet,
 		Sandbox:         rt.SandboxConfig{UID: s.uid, GID: s.uid, Shared: true},
 		StrongIsolation: !s.weak,
 		StepLimits:      rt.Limits{Processes: s.processes, Disk: disk},
