@@ -107,3 +107,18 @@ func TestServe_PackageSources(t *testing.T) {
 		})
 	}
 }
+
+// TestServe_MemoryCap: a model may not ask a server for more memory than
+// it gives a step.
+func TestServe_MemoryCap(t *testing.T) {
+	srv := startServeWith(t, filepath.Join(t.TempDir(), "home"), "--insecure-local", "--addr", "127.0.0.1:0", "--step-memory", "512MiB", "--step-memory-max", "1GiB")
+	big := strings.Replace(probeModel, "@tarn.model()", "@tarn.model()\n@tarn.resources(memory=\"2GiB\")", 1)
+	r := srv.cli("run", "-p", project(t, map[string]string{"m.py": big}), "--dry-run")
+	if r.code != 2 || !strings.Contains(r.stderr, "at most 1.0 GiB of memory") || !strings.Contains(r.stderr, "whoami (m.py:") {
+		t.Fatalf("%+v", r)
+	}
+	r = srv.cli("run", "-p", project(t, map[string]string{"m.py": probeModel}), "--dry-run")
+	if r.code != 0 {
+		t.Fatalf("a model without a memory limit on a server with --step-memory: %+v", r)
+	}
+}

@@ -35,8 +35,11 @@ type Config struct {
 	// StrongIsolation refuses to run user code unless bubblewrap confines
 	// it, verified (a server sets it unless told otherwise).
 	StrongIsolation bool
-	// StepLimits are each step's process and disk limits (0: none).
+	// StepLimits are each step's process and disk limits, and the memory
+	// limit of a model that sets none (0: none).
 	StepLimits rt.Limits
+	// MaxStepMemory is the most memory a model may ask for (0: any).
+	MaxStepMemory int64
 	// Packages says where environments' packages come from.
 	Packages PackagePolicy
 	// BuildLimits bound each environment build.

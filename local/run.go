@@ -34,7 +34,7 @@ func (s *runService) Run(ctx context.Context, req tarn.RunRequest, events func(t
 	}
 	envs := &rt.EnvManager{Dir: filepath.Join(home, "envs"), UV: uv, SDKVersion: python.Version(), SDKDir: sdkDir, Sandbox: sandbox,
 		BuildLimits: s.l.cfg.BuildLimits}
-	runner := &pipeline.Runner{Tables: s.l.tables, Envs: envs, Sandbox: sandbox, Limits: s.l.cfg.StepLimits, SDKDir: sdkDir,
+	runner := &pipeline.Runner{Tables: s.l.tables, Envs: envs, Sandbox: sandbox, Limits: s.l.cfg.StepLimits, MaxMemory: s.l.cfg.MaxStepMemory, SDKDir: sdkDir,
 		Pool: rt.NewPool(rt.PoolOptions{})} // warm workers of this run (their sandboxes bind its directories)
 	defer runner.Pool.Close()
 	if s.l.cfg.RunCache != nil {

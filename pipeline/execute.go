@@ -206,7 +206,7 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *StepReport) err
 	}
 	prefix := stepKey(st)
 	spec := &rt.StepSpec{Kind: kind, ProjectDir: ex.p.Dir, File: m.File, Function: m.Function, Name: strings.ReplaceAll(prefix, ":", "-"),
-		Inputs: inputs, Parameters: params, SQL: m.SQL, MemoryLimit: ex.p.MemoryLimit(m)}
+		Inputs: inputs, Parameters: params, SQL: m.SQL, MemoryLimit: ex.memoryLimit(m)}
 	if kind != "expectation" {
 		spec.Output = m.Name + ".arrow" // in the worker's own directory (RunWorker)
 	}
@@ -281,11 +281,19 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *StepReport) err
 func (ex *execution) workerOptions(m *Model) rt.WorkerOptions {
 	o := rt.WorkerOptions{Env: ex.envs[ex.r.Envs.Key(ex.p.EnvSpec(m))], SDKDir: ex.r.SDKDir, Sandbox: ex.r.Sandbox,
 		ProjectDir: ex.p.Dir, SpecDir: ex.shm, WorkRoot: ex.workRoot, Network: m.InternetAccess, Egress: ex.r.Egress, Pool: ex.r.Pool,
-		Limits: rt.Limits{Memory: ex.p.MemoryLimit(m), Processes: ex.r.Limits.Processes, Disk: ex.r.Limits.Disk}}
+		Limits: rt.Limits{Memory: ex.memoryLimit(m), Processes: ex.r.Limits.Processes, Disk: ex.r.Limits.Disk}}
 	if ex.r.Cache != nil {
 		o.ReadOnly = append(o.ReadOnly, ex.r.Cache.EntriesDir()) // inputs served from the cache
 	}
 	return o
+}
+
+// memoryLimit is a model's memory limit: its own, or the runner's default.
+func (ex *execution) memoryLimit(m *Model) int64 {
+	if n := ex.p.MemoryLimit(m); n > 0 {
+		return n
+	}
+	return ex.r.Limits.Memory
 }
 
 // prewarm starts a warm worker per kind of worker the run will need, first

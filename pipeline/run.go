@@ -42,9 +42,11 @@ type Runner struct {
 	Envs   *rt.EnvManager
 	// Sandbox confines workers and the Parquet writer (nil: plain processes).
 	Sandbox *rt.Sandbox
-	// Limits are each worker's process and disk limits (its memory limit
-	// is the model's).
+	// Limits are each worker's process and disk limits, and the memory
+	// limit of a model that sets none.
 	Limits rt.Limits
+	// MaxMemory, when set, is the most memory a model may ask for.
+	MaxMemory int64
 	// Egress, when set, is the network of models with internet access
 	// (else they share the host's).
 	Egress   *rt.Egress
@@ -129,6 +131,9 @@ func (r *Runner) Run(ctx context.Context, p *Project, opts RunOptions) (*RunResu
 	}
 	r.emit(Event{Kind: "plan", Message: describePlan(plan)})
 
+	if err := r.checkMemory(p, plan); err != nil {
+		return nil, err
+	}
 	// Environments first: a bad pin or a missing interpreter fails before
 	// any step runs.
 	envs, err := r.ensureEnvs(ctx, p, plan)
@@ -188,6 +193,23 @@ func (r *Runner) Run(ctx context.Context, p *Project, opts RunOptions) (*RunResu
 		return res, runErr
 	}
 	return res, nil
+}
+
+// checkMemory refuses models that ask for more memory than MaxMemory.
+func (r *Runner) checkMemory(p *Project, plan *Plan) error {
+	if r.MaxMemory <= 0 {
+		return nil
+	}
+	var over []string
+	for _, st := range append(append([]*Step{}, plan.Steps...), plan.Expectations...) {
+		if n := p.MemoryLimit(st.Model); n > r.MaxMemory {
+			over = append(over, fmt.Sprintf("%s (%s:%d) asks for %s", st.Model.Name, st.Model.File, st.Model.Line, table.FormatBytes(n)))
+		}
+	}
+	if len(over) > 0 {
+		return tarn.Errorf(tarn.EINVALID, "this server gives a step at most %s of memory: %s; lower @tarn.resources(memory=...)", table.FormatBytes(r.MaxMemory), strings.Join(over, ", "))
+	}
+	return nil
 }
 
 func (r *Runner) isolation() rt.Isolation {

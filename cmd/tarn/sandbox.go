@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -9,6 +10,7 @@ import (
 	"github.com/tarnhq/tarn/local"
 	"github.com/tarnhq/tarn/pipeline"
 	rt "github.com/tarnhq/tarn/runtime"
+	"github.com/tarnhq/tarn/table"
 )
 
 // sandboxFlags are the flags of `tarn serve` that say how user code is
@@ -25,12 +27,16 @@ type sandboxFlags struct {
 	buildMemory  string
 	internet     string
 	privateNet   bool
+	memory       string
+	maxMemory    string
 }
 
 func (s *sandboxFlags) register(f *pflag.FlagSet) {
 	f.BoolVar(&s.weak, "allow-weak-isolation", false, "run user code even where no verified bubblewrap sandbox is available (unsafe unless every user trusts every other)")
 	f.IntVar(&s.uid, "sandbox-uid", rt.DefaultSandboxUID, "when the server runs as root: the uid (and gid) user code runs as")
 	f.IntVar(&s.processes, "step-processes", 4096, "most processes and threads one step may run")
+	f.StringVar(&s.memory, "step-memory", "4GiB", "memory of a step whose model sets none (@tarn.resources(memory=...)); shared memory counts")
+	f.StringVar(&s.maxMemory, "step-memory-max", "", "most memory a model may ask for (default: this machine's memory)")
 	f.StringVar(&s.disk, "step-disk", "50GiB", "most bytes one step may write: its output, result and /tmp files together")
 	f.StringVar(&s.indexURL, "index-url", "", "the package index environments install from (default: PyPI, or $TARN_INDEX_URL)")
 	f.StringSliceVar(&s.extraIndexes, "extra-index", nil, "another index a project may choose in its tarn_project.yml, as NAME=URL (repeatable)")
@@ -50,6 +56,19 @@ func (s *sandboxFlags) config() (local.Config, error) {
 	buildMem, err := parseSize("--build-memory", s.buildMemory)
 	if err != nil {
 		return local.Config{}, err
+	}
+	memory, err := parseSize("--step-memory", s.memory)
+	if err != nil {
+		return local.Config{}, err
+	}
+	maxMemory := totalMemory()
+	if s.maxMemory != "" {
+		if maxMemory, err = parseSize("--step-memory-max", s.maxMemory); err != nil {
+			return local.Config{}, err
+		}
+	}
+	if maxMemory > 0 && memory > maxMemory {
+		return local.Config{}, tarn.Errorf(tarn.EINVALID, "--step-memory %s is more than --step-memory-max %s", s.memory, table.FormatBytes(maxMemory))
 	}
 	if s.uid <= 0 {
 		return local.Config{}, tarn.Errorf(tarn.EINVALID, "--sandbox-uid %d: user code must not run as root; use an unprivileged uid such as %d", s.uid, rt.DefaultSandboxUID)
@@ -90,10 +109,26 @@ func (s *sandboxFlags) config() (local.Config, error) {
 		Internet:        internet,
 		Sandbox:         rt.SandboxConfig{UID: s.uid, GID: s.uid, Shared: true},
 		StrongIsolation: !s.weak,
-		StepLimits:      rt.Limits{Processes: s.processes, Disk: disk},
+		StepLimits:      rt.Limits{Memory: memory, Processes: s.processes, Disk: disk},
+		MaxStepMemory:   maxMemory,
 		BuildLimits:     rt.Limits{Memory: buildMem, Processes: s.processes, Disk: disk},
 		Packages:        pkgs,
 	}, nil
+}
+
+// totalMemory is the machine's memory in bytes (0 when unknown).
+func totalMemory() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
 }
 
 // parseSize reads a size such as 50GiB, 512MiB, 1.5GB or 1000000 (bytes).
