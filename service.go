@@ -174,9 +174,12 @@ const (
 	StepQueued  = "queued"
 	StepRunning = "running"
 	StepDone    = "done"
-	StepCached  = "cached" // served from the cache
-	StepFailed  = "failed"
-	StepSkipped = "skipped"
+	StepCached  = "cached"  // served from the cache
+	StepFailed  = "failed"  // its own error (StepReport.Error)
+	StepSkipped = "skipped" // never started: something it needs failed
+	// StepCancelled: stopped, or never started, because another step
+	// failed (or the run was cancelled).
+	StepCancelled = "cancelled"
 )
 
 // StepReport is the outcome of one step of a run.

@@ -62,7 +62,11 @@ type exportOnce struct {
 func (ex *execution) reports() []*StepReport { return ex.steps }
 
 // execute runs models (in parallel, dependencies first) then expectations.
-// The first failure cancels everything still running.
+// A failed model (or materialization) cancels every step still running
+// or waiting (cancelled); a step whose input failed never starts
+// (skipped). A failed expectation cancels nothing: every expectation that
+// can run does, so one run reports every broken rule. The error lists
+// every failure.
 func (ex *execution) execute(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -83,17 +87,8 @@ func (ex *execution) execute(ctx context.Context) error {
 	}
 	sem := make(chan struct{}, parallelism(ex.r.Parallel))
 	var wg sync.WaitGroup
-	var firstErr error
-	var errMu sync.Mutex
-	fail := func(err error) {
-		errMu.Lock()
-		if firstErr == nil {
-			firstErr = err
-			cancel()
-		}
-		errMu.Unlock()
-	}
-	ex.fail = fail
+	failures := &failureList{cancel: cancel}
+	ex.fail = func(err error) { failures.add(err, true) }
 	for _, st := range all {
 		wg.Add(1)
 		go func(st *Step) {
@@ -107,33 +102,72 @@ func (ex *execution) execute(ctx context.Context) error {
 				case <-ctx.Done():
 				}
 			}
-			if ctx.Err() != nil || !ex.depsOK(deps) {
+			if ex.depFailed(deps) {
 				ex.setState(rep, StateSkipped, "")
+				return
+			}
+			if ctx.Err() != nil {
+				ex.setState(rep, StateCancelled, "")
 				return
 			}
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
-				ex.setState(rep, StateSkipped, "")
+				ex.setState(rep, StateCancelled, "")
 				return
 			}
 			defer func() { <-sem }()
 			if err := ex.runStep(ctx, st, rep); err != nil {
-				if ctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded) && firstErr != nil {
-					ex.setState(rep, StateSkipped, "")
+				if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+					ex.setState(rep, StateCancelled, "")
 					return
 				}
 				ex.setState(rep, StateFailed, err.Error())
-				fail(err)
+				failures.add(err, st.Model.Kind != "expectation")
 			}
 		}(st)
 	}
 	wg.Wait()
 	ex.writes.Wait()
-	if firstErr != nil {
-		return firstErr
+	if err := failures.err(); err != nil {
+		return err
 	}
 	return ctx.Err()
+}
+
+// failureList collects the failures of a run's steps.
+type failureList struct {
+	mu     sync.Mutex
+	errs   []error
+	cancel func()
+}
+
+// add records a failure; stop cancels the steps still running.
+func (f *failureList) add(err error, stop bool) {
+	f.mu.Lock()
+	f.errs = append(f.errs, err)
+	f.mu.Unlock()
+	if stop {
+		f.cancel()
+	}
+}
+
+// err is the run's error: its one failure, or all of them.
+func (f *failureList) err() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch len(f.errs) {
+	case 0:
+		return nil
+	case 1:
+		return f.errs[0]
+	}
+	lines := make([]string, len(f.errs))
+	for i, err := range f.errs {
+		lines[i] = "  - " + strings.ReplaceAll(err.Error(), "\n", "\n    ")
+	}
+	code := tarn.ErrorCode(f.errs[0])
+	return tarn.Errorf(code, "%d steps failed:\n%s", len(f.errs), strings.Join(lines, "\n"))
 }
 
 func stepKey(st *Step) string {
@@ -143,16 +177,19 @@ func stepKey(st *Step) string {
 	return st.Model.Name
 }
 
-func (ex *execution) depsOK(deps []string) bool {
+// depFailed says whether a dependency failed, or was skipped for a
+// failure of its own inputs: the step is then skipped, never started.
+func (ex *execution) depFailed(deps []string) bool {
 	ex.mu.Lock()
 	defer ex.mu.Unlock()
 	for _, d := range deps {
-		if st := ex.byName[d].State; st != StateDone && st != StateCached {
-			return false
+		if st := ex.byName[d].State; st == StateFailed || st == StateSkipped {
+			return true
 		}
 	}
-	return true
+	return false
 }
+
 
 func (ex *execution) setState(rep *StepReport, state, msg string) {
 	ex.mu.Lock()

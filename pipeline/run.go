@@ -25,12 +25,13 @@ import (
 
 // Step states reported in events.
 const (
-	StateQueued  = tarn.StepQueued
-	StateRunning = tarn.StepRunning
-	StateDone    = tarn.StepDone
-	StateCached  = tarn.StepCached
-	StateFailed  = tarn.StepFailed
-	StateSkipped = tarn.StepSkipped
+	StateQueued    = tarn.StepQueued
+	StateRunning   = tarn.StepRunning
+	StateDone      = tarn.StepDone
+	StateCached    = tarn.StepCached
+	StateFailed    = tarn.StepFailed
+	StateSkipped   = tarn.StepSkipped
+	StateCancelled = tarn.StepCancelled
 )
 
 // Event is progress of a run, for live display (the service type).

@@ -277,7 +277,10 @@ func (p *runPrinter) event(e tarn.RunEvent) {
 			p.line("✗ %s failed\n", e.Step)
 		case tarn.StepSkipped:
 			delete(p.running, e.Step)
-			p.line("- %s skipped\n", e.Step)
+			p.line("- %s skipped (an input failed)\n", e.Step)
+		case tarn.StepCancelled:
+			delete(p.running, e.Step)
+			p.line("- %s cancelled\n", e.Step)
 		}
 	}
 }

@@ -140,7 +140,9 @@ def format_event(e: Dict[str, Any]) -> Optional[str]:
     if state == "failed":
         return f"✗ {step} failed"
     if state == "skipped":
-        return f"- {step} skipped"
+        return f"- {step} skipped (an input failed)"
+    if state == "cancelled":
+        return f"- {step} cancelled"
     return None
 
 
