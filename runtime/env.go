@@ -20,9 +20,20 @@ import (
 	"github.com/tarnhq/tarn"
 )
 
-// DefaultPyArrow is the pyarrow pin added to environments that do not pin
-// pyarrow themselves (the worker needs it).
+// DefaultPyArrow is the newest pyarrow tarn is tested with; environments
+// that do not pin pyarrow themselves get the newest release in
+// PyArrowRange that has a wheel for their Python and works with their
+// other pins (the worker needs pyarrow).
 const DefaultPyArrow = "26.0.1"
+
+// PyArrowRange is the pyarrow requirement added to environments that pin
+// none: the releases the SDK supports (python/pyproject.toml).
+const PyArrowRange = ">=14,<=" + DefaultPyArrow
+
+// pyarrowNumPy1 is the requirement tarn falls back to when the resolved
+// NumPy is older than 2: pyarrow 26 and later refuse it at import, and
+// pyarrow does not declare NumPy as a dependency, so no resolver sees it.
+const pyarrowNumPy1 = "pyarrow>=14,<26"
 
 // EnvSpec describes a Python environment.
 type EnvSpec struct {
@@ -55,15 +66,15 @@ type Env struct {
 	Spec      EnvSpec       `json:"spec"`
 }
 
-// Requirements returns the sorted requirement strings of a spec, with the
-// default pyarrow pin added when absent.
+// Requirements returns the sorted requirement strings of a spec, with
+// PyArrowRange added when it pins no pyarrow.
 func (s EnvSpec) Requirements() []string {
 	pk := map[string]string{}
 	for k, v := range s.Packages {
 		pk[normalizePackage(k)] = strings.TrimSpace(v)
 	}
 	if _, ok := pk["pyarrow"]; !ok {
-		pk["pyarrow"] = DefaultPyArrow
+		pk["pyarrow"] = PyArrowRange
 	}
 	var reqs []string
 	for name, v := range pk {
@@ -324,19 +335,44 @@ func (m *EnvManager) Ensure(ctx context.Context, spec EnvSpec, log func(string))
 	if m.Index.NoBuild {
 		args = append(args, "--no-build")
 	}
-	args = append(args, spec.Requirements()...)
-	if err := b.uv(ctx, args...); err != nil {
-		msg := err.Error()
-		if m.Index.NoBuild && strings.Contains(msg, "--no-build") {
-			msg += "\n(this server installs wheels only: ask its operator for --allow-source-builds, or pin a version that has a wheel for Python " + interp.Minor() + ")"
+	// pyarrow from a wheel only: a Python without a wheel of the newest
+	// release gets the newest that has one, not a source build.
+	args = append(args, "--only-binary", "pyarrow")
+	install := func(reqs []string) error {
+		if err := b.uv(ctx, append(append([]string{}, args...), reqs...)...); err != nil {
+			msg := err.Error()
+			if m.Index.NoBuild && strings.Contains(msg, "--no-build") {
+				msg += "\n(this server installs wheels only: ask its operator for --allow-source-builds, or pin a version that has a wheel for Python " + interp.Minor() + ")"
+			}
+			return tarn.Errorf(tarn.EINVALID, "install packages %s for Python %s: %s", strings.Join(reqs, " "), interp.Version, msg)
 		}
-		return nil, tarn.Errorf(tarn.EINVALID, "install packages %s for Python %s: %s", strings.Join(spec.Requirements(), " "), interp.Version, msg)
+		return nil
+	}
+	reqs := spec.Requirements()
+	if err := install(reqs); err != nil {
+		return nil, err
+	}
+	check, err := b.check(ctx, spec)
+	if err == nil && check.needsOlderPyArrow() && !spec.pinsPyArrow() {
+		if log != nil {
+			log(fmt.Sprintf("environment %s: NumPy %s is older than 2, which pyarrow 26 needs: installing %s", key[:12], check.NumPy, pyarrowNumPy1))
+		}
+		if err := install(withPyArrow(reqs, pyarrowNumPy1)); err != nil {
+			return nil, err
+		}
+		check, err = b.check(ctx, spec)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := check.problem(spec, interp); err != nil {
+		return nil, err
 	}
 	if m.SDKDir != "" {
 		m.compileSDK(ctx, interp)
 	}
 	meta, _ := json.Marshal(map[string]any{"spec": spec, "python_version": interp.Version, "requirements": spec.Requirements(), "sdk": m.SDKVersion,
-		"sources": m.Index})
+		"sources": m.Index, "pyarrow": check.PyArrow, "numpy": check.NumPy})
 	if err := os.WriteFile(filepath.Join(tmp, "tarn-env.json"), meta, 0o644); err != nil {
 		return nil, err
 	}
@@ -352,6 +388,110 @@ func (m *EnvManager) Ensure(ctx context.Context, spec EnvSpec, log func(string))
 	env.Version = interp.Version
 	m.compileInBackground(env, interp)
 	return env, nil
+}
+
+// envCheck is what python -m tarn._envcheck found in a new environment.
+type envCheck struct {
+	OK       bool   `json:"ok"`
+	PyArrow  string `json:"pyarrow"`
+	NumPy    string `json:"numpy"`
+	Failures []struct {
+		Dist   string `json:"dist"`
+		Module string `json:"module"`
+		Error  string `json:"error"`
+	} `json:"failures"`
+}
+
+// check imports pyarrow, tarn's worker and the top-level modules of the
+// spec's pins in the new environment, in the build sandbox without the
+// network.
+func (b *build) check(ctx context.Context, spec EnvSpec) (*envCheck, error) {
+	if b.m.SDKDir == "" {
+		return &envCheck{OK: true}, nil
+	}
+	var dists []string
+	for name := range spec.Packages {
+		if n := normalizePackage(name); n != "pyarrow" {
+			dists = append(dists, n)
+		}
+	}
+	sort.Strings(dists)
+	python := filepath.Join(b.tmp, "bin", "python")
+	var stdout, stderr bytes.Buffer
+	err := b.m.Sandbox.Run(ctx, Command{
+		Argv:        append([]string{python, "-m", "tarn._envcheck"}, dists...),
+		Env:         []string{"PATH=" + filepath.Join(b.tmp, "bin") + ":/usr/bin:/bin", "HOME=/tmp", "LANG=C.UTF-8", "PYTHONPATH=" + b.m.SDKDir, "PYTHONDONTWRITEBYTECODE=1"},
+		Confinement: Confinement{ReadOnly: []string{interpreterPrefixOf(b.python), b.tmp, b.m.SDKDir}, Limits: b.m.BuildLimits},
+		Stdout:      &stdout, Stderr: &stderr,
+	})
+	var c envCheck
+	if jerr := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &c); jerr != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, tarn.Errorf(tarn.EINVALID, "check the new environment (importing its packages): %v: %s", err, lastLine(stderr.String()))
+	}
+	return &c, nil
+}
+
+// needsOlderPyArrow says whether pyarrow failed to import because NumPy is
+// older than it needs.
+func (c *envCheck) needsOlderPyArrow() bool {
+	for _, f := range c.Failures {
+		if f.Dist == "pyarrow" && strings.Contains(f.Error, "NumPy") {
+			return true
+		}
+	}
+	return false
+}
+
+// problem is the build error for a failed check: which import failed and
+// what to pin.
+func (c *envCheck) problem(spec EnvSpec, interp Interpreter) error {
+	if c.OK {
+		return nil
+	}
+	var lines []string
+	for _, f := range c.Failures {
+		hint := ""
+		switch {
+		case f.Dist == "pyarrow" && strings.Contains(f.Error, "NumPy"):
+			hint = fmt.Sprintf(" (NumPy %s is installed: pin pyarrow<26, or a numpy>=2 that your other pins allow)", c.NumPy)
+		case f.Dist == "tarn":
+			hint = fmt.Sprintf(" (tarn's worker needs pyarrow>=14 on Python %s; pyarrow %s is installed)", interp.Minor(), c.PyArrow)
+		}
+		lines = append(lines, fmt.Sprintf("import %s (from %s) fails: %s%s", f.Module, f.Dist, lastLine(f.Error), hint))
+	}
+	return tarn.Errorf(tarn.EINVALID, "the environment of Python %s with %s installs but does not work:\n  %s", interp.Version, strings.Join(spec.Requirements(), " "), strings.Join(lines, "\n  "))
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndex(s, "\n"); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+// pinsPyArrow says whether the spec pins pyarrow itself.
+func (s EnvSpec) pinsPyArrow() bool {
+	for name := range s.Packages {
+		if normalizePackage(name) == "pyarrow" {
+			return true
+		}
+	}
+	return false
+}
+
+// withPyArrow replaces the pyarrow requirement of reqs.
+func withPyArrow(reqs []string, pyarrow string) []string {
+	out := []string{pyarrow}
+	for _, r := range reqs {
+		if rest, ok := strings.CutPrefix(r, "pyarrow"); !ok || (rest != "" && !strings.ContainsAny(rest[:1], "<>=!~ [")) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // compileSDK byte-compiles the SDK for an interpreter, with that

@@ -29,13 +29,20 @@ func TestEnvSpec_Key(t *testing.T) {
 
 func TestEnvSpec_Requirements(t *testing.T) {
 	got := strings.Join(EnvSpec{Packages: map[string]string{"pandas": "2.2.3", "numpy": ">=2", "six": "", "Py_Yaml": "6.0"}}.Requirements(), " ")
-	want := "numpy>=2 pandas==2.2.3 py-yaml==6.0 pyarrow==" + DefaultPyArrow + " six"
+	want := "numpy>=2 pandas==2.2.3 py-yaml==6.0 pyarrow" + PyArrowRange + " six"
 	if got != want {
 		t.Fatalf("requirements = %q, want %q", got, want)
 	}
 	pinned := EnvSpec{Packages: map[string]string{"pyarrow": "17.0.0"}}
 	if got := pinned.Requirements(); len(got) != 1 || got[0] != "pyarrow==17.0.0" {
 		t.Fatalf("an explicit pyarrow pin is replaced: %v", got)
+	}
+}
+
+func TestWithPyArrow(t *testing.T) {
+	got := strings.Join(withPyArrow([]string{"pandas==2.1.4", "pyarrow>=14,<=26.0.1", "pyarrow-hotfix==0.6"}, pyarrowNumPy1), " ")
+	if got != "pyarrow>=14,<26 pandas==2.1.4 pyarrow-hotfix==0.6" {
+		t.Fatalf("withPyArrow: %q", got)
 	}
 }
 

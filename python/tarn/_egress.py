@@ -57,14 +57,14 @@ def main(argv: list) -> int:
     listener.bind(("127.0.0.1", port))
     listener.listen(64)
     listener.set_inheritable(False)
-    threading.Thread(target=_serve, args=(listener, path), daemon=True).start()
-    pid = os.fork()
+    pid = os.fork()  # before any thread: forking a threaded process is unsafe
     if pid == 0:
         try:
             os.execvp(command[0], command)
         except OSError as exc:
             sys.stderr.write(f"tarn egress: cannot run {command[0]}: {exc}\n")
             os._exit(127)
+    threading.Thread(target=_serve, args=(listener, path), daemon=True).start()
     while True:
         try:
             _, status = os.waitpid(pid, 0)
