@@ -190,7 +190,6 @@ func (ex *execution) depFailed(deps []string) bool {
 	return false
 }
 
-
 func (ex *execution) setState(rep *StepReport, state, msg string) {
 	ex.mu.Lock()
 	rep.State = state
