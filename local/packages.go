@@ -38,7 +38,8 @@ func (p PackagePolicy) Resolve(decl pipeline.IndexDecl, user string) (rt.IndexCo
 			ix.URL = decl.URL
 		}
 		if decl.FindLinks != "" {
-			ix.FindLinks = decl.FindLinks
+			// Wheels a user brought: their environments are theirs alone.
+			ix.FindLinks, ix.Owner = decl.FindLinks, user
 		}
 		return ix, nil
 	}

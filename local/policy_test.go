@@ -13,7 +13,7 @@ import (
 func TestPackagePolicy_Resolve(t *testing.T) {
 	embedded := PackagePolicy{IndexURL: "https://mirror/simple"}
 	ix, err := embedded.Resolve(pipeline.IndexDecl{URL: "https://other/simple", FindLinks: "/proj/wheels"}, "alice")
-	if err != nil || ix.URL != "https://other/simple" || ix.FindLinks != "/proj/wheels" || ix.NoBuild {
+	if err != nil || ix.URL != "https://other/simple" || ix.FindLinks != "/proj/wheels" || ix.NoBuild || ix.Owner != "alice" {
 		t.Fatalf("embedded: a project's own index is used: %+v %v", ix, err)
 	}
 	server := PackagePolicy{IndexURL: "https://mirror/simple", Indexes: map[string]string{"internal": "https://internal/simple"}, Operator: true}

@@ -135,3 +135,35 @@ func TestProcStatus_Check(t *testing.T) {
 		}
 	}
 }
+
+func TestEnvManager_KeyCoversSources(t *testing.T) {
+	spec := EnvSpec{Python: "3.11", Packages: map[string]string{"pandas": "2.2.3"}}
+	wheels := t.TempDir()
+	os.WriteFile(filepath.Join(wheels, "rtpkg-1.0-py3-none-any.whl"), []byte("alice's"), 0o644)
+	key := func(ix IndexConfig) string { return (&EnvManager{SDKVersion: "s", Index: ix}).Key(spec) }
+	base := key(IndexConfig{})
+	if base != spec.Key("s") {
+		t.Fatal("the default sources change the key")
+	}
+	seen := map[string]string{"default": base}
+	for name, ix := range map[string]IndexConfig{
+		"index":   {URL: "https://mirror/simple"},
+		"wheels":  {FindLinks: wheels},
+		"offline": {Offline: true},
+		"nobuild": {NoBuild: true},
+		"owner":   {FindLinks: wheels, Owner: "alice"},
+	} {
+		k := key(ix)
+		for other, ok := range seen {
+			if ok == k {
+				t.Errorf("sources %s and %s share a key", name, other)
+			}
+		}
+		seen[name] = k
+	}
+	before := key(IndexConfig{FindLinks: wheels})
+	os.WriteFile(filepath.Join(wheels, "rtpkg-1.0-py3-none-any.whl"), []byte("bob's wheel of the same name"), 0o644)
+	if key(IndexConfig{FindLinks: wheels}) == before {
+		t.Fatal("another wheel under the same name keeps the key")
+	}
+}
