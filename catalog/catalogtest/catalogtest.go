@@ -1,6 +1,8 @@
 // Package catalogtest is the conformance suite every catalog.Store backend
 // runs: branches, tags, commits, log, ref syntax, merges, time travel and
-// optimistic concurrency, exercised through catalog.Catalog.
+// optimistic concurrency, exercised through catalog.Catalog; and, under
+// "Store", the contract of each Store method used directly (errors,
+// prefix lookups, compare-and-swap, the atomicity of Apply, contention).
 package catalogtest
 
 import (
@@ -100,6 +102,7 @@ func Run(t *testing.T, newStore NewStore) {
 	t.Run("Tags", func(t *testing.T) { testTags(t, newStore) })
 	t.Run("CommitAndLog", func(t *testing.T) { testCommitAndLog(t, newStore) })
 	t.Run("RefSyntax", func(t *testing.T) { testRefSyntax(t, newStore) })
+	t.Run("AmbiguousPrefix", func(t *testing.T) { testAmbiguousPrefix(t, newStore) })
 	t.Run("TimeTravel", func(t *testing.T) { testTimeTravel(t, newStore) })
 	t.Run("MergeFastForward", func(t *testing.T) { testMergeFastForward(t, newStore) })
 	t.Run("MergeThreeWay", func(t *testing.T) { testMergeThreeWay(t, newStore) })
@@ -108,6 +111,7 @@ func Run(t *testing.T, newStore NewStore) {
 	t.Run("OptimisticConcurrency", func(t *testing.T) { testOptimistic(t, newStore) })
 	t.Run("ConcurrentWriters", func(t *testing.T) { testConcurrentWriters(t, newStore) })
 	t.Run("OnlyBranchesWritable", func(t *testing.T) { testOnlyBranchesWritable(t, newStore) })
+	t.Run("Store", func(t *testing.T) { runStore(t, newStore) })
 }
 
 func testInit(t *testing.T, newStore NewStore) {
