@@ -463,31 +463,45 @@ func testConcurrentWriters(t *testing.T, newStore NewStore) {
 	// Contended writes to the same key: exactly the acknowledged ones win,
 	// the others fail with a conflict.
 	base, _ := c.Resolve(ctx, "main")
-	var ok, conflicts int
-	var mu sync.Mutex
-	var wg2 sync.WaitGroup
-	for w := 0; w < writers; w++ {
-		wg2.Add(1)
-		go func(w int) {
-			defer wg2.Done()
-			_, err := c.Commit(ctx, catalog.CommitRequest{Branch: "main", Base: base.Hash,
-				Changes: map[string]*tarn.Entry{table("hot"): tbl(fmt.Sprint("hot", w))}})
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err == nil:
-				ok++
-			case tarn.ErrorCode(err) == tarn.ECONFLICT:
-				conflicts++
-			default:
-				t.Errorf("unexpected error: %v", err)
-			}
-		}(w)
-	}
-	wg2.Wait()
+	ok, conflicts := race(t, writers, func(w int) error {
+		_, err := c.Commit(ctx, catalog.CommitRequest{Branch: "main", Base: base.Hash,
+			Changes: map[string]*tarn.Entry{table("hot"): tbl(fmt.Sprint("hot", w))}})
+		return err
+	}, func(err error) bool { return tarn.ErrorCode(err) == tarn.ECONFLICT })
 	if ok != 1 || conflicts != writers-1 {
 		t.Fatalf("same-key writers from one base: %d succeeded, %d conflicted", ok, conflicts)
 	}
+}
+
+// race runs try(0) to try(n-1) in n goroutines released at once, and
+// returns how many succeeded and how many lost (the errors lost accepts);
+// any other error fails the test.
+func race(t *testing.T, n int, try func(i int) error, lost func(error) bool) (wins, losses int) {
+	t.Helper()
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			<-start
+			errs[i] = try(i)
+		}(i)
+	}
+	close(start)
+	wg.Wait()
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			wins++
+		case lost(err):
+			losses++
+		default:
+			t.Errorf("racing: %v", err)
+		}
+	}
+	return wins, losses
 }
 
 func testOnlyBranchesWritable(t *testing.T, newStore NewStore) {

@@ -8,7 +8,6 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -343,28 +342,10 @@ func testStoreConcurrentCAS(t *testing.T, newStore NewStore) {
 	counter := func(n int) string { return fakeHash("c", n) }
 	apply(t, s, &catalog.Batch{Refs: []catalog.RefUpdate{{Name: "counter", Kind: tarn.KindBranch, New: counter(0)}}})
 
-	var wins, moved int
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for g := 0; g < goroutines; g++ {
-		wg.Add(1)
-		go func(g int) {
-			defer wg.Done()
-			err := s.Apply(ctx, &catalog.Batch{Refs: []catalog.RefUpdate{{Name: "counter", Kind: tarn.KindBranch,
-				Old: counter(0), New: fakeHash("d", g)}}})
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err == nil:
-				wins++
-			case errors.Is(err, catalog.ErrRefMoved):
-				moved++
-			default:
-				t.Errorf("racing compare-and-swap: %v", err)
-			}
-		}(g)
-	}
-	wg.Wait()
+	wins, moved := race(t, goroutines, func(g int) error {
+		return s.Apply(ctx, &catalog.Batch{Refs: []catalog.RefUpdate{{Name: "counter", Kind: tarn.KindBranch,
+			Old: counter(0), New: fakeHash("d", g)}}})
+	}, func(err error) bool { return errors.Is(err, catalog.ErrRefMoved) })
 	if wins != 1 || moved != goroutines-1 {
 		t.Fatalf("%d goroutines swapping from one commit: %d won, %d saw the ref move", goroutines, wins, moved)
 	}
@@ -378,33 +359,25 @@ func testStoreConcurrentCAS(t *testing.T, newStore NewStore) {
 	for n := 0; n <= goroutines*increments; n++ {
 		values[counter(n)] = n
 	}
-	errs := make(chan error, goroutines)
-	for g := 0; g < goroutines; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for done := 0; done < increments; {
-				r, err := s.GetRef(ctx, "counter")
-				if err != nil {
-					errs <- err
-					return
-				}
-				err = s.Apply(ctx, &catalog.Batch{Refs: []catalog.RefUpdate{{Name: "counter", Kind: tarn.KindBranch,
-					Old: r.Commit, New: counter(values[r.Commit] + 1)}}})
-				switch {
-				case err == nil:
-					done++
-				case !errors.Is(err, catalog.ErrRefMoved):
-					errs <- err
-					return
-				}
+	finished, _ := race(t, goroutines, func(int) error {
+		for done := 0; done < increments; {
+			r, err := s.GetRef(ctx, "counter")
+			if err != nil {
+				return err
 			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatalf("counting by compare-and-swap: %v", err)
+			err = s.Apply(ctx, &catalog.Batch{Refs: []catalog.RefUpdate{{Name: "counter", Kind: tarn.KindBranch,
+				Old: r.Commit, New: counter(values[r.Commit] + 1)}}})
+			switch {
+			case err == nil:
+				done++
+			case !errors.Is(err, catalog.ErrRefMoved):
+				return err
+			}
+		}
+		return nil
+	}, func(error) bool { return false })
+	if finished != goroutines {
+		t.FailNow() // race reported the errors
 	}
 	r, err = s.GetRef(ctx, "counter")
 	if err != nil {

@@ -50,6 +50,18 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// read runs get under the read lock, once ctx and the store are found
+// usable.
+func read[T any](s *Store, ctx context.Context, get func() (T, error)) (T, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.readable(ctx); err != nil {
+		var zero T
+		return zero, err
+	}
+	return get()
+}
+
 // readable checks ctx and that the store is open; the caller holds s.mu.
 func (s *Store) readable(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
@@ -63,79 +75,64 @@ func (s *Store) readable(ctx context.Context) error {
 
 // GetObject implements catalog.Store.
 func (s *Store) GetObject(ctx context.Context, hash string) ([]byte, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if err := s.readable(ctx); err != nil {
-		return nil, err
-	}
-	data, ok := s.objects[hash]
-	if !ok {
-		return nil, fmt.Errorf("object %s: %w", hash, catalog.ErrNotFound)
-	}
-	return bytes.Clone(data), nil
+	return read(s, ctx, func() ([]byte, error) {
+		data, ok := s.objects[hash]
+		if !ok {
+			return nil, fmt.Errorf("object %s: %w", hash, catalog.ErrNotFound)
+		}
+		return bytes.Clone(data), nil
+	})
 }
 
 // GetCommit implements catalog.Store.
 func (s *Store) GetCommit(ctx context.Context, hash string) (*tarn.Commit, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if err := s.readable(ctx); err != nil {
-		return nil, err
-	}
-	c, ok := s.commits[hash]
-	if !ok {
-		return nil, fmt.Errorf("commit %s: %w", hash, catalog.ErrNotFound)
-	}
-	return copyCommit(c), nil
+	return read(s, ctx, func() (*tarn.Commit, error) {
+		c, ok := s.commits[hash]
+		if !ok {
+			return nil, fmt.Errorf("commit %s: %w", hash, catalog.ErrNotFound)
+		}
+		return copyCommit(c), nil
+	})
 }
 
 // FindCommits implements catalog.Store: the hashes are in ascending order.
 // A negative limit means no limit.
 func (s *Store) FindCommits(ctx context.Context, prefix string, limit int) ([]string, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if err := s.readable(ctx); err != nil {
-		return nil, err
-	}
-	var out []string
-	for i := sort.SearchStrings(s.hashes, prefix); i < len(s.hashes) && strings.HasPrefix(s.hashes[i], prefix); i++ {
-		if limit >= 0 && len(out) == limit {
-			break
+	return read(s, ctx, func() ([]string, error) {
+		var out []string
+		for i := sort.SearchStrings(s.hashes, prefix); i < len(s.hashes) && strings.HasPrefix(s.hashes[i], prefix); i++ {
+			if limit >= 0 && len(out) == limit {
+				break
+			}
+			out = append(out, s.hashes[i])
 		}
-		out = append(out, s.hashes[i])
-	}
-	return out, nil
+		return out, nil
+	})
 }
 
 // GetRef implements catalog.Store.
 func (s *Store) GetRef(ctx context.Context, name string) (*tarn.Ref, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if err := s.readable(ctx); err != nil {
-		return nil, err
-	}
-	r, ok := s.refs[name]
-	if !ok {
-		return nil, fmt.Errorf("ref %s: %w", name, catalog.ErrNotFound)
-	}
-	return &r, nil
+	return read(s, ctx, func() (*tarn.Ref, error) {
+		r, ok := s.refs[name]
+		if !ok {
+			return nil, fmt.Errorf("ref %s: %w", name, catalog.ErrNotFound)
+		}
+		return &r, nil
+	})
 }
 
 // ListRefs implements catalog.Store.
 func (s *Store) ListRefs(ctx context.Context, kind tarn.RefKind) ([]tarn.Ref, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if err := s.readable(ctx); err != nil {
-		return nil, err
-	}
-	var out []tarn.Ref
-	for _, r := range s.refs {
-		if kind == "" || r.Kind == kind {
-			out = append(out, r)
+	return read(s, ctx, func() ([]tarn.Ref, error) {
+		var out []tarn.Ref
+		for _, r := range s.refs {
+			if kind == "" || r.Kind == kind {
+				out = append(out, r)
+			}
 		}
-	}
-	slices.SortFunc(out, func(a, b tarn.Ref) int { return strings.Compare(a.Name, b.Name) })
-	return out, nil
+		slices.SortFunc(out, func(a, b tarn.Ref) int { return strings.Compare(a.Name, b.Name) })
+		return out, nil
+	})
 }
 
 // Apply implements catalog.Store. The ref updates are checked in order
