@@ -49,7 +49,11 @@ type Batch struct {
 }
 
 // RefUpdate is a compare-and-swap on one ref. Old "" means the ref must not
-// exist (create); New "" deletes it. Kind is used on create.
+// exist (create); New "" deletes it; otherwise the ref must point at Old and
+// is moved to New. Kind is used on create (an update keeps the ref's kind).
+// An update with neither Old nor New is invalid: Apply refuses the batch
+// with an error other than ErrRefMoved. The updates of one batch apply in
+// order, each seeing the ones before it.
 type RefUpdate struct {
 	Name string
 	Kind tarn.RefKind

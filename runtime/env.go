@@ -589,7 +589,7 @@ func (b *build) uv(ctx context.Context, args ...string) error {
 	c := Confinement{ReadOnly: b.binds, Writable: []string{b.tmp, b.cache}, Limits: b.m.BuildLimits}
 	if args[0] == "pip" && !b.m.Index.Offline {
 		c.Network = true
-		if b.m.Sandbox.Isolation == IsolationBubblewrap && b.m.SDKDir != "" {
+		if b.m.Sandbox != nil && b.m.Sandbox.Isolation == IsolationBubblewrap && b.m.SDKDir != "" {
 			// The network of a build reaches the package indexes only.
 			eg, err := NewEgress(b.m.Sandbox.stateDir, IndexEgress(b.m.Index.URL))
 			if err != nil {

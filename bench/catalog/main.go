@@ -12,26 +12,21 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/tarnhq/tarn/bench/internal/benchkit"
 )
 
 type config struct {
 	dir     string
-	keep    bool
-	json    bool
+	keep    bool // -keep
 	only    string
 	seed    uint64
 	check   bool
@@ -53,19 +48,17 @@ type config struct {
 // so that its disk write-back does not land on the other figures.
 var figureNames = []string{"branch", "commit", "merge", "table"}
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+var kit = benchkit.New("catalog")
 
-func run(args []string, stdout, stderr io.Writer) int {
+func main() {
 	cfg := &config{}
-	fs := flag.NewFlagSet("catalog", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := kit.Flags
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: go run ./bench/catalog [flags]\n\nPrints tarn's catalog benchmark figures (progress goes to stderr).\n\nflags:\n")
+		fmt.Fprintf(kit.Stderr, "usage: go run ./bench/catalog [flags]\n\nPrints tarn's catalog benchmark figures (progress goes to stderr).\n\nflags:\n")
 		fs.PrintDefaults()
 	}
+	fs.Lookup("keep").Usage = "keep the work directory (and the generated input) at the end"
 	fs.StringVar(&cfg.dir, "dir", "", "work directory (must be absent or empty; default: a new temp dir)")
-	fs.BoolVar(&cfg.keep, "keep", false, "keep the work directory (and the generated input) at the end")
-	fs.BoolVar(&cfg.json, "json", false, "print the figures as JSON on stdout")
 	fs.StringVar(&cfg.only, "only", "", "comma-separated figures to run: "+strings.Join(figureNames, ", ")+" (default all)")
 	fs.Uint64Var(&cfg.seed, "seed", 1, "random seed (table choice, generated data)")
 	fs.BoolVar(&cfg.check, "check", false, "exit 1 when a size ratio (figures 2 and 3) exceeds -max-ratio")
@@ -82,40 +75,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.mergeTables, "merge-tables", 1000, "4: tables on main")
 	fs.IntVar(&cfg.mergeChanged, "merge-changes", 100, "4: tables changed on the branch (and other tables changed on main)")
 	fs.IntVar(&cfg.merges, "merges", 200, "4: merges timed of each kind (three-way, fast-forward)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "unexpected arguments %q; see -help\n", fs.Args())
-		return 2
-	}
+	kit.Main(func(ctx context.Context) error { return run(ctx, cfg) })
+}
+
+func run(ctx context.Context, cfg *config) error {
 	selected, err := selectFigures(cfg.only)
 	if err == nil {
 		err = cfg.validate()
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "bench: %v\n", err)
-		return 2
+		return err
 	}
-
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer cancel()
-	p := newProgress(stderr)
-	cleanup, err := prepareDir(cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "bench: %v\n", err)
-		return 1
+	p := newProgress(kit)
+	if cfg.dir, err = kit.WorkDir(cfg.dir); err != nil {
+		return fmt.Errorf("-dir: %w", err)
 	}
-	defer func() {
-		if cfg.keep {
-			p.logf("kept %s", cfg.dir)
-			return
-		}
-		cleanup()
-	}()
+	cfg.keep = kit.Keep
 
 	rep := &report{
 		Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(),
@@ -129,8 +104,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			err = pprof.StartCPUProfile(f)
 		}
 		if err != nil {
-			fmt.Fprintf(stderr, "bench: -cpuprofile: %v\n", err)
-			return 1
+			return fmt.Errorf("-cpuprofile: %w", err)
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
@@ -151,33 +125,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		p.end()
 		if err != nil {
-			if ctx.Err() != nil {
-				err = ctx.Err()
-			}
-			fmt.Fprintf(stderr, "bench: %s: %v\n", name, err)
-			return 1
+			return fmt.Errorf("%s: %w", name, err)
 		}
 	}
 	rep.ElapsedS = time.Since(start).Seconds()
 	p.logf("done in %.1fs", rep.ElapsedS)
 
-	if cfg.json {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
-			fmt.Fprintf(stderr, "bench: %v\n", err)
-			return 1
-		}
-	} else {
-		rep.print(stdout, cfg)
+	if err := kit.Report(rep, func(w io.Writer) { rep.print(w, cfg) }); err != nil {
+		return err
 	}
 	if cfg.check {
 		if bad := rep.overRatio(cfg.maxRate); len(bad) > 0 {
-			fmt.Fprintf(stderr, "bench: ratio above %.2f: %s\n", cfg.maxRate, strings.Join(bad, "; "))
-			return 1
+			return fmt.Errorf("ratio above %.2f: %s", cfg.maxRate, strings.Join(bad, "; "))
 		}
 	}
-	return 0
+	return nil
 }
 
 func selectFigures(only string) (map[string]bool, error) {
@@ -191,7 +153,7 @@ func selectFigures(only string) (map[string]bool, error) {
 	for _, n := range strings.Split(only, ",") {
 		n = strings.TrimSpace(n)
 		if !slices.Contains(figureNames, n) {
-			return nil, fmt.Errorf("-only: unknown figure %q (use %s)", n, strings.Join(figureNames, ", "))
+			return nil, benchkit.Usagef("-only: unknown figure %q (use %s)", n, strings.Join(figureNames, ", "))
 		}
 		sel[n] = true
 	}
@@ -208,11 +170,11 @@ func (c *config) validate() error {
 		{"table-branches", c.tableBranches}, {"merge-tables", c.mergeTables}, {"merge-changes", c.mergeChanged}, {"merges", c.merges},
 	} {
 		if v.val < 1 {
-			return fmt.Errorf("-%s must be at least 1", v.name)
+			return benchkit.Usagef("-%s must be at least 1", v.name)
 		}
 	}
 	if 2*c.mergeChanged > c.mergeTables {
-		return fmt.Errorf("-merge-changes %d must be at most half of -merge-tables %d (the two sides change different tables)", c.mergeChanged, c.mergeTables)
+		return benchkit.Usagef("-merge-changes %d must be at most half of -merge-tables %d (the two sides change different tables)", c.mergeChanged, c.mergeTables)
 	}
 	return nil
 }
@@ -223,39 +185,4 @@ func (c *config) asMap() map[string]any {
 		"small_mb": c.smallMB, "big_mb": c.bigMB, "file_mb": c.fileMB, "table_branches": c.tableBranches,
 		"merge_tables": c.mergeTables, "merge_changes": c.mergeChanged, "merges": c.merges, "seed": c.seed, "only": c.only,
 	}
-}
-
-// prepareDir creates the work directory and returns what removes it.
-func prepareDir(cfg *config) (func(), error) {
-	if cfg.dir != "" {
-		abs, err := filepath.Abs(cfg.dir)
-		if err != nil {
-			return nil, err
-		}
-		cfg.dir = abs
-	}
-	if cfg.dir == "" {
-		d, err := os.MkdirTemp("", "tarn-bench-")
-		if err == nil {
-			d, err = filepath.Abs(d)
-		}
-		if err != nil {
-			return nil, err
-		}
-		cfg.dir = d
-		return func() { os.RemoveAll(d) }, nil
-	}
-	entries, err := os.ReadDir(cfg.dir)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		if err := os.MkdirAll(cfg.dir, 0o755); err != nil {
-			return nil, err
-		}
-	case err != nil:
-		return nil, err
-	case len(entries) > 0:
-		return nil, fmt.Errorf("-dir %s is not empty: give a new or empty directory", cfg.dir)
-	}
-	d := cfg.dir
-	return func() { os.RemoveAll(d) }, nil
 }

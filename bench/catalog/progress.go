@@ -2,18 +2,18 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tarnhq/tarn/bench/internal/benchkit"
 )
 
 // progress prints what the benchmark is doing to stderr: phase starts and,
-// every few seconds, how far a phase has got.
+// every few seconds, how far a phase has got. Its lines start with the time
+// since the benchmark started.
 type progress struct {
-	w     io.Writer
-	start time.Time
-	mu    sync.Mutex
+	kit *benchkit.Bench
 
 	label string
 	total int
@@ -21,13 +21,13 @@ type progress struct {
 	stop  func()
 }
 
-func newProgress(w io.Writer) *progress { return &progress{w: w, start: time.Now()} }
-
-func (p *progress) logf(format string, args ...any) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	fmt.Fprintf(p.w, "[%6.1fs] %s\n", time.Since(p.start).Seconds(), fmt.Sprintf(format, args...))
+func newProgress(kit *benchkit.Bench) *progress {
+	start := time.Now()
+	kit.LogPrefix = func() string { return fmt.Sprintf("[%6.1fs] ", time.Since(start).Seconds()) }
+	return &progress{kit: kit}
 }
+
+func (p *progress) logf(format string, args ...any) { p.kit.Logf(format, args...) }
 
 // phase starts a counted phase of total steps (ending the previous one).
 func (p *progress) phase(label string, total int) {

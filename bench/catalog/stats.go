@@ -5,6 +5,8 @@ import (
 	"math"
 	"slices"
 	"time"
+
+	"github.com/tarnhq/tarn/bench/internal/benchkit"
 )
 
 // dist summarizes a set of timings. Percentiles are nearest-rank: p50 of
@@ -23,31 +25,20 @@ func summarize(samples []time.Duration) dist {
 	if len(samples) == 0 {
 		return dist{}
 	}
-	s := slices.Clone(samples)
-	slices.Sort(s)
 	var sum time.Duration
-	for _, d := range s {
+	for _, d := range samples {
 		sum += d
 	}
 	return dist{
-		N:    len(s),
-		P50:  ms(percentile(s, 0.50)),
-		P90:  ms(percentile(s, 0.90)),
-		P99:  ms(percentile(s, 0.99)),
-		Min:  ms(s[0]),
-		Max:  ms(s[len(s)-1]),
-		Mean: ms(sum / time.Duration(len(s))),
+		N:    len(samples),
+		P50:  benchkit.Ms(benchkit.Percentile(samples, 0.50)),
+		P90:  benchkit.Ms(benchkit.Percentile(samples, 0.90)),
+		P99:  benchkit.Ms(benchkit.Percentile(samples, 0.99)),
+		Min:  benchkit.Ms(slices.Min(samples)),
+		Max:  benchkit.Ms(slices.Max(samples)),
+		Mean: benchkit.Ms(sum / time.Duration(len(samples))),
 	}
 }
-
-// percentile returns the nearest-rank percentile of sorted samples.
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	i := int(math.Ceil(p*float64(len(sorted)))) - 1
-	return sorted[max(0, min(i, len(sorted)-1))]
-}
-
-// ms converts to milliseconds, rounded to the microsecond.
-func ms(d time.Duration) float64 { return math.Round(float64(d)/float64(time.Microsecond)) / 1000 }
 
 // quarterP50s returns the p50 of the first and of the last quarter of
 // samples in run order: a cost that grows as the run adds history shows as

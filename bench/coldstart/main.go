@@ -14,12 +14,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
-	"github.com/tarnhq/tarn/bench/internal/host"
 	"io"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tarnhq/tarn/bench/internal/benchkit"
 	"github.com/tarnhq/tarn/python"
 	rt "github.com/tarnhq/tarn/runtime"
 )
@@ -51,21 +48,22 @@ type config struct {
 	runs, warmup int
 	pyVer        string
 	home         string
-	jsonOut      bool
-	keep         bool
 	profile      bool
 	envs         string
 }
 
-func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "coldstart:", err)
-		os.Exit(1)
-	}
-}
+var kit = benchkit.New("coldstart")
 
-func logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "[coldstart %s] %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+func main() {
+	var cfg config
+	fs := kit.Flags
+	fs.IntVar(&cfg.runs, "runs", 30, "timed runs per variant (interleaved)")
+	fs.IntVar(&cfg.warmup, "warmup", 3, "untimed rounds first")
+	fs.StringVar(&cfg.pyVer, "python", "3.11", "Python version of the environment")
+	fs.StringVar(&cfg.home, "home", "", "lakehouse home for the environment and the SDK (default: a temporary directory)")
+	fs.BoolVar(&cfg.profile, "profile", true, "also run the worker with -X importtime and show where its start-up goes")
+	fs.StringVar(&cfg.envs, "envs", "pyarrow;pandas==2.2.3", "environments to measure, ';'-separated, each a ','-separated list of pins (pyarrow alone: tarn's default environment)")
+	kit.Main(func(ctx context.Context) error { return run(ctx, cfg) })
 }
 
 // variant is one way of starting a process, timed from the call to the
@@ -120,32 +118,10 @@ type importFigure struct {
 	CumulativeMs float64 `json:"cumulative_ms"`
 }
 
-func run() error {
-	var cfg config
-	fs := flag.NewFlagSet("coldstart", flag.ContinueOnError)
-	fs.IntVar(&cfg.runs, "runs", 30, "timed runs per variant (interleaved)")
-	fs.IntVar(&cfg.warmup, "warmup", 3, "untimed rounds first")
-	fs.StringVar(&cfg.pyVer, "python", "3.11", "Python version of the environment")
-	fs.StringVar(&cfg.home, "home", "", "lakehouse home for the environment and the SDK (default: a temporary directory)")
-	fs.BoolVar(&cfg.jsonOut, "json", false, "print the figures as JSON on stdout")
-	fs.BoolVar(&cfg.keep, "keep", false, "keep the temporary directory")
-	fs.BoolVar(&cfg.profile, "profile", true, "also run the worker with -X importtime and show where its start-up goes")
-	fs.StringVar(&cfg.envs, "envs", "pyarrow;pandas==2.2.3", "environments to measure, ';'-separated, each a ','-separated list of pins (pyarrow alone: tarn's default environment)")
-	if err := fs.Parse(os.Args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
-	}
-	ctx := context.Background()
-	tmp, err := os.MkdirTemp("", "tarn-bench-coldstart-")
+func run(ctx context.Context, cfg config) error {
+	tmp, err := kit.WorkDir("")
 	if err != nil {
 		return err
-	}
-	if cfg.keep {
-		logf("keeping %s", tmp)
-	} else {
-		defer os.RemoveAll(tmp)
 	}
 	if cfg.home == "" {
 		cfg.home = filepath.Join(tmp, "home")
@@ -169,7 +145,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	logf("isolation detected: %s", sb.Describe())
+	kit.Logf("isolation detected: %s", sb.Describe())
 
 	project := filepath.Join(tmp, "project")
 	if err := os.MkdirAll(project, 0o755); err != nil {
@@ -193,8 +169,8 @@ func run() error {
 				spec.Packages[name] = ver
 			}
 		}
-		logf("environment %d: Python %s, %s (runtime.EnvManager.Ensure)", i+1, cfg.pyVer, strings.Join(spec.Requirements(), " "))
-		env, err := em.Ensure(ctx, spec, func(s string) { logf("%s", s) })
+		kit.Logf("environment %d: Python %s, %s (runtime.EnvManager.Ensure)", i+1, cfg.pyVer, strings.Join(spec.Requirements(), " "))
+		env, err := em.Ensure(ctx, spec, func(s string) { kit.Logf("%s", s) })
 		if err != nil {
 			return err
 		}
@@ -206,14 +182,8 @@ func run() error {
 		rep.Envs = append(rep.Envs, er)
 		rep.TargetMet = rep.TargetMet && er.TargetMet
 	}
-	rep.Machine = host.Describe()
-	if cfg.jsonOut {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
-	}
-	rep.print(os.Stdout)
-	return nil
+	rep.Machine = benchkit.Host()
+	return kit.Report(rep, rep.print)
 }
 
 // measure runs every variant for one environment, interleaved.
@@ -319,7 +289,7 @@ func measure(ctx context.Context, cfg *config, env *rt.Env, sdk string, sb, plai
 	total := cfg.warmup + cfg.runs
 	for r := 0; r < total; r++ {
 		if r == cfg.warmup {
-			logf("warm-up done; %d timed rounds of %d variants", cfg.runs, len(variants))
+			kit.Logf("warm-up done; %d timed rounds of %d variants", cfg.runs, len(variants))
 		}
 		for i := range variants {
 			v := variants[(i+r)%len(variants)]
@@ -335,7 +305,7 @@ func measure(ctx context.Context, cfg *config, env *rt.Env, sdk string, sb, plai
 			}
 		}
 		if r >= cfg.warmup && (r-cfg.warmup+1)%10 == 0 {
-			logf("round %d/%d", r-cfg.warmup+1, cfg.runs)
+			kit.Logf("round %d/%d", r-cfg.warmup+1, cfg.runs)
 		}
 	}
 	rep := &envReport{Env: env.Dir, Python: env.Version, Variants: variants}
@@ -376,7 +346,7 @@ func measure(ctx context.Context, cfg *config, env *rt.Env, sdk string, sb, plai
 		for i := 0; i < 7; i++ {
 			figs, err := profileImports(ctx, env, sdk, project, shm, filepath.Join(tmp, "scratch"))
 			if err != nil {
-				logf("import profile failed: %v", err)
+				kit.Logf("import profile failed: %v", err)
 				break
 			}
 			for _, f := range figs {
@@ -384,8 +354,7 @@ func measure(ctx context.Context, cfg *config, env *rt.Env, sdk string, sb, plai
 			}
 		}
 		for m, xs := range byMod {
-			slices.Sort(xs)
-			rep.Imports = append(rep.Imports, importFigure{Module: m, CumulativeMs: xs[len(xs)/2]})
+			rep.Imports = append(rep.Imports, importFigure{Module: m, CumulativeMs: benchkit.Median(xs)})
 		}
 		sort.Slice(rep.Imports, func(i, j int) bool { return rep.Imports[i].CumulativeMs > rep.Imports[j].CumulativeMs })
 		if len(rep.Imports) > 8 {
@@ -512,20 +481,9 @@ func summarize(samples []time.Duration) dist {
 	if len(samples) == 0 {
 		return dist{}
 	}
-	s := slices.Clone(samples)
-	slices.Sort(s)
-	pct := func(p float64) float64 {
-		i := int(math.Ceil(p*float64(len(s)))) - 1
-		return ms(s[max(0, min(i, len(s)-1))])
-	}
-	p50 := ms(s[len(s)/2])
-	if len(s)%2 == 0 {
-		p50 = ms((s[len(s)/2-1] + s[len(s)/2]) / 2)
-	}
-	return dist{N: len(s), P50: p50, P10: pct(0.10), P90: pct(0.90), Min: ms(s[0])}
+	return dist{N: len(samples), P50: benchkit.Ms(benchkit.Median(samples)), P10: benchkit.Ms(benchkit.Percentile(samples, 0.10)),
+		P90: benchkit.Ms(benchkit.Percentile(samples, 0.90)), Min: benchkit.Ms(slices.Min(samples))}
 }
-
-func ms(d time.Duration) float64 { return math.Round(float64(d)/float64(time.Microsecond)) / 1000 }
 
 func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "Step cold start with a cached environment (isolation on this host: %s)\n", r.Isolation)
@@ -533,7 +491,7 @@ func (r *report) print(w io.Writer) {
 	for _, e := range r.Envs {
 		e.print(w)
 	}
-	fmt.Fprintf(w, "\ntargets (tarn step start <= 1.3x the floor; with a warm worker <= 0.2x) in every environment: %s\n", map[bool]string{true: "MET", false: "NOT MET"}[r.TargetMet])
+	fmt.Fprintf(w, "\ntargets (tarn step start <= 1.3x the floor; with a warm worker <= 0.2x) in every environment: %s\n", benchkit.Met(r.TargetMet))
 }
 
 func (r *envReport) print(w io.Writer) {
@@ -552,7 +510,7 @@ func (r *envReport) print(w io.Writer) {
 	for _, x := range r.Ratios {
 		t := ""
 		if x.Target > 0 {
-			t = fmt.Sprintf("   target <= %.1f: %s", x.Target, map[bool]string{true: "MET", false: "NOT MET"}[x.Value <= x.Target])
+			t = fmt.Sprintf("   target <= %.1f: %s", x.Target, benchkit.Met(x.Value <= x.Target))
 		}
 		fmt.Fprintf(w, "  %-42s %-22s / %-12s %5.2f%s\n", x.Name, x.Of, x.Over, x.Value, t)
 	}

@@ -12,13 +12,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
-	"github.com/tarnhq/tarn/bench/internal/host"
 	"io"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tarnhq/tarn/bench/internal/benchkit"
 	"github.com/tarnhq/tarn/python"
 	rt "github.com/tarnhq/tarn/runtime"
 )
@@ -36,8 +32,6 @@ type config struct {
 	pyVer      string
 	pandas     string
 	pyarrow    string
-	jsonOut    bool
-	keep       bool
 	verify     bool
 	skipCold   bool
 }
@@ -70,44 +64,25 @@ type report struct {
 	TargetWarm           bool    `json:"target_warm_met"`
 }
 
+var kit = benchkit.New("env")
+
 func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "env:", err)
-		os.Exit(1)
-	}
-}
-
-func logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "[env %s] %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
-}
-
-func run() error {
 	var cfg config
-	fs := flag.NewFlagSet("env", flag.ContinueOnError)
+	fs := kit.Flags
 	fs.IntVar(&cfg.reps, "reps", 3, "timed builds per variant (interleaved; medians reported)")
 	fs.IntVar(&cfg.identicalN, "identical", 200, "timed Ensure calls of an existing environment")
 	fs.StringVar(&cfg.pyVer, "python", "3.11", "Python version")
 	fs.StringVar(&cfg.pandas, "pandas", "2.2.3", "pandas pin")
 	fs.StringVar(&cfg.pyarrow, "pyarrow", "26.0.1", "pyarrow pin")
-	fs.BoolVar(&cfg.jsonOut, "json", false, "print the figures as JSON on stdout")
-	fs.BoolVar(&cfg.keep, "keep", false, "keep the temporary directory")
 	fs.BoolVar(&cfg.verify, "verify", true, "check once that every kind of environment imports pandas and pyarrow (untimed)")
 	fs.BoolVar(&cfg.skipCold, "skip-cold", false, "skip the variants that download from the index (uv cold cache, pip without cache)")
-	if err := fs.Parse(os.Args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
-	}
-	ctx := context.Background()
-	tmp, err := os.MkdirTemp("", "tarn-bench-env-")
+	kit.Main(func(ctx context.Context) error { return run(ctx, cfg) })
+}
+
+func run(ctx context.Context, cfg config) error {
+	tmp, err := kit.WorkDir("")
 	if err != nil {
 		return err
-	}
-	if cfg.keep {
-		logf("keeping %s", tmp)
-	} else {
-		defer os.RemoveAll(tmp)
 	}
 	uv, err := rt.FindUV()
 	if err != nil {
@@ -123,7 +98,7 @@ func run() error {
 	}
 	spec := rt.EnvSpec{Python: cfg.pyVer, Packages: map[string]string{"pandas": cfg.pandas, "pyarrow": cfg.pyarrow}}
 	pkgs := spec.Requirements()
-	rep := &report{Machine: host.Describe(), Python: interp.Version + " (" + interp.Path + ")", Packages: pkgs, Reps: cfg.reps}
+	rep := &report{Machine: benchkit.Host(), Python: interp.Version + " (" + interp.Path + ")", Packages: pkgs, Reps: cfg.reps}
 	rep.UV = strings.TrimSpace(output(ctx, append(slices.Clone(uv), "--version")...))
 
 	sdkVersion := python.Version()
@@ -169,19 +144,19 @@ func run() error {
 	warmUV := filepath.Join(tmp, "uv-cache-warm")
 	pipCache := filepath.Join(tmp, "pip-cache-warm")
 	// Warm both caches (untimed), and keep one tarn environment for the identical case.
-	logf("warming a uv cache (untimed): Ensure of %s", strings.Join(pkgs, " "))
+	kit.Logf("warming a uv cache (untimed): Ensure of %s", strings.Join(pkgs, " "))
 	identicalDir := filepath.Join(tmp, "envs-identical")
 	identicalEnv, d, err := ensure(identicalDir, warmUV)
 	if err != nil {
 		return err
 	}
-	logf("  built in %.1fs", d.Seconds())
-	logf("warming a pip cache (untimed): python -m venv + pip install %s", strings.Join(pkgs, " "))
+	kit.Logf("  built in %.1fs", d.Seconds())
+	kit.Logf("warming a pip cache (untimed): python -m venv + pip install %s", strings.Join(pkgs, " "))
 	warmVenv := newDir("pip-warmup")
 	if d, err = pipBuild(warmVenv, "PIP_CACHE_DIR="+pipCache); err != nil {
 		return err
 	}
-	logf("  built in %.1fs", d.Seconds())
+	kit.Logf("  built in %.1fs", d.Seconds())
 	rep.Pip = strings.TrimSpace(output(ctx, filepath.Join(warmVenv, "bin", "pip"), "--version"))
 	if i := strings.Index(rep.Pip, " from "); i > 0 {
 		rep.Pip = rep.Pip[:i]
@@ -207,7 +182,7 @@ func run() error {
 		if err != nil {
 			return fmt.Errorf("%s environment does not work: %v: %s", name, err, out)
 		}
-		logf("  %s environment imports pandas, pyarrow %s", name, strings.TrimSpace(string(out)))
+		kit.Logf("  %s environment imports pandas, pyarrow %s", name, strings.TrimSpace(string(out)))
 		return nil
 	}
 	for r := 0; r < cfg.reps; r++ {
@@ -248,7 +223,7 @@ func run() error {
 			if err != nil {
 				return fmt.Errorf("%s: %w", v.Name, err)
 			}
-			logf("rep %d/%d %-12s %7.2fs", r+1, cfg.reps, v.Name, d.Seconds())
+			kit.Logf("rep %d/%d %-12s %7.2fs", r+1, cfg.reps, v.Name, d.Seconds())
 			if err := check(v.Name, py); err != nil {
 				return err
 			}
@@ -275,22 +250,19 @@ func run() error {
 		}
 		ids = append(ids, d)
 	}
-	slices.Sort(ids)
 	rep.IdenticalN = len(ids)
-	rep.IdenticalMs = float64(ids[len(ids)/2].Microseconds()) / 1000
-	rep.IdenticalP99 = float64(ids[int(math.Ceil(0.99*float64(len(ids))))-1].Microseconds()) / 1000
+	rep.IdenticalMs = benchkit.Ms(benchkit.Median(ids))
+	rep.IdenticalP99 = benchkit.Ms(benchkit.Percentile(ids, 0.99))
 
 	// Where a warm build goes: the three uv commands Ensure runs, timed alone
 	// with the same warm cache and environment variables.
-	logf("profiling a warm build: the uv commands of EnvManager.Ensure, 3 times each")
+	kit.Logf("profiling a warm build: the uv commands of EnvManager.Ensure, 3 times each")
 	rep.Profile = profileWarm(ctx, uv, interp.Path, warmUV, pkgs, newDir)
 
 	by := map[string]*variant{}
 	for _, v := range variants {
-		s := slices.Clone(v.Samples)
-		slices.Sort(s)
-		v.Median = median(s)
-		v.Min = s[0]
+		v.Median = benchkit.Median(v.Samples)
+		v.Min = slices.Min(v.Samples)
 		by[v.Name] = v
 	}
 	rep.Variants = variants
@@ -305,13 +277,7 @@ func run() error {
 	}
 	rep.TargetIdentical = rep.IdenticalMs < 100
 	rep.TargetWarm = rep.PipWarmOverUVWarm >= 20
-	if cfg.jsonOut {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
-	}
-	rep.print(os.Stdout)
-	return nil
+	return kit.Report(rep, rep.print)
 }
 
 type step struct {
@@ -328,7 +294,7 @@ func profileWarm(ctx context.Context, uv []string, interp, cache string, pkgs []
 		cmd.Env = env
 		start := time.Now()
 		if out, err := cmd.CombinedOutput(); err != nil {
-			logf("  %s: %v: %s", strings.Join(argv, " "), err, out)
+			kit.Logf("  %s: %v: %s", strings.Join(argv, " "), err, out)
 		}
 		return time.Since(start).Seconds()
 	}
@@ -344,33 +310,17 @@ func profileWarm(ctx context.Context, uv []string, interp, cache string, pkgs []
 		offline = append(offline, timeIt(append(slices.Clone(uv), append([]string{"pip", "install", "--quiet", "--offline", "--python", filepath.Join(dir, "bin", "python")}, pkgs...)...)...))
 		os.RemoveAll(dir)
 	}
-	med := func(xs []float64) float64 { slices.Sort(xs); return median(xs) }
 	return []step{
-		{"uv python list --only-installed (interpreter discovery, once per tarn process that builds)", med(list)},
-		{"uv venv --python " + interp, med(venv)},
-		{"uv pip install " + strings.Join(pkgs, " ") + " (warm cache: links files)", med(install)},
-		{"  the same with --offline (no index revalidation; not what Ensure runs)", med(offline)},
+		{"uv python list --only-installed (interpreter discovery, once per tarn process that builds)", benchkit.Median(list)},
+		{"uv venv --python " + interp, benchkit.Median(venv)},
+		{"uv pip install " + strings.Join(pkgs, " ") + " (warm cache: links files)", benchkit.Median(install)},
+		{"  the same with --offline (no index revalidation; not what Ensure runs)", benchkit.Median(offline)},
 	}
-}
-
-func median(s []float64) float64 {
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
 }
 
 func output(ctx context.Context, argv ...string) string {
 	out, _ := exec.CommandContext(ctx, argv[0], argv[1:]...).Output()
 	return string(out)
-}
-
-func okWord(b bool) string {
-	if b {
-		return "MET"
-	}
-	return "NOT MET"
 }
 
 func (r *report) print(w io.Writer) {
@@ -383,7 +333,7 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "  %-12s %7.3fms %7.3fms  EnvManager.Ensure when the identical environment exists (p50 and p99 of %d calls, a fresh manager each)\n\n",
 		"identical", r.IdenticalMs, r.IdenticalP99, r.IdenticalN)
 	if r.PipWarmOverUVWarm > 0 {
-		fmt.Fprintf(w, "  pip (warm cache) / tarn (warm uv cache):   %6.1fx   target >= 20x: %s\n", r.PipWarmOverUVWarm, okWord(r.TargetWarm))
+		fmt.Fprintf(w, "  pip (warm cache) / tarn (warm uv cache):   %6.1fx   target >= 20x: %s\n", r.PipWarmOverUVWarm, benchkit.Met(r.TargetWarm))
 	}
 	if r.PipNoCacheOverUVWarm > 0 {
 		fmt.Fprintf(w, "  pip (no cache) / tarn (warm uv cache):     %6.1fx\n", r.PipNoCacheOverUVWarm)
@@ -391,7 +341,7 @@ func (r *report) print(w io.Writer) {
 	if r.PipNoCacheOverUVCold > 0 {
 		fmt.Fprintf(w, "  pip (no cache) / tarn (cold uv cache):     %6.1fx   (both download everything)\n", r.PipNoCacheOverUVCold)
 	}
-	fmt.Fprintf(w, "  identical environment: %.3f ms            target < 100 ms: %s\n", r.IdenticalMs, okWord(r.TargetIdentical))
+	fmt.Fprintf(w, "  identical environment: %.3f ms            target < 100 ms: %s\n", r.IdenticalMs, benchkit.Met(r.TargetIdentical))
 	if len(r.Profile) > 0 {
 		fmt.Fprintf(w, "\n  where a warm-cache build goes (each uv command of Ensure alone, median of 3):\n")
 		for _, p := range r.Profile {

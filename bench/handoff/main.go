@@ -16,15 +16,11 @@ import (
 	"context"
 	"embed"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,6 +28,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tarnhq/tarn/bench/internal/benchkit"
 	"github.com/tarnhq/tarn/python"
 	rt "github.com/tarnhq/tarn/runtime"
 )
@@ -50,22 +47,15 @@ type config struct {
 	numpy    string
 	home     string
 	pqDir    string
-	jsonOut  bool
-	keep     bool
 	headroom float64
 }
 
-func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "handoff:", err)
-		os.Exit(1)
-	}
-}
+var kit = benchkit.New("handoff")
 
-func run() error {
+func main() {
 	var cfg config
 	var sizes string
-	fs := flag.NewFlagSet("handoff", flag.ContinueOnError)
+	fs := kit.Flags
 	fs.StringVar(&sizes, "sizes", "1,4,8", "table sizes in GiB, comma-separated")
 	fs.IntVar(&cfg.reps, "reps", 3, "repetitions per size (medians are reported)")
 	fs.IntVar(&cfg.ncols, "cols", 8, "columns (alternately int64 and float64)")
@@ -74,32 +64,21 @@ func run() error {
 	fs.StringVar(&cfg.numpy, "numpy", "2.4.6", "numpy pin of the environment (the producer builds its columns with numpy)")
 	fs.StringVar(&cfg.home, "home", "", "lakehouse home for environments and the SDK (default: a temporary directory)")
 	fs.StringVar(&cfg.pqDir, "parquet-dir", "", "where the Parquet baseline writes its file (default: the temporary directory, on disk)")
-	fs.BoolVar(&cfg.jsonOut, "json", false, "print the figures as JSON on stdout")
-	fs.BoolVar(&cfg.keep, "keep", false, "keep the temporary directory")
 	fs.Float64Var(&cfg.headroom, "headroom", 1.5, "GiB of MemAvailable to keep free beyond the estimated peak; a size that does not fit is skipped")
-	if err := fs.Parse(os.Args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
-	}
+	kit.Main(func(ctx context.Context) error { return run(ctx, cfg, sizes) })
+}
+
+func run(ctx context.Context, cfg config, sizes string) error {
 	for _, s := range strings.Split(sizes, ",") {
 		v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 		if err != nil || v <= 0 {
-			return fmt.Errorf("-sizes: bad size %q", s)
+			return benchkit.Usagef("-sizes: bad size %q", s)
 		}
 		cfg.sizes = append(cfg.sizes, v)
 	}
-	ctx := context.Background()
-
-	tmp, err := os.MkdirTemp("", "tarn-bench-handoff-")
+	tmp, err := kit.WorkDir("")
 	if err != nil {
 		return err
-	}
-	if !cfg.keep {
-		defer os.RemoveAll(tmp)
-	} else {
-		logf("keeping %s", tmp)
 	}
 	if cfg.home == "" {
 		cfg.home = filepath.Join(tmp, "home")
@@ -123,12 +102,12 @@ func run() error {
 		need := 2*size + cfg.headroom
 		if avail := memAvailableGiB(); avail < need {
 			sr.Skipped = fmt.Sprintf("needs about %.1f GiB free (producer: table + its IPC copy; copy baseline: file + copy) + %.1f GiB headroom, MemAvailable is %.1f GiB", 2*size, cfg.headroom, avail)
-			logf("%g GiB: SKIPPED: %s", size, sr.Skipped)
+			kit.Logf("%g GiB: SKIPPED: %s", size, sr.Skipped)
 			rep.Sizes = append(rep.Sizes, sr)
 			continue
 		}
 		for r := 0; r < cfg.reps; r++ {
-			logf("%g GiB, rep %d/%d", size, r+1, cfg.reps)
+			kit.Logf("%g GiB, rep %d/%d", size, r+1, cfg.reps)
 			s, err := b.oneRound(ctx, size, mem, r)
 			if err != nil {
 				return fmt.Errorf("%g GiB rep %d: %w", size, r+1, err)
@@ -139,17 +118,7 @@ func run() error {
 		rep.Sizes = append(rep.Sizes, sr)
 	}
 	rep.finish()
-	if cfg.jsonOut {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
-	}
-	rep.print(os.Stdout)
-	return nil
-}
-
-func logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "[handoff %s] %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+	return kit.Report(rep, rep.print)
 }
 
 // bench holds what every round reuses.
@@ -185,8 +154,8 @@ func setup(ctx context.Context, cfg *config, tmp string) (*bench, error) {
 		return nil, err
 	}
 	em := &rt.EnvManager{Dir: filepath.Join(cfg.home, "envs"), UV: uv, SDKVersion: python.Version(), SDKDir: b.sdk} // as cmd/tarn does
-	logf("environment: Python %s, numpy==%s (runtime.EnvManager.Ensure)", cfg.pyVer, cfg.numpy)
-	if b.env, err = em.Ensure(ctx, rt.EnvSpec{Python: cfg.pyVer, Packages: map[string]string{"numpy": cfg.numpy}}, func(s string) { logf("%s", s) }); err != nil {
+	kit.Logf("environment: Python %s, numpy==%s (runtime.EnvManager.Ensure)", cfg.pyVer, cfg.numpy)
+	if b.env, err = em.Ensure(ctx, rt.EnvSpec{Python: cfg.pyVer, Packages: map[string]string{"numpy": cfg.numpy}}, func(s string) { kit.Logf("%s", s) }); err != nil {
 		return nil, err
 	}
 	iso := rt.IsolationNone
@@ -196,7 +165,7 @@ func setup(ctx context.Context, cfg *config, tmp string) (*bench, error) {
 	if b.iso, err = rt.NewSandbox(ctx, rt.SandboxConfig{StateDir: filepath.Join(cfg.home, "sandbox"), Isolation: iso}); err != nil {
 		return nil, err
 	}
-	logf("isolation: %s", b.iso.Describe())
+	kit.Logf("isolation: %s", b.iso.Describe())
 	if b.shm, err = rt.NewShmDir("bench-handoff"); err != nil {
 		return nil, err
 	}
@@ -272,8 +241,7 @@ func (b *bench) runTarnStep(ctx context.Context, spec *rt.StepSpec) (map[string]
 		Output: func(s string) {
 			mu.Lock()
 			defer mu.Unlock()
-			if rest, ok := strings.CutPrefix(s, "BENCH "); ok {
-				json.Unmarshal([]byte(rest), &line)
+			if benchkit.BenchLine(s, &line) {
 				return
 			}
 			tail = append(tail, s)
@@ -310,9 +278,7 @@ func (b *bench) runBaseline(ctx context.Context, args ...string) (benchLine, err
 	var line benchLine
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "BENCH "); ok {
-			json.Unmarshal([]byte(rest), &line)
-		}
+		benchkit.BenchLine(sc.Text(), &line)
 	}
 	if err := cmd.Wait(); err != nil {
 		return nil, fmt.Errorf("baseline %s: %v: %s", args[0], err, stderr.String())
@@ -431,7 +397,7 @@ func (b *bench) oneRound(ctx context.Context, size float64, mem *sampler, r int)
 	s.PqBytes = int64(l.f("parquet_bytes"))
 	s.PqReadHWM = l.mem("VmHWM")
 	s.PqRead = l.mem("RssAnon")
-	logf("  handoff %.3fs (consumer read %.4fs), copy %.2fs, parquet %.2f+%.2fs; memory: tarn %.2f GiB (machine %.2f), copy %.2f (%.2f), parquet read %.2f (%.2f)",
+	kit.Logf("  handoff %.3fs (consumer read %.4fs), copy %.2fs, parquet %.2f+%.2fs; memory: tarn %.2f GiB (machine %.2f), copy %.2f (%.2f), parquet read %.2f (%.2f)",
 		s.HandoffS, s.ConsumerInputS, s.CopyS, s.PqWriteS, s.PqReadS, gb(s.Handoff), gb(s.MachineHandoff), gb(s.Copy), gb(s.MachineCopy), gb(s.PqRead), gb(s.MachinePqRd))
 	return s, nil
 }
@@ -511,16 +477,12 @@ func memAvailableGiB() float64 { return gb(meminfo()["MemAvailable"]) }
 
 func machine() string {
 	m := meminfo()
-	cpus := 0
-	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		cpus = strings.Count(string(data), "processor\t:")
-	}
 	shm := ""
 	if out, err := exec.Command("df", "-h", "--output=size", "/dev/shm").Output(); err == nil {
 		f := strings.Fields(string(out))
 		shm = f[len(f)-1]
 	}
-	return fmt.Sprintf("%d CPUs, %.1f GiB RAM (%.1f GiB available at start), /dev/shm %s", cpus, gb(m["MemTotal"]), gb(m["MemAvailable"]), shm)
+	return fmt.Sprintf("%d CPUs, %.1f GiB RAM (%.1f GiB available at start), /dev/shm %s", benchkit.CPUs(), gb(m["MemTotal"]), gb(m["MemAvailable"]), shm)
 }
 
 // ---- report ----
@@ -562,36 +524,18 @@ type report struct {
 	TargetMemory  bool    `json:"target_memory_met"`
 }
 
-// median of one field over the samples, via a getter/setter pair on sample.
-func medianOf(xs []float64) float64 {
-	if len(xs) == 0 {
-		return math.NaN()
+// medianField sets one field of m to its median over the samples; field
+// returns the address of that field in a sample.
+func medianField[T benchkit.Number](m *sample, samples []*sample, field func(*sample) *T) {
+	var xs []T
+	for _, s := range samples {
+		xs = append(xs, *field(s))
 	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
+	*field(m) = benchkit.Median(xs)
 }
 
 func (sr *sizeReport) summarize() {
 	m := &sample{}
-	fl := func(get func(*sample) *float64) {
-		var xs []float64
-		for _, s := range sr.Samples {
-			xs = append(xs, *get(s))
-		}
-		*get(m) = medianOf(xs)
-	}
-	in := func(get func(*sample) *int64) {
-		var xs []float64
-		for _, s := range sr.Samples {
-			xs = append(xs, float64(*get(s)))
-		}
-		*get(m) = int64(medianOf(xs))
-	}
 	for _, g := range []func(*sample) *float64{
 		func(s *sample) *float64 { return &s.ProduceGenS }, func(s *sample) *float64 { return &s.ProduceWriteS },
 		func(s *sample) *float64 { return &s.ProducerExitS }, func(s *sample) *float64 { return &s.ConsumerStartS },
@@ -600,7 +544,7 @@ func (sr *sizeReport) summarize() {
 		func(s *sample) *float64 { return &s.CopyS }, func(s *sample) *float64 { return &s.PqWriteS },
 		func(s *sample) *float64 { return &s.PqReadS }, func(s *sample) *float64 { return &s.PqTouchS },
 	} {
-		fl(g)
+		medianField(m, sr.Samples, g)
 	}
 	for _, g := range []func(*sample) *int64{
 		func(s *sample) *int64 { return &s.TableBytes }, func(s *sample) *int64 { return &s.FileBytes },
@@ -614,7 +558,7 @@ func (sr *sizeReport) summarize() {
 		func(s *sample) *int64 { return &s.Producer }, func(s *sample) *int64 { return &s.Copy },
 		func(s *sample) *int64 { return &s.PqRead },
 	} {
-		in(g)
+		medianField(m, sr.Samples, g)
 	}
 	sr.Median = m
 	sr.TableBytes = m.TableBytes
@@ -692,15 +636,8 @@ func (r *report) print(w io.Writer) {
 	}
 	if r.SizeGrowth > 1 {
 		fmt.Fprintf(w, "flatness, largest / smallest size (%.0fx the data): whole hand-off %.2fx -> target flat (<=1.5x): %s\n",
-			r.SizeGrowth, r.HandoffGrowth, okWord(r.TargetFlat))
+			r.SizeGrowth, r.HandoffGrowth, benchkit.Met(r.TargetFlat))
 		fmt.Fprintf(w, "  B's read alone grows %.2fx: %+.2f ms per GiB (the memcpy baseline: %+.0f ms per GiB)\n", r.ReadGrowth, r.ReadMsPerGiB, r.CopyMsPerGiB)
 	}
-	fmt.Fprintf(w, "memory target (hand-off footprint: shm file + B private <= 1.2x table): %s\n", okWord(r.TargetMemory))
-}
-
-func okWord(b bool) string {
-	if b {
-		return "MET"
-	}
-	return "NOT MET"
+	fmt.Fprintf(w, "memory target (hand-off footprint: shm file + B private <= 1.2x table): %s\n", benchkit.Met(r.TargetMemory))
 }

@@ -17,12 +17,8 @@ import (
 	"context"
 	"embed"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
-	"github.com/tarnhq/tarn/bench/internal/host"
 	"io"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,6 +29,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tarnhq/tarn/bench/internal/benchkit"
 	"github.com/tarnhq/tarn/python"
 	rt "github.com/tarnhq/tarn/runtime"
 )
@@ -50,25 +47,26 @@ defaults:
 var steps = []string{"clean_trips", "enriched_trips", "zone_hour_stats"}
 
 type config struct {
-	gb      float64
-	rounds  int
-	tarn    string
-	pyVer   string
-	numpy   string
-	dry     bool
-	jsonOut bool
-	keep    bool
+	gb     float64
+	rounds int
+	tarn   *string
+	pyVer  string
+	numpy  string
+	dry    bool
 }
+
+var kit = benchkit.New("loop")
 
 func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "loop:", err)
-		os.Exit(1)
-	}
-}
-
-func logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "[loop %s] %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+	var cfg config
+	fs := kit.Flags
+	fs.Float64Var(&cfg.gb, "gb", 1, "input size: GB of Arrow data in memory (the Parquet file is smaller)")
+	fs.IntVar(&cfg.rounds, "rounds", 3, "edit-and-rerun rounds (each runs every variant once, interleaved)")
+	cfg.tarn = kit.TarnFlag()
+	fs.StringVar(&cfg.pyVer, "python", "3.11", "Python version of the project")
+	fs.StringVar(&cfg.numpy, "numpy", "2.4.6", "numpy pin of the project (the data generator uses numpy)")
+	fs.BoolVar(&cfg.dry, "dry-run", true, "also time `tarn run --dry-run` (no materialization) to separate its cost")
+	kit.Main(func(ctx context.Context) error { return run(ctx, cfg) })
 }
 
 // runFigure is one timed run of one variant.
@@ -84,7 +82,7 @@ type variantSummary struct {
 	What    string             `json:"what"`
 	First   float64            `json:"first_run_s"`
 	Samples []float64          `json:"rerun_samples_s"`
-	Median  float64            `json:"rerun_median_s"`
+	Median  float64            `json:"rerun_median_s,omitempty"` // absent for tarn-first, which only runs first
 	Phases  map[string]float64 `json:"rerun_phase_medians_s"`
 	order   []string
 }
@@ -110,32 +108,10 @@ type report struct {
 	TarnCommand string            `json:"tarn_command"`
 }
 
-func run() error {
-	var cfg config
-	fs := flag.NewFlagSet("loop", flag.ContinueOnError)
-	fs.Float64Var(&cfg.gb, "gb", 1, "input size: GB of Arrow data in memory (the Parquet file is smaller)")
-	fs.IntVar(&cfg.rounds, "rounds", 3, "edit-and-rerun rounds (each runs every variant once, interleaved)")
-	fs.StringVar(&cfg.tarn, "tarn", "", "tarn binary (default: go build ./cmd/tarn into the temporary directory)")
-	fs.StringVar(&cfg.pyVer, "python", "3.11", "Python version of the project")
-	fs.StringVar(&cfg.numpy, "numpy", "2.4.6", "numpy pin of the project (the data generator uses numpy)")
-	fs.BoolVar(&cfg.dry, "dry-run", true, "also time `tarn run --dry-run` (no materialization) to separate its cost")
-	fs.BoolVar(&cfg.jsonOut, "json", false, "print the figures as JSON on stdout")
-	fs.BoolVar(&cfg.keep, "keep", false, "keep the temporary directory")
-	if err := fs.Parse(os.Args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
-	}
-	ctx := context.Background()
-	tmp, err := os.MkdirTemp("", "tarn-bench-loop-")
+func run(ctx context.Context, cfg config) error {
+	tmp, err := kit.WorkDir("")
 	if err != nil {
 		return err
-	}
-	if cfg.keep {
-		logf("keeping %s", tmp)
-	} else {
-		defer os.RemoveAll(tmp)
 	}
 	home := filepath.Join(tmp, "home")
 	project := filepath.Join(tmp, "project")
@@ -146,18 +122,9 @@ func run() error {
 			return err
 		}
 	}
-	if cfg.tarn == "" {
-		root, err := moduleRoot()
-		if err != nil {
-			return err
-		}
-		cfg.tarn = filepath.Join(tmp, "bin", "tarn")
-		logf("go build -o %s ./cmd/tarn", cfg.tarn)
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", cfg.tarn, "./cmd/tarn")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("build tarn: %v: %s", err, out)
-		}
+	bin, err := kit.Tarn(ctx, *cfg.tarn, filepath.Join(tmp, "bin"))
+	if err != nil {
+		return err
 	}
 	// project files
 	if err := os.WriteFile(filepath.Join(project, "tarn_project.yml"), []byte(fmt.Sprintf(projectYAML, cfg.pyVer, cfg.numpy)), 0o644); err != nil {
@@ -187,8 +154,8 @@ func run() error {
 		return err
 	}
 	em := &rt.EnvManager{Dir: filepath.Join(home, "envs"), UV: uv, SDKVersion: python.Version(), SDKDir: sdk} // as cmd/tarn does
-	logf("environment: Python %s, numpy==%s, pyarrow==%s", cfg.pyVer, cfg.numpy, rt.DefaultPyArrow)
-	env, err := em.Ensure(ctx, rt.EnvSpec{Python: cfg.pyVer, Packages: map[string]string{"numpy": cfg.numpy}}, func(s string) { logf("%s", s) })
+	kit.Logf("environment: Python %s, numpy==%s, pyarrow==%s", cfg.pyVer, cfg.numpy, rt.DefaultPyArrow)
+	env, err := em.Ensure(ctx, rt.EnvSpec{Python: cfg.pyVer, Packages: map[string]string{"numpy": cfg.numpy}}, func(s string) { kit.Logf("%s", s) })
 	if err != nil {
 		return err
 	}
@@ -200,30 +167,30 @@ func run() error {
 
 	// input
 	input := filepath.Join(data, "trips.parquet")
-	logf("generating %.1f GB of trips (Arrow size) as Parquet", cfg.gb)
+	kit.Logf("generating %.1f GB of trips (Arrow size) as Parquet", cfg.gb)
 	out, err := exec.CommandContext(ctx, env.Python, filepath.Join(tmp, "gen.py"), input, fmt.Sprint(cfg.gb)).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("generate: %v: %s", err, out)
 	}
-	gen := benchLine(string(out))
+	gen := benchLine(out)
 	rep.InputRows, rep.InputArrow, rep.GenS = int64(gen["rows"]), int64(gen["arrow_bytes"]), gen["seconds"]
 	if st, err := os.Stat(input); err == nil {
 		rep.InputPq = st.Size()
 	}
-	logf("  %d rows, %.2f GB Arrow, %.2f GB Parquet", rep.InputRows, float64(rep.InputArrow)/1e9, float64(rep.InputPq)/1e9)
+	kit.Logf("  %d rows, %.2f GB Arrow, %.2f GB Parquet", rep.InputRows, float64(rep.InputArrow)/1e9, float64(rep.InputPq)/1e9)
 
 	tarnEnv := append(os.Environ(), "TARN_HOME="+home)
-	logf("tarn table create trips --from %s", input)
+	kit.Logf("tarn table create trips --from %s", input)
 	start := time.Now()
-	cmd := exec.CommandContext(ctx, cfg.tarn, "table", "create", "trips", "--from", input)
+	cmd := exec.CommandContext(ctx, bin, "table", "create", "trips", "--from", input)
 	cmd.Env = tarnEnv
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("import: %v: %s", err, out)
 	}
 	rep.ImportS = time.Since(start).Seconds()
-	logf("  imported in %.1fs", rep.ImportS)
+	kit.Logf("  imported in %.1fs", rep.ImportS)
 
-	rep.TarnCommand = fmt.Sprintf("TARN_HOME=%s %s run -p %s -o json", home, cfg.tarn, project)
+	rep.TarnCommand = fmt.Sprintf("TARN_HOME=%s %s run -p %s -o json", home, bin, project)
 	variants := []*variantSummary{
 		{Name: "tarn", What: "tarn run -p DIR --no-cache: 3 Python models in sandboxed workers, each output materialized as an Iceberg table, merged into main"},
 		{Name: "local", What: "ENV/bin/python local_run.py: the same 3 functions as a plain script, reading the Parquet input, writing 3 Parquet files"},
@@ -242,11 +209,11 @@ func run() error {
 		var err error
 		switch v.Name {
 		case "tarn":
-			f, err = runTarn(ctx, cfg.tarn, tarnEnv, project, "--no-cache")
+			f, err = runTarn(ctx, bin, tarnEnv, project, "--no-cache")
 		case "tarn-dry":
-			f, err = runTarn(ctx, cfg.tarn, tarnEnv, project, "--no-cache", "--dry-run")
+			f, err = runTarn(ctx, bin, tarnEnv, project, "--no-cache", "--dry-run")
 		case "tarn-first", "tarn-edit-mid", "tarn-edit-last", "tarn-nochange":
-			f, err = runTarn(ctx, cfg.tarn, tarnEnv, project)
+			f, err = runTarn(ctx, bin, tarnEnv, project)
 		case "local":
 			f, err = runLocal(ctx, env, sdk, filepath.Join(tmp, "local_run.py"), project, input, localOut)
 		}
@@ -260,10 +227,10 @@ func run() error {
 		} else {
 			v.Samples = append(v.Samples, f.WallS)
 		}
-		logf("  %-9s %6.2fs", v.Name, f.WallS)
+		kit.Logf("  %-9s %6.2fs", v.Name, f.WallS)
 		return nil
 	}
-	logf("first run (before any edit)")
+	kit.Logf("first run (before any edit)")
 	for _, v := range append(slices.Clone(variants), cached[0]) {
 		if err := runOne(v, 0); err != nil {
 			return err
@@ -276,7 +243,7 @@ func run() error {
 		if err := editConstant(enrich, "LONG_TRIP_MILES", fmt.Sprintf("%.1f", miles)); err != nil {
 			return err
 		}
-		logf("round %d/%d: edited models/enrich.py (LONG_TRIP_MILES = %.1f), re-running", r, cfg.rounds, miles)
+		kit.Logf("round %d/%d: edited models/enrich.py (LONG_TRIP_MILES = %.1f), re-running", r, cfg.rounds, miles)
 		for i := range variants {
 			if err := runOne(variants[(i+r)%len(variants)], r); err != nil {
 				return err
@@ -288,7 +255,7 @@ func run() error {
 		if err := editConstant(stats, "MIN_TRIPS", fmt.Sprint(r)); err != nil {
 			return err
 		}
-		logf("  edited models/stats.py (MIN_TRIPS = %d)", r)
+		kit.Logf("  edited models/stats.py (MIN_TRIPS = %d)", r)
 		if err := runOne(cached[2], r); err != nil {
 			return err
 		}
@@ -299,7 +266,7 @@ func run() error {
 	variants = append(variants, cached...)
 	by := map[string]*variantSummary{}
 	for _, v := range variants {
-		v.Median = median(v.Samples)
+		v.Median = benchkit.Median(v.Samples)
 		v.Phases = map[string]float64{}
 		phases := map[string][]float64{}
 		for _, f := range rep.Runs {
@@ -314,7 +281,7 @@ func run() error {
 			}
 		}
 		for k, xs := range phases {
-			v.Phases[k] = median(xs)
+			v.Phases[k] = benchkit.Median(xs)
 		}
 		by[v.Name] = v
 	}
@@ -328,26 +295,8 @@ func run() error {
 	rep.RatioLast = by["tarn-edit-last"].Median / by["local"].Median
 	rep.NoChangeS = by["tarn-nochange"].Median
 	rep.RatioFirst = by["tarn-first"].First / by["local"].First
-	rep.Machine = host.Describe()
-	if cfg.jsonOut {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
-	}
-	rep.print(os.Stdout)
-	return nil
-}
-
-func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("run from inside the tarn module (or pass -tarn BINARY)")
-	}
-	return filepath.Dir(gomod), nil
+	rep.Machine = benchkit.Host()
+	return kit.Report(rep, rep.print)
 }
 
 func editConstant(path, name, value string) error {
@@ -362,11 +311,12 @@ func editConstant(path, name, value string) error {
 	return os.WriteFile(path, re.ReplaceAll(b, []byte(name+" = "+value)), 0o644)
 }
 
-func benchLine(out string) map[string]float64 {
-	for _, line := range strings.Split(out, "\n") {
-		if rest, ok := strings.CutPrefix(line, "BENCH "); ok {
-			var m map[string]float64
-			json.Unmarshal([]byte(rest), &m)
+// benchLine returns the figures of the first BENCH line in a helper's
+// output, nil when there is none.
+func benchLine(out []byte) map[string]float64 {
+	for _, line := range strings.Split(string(out), "\n") {
+		var m map[string]float64
+		if benchkit.BenchLine(line, &m) {
 			return m
 		}
 	}
@@ -511,7 +461,7 @@ func runLocal(ctx context.Context, env *rt.Env, sdk, script, project, input, out
 	if err != nil {
 		return nil, fmt.Errorf("%v: %s", err, out)
 	}
-	m := benchLine(string(out))
+	m := benchLine(out)
 	if m == nil {
 		return nil, fmt.Errorf("no BENCH line: %s", out)
 	}
@@ -527,19 +477,6 @@ func runLocal(ctx context.Context, env *rt.Env, sdk, script, project, input, out
 	return &runFigure{WallS: wall.Seconds(), Phases: ph}, nil
 }
 
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return math.NaN()
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
-}
-
 func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "Edit-and-rerun loop: 3 Python models (clean -> enrich -> aggregate, pyarrow) on %d trips\n", r.InputRows)
 	fmt.Fprintf(w, "machine: %s; isolation: %s\n", r.Machine, r.Isolation)
@@ -548,14 +485,17 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "tarn command: %s\n\n", r.TarnCommand)
 	fmt.Fprintf(w, "  %-14s %9s %14s  %s\n", "variant", "first run", "re-run median", "what")
 	for _, v := range r.Variants {
-		fmt.Fprintf(w, "  %-14s %8.2fs %13.2fs  %s\n", v.Name, v.First, v.Median, v.What)
+		rerun := "-"
+		if len(v.Samples) > 0 {
+			rerun = fmt.Sprintf("%.2fs", v.Median)
+		}
+		fmt.Fprintf(w, "  %-14s %8.2fs %14s  %s\n", v.Name, v.First, rerun, v.What)
 	}
-	met := map[bool]string{true: "MET", false: "NOT MET"}
-	fmt.Fprintf(w, "\n  re-run after an edit, tarn --no-cache / local: %5.2fx   target <= 1.5x: %s\n", r.Ratio, met[r.TargetMet])
+	fmt.Fprintf(w, "\n  re-run after an edit, tarn --no-cache / local: %5.2fx   target <= 1.5x: %s\n", r.Ratio, benchkit.Met(r.TargetMet))
 	fmt.Fprintf(w, "  (b) first run with the cache on / local:      %5.2fx\n", r.RatioFirst)
 	fmt.Fprintf(w, "  edit the middle step, cached / local:         %5.2fx\n", r.RatioMid)
-	fmt.Fprintf(w, "  (c) edit the last step, cached / local:       %5.2fx   target <= 0.5x: %s\n", r.RatioLast, met[r.RatioLast <= 0.5])
-	fmt.Fprintf(w, "  (d) nothing changed:                          %5.2fs   target < 1s: %s\n", r.NoChangeS, met[r.NoChangeS < 1])
+	fmt.Fprintf(w, "  (c) edit the last step, cached / local:       %5.2fx   target <= 0.5x: %s\n", r.RatioLast, benchkit.Met(r.RatioLast <= 0.5))
+	fmt.Fprintf(w, "  (d) nothing changed:                          %5.2fs   target < 1s: %s\n", r.NoChangeS, benchkit.Met(r.NoChangeS < 1))
 	if r.RatioDry > 0 {
 		fmt.Fprintf(w, "  re-run, tarn --dry-run / local (no tables):    %5.2fx\n", r.RatioDry)
 	}

@@ -14,42 +14,38 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/tarnhq/tarn"
-	"github.com/tarnhq/tarn/bench/internal/host"
+	"github.com/tarnhq/tarn/bench/internal/benchkit"
 	"github.com/tarnhq/tarn/client"
 	"github.com/tarnhq/tarn/local"
 )
 
 type config struct {
-	rounds  int
-	rows    int
-	big     int
-	tarn    string
-	jsonOut bool
-	keep    bool
+	rounds int
+	rows   int
+	big    int
+	tarn   *string
 }
+
+var kit = benchkit.New("remote")
 
 func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "remote:", err)
-		os.Exit(1)
-	}
-}
-
-func logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "[remote %s] %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+	var cfg config
+	fs := kit.Flags
+	fs.IntVar(&cfg.rounds, "rounds", 5, "alternating rounds per comparison")
+	fs.IntVar(&cfg.rows, "rows", 6_000_000, "rows of the synthetic lineitem (6M: TPC-H SF1)")
+	fs.IntVar(&cfg.big, "big", 40_000_000, "rows of the large result whose transfer is timed (4 columns of 8 bytes)")
+	cfg.tarn = kit.TarnFlag()
+	kit.Main(func(ctx context.Context) error { return run(ctx, cfg) })
 }
 
 // q1 is TPC-H Q1 over the synthetic lineitem.
@@ -113,54 +109,32 @@ type report struct {
 	Generated string   `json:"generated"`
 }
 
-func run() error {
-	var cfg config
-	fs := flag.NewFlagSet("remote", flag.ContinueOnError)
-	fs.IntVar(&cfg.rounds, "rounds", 5, "alternating rounds per comparison")
-	fs.IntVar(&cfg.rows, "rows", 6_000_000, "rows of the synthetic lineitem (6M: TPC-H SF1)")
-	fs.IntVar(&cfg.big, "big", 40_000_000, "rows of the large result whose transfer is timed (4 columns of 8 bytes)")
-	fs.StringVar(&cfg.tarn, "tarn", "", "tarn binary (default: go build ./cmd/tarn into the temporary directory)")
-	fs.BoolVar(&cfg.jsonOut, "json", false, "print the figures as JSON")
-	fs.BoolVar(&cfg.keep, "keep", false, "keep the temporary directory")
-	if err := fs.Parse(os.Args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
-	}
-	tmp, err := os.MkdirTemp("", "tarn-bench-remote-")
+func run(ctx context.Context, cfg config) error {
+	tmp, err := kit.WorkDir("")
 	if err != nil {
 		return err
 	}
-	if cfg.keep {
-		logf("keeping %s", tmp)
-	} else {
-		defer os.RemoveAll(tmp)
-	}
-	if cfg.tarn == "" {
-		cfg.tarn = filepath.Join(tmp, "tarn")
-		logf("go build -o %s ./cmd/tarn", cfg.tarn)
-		if out, err := exec.Command("go", "build", "-o", cfg.tarn, "./cmd/tarn").CombinedOutput(); err != nil {
-			return fmt.Errorf("build tarn: %v\n%s", err, out)
-		}
-	}
-	home := filepath.Join(tmp, "home")
-	b := &bench{cfg: cfg, tmp: tmp, home: home}
-
-	logf("generating lineitem (%d rows) and importing it", cfg.rows)
-	parquet := filepath.Join(tmp, "lineitem.parquet")
-	if _, err := b.tarn(nil, "query", fmt.Sprintf(genLineitem, cfg.rows), "--out", parquet); err != nil {
+	bin, err := kit.Tarn(ctx, *cfg.tarn, tmp)
+	if err != nil {
 		return err
 	}
-	if _, err := b.tarn(nil, "table", "create", "lineitem", "--from", parquet); err != nil {
+	home := filepath.Join(tmp, "home")
+	b := &bench{cfg: cfg, bin: bin, tmp: tmp, home: home}
+
+	kit.Logf("generating lineitem (%d rows) and importing it", cfg.rows)
+	parquet := filepath.Join(tmp, "lineitem.parquet")
+	if _, err := b.tarn(ctx, nil, "query", fmt.Sprintf(genLineitem, cfg.rows), "--out", parquet); err != nil {
+		return err
+	}
+	if _, err := b.tarn(ctx, nil, "table", "create", "lineitem", "--from", parquet); err != nil {
 		return err
 	}
 	project := filepath.Join(tmp, "project")
 	os.MkdirAll(filepath.Join(project, "models"), 0o755)
 	os.WriteFile(filepath.Join(project, "tarn_project.yml"), []byte(projectYAML), 0o644)
 	os.WriteFile(filepath.Join(project, "models", "flags.py"), []byte(model), 0o644)
-	logf("first run (builds the environment)")
-	if _, err := b.tarn(nil, "run", "-p", project); err != nil {
+	kit.Logf("first run (builds the environment)")
+	if _, err := b.tarn(ctx, nil, "run", "-p", project); err != nil {
 		return err
 	}
 
@@ -179,7 +153,7 @@ func run() error {
 				if i%2 == 1 {
 					variant = map[bool][]string{true: remote, false: nil}[variant == nil]
 				}
-				d, err := b.tarn(variant, args...)
+				d, err := b.tarn(ctx, variant, args...)
 				if err != nil {
 					return err
 				}
@@ -190,9 +164,9 @@ func run() error {
 				}
 			}
 		}
-		f.MedianEmb, f.MedianRem = median(f.Embedded), median(f.Remote)
+		f.MedianEmb, f.MedianRem = benchkit.Median(f.Embedded), benchkit.Median(f.Remote)
 		f.Ratio = f.MedianRem / f.MedianEmb
-		logf("%s: embedded %.3f s, remote %.3f s, ratio %.2f", name, f.MedianEmb, f.MedianRem, f.Ratio)
+		kit.Logf("%s: embedded %.3f s, remote %.3f s, ratio %.2f", name, f.MedianEmb, f.MedianRem, f.Ratio)
 		rep.Figures = append(rep.Figures, f)
 		return nil
 	}
@@ -207,39 +181,38 @@ func run() error {
 	if err := compare("tarn query Q1 -o json", 0, "query", q1, "-o", "json"); err != nil {
 		return err
 	}
-	if rep.Transfer, err = b.transfer(url); err != nil {
+	if rep.Transfer, err = b.transfer(ctx, url); err != nil {
 		return err
 	}
-	rep.Host = host.Describe()
-	if cfg.jsonOut {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
-	}
-	fmt.Printf("bench/remote: embedded vs tarn serve on loopback, %d rounds alternating, medians (%s)\n\n", cfg.rounds, rep.Host)
-	fmt.Printf("%-52s %10s %10s %7s %7s\n", "command", "embedded", "remote", "ratio", "target")
+	rep.Host = benchkit.Host()
+	return kit.Report(rep, rep.print)
+}
+
+func (rep *report) print(w io.Writer) {
+	fmt.Fprintf(w, "bench/remote: embedded vs tarn serve on loopback, %d rounds alternating, medians (%s)\n\n", rep.Rounds, rep.Host)
+	fmt.Fprintf(w, "%-52s %10s %10s %7s %7s\n", "command", "embedded", "remote", "ratio", "target")
 	for _, f := range rep.Figures {
 		target := "-"
 		if f.Target > 0 {
 			target = fmt.Sprintf("≤ %.2f", f.Target)
 		}
-		fmt.Printf("%-52s %9.3fs %9.3fs %7.2f %7s\n", f.Name, f.MedianEmb, f.MedianRem, f.Ratio, target)
+		fmt.Fprintf(w, "%-52s %9.3fs %9.3fs %7.2f %7s\n", f.Name, f.MedianEmb, f.MedianRem, f.Ratio, target)
 	}
 	t := rep.Transfer
-	fmt.Printf("\nlarge result (%d rows, %s as Arrow): embedded engine %.2f GB/s, through the server as Arrow IPC %.2f GB/s\n",
+	fmt.Fprintf(w, "\nlarge result (%d rows, %s as Arrow): embedded engine %.2f GB/s, through the server as Arrow IPC %.2f GB/s\n",
 		t.Rows, tarn.FormatBytes(t.ArrowBytes), t.EmbeddedGBps, t.RemoteGBps)
-	fmt.Printf("server + client alone (batches from memory, Arrow IPC over loopback HTTP): %.2f GB/s (target ≥ %.1f)\n", t.TransportGBps, t.Target)
-	return nil
+	fmt.Fprintf(w, "server + client alone (batches from memory, Arrow IPC over loopback HTTP): %.2f GB/s (target ≥ %.1f)\n", t.TransportGBps, t.Target)
 }
 
 type bench struct {
 	cfg       config
+	bin       string // the tarn binary
 	tmp, home string
 }
 
 // tarn runs the CLI and returns its wall time.
-func (b *bench) tarn(env []string, args ...string) (time.Duration, error) {
-	cmd := exec.Command(b.cfg.tarn, args...)
+func (b *bench) tarn(ctx context.Context, env []string, args ...string) (time.Duration, error) {
+	cmd := exec.CommandContext(ctx, b.bin, args...)
 	cmd.Env = append(append(os.Environ(), "TARN_HOME="+b.home, "TARN_CONFIG="+filepath.Join(b.tmp, "none.yml")), env...)
 	var errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = nil, &errb
@@ -253,7 +226,7 @@ func (b *bench) tarn(env []string, args ...string) (time.Duration, error) {
 var listening = regexp.MustCompile(`listening on (http://\S+)`)
 
 func (b *bench) serve() (*exec.Cmd, string, error) {
-	cmd := exec.Command(b.cfg.tarn, "serve", "--insecure-local", "--addr", "127.0.0.1:0")
+	cmd := exec.Command(b.bin, "serve", "--insecure-local", "--addr", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "TARN_HOME="+b.home)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
@@ -277,8 +250,7 @@ func (b *bench) serve() (*exec.Cmd, string, error) {
 // the server (the same home), alternating, and returns Arrow bytes per
 // second of each (medians). The time runs from the request to the last
 // batch, so it includes DuckDB producing the result.
-func (b *bench) transfer(url string) (transfer, error) {
-	ctx := context.Background()
+func (b *bench) transfer(ctx context.Context, url string) (transfer, error) {
 	sql := fmt.Sprintf("select range as a, range * 2 as b, range * 3 as c, range * 4 as d from range(%d)", b.cfg.big)
 	lh, err := local.Open(ctx, local.Config{Home: b.home})
 	if err != nil {
@@ -319,22 +291,10 @@ func (b *bench) transfer(url string) (transfer, error) {
 			}
 		}
 	}
-	out.EmbeddedGBps, out.RemoteGBps = median(emb), median(rem)
-	if out.TransportGBps, err = b.transport(b.cfg.big); err != nil {
+	out.EmbeddedGBps, out.RemoteGBps = benchkit.Median(emb), benchkit.Median(rem)
+	if out.TransportGBps, err = b.transport(ctx, b.cfg.big); err != nil {
 		return out, err
 	}
-	logf("transfer: embedded %.2f GB/s, remote %.2f GB/s, server+client alone %.2f GB/s", out.EmbeddedGBps, out.RemoteGBps, out.TransportGBps)
+	kit.Logf("transfer: embedded %.2f GB/s, remote %.2f GB/s, server+client alone %.2f GB/s", out.EmbeddedGBps, out.RemoteGBps, out.TransportGBps)
 	return out, nil
-}
-
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s) == 0 {
-		return 0
-	}
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/bench/internal/benchkit"
 	"github.com/tarnhq/tarn/client"
 	"github.com/tarnhq/tarn/local"
 	"github.com/tarnhq/tarn/server"
@@ -43,7 +44,7 @@ func (q *repeatQuery) CopyTo(context.Context, tarn.QueryRequest, string, string)
 
 // transport returns the GB/s of Arrow data streamed from a server to the
 // HTTP client on loopback (4 int64 columns, 64Ki-row batches, totalRows rows).
-func (b *bench) transport(totalRows int) (float64, error) {
+func (b *bench) transport(ctx context.Context, totalRows int) (float64, error) {
 	const batchRows = 1 << 16
 	mem := memory.NewGoAllocator()
 	fields := []arrow.Field{{Name: "a", Type: arrow.PrimitiveTypes.Int64}, {Name: "b", Type: arrow.PrimitiveTypes.Int64},
@@ -58,7 +59,6 @@ func (b *bench) transport(totalRows int) (float64, error) {
 	}
 	batch := bld.NewRecordBatch()
 	defer batch.Release()
-	ctx := context.Background()
 	lh, err := local.Open(ctx, local.Config{Home: filepath.Join(b.tmp, "transport")})
 	if err != nil {
 		return 0, err
@@ -96,7 +96,7 @@ func (b *bench) transport(totalRows int) (float64, error) {
 		}
 		rates = append(rates, float64(n)/time.Since(started).Seconds()/1e9)
 	}
-	return median(rates), nil
+	return benchkit.Median(rates), nil
 }
 
 func arrowBytes(rec arrow.RecordBatch) int64 {

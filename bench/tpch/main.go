@@ -28,13 +28,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/bench/internal/benchkit"
 	"github.com/tarnhq/tarn/catalog"
 	"github.com/tarnhq/tarn/catalog/sqlstore"
 	"github.com/tarnhq/tarn/ingest"
@@ -62,14 +62,13 @@ func main() {
 	if *home == "" {
 		*home = filepath.Join(".tmp", "tpch", "home-sf"+*sf)
 	}
-	if err := run(context.Background(), *sf, *data, *home, *runs, *queries, *tpchgen, *tarnBin); err != nil {
-		fmt.Fprintln(os.Stderr, "tpch:", err)
-		os.Exit(1)
-	}
+	benchkit.Main("tpch", func(ctx context.Context) error {
+		return run(ctx, *sf, *data, *home, *runs, *queries, *tpchgen, *tarnBin)
+	})
 }
 
 func run(ctx context.Context, sf, data, home string, runs int, queryDir, tpchgen, tarnBin string) error {
-	if err := generate(sf, data, tpchgen); err != nil {
+	if err := generate(ctx, sf, data, tpchgen); err != nil {
 		return err
 	}
 	home, _ = filepath.Abs(home)
@@ -141,7 +140,7 @@ func run(ctx context.Context, sf, data, home string, runs int, queryDir, tpchgen
 			}
 			tarnTimes, duckTimes = append(tarnTimes, d), append(duckTimes, d2)
 		}
-		t, d := median(tarnTimes), median(duckTimes)
+		t, d := benchkit.Median(tarnTimes), benchkit.Median(duckTimes)
 		ratio := t.Seconds() / d.Seconds()
 		logSum += math.Log(ratio)
 		if ratio > worst {
@@ -157,16 +156,14 @@ func run(ctx context.Context, sf, data, home string, runs int, queryDir, tpchgen
 			planned += s.FilesPlanned
 			total += s.FilesTotal
 		}
-		fmt.Printf("%-4s %10.1f %10.1f %7.3f %11.1f %11.1f %4d/%-4d %6d  %s\n", name, ms(t), ms(d), ratio, ms(tarnFirst), ms(duckFirst), planned, total, len(tarnRows), match)
+		fmt.Printf("%-4s %10.1f %10.1f %7.3f %11.1f %11.1f %4d/%-4d %6d  %s\n", name, benchkit.Ms(t), benchkit.Ms(d), ratio, benchkit.Ms(tarnFirst), benchkit.Ms(duckFirst), planned, total, len(tarnRows), match)
 	}
 	fmt.Printf("\ngeometric mean tarn/duckdb: %.3f   worst: %s %.3f   answers: %d of 22 match\n", math.Exp(logSum/22), worstQ, worst, 22-mismatches)
-	return coldStart(home, tarnBin, views["lineitem"])
+	return coldStart(ctx, home, tarnBin, views["lineitem"])
 }
 
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
 // generate runs tpchgen-cli unless the files exist.
-func generate(sf, dir, tpchgen string) error {
+func generate(ctx context.Context, sf, dir, tpchgen string) error {
 	if _, err := os.Stat(filepath.Join(dir, "lineitem.parquet")); err == nil {
 		return nil
 	}
@@ -177,7 +174,7 @@ func generate(sf, dir, tpchgen string) error {
 		return err
 	}
 	fmt.Printf("generating TPC-H SF%s with tpchgen-cli into %s\n", sf, dir)
-	cmd := exec.Command(tpchgen, "parquet", "-s", sf, "--output-dir", dir)
+	cmd := exec.CommandContext(ctx, tpchgen, "parquet", "-s", sf, "--output-dir", dir)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	return cmd.Run()
 }
@@ -295,15 +292,9 @@ func sameRows(a, b [][]string) bool {
 	return true
 }
 
-func median(ds []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
-}
-
 // coldStart times whole processes: `tarn query` and this program in its
 // plain-DuckDB mode, each counting lineitem's rows.
-func coldStart(home, tarnBin string, lineitem []string) error {
+func coldStart(ctx context.Context, home, tarnBin string, lineitem []string) error {
 	if _, err := os.Stat(tarnBin); err != nil {
 		fmt.Printf("\ncold start: %s not found, skipped (build it with ./scripts/build.sh)\n", tarnBin)
 		return nil
@@ -316,7 +307,7 @@ func coldStart(home, tarnBin string, lineitem []string) error {
 	measure := func(name string, args ...string) (time.Duration, error) {
 		var ds []time.Duration
 		for i := 0; i < n; i++ {
-			cmd := exec.Command(name, args...)
+			cmd := exec.CommandContext(ctx, name, args...)
 			cmd.Env = append(os.Environ(), "TARN_HOME="+home)
 			started := time.Now()
 			if out, err := cmd.CombinedOutput(); err != nil {
@@ -324,7 +315,7 @@ func coldStart(home, tarnBin string, lineitem []string) error {
 			}
 			ds = append(ds, time.Since(started))
 		}
-		return median(ds), nil
+		return benchkit.Median(ds), nil
 	}
 	t, err := measure(tarnBin, "query", "select count(*) from lineitem", "-o", "csv")
 	if err != nil {
@@ -334,7 +325,7 @@ func coldStart(home, tarnBin string, lineitem []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("\ncold process, select count(*) from lineitem (median of %d): tarn query %.1f ms, plain duckdb-go program %.1f ms\n", n, ms(t), ms(d))
+	fmt.Printf("\ncold process, select count(*) from lineitem (median of %d): tarn query %.1f ms, plain duckdb-go program %.1f ms\n", n, benchkit.Ms(t), benchkit.Ms(d))
 	return nil
 }
 

@@ -1,6 +1,8 @@
 // Package catalogtest is the conformance suite every catalog.Store backend
 // runs: branches, tags, commits, log, ref syntax, merges, time travel and
-// optimistic concurrency, exercised through catalog.Catalog.
+// optimistic concurrency, exercised through catalog.Catalog; and, under
+// "Store", the contract of each Store method used directly (errors,
+// prefix lookups, compare-and-swap, the atomicity of Apply, contention).
 package catalogtest
 
 import (
@@ -100,6 +102,7 @@ func Run(t *testing.T, newStore NewStore) {
 	t.Run("Tags", func(t *testing.T) { testTags(t, newStore) })
 	t.Run("CommitAndLog", func(t *testing.T) { testCommitAndLog(t, newStore) })
 	t.Run("RefSyntax", func(t *testing.T) { testRefSyntax(t, newStore) })
+	t.Run("AmbiguousPrefix", func(t *testing.T) { testAmbiguousPrefix(t, newStore) })
 	t.Run("TimeTravel", func(t *testing.T) { testTimeTravel(t, newStore) })
 	t.Run("MergeFastForward", func(t *testing.T) { testMergeFastForward(t, newStore) })
 	t.Run("MergeThreeWay", func(t *testing.T) { testMergeThreeWay(t, newStore) })
@@ -108,6 +111,7 @@ func Run(t *testing.T, newStore NewStore) {
 	t.Run("OptimisticConcurrency", func(t *testing.T) { testOptimistic(t, newStore) })
 	t.Run("ConcurrentWriters", func(t *testing.T) { testConcurrentWriters(t, newStore) })
 	t.Run("OnlyBranchesWritable", func(t *testing.T) { testOnlyBranchesWritable(t, newStore) })
+	t.Run("Store", func(t *testing.T) { runStore(t, newStore) })
 }
 
 func testInit(t *testing.T, newStore NewStore) {
@@ -459,31 +463,45 @@ func testConcurrentWriters(t *testing.T, newStore NewStore) {
 	// Contended writes to the same key: exactly the acknowledged ones win,
 	// the others fail with a conflict.
 	base, _ := c.Resolve(ctx, "main")
-	var ok, conflicts int
-	var mu sync.Mutex
-	var wg2 sync.WaitGroup
-	for w := 0; w < writers; w++ {
-		wg2.Add(1)
-		go func(w int) {
-			defer wg2.Done()
-			_, err := c.Commit(ctx, catalog.CommitRequest{Branch: "main", Base: base.Hash,
-				Changes: map[string]*tarn.Entry{table("hot"): tbl(fmt.Sprint("hot", w))}})
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err == nil:
-				ok++
-			case tarn.ErrorCode(err) == tarn.ECONFLICT:
-				conflicts++
-			default:
-				t.Errorf("unexpected error: %v", err)
-			}
-		}(w)
-	}
-	wg2.Wait()
+	ok, conflicts := race(t, writers, func(w int) error {
+		_, err := c.Commit(ctx, catalog.CommitRequest{Branch: "main", Base: base.Hash,
+			Changes: map[string]*tarn.Entry{table("hot"): tbl(fmt.Sprint("hot", w))}})
+		return err
+	}, func(err error) bool { return tarn.ErrorCode(err) == tarn.ECONFLICT })
 	if ok != 1 || conflicts != writers-1 {
 		t.Fatalf("same-key writers from one base: %d succeeded, %d conflicted", ok, conflicts)
 	}
+}
+
+// race runs try(0) to try(n-1) in n goroutines released at once, and
+// returns how many succeeded and how many lost (the errors lost accepts);
+// any other error fails the test.
+func race(t *testing.T, n int, try func(i int) error, lost func(error) bool) (wins, losses int) {
+	t.Helper()
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			<-start
+			errs[i] = try(i)
+		}(i)
+	}
+	close(start)
+	wg.Wait()
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			wins++
+		case lost(err):
+			losses++
+		default:
+			t.Errorf("racing: %v", err)
+		}
+	}
+	return wins, losses
 }
 
 func testOnlyBranchesWritable(t *testing.T, newStore NewStore) {

@@ -241,6 +241,8 @@ func (s *Store) Apply(ctx context.Context, b *catalog.Batch) error {
 	for _, u := range b.Refs {
 		var res sql.Result
 		switch {
+		case u.Old == "" && u.New == "":
+			return fmt.Errorf("update ref %s: neither an expected nor a new commit", u.Name)
 		case u.Old == "":
 			res, err = tx.ExecContext(ctx, `INSERT OR IGNORE INTO refs (name, kind, commit_hash) VALUES (?, ?, ?)`, u.Name, string(u.Kind), u.New)
 		case u.New == "":

@@ -17,28 +17,25 @@ import (
 	"time"
 
 	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/bench/internal/benchkit"
 	"github.com/tarnhq/tarn/catalog"
 	"github.com/tarnhq/tarn/catalog/sqlstore"
 	"github.com/tarnhq/tarn/table"
 )
 
 func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "matprof:", err)
-		os.Exit(1)
-	}
-}
-
-func run() error {
 	ipc := flag.String("ipc", "", "Arrow IPC file to materialize (required)")
 	runs := flag.Int("runs", 3, "materializations: the first creates the table, the others REPLACE it")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the timed materializations here")
 	codec := flag.String("codec", "", "table property write.parquet.compression-codec (default: iceberg-go's)")
 	flag.Parse()
-	if *ipc == "" {
-		return fmt.Errorf("-ipc is required")
+	benchkit.Main("matprof", func(ctx context.Context) error { return run(ctx, *ipc, *runs, *cpuprofile, *codec) })
+}
+
+func run(ctx context.Context, ipc string, runs int, cpuprofile, codec string) error {
+	if ipc == "" {
+		return benchkit.Usagef("-ipc is required")
 	}
-	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "tarn-matprof-")
 	if err != nil {
 		return err
@@ -61,8 +58,8 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
+	if cpuprofile != "" {
+		f, err := os.Create(cpuprofile)
 		if err != nil {
 			return err
 		}
@@ -71,10 +68,10 @@ func run() error {
 		defer pprof.StopCPUProfile()
 	}
 	props := map[string]string{"tarn.model": "matprof"}
-	if *codec != "" {
-		props["write.parquet.compression-codec"] = *codec
+	if codec != "" {
+		props["write.parquet.compression-codec"] = codec
 	}
-	for i := 0; i < *runs; i++ {
+	for i := 0; i < runs; i++ {
 		branch := fmt.Sprintf("run/matprof-%d", i)
 		if _, err := cat.CreateRef(ctx, tarn.KindBranch, branch, head.Hash); err != nil {
 			return err
@@ -85,7 +82,7 @@ func run() error {
 		}
 		start := time.Now()
 		if _, err := svc.Materialize(ctx, ss, table.MaterializeRequest{Ident: tarn.TableIdent{Namespace: tarn.DefaultNamespace, Name: "out"},
-			Path: *ipc, Strategy: table.StrategyReplace, Properties: props}); err != nil {
+			Path: ipc, Strategy: table.StrategyReplace, Properties: props}); err != nil {
 			return err
 		}
 		mat := time.Since(start)
