@@ -63,6 +63,9 @@ type Env struct {
 	Version   string        `json:"version"`
 	Cached    bool          `json:"cached"`
 	BuildTime time.Duration `json:"build_time"`
+	// CheckTime is the part of BuildTime spent checking that the new
+	// environment's packages import.
+	CheckTime time.Duration `json:"check_time"`
 	Spec      EnvSpec       `json:"spec"`
 }
 
@@ -352,7 +355,9 @@ func (m *EnvManager) Ensure(ctx context.Context, spec EnvSpec, log func(string))
 	if err := install(reqs); err != nil {
 		return nil, err
 	}
+	checkStart := time.Now()
 	check, err := b.check(ctx, spec)
+	env.CheckTime = time.Since(checkStart)
 	if err == nil && check.needsOlderPyArrow() && !spec.pinsPyArrow() {
 		if log != nil {
 			log(fmt.Sprintf("environment %s: NumPy %s is older than 2, which pyarrow 26 needs: installing %s", key[:12], check.NumPy, pyarrowNumPy1))
@@ -360,7 +365,9 @@ func (m *EnvManager) Ensure(ctx context.Context, spec EnvSpec, log func(string))
 		if err := install(withPyArrow(reqs, pyarrowNumPy1)); err != nil {
 			return nil, err
 		}
+		checkStart = time.Now()
 		check, err = b.check(ctx, spec)
+		env.CheckTime += time.Since(checkStart)
 	}
 	if err != nil {
 		return nil, err
@@ -420,8 +427,11 @@ func (b *build) check(ctx context.Context, spec EnvSpec) (*envCheck, error) {
 	var stdout, stderr bytes.Buffer
 	err := b.m.Sandbox.Run(ctx, Command{
 		Argv:        append([]string{python, "-m", "tarn._envcheck"}, dists...),
-		Env:         []string{"PATH=" + filepath.Join(b.tmp, "bin") + ":/usr/bin:/bin", "HOME=/tmp", "LANG=C.UTF-8", "PYTHONPATH=" + b.m.SDKDir, "PYTHONDONTWRITEBYTECODE=1"},
-		Confinement: Confinement{ReadOnly: []string{interpreterPrefixOf(b.python), b.tmp, b.m.SDKDir}, Limits: b.m.BuildLimits},
+		// It writes the bytecode of what it imports into the environment
+		// (which the background compilation would write anyway): the
+		// first step's imports are then compiled already.
+		Env:         []string{"PATH=" + filepath.Join(b.tmp, "bin") + ":/usr/bin:/bin", "HOME=/tmp", "LANG=C.UTF-8", "PYTHONPATH=" + b.m.SDKDir},
+		Confinement: Confinement{ReadOnly: []string{interpreterPrefixOf(b.python), b.m.SDKDir}, Writable: []string{b.tmp}, Limits: b.m.BuildLimits},
 		Stdout:      &stdout, Stderr: &stderr,
 	})
 	var c envCheck
@@ -564,6 +574,10 @@ func (m *EnvManager) newBuild(interp Interpreter, tmp string) (*build, error) {
 		if cache, err = defaultUVCache(m.Sandbox); err != nil {
 			return nil, err
 		}
+	} else if err := os.MkdirAll(cache, 0o755); err != nil {
+		return nil, fmt.Errorf("create uv's cache: %w", err)
+	} else if err := m.Sandbox.Own(cache); err != nil {
+		return nil, err
 	}
 	b := &build{m: m, uvBin: uv, python: interp.Path, cache: cache, tmp: tmp}
 	b.binds = []string{filepath.Dir(uv[0]), interpreterPrefixOf(interp.Path), m.Index.FindLinks}
