@@ -34,12 +34,22 @@ func (s *Server) authenticate(r *http.Request) (*tarn.User, error) {
 	if s.Insecure {
 		return localUser, nil
 	}
-	h := r.Header.Get("Authorization")
-	token, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok || strings.TrimSpace(token) == "" {
+	token, ok := bearerToken(r.Header.Get("Authorization"))
+	if !ok {
 		return nil, tarn.Errorf(tarn.EUNAUTHORIZED, "this server needs a token: `tarn config set token TOKEN` or TARN_TOKEN (an admin creates one with `tarn user add NAME`)")
 	}
-	return s.Users.Authenticate(strings.TrimSpace(token))
+	return s.Users.Authenticate(token)
+}
+
+// bearerToken reads "Authorization: Bearer TOKEN". The scheme is
+// case-insensitive and may be followed by several spaces (RFC 9110 11.1).
+func bearerToken(h string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
 }
 
 // author is who a commit is recorded for: the authenticated user, or

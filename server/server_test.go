@@ -152,6 +152,14 @@ func TestServer_Auth(t *testing.T) {
 	if _, err := ts.admin.Refs.ListRefs(ctx, tarn.KindBranch); err != nil {
 		t.Fatal(err)
 	}
+	// The scheme is case-insensitive.
+	req, _ := http.NewRequest("GET", ts.url+"/v1/whoami", nil)
+	req.Header.Set("Authorization", "bearer "+ts.adminToken)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("lowercase bearer: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	// Health needs no token.
 	if code, _ := ts.raw("GET", "/healthz", "", "", nil); code != 200 {
 		t.Fatalf("healthz %d", code)
