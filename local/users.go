@@ -71,7 +71,7 @@ func (s *UserStore) AddUser(ctx context.Context, req tarn.NewUser) (*tarn.User, 
 		return nil, "", tarn.Errorf(tarn.EINVALID, "a token cannot be valid for a negative duration")
 	}
 	if !userName.MatchString(name) {
-		return nil, "", tarn.Errorf(tarn.EINVALID, "invalid user name %q: use 1-32 lowercase letters, digits, '-' or '_', starting with a letter", name)
+		return nil, "", tarn.Errorf(tarn.EINVALID, "invalid user name %s: use 1-32 lowercase letters, digits, '-' or '_', starting with a letter", tarn.Quote(name))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

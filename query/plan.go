@@ -120,7 +120,8 @@ func syntaxError(sql string, base int, p *parsedStatement) error {
 		return tarn.Errorf(tarn.EINVALID, "SQL %s", p.ErrorMessage)
 	}
 	line, col, text := lineColumn(sql, base+pos)
-	caret := strings.Repeat(" ", max(0, col-1)) + "^"
+	text, at := excerpt(text, col)
+	caret := strings.Repeat(" ", max(0, at-1)) + "^"
 	return tarn.Errorf(tarn.EINVALID, "SQL %s at line %d, column %d:\n  %s\n  %s", p.ErrorMessage, line, col, text, caret)
 }
 

@@ -80,10 +80,10 @@ func (s *Server) canWrite(ctx context.Context, branch string) error {
 		return nil
 	}
 	if s.protected(branch) {
-		return tarn.Errorf(tarn.EFORBIDDEN, "branch %q is protected: it changes only by merge; write on a branch of yours (%s.NAME) and merge it into %s", branch, u.Name, branch)
+		return tarn.Errorf(tarn.EFORBIDDEN, "branch %s is protected: it changes only by merge; write on a branch of yours (%s.NAME) and merge it into %s", tarn.Quote(branch), u.Name, tarn.Quote(branch))
 	}
 	if !ownBranch(u, branch) {
-		return tarn.Errorf(tarn.EFORBIDDEN, "user %q may write only to branches named %s.* (and merge into %s): %q is not one of them", u.Name, u.Name, strings.Join(s.Protected, ", "), branch)
+		return tarn.Errorf(tarn.EFORBIDDEN, "user %q may write only to branches named %s.* (and merge into %s): %s is not one of them", u.Name, u.Name, strings.Join(s.Protected, ", "), tarn.Quote(branch))
 	}
 	return nil
 }

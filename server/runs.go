@@ -1,18 +1,13 @@
 package server
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"io"
-	"mime"
 	"net/http"
 	"os"
-	"path"
 	"path/filepath"
-	"strings"
 
 	"github.com/tarnhq/tarn"
 )
@@ -93,114 +88,6 @@ func (e *eventLines) Write(p []byte) (int, error) {
 }
 
 func (e *eventLines) Flush() { e.flush() }
-
-// receiveProject reads the request part, calls check, and unpacks the
-// project part into DIR/project.
-func (s *Server) receiveProject(r *http.Request, req *tarn.RunRequest, check func() error) (string, error) {
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if mt != "multipart/form-data" {
-		return "", tarn.Errorf(tarn.EINVALID, "POST /v1/runs takes multipart/form-data (a \"request\" part and a \"project\" part), not %q", mt)
-	}
-	mr, err := r.MultipartReader()
-	if err != nil {
-		return "", tarn.Errorf(tarn.EINVALID, "malformed multipart body: %v", err)
-	}
-	dir, err := s.uploadDir()
-	if err != nil {
-		return "", err
-	}
-	gotRequest, gotProject := false, false
-	for {
-		part, err := mr.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return dir, uploadErr(err)
-		}
-		switch part.FormName() {
-		case "request":
-			dec := json.NewDecoder(part)
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(req); err != nil {
-				return dir, tarn.Errorf(tarn.EINVALID, "malformed JSON in the request part: %v", err)
-			}
-			if err := check(); err != nil {
-				return dir, err
-			}
-			gotRequest = true
-		case "project":
-			if !gotRequest {
-				return dir, tarn.Errorf(tarn.EINVALID, "the \"request\" part must come before the \"project\" part")
-			}
-			if err := untar(part, filepath.Join(dir, "project"), 4*s.MaxUpload); err != nil {
-				return dir, err
-			}
-			gotProject = true
-		default:
-			return dir, tarn.Errorf(tarn.EINVALID, "unexpected multipart part %q: send \"request\" and \"project\" parts", part.FormName())
-		}
-	}
-	if !gotRequest || !gotProject {
-		return dir, tarn.Errorf(tarn.EINVALID, "a run upload needs a \"request\" part and a \"project\" part (the project as tar.gz)")
-	}
-	return dir, nil
-}
-
-// untar unpacks a tar.gz of regular files and folders into dir. Absolute
-// names, ".." and links are refused: nothing lands outside dir; neither
-// does more than limit bytes (an archive that expands without end).
-func untar(r io.Reader, dir string, limit int64) error {
-	var total int64
-	gz, err := gzip.NewReader(r)
-	if err != nil {
-		return uploadErr(err)
-	}
-	tr := tar.NewReader(gz)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return uploadErr(err)
-		}
-		name := path.Clean(h.Name)
-		if path.IsAbs(name) || name == ".." || strings.HasPrefix(name, "../") || strings.Contains(name, "\\") {
-			return tarn.Errorf(tarn.EINVALID, "the project archive has an entry outside the project: %q", h.Name)
-		}
-		target := filepath.Join(dir, filepath.FromSlash(name))
-		switch h.Typeflag {
-		case tar.TypeDir:
-			if err := os.MkdirAll(target, 0o755); err != nil {
-				return err
-			}
-		case tar.TypeReg:
-			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-				return err
-			}
-			if total += h.Size; total > limit {
-				return tarn.Errorf(tarn.EINVALID, "the project expands to more than %s: list data files in its .gitignore, or keep data in tables", tarn.FormatBytes(limit))
-			}
-			f, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-			if err != nil {
-				return tarn.Errorf(tarn.EINVALID, "the project archive has %q twice or under a file: %v", h.Name, err)
-			}
-			_, err = io.Copy(f, io.LimitReader(tr, h.Size))
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return uploadErr(err)
-			}
-		default:
-			return tarn.Errorf(tarn.EINVALID, "the project archive has %q, which is not a regular file or folder (links are not accepted)", h.Name)
-		}
-	}
-}
 
 func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
 	jobs, err := s.Jobs.ListJobs(r.Context())

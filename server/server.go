@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/tarnhq/tarn"
@@ -44,6 +43,21 @@ const maxJSON = 4 << 20
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
+// route says how a route is served.
+type route struct {
+	// open routes need no token (the health checks).
+	open bool
+	// upload routes take a multipart body of up to MaxUpload bytes; every
+	// other route reads at most maxJSON, whatever its Content-Type says.
+	upload bool
+}
+
+var (
+	api    = route{}
+	open   = route{open: true}
+	upload = route{upload: true}
+)
+
 // Handler returns the server's HTTP handler.
 func (s *Server) Handler() http.Handler {
 	if s.mux != nil {
@@ -56,44 +70,44 @@ func (s *Server) Handler() http.Handler {
 		s.Protected = []string{tarn.DefaultBranch}
 	}
 	s.mux = http.NewServeMux()
-	s.handle("GET /healthz", s.healthz, false)
-	s.handle("GET /readyz", s.readyz, false)
-	s.handle("GET /v1/whoami", s.whoami, true)
+	s.handle("GET /healthz", s.healthz, open)
+	s.handle("GET /readyz", s.readyz, open)
+	s.handle("GET /v1/whoami", s.whoami, api)
 
-	s.handle("GET /v1/refs", s.listRefs, true)
-	s.handle("POST /v1/refs", s.createRef, true)
-	s.handle("GET /v1/refs/{name}", s.getRef, true)
-	s.handle("DELETE /v1/refs/{name}", s.deleteRef, true)
-	s.handle("POST /v1/refs/{name}/rename", s.renameBranch, true)
-	s.handle("GET /v1/resolve", s.resolve, true)
-	s.handle("GET /v1/commits/{hash}", s.getCommit, true)
-	s.handle("GET /v1/log", s.log, true)
-	s.handle("GET /v1/merge-base", s.mergeBase, true)
-	s.handle("GET /v1/diff", s.diff, true)
-	s.handle("POST /v1/merge", s.merge, true)
+	s.handle("GET /v1/refs", s.listRefs, api)
+	s.handle("POST /v1/refs", s.createRef, api)
+	s.handle("GET /v1/refs/{name}", s.getRef, api)
+	s.handle("DELETE /v1/refs/{name}", s.deleteRef, api)
+	s.handle("POST /v1/refs/{name}/rename", s.renameBranch, api)
+	s.handle("GET /v1/resolve", s.resolve, api)
+	s.handle("GET /v1/commits/{hash}", s.getCommit, api)
+	s.handle("GET /v1/log", s.log, api)
+	s.handle("GET /v1/merge-base", s.mergeBase, api)
+	s.handle("GET /v1/diff", s.diff, api)
+	s.handle("POST /v1/merge", s.merge, api)
 
-	s.handle("GET /v1/namespaces", s.listNamespaces, true)
-	s.handle("POST /v1/namespaces", s.createNamespace, true)
-	s.handle("DELETE /v1/namespaces/{namespace}", s.dropNamespace, true)
-	s.handle("GET /v1/tables", s.listTables, true)
-	s.handle("POST /v1/tables", s.createTable, true)
-	s.handle("GET /v1/tables/{table}", s.getTable, true)
-	s.handle("DELETE /v1/tables/{table}", s.dropTable, true)
-	s.handle("POST /v1/tables/{table}/import", s.importTable, true)
-	s.handle("POST /v1/tables/{table}/revert", s.revertTable, true)
-	s.handle("POST /v1/verify", s.verify, true)
+	s.handle("GET /v1/namespaces", s.listNamespaces, api)
+	s.handle("POST /v1/namespaces", s.createNamespace, api)
+	s.handle("DELETE /v1/namespaces/{namespace}", s.dropNamespace, api)
+	s.handle("GET /v1/tables", s.listTables, api)
+	s.handle("POST /v1/tables", s.createTable, upload)
+	s.handle("GET /v1/tables/{table}", s.getTable, api)
+	s.handle("DELETE /v1/tables/{table}", s.dropTable, api)
+	s.handle("POST /v1/tables/{table}/import", s.importTable, upload)
+	s.handle("POST /v1/tables/{table}/revert", s.revertTable, api)
+	s.handle("POST /v1/verify", s.verify, api)
 
-	s.handle("POST /v1/query", s.query, true)
-	s.handle("POST /v1/query/export", s.export, true)
-	s.handle("POST /v1/runs", s.run, true)
-	s.handle("GET /v1/jobs", s.listJobs, true)
-	s.handle("GET /v1/jobs/{id}", s.getJob, true)
-	s.handle("GET /v1/jobs/{id}/logs", s.jobLogs, true)
-	s.handle("POST /v1/jobs/{id}/cancel", s.cancelJob, true)
-	s.handle("GET /v1/users", s.listUsers, true)
-	s.handle("POST /v1/users", s.addUser, true)
+	s.handle("POST /v1/query", s.query, api)
+	s.handle("POST /v1/query/export", s.export, api)
+	s.handle("POST /v1/runs", s.run, upload)
+	s.handle("GET /v1/jobs", s.listJobs, api)
+	s.handle("GET /v1/jobs/{id}", s.getJob, api)
+	s.handle("GET /v1/jobs/{id}/logs", s.jobLogs, api)
+	s.handle("POST /v1/jobs/{id}/cancel", s.cancelJob, api)
+	s.handle("GET /v1/users", s.listUsers, api)
+	s.handle("POST /v1/users", s.addUser, api)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, tarn.Errorf(tarn.ENOTFOUND, "no route %s %s: see api/openapi.yaml for the API", r.Method, r.URL.Path))
+		writeError(w, tarn.Errorf(tarn.ENOTFOUND, "no route %s %s: see api/openapi.yaml for the API", r.Method, tarn.Quote(r.URL.Path)))
 	})
 	return s.mux
 }
@@ -104,7 +118,7 @@ func (s *Server) Routes() []string {
 	return append([]string(nil), s.routes...)
 }
 
-func (s *Server) handle(pattern string, h handlerFunc, auth bool) {
+func (s *Server) handle(pattern string, h handlerFunc, rt route) {
 	s.routes = append(s.routes, pattern)
 	s.mux.HandleFunc(pattern, func(rw http.ResponseWriter, r *http.Request) {
 		started := time.Now()
@@ -115,7 +129,7 @@ func (s *Server) handle(pattern string, h handlerFunc, auth bool) {
 					w.status, time.Since(started).Round(time.Millisecond))
 			}()
 		}
-		if auth {
+		if !rt.open {
 			u, err := s.authenticate(r)
 			if err != nil {
 				writeError(w, err)
@@ -123,15 +137,13 @@ func (s *Server) handle(pattern string, h handlerFunc, auth bool) {
 			}
 			r = r.WithContext(context.WithValue(r.Context(), userKey{}, u))
 		}
-		if r.Body != nil && r.Method != http.MethodGet {
-			limit := int64(maxJSON)
-			if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/") {
-				limit = s.MaxUpload
-			}
-			r.Body = http.MaxBytesReader(w, r.Body, limit)
+		limit := int64(maxJSON)
+		if rt.upload {
+			limit = s.MaxUpload
 		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		if err := h(w, r); err != nil {
-			writeError(w, err)
+			writeError(w, bodyTooLarge(err, rt))
 		}
 	})
 }
@@ -171,7 +183,7 @@ func queryInt(r *http.Request, name string, def int) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil {
-		return 0, tarn.Errorf(tarn.EINVALID, "query parameter %s=%q is not a number", name, v)
+		return 0, tarn.Errorf(tarn.EINVALID, "query parameter %s=%s is not a number", name, tarn.Quote(v))
 	}
 	return n, nil
 }

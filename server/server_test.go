@@ -268,7 +268,7 @@ func TestServer_BadInput(t *testing.T) {
 		{"MalformedJSON", "POST", "/v1/refs", "application/json", strings.NewReader(`{"kind":`), 400, "malformed JSON"},
 		{"UnknownField", "POST", "/v1/refs", "application/json", strings.NewReader(`{"nme":"x"}`), 400, "unknown field"},
 		{"TwoValues", "POST", "/v1/merge", "application/json", strings.NewReader(`{} {}`), 400, "more than one"},
-		{"UnknownRoute", "GET", "/v1/nothing", "", nil, 404, "no route GET /v1/nothing"},
+		{"UnknownRoute", "GET", "/v1/nothing", "", nil, 404, `no route GET "/v1/nothing"`},
 		{"WrongMethod", "PUT", "/v1/refs", "", nil, 404, "no route PUT"},
 		{"TraversalTable", "GET", "/v1/tables/..%2F..%2Fetc", "", nil, 400, "invalid"},
 		{"TraversalNamespace", "DELETE", "/v1/namespaces/..%2Fwarehouse?branch=main", "", nil, 400, "invalid namespace"},
@@ -458,5 +458,42 @@ func TestServer_DefaultRef(t *testing.T) {
 		if code, eb := ts.raw("GET", path, ts.adminToken, "", nil); code != 200 {
 			t.Errorf("GET %s without ref: %d %s", path, code, eb.Error.Message)
 		}
+	}
+}
+
+// TestServer_BodyCaps: the body cap is the route's, not the
+// Content-Type's, and no message echoes a long input whole.
+func TestServer_BodyCaps(t *testing.T) {
+	ts := newTestServer(t, func(s *server.Server) { s.MaxUpload = 64 << 20 })
+	tok := ts.adminToken
+	big := strings.Repeat("x", 5<<20)
+	longName := strings.Repeat("b", 3<<20)
+	okRequest := tarn.CreateTableRequest{Table: tarn.TableIdent{Namespace: "tarn", Name: "t"}, Branch: "main"}
+	bigRequest := okRequest
+	bigRequest.Info.Message = big
+	ctBig, bodyBig := multipartBody(t, bigRequest, map[string]string{"a.csv": "a\n1\n"}, "file")
+	cases := []struct {
+		name, method, path, ct string
+		body                   io.Reader
+		status                 int
+		mentions               string
+	}{
+		{"MultipartHeaderOnJSONRoute", "POST", "/v1/query", "multipart/form-data; boundary=x", strings.NewReader(`{"sql":"` + big + `","ref":"main"}`), 413, "limit of 4.0 MiB for JSON requests"},
+		{"LargeJSON", "POST", "/v1/merge", "application/json", strings.NewReader(`{"source":"` + big + `"}`), 413, "limit of 4.0 MiB"},
+		{"LongBranchName", "POST", "/v1/refs", "application/json", strings.NewReader(`{"kind":"branch","name":"` + longName + `","from":"main"}`), 400, "bbbb"},
+		{"LongRef", "GET", "/v1/log?ref=" + strings.Repeat("c", 60000), "", nil, 404, "cccc"},
+		{"LongPath", "GET", "/v1/nothing/" + strings.Repeat("d", 60000), "", nil, 404, "no route"},
+		{"LargeRequestPart", "POST", "/v1/tables", ctBig, bodyBig, 400, `"request" part is larger than the server's limit of 4.0 MiB`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, eb := ts.raw(tc.method, tc.path, tok, tc.ct, tc.body)
+			if code != tc.status || !strings.Contains(eb.Error.Message, tc.mentions) {
+				t.Fatalf("%d %.300s, want %d mentioning %q", code, eb.Error.Message, tc.status, tc.mentions)
+			}
+			if len(eb.Error.Message) > 1000 {
+				t.Fatalf("the message echoes its input: %d bytes: %.300s…", len(eb.Error.Message), eb.Error.Message)
+			}
+		})
 	}
 }
