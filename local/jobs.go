@@ -79,6 +79,12 @@ func (m *JobManager) save(j *tarn.Job) error {
 	return writeFileAtomic(p, b, 0o644)
 }
 
+// JobNotFound is the error for a job id that names no job (ENOTFOUND). A
+// server answers it also for a job the caller may not see.
+func JobNotFound(id string) error {
+	return tarn.Errorf(tarn.ENOTFOUND, "job %s not found (`tarn job ls` lists jobs)", tarn.Quote(id))
+}
+
 // GetJob reads a job record.
 func (m *JobManager) GetJob(ctx context.Context, id string) (*tarn.Job, error) {
 	p, err := m.path(id, "job.json")
@@ -87,7 +93,7 @@ func (m *JobManager) GetJob(ctx context.Context, id string) (*tarn.Job, error) {
 	}
 	b, err := os.ReadFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, tarn.Errorf(tarn.ENOTFOUND, "job %q not found (`tarn job ls` lists jobs)", id)
+		return nil, JobNotFound(id)
 	}
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/local"
 )
 
 // Authenticator turns a bearer token into a user.
@@ -101,4 +102,42 @@ func (s *Server) adminOnly(ctx context.Context, what string) error {
 		return tarn.Errorf(tarn.EFORBIDDEN, "only admins may %s (user %q is not an admin)", what, u.Name)
 	}
 	return nil
+}
+
+// Visibility says whose jobs (with their SQL, logs and results) a user
+// may see.
+type Visibility string
+
+// Job visibilities.
+const (
+	VisibleOwn Visibility = "own" // users see their own jobs; admins see all
+	VisibleAll Visibility = "all" // everyone sees every job
+)
+
+// ParseVisibility checks a --job-visibility value.
+func ParseVisibility(s string) (Visibility, error) {
+	switch v := Visibility(s); v {
+	case VisibleOwn, VisibleAll:
+		return v, nil
+	}
+	return "", tarn.Errorf(tarn.EINVALID, "unknown job visibility %s: use own (users see their own jobs, admins all) or all", tarn.Quote(s))
+}
+
+// mayView reports whether the caller may see job j.
+func (s *Server) mayView(ctx context.Context, j *tarn.Job) bool {
+	u := userOf(ctx)
+	return u.Admin || j.User == u.Name || s.JobVisibility == VisibleAll
+}
+
+// visibleJob returns a job the caller may see; a job they may not see
+// answers exactly like one that does not exist.
+func (s *Server) visibleJob(ctx context.Context, id string) (*tarn.Job, error) {
+	j, err := s.Jobs.GetJob(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !s.mayView(ctx, j) {
+		return nil, local.JobNotFound(id)
+	}
+	return j, nil
 }

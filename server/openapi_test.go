@@ -365,8 +365,8 @@ func session(t *testing.T, ts *testServer, admin, alice *tarn.Services) {
 	must(admin.Jobs.JobLogs(ctx, jobs[0].ID, false, &bytes.Buffer{}))
 	_, err = admin.Jobs.CancelJob(ctx, jobs[0].ID)
 	wantErr(t, err, tarn.EINVALID, "already ended")
-	_, err = alice.Jobs.CancelJob(ctx, jobs[0].ID)
-	wantErr(t, err, tarn.EFORBIDDEN)
+	_, err = alice.Jobs.CancelJob(ctx, jobs[0].ID) // root's job: alice does not see it
+	wantErr(t, err, tarn.ENOTFOUND)
 	_, err = admin.Runs.Run(ctx, tarn.RunRequest{ProjectDir: ts.dir, Ref: "nosuch"}, nil)
 	wantErr(t, err, tarn.ENOTFOUND)
 	_, _, err = admin.Users.AddUser(ctx, tarn.NewUser{Name: "carol"})

@@ -94,12 +94,18 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, jobs)
+	visible := []*tarn.Job{}
+	for _, j := range jobs {
+		if s.mayView(r.Context(), j) {
+			visible = append(visible, j)
+		}
+	}
+	writeJSON(w, http.StatusOK, visible)
 	return nil
 }
 
 func (s *Server) getJob(w http.ResponseWriter, r *http.Request) error {
-	j, err := s.Jobs.GetJob(r.Context(), r.PathValue("id"))
+	j, err := s.visibleJob(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -110,14 +116,14 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) error {
 // jobLogs sends a job's events as NDJSON (one tarn.RunEvent a line);
 // with ?follow=true until the job ends.
 func (s *Server) jobLogs(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
-	if _, err := s.Jobs.GetJob(r.Context(), id); err != nil {
+	j, err := s.visibleJob(r.Context(), r.PathValue("id"))
+	if err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", ContentNDJSON)
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
-	s.Jobs.JobLogs(r.Context(), id, queryBool(r, "follow"), &flushWriter{w: w, flush: func() { rc.Flush() }})
+	s.Jobs.JobLogs(r.Context(), j.ID, queryBool(r, "follow"), &flushWriter{w: w, flush: func() { rc.Flush() }})
 	return nil
 }
 
@@ -129,9 +135,11 @@ type flushWriter struct {
 func (f *flushWriter) Write(p []byte) (int, error) { return f.w.Write(p) }
 func (f *flushWriter) Flush()                      { f.flush() }
 
+// cancelJob cancels a job its owner or an admin names; a job the caller
+// may not see is not found, one they may only see is forbidden.
 func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	j, err := s.Jobs.GetJob(ctx, r.PathValue("id"))
+	j, err := s.visibleJob(ctx, r.PathValue("id"))
 	if err != nil {
 		return err
 	}

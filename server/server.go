@@ -23,6 +23,9 @@ type Server struct {
 	Insecure bool
 	// Protected branches change only by merge (default: main).
 	Protected []string
+	// JobVisibility says whose jobs a user sees: VisibleOwn (the default:
+	// their own; admins see every job) or VisibleAll.
+	JobVisibility Visibility
 	// MaxUpload caps one upload (files of an import, a project) in bytes.
 	MaxUpload int64
 	// UploadDir holds uploads while they are used.

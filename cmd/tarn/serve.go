@@ -22,6 +22,7 @@ func (a *app) serveCommand() *cobra.Command {
 	var maxUploadMiB int64
 	var grace time.Duration
 	var keepJobs int
+	var jobVisibility string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the lakehouse over HTTP so a team runs every command against it",
@@ -34,7 +35,9 @@ Every request needs a bearer token (create users with ` + "`tarn user add NAME`"
 unless --insecure-local, which serves everyone as an admin and is refused on
 an address other than loopback. Users write to their own branches (NAME.*)
 and into protected branches (--protected-branch, default main) only by
-merging; admins write anywhere.
+merging; admins write anywhere. A user sees, follows and cancels their own
+jobs (runs, queries, imports: their SQL and logs); admins see every job
+(--job-visibility all shows every job to everyone).
 
 GET /healthz and /readyz answer for load balancers. SIGINT or SIGTERM stops
 the server: it lets running jobs finish for --grace, then cancels the rest
@@ -52,6 +55,10 @@ killed are marked failed at the next start.`,
 			}
 			if insecure && !isLoopback(host) {
 				return tarn.Errorf(tarn.EINVALID, "--insecure-local serves everyone as an admin, so it only listens on loopback (127.0.0.1, ::1 or localhost), not %q; create users with `tarn user add` instead", host)
+			}
+			visibility, err := server.ParseVisibility(jobVisibility)
+			if err != nil {
+				return err
 			}
 			home, err := a.homeDir()
 			if err != nil {
@@ -83,7 +90,7 @@ killed are marked failed at the next start.`,
 				}
 			}
 			srv := &server.Server{Services: lh.Services(), Jobs: jobs, Users: lh.Users(), Insecure: insecure, Protected: protected,
-				MaxUpload: maxUploadMiB << 20, UploadDir: filepath.Join(home, "uploads"), Log: a.stderr}
+				JobVisibility: visibility, MaxUpload: maxUploadMiB << 20, UploadDir: filepath.Join(home, "uploads"), Log: a.stderr}
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return tarn.Errorf(tarn.EINVALID, "cannot listen on %s: %v", addr, err)
@@ -123,6 +130,7 @@ killed are marked failed at the next start.`,
 	f.StringSliceVar(&protected, "protected-branch", []string{tarn.DefaultBranch}, "branches users change only by merge (repeatable)")
 	f.Int64Var(&maxUploadMiB, "max-upload", 256, "largest upload (files of an import, a project) in MiB")
 	f.DurationVar(&grace, "grace", 30*time.Second, "on shutdown, how long running jobs may finish before they are cancelled")
+	f.StringVar(&jobVisibility, "job-visibility", string(server.VisibleOwn), "whose jobs a user sees: own (admins see all) or all")
 	f.IntVar(&keepJobs, "keep-jobs", 10000, "at start, keep the records and logs of this many newest jobs (0: all)")
 	return cmd
 }
