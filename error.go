@@ -18,6 +18,7 @@ const (
 	ENOTFOUND     = "not_found"    // unknown ref, table, namespace, commit
 	EUNAUTHORIZED = "unauthorized" // missing or bad credentials
 	EFORBIDDEN    = "forbidden"    // authenticated but not allowed
+	ECANCELLED    = "cancelled"    // stopped by `tarn job cancel`, a client that went away or a server stopping
 )
 
 // Error is an application error with a code and a user-facing message.

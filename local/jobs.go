@@ -29,7 +29,7 @@ type JobManager struct {
 	runs tarn.RunService
 
 	mu     sync.Mutex
-	active map[string]context.CancelFunc
+	active map[string]context.CancelCauseFunc
 	wg     sync.WaitGroup
 	slot   chan struct{}
 	// Serving is set by a server: only then can runs be submitted.
@@ -39,7 +39,7 @@ type JobManager struct {
 var _ tarn.JobService = (*JobManager)(nil)
 
 func newJobManager(home string, runs tarn.RunService) *JobManager {
-	return &JobManager{dir: filepath.Join(home, "jobs"), runs: runs, active: map[string]context.CancelFunc{}, slot: make(chan struct{}, 1)}
+	return &JobManager{dir: filepath.Join(home, "jobs"), runs: runs, active: map[string]context.CancelCauseFunc{}, slot: make(chan struct{}, 1)}
 }
 
 func newJobID() string {
@@ -190,6 +190,12 @@ func (m *JobManager) JobLogs(ctx context.Context, id string, follow bool, w io.W
 
 // CancelJob cancels a job this process runs.
 func (m *JobManager) CancelJob(ctx context.Context, id string) (*tarn.Job, error) {
+	return m.CancelJobAs(ctx, id, "")
+}
+
+// CancelJobAs cancels a job this process runs on behalf of user (named
+// in the job's error; "" for nobody in particular).
+func (m *JobManager) CancelJobAs(ctx context.Context, id, user string) (*tarn.Job, error) {
 	j, err := m.GetJob(ctx, id)
 	if err != nil {
 		return nil, err
@@ -203,7 +209,11 @@ func (m *JobManager) CancelJob(ctx context.Context, id string) (*tarn.Job, error
 	if cancel == nil {
 		return nil, tarn.Errorf(tarn.EINVALID, "job %s runs in a server: cancel it there (tarn --endpoint URL job cancel %s)", id, id)
 	}
-	cancel()
+	by := "`tarn job cancel`"
+	if user != "" {
+		by = user + " (" + by + ")"
+	}
+	cancel(&cancelled{why: "cancelled by " + by})
 	for !j.Done() { // the job notices at once: workers are killed, nothing is published
 		select {
 		case <-ctx.Done():
@@ -215,6 +225,28 @@ func (m *JobManager) CancelJob(ctx context.Context, id string) (*tarn.Job, error
 		}
 	}
 	return j, nil
+}
+
+// cancelled is why a job's context was cancelled.
+type cancelled struct{ why string }
+
+func (c *cancelled) Error() string { return c.why }
+
+// ErrClientGone is what work returns when its client went away (a
+// result stream that cannot be written): the job ends cancelled.
+var ErrClientGone = &cancelled{why: "cancelled: the client went away"}
+
+// errServerStopping cancels the jobs still running when a server stops.
+var errServerStopping = &cancelled{why: "cancelled: the server stopped"}
+
+// cancelCause says why a job ended cancelled: who cancelled it, or that
+// its client went away, or that the server stopped.
+func cancelCause(ctx context.Context, err error) string {
+	var c *cancelled
+	if errors.As(context.Cause(ctx), &c) || errors.As(err, &c) {
+		return c.why
+	}
+	return ErrClientGone.why // the caller's context ended (Track)
 }
 
 // JobSpec describes a job to start.
@@ -231,6 +263,11 @@ type JobSpec struct {
 // Start records a job and runs it in the background. The job's context
 // is not the caller's: a client that goes away does not stop it.
 func (m *JobManager) Start(spec JobSpec) (*tarn.Job, <-chan struct{}, error) {
+	return m.start(context.Background(), spec)
+}
+
+// start runs a job whose context ends with parent's.
+func (m *JobManager) start(parent context.Context, spec JobSpec) (*tarn.Job, <-chan struct{}, error) {
 	j := &tarn.Job{ID: newJobID(), Kind: spec.Kind, State: tarn.JobQueued, User: spec.User, Ref: spec.Ref, Summary: spec.Summary,
 		Created: time.Now().UTC()}
 	if err := os.MkdirAll(filepath.Join(m.dir, j.ID), 0o755); err != nil {
@@ -239,7 +276,7 @@ func (m *JobManager) Start(spec JobSpec) (*tarn.Job, <-chan struct{}, error) {
 	if err := m.save(j); err != nil {
 		return nil, nil, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancelCause(parent)
 	m.mu.Lock()
 	m.active[j.ID] = cancel
 	m.mu.Unlock()
@@ -252,7 +289,7 @@ func (m *JobManager) Start(spec JobSpec) (*tarn.Job, <-chan struct{}, error) {
 		m.mu.Lock()
 		delete(m.active, j.ID)
 		m.mu.Unlock()
-		cancel()
+		cancel(nil)
 		if spec.Cleanup != "" {
 			os.RemoveAll(spec.Cleanup)
 		}
@@ -296,12 +333,16 @@ func (m *JobManager) execute(ctx context.Context, j *tarn.Job, spec JobSpec) {
 	switch {
 	case err == nil:
 		j.State = tarn.JobSucceeded
-	case ctx.Err() != nil:
+	case ctx.Err() != nil || errors.Is(err, ErrClientGone):
 		j.State = tarn.JobCancelled
-		j.Error = &tarn.JobError{Code: tarn.EINTERNAL, Message: "cancelled: stopped before publishing anything"}
+		msg := cancelCause(ctx, err)
+		if j.Kind != "query" {
+			msg += "; nothing was published"
+		}
+		j.Error = &tarn.JobError{Code: tarn.ECANCELLED, Message: msg}
 	default:
 		j.State = tarn.JobFailed
-		j.Error = &tarn.JobError{Code: tarn.ErrorCode(err), Message: err.Error()}
+		j.Error = &tarn.JobError{Code: tarn.ErrorCode(err), Message: tarn.CapMessage(err.Error())}
 	}
 	log(tarn.RunEvent{Kind: "job", State: j.State, Message: fmt.Sprintf("job %s %s", j.ID, j.State)})
 	m.save(j)
@@ -316,18 +357,19 @@ func JobID(ctx context.Context) string {
 }
 
 // Track runs a short job (a query, an import) in the caller's goroutine
-// and records it; cancelling it cancels ctx.
+// and records it. The job ends with ctx: a caller that goes away cancels
+// it, and so does CancelJob. A cancelled job's error has code ECANCELLED
+// and says who or what cancelled it.
 func (m *JobManager) Track(ctx context.Context, spec JobSpec, do func(ctx context.Context) error) error {
 	var doErr error
 	spec.Do = func(jctx context.Context, _ func(tarn.RunEvent)) (*tarn.RunResult, error) {
-		ctx, cancel := context.WithCancel(context.WithValue(ctx, jobIDKey{}, JobID(jctx)))
-		defer cancel()
-		stop := context.AfterFunc(jctx, cancel)
-		defer stop()
-		doErr = do(ctx)
+		doErr = do(jctx)
+		if doErr != nil && (jctx.Err() != nil || errors.Is(doErr, ErrClientGone)) {
+			doErr = &tarn.Error{Code: tarn.ECANCELLED, Message: fmt.Sprintf("%s job %s was %s", spec.Kind, JobID(jctx), cancelCause(jctx, doErr)), Err: doErr}
+		}
 		return nil, doErr
 	}
-	_, done, err := m.Start(spec)
+	_, done, err := m.start(ctx, spec)
 	if err != nil {
 		return err
 	}
@@ -420,7 +462,7 @@ func (m *JobManager) Prune(ctx context.Context, keep int) (int, error) {
 func (m *JobManager) CancelAll() {
 	m.mu.Lock()
 	for _, c := range m.active {
-		c()
+		c(errServerStopping)
 	}
 	m.mu.Unlock()
 	m.wg.Wait()

@@ -17,6 +17,7 @@ var statuses = map[string]int{
 	tarn.ENOTFOUND:     http.StatusNotFound,
 	tarn.ECONFLICT:     http.StatusConflict,
 	tarn.EEXISTS:       http.StatusConflict,
+	tarn.ECANCELLED:    http.StatusConflict, // the job was cancelled: not the server's failure
 	tarn.EINTERNAL:     http.StatusInternalServerError,
 }
 

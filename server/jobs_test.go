@@ -5,6 +5,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/server"
@@ -80,4 +81,84 @@ func TestServer_JobVisibility(t *testing.T) {
 			}
 		})
 	}
+}
+
+// waitJob waits until the newest job satisfies ok.
+func waitJob(t *testing.T, svc *tarn.Services, ok func(*tarn.Job) bool) *tarn.Job {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		jobs, err := svc.Jobs.ListJobs(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(jobs) > 0 && ok(jobs[0]) {
+			return jobs[0]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no such job: %+v", jobs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// slowSQL runs for many seconds unless stopped.
+const slowSQL = "select sum(range * 2) as s from range(20000000000)"
+
+// TestServer_QueryCancelled: a query stopped by `tarn job cancel` or by
+// its client going away ends cancelled (code cancelled), and the client
+// that asked gets 409 with that code, not a server error.
+func TestServer_QueryCancelled(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ctx := context.Background()
+	cancelNewest := func() *tarn.Job {
+		j := waitJob(t, ts.alice, func(j *tarn.Job) bool { return j.State == tarn.JobRunning })
+		if _, err := ts.admin.Jobs.CancelJob(ctx, j.ID); err != nil {
+			t.Fatal(err)
+		}
+		return j
+	}
+	t.Run("JobCancel", func(t *testing.T) {
+		type answer struct {
+			status int
+			body   server.ErrorBody
+		}
+		answers := make(chan answer, 1)
+		go func() {
+			code, eb := ts.raw("POST", "/v1/query", ts.aliceToken, "application/json", strings.NewReader(`{"sql":"`+slowSQL+`","ref":"main"}`))
+			answers <- answer{code, eb}
+		}()
+		j := cancelNewest()
+		a := <-answers
+		if a.status != 409 || a.body.Error.Code != tarn.ECANCELLED || !strings.Contains(a.body.Error.Message, "cancelled by root") {
+			t.Fatalf("the client got %d %+v", a.status, a.body)
+		}
+		got, _ := ts.admin.Jobs.GetJob(ctx, j.ID)
+		if got.State != tarn.JobCancelled || got.Error.Code != tarn.ECANCELLED || !strings.Contains(got.Error.Message, "cancelled by root") {
+			t.Fatalf("job %+v %+v", got, got.Error)
+		}
+		// The Go client returns the code.
+		errs := make(chan error, 1)
+		go func() {
+			_, err := ts.alice.Query.Query(ctx, tarn.QueryRequest{SQL: slowSQL, Ref: "main"})
+			errs <- err
+		}()
+		cancelNewest()
+		wantErr(t, <-errs, tarn.ECANCELLED, "cancelled by root")
+	})
+	t.Run("ClientGone", func(t *testing.T) {
+		qctx, cancel := context.WithCancel(ctx)
+		errs := make(chan error, 1)
+		go func() {
+			_, err := ts.alice.Query.Query(qctx, tarn.QueryRequest{SQL: slowSQL, Ref: "main"})
+			errs <- err
+		}()
+		waitJob(t, ts.alice, func(j *tarn.Job) bool { return j.State == tarn.JobRunning })
+		cancel()
+		<-errs
+		j := waitJob(t, ts.alice, func(j *tarn.Job) bool { return j.Done() })
+		if j.State != tarn.JobCancelled || j.Error.Code != tarn.ECANCELLED || !strings.Contains(j.Error.Message, "client went away") {
+			t.Fatalf("job %+v %+v", j, j.Error)
+		}
+	})
 }

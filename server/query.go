@@ -81,7 +81,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) error {
 		iw := ipc.NewWriter(w, ipc.WithSchema(res.Schema))
 		for res.Records.Next() {
 			if err := iw.Write(res.Records.RecordBatch()); err != nil {
-				return nil // the client went away; the job records nothing more
+				return local.ErrClientGone // the job ends cancelled
 			}
 			rc.Flush()
 		}

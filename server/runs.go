@@ -146,7 +146,7 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) error {
 	if u := userOf(ctx); !u.Admin && j.User != u.Name {
 		return tarn.Errorf(tarn.EFORBIDDEN, "job %s belongs to %q: users cancel their own jobs, admins any job", j.ID, j.User)
 	}
-	j, err = s.Jobs.CancelJob(ctx, j.ID)
+	j, err = s.Jobs.CancelJobAs(ctx, j.ID, userOf(ctx).Name)
 	if err != nil {
 		return err
 	}

@@ -379,8 +379,8 @@ func TestServer_QueryStream(t *testing.T) {
 			t.Fatal(err)
 		}
 		if jobs[0].Done() {
-			if jobs[0].Kind != "query" {
-				t.Fatalf("newest job %+v", jobs[0])
+			if jobs[0].Kind != "query" || jobs[0].State != tarn.JobCancelled || jobs[0].Error.Code != tarn.ECANCELLED {
+				t.Fatalf("newest job %+v %+v", jobs[0], jobs[0].Error)
 			}
 			break
 		}

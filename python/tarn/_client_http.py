@@ -24,6 +24,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 from urllib.parse import quote, urlencode, urlsplit
 
 from ._exceptions import (
+    CancelledError,
     ConflictError,
     ForbiddenError,
     InvalidError,
@@ -39,6 +40,7 @@ _ERRORS = {
     "not_found": NotFoundError,
     "conflict": ConflictError,
     "exists": ConflictError,
+    "cancelled": CancelledError,
 }
 
 

@@ -222,6 +222,40 @@ def test_errors_map_to_classes(client, trips):
         client.get_job("j20200101-000000-000000")
 
 
+SLOW_SQL = "select sum(range * 2) as s from range(20000000000)"
+
+
+def cancel_running_query(client):
+    """Cancel the newest job once it is a running query; return it."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        job = client.list_jobs()[0]
+        if job["kind"] == "query" and job["state"] == "running":
+            return client.cancel_job(job["id"])
+        time.sleep(0.02)
+    pytest.fail("no running query to cancel")
+
+
+def test_cancelled_query_raises_cancelled_error(client):
+    import threading
+
+    raised = []
+
+    def run():
+        try:
+            client.query(SLOW_SQL)
+        except tarn.TarnError as e:
+            raised.append(e)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    job = cancel_running_query(client)
+    thread.join(30)
+    assert job["state"] == "cancelled" and job["error"]["code"] == "cancelled"
+    assert len(raised) == 1 and isinstance(raised[0], tarn.CancelledError), raised
+    assert raised[0].code == "cancelled" and raised[0].status == 409
+
+
 def test_unreachable_server_names_the_endpoint():
     with pytest.raises(tarn.TarnError, match=r"cannot reach the tarn server at http://127\.0\.0\.1:9"):
         tarn.Client("http://127.0.0.1:9").list_branches()
