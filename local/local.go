@@ -21,7 +21,9 @@ type Config struct {
 	// right number for one CLI command; a server wants more).
 	QueryIdle int
 	// Confine keeps SQL from reading or writing files outside the
-	// warehouse and the scratch folder (HOME/uploads): a server sets it.
+	// warehouse (uploads, exports, users.json, the catalog): a server
+	// sets it. An export then writes with a database of its own, which
+	// may also use the folder of its file.
 	Confine bool
 	// RunCache, when set, opens the cache that serves unchanged steps and
 	// scans of runs, and its bound in bytes (0: none). It is called when a
@@ -62,7 +64,7 @@ func Open(ctx context.Context, cfg Config) (*Lakehouse, error) {
 	}
 	qopts := query.Options{MaxIdle: idle}
 	if cfg.Confine {
-		qopts.AllowedDirs = []string{filepath.Join(home, "warehouse"), filepath.Join(home, "uploads")}
+		qopts.AllowedDirs = []string{filepath.Join(home, "warehouse")}
 	}
 	l := &Lakehouse{Home: home, cfg: cfg, cat: cat, tables: tables, engine: query.New(tables, qopts)}
 	l.jobs = newJobManager(home, &runService{l: l})

@@ -74,7 +74,7 @@ func (e *Engine) CopyTo(ctx context.Context, req Request, format Format, path st
 	if st, err := os.Stat(abs); err == nil && st.IsDir() {
 		return nil, tarn.Errorf(tarn.EINVALID, "output path %s is a directory: give a file name", path)
 	}
-	s, err := e.open(ctx, req)
+	s, err := e.open(ctx, req, filepath.Dir(abs))
 	if err != nil {
 		return nil, err
 	}

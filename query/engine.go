@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -40,7 +41,9 @@ type Options struct {
 	MemoryLimit string
 	// AllowedDirs, when set, confines DuckDB to these folders: reading
 	// or writing any other file (read_csv('/etc/passwd'), COPY TO) fails.
-	// A server sets it to the warehouse and its scratch folder.
+	// A server sets it to the warehouse. CopyTo then runs on a database
+	// of its own that may also use the folder of the file it writes, so
+	// no other query can read that folder.
 	AllowedDirs []string
 }
 
@@ -131,7 +134,7 @@ func (r *Result) Close() error {
 // context.Canceled.
 func (e *Engine) Query(ctx context.Context, req Request) (*Result, error) {
 	started := time.Now()
-	s, err := e.open(ctx, req)
+	s, err := e.open(ctx, req, "")
 	if err != nil {
 		return nil, err
 	}
@@ -216,12 +219,15 @@ type session struct {
 	schemas []string
 	explain bool // the statement is EXPLAIN [ANALYZE] ...
 	temp    bool // a preview table exists
+	own     bool // db is the session's own, closed with it
 	once    sync.Once
 }
 
 // open resolves the ref, parses and plans the statement, and prepares a
-// connection whose views show the ref's tables.
-func (e *Engine) open(ctx context.Context, req Request) (*session, error) {
+// connection whose views show the ref's tables. With writeDir, a
+// confined engine opens a database of its own that may also use that
+// folder (CopyTo), closed with the session.
+func (e *Engine) open(ctx context.Context, req Request, writeDir string) (*session, error) {
 	if req.Ref == "" {
 		req.Ref = tarn.DefaultBranch
 	}
@@ -235,7 +241,13 @@ func (e *Engine) open(ctx context.Context, req Request) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := e.acquire()
+	var db *sql.DB
+	own := writeDir != "" && len(e.opts.AllowedDirs) > 0
+	if own {
+		db, err = e.newDB(append(slices.Clip(e.opts.AllowedDirs), writeDir))
+	} else {
+		db, err = e.acquire()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -244,7 +256,7 @@ func (e *Engine) open(ctx context.Context, req Request) (*session, error) {
 		e.discard(db)
 		return nil, fmt.Errorf("open duckdb connection: %w", err)
 	}
-	s := &session{engine: e, db: db, conn: conn, req: req, commit: commit}
+	s := &session{engine: e, db: db, conn: conn, req: req, commit: commit, own: own}
 	if err := s.prepare(ctx); err != nil {
 		s.close()
 		return nil, err
@@ -265,7 +277,7 @@ func (s *session) close() {
 		}
 		b.WriteString("RESET search_path;")
 		_, err := s.conn.ExecContext(ctx, b.String())
-		ok := err == nil
+		ok := err == nil && !s.own
 		if err := s.conn.Close(); err != nil {
 			ok = false
 		}
@@ -299,6 +311,12 @@ func (e *Engine) acquire() (*sql.DB, error) {
 		return db, nil
 	}
 	e.mu.Unlock()
+	return e.newDB(e.opts.AllowedDirs)
+}
+
+// newDB opens a DuckDB database with the engine's settings, confined to
+// allowed when that is set.
+func (e *Engine) newDB(allowed []string) (*sql.DB, error) {
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
 		return nil, fmt.Errorf("open duckdb: %w", err)
@@ -310,9 +328,9 @@ func (e *Engine) acquire() (*sql.DB, error) {
 	if e.opts.MemoryLimit != "" {
 		settings = append(settings, "SET memory_limit = "+quoteString(e.opts.MemoryLimit))
 	}
-	if len(e.opts.AllowedDirs) > 0 {
-		dirs := make([]string, len(e.opts.AllowedDirs))
-		for i, d := range e.opts.AllowedDirs {
+	if len(allowed) > 0 {
+		dirs := make([]string, len(allowed))
+		for i, d := range allowed {
 			dirs[i] = quoteString(strings.TrimSuffix(d, "/") + "/")
 		}
 		settings = append(settings, "SET allowed_directories = ["+strings.Join(dirs, ", ")+"]", "SET enable_external_access = false")

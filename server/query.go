@@ -106,22 +106,26 @@ type ExportRequest struct {
 }
 
 // export writes a result in a file format on the server's disk (DuckDB
-// streams it there in bounded memory) and sends the file.
+// streams it there in bounded memory) and sends the file. The file goes
+// into a folder of the export's job that only its own database may use.
 func (s *Server) export(w http.ResponseWriter, r *http.Request) error {
 	var req ExportRequest
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	dir, err := s.uploadDir()
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
 	var res *tarn.CopyResult
-	err = s.track(r, "query", req.Ref, firstLine(req.SQL), func(ctx context.Context) (err error) {
-		res, err = s.Services.Query.CopyTo(ctx, req.QueryRequest, req.Format, filepath.Join(dir, "result."+req.Format))
+	var dir string
+	err := s.track(r, "query", req.Ref, firstLine(req.SQL), func(ctx context.Context) (err error) {
+		dir = filepath.Join(s.ExportDir, local.JobID(ctx))
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+		res, err = s.Services.Query.CopyTo(ctx, req.QueryRequest, req.Format, filepath.Join(dir, "result"))
 		return err
 	})
+	if dir != "" {
+		defer os.RemoveAll(dir)
+	}
 	if err != nil {
 		return cleanPath(dir)(err)
 	}

@@ -28,8 +28,14 @@ type Server struct {
 	JobVisibility Visibility
 	// MaxUpload caps one upload (files of an import, a project) in bytes.
 	MaxUpload int64
-	// UploadDir holds uploads while they are used.
+	// Home is the lakehouse home the services work on: no message the
+	// server sends shows it.
+	Home string
+	// UploadDir holds uploads while they are used (default HOME/uploads).
 	UploadDir string
+	// ExportDir holds query exports while they are sent, one folder per
+	// job (default HOME/exports). SQL cannot read either folder.
+	ExportDir string
 	// Log, when set, gets one line per request: time, user, method, path,
 	// status, duration.
 	Log io.Writer
@@ -71,6 +77,12 @@ func (s *Server) Handler() http.Handler {
 	}
 	if s.Protected == nil {
 		s.Protected = []string{tarn.DefaultBranch}
+	}
+	if s.UploadDir == "" {
+		s.UploadDir = filepath.Join(s.Home, "uploads")
+	}
+	if s.ExportDir == "" {
+		s.ExportDir = filepath.Join(s.Home, "exports")
 	}
 	s.mux = http.NewServeMux()
 	s.handle("GET /healthz", s.healthz, open)

@@ -48,7 +48,7 @@ func newTestServer(t *testing.T, configure func(*server.Server)) *testServer {
 	}
 	t.Cleanup(func() { lh.Close() })
 	lh.Jobs().Serving = true
-	srv := &server.Server{Services: lh.Services(), Jobs: lh.Jobs(), Users: lh.Users(), UploadDir: filepath.Join(home, "uploads")}
+	srv := &server.Server{Services: lh.Services(), Jobs: lh.Jobs(), Users: lh.Users(), Home: home}
 	if configure != nil {
 		configure(srv)
 	}
@@ -495,5 +495,48 @@ func TestServer_BodyCaps(t *testing.T) {
 				t.Fatalf("the message echoes its input: %d bytes: %.300s…", len(eb.Error.Message), eb.Error.Message)
 			}
 		})
+	}
+}
+
+// TestServer_SQLConfined: SQL on a server reads the warehouse only, not
+// another user's upload (a queued run's project), another job's export,
+// the users file or the catalog; an export's SQL neither.
+func TestServer_SQLConfined(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ctx := context.Background()
+	for name, content := range map[string]string{
+		"uploads/up-123/project/secrets.env":     "TOKEN=bobs\n",
+		"exports/j20260101-000000-abcdef/result": "bob's export\n",
+	} {
+		p := filepath.Join(ts.home, name)
+		os.MkdirAll(filepath.Dir(p), 0o700)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, path := range []string{
+		"uploads/*/project/secrets.env",
+		"uploads/up-123/project/secrets.env",
+		"exports/*/result",
+		"users.json",
+		"catalog.db",
+		"*",
+	} {
+		sql := "select * from read_text('" + filepath.Join(ts.home, path) + "')"
+		_, err := ts.alice.Query.Query(ctx, tarn.QueryRequest{SQL: sql, Ref: "main"})
+		if err == nil || !strings.Contains(err.Error(), "disabled by configuration") {
+			t.Errorf("query reads %s: %v", path, err)
+		}
+		_, err = ts.alice.Query.CopyTo(ctx, tarn.QueryRequest{SQL: sql, Ref: "main"}, "csv", filepath.Join(ts.dir, "out.csv"))
+		if err == nil || !strings.Contains(err.Error(), "disabled by configuration") {
+			t.Errorf("export reads %s: %v", path, err)
+		}
+	}
+	// An export still works, and leaves nothing behind.
+	if _, err := ts.alice.Query.CopyTo(ctx, tarn.QueryRequest{SQL: "select 1 as one", Ref: "main"}, "parquet", filepath.Join(ts.dir, "out.parquet")); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(ts.home, "exports")); len(entries) != 1 {
+		t.Fatalf("exports left: %v", entries)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -77,6 +78,10 @@ killed are marked failed at the next start.`,
 			} else if n > 0 {
 				fmt.Fprintf(a.stderr, "marked %d job(s) left running by a stopped server as failed\n", n)
 			}
+			// Uploads and exports of jobs a killed server left behind.
+			for _, dir := range []string{"uploads", "exports"} {
+				os.RemoveAll(filepath.Join(home, dir))
+			}
 			if keepJobs > 0 {
 				if n, err := jobs.Prune(ctx, keepJobs); err != nil {
 					return err
@@ -90,7 +95,7 @@ killed are marked failed at the next start.`,
 				}
 			}
 			srv := &server.Server{Services: lh.Services(), Jobs: jobs, Users: lh.Users(), Insecure: insecure, Protected: protected,
-				JobVisibility: visibility, MaxUpload: maxUploadMiB << 20, UploadDir: filepath.Join(home, "uploads"), Log: a.stderr}
+				JobVisibility: visibility, MaxUpload: maxUploadMiB << 20, Home: home, Log: a.stderr}
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return tarn.Errorf(tarn.EINVALID, "cannot listen on %s: %v", addr, err)
