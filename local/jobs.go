@@ -254,6 +254,10 @@ type JobSpec struct {
 	Kind, User, Ref, Summary string
 	// Serial jobs (runs) wait for the run slot.
 	Serial bool
+	// Slots, when set, is a semaphore the job waits on (queued, in
+	// arrival order) before it runs: a server's limit on queries at once.
+	// Serial jobs use the run slot instead.
+	Slots chan struct{}
 	// Cleanup is removed when the job ends (an uploaded project).
 	Cleanup string
 	// Do is the work; log appends an event to the job's log.
@@ -314,9 +318,12 @@ func (m *JobManager) execute(ctx context.Context, j *tarn.Job, spec JobSpec) {
 		defer logFile.Close()
 	}
 	if spec.Serial {
+		spec.Slots = m.slot
+	}
+	if slots := spec.Slots; slots != nil {
 		select {
-		case m.slot <- struct{}{}:
-			defer func() { <-m.slot }()
+		case slots <- struct{}{}:
+			defer func() { <-slots }()
 		case <-ctx.Done():
 		}
 	}

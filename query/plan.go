@@ -290,7 +290,9 @@ func (s *session) execError(ctx context.Context, err error) error {
 			return s.tableNotFound(ctx, m[1])
 		}
 		return tarn.Errorf(tarn.ENOTFOUND, "%s", de.Msg)
-	case duckdb.ErrorTypeIO, duckdb.ErrorTypeOutOfMemory, duckdb.ErrorTypeInternal, duckdb.ErrorTypeFatal:
+	case duckdb.ErrorTypeOutOfMemory:
+		return s.engine.outOfMemory(de.Msg)
+	case duckdb.ErrorTypeIO, duckdb.ErrorTypeInternal, duckdb.ErrorTypeFatal:
 		return tarn.Errorf(tarn.EINTERNAL, "duckdb: %s", de.Msg)
 	}
 	return tarn.Errorf(tarn.EINVALID, "%s", de.Msg)

@@ -3,11 +3,14 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/local"
+	"github.com/tarnhq/tarn/query"
 	"github.com/tarnhq/tarn/server"
 )
 
@@ -161,4 +164,56 @@ func TestServer_QueryCancelled(t *testing.T) {
 			t.Fatalf("job %+v %+v", j, j.Error)
 		}
 	})
+}
+
+// TestServer_MaxQueries: queries beyond MaxQueries wait queued, and run
+// when a slot frees.
+func TestServer_MaxQueries(t *testing.T) {
+	ts := newTestServer(t, func(s *server.Server) { s.MaxQueries = 1 })
+	ctx := context.Background()
+	slow := make(chan error, 1)
+	go func() {
+		_, err := ts.alice.Query.Query(ctx, tarn.QueryRequest{SQL: slowSQL, Ref: "main"})
+		slow <- err
+	}()
+	first := waitJob(t, ts.admin, func(j *tarn.Job) bool { return j.State == tarn.JobRunning })
+	quick := make(chan error, 1)
+	go func() {
+		_, err := ts.admin.Query.CopyTo(ctx, tarn.QueryRequest{SQL: "select 1 as one", Ref: "main"}, "csv", filepath.Join(ts.dir, "one.csv"))
+		quick <- err
+	}()
+	second := waitJob(t, ts.admin, func(j *tarn.Job) bool { return j.ID != first.ID })
+	time.Sleep(200 * time.Millisecond)
+	if j, _ := ts.admin.Jobs.GetJob(ctx, second.ID); j.State != tarn.JobQueued {
+		t.Fatalf("the second query is %s while the first runs, want queued", j.State)
+	}
+	if _, err := ts.admin.Jobs.CancelJob(ctx, first.ID); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, <-slow, tarn.ECANCELLED)
+	if err := <-quick; err != nil {
+		t.Fatalf("the queued export: %v", err)
+	}
+}
+
+// TestServer_QueryLimits: a result over the server's limit fails with
+// the limit's message, before or after its first bytes were sent.
+func TestServer_QueryLimits(t *testing.T) {
+	ts := newTestServerWith(t, func(c *local.Config) {
+		c.QueryLimits = query.Limits{Memory: 256 << 20, Result: 1 << 20, Export: 1 << 20}
+	}, nil)
+	ctx := context.Background()
+	res, err := ts.alice.Query.Query(ctx, tarn.QueryRequest{SQL: "select range from range(10000000)", Ref: "main"})
+	if err == nil {
+		for res.Records.Next() {
+		}
+		err = res.Records.Err()
+		res.Close()
+	}
+	wantErr(t, err, tarn.EINVALID, "limit of 1.0 MiB", "--max-result")
+	_, err = ts.alice.Query.CopyTo(ctx, tarn.QueryRequest{SQL: "select range from range(10000000)", Ref: "main"}, "csv", filepath.Join(ts.dir, "big.csv"))
+	wantErr(t, err, tarn.EINVALID, "limit of 1.0 MiB", "--max-export")
+	if j := waitJob(t, ts.alice, func(j *tarn.Job) bool { return j.Done() }); j.State != tarn.JobFailed || j.Error.Code != tarn.EINVALID {
+		t.Fatalf("job %+v", j)
+	}
 }

@@ -28,6 +28,9 @@ type Server struct {
 	JobVisibility Visibility
 	// MaxUpload caps one upload (files of an import, a project) in bytes.
 	MaxUpload int64
+	// MaxQueries is how many queries and exports run at once (0: any
+	// number); more wait queued, in arrival order.
+	MaxQueries int
 	// Home is the lakehouse home the services work on: no message the
 	// server sends shows it.
 	Home string
@@ -40,8 +43,9 @@ type Server struct {
 	// status, duration.
 	Log io.Writer
 
-	mux    *http.ServeMux
-	routes []string
+	mux     *http.ServeMux
+	routes  []string
+	queries chan struct{} // slots of MaxQueries
 }
 
 // DefaultMaxUpload is the default upload limit.
@@ -83,6 +87,9 @@ func (s *Server) Handler() http.Handler {
 	}
 	if s.ExportDir == "" {
 		s.ExportDir = filepath.Join(s.Home, "exports")
+	}
+	if s.MaxQueries > 0 {
+		s.queries = make(chan struct{}, s.MaxQueries)
 	}
 	s.mux = http.NewServeMux()
 	s.handle("GET /healthz", s.healthz, open)

@@ -39,10 +39,20 @@ type testServer struct {
 
 func newTestServer(t *testing.T, configure func(*server.Server)) *testServer {
 	t.Helper()
+	return newTestServerWith(t, nil, configure)
+}
+
+// newTestServerWith also configures the lakehouse (its query limits).
+func newTestServerWith(t *testing.T, lake func(*local.Config), configure func(*server.Server)) *testServer {
+	t.Helper()
 	dir := t.TempDir()
 	home := filepath.Join(dir, "home")
 	ctx := context.Background()
-	lh, err := local.Open(ctx, local.Config{Home: home, Confine: true})
+	cfg := local.Config{Home: home, Confine: true}
+	if lake != nil {
+		lake(&cfg)
+	}
+	lh, err := local.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

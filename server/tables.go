@@ -248,9 +248,14 @@ func sourceNote(files []string) string {
 	return fmt.Sprintf(" from %d files", len(files))
 }
 
-// track runs work as a recorded job of the caller.
+// track runs work as a recorded job of the caller; queries wait for one
+// of the MaxQueries slots.
 func (s *Server) track(r *http.Request, kind, ref, summary string, work func(ctx context.Context) error) error {
-	return s.Jobs.Track(r.Context(), local.JobSpec{Kind: kind, User: userOf(r.Context()).Name, Ref: ref, Summary: summary}, work)
+	spec := local.JobSpec{Kind: kind, User: userOf(r.Context()).Name, Ref: ref, Summary: summary}
+	if kind == "query" {
+		spec.Slots = s.queries
+	}
+	return s.Jobs.Track(r.Context(), spec, work)
 }
 
 // rewriteMessage drops prefix from an error's message, keeping its code.

@@ -8,11 +8,15 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/local"
+	"github.com/tarnhq/tarn/pipeline"
+	"github.com/tarnhq/tarn/query"
 	"github.com/tarnhq/tarn/server"
 )
 
@@ -24,6 +28,8 @@ func (a *app) serveCommand() *cobra.Command {
 	var grace time.Duration
 	var keepJobs int
 	var jobVisibility string
+	var maxQueries, queryThreads int
+	queryMemory, queryDisk, maxResult, maxExport := byteSize(2<<30), byteSize(4<<30), byteSize(1<<30), byteSize(4<<30)
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the lakehouse over HTTP so a team runs every command against it",
@@ -66,7 +72,8 @@ killed are marked failed at the next start.`,
 				return err
 			}
 			a.home = home
-			lh, err := local.Open(ctx, local.Config{Home: home, QueryIdle: 4, Confine: true, RunCache: a.runCache})
+			lh, err := local.Open(ctx, local.Config{Home: home, QueryIdle: 4, Confine: true, RunCache: a.runCache, QueryThreads: queryThreads,
+				QueryLimits: query.Limits{Memory: int64(queryMemory), Disk: int64(queryDisk), Result: int64(maxResult), Export: int64(maxExport)}})
 			if err != nil {
 				return err
 			}
@@ -79,7 +86,7 @@ killed are marked failed at the next start.`,
 				fmt.Fprintf(a.stderr, "marked %d job(s) left running by a stopped server as failed\n", n)
 			}
 			// Uploads and exports of jobs a killed server left behind.
-			for _, dir := range []string{"uploads", "exports"} {
+			for _, dir := range []string{"uploads", "exports", "tmp/duckdb"} {
 				os.RemoveAll(filepath.Join(home, dir))
 			}
 			if keepJobs > 0 {
@@ -95,7 +102,7 @@ killed are marked failed at the next start.`,
 				}
 			}
 			srv := &server.Server{Services: lh.Services(), Jobs: jobs, Users: lh.Users(), Insecure: insecure, Protected: protected,
-				JobVisibility: visibility, MaxUpload: maxUploadMiB << 20, Home: home, Log: a.stderr}
+				JobVisibility: visibility, MaxQueries: maxQueries, MaxUpload: maxUploadMiB << 20, Home: home, Log: a.stderr}
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return tarn.Errorf(tarn.EINVALID, "cannot listen on %s: %v", addr, err)
@@ -136,6 +143,12 @@ killed are marked failed at the next start.`,
 	f.Int64Var(&maxUploadMiB, "max-upload", 256, "largest upload (files of an import, a project) in MiB")
 	f.DurationVar(&grace, "grace", 30*time.Second, "on shutdown, how long running jobs may finish before they are cancelled")
 	f.StringVar(&jobVisibility, "job-visibility", string(server.VisibleOwn), "whose jobs a user sees: own (admins see all) or all")
+	f.IntVar(&maxQueries, "max-queries", 4, "queries and exports that run at once; more wait queued (0: no limit)")
+	f.IntVar(&queryThreads, "query-threads", max(1, runtime.NumCPU()/2), "DuckDB threads of one query (0: all cores)")
+	f.Var(&queryMemory, "query-memory", "memory of one query (DuckDB's memory_limit; 0: DuckDB's default, 80% of RAM)")
+	f.Var(&queryDisk, "query-disk", "disk one query may spill to beyond its memory (0: no limit)")
+	f.Var(&maxResult, "max-result", "largest query result streamed to a client, as Arrow (0: no limit)")
+	f.Var(&maxExport, "max-export", "largest result file a query writes (--out; 0: no limit)")
 	f.IntVar(&keepJobs, "keep-jobs", 10000, "at start, keep the records and logs of this many newest jobs (0: all)")
 	return cmd
 }
@@ -147,3 +160,29 @@ func isLoopback(host string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
+
+// byteSize is a size flag: "2GiB", "512MiB", a number of bytes, or 0 for
+// no limit.
+type byteSize int64
+
+func (b *byteSize) String() string {
+	if *b == 0 {
+		return "0"
+	}
+	return strings.ReplaceAll(tarn.FormatBytes(int64(*b)), " ", "")
+}
+
+func (b *byteSize) Set(s string) error {
+	if strings.TrimSpace(s) == "0" {
+		*b = 0
+		return nil
+	}
+	n, err := pipeline.ParseBytes(s)
+	if err != nil {
+		return err
+	}
+	*b = byteSize(n)
+	return nil
+}
+
+func (b *byteSize) Type() string { return "size" }
