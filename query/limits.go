@@ -162,7 +162,7 @@ func (p *pagedReader) Next() bool {
 	return false
 }
 
-func (p *pagedReader) Schema() *arrow.Schema           { return p.schema }
+func (p *pagedReader) Schema() *arrow.Schema          { return p.schema }
 func (p *pagedReader) RecordBatch() arrow.RecordBatch { return p.cur.RecordBatch() }
 func (p *pagedReader) Record() arrow.RecordBatch      { return p.cur.RecordBatch() }
 func (p *pagedReader) Err() error                     { return p.err }
