@@ -92,7 +92,9 @@ func (e *Engine) CopyTo(ctx context.Context, req Request, format Format, path st
 	}
 	wctx, stop := e.watchExport(ctx, tmp, target)
 	rows, err := s.copy(wctx, duckFormat, target)
-	stop()
+	if serr := stop(); err == nil {
+		err = serr
+	}
 	if err != nil {
 		return nil, e.exportError(wctx, err)
 	}

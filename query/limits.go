@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -179,12 +180,27 @@ func (p *pagedReader) Release() {
 var errExportLimit = errors.New("export limit")
 
 // watchExport cancels the returned context when the files at paths add
-// up to more than the export limit (checked as they grow); stop ends the
-// watch. With no limit, ctx is returned as it is.
-func (e *Engine) watchExport(ctx context.Context, paths ...string) (context.Context, func()) {
+// up to more than the export limit, checked as they grow; stop ends the
+// watch and checks their final size. With no limit, ctx is returned as
+// it is.
+func (e *Engine) watchExport(ctx context.Context, paths ...string) (context.Context, func() error) {
 	limit := e.opts.Limits.Export
 	if limit <= 0 {
-		return ctx, func() {}
+		return ctx, func() error { return nil }
+	}
+	var files []string
+	for _, p := range slices.Compact(slices.Sorted(slices.Values(paths))) {
+		// DuckDB's COPY writes tmp_NAME and renames it to NAME at the end.
+		files = append(files, p, filepath.Join(filepath.Dir(p), "tmp_"+filepath.Base(p)))
+	}
+	size := func() int64 {
+		var n int64
+		for _, f := range files {
+			if st, err := os.Stat(f); err == nil {
+				n += st.Size()
+			}
+		}
+		return n
 	}
 	wctx, cancel := context.WithCancelCause(ctx)
 	done := make(chan struct{})
@@ -199,22 +215,20 @@ func (e *Engine) watchExport(ctx context.Context, paths ...string) (context.Cont
 				return
 			case <-tick.C:
 			}
-			var size int64
-			for _, p := range paths {
-				// DuckDB's COPY writes tmp_NAME and renames it to NAME at the end.
-				for _, f := range []string{p, filepath.Join(filepath.Dir(p), "tmp_"+filepath.Base(p))} {
-					if st, err := os.Stat(f); err == nil {
-						size += st.Size()
-					}
-				}
-			}
-			if size > limit {
+			if size() > limit {
 				cancel(errExportLimit)
 				return
 			}
 		}
 	}()
-	return wctx, func() { close(done); cancel(nil) }
+	return wctx, func() error {
+		close(done)
+		cancel(nil)
+		if size() > limit {
+			return errExportLimit
+		}
+		return nil
+	}
 }
 
 // exportError is the export limit's error when the watch stopped the

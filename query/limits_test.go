@@ -138,8 +138,14 @@ func TestEngine_Limits(t *testing.T) {
 				}
 			}
 		}
-		if res, err := e.CopyTo(ctx, query.Request{SQL: "select 1 as one"}, query.FormatCSV, filepath.Join(l.dir, "small.csv")); err != nil || res.Rows != 1 {
+		// A file under the limit is written whole (about 590 KB).
+		if res, err := e.CopyTo(ctx, query.Request{SQL: "select range from range(100000)"}, query.FormatCSV, filepath.Join(l.dir, "small.csv")); err != nil || res.Rows != 100000 {
 			t.Fatalf("a small export: %+v %v", res, err)
+		}
+		// One just over it fails even when it is written between two looks.
+		_, err := e.CopyTo(ctx, query.Request{SQL: "select range from range(180000)"}, query.FormatCSV, filepath.Join(l.dir, "over.csv"))
+		if tarn.ErrorCode(err) != tarn.EINVALID || !strings.Contains(err.Error(), "--max-export") {
+			t.Fatalf("an export just over the limit: %v", err)
 		}
 	})
 }
