@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/client"
 	"github.com/tarnhq/tarn/local"
+	"github.com/tarnhq/tarn/query"
 	"github.com/tarnhq/tarn/server"
 )
 
@@ -548,5 +550,55 @@ func TestServer_SQLConfined(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(filepath.Join(ts.home, "exports")); len(entries) != 1 {
 		t.Fatalf("exports left: %v", entries)
+	}
+}
+
+// TestServer_WideQuery: a 5,000-column result works; its description
+// travels in the stream (the Arrow schema's metadata), not in a header
+// that grows with the columns.
+func TestServer_WideQuery(t *testing.T) {
+	cols := make([]string, 5000)
+	for i := range cols {
+		cols[i] = fmt.Sprintf("%d as column_%04d", i, i)
+	}
+	sql := "select " + strings.Join(cols, ", ")
+	for _, tc := range []struct {
+		name   string
+		limits query.Limits
+	}{{"Direct", query.Limits{}}, {"Stored", query.Limits{Memory: 256 << 20}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := newTestServerWith(t, func(c *local.Config) { c.QueryLimits = tc.limits }, nil)
+			res, err := ts.alice.Query.Query(context.Background(), tarn.QueryRequest{SQL: sql, Ref: "main"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Close()
+			if len(res.Columns) != 5000 || res.Columns[4999].Name != "column_4999" || res.Schema.NumFields() != 5000 || res.Commit == nil {
+				t.Fatalf("%d columns, %d fields, commit %v", len(res.Columns), res.Schema.NumFields(), res.Commit)
+			}
+			if !res.Records.Next() || res.Records.RecordBatch().NumCols() != 5000 {
+				t.Fatalf("no batch of 5000 columns: %v", res.Records.Err())
+			}
+			if res.Schema.HasMetadata() || res.Records.RecordBatch().Schema().HasMetadata() {
+				t.Fatal("the result's schema keeps the query's description")
+			}
+			// The response's headers stay small.
+			req, _ := http.NewRequest("POST", ts.url+"/v1/query", strings.NewReader(`{"sql":"`+sql+`","ref":"main"}`))
+			req.Header.Set("Authorization", "Bearer "+ts.aliceToken)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var size int
+			for k, vs := range resp.Header {
+				for _, v := range vs {
+					size += len(k) + len(v)
+				}
+			}
+			if resp.StatusCode != 200 || size > 1024 {
+				t.Fatalf("status %d, %d bytes of headers", resp.StatusCode, size)
+			}
+		})
 	}
 }

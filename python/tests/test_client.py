@@ -75,6 +75,35 @@ def test_query_batches_streams_many_batches(client):
     assert client.query("select range as i from range(100000)").num_rows == 100000
 
 
+def test_query_with_5000_columns(client):
+    columns = ", ".join(f"{i} as column_{i:04d}" for i in range(5000))
+    got = client.query(f"select {columns}")
+    assert got.num_columns == 5000 and got.column_names[-1] == "column_4999"
+    assert len(client.last_query_info["columns"]) == 5000
+    assert not got.schema.metadata, "the query's description stays out of the result"
+    batches = list(client.query_batches(f"select {columns}"))
+    assert batches[0].num_columns == 5000 and not batches[0].schema.metadata
+
+
+@pytest.fixture(scope="module")
+def small_server(tarn_bin, tmp_path_factory):
+    """A server whose results may stream at most 1 MiB."""
+    from conftest import ServeProcess, tarn_env
+
+    tmp = tmp_path_factory.mktemp("small")
+    server = ServeProcess(tarn_bin, tmp / "home", insecure=True, env=tarn_env(tmp), extra=["--max-result", "1MiB"])
+    yield server
+    server.stop()
+
+
+def test_query_over_the_result_limit_raises_its_error(small_server):
+    with tarn.Client(small_server.endpoint) as c:
+        for read in (c.query, lambda sql: list(c.query_batches(sql))):
+            with pytest.raises(tarn.InvalidError, match=r"limit of 1\.0 MiB \(tarn serve --max-result\)"):
+                read("select range from range(10000000)")
+        assert c.query("select 1 as one").num_rows == 1
+
+
 @requires("pandas")
 def test_query_to_pandas(client, trips):
     df = client.query_to_pandas(f"select zone, sum(miles) as miles from {trips} group by zone order by zone")
