@@ -28,6 +28,9 @@ type Server struct {
 	JobVisibility Visibility
 	// MaxUpload caps one upload (files of an import, a project) in bytes.
 	MaxUpload int64
+	// MaxProjectFiles caps the files and folders of a project archive
+	// (default DefaultMaxProjectFiles).
+	MaxProjectFiles int
 	// MaxQueries is how many queries and exports run at once (0: any
 	// number); more wait queued, in arrival order.
 	MaxQueries int
@@ -81,6 +84,9 @@ func (s *Server) Handler() http.Handler {
 	}
 	if s.Protected == nil {
 		s.Protected = []string{tarn.DefaultBranch}
+	}
+	if s.MaxProjectFiles == 0 {
+		s.MaxProjectFiles = DefaultMaxProjectFiles
 	}
 	if s.UploadDir == "" {
 		s.UploadDir = filepath.Join(s.Home, "uploads")

@@ -602,3 +602,65 @@ func TestServer_WideQuery(t *testing.T) {
 		})
 	}
 }
+
+// tgz packs entries (a name ending in / is a folder) as tar.gz.
+func tgz(t *testing.T, entries ...string) string {
+	t.Helper()
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for _, name := range entries {
+		h := &tar.Header{Name: name, Mode: 0o644, Typeflag: tar.TypeReg}
+		if strings.HasSuffix(name, "/") {
+			h.Typeflag, h.Mode = tar.TypeDir, 0o755
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tw.Close()
+	gz.Close()
+	return buf.String()
+}
+
+// TestServer_ProjectArchives: a project archive is refused at upload,
+// with a 400 that names the problem and no server path, when it has too
+// many entries, folders too deep, a file and a folder at one path, or
+// no tarn_project.yml.
+func TestServer_ProjectArchives(t *testing.T) {
+	ts := newTestServer(t, func(s *server.Server) { s.MaxProjectFiles = 100 })
+	many := []string{"tarn_project.yml"}
+	for i := 0; i < 150; i++ {
+		many = append(many, fmt.Sprintf("m%d.py", i))
+	}
+	deep := strings.Repeat("d/", 40) + "model.py"
+	cases := []struct {
+		name     string
+		entries  []string
+		mentions string
+	}{
+		{"TooMany", many, "more than 100 files and folders"},
+		{"TooDeep", []string{"tarn_project.yml", deep}, "more than 32 deep"},
+		{"TooDeepFolders", []string{"tarn_project.yml", strings.Repeat("d/", 1500)}, "more than 32 deep"},
+		{"PathUnderFile", []string{"tarn_project.yml", "a", "a/b.py"}, `"a/b.py", but its path is taken`},
+		{"FolderOverFile", []string{"tarn_project.yml", "a", "a/"}, `"a/", but its path is taken`},
+		{"FileOverFolder", []string{"tarn_project.yml", "a/", "a"}, `"a", but its path is taken`},
+		{"NoProjectFile", []string{"models/m.py"}, "no tarn_project.yml at its root"},
+		{"ProjectFileIsAFolder", []string{"tarn_project.yml/"}, "no tarn_project.yml at its root"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ct, body := multipartBody(t, tarn.RunRequest{Ref: "main"}, map[string]string{"project.tar.gz": tgz(t, tc.entries...)}, "project")
+			code, eb := ts.raw("POST", "/v1/runs", ts.adminToken, ct, body)
+			if code != 400 || !strings.Contains(eb.Error.Message, tc.mentions) {
+				t.Fatalf("%d %+v, want 400 mentioning %q", code, eb, tc.mentions)
+			}
+			if strings.Contains(eb.Error.Message, ts.home) {
+				t.Fatalf("the message shows the server's home: %s", eb.Error.Message)
+			}
+		})
+	}
+	if jobs, _ := ts.admin.Jobs.ListJobs(context.Background()); len(jobs) != 0 {
+		t.Fatalf("a refused project started %d job(s)", len(jobs))
+	}
+}

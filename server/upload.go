@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"io/fs"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -15,8 +16,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/pipeline"
 )
 
 // readUpload reads a multipart/form-data upload: first a "request" part
@@ -130,26 +133,48 @@ func (s *Server) receive(r *http.Request, req any, check func() error) (string, 
 }
 
 // receiveProject reads a run upload: the request part, then one
-// "project" part unpacked into DIR/project.
+// "project" part unpacked into DIR/project, which must hold a
+// tarn_project.yml at its root.
 func (s *Server) receiveProject(r *http.Request, req *tarn.RunRequest, check func() error) (string, error) {
 	got := false
+	lim := archiveLimits{bytes: 4 * s.MaxUpload, entries: s.MaxProjectFiles, depth: maxProjectDepth}
 	dir, err := s.readUpload(r, req, check, "project", `a "request" part, then a "project" part (the project as tar.gz)`, func(dir string, part *multipart.Part) error {
 		if got {
 			return tarn.Errorf(tarn.EINVALID, "the upload has two \"project\" parts: send one")
 		}
 		got = true
-		return untar(part, filepath.Join(dir, "project"), 4*s.MaxUpload)
+		return untar(part, filepath.Join(dir, "project"), lim)
 	})
 	if err == nil && !got {
 		err = tarn.Errorf(tarn.EINVALID, "a run upload needs a \"request\" part and a \"project\" part (the project as tar.gz)")
 	}
+	if err == nil {
+		if st, serr := os.Stat(filepath.Join(dir, "project", pipeline.ProjectFile)); serr != nil || !st.Mode().IsRegular() {
+			err = tarn.Errorf(tarn.EINVALID, "the project has no %s at its root: is it a tarn project? (`tarn init NAME` creates one; run `tarn run -p DIR` on the folder that holds it)", pipeline.ProjectFile)
+		}
+	}
 	return dir, err
+}
+
+// DefaultMaxProjectFiles is the default cap on a project archive's entries.
+const DefaultMaxProjectFiles = 10000
+
+// maxProjectDepth caps how deeply a project archive nests folders.
+const maxProjectDepth = 32
+
+// archiveLimits bound what a project archive may unpack to.
+type archiveLimits struct {
+	bytes   int64 // of all files
+	entries int   // files and folders
+	depth   int   // folders above a file
 }
 
 // untar unpacks a tar.gz of regular files and folders into dir. Absolute
 // names, ".." and links are refused: nothing lands outside dir; neither
-// does more than limit bytes (an archive that expands without end).
-func untar(r io.Reader, dir string, limit int64) error {
+// does more than lim allows (an archive that expands without end, or
+// into more entries or deeper folders than a project has). Every refusal
+// is EINVALID and names the entry, never a server path.
+func untar(r io.Reader, dir string, lim archiveLimits) error {
 	var total int64
 	gz, err := gzip.NewReader(r)
 	if err != nil {
@@ -159,7 +184,7 @@ func untar(r io.Reader, dir string, limit int64) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	for {
+	for entries := 1; ; entries++ {
 		h, err := tr.Next()
 		if err == io.EOF {
 			return nil
@@ -167,26 +192,32 @@ func untar(r io.Reader, dir string, limit int64) error {
 		if err != nil {
 			return uploadErr(err)
 		}
+		if entries > lim.entries {
+			return tarn.Errorf(tarn.EINVALID, "the project archive has more than %d files and folders, the server's limit (tarn serve --max-project-files): list generated files in the project's .gitignore", lim.entries)
+		}
 		name := path.Clean(h.Name)
 		if path.IsAbs(name) || name == ".." || strings.HasPrefix(name, "../") || strings.Contains(name, "\\") {
 			return tarn.Errorf(tarn.EINVALID, "the project archive has an entry outside the project: %s", tarn.Quote(h.Name))
+		}
+		if depth := strings.Count(name, "/"); depth >= lim.depth {
+			return tarn.Errorf(tarn.EINVALID, "the project archive nests folders more than %d deep (%s): flatten the project", lim.depth, tarn.Quote(h.Name))
 		}
 		target := filepath.Join(dir, filepath.FromSlash(name))
 		switch h.Typeflag {
 		case tar.TypeDir:
 			if err := os.MkdirAll(target, 0o755); err != nil {
-				return err
+				return unpackErr(h.Name, err)
 			}
 		case tar.TypeReg:
 			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-				return err
+				return unpackErr(h.Name, err)
 			}
-			if total += h.Size; total > limit {
-				return tarn.Errorf(tarn.EINVALID, "the project expands to more than %s: list data files in its .gitignore, or keep data in tables", tarn.FormatBytes(limit))
+			if total += h.Size; total > lim.bytes {
+				return tarn.Errorf(tarn.EINVALID, "the project expands to more than %s: list data files in its .gitignore, or keep data in tables", tarn.FormatBytes(lim.bytes))
 			}
 			f, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 			if err != nil {
-				return tarn.Errorf(tarn.EINVALID, "the project archive has %s twice or under a file: %v", tarn.Quote(h.Name), err)
+				return unpackErr(h.Name, err)
 			}
 			_, err = io.Copy(f, io.LimitReader(tr, h.Size))
 			if cerr := f.Close(); err == nil {
@@ -199,6 +230,20 @@ func untar(r io.Reader, dir string, limit int64) error {
 			return tarn.Errorf(tarn.EINVALID, "the project archive has %s, which is not a regular file or folder (links are not accepted)", tarn.Quote(h.Name))
 		}
 	}
+}
+
+// unpackErr explains an entry that cannot be unpacked (twice in the
+// archive, or a file and a folder at one path) by its name, without
+// server paths.
+func unpackErr(name string, err error) error {
+	if errors.Is(err, fs.ErrExist) || errors.Is(err, syscall.ENOTDIR) {
+		return tarn.Errorf(tarn.EINVALID, "the project archive has %s, but its path is taken (by an entry of that name, or a file above it): each path is one file or one folder, once", tarn.Quote(name))
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return tarn.Errorf(tarn.EINVALID, "the project archive cannot be unpacked at %s: %v", tarn.Quote(name), err)
 }
 
 func uploadErr(err error) error {

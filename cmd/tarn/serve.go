@@ -28,7 +28,7 @@ func (a *app) serveCommand() *cobra.Command {
 	var grace time.Duration
 	var keepJobs int
 	var jobVisibility string
-	var maxQueries, queryThreads int
+	var maxQueries, queryThreads, maxProjectFiles int
 	queryMemory, queryDisk, maxResult, maxExport := byteSize(2<<30), byteSize(4<<30), byteSize(1<<30), byteSize(4<<30)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -102,7 +102,7 @@ killed are marked failed at the next start.`,
 				}
 			}
 			srv := &server.Server{Services: lh.Services(), Jobs: jobs, Users: lh.Users(), Insecure: insecure, Protected: protected,
-				JobVisibility: visibility, MaxQueries: maxQueries, MaxUpload: maxUploadMiB << 20, Home: home, Log: a.stderr}
+				JobVisibility: visibility, MaxQueries: maxQueries, MaxProjectFiles: maxProjectFiles, MaxUpload: maxUploadMiB << 20, Home: home, Log: a.stderr}
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return tarn.Errorf(tarn.EINVALID, "cannot listen on %s: %v", addr, err)
@@ -143,6 +143,7 @@ killed are marked failed at the next start.`,
 	f.Int64Var(&maxUploadMiB, "max-upload", 256, "largest upload (files of an import, a project) in MiB")
 	f.DurationVar(&grace, "grace", 30*time.Second, "on shutdown, how long running jobs may finish before they are cancelled")
 	f.StringVar(&jobVisibility, "job-visibility", string(server.VisibleOwn), "whose jobs a user sees: own (admins see all) or all")
+	f.IntVar(&maxProjectFiles, "max-project-files", server.DefaultMaxProjectFiles, "most files and folders a project archive (tarn run) may have")
 	f.IntVar(&maxQueries, "max-queries", 4, "queries and exports that run at once; more wait queued (0: no limit)")
 	f.IntVar(&queryThreads, "query-threads", max(1, runtime.NumCPU()/2), "DuckDB threads of one query (0: all cores)")
 	f.Var(&queryMemory, "query-memory", "memory of one query (DuckDB's memory_limit; 0: DuckDB's default, 80% of RAM)")
