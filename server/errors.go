@@ -65,6 +65,11 @@ func bodyTooLarge(err error, rt route) error {
 	return &statusError{status: http.StatusRequestEntityTooLarge, err: tarn.Errorf(tarn.EINVALID, "%s", msg)}
 }
 
+// writeError sends an error with its server paths redacted.
+func (s *Server) writeError(w http.ResponseWriter, err error) {
+	writeError(w, s.redact.redactErr(err))
+}
+
 func writeError(w http.ResponseWriter, err error) {
 	var body ErrorBody
 	body.Error.Code = tarn.ErrorCode(err)

@@ -162,7 +162,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) error {
 		defer os.RemoveAll(dir)
 	}
 	if err != nil {
-		return cleanPath(dir)(err)
+		return err
 	}
 	f, err := os.Open(res.Path)
 	if err != nil {

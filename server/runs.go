@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -49,16 +48,16 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if queryBool(r, "detach") {
-		writeJSON(w, http.StatusAccepted, job)
+		writeJSON(w, http.StatusAccepted, s.redact.redactJob(job))
 		return nil
 	}
 	w.Header().Set("Content-Type", ContentNDJSON)
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	enc := json.NewEncoder(w)
-	enc.Encode(RunLine{Job: job})
+	enc.Encode(RunLine{Job: s.redact.redactJob(job)})
 	rc.Flush()
-	lw := &eventLines{enc: enc, flush: func() { rc.Flush() }}
+	lw := &eventLines{enc: enc, redact: s.redact, flush: func() { rc.Flush() }}
 	if err := s.Jobs.JobLogs(r.Context(), job.ID, true, lw); err != nil {
 		return nil // the client went away: the job goes on
 	}
@@ -66,14 +65,15 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return nil
 	}
-	enc.Encode(RunLine{Job: final, Done: true})
+	enc.Encode(RunLine{Job: s.redact.redactJob(final), Done: true})
 	return nil
 }
 
 // eventLines turns job log lines (one tarn.RunEvent each) into RunLines.
 type eventLines struct {
-	enc   *json.Encoder
-	flush func()
+	enc    *json.Encoder
+	redact *redactor
+	flush  func()
 }
 
 func (e *eventLines) Write(p []byte) (int, error) {
@@ -84,6 +84,7 @@ func (e *eventLines) Write(p []byte) (int, error) {
 	if ev.Kind == "job" {
 		return len(p), nil
 	}
+	ev = e.redact.redactEvent(ev)
 	return len(p), e.enc.Encode(RunLine{Event: &ev})
 }
 
@@ -97,7 +98,7 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
 	visible := []*tarn.Job{}
 	for _, j := range jobs {
 		if s.mayView(r.Context(), j) {
-			visible = append(visible, j)
+			visible = append(visible, s.redact.redactJob(j))
 		}
 	}
 	writeJSON(w, http.StatusOK, visible)
@@ -109,7 +110,7 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, j)
+	writeJSON(w, http.StatusOK, s.redact.redactJob(j))
 	return nil
 }
 
@@ -123,17 +124,26 @@ func (s *Server) jobLogs(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", ContentNDJSON)
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
-	s.Jobs.JobLogs(r.Context(), j.ID, queryBool(r, "follow"), &flushWriter{w: w, flush: func() { rc.Flush() }})
+	s.Jobs.JobLogs(r.Context(), j.ID, queryBool(r, "follow"), &eventLog{enc: json.NewEncoder(w), redact: s.redact, flush: func() { rc.Flush() }})
 	return nil
 }
 
-type flushWriter struct {
-	w     io.Writer
-	flush func()
+// eventLog writes job log lines (one tarn.RunEvent each) redacted.
+type eventLog struct {
+	enc    *json.Encoder
+	redact *redactor
+	flush  func()
 }
 
-func (f *flushWriter) Write(p []byte) (int, error) { return f.w.Write(p) }
-func (f *flushWriter) Flush()                      { f.flush() }
+func (e *eventLog) Write(p []byte) (int, error) {
+	var ev tarn.RunEvent
+	if err := json.Unmarshal(bytes.TrimSpace(p), &ev); err != nil {
+		return len(p), nil
+	}
+	return len(p), e.enc.Encode(e.redact.redactEvent(ev))
+}
+
+func (e *eventLog) Flush() { e.flush() }
 
 // cancelJob cancels a job its owner or an admin names; a job the caller
 // may not see is not found, one they may only see is forbidden.
@@ -150,7 +160,7 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, j)
+	writeJSON(w, http.StatusOK, s.redact.redactJob(j))
 	return nil
 }
 

@@ -49,6 +49,7 @@ type Server struct {
 	mux     *http.ServeMux
 	routes  []string
 	queries chan struct{} // slots of MaxQueries
+	redact  *redactor
 }
 
 // DefaultMaxUpload is the default upload limit.
@@ -97,6 +98,7 @@ func (s *Server) Handler() http.Handler {
 	if s.MaxQueries > 0 {
 		s.queries = make(chan struct{}, s.MaxQueries)
 	}
+	s.redact = newRedactor(s.Home, s.UploadDir, s.ExportDir)
 	s.mux = http.NewServeMux()
 	s.handle("GET /healthz", s.healthz, open)
 	s.handle("GET /readyz", s.readyz, open)
@@ -135,7 +137,7 @@ func (s *Server) Handler() http.Handler {
 	s.handle("GET /v1/users", s.listUsers, api)
 	s.handle("POST /v1/users", s.addUser, api)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, tarn.Errorf(tarn.ENOTFOUND, "no route %s %s: see api/openapi.yaml for the API", r.Method, tarn.Quote(r.URL.Path)))
+		s.writeError(w, tarn.Errorf(tarn.ENOTFOUND, "no route %s %s: see api/openapi.yaml for the API", r.Method, tarn.Quote(r.URL.Path)))
 	})
 	return s.mux
 }
@@ -160,7 +162,7 @@ func (s *Server) handle(pattern string, h handlerFunc, rt route) {
 		if !rt.open {
 			u, err := s.authenticate(r)
 			if err != nil {
-				writeError(w, err)
+				s.writeError(w, err)
 				return
 			}
 			r = r.WithContext(context.WithValue(r.Context(), userKey{}, u))
@@ -171,7 +173,7 @@ func (s *Server) handle(pattern string, h handlerFunc, rt route) {
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		if err := h(w, r); err != nil {
-			writeError(w, bodyTooLarge(err, rt))
+			s.writeError(w, bodyTooLarge(err, rt))
 		}
 	})
 }
@@ -184,7 +186,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 // readyz checks that the catalog answers.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.Services.Refs.Resolve(r.Context(), tarn.DefaultBranch); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": s.redact.redact(err.Error())})
 		return nil
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
@@ -219,16 +221,6 @@ func queryInt(r *http.Request, name string, def int) (int, error) {
 func queryBool(r *http.Request, name string) bool {
 	v := r.URL.Query().Get(name)
 	return v == "1" || v == "true"
-}
-
-// cleanPath keeps upload folder names out of messages.
-func cleanPath(dir string) func(error) error {
-	return func(err error) error {
-		if err == nil || dir == "" {
-			return err
-		}
-		return rewriteMessage(err, filepath.Clean(dir)+string(filepath.Separator))
-	}
 }
 
 // Pattern returns the route pattern a request matches ("" for none).

@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strings"
 
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/local"
@@ -205,7 +203,7 @@ func (s *Server) createTable(w http.ResponseWriter, r *http.Request) error {
 		return err
 	})
 	if err != nil {
-		return cleanPath(dir)(err)
+		return err
 	}
 	writeJSON(w, http.StatusCreated, res)
 	return nil
@@ -234,7 +232,7 @@ func (s *Server) importTable(w http.ResponseWriter, r *http.Request) error {
 		return err
 	})
 	if err != nil {
-		return cleanPath(dir)(err)
+		return err
 	}
 	writeJSON(w, http.StatusOK, res)
 	return nil
@@ -257,19 +255,6 @@ func (s *Server) track(r *http.Request, kind, ref, summary string, work func(ctx
 	}
 	return s.Jobs.Track(r.Context(), spec, work)
 }
-
-// rewriteMessage drops prefix from an error's message, keeping its code.
-func rewriteMessage(err error, prefix string) error {
-	msg := err.Error()
-	if !strings.Contains(msg, prefix) {
-		return err
-	}
-	msg = uploadSub.ReplaceAllString(strings.ReplaceAll(msg, prefix, ""), "${1}")
-	return &tarn.Error{Code: tarn.ErrorCode(err), Message: msg, Err: err}
-}
-
-// uploadSub is the numbered subfolder receive puts each file in.
-var uploadSub = regexp.MustCompile(`(^|[\s"'(])\d+/`)
 
 // refParam is the ?ref= of a read, main when absent (as documented in
 // api/openapi.yaml: ref is optional).
