@@ -154,8 +154,8 @@ func asList(v any) []any {
 // exchange is one recorded response.
 type exchange struct {
 	route, path, contentType string
-	status             int
-	body               []byte
+	status                   int
+	body                     []byte
 }
 
 type recorder struct {
