@@ -20,7 +20,7 @@ func TestWriteError(t *testing.T) {
 	}{
 		{"Code", tarn.Errorf(tarn.ENOTFOUND, "table %q not found", "t"), 404, tarn.ENOTFOUND},
 		{"Plain", errors.New("disk on fire"), 500, tarn.EINTERNAL},
-		{"TooLargeJSON", bodyTooLarge(&http.MaxBytesError{Limit: maxJSON}, api), 413, tarn.EINVALID},
+		{"TooLargeJSON", bodyTooLarge(&http.MaxBytesError{Limit: maxJSON}, authed), 413, tarn.EINVALID},
 		{"TooLargeUpload", bodyTooLarge(&http.MaxBytesError{Limit: 1 << 30}, upload), 413, tarn.EINVALID},
 		// A last resort: no message leaves the server longer than tarn.MaxMessage.
 		{"Long", tarn.Errorf(tarn.EINVALID, "bad name %s", strings.Repeat("n", 5<<20)), 400, tarn.EINVALID},

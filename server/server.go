@@ -6,8 +6,10 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tarnhq/tarn"
@@ -47,9 +49,11 @@ type Server struct {
 	Log io.Writer
 
 	mux     *http.ServeMux
+	handler http.Handler
 	routes  []string
 	queries chan struct{} // slots of MaxQueries
 	redact  *redactor
+	spec    *apiSpec
 }
 
 // DefaultMaxUpload is the default upload limit.
@@ -70,15 +74,15 @@ type route struct {
 }
 
 var (
-	api    = route{}
+	authed = route{}
 	open   = route{open: true}
 	upload = route{upload: true}
 )
 
 // Handler returns the server's HTTP handler.
 func (s *Server) Handler() http.Handler {
-	if s.mux != nil {
-		return s.mux
+	if s.handler != nil {
+		return s.handler
 	}
 	if s.MaxUpload == 0 {
 		s.MaxUpload = DefaultMaxUpload
@@ -99,47 +103,79 @@ func (s *Server) Handler() http.Handler {
 		s.queries = make(chan struct{}, s.MaxQueries)
 	}
 	s.redact = newRedactor(s.Home, s.UploadDir, s.ExportDir)
+	spec, err := loadSpec()
+	if err != nil {
+		panic(err) // the document is part of the binary: a test loads it
+	}
+	s.spec = spec
 	s.mux = http.NewServeMux()
 	s.handle("GET /healthz", s.healthz, open)
 	s.handle("GET /readyz", s.readyz, open)
-	s.handle("GET /v1/whoami", s.whoami, api)
+	s.handle("GET /v1/whoami", s.whoami, authed)
 
-	s.handle("GET /v1/refs", s.listRefs, api)
-	s.handle("POST /v1/refs", s.createRef, api)
-	s.handle("GET /v1/refs/{name}", s.getRef, api)
-	s.handle("DELETE /v1/refs/{name}", s.deleteRef, api)
-	s.handle("POST /v1/refs/{name}/rename", s.renameBranch, api)
-	s.handle("GET /v1/resolve", s.resolve, api)
-	s.handle("GET /v1/commits/{hash}", s.getCommit, api)
-	s.handle("GET /v1/log", s.log, api)
-	s.handle("GET /v1/merge-base", s.mergeBase, api)
-	s.handle("GET /v1/diff", s.diff, api)
-	s.handle("POST /v1/merge", s.merge, api)
+	s.handle("GET /v1/refs", s.listRefs, authed)
+	s.handle("POST /v1/refs", s.createRef, authed)
+	s.handle("GET /v1/refs/{name}", s.getRef, authed)
+	s.handle("DELETE /v1/refs/{name}", s.deleteRef, authed)
+	s.handle("POST /v1/refs/{name}/rename", s.renameBranch, authed)
+	s.handle("GET /v1/resolve", s.resolve, authed)
+	s.handle("GET /v1/commits/{hash}", s.getCommit, authed)
+	s.handle("GET /v1/log", s.log, authed)
+	s.handle("GET /v1/merge-base", s.mergeBase, authed)
+	s.handle("GET /v1/diff", s.diff, authed)
+	s.handle("POST /v1/merge", s.merge, authed)
 
-	s.handle("GET /v1/namespaces", s.listNamespaces, api)
-	s.handle("POST /v1/namespaces", s.createNamespace, api)
-	s.handle("DELETE /v1/namespaces/{namespace}", s.dropNamespace, api)
-	s.handle("GET /v1/tables", s.listTables, api)
+	s.handle("GET /v1/namespaces", s.listNamespaces, authed)
+	s.handle("POST /v1/namespaces", s.createNamespace, authed)
+	s.handle("DELETE /v1/namespaces/{namespace}", s.dropNamespace, authed)
+	s.handle("GET /v1/tables", s.listTables, authed)
 	s.handle("POST /v1/tables", s.createTable, upload)
-	s.handle("GET /v1/tables/{table}", s.getTable, api)
-	s.handle("DELETE /v1/tables/{table}", s.dropTable, api)
+	s.handle("GET /v1/tables/{table}", s.getTable, authed)
+	s.handle("DELETE /v1/tables/{table}", s.dropTable, authed)
 	s.handle("POST /v1/tables/{table}/import", s.importTable, upload)
-	s.handle("POST /v1/tables/{table}/revert", s.revertTable, api)
-	s.handle("POST /v1/verify", s.verify, api)
+	s.handle("POST /v1/tables/{table}/revert", s.revertTable, authed)
+	s.handle("POST /v1/verify", s.verify, authed)
 
-	s.handle("POST /v1/query", s.query, api)
-	s.handle("POST /v1/query/export", s.export, api)
+	s.handle("POST /v1/query", s.query, authed)
+	s.handle("POST /v1/query/export", s.export, authed)
 	s.handle("POST /v1/runs", s.run, upload)
-	s.handle("GET /v1/jobs", s.listJobs, api)
-	s.handle("GET /v1/jobs/{id}", s.getJob, api)
-	s.handle("GET /v1/jobs/{id}/logs", s.jobLogs, api)
-	s.handle("POST /v1/jobs/{id}/cancel", s.cancelJob, api)
-	s.handle("GET /v1/users", s.listUsers, api)
-	s.handle("POST /v1/users", s.addUser, api)
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, tarn.Errorf(tarn.ENOTFOUND, "no route %s %s: see api/openapi.yaml for the API", r.Method, tarn.Quote(r.URL.Path)))
+	s.handle("GET /v1/jobs", s.listJobs, authed)
+	s.handle("GET /v1/jobs/{id}", s.getJob, authed)
+	s.handle("GET /v1/jobs/{id}/logs", s.jobLogs, authed)
+	s.handle("POST /v1/jobs/{id}/cancel", s.cancelJob, authed)
+	s.handle("GET /v1/users", s.listUsers, authed)
+	s.handle("POST /v1/users", s.addUser, authed)
+	s.mux.HandleFunc("/", s.noRoute)
+	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.EscapedPath(); p == "" || p[0] != '/' || path.Clean(p) != p {
+			s.noRoute(w, r) // not a path the API has (ServeMux would redirect it)
+			return
+		}
+		s.mux.ServeHTTP(w, r)
 	})
-	return s.mux
+	return s.handler
+}
+
+// noRoute answers a request no route matches: 405 with Allow when the
+// path has routes for other methods, else 404.
+func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
+	var allowed []string
+	if p := r.URL.EscapedPath(); path.Clean(p) == p {
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, p := s.mux.Handler(probe); p != "" && p != "/" {
+				allowed = append(allowed, m)
+			}
+		}
+	}
+	if len(allowed) == 0 {
+		s.writeError(w, tarn.Errorf(tarn.ENOTFOUND, "no route %s %s: see api/openapi.yaml for the API", r.Method, tarn.Quote(r.URL.Path)))
+		return
+	}
+	w.Header().Set("Allow", strings.Join(allowed, ", "))
+	s.writeError(w, &statusError{status: http.StatusMethodNotAllowed,
+		err: tarn.Errorf(tarn.EINVALID, "%s %s is not allowed: this path takes %s (see api/openapi.yaml)", r.Method, tarn.Quote(r.URL.Path), strings.Join(allowed, ", "))})
 }
 
 // Routes lists the registered route patterns ("METHOD /path").
@@ -172,7 +208,11 @@ func (s *Server) handle(pattern string, h handlerFunc, rt route) {
 			limit = s.MaxUpload
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
-		if err := h(w, r); err != nil {
+		err := s.spec.check(pattern, r)
+		if err == nil {
+			err = h(w, r)
+		}
+		if err != nil {
 			s.writeError(w, bodyTooLarge(err, rt))
 		}
 	})
@@ -218,9 +258,10 @@ func queryInt(r *http.Request, name string, def int) (int, error) {
 	return n, nil
 }
 
+// queryBool reads a boolean query parameter (checked against the API
+// document: true or false).
 func queryBool(r *http.Request, name string) bool {
-	v := r.URL.Query().Get(name)
-	return v == "1" || v == "true"
+	return r.URL.Query().Get(name) == "true"
 }
 
 // Pattern returns the route pattern a request matches ("" for none).

@@ -281,13 +281,13 @@ func TestServer_BadInput(t *testing.T) {
 		{"UnknownField", "POST", "/v1/refs", "application/json", strings.NewReader(`{"nme":"x"}`), 400, "unknown field"},
 		{"TwoValues", "POST", "/v1/merge", "application/json", strings.NewReader(`{} {}`), 400, "more than one"},
 		{"UnknownRoute", "GET", "/v1/nothing", "", nil, 404, `no route GET "/v1/nothing"`},
-		{"WrongMethod", "PUT", "/v1/refs", "", nil, 404, "no route PUT"},
+		{"WrongMethod", "PUT", "/v1/refs", "", nil, 405, "this path takes GET, POST"},
 		{"TraversalTable", "GET", "/v1/tables/..%2F..%2Fetc", "", nil, 400, "invalid"},
 		{"TraversalNamespace", "DELETE", "/v1/namespaces/..%2Fwarehouse?branch=main", "", nil, 400, "invalid namespace"},
 		{"DotDotPath", "GET", "/v1/tables/../../users.json", "", nil, 404, "no route"},
-		{"TraversalJob", "GET", "/v1/jobs/..%2F..%2Fusers.json", "", nil, 404, "not found"},
+		{"TraversalJob", "GET", "/v1/jobs/..%2F..%2Fusers.json", "", nil, 400, "does not match"},
 		{"NotMultipart", "POST", "/v1/tables", "application/json", strings.NewReader(`{}`), 400, "multipart/form-data"},
-		{"BadLimit", "GET", "/v1/log?ref=main&limit=lots", "", nil, 400, "not a number"},
+		{"BadLimit", "GET", "/v1/log?ref=main&limit=lots", "", nil, 400, "limit: \"lots\" is not an integer"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -493,7 +493,7 @@ func TestServer_BodyCaps(t *testing.T) {
 		{"MultipartHeaderOnJSONRoute", "POST", "/v1/query", "multipart/form-data; boundary=x", strings.NewReader(`{"sql":"` + big + `","ref":"main"}`), 413, "limit of 4.0 MiB for JSON requests"},
 		{"LargeJSON", "POST", "/v1/merge", "application/json", strings.NewReader(`{"source":"` + big + `"}`), 413, "limit of 4.0 MiB"},
 		{"LongBranchName", "POST", "/v1/refs", "application/json", strings.NewReader(`{"kind":"branch","name":"` + longName + `","from":"main"}`), 400, "bbbb"},
-		{"LongRef", "GET", "/v1/log?ref=" + strings.Repeat("c", 60000), "", nil, 404, "cccc"},
+		{"LongRef", "GET", "/v1/log?ref=" + strings.Repeat("c", 60000), "", nil, 400, "longer than 256 characters"},
 		{"LongPath", "GET", "/v1/nothing/" + strings.Repeat("d", 60000), "", nil, 404, "no route"},
 		{"LargeRequestPart", "POST", "/v1/tables", ctBig, bodyBig, 400, `"request" part is larger than the server's limit of 4.0 MiB`},
 	}
@@ -662,5 +662,65 @@ func TestServer_ProjectArchives(t *testing.T) {
 	}
 	if jobs, _ := ts.admin.Jobs.ListJobs(context.Background()); len(jobs) != 0 {
 		t.Fatalf("a refused project started %d job(s)", len(jobs))
+	}
+}
+
+// TestServer_Params: the server refuses what the API document refuses:
+// empty and malformed query parameters, unknown and null fields, methods
+// a path does not take (405 with Allow).
+func TestServer_Params(t *testing.T) {
+	ts := newTestServer(t, nil)
+	tok := ts.adminToken
+	cases := []struct {
+		name, method, path, body string
+		status                   int
+		mentions                 string
+	}{
+		{"EmptyKind", "GET", "/v1/refs?kind=", "", 400, `kind: "" is not one of branch, tag`},
+		{"BadKind", "GET", "/v1/refs?kind=tags", "", 400, "not one of branch, tag"},
+		{"EmptyLimit", "GET", "/v1/log?limit=", "", 400, `limit: "" is not an integer`},
+		{"NegativeLimit", "GET", "/v1/log?limit=-1", "", 400, "out of range"},
+		{"FractionLimit", "GET", "/v1/log?limit=1.5", "", 400, "not an integer"},
+		{"TwoLimits", "GET", "/v1/log?limit=1&limit=2", "", 400, "given 2 times"},
+		{"EmptyRef", "GET", "/v1/tables?ref=", "", 400, "ref is empty"},
+		{"BadRefTime", "GET", "/v1/log?ref=main@{soon}", "", 400, "RFC3339"},
+		{"BadBool", "GET", "/v1/resolve?branch=yes", "", 400, `"yes" is not true or false`},
+		{"OneIsNotTrue", "POST", "/v1/runs?detach=1", "", 400, "not true or false"},
+		{"MissingRequired", "GET", "/v1/diff?from=main", "", 400, "query parameter to is required"},
+		{"BadNamespaceParam", "GET", "/v1/tables?namespace=a-b", "", 400, "invalid namespace"},
+		{"BadJobID", "GET", "/v1/jobs/x", "", 400, "path parameter id"},
+		{"UnknownField", "POST", "/v1/merge", `{"source":"main","into":"main","fast":true}`, 400, `unknown field "fast"`},
+		{"NullField", "POST", "/v1/verify", `{"history":null}`, 400, "field history is null"},
+		{"WrongType", "POST", "/v1/refs", `{"name":1,"from":"main"}`, 400, "field name: 1 is not a string"},
+		{"NestedUnknown", "POST", "/v1/merge", `{"source":"main","into":"main","info":{"mesage":"x"}}`, 400, `field info: unknown field "mesage"`},
+		{"EmptyBody", "POST", "/v1/verify", "", 400, "body is empty"},
+		{"ReservedName", "POST", "/v1/refs", `{"name":"HEAD","from":"main"}`, 400, "reserved"},
+		{"Put", "PUT", "/v1/refs", "", 405, "takes GET, POST"},
+		{"DeleteWhoami", "DELETE", "/v1/whoami", "", 405, "takes GET"},
+		{"PatchRef", "PATCH", "/v1/refs/main", "", 405, "takes GET, DELETE"},
+		{"Unclean", "GET", "/v1//refs", "", 404, "no route"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var body io.Reader
+			ct := ""
+			if tc.body != "" {
+				body, ct = strings.NewReader(tc.body), "application/json"
+			}
+			code, eb := ts.raw(tc.method, tc.path, tok, ct, body)
+			if code != tc.status || !strings.Contains(eb.Error.Message, tc.mentions) {
+				t.Fatalf("%d %q, want %d mentioning %q", code, eb.Error.Message, tc.status, tc.mentions)
+			}
+		})
+	}
+	req, _ := http.NewRequest("PUT", ts.url+"/v1/refs/main", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 405 || resp.Header.Get("Allow") != "GET, DELETE" {
+		t.Fatalf("PUT /v1/refs/main: %d, Allow %q", resp.StatusCode, resp.Header.Get("Allow"))
 	}
 }

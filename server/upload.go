@@ -2,6 +2,7 @@ package server
 
 import (
 	"archive/tar"
+	"bytes"
 	"compress/gzip"
 	"encoding/json"
 	"errors"
@@ -51,7 +52,7 @@ func (s *Server) readUpload(r *http.Request, req any, check func() error, partNa
 		}
 		switch name := part.FormName(); {
 		case name == "request" && !gotRequest:
-			if err := decodePart(part, req); err != nil {
+			if err := decodePart(part, req, s.spec.partSchema(r.Pattern, "request")); err != nil {
 				return dir, err
 			}
 			if err := check(); err != nil {
@@ -75,24 +76,28 @@ func (s *Server) readUpload(r *http.Request, req any, check func() error, partNa
 }
 
 // decodePart decodes the JSON request part strictly, reading at most
-// maxJSON bytes of it.
-func decodePart(part io.Reader, v any) error {
-	lr := &io.LimitedReader{R: part, N: maxJSON + 1}
-	dec := json.NewDecoder(lr)
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil && dec.More() {
-		err = errors.New("more than one JSON value")
+// maxJSON bytes of it, after checking it against its schema in the API
+// document.
+func decodePart(part io.Reader, v any, sch *schema) error {
+	b, err := io.ReadAll(io.LimitReader(part, maxJSON+1))
+	if err != nil {
+		return uploadErr(err)
 	}
-	if lr.N <= 0 {
+	if len(b) > maxJSON {
 		return tarn.Errorf(tarn.EINVALID, "the \"request\" part is larger than the server's limit of %s: send a shorter request", tarn.FormatBytes(maxJSON))
 	}
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
+	if sch != nil {
+		if err := checkJSON(sch, b, "request part"); err != nil {
 			return err
 		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
 		return tarn.Errorf(tarn.EINVALID, "malformed JSON in the request part: %v", err)
+	}
+	if dec.More() {
+		return tarn.Errorf(tarn.EINVALID, "malformed JSON in the request part: more than one JSON value")
 	}
 	return nil
 }
