@@ -201,7 +201,7 @@ func (m *JobManager) CancelJobAs(ctx context.Context, id, user string) (*tarn.Jo
 		return nil, err
 	}
 	if j.Done() {
-		return nil, tarn.Errorf(tarn.EINVALID, "job %s has already ended (%s): nothing to cancel", id, j.State)
+		return nil, tarn.Errorf(tarn.ECONFLICT, "job %s has already ended (%s): nothing to cancel", id, j.State)
 	}
 	m.mu.Lock()
 	cancel := m.active[id]

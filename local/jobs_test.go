@@ -50,7 +50,7 @@ func TestJobManager_Lifecycle(t *testing.T) {
 		got.Error.Message != "cancelled by ann (`tarn job cancel`); nothing was published" {
 		t.Fatalf("cancel: %+v %+v %v", got, got.Error, err)
 	}
-	if _, err := m.CancelJob(ctx, j.ID); tarn.ErrorCode(err) != tarn.EINVALID {
+	if _, err := m.CancelJob(ctx, j.ID); tarn.ErrorCode(err) != tarn.ECONFLICT {
 		t.Fatalf("second cancel: %v", err)
 	}
 	// Unknown and malformed ids are not found.

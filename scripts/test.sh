@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test tier: the fast self-contained Go tests, then the
+# Runs every test tier: the fast self-contained Go tests, the Python SDK
+# tests, the API document against a real server (schemathesis), then the
 # integration tier (real processes, PyIceberg reading tarn's tables).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,5 +12,7 @@ echo "== unit and black-box tests"
 go test -count=1 ./...
 echo "== Python SDK tests"
 PYTHONPATH="$PWD/python" .venv/bin/python -m pytest -q python/tests
+echo "== API document against tarn serve (schemathesis)"
+./scripts/schemathesis.sh
 echo "== integration tests"
 go test -count=1 -tags integration ./integration/...

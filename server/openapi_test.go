@@ -375,7 +375,7 @@ func session(t *testing.T, ts *testServer, admin, alice *tarn.Services) {
 	must(err)
 	must(admin.Jobs.JobLogs(ctx, jobs[0].ID, false, &bytes.Buffer{}))
 	_, err = admin.Jobs.CancelJob(ctx, jobs[0].ID)
-	wantErr(t, err, tarn.EINVALID, "already ended")
+	wantErr(t, err, tarn.ECONFLICT, "already ended")
 	_, err = alice.Jobs.CancelJob(ctx, jobs[0].ID) // root's job: alice does not see it
 	wantErr(t, err, tarn.ENOTFOUND)
 	_, err = admin.Runs.Run(ctx, tarn.RunRequest{ProjectDir: ts.dir, Ref: "nosuch"}, nil)

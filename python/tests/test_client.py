@@ -436,7 +436,7 @@ def test_detached_run_follow_logs_and_cancel(client, sql_project):
     lines = list(client.job_logs(job["id"], follow=True))
     assert lines[-1] == f"job {job['id']} succeeded"
     assert client.get_job(job["id"])["state"] == "succeeded"
-    with pytest.raises(tarn.InvalidError, match="already ended"):
+    with pytest.raises(tarn.ConflictError, match="already ended"):
         client.cancel_job(job["id"])
 
 
