@@ -57,7 +57,7 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request) error {
 	enc := json.NewEncoder(w)
 	enc.Encode(RunLine{Job: s.redact.redactJob(job)})
 	rc.Flush()
-	lw := &eventLines{enc: enc, redact: s.redact, flush: func() { rc.Flush() }}
+	lw := &eventLines{enc: enc, redact: s.redact, flush: func() { rc.Flush() }, run: true}
 	if err := s.Jobs.JobLogs(r.Context(), job.ID, true, lw); err != nil {
 		return nil // the client went away: the job goes on
 	}
@@ -69,11 +69,15 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// eventLines turns job log lines (one tarn.RunEvent each) into RunLines.
+// eventLines turns job log lines (one tarn.RunEvent each) into redacted
+// NDJSON: RunLines for a run's stream (without the job's own end event,
+// which the final RunLine carries), or the events as they are for a job's
+// log.
 type eventLines struct {
 	enc    *json.Encoder
 	redact *redactor
 	flush  func()
+	run    bool
 }
 
 func (e *eventLines) Write(p []byte) (int, error) {
@@ -81,10 +85,13 @@ func (e *eventLines) Write(p []byte) (int, error) {
 	if err := json.Unmarshal(bytes.TrimSpace(p), &ev); err != nil {
 		return len(p), nil
 	}
-	if ev.Kind == "job" {
+	ev = e.redact.redactEvent(ev)
+	switch {
+	case !e.run:
+		return len(p), e.enc.Encode(ev)
+	case ev.Kind == "job":
 		return len(p), nil
 	}
-	ev = e.redact.redactEvent(ev)
 	return len(p), e.enc.Encode(RunLine{Event: &ev})
 }
 
@@ -124,26 +131,9 @@ func (s *Server) jobLogs(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", ContentNDJSON)
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
-	s.Jobs.JobLogs(r.Context(), j.ID, queryBool(r, "follow"), &eventLog{enc: json.NewEncoder(w), redact: s.redact, flush: func() { rc.Flush() }})
+	s.Jobs.JobLogs(r.Context(), j.ID, queryBool(r, "follow"), &eventLines{enc: json.NewEncoder(w), redact: s.redact, flush: func() { rc.Flush() }})
 	return nil
 }
-
-// eventLog writes job log lines (one tarn.RunEvent each) redacted.
-type eventLog struct {
-	enc    *json.Encoder
-	redact *redactor
-	flush  func()
-}
-
-func (e *eventLog) Write(p []byte) (int, error) {
-	var ev tarn.RunEvent
-	if err := json.Unmarshal(bytes.TrimSpace(p), &ev); err != nil {
-		return len(p), nil
-	}
-	return len(p), e.enc.Encode(e.redact.redactEvent(ev))
-}
-
-func (e *eventLog) Flush() { e.flush() }
 
 // cancelJob cancels a job its owner or an admin names; a job the caller
 // may not see is not found, one they may only see is forbidden.

@@ -46,6 +46,11 @@ merging; admins write anywhere. A user sees, follows and cancels their own
 jobs (runs, queries, imports: their SQL and logs); admins see every job
 (--job-visibility all shows every job to everyone).
 
+Each query runs within --query-memory, --query-disk and --query-threads, at
+most --max-queries at once (more wait queued); a streamed result is at most
+--max-result, a result file --max-export. SQL reads the warehouse only. Each
+limit's error names its flag.
+
 GET /healthz and /readyz answer for load balancers. SIGINT or SIGTERM stops
 the server: it lets running jobs finish for --grace, then cancels the rest
 (a cancelled run publishes nothing). Jobs left running by a server that was
