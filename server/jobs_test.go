@@ -20,15 +20,16 @@ import (
 // with its owner and admins.
 func TestServer_JobVisibility(t *testing.T) {
 	for _, tc := range []struct {
+		name       string
 		visibility server.Visibility
 		bobSees    bool
 		bobCancel  string // the code of bob's cancel of alice's job
 	}{
-		{"", false, tarn.ENOTFOUND},
-		{server.VisibleOwn, false, tarn.ENOTFOUND},
-		{server.VisibleAll, true, tarn.EFORBIDDEN},
+		{"Default", "", false, tarn.ENOTFOUND},
+		{"Own", server.VisibleOwn, false, tarn.ENOTFOUND},
+		{"All", server.VisibleAll, true, tarn.EFORBIDDEN},
 	} {
-		t.Run(string(tc.visibility), func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			ts := newTestServer(t, func(s *server.Server) { s.JobVisibility = tc.visibility })
 			ctx := context.Background()
 			_, bobToken, err := ts.lake.Users().AddUser(ctx, tarn.NewUser{Name: "bob"})
