@@ -587,12 +587,14 @@ def test_importing_tarn_does_not_load_the_client():
     assert Path(tarn.__file__).parent.joinpath("_client.py").exists()
 
 
-# --- a query error after the rows started (the server's X-Tarn-Error trailer) --------------
+# --- a query error after the rows started, in an X-Tarn-Error trailer ----------------------
+# (tarn serve breaks the stream off instead and the client reads the job's error:
+# test_query_over_the_result_limit_raises_its_error)
 
 
 def test_late_query_error_in_the_trailer_is_raised(tmp_path):
-    """DuckDB rarely fails after the first batch, so a tiny stand-in server sends what tarn serve
-    sends then: status 200, an Arrow stream, and the error in the X-Tarn-Error trailer."""
+    """A tiny stand-in server sends status 200, an Arrow stream, and the error in an
+    X-Tarn-Error trailer; the client raises it after the rows."""
     import base64
     import json
     import threading
