@@ -521,6 +521,11 @@ def test_embedded_mode_starts_and_stops_a_private_server(tarn_bin, tmp_path, mon
         pid = c.server_pid
         c.create_table("local_t", pa.table({"x": [1, 2, 3]}))
         assert c.query("select sum(x) as s from local_t").column("s").to_pylist() == [6]
+        # No limits of a shared server: DuckDB's own settings, as `tarn query` has them.
+        settings = c.query("select current_setting('threads') as t, current_setting('max_temp_directory_size') as d")
+        if (os.cpu_count() or 1) > 1:
+            assert [str(v) for v in settings.column("t").to_pylist()] == [str(os.cpu_count())]
+        assert settings.column("d").to_pylist() != ["4.0 GiB"]
     assert (home / "warehouse").is_dir(), "the embedded server should keep its lakehouse in the given home"
     deadline = time.monotonic() + 5
     while _alive(pid) and time.monotonic() < deadline:
