@@ -1,7 +1,6 @@
 package tarn
 
 import (
-	"fmt"
 	"unicode"
 	"unicode/utf8"
 )
@@ -29,13 +28,13 @@ func ValidColumnName(name string) error {
 	case name == "":
 		return Errorf(EINVALID, "empty column name: give every column a name")
 	case len(name) > MaxColumnNameLen:
-		return Errorf(EINVALID, "column name %s is %d bytes long, more than the %d allowed: shorten it", QuoteInput(name), len(name), MaxColumnNameLen)
+		return Errorf(EINVALID, "column name %s is %d bytes long, more than the %d allowed: shorten it", Quote(name), len(name), MaxColumnNameLen)
 	case !utf8.ValidString(name):
-		return Errorf(EINVALID, "column name %s is not valid UTF-8: rename the column or convert the file to UTF-8", QuoteInput(name))
+		return Errorf(EINVALID, "column name %s is not valid UTF-8: rename the column or convert the file to UTF-8", Quote(name))
 	}
 	for _, r := range name {
 		if unicode.IsControl(r) {
-			return Errorf(EINVALID, "column name %s holds the control character %U, which SQL cannot name: rename the column", QuoteInput(name), r)
+			return Errorf(EINVALID, "column name %s holds the control character %U, which SQL cannot name: rename the column", Quote(name), r)
 		}
 	}
 	return nil
@@ -75,9 +74,9 @@ func (c *ColumnNames) Add(name string) error {
 	key := ColumnKey(name)
 	if i, ok := c.index[key]; ok {
 		if prev := c.names[i]; prev != name {
-			return Errorf(EINVALID, "column names %s and %s differ only in case, and SQL does not tell them apart: rename one of them", QuoteInput(prev), QuoteInput(name))
+			return Errorf(EINVALID, "column names %s and %s differ only in case, and SQL does not tell them apart: rename one of them", Quote(prev), Quote(name))
 		}
-		return Errorf(EINVALID, "duplicate column name %s: rename one of the columns", QuoteInput(name))
+		return Errorf(EINVALID, "duplicate column name %s: rename one of the columns", Quote(name))
 	}
 	if c.index == nil {
 		c.index = map[string]int{}
@@ -106,18 +105,3 @@ func ValidColumnCount(n int) error {
 	return nil
 }
 
-// QuoteInput quotes a piece of user input (a name, a value) for an error
-// message, as Go's %q does, cut to its first 64 bytes (on a character
-// boundary) with "..." after the quote when it is longer, so that a message
-// never grows with the input.
-func QuoteInput(s string) string {
-	const limit = 64
-	if len(s) <= limit {
-		return fmt.Sprintf("%q", s)
-	}
-	cut := limit
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return fmt.Sprintf("%q...", s[:cut])
-}

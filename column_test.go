@@ -106,20 +106,6 @@ func TestValidColumnCount(t *testing.T) {
 	wantError(t, tarn.ValidColumnCount(tarn.MaxColumns+1), tarn.EINVALID, "4097 columns", "4096")
 }
 
-func TestQuoteInput(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"fare", `"fare"`},
-		{"a\x00b", `"a\x00b"`},
-		{strings.Repeat("x", 64), `"` + strings.Repeat("x", 64) + `"`},
-		{strings.Repeat("x", 65), `"` + strings.Repeat("x", 64) + `"...`},
-		{strings.Repeat("x", 63) + "é", `"` + strings.Repeat("x", 63) + `"...`}, // not cut inside é
-	}
-	for _, tt := range tests {
-		if got := tarn.QuoteInput(tt.in); got != tt.want {
-			t.Errorf("QuoteInput(%.20q...) = %s, want %s", tt.in, got, tt.want)
-		}
-	}
-}
 
 func TestSuggest(t *testing.T) {
 	tests := []struct {

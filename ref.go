@@ -28,7 +28,7 @@ func ValidateRefName(kind RefKind, name string) error {
 	case name == "":
 		return Errorf(EINVALID, "%s name is empty", kind)
 	case len(name) > 128:
-		return Errorf(EINVALID, "%s name %s is longer than 128 characters", kind, QuoteInput(name))
+		return Errorf(EINVALID, "%s name %s is longer than 128 characters", kind, Quote(name))
 	case reservedRef[name]:
 		return Errorf(EINVALID, "%s name %q is reserved", kind, name)
 	case !refNameRe.MatchString(name) || strings.Contains(name, "..") || strings.HasSuffix(name, ".") ||
@@ -61,7 +61,7 @@ func validateIdent(what, name string) error {
 	case name == "":
 		return Errorf(EINVALID, "%s name is empty", what)
 	case len(name) > 128:
-		return Errorf(EINVALID, "%s name %s is longer than 128 characters", what, QuoteInput(name))
+		return Errorf(EINVALID, "%s name %s is longer than 128 characters", what, Quote(name))
 	case !identRe.MatchString(name):
 		return Errorf(EINVALID, "invalid %s name %q: use letters, digits and _ (not starting with a digit)", what, name)
 	}

@@ -114,7 +114,7 @@ func ParseTableIdent(s, defaultNS string) (TableIdent, error) {
 		ns, name = defaultNS, s
 	}
 	if strings.Contains(name, ".") {
-		return TableIdent{}, Errorf(EINVALID, "invalid table name %s: use NAME or NAMESPACE.NAME (namespaces have one level)", QuoteInput(s))
+		return TableIdent{}, Errorf(EINVALID, "invalid table name %s: use NAME or NAMESPACE.NAME (namespaces have one level)", Quote(s))
 	}
 	if err := ValidateNamespace(ns); err != nil {
 		return TableIdent{}, err

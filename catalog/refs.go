@@ -25,7 +25,7 @@ func (c *Catalog) Resolve(ctx context.Context, ref string) (*tarn.Commit, error)
 		if step.Ancestors > 0 || step.AsOf.IsZero() {
 			for i := 0; i < step.Ancestors; i++ {
 				if len(commit.Parents) == 0 {
-					return nil, tarn.Errorf(tarn.ENOTFOUND, "ref %q: history has only %d commit(s) before %s", ref, i, expr.Base)
+					return nil, tarn.Errorf(tarn.ENOTFOUND, "ref %s: history has only %d commit(s) before %s", tarn.Quote(ref), i, expr.Base)
 				}
 				if commit, err = c.GetCommit(ctx, commit.Parents[0]); err != nil {
 					return nil, err
@@ -35,8 +35,8 @@ func (c *Catalog) Resolve(ctx context.Context, ref string) (*tarn.Commit, error)
 		}
 		for commit.Time.After(step.AsOf) {
 			if len(commit.Parents) == 0 {
-				return nil, tarn.Errorf(tarn.ENOTFOUND, "ref %q: no commit at or before %s (the first commit is from %s)",
-					ref, step.AsOf.UTC().Format("2006-01-02T15:04:05Z07:00"), commit.Time.Format("2006-01-02T15:04:05Z07:00"))
+				return nil, tarn.Errorf(tarn.ENOTFOUND, "ref %s: no commit at or before %s (the first commit is from %s)",
+					tarn.Quote(ref), step.AsOf.UTC().Format("2006-01-02T15:04:05Z07:00"), commit.Time.Format("2006-01-02T15:04:05Z07:00"))
 			}
 			if commit, err = c.GetCommit(ctx, commit.Parents[0]); err != nil {
 				return nil, err
@@ -63,7 +63,7 @@ func (c *Catalog) resolveBase(ctx context.Context, name string) (*tarn.Commit, e
 		case 1:
 			return c.GetCommit(ctx, hashes[0])
 		case 2:
-			return nil, tarn.Errorf(tarn.EINVALID, "commit prefix %q is ambiguous: give more characters", name)
+			return nil, tarn.Errorf(tarn.EINVALID, "commit prefix %s is ambiguous: give more characters", tarn.Quote(name))
 		}
 	}
 	return nil, c.refNotFound(ctx, name)
@@ -75,7 +75,7 @@ func (c *Catalog) refNotFound(ctx context.Context, name string) error {
 	for _, r := range refs {
 		names = append(names, r.Name)
 	}
-	return tarn.Errorf(tarn.ENOTFOUND, "ref %q not found%s", name, tarn.Suggest(name, names))
+	return tarn.Errorf(tarn.ENOTFOUND, "ref %s not found%s", tarn.Quote(name), tarn.Suggest(name, names))
 }
 
 // BranchTarget checks that ref names an existing branch (the only writable
@@ -89,15 +89,15 @@ func (c *Catalog) BranchTarget(ctx context.Context, ref string) (*tarn.Commit, e
 	switch {
 	case errors.Is(err, ErrNotFound):
 		if _, rerr := c.Resolve(ctx, ref); rerr == nil {
-			return nil, tarn.Errorf(tarn.EINVALID, "cannot write to %q: it is a commit, only branches are writable", ref)
+			return nil, tarn.Errorf(tarn.EINVALID, "cannot write to %s: it is a commit, only branches are writable", tarn.Quote(ref))
 		}
 		return nil, c.refNotFound(ctx, expr.Base)
 	case err != nil:
 		return nil, fmt.Errorf("read ref %s: %w", ref, err)
 	case r.Kind != tarn.KindBranch:
-		return nil, tarn.Errorf(tarn.EINVALID, "cannot write to tag %q: only branches are writable", ref)
+		return nil, tarn.Errorf(tarn.EINVALID, "cannot write to tag %s: only branches are writable", tarn.Quote(ref))
 	case !expr.IsPlain():
-		return nil, tarn.Errorf(tarn.EINVALID, "cannot write to %q: it names a past commit, only branches are writable", ref)
+		return nil, tarn.Errorf(tarn.EINVALID, "cannot write to %s: it names a past commit, only branches are writable", tarn.Quote(ref))
 	}
 	return c.GetCommit(ctx, r.Commit)
 }
@@ -192,7 +192,7 @@ func (c *Catalog) kindRef(ctx context.Context, kind tarn.RefKind, name string) (
 		for _, x := range refs {
 			names = append(names, x.Name)
 		}
-		return nil, tarn.Errorf(tarn.ENOTFOUND, "%s %q not found%s", kind, name, tarn.Suggest(name, names))
+		return nil, tarn.Errorf(tarn.ENOTFOUND, "%s %s not found%s", kind, tarn.Quote(name), tarn.Suggest(name, names))
 	}
 	return r, err
 }

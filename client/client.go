@@ -33,7 +33,7 @@ type Client struct {
 func New(cfg Config) (*tarn.Services, error) {
 	u, err := url.Parse(strings.TrimSuffix(cfg.Endpoint, "/"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, tarn.Errorf(tarn.EINVALID, "invalid endpoint %q: use http://HOST:PORT or https://HOST:PORT", cfg.Endpoint)
+		return nil, tarn.Errorf(tarn.EINVALID, "invalid endpoint %s: use http://HOST:PORT or https://HOST:PORT", tarn.Quote(cfg.Endpoint))
 	}
 	c := &Client{base: u, token: cfg.Token, http: cfg.HTTP}
 	if c.http == nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/server"
@@ -39,35 +40,40 @@ func (q *queries) Query(ctx context.Context, req tarn.QueryRequest) (*tarn.Query
 	if err != nil {
 		return nil, err
 	}
-	var info tarn.QueryInfo
-	if err := server.DecodeHeader(resp.Header.Get(server.HeaderQuery), &info); err != nil {
-		resp.Body.Close()
-		return nil, tarn.Errorf(tarn.EINTERNAL, "the server sent a query result without its description: %v", err)
-	}
+	job := resp.Header.Get(server.HeaderJob)
 	rdr, err := ipc.NewReader(resp.Body)
 	if err != nil {
 		resp.Body.Close()
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, tarn.Errorf(tarn.EINTERNAL, "read the result stream: %v", err)
+		return nil, q.c().jobFailure(job, err)
 	}
-	job := resp.Header.Get(server.HeaderJob)
-	rr := &remoteReader{Reader: rdr, body: resp.Body, ctx: ctx, broken: func(err error) error {
+	schema, info, err := server.SplitQueryInfo(rdr.Schema())
+	if err != nil {
+		rdr.Release()
+		resp.Body.Close()
+		return nil, tarn.Errorf(tarn.EINTERNAL, "the server sent a query result without its description: %v", err)
+	}
+	rr := &remoteReader{Reader: rdr, body: resp.Body, ctx: ctx, schema: schema, broken: func(err error) error {
 		return q.c().jobFailure(job, err)
 	}}
-	return &tarn.QueryResult{QueryInfo: info, Schema: rdr.Schema(), Records: rr, Closer: rr.close}, nil
+	return &tarn.QueryResult{QueryInfo: info, Schema: schema, Records: rr, Closer: rr.close}, nil
 }
 
 // remoteReader reads batches from the response; a stream broken off by
 // the server is turned into the error its job ended with.
 type remoteReader struct {
 	*ipc.Reader
+	schema *arrow.Schema // the stream's, without the query's description
 	body   io.ReadCloser
 	broken func(error) error
 	ctx    context.Context
 	err    error
 	once   sync.Once
+	// cur is the stream's current batch and view the same batch under
+	// schema.
+	cur, view arrow.RecordBatch
 }
 
 func (r *remoteReader) Next() bool {
@@ -91,11 +97,27 @@ func (r *remoteReader) Next() bool {
 	return false
 }
 
-func (r *remoteReader) RecordBatch() arrow.RecordBatch { return r.Reader.RecordBatch() }
-func (r *remoteReader) Err() error                     { return r.err }
+func (r *remoteReader) Schema() *arrow.Schema { return r.schema }
+
+// RecordBatch returns the current batch under the schema without the
+// query's description.
+func (r *remoteReader) RecordBatch() arrow.RecordBatch {
+	rec := r.Reader.RecordBatch()
+	if r.cur != rec {
+		if r.view != nil {
+			r.view.Release()
+		}
+		r.cur, r.view = rec, array.NewRecordBatch(r.schema, rec.Columns(), rec.NumRows())
+	}
+	return r.view
+}
+func (r *remoteReader) Err() error { return r.err }
 
 func (r *remoteReader) close() error {
 	r.once.Do(func() {
+		if r.view != nil {
+			r.view.Release()
+		}
 		r.Reader.Release()
 		r.body.Close()
 	})

@@ -25,7 +25,7 @@ type parseError struct {
 }
 
 func (e *parseError) Error() string {
-	return fmt.Sprintf("cannot parse %s as %s", tarn.QuoteInput(e.value), typeName(e.dt))
+	return fmt.Sprintf("cannot parse %s as %s", tarn.Quote(e.value), typeName(e.dt))
 }
 
 // newTextAppender returns the appender for builder b of type dt. Text is

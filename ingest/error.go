@@ -33,7 +33,7 @@ func (e *Error) Error() string {
 		fmt.Fprintf(&b, "line %d: ", e.Line)
 	}
 	if e.Column != "" {
-		fmt.Fprintf(&b, "column %s: ", tarn.QuoteInput(e.Column))
+		fmt.Fprintf(&b, "column %s: ", tarn.Quote(e.Column))
 	}
 	b.WriteString(e.Msg)
 	return b.String()

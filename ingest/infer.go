@@ -158,7 +158,7 @@ func unify(infos []*fileInfo) (*arrow.Schema, error) {
 				if j, clash := checked.Position(name); clash {
 					return nil, &Error{File: info.path, Column: name, Msg: fmt.Sprintf(
 						"differs only in case from column %s in %s, and SQL does not tell them apart: rename one of them",
-						tarn.QuoteInput(names[j]), origin[names[j]])}
+						tarn.Quote(names[j]), origin[names[j]])}
 				}
 				if err := checked.Add(name); err != nil {
 					return nil, &Error{File: info.path, Msg: err.Error()}

@@ -198,7 +198,7 @@ func TestRemote_Cancel(t *testing.T) {
 	if after := srv.cli("log", "-n", "1", "-o", "json").stdout; after != before {
 		t.Fatal("a cancelled run changed main")
 	}
-	if r := srv.cli("job", "cancel", id); r.code != 2 || !strings.Contains(r.stderr, "already ended") {
+	if r := srv.cli("job", "cancel", id); r.code != 4 || !strings.Contains(r.stderr, "already ended") {
 		t.Fatalf("second cancel: %+v", r)
 	}
 

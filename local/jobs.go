@@ -29,7 +29,7 @@ type JobManager struct {
 	runs tarn.RunService
 
 	mu     sync.Mutex
-	active map[string]context.CancelFunc
+	active map[string]context.CancelCauseFunc
 	wg     sync.WaitGroup
 	slot   chan struct{}
 	// Serving is set by a server: only then can runs be submitted.
@@ -39,7 +39,7 @@ type JobManager struct {
 var _ tarn.JobService = (*JobManager)(nil)
 
 func newJobManager(home string, runs tarn.RunService) *JobManager {
-	return &JobManager{dir: filepath.Join(home, "jobs"), runs: runs, active: map[string]context.CancelFunc{}, slot: make(chan struct{}, 1)}
+	return &JobManager{dir: filepath.Join(home, "jobs"), runs: runs, active: map[string]context.CancelCauseFunc{}, slot: make(chan struct{}, 1)}
 }
 
 func newJobID() string {
@@ -50,7 +50,7 @@ func newJobID() string {
 
 func (m *JobManager) path(id, name string) (string, error) {
 	if !validJobID(id) {
-		return "", tarn.Errorf(tarn.ENOTFOUND, "job %q not found: job ids look like j20260101-120000-abcdef (`tarn job ls`)", id)
+		return "", tarn.Errorf(tarn.ENOTFOUND, "job %s not found: job ids look like j20260101-120000-abcdef (`tarn job ls`)", tarn.Quote(id))
 	}
 	return filepath.Join(m.dir, id, name), nil
 }
@@ -79,6 +79,12 @@ func (m *JobManager) save(j *tarn.Job) error {
 	return writeFileAtomic(p, b, 0o644)
 }
 
+// JobNotFound is the error for a job id that names no job (ENOTFOUND). A
+// server answers it also for a job the caller may not see.
+func JobNotFound(id string) error {
+	return tarn.Errorf(tarn.ENOTFOUND, "job %s not found (`tarn job ls` lists jobs)", tarn.Quote(id))
+}
+
 // GetJob reads a job record.
 func (m *JobManager) GetJob(ctx context.Context, id string) (*tarn.Job, error) {
 	p, err := m.path(id, "job.json")
@@ -87,7 +93,7 @@ func (m *JobManager) GetJob(ctx context.Context, id string) (*tarn.Job, error) {
 	}
 	b, err := os.ReadFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, tarn.Errorf(tarn.ENOTFOUND, "job %q not found (`tarn job ls` lists jobs)", id)
+		return nil, JobNotFound(id)
 	}
 	if err != nil {
 		return nil, err
@@ -184,12 +190,18 @@ func (m *JobManager) JobLogs(ctx context.Context, id string, follow bool, w io.W
 
 // CancelJob cancels a job this process runs.
 func (m *JobManager) CancelJob(ctx context.Context, id string) (*tarn.Job, error) {
+	return m.CancelJobAs(ctx, id, "")
+}
+
+// CancelJobAs cancels a job this process runs on behalf of user (named
+// in the job's error; "" for nobody in particular).
+func (m *JobManager) CancelJobAs(ctx context.Context, id, user string) (*tarn.Job, error) {
 	j, err := m.GetJob(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	if j.Done() {
-		return nil, tarn.Errorf(tarn.EINVALID, "job %s has already ended (%s): nothing to cancel", id, j.State)
+		return nil, tarn.Errorf(tarn.ECONFLICT, "job %s has already ended (%s): nothing to cancel", id, j.State)
 	}
 	m.mu.Lock()
 	cancel := m.active[id]
@@ -197,7 +209,11 @@ func (m *JobManager) CancelJob(ctx context.Context, id string) (*tarn.Job, error
 	if cancel == nil {
 		return nil, tarn.Errorf(tarn.EINVALID, "job %s runs in a server: cancel it there (tarn --endpoint URL job cancel %s)", id, id)
 	}
-	cancel()
+	by := "`tarn job cancel`"
+	if user != "" {
+		by = user + " (" + by + ")"
+	}
+	cancel(&cancelled{why: "cancelled by " + by})
 	for !j.Done() { // the job notices at once: workers are killed, nothing is published
 		select {
 		case <-ctx.Done():
@@ -211,11 +227,37 @@ func (m *JobManager) CancelJob(ctx context.Context, id string) (*tarn.Job, error
 	return j, nil
 }
 
+// cancelled is why a job's context was cancelled.
+type cancelled struct{ why string }
+
+func (c *cancelled) Error() string { return c.why }
+
+// ErrClientGone is what work returns when its client went away (a
+// result stream that cannot be written): the job ends cancelled.
+var ErrClientGone = &cancelled{why: "cancelled: the client went away"}
+
+// errServerStopping cancels the jobs still running when a server stops.
+var errServerStopping = &cancelled{why: "cancelled: the server stopped"}
+
+// cancelCause says why a job ended cancelled: who cancelled it, or that
+// its client went away, or that the server stopped.
+func cancelCause(ctx context.Context, err error) string {
+	var c *cancelled
+	if errors.As(context.Cause(ctx), &c) || errors.As(err, &c) {
+		return c.why
+	}
+	return ErrClientGone.why // the caller's context ended (Track)
+}
+
 // JobSpec describes a job to start.
 type JobSpec struct {
 	Kind, User, Ref, Summary string
 	// Serial jobs (runs) wait for the run slot.
 	Serial bool
+	// Slots, when set, is a semaphore the job waits on (queued, in
+	// arrival order) before it runs: a server's limit on queries at once.
+	// Serial jobs use the run slot instead.
+	Slots chan struct{}
 	// Cleanup is removed when the job ends (an uploaded project).
 	Cleanup string
 	// Do is the work; log appends an event to the job's log.
@@ -225,6 +267,11 @@ type JobSpec struct {
 // Start records a job and runs it in the background. The job's context
 // is not the caller's: a client that goes away does not stop it.
 func (m *JobManager) Start(spec JobSpec) (*tarn.Job, <-chan struct{}, error) {
+	return m.start(context.Background(), spec)
+}
+
+// start runs a job whose context ends with parent's.
+func (m *JobManager) start(parent context.Context, spec JobSpec) (*tarn.Job, <-chan struct{}, error) {
 	j := &tarn.Job{ID: newJobID(), Kind: spec.Kind, State: tarn.JobQueued, User: spec.User, Ref: spec.Ref, Summary: spec.Summary,
 		Created: time.Now().UTC()}
 	if err := os.MkdirAll(filepath.Join(m.dir, j.ID), 0o755); err != nil {
@@ -233,7 +280,7 @@ func (m *JobManager) Start(spec JobSpec) (*tarn.Job, <-chan struct{}, error) {
 	if err := m.save(j); err != nil {
 		return nil, nil, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancelCause(parent)
 	m.mu.Lock()
 	m.active[j.ID] = cancel
 	m.mu.Unlock()
@@ -246,7 +293,7 @@ func (m *JobManager) Start(spec JobSpec) (*tarn.Job, <-chan struct{}, error) {
 		m.mu.Lock()
 		delete(m.active, j.ID)
 		m.mu.Unlock()
-		cancel()
+		cancel(nil)
 		if spec.Cleanup != "" {
 			os.RemoveAll(spec.Cleanup)
 		}
@@ -271,9 +318,12 @@ func (m *JobManager) execute(ctx context.Context, j *tarn.Job, spec JobSpec) {
 		defer logFile.Close()
 	}
 	if spec.Serial {
+		spec.Slots = m.slot
+	}
+	if slots := spec.Slots; slots != nil {
 		select {
-		case m.slot <- struct{}{}:
-			defer func() { <-m.slot }()
+		case slots <- struct{}{}:
+			defer func() { <-slots }()
 		case <-ctx.Done():
 		}
 	}
@@ -290,12 +340,16 @@ func (m *JobManager) execute(ctx context.Context, j *tarn.Job, spec JobSpec) {
 	switch {
 	case err == nil:
 		j.State = tarn.JobSucceeded
-	case ctx.Err() != nil:
+	case ctx.Err() != nil || errors.Is(err, ErrClientGone):
 		j.State = tarn.JobCancelled
-		j.Error = &tarn.JobError{Code: tarn.EINTERNAL, Message: "cancelled: stopped before publishing anything"}
+		msg := cancelCause(ctx, err)
+		if j.Kind != "query" {
+			msg += "; nothing was published"
+		}
+		j.Error = &tarn.JobError{Code: tarn.ECANCELLED, Message: msg}
 	default:
 		j.State = tarn.JobFailed
-		j.Error = &tarn.JobError{Code: tarn.ErrorCode(err), Message: err.Error()}
+		j.Error = &tarn.JobError{Code: tarn.ErrorCode(err), Message: tarn.CapMessage(err.Error())}
 	}
 	log(tarn.RunEvent{Kind: "job", State: j.State, Message: fmt.Sprintf("job %s %s", j.ID, j.State)})
 	m.save(j)
@@ -310,18 +364,19 @@ func JobID(ctx context.Context) string {
 }
 
 // Track runs a short job (a query, an import) in the caller's goroutine
-// and records it; cancelling it cancels ctx.
+// and records it. The job ends with ctx: a caller that goes away cancels
+// it, and so does CancelJob. A cancelled job's error has code ECANCELLED
+// and says who or what cancelled it.
 func (m *JobManager) Track(ctx context.Context, spec JobSpec, do func(ctx context.Context) error) error {
 	var doErr error
 	spec.Do = func(jctx context.Context, _ func(tarn.RunEvent)) (*tarn.RunResult, error) {
-		ctx, cancel := context.WithCancel(context.WithValue(ctx, jobIDKey{}, JobID(jctx)))
-		defer cancel()
-		stop := context.AfterFunc(jctx, cancel)
-		defer stop()
-		doErr = do(ctx)
+		doErr = do(jctx)
+		if doErr != nil && (jctx.Err() != nil || errors.Is(doErr, ErrClientGone)) {
+			doErr = &tarn.Error{Code: tarn.ECANCELLED, Message: fmt.Sprintf("%s job %s was %s", spec.Kind, JobID(jctx), cancelCause(jctx, doErr)), Err: doErr}
+		}
 		return nil, doErr
 	}
-	_, done, err := m.Start(spec)
+	_, done, err := m.start(ctx, spec)
 	if err != nil {
 		return err
 	}
@@ -414,7 +469,7 @@ func (m *JobManager) Prune(ctx context.Context, keep int) (int, error) {
 func (m *JobManager) CancelAll() {
 	m.mu.Lock()
 	for _, c := range m.active {
-		c()
+		c(errServerStopping)
 	}
 	m.mu.Unlock()
 	m.wg.Wait()

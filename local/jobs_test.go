@@ -46,10 +46,11 @@ func TestJobManager_Lifecycle(t *testing.T) {
 		return nil, ctx.Err()
 	}})
 	<-started
-	if got, err := m.CancelJob(ctx, j.ID); err != nil || got.State != tarn.JobCancelled {
-		t.Fatalf("cancel: %+v %v", got, err)
+	if got, err := m.CancelJobAs(ctx, j.ID, "ann"); err != nil || got.State != tarn.JobCancelled || got.Error.Code != tarn.ECANCELLED ||
+		got.Error.Message != "cancelled by ann (`tarn job cancel`); nothing was published" {
+		t.Fatalf("cancel: %+v %+v %v", got, got.Error, err)
 	}
-	if _, err := m.CancelJob(ctx, j.ID); tarn.ErrorCode(err) != tarn.EINVALID {
+	if _, err := m.CancelJob(ctx, j.ID); tarn.ErrorCode(err) != tarn.ECONFLICT {
 		t.Fatalf("second cancel: %v", err)
 	}
 	// Unknown and malformed ids are not found.
@@ -63,9 +64,22 @@ func TestJobManager_Lifecycle(t *testing.T) {
 	if err := m.Track(ctx, JobSpec{Kind: "query"}, func(context.Context) error { return want }); !errors.Is(err, want) {
 		t.Fatalf("Track = %v", err)
 	}
+	// A tracked job whose caller goes away ends cancelled, and says so.
+	cctx, stop := context.WithCancel(ctx)
+	err = m.Track(cctx, JobSpec{Kind: "query"}, func(ctx context.Context) error {
+		stop()
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	if tarn.ErrorCode(err) != tarn.ECANCELLED || !strings.Contains(err.Error(), "client went away") {
+		t.Fatalf("Track after its caller left = %v", err)
+	}
+	if jobs, _ := m.ListJobs(ctx); jobs[0].State != tarn.JobCancelled || jobs[0].Error.Code != tarn.ECANCELLED {
+		t.Fatalf("job %+v", jobs[0])
+	}
 	// Prune keeps the newest.
 	time.Sleep(10 * time.Millisecond)
-	if n, err := m.Prune(ctx, 2); err != nil || n != 2 {
+	if n, err := m.Prune(ctx, 2); err != nil || n != 3 {
 		t.Fatalf("prune removed %d: %v", n, err)
 	}
 	if jobs, _ := m.ListJobs(ctx); len(jobs) != 2 {

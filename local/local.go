@@ -23,8 +23,15 @@ type Config struct {
 	// right number for one CLI command; a server wants more).
 	QueryIdle int
 	// Confine keeps SQL from reading or writing files outside the
-	// warehouse and the scratch folder (HOME/uploads): a server sets it.
+	// warehouse (uploads, exports, users.json, the catalog): a server
+	// sets it. An export then writes with a database of its own, which
+	// may also use the folder of its file.
 	Confine bool
+	// QueryThreads limits DuckDB's threads per query (0: all cores).
+	QueryThreads int
+	// QueryLimits bound each query's memory, spill, result and export
+	// (zero: no limits, as embedded). Their TempDir defaults to HOME/tmp/duckdb.
+	QueryLimits query.Limits
 	// RunCache, when set, opens the cache that serves unchanged steps and
 	// scans of runs, and its bound in bytes (0: none). It is called when a
 	// run starts.
@@ -83,9 +90,12 @@ func Open(ctx context.Context, cfg Config) (*Lakehouse, error) {
 	if idle == 0 {
 		idle = 1
 	}
-	qopts := query.Options{MaxIdle: idle}
+	qopts := query.Options{MaxIdle: idle, Threads: cfg.QueryThreads, Limits: cfg.QueryLimits}
+	if qopts.Limits.TempDir == "" && (qopts.Limits.Memory > 0 || qopts.Limits.Disk > 0) {
+		qopts.Limits.TempDir = filepath.Join(home, "tmp", "duckdb")
+	}
 	if cfg.Confine {
-		qopts.AllowedDirs = []string{filepath.Join(home, "warehouse"), filepath.Join(home, "uploads")}
+		qopts.AllowedDirs = []string{filepath.Join(home, "warehouse")}
 	}
 	l := &Lakehouse{Home: home, cfg: cfg, cat: cat, tables: tables, engine: query.New(tables, qopts)}
 	l.jobs = newJobManager(home, &runService{l: l})

@@ -54,7 +54,7 @@ func (p PackagePolicy) Resolve(decl pipeline.IndexDecl, user string) (rt.IndexCo
 		}
 		if !ok {
 			return ix, tarn.Errorf(tarn.EFORBIDDEN, "this server sets where packages come from: index.url %s is not one it allows (%s); ask the operator to add it with --extra-index NAME=URL",
-				tarn.QuoteInput(decl.URL), p.allowed())
+				tarn.Quote(decl.URL), p.allowed())
 		}
 		ix.URL = url
 	}

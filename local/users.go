@@ -67,7 +67,7 @@ func (s *UserStore) save(f *userFile) error {
 // ValidUserName says what is wrong with a user name, if anything.
 func ValidUserName(name string) error {
 	if !userName.MatchString(name) {
-		return tarn.Errorf(tarn.EINVALID, "invalid user name %s: use 1-32 lowercase letters, digits, '-' or '_', starting with a letter", tarn.QuoteInput(name))
+		return tarn.Errorf(tarn.EINVALID, "invalid user name %s: use 1-32 lowercase letters, digits, '-' or '_', starting with a letter", tarn.Quote(name))
 	}
 	return nil
 }

@@ -74,7 +74,7 @@ func (e *Engine) CopyTo(ctx context.Context, req Request, format Format, path st
 	if st, err := os.Stat(abs); err == nil && st.IsDir() {
 		return nil, tarn.Errorf(tarn.EINVALID, "output path %s is a directory: give a file name", path)
 	}
-	s, err := e.open(ctx, req)
+	s, err := e.open(ctx, req, filepath.Dir(abs))
 	if err != nil {
 		return nil, err
 	}
@@ -90,16 +90,20 @@ func (e *Engine) CopyTo(ctx context.Context, req Request, format Format, path st
 		target = tmp + ".parquet"
 		defer os.Remove(target)
 	}
-	rows, err := s.copy(ctx, duckFormat, target)
+	wctx, stop := e.watchExport(ctx, tmp, target)
+	rows, err := s.copy(wctx, duckFormat, target)
+	if serr := stop(); err == nil {
+		err = serr
+	}
 	if err != nil {
-		return nil, err
+		return nil, e.exportError(wctx, err)
 	}
 	if format == FormatArrow {
-		if err := parquetToArrow(ctx, target, tmp); err != nil {
+		if err := parquetToArrow(ctx, target, tmp, e.opts.Limits.Export); err != nil {
 			if ctx.Err() != nil {
 				return nil, interrupted(ctx.Err())
 			}
-			return nil, err
+			return nil, e.exportError(ctx, err)
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -153,9 +157,9 @@ func (s *session) copy(ctx context.Context, format, target string) (int64, error
 	return n, nil
 }
 
-// parquetToArrow rewrites a Parquet file as an Arrow IPC file, one row
-// group at a time.
-func parquetToArrow(ctx context.Context, src, dst string) error {
+// parquetToArrow rewrites a Parquet file as an Arrow IPC file of at most
+// limit bytes (0: any size), one row group at a time.
+func parquetToArrow(ctx context.Context, src, dst string, limit int64) error {
 	pf, err := file.OpenParquetFile(src, false)
 	if err != nil {
 		return fmt.Errorf("read result: %w", err)
@@ -175,7 +179,7 @@ func parquetToArrow(ctx context.Context, src, dst string) error {
 		return fmt.Errorf("write result: %w", err)
 	}
 	defer out.Close()
-	w, err := ipc.NewFileWriter(out, ipc.WithSchema(rr.Schema()))
+	w, err := ipc.NewFileWriter(&limitedWriter{w: out, n: limit}, ipc.WithSchema(rr.Schema()))
 	if err != nil {
 		return fmt.Errorf("write result: %w", err)
 	}

@@ -53,8 +53,15 @@
 //   - Nested, JSON, UUID, ENUM and other non-scalar result columns become
 //     Arrow strings (JSON text for nested values).
 //   - Statements may read local files with DuckDB's table functions
-//     (read_csv, read_parquet, ...): fine for a CLI user, to be locked down
-//     before a server runs untrusted SQL.
+//     (read_csv, read_parquet, ...): fine for a CLI user. A server sets
+//     Options.AllowedDirs to the warehouse (DuckDB's allowed_directories
+//     with external access off), and CopyTo then writes with a database of
+//     its own that may also use its file's folder.
+//   - Options.Limits bound a query's memory, spill, streamed result and
+//     export file (a server sets them). With a memory limit a result is
+//     stored in a DuckDB temp table and read back in pages, since
+//     duckdb-go builds a whole result outside the limit before its first
+//     row.
 //   - Pruning never drops a file that may hold a matching row: predicates
 //     on floating-point columns, under outer joins (IS NULL), with inexact
 //     constants or in sampled statements are not used.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -24,7 +25,7 @@ type Engine struct {
 	opts   Options
 
 	mu     sync.Mutex
-	idle   []*sql.DB
+	idle   []*database
 	closed bool
 	cache  cache
 }
@@ -35,12 +36,13 @@ type Options struct {
 	MaxIdle int
 	// Threads limits DuckDB's worker threads per query (default: all cores).
 	Threads int
-	// MemoryLimit is DuckDB's memory_limit per query, like "4GB"
-	// (default: DuckDB's, 80% of RAM).
-	MemoryLimit string
+	// Limits bound what one query may use (default: none).
+	Limits Limits
 	// AllowedDirs, when set, confines DuckDB to these folders: reading
 	// or writing any other file (read_csv('/etc/passwd'), COPY TO) fails.
-	// A server sets it to the warehouse and its scratch folder.
+	// A server sets it to the warehouse. CopyTo then runs on a database
+	// of its own that may also use the folder of the file it writes, so
+	// no other query can read that folder.
 	AllowedDirs []string
 }
 
@@ -61,7 +63,7 @@ func (e *Engine) Close() error {
 	e.mu.Unlock()
 	var errs []error
 	for _, db := range idle {
-		errs = append(errs, db.Close())
+		errs = append(errs, db.close())
 	}
 	return errors.Join(errs...)
 }
@@ -131,33 +133,45 @@ func (r *Result) Close() error {
 // context.Canceled.
 func (e *Engine) Query(ctx context.Context, req Request) (*Result, error) {
 	started := time.Now()
-	s, err := e.open(ctx, req)
+	s, err := e.open(ctx, req, "")
 	if err != nil {
 		return nil, err
 	}
 	planTime := time.Since(started)
-	total, sqlText := int64(-1), s.sql
-	if req.MaxRows > 0 && !s.explain && previewable[firstWord(s.sql)] {
-		if total, sqlText, err = s.preview(ctx, req.MaxRows); err != nil {
-			s.close()
-			return nil, err
-		}
+	res := &Result{Commit: s.commit, Tables: s.stats(), PlanTime: planTime, TotalRows: -1}
+	var rdr array.RecordReader
+	stored := !s.explain && previewable[firstWord(s.sql)]
+	switch {
+	case req.MaxRows > 0 && stored:
+		rdr, res.Columns, res.TotalRows, err = s.preview(ctx, req.MaxRows)
+	case e.opts.Limits.Memory > 0 && stored:
+		rdr, res.Columns, err = s.pages(ctx)
+	default:
+		rdr, res.Columns, err = s.run(ctx, s.sql)
 	}
-	rows, err := s.conn.QueryContext(ctx, sqlText)
 	if err != nil {
 		s.close()
-		return nil, s.execError(ctx, err)
+		return nil, err
+	}
+	res.Schema = rdr.Schema()
+	res.Records = &ctxReader{RecordReader: rdr, ctx: ctx, session: s, maxBytes: e.opts.Limits.Result}
+	res.release = s.close
+	return res, nil
+}
+
+// run starts a statement on the session's connection and reads its rows
+// as Arrow.
+func (s *session) run(ctx context.Context, sqlText string) (array.RecordReader, []Column, error) {
+	rows, err := s.conn.QueryContext(ctx, sqlText)
+	if err != nil {
+		return nil, nil, s.execError(ctx, err)
 	}
 	rdr, cols, err := NewRecordReader(rows, 0)
 	if err != nil {
 		rows.Close()
-		s.close()
-		return nil, s.execError(ctx, err)
+		return nil, nil, s.execError(ctx, err)
 	}
-	res := &Result{Commit: s.commit, Schema: rdr.Schema(), Columns: cols, Tables: s.stats(), PlanTime: planTime, TotalRows: total}
-	res.Records = &ctxReader{RecordReader: rdr, ctx: ctx, session: s}
-	res.release = s.close
-	return res, nil
+	return rdr, cols, nil
 }
 
 // previewable are the first words of statements a preview can store.
@@ -166,13 +180,28 @@ var previewable = map[string]bool{"SELECT": true, "WITH": true, "FROM": true, "V
 // previewTable holds a preview's full result on the session's connection.
 const previewTable = "temp.main.__tarn_result"
 
-// preview runs the statement into a temp table, counts its rows and
-// returns the statement that reads the first n with the original column
-// names (CREATE TABLE renames duplicates).
-func (s *session) preview(ctx context.Context, n int) (int64, string, error) {
+// preview stores the statement's result, counts its rows and reads the
+// first n.
+func (s *session) preview(ctx context.Context, n int) (array.RecordReader, []Column, int64, error) {
+	names, err := s.store(ctx)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	var total int64
+	if err := s.conn.QueryRowContext(ctx, "SELECT count(*) FROM "+previewTable).Scan(&total); err != nil {
+		return nil, nil, 0, s.execError(ctx, err)
+	}
+	rdr, cols, err := s.run(ctx, fmt.Sprintf("SELECT %s FROM %s LIMIT %d", storedColumns(names), previewTable, n))
+	return rdr, cols, total, err
+}
+
+// store runs the statement into a temp table (DuckDB's memory limit
+// covers it, and it spills to disk) and returns the result's column
+// names: CREATE TABLE renames duplicates, storedColumns puts them back.
+func (s *session) store(ctx context.Context) ([]string, error) {
 	desc, err := s.conn.QueryContext(ctx, "DESCRIBE "+trimStatement(s.sql))
 	if err != nil {
-		return 0, "", s.execError(ctx, err)
+		return nil, s.execError(ctx, err)
 	}
 	var names []string
 	for desc.Next() {
@@ -183,31 +212,33 @@ func (s *session) preview(ctx context.Context, n int) (int64, string, error) {
 		}
 		if err := desc.Scan(ptrs...); err != nil {
 			desc.Close()
-			return 0, "", s.execError(ctx, err)
+			return nil, s.execError(ctx, err)
 		}
 		name, _ := vals[0].(string)
 		names = append(names, name)
 	}
 	desc.Close()
 	if _, err := s.conn.ExecContext(ctx, "CREATE OR REPLACE TEMP TABLE __tarn_result AS "+trimStatement(s.sql)); err != nil {
-		return 0, "", s.execError(ctx, err)
+		return nil, s.execError(ctx, err)
 	}
 	s.temp = true
-	var total int64
-	if err := s.conn.QueryRowContext(ctx, "SELECT count(*) FROM "+previewTable).Scan(&total); err != nil {
-		return 0, "", s.execError(ctx, err)
-	}
+	return names, nil
+}
+
+// storedColumns selects a stored result's columns by position with their
+// original names.
+func storedColumns(names []string) string {
 	cols := make([]string, len(names))
 	for i, name := range names {
 		cols[i] = fmt.Sprintf("#%d AS %s", i+1, quoteIdent(name))
 	}
-	return total, fmt.Sprintf("SELECT %s FROM %s LIMIT %d", strings.Join(cols, ", "), previewTable, n), nil
+	return strings.Join(cols, ", ")
 }
 
 // session is one query's DuckDB connection with the views of its tables.
 type session struct {
 	engine  *Engine
-	db      *sql.DB
+	db      *database
 	conn    *sql.Conn
 	req     Request
 	commit  *tarn.Commit
@@ -216,12 +247,15 @@ type session struct {
 	schemas []string
 	explain bool // the statement is EXPLAIN [ANALYZE] ...
 	temp    bool // a preview table exists
+	own     bool // db is the session's own, closed with it
 	once    sync.Once
 }
 
 // open resolves the ref, parses and plans the statement, and prepares a
-// connection whose views show the ref's tables.
-func (e *Engine) open(ctx context.Context, req Request) (*session, error) {
+// connection whose views show the ref's tables. With writeDir, a
+// confined engine opens a database of its own that may also use that
+// folder (CopyTo), closed with the session.
+func (e *Engine) open(ctx context.Context, req Request, writeDir string) (*session, error) {
 	if req.Ref == "" {
 		req.Ref = tarn.DefaultBranch
 	}
@@ -235,7 +269,13 @@ func (e *Engine) open(ctx context.Context, req Request) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := e.acquire()
+	var db *database
+	own := writeDir != "" && len(e.opts.AllowedDirs) > 0
+	if own {
+		db, err = e.newDB(append(slices.Clip(e.opts.AllowedDirs), writeDir))
+	} else {
+		db, err = e.acquire()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -244,7 +284,7 @@ func (e *Engine) open(ctx context.Context, req Request) (*session, error) {
 		e.discard(db)
 		return nil, fmt.Errorf("open duckdb connection: %w", err)
 	}
-	s := &session{engine: e, db: db, conn: conn, req: req, commit: commit}
+	s := &session{engine: e, db: db, conn: conn, req: req, commit: commit, own: own}
 	if err := s.prepare(ctx); err != nil {
 		s.close()
 		return nil, err
@@ -265,7 +305,7 @@ func (s *session) close() {
 		}
 		b.WriteString("RESET search_path;")
 		_, err := s.conn.ExecContext(ctx, b.String())
-		ok := err == nil
+		ok := err == nil && !s.own
 		if err := s.conn.Close(); err != nil {
 			ok = false
 		}
@@ -285,58 +325,6 @@ func (s *session) stats() []TableStats {
 	}
 	return out
 }
-
-func (e *Engine) acquire() (*sql.DB, error) {
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		return nil, tarn.Errorf(tarn.EINTERNAL, "query engine is closed")
-	}
-	if n := len(e.idle); n > 0 {
-		db := e.idle[n-1]
-		e.idle = e.idle[:n-1]
-		e.mu.Unlock()
-		return db, nil
-	}
-	e.mu.Unlock()
-	db, err := sql.Open("duckdb", "")
-	if err != nil {
-		return nil, fmt.Errorf("open duckdb: %w", err)
-	}
-	var settings []string
-	if e.opts.Threads > 0 {
-		settings = append(settings, fmt.Sprintf("SET threads = %d", e.opts.Threads))
-	}
-	if e.opts.MemoryLimit != "" {
-		settings = append(settings, "SET memory_limit = "+quoteString(e.opts.MemoryLimit))
-	}
-	if len(e.opts.AllowedDirs) > 0 {
-		dirs := make([]string, len(e.opts.AllowedDirs))
-		for i, d := range e.opts.AllowedDirs {
-			dirs[i] = quoteString(strings.TrimSuffix(d, "/") + "/")
-		}
-		settings = append(settings, "SET allowed_directories = ["+strings.Join(dirs, ", ")+"]", "SET enable_external_access = false")
-	}
-	for _, stmt := range settings {
-		if _, err := db.Exec(stmt); err != nil {
-			db.Close()
-			return nil, tarn.Errorf(tarn.EINVALID, "configure duckdb (%s): %v", stmt, err)
-		}
-	}
-	return db, nil
-}
-
-func (e *Engine) release(db *sql.DB) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if !e.closed && len(e.idle) < e.opts.MaxIdle {
-		e.idle = append(e.idle, db)
-		return
-	}
-	go db.Close()
-}
-
-func (e *Engine) discard(db *sql.DB) { go db.Close() }
 
 // cache keeps what is immutable once written: a commit's catalog entries,
 // a table opened at a commit, a table's plan for a filter, and a planned
@@ -395,12 +383,15 @@ func (c *cache) put(kind, key string, v any) {
 	}
 }
 
-// ctxReader stops a record stream when its context ends.
+// ctxReader stops a record stream when its context ends, and when it
+// has yielded more than maxBytes (above 0) of Arrow data.
 type ctxReader struct {
 	array.RecordReader
-	ctx     context.Context
-	session *session
-	err     error
+	ctx      context.Context
+	session  *session
+	maxBytes int64
+	bytes    int64
+	err      error
 }
 
 func (r *ctxReader) Next() bool {
@@ -412,6 +403,12 @@ func (r *ctxReader) Next() bool {
 		return false
 	}
 	if r.RecordReader.Next() {
+		if r.maxBytes > 0 {
+			if r.bytes += recordBytes(r.RecordReader.RecordBatch()); r.bytes > r.maxBytes {
+				r.err = resultTooLarge(r.maxBytes)
+				return false
+			}
+		}
 		return true
 	}
 	if err := r.RecordReader.Err(); err != nil {

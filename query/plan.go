@@ -136,7 +136,8 @@ func syntaxError(sql string, base int, p *parsedStatement) error {
 		return tarn.Errorf(tarn.EINVALID, "SQL %s", p.ErrorMessage)
 	}
 	line, col, text := lineColumn(sql, base+pos)
-	caret := strings.Repeat(" ", max(0, col-1)) + "^"
+	text, at := excerpt(text, col)
+	caret := strings.Repeat(" ", max(0, at-1)) + "^"
 	return tarn.Errorf(tarn.EINVALID, "SQL %s at line %d, column %d:\n  %s\n  %s", p.ErrorMessage, line, col, text, caret)
 }
 
@@ -309,7 +310,9 @@ func (s *session) execError(ctx context.Context, err error) error {
 			return s.tableNotFound(ctx, m[1])
 		}
 		return tarn.Errorf(tarn.ENOTFOUND, "%s", de.Msg)
-	case duckdb.ErrorTypeIO, duckdb.ErrorTypeOutOfMemory, duckdb.ErrorTypeInternal, duckdb.ErrorTypeFatal:
+	case duckdb.ErrorTypeOutOfMemory:
+		return s.engine.outOfMemory(de.Msg)
+	case duckdb.ErrorTypeIO, duckdb.ErrorTypeInternal, duckdb.ErrorTypeFatal:
 		return tarn.Errorf(tarn.EINTERNAL, "duckdb: %s", de.Msg)
 	}
 	return tarn.Errorf(tarn.EINVALID, "%s", de.Msg)
@@ -339,7 +342,7 @@ func (s *session) tableNotFound(ctx context.Context, name string) error {
 				n, s.req.Ref, defaultCatalog, n)
 		}
 	}
-	msg := fmt.Sprintf("table %s not found at %s%s", tarn.QuoteInput(name), s.req.Ref, tarn.Suggest(name, names))
+	msg := fmt.Sprintf("table %s not found at %s%s", tarn.Quote(name), s.req.Ref, tarn.Suggest(name, names))
 	switch {
 	case len(names) == 0:
 		msg += "; there are no tables at " + s.req.Ref

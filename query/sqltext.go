@@ -185,6 +185,29 @@ func lineColumn(s string, offset int) (line, col int, text string) {
 	return line, len([]rune(s[start:offset])) + 1, s[start:end]
 }
 
+// excerptRadius is how many characters of a long SQL line an error shows
+// on each side of the position it points at.
+const excerptRadius = 60
+
+// excerpt cuts a long line of SQL to the characters around column col
+// (1-based), marking the cuts with "…", and returns the column's place in
+// the excerpt: an error shows where the problem is, not a whole long line.
+func excerpt(text string, col int) (string, int) {
+	runes := []rune(text)
+	if len(runes) <= 2*excerptRadius {
+		return text, col
+	}
+	from, to := max(0, col-1-excerptRadius), min(len(runes), col-1+excerptRadius)
+	out, at := string(runes[from:to]), col-from
+	if from > 0 {
+		out, at = "…"+out, at+1
+	}
+	if to < len(runes) {
+		out += "…"
+	}
+	return out, at
+}
+
 // quoteString quotes a SQL string literal.
 func quoteString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 

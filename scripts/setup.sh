@@ -38,4 +38,9 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import pyiceberg, pyarrow
   [ -x .venv/bin/python ] || $UV venv --quiet --python "$PY" .venv
   $UV pip install --quiet --python .venv/bin/python "pyiceberg==0.9.*" "pyarrow==26.0.1" "pandas==2.2.3" "polars==1.9.0" "duckdb==1.5.6" pytest
 fi
+# schemathesis checks tarn serve against api/openapi.yaml (scripts/schemathesis.sh).
+if ! .venv/bin/python -c "import schemathesis, sys; sys.exit(schemathesis.__version__ != '4.32.5')" >/dev/null 2>&1; then
+  echo "setup: installing schemathesis 4.32.5 into .venv"
+  $UV pip install --quiet --python .venv/bin/python "schemathesis==4.32.5"
+fi
 echo "setup: done"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test tier: the fast self-contained Go tests, then the
+# Runs every test tier: the fast self-contained Go tests, the Python SDK
+# tests, the API document against a real server (schemathesis), then the
 # integration tier (real processes, PyIceberg reading tarn's tables).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,5 +18,7 @@ if [ "$(id -u)" = 0 ]; then
   echo "== sandbox tests as an ordinary user"
   ./scripts/sandbox-user-test.sh
 fi
+echo "== API document against tarn serve (schemathesis)"
+./scripts/schemathesis.sh
 echo "== integration tests"
 go test -count=1 -tags integration ./integration/...

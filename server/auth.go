@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/local"
 )
 
 // Authenticator turns a bearer token into a user.
@@ -34,12 +35,22 @@ func (s *Server) authenticate(r *http.Request) (*tarn.User, error) {
 	if s.Insecure {
 		return localUser, nil
 	}
-	h := r.Header.Get("Authorization")
-	token, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok || strings.TrimSpace(token) == "" {
+	token, ok := bearerToken(r.Header.Get("Authorization"))
+	if !ok {
 		return nil, tarn.Errorf(tarn.EUNAUTHORIZED, "this server needs a token: `tarn config set token TOKEN` or TARN_TOKEN (an admin creates one with `tarn user add NAME`)")
 	}
-	return s.Users.Authenticate(strings.TrimSpace(token))
+	return s.Users.Authenticate(token)
+}
+
+// bearerToken reads "Authorization: Bearer TOKEN". The scheme is
+// case-insensitive and may be followed by several spaces (RFC 9110 11.1).
+func bearerToken(h string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
 }
 
 // author is who a commit is recorded for: the authenticated user, or
@@ -70,10 +81,10 @@ func (s *Server) canWrite(ctx context.Context, branch string) error {
 		return nil
 	}
 	if s.protected(branch) {
-		return tarn.Errorf(tarn.EFORBIDDEN, "branch %q is protected: it changes only by merge; write on a branch of yours (%s.NAME) and merge it into %s", branch, u.Name, branch)
+		return tarn.Errorf(tarn.EFORBIDDEN, "branch %s is protected: it changes only by merge; write on a branch of yours (%s.NAME) and merge it into %s", tarn.Quote(branch), u.Name, tarn.Quote(branch))
 	}
 	if !ownBranch(u, branch) {
-		return tarn.Errorf(tarn.EFORBIDDEN, "user %q may write only to branches named %s.* (and merge into %s): %q is not one of them", u.Name, u.Name, strings.Join(s.Protected, ", "), branch)
+		return tarn.Errorf(tarn.EFORBIDDEN, "user %q may write only to branches named %s.* (and merge into %s): %s is not one of them", u.Name, u.Name, strings.Join(s.Protected, ", "), tarn.Quote(branch))
 	}
 	return nil
 }
@@ -91,4 +102,42 @@ func (s *Server) adminOnly(ctx context.Context, what string) error {
 		return tarn.Errorf(tarn.EFORBIDDEN, "only admins may %s (user %q is not an admin)", what, u.Name)
 	}
 	return nil
+}
+
+// Visibility says whose jobs (with their SQL, logs and results) a user
+// may see.
+type Visibility string
+
+// Job visibilities.
+const (
+	VisibleOwn Visibility = "own" // users see their own jobs; admins see all
+	VisibleAll Visibility = "all" // everyone sees every job
+)
+
+// ParseVisibility checks a --job-visibility value.
+func ParseVisibility(s string) (Visibility, error) {
+	switch v := Visibility(s); v {
+	case VisibleOwn, VisibleAll:
+		return v, nil
+	}
+	return "", tarn.Errorf(tarn.EINVALID, "unknown job visibility %s: use own (users see their own jobs, admins all) or all", tarn.Quote(s))
+}
+
+// mayView reports whether the caller may see job j.
+func (s *Server) mayView(ctx context.Context, j *tarn.Job) bool {
+	u := userOf(ctx)
+	return u.Admin || j.User == u.Name || s.JobVisibility == VisibleAll
+}
+
+// visibleJob returns a job the caller may see; a job they may not see
+// answers exactly like one that does not exist.
+func (s *Server) visibleJob(ctx context.Context, id string) (*tarn.Job, error) {
+	j, err := s.Jobs.GetJob(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !s.mayView(ctx, j) {
+		return nil, local.JobNotFound(id)
+	}
+	return j, nil
 }

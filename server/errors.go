@@ -17,6 +17,7 @@ var statuses = map[string]int{
 	tarn.ENOTFOUND:     http.StatusNotFound,
 	tarn.ECONFLICT:     http.StatusConflict,
 	tarn.EEXISTS:       http.StatusConflict,
+	tarn.ECANCELLED:    http.StatusConflict, // the job was cancelled: not the server's failure
 	tarn.EINTERNAL:     http.StatusInternalServerError,
 }
 
@@ -28,10 +29,20 @@ type ErrorBody struct {
 	} `json:"error"`
 }
 
+// statusError gives an error a status the code table does not: 413 for
+// a body over its route's cap, 405 for a method a path does not take.
+type statusError struct {
+	status int
+	err    error
+}
+
+func (e *statusError) Error() string { return e.err.Error() }
+func (e *statusError) Unwrap() error { return e.err }
+
 func statusOf(err error) int {
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		return http.StatusRequestEntityTooLarge
+	var se *statusError
+	if errors.As(err, &se) {
+		return se.status
 	}
 	if s, ok := statuses[tarn.ErrorCode(err)]; ok {
 		return s
@@ -39,18 +50,31 @@ func statusOf(err error) int {
 	return http.StatusInternalServerError
 }
 
+// bodyTooLarge turns a body read past its cap into a 413 that names the
+// cap and what to do; other errors pass unchanged.
+func bodyTooLarge(err error, rt route) error {
+	var tooBig *http.MaxBytesError
+	if !errors.As(err, &tooBig) {
+		return err
+	}
+	limit := tarn.FormatBytes(tooBig.Limit)
+	msg := "the request body is larger than the server's limit of " + limit + " for JSON requests: send a shorter request"
+	if rt.upload {
+		msg = "the upload is larger than the server's limit of " + limit + ": upload fewer or smaller files, or raise the limit (tarn serve --max-upload)"
+	}
+	return &statusError{status: http.StatusRequestEntityTooLarge, err: tarn.Errorf(tarn.EINVALID, "%s", msg)}
+}
+
+// writeError sends an error with its server paths redacted.
+func (s *Server) writeError(w http.ResponseWriter, err error) {
+	writeError(w, s.redact.redactErr(err))
+}
+
 func writeError(w http.ResponseWriter, err error) {
 	var body ErrorBody
 	body.Error.Code = tarn.ErrorCode(err)
-	body.Error.Message = err.Error()
+	body.Error.Message = tarn.CapMessage(err.Error())
 	status := statusOf(err)
-	if status == http.StatusRequestEntityTooLarge {
-		var tooBig *http.MaxBytesError
-		errors.As(err, &tooBig)
-		body.Error.Code = tarn.EINVALID
-		body.Error.Message = "the upload is larger than the server's limit of " + tarn.FormatBytes(tooBig.Limit) +
-			": upload fewer or smaller files, or raise the limit (tarn serve --max-upload)"
-	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="tarn"`)
 	}

@@ -153,9 +153,9 @@ func asList(v any) []any {
 
 // exchange is one recorded response.
 type exchange struct {
-	route, contentType string
-	status             int
-	body               []byte
+	route, path, contentType string
+	status                   int
+	body                     []byte
 }
 
 type recorder struct {
@@ -175,6 +175,29 @@ func (r *recorder) Write(p []byte) (int, error) {
 	return r.ResponseWriter.Write(p)
 }
 func (r *recorder) Flush() { r.ResponseWriter.(http.Flusher).Flush() }
+
+// record serves ts through a handler that records every exchange (ts.url
+// changes to it) and returns what it recorded so far.
+func (ts *testServer) record() func() []exchange {
+	var mu sync.Mutex
+	var seen []exchange
+	inner := ts.srv.Handler()
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &recorder{ResponseWriter: w}
+		route := ts.srv.Pattern(r)
+		inner.ServeHTTP(rec, r)
+		mu.Lock()
+		seen = append(seen, exchange{route: route, path: r.URL.Path, status: rec.status, contentType: w.Header().Get("Content-Type"), body: rec.body.Bytes()})
+		mu.Unlock()
+	}))
+	ts.t.Cleanup(hs.Close)
+	ts.url = hs.URL
+	return func() []exchange {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]exchange(nil), seen...)
+	}
+}
 
 // TestOpenAPI checks the server against api/openapi.yaml: every route is
 // documented and every documented route exists, and every response of a
@@ -201,24 +224,12 @@ func TestOpenAPI(t *testing.T) {
 	}
 
 	// Record a session through a server whose handler is wrapped.
-	var mu sync.Mutex
-	var seen []exchange
-	inner := ts.srv.Handler()
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := &recorder{ResponseWriter: w}
-		route := ts.srv.Pattern(r)
-		inner.ServeHTTP(rec, r)
-		mu.Lock()
-		seen = append(seen, exchange{route: route, status: rec.status, contentType: w.Header().Get("Content-Type"), body: rec.body.Bytes()})
-		mu.Unlock()
-	}))
-	defer hs.Close()
-	ts.url = hs.URL
+	seen := ts.record()
 	admin, alice := ts.client(ts.adminToken), ts.client(ts.aliceToken)
 	session(t, ts, admin, alice)
 
 	used := map[string]bool{}
-	for _, ex := range seen {
+	for _, ex := range seen() {
 		if ex.route == "" {
 			continue // unknown routes: a JSON 404, checked in TestServer_BadInput
 		}
@@ -364,9 +375,9 @@ func session(t *testing.T, ts *testServer, admin, alice *tarn.Services) {
 	must(err)
 	must(admin.Jobs.JobLogs(ctx, jobs[0].ID, false, &bytes.Buffer{}))
 	_, err = admin.Jobs.CancelJob(ctx, jobs[0].ID)
-	wantErr(t, err, tarn.EINVALID, "already ended")
-	_, err = alice.Jobs.CancelJob(ctx, jobs[0].ID)
-	wantErr(t, err, tarn.EFORBIDDEN)
+	wantErr(t, err, tarn.ECONFLICT, "already ended")
+	_, err = alice.Jobs.CancelJob(ctx, jobs[0].ID) // root's job: alice does not see it
+	wantErr(t, err, tarn.ENOTFOUND)
 	_, err = admin.Runs.Run(ctx, tarn.RunRequest{ProjectDir: ts.dir, Ref: "nosuch"}, nil)
 	wantErr(t, err, tarn.ENOTFOUND)
 	_, _, err = admin.Users.AddUser(ctx, tarn.NewUser{Name: "carol"})

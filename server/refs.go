@@ -13,7 +13,7 @@ func refKind(s string) (tarn.RefKind, error) {
 	case "tag":
 		return tarn.KindTag, nil
 	}
-	return "", tarn.Errorf(tarn.EINVALID, "unknown ref kind %q: use branch or tag", s)
+	return "", tarn.Errorf(tarn.EINVALID, "unknown ref kind %s: use branch or tag", tarn.Quote(s))
 }
 
 func (s *Server) listRefs(w http.ResponseWriter, r *http.Request) error {
@@ -53,6 +53,9 @@ func (s *Server) createRef(w http.ResponseWriter, r *http.Request) error {
 	}
 	kind, err := refKind(string(req.Kind))
 	if err != nil {
+		return err
+	}
+	if err := checkRefName(kind, req.Name); err != nil {
 		return err
 	}
 	if err := s.checkRefWrite(r, kind, req.Name); err != nil {
@@ -102,6 +105,9 @@ func (s *Server) renameBranch(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	old := r.PathValue("name")
+	if err := checkRefName(tarn.KindBranch, req.NewName); err != nil {
+		return err
+	}
 	if err := s.canWrite(r.Context(), old); err != nil {
 		return err
 	}

@@ -1,18 +1,12 @@
 package server
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
-	"io"
-	"mime"
 	"net/http"
 	"os"
-	"path"
 	"path/filepath"
-	"strings"
 
 	"github.com/tarnhq/tarn"
 )
@@ -54,16 +48,16 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if queryBool(r, "detach") {
-		writeJSON(w, http.StatusAccepted, job)
+		writeJSON(w, http.StatusAccepted, s.redact.redactJob(job))
 		return nil
 	}
 	w.Header().Set("Content-Type", ContentNDJSON)
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	enc := json.NewEncoder(w)
-	enc.Encode(RunLine{Job: job})
+	enc.Encode(RunLine{Job: s.redact.redactJob(job)})
 	rc.Flush()
-	lw := &eventLines{enc: enc, flush: func() { rc.Flush() }}
+	lw := &eventLines{enc: enc, redact: s.redact, flush: func() { rc.Flush() }, run: true}
 	if err := s.Jobs.JobLogs(r.Context(), job.ID, true, lw); err != nil {
 		return nil // the client went away: the job goes on
 	}
@@ -71,14 +65,19 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return nil
 	}
-	enc.Encode(RunLine{Job: final, Done: true})
+	enc.Encode(RunLine{Job: s.redact.redactJob(final), Done: true})
 	return nil
 }
 
-// eventLines turns job log lines (one tarn.RunEvent each) into RunLines.
+// eventLines turns job log lines (one tarn.RunEvent each) into redacted
+// NDJSON: RunLines for a run's stream (without the job's own end event,
+// which the final RunLine carries), or the events as they are for a job's
+// log.
 type eventLines struct {
-	enc   *json.Encoder
-	flush func()
+	enc    *json.Encoder
+	redact *redactor
+	flush  func()
+	run    bool
 }
 
 func (e *eventLines) Write(p []byte) (int, error) {
@@ -86,7 +85,11 @@ func (e *eventLines) Write(p []byte) (int, error) {
 	if err := json.Unmarshal(bytes.TrimSpace(p), &ev); err != nil {
 		return len(p), nil
 	}
-	if ev.Kind == "job" {
+	ev = e.redact.redactEvent(ev)
+	switch {
+	case !e.run:
+		return len(p), e.enc.Encode(ev)
+	case ev.Kind == "job":
 		return len(p), nil
 	}
 	return len(p), e.enc.Encode(RunLine{Event: &ev})
@@ -94,168 +97,60 @@ func (e *eventLines) Write(p []byte) (int, error) {
 
 func (e *eventLines) Flush() { e.flush() }
 
-// receiveProject reads the request part, calls check, and unpacks the
-// project part into DIR/project.
-func (s *Server) receiveProject(r *http.Request, req *tarn.RunRequest, check func() error) (string, error) {
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if mt != "multipart/form-data" {
-		return "", tarn.Errorf(tarn.EINVALID, "POST /v1/runs takes multipart/form-data (a \"request\" part and a \"project\" part), not %q", mt)
-	}
-	mr, err := r.MultipartReader()
-	if err != nil {
-		return "", tarn.Errorf(tarn.EINVALID, "malformed multipart body: %v", err)
-	}
-	dir, err := s.uploadDir()
-	if err != nil {
-		return "", err
-	}
-	gotRequest, gotProject := false, false
-	for {
-		part, err := mr.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return dir, uploadErr(err)
-		}
-		switch part.FormName() {
-		case "request":
-			dec := json.NewDecoder(part)
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(req); err != nil {
-				return dir, tarn.Errorf(tarn.EINVALID, "malformed JSON in the request part: %v", err)
-			}
-			if err := check(); err != nil {
-				return dir, err
-			}
-			gotRequest = true
-		case "project":
-			if !gotRequest {
-				return dir, tarn.Errorf(tarn.EINVALID, "the \"request\" part must come before the \"project\" part")
-			}
-			if err := untar(part, filepath.Join(dir, "project"), 4*s.MaxUpload); err != nil {
-				return dir, err
-			}
-			gotProject = true
-		default:
-			return dir, tarn.Errorf(tarn.EINVALID, "unexpected multipart part %q: send \"request\" and \"project\" parts", part.FormName())
-		}
-	}
-	if !gotRequest || !gotProject {
-		return dir, tarn.Errorf(tarn.EINVALID, "a run upload needs a \"request\" part and a \"project\" part (the project as tar.gz)")
-	}
-	return dir, nil
-}
-
-// untar unpacks a tar.gz of regular files and folders into dir. Absolute
-// names, ".." and links are refused: nothing lands outside dir; neither
-// does more than limit bytes (an archive that expands without end).
-func untar(r io.Reader, dir string, limit int64) error {
-	var total int64
-	gz, err := gzip.NewReader(r)
-	if err != nil {
-		return uploadErr(err)
-	}
-	tr := tar.NewReader(gz)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return uploadErr(err)
-		}
-		name := path.Clean(h.Name)
-		if path.IsAbs(name) || name == ".." || strings.HasPrefix(name, "../") || strings.Contains(name, "\\") {
-			return tarn.Errorf(tarn.EINVALID, "the project archive has an entry outside the project: %q", h.Name)
-		}
-		target := filepath.Join(dir, filepath.FromSlash(name))
-		switch h.Typeflag {
-		case tar.TypeDir:
-			if err := os.MkdirAll(target, 0o755); err != nil {
-				return err
-			}
-		case tar.TypeReg:
-			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-				return err
-			}
-			if total += h.Size; total > limit {
-				return tarn.Errorf(tarn.EINVALID, "the project expands to more than %s: list data files in its .gitignore, or keep data in tables", tarn.FormatBytes(limit))
-			}
-			f, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-			if err != nil {
-				return tarn.Errorf(tarn.EINVALID, "the project archive has %q twice or under a file: %v", h.Name, err)
-			}
-			_, err = io.Copy(f, io.LimitReader(tr, h.Size))
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return uploadErr(err)
-			}
-		default:
-			return tarn.Errorf(tarn.EINVALID, "the project archive has %q, which is not a regular file or folder (links are not accepted)", h.Name)
-		}
-	}
-}
-
 func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
 	jobs, err := s.Jobs.ListJobs(r.Context())
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, jobs)
+	visible := []*tarn.Job{}
+	for _, j := range jobs {
+		if s.mayView(r.Context(), j) {
+			visible = append(visible, s.redact.redactJob(j))
+		}
+	}
+	writeJSON(w, http.StatusOK, visible)
 	return nil
 }
 
 func (s *Server) getJob(w http.ResponseWriter, r *http.Request) error {
-	j, err := s.Jobs.GetJob(r.Context(), r.PathValue("id"))
+	j, err := s.visibleJob(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, j)
+	writeJSON(w, http.StatusOK, s.redact.redactJob(j))
 	return nil
 }
 
 // jobLogs sends a job's events as NDJSON (one tarn.RunEvent a line);
 // with ?follow=true until the job ends.
 func (s *Server) jobLogs(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
-	if _, err := s.Jobs.GetJob(r.Context(), id); err != nil {
+	j, err := s.visibleJob(r.Context(), r.PathValue("id"))
+	if err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", ContentNDJSON)
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
-	s.Jobs.JobLogs(r.Context(), id, queryBool(r, "follow"), &flushWriter{w: w, flush: func() { rc.Flush() }})
+	s.Jobs.JobLogs(r.Context(), j.ID, queryBool(r, "follow"), &eventLines{enc: json.NewEncoder(w), redact: s.redact, flush: func() { rc.Flush() }})
 	return nil
 }
 
-type flushWriter struct {
-	w     io.Writer
-	flush func()
-}
-
-func (f *flushWriter) Write(p []byte) (int, error) { return f.w.Write(p) }
-func (f *flushWriter) Flush()                      { f.flush() }
-
+// cancelJob cancels a job its owner or an admin names; a job the caller
+// may not see is not found, one they may only see is forbidden.
 func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	j, err := s.Jobs.GetJob(ctx, r.PathValue("id"))
+	j, err := s.visibleJob(ctx, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
 	if u := userOf(ctx); !u.Admin && j.User != u.Name {
 		return tarn.Errorf(tarn.EFORBIDDEN, "job %s belongs to %q: users cancel their own jobs, admins any job", j.ID, j.User)
 	}
-	j, err = s.Jobs.CancelJob(ctx, j.ID)
+	j, err = s.Jobs.CancelJobAs(ctx, j.ID, userOf(ctx).Name)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, j)
+	writeJSON(w, http.StatusOK, s.redact.redactJob(j))
 	return nil
 }
 

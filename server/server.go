@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -24,16 +25,35 @@ type Server struct {
 	Insecure bool
 	// Protected branches change only by merge (default: main).
 	Protected []string
+	// JobVisibility says whose jobs a user sees: VisibleOwn (the default:
+	// their own; admins see every job) or VisibleAll.
+	JobVisibility Visibility
 	// MaxUpload caps one upload (files of an import, a project) in bytes.
 	MaxUpload int64
-	// UploadDir holds uploads while they are used.
+	// MaxProjectFiles caps the files and folders of a project archive
+	// (default DefaultMaxProjectFiles).
+	MaxProjectFiles int
+	// MaxQueries is how many queries and exports run at once (0: any
+	// number); more wait queued, in arrival order.
+	MaxQueries int
+	// Home is the lakehouse home the services work on: no message the
+	// server sends shows it.
+	Home string
+	// UploadDir holds uploads while they are used (default HOME/uploads).
 	UploadDir string
+	// ExportDir holds query exports while they are sent, one folder per
+	// job (default HOME/exports). SQL cannot read either folder.
+	ExportDir string
 	// Log, when set, gets one line per request: time, user, method, path,
 	// status, duration.
 	Log io.Writer
 
-	mux    *http.ServeMux
-	routes []string
+	mux     *http.ServeMux
+	handler http.Handler
+	routes  []string
+	queries chan struct{} // slots of MaxQueries
+	redact  *redactor
+	spec    *apiSpec
 }
 
 // DefaultMaxUpload is the default upload limit.
@@ -44,10 +64,25 @@ const maxJSON = 4 << 20
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
+// route says how a route is served.
+type route struct {
+	// open routes need no token (the health checks).
+	open bool
+	// upload routes take a multipart body of up to MaxUpload bytes; every
+	// other route reads at most maxJSON, whatever its Content-Type says.
+	upload bool
+}
+
+var (
+	authed = route{}
+	open   = route{open: true}
+	upload = route{upload: true}
+)
+
 // Handler returns the server's HTTP handler.
 func (s *Server) Handler() http.Handler {
-	if s.mux != nil {
-		return s.mux
+	if s.handler != nil {
+		return s.handler
 	}
 	if s.MaxUpload == 0 {
 		s.MaxUpload = DefaultMaxUpload
@@ -55,47 +90,92 @@ func (s *Server) Handler() http.Handler {
 	if s.Protected == nil {
 		s.Protected = []string{tarn.DefaultBranch}
 	}
+	if s.MaxProjectFiles == 0 {
+		s.MaxProjectFiles = DefaultMaxProjectFiles
+	}
+	if s.UploadDir == "" {
+		s.UploadDir = filepath.Join(s.Home, "uploads")
+	}
+	if s.ExportDir == "" {
+		s.ExportDir = filepath.Join(s.Home, "exports")
+	}
+	if s.MaxQueries > 0 {
+		s.queries = make(chan struct{}, s.MaxQueries)
+	}
+	s.redact = newRedactor(s.Home, s.UploadDir, s.ExportDir)
+	spec, err := loadSpec()
+	if err != nil {
+		panic(err) // the document is part of the binary: a test loads it
+	}
+	s.spec = spec
 	s.mux = http.NewServeMux()
-	s.handle("GET /healthz", s.healthz, false)
-	s.handle("GET /readyz", s.readyz, false)
-	s.handle("GET /v1/whoami", s.whoami, true)
+	s.handle("GET /healthz", s.healthz, open)
+	s.handle("GET /readyz", s.readyz, open)
+	s.handle("GET /v1/whoami", s.whoami, authed)
 
-	s.handle("GET /v1/refs", s.listRefs, true)
-	s.handle("POST /v1/refs", s.createRef, true)
-	s.handle("GET /v1/refs/{name}", s.getRef, true)
-	s.handle("DELETE /v1/refs/{name}", s.deleteRef, true)
-	s.handle("POST /v1/refs/{name}/rename", s.renameBranch, true)
-	s.handle("GET /v1/resolve", s.resolve, true)
-	s.handle("GET /v1/commits/{hash}", s.getCommit, true)
-	s.handle("GET /v1/log", s.log, true)
-	s.handle("GET /v1/merge-base", s.mergeBase, true)
-	s.handle("GET /v1/diff", s.diff, true)
-	s.handle("POST /v1/merge", s.merge, true)
+	s.handle("GET /v1/refs", s.listRefs, authed)
+	s.handle("POST /v1/refs", s.createRef, authed)
+	s.handle("GET /v1/refs/{name}", s.getRef, authed)
+	s.handle("DELETE /v1/refs/{name}", s.deleteRef, authed)
+	s.handle("POST /v1/refs/{name}/rename", s.renameBranch, authed)
+	s.handle("GET /v1/resolve", s.resolve, authed)
+	s.handle("GET /v1/commits/{hash}", s.getCommit, authed)
+	s.handle("GET /v1/log", s.log, authed)
+	s.handle("GET /v1/merge-base", s.mergeBase, authed)
+	s.handle("GET /v1/diff", s.diff, authed)
+	s.handle("POST /v1/merge", s.merge, authed)
 
-	s.handle("GET /v1/namespaces", s.listNamespaces, true)
-	s.handle("POST /v1/namespaces", s.createNamespace, true)
-	s.handle("DELETE /v1/namespaces/{namespace}", s.dropNamespace, true)
-	s.handle("GET /v1/tables", s.listTables, true)
-	s.handle("POST /v1/tables", s.createTable, true)
-	s.handle("GET /v1/tables/{table}", s.getTable, true)
-	s.handle("DELETE /v1/tables/{table}", s.dropTable, true)
-	s.handle("POST /v1/tables/{table}/import", s.importTable, true)
-	s.handle("POST /v1/tables/{table}/revert", s.revertTable, true)
-	s.handle("POST /v1/verify", s.verify, true)
+	s.handle("GET /v1/namespaces", s.listNamespaces, authed)
+	s.handle("POST /v1/namespaces", s.createNamespace, authed)
+	s.handle("DELETE /v1/namespaces/{namespace}", s.dropNamespace, authed)
+	s.handle("GET /v1/tables", s.listTables, authed)
+	s.handle("POST /v1/tables", s.createTable, upload)
+	s.handle("GET /v1/tables/{table}", s.getTable, authed)
+	s.handle("DELETE /v1/tables/{table}", s.dropTable, authed)
+	s.handle("POST /v1/tables/{table}/import", s.importTable, upload)
+	s.handle("POST /v1/tables/{table}/revert", s.revertTable, authed)
+	s.handle("POST /v1/verify", s.verify, authed)
 
-	s.handle("POST /v1/query", s.query, true)
-	s.handle("POST /v1/query/export", s.export, true)
-	s.handle("POST /v1/runs", s.run, true)
-	s.handle("GET /v1/jobs", s.listJobs, true)
-	s.handle("GET /v1/jobs/{id}", s.getJob, true)
-	s.handle("GET /v1/jobs/{id}/logs", s.jobLogs, true)
-	s.handle("POST /v1/jobs/{id}/cancel", s.cancelJob, true)
-	s.handle("GET /v1/users", s.listUsers, true)
-	s.handle("POST /v1/users", s.addUser, true)
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, tarn.Errorf(tarn.ENOTFOUND, "no route %s %s: see api/openapi.yaml for the API", r.Method, r.URL.Path))
+	s.handle("POST /v1/query", s.query, authed)
+	s.handle("POST /v1/query/export", s.export, authed)
+	s.handle("POST /v1/runs", s.run, upload)
+	s.handle("GET /v1/jobs", s.listJobs, authed)
+	s.handle("GET /v1/jobs/{id}", s.getJob, authed)
+	s.handle("GET /v1/jobs/{id}/logs", s.jobLogs, authed)
+	s.handle("POST /v1/jobs/{id}/cancel", s.cancelJob, authed)
+	s.handle("GET /v1/users", s.listUsers, authed)
+	s.handle("POST /v1/users", s.addUser, authed)
+	s.mux.HandleFunc("/", s.noRoute)
+	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.EscapedPath(); p == "" || p[0] != '/' || path.Clean(p) != p {
+			s.noRoute(w, r) // not a path the API has (ServeMux would redirect it)
+			return
+		}
+		s.mux.ServeHTTP(w, r)
 	})
-	return s.mux
+	return s.handler
+}
+
+// noRoute answers a request no route matches: 405 with Allow when the
+// path has routes for other methods, else 404.
+func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
+	var allowed []string
+	if p := r.URL.EscapedPath(); path.Clean(p) == p {
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, p := s.mux.Handler(probe); p != "" && p != "/" {
+				allowed = append(allowed, m)
+			}
+		}
+	}
+	if len(allowed) == 0 {
+		s.writeError(w, tarn.Errorf(tarn.ENOTFOUND, "no route %s %s: see api/openapi.yaml for the API", r.Method, tarn.Quote(r.URL.Path)))
+		return
+	}
+	w.Header().Set("Allow", strings.Join(allowed, ", "))
+	s.writeError(w, &statusError{status: http.StatusMethodNotAllowed,
+		err: tarn.Errorf(tarn.EINVALID, "%s %s is not allowed: this path takes %s (see api/openapi.yaml)", r.Method, tarn.Quote(r.URL.Path), strings.Join(allowed, ", "))})
 }
 
 // Routes lists the registered route patterns ("METHOD /path").
@@ -104,7 +184,7 @@ func (s *Server) Routes() []string {
 	return append([]string(nil), s.routes...)
 }
 
-func (s *Server) handle(pattern string, h handlerFunc, auth bool) {
+func (s *Server) handle(pattern string, h handlerFunc, rt route) {
 	s.routes = append(s.routes, pattern)
 	s.mux.HandleFunc(pattern, func(rw http.ResponseWriter, r *http.Request) {
 		started := time.Now()
@@ -115,23 +195,25 @@ func (s *Server) handle(pattern string, h handlerFunc, auth bool) {
 					w.status, time.Since(started).Round(time.Millisecond))
 			}()
 		}
-		if auth {
+		if !rt.open {
 			u, err := s.authenticate(r)
 			if err != nil {
-				writeError(w, err)
+				s.writeError(w, err)
 				return
 			}
 			r = r.WithContext(context.WithValue(r.Context(), userKey{}, u))
 		}
-		if r.Body != nil && r.Method != http.MethodGet {
-			limit := int64(maxJSON)
-			if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/") {
-				limit = s.MaxUpload
-			}
-			r.Body = http.MaxBytesReader(w, r.Body, limit)
+		limit := int64(maxJSON)
+		if rt.upload {
+			limit = s.MaxUpload
 		}
-		if err := h(w, r); err != nil {
-			writeError(w, err)
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		err := s.spec.check(pattern, r)
+		if err == nil {
+			err = h(w, r)
+		}
+		if err != nil {
+			s.writeError(w, bodyTooLarge(err, rt))
 		}
 	})
 }
@@ -144,7 +226,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 // readyz checks that the catalog answers.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.Services.Refs.Resolve(r.Context(), tarn.DefaultBranch); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": s.redact.redact(err.Error())})
 		return nil
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
@@ -171,24 +253,15 @@ func queryInt(r *http.Request, name string, def int) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil {
-		return 0, tarn.Errorf(tarn.EINVALID, "query parameter %s=%q is not a number", name, v)
+		return 0, tarn.Errorf(tarn.EINVALID, "query parameter %s=%s is not a number", name, tarn.Quote(v))
 	}
 	return n, nil
 }
 
+// queryBool reads a boolean query parameter (checked against the API
+// document: true or false).
 func queryBool(r *http.Request, name string) bool {
-	v := r.URL.Query().Get(name)
-	return v == "1" || v == "true"
-}
-
-// cleanPath keeps upload folder names out of messages.
-func cleanPath(dir string) func(error) error {
-	return func(err error) error {
-		if err == nil || dir == "" {
-			return err
-		}
-		return rewriteMessage(err, filepath.Clean(dir)+string(filepath.Separator))
-	}
+	return r.URL.Query().Get(name) == "true"
 }
 
 // Pattern returns the route pattern a request matches ("" for none).

@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/client"
 	"github.com/tarnhq/tarn/local"
+	"github.com/tarnhq/tarn/query"
 	"github.com/tarnhq/tarn/server"
 )
 
@@ -39,16 +41,26 @@ type testServer struct {
 
 func newTestServer(t *testing.T, configure func(*server.Server)) *testServer {
 	t.Helper()
+	return newTestServerWith(t, nil, configure)
+}
+
+// newTestServerWith also configures the lakehouse (its query limits).
+func newTestServerWith(t *testing.T, lake func(*local.Config), configure func(*server.Server)) *testServer {
+	t.Helper()
 	dir := t.TempDir()
 	home := filepath.Join(dir, "home")
 	ctx := context.Background()
-	lh, err := local.Open(ctx, local.Config{Home: home, Confine: true})
+	cfg := local.Config{Home: home, Confine: true}
+	if lake != nil {
+		lake(&cfg)
+	}
+	lh, err := local.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { lh.Close() })
 	lh.Jobs().Serving = true
-	srv := &server.Server{Services: lh.Services(), Jobs: lh.Jobs(), Users: lh.Users(), UploadDir: filepath.Join(home, "uploads")}
+	srv := &server.Server{Services: lh.Services(), Jobs: lh.Jobs(), Users: lh.Users(), Home: home}
 	if configure != nil {
 		configure(srv)
 	}
@@ -151,6 +163,14 @@ func TestServer_Auth(t *testing.T) {
 	wantErr(t, err, tarn.EUNAUTHORIZED, "expired", "2020-01-01")
 	if _, err := ts.admin.Refs.ListRefs(ctx, tarn.KindBranch); err != nil {
 		t.Fatal(err)
+	}
+	// The scheme is case-insensitive.
+	req, _ := http.NewRequest("GET", ts.url+"/v1/whoami", nil)
+	req.Header.Set("Authorization", "bearer "+ts.adminToken)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("lowercase bearer: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 	// Health needs no token.
 	if code, _ := ts.raw("GET", "/healthz", "", "", nil); code != 200 {
@@ -260,14 +280,14 @@ func TestServer_BadInput(t *testing.T) {
 		{"MalformedJSON", "POST", "/v1/refs", "application/json", strings.NewReader(`{"kind":`), 400, "malformed JSON"},
 		{"UnknownField", "POST", "/v1/refs", "application/json", strings.NewReader(`{"nme":"x"}`), 400, "unknown field"},
 		{"TwoValues", "POST", "/v1/merge", "application/json", strings.NewReader(`{} {}`), 400, "more than one"},
-		{"UnknownRoute", "GET", "/v1/nothing", "", nil, 404, "no route GET /v1/nothing"},
-		{"WrongMethod", "PUT", "/v1/refs", "", nil, 404, "no route PUT"},
+		{"UnknownRoute", "GET", "/v1/nothing", "", nil, 404, `no route GET "/v1/nothing"`},
+		{"WrongMethod", "PUT", "/v1/refs", "", nil, 405, "this path takes GET, POST"},
 		{"TraversalTable", "GET", "/v1/tables/..%2F..%2Fetc", "", nil, 400, "invalid"},
 		{"TraversalNamespace", "DELETE", "/v1/namespaces/..%2Fwarehouse?branch=main", "", nil, 400, "invalid namespace"},
 		{"DotDotPath", "GET", "/v1/tables/../../users.json", "", nil, 404, "no route"},
-		{"TraversalJob", "GET", "/v1/jobs/..%2F..%2Fusers.json", "", nil, 404, "not found"},
+		{"TraversalJob", "GET", "/v1/jobs/..%2F..%2Fusers.json", "", nil, 400, "does not match"},
 		{"NotMultipart", "POST", "/v1/tables", "application/json", strings.NewReader(`{}`), 400, "multipart/form-data"},
-		{"BadLimit", "GET", "/v1/log?ref=main&limit=lots", "", nil, 400, "not a number"},
+		{"BadLimit", "GET", "/v1/log?ref=main&limit=lots", "", nil, 400, "limit: \"lots\" is not an integer"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -371,8 +391,8 @@ func TestServer_QueryStream(t *testing.T) {
 			t.Fatal(err)
 		}
 		if jobs[0].Done() {
-			if jobs[0].Kind != "query" {
-				t.Fatalf("newest job %+v", jobs[0])
+			if jobs[0].Kind != "query" || jobs[0].State != tarn.JobCancelled || jobs[0].Error.Code != tarn.ECANCELLED {
+				t.Fatalf("newest job %+v %+v", jobs[0], jobs[0].Error)
 			}
 			break
 		}
@@ -450,5 +470,257 @@ func TestServer_DefaultRef(t *testing.T) {
 		if code, eb := ts.raw("GET", path, ts.adminToken, "", nil); code != 200 {
 			t.Errorf("GET %s without ref: %d %s", path, code, eb.Error.Message)
 		}
+	}
+}
+
+// TestServer_BodyCaps: the body cap is the route's, not the
+// Content-Type's, and no message echoes a long input whole.
+func TestServer_BodyCaps(t *testing.T) {
+	ts := newTestServer(t, func(s *server.Server) { s.MaxUpload = 64 << 20 })
+	tok := ts.adminToken
+	big := strings.Repeat("x", 5<<20)
+	longName := strings.Repeat("b", 3<<20)
+	okRequest := tarn.CreateTableRequest{Table: tarn.TableIdent{Namespace: "tarn", Name: "t"}, Branch: "main"}
+	bigRequest := okRequest
+	bigRequest.Info.Message = big
+	ctBig, bodyBig := multipartBody(t, bigRequest, map[string]string{"a.csv": "a\n1\n"}, "file")
+	cases := []struct {
+		name, method, path, ct string
+		body                   io.Reader
+		status                 int
+		mentions               string
+	}{
+		{"MultipartHeaderOnJSONRoute", "POST", "/v1/query", "multipart/form-data; boundary=x", strings.NewReader(`{"sql":"` + big + `","ref":"main"}`), 413, "limit of 4.0 MiB for JSON requests"},
+		{"LargeJSON", "POST", "/v1/merge", "application/json", strings.NewReader(`{"source":"` + big + `"}`), 413, "limit of 4.0 MiB"},
+		{"LongBranchName", "POST", "/v1/refs", "application/json", strings.NewReader(`{"kind":"branch","name":"` + longName + `","from":"main"}`), 400, "bbbb"},
+		{"LongRef", "GET", "/v1/log?ref=" + strings.Repeat("c", 60000), "", nil, 400, "longer than 256 characters"},
+		{"LongPath", "GET", "/v1/nothing/" + strings.Repeat("d", 60000), "", nil, 404, "no route"},
+		{"LargeRequestPart", "POST", "/v1/tables", ctBig, bodyBig, 400, `"request" part is larger than the server's limit of 4.0 MiB`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, eb := ts.raw(tc.method, tc.path, tok, tc.ct, tc.body)
+			if code != tc.status || !strings.Contains(eb.Error.Message, tc.mentions) {
+				t.Fatalf("%d %.300s, want %d mentioning %q", code, eb.Error.Message, tc.status, tc.mentions)
+			}
+			if len(eb.Error.Message) > 1000 {
+				t.Fatalf("the message echoes its input: %d bytes: %.300s…", len(eb.Error.Message), eb.Error.Message)
+			}
+		})
+	}
+}
+
+// TestServer_SQLConfined: SQL on a server reads the warehouse only, not
+// another user's upload (a queued run's project), another job's export,
+// the users file or the catalog; an export's SQL neither.
+func TestServer_SQLConfined(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ctx := context.Background()
+	for name, content := range map[string]string{
+		"uploads/up-123/project/secrets.env":     "TOKEN=bobs\n",
+		"exports/j20260101-000000-abcdef/result": "bob's export\n",
+	} {
+		p := filepath.Join(ts.home, name)
+		os.MkdirAll(filepath.Dir(p), 0o700)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, path := range []string{
+		"uploads/*/project/secrets.env",
+		"uploads/up-123/project/secrets.env",
+		"exports/*/result",
+		"users.json",
+		"catalog.db",
+		"*",
+	} {
+		sql := "select * from read_text('" + filepath.Join(ts.home, path) + "')"
+		_, err := ts.alice.Query.Query(ctx, tarn.QueryRequest{SQL: sql, Ref: "main"})
+		if err == nil || !strings.Contains(err.Error(), "disabled by configuration") {
+			t.Errorf("query reads %s: %v", path, err)
+		}
+		_, err = ts.alice.Query.CopyTo(ctx, tarn.QueryRequest{SQL: sql, Ref: "main"}, "csv", filepath.Join(ts.dir, "out.csv"))
+		if err == nil || !strings.Contains(err.Error(), "disabled by configuration") {
+			t.Errorf("export reads %s: %v", path, err)
+		}
+	}
+	// An export still works, and leaves nothing behind.
+	if _, err := ts.alice.Query.CopyTo(ctx, tarn.QueryRequest{SQL: "select 1 as one", Ref: "main"}, "parquet", filepath.Join(ts.dir, "out.parquet")); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(ts.home, "exports")); len(entries) != 1 {
+		t.Fatalf("exports left: %v", entries)
+	}
+}
+
+// TestServer_WideQuery: a 5,000-column result works; its description
+// travels in the stream (the Arrow schema's metadata), not in a header
+// that grows with the columns.
+func TestServer_WideQuery(t *testing.T) {
+	cols := make([]string, 5000)
+	for i := range cols {
+		cols[i] = fmt.Sprintf("%d as column_%04d", i, i)
+	}
+	sql := "select " + strings.Join(cols, ", ")
+	for _, tc := range []struct {
+		name   string
+		limits query.Limits
+	}{{"Direct", query.Limits{}}, {"Stored", query.Limits{Memory: 256 << 20}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := newTestServerWith(t, func(c *local.Config) { c.QueryLimits = tc.limits }, nil)
+			res, err := ts.alice.Query.Query(context.Background(), tarn.QueryRequest{SQL: sql, Ref: "main"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Close()
+			if len(res.Columns) != 5000 || res.Columns[4999].Name != "column_4999" || res.Schema.NumFields() != 5000 || res.Commit == nil {
+				t.Fatalf("%d columns, %d fields, commit %v", len(res.Columns), res.Schema.NumFields(), res.Commit)
+			}
+			if !res.Records.Next() || res.Records.RecordBatch().NumCols() != 5000 {
+				t.Fatalf("no batch of 5000 columns: %v", res.Records.Err())
+			}
+			if res.Schema.HasMetadata() || res.Records.RecordBatch().Schema().HasMetadata() {
+				t.Fatal("the result's schema keeps the query's description")
+			}
+			// The response's headers stay small.
+			req, _ := http.NewRequest("POST", ts.url+"/v1/query", strings.NewReader(`{"sql":"`+sql+`","ref":"main"}`))
+			req.Header.Set("Authorization", "Bearer "+ts.aliceToken)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var size int
+			for k, vs := range resp.Header {
+				for _, v := range vs {
+					size += len(k) + len(v)
+				}
+			}
+			if resp.StatusCode != 200 || size > 1024 {
+				t.Fatalf("status %d, %d bytes of headers", resp.StatusCode, size)
+			}
+		})
+	}
+}
+
+// tgz packs entries (a name ending in / is a folder) as tar.gz.
+func tgz(t *testing.T, entries ...string) string {
+	t.Helper()
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for _, name := range entries {
+		h := &tar.Header{Name: name, Mode: 0o644, Typeflag: tar.TypeReg}
+		if strings.HasSuffix(name, "/") {
+			h.Typeflag, h.Mode = tar.TypeDir, 0o755
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tw.Close()
+	gz.Close()
+	return buf.String()
+}
+
+// TestServer_ProjectArchives: a project archive is refused at upload,
+// with a 400 that names the problem and no server path, when it has too
+// many entries, folders too deep, a file and a folder at one path, or
+// no tarn_project.yml.
+func TestServer_ProjectArchives(t *testing.T) {
+	ts := newTestServer(t, func(s *server.Server) { s.MaxProjectFiles = 100 })
+	many := []string{"tarn_project.yml"}
+	for i := 0; i < 150; i++ {
+		many = append(many, fmt.Sprintf("m%d.py", i))
+	}
+	deep := strings.Repeat("d/", 40) + "model.py"
+	cases := []struct {
+		name     string
+		entries  []string
+		mentions string
+	}{
+		{"TooMany", many, "more than 100 files and folders"},
+		{"TooDeep", []string{"tarn_project.yml", deep}, "more than 32 deep"},
+		{"TooDeepFolders", []string{"tarn_project.yml", strings.Repeat("d/", 1500)}, "more than 32 deep"},
+		{"PathUnderFile", []string{"tarn_project.yml", "a", "a/b.py"}, `"a/b.py", but its path is taken`},
+		{"FolderOverFile", []string{"tarn_project.yml", "a", "a/"}, `"a/", but its path is taken`},
+		{"FileOverFolder", []string{"tarn_project.yml", "a/", "a"}, `"a", but its path is taken`},
+		{"NoProjectFile", []string{"models/m.py"}, "no tarn_project.yml at its root"},
+		{"ProjectFileIsAFolder", []string{"tarn_project.yml/"}, "no tarn_project.yml at its root"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ct, body := multipartBody(t, tarn.RunRequest{Ref: "main"}, map[string]string{"project.tar.gz": tgz(t, tc.entries...)}, "project")
+			code, eb := ts.raw("POST", "/v1/runs", ts.adminToken, ct, body)
+			if code != 400 || !strings.Contains(eb.Error.Message, tc.mentions) {
+				t.Fatalf("%d %+v, want 400 mentioning %q", code, eb, tc.mentions)
+			}
+			if strings.Contains(eb.Error.Message, ts.home) {
+				t.Fatalf("the message shows the server's home: %s", eb.Error.Message)
+			}
+		})
+	}
+	if jobs, _ := ts.admin.Jobs.ListJobs(context.Background()); len(jobs) != 0 {
+		t.Fatalf("a refused project started %d job(s)", len(jobs))
+	}
+}
+
+// TestServer_Params: the server refuses what the API document refuses:
+// empty and malformed query parameters, unknown and null fields, methods
+// a path does not take (405 with Allow).
+func TestServer_Params(t *testing.T) {
+	ts := newTestServer(t, nil)
+	tok := ts.adminToken
+	cases := []struct {
+		name, method, path, body string
+		status                   int
+		mentions                 string
+	}{
+		{"EmptyKind", "GET", "/v1/refs?kind=", "", 400, `kind: "" is not one of branch, tag`},
+		{"BadKind", "GET", "/v1/refs?kind=tags", "", 400, "not one of branch, tag"},
+		{"EmptyLimit", "GET", "/v1/log?limit=", "", 400, `limit: "" is not an integer`},
+		{"NegativeLimit", "GET", "/v1/log?limit=-1", "", 400, "out of range"},
+		{"FractionLimit", "GET", "/v1/log?limit=1.5", "", 400, "not an integer"},
+		{"TwoLimits", "GET", "/v1/log?limit=1&limit=2", "", 400, "given 2 times"},
+		{"EmptyRef", "GET", "/v1/tables?ref=", "", 400, "ref is empty"},
+		{"BadRefTime", "GET", "/v1/log?ref=main@{soon}", "", 400, "RFC3339"},
+		{"BadBool", "GET", "/v1/resolve?branch=yes", "", 400, `"yes" is not true or false`},
+		{"OneIsNotTrue", "POST", "/v1/runs?detach=1", "", 400, "not true or false"},
+		{"MissingRequired", "GET", "/v1/diff?from=main", "", 400, "query parameter to is required"},
+		{"BadNamespaceParam", "GET", "/v1/tables?namespace=a-b", "", 400, "invalid namespace"},
+		{"BadJobID", "GET", "/v1/jobs/x", "", 400, "path parameter id"},
+		{"UnknownField", "POST", "/v1/merge", `{"source":"main","into":"main","fast":true}`, 400, `unknown field "fast"`},
+		{"NullField", "POST", "/v1/verify", `{"history":null}`, 400, "field history is null"},
+		{"WrongType", "POST", "/v1/refs", `{"name":1,"from":"main"}`, 400, "field name: 1 is not a string"},
+		{"NestedUnknown", "POST", "/v1/merge", `{"source":"main","into":"main","info":{"mesage":"x"}}`, 400, `field info: unknown field "mesage"`},
+		{"EmptyBody", "POST", "/v1/verify", "", 400, "body is empty"},
+		{"ReservedName", "POST", "/v1/refs", `{"name":"HEAD","from":"main"}`, 400, "reserved"},
+		{"Put", "PUT", "/v1/refs", "", 405, "takes GET, POST"},
+		{"DeleteWhoami", "DELETE", "/v1/whoami", "", 405, "takes GET"},
+		{"PatchRef", "PATCH", "/v1/refs/main", "", 405, "takes GET, DELETE"},
+		{"Unclean", "GET", "/v1//refs", "", 404, "no route"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var body io.Reader
+			ct := ""
+			if tc.body != "" {
+				body, ct = strings.NewReader(tc.body), "application/json"
+			}
+			code, eb := ts.raw(tc.method, tc.path, tok, ct, body)
+			if code != tc.status || !strings.Contains(eb.Error.Message, tc.mentions) {
+				t.Fatalf("%d %q, want %d mentioning %q", code, eb.Error.Message, tc.status, tc.mentions)
+			}
+		})
+	}
+	req, _ := http.NewRequest("PUT", ts.url+"/v1/refs/main", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 405 || resp.Header.Get("Allow") != "GET, DELETE" {
+		t.Fatalf("PUT /v1/refs/main: %d, Allow %q", resp.StatusCode, resp.Header.Get("Allow"))
 	}
 }

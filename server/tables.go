@@ -2,17 +2,10 @@ package server
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strconv"
-	"strings"
 
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/local"
@@ -210,7 +203,7 @@ func (s *Server) createTable(w http.ResponseWriter, r *http.Request) error {
 		return err
 	})
 	if err != nil {
-		return cleanPath(dir)(err)
+		return err
 	}
 	writeJSON(w, http.StatusCreated, res)
 	return nil
@@ -239,7 +232,7 @@ func (s *Server) importTable(w http.ResponseWriter, r *http.Request) error {
 		return err
 	})
 	if err != nil {
-		return cleanPath(dir)(err)
+		return err
 	}
 	writeJSON(w, http.StatusOK, res)
 	return nil
@@ -253,115 +246,15 @@ func sourceNote(files []string) string {
 	return fmt.Sprintf(" from %d files", len(files))
 }
 
-// track runs work as a recorded job of the caller.
+// track runs work as a recorded job of the caller; queries wait for one
+// of the MaxQueries slots.
 func (s *Server) track(r *http.Request, kind, ref, summary string, work func(ctx context.Context) error) error {
-	return s.Jobs.Track(r.Context(), local.JobSpec{Kind: kind, User: userOf(r.Context()).Name, Ref: ref, Summary: summary}, work)
+	spec := local.JobSpec{Kind: kind, User: userOf(r.Context()).Name, Ref: ref, Summary: summary}
+	if kind == "query" {
+		spec.Slots = s.queries
+	}
+	return s.Jobs.Track(r.Context(), spec, work)
 }
-
-// receive reads a multipart upload: the JSON "request" part into req, then
-// check (before any file is stored: a refused write costs no upload), then
-// every "file" part into a fresh folder, one subfolder per file so that
-// equal names do not collide. Only the base name a client sends is kept.
-func (s *Server) receive(r *http.Request, req any, check func() error) (dir string, files []string, err error) {
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if mt != "multipart/form-data" {
-		return "", nil, tarn.Errorf(tarn.EINVALID, "this route takes multipart/form-data (a \"request\" part and \"file\" parts), not %q", mt)
-	}
-	mr, err := r.MultipartReader()
-	if err != nil {
-		return "", nil, tarn.Errorf(tarn.EINVALID, "malformed multipart body: %v", err)
-	}
-	if dir, err = s.uploadDir(); err != nil {
-		return "", nil, err
-	}
-	gotRequest := false
-	for {
-		part, err := mr.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return dir, nil, uploadErr(err)
-		}
-		switch part.FormName() {
-		case "request":
-			dec := json.NewDecoder(part)
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(req); err != nil {
-				return dir, nil, tarn.Errorf(tarn.EINVALID, "malformed JSON in the request part: %v", err)
-			}
-			if err := check(); err != nil {
-				return dir, nil, err
-			}
-			gotRequest = true
-		case "file":
-			if !gotRequest {
-				return dir, nil, tarn.Errorf(tarn.EINVALID, "the \"request\" part must come before the \"file\" parts")
-			}
-			name, err := uploadName(part.FileName())
-			if err != nil {
-				return dir, nil, err
-			}
-			sub := filepath.Join(dir, strconv.Itoa(len(files)))
-			if err := os.Mkdir(sub, 0o700); err != nil {
-				return dir, nil, err
-			}
-			target := filepath.Join(sub, name)
-			f, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-			if err != nil {
-				return dir, nil, err
-			}
-			_, err = io.Copy(f, part)
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return dir, nil, uploadErr(err)
-			}
-			files = append(files, target)
-		default:
-			return dir, nil, tarn.Errorf(tarn.EINVALID, "unexpected multipart part %q: send \"request\" and \"file\" parts", part.FormName())
-		}
-	}
-	if !gotRequest {
-		return dir, nil, tarn.Errorf(tarn.EINVALID, "the upload has no \"request\" part")
-	}
-	if len(files) == 0 {
-		return dir, nil, tarn.Errorf(tarn.EINVALID, "no files uploaded: give files with --from")
-	}
-	return dir, files, nil
-}
-
-func uploadErr(err error) error {
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		return err
-	}
-	return tarn.Errorf(tarn.EINVALID, "upload interrupted or malformed: %v", err)
-}
-
-var safeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._ -]{0,200}$`)
-
-// uploadName checks the name of an uploaded file: a plain base name.
-func uploadName(name string) (string, error) {
-	if !safeName.MatchString(name) || strings.Contains(name, "..") {
-		return "", tarn.Errorf(tarn.EINVALID, "invalid upload file name %q: send a plain file name (letters, digits, '.', '_', '-', ' '), no folders", name)
-	}
-	return name, nil
-}
-
-// rewriteMessage drops prefix from an error's message, keeping its code.
-func rewriteMessage(err error, prefix string) error {
-	msg := err.Error()
-	if !strings.Contains(msg, prefix) {
-		return err
-	}
-	msg = uploadSub.ReplaceAllString(strings.ReplaceAll(msg, prefix, ""), "${1}")
-	return &tarn.Error{Code: tarn.ErrorCode(err), Message: msg, Err: err}
-}
-
-// uploadSub is the numbered subfolder receive puts each file in.
-var uploadSub = regexp.MustCompile(`(^|[\s"'(])\d+/`)
 
 // refParam is the ?ref= of a read, main when absent (as documented in
 // api/openapi.yaml: ref is optional).

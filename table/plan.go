@@ -159,5 +159,5 @@ func ParseTypeName(name string) (arrow.DataType, error) {
 		}
 		return &arrow.Decimal128Type{Precision: int32(p), Scale: int32(s)}, nil
 	}
-	return nil, fmt.Errorf("unknown type %s (use %s)", tarn.QuoteInput(name), planTypes)
+	return nil, fmt.Errorf("unknown type %s (use %s)", tarn.Quote(name), planTypes)
 }

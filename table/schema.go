@@ -51,7 +51,7 @@ func checkNewColumns(current, incoming *iceberg.Schema) []string {
 	for _, f := range incoming.Fields() {
 		if have, ok := byKey[tarn.ColumnKey(f.Name)]; ok && have != f.Name {
 			problems = append(problems, fmt.Sprintf("column %s differs only in case from the table's column %s, and SQL does not tell them apart: name it %s",
-				tarn.QuoteInput(f.Name), tarn.QuoteInput(have), tarn.QuoteInput(have)))
+				tarn.Quote(f.Name), tarn.Quote(have), tarn.Quote(have)))
 		}
 	}
 	return problems

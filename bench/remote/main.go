@@ -226,7 +226,10 @@ func (b *bench) tarn(ctx context.Context, env []string, args ...string) (time.Du
 var listening = regexp.MustCompile(`listening on (http://\S+)`)
 
 func (b *bench) serve() (*exec.Cmd, string, error) {
-	cmd := exec.Command(b.bin, "serve", "--insecure-local", "--addr", "127.0.0.1:0")
+	// The same engine settings as embedded: remote vs embedded measures the
+	// transport, not a shared server's query limits.
+	cmd := exec.Command(b.bin, "serve", "--insecure-local", "--addr", "127.0.0.1:0",
+		"--query-threads=0", "--query-memory=0", "--query-disk=0", "--max-result=0", "--max-export=0", "--max-queries=0")
 	cmd.Env = append(os.Environ(), "TARN_HOME="+b.home)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {

@@ -45,6 +45,13 @@ CREATE TABLE IF NOT EXISTS commits (
 CREATE TABLE IF NOT EXISTS refs (name TEXT PRIMARY KEY, kind TEXT NOT NULL, commit_hash TEXT NOT NULL);
 `
 
+// uriPath escapes a file path for an SQLite file: URI, in which "?"
+// starts the parameters, "#" a fragment and "%" an escape (a home under
+// a folder named like a Go subtest, "Test#00", put its catalog elsewhere).
+func uriPath(path string) string {
+	return strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(path)
+}
+
 // OpenSQLite opens (creating if absent) the catalog database at path.
 func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	fresh, err := checkFile(path)
@@ -56,7 +63,7 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	db, err := sql.Open("sqlite", "file:"+uriPath(path)+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open catalog database %s: %w", path, err)
 	}

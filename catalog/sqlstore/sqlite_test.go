@@ -77,3 +77,28 @@ func TestOpenSQLite_Reopen(t *testing.T) {
 		t.Fatalf("branch lost on reopen: %v", err)
 	}
 }
+
+// TestOpenSQLite_URIChars: the database is where its path says, also when
+// the path holds characters an SQLite file: URI gives meaning to.
+func TestOpenSQLite_URIChars(t *testing.T) {
+	for _, dir := range []string{"Test#00", "a?b=c", "100%", "sp ace"} {
+		t.Run(dir, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), dir, "catalog.db")
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			s, err := sqlstore.OpenSQLite(context.Background(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := catalog.Open(context.Background(), s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Close()
+			if st, err := os.Stat(path); err != nil || st.Size() == 0 {
+				t.Fatalf("no database at %s: %v", path, err)
+			}
+		})
+	}
+}

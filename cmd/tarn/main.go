@@ -22,8 +22,9 @@ const (
 	exitInternal = 1
 	exitUsage    = 2 // bad flags, arguments, names or input
 	exitNotFound = 3
-	exitConflict = 4 // conflicts and "already exists"
-	exitDenied   = 5 // unauthorized or forbidden
+	exitConflict = 4   // conflicts and "already exists"
+	exitDenied   = 5   // unauthorized or forbidden
+	exitCanceled = 130 // interrupted (Ctrl-C), or cancelled on a server
 )
 
 var exitCodes = map[string]int{
@@ -34,6 +35,7 @@ var exitCodes = map[string]int{
 	tarn.EUNAUTHORIZED: exitDenied,
 	tarn.EFORBIDDEN:    exitDenied,
 	tarn.EINTERNAL:     exitInternal,
+	tarn.ECANCELLED:    exitCanceled,
 }
 
 // usageError is a command-line usage mistake (exit 2).
@@ -77,7 +79,7 @@ func (a *app) reportError(err error) int {
 	case errors.As(err, &ue):
 		code = exitUsage
 	case errors.Is(err, context.Canceled):
-		code = 130
+		code = exitCanceled
 		err = tarn.Errorf(tarn.EINTERNAL, "interrupted")
 	case strings.HasPrefix(err.Error(), "unknown command") || strings.HasPrefix(err.Error(), "unknown flag") ||
 		strings.HasPrefix(err.Error(), "unknown shorthand flag"):

@@ -84,6 +84,8 @@ func TestRemote_ServeFlags(t *testing.T) {
 	l := newLakehouse(t)
 	l.fails(2, []string{"loopback", "tarn user add"}, "serve", "--insecure-local", "--addr", "0.0.0.0:0")
 	l.fails(2, []string{"HOST:PORT"}, "serve", "--addr", "8181")
+	l.fails(2, []string{"job visibility", "own", "all"}, "serve", "--job-visibility", "team")
+	l.fails(2, []string{"--query-memory", "bad size"}, "serve", "--query-memory", "lots")
 }
 
 // TestRemote_Mode checks that the remote-mode suite really is remote.

@@ -77,7 +77,7 @@ func (s *sandboxFlags) config() (local.Config, error) {
 	for _, kv := range s.extraIndexes {
 		name, url, ok := strings.Cut(kv, "=")
 		if !ok || strings.TrimSpace(name) == "" || !strings.Contains(url, "://") {
-			return local.Config{}, tarn.Errorf(tarn.EINVALID, "--extra-index %s: use NAME=URL, e.g. internal=https://pypi.example.com/simple", tarn.QuoteInput(kv))
+			return local.Config{}, tarn.Errorf(tarn.EINVALID, "--extra-index %s: use NAME=URL, e.g. internal=https://pypi.example.com/simple", tarn.Quote(kv))
 		}
 		indexes[strings.TrimSpace(name)] = strings.TrimSpace(url)
 	}

@@ -6,12 +6,17 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/local"
+	"github.com/tarnhq/tarn/pipeline"
+	"github.com/tarnhq/tarn/query"
 	"github.com/tarnhq/tarn/server"
 )
 
@@ -23,6 +28,9 @@ func (a *app) serveCommand() *cobra.Command {
 	var grace time.Duration
 	var keepJobs int
 	var sb sandboxFlags
+	var jobVisibility string
+	var maxQueries, queryThreads, maxProjectFiles int
+	queryMemory, queryDisk, maxResult, maxExport := byteSize(2<<30), byteSize(4<<30), byteSize(1<<30), byteSize(4<<30)
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the lakehouse over HTTP so a team runs every command against it",
@@ -35,7 +43,14 @@ Every request needs a bearer token (create users with ` + "`tarn user add NAME`"
 unless --insecure-local, which serves everyone as an admin and is refused on
 an address other than loopback. Users write to their own branches (NAME.*)
 and into protected branches (--protected-branch, default main) only by
-merging; admins write anywhere.
+merging; admins write anywhere. A user sees, follows and cancels their own
+jobs (runs, queries, imports: their SQL and logs); admins see every job
+(--job-visibility all shows every job to everyone).
+
+Each query runs within --query-memory, --query-disk and --query-threads, at
+most --max-queries at once (more wait queued); a streamed result is at most
+--max-result, a result file --max-export. SQL reads the warehouse only. Each
+limit's error names its flag.
 
 GET /healthz and /readyz answer for load balancers. SIGINT or SIGTERM stops
 the server: it lets running jobs finish for --grace, then cancels the rest
@@ -54,6 +69,10 @@ killed are marked failed at the next start.`,
 			if insecure && !isLoopback(host) {
 				return tarn.Errorf(tarn.EINVALID, "--insecure-local serves everyone as an admin, so it only listens on loopback (127.0.0.1, ::1 or localhost), not %q; create users with `tarn user add` instead", host)
 			}
+			visibility, err := server.ParseVisibility(jobVisibility)
+			if err != nil {
+				return err
+			}
 			home, err := a.homeDir()
 			if err != nil {
 				return err
@@ -63,7 +82,8 @@ killed are marked failed at the next start.`,
 			if err != nil {
 				return err
 			}
-			cfg.Home, cfg.QueryIdle, cfg.Confine, cfg.RunCache = home, 4, true, a.runCache
+			cfg.Home, cfg.QueryIdle, cfg.Confine, cfg.RunCache, cfg.QueryThreads = home, 4, true, a.runCache, queryThreads
+			cfg.QueryLimits = query.Limits{Memory: int64(queryMemory), Disk: int64(queryDisk), Result: int64(maxResult), Export: int64(maxExport)}
 			lh, err := local.Open(ctx, cfg)
 			if err != nil {
 				return err
@@ -84,6 +104,10 @@ killed are marked failed at the next start.`,
 			} else if n > 0 {
 				fmt.Fprintf(a.stderr, "marked %d job(s) left running by a stopped server as failed\n", n)
 			}
+			// Uploads and exports of jobs a killed server left behind.
+			for _, dir := range []string{"uploads", "exports", "tmp/duckdb"} {
+				os.RemoveAll(filepath.Join(home, dir))
+			}
 			if keepJobs > 0 {
 				if n, err := jobs.Prune(ctx, keepJobs); err != nil {
 					return err
@@ -97,7 +121,7 @@ killed are marked failed at the next start.`,
 				}
 			}
 			srv := &server.Server{Services: lh.Services(), Jobs: jobs, Users: lh.Users(), Insecure: insecure, Protected: protected,
-				MaxUpload: maxUploadMiB << 20, UploadDir: filepath.Join(home, "uploads"), Log: a.stderr}
+				JobVisibility: visibility, MaxQueries: maxQueries, MaxProjectFiles: maxProjectFiles, MaxUpload: maxUploadMiB << 20, Home: home, Log: a.stderr}
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return tarn.Errorf(tarn.EINVALID, "cannot listen on %s: %v", addr, err)
@@ -137,6 +161,14 @@ killed are marked failed at the next start.`,
 	f.StringSliceVar(&protected, "protected-branch", []string{tarn.DefaultBranch}, "branches users change only by merge (repeatable)")
 	f.Int64Var(&maxUploadMiB, "max-upload", 256, "largest upload (files of an import, a project) in MiB")
 	f.DurationVar(&grace, "grace", 30*time.Second, "on shutdown, how long running jobs may finish before they are cancelled")
+	f.StringVar(&jobVisibility, "job-visibility", string(server.VisibleOwn), "whose jobs a user sees: own (admins see all) or all")
+	f.IntVar(&maxProjectFiles, "max-project-files", server.DefaultMaxProjectFiles, "most files and folders a project archive (tarn run) may have")
+	f.IntVar(&maxQueries, "max-queries", 4, "queries and exports that run at once; more wait queued (0: no limit)")
+	f.IntVar(&queryThreads, "query-threads", max(1, runtime.NumCPU()/2), "DuckDB threads of one query (0: all cores)")
+	f.Var(&queryMemory, "query-memory", "memory of one query (DuckDB's memory_limit; 0: DuckDB's default, 80% of RAM)")
+	f.Var(&queryDisk, "query-disk", "disk one query may spill to beyond its memory (0: no limit)")
+	f.Var(&maxResult, "max-result", "largest query result streamed to a client, as Arrow (0: no limit)")
+	f.Var(&maxExport, "max-export", "largest result file a query writes (--out; 0: no limit)")
 	f.IntVar(&keepJobs, "keep-jobs", 10000, "at start, keep the records and logs of this many newest jobs (0: all)")
 	sb.register(f)
 	return cmd
@@ -149,3 +181,29 @@ func isLoopback(host string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
+
+// byteSize is a size flag: "2GiB", "512MiB", a number of bytes, or 0 for
+// no limit.
+type byteSize int64
+
+func (b *byteSize) String() string {
+	if *b == 0 {
+		return "0"
+	}
+	return strings.ReplaceAll(tarn.FormatBytes(int64(*b)), " ", "")
+}
+
+func (b *byteSize) Set(s string) error {
+	if strings.TrimSpace(s) == "0" {
+		*b = 0
+		return nil
+	}
+	n, err := pipeline.ParseBytes(s)
+	if err != nil {
+		return err
+	}
+	*b = byteSize(n)
+	return nil
+}
+
+func (b *byteSize) Type() string { return "size" }

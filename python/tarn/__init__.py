@@ -20,6 +20,7 @@ short.
 
 from ._decorators import FunctionSpec, TarnFunction, expectation, model, python, resources
 from ._exceptions import (
+    CancelledError,
     ConflictError,
     FilterError,
     ForbiddenError,
@@ -59,6 +60,7 @@ __all__ = [
     "UnauthorizedError",
     "ForbiddenError",
     "InvalidError",
+    "CancelledError",
     "MissingInputError",
     "FilterError",
     "InputError",

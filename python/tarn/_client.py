@@ -8,8 +8,10 @@ Only the standard library and pyarrow; pandas and polars when asked for.
 from __future__ import annotations
 
 import glob
+import http.client
 import os
 import tempfile
+import time
 import weakref
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Union
 
@@ -21,6 +23,7 @@ from ._exceptions import InvalidError, TarnError
 
 DEFAULT_BRANCH = "main"
 DEFAULT_NAMESPACE = "tarn"
+_QUERY_INFO = b"tarn.query"  # the schema metadata key of a result's description (server.MetaQuery)
 _SUPPORTED = (".parquet", ".pq", ".csv", ".tsv", ".jsonl", ".ndjson", ".json")
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -265,13 +268,17 @@ class Client:
         batch. ``namespace`` sets the default namespace of unqualified names.
         An error the server reports after the first rows raises at the end.
         """
-        import pyarrow as pa
-
         resp = self._query(sql, ref, namespace)
         try:
-            reader = pa.ipc.open_stream(resp)
-            for batch in reader:
-                yield batch
+            reader, metadata = self._open_stream(resp)
+            while True:
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    break
+                except (OSError, ValueError, http.client.HTTPException) as e:
+                    raise self._stream_failure(resp, e) from None
+                yield batch.replace_schema_metadata(metadata)
             self._check_trailer(resp)
         finally:
             resp.close()
@@ -282,13 +289,15 @@ class Client:
         The result streams from the server as Arrow IPC and is read batch by
         batch. Bad SQL raises InvalidError, an unknown table NotFoundError.
         """
-        import pyarrow as pa
-
         resp = self._query(sql, ref, namespace)
         try:
-            table = pa.ipc.open_stream(resp).read_all()
+            reader, metadata = self._open_stream(resp)
+            try:
+                table = reader.read_all()
+            except (OSError, ValueError, http.client.HTTPException) as e:
+                raise self._stream_failure(resp, e) from None
             self._check_trailer(resp)
-            return table
+            return table.replace_schema_metadata(metadata)
         finally:
             resp.close()
 
@@ -326,9 +335,41 @@ class Client:
             body["namespace"] = namespace
         import json
 
-        resp = self._http.open("POST", "/v1/query", body=json.dumps(body).encode(), content_type="application/json")
-        self.last_query_info = decode_header(resp.getheader("X-Tarn-Query"))
-        return resp
+        self.last_query_info = None
+        return self._http.open("POST", "/v1/query", body=json.dumps(body).encode(), content_type="application/json")
+
+    def _open_stream(self, resp: Any) -> Any:
+        """The Arrow stream reader of a query response and its schema metadata without the query's
+        description, which the server puts there (``tarn.query``) and which becomes ``last_query_info``."""
+        import json
+
+        import pyarrow as pa
+
+        try:
+            reader = pa.ipc.open_stream(resp)
+        except (OSError, ValueError, http.client.HTTPException) as e:
+            raise self._stream_failure(resp, e) from None
+        metadata = dict(reader.schema.metadata or {})
+        info = metadata.pop(_QUERY_INFO, None)
+        self.last_query_info = json.loads(info) if info else None
+        return reader, metadata or None
+
+    def _stream_failure(self, resp: Any, cause: BaseException) -> TarnError:
+        """A result stream the server broke off: the error its job ended with (as the Go client reads it)."""
+        job_id = resp.getheader("X-Tarn-Job")
+        deadline = time.monotonic() + 10
+        while job_id and time.monotonic() < deadline:
+            try:
+                job = self.get_job(job_id)
+            except TarnError:
+                break
+            if job.get("state") not in ("queued", "running"):
+                err = job.get("error")
+                if err:
+                    return make_error(err.get("code", "internal"), err.get("message", ""))
+                break
+            time.sleep(0.02)
+        return TarnError(f"the result stream from the server broke off: {cause}")
 
     def _check_trailer(self, resp: Any) -> None:
         resp.read()  # the rest of the body: the trailers come after it

@@ -24,6 +24,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 from urllib.parse import quote, urlencode, urlsplit
 
 from ._exceptions import (
+    CancelledError,
     ConflictError,
     ForbiddenError,
     InvalidError,
@@ -39,6 +40,7 @@ _ERRORS = {
     "not_found": NotFoundError,
     "conflict": ConflictError,
     "exists": ConflictError,
+    "cancelled": CancelledError,
 }
 
 
@@ -355,6 +357,18 @@ def default_home() -> str:
     return os.path.abspath(os.environ.get("TARN_HOME") or os.path.join(os.path.expanduser("~"), ".tarn"))
 
 
+# A private server is the embedded lakehouse of one person: none of the limits a shared server
+# sets (queries run as `tarn query` runs them).
+_UNLIMITED = (
+    "--max-queries=0",
+    "--query-threads=0",
+    "--query-memory=0",
+    "--query-disk=0",
+    "--max-result=0",
+    "--max-export=0",
+)
+
+
 class EmbeddedServer:
     """A ``tarn serve --insecure-local`` on a free loopback port over one home, owned by this process."""
 
@@ -366,7 +380,7 @@ class EmbeddedServer:
         self._found = threading.Event()
         self.endpoint: Optional[str] = None
         self.process = subprocess.Popen(
-            [self.binary, "serve", "--insecure-local", "--addr", "127.0.0.1:0", "--home", self.home, "--grace", "10s"],
+            [self.binary, "serve", "--insecure-local", "--addr", "127.0.0.1:0", "--home", self.home, "--grace", "10s", *_UNLIMITED],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

@@ -95,22 +95,78 @@ def _is_stdlib(module: str) -> bool:
     return origin.startswith(stdlib) and "site-packages" not in origin
 
 
-def iter_python_files(project_dir: str) -> Iterator[str]:
-    """Project-relative paths (with ``/``) of the ``.py`` files discovery reads, sorted."""
-    for root, dirs, files in os.walk(project_dir):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIP_DIRS)
-        for name in sorted(files):
-            if name.endswith(".py") and not name.startswith("."):
-                yield os.path.relpath(os.path.join(root, name), project_dir).replace(os.sep, "/")
+MAX_DEPTH = 64
+"""How many folders deep discovery reads; deeper folders are reported, not read."""
+
+
+def iter_python_files(project_dir: str, problems: Optional[List[Dict[str, Any]]] = None) -> Iterator[str]:
+    """Project-relative paths (with ``/``) of the ``.py`` files discovery reads, sorted.
+
+    The walk is iterative, so a deep tree does not exhaust Python's
+    recursion limit. Folders more than :data:`MAX_DEPTH` deep and folders
+    that cannot be listed are skipped and added to ``problems`` (as
+    discovery errors) when it is given.
+    """
+    stack = [("", 0)]
+    while stack:
+        relative, depth = stack.pop()
+        folder = os.path.join(project_dir, relative) if relative else project_dir
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            if problems is not None:
+                problems.append(_walk_error(relative, f"cannot list this folder: {exc.strerror or exc}"))
+            continue
+        dirs = []
+        for entry in entries:
+            name = entry.name
+            path = f"{relative}/{name}" if relative else name
+            try:
+                is_dir, is_link = entry.is_dir(), entry.is_symlink()
+            except OSError:
+                continue
+            if is_dir:
+                if not name.startswith(".") and name not in SKIP_DIRS and not is_link:  # links are not followed
+                    dirs.append(path)
+            elif name.endswith(".py") and not name.startswith("."):
+                yield path
+        if dirs and depth + 1 > MAX_DEPTH:
+            if problems is not None:
+                problems.append(
+                    _walk_error(relative, f"folders nest more than {MAX_DEPTH} deep here: tarn reads a project's files "
+                                "up to that depth; flatten the project")
+                )
+            continue
+        stack.extend((d, depth + 1) for d in reversed(dirs))
+
+
+def _walk_error(relative: str, message: str) -> Dict[str, Any]:
+    """A discovery error about a folder (its path cut to its first and last parts when long)."""
+    parts = relative.split("/") if relative else ["."]
+    shown = "/".join(parts[:3] + ["..."] + parts[-3:]) if len(parts) > 8 else "/".join(parts)
+    if len(shown) > 200:
+        shown = shown[:80] + "..." + shown[-80:]
+    return {"file": shown, "line": 1, "column": None, "message": message}
 
 
 def discover(project_dir: str) -> Dict[str, List[Dict[str, Any]]]:
     """Discover every model and expectation under ``project_dir``."""
     result: Dict[str, List[Dict[str, Any]]] = {"models": [], "expectations": [], "errors": []}
     digests = _CodeDigests(project_dir)
-    for relative in iter_python_files(project_dir):
+    for relative in iter_python_files(project_dir, result["errors"]):
         scanner = _FileScanner(project_dir, relative, digests)
-        scanner.scan()
+        try:
+            scanner.scan()
+        except RecursionError:
+            # ast.parse accepts code nested deeper than Python can walk back
+            # (ast.dump, literal_eval): report the file rather than fail.
+            result["errors"].append(
+                {"file": relative, "line": 1, "column": None,
+                 "message": "cannot read: its code is nested too deeply for Python to analyse; split the nested "
+                            "expressions or blocks"}
+            )
+            continue
         for key in result:
             result[key].extend(getattr(scanner, key))
     return result
@@ -408,7 +464,11 @@ class _CodeDigests:
                 self.own[path] = "unreadable"
             self.deps[path] = []
             return
-        self.own[path] = hashlib.sha256(ast.dump(tree).encode()).hexdigest()
+        try:
+            self.own[path] = hashlib.sha256(ast.dump(tree).encode()).hexdigest()
+        except RecursionError:  # parseable, but nested deeper than ast.dump recurses: hash the text
+            with open(path, "rb") as source:
+                self.own[path] = hashlib.sha256(source.read()).hexdigest()
         self.deps[path] = sorted(self.resolve(path, tree))
 
     def resolve(self, path: str, tree: ast.Module) -> Set[str]:

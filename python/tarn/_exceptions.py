@@ -17,6 +17,7 @@ __all__ = [
     "UnauthorizedError",
     "ForbiddenError",
     "InvalidError",
+    "CancelledError",
     "MissingInputError",
     "FilterError",
     "InputError",
@@ -49,6 +50,10 @@ class ForbiddenError(TarnError):
 
 class InvalidError(TarnError):
     """The request is malformed or names something invalid."""
+
+
+class CancelledError(TarnError):
+    """The job was cancelled (``tarn job cancel``, a client that went away, a server stopping); nothing was published."""
 
 
 # Errors raised while defining or running models.

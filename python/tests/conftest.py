@@ -9,7 +9,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence
 
 import pyarrow as pa
 import pytest
@@ -139,14 +139,14 @@ def requires(name: str):
 class ServeProcess:
     """A ``tarn serve`` started by a test over its own home, on a free loopback port."""
 
-    def __init__(self, binary: str, home: Path, insecure: bool, env: Dict[str, str]) -> None:
+    def __init__(self, binary: str, home: Path, insecure: bool, env: Dict[str, str], extra: Sequence[str] = ()) -> None:
         import re
         import time
 
         self.home = home
         self.log_path = home.parent / (home.name + "-serve.log")
         self._log = open(self.log_path, "w")
-        args = [binary, "serve", "--addr", "127.0.0.1:0", "--home", str(home), "--grace", "5s"]
+        args = [binary, "serve", "--addr", "127.0.0.1:0", "--home", str(home), "--grace", "5s", *extra]
         if insecure:
             args.append("--insecure-local")
         self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log, env=env)

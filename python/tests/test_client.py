@@ -75,6 +75,35 @@ def test_query_batches_streams_many_batches(client):
     assert client.query("select range as i from range(100000)").num_rows == 100000
 
 
+def test_query_with_5000_columns(client):
+    columns = ", ".join(f"{i} as column_{i:04d}" for i in range(5000))
+    got = client.query(f"select {columns}")
+    assert got.num_columns == 5000 and got.column_names[-1] == "column_4999"
+    assert len(client.last_query_info["columns"]) == 5000
+    assert not got.schema.metadata, "the query's description stays out of the result"
+    batches = list(client.query_batches(f"select {columns}"))
+    assert batches[0].num_columns == 5000 and not batches[0].schema.metadata
+
+
+@pytest.fixture(scope="module")
+def small_server(tarn_bin, tmp_path_factory):
+    """A server whose results may stream at most 1 MiB."""
+    from conftest import ServeProcess, tarn_env
+
+    tmp = tmp_path_factory.mktemp("small")
+    server = ServeProcess(tarn_bin, tmp / "home", insecure=True, env=tarn_env(tmp), extra=["--max-result", "1MiB"])
+    yield server
+    server.stop()
+
+
+def test_query_over_the_result_limit_raises_its_error(small_server):
+    with tarn.Client(small_server.endpoint) as c:
+        for read in (c.query, lambda sql: list(c.query_batches(sql))):
+            with pytest.raises(tarn.InvalidError, match=r"limit of 1\.0 MiB \(tarn serve --max-result\)"):
+                read("select range from range(10000000)")
+        assert c.query("select 1 as one").num_rows == 1
+
+
 @requires("pandas")
 def test_query_to_pandas(client, trips):
     df = client.query_to_pandas(f"select zone, sum(miles) as miles from {trips} group by zone order by zone")
@@ -220,6 +249,40 @@ def test_errors_map_to_classes(client, trips):
     assert e.value.code == "exists"
     with pytest.raises(tarn.NotFoundError):
         client.get_job("j20200101-000000-000000")
+
+
+SLOW_SQL = "select sum(range * 2) as s from range(20000000000)"
+
+
+def cancel_running_query(client):
+    """Cancel the newest job once it is a running query; return it."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        job = client.list_jobs()[0]
+        if job["kind"] == "query" and job["state"] == "running":
+            return client.cancel_job(job["id"])
+        time.sleep(0.02)
+    pytest.fail("no running query to cancel")
+
+
+def test_cancelled_query_raises_cancelled_error(client):
+    import threading
+
+    raised = []
+
+    def run():
+        try:
+            client.query(SLOW_SQL)
+        except tarn.TarnError as e:
+            raised.append(e)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    job = cancel_running_query(client)
+    thread.join(30)
+    assert job["state"] == "cancelled" and job["error"]["code"] == "cancelled"
+    assert len(raised) == 1 and isinstance(raised[0], tarn.CancelledError), raised
+    assert raised[0].code == "cancelled" and raised[0].status == 409
 
 
 def test_unreachable_server_names_the_endpoint():
@@ -373,7 +436,7 @@ def test_detached_run_follow_logs_and_cancel(client, sql_project):
     lines = list(client.job_logs(job["id"], follow=True))
     assert lines[-1] == f"job {job['id']} succeeded"
     assert client.get_job(job["id"])["state"] == "succeeded"
-    with pytest.raises(tarn.InvalidError, match="already ended"):
+    with pytest.raises(tarn.ConflictError, match="already ended"):
         client.cancel_job(job["id"])
 
 
@@ -458,6 +521,11 @@ def test_embedded_mode_starts_and_stops_a_private_server(tarn_bin, tmp_path, mon
         pid = c.server_pid
         c.create_table("local_t", pa.table({"x": [1, 2, 3]}))
         assert c.query("select sum(x) as s from local_t").column("s").to_pylist() == [6]
+        # No limits of a shared server: DuckDB's own settings, as `tarn query` has them.
+        settings = c.query("select current_setting('threads') as t, current_setting('max_temp_directory_size') as d")
+        if (os.cpu_count() or 1) > 1:
+            assert [str(v) for v in settings.column("t").to_pylist()] == [str(os.cpu_count())]
+        assert settings.column("d").to_pylist() != ["4.0 GiB"]
     assert (home / "warehouse").is_dir(), "the embedded server should keep its lakehouse in the given home"
     deadline = time.monotonic() + 5
     while _alive(pid) and time.monotonic() < deadline:
@@ -524,12 +592,14 @@ def test_importing_tarn_does_not_load_the_client():
     assert Path(tarn.__file__).parent.joinpath("_client.py").exists()
 
 
-# --- a query error after the rows started (the server's X-Tarn-Error trailer) --------------
+# --- a query error after the rows started, in an X-Tarn-Error trailer ----------------------
+# (tarn serve breaks the stream off instead and the client reads the job's error:
+# test_query_over_the_result_limit_raises_its_error)
 
 
 def test_late_query_error_in_the_trailer_is_raised(tmp_path):
-    """DuckDB rarely fails after the first batch, so a tiny stand-in server sends what tarn serve
-    sends then: status 200, an Arrow stream, and the error in the X-Tarn-Error trailer."""
+    """A tiny stand-in server sends status 200, an Arrow stream, and the error in an
+    X-Tarn-Error trailer; the client raises it after the rows."""
     import base64
     import json
     import threading

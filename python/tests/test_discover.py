@@ -344,3 +344,39 @@ def test_unknown_cache_strategy_is_an_error(project):
     root = project({"m.py": "import tarn\n\n@tarn.model(cache_strategy='sometimes')\ndef m():\n    return []\n"})
     errors = run_discover(root)["errors"]
     assert errors and "unknown cache_strategy 'sometimes'" in errors[0]["message"] and errors[0]["line"] == 3
+
+
+MODEL = "import tarn\n\n@tarn.model()\ndef m():\n    return []\n"
+
+
+def test_deep_folders_are_reported_not_a_crash(project):
+    root = project({"top.py": MODEL})
+    folders = [root / "d"]
+    for _ in range(1499):  # os.walk recursed once per level and died at ~1000
+        folders.append(folders[-1] / "d")
+    try:
+        for folder in folders:
+            os.mkdir(folder)
+        (folders[-1] / "hidden.py").write_text(MODEL.replace("def m", "def deep"))
+        (folders[1] / "near.py").write_text(MODEL.replace("def m", "def near"))
+        found = run_discover(root)  # exits 0 with JSON
+        assert sorted(m["name"] for m in found["models"]) == ["m", "near"]
+        assert len(found["errors"]) == 1
+        error = found["errors"][0]
+        assert "more than 64 deep" in error["message"] and error["file"].startswith("d/d/d/...") and len(error["file"]) < 200
+    finally:  # bottom up: shutil.rmtree (pytest's cleanup) recurses and would fail on this tree
+        for folder in reversed(folders):
+            if folder.exists():
+                for f in folder.glob("*.py"):
+                    f.unlink()
+                folder.rmdir()
+
+
+def test_deeply_nested_code_is_reported_not_a_crash(project):
+    # Parses (Python's parser recurses in C) but nests deeper than ast.dump can walk.
+    deep = "import tarn\n\nX = 1" + "+1" * 1500 + "\n\n@tarn.model()\ndef deep():\n    return []\n"
+    root = project({"deep.py": deep, "fine.py": MODEL, "user.py": "import deep\n" + MODEL.replace("def m", "def user")})
+    found = run_discover(root)
+    assert sorted(m["name"] for m in found["models"]) == ["m", "user"]
+    assert [e["file"] for e in found["errors"]] == ["deep.py"]
+    assert "nested too deeply" in found["errors"][0]["message"]
