@@ -104,4 +104,3 @@ func ValidColumnCount(n int) error {
 	}
 	return nil
 }
-

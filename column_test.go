@@ -106,7 +106,6 @@ func TestValidColumnCount(t *testing.T) {
 	wantError(t, tarn.ValidColumnCount(tarn.MaxColumns+1), tarn.EINVALID, "4097 columns", "4096")
 }
 
-
 func TestSuggest(t *testing.T) {
 	tests := []struct {
 		name       string
