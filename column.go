@@ -28,7 +28,7 @@ func ValidColumnName(name string) error {
 	case name == "":
 		return Errorf(EINVALID, "empty column name: give every column a name")
 	case len(name) > MaxColumnNameLen:
-		return Errorf(EINVALID, "column name %s is %d bytes long, more than the %d allowed: shorten it", Quote(name), len(name), MaxColumnNameLen)
+		return Errorf(EINVALID, "column name %s is longer than the %d bytes allowed: shorten it", Quote(name), MaxColumnNameLen)
 	case !utf8.ValidString(name):
 		return Errorf(EINVALID, "column name %s is not valid UTF-8: rename the column or convert the file to UTF-8", Quote(name))
 	}

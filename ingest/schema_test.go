@@ -46,7 +46,7 @@ func TestInfer_ColumnNames(t *testing.T) {
 		{"Err/tsv newline in quoted name", "q.tsv", "a\t\"b\nc\"\n1\t2\n", []string{"q.tsv:1:", "U+000A"}, 1},
 		{"Err/csv case-only duplicate", "case.csv", "id,Fare,fare\n1,2,3\n", []string{"case.csv:1:", "columns 2 and 3", `"Fare" and "fare" differ only in case`}, 1},
 		{"Err/csv too many columns", "wide.csv", wideCSV(tarn.MaxColumns + 1), []string{"wide.csv:1:", "4097 columns", "4096"}, 1},
-		{"Err/csv name too long", "long.csv", strings.Repeat("n", 300) + "\n1\n", []string{"300 bytes", `"nnnn`, `"...`}, 1},
+		{"Err/csv name too long", "long.csv", strings.Repeat("n", 300) + "\n1\n", []string{"300 bytes", `"nnnn`, `"… (300 bytes)`, "longer than the 255 bytes allowed"}, 1},
 		{"Err/jsonl empty key", "e.jsonl", "{\"a\":1,\"\":2}\n", []string{"e.jsonl:1:", "empty column name"}, 1},
 		{"Err/jsonl NUL key", "n.jsonl", "{\"a\":1}\n{\"x\\u0000y\":2}\n", []string{"n.jsonl:2:", `"x\x00y"`}, 2},
 		{"Err/jsonl case-only keys", "c.jsonl", "{\"id\":1}\n{\"ID\":2}\n", []string{"c.jsonl:2:", `"id" and "ID"`}, 2},
