@@ -337,10 +337,11 @@ func (m *EnvManager) Ensure(ctx context.Context, spec EnvSpec, log func(string))
 	}
 	if m.Index.NoBuild {
 		args = append(args, "--no-build")
+	} else {
+		// pyarrow from a wheel only: a Python without a wheel of the newest
+		// release gets the newest that has one, not a source build.
+		args = append(args, "--only-binary", "pyarrow")
 	}
-	// pyarrow from a wheel only: a Python without a wheel of the newest
-	// release gets the newest that has one, not a source build.
-	args = append(args, "--only-binary", "pyarrow")
 	install := func(reqs []string) error {
 		if err := b.uv(ctx, append(append([]string{}, args...), reqs...)...); err != nil {
 			msg := err.Error()

@@ -59,6 +59,20 @@ def top_level_modules(dist):
     return seen
 
 
+def main_module(dist):
+    """The module a distribution is imported as: the one named like it
+    (``scikit-learn`` -> ``scikit_learn`` if it exists), else its first
+    top-level module (``sklearn``). A distribution's other top-level modules
+    (optional extras such as duckdb's ``adbc_driver_duckdb``) are not
+    imported: they may need packages nobody asked for."""
+    modules = top_level_modules(dist)
+    own = dist.lower().replace("-", "_").replace(".", "_")
+    for m in modules:
+        if m.lower() == own:
+            return m
+    return modules[0] if modules else None
+
+
 def _try(module):
     import importlib
 
@@ -77,11 +91,10 @@ def check(dists):
             failures.append({"dist": dist, "module": module, "error": err})
     if not failures:
         for dist in dists:
-            for module in top_level_modules(dist)[:5]:
-                err = _try(module)
-                if err:
-                    failures.append({"dist": dist, "module": module, "error": err})
-                    break
+            module = main_module(dist)
+            err = module and _try(module)
+            if err:
+                failures.append({"dist": dist, "module": module, "error": err})
     return {"ok": not failures, "pyarrow": _version("pyarrow"), "numpy": _version("numpy"), "failures": failures}
 
 
