@@ -68,6 +68,8 @@ func vectorSchema(t *testing.T, d *vectorData) *arrow.Schema {
 			typ = arrow.PrimitiveTypes.Int32
 		case c.Type == "int64":
 			typ = arrow.PrimitiveTypes.Int64
+		case c.Type == "float":
+			typ = arrow.PrimitiveTypes.Float32
 		case c.Type == "double":
 			typ = arrow.PrimitiveTypes.Float64
 		case c.Type == "string":
@@ -109,6 +111,8 @@ func appendVectorRow(t *testing.T, b *array.RecordBuilder, d *vectorData, row ma
 			fb.Append(int32(v.(float64)))
 		case *array.Int64Builder:
 			fb.Append(int64(v.(float64)))
+		case *array.Float32Builder:
+			fb.Append(float32(v.(float64)))
 		case *array.Float64Builder:
 			if s, ok := v.(string); ok && s == "NaN" {
 				fb.Append(math.NaN())
