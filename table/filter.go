@@ -93,6 +93,14 @@ type (
 	truthNode struct{ value operand } // a boolean column or literal on its own
 )
 
+// sides applies f to both operands of AND or OR, stopping at an error.
+func sides[T any](n logicNode, f func(node) (T, error)) (left, right T, err error) {
+	if left, err = f(n.left); err == nil {
+		right, err = f(n.right)
+	}
+	return left, right, err
+}
+
 func (logicNode) filterNode() {}
 func (notNode) filterNode()   {}
 func (cmpNode) filterNode()   {}
@@ -432,23 +440,16 @@ func (p *filterParser) fail(detail string) error {
 	return positionError(p.text, t.pos, detail+", found "+found)
 }
 
-func (p *filterParser) disjunction() (node, error) {
-	left, err := p.conjunction()
-	for err == nil && p.accept(tokKeyword, "OR") {
-		var right node
-		if right, err = p.conjunction(); err == nil {
-			left = logicNode{false, left, right}
-		}
-	}
-	return left, err
-}
+func (p *filterParser) disjunction() (node, error) { return p.chain("OR", p.conjunction) }
+func (p *filterParser) conjunction() (node, error) { return p.chain("AND", p.negation) }
 
-func (p *filterParser) conjunction() (node, error) {
-	left, err := p.negation()
-	for err == nil && p.accept(tokKeyword, "AND") {
+// chain parses operands joined by keyword (AND or OR), left to right.
+func (p *filterParser) chain(keyword string, operand func() (node, error)) (node, error) {
+	left, err := operand()
+	for err == nil && p.accept(tokKeyword, keyword) {
 		var right node
-		if right, err = p.negation(); err == nil {
-			left = logicNode{true, left, right}
+		if right, err = operand(); err == nil {
+			left = logicNode{keyword == "AND", left, right}
 		}
 	}
 	return left, err

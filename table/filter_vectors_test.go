@@ -15,7 +15,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
-	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/table"
 )
@@ -61,27 +60,16 @@ func readVectors(t *testing.T, name string, v any) {
 func vectorSchema(t *testing.T, d *vectorData) *arrow.Schema {
 	t.Helper()
 	var fields []arrow.Field
+	plain := map[string]arrow.DataType{
+		"int32": arrow.PrimitiveTypes.Int32, "int64": arrow.PrimitiveTypes.Int64,
+		"float": arrow.PrimitiveTypes.Float32, "double": arrow.PrimitiveTypes.Float64,
+		"string": arrow.BinaryTypes.String, "bool": arrow.FixedWidthTypes.Boolean, "date": arrow.FixedWidthTypes.Date32,
+		"timestamp": &arrow.TimestampType{Unit: arrow.Microsecond}, "timestamptz": &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"},
+	}
 	for _, c := range d.Columns {
-		var typ arrow.DataType
+		typ, ok := plain[c.Type]
 		switch {
-		case c.Type == "int32":
-			typ = arrow.PrimitiveTypes.Int32
-		case c.Type == "int64":
-			typ = arrow.PrimitiveTypes.Int64
-		case c.Type == "float":
-			typ = arrow.PrimitiveTypes.Float32
-		case c.Type == "double":
-			typ = arrow.PrimitiveTypes.Float64
-		case c.Type == "string":
-			typ = arrow.BinaryTypes.String
-		case c.Type == "bool":
-			typ = arrow.FixedWidthTypes.Boolean
-		case c.Type == "date":
-			typ = arrow.FixedWidthTypes.Date32
-		case c.Type == "timestamp":
-			typ = &arrow.TimestampType{Unit: arrow.Microsecond}
-		case c.Type == "timestamptz":
-			typ = &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
+		case ok:
 		case strings.HasPrefix(c.Type, "decimal("):
 			var p, s int32
 			if _, err := fmt.Sscanf(c.Type, "decimal(%d,%d)", &p, &s); err != nil {
@@ -190,30 +178,12 @@ func vectorTable(t *testing.T, svc *table.Service, ident tarn.TableIdent, d *vec
 // its columns.
 func readIDs(t *testing.T, path string) (ids []int64, columns []string) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := ipc.NewFileReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	for _, fl := range r.Schema().Fields() {
+	schema := eachRecord(t, path, func(rec arrow.RecordBatch) {
+		a := rec.Column(rec.Schema().FieldIndices("id")[0]).(*array.Int64)
+		ids = append(ids, a.Int64Values()...)
+	})
+	for _, fl := range schema.Fields() {
 		columns = append(columns, fl.Name)
-	}
-	for i := 0; i < r.NumRecords(); i++ {
-		rec, err := r.RecordAt(i)
-		if err != nil {
-			t.Fatal(err)
-		}
-		idx := rec.Schema().FieldIndices("id")
-		a := rec.Column(idx[0]).(*array.Int64)
-		for j := 0; j < a.Len(); j++ {
-			ids = append(ids, a.Value(j))
-		}
-		rec.Release()
 	}
 	slices.Sort(ids)
 	return ids, columns

@@ -266,11 +266,7 @@ func (t *icebergTranslator) isString(o operand) bool {
 func (t *icebergTranslator) exact(n node) (iceberg.BooleanExpression, error) {
 	switch n := n.(type) {
 	case logicNode:
-		left, err := t.exact(n.left)
-		if err != nil {
-			return nil, err
-		}
-		right, err := t.exact(n.right)
+		left, right, err := sides(n, t.exact)
 		if err != nil {
 			return nil, err
 		}
