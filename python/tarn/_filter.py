@@ -268,7 +268,9 @@ def _check_like_pattern(text: str, pattern: str, position: int) -> None:
     for char in pattern:
         escaped = not escaped and char == "\\"
     if escaped:
-        raise _error(text, position, f"LIKE pattern {pattern!r} ends with an escape character; write \\\\ for a backslash")
+        raise _error(
+            text, position, f"LIKE pattern {pattern!r} ends with an escape character; write \\\\ for a backslash"
+        )
 
 
 _DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
@@ -297,7 +299,9 @@ def _parse_timestamp(text: str) -> Optional[_dt.datetime]:
     year, month, day, hour, minute, second, fraction, zone = match.groups()
     micros = int((fraction + "00000")[:6]) if fraction else 0
     try:
-        value = _dt.datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0), micros)
+        value = _dt.datetime(
+            int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0), micros
+        )
         if zone:
             offset = _dt.timedelta(0)
             if zone not in ("Z", "z"):
@@ -446,7 +450,9 @@ class _Compiler:
                 return self.pa.nulls(1, self.pa.bool_())[0]
             raise self.fail(f"{_show(node)} is not a condition; compare a column with it, e.g. miles > 1")
         if self.family(node) != "bool":
-            raise self.fail(f"{self.describe(node)} is not a boolean column; compare it, e.g. {_show(node)} IS NOT NULL")
+            raise self.fail(
+                f"{self.describe(node)} is not a boolean column; compare it, e.g. {_show(node)} IS NOT NULL"
+            )
         return self.column(node[1])
 
     def compare(self, op: str, left: Node, right: Node) -> Any:
