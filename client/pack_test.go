@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"crypto/rand"
+	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
@@ -38,6 +39,16 @@ func TestPack_GitIgnore(t *testing.T) {
 		os.MkdirAll(filepath.Dir(p), 0o755)
 		os.WriteFile(p, []byte(content), 0o644)
 	}
+	got := packedFiles(t, dir)
+	want := []string{".gitignore", "models/a.py", "models/build/keep.txt", "notes/readme.md", "tarn_project.yml"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("packed %v, want %v", got, want)
+	}
+}
+
+// packedFiles packs dir and returns the regular files in the archive, sorted.
+func packedFiles(t *testing.T, dir string) []string {
+	t.Helper()
 	var buf bytes.Buffer
 	if err := Pack(dir, &buf, 1<<20); err != nil {
 		t.Fatal(err)
@@ -47,7 +58,7 @@ func TestPack_GitIgnore(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr := tar.NewReader(gz)
-	var got []string
+	got := []string{}
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -61,9 +72,48 @@ func TestPack_GitIgnore(t *testing.T) {
 		}
 	}
 	sort.Strings(got)
-	want := []string{".gitignore", "models/a.py", "models/build/keep.txt", "notes/readme.md", "tarn_project.yml"}
-	if strings.Join(got, " ") != strings.Join(want, " ") {
-		t.Fatalf("packed %v, want %v", got, want)
+	return got
+}
+
+// TestPack_Vectors runs testdata/pack, the cases python/tests/test_pack.py
+// runs against the Python client's packing.
+func TestPack_Vectors(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "testdata", "pack", "cases.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vectors struct {
+		Cases []struct {
+			Name      string   `json:"name"`
+			GitIgnore *string  `json:"gitignore"`
+			Files     []string `json:"files"`
+			Packed    []string `json:"packed"`
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal(data, &vectors); err != nil || len(vectors.Cases) == 0 {
+		t.Fatalf("testdata/pack/cases.json: %v", err)
+	}
+	for _, tc := range vectors.Cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			dir := t.TempDir()
+			if tc.GitIgnore != nil {
+				if err := os.WriteFile(filepath.Join(dir, ".gitignore"), []byte(*tc.GitIgnore), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, name := range tc.Files {
+				p := filepath.Join(dir, filepath.FromSlash(name))
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := packedFiles(t, dir); strings.Join(got, "\n") != strings.Join(tc.Packed, "\n") {
+				t.Fatalf("packed %q, want %q", got, tc.Packed)
+			}
+		})
 	}
 }
 

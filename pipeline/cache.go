@@ -21,7 +21,7 @@ import (
 
 // cacheKeyVersion changes when what a key covers changes, so that old
 // entries are never served under a new meaning.
-const cacheKeyVersion = "tarn-step-v1"
+const cacheKeyVersion = "tarn-step-v2" // v2: a lake input keeps only rows where its filter is TRUE (v1 kept NULLs for NOT IN)
 
 // contentKey hashes parts into a full-length hex key.
 func contentKey(parts ...string) string {
@@ -217,7 +217,7 @@ func (ex *execution) cachedExport(ctx context.Context, li LakeInput, ref string)
 	if err != nil {
 		return "", true, err
 	}
-	key := contentKey("tarn-scan-v1", li.Table.Key(), meta, strings.Join(li.Columns, ","), li.Filter)
+	key := contentKey("tarn-scan-v2", li.Table.Key(), meta, strings.Join(li.Columns, ","), li.Filter)
 	e, err := ex.r.Cache.Get(key)
 	if errors.Is(err, cache.ErrCorrupt) {
 		ex.r.emit(Event{Kind: "info", Message: fmt.Sprintf("warning: %v; reading %s again", err, li.Table)})

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/table"
 )
 
 // Model is a Python model, a SQL model or an expectation.
@@ -176,6 +177,17 @@ func (p *Project) validate(ctx context.Context, d *Discoverer) ProjectErrors {
 		case "NONE", "REPLACE", "APPEND", "OVERWRITE_PARTITIONS":
 		default:
 			errs = append(errs, ProjectError{File: m.File, Line: m.Line, Msg: fmt.Sprintf("unknown materialization_strategy %q (use NONE, REPLACE, APPEND or OVERWRITE_PARTITIONS)", m.Strategy)})
+		}
+		if m.OverwriteFilter != nil && strings.TrimSpace(*m.OverwriteFilter) != "" {
+			// The columns are checked when the table is written; what
+			// Iceberg cannot express is refused here, before anything runs.
+			f, err := table.ParseRowFilter(*m.OverwriteFilter)
+			if err == nil {
+				err = f.CheckOverwrite()
+			}
+			if err != nil {
+				errs = append(errs, ProjectError{File: m.File, Line: m.Line, Msg: fmt.Sprintf("overwrite_filter of %s: %v", m.Name, err)})
+			}
 		}
 	}
 	expSeen := map[string]*Model{}

@@ -123,6 +123,20 @@ func TestProject_Plan(t *testing.T) {
 	}
 }
 
+// TestProject_SQLOverwriteFilter: a quoted header value keeps the quotes
+// inside it, and an overwrite filter Iceberg can express is accepted.
+func TestProject_SQLOverwriteFilter(t *testing.T) {
+	p, err := load(t, map[string]string{
+		"part.sql": "-- tarn: materialization_strategy=OVERWRITE_PARTITIONS, overwrite_filter=\"NOT flag AND zone = 'a'\"\nselect 'a' as zone, false as flag",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := p.Models[0]; m.OverwriteFilter == nil || *m.OverwriteFilter != "NOT flag AND zone = 'a'" {
+		t.Fatalf("overwrite_filter = %v", m.OverwriteFilter)
+	}
+}
+
 func TestProject_Errors(t *testing.T) {
 	cases := []struct {
 		name  string
@@ -145,6 +159,12 @@ func TestProject_Errors(t *testing.T) {
 			[]string{"m.py:4", "max_miles", "does not declare"}},
 		{"BadStrategy", map[string]string{"q.sql": "-- tarn: materialization_strategy=MERGE\nselect 1"}, false, []string{"q.sql", "MERGE"}},
 		{"UnknownSQLOption", map[string]string{"q.sql": "-- tarn: colour=blue\nselect 1"}, false, []string{"q.sql:1", "colour"}},
+		{"OverwriteFilterLike", map[string]string{"m.py": "import tarn\n\n@tarn.model(materialization_strategy=\"OVERWRITE_PARTITIONS\", overwrite_filter=\"zone LIKE 'a%'\")\ndef f():\n    pass\n"}, false,
+			[]string{"m.py:4", "overwrite_filter of f", "cannot use LIKE"}},
+		{"OverwriteFilterSQL", map[string]string{"q.sql": "-- tarn: materialization_strategy=OVERWRITE_PARTITIONS, overwrite_filter=\"a > b\"\nselect 1 as a, 2 as b"}, false,
+			[]string{"q.sql", "overwrite_filter of q", "comparison of two columns"}},
+		{"OverwriteFilterSyntax", map[string]string{"q.sql": "-- tarn: materialization_strategy=OVERWRITE_PARTITIONS, overwrite_filter=\"a >\"\nselect 1 as a"}, false,
+			[]string{"q.sql", "overwrite_filter of q", "expected a column name or a literal value"}},
 		{"BadYAML", map[string]string{"tarn_project.yml": "name: x\ndefaults:\n  pythn: 3.11\n"}, false, []string{"tarn_project.yml:3", "pythn"}},
 		{"BadParamType", map[string]string{"tarn_project.yml": "name: x\nparameters:\n  n: {type: complex}\n"}, false, []string{"unknown type"}},
 	}

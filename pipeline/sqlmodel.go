@@ -45,7 +45,7 @@ func discoverSQL(dir string) ([]*Model, ProjectErrors) {
 			}
 			for _, kv := range splitOptions(hm[1]) {
 				k, v, ok := strings.Cut(kv, "=")
-				k, v = strings.TrimSpace(k), strings.Trim(strings.TrimSpace(v), `"'`)
+				k, v = strings.TrimSpace(k), unquote(strings.TrimSpace(v))
 				if !ok {
 					errs = append(errs, ProjectError{File: rel, Line: i + 1, Msg: fmt.Sprintf("bad option %q: use key=value", kv)})
 					continue
@@ -88,6 +88,15 @@ func skipDir(name string) bool {
 }
 
 // splitOptions splits "a=1, b='x, y'" on commas outside quotes.
+// unquote removes one pair of matching quotes around a header value, so
+// that overwrite_filter="zone = 'a'" keeps the quote that ends its string.
+func unquote(v string) string {
+	if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+		return v[1 : len(v)-1]
+	}
+	return v
+}
+
 func splitOptions(s string) []string {
 	var out []string
 	var cur strings.Builder

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -25,7 +27,7 @@ type ExportRequest struct {
 	Ident   tarn.TableIdent
 	Ref     string   // any ref; pipelines pass a full commit hash
 	Columns []string // nil: all
-	Filter  string   // SQL predicate, see ParsePredicate
+	Filter  string   // a row filter (see RowFilter); "" for none
 }
 
 // ExportResult describes an export.
@@ -35,39 +37,52 @@ type ExportResult struct {
 }
 
 // ExportArrow writes the selected columns and rows of a table as an Arrow
-// IPC file at path (written to a temporary name and renamed). Columns and
-// the filter are pushed into the Iceberg scan: files are pruned by
-// partition and column statistics, and only selected columns are decoded.
+// IPC file at path (written to a temporary name and renamed). Columns are
+// pushed into the Iceberg scan, and of the filter what Iceberg can prune
+// by (see RowFilter.pushdown): files are pruned by partition and column
+// statistics, and only selected columns (and those the filter reads) are
+// decoded. The whole filter is then applied to the rows.
 func (s *Service) ExportArrow(ctx context.Context, req ExportRequest, path string) (*ExportResult, error) {
 	tbl, _, err := s.Load(ctx, req.Ident, req.Ref)
 	if err != nil {
 		return nil, err
 	}
-	var opts []icetable.ScanOption
-	if len(req.Columns) > 0 {
-		var names []string
-		for _, f := range tbl.Schema().Fields() {
-			names = append(names, f.Name)
+	names := fieldNames(tbl.Schema())
+	for _, c := range req.Columns {
+		if _, ok := tbl.Schema().FindFieldByName(c); !ok {
+			return nil, tarn.Errorf(tarn.EINVALID, "table %s has no column %q%s", req.Ident, c, tarn.Suggest(c, names))
 		}
-		for _, c := range req.Columns {
-			if _, ok := tbl.Schema().FindFieldByName(c); !ok {
-				return nil, tarn.Errorf(tarn.EINVALID, "table %s has no column %q%s", req.Ident, c, tarn.Suggest(c, names))
-			}
-		}
-		opts = append(opts, icetable.WithSelectedFields(req.Columns...))
 	}
-	if strings.TrimSpace(req.Filter) != "" {
-		expr, err := ParsePredicate(req.Filter, tbl.Schema())
+	var filter *RowFilter
+	if req.Filter != "" {
+		if filter, err = ParseRowFilter(req.Filter); err == nil {
+			err = filter.checkColumns(names)
+		}
 		if err != nil {
 			return nil, tarn.Errorf(tarn.EINVALID, "input %s: %w", req.Ident, err)
 		}
-		opts = append(opts, icetable.WithRowFilter(expr))
 	}
-	schema, records, err := tbl.Scan(opts...).ToArrowRecords(ctx)
+	scanSchema, records, err := scanFiltered(ctx, tbl, req.Columns, filter)
 	if err != nil {
 		return nil, fmt.Errorf("scan %s: %w", req.Ident, err)
 	}
-	schema = stripMetadata(schema)
+	var rows *boundFilter
+	if filter != nil {
+		if rows, err = filter.bind(scanSchema); err != nil {
+			return nil, tarn.Errorf(tarn.EINVALID, "input %s: %w", req.Ident, err)
+		}
+	}
+	// The output has the requested columns (all when none were), in the
+	// scan's order, without those only the filter needed.
+	var keep []int
+	var fields []arrow.Field
+	for i, f := range scanSchema.Fields() {
+		if len(req.Columns) == 0 || slices.Contains(req.Columns, f.Name) {
+			keep = append(keep, i)
+			fields = append(fields, arrow.Field{Name: f.Name, Type: f.Type, Nullable: f.Nullable})
+		}
+	}
+	schema := arrow.NewSchema(fields, nil)
 	tmp := path + ".tmp"
 	f, err := os.Create(tmp)
 	if err != nil {
@@ -85,7 +100,20 @@ func (s *Service) ExportArrow(ctx context.Context, req ExportRequest, path strin
 			f.Close()
 			return nil, fmt.Errorf("scan %s: %w", req.Ident, err)
 		}
-		out := array.NewRecordBatch(schema, rec.Columns(), rec.NumRows())
+		if rows != nil {
+			filtered, err := rows.apply(ctx, rec)
+			rec.Release()
+			if err != nil {
+				f.Close()
+				return nil, fmt.Errorf("filter %s: %w", req.Ident, err)
+			}
+			rec = filtered
+		}
+		cols := make([]arrow.Array, len(keep))
+		for i, k := range keep {
+			cols[i] = rec.Column(k)
+		}
+		out := array.NewRecordBatch(schema, cols, rec.NumRows())
 		err = w.Write(out)
 		res.Rows += rec.NumRows()
 		out.Release()
@@ -103,6 +131,40 @@ func (s *Service) ExportArrow(ctx context.Context, req ExportRequest, path strin
 		return nil, err
 	}
 	return res, os.Rename(tmp, path)
+}
+
+// scanFiltered scans the columns (all when none) and those the filter
+// reads, pruned by the filter's pushdown. Files are planned with all of
+// it; the planned files are read with the part that iceberg-go's record
+// filter evaluates correctly (see RowFilter.pushdown), which also prunes
+// Parquet row groups. The rows still need the whole filter.
+func scanFiltered(ctx context.Context, tbl *icetable.Table, columns []string, filter *RowFilter) (*arrow.Schema, iter.Seq2[arrow.RecordBatch, error], error) {
+	scan := func(rowFilter iceberg.BooleanExpression) *icetable.Scan {
+		opts := []icetable.ScanOption{icetable.WithRowFilter(rowFilter)}
+		if len(columns) > 0 {
+			var selected []string
+			if filter != nil {
+				selected = filter.Columns()
+			}
+			opts = append(opts, icetable.WithSelectedFields(append(slices.Clone(columns), selected...)...))
+		}
+		return tbl.Scan(opts...)
+	}
+	if filter == nil {
+		return scan(iceberg.AlwaysTrue{}).ToArrowRecords(ctx)
+	}
+	planning, reading := filter.pushdown(tbl.Schema(), false), filter.pushdown(tbl.Schema(), true)
+	if planning.Equals(reading) {
+		return scan(planning).ToArrowRecords(ctx)
+	}
+	tasks, err := scan(planning).PlanFiles(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := range tasks {
+		tasks[i].Residual = nil // the residual of planning would bring the left-out comparisons back
+	}
+	return scan(reading).ReadTasks(ctx, tasks)
 }
 
 func stripMetadata(s *arrow.Schema) *arrow.Schema {
@@ -323,7 +385,11 @@ func sameColumns(a, b *iceberg.Schema) bool {
 // overwriteFilter returns the rows an OVERWRITE_PARTITIONS write replaces.
 func overwriteFilter(tbl *icetable.Table, filter, path string) (iceberg.BooleanExpression, error) {
 	if strings.TrimSpace(filter) != "" {
-		return ParsePredicate(filter, tbl.Schema())
+		expr, err := ParsePredicate(filter, tbl.Schema())
+		if err != nil {
+			return nil, tarn.Errorf(tarn.EINVALID, "overwrite_filter of %s: %w", strings.Join(tbl.Identifier(), "."), err)
+		}
+		return expr, nil
 	}
 	spec := tbl.Spec()
 	var exprs []iceberg.BooleanExpression

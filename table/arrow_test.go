@@ -56,6 +56,24 @@ func writeRecordIPC(t *testing.T, path string, schema *arrow.Schema, build func(
 
 func readIPCSum(t *testing.T, path, col string) (rows int64, sum int64, cols int) {
 	t.Helper()
+	eachRecord(t, path, func(rec arrow.RecordBatch) {
+		rows += rec.NumRows()
+		cols = int(rec.NumCols())
+		idx := rec.Schema().FieldIndices(col)
+		if len(idx) > 0 {
+			a := rec.Column(idx[0]).(*array.Int64)
+			for j := 0; j < a.Len(); j++ {
+				sum += a.Value(j)
+			}
+		}
+	})
+	return
+}
+
+// eachRecord calls fn with every record of an Arrow IPC file, and returns
+// the file's schema.
+func eachRecord(t *testing.T, path string, fn func(rec arrow.RecordBatch)) *arrow.Schema {
+	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -71,18 +89,10 @@ func readIPCSum(t *testing.T, path, col string) (rows int64, sum int64, cols int
 		if err != nil {
 			t.Fatal(err)
 		}
-		rows += rec.NumRows()
-		cols = int(rec.NumCols())
-		idx := rec.Schema().FieldIndices(col)
-		if len(idx) > 0 {
-			a := rec.Column(idx[0]).(*array.Int64)
-			for j := 0; j < a.Len(); j++ {
-				sum += a.Value(j)
-			}
-		}
+		fn(rec)
 		rec.Release()
 	}
-	return
+	return r.Schema()
 }
 
 func TestService_ExportArrow(t *testing.T) {

@@ -24,4 +24,10 @@
 // the 1 MiB an Iceberg manifest header may hold with iceberg-go's Avro
 // writer. A new namespace or table may not differ from an existing one only
 // in case: queries resolve names ignoring case.
+//
+// Row filters (RowFilter, the language of tarn.Model(filter=...)) are the
+// Python SDK's language with its results: testdata/filter holds the vectors
+// both are tested against. A lake input pushes into the Iceberg scan only
+// what prunes files soundly and applies the whole filter to the rows;
+// overwrite filters must be expressible in Iceberg whole (ParsePredicate).
 package table

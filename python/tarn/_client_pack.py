@@ -4,15 +4,16 @@ of the Go client (``client/pack.go``): folders ``.git``, ``.venv``, ``venv``,
 root ``.gitignore`` is honoured for plain patterns (``*.log``), anchored
 patterns (``/build``, ``notes/**/secret.txt``) and folder patterns
 (``data/``), and negations (``!keep.log``) are ignored; symbolic links and
-other special files are left out; the packed size is limited.
+other special files are left out; the packed size is limited. Patterns
+match as Go's ``path.Match`` does (:func:`_glob`); ``testdata/pack`` holds
+the cases both clients are tested against.
 """
 
 from __future__ import annotations
 
 import os
 import tarfile
-from fnmatch import fnmatchcase
-from typing import BinaryIO, List, Tuple
+from typing import BinaryIO, List, Optional, Tuple
 
 from ._exceptions import InvalidError
 
@@ -46,10 +47,123 @@ def read_ignore(directory: str) -> List[Rule]:
 
 
 def _glob(pattern: str, name: str) -> bool:
-    # Go's path.Match: '*' and '?' never cross '/', '[^...]' negates a class.
-    if "[^" in pattern:
-        pattern = pattern.replace("[^", "[!")
-    return fnmatchcase(name, pattern)
+    """Go's ``path.Match``, which the Go client uses: ``*`` and ``?`` never match
+    '/', ``[...]`` and ``[^...]`` are classes (``[!...]`` is not a negation),
+    a backslash escapes the next character, and a malformed pattern matches
+    nothing. ``testdata/pack`` holds the cases both clients are tested on."""
+    try:
+        return _path_match(pattern, name)
+    except _BadPattern:
+        return False
+
+
+class _BadPattern(Exception):
+    pass
+
+
+def _path_match(pattern: str, name: str) -> bool:
+    while pattern:
+        star, chunk, pattern = _scan_chunk(pattern)
+        if star and not chunk:
+            return "/" not in name  # a trailing * matches the rest without a slash
+        rest = _match_chunk(chunk, name)
+        if rest is not None and (not rest or pattern):
+            name = rest
+            continue
+        if star:
+            skipped = _match_after_star(chunk, name, last=not pattern)
+            if skipped is not None:
+                name = skipped
+                continue
+        while pattern:  # the rest of the pattern must still be well formed
+            _, chunk, pattern = _scan_chunk(pattern)
+            _match_chunk(chunk, "")
+        return False
+    return not name
+
+
+def _match_after_star(chunk: str, name: str, last: bool) -> Optional[str]:
+    """What follows ``chunk`` matched after skipping 1.. characters (never '/')."""
+    for i in range(len(name)):
+        if name[i] == "/":
+            break
+        rest = _match_chunk(chunk, name[i + 1 :])
+        if rest is not None and not (last and rest):
+            return rest
+    return None
+
+
+def _scan_chunk(pattern: str) -> Tuple[bool, str, str]:
+    """The next run of non-star pattern, and whether stars preceded it."""
+    star = False
+    while pattern.startswith("*"):
+        pattern, star = pattern[1:], True
+    in_range = False
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            i += 1 if i + 1 < len(pattern) else 0
+        elif char == "[":
+            in_range = True
+        elif char == "]":
+            in_range = False
+        elif char == "*" and not in_range:
+            return star, pattern[:i], pattern[i:]
+        i += 1
+    return star, pattern, ""
+
+
+def _match_chunk(chunk: str, s: str) -> Optional[str]:
+    """The rest of ``s`` after ``chunk`` (literals, classes, ?) matched its start, or None."""
+    failed = False
+    while chunk:
+        failed = failed or not s
+        char = chunk[0]
+        if char == "[":
+            got = None
+            if not failed:
+                got, s = s[0], s[1:]
+            chunk = chunk[1:]
+            negated = chunk.startswith("^")
+            if negated:
+                chunk = chunk[1:]
+            matched, ranges = False, 0
+            while not (chunk.startswith("]") and ranges > 0):
+                low, chunk = _class_char(chunk)
+                high = low
+                if chunk[0] == "-":
+                    high, chunk = _class_char(chunk[1:])
+                matched = matched or (got is not None and low <= got <= high)
+                ranges += 1
+            chunk = chunk[1:]
+            failed = failed or matched == negated
+        elif char == "?":
+            if not failed:
+                failed, s = s[0] == "/", s[1:]
+            chunk = chunk[1:]
+        else:
+            if char == "\\":
+                chunk = chunk[1:]
+                if not chunk:
+                    raise _BadPattern()
+            if not failed:
+                failed, s = chunk[0] != s[0], s[1:]
+            chunk = chunk[1:]
+    return None if failed else s
+
+
+def _class_char(chunk: str) -> Tuple[str, str]:
+    """A possibly escaped character of a class, and the rest of the chunk."""
+    if not chunk or chunk[0] in "-]":
+        raise _BadPattern()
+    if chunk[0] == "\\":
+        chunk = chunk[1:]
+        if not chunk:
+            raise _BadPattern()
+    if len(chunk) < 2:
+        raise _BadPattern()
+    return chunk[0], chunk[1:]
 
 
 def _match_path(pattern: str, name: str) -> bool:

@@ -1,30 +1,37 @@
-"""A small SQL predicate language for ``tarn.Model(filter=...)``.
+"""The row filter language of ``tarn.Model(filter=...)``.
 
-:func:`parse` turns a predicate into a syntax tree using only the standard
+:func:`parse` turns a filter into a syntax tree using only the standard
 library (static discovery uses it to reject bad filters without pyarrow).
-The tree compiles, with literals cast to the types of the columns they are
-compared with, either to a ``pyarrow.compute.Expression``
-(:func:`to_expression`, for dataset scans) or to a boolean mask computed
-directly on a table (:func:`mask`; :func:`apply` filters with it). The worker
-uses the mask: evaluating an Expression on a table loads
-``pyarrow._dataset``, which imports pandas when it is installed (~0.8 s on
-the cold-start path); the compute kernels do not.
+The tree compiles, with its columns' types checked and literals converted
+to them, either to a ``pyarrow.compute.Expression`` (:func:`to_expression`,
+for dataset scans) or to a boolean mask computed directly on a table
+(:func:`mask`; :func:`apply` filters with it). The worker uses the mask:
+evaluating an Expression on a table loads ``pyarrow._dataset``, which
+imports pandas when it is installed (~0.8 s on the cold-start path); the
+compute kernels do not.
 
-Supported, with case-insensitive keywords::
+The Go side (``table/filter.go``) implements the same language with the
+same results for lake-table inputs; both are tested against the vectors in
+``testdata/filter``. Keywords are case-insensitive, column names are not::
 
-    col = 1   col == 1   col != 'x'   col <> 'x'   col < 2.5   col <= 2   col > 0   col >= 0
-    a < b                                  column to column
-    NOT p   p AND q   p OR q   (p)
-    col IN (1, 2)   col NOT IN ('a', 'b')
-    col IS NULL   col IS NOT NULL
-    col BETWEEN 1 AND 5   col NOT BETWEEN 1 AND 5
-    col LIKE 'abc%'   col NOT LIKE '_x%'   col ILIKE 'ABC%'
-    flag   NOT flag                        a boolean column on its own
-    literals: 12  -3.5  1e6  'text' ('it''s')  TRUE  FALSE  NULL
-              DATE '2024-01-31'  TIMESTAMP '2024-01-31 12:00:00'
-    "quoted column"                        for names that are keywords or contain spaces
+    filter     := or
+    or         := and { OR and }
+    and        := not { AND not }
+    not        := NOT not | predicate
+    predicate  := '(' or ')'
+                | operand cmp operand              cmp: = == != <> < <= > >=
+                | operand IS [NOT] NULL
+                | operand [NOT] IN '(' literal { ',' literal } ')'
+                | operand [NOT] BETWEEN operand AND operand
+                | operand [NOT] LIKE 'pattern'     also ILIKE (case-insensitive)
+                | operand                          a boolean column, TRUE, FALSE or NULL
+    operand    := column | literal
+    column     := name | "quoted name"            "" is a quote inside quotes
+    literal    := number | - number | 'text' | TRUE | FALSE | NULL
+                | DATE 'YYYY-MM-DD' | TIMESTAMP '...' | TIMESTAMPTZ '...'
 
-Comparisons with NULL follow SQL: a row whose predicate is NULL is dropped.
+Meaning: SQL's three-valued logic; a row is kept only when the predicate is
+TRUE (see ``python/README.md`` for the literal conversions and the rest).
 
 Syntax tree nodes are tuples::
 
@@ -54,10 +61,10 @@ __all__ = ["parse", "columns", "to_expression", "mask", "apply"]
 _TOKEN = re.compile(
     r"""
     (?P<ws>\s+)
-  | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
+  | (?P<number>(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
   | (?P<string>'(?:[^']|'')*')
   | (?P<quoted>"(?:[^"]|"")*")
-  | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<word>[^\W\d]\w*)
   | (?P<op><=|>=|<>|!=|==|=|<|>|\(|\)|,|-)
     """,
     re.VERBOSE,
@@ -74,10 +81,12 @@ _KEYWORDS = {
     "FALSE",
     "DATE",
     "TIMESTAMP",
+    "TIMESTAMPTZ",
     "LIKE",
     "ILIKE",
 }
 _COMPARISONS = {"=": "=", "==": "=", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+_INT64 = 1 << 63
 
 
 def _tokenize(text: str) -> List[Tuple[str, Any, int]]:
@@ -86,7 +95,11 @@ def _tokenize(text: str) -> List[Tuple[str, Any, int]]:
     while position < len(text):
         match = _TOKEN.match(text, position)
         if not match:
-            raise _error(text, position, f"unexpected character {text[position]!r}")
+            char = text[position]
+            if char in "'\"":
+                what = "string" if char == "'" else "quoted name"
+                raise _error(text, position, f"unterminated {what}: end it with {char}")
+            raise _error(text, position, f"unexpected character {char!r}")
         kind = match.lastgroup
         value = match.group()
         if kind == "string":
@@ -120,13 +133,13 @@ class _Parser:
 
     def take(self) -> Tuple[str, Any, int]:
         token = self.tokens[self.index]
-        self.index += 1
+        self.index = min(self.index + 1, len(self.tokens) - 1)
         return token
 
     def accept(self, kind: str, value: Any = None) -> bool:
         token = self.peek()
         if token[0] == kind and (value is None or token[1] == value):
-            self.index += 1
+            self.take()
             return True
         return False
 
@@ -187,10 +200,12 @@ class _Parser:
             return ("between", left, low, self.operand(), negated)
         if self.peek()[0] == "kw" and self.peek()[1] in ("LIKE", "ILIKE"):
             ignore_case = self.take()[1] == "ILIKE"
-            pattern = self.literal()
-            if pattern[2] != "string":
+            kind, pattern, position = self.peek()
+            if kind != "string":
                 self.fail("expected a 'pattern' string after LIKE")
-            return ("like", left, pattern[1], negated, ignore_case)
+            self.take()
+            _check_like_pattern(self.text, pattern, position)
+            return ("like", left, pattern, negated, ignore_case)
         if negated:
             self.fail("expected IN, BETWEEN or LIKE after NOT")
         return ("truth", left)
@@ -213,8 +228,7 @@ class _Parser:
         if kind == "number" or (kind == "op" and value == "-" and self.peek(1)[0] == "number"):
             negative = self.accept("op", "-")
             text = self.take()[1]
-            number = float(text) if any(c in text for c in ".eE") else int(text)
-            return ("lit", -number if negative else number, "number")
+            return ("lit", _number(text, negative), "number")
         if kind == "string":
             self.take()
             return ("lit", value, "string")
@@ -224,27 +238,81 @@ class _Parser:
         if kind == "kw" and value == "NULL":
             self.take()
             return ("lit", None, "null")
-        if kind == "kw" and value in ("DATE", "TIMESTAMP"):
+        if kind == "kw" and value in ("DATE", "TIMESTAMP", "TIMESTAMPTZ"):
             self.take()
             text_kind, text, text_position = self.peek()
             if text_kind != "string":
                 self.fail(f"expected a quoted value after {value}")
             self.take()
-            try:
-                if value == "DATE":
-                    return ("lit", _dt.date.fromisoformat(text.strip()), "date")
-                return ("lit", _parse_timestamp(text), "timestamp")
-            except ValueError:
-                raise _error(self.text, text_position, f"{value} '{text}' is not a valid {value.lower()}") from None
+            parsed = _parse_date(text) if value == "DATE" else _parse_timestamp(text)
+            if parsed is None:
+                what = "date" if value == "DATE" else "timestamp"
+                raise _error(self.text, text_position, f"{value} '{text}' is not a valid {what}")
+            return ("lit", parsed, "date" if value == "DATE" else "timestamp")
         self.fail("expected a column name or a literal value")
         raise AssertionError("unreachable")
 
 
-def _parse_timestamp(text: str) -> _dt.datetime:
-    text = text.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    return _dt.datetime.fromisoformat(text)
+def _number(text: str, negative: bool) -> Any:
+    """An int when the number is an integer that fits 64 bits, else a float (as the Go side reads it)."""
+    if not any(c in text for c in ".eE"):
+        number = -int(text) if negative else int(text)
+        if -_INT64 <= number < _INT64:
+            return number
+    number = float(text)
+    return -number if negative else number
+
+
+def _check_like_pattern(text: str, pattern: str, position: int) -> None:
+    escaped = False
+    for char in pattern:
+        escaped = not escaped and char == "\\"
+    if escaped:
+        raise _error(
+            text, position, f"LIKE pattern {pattern!r} ends with an escape character; write \\\\ for a backslash"
+        )
+
+
+_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_TIMESTAMP = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
+    r"(?:[T ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]{1,9}))?)?(Z|z|[+-][0-9]{2}:[0-9]{2})?)?"
+)
+
+
+def _parse_date(text: str) -> Optional[_dt.date]:
+    """YYYY-MM-DD, spaces around allowed; None when it is not a valid date."""
+    match = _DATE.fullmatch(text.strip())
+    if not match:
+        return None
+    try:
+        return _dt.date(*(int(part) for part in match.groups()))
+    except ValueError:
+        return None
+
+
+def _parse_timestamp(text: str) -> Optional[_dt.datetime]:
+    """YYYY-MM-DD[(T| )HH:MM[:SS[.fraction]][Z|+HH:MM]]; digits past microseconds are dropped."""
+    match = _TIMESTAMP.fullmatch(text.strip())
+    if not match:
+        return None
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    micros = int((fraction + "00000")[:6]) if fraction else 0
+    try:
+        value = _dt.datetime(
+            int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0), micros
+        )
+        if zone:
+            offset = _dt.timedelta(0)
+            if zone not in ("Z", "z"):
+                hours, minutes = int(zone[1:3]), int(zone[4:6])
+                if hours > 23 or minutes > 59:
+                    return None
+                offset = _dt.timedelta(hours=hours, minutes=minutes) * (1 if zone[0] == "+" else -1)
+            value = value.replace(tzinfo=_dt.timezone(offset))
+    except ValueError:
+        return None
+    return value
 
 
 def parse(text: str) -> Node:
@@ -297,14 +365,19 @@ def mask(text: str, table: Any) -> Any:
 
 
 class _Compiler:
-    """Builds the expression. Literals become Arrow scalars built from raw
-    buffers rather than from Python objects: pyarrow's Python-object
-    conversion imports pandas when it is installed (~0.7 s), and filters run
-    before user code, on the worker's cold-start path."""
+    """Builds the expression, checking every column's type against what it
+    meets (the same rules and messages as ``table/filter_eval.go``).
+    Literals become Arrow arrays built from raw buffers rather than from
+    Python objects: pyarrow's Python-object conversion imports pandas when
+    it is installed (~0.7 s), and filters run before user code, on the
+    worker's cold-start path."""
 
     def __init__(self, text: str, schema: Any, pa: Any, pc: Any, column: Any) -> None:
         self.text, self.schema, self.pa, self.pc = text, schema, pa, pc
         self.column = column  # name -> pc.field(name) or the table's column
+
+    def fail(self, detail: str) -> FilterError:
+        return FilterError(f"filter {self.text!r}: {detail}")
 
     def predicate(self, node: Node) -> Any:
         # Only pc functions: they build Expressions from Expressions and
@@ -318,100 +391,246 @@ class _Compiler:
         if tag == "not":
             return pc.invert(self.predicate(node[1]))
         if tag == "truth":
-            return self.operand(node[1], None)
+            return self.truth(node[1])
         if tag == "cmp":
             _, op, left, right = node
-            return _COMPARE[op](pc)(self.operand(left, right), self.operand(right, left))
-        if tag == "null":
-            value = self.operand(node[1], None)
-            return pc.is_valid(value) if node[2] else pc.is_null(value)
+            return self.compare(op, left, right)
         if tag == "between":
             _, operand, low, high, negated = node
-            value = self.operand(operand, low)
-            inside = pc.and_kleene(
-                pc.greater_equal(value, self.operand(low, operand)),
-                pc.less_equal(value, self.operand(high, operand)),
-            )
+            inside = pc.and_kleene(self.compare(">=", operand, low), self.compare("<=", operand, high))
             return pc.invert(inside) if negated else inside
+        if tag == "null":
+            value = self.needs_column("IS NULL", node[1])
+            return pc.is_valid(value) if node[2] else pc.is_null(value)
         if tag == "in":
-            _, operand, literals, negated = node
-            value = self.operand(operand, None)
-            value_set = self.value_set(operand, literals)
-            # SQL: NULL IN (...) is NULL (the row is dropped, also under NOT).
-            unknown = self.pa.nulls(1, self.pa.bool_())[0]
-            member = pc.if_else(pc.is_null(value), unknown, pc.is_in(value, value_set=value_set))
-            return pc.invert(member) if negated else member
+            return self.member(node[1], node[2], node[3])
         if tag == "like":
             _, operand, pattern, negated, ignore_case = node
-            match = pc.match_like(self.operand(operand, None), pattern=pattern, ignore_case=ignore_case)
+            keyword = "ILIKE" if ignore_case else "LIKE"
+            value = self.needs_column(keyword, operand)
+            if self.family(operand) != "string":
+                raise self.fail(f"{self.describe(operand)} is not a string column; {keyword} matches strings")
+            match = pc.match_like(value, pattern=pattern, ignore_case=ignore_case)
             return pc.invert(match) if negated else match
-        raise FilterError(f"filter {self.text!r}: unsupported construct {tag}")
+        raise self.fail(f"unsupported construct {tag}")
 
-    def column_type(self, node: Optional[Node]) -> Any:
-        if node is not None and node[0] == "col":
-            return self.schema.field(node[1]).type
+    def needs_column(self, what: str, node: Node) -> Any:
+        if node[0] != "col":
+            raise self.fail(f"{what} needs a column on its left, found {_show(node)}")
+        return self.column(node[1])
+
+    def family(self, node: Node) -> Optional[str]:
+        """What a column's values are compared as (None: not comparable)."""
+        pa, data_type = self.pa, self.schema.field(node[1]).type
+        types = pa.types
+        if types.is_integer(data_type) and data_type != pa.uint64():
+            return "int"
+        if types.is_float32(data_type) or types.is_float64(data_type):
+            return "float"
+        if types.is_decimal128(data_type):
+            return "decimal"
+        if types.is_string(data_type) or types.is_large_string(data_type) or _is_string_view(pa, data_type):
+            return "string"
+        if types.is_boolean(data_type):
+            return "bool"
+        if types.is_date(data_type):
+            return "date"
+        if types.is_timestamp(data_type):
+            return "timestamp"
         return None
 
-    def operand(self, node: Node, other: Optional[Node]) -> Any:
-        """A column reference, or a literal typed for the column it is compared with."""
-        if node[0] == "col":
-            return self.column(node[1])
-        return self.literals([node], self.column_type(other))[0]
+    def describe(self, node: Node) -> str:
+        return f"{_show(node)} ({self.schema.field(node[1]).type})"
 
-    def literals(self, nodes: List[Node], target: Any) -> Any:
-        """An Arrow array of literal values, converted to ``target`` where SQL would."""
+    def truth(self, node: Node) -> Any:
+        if node[0] == "lit":
+            if node[2] == "bool":
+                return self.pa.Array.from_buffers(self.pa.bool_(), 1, [None, _bitmap(self.pa, [node[1]])])[0]
+            if node[2] == "null":
+                return self.pa.nulls(1, self.pa.bool_())[0]
+            raise self.fail(f"{_show(node)} is not a condition; compare a column with it, e.g. miles > 1")
+        if self.family(node) != "bool":
+            raise self.fail(
+                f"{self.describe(node)} is not a boolean column; compare it, e.g. {_show(node)} IS NOT NULL"
+            )
+        return self.column(node[1])
+
+    def compare(self, op: str, left: Node, right: Node) -> Any:
+        if left[0] == "lit" and right[0] == "lit":
+            raise self.fail(f"{_show(left)} {op} {_show(right)} compares two values; one side must be a column")
+        if left[0] == "lit":
+            left, right, op = right, left, _FLIPPED[op]
+        value = self.column(left[1])
+        if right[0] == "col":
+            self.check_columns(left, right)
+            other = self.column(right[1])
+        elif right[2] == "null":
+            return self.pa.nulls(1, self.pa.bool_())[0]
+        else:
+            other = self.literals(left, [right])[0]
+        return _COMPARE[op](self.pc)(value, other)
+
+    def check_columns(self, left: Node, right: Node) -> None:
+        """Columns compare with columns of the same kind (pyarrow casts between them)."""
+        families = {self.family(left), self.family(right)}
+        numeric, temporal = {"int", "float", "decimal"}, {"date", "timestamp"}
+        if None not in families and (families <= numeric or families <= temporal or len(families) == 1):
+            if families == {"timestamp"}:
+                zones = {self.schema.field(node[1]).type.tz is None for node in (left, right)}
+                if len(zones) > 1:
+                    raise self.fail(
+                        f"cannot compare {self.describe(left)} with {self.describe(right)}: "
+                        "one has a time zone and the other not"
+                    )
+            return
+        raise self.fail(f"cannot compare {self.describe(left)} with {self.describe(right)}")
+
+    def member(self, operand: Node, items: List[Node], negated: bool) -> Any:
+        pc, pa = self.pc, self.pa
+        value = self.needs_column("IN", operand)
+        kinds = sorted({item[2] for item in items if item[2] != "null"})
+        if len(kinds) > 1:
+            raise self.fail(f"mixed literal types {', '.join(kinds)} in the IN list; use values of one type")
+        present = [item for item in items if item[2] != "null"]
+        values = self.literals(operand, present) if present else None
+        unknown = pa.nulls(1, pa.bool_())[0]
+        member = pc.if_else(pc.is_null(value), unknown, pc.is_in(value, value_set=self.value_set(operand, values)))
+        if len(present) < len(items):  # x IN (..., NULL) is NULL when x is not listed
+            member = pc.or_kleene(member, unknown)
+        return pc.invert(member) if negated else member
+
+    def literals(self, column: Node, nodes: List[Node]) -> Any:
+        """An Arrow array of literal values converted to what ``column`` is compared as."""
         pa = self.pa
-        kinds = {node[2] for node in nodes}
+        family, target = self.family(column), self.schema.field(column[1]).type
+        kind = nodes[0][2]
         values = [node[1] for node in nodes]
-        try:
-            if kinds == {"null"}:
-                return pa.nulls(len(values), target or pa.null())
-            if len(kinds) > 1 and kinds != {"number"}:
-                raise ValueError(f"mixed literal types {', '.join(sorted(kinds))}")
-            kind = kinds.pop()
-            if target is not None and pa.types.is_timestamp(target) and kind in ("string", "date", "timestamp"):
-                return _timestamps(pa, [_as_datetime(v) for v in values], target.unit, target.tz)
-            if target is not None and pa.types.is_date(target) and kind in ("string", "date"):
-                dates = [v if kind == "date" else _dt.date.fromisoformat(v.strip()) for v in values]
-                return _dates(pa, dates).cast(target)
-            if kind == "string":
-                strings = _strings(pa, values)
-                if target is not None and (pa.types.is_large_string(target) or _is_string_view(pa, target)):
-                    return strings.cast(target)
-                return strings
-            if kind == "number":
-                if target is not None and pa.types.is_decimal(target):
-                    return _decimals(pa, values)
-                return _numbers(pa, values)
-            if kind == "bool":
-                return pa.Array.from_buffers(pa.bool_(), len(values), [None, _bitmap(pa, values)])
+        allowed = {
+            "int": ("number",),
+            "float": ("number",),
+            "decimal": ("number",),
+            "string": ("string",),
+            "bool": ("bool",),
+            "date": ("string", "date", "timestamp"),
+            "timestamp": ("string", "date", "timestamp"),
+        }
+        if kind not in allowed.get(family or "", ()):
+            raise self.fail(f"cannot compare {self.describe(column)} with {_show(nodes[0])}")
+        if kind == "string" and family in ("date", "timestamp"):
+            parse_text = _parse_date if family == "date" else _parse_timestamp
+            parsed = [parse_text(v) for v in values]
+            for node, item in zip(nodes, parsed):
+                if item is None:
+                    hint = (
+                        "write a date as 'YYYY-MM-DD'"
+                        if family == "date"
+                        else "write a timestamp as 'YYYY-MM-DD HH:MM:SS' (optionally .ffffff and Z or +HH:MM)"
+                    )
+                    raise self.fail(f"cannot compare {self.describe(column)} with {_show(node)}: {hint}")
+            values, kind = parsed, family
+        if family == "timestamp":
+            return _timestamps(pa, [_as_datetime(v) for v in values], target.unit, target.tz)
+        if family == "date":
             if kind == "date":
-                return _dates(pa, values)
+                dates = _dates(pa, values)
+                return dates.cast(target) if dates.type != target else dates
+            # A date column meets a timestamp as midnight (pyarrow casts it).
             return _timestamps(pa, values, "us", "UTC" if any(v.tzinfo for v in values) else None)
-        except (ValueError, TypeError, OverflowError, pa.ArrowException) as exc:
-            shown = ", ".join(repr(v) for v in values)
-            raise FilterError(f"filter {self.text!r}: cannot use {shown} with a {target} column: {exc}") from None
+        if kind == "string":
+            strings = _strings(pa, values)
+            return strings.cast(target) if strings.type != target else strings
+        if kind == "bool":
+            return pa.Array.from_buffers(pa.bool_(), len(values), [None, _bitmap(pa, values)])
+        if family == "decimal":
+            return _decimals(pa, values)
+        return _numbers(pa, values)
 
-    def value_set(self, operand: Node, literals: List[Node]) -> Any:
+    def value_set(self, operand: Node, values: Any) -> Any:
+        """The IN list as an array of the column's type, without values no row can equal."""
         pa = self.pa
-        target = self.column_type(operand)
-        literals = [item for item in literals if item[2] != "null"]
-        if target is not None and pa.types.is_integer(target):
-            # 1.5 can never equal an integer; 2.0 can.
-            literals = [
-                ("lit", int(v), k) if isinstance(v, float) and v.is_integer() else (t, v, k)
-                for t, v, k in literals
-                if not (isinstance(v, float) and not v.is_integer())
-            ]
-        if not literals:
-            return pa.nulls(0, target or pa.null())
-        values = self.literals(literals, target)
-        if target is not None and values.type != target:
+        target = self.schema.field(operand[1]).type
+        if values is None:
+            return pa.nulls(0, target)
+        family = self.family(operand)
+        if family in ("int", "float", "decimal"):
+            values = [v for v in values.to_pylist() if _fits(pa, target, family, v)]
+            if not values:
+                return pa.nulls(0, target)
+            if family == "decimal":
+                return _strings(pa, [_plain(v) for v in values]).cast(target)
+            return _numbers(pa, values).cast(target)
+        if family == "date" and pa.types.is_timestamp(values.type):
+            # Only a timestamp at midnight can equal a date.
+            instants = [_as_utc(v) for v in values.to_pylist()]
+            values = _dates(pa, [v.date() for v in instants if v.time() == _dt.time(0)])
+        return values.cast(target) if values.type != target else values
+
+
+def _as_utc(value: _dt.datetime) -> _dt.datetime:
+    return value.astimezone(_dt.timezone.utc).replace(tzinfo=None) if value.tzinfo is not None else value
+
+
+_FLIPPED = {"=": "=", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+
+def _show(node: Node) -> str:
+    """A node as the filter would write it, for messages."""
+    if node[0] == "col":
+        name = node[1]
+        if re.fullmatch(r"[^\W\d]\w*", name) and name.upper() not in _KEYWORDS:
+            return name
+        return '"' + name.replace('"', '""') + '"'
+    value, kind = node[1], node[2]
+    if kind == "string":
+        return "'" + value.replace("'", "''") + "'"
+    if kind in ("bool", "null"):
+        return str(value).upper() if kind == "bool" else "NULL"
+    if kind == "date":
+        return f"DATE '{value.isoformat()}'"
+    if kind == "timestamp":
+        return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
+    return repr(value)
+
+
+def _fits(pa: Any, target: Any, family: str, value: Any) -> bool:
+    """Whether a number can equal some value of a numeric column (IN lists hold only those)."""
+    import struct
+
+    if family == "int":
+        if isinstance(value, float):
+            if not value.is_integer():
+                return False
+            value = int(value)
+        bits = target.bit_width
+        low, high = (0, 1 << bits) if pa.types.is_unsigned_integer(target) else (-(1 << (bits - 1)), 1 << (bits - 1))
+        return low <= value < high
+    if family == "float" and pa.types.is_float32(target):
+        try:
+            return struct.unpack("<f", struct.pack("<f", float(value)))[0] == float(value)
+        except OverflowError:
+            return False
+    if family == "decimal":
+        import decimal
+
+        with decimal.localcontext() as context:
+            context.prec = 100  # exact for every float's shortest repr
             try:
-                return values.cast(target)
-            except pa.ArrowException:
-                return values
-        return values
+                scaled = decimal.Decimal(_plain(value)).scaleb(target.scale)
+            except decimal.InvalidOperation:
+                return False
+            return scaled == scaled.to_integral_value() and len(str(abs(int(scaled)))) <= target.precision
+    return True
+
+
+def _plain(value: Any) -> str:
+    """A number as plain decimal text: 1e+20 -> 100000000000000000000 (the float's shortest repr, as Go reads it)."""
+    import decimal
+
+    if isinstance(value, float):
+        value = decimal.Decimal(repr(value))
+    if isinstance(value, decimal.Decimal):
+        return format(value, "f")
+    return str(value)
 
 
 # Arrow arrays from Python values without pyarrow's Python-object converter.
@@ -447,13 +666,16 @@ def _strings(pa: Any, values: List[str]) -> Any:
 
 
 def _decimals(pa: Any, values: List[Any]) -> Any:
-    texts = [repr(v) if isinstance(v, float) else str(v) for v in values]
-    if any("e" in t.lower() for t in texts):
+    """Numbers compared exactly with a decimal column (as floats when they need more than 38 digits)."""
+    if any(isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))) for v in values):
         return _numbers(pa, values)
+    texts = [_plain(v) for v in values]
     # The smallest decimal type that holds every literal, so comparing with
     # the column's decimal type does not overflow precision 38.
     scale = max(len(t.partition(".")[2]) for t in texts)
     whole = max(len(t.lstrip("-").partition(".")[0]) for t in texts)
+    if whole + scale > 38:
+        return _numbers(pa, values)
     return _strings(pa, texts).cast(pa.decimal128(max(whole + scale, 1), scale))
 
 
@@ -473,11 +695,10 @@ def _dates(pa: Any, values: List[_dt.date]) -> Any:
 
 
 def _as_datetime(value: Any) -> _dt.datetime:
+    """A date or timestamp literal as a timestamp (a date at midnight)."""
     if isinstance(value, _dt.datetime):
         return value
-    if isinstance(value, _dt.date):
-        return _dt.datetime(value.year, value.month, value.day)
-    return _parse_timestamp(value)
+    return _dt.datetime(value.year, value.month, value.day)
 
 
 _PER_SECOND = {"s": 1, "ms": 1000, "us": 1000_000, "ns": 1000_000_000}
@@ -489,9 +710,7 @@ def _timestamps(pa: Any, values: List[_dt.datetime], unit: str, tz: Optional[str
 
     ticks = []
     for value in values:
-        if value.tzinfo is not None:
-            value = value.astimezone(_dt.timezone.utc).replace(tzinfo=None)
-        delta = value - _dt.datetime(1970, 1, 1)
+        delta = _as_utc(value) - _dt.datetime(1970, 1, 1)
         micros = (delta.days * 86400 + delta.seconds) * 1000_000 + delta.microseconds
         ticks.append(micros * 1000 if unit == "ns" else micros // (1000_000 // _PER_SECOND[unit]))
     buffer = pa.py_buffer(struct.pack(f"<{len(ticks)}q", *ticks))

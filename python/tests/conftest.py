@@ -15,6 +15,12 @@ import pyarrow as pa
 import pytest
 
 SDK_DIR = Path(__file__).resolve().parent.parent
+TESTDATA = SDK_DIR.parent / "testdata"  # vectors shared with the Go tests
+
+
+def vectors(name: str) -> Any:
+    """A JSON file of shared test vectors under the repository's testdata/."""
+    return json.loads((TESTDATA / name).read_text(encoding="utf-8"))
 
 
 def sdk_env(**extra: str) -> Dict[str, str]:
