@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/tarnhq/tarn"
-	"github.com/tarnhq/tarn/server"
+	"github.com/tarnhq/tarn/api"
 )
 
 // Config says where the server is and who is calling.
@@ -22,7 +22,7 @@ type Config struct {
 	HTTP *http.Client
 }
 
-// Client talks to one server.
+// Client talks to one api.
 type Client struct {
 	base  *url.URL
 	token string
@@ -91,7 +91,7 @@ func unwrapURL(err error) error {
 // responseError decodes {"error":{"code","message"}}.
 func responseError(resp *http.Response) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	var body server.ErrorBody
+	var body api.ErrorBody
 	if err := json.Unmarshal(b, &body); err != nil || body.Error.Code == "" {
 		return tarn.Errorf(tarn.EINTERNAL, "the server answered %s: %s", resp.Status, strings.TrimSpace(string(b)))
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/tarnhq/tarn"
-	"github.com/tarnhq/tarn/server"
+	"github.com/tarnhq/tarn/api"
 )
 
 type queries Client
@@ -40,7 +40,7 @@ func (q *queries) Query(ctx context.Context, req tarn.QueryRequest) (*tarn.Query
 	if err != nil {
 		return nil, err
 	}
-	job := resp.Header.Get(server.HeaderJob)
+	job := resp.Header.Get(api.HeaderJob)
 	rdr, err := ipc.NewReader(resp.Body)
 	if err != nil {
 		resp.Body.Close()
@@ -49,7 +49,7 @@ func (q *queries) Query(ctx context.Context, req tarn.QueryRequest) (*tarn.Query
 		}
 		return nil, q.c().jobFailure(job, err)
 	}
-	schema, info, err := server.SplitQueryInfo(rdr.Schema())
+	schema, info, err := api.SplitQueryInfo(rdr.Schema())
 	if err != nil {
 		rdr.Release()
 		resp.Body.Close()
@@ -127,7 +127,7 @@ func (r *remoteReader) close() error {
 // CopyTo has the server write the file and downloads it next to path,
 // renaming it into place only when complete.
 func (q *queries) CopyTo(ctx context.Context, req tarn.QueryRequest, format, path string) (*tarn.CopyResult, error) {
-	hreq, err := q.c().request(ctx, "POST", "/v1/query/export", nil, jsonBody(server.ExportRequest{QueryRequest: req, Format: format}), "application/json")
+	hreq, err := q.c().request(ctx, "POST", "/v1/query/export", nil, jsonBody(api.ExportRequest{QueryRequest: req, Format: format}), "application/json")
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +137,7 @@ func (q *queries) CopyTo(ctx context.Context, req tarn.QueryRequest, format, pat
 	}
 	defer resp.Body.Close()
 	var res tarn.CopyResult
-	if err := server.DecodeHeader(resp.Header.Get(server.HeaderCopy), &res); err != nil {
+	if err := api.DecodeHeader(resp.Header.Get(api.HeaderCopy), &res); err != nil {
 		return nil, tarn.Errorf(tarn.EINTERNAL, "the server sent a result file without its description: %v", err)
 	}
 	abs, err := filepath.Abs(path)

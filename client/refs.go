@@ -5,7 +5,7 @@ import (
 	"strconv"
 
 	"github.com/tarnhq/tarn"
-	"github.com/tarnhq/tarn/server"
+	"github.com/tarnhq/tarn/api"
 )
 
 type refs Client
@@ -23,7 +23,7 @@ func (r *refs) GetRef(ctx context.Context, name string) (*tarn.Ref, error) {
 }
 
 func (r *refs) CreateRef(ctx context.Context, kind tarn.RefKind, name, from string) (*tarn.Ref, error) {
-	return do[*tarn.Ref](ctx, r.c(), "POST", "/v1/refs", nil, server.CreateRefRequest{Kind: kind, Name: name, From: from})
+	return do[*tarn.Ref](ctx, r.c(), "POST", "/v1/refs", nil, api.CreateRefRequest{Kind: kind, Name: name, From: from})
 }
 
 func (r *refs) DeleteRef(ctx context.Context, kind tarn.RefKind, name string) error {
@@ -31,7 +31,7 @@ func (r *refs) DeleteRef(ctx context.Context, kind tarn.RefKind, name string) er
 }
 
 func (r *refs) RenameBranch(ctx context.Context, oldName, newName string) (*tarn.Ref, error) {
-	return do[*tarn.Ref](ctx, r.c(), "POST", "/v1/refs/"+esc(oldName)+"/rename", nil, server.RenameRequest{NewName: newName})
+	return do[*tarn.Ref](ctx, r.c(), "POST", "/v1/refs/"+esc(oldName)+"/rename", nil, api.RenameRequest{NewName: newName})
 }
 
 func (r *refs) Resolve(ctx context.Context, ref string) (*tarn.Commit, error) {

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/tarnhq/tarn"
-	"github.com/tarnhq/tarn/server"
+	"github.com/tarnhq/tarn/api"
 )
 
 type runs Client
@@ -78,7 +78,7 @@ func (r *runs) Run(ctx context.Context, req tarn.RunRequest, events func(tarn.Ru
 	sc.Buffer(make([]byte, 64*1024), 16<<20)
 	var job *tarn.Job
 	for sc.Scan() {
-		var line server.RunLine
+		var line api.RunLine
 		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
 			return nil, tarn.Errorf(tarn.EINTERNAL, "malformed run progress from the server: %v", err)
 		}
@@ -175,7 +175,7 @@ type users Client
 var _ tarn.UserService = (*users)(nil)
 
 func (u *users) AddUser(ctx context.Context, req tarn.NewUser) (*tarn.User, string, error) {
-	out, err := do[server.AddUserResponse](ctx, (*Client)(u), "POST", "/v1/users", nil, req)
+	out, err := do[api.AddUserResponse](ctx, (*Client)(u), "POST", "/v1/users", nil, req)
 	return out.User, out.Token, err
 }
 

@@ -10,8 +10,8 @@ import (
 	"path/filepath"
 
 	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/api"
 	"github.com/tarnhq/tarn/ingest"
-	"github.com/tarnhq/tarn/server"
 )
 
 type tables Client
@@ -25,7 +25,7 @@ func (t *tables) ListNamespaces(ctx context.Context, ref string) ([]tarn.Namespa
 }
 
 func (t *tables) CreateNamespace(ctx context.Context, branch, ns string, info tarn.CommitInfo) (*tarn.Commit, error) {
-	return do[*tarn.Commit](ctx, t.c(), "POST", "/v1/namespaces", nil, server.NamespaceRequest{Branch: branch, Namespace: ns, Info: info})
+	return do[*tarn.Commit](ctx, t.c(), "POST", "/v1/namespaces", nil, api.NamespaceRequest{Branch: branch, Namespace: ns, Info: info})
 }
 
 func writeQuery(branch string, info tarn.CommitInfo, kv ...string) url.Values {
@@ -37,7 +37,7 @@ func (t *tables) DropNamespace(ctx context.Context, branch, ns string, force boo
 }
 
 func (t *tables) ListTables(ctx context.Context, ref, namespace string) ([]tarn.TableSummary, *tarn.Commit, error) {
-	out, err := do[server.TableList](ctx, t.c(), "GET", "/v1/tables", vals("ref", ref, "namespace", namespace), nil)
+	out, err := do[api.TableList](ctx, t.c(), "GET", "/v1/tables", vals("ref", ref, "namespace", namespace), nil)
 	return out.Tables, out.Commit, err
 }
 
@@ -116,9 +116,9 @@ func (t *tables) DropTable(ctx context.Context, ident tarn.TableIdent, branch st
 }
 
 func (t *tables) RevertTable(ctx context.Context, ident tarn.TableIdent, branch, to string, info tarn.CommitInfo) (*tarn.WriteResult, error) {
-	return do[*tarn.WriteResult](ctx, t.c(), "POST", "/v1/tables/"+esc(ident.String())+"/revert", nil, server.RevertRequest{Branch: branch, To: to, Info: info})
+	return do[*tarn.WriteResult](ctx, t.c(), "POST", "/v1/tables/"+esc(ident.String())+"/revert", nil, api.RevertRequest{Branch: branch, To: to, Info: info})
 }
 
 func (t *tables) Verify(ctx context.Context, history bool) (*tarn.VerifyReport, error) {
-	return do[*tarn.VerifyReport](ctx, t.c(), "POST", "/v1/verify", nil, server.VerifyRequest{History: history})
+	return do[*tarn.VerifyReport](ctx, t.c(), "POST", "/v1/verify", nil, api.VerifyRequest{History: history})
 }

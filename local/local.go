@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/tarnhq/tarn/jobs"
+
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/cache"
 	"github.com/tarnhq/tarn/catalog"
@@ -62,7 +64,7 @@ type Lakehouse struct {
 	cat    *catalog.Catalog
 	tables *table.Service
 	engine *query.Engine
-	jobs   *JobManager
+	jobs   *jobs.Manager
 	users  *UserStore
 
 	sandboxOnce sync.Once
@@ -98,7 +100,7 @@ func Open(ctx context.Context, cfg Config) (*Lakehouse, error) {
 		qopts.AllowedDirs = []string{filepath.Join(home, "warehouse")}
 	}
 	l := &Lakehouse{Home: home, cfg: cfg, cat: cat, tables: tables, engine: query.New(tables, qopts)}
-	l.jobs = newJobManager(home, &runService{l: l})
+	l.jobs = jobs.New(filepath.Join(home, "jobs"))
 	l.users = &UserStore{Path: filepath.Join(home, "users.json")}
 	return l, nil
 }
@@ -135,7 +137,7 @@ func (l *Lakehouse) Services() *tarn.Services {
 }
 
 // Jobs returns the lakehouse's job manager.
-func (l *Lakehouse) Jobs() *JobManager { return l.jobs }
+func (l *Lakehouse) Jobs() *jobs.Manager { return l.jobs }
 
 // Close releases the catalog and the query engine.
 func (l *Lakehouse) Close() error {

@@ -11,11 +11,12 @@ import (
 	"errors"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/tarnhq/tarn/internal/atomicfile"
 
 	"github.com/tarnhq/tarn"
 )
@@ -61,7 +62,7 @@ func (s *UserStore) save(f *userFile) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(s.Path, b, 0o600)
+	return atomicfile.Write(s.Path, b, 0o600)
 }
 
 // ValidUserName says what is wrong with a user name, if anything.
@@ -150,32 +151,4 @@ func (s *UserStore) Authenticate(token string) (*tarn.User, error) {
 func hashToken(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:])
-}
-
-// writeFileAtomic writes a file through a temporary file and a rename.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/tarnhq/tarn"
-	"github.com/tarnhq/tarn/local"
 )
 
 // Authenticator turns a bearer token into a user.
@@ -137,7 +136,7 @@ func (s *Server) visibleJob(ctx context.Context, id string) (*tarn.Job, error) {
 		return nil, err
 	}
 	if !s.mayView(ctx, j) {
-		return nil, local.JobNotFound(id)
+		return nil, tarn.JobNotFound(id)
 	}
 	return j, nil
 }

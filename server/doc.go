@@ -11,7 +11,7 @@
 // (NDJSON, one object a line, written as events happen). A query that fails
 // after its first batch breaks the response off; its job holds the error.
 // The result's description is in the Arrow stream's schema metadata
-// (MetaQuery). Errors are {"error":{"code":"not_found","message":"..."}}
+// (api.MetaQuery). Errors are {"error":{"code":"not_found","message":"..."}}
 // with the status from one table (statusOf); the code is the tarn error
 // code, so a client maps it back exactly. Every request is checked against
 // api/openapi.yaml (package api) before a handler runs (spec.go); bodies

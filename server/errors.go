@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/api"
 )
 
 // statuses maps error codes to HTTP statuses; the client maps the code in
@@ -19,14 +20,6 @@ var statuses = map[string]int{
 	tarn.EEXISTS:       http.StatusConflict,
 	tarn.ECANCELLED:    http.StatusConflict, // the job was cancelled: not the server's failure
 	tarn.EINTERNAL:     http.StatusInternalServerError,
-}
-
-// ErrorBody is the JSON body of every error response.
-type ErrorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
 }
 
 // statusError gives an error a status the code table does not: 413 for
@@ -71,7 +64,7 @@ func (s *Server) writeError(w http.ResponseWriter, err error) {
 }
 
 func writeError(w http.ResponseWriter, err error) {
-	var body ErrorBody
+	var body api.ErrorBody
 	body.Error.Code = tarn.ErrorCode(err)
 	body.Error.Message = tarn.CapMessage(err.Error())
 	status := statusOf(err)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/api"
 )
 
 func TestWriteError(t *testing.T) {
@@ -29,7 +30,7 @@ func TestWriteError(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			w := httptest.NewRecorder()
 			writeError(w, tc.err)
-			var body ErrorBody
+			var body api.ErrorBody
 			if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
 				t.Fatal(err)
 			}

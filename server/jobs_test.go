@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/api"
 	"github.com/tarnhq/tarn/local"
 	"github.com/tarnhq/tarn/query"
 	"github.com/tarnhq/tarn/server"
@@ -125,7 +126,7 @@ func TestServer_QueryCancelled(t *testing.T) {
 	t.Run("JobCancel", func(t *testing.T) {
 		type answer struct {
 			status int
-			body   server.ErrorBody
+			body   api.ErrorBody
 		}
 		answers := make(chan answer, 1)
 		go func() {

@@ -2,83 +2,16 @@ package server
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 
-	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/tarnhq/tarn"
-	"github.com/tarnhq/tarn/local"
+	"github.com/tarnhq/tarn/api"
 )
-
-// Query protocol: the rows as an Arrow IPC stream in the body, the
-// result's QueryInfo as JSON in the stream's schema metadata under
-// MetaQuery (a header grew with the columns past what clients read). An
-// error after the status was sent breaks the response off (no end of the
-// chunked body, no end-of-stream marker): the client then reads the error
-// from the job named in X-Tarn-Job.
-const (
-	ArrowStream   = "application/vnd.apache.arrow.stream"
-	MetaQuery     = "tarn.query"
-	HeaderCopy    = "X-Tarn-Copy"
-	HeaderJob     = "X-Tarn-Job"
-	ContentNDJSON = "application/x-ndjson"
-	ContentOctet  = "application/octet-stream"
-)
-
-// WithQueryInfo returns schema with info in its metadata (MetaQuery).
-func WithQueryInfo(schema *arrow.Schema, info tarn.QueryInfo) *arrow.Schema {
-	b, _ := json.Marshal(info)
-	meta := arrow.NewMetadata([]string{MetaQuery}, []string{string(b)})
-	return arrow.NewSchema(schema.Fields(), &meta)
-}
-
-// SplitQueryInfo reads the QueryInfo from a result stream's schema and
-// returns the schema without it.
-func SplitQueryInfo(schema *arrow.Schema) (*arrow.Schema, tarn.QueryInfo, error) {
-	var info tarn.QueryInfo
-	md := schema.Metadata()
-	i := md.FindKey(MetaQuery)
-	if i < 0 {
-		return schema, info, fmt.Errorf("no %s in the stream's schema metadata", MetaQuery)
-	}
-	if err := json.Unmarshal([]byte(md.Values()[i]), &info); err != nil {
-		return schema, info, err
-	}
-	var keys, values []string
-	for k, key := range md.Keys() {
-		if k != i {
-			keys, values = append(keys, key), append(values, md.Values()[k])
-		}
-	}
-	var rest *arrow.Metadata
-	if len(keys) > 0 {
-		m := arrow.NewMetadata(keys, values)
-		rest = &m
-	}
-	return arrow.NewSchema(schema.Fields(), rest), info, nil
-}
-
-// EncodeHeader encodes a value for a header.
-func EncodeHeader(v any) string {
-	b, _ := json.Marshal(v)
-	return base64.StdEncoding.EncodeToString(b)
-}
-
-// DecodeHeader decodes a value from a header.
-func DecodeHeader(s string, v any) error {
-	b, err := base64.StdEncoding.DecodeString(s)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, v)
-}
 
 func (s *Server) decodeQuery(r *http.Request) (tarn.QueryRequest, error) {
 	var req tarn.QueryRequest
@@ -108,15 +41,15 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) error {
 		}
 		defer res.Close()
 		h := w.Header()
-		h.Set("Content-Type", ArrowStream)
-		h.Set(HeaderJob, local.JobID(ctx))
+		h.Set("Content-Type", api.ArrowStream)
+		h.Set(api.HeaderJob, tarn.JobIDFromContext(ctx))
 		w.WriteHeader(http.StatusOK)
 		streaming = true
 		rc := http.NewResponseController(w)
-		iw := ipc.NewWriter(w, ipc.WithSchema(WithQueryInfo(res.Schema, res.QueryInfo)))
+		iw := ipc.NewWriter(w, ipc.WithSchema(api.WithQueryInfo(res.Schema, res.QueryInfo)))
 		for res.Records.Next() {
 			if err := iw.Write(res.Records.RecordBatch()); err != nil {
-				return local.ErrClientGone // the job ends cancelled
+				return tarn.ErrClientGone // the job ends cancelled
 			}
 			rc.Flush()
 		}
@@ -134,24 +67,18 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) error {
 	return err
 }
 
-// ExportRequest is the body of POST /v1/query/export.
-type ExportRequest struct {
-	tarn.QueryRequest
-	Format string `json:"format"`
-}
-
 // export writes a result in a file format on the server's disk (DuckDB
 // streams it there in bounded memory) and sends the file. The file goes
 // into a folder of the export's job that only its own database may use.
 func (s *Server) export(w http.ResponseWriter, r *http.Request) error {
-	var req ExportRequest
+	var req api.ExportRequest
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
 	var res *tarn.CopyResult
 	var dir string
 	err := s.track(r, "query", req.Ref, firstLine(req.SQL), func(ctx context.Context) (err error) {
-		dir = filepath.Join(s.ExportDir, local.JobID(ctx))
+		dir = filepath.Join(s.ExportDir, tarn.JobIDFromContext(ctx))
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return err
 		}
@@ -170,8 +97,8 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) error {
 	}
 	defer f.Close()
 	res.Path = ""
-	w.Header().Set("Content-Type", ContentOctet)
-	w.Header().Set(HeaderCopy, EncodeHeader(res))
+	w.Header().Set("Content-Type", api.ContentOctet)
+	w.Header().Set(api.HeaderCopy, api.EncodeHeader(res))
 	if st, err := f.Stat(); err == nil {
 		w.Header().Set("Content-Length", strconv.FormatInt(st.Size(), 10))
 	}

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/api"
 )
 
 func refKind(s string) (tarn.RefKind, error) {
@@ -32,13 +33,6 @@ func (s *Server) listRefs(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// CreateRefRequest is the body of POST /v1/refs.
-type CreateRefRequest struct {
-	Kind tarn.RefKind `json:"kind"`
-	Name string       `json:"name"`
-	From string       `json:"from"`
-}
-
 func (s *Server) checkRefWrite(r *http.Request, kind tarn.RefKind, name string) error {
 	if kind == tarn.KindTag {
 		return s.adminOnly(r.Context(), "create or delete tags")
@@ -47,7 +41,7 @@ func (s *Server) checkRefWrite(r *http.Request, kind tarn.RefKind, name string) 
 }
 
 func (s *Server) createRef(w http.ResponseWriter, r *http.Request) error {
-	var req CreateRefRequest
+	var req api.CreateRefRequest
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
@@ -94,13 +88,8 @@ func (s *Server) deleteRef(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// RenameRequest is the body of POST /v1/refs/{name}/rename.
-type RenameRequest struct {
-	NewName string `json:"new_name"`
-}
-
 func (s *Server) renameBranch(w http.ResponseWriter, r *http.Request) error {
-	var req RenameRequest
+	var req api.RenameRequest
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}

@@ -7,17 +7,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/api"
 )
-
-// RunLine is one line of the NDJSON stream of POST /v1/runs: first the
-// job, then events as they happen, last the job again with the result.
-type RunLine struct {
-	Job   *tarn.Job      `json:"job,omitempty"`
-	Event *tarn.RunEvent `json:"event,omitempty"`
-	Done  bool           `json:"done,omitempty"`
-}
 
 // run takes a multipart upload: a "request" part (tarn.RunRequest) and a
 // "project" part (the project folder as tar.gz). The run is a job: with
@@ -42,7 +36,7 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request) error {
 		req.Author = user
 	}
 	req.ProjectDir = filepath.Join(dir, "project")
-	job, _, err := s.Jobs.StartRun(req, user, dir)
+	job, _, err := s.Jobs.Start(r.Context(), s.runJob(req, user, dir))
 	if err != nil {
 		os.RemoveAll(dir)
 		return err
@@ -51,11 +45,11 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusAccepted, s.redact.redactJob(job))
 		return nil
 	}
-	w.Header().Set("Content-Type", ContentNDJSON)
+	w.Header().Set("Content-Type", api.ContentNDJSON)
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	enc := json.NewEncoder(w)
-	enc.Encode(RunLine{Job: s.redact.redactJob(job)})
+	enc.Encode(api.RunLine{Job: s.redact.redactJob(job)})
 	rc.Flush()
 	lw := &eventLines{enc: enc, redact: s.redact, flush: func() { rc.Flush() }, run: true}
 	if err := s.Jobs.JobLogs(r.Context(), job.ID, true, lw); err != nil {
@@ -65,13 +59,38 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return nil
 	}
-	enc.Encode(RunLine{Job: s.redact.redactJob(final), Done: true})
+	enc.Encode(api.RunLine{Job: s.redact.redactJob(final), Done: true})
 	return nil
+}
+
+// runJob is the job of an uploaded project's run: dir (the upload) is
+// removed when it ends, and messages name the project's files as the
+// client does, relative to the project, never by the upload's path.
+func (s *Server) runJob(req tarn.RunRequest, user, dir string) tarn.JobSpec {
+	prefix := filepath.Clean(req.ProjectDir) + string(filepath.Separator)
+	hide := func(msg string) string { return strings.ReplaceAll(msg, prefix, "") }
+	return tarn.JobSpec{Kind: "run", User: user, Ref: req.Ref, Summary: "tarn run", Serial: true, Cleanup: dir,
+		Do: func(ctx context.Context, log func(tarn.RunEvent)) (*tarn.RunResult, error) {
+			res, err := s.Services.Runs.Run(ctx, req, func(e tarn.RunEvent) {
+				e.Message = hide(e.Message)
+				log(e)
+			})
+			if res != nil {
+				res.Error = hide(res.Error)
+				for _, st := range res.Steps {
+					st.Error = hide(st.Error)
+				}
+			}
+			if err != nil {
+				err = &tarn.Error{Code: tarn.ErrorCode(err), Message: hide(err.Error()), Err: err}
+			}
+			return res, err
+		}}
 }
 
 // eventLines turns job log lines (one tarn.RunEvent each) into redacted
 // NDJSON: RunLines for a run's stream (without the job's own end event,
-// which the final RunLine carries), or the events as they are for a job's
+// which the final api.RunLine carries), or the events as they are for a job's
 // log.
 type eventLines struct {
 	enc    *json.Encoder
@@ -92,7 +111,7 @@ func (e *eventLines) Write(p []byte) (int, error) {
 	case ev.Kind == "job":
 		return len(p), nil
 	}
-	return len(p), e.enc.Encode(RunLine{Event: &ev})
+	return len(p), e.enc.Encode(api.RunLine{Event: &ev})
 }
 
 func (e *eventLines) Flush() { e.flush() }
@@ -128,7 +147,7 @@ func (s *Server) jobLogs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", ContentNDJSON)
+	w.Header().Set("Content-Type", api.ContentNDJSON)
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	s.Jobs.JobLogs(r.Context(), j.ID, queryBool(r, "follow"), &eventLines{enc: json.NewEncoder(w), redact: s.redact, flush: func() { rc.Flush() }})
@@ -166,12 +185,6 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// AddUserResponse carries the new token, shown only once.
-type AddUserResponse struct {
-	User  *tarn.User `json:"user"`
-	Token string     `json:"token"`
-}
-
 func (s *Server) addUser(w http.ResponseWriter, r *http.Request) error {
 	if err := s.adminOnly(r.Context(), "add users"); err != nil {
 		return err
@@ -184,6 +197,6 @@ func (s *Server) addUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, AddUserResponse{User: u, Token: token})
+	writeJSON(w, http.StatusCreated, api.AddUserResponse{User: u, Token: token})
 	return nil
 }

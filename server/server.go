@@ -13,13 +13,12 @@ import (
 	"time"
 
 	"github.com/tarnhq/tarn"
-	"github.com/tarnhq/tarn/local"
 )
 
 // Server serves a lakehouse over HTTP.
 type Server struct {
 	Services *tarn.Services
-	Jobs     *local.JobManager
+	Jobs     tarn.JobRunner
 	Users    Authenticator
 	// Insecure serves every request as an admin without a token (loopback only).
 	Insecure bool

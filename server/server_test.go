@@ -21,6 +21,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/api"
 	"github.com/tarnhq/tarn/client"
 	"github.com/tarnhq/tarn/local"
 	"github.com/tarnhq/tarn/query"
@@ -59,7 +60,7 @@ func newTestServerWith(t *testing.T, lake func(*local.Config), configure func(*s
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { lh.Close() })
-	lh.Jobs().Serving = true
+	lh.Jobs().Runs = lh.Services().Runs
 	srv := &server.Server{Services: lh.Services(), Jobs: lh.Jobs(), Users: lh.Users(), Home: home}
 	if configure != nil {
 		configure(srv)
@@ -97,7 +98,7 @@ func (ts *testServer) file(name, content string) string {
 }
 
 // raw sends a request and decodes a JSON error body, if any.
-func (ts *testServer) raw(method, path, token, contentType string, body io.Reader) (int, server.ErrorBody) {
+func (ts *testServer) raw(method, path, token, contentType string, body io.Reader) (int, api.ErrorBody) {
 	ts.t.Helper()
 	req, _ := http.NewRequest(method, ts.url+path, body)
 	if token != "" {
@@ -111,7 +112,7 @@ func (ts *testServer) raw(method, path, token, contentType string, body io.Reade
 		ts.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var eb server.ErrorBody
+	var eb api.ErrorBody
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode >= 400 {
 		if resp.Header.Get("Content-Type") != "application/json" {

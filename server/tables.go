@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/tarnhq/tarn"
-	"github.com/tarnhq/tarn/local"
+	"github.com/tarnhq/tarn/api"
 )
 
 func (s *Server) listNamespaces(w http.ResponseWriter, r *http.Request) error {
@@ -23,15 +23,8 @@ func (s *Server) listNamespaces(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// NamespaceRequest is the body of POST /v1/namespaces.
-type NamespaceRequest struct {
-	Branch    string          `json:"branch"`
-	Namespace string          `json:"namespace"`
-	Info      tarn.CommitInfo `json:"info"`
-}
-
 func (s *Server) createNamespace(w http.ResponseWriter, r *http.Request) error {
-	var req NamespaceRequest
+	var req api.NamespaceRequest
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
@@ -84,14 +77,8 @@ func (s *Server) listTables(w http.ResponseWriter, r *http.Request) error {
 	if list == nil {
 		list = []tarn.TableSummary{}
 	}
-	writeJSON(w, http.StatusOK, TableList{Tables: list, Commit: commit})
+	writeJSON(w, http.StatusOK, api.TableList{Tables: list, Commit: commit})
 	return nil
-}
-
-// TableList is the body of GET /v1/tables.
-type TableList struct {
-	Tables []tarn.TableSummary `json:"tables"`
-	Commit *tarn.Commit        `json:"commit"`
 }
 
 func pathTable(r *http.Request) (tarn.TableIdent, error) {
@@ -128,19 +115,12 @@ func (s *Server) dropTable(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// RevertRequest is the body of POST /v1/tables/{table}/revert.
-type RevertRequest struct {
-	Branch string          `json:"branch"`
-	To     string          `json:"to"`
-	Info   tarn.CommitInfo `json:"info"`
-}
-
 func (s *Server) revertTable(w http.ResponseWriter, r *http.Request) error {
 	ident, err := pathTable(r)
 	if err != nil {
 		return err
 	}
-	var req RevertRequest
+	var req api.RevertRequest
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
@@ -156,13 +136,8 @@ func (s *Server) revertTable(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// VerifyRequest is the body of POST /v1/verify.
-type VerifyRequest struct {
-	History bool `json:"history"`
-}
-
 func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
-	var req VerifyRequest
+	var req api.VerifyRequest
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
@@ -249,7 +224,7 @@ func sourceNote(files []string) string {
 // track runs work as a recorded job of the caller; queries wait for one
 // of the MaxQueries slots.
 func (s *Server) track(r *http.Request, kind, ref, summary string, work func(ctx context.Context) error) error {
-	spec := local.JobSpec{Kind: kind, User: userOf(r.Context()).Name, Ref: ref, Summary: summary}
+	spec := tarn.JobSpec{Kind: kind, User: userOf(r.Context()).Name, Ref: ref, Summary: summary}
 	if kind == "query" {
 		spec.Slots = s.queries
 	}

@@ -20,7 +20,6 @@ import (
 	"syscall"
 
 	"github.com/tarnhq/tarn"
-	"github.com/tarnhq/tarn/pipeline"
 )
 
 // readUpload reads a multipart/form-data upload: first a "request" part
@@ -154,8 +153,8 @@ func (s *Server) receiveProject(r *http.Request, req *tarn.RunRequest, check fun
 		err = tarn.Errorf(tarn.EINVALID, "a run upload needs a \"request\" part and a \"project\" part (the project as tar.gz)")
 	}
 	if err == nil {
-		if st, serr := os.Stat(filepath.Join(dir, "project", pipeline.ProjectFile)); serr != nil || !st.Mode().IsRegular() {
-			err = tarn.Errorf(tarn.EINVALID, "the project has no %s at its root: is it a tarn project? (`tarn init NAME` creates one; run `tarn run -p DIR` on the folder that holds it)", pipeline.ProjectFile)
+		if st, serr := os.Stat(filepath.Join(dir, "project", tarn.ProjectFile)); serr != nil || !st.Mode().IsRegular() {
+			err = tarn.Errorf(tarn.EINVALID, "the project has no %s at its root: is it a tarn project? (`tarn init NAME` creates one; run `tarn run -p DIR` on the folder that holds it)", tarn.ProjectFile)
 		}
 	}
 	return dir, err

@@ -8,12 +8,12 @@ import (
 	"iter"
 	"maps"
 	"net/url"
-	"os"
 	"path"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/tarnhq/tarn/internal/atomicfile"
 
 	"github.com/apache/iceberg-go"
 	icecat "github.com/apache/iceberg-go/catalog"
@@ -512,7 +512,7 @@ func (s *Service) writeMetadata(ctx context.Context, meta icetable.Metadata, loc
 		return fmt.Errorf("encode table metadata: %w", err)
 	}
 	if p, ok := localPath(loc); ok {
-		if err := writeFileAtomic(p, data); err != nil {
+		if err := atomicfile.Write(p, data, 0o644); err != nil {
 			return fmt.Errorf("write table metadata: %w", err)
 		}
 		return crashPoint("after-metadata-write")
@@ -540,27 +540,4 @@ func localPath(loc string) (string, bool) {
 		return "", false
 	}
 	return u.Path, true
-}
-
-func writeFileAtomic(p string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(p), ".tmp-"+filepath.Base(p)+"-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), p)
 }

@@ -98,7 +98,7 @@ killed are marked failed at the next start.`,
 			}
 			fmt.Fprintf(a.stderr, "tarn serve: user code runs in: %s\n", sandbox.Describe())
 			jobs := lh.Jobs()
-			jobs.Serving = true
+			jobs.Runs = lh.Services().Runs // runs submitted with --detach
 			if n, err := jobs.Recover(ctx); err != nil {
 				return err
 			} else if n > 0 {

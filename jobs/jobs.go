@@ -1,4 +1,4 @@
-package local
+package jobs
 
 import (
 	"bufio"
@@ -13,33 +13,35 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/tarnhq/tarn/internal/atomicfile"
 
 	"github.com/tarnhq/tarn"
 )
 
-// JobManager runs jobs and keeps their records and logs under
-// HOME/jobs/ID/ (job.json, events.ndjson). Any process can read them; only
-// the process that started a job (a server) can cancel it. Runs execute
-// one at a time (each run already uses every core); others wait queued.
-type JobManager struct {
-	dir  string
-	runs tarn.RunService
+// Manager runs jobs in this process and keeps their records and logs in
+// a folder (HOME/jobs/ID/: job.json, events.ndjson). Any process can read
+// them; only the process that started a job (a server) can cancel it. Runs
+// execute one at a time (each run already uses every core); others wait
+// queued.
+type Manager struct {
+	dir string
+	// Runs, when set (a server), lets SubmitRun start runs as jobs.
+	Runs tarn.RunService
 
 	mu     sync.Mutex
 	active map[string]context.CancelCauseFunc
 	wg     sync.WaitGroup
 	slot   chan struct{}
-	// Serving is set by a server: only then can runs be submitted.
-	Serving bool
 }
 
-var _ tarn.JobService = (*JobManager)(nil)
+var _ tarn.JobRunner = (*Manager)(nil)
 
-func newJobManager(home string, runs tarn.RunService) *JobManager {
-	return &JobManager{dir: filepath.Join(home, "jobs"), runs: runs, active: map[string]context.CancelCauseFunc{}, slot: make(chan struct{}, 1)}
+// New returns a manager of the jobs recorded in dir.
+func New(dir string) *Manager {
+	return &Manager{dir: dir, active: map[string]context.CancelCauseFunc{}, slot: make(chan struct{}, 1)}
 }
 
 func newJobID() string {
@@ -48,7 +50,7 @@ func newJobID() string {
 	return "j" + time.Now().UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b)
 }
 
-func (m *JobManager) path(id, name string) (string, error) {
+func (m *Manager) path(id, name string) (string, error) {
 	if !validJobID(id) {
 		return "", tarn.Errorf(tarn.ENOTFOUND, "job %s not found: job ids look like j20260101-120000-abcdef (`tarn job ls`)", tarn.Quote(id))
 	}
@@ -67,7 +69,7 @@ func validJobID(id string) bool {
 	return true
 }
 
-func (m *JobManager) save(j *tarn.Job) error {
+func (m *Manager) save(j *tarn.Job) error {
 	b, err := json.MarshalIndent(j, "", "  ")
 	if err != nil {
 		return err
@@ -76,24 +78,18 @@ func (m *JobManager) save(j *tarn.Job) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(p, b, 0o644)
-}
-
-// JobNotFound is the error for a job id that names no job (ENOTFOUND). A
-// server answers it also for a job the caller may not see.
-func JobNotFound(id string) error {
-	return tarn.Errorf(tarn.ENOTFOUND, "job %s not found (`tarn job ls` lists jobs)", tarn.Quote(id))
+	return atomicfile.Write(p, b, 0o644)
 }
 
 // GetJob reads a job record.
-func (m *JobManager) GetJob(ctx context.Context, id string) (*tarn.Job, error) {
+func (m *Manager) GetJob(ctx context.Context, id string) (*tarn.Job, error) {
 	p, err := m.path(id, "job.json")
 	if err != nil {
 		return nil, err
 	}
 	b, err := os.ReadFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, JobNotFound(id)
+		return nil, tarn.JobNotFound(id)
 	}
 	if err != nil {
 		return nil, err
@@ -106,7 +102,7 @@ func (m *JobManager) GetJob(ctx context.Context, id string) (*tarn.Job, error) {
 }
 
 // ListJobs lists jobs, newest first.
-func (m *JobManager) ListJobs(ctx context.Context) ([]*tarn.Job, error) {
+func (m *Manager) ListJobs(ctx context.Context) ([]*tarn.Job, error) {
 	entries, err := os.ReadDir(m.dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
@@ -126,7 +122,7 @@ func (m *JobManager) ListJobs(ctx context.Context) ([]*tarn.Job, error) {
 
 // JobLogs copies the job's events (NDJSON, one tarn.RunEvent a line) to
 // w; with follow it keeps copying until the job has ended.
-func (m *JobManager) JobLogs(ctx context.Context, id string, follow bool, w io.Writer) error {
+func (m *Manager) JobLogs(ctx context.Context, id string, follow bool, w io.Writer) error {
 	if _, err := m.GetJob(ctx, id); err != nil {
 		return err
 	}
@@ -189,13 +185,13 @@ func (m *JobManager) JobLogs(ctx context.Context, id string, follow bool, w io.W
 }
 
 // CancelJob cancels a job this process runs.
-func (m *JobManager) CancelJob(ctx context.Context, id string) (*tarn.Job, error) {
+func (m *Manager) CancelJob(ctx context.Context, id string) (*tarn.Job, error) {
 	return m.CancelJobAs(ctx, id, "")
 }
 
 // CancelJobAs cancels a job this process runs on behalf of user (named
 // in the job's error; "" for nobody in particular).
-func (m *JobManager) CancelJobAs(ctx context.Context, id, user string) (*tarn.Job, error) {
+func (m *Manager) CancelJobAs(ctx context.Context, id, user string) (*tarn.Job, error) {
 	j, err := m.GetJob(ctx, id)
 	if err != nil {
 		return nil, err
@@ -232,10 +228,6 @@ type cancelled struct{ why string }
 
 func (c *cancelled) Error() string { return c.why }
 
-// ErrClientGone is what work returns when its client went away (a
-// result stream that cannot be written): the job ends cancelled.
-var ErrClientGone = &cancelled{why: "cancelled: the client went away"}
-
 // errServerStopping cancels the jobs still running when a server stops.
 var errServerStopping = &cancelled{why: "cancelled: the server stopped"}
 
@@ -246,32 +238,17 @@ func cancelCause(ctx context.Context, err error) string {
 	if errors.As(context.Cause(ctx), &c) || errors.As(err, &c) {
 		return c.why
 	}
-	return ErrClientGone.why // the caller's context ended (Track)
-}
-
-// JobSpec describes a job to start.
-type JobSpec struct {
-	Kind, User, Ref, Summary string
-	// Serial jobs (runs) wait for the run slot.
-	Serial bool
-	// Slots, when set, is a semaphore the job waits on (queued, in
-	// arrival order) before it runs: a server's limit on queries at once.
-	// Serial jobs use the run slot instead.
-	Slots chan struct{}
-	// Cleanup is removed when the job ends (an uploaded project).
-	Cleanup string
-	// Do is the work; log appends an event to the job's log.
-	Do func(ctx context.Context, log func(tarn.RunEvent)) (*tarn.RunResult, error)
+	return tarn.ErrClientGone.Error() // the caller's context ended (Track), or its stream broke
 }
 
 // Start records a job and runs it in the background. The job's context
 // is not the caller's: a client that goes away does not stop it.
-func (m *JobManager) Start(spec JobSpec) (*tarn.Job, <-chan struct{}, error) {
-	return m.start(context.Background(), spec)
+func (m *Manager) Start(ctx context.Context, spec tarn.JobSpec) (*tarn.Job, <-chan struct{}, error) {
+	return m.start(context.WithoutCancel(ctx), spec)
 }
 
 // start runs a job whose context ends with parent's.
-func (m *JobManager) start(parent context.Context, spec JobSpec) (*tarn.Job, <-chan struct{}, error) {
+func (m *Manager) start(parent context.Context, spec tarn.JobSpec) (*tarn.Job, <-chan struct{}, error) {
 	j := &tarn.Job{ID: newJobID(), Kind: spec.Kind, State: tarn.JobQueued, User: spec.User, Ref: spec.Ref, Summary: spec.Summary,
 		Created: time.Now().UTC()}
 	if err := os.MkdirAll(filepath.Join(m.dir, j.ID), 0o755); err != nil {
@@ -301,7 +278,7 @@ func (m *JobManager) start(parent context.Context, spec JobSpec) (*tarn.Job, <-c
 	return j, done, nil
 }
 
-func (m *JobManager) execute(ctx context.Context, j *tarn.Job, spec JobSpec) {
+func (m *Manager) execute(ctx context.Context, j *tarn.Job, spec tarn.JobSpec) {
 	logPath, _ := m.path(j.ID, "events.ndjson")
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	var logMu sync.Mutex
@@ -328,7 +305,7 @@ func (m *JobManager) execute(ctx context.Context, j *tarn.Job, spec JobSpec) {
 		}
 	}
 	var res *tarn.RunResult
-	ctx = context.WithValue(ctx, jobIDKey{}, j.ID)
+	ctx = tarn.WithJobID(ctx, j.ID)
 	if err = ctx.Err(); err == nil {
 		now := time.Now().UTC()
 		j.State, j.Started = tarn.JobRunning, &now
@@ -340,7 +317,7 @@ func (m *JobManager) execute(ctx context.Context, j *tarn.Job, spec JobSpec) {
 	switch {
 	case err == nil:
 		j.State = tarn.JobSucceeded
-	case ctx.Err() != nil || errors.Is(err, ErrClientGone):
+	case ctx.Err() != nil || errors.Is(err, tarn.ErrClientGone):
 		j.State = tarn.JobCancelled
 		msg := cancelCause(ctx, err)
 		if j.Kind != "query" {
@@ -355,24 +332,16 @@ func (m *JobManager) execute(ctx context.Context, j *tarn.Job, spec JobSpec) {
 	m.save(j)
 }
 
-type jobIDKey struct{}
-
-// JobID returns the id of the job whose work ctx belongs to ("" outside one).
-func JobID(ctx context.Context) string {
-	id, _ := ctx.Value(jobIDKey{}).(string)
-	return id
-}
-
 // Track runs a short job (a query, an import) in the caller's goroutine
 // and records it. The job ends with ctx: a caller that goes away cancels
 // it, and so does CancelJob. A cancelled job's error has code ECANCELLED
 // and says who or what cancelled it.
-func (m *JobManager) Track(ctx context.Context, spec JobSpec, do func(ctx context.Context) error) error {
+func (m *Manager) Track(ctx context.Context, spec tarn.JobSpec, do func(ctx context.Context) error) error {
 	var doErr error
 	spec.Do = func(jctx context.Context, _ func(tarn.RunEvent)) (*tarn.RunResult, error) {
 		doErr = do(jctx)
-		if doErr != nil && (jctx.Err() != nil || errors.Is(doErr, ErrClientGone)) {
-			doErr = &tarn.Error{Code: tarn.ECANCELLED, Message: fmt.Sprintf("%s job %s was %s", spec.Kind, JobID(jctx), cancelCause(jctx, doErr)), Err: doErr}
+		if doErr != nil && (jctx.Err() != nil || errors.Is(doErr, tarn.ErrClientGone)) {
+			doErr = &tarn.Error{Code: tarn.ECANCELLED, Message: fmt.Sprintf("%s job %s was %s", spec.Kind, tarn.JobIDFromContext(jctx), cancelCause(jctx, doErr)), Err: doErr}
 		}
 		return nil, doErr
 	}
@@ -384,47 +353,22 @@ func (m *JobManager) Track(ctx context.Context, spec JobSpec, do func(ctx contex
 	return doErr
 }
 
-// SubmitRun starts a run job (only in a server).
-func (m *JobManager) SubmitRun(ctx context.Context, req tarn.RunRequest) (*tarn.Job, error) {
-	if !m.Serving {
+// SubmitRun starts a run as a job (only when Runs is set: a server).
+func (m *Manager) SubmitRun(ctx context.Context, req tarn.RunRequest) (*tarn.Job, error) {
+	if m.Runs == nil {
 		return nil, tarn.Errorf(tarn.EINVALID, "--detach needs a server: set TARN_ENDPOINT or --endpoint (tarn serve), or run without --detach")
 	}
-	j, _, err := m.StartRun(req, req.Author, "")
-	return j, err
-}
-
-// StartRun starts a run job; cleanup is a folder removed at its end.
-func (m *JobManager) StartRun(req tarn.RunRequest, user, cleanup string) (*tarn.Job, <-chan struct{}, error) {
-	// An uploaded project's folder means nothing to the client: messages
-	// name its files relative to the project, as the client sees them.
-	hide := func(s string) string { return s }
-	if cleanup != "" {
-		prefix := filepath.Clean(req.ProjectDir) + string(filepath.Separator)
-		hide = func(s string) string { return strings.ReplaceAll(s, prefix, "") }
-	}
-	return m.Start(JobSpec{Kind: "run", User: user, Ref: req.Ref, Summary: "tarn run", Serial: true, Cleanup: cleanup,
+	j, _, err := m.Start(ctx, tarn.JobSpec{Kind: "run", User: req.Author, Ref: req.Ref, Summary: "tarn run", Serial: true,
 		Do: func(ctx context.Context, log func(tarn.RunEvent)) (*tarn.RunResult, error) {
-			res, err := m.runs.Run(ctx, req, func(e tarn.RunEvent) {
-				e.Message = hide(e.Message)
-				log(e)
-			})
-			if res != nil {
-				res.Error = hide(res.Error)
-				for _, s := range res.Steps {
-					s.Error = hide(s.Error)
-				}
-			}
-			if err != nil && cleanup != "" {
-				err = &tarn.Error{Code: tarn.ErrorCode(err), Message: hide(err.Error()), Err: err}
-			}
-			return res, err
+			return m.Runs.Run(ctx, req, log)
 		}})
+	return j, err
 }
 
 // Recover marks jobs left queued or running by a process that died as
 // failed. A run publishes by one atomic merge, so such a run published
 // nothing. Call it only when no other server uses the home.
-func (m *JobManager) Recover(ctx context.Context) (int, error) {
+func (m *Manager) Recover(ctx context.Context) (int, error) {
 	jobs, err := m.ListJobs(ctx)
 	if err != nil {
 		return 0, err
@@ -447,7 +391,7 @@ func (m *JobManager) Recover(ctx context.Context) (int, error) {
 
 // Prune removes the records and logs of ended jobs beyond the newest
 // keep, and returns how many it removed.
-func (m *JobManager) Prune(ctx context.Context, keep int) (int, error) {
+func (m *Manager) Prune(ctx context.Context, keep int) (int, error) {
 	jobs, err := m.ListJobs(ctx)
 	if err != nil {
 		return 0, err
@@ -466,7 +410,7 @@ func (m *JobManager) Prune(ctx context.Context, keep int) (int, error) {
 }
 
 // CancelAll cancels every job this process runs and waits for them.
-func (m *JobManager) CancelAll() {
+func (m *Manager) CancelAll() {
 	m.mu.Lock()
 	for _, c := range m.active {
 		c(errServerStopping)
@@ -476,7 +420,7 @@ func (m *JobManager) CancelAll() {
 }
 
 // Wait waits for running jobs up to timeout, then cancels the rest.
-func (m *JobManager) Wait(timeout time.Duration) {
+func (m *Manager) Wait(timeout time.Duration) {
 	done := make(chan struct{})
 	go func() { m.wg.Wait(); close(done) }()
 	select {

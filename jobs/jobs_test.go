@@ -1,4 +1,4 @@
-package local
+package jobs
 
 import (
 	"bytes"
@@ -13,9 +13,9 @@ import (
 
 func TestJobManager_Lifecycle(t *testing.T) {
 	ctx := context.Background()
-	m := newJobManager(t.TempDir(), nil)
+	m := New(t.TempDir())
 	// A job that logs and succeeds; its log is kept.
-	j, done, err := m.Start(JobSpec{Kind: "run", User: "u", Do: func(ctx context.Context, log func(tarn.RunEvent)) (*tarn.RunResult, error) {
+	j, done, err := m.Start(ctx, tarn.JobSpec{Kind: "run", User: "u", Do: func(ctx context.Context, log func(tarn.RunEvent)) (*tarn.RunResult, error) {
 		log(tarn.RunEvent{Kind: "info", Message: "hello"})
 		return &tarn.RunResult{RunID: "r1"}, nil
 	}})
@@ -31,7 +31,7 @@ func TestJobManager_Lifecycle(t *testing.T) {
 		t.Fatalf("job %+v", got)
 	}
 	// A failing job keeps its error code.
-	j, done, _ = m.Start(JobSpec{Kind: "import", Do: func(context.Context, func(tarn.RunEvent)) (*tarn.RunResult, error) {
+	j, done, _ = m.Start(ctx, tarn.JobSpec{Kind: "import", Do: func(context.Context, func(tarn.RunEvent)) (*tarn.RunResult, error) {
 		return nil, tarn.Errorf(tarn.EINVALID, "bad file")
 	}})
 	<-done
@@ -40,7 +40,7 @@ func TestJobManager_Lifecycle(t *testing.T) {
 	}
 	// Cancel stops a running job; a second cancel says it has ended.
 	started := make(chan struct{})
-	j, _, _ = m.Start(JobSpec{Kind: "run", Serial: true, Do: func(ctx context.Context, _ func(tarn.RunEvent)) (*tarn.RunResult, error) {
+	j, _, _ = m.Start(ctx, tarn.JobSpec{Kind: "run", Serial: true, Do: func(ctx context.Context, _ func(tarn.RunEvent)) (*tarn.RunResult, error) {
 		close(started)
 		<-ctx.Done()
 		return nil, ctx.Err()
@@ -61,12 +61,12 @@ func TestJobManager_Lifecycle(t *testing.T) {
 	}
 	// Track returns the work's error.
 	want := errors.New("boom")
-	if err := m.Track(ctx, JobSpec{Kind: "query"}, func(context.Context) error { return want }); !errors.Is(err, want) {
+	if err := m.Track(ctx, tarn.JobSpec{Kind: "query"}, func(context.Context) error { return want }); !errors.Is(err, want) {
 		t.Fatalf("Track = %v", err)
 	}
 	// A tracked job whose caller goes away ends cancelled, and says so.
 	cctx, stop := context.WithCancel(ctx)
-	err = m.Track(cctx, JobSpec{Kind: "query"}, func(ctx context.Context) error {
+	err = m.Track(cctx, tarn.JobSpec{Kind: "query"}, func(ctx context.Context) error {
 		stop()
 		<-ctx.Done()
 		return ctx.Err()
@@ -90,44 +90,16 @@ func TestJobManager_Lifecycle(t *testing.T) {
 func TestJobManager_Recover(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	m := newJobManager(dir, nil)
+	m := New(dir)
 	j := &tarn.Job{ID: newJobID(), Kind: "run", State: tarn.JobRunning, Created: time.Now()}
 	if err := m.save(j); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := newJobManager(dir, nil).Recover(ctx); err != nil || n != 1 {
+	if n, err := New(dir).Recover(ctx); err != nil || n != 1 {
 		t.Fatalf("recover %d %v", n, err)
 	}
 	got, _ := m.GetJob(ctx, j.ID)
 	if got.State != tarn.JobFailed || !strings.Contains(got.Error.Message, "nothing was published") {
 		t.Fatalf("recovered %+v", got)
-	}
-}
-
-func TestUserStore(t *testing.T) {
-	ctx := context.Background()
-	s := &UserStore{Path: t.TempDir() + "/users.json"}
-	u, token, err := s.AddUser(ctx, tarn.NewUser{Name: "ann", Admin: true})
-	if err != nil || !u.Admin {
-		t.Fatal(err)
-	}
-	if got, err := s.Authenticate(token); err != nil || got.Name != "ann" {
-		t.Fatalf("authenticate: %v %v", got, err)
-	}
-	if _, _, err := s.AddUser(ctx, tarn.NewUser{Name: "ann"}); tarn.ErrorCode(err) != tarn.EEXISTS {
-		t.Fatalf("duplicate: %v", err)
-	}
-	for _, bad := range []string{"", "Ann", "a/b", "../x", strings.Repeat("a", 40)} {
-		if _, _, err := s.AddUser(ctx, tarn.NewUser{Name: bad}); tarn.ErrorCode(err) != tarn.EINVALID {
-			t.Fatalf("name %q: %v", bad, err)
-		}
-	}
-	_, short, _ := s.AddUser(ctx, tarn.NewUser{Name: "tmp", ValidFor: time.Nanosecond})
-	time.Sleep(time.Millisecond)
-	if _, err := s.Authenticate(short); tarn.ErrorCode(err) != tarn.EUNAUTHORIZED || !strings.Contains(err.Error(), "expired") {
-		t.Fatalf("expired token: %v", err)
-	}
-	if _, err := s.Authenticate(token + "x"); tarn.ErrorCode(err) != tarn.EUNAUTHORIZED {
-		t.Fatalf("wrong token: %v", err)
 	}
 }

@@ -1,0 +1,145 @@
+package api
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/tarnhq/tarn"
+)
+
+// The wire types of the HTTP API: what the server sends and the clients
+// (client/ in Go, python/tarn/_client*.py) read, as openapi.yaml
+// describes. Bodies that are domain types (tarn.Ref, tarn.Commit, ...)
+// are those types.
+
+// Media types and headers.
+//
+// Query protocol: the rows as an Arrow IPC stream in the body, the
+// result's QueryInfo as JSON in the stream's schema metadata under
+// MetaQuery (a header grew with the columns past what clients read). An
+// error after the status was sent breaks the response off (no end of the
+// chunked body, no end-of-stream marker): the client then reads the error
+// from the job named in HeaderJob.
+const (
+	ArrowStream   = "application/vnd.apache.arrow.stream"
+	MetaQuery     = "tarn.query"
+	HeaderCopy    = "X-Tarn-Copy"
+	HeaderJob     = "X-Tarn-Job"
+	ContentNDJSON = "application/x-ndjson"
+	ContentOctet  = "application/octet-stream"
+)
+
+// ErrorBody is the JSON body of every error response.
+type ErrorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// CreateRefRequest is the body of POST /v1/refs.
+type CreateRefRequest struct {
+	Kind tarn.RefKind `json:"kind"`
+	Name string       `json:"name"`
+	From string       `json:"from"`
+}
+
+// RenameRequest is the body of POST /v1/refs/{name}/rename.
+type RenameRequest struct {
+	NewName string `json:"new_name"`
+}
+
+// NamespaceRequest is the body of POST /v1/namespaces.
+type NamespaceRequest struct {
+	Branch    string          `json:"branch"`
+	Namespace string          `json:"namespace"`
+	Info      tarn.CommitInfo `json:"info"`
+}
+
+// TableList is the body of GET /v1/tables.
+type TableList struct {
+	Tables []tarn.TableSummary `json:"tables"`
+	Commit *tarn.Commit        `json:"commit"`
+}
+
+// RevertRequest is the body of POST /v1/tables/{table}/revert.
+type RevertRequest struct {
+	Branch string          `json:"branch"`
+	To     string          `json:"to"`
+	Info   tarn.CommitInfo `json:"info"`
+}
+
+// VerifyRequest is the body of POST /v1/verify.
+type VerifyRequest struct {
+	History bool `json:"history"`
+}
+
+// ExportRequest is the body of POST /v1/query/export.
+type ExportRequest struct {
+	tarn.QueryRequest
+	Format string `json:"format"`
+}
+
+// RunLine is one line of the NDJSON stream of POST /v1/runs: first the
+// job, then events as they happen, last the job again with the result.
+type RunLine struct {
+	Job   *tarn.Job      `json:"job,omitempty"`
+	Event *tarn.RunEvent `json:"event,omitempty"`
+	Done  bool           `json:"done,omitempty"`
+}
+
+// AddUserResponse carries the new token, shown only once.
+type AddUserResponse struct {
+	User  *tarn.User `json:"user"`
+	Token string     `json:"token"`
+}
+
+// WithQueryInfo returns schema with info in its metadata (MetaQuery).
+func WithQueryInfo(schema *arrow.Schema, info tarn.QueryInfo) *arrow.Schema {
+	b, _ := json.Marshal(info)
+	meta := arrow.NewMetadata([]string{MetaQuery}, []string{string(b)})
+	return arrow.NewSchema(schema.Fields(), &meta)
+}
+
+// SplitQueryInfo reads the QueryInfo from a result stream's schema and
+// returns the schema without it.
+func SplitQueryInfo(schema *arrow.Schema) (*arrow.Schema, tarn.QueryInfo, error) {
+	var info tarn.QueryInfo
+	md := schema.Metadata()
+	i := md.FindKey(MetaQuery)
+	if i < 0 {
+		return schema, info, fmt.Errorf("no %s in the stream's schema metadata", MetaQuery)
+	}
+	if err := json.Unmarshal([]byte(md.Values()[i]), &info); err != nil {
+		return schema, info, err
+	}
+	var keys, values []string
+	for k, key := range md.Keys() {
+		if k != i {
+			keys, values = append(keys, key), append(values, md.Values()[k])
+		}
+	}
+	var rest *arrow.Metadata
+	if len(keys) > 0 {
+		m := arrow.NewMetadata(keys, values)
+		rest = &m
+	}
+	return arrow.NewSchema(schema.Fields(), rest), info, nil
+}
+
+// EncodeHeader encodes a value for a header (JSON, base64).
+func EncodeHeader(v any) string {
+	b, _ := json.Marshal(v)
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// DecodeHeader decodes a value from a header.
+func DecodeHeader(s string, v any) error {
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
