@@ -147,7 +147,21 @@ func (c *Catalog) Entries(ctx context.Context, commit *tarn.Commit) (map[string]
 	return m, keys, nil
 }
 
-// Diff returns the changes from commit a to commit b.
-func (c *Catalog) Diff(ctx context.Context, a, b *tarn.Commit) ([]tarn.Change, error) {
+// Diff returns the changes from one ref to another (ENOTFOUND, EINVALID
+// for refs that do not resolve).
+func (c *Catalog) Diff(ctx context.Context, from, to string) ([]tarn.Change, error) {
+	a, err := c.Resolve(ctx, from)
+	if err != nil {
+		return nil, err
+	}
+	b, err := c.Resolve(ctx, to)
+	if err != nil {
+		return nil, err
+	}
+	return c.DiffCommits(ctx, a, b)
+}
+
+// DiffCommits returns the changes from commit a to commit b.
+func (c *Catalog) DiffCommits(ctx context.Context, a, b *tarn.Commit) ([]tarn.Change, error) {
 	return c.diffTrees(ctx, a.Tree, b.Tree)
 }

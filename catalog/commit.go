@@ -28,7 +28,7 @@ type CommitRequest struct {
 // Commit writes one commit on a branch. It returns the branch's head
 // unchanged when the changes change nothing.
 func (c *Catalog) Commit(ctx context.Context, req CommitRequest) (*tarn.Commit, error) {
-	if _, err := c.BranchTarget(ctx, req.Branch); err != nil {
+	if _, err := c.BranchHead(ctx, req.Branch); err != nil {
 		return nil, err
 	}
 	var base *tarn.Commit

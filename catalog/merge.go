@@ -10,14 +10,12 @@ import (
 	"github.com/tarnhq/tarn"
 )
 
-// MergeRequest asks to merge a ref into a branch.
-type MergeRequest = tarn.MergeRequest
 
 // Merge merges Source into the branch Into: three-way at table granularity
 // from the merge base, fast-forward when Into has not diverged. A key
 // changed differently on both sides is a conflict: nothing is written and the
 // error names every such key.
-func (c *Catalog) Merge(ctx context.Context, req MergeRequest) (*tarn.MergeResult, error) {
+func (c *Catalog) Merge(ctx context.Context, req tarn.MergeRequest) (*tarn.MergeResult, error) {
 	expr, err := tarn.ParseRef(req.Source)
 	if err != nil {
 		return nil, err
@@ -25,7 +23,7 @@ func (c *Catalog) Merge(ctx context.Context, req MergeRequest) (*tarn.MergeResul
 	if expr.IsPlain() && expr.Base == req.Into {
 		return nil, tarn.Errorf(tarn.EINVALID, "cannot merge branch %q into itself", req.Into)
 	}
-	if _, err := c.BranchTarget(ctx, req.Into); err != nil {
+	if _, err := c.BranchHead(ctx, req.Into); err != nil {
 		return nil, err
 	}
 	source, err := c.Resolve(ctx, req.Source)
@@ -42,7 +40,7 @@ func (c *Catalog) Merge(ctx context.Context, req MergeRequest) (*tarn.MergeResul
 			return nil, err
 		}
 		result := &tarn.MergeResult{Source: req.Source, Into: req.Into}
-		base, err := c.MergeBase(ctx, source, target)
+		base, err := c.MergeBaseOf(ctx, source, target)
 		if err != nil {
 			return nil, err
 		}
@@ -138,12 +136,26 @@ func (c *Catalog) threeWay(ctx context.Context, baseTree string, source, target 
 	return apply, nil
 }
 
-// MergeBase returns the best common ancestor of a and b (nil when they share
+// MergeBase returns the merge base of two refs, nil when they share no
+// history (ENOTFOUND, EINVALID for refs that do not resolve).
+func (c *Catalog) MergeBase(ctx context.Context, a, b string) (*tarn.Commit, error) {
+	ca, err := c.Resolve(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	cb, err := c.Resolve(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	return c.MergeBaseOf(ctx, ca, cb)
+}
+
+// MergeBaseOf returns the best common ancestor of a and b (nil when they share
 // no history). It walks both histories together, highest generation first:
 // a commit is popped only after all its descendants in either history, so
 // the first one reached from both sides is a best common ancestor, and the
 // walk stops there instead of visiting all of history.
-func (c *Catalog) MergeBase(ctx context.Context, a, b *tarn.Commit) (*tarn.Commit, error) {
+func (c *Catalog) MergeBaseOf(ctx context.Context, a, b *tarn.Commit) (*tarn.Commit, error) {
 	if a.Hash == b.Hash {
 		return a, nil
 	}

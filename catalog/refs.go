@@ -78,9 +78,9 @@ func (c *Catalog) refNotFound(ctx context.Context, name string) error {
 	return tarn.Errorf(tarn.ENOTFOUND, "ref %s not found%s", tarn.Quote(name), tarn.Suggest(name, names))
 }
 
-// BranchTarget checks that ref names an existing branch (the only writable
+// BranchHead checks that ref names an existing branch (the only writable
 // kind of ref) and returns its current head.
-func (c *Catalog) BranchTarget(ctx context.Context, ref string) (*tarn.Commit, error) {
+func (c *Catalog) BranchHead(ctx context.Context, ref string) (*tarn.Commit, error) {
 	expr, err := tarn.ParseRef(ref)
 	if err != nil {
 		return nil, err

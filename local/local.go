@@ -124,9 +124,9 @@ func (l *Lakehouse) Sandbox(ctx context.Context) (*rt.Sandbox, error) {
 // Services returns the lakehouse's services.
 func (l *Lakehouse) Services() *tarn.Services {
 	return &tarn.Services{
-		Refs:     &refService{cat: l.cat},
-		Tables:   &tableService{tables: l.tables},
-		Query:    &queryService{engine: l.engine},
+		Refs:     l.cat,
+		Tables:   l.tables,
+		Query:    l.engine,
 		Runs:     &runService{l: l},
 		Jobs:     l.jobs,
 		Users:    l.users,

@@ -107,14 +107,14 @@ func (ex *execution) cacheOn(st *Step) bool {
 
 // serveCached serves a step from the cache when its key is stored. It
 // reports whether it did.
-func (ex *execution) serveCached(ctx context.Context, st *Step, rep *StepReport) bool {
+func (ex *execution) serveCached(ctx context.Context, st *Step, rep *tarn.StepReport) bool {
 	if !ex.cacheOn(st) {
 		return false
 	}
 	key := ex.keys[stepKey(st)]
 	e, err := ex.r.Cache.Get(key)
 	if err != nil {
-		ex.r.emit(Event{Kind: "info", Step: st.Model.Name, Message: fmt.Sprintf("warning: %v; running %s again", err, st.Model.Name)})
+		ex.r.emit(tarn.RunEvent{Kind: "info", Step: st.Model.Name, Message: fmt.Sprintf("warning: %v; running %s again", err, st.Model.Name)})
 		return false
 	}
 	if e == nil {
@@ -129,10 +129,10 @@ func (ex *execution) serveCached(ctx context.Context, st *Step, rep *StepReport)
 	ex.mu.Unlock()
 	if ex.opts.Preview > 0 && m.Kind != "expectation" {
 		if text, err := previewArrow(e.Path(), ex.opts.Preview); err == nil {
-			ex.r.emit(Event{Kind: "preview", Step: m.Name, Message: text})
+			ex.r.emit(tarn.RunEvent{Kind: "preview", Step: m.Name, Message: text})
 		}
 	}
-	ex.setState(rep, StateCached, "")
+	ex.setState(rep, tarn.StepCached, "")
 	if st.Materialized() && ex.session != nil {
 		var reuse *table.DataFiles
 		f, ok := e.Tables[st.Output.Key()]
@@ -149,7 +149,7 @@ func (ex *execution) serveCached(ctx context.Context, st *Step, rep *StepReport)
 			defer ex.writes.Done()
 			res, err := ex.materialize(ctx, st, e.Path(), ex.parquetWriter(m), reuse)
 			if err != nil {
-				ex.setState(rep, StateFailed, err.Error())
+				ex.setState(rep, tarn.StepFailed, err.Error())
 				ex.fail(err)
 				return
 			}
@@ -163,7 +163,7 @@ func (ex *execution) serveCached(ctx context.Context, st *Step, rep *StepReport)
 // copy of its output runs while later steps do, and a failure to store
 // is a warning, not a failed run. materialized, when set, delivers the
 // data files the output was written to.
-func (ex *execution) store(st *Step, rep *StepReport, output string, materialized <-chan *table.MaterializeResult) {
+func (ex *execution) store(st *Step, rep *tarn.StepReport, output string, materialized <-chan *table.MaterializeResult) {
 	if !ex.cacheOn(st) {
 		return
 	}
@@ -183,7 +183,7 @@ func (ex *execution) store(st *Step, rep *StepReport, output string, materialize
 			output = f.Name()
 		}
 		if _, err := ex.r.Cache.Put(meta, output); err != nil {
-			ex.r.emit(Event{Kind: "info", Step: st.Model.Name, Message: fmt.Sprintf("warning: could not cache the result of %s: %v", st.Model.Name, err)})
+			ex.r.emit(tarn.RunEvent{Kind: "info", Step: st.Model.Name, Message: fmt.Sprintf("warning: could not cache the result of %s: %v", st.Model.Name, err)})
 			return
 		}
 		if materialized != nil {
@@ -220,10 +220,10 @@ func (ex *execution) cachedExport(ctx context.Context, li LakeInput, ref string)
 	key := contentKey("tarn-scan-v2", li.Table.Key(), meta, strings.Join(li.Columns, ","), li.Filter)
 	e, err := ex.r.Cache.Get(key)
 	if errors.Is(err, cache.ErrCorrupt) {
-		ex.r.emit(Event{Kind: "info", Message: fmt.Sprintf("warning: %v; reading %s again", err, li.Table)})
+		ex.r.emit(tarn.RunEvent{Kind: "info", Message: fmt.Sprintf("warning: %v; reading %s again", err, li.Table)})
 	}
 	if e != nil {
-		ex.r.emit(Event{Kind: "info", Message: fmt.Sprintf("scan of %s served from the cache (%s)", li.Table, table.FormatBytes(e.Bytes))})
+		ex.r.emit(tarn.RunEvent{Kind: "info", Message: fmt.Sprintf("scan of %s served from the cache (%s)", li.Table, table.FormatBytes(e.Bytes))})
 		return e.Path(), true, nil
 	}
 	tmp, err := ex.r.Cache.TempFile("scan.arrow")

@@ -34,7 +34,7 @@ type execution struct {
 	workRoot string
 	head     *tarn.Commit
 	session  *table.Session
-	res      *RunResult
+	res      *tarn.RunResult
 
 	keys     map[string]string // step -> cache key
 	lakeMeta map[string]string // table@ref -> metadata location
@@ -42,8 +42,8 @@ type execution struct {
 	mu           sync.Mutex
 	outputs      map[string]string // model -> Arrow file
 	exports      map[string]*exportOnce
-	steps        []*StepReport
-	byName       map[string]*StepReport
+	steps        []*tarn.StepReport
+	byName       map[string]*tarn.StepReport
 	materialized int
 
 	// Materializations run beside the DAG: a downstream step reads its
@@ -59,7 +59,7 @@ type exportOnce struct {
 	err  error
 }
 
-func (ex *execution) reports() []*StepReport { return ex.steps }
+func (ex *execution) reports() []*tarn.StepReport { return ex.steps }
 
 // execute runs models (in parallel, dependencies first) then expectations.
 // A failed model (or materialization) cancels every step still running
@@ -70,16 +70,16 @@ func (ex *execution) reports() []*StepReport { return ex.steps }
 func (ex *execution) execute(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ex.byName = map[string]*StepReport{}
+	ex.byName = map[string]*tarn.StepReport{}
 	all := append(append([]*Step{}, ex.plan.Steps...), ex.plan.Expectations...)
 	for _, st := range all {
-		rep := &StepReport{Name: st.Model.Name, Kind: st.Model.Kind, State: StateQueued}
+		rep := &tarn.StepReport{Name: st.Model.Name, Kind: st.Model.Kind, State: tarn.StepQueued}
 		if st.Materialized() {
 			rep.Table = st.Output.String()
 		}
 		ex.steps = append(ex.steps, rep)
 		ex.byName[stepKey(st)] = rep
-		ex.r.emit(Event{Kind: "step", Step: st.Model.Name, State: StateQueued})
+		ex.r.emit(tarn.RunEvent{Kind: "step", Step: st.Model.Name, State: tarn.StepQueued})
 	}
 	done := map[string]chan struct{}{}
 	for _, st := range all {
@@ -103,26 +103,26 @@ func (ex *execution) execute(ctx context.Context) error {
 				}
 			}
 			if ex.depFailed(deps) {
-				ex.setState(rep, StateSkipped, "")
+				ex.setState(rep, tarn.StepSkipped, "")
 				return
 			}
 			if ctx.Err() != nil {
-				ex.setState(rep, StateCancelled, "")
+				ex.setState(rep, tarn.StepCancelled, "")
 				return
 			}
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
-				ex.setState(rep, StateCancelled, "")
+				ex.setState(rep, tarn.StepCancelled, "")
 				return
 			}
 			defer func() { <-sem }()
 			if err := ex.runStep(ctx, st, rep); err != nil {
 				if ctx.Err() != nil && errors.Is(err, context.Canceled) {
-					ex.setState(rep, StateCancelled, "")
+					ex.setState(rep, tarn.StepCancelled, "")
 					return
 				}
-				ex.setState(rep, StateFailed, err.Error())
+				ex.setState(rep, tarn.StepFailed, err.Error())
 				failures.add(err, st.Model.Kind != "expectation")
 			}
 		}(st)
@@ -183,26 +183,26 @@ func (ex *execution) depFailed(deps []string) bool {
 	ex.mu.Lock()
 	defer ex.mu.Unlock()
 	for _, d := range deps {
-		if st := ex.byName[d].State; st == StateFailed || st == StateSkipped {
+		if st := ex.byName[d].State; st == tarn.StepFailed || st == tarn.StepSkipped {
 			return true
 		}
 	}
 	return false
 }
 
-func (ex *execution) setState(rep *StepReport, state, msg string) {
+func (ex *execution) setState(rep *tarn.StepReport, state, msg string) {
 	ex.mu.Lock()
 	rep.State = state
 	if msg != "" {
 		rep.Error = msg
 	}
 	ex.mu.Unlock()
-	ex.r.emit(Event{Kind: "step", Step: rep.Name, StepKind: rep.Kind, State: state, Rows: rep.Rows, Duration: rep.Duration, Saved: rep.Saved, Message: msg})
+	ex.r.emit(tarn.RunEvent{Kind: "step", Step: rep.Name, StepKind: rep.Kind, State: state, Rows: rep.Rows, Duration: rep.Duration, Saved: rep.Saved, Message: msg})
 }
 
 // runStep prepares the inputs of a step, runs its worker and materializes
 // its output.
-func (ex *execution) runStep(ctx context.Context, st *Step, rep *StepReport) error {
+func (ex *execution) runStep(ctx context.Context, st *Step, rep *tarn.StepReport) error {
 	m := st.Model
 	if ex.serveCached(ctx, st, rep) {
 		return nil
@@ -251,10 +251,10 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *StepReport) err
 	ex.mu.Lock()
 	rep.Env = env.Key[:12]
 	ex.mu.Unlock()
-	ex.setState(rep, StateRunning, "")
+	ex.setState(rep, tarn.StepRunning, "")
 	wo := ex.workerOptions(m)
 	wo.Timeout = ex.p.Timeout(m)
-	wo.Output = func(line string) { ex.r.emit(Event{Kind: "log", Step: m.Name, Message: line}) }
+	wo.Output = func(line string) { ex.r.emit(tarn.RunEvent{Kind: "log", Step: m.Name, Message: line}) }
 	res, err := rt.RunWorker(ctx, spec, wo)
 	rep.Duration = time.Since(start)
 	if err != nil {
@@ -277,7 +277,7 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *StepReport) err
 			}
 			return tarn.Errorf(tarn.EINVALID, "expectation %s failed (%s:%d): %s", m.Name, m.File, m.Line, msg)
 		}
-		ex.setState(rep, StateDone, "")
+		ex.setState(rep, tarn.StepDone, "")
 		ex.store(st, rep, "", nil)
 		return nil
 	}
@@ -288,11 +288,11 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *StepReport) err
 	ex.mu.Unlock()
 	if ex.opts.Preview > 0 {
 		if text, err := previewArrow(output, ex.opts.Preview); err == nil {
-			ex.r.emit(Event{Kind: "preview", Step: m.Name, Message: text})
+			ex.r.emit(tarn.RunEvent{Kind: "preview", Step: m.Name, Message: text})
 		}
 	}
 	rep.Duration = time.Since(start)
-	ex.setState(rep, StateDone, "")
+	ex.setState(rep, tarn.StepDone, "")
 	var materialized chan *table.MaterializeResult
 	if st.Materialized() && ex.session != nil {
 		ch, deliver := materializeDone()
@@ -303,7 +303,7 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *StepReport) err
 			res, err := ex.materialize(ctx, st, output, ex.parquetWriter(m), nil)
 			deliver(res)
 			if err != nil {
-				ex.setState(rep, StateFailed, err.Error())
+				ex.setState(rep, tarn.StepFailed, err.Error())
 				ex.fail(err)
 			}
 		}()
@@ -343,7 +343,7 @@ func (ex *execution) prewarm() {
 			continue
 		}
 		if err := ex.r.Pool.Prewarm(ex.workerOptions(st.Model)); err != nil {
-			ex.r.emit(Event{Kind: "info", Message: "warning: " + err.Error()})
+			ex.r.emit(tarn.RunEvent{Kind: "info", Message: "warning: " + err.Error()})
 		}
 	}
 }

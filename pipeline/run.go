@@ -18,24 +18,9 @@ import (
 
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/cache"
-	"github.com/tarnhq/tarn/catalog"
 	rt "github.com/tarnhq/tarn/runtime"
 	"github.com/tarnhq/tarn/table"
 )
-
-// Step states reported in events.
-const (
-	StateQueued    = tarn.StepQueued
-	StateRunning   = tarn.StepRunning
-	StateDone      = tarn.StepDone
-	StateCached    = tarn.StepCached
-	StateFailed    = tarn.StepFailed
-	StateSkipped   = tarn.StepSkipped
-	StateCancelled = tarn.StepCancelled
-)
-
-// Event is progress of a run, for live display (the service type).
-type Event = tarn.RunEvent
 
 // Runner runs projects.
 type Runner struct {
@@ -52,7 +37,7 @@ type Runner struct {
 	// (else they share the host's).
 	Egress   *rt.Egress
 	SDKDir   string
-	Events   func(Event)
+	Events   func(tarn.RunEvent)
 	Parallel int
 	// Cache, when set, serves steps and scans whose key is stored, and
 	// stores fresh results; CacheMaxBytes bounds it after each run
@@ -73,13 +58,7 @@ type RunOptions struct {
 	NoCache bool // run every step and scan; neither read nor write the cache
 }
 
-// StepReport is the outcome of one step; RunResult of a run.
-type (
-	StepReport = tarn.StepReport
-	RunResult  = tarn.RunResult
-)
-
-func (r *Runner) emit(e Event) {
+func (r *Runner) emit(e tarn.RunEvent) {
 	if r.Events != nil {
 		r.Events(e)
 	}
@@ -94,12 +73,12 @@ func newRunID() string {
 // Run plans and executes a project on a branch. On success the run
 // branch's commit is merged into the target; on any failure the target is
 // untouched, the run branch (if any) is kept and named in the error.
-func (r *Runner) Run(ctx context.Context, p *Project, opts RunOptions) (*RunResult, error) {
+func (r *Runner) Run(ctx context.Context, p *Project, opts RunOptions) (*tarn.RunResult, error) {
 	started := time.Now()
 	defer r.Envs.Wait() // no background work on environments outlives the run
 	cat := r.Tables.Catalog()
-	res := &RunResult{RunID: newRunID(), Project: p.Name, Target: opts.Ref, DryRun: opts.DryRun, Isolation: string(r.isolation())}
-	head, err := cat.BranchTarget(ctx, opts.Ref)
+	res := &tarn.RunResult{RunID: newRunID(), Project: p.Name, Target: opts.Ref, DryRun: opts.DryRun, Isolation: string(r.isolation())}
+	head, err := cat.BranchHead(ctx, opts.Ref)
 	if err != nil {
 		return nil, err
 	}
@@ -127,10 +106,10 @@ func (r *Runner) Run(ctx context.Context, p *Project, opts RunOptions) (*RunResu
 			return nil, tarn.Errorf(tarn.EINVALID, "--strict: %d warning(s):\n  %s", len(warnings), strings.Join(warnings, "\n  "))
 		}
 		for _, w := range warnings {
-			r.emit(Event{Kind: "info", Message: "warning: " + w})
+			r.emit(tarn.RunEvent{Kind: "info", Message: "warning: " + w})
 		}
 	}
-	r.emit(Event{Kind: "plan", Message: describePlan(plan)})
+	r.emit(tarn.RunEvent{Kind: "plan", Message: describePlan(plan)})
 
 	if err := r.checkMemory(p, plan); err != nil {
 		return nil, err
@@ -142,9 +121,9 @@ func (r *Runner) Run(ctx context.Context, p *Project, opts RunOptions) (*RunResu
 		return nil, err
 	}
 	if opts.DryRun {
-		r.emit(Event{Kind: "info", Message: "run id " + res.RunID})
+		r.emit(tarn.RunEvent{Kind: "info", Message: "run id " + res.RunID})
 	} else {
-		r.emit(Event{Kind: "info", Message: fmt.Sprintf("run id %s: outputs go to branch run/%s, merged into %s when everything passes", res.RunID, res.RunID, opts.Ref)})
+		r.emit(tarn.RunEvent{Kind: "info", Message: fmt.Sprintf("run id %s: outputs go to branch run/%s, merged into %s when everything passes", res.RunID, res.RunID, opts.Ref)})
 	}
 	shm, err := rt.NewShmDir(res.RunID)
 	if err != nil {
@@ -183,7 +162,7 @@ func (r *Runner) Run(ctx context.Context, p *Project, opts RunOptions) (*RunResu
 	res.Duration = time.Since(started)
 	if r.Cache != nil && r.CacheMaxBytes > 0 {
 		if removed, err := r.Cache.GC(r.CacheMaxBytes, 10*time.Minute); err == nil && len(removed) > 0 {
-			r.emit(Event{Kind: "info", Message: fmt.Sprintf("cache over its limit of %s: evicted %d least recently used entries", table.FormatBytes(r.CacheMaxBytes), len(removed))})
+			r.emit(tarn.RunEvent{Kind: "info", Message: fmt.Sprintf("cache over its limit of %s: evicted %d least recently used entries", table.FormatBytes(r.CacheMaxBytes), len(removed))})
 		}
 	}
 	if runErr != nil {
@@ -268,7 +247,7 @@ func (r *Runner) ensureEnvs(ctx context.Context, p *Project, plan *Plan) (map[st
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			env, err := r.Envs.Ensure(ctx, specs[k], func(msg string) { r.emit(Event{Kind: "env", Message: msg}) })
+			env, err := r.Envs.Ensure(ctx, specs[k], func(msg string) { r.emit(tarn.RunEvent{Kind: "env", Message: msg}) })
 			if err != nil {
 				errs[i] = err
 				return
@@ -277,7 +256,7 @@ func (r *Runner) ensureEnvs(ctx context.Context, p *Project, plan *Plan) (map[st
 			if !env.Cached {
 				state = fmt.Sprintf("built in %.1fs", env.BuildTime.Seconds())
 			}
-			r.emit(Event{Kind: "env", Message: fmt.Sprintf("environment %s (Python %s; %s): %s", k[:12], env.Version, strings.Join(specs[k].Requirements(), " "), state)})
+			r.emit(tarn.RunEvent{Kind: "env", Message: fmt.Sprintf("environment %s (Python %s; %s): %s", k[:12], env.Version, strings.Join(specs[k].Requirements(), " "), state)})
 			mu.Lock()
 			envs[k] = env
 			mu.Unlock()
@@ -301,11 +280,11 @@ func (r *Runner) publish(ctx context.Context, ex *execution) error {
 	if !ex.session.Pending() {
 		// Every output is already in the target (all served from the
 		// cache, their tables unchanged): there is nothing to publish.
-		head, err := cat.BranchTarget(ctx, res.Target)
+		head, err := cat.BranchHead(ctx, res.Target)
 		if err != nil {
 			return err
 		}
-		r.emit(Event{Kind: "publish", Message: fmt.Sprintf("nothing changed: %s stays at %s", res.Target, head.ShortHash())})
+		r.emit(tarn.RunEvent{Kind: "publish", Message: fmt.Sprintf("nothing changed: %s stays at %s", res.Target, head.ShortHash())})
 		res.Published, res.Commit = true, head
 		if err := cat.DeleteRef(ctx, tarn.KindBranch, res.RunBranch); err == nil {
 			res.RunBranch = ""
@@ -315,10 +294,10 @@ func (r *Runner) publish(ctx context.Context, ex *execution) error {
 	if _, err := ex.session.Flush(ctx, info); err != nil {
 		return fmt.Errorf("commit outputs on %s: %w", res.RunBranch, err)
 	}
-	r.emit(Event{Kind: "publish", Message: fmt.Sprintf("merging %s into %s", res.RunBranch, res.Target)})
+	r.emit(tarn.RunEvent{Kind: "publish", Message: fmt.Sprintf("merging %s into %s", res.RunBranch, res.Target)})
 	mergeInfo := tarn.CommitInfo{Author: ex.opts.Author, Properties: props,
 		Message: fmt.Sprintf("publish tarn run %s of %s", res.RunID, ex.p.Name)}
-	merged, err := cat.Merge(ctx, catalog.MergeRequest{Source: res.RunBranch, Into: res.Target, Info: mergeInfo})
+	merged, err := cat.Merge(ctx, tarn.MergeRequest{Source: res.RunBranch, Into: res.Target, Info: mergeInfo})
 	if err != nil {
 		return fmt.Errorf("publish to %s: %w", res.Target, err)
 	}

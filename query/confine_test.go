@@ -24,7 +24,7 @@ func TestEngine_Confined(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(exports, "result")
-	res, err := e.CopyTo(ctx, query.Request{SQL: "select * from trips where id < 10"}, query.FormatCSV, out)
+	res, err := e.CopyFile(ctx, query.Request{SQL: "select * from trips where id < 10"}, query.FormatCSV, out)
 	if err != nil || res.Rows != 10 {
 		t.Fatalf("export into its own folder: %+v %v", res, err)
 	}
@@ -37,17 +37,17 @@ func TestEngine_Confined(t *testing.T) {
 		{"select * from read_text('" + filepath.Join(l.dir, "exports") + "/*/*')", false},
 		{"select * from glob('" + l.dir + "/*')", false},
 	} {
-		_, err := e.Query(ctx, query.Request{SQL: tc.sql})
+		_, err := e.Run(ctx, query.Request{SQL: tc.sql})
 		if err == nil || !strings.Contains(err.Error(), "disabled by configuration") {
 			t.Errorf("%s: %v, want refused", tc.sql, err)
 		}
-		_, err = e.CopyTo(ctx, query.Request{SQL: tc.sql}, query.FormatCSV, filepath.Join(exports, "again"))
+		_, err = e.CopyFile(ctx, query.Request{SQL: tc.sql}, query.FormatCSV, filepath.Join(exports, "again"))
 		if refused := err != nil && strings.Contains(err.Error(), "disabled by configuration"); refused == tc.exportReads {
 			t.Errorf("export of %s: %v", tc.sql, err)
 		}
 	}
 	// The warehouse stays readable, through tables and by path.
-	got, err := e.Query(ctx, query.Request{SQL: "select count(*) from read_parquet('" + filepath.Join(l.dir, "warehouse") + "/**/*.parquet')"})
+	got, err := e.Run(ctx, query.Request{SQL: "select count(*) from read_parquet('" + filepath.Join(l.dir, "warehouse") + "/**/*.parquet')"})
 	if err != nil {
 		t.Fatal(err)
 	}

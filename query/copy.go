@@ -46,20 +46,20 @@ func ParseFormat(s string) (Format, error) {
 
 // CopyResult describes a result written to a file.
 type CopyResult struct {
-	Path     string        `json:"path"`
-	Format   Format        `json:"format"`
-	Rows     int64         `json:"rows"`
-	Commit   *tarn.Commit  `json:"commit"`
-	Tables   []TableStats  `json:"tables"`
-	Duration time.Duration `json:"duration_ns"`
+	Path     string                 `json:"path"`
+	Format   Format                 `json:"format"`
+	Rows     int64                  `json:"rows"`
+	Commit   *tarn.Commit           `json:"commit"`
+	Tables   []tarn.QueryTableStats `json:"tables"`
+	Duration time.Duration          `json:"duration_ns"`
 }
 
-// CopyTo runs req and writes its result to path in a format. DuckDB
+// CopyFile runs req and writes its result to path in a format. DuckDB
 // streams the rows to a temporary file next to path, which is renamed
 // into place only when complete: an error or a canceled context leaves no
 // file behind (and an existing file at path untouched). Memory use does not
 // grow with the result's size.
-func (e *Engine) CopyTo(ctx context.Context, req Request, format Format, path string) (*CopyResult, error) {
+func (e *Engine) CopyFile(ctx context.Context, req Request, format Format, path string) (*CopyResult, error) {
 	started := time.Now()
 	if _, err := ParseFormat(string(format)); err != nil {
 		return nil, err

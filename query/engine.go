@@ -83,12 +83,6 @@ type Request struct {
 	MaxRows int
 }
 
-// Column is one column of a result, with its DuckDB type.
-type Column = tarn.QueryColumn
-
-// TableStats describes how one table was planned for a query.
-type TableStats = tarn.QueryTableStats
-
 // Result is a running query's output. Close it when done: it holds a
 // DuckDB database until then.
 type Result struct {
@@ -97,11 +91,11 @@ type Result struct {
 	// Schema is the Arrow schema of Records.
 	Schema *arrow.Schema
 	// Columns are the result's names and DuckDB types.
-	Columns []Column
+	Columns []tarn.QueryColumn
 	// Records streams the rows as Arrow record batches.
 	Records array.RecordReader
 	// Tables says how each referenced table was planned.
-	Tables []TableStats
+	Tables []tarn.QueryTableStats
 	// TotalRows is the result's row count for a preview (Request.MaxRows),
 	// -1 otherwise.
 	TotalRows int64
@@ -127,11 +121,11 @@ func (r *Result) Close() error {
 	return nil
 }
 
-// Query plans req at its ref and starts it. Errors carry tarn codes:
+// Run plans req at its ref and starts it. Errors carry tarn codes:
 // EINVALID for syntax errors, writes and other bad SQL, ENOTFOUND for
 // unknown refs and tables; a canceled context gives an error wrapping
 // context.Canceled.
-func (e *Engine) Query(ctx context.Context, req Request) (*Result, error) {
+func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
 	started := time.Now()
 	s, err := e.open(ctx, req, "")
 	if err != nil {
@@ -161,7 +155,7 @@ func (e *Engine) Query(ctx context.Context, req Request) (*Result, error) {
 
 // run starts a statement on the session's connection and reads its rows
 // as Arrow.
-func (s *session) run(ctx context.Context, sqlText string) (array.RecordReader, []Column, error) {
+func (s *session) run(ctx context.Context, sqlText string) (array.RecordReader, []tarn.QueryColumn, error) {
 	rows, err := s.conn.QueryContext(ctx, sqlText)
 	if err != nil {
 		return nil, nil, s.execError(ctx, err)
@@ -182,7 +176,7 @@ const previewTable = "temp.main.__tarn_result"
 
 // preview stores the statement's result, counts its rows and reads the
 // first n.
-func (s *session) preview(ctx context.Context, n int) (array.RecordReader, []Column, int64, error) {
+func (s *session) preview(ctx context.Context, n int) (array.RecordReader, []tarn.QueryColumn, int64, error) {
 	names, err := s.store(ctx)
 	if err != nil {
 		return nil, nil, 0, err
@@ -317,10 +311,10 @@ func (s *session) close() {
 	})
 }
 
-func (s *session) stats() []TableStats {
-	out := make([]TableStats, 0, len(s.tables))
+func (s *session) stats() []tarn.QueryTableStats {
+	out := make([]tarn.QueryTableStats, 0, len(s.tables))
 	for _, t := range s.tables {
-		out = append(out, TableStats{Table: t.ident, Snapshot: t.plan.Snapshot, FilesTotal: t.plan.TotalFiles,
+		out = append(out, tarn.QueryTableStats{Table: t.ident, Snapshot: t.plan.Snapshot, FilesTotal: t.plan.TotalFiles,
 			FilesPlanned: len(t.plan.Files), FilesSkipped: t.plan.TotalFiles - len(t.plan.Files), Filter: t.plan.Filter})
 	}
 	return out

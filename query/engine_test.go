@@ -179,7 +179,7 @@ func TestEngine_Refs(t *testing.T) {
 			t.Fatalf("no commit reported at %s", ref)
 		}
 	}
-	_, err := l.engine.Query(ctx, query.Request{SQL: "select 1", Ref: "nosuch"})
+	_, err := l.engine.Run(ctx, query.Request{SQL: "select 1", Ref: "nosuch"})
 	if tarn.ErrorCode(err) != tarn.ENOTFOUND {
 		t.Fatalf("unknown ref: %v", err)
 	}
@@ -210,7 +210,7 @@ func TestEngine_Errors(t *testing.T) {
 		{"select nope from trips", tarn.EINVALID, []string{"nope"}},
 	}
 	for _, tc := range cases {
-		_, err := l.engine.Query(context.Background(), query.Request{SQL: tc.sql})
+		_, err := l.engine.Run(context.Background(), query.Request{SQL: tc.sql})
 		if tc.mentions == nil {
 			if err != nil {
 				t.Fatalf("%q: %v", tc.sql, err)
@@ -255,7 +255,7 @@ func TestEngine_CopyTo(t *testing.T) {
 	ctx := context.Background()
 	for _, f := range query.Formats {
 		out := filepath.Join(l.dir, "out."+string(f))
-		res, err := l.engine.CopyTo(ctx, query.Request{SQL: "select * from trips where id < 100"}, f, out)
+		res, err := l.engine.CopyFile(ctx, query.Request{SQL: "select * from trips where id < 100"}, f, out)
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
@@ -275,7 +275,7 @@ func TestEngine_Interrupt(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(500*time.Millisecond, cancel)
 	started := time.Now()
-	res, err := l.engine.Query(ctx, query.Request{SQL: slow})
+	res, err := l.engine.Run(ctx, query.Request{SQL: slow})
 	if err == nil {
 		for res.Records.Next() {
 		}
@@ -291,7 +291,7 @@ func TestEngine_Interrupt(t *testing.T) {
 	out := filepath.Join(l.dir, "slow.parquet")
 	ctx, cancel = context.WithCancel(context.Background())
 	time.AfterFunc(500*time.Millisecond, cancel)
-	if _, err := l.engine.CopyTo(ctx, query.Request{SQL: slow}, query.FormatParquet, out); !errors.Is(err, context.Canceled) {
+	if _, err := l.engine.CopyFile(ctx, query.Request{SQL: slow}, query.FormatParquet, out); !errors.Is(err, context.Canceled) {
 		t.Fatalf("canceled copy: %v", err)
 	}
 	entries, _ := os.ReadDir(l.dir)
@@ -308,7 +308,7 @@ func TestEngine_Interrupt(t *testing.T) {
 
 func TestEngine_Preview(t *testing.T) {
 	l := tripsLake(t)
-	res, err := l.engine.Query(context.Background(), query.Request{SQL: "select id, id as id, note from trips where id >= 10 order by id desc", MaxRows: 3})
+	res, err := l.engine.Run(context.Background(), query.Request{SQL: "select id, id as id, note from trips where id >= 10 order by id desc", MaxRows: 3})
 	if err != nil {
 		t.Fatal(err)
 	}

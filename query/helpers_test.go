@@ -99,7 +99,7 @@ func (l *lake) append(branch, name string, paths ...string) {
 // query runs SQL and returns the result's rows as strings.
 func (l *lake) query(ref, sqlText string) ([][]string, *query.Result) {
 	l.t.Helper()
-	res, err := l.engine.Query(context.Background(), query.Request{SQL: sqlText, Ref: ref})
+	res, err := l.engine.Run(context.Background(), query.Request{SQL: sqlText, Ref: ref})
 	if err != nil {
 		l.t.Fatalf("query %q at %s: %v", sqlText, ref, err)
 	}

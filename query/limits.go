@@ -94,7 +94,7 @@ func dataBytes(d arrow.ArrayData) int64 {
 const pageBytes = 32 << 20
 
 // pages stores the statement's result and reads it back page by page.
-func (s *session) pages(ctx context.Context) (array.RecordReader, []Column, error) {
+func (s *session) pages(ctx context.Context) (array.RecordReader, []tarn.QueryColumn, error) {
 	names, err := s.store(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -130,7 +130,7 @@ type pagedReader struct {
 }
 
 // open starts the next page.
-func (p *pagedReader) open() ([]Column, error) {
+func (p *pagedReader) open() ([]tarn.QueryColumn, error) {
 	from := p.next
 	p.next += p.size
 	rdr, cols, err := p.s.run(p.ctx, fmt.Sprintf("SELECT %s FROM %s WHERE rowid >= %d AND rowid < %d", p.columns, previewTable, from, p.next))

@@ -22,9 +22,9 @@ func limitedEngine(t *testing.T, l *lake, opts query.Options) *query.Engine {
 	return e
 }
 
-func rows(t *testing.T, e *query.Engine, sql string) ([][]string, []query.Column) {
+func rows(t *testing.T, e *query.Engine, sql string) ([][]string, []tarn.QueryColumn) {
 	t.Helper()
-	res, err := e.Query(context.Background(), query.Request{SQL: sql})
+	res, err := e.Run(context.Background(), query.Request{SQL: sql})
 	if err != nil {
 		t.Fatalf("%s: %v", sql, err)
 	}
@@ -106,7 +106,7 @@ func TestEngine_Limits(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			e := limitedEngine(t, l, query.Options{Limits: tc.limits})
-			res, err := e.Query(ctx, query.Request{SQL: tc.sql})
+			res, err := e.Run(ctx, query.Request{SQL: tc.sql})
 			if err == nil {
 				for res.Records.Next() {
 				}
@@ -127,7 +127,7 @@ func TestEngine_Limits(t *testing.T) {
 		e := limitedEngine(t, l, query.Options{Limits: query.Limits{Export: 1 << 20}})
 		for _, f := range []query.Format{query.FormatCSV, query.FormatArrow} {
 			out := filepath.Join(l.dir, "out."+string(f))
-			_, err := e.CopyTo(ctx, query.Request{SQL: big}, f, out)
+			_, err := e.CopyFile(ctx, query.Request{SQL: big}, f, out)
 			if tarn.ErrorCode(err) != tarn.EINVALID || !strings.Contains(err.Error(), "limit of 1.0 MiB") || !strings.Contains(err.Error(), "--max-export") {
 				t.Fatalf("%s: %v", f, err)
 			}
@@ -139,11 +139,11 @@ func TestEngine_Limits(t *testing.T) {
 			}
 		}
 		// A file under the limit is written whole (about 590 KB).
-		if res, err := e.CopyTo(ctx, query.Request{SQL: "select range from range(100000)"}, query.FormatCSV, filepath.Join(l.dir, "small.csv")); err != nil || res.Rows != 100000 {
+		if res, err := e.CopyFile(ctx, query.Request{SQL: "select range from range(100000)"}, query.FormatCSV, filepath.Join(l.dir, "small.csv")); err != nil || res.Rows != 100000 {
 			t.Fatalf("a small export: %+v %v", res, err)
 		}
 		// One just over it fails even when it is written between two looks.
-		_, err := e.CopyTo(ctx, query.Request{SQL: "select range from range(180000)"}, query.FormatCSV, filepath.Join(l.dir, "over.csv"))
+		_, err := e.CopyFile(ctx, query.Request{SQL: "select range from range(180000)"}, query.FormatCSV, filepath.Join(l.dir, "over.csv"))
 		if tarn.ErrorCode(err) != tarn.EINVALID || !strings.Contains(err.Error(), "--max-export") {
 			t.Fatalf("an export just over the limit: %v", err)
 		}

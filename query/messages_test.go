@@ -20,7 +20,7 @@ func TestEngine_LongSQLErrors(t *testing.T) {
 		"select from from trips, " + long, // at the start of it
 		long + "nosuchcolumn from trips",  // a binder error from DuckDB
 	} {
-		_, err := l.engine.Query(context.Background(), query.Request{SQL: sql})
+		_, err := l.engine.Run(context.Background(), query.Request{SQL: sql})
 		if tarn.ErrorCode(err) != tarn.EINVALID {
 			t.Fatalf("error %.200v, want code invalid", err)
 		}
@@ -29,7 +29,7 @@ func TestEngine_LongSQLErrors(t *testing.T) {
 		}
 	}
 	// The caret still points at the problem.
-	_, err := l.engine.Query(context.Background(), query.Request{SQL: strings.Repeat(" ", 500) + "select from from trips"})
+	_, err := l.engine.Run(context.Background(), query.Request{SQL: strings.Repeat(" ", 500) + "select from from trips"})
 	lines := strings.Split(err.Error(), "\n")
 	at := func(s, sub string) int { return utf8.RuneCountInString(s[:strings.Index(s, sub)]) }
 	if len(lines) != 3 || at(lines[2], "^") != at(lines[1], "from from")+5 {

@@ -321,7 +321,7 @@ func (s *session) execError(ctx context.Context, err error) error {
 // tableNotFound lists the tables of the ref, closest names first.
 func (s *session) tableNotFound(ctx context.Context, name string) error {
 	name = strings.Trim(name, `"`) // DuckDB quotes qualified names
-	list, _, err := s.engine.tables.List(ctx, s.commit.Hash, "")
+	list, _, err := s.engine.tables.ListTables(ctx, s.commit.Hash, "")
 	if err != nil {
 		return err
 	}

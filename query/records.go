@@ -16,6 +16,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	duckdb "github.com/duckdb/duckdb-go/v2"
 	"github.com/google/uuid"
+	"github.com/tarnhq/tarn"
 )
 
 // DefaultBatchRows is the number of rows per Arrow record batch.
@@ -28,7 +29,7 @@ const DefaultBatchRows = 8192
 // INTERVAL to month_day_nano_interval); nested values (LIST, STRUCT, MAP,
 // UNION), JSON, UUID, ENUM, BIT and TIMETZ become strings (JSON text for
 // nested values). The reader owns rows and closes them when released.
-func NewRecordReader(rows *sql.Rows, batchRows int) (array.RecordReader, []Column, error) {
+func NewRecordReader(rows *sql.Rows, batchRows int) (array.RecordReader, []tarn.QueryColumn, error) {
 	if batchRows <= 0 {
 		batchRows = DefaultBatchRows
 	}
@@ -37,12 +38,12 @@ func NewRecordReader(rows *sql.Rows, batchRows int) (array.RecordReader, []Colum
 		return nil, nil, err
 	}
 	fields := make([]arrow.Field, len(types))
-	cols := make([]Column, len(types))
+	cols := make([]tarn.QueryColumn, len(types))
 	appenders := make([]appender, len(types))
 	for i, ct := range types {
 		dt, app := arrowType(ct.DatabaseTypeName())
 		fields[i] = arrow.Field{Name: ct.Name(), Type: dt, Nullable: true}
-		cols[i] = Column{Name: ct.Name(), Type: ct.DatabaseTypeName()}
+		cols[i] = tarn.QueryColumn{Name: ct.Name(), Type: ct.DatabaseTypeName()}
 		appenders[i] = app
 	}
 	schema := arrow.NewSchema(fields, nil)

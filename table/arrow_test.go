@@ -305,11 +305,11 @@ func TestService_MaterializeParquetWriter(t *testing.T) {
 	}
 	reuse = last.Files
 	calls := writer.calls
-	head, _ := svc.Catalog().BranchTarget(ctx, "main")
+	head, _ := svc.Catalog().BranchHead(ctx, "main")
 	if _, err := write(flat, table.StrategyReplace, "", []string{"r", "s"}, []int64{5, 6}); err != nil || !last.Unchanged || writer.calls != calls {
 		t.Fatalf("reuse of the current files: %v, unchanged %v, writer calls %d", err, last.Unchanged, writer.calls-calls)
 	}
-	if after, _ := svc.Catalog().BranchTarget(ctx, "main"); after.Hash != head.Hash {
+	if after, _ := svc.Catalog().BranchHead(ctx, "main"); after.Hash != head.Hash {
 		t.Fatal("an unchanged table made a commit")
 	}
 	rsFiles := last.Files

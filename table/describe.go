@@ -73,12 +73,9 @@ func ParsePartitionSpec(expr string, schema *iceberg.Schema) (iceberg.PartitionS
 	return spec, nil
 }
 
-// Summary is one table in a listing.
-type Summary = tarn.TableSummary
-
-// List lists the tables at a ref (optionally of one namespace) from the
+// ListTables lists the tables at a ref (optionally of one namespace) from the
 // catalog alone, without reading table metadata.
-func (s *Service) List(ctx context.Context, ref, namespace string) ([]Summary, *tarn.Commit, error) {
+func (s *Service) ListTables(ctx context.Context, ref, namespace string) ([]tarn.TableSummary, *tarn.Commit, error) {
 	commit, err := s.cat.Resolve(ctx, ref)
 	if err != nil {
 		return nil, nil, err
@@ -90,56 +87,44 @@ func (s *Service) List(ctx context.Context, ref, namespace string) ([]Summary, *
 	if namespace != "" && entries[tarn.NamespaceKey(namespace)] == nil {
 		return nil, nil, s.namespaceNotFound(keys, entries, ref, namespace)
 	}
-	out := []Summary{}
+	out := []tarn.TableSummary{}
 	for _, k := range keys {
 		e := entries[k]
 		ns, name := tarn.ParseKey(k)
 		if e.Kind != tarn.EntryTable || (namespace != "" && ns != namespace) {
 			continue
 		}
-		out = append(out, Summary{Table: tarn.TableIdent{Namespace: ns, Name: name}, Snapshot: e.Snapshot,
+		out = append(out, tarn.TableSummary{Table: tarn.TableIdent{Namespace: ns, Name: name}, Snapshot: e.Snapshot,
 			Rows: e.Rows, Files: e.Files, Bytes: e.Bytes, Metadata: e.Metadata})
 	}
 	return out, commit, nil
 }
 
-// Column describes a table column.
-type Column = tarn.Column
-
-// PartitionField describes one field of a partition spec.
-type PartitionField = tarn.PartitionField
-
-// SnapshotInfo is one snapshot in a table's history.
-type SnapshotInfo = tarn.SnapshotInfo
-
-// DataFile is one data file of the current snapshot.
-type DataFile = tarn.DataFile
-
-// Info describes a table at a ref.
-type Info = tarn.TableInfo
-
-// Get describes a table at a ref: schema, partitioning, snapshots, files.
-func (s *Service) Get(ctx context.Context, ident tarn.TableIdent, ref string) (*Info, error) {
+// GetTable describes a table at a ref (ENOTFOUND): schema, partitioning, snapshots, files.
+func (s *Service) GetTable(ctx context.Context, ident tarn.TableIdent, ref string) (*tarn.TableInfo, error) {
+	if err := validIdent(ident); err != nil {
+		return nil, err
+	}
 	tbl, commit, err := s.Load(ctx, ident, ref)
 	if err != nil {
 		return nil, err
 	}
 	meta := tbl.Metadata()
-	info := &Info{Table: ident, Ref: ref, Commit: commit.Hash, UUID: meta.TableUUID().String(), FormatVersion: meta.Version(),
-		Location: meta.Location(), MetadataLocation: tbl.MetadataLocation(), Schema: []Column{}, Partition: []PartitionField{},
-		DataFiles: []DataFile{}, History: []SnapshotInfo{}}
+	info := &tarn.TableInfo{Table: ident, Ref: ref, Commit: commit.Hash, UUID: meta.TableUUID().String(), FormatVersion: meta.Version(),
+		Location: meta.Location(), MetadataLocation: tbl.MetadataLocation(), Schema: []tarn.Column{}, Partition: []tarn.PartitionField{},
+		DataFiles: []tarn.DataFile{}, History: []tarn.SnapshotInfo{}}
 	schema := tbl.Schema()
 	for _, f := range schema.Fields() {
-		info.Schema = append(info.Schema, Column{ID: f.ID, Name: f.Name, Type: f.Type.String(), Required: f.Required})
+		info.Schema = append(info.Schema, tarn.Column{ID: f.ID, Name: f.Name, Type: f.Type.String(), Required: f.Required})
 	}
 	spec := tbl.Spec()
 	for _, f := range spec.Fields() {
 		src, _ := schema.FindColumnName(f.SourceID())
-		info.Partition = append(info.Partition, PartitionField{Name: f.Name, Transform: f.Transform.String(), Source: src})
+		info.Partition = append(info.Partition, tarn.PartitionField{Name: f.Name, Transform: f.Transform.String(), Source: src})
 	}
 	cur := meta.CurrentSnapshot()
 	for _, snap := range meta.Snapshots() {
-		si := SnapshotInfo{ID: snap.SnapshotID, Time: time.UnixMilli(snap.TimestampMs).UTC(), Current: cur != nil && cur.SnapshotID == snap.SnapshotID}
+		si := tarn.SnapshotInfo{ID: snap.SnapshotID, Time: time.UnixMilli(snap.TimestampMs).UTC(), Current: cur != nil && cur.SnapshotID == snap.SnapshotID}
 		if snap.ParentSnapshotID != nil {
 			si.ParentID = *snap.ParentSnapshotID
 		}
@@ -169,7 +154,7 @@ func (s *Service) Get(ctx context.Context, ident tarn.TableIdent, ref string) (*
 				continue // iceberg-go splits large files into several tasks
 			}
 			seen[t.File.FilePath()] = true
-			info.DataFiles = append(info.DataFiles, DataFile{Path: t.File.FilePath(), Rows: t.File.Count(), Bytes: t.File.FileSizeBytes()})
+			info.DataFiles = append(info.DataFiles, tarn.DataFile{Path: t.File.FilePath(), Rows: t.File.Count(), Bytes: t.File.FileSizeBytes()})
 		}
 	}
 	return info, nil

@@ -15,7 +15,7 @@
 //
 // # Caveats
 //
-// Namespaces have one level. Namespace properties are not stored.
+// Namespaces have one level. tarn.Namespace properties are not stored.
 //
 // Every write checks its schema before it writes a file: column names
 // follow tarn.ColumnNames at every level (ingest.CheckSchema, and an

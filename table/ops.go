@@ -31,11 +31,8 @@ type CreateRequest struct {
 	Info        tarn.CommitInfo
 }
 
-// WriteResult describes a table write.
-type WriteResult = tarn.WriteResult
-
 // Create creates a table on a branch and imports its files, in one commit.
-func (s *Service) Create(ctx context.Context, req CreateRequest) (*WriteResult, error) {
+func (s *Service) Create(ctx context.Context, req CreateRequest) (*tarn.WriteResult, error) {
 	ss, err := s.OpenSession(ctx, req.Branch)
 	if err != nil {
 		return nil, err
@@ -54,7 +51,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*WriteResult, 
 	if existing != nil {
 		switch {
 		case req.IfNotExists:
-			return &WriteResult{Table: req.Ident, Branch: req.Branch, Commit: ss.Base(), Entry: existing, Existed: true}, nil
+			return &tarn.WriteResult{Table: req.Ident, Branch: req.Branch, Commit: ss.Base(), Entry: existing, Existed: true}, nil
 		case req.Replace:
 			ss.set(req.Ident.Key(), nil)
 		default:
@@ -108,7 +105,7 @@ func sourceNote(src *ingest.Source) string {
 	return fmt.Sprintf(" from %d files", len(src.Files))
 }
 
-func (s *Service) finish(ctx context.Context, ss *Session, ident tarn.TableIdent, branch string, info tarn.CommitInfo, before *tarn.Entry, evolved []string) (*WriteResult, error) {
+func (s *Service) finish(ctx context.Context, ss *Session, ident tarn.TableIdent, branch string, info tarn.CommitInfo, before *tarn.Entry, evolved []string) (*tarn.WriteResult, error) {
 	commit, err := ss.Flush(ctx, info)
 	if err != nil {
 		return nil, err
@@ -117,7 +114,7 @@ func (s *Service) finish(ctx context.Context, ss *Session, ident tarn.TableIdent
 	if err != nil {
 		return nil, err
 	}
-	res := &WriteResult{Table: ident, Branch: branch, Commit: commit, Entry: entry, Evolved: evolved}
+	res := &tarn.WriteResult{Table: ident, Branch: branch, Commit: commit, Entry: entry, Evolved: evolved}
 	if entry != nil {
 		res.Added = entry.Rows
 		if before != nil {
@@ -180,7 +177,7 @@ type ImportRequest struct {
 // Import appends files to an existing table in one commit. New nullable
 // columns and the widenings int→long and float→double are applied as
 // schema evolution; any other mismatch fails before anything is written.
-func (s *Service) Import(ctx context.Context, req ImportRequest) (*WriteResult, error) {
+func (s *Service) Import(ctx context.Context, req ImportRequest) (*tarn.WriteResult, error) {
 	ss, err := s.OpenSession(ctx, req.Branch)
 	if err != nil {
 		return nil, err
@@ -300,9 +297,12 @@ func castable(from, to iceberg.Type) bool {
 	return false
 }
 
-// Drop removes a table from a branch (one commit). Its files stay: other
+// DropTable removes a table from a branch (one commit). Its files stay: other
 // commits and branches may still point at them.
-func (s *Service) Drop(ctx context.Context, ident tarn.TableIdent, branch string, info tarn.CommitInfo) (*tarn.Commit, error) {
+func (s *Service) DropTable(ctx context.Context, ident tarn.TableIdent, branch string, info tarn.CommitInfo) (*tarn.Commit, error) {
+	if err := validIdent(ident); err != nil {
+		return nil, err
+	}
 	ss, err := s.OpenSession(ctx, branch)
 	if err != nil {
 		return nil, err
@@ -319,9 +319,12 @@ func (s *Service) Drop(ctx context.Context, ident tarn.TableIdent, branch string
 	return ss.Flush(ctx, info)
 }
 
-// Revert sets a table on a branch back to its state at another ref (or
+// RevertTable sets a table on a branch back to its state at another ref (or
 // removes it if it did not exist there), in one commit.
-func (s *Service) Revert(ctx context.Context, ident tarn.TableIdent, branch, to string, info tarn.CommitInfo) (*WriteResult, error) {
+func (s *Service) RevertTable(ctx context.Context, ident tarn.TableIdent, branch, to string, info tarn.CommitInfo) (*tarn.WriteResult, error) {
+	if err := validIdent(ident); err != nil {
+		return nil, err
+	}
 	target, err := s.cat.Resolve(ctx, to)
 	if err != nil {
 		return nil, err

@@ -127,11 +127,8 @@ func (s *Service) namespaceNotFound(keys []string, entries map[string]*tarn.Entr
 	return tarn.Errorf(tarn.ENOTFOUND, "namespace %q not found at %s%s", ns, ref, tarn.Suggest(ns, names))
 }
 
-// Namespace is a namespace with its table count.
-type Namespace = tarn.Namespace
-
 // ListNamespaces lists the namespaces at a ref.
-func (s *Service) ListNamespaces(ctx context.Context, ref string) ([]Namespace, error) {
+func (s *Service) ListNamespaces(ctx context.Context, ref string) ([]tarn.Namespace, error) {
 	commit, err := s.cat.Resolve(ctx, ref)
 	if err != nil {
 		return nil, err
@@ -141,7 +138,7 @@ func (s *Service) ListNamespaces(ctx context.Context, ref string) ([]Namespace, 
 		return nil, err
 	}
 	counts := map[string]int{}
-	var out []Namespace
+	var out []tarn.Namespace
 	for _, k := range keys {
 		if entries[k].Kind == tarn.EntryTable {
 			ns, _ := tarn.ParseKey(k)
@@ -150,7 +147,7 @@ func (s *Service) ListNamespaces(ctx context.Context, ref string) ([]Namespace, 
 	}
 	for _, k := range keys {
 		if entries[k].Kind == tarn.EntryNamespace {
-			out = append(out, Namespace{Name: k, Tables: counts[k]})
+			out = append(out, tarn.Namespace{Name: k, Tables: counts[k]})
 		}
 	}
 	return out, nil
@@ -179,6 +176,9 @@ func (s *Service) CreateNamespace(ctx context.Context, branch, ns string, info t
 
 // DropNamespace drops a namespace on a branch; with force its tables too.
 func (s *Service) DropNamespace(ctx context.Context, branch, ns string, force bool, info tarn.CommitInfo) (*tarn.Commit, error) {
+	if ns == tarn.DefaultNamespace {
+		return nil, tarn.Errorf(tarn.EINVALID, "namespace %q is the default namespace and cannot be deleted", ns)
+	}
 	if err := tarn.ValidateNamespace(ns); err != nil {
 		return nil, err
 	}

@@ -43,7 +43,7 @@ type Session struct {
 
 // OpenSession starts a session on a branch at its current head.
 func (s *Service) OpenSession(ctx context.Context, branch string) (*Session, error) {
-	head, err := s.cat.BranchTarget(ctx, branch)
+	head, err := s.cat.BranchHead(ctx, branch)
 	if err != nil {
 		return nil, err
 	}

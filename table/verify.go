@@ -9,14 +9,11 @@ import (
 	"github.com/tarnhq/tarn"
 )
 
-// VerifyReport is the result of Verify.
-type VerifyReport = tarn.VerifyReport
-
 // Verify checks that every ref resolves and that every file a table points
 // at — metadata, manifest lists, manifests, data files — exists. With
 // history it checks every commit reachable from a ref, else only the heads.
-func (s *Service) Verify(ctx context.Context, history bool) (*VerifyReport, error) {
-	rep := &VerifyReport{Problems: []string{}}
+func (s *Service) Verify(ctx context.Context, history bool) (*tarn.VerifyReport, error) {
+	rep := &tarn.VerifyReport{Problems: []string{}}
 	refs, err := s.cat.ListRefs(ctx, "")
 	if err != nil {
 		return nil, err

@@ -343,7 +343,7 @@ func runMerge(ctx context.Context, cfg *config, p *progress) (*mergeFigure, erro
 			}
 			var res *tarn.MergeResult
 			d, err = timed(func() error {
-				res, err = h.cat.Merge(ctx, catalog.MergeRequest{Source: name, Into: tarn.DefaultBranch,
+				res, err = h.cat.Merge(ctx, tarn.MergeRequest{Source: name, Into: tarn.DefaultBranch,
 					Info: tarn.CommitInfo{Author: "bench", Message: "merge " + name}})
 				return err
 			})

@@ -124,7 +124,7 @@ func run(ctx context.Context, sf, data, home string, runs int, queryDir, tpchgen
 		var tarnTimes, duckTimes []time.Duration
 		var tarnRows, duckRows [][]string
 		var tarnFirst, duckFirst time.Duration
-		var stats []query.TableStats
+		var stats []tarn.QueryTableStats
 		for i := 0; i <= runs; i++ { // run 0 warms up both sides
 			d, rows, st, err := timeTarn(ctx, engine, sqlText)
 			if err != nil {
@@ -226,9 +226,9 @@ func plainDuckDB(ctx context.Context, svc *table.Service) (*sql.Conn, map[string
 	return conn, views, nil
 }
 
-func timeTarn(ctx context.Context, e *query.Engine, sqlText string) (time.Duration, [][]string, []query.TableStats, error) {
+func timeTarn(ctx context.Context, e *query.Engine, sqlText string) (time.Duration, [][]string, []tarn.QueryTableStats, error) {
 	started := time.Now()
-	res, err := e.Query(ctx, query.Request{SQL: sqlText, Ref: tarn.DefaultBranch})
+	res, err := e.Run(ctx, query.Request{SQL: sqlText, Ref: tarn.DefaultBranch})
 	if err != nil {
 		return 0, nil, nil, err
 	}

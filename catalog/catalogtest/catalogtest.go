@@ -298,20 +298,20 @@ func testMergeFastForward(t *testing.T, newStore NewStore) {
 		t.Fatal(err)
 	}
 	head := commit(t, c, "dev", map[string]*tarn.Entry{table("a"): tbl("a1")})
-	res, err := c.Merge(ctx, catalog.MergeRequest{Source: "dev", Into: "main"})
+	res, err := c.Merge(ctx, tarn.MergeRequest{Source: "dev", Into: "main"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !res.FastForward || res.Commit.Hash != head.Hash || len(res.Changes) != 1 {
 		t.Fatalf("merge result %+v", res)
 	}
-	res, err = c.Merge(ctx, catalog.MergeRequest{Source: "dev", Into: "main"})
+	res, err = c.Merge(ctx, tarn.MergeRequest{Source: "dev", Into: "main"})
 	if err != nil || !res.UpToDate {
 		t.Fatalf("second merge: %+v %v", res, err)
 	}
-	_, err = c.Merge(ctx, catalog.MergeRequest{Source: "main", Into: "main"})
+	_, err = c.Merge(ctx, tarn.MergeRequest{Source: "main", Into: "main"})
 	wantCode(t, err, tarn.EINVALID, "itself")
-	_, err = c.Merge(ctx, catalog.MergeRequest{Source: "dev", Into: "nosuch"})
+	_, err = c.Merge(ctx, tarn.MergeRequest{Source: "dev", Into: "nosuch"})
 	wantCode(t, err, tarn.ENOTFOUND)
 }
 
@@ -326,7 +326,7 @@ func testMergeThreeWay(t *testing.T, newStore NewStore) {
 	commit(t, c, "main", map[string]*tarn.Entry{table("b"): tbl("b2"), table("e"): tbl("e1")})
 	mainHead, _ := c.Resolve(ctx, "main")
 	devHead, _ := c.Resolve(ctx, "dev")
-	res, err := c.Merge(ctx, catalog.MergeRequest{Source: "dev", Into: "main", Info: tarn.CommitInfo{Author: "t"}})
+	res, err := c.Merge(ctx, tarn.MergeRequest{Source: "dev", Into: "main", Info: tarn.CommitInfo{Author: "t"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,7 +344,7 @@ func testMergeThreeWay(t *testing.T, newStore NewStore) {
 		t.Fatalf("dev's b = %s", got)
 	}
 	// Merging again the other way fast-forwards dev.
-	res, err = c.Merge(ctx, catalog.MergeRequest{Source: "main", Into: "dev"})
+	res, err = c.Merge(ctx, tarn.MergeRequest{Source: "main", Into: "dev"})
 	if err != nil || !res.FastForward {
 		t.Fatalf("back-merge: %+v %v", res, err)
 	}
@@ -360,7 +360,7 @@ func testMergeConflict(t *testing.T, newStore NewStore) {
 	commit(t, c, "dev", map[string]*tarn.Entry{table("a"): tbl("a-dev"), table("b"): tbl("b-dev"), table("x"): tbl("x")})
 	commit(t, c, "main", map[string]*tarn.Entry{table("a"): tbl("a-main"), table("b"): nil})
 	before, _ := c.Resolve(ctx, "main")
-	_, err := c.Merge(ctx, catalog.MergeRequest{Source: "dev", Into: "main"})
+	_, err := c.Merge(ctx, tarn.MergeRequest{Source: "dev", Into: "main"})
 	wantCode(t, err, tarn.ECONFLICT, table("a"), table("b"))
 	after, _ := c.Resolve(ctx, "main")
 	if after.Hash != before.Hash {
@@ -374,7 +374,7 @@ func testMergeConflict(t *testing.T, newStore NewStore) {
 	}
 	commit(t, c2, "dev", map[string]*tarn.Entry{table("a"): tbl("same"), table("y"): tbl("y")})
 	commit(t, c2, "main", map[string]*tarn.Entry{table("a"): tbl("same")})
-	if _, err := c2.Merge(ctx, catalog.MergeRequest{Source: "dev", Into: "main"}); err != nil {
+	if _, err := c2.Merge(ctx, tarn.MergeRequest{Source: "dev", Into: "main"}); err != nil {
 		t.Fatalf("identical changes conflicted: %v", err)
 	}
 }
@@ -384,7 +384,7 @@ func testDiff(t *testing.T, newStore NewStore) {
 	ctx := context.Background()
 	a := commit(t, c, "main", map[string]*tarn.Entry{table("a"): tbl("a1"), table("b"): tbl("b1")})
 	b := commit(t, c, "main", map[string]*tarn.Entry{table("a"): tbl("a2"), table("b"): nil, table("c"): tbl("c1")})
-	changes, err := c.Diff(ctx, a, b)
+	changes, err := c.DiffCommits(ctx, a, b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,7 +397,7 @@ func testDiff(t *testing.T, newStore NewStore) {
 	if sortedGot != "changed:tarn.a removed:tarn.b added:tarn.c" && sortedGot != want {
 		t.Fatalf("diff = %s", sortedGot)
 	}
-	if none, _ := c.Diff(ctx, b, b); len(none) != 0 {
+	if none, _ := c.DiffCommits(ctx, b, b); len(none) != 0 {
 		t.Fatalf("diff of a commit with itself: %v", none)
 	}
 }
@@ -516,6 +516,6 @@ func testOnlyBranchesWritable(t *testing.T, newStore NewStore) {
 		_, err := c.Commit(ctx, catalog.CommitRequest{Branch: ref, Changes: map[string]*tarn.Entry{table("a"): tbl("z")}})
 		wantCode(t, err, tarn.EINVALID, "only branches are writable")
 	}
-	_, err := c.Merge(ctx, catalog.MergeRequest{Source: "main", Into: "v1"})
+	_, err := c.Merge(ctx, tarn.MergeRequest{Source: "main", Into: "v1"})
 	wantCode(t, err, tarn.EINVALID, "only branches are writable")
 }

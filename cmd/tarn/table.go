@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/tarnhq/tarn"
-	"github.com/tarnhq/tarn/local"
+	"github.com/tarnhq/tarn/table"
 )
 
 func (a *app) tableCommand() *cobra.Command {
@@ -197,7 +197,7 @@ bucket(N, col), truncate(W, col).`,
 				if err != nil {
 					return tarn.Errorf(tarn.EINVALID, "read plan: %v", err)
 				}
-				planFrom, planPartition, cols, err := local.ParsePlan(applyFile, data)
+				planFrom, planPartition, cols, err := table.ParsePlanFile(applyFile, data)
 				if err != nil {
 					return err
 				}
@@ -213,7 +213,7 @@ bucket(N, col), truncate(W, col).`,
 				return &usageError{"--from is required: give files, globs or directories of Parquet, CSV or JSON Lines"}
 			}
 			if plan {
-				p, err := local.Plan(ctx, ident, from, partitionBy)
+				p, err := table.PlanFiles(ctx, ident, from, partitionBy)
 				if err != nil {
 					return err
 				}

@@ -54,7 +54,7 @@ func run(ctx context.Context, ipc string, runs int, cpuprofile, codec string) er
 	}
 	defer cat.Close()
 	svc := table.NewService(cat, table.Config{Warehouse: filepath.Join(dir, "warehouse")})
-	head, err := cat.BranchTarget(ctx, tarn.DefaultBranch)
+	head, err := cat.BranchHead(ctx, tarn.DefaultBranch)
 	if err != nil {
 		return err
 	}
@@ -90,7 +90,7 @@ func run(ctx context.Context, ipc string, runs int, cpuprofile, codec string) er
 		if err != nil {
 			return err
 		}
-		if _, err := cat.Merge(ctx, catalog.MergeRequest{Source: branch, Into: tarn.DefaultBranch, Info: tarn.CommitInfo{Author: "matprof", Message: "merge"}}); err != nil {
+		if _, err := cat.Merge(ctx, tarn.MergeRequest{Source: branch, Into: tarn.DefaultBranch, Info: tarn.CommitInfo{Author: "matprof", Message: "merge"}}); err != nil {
 			return err
 		}
 		head = c
