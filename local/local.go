@@ -3,7 +3,6 @@ package local
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"sync"
 
 	"github.com/tarnhq/tarn/jobs"
@@ -55,11 +54,17 @@ type Config struct {
 	BuildLimits rt.Limits
 	// Internet says which models get the network, and how.
 	Internet InternetPolicy
+	// UV is the command that runs uv ("" finds it: uv on PATH, or
+	// python3 -m uv).
+	UV string
+	// CrashPoint is the table writes' crash-point hook (table.Config).
+	CrashPoint func(point string)
 }
 
 // Lakehouse is an open lakehouse home.
 type Lakehouse struct {
 	Home   string
+	home   Home
 	cfg    Config
 	cat    *catalog.Catalog
 	tables *table.Service
@@ -74,11 +79,11 @@ type Lakehouse struct {
 
 // Open opens (creating on first use) the lakehouse at cfg.Home.
 func Open(ctx context.Context, cfg Config) (*Lakehouse, error) {
-	home := cfg.Home
-	if err := os.MkdirAll(filepath.Join(home, "warehouse"), 0o755); err != nil {
+	home := Home(cfg.Home)
+	if err := os.MkdirAll(home.Warehouse(), 0o755); err != nil {
 		return nil, tarn.Errorf(tarn.EINTERNAL, "create lakehouse home %s: %w", home, err)
 	}
-	store, err := sqlstore.OpenSQLite(ctx, filepath.Join(home, "catalog.db"))
+	store, err := sqlstore.OpenSQLite(ctx, home.CatalogDB())
 	if err != nil {
 		return nil, err
 	}
@@ -87,21 +92,21 @@ func Open(ctx context.Context, cfg Config) (*Lakehouse, error) {
 		store.Close()
 		return nil, err
 	}
-	tables := table.NewService(cat, table.Config{Warehouse: filepath.Join(home, "warehouse")})
+	tables := table.NewService(cat, table.Config{Warehouse: home.Warehouse(), CrashPoint: cfg.CrashPoint})
 	idle := cfg.QueryIdle
 	if idle == 0 {
 		idle = 1
 	}
 	qopts := query.Options{MaxIdle: idle, Threads: cfg.QueryThreads, Limits: cfg.QueryLimits}
 	if qopts.Limits.TempDir == "" && (qopts.Limits.Memory > 0 || qopts.Limits.Disk > 0) {
-		qopts.Limits.TempDir = filepath.Join(home, "tmp", "duckdb")
+		qopts.Limits.TempDir = home.QueryTemp()
 	}
 	if cfg.Confine {
-		qopts.AllowedDirs = []string{filepath.Join(home, "warehouse")}
+		qopts.AllowedDirs = []string{home.Warehouse()}
 	}
-	l := &Lakehouse{Home: home, cfg: cfg, cat: cat, tables: tables, engine: query.New(tables, qopts)}
-	l.jobs = jobs.New(filepath.Join(home, "jobs"))
-	l.users = &UserStore{Path: filepath.Join(home, "users.json")}
+	l := &Lakehouse{Home: cfg.Home, home: home, cfg: cfg, cat: cat, tables: tables, engine: query.New(tables, qopts)}
+	l.jobs = jobs.New(home.JobsDir())
+	l.users = &UserStore{Path: home.UsersFile()}
 	return l, nil
 }
 
@@ -111,7 +116,7 @@ func (l *Lakehouse) Sandbox(ctx context.Context) (*rt.Sandbox, error) {
 	l.sandboxOnce.Do(func() {
 		cfg := l.cfg.Sandbox
 		if cfg.StateDir == "" {
-			cfg.StateDir = filepath.Join(l.Home, "sandbox")
+			cfg.StateDir = l.home.Sandbox()
 		}
 		l.sandbox, l.sandboxErr = rt.NewSandbox(ctx, cfg)
 		if l.sandboxErr == nil && l.cfg.StrongIsolation && !l.sandbox.Strong() {

@@ -3,7 +3,6 @@ package local
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/pipeline"
@@ -19,12 +18,12 @@ var _ tarn.RunService = (*runService)(nil)
 // Run loads the project in req.ProjectDir and runs it. The first event
 // (kind "start") names the project, the target and the isolation in force.
 func (s *runService) Run(ctx context.Context, req tarn.RunRequest, events func(tarn.RunEvent)) (*tarn.RunResult, error) {
-	home := s.l.Home
-	sdkDir, err := python.Extract(filepath.Join(home, "sdk"))
+	home := s.l.home
+	sdkDir, err := python.Extract(home.SDK())
 	if err != nil {
 		return nil, err
 	}
-	uv, err := rt.FindUV()
+	uv, err := rt.FindUV(s.l.cfg.UV)
 	if err != nil {
 		return nil, err
 	}
@@ -32,7 +31,7 @@ func (s *runService) Run(ctx context.Context, req tarn.RunRequest, events func(t
 	if err != nil {
 		return nil, err
 	}
-	envs := &rt.EnvManager{Dir: filepath.Join(home, "envs"), UV: uv, SDKVersion: python.Version(), SDKDir: sdkDir, Sandbox: sandbox,
+	envs := &rt.EnvManager{Dir: home.Envs(), UV: uv, SDKVersion: python.Version(), SDKDir: sdkDir, Sandbox: sandbox,
 		BuildLimits: s.l.cfg.BuildLimits}
 	runner := &pipeline.Runner{Tables: s.l.tables, Envs: envs, Sandbox: sandbox, Limits: s.l.cfg.StepLimits, MaxMemory: s.l.cfg.MaxStepMemory, SDKDir: sdkDir,
 		Pool: rt.NewPool(rt.PoolOptions{})} // warm workers of this run (their sandboxes bind its directories)
@@ -53,7 +52,7 @@ func (s *runService) Run(ctx context.Context, req tarn.RunRequest, events func(t
 		return nil, err
 	}
 	if s.l.cfg.Internet.Egress && sandbox.Isolation == rt.IsolationBubblewrap {
-		if runner.Egress, err = rt.NewEgress(filepath.Join(home, "sandbox"), rt.InternetEgress(s.l.cfg.Internet.PrivateOK)); err != nil {
+		if runner.Egress, err = rt.NewEgress(home.Sandbox(), rt.InternetEgress(s.l.cfg.Internet.PrivateOK)); err != nil {
 			return nil, err
 		}
 		defer runner.Egress.Close()

@@ -209,11 +209,11 @@ func fileHash(p string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// FindUV returns the command that runs uv: $TARN_UV, uv on PATH, or
-// `python3 -m uv`.
-func FindUV() ([]string, error) {
-	if v := os.Getenv("TARN_UV"); v != "" {
-		return strings.Fields(v), nil
+// FindUV returns the command that runs uv: command when set (a command
+// line, e.g. "python3 -m uv"), else uv on PATH, or `python3 -m uv`.
+func FindUV(command string) ([]string, error) {
+	if command != "" {
+		return strings.Fields(command), nil
 	}
 	if p, err := exec.LookPath("uv"); err == nil {
 		return []string{p}, nil

@@ -148,7 +148,7 @@ func (s *Service) appendSource(ctx context.Context, tbl *icetable.Table, src *in
 	if err := tx.Append(ctx, rdr, props); err != nil {
 		return inputError(err)
 	}
-	if err := crashPoint("after-data-write"); err != nil {
+	if err := s.crashPoint("after-data-write"); err != nil {
 		return err
 	}
 	if _, err := tx.Commit(ctx); err != nil {

@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
-	"syscall"
 
 	"github.com/apache/iceberg-go"
 	icecat "github.com/apache/iceberg-go/catalog"
@@ -22,6 +20,7 @@ type Service struct {
 	cat       *catalog.Catalog
 	warehouse string // URL: file:///abs/path or s3://bucket/prefix
 	ioProps   iceberg.Properties
+	crash     func(point string)
 }
 
 // Config configures a Service.
@@ -30,6 +29,11 @@ type Config struct {
 	Warehouse string
 	// IOProperties are iceberg-go FileIO properties (s3.endpoint, ...).
 	IOProperties map[string]string
+	// CrashPoint, when set, is called at each named point between two
+	// steps of a write ("after-data-write", "after-metadata-write",
+	// "before-catalog-commit"): the crash-safety tests kill the process
+	// there (cmd/tarn sets it from TARN_CRASH_AT).
+	CrashPoint func(point string)
 }
 
 // NewService returns a table service.
@@ -42,7 +46,7 @@ func NewService(cat *catalog.Catalog, cfg Config) *Service {
 	for k, v := range cfg.IOProperties {
 		props[k] = v
 	}
-	return &Service{cat: cat, warehouse: wh, ioProps: props}
+	return &Service{cat: cat, warehouse: wh, ioProps: props, crash: cfg.CrashPoint}
 }
 
 // Catalog returns the versioned catalog the service writes to.
@@ -64,12 +68,10 @@ func (s *Service) loadTable(ctx context.Context, id icetable.Identifier, loc str
 	return t, nil
 }
 
-// crashPoint kills the process when TARN_CRASH_AT names this point. The
-// crash-safety tests use it to stop a writer between two steps of a write.
-func crashPoint(name string) error {
-	if os.Getenv("TARN_CRASH_AT") == name {
-		syscall.Kill(os.Getpid(), syscall.SIGKILL)
-		select {}
+// crashPoint calls the CrashPoint hook at a named point of a write.
+func (s *Service) crashPoint(name string) error {
+	if s.crash != nil {
+		s.crash(name)
 	}
 	return nil
 }

@@ -75,7 +75,7 @@ func (ss *Session) Flush(ctx context.Context, info tarn.CommitInfo) (*tarn.Commi
 	if len(ss.pending) == 0 {
 		return ss.base, nil
 	}
-	if err := crashPoint("before-catalog-commit"); err != nil {
+	if err := ss.svc.crashPoint("before-catalog-commit"); err != nil {
 		return nil, err
 	}
 	commit, err := ss.svc.cat.Commit(ctx, catalog.CommitRequest{Branch: ss.branch, Base: ss.base.Hash, Changes: ss.pending, Info: info})
@@ -515,7 +515,7 @@ func (s *Service) writeMetadata(ctx context.Context, meta icetable.Metadata, loc
 		if err := atomicfile.Write(p, data, 0o644); err != nil {
 			return fmt.Errorf("write table metadata: %w", err)
 		}
-		return crashPoint("after-metadata-write")
+		return s.crashPoint("after-metadata-write")
 	}
 	fsys, err := iceio.LoadFS(ctx, s.ioProps, loc)
 	if err != nil {
@@ -528,7 +528,7 @@ func (s *Service) writeMetadata(ctx context.Context, meta icetable.Metadata, loc
 	if err := wfs.WriteFile(loc, data); err != nil {
 		return fmt.Errorf("write table metadata: %w", err)
 	}
-	return crashPoint("after-metadata-write")
+	return s.crashPoint("after-metadata-write")
 }
 
 func localPath(loc string) (string, bool) {

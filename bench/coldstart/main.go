@@ -132,7 +132,7 @@ func run(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
-	uv, err := rt.FindUV()
+	uv, err := rt.FindUV(os.Getenv("TARN_UV"))
 	if err != nil {
 		return err
 	}

@@ -149,7 +149,7 @@ func setup(ctx context.Context, cfg *config, tmp string) (*bench, error) {
 	if b.sdk, err = python.Extract(filepath.Join(cfg.home, "sdk")); err != nil {
 		return nil, err
 	}
-	uv, err := rt.FindUV()
+	uv, err := rt.FindUV(os.Getenv("TARN_UV"))
 	if err != nil {
 		return nil, err
 	}

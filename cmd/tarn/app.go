@@ -7,7 +7,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
-	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/tarnhq/tarn"
@@ -110,13 +110,29 @@ func (a *app) open(ctx context.Context) error {
 		a.svc, err = client.New(client.Config{Endpoint: endpoint, Token: token})
 		return err
 	}
-	lh, err := local.Open(ctx, local.Config{Home: home, RunCache: a.runCache,
-		Packages: local.PackagePolicy{IndexURL: os.Getenv("TARN_INDEX_URL"), FindLinks: os.Getenv("TARN_FIND_LINKS")}})
+	lh, err := local.Open(ctx, a.localConfig(local.Config{Home: home, RunCache: a.runCache,
+		Packages: local.PackagePolicy{IndexURL: os.Getenv("TARN_INDEX_URL"), FindLinks: os.Getenv("TARN_FIND_LINKS")}}))
 	if err != nil {
 		return err
 	}
 	a.svc = lh.Services()
 	return nil
+}
+
+// localConfig adds to cfg what every embedded lakehouse of this process
+// takes from the environment: the uv command ($TARN_UV) and the crash
+// points of the crash-safety tests ($TARN_CRASH_AT).
+func (a *app) localConfig(cfg local.Config) local.Config {
+	cfg.UV = os.Getenv("TARN_UV")
+	if at := os.Getenv("TARN_CRASH_AT"); at != "" {
+		cfg.CrashPoint = func(point string) {
+			if point == at {
+				syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				select {}
+			}
+		}
+	}
+	return cfg
 }
 
 func (a *app) close() {
@@ -129,26 +145,11 @@ func (a *app) activeBranch() string {
 	if err != nil {
 		return tarn.DefaultBranch
 	}
-	b, err := os.ReadFile(filepath.Join(home, "HEAD"))
-	if err != nil {
-		return tarn.DefaultBranch
-	}
-	if name := strings.TrimSpace(string(b)); name != "" {
-		return name
-	}
-	return tarn.DefaultBranch
+	return local.Home(home).ActiveBranch()
 }
 
 func (a *app) setActiveBranch(name string) error {
-	if err := os.MkdirAll(a.home, 0o755); err != nil {
-		return err
-	}
-	p := filepath.Join(a.home, "HEAD")
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, []byte(name+"\n"), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, p)
+	return local.Home(a.home).SetActiveBranch(name)
 }
 
 // ref returns the flag value or the active branch.

@@ -5,42 +5,18 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/cache"
+	"github.com/tarnhq/tarn/local"
 	"github.com/tarnhq/tarn/pipeline"
 	"github.com/tarnhq/tarn/table"
-	"gopkg.in/yaml.v3"
 )
 
 // defaultCacheMaxBytes bounds the cache when the config says nothing.
 const defaultCacheMaxBytes = 20 << 30
-
-// homeConfig is $TARN_HOME/config.yml: settings of the lakehouse itself
-// (shared by every user of a server over this home).
-type homeConfig struct {
-	Cache struct {
-		MaxSize string `yaml:"max_size,omitempty"`
-	} `yaml:"cache"`
-}
-
-func (a *app) readHomeConfig() (*homeConfig, error) {
-	var c homeConfig
-	data, err := os.ReadFile(filepath.Join(a.home, "config.yml"))
-	if os.IsNotExist(err) {
-		return &c, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err := yaml.Unmarshal(data, &c); err != nil {
-		return nil, tarn.Errorf(tarn.EINVALID, "%s: %v", filepath.Join(a.home, "config.yml"), err)
-	}
-	return &c, nil
-}
 
 // cacheLimit is the cache's size bound: $TARN_CACHE_MAX_SIZE, else
 // cache.max_size in the home's config.yml, else 20 GiB.
@@ -48,11 +24,11 @@ func (a *app) cacheLimit() (int64, error) {
 	s := os.Getenv("TARN_CACHE_MAX_SIZE")
 	where := "TARN_CACHE_MAX_SIZE"
 	if s == "" {
-		c, err := a.readHomeConfig()
+		c, err := local.Home(a.home).Config()
 		if err != nil {
 			return 0, err
 		}
-		s, where = c.Cache.MaxSize, "cache.max_size in "+filepath.Join(a.home, "config.yml")
+		s, where = c.Cache.MaxSize, "cache.max_size in "+local.Home(a.home).ConfigFile()
 	}
 	if s == "" {
 		return defaultCacheMaxBytes, nil
@@ -68,7 +44,7 @@ func (a *app) openCache() (*cache.Store, error) {
 	if a.svc != nil && a.svc.Mode == "remote" {
 		return nil, tarn.Errorf(tarn.EINVALID, "tarn cache works on a lakehouse home, and %s is a server: run it where the server runs (tarn cache ... --home DIR)", a.svc.Location)
 	}
-	return cache.Open(filepath.Join(a.home, "cache"))
+	return cache.Open(local.Home(a.home).Cache())
 }
 
 // homeCache opens the lakehouse and its cache, for the tarn cache commands.
@@ -255,17 +231,13 @@ func (a *app) cacheLimitCmd() *cobra.Command {
 				if _, err := pipeline.ParseBytes(args[0]); err != nil {
 					return &usageError{fmt.Sprintf("size %q: %v", args[0], err)}
 				}
-				c, err := a.readHomeConfig()
+				h := local.Home(a.home)
+				c, err := h.Config()
 				if err != nil {
 					return err
 				}
 				c.Cache.MaxSize = args[0]
-				data, _ := yaml.Marshal(c)
-				p := filepath.Join(a.home, "config.yml")
-				if err := os.WriteFile(p+".tmp", data, 0o644); err != nil {
-					return err
-				}
-				if err := os.Rename(p+".tmp", p); err != nil {
+				if err := h.SetConfig(c); err != nil {
 					return err
 				}
 			}

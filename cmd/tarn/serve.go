@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -82,6 +81,7 @@ killed are marked failed at the next start.`,
 			if err != nil {
 				return err
 			}
+			cfg = a.localConfig(cfg)
 			cfg.Home, cfg.QueryIdle, cfg.Confine, cfg.RunCache, cfg.QueryThreads = home, 4, true, a.runCache, queryThreads
 			cfg.QueryLimits = query.Limits{Memory: int64(queryMemory), Disk: int64(queryDisk), Result: int64(maxResult), Export: int64(maxExport)}
 			lh, err := local.Open(ctx, cfg)
@@ -105,8 +105,8 @@ killed are marked failed at the next start.`,
 				fmt.Fprintf(a.stderr, "marked %d job(s) left running by a stopped server as failed\n", n)
 			}
 			// Uploads and exports of jobs a killed server left behind.
-			for _, dir := range []string{"uploads", "exports", "tmp/duckdb"} {
-				os.RemoveAll(filepath.Join(home, dir))
+			for _, dir := range local.Home(home).ServerScratch() {
+				os.RemoveAll(dir)
 			}
 			if keepJobs > 0 {
 				if n, err := jobs.Prune(ctx, keepJobs); err != nil {
@@ -121,7 +121,8 @@ killed are marked failed at the next start.`,
 				}
 			}
 			srv := &server.Server{Services: lh.Services(), Jobs: jobs, Users: lh.Users(), Insecure: insecure, Protected: protected,
-				JobVisibility: visibility, MaxQueries: maxQueries, MaxProjectFiles: maxProjectFiles, MaxUpload: maxUploadMiB << 20, Home: home, Log: a.stderr}
+				JobVisibility: visibility, MaxQueries: maxQueries, MaxProjectFiles: maxProjectFiles, MaxUpload: maxUploadMiB << 20, Home: home,
+				UploadDir: local.Home(home).Uploads(), ExportDir: local.Home(home).Exports(), Log: a.stderr}
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return tarn.Errorf(tarn.EINVALID, "cannot listen on %s: %v", addr, err)
