@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,9 @@ func TestUserStore(t *testing.T) {
 	u, token, err := s.AddUser(ctx, tarn.NewUser{Name: "ann", Admin: true})
 	if err != nil || !u.Admin {
 		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(s.Path); strings.Contains(string(b), token) {
+		t.Fatal("users.json holds a token in clear")
 	}
 	if got, err := s.Authenticate(token); err != nil || got.Name != "ann" {
 		t.Fatalf("authenticate: %v %v", got, err)
