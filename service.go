@@ -157,9 +157,23 @@ type RunRequest struct {
 	NoCache bool `json:"no_cache,omitempty"`
 }
 
+// The kinds of RunEvent (testdata/events.json holds them for the Python
+// client, which renders them too).
+const (
+	EventStart   = "start"   // the run began: project, target, isolation
+	EventPlan    = "plan"    // the plan of steps
+	EventEnv     = "env"     // an environment is built or reused
+	EventStep    = "step"    // a step changed state (State)
+	EventLog     = "log"     // a line the user's code printed (Step)
+	EventPreview = "preview" // the first rows of a step's output
+	EventPublish = "publish" // the outputs were published
+	EventInfo    = "info"    // anything else to tell
+	EventJob     = "job"     // the job that ran it ended (State)
+)
+
 // RunEvent is progress of a run, for live display.
 type RunEvent struct {
-	Kind     string        `json:"kind"` // start, plan, env, step, log, preview, publish, info, job (a job ended)
+	Kind     string        `json:"kind"` // one of the Event* kinds
 	Step     string        `json:"step,omitempty"`
 	StepKind string        `json:"step_kind,omitempty"`
 	State    string        `json:"state,omitempty"`

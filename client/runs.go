@@ -90,7 +90,7 @@ func (r *runs) Run(ctx context.Context, req tarn.RunRequest, events func(tarn.Ru
 		case line.Job != nil:
 			job = line.Job
 			if events != nil {
-				events(tarn.RunEvent{Kind: "info", Message: fmt.Sprintf("job %s on %s (if this connection drops, the run goes on: tarn job logs %s --follow)", job.ID, r.c().base, job.ID)})
+				events(tarn.RunEvent{Kind: tarn.EventInfo, Message: fmt.Sprintf("job %s on %s (if this connection drops, the run goes on: tarn job logs %s --follow)", job.ID, r.c().base, job.ID)})
 			}
 		}
 	}

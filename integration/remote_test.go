@@ -3,7 +3,6 @@
 package integration
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"os"
@@ -14,57 +13,63 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tarnhq/tarn/internal/readyfile"
 )
 
 // server is a `tarn serve --insecure-local` process over a home.
 type server struct {
-	t    *testing.T
-	home string
-	cmd  *exec.Cmd
-	url  string
+	t      *testing.T
+	home   string
+	cmd    *exec.Cmd
+	url    string
+	exited chan struct{} // closed when the process has been reaped
 }
-
-var listeningRe = regexp.MustCompile(`listening on (http://\S+)`)
 
 func startServe(t *testing.T, home, addr string) *server {
 	t.Helper()
 	return startServeWith(t, home, "--insecure-local", "--addr", addr)
 }
 
-// startServeWith starts `tarn serve ARGS... --grace 1s` over home.
+// startServeWith starts `tarn serve ARGS... --grace 1s` over home and
+// waits for its --ready-file.
 func startServeWith(t *testing.T, home string, args ...string) *server {
 	t.Helper()
-	cmd := exec.Command(env(t, "TARN_BIN"), append(append([]string{"serve"}, args...), "--grace", "1s")...)
+	ready := filepath.Join(t.TempDir(), "ready.json")
+	cmd := exec.Command(env(t, "TARN_BIN"), append(append([]string{"serve"}, args...), "--grace", "1s", "--ready-file", ready)...)
 	cmd.Env = append(os.Environ(), "TARN_HOME="+home)
-	stderr, _ := cmd.StderrPipe()
+	log := &lockedBuffer{}
+	cmd.Stderr = log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{t: t, home: home, cmd: cmd}
+	s := &server{t: t, home: home, cmd: cmd, exited: make(chan struct{})}
+	go func() { cmd.Wait(); close(s.exited) }()
 	t.Cleanup(func() { s.stop(syscall.SIGTERM) })
-	sc := bufio.NewScanner(stderr)
-	var seen []string
-	for sc.Scan() {
-		seen = append(seen, sc.Text())
-		if m := listeningRe.FindStringSubmatch(sc.Text()); m != nil {
-			s.url = m[1]
-			go func() {
-				for sc.Scan() {
-				}
-			}()
-			return s
-		}
+	r, err := readyfile.Wait(ready, 60*time.Second, s.done)
+	if err != nil {
+		t.Fatalf("%v:\n%s", err, log.String())
 	}
-	t.Fatalf("tarn serve did not start:\n%s", strings.Join(seen, "\n"))
-	return nil
+	s.url = r.URL
+	return s
+}
+
+// done says whether the server's process has ended.
+func (s *server) done() bool {
+	select {
+	case <-s.exited:
+		return true
+	default:
+		return false
+	}
 }
 
 func (s *server) stop(sig syscall.Signal) {
-	if s.cmd.ProcessState != nil {
+	if s.done() {
 		return
 	}
 	s.cmd.Process.Signal(sig)
-	s.cmd.Wait()
+	<-s.exited
 }
 
 // cli runs the CLI against the server (the client keeps its own home).

@@ -328,7 +328,7 @@ func (m *Manager) execute(ctx context.Context, j *tarn.Job, spec tarn.JobSpec) {
 		j.State = tarn.JobFailed
 		j.Error = &tarn.JobError{Code: tarn.ErrorCode(err), Message: tarn.CapMessage(err.Error())}
 	}
-	log(tarn.RunEvent{Kind: "job", State: j.State, Message: fmt.Sprintf("job %s %s", j.ID, j.State)})
+	log(tarn.RunEvent{Kind: tarn.EventJob, State: j.State, Message: fmt.Sprintf("job %s %s", j.ID, j.State)})
 	m.save(j)
 }
 

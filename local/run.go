@@ -58,7 +58,7 @@ func (s *runService) Run(ctx context.Context, req tarn.RunRequest, events func(t
 		defer runner.Egress.Close()
 		runner.Egress.Refused = func(dest string, err error) {
 			if events != nil {
-				events(tarn.RunEvent{Kind: "info", Message: "network: " + err.Error()})
+				events(tarn.RunEvent{Kind: tarn.EventInfo, Message: "network: " + err.Error()})
 			}
 		}
 	}
@@ -72,7 +72,7 @@ func (s *runService) Run(ctx context.Context, req tarn.RunRequest, events func(t
 	if req.DryRun {
 		mode = "dry run (nothing is materialized)"
 	}
-	emit(tarn.RunEvent{Kind: "start", Message: fmt.Sprintf("tarn %s of project %s on %s\nisolation: %s", mode, project.Name, req.Ref, sandbox.Describe())})
+	emit(tarn.RunEvent{Kind: tarn.EventStart, Message: fmt.Sprintf("tarn %s of project %s on %s\nisolation: %s", mode, project.Name, req.Ref, sandbox.Describe())})
 	res, runErr := runner.Run(ctx, project, pipeline.RunOptions{Ref: req.Ref, Params: req.Params, DryRun: req.DryRun, Strict: req.Strict,
 		Preview: req.Preview, Author: req.Author, NoCache: req.NoCache})
 	if res != nil && res.Steps == nil {

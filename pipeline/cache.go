@@ -114,7 +114,7 @@ func (ex *execution) serveCached(ctx context.Context, st *Step, rep *tarn.StepRe
 	key := ex.keys[stepKey(st)]
 	e, err := ex.r.Cache.Get(key)
 	if err != nil {
-		ex.r.emit(tarn.RunEvent{Kind: "info", Step: st.Model.Name, Message: fmt.Sprintf("warning: %v; running %s again", err, st.Model.Name)})
+		ex.r.emit(tarn.RunEvent{Kind: tarn.EventInfo, Step: st.Model.Name, Message: fmt.Sprintf("warning: %v; running %s again", err, st.Model.Name)})
 		return false
 	}
 	if e == nil {
@@ -129,7 +129,7 @@ func (ex *execution) serveCached(ctx context.Context, st *Step, rep *tarn.StepRe
 	ex.mu.Unlock()
 	if ex.opts.Preview > 0 && m.Kind != "expectation" {
 		if text, err := previewArrow(e.Path(), ex.opts.Preview); err == nil {
-			ex.r.emit(tarn.RunEvent{Kind: "preview", Step: m.Name, Message: text})
+			ex.r.emit(tarn.RunEvent{Kind: tarn.EventPreview, Step: m.Name, Message: text})
 		}
 	}
 	ex.setState(rep, tarn.StepCached, "")
@@ -183,7 +183,7 @@ func (ex *execution) store(st *Step, rep *tarn.StepReport, output string, materi
 			output = f.Name()
 		}
 		if _, err := ex.r.Cache.Put(meta, output); err != nil {
-			ex.r.emit(tarn.RunEvent{Kind: "info", Step: st.Model.Name, Message: fmt.Sprintf("warning: could not cache the result of %s: %v", st.Model.Name, err)})
+			ex.r.emit(tarn.RunEvent{Kind: tarn.EventInfo, Step: st.Model.Name, Message: fmt.Sprintf("warning: could not cache the result of %s: %v", st.Model.Name, err)})
 			return
 		}
 		if materialized != nil {
@@ -220,10 +220,10 @@ func (ex *execution) cachedExport(ctx context.Context, li LakeInput, ref string)
 	key := contentKey("tarn-scan-v2", li.Table.Key(), meta, strings.Join(li.Columns, ","), li.Filter)
 	e, err := ex.r.Cache.Get(key)
 	if errors.Is(err, cache.ErrCorrupt) {
-		ex.r.emit(tarn.RunEvent{Kind: "info", Message: fmt.Sprintf("warning: %v; reading %s again", err, li.Table)})
+		ex.r.emit(tarn.RunEvent{Kind: tarn.EventInfo, Message: fmt.Sprintf("warning: %v; reading %s again", err, li.Table)})
 	}
 	if e != nil {
-		ex.r.emit(tarn.RunEvent{Kind: "info", Message: fmt.Sprintf("scan of %s served from the cache (%s)", li.Table, table.FormatBytes(e.Bytes))})
+		ex.r.emit(tarn.RunEvent{Kind: tarn.EventInfo, Message: fmt.Sprintf("scan of %s served from the cache (%s)", li.Table, table.FormatBytes(e.Bytes))})
 		return e.Path(), true, nil
 	}
 	tmp, err := ex.r.Cache.TempFile("scan.arrow")

@@ -79,7 +79,7 @@ func (ex *execution) execute(ctx context.Context) error {
 		}
 		ex.steps = append(ex.steps, rep)
 		ex.byName[stepKey(st)] = rep
-		ex.r.emit(tarn.RunEvent{Kind: "step", Step: st.Model.Name, State: tarn.StepQueued})
+		ex.r.emit(tarn.RunEvent{Kind: tarn.EventStep, Step: st.Model.Name, State: tarn.StepQueued})
 	}
 	done := map[string]chan struct{}{}
 	for _, st := range all {
@@ -197,7 +197,7 @@ func (ex *execution) setState(rep *tarn.StepReport, state, msg string) {
 		rep.Error = msg
 	}
 	ex.mu.Unlock()
-	ex.r.emit(tarn.RunEvent{Kind: "step", Step: rep.Name, StepKind: rep.Kind, State: state, Rows: rep.Rows, Duration: rep.Duration, Saved: rep.Saved, Message: msg})
+	ex.r.emit(tarn.RunEvent{Kind: tarn.EventStep, Step: rep.Name, StepKind: rep.Kind, State: state, Rows: rep.Rows, Duration: rep.Duration, Saved: rep.Saved, Message: msg})
 }
 
 // runStep prepares the inputs of a step, runs its worker and materializes
@@ -254,7 +254,7 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *tarn.StepReport
 	ex.setState(rep, tarn.StepRunning, "")
 	wo := ex.workerOptions(m)
 	wo.Timeout = ex.p.Timeout(m)
-	wo.Output = func(line string) { ex.r.emit(tarn.RunEvent{Kind: "log", Step: m.Name, Message: line}) }
+	wo.Output = func(line string) { ex.r.emit(tarn.RunEvent{Kind: tarn.EventLog, Step: m.Name, Message: line}) }
 	res, err := rt.RunWorker(ctx, spec, wo)
 	rep.Duration = time.Since(start)
 	if err != nil {
@@ -288,7 +288,7 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *tarn.StepReport
 	ex.mu.Unlock()
 	if ex.opts.Preview > 0 {
 		if text, err := previewArrow(output, ex.opts.Preview); err == nil {
-			ex.r.emit(tarn.RunEvent{Kind: "preview", Step: m.Name, Message: text})
+			ex.r.emit(tarn.RunEvent{Kind: tarn.EventPreview, Step: m.Name, Message: text})
 		}
 	}
 	rep.Duration = time.Since(start)
@@ -343,7 +343,7 @@ func (ex *execution) prewarm() {
 			continue
 		}
 		if err := ex.r.Pool.Prewarm(ex.workerOptions(st.Model)); err != nil {
-			ex.r.emit(tarn.RunEvent{Kind: "info", Message: "warning: " + err.Error()})
+			ex.r.emit(tarn.RunEvent{Kind: tarn.EventInfo, Message: "warning: " + err.Error()})
 		}
 	}
 }

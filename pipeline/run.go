@@ -106,10 +106,10 @@ func (r *Runner) Run(ctx context.Context, p *Project, opts RunOptions) (*tarn.Ru
 			return nil, tarn.Errorf(tarn.EINVALID, "--strict: %d warning(s):\n  %s", len(warnings), strings.Join(warnings, "\n  "))
 		}
 		for _, w := range warnings {
-			r.emit(tarn.RunEvent{Kind: "info", Message: "warning: " + w})
+			r.emit(tarn.RunEvent{Kind: tarn.EventInfo, Message: "warning: " + w})
 		}
 	}
-	r.emit(tarn.RunEvent{Kind: "plan", Message: describePlan(plan)})
+	r.emit(tarn.RunEvent{Kind: tarn.EventPlan, Message: describePlan(plan)})
 
 	if err := r.checkMemory(p, plan); err != nil {
 		return nil, err
@@ -121,9 +121,9 @@ func (r *Runner) Run(ctx context.Context, p *Project, opts RunOptions) (*tarn.Ru
 		return nil, err
 	}
 	if opts.DryRun {
-		r.emit(tarn.RunEvent{Kind: "info", Message: "run id " + res.RunID})
+		r.emit(tarn.RunEvent{Kind: tarn.EventInfo, Message: "run id " + res.RunID})
 	} else {
-		r.emit(tarn.RunEvent{Kind: "info", Message: fmt.Sprintf("run id %s: outputs go to branch run/%s, merged into %s when everything passes", res.RunID, res.RunID, opts.Ref)})
+		r.emit(tarn.RunEvent{Kind: tarn.EventInfo, Message: fmt.Sprintf("run id %s: outputs go to branch run/%s, merged into %s when everything passes", res.RunID, res.RunID, opts.Ref)})
 	}
 	shm, err := rt.NewShmDir(res.RunID)
 	if err != nil {
@@ -162,7 +162,7 @@ func (r *Runner) Run(ctx context.Context, p *Project, opts RunOptions) (*tarn.Ru
 	res.Duration = time.Since(started)
 	if r.Cache != nil && r.CacheMaxBytes > 0 {
 		if removed, err := r.Cache.GC(r.CacheMaxBytes, 10*time.Minute); err == nil && len(removed) > 0 {
-			r.emit(tarn.RunEvent{Kind: "info", Message: fmt.Sprintf("cache over its limit of %s: evicted %d least recently used entries", table.FormatBytes(r.CacheMaxBytes), len(removed))})
+			r.emit(tarn.RunEvent{Kind: tarn.EventInfo, Message: fmt.Sprintf("cache over its limit of %s: evicted %d least recently used entries", table.FormatBytes(r.CacheMaxBytes), len(removed))})
 		}
 	}
 	if runErr != nil {
@@ -247,7 +247,7 @@ func (r *Runner) ensureEnvs(ctx context.Context, p *Project, plan *Plan) (map[st
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			env, err := r.Envs.Ensure(ctx, specs[k], func(msg string) { r.emit(tarn.RunEvent{Kind: "env", Message: msg}) })
+			env, err := r.Envs.Ensure(ctx, specs[k], func(msg string) { r.emit(tarn.RunEvent{Kind: tarn.EventEnv, Message: msg}) })
 			if err != nil {
 				errs[i] = err
 				return
@@ -256,7 +256,7 @@ func (r *Runner) ensureEnvs(ctx context.Context, p *Project, plan *Plan) (map[st
 			if !env.Cached {
 				state = fmt.Sprintf("built in %.1fs", env.BuildTime.Seconds())
 			}
-			r.emit(tarn.RunEvent{Kind: "env", Message: fmt.Sprintf("environment %s (Python %s; %s): %s", k[:12], env.Version, strings.Join(specs[k].Requirements(), " "), state)})
+			r.emit(tarn.RunEvent{Kind: tarn.EventEnv, Message: fmt.Sprintf("environment %s (Python %s; %s): %s", k[:12], env.Version, strings.Join(specs[k].Requirements(), " "), state)})
 			mu.Lock()
 			envs[k] = env
 			mu.Unlock()
@@ -284,7 +284,7 @@ func (r *Runner) publish(ctx context.Context, ex *execution) error {
 		if err != nil {
 			return err
 		}
-		r.emit(tarn.RunEvent{Kind: "publish", Message: fmt.Sprintf("nothing changed: %s stays at %s", res.Target, head.ShortHash())})
+		r.emit(tarn.RunEvent{Kind: tarn.EventPublish, Message: fmt.Sprintf("nothing changed: %s stays at %s", res.Target, head.ShortHash())})
 		res.Published, res.Commit = true, head
 		if err := cat.DeleteRef(ctx, tarn.KindBranch, res.RunBranch); err == nil {
 			res.RunBranch = ""
@@ -294,7 +294,7 @@ func (r *Runner) publish(ctx context.Context, ex *execution) error {
 	if _, err := ex.session.Flush(ctx, info); err != nil {
 		return fmt.Errorf("commit outputs on %s: %w", res.RunBranch, err)
 	}
-	r.emit(tarn.RunEvent{Kind: "publish", Message: fmt.Sprintf("merging %s into %s", res.RunBranch, res.Target)})
+	r.emit(tarn.RunEvent{Kind: tarn.EventPublish, Message: fmt.Sprintf("merging %s into %s", res.RunBranch, res.Target)})
 	mergeInfo := tarn.CommitInfo{Author: ex.opts.Author, Properties: props,
 		Message: fmt.Sprintf("publish tarn run %s of %s", res.RunID, ex.p.Name)}
 	merged, err := cat.Merge(ctx, tarn.MergeRequest{Source: res.RunBranch, Into: res.Target, Info: mergeInfo})

@@ -33,12 +33,11 @@ printf 'id,zone\n1,a\n2,b\n' > "$work/trips.csv"
 token=$("$TARN" user add fuzz --home "$home" -o json | sed -n 's/.*"token": *"\([^"]*\)".*/\1/p')
 [ -n "$token" ] || { echo "schemathesis: could not create a user" >&2; exit 1; }
 
-"$TARN" serve --home "$home" --addr 127.0.0.1:0 --grace 2s 2>"$work/serve.log" &
+"$TARN" serve --home "$home" --addr 127.0.0.1:0 --grace 2s --ready-file "$work/ready.json" 2>"$work/serve.log" &
 server=$!
 url=""
-for _ in $(seq 200); do
-  url=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$work/serve.log" | head -1)
-  [ -n "$url" ] && break
+for _ in $(seq 400); do
+  [ -s "$work/ready.json" ] && url=$(sed -n 's/.*"url":"\([^"]*\)".*/\1/p' "$work/ready.json") && break
   kill -0 "$server" 2>/dev/null || { cat "$work/serve.log" >&2; exit 1; }
   sleep 0.05
 done

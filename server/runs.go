@@ -108,7 +108,7 @@ func (e *eventLines) Write(p []byte) (int, error) {
 	switch {
 	case !e.run:
 		return len(p), e.enc.Encode(ev)
-	case ev.Kind == "job":
+	case ev.Kind == tarn.EventJob:
 		return len(p), nil
 	}
 	return len(p), e.enc.Encode(api.RunLine{Event: &ev})

@@ -11,7 +11,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -19,13 +18,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/bench/internal/benchkit"
 	"github.com/tarnhq/tarn/client"
+	"github.com/tarnhq/tarn/internal/readyfile"
 	"github.com/tarnhq/tarn/local"
 )
 
@@ -142,7 +141,7 @@ func run(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
-	defer func() { srv.Process.Signal(os.Interrupt); srv.Wait() }()
+	defer srv()
 	remote := []string{"TARN_ENDPOINT=" + url}
 
 	rep := report{Host: "", Rounds: cfg.rounds, Rows: cfg.rows, Generated: time.Now().UTC().Format(time.RFC3339)}
@@ -223,30 +222,35 @@ func (b *bench) tarn(ctx context.Context, env []string, args ...string) (time.Du
 	return time.Since(started), nil
 }
 
-var listening = regexp.MustCompile(`listening on (http://\S+)`)
-
-func (b *bench) serve() (*exec.Cmd, string, error) {
+// serve starts tarn serve over the bench's home; stop ends it.
+func (b *bench) serve() (stop func(), url string, err error) {
 	// The same engine settings as embedded: remote vs embedded measures the
 	// transport, not a shared server's query limits.
-	cmd := exec.Command(b.bin, "serve", "--insecure-local", "--addr", "127.0.0.1:0",
+	ready := filepath.Join(b.tmp, fmt.Sprintf("ready-%d.json", time.Now().UnixNano()))
+	cmd := exec.Command(b.bin, "serve", "--insecure-local", "--addr", "127.0.0.1:0", "--ready-file", ready,
 		"--query-threads=0", "--query-memory=0", "--query-disk=0", "--max-result=0", "--max-export=0", "--max-queries=0")
 	cmd.Env = append(os.Environ(), "TARN_HOME="+b.home)
-	stderr, _ := cmd.StderrPipe()
+	var log bytes.Buffer
+	cmd.Stderr = &log
 	if err := cmd.Start(); err != nil {
 		return nil, "", err
 	}
-	sc := bufio.NewScanner(stderr)
-	for sc.Scan() {
-		if m := listening.FindStringSubmatch(sc.Text()); m != nil {
-			go func() {
-				for sc.Scan() {
-				}
-			}()
-			return cmd, m[1], nil
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	r, err := readyfile.Wait(ready, 30*time.Second, func() bool {
+		select {
+		case <-exited:
+			return true
+		default:
+			return false
 		}
+	})
+	if err != nil {
+		cmd.Process.Kill()
+		<-exited
+		return nil, "", fmt.Errorf("%v: %s", err, log.String())
 	}
-	cmd.Wait()
-	return nil, "", fmt.Errorf("tarn serve did not start")
+	return func() { cmd.Process.Signal(os.Interrupt); <-exited }, r.URL, nil
 }
 
 // transfer reads a large result through the embedded engine and through

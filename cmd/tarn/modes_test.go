@@ -1,17 +1,18 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
-	"regexp"
-	"strings"
+	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tarnhq/tarn/internal/readyfile"
 )
 
 // The black-box suite runs in two modes: embedded (the default) and
@@ -70,8 +71,6 @@ func remoteOnly(t *testing.T) {
 	}
 }
 
-var listening = regexp.MustCompile(`listening on (http://\S+)`)
-
 // serve starts `tarn serve` over the lakehouse's home and points the
 // CLI at it.
 func (l *lakehouse) serve(args ...string) *exec.Cmd {
@@ -82,54 +81,51 @@ func (l *lakehouse) serve(args ...string) *exec.Cmd {
 }
 
 // startServer starts `tarn serve` on a free loopback port and returns
-// its URL; the server is stopped when the test ends.
+// its URL (from its --ready-file); the server is stopped when the test ends.
 func startServer(t *testing.T, home string, args ...string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(tarnBin, append([]string{"serve", "--addr", "127.0.0.1:0", "--grace", "2s"}, args...)...)
+	ready := filepath.Join(t.TempDir(), "ready.json")
+	cmd := exec.Command(tarnBin, append([]string{"serve", "--addr", "127.0.0.1:0", "--grace", "2s", "--ready-file", ready}, args...)...)
 	cmd.Env = append(os.Environ(), "TARN_HOME="+home, "TARN_CONFIG=/nonexistent/tarn-config.yml")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	var log lockedBuffer
+	cmd.Stderr = &log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	lines := make(chan string, 100)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			default:
-			}
-		}
-		close(lines)
-	}()
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
 		select {
-		case <-done:
+		case <-exited:
 		case <-time.After(10 * time.Second):
 			cmd.Process.Kill()
-			<-done
+			<-exited
 		}
 	})
-	var seen []string
-	deadline := time.After(20 * time.Second)
-	for {
+	r, err := readyfile.Wait(ready, 20*time.Second, func() bool {
 		select {
-		case line, ok := <-lines:
-			if !ok {
-				t.Fatalf("tarn serve exited before listening:\n%s", strings.Join(seen, "\n"))
-			}
-			seen = append(seen, line)
-			if m := listening.FindStringSubmatch(line); m != nil {
-				return cmd, m[1]
-			}
-		case <-deadline:
-			t.Fatalf("tarn serve did not start listening:\n%s", strings.Join(seen, "\n"))
+		case <-exited:
+			return true
+		default:
+			return false
 		}
+	})
+	if err != nil {
+		t.Fatalf("%v:\n%s", err, log.String())
 	}
+	return cmd, r.URL
 }
+
+// lockedBuffer is a server's log, written by its process and read by a test.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }

@@ -239,50 +239,63 @@ func (p *runPrinter) line(format string, args ...any) {
 func (p *runPrinter) event(e tarn.RunEvent) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	switch e.Kind {
-	case "start", "job":
-		p.line("%s\n", e.Message)
-	case "plan":
-		p.line("plan: %s\n", e.Message)
-	case "env", "info", "publish":
-		p.line("%s\n", e.Message)
-	case "log":
-		p.line("  [%s] %s\n", e.Step, e.Message)
-	case "preview":
-		p.line("  [%s] preview:\n    %s\n", e.Step, strings.ReplaceAll(e.Message, "\n", "\n    "))
-	case "step":
+	if e.Kind == tarn.EventStep {
 		switch e.State {
 		case tarn.StepQueued:
 			p.total++
 		case tarn.StepRunning:
 			p.running[e.Step] = time.Now()
-			p.line("▶ %s running\n", e.Step)
-		case tarn.StepDone:
+		case tarn.StepDone, tarn.StepCached:
 			delete(p.running, e.Step)
 			p.done++
-			if e.StepKind == "expectation" {
-				p.line("✓ %s passed (%s)\n", e.Step, e.Duration.Round(time.Millisecond))
-				return
-			}
-			p.line("✓ %s done: %s rows, %s\n", e.Step, count(e.Rows), e.Duration.Round(time.Millisecond))
-		case tarn.StepCached:
-			p.done++
-			if e.StepKind == "expectation" {
-				p.line("✓ %s passed (cached)\n", e.Step)
-				return
-			}
-			p.line("✓ %s cached: %s rows, saved %s\n", e.Step, count(e.Rows), e.Saved.Round(time.Millisecond))
-		case tarn.StepFailed:
+		case tarn.StepFailed, tarn.StepSkipped, tarn.StepCancelled:
 			delete(p.running, e.Step)
-			p.line("✗ %s failed\n", e.Step)
-		case tarn.StepSkipped:
-			delete(p.running, e.Step)
-			p.line("- %s skipped (an input failed)\n", e.Step)
-		case tarn.StepCancelled:
-			delete(p.running, e.Step)
-			p.line("- %s cancelled\n", e.Step)
 		}
 	}
+	if line, ok := formatEvent(e); ok {
+		p.line("%s\n", line)
+	}
+}
+
+// formatEvent is a run event as the CLI prints it (without the status
+// line), false for events it does not print. The Python client renders
+// events the same way: testdata/events holds the cases both are tested on.
+func formatEvent(e tarn.RunEvent) (string, bool) {
+	switch e.Kind {
+	case tarn.EventStart, tarn.EventJob, tarn.EventEnv, tarn.EventInfo, tarn.EventPublish:
+		return e.Message, true
+	case tarn.EventPlan:
+		return "plan: " + e.Message, true
+	case tarn.EventLog:
+		return fmt.Sprintf("  [%s] %s", e.Step, e.Message), true
+	case tarn.EventPreview:
+		return fmt.Sprintf("  [%s] preview:\n    %s", e.Step, strings.ReplaceAll(e.Message, "\n", "\n    ")), true
+	case tarn.EventStep:
+	default:
+		return "", false
+	}
+	expectation := e.StepKind == "expectation"
+	switch e.State {
+	case tarn.StepRunning:
+		return fmt.Sprintf("▶ %s running", e.Step), true
+	case tarn.StepDone:
+		if expectation {
+			return fmt.Sprintf("✓ %s passed (%s)", e.Step, e.Duration.Round(time.Millisecond)), true
+		}
+		return fmt.Sprintf("✓ %s done: %s rows, %s", e.Step, count(e.Rows), e.Duration.Round(time.Millisecond)), true
+	case tarn.StepCached:
+		if expectation {
+			return fmt.Sprintf("✓ %s passed (cached)", e.Step), true
+		}
+		return fmt.Sprintf("✓ %s cached: %s rows, saved %s", e.Step, count(e.Rows), e.Saved.Round(time.Millisecond)), true
+	case tarn.StepFailed:
+		return fmt.Sprintf("✗ %s failed", e.Step), true
+	case tarn.StepSkipped:
+		return fmt.Sprintf("- %s skipped (an input failed)", e.Step), true
+	case tarn.StepCancelled:
+		return fmt.Sprintf("- %s cancelled", e.Step), true
+	}
+	return "", false
 }
 
 func printRunSummary(w io.Writer, res *tarn.RunResult) {

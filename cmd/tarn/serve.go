@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/internal/readyfile"
 	"github.com/tarnhq/tarn/local"
 	"github.com/tarnhq/tarn/pipeline"
 	"github.com/tarnhq/tarn/query"
@@ -27,6 +28,7 @@ func (a *app) serveCommand() *cobra.Command {
 	var grace time.Duration
 	var keepJobs int
 	var sb sandboxFlags
+	var readyFile string
 	var jobVisibility string
 	var maxQueries, queryThreads, maxProjectFiles int
 	queryMemory, queryDisk, maxResult, maxExport := byteSize(2<<30), byteSize(4<<30), byteSize(1<<30), byteSize(4<<30)
@@ -133,6 +135,13 @@ killed are marked failed at the next start.`,
 				mode = "insecure-local: no tokens"
 			}
 			fmt.Fprintf(a.stderr, "tarn serve: listening on http://%s (home %s, %s)\n", ln.Addr(), home, mode)
+			if readyFile != "" {
+				if err := readyfile.Write(readyFile, ln.Addr().String(), home); err != nil {
+					ln.Close()
+					return tarn.Errorf(tarn.EINVALID, "--ready-file %s: %v", readyFile, err)
+				}
+				defer os.Remove(readyFile)
+			}
 			served := make(chan error, 1)
 			go func() { served <- hs.Serve(ln) }()
 			select {
@@ -170,6 +179,7 @@ killed are marked failed at the next start.`,
 	f.Var(&queryDisk, "query-disk", "disk one query may spill to beyond its memory (0: no limit)")
 	f.Var(&maxResult, "max-result", "largest query result streamed to a client, as Arrow (0: no limit)")
 	f.Var(&maxExport, "max-export", "largest result file a query writes (--out; 0: no limit)")
+	f.StringVar(&readyFile, "ready-file", "", "once listening, write {\"url\", \"addr\", \"pid\", \"home\"} as JSON to this file (atomically; removed at exit): how scripts and tests find a server on port 0")
 	f.IntVar(&keepJobs, "keep-jobs", 10000, "at start, keep the records and logs of this many newest jobs (0: all)")
 	sb.register(f)
 	return cmd

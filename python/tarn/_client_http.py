@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -331,7 +332,21 @@ def upload_name(path: str) -> str:
 
 # --- embedded mode: a private `tarn serve` ------------------------------------
 
-_LISTENING = re.compile(r"listening on (http://\S+)")
+def wait_ready_file(path: str, timeout: float, process: "subprocess.Popen[str]") -> Optional[str]:
+    """The URL in the file ``tarn serve --ready-file PATH`` writes once it listens; None if
+    the process exits first or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(path, encoding="utf-8") as f:
+                return json.load(f)["url"]
+        except (OSError, ValueError, KeyError):
+            pass
+        if process.poll() is not None:
+            return None
+        time.sleep(0.02)
+    return None
+
 _servers: "weakref.WeakSet[EmbeddedServer]" = weakref.WeakSet()
 
 
@@ -377,10 +392,12 @@ class EmbeddedServer:
         self.binary = binary or find_binary()
         os.makedirs(self.home, exist_ok=True)
         self._log: "deque[str]" = deque(maxlen=50)
-        self._found = threading.Event()
         self.endpoint: Optional[str] = None
+        self._ready_dir = tempfile.mkdtemp(prefix="tarn-serve-")
+        self._ready_file = os.path.join(self._ready_dir, "ready.json")
         self.process = subprocess.Popen(
-            [self.binary, "serve", "--insecure-local", "--addr", "127.0.0.1:0", "--home", self.home, "--grace", "10s", *_UNLIMITED],
+            [self.binary, "serve", "--insecure-local", "--addr", "127.0.0.1:0", "--home", self.home, "--grace", "10s",
+             "--ready-file", self._ready_file, *_UNLIMITED],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -400,12 +417,6 @@ class EmbeddedServer:
         assert self.process.stderr is not None
         for line in self.process.stderr:  # one line per request: read them all so the pipe never fills
             self._log.append(line.rstrip("\n"))
-            if self.endpoint is None:
-                m = _LISTENING.search(line)
-                if m:
-                    self.endpoint = m.group(1)
-                    self._found.set()
-        self._found.set()
 
     def log_tail(self) -> str:
         """The last lines the server wrote (for error messages)."""
@@ -413,7 +424,7 @@ class EmbeddedServer:
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        self._found.wait(timeout)
+        self.endpoint = wait_ready_file(self._ready_file, timeout, self.process)
         if self.endpoint is None:
             self.process.poll()
             raise TarnError(
@@ -451,6 +462,7 @@ class EmbeddedServer:
                 self.process.wait()
             except OSError:
                 pass
+        shutil.rmtree(self._ready_dir, ignore_errors=True)
         _servers.discard(self)
 
 

@@ -111,37 +111,69 @@ class RunResult:
         )
 
 
+# The kinds of run events and the states of steps (testdata/events holds them
+# with the lines the CLI prints; this module prints the same).
+EVENT_START, EVENT_PLAN, EVENT_ENV, EVENT_STEP, EVENT_LOG = "start", "plan", "env", "step", "log"
+EVENT_PREVIEW, EVENT_PUBLISH, EVENT_INFO, EVENT_JOB = "preview", "publish", "info", "job"
+EVENT_KINDS = (EVENT_START, EVENT_PLAN, EVENT_ENV, EVENT_STEP, EVENT_LOG, EVENT_PREVIEW, EVENT_PUBLISH, EVENT_INFO, EVENT_JOB)
+STEP_QUEUED, STEP_RUNNING, STEP_DONE, STEP_CACHED = "queued", "running", "done", "cached"
+STEP_FAILED, STEP_SKIPPED, STEP_CANCELLED = "failed", "skipped", "cancelled"
+STEP_STATES = (STEP_QUEUED, STEP_RUNNING, STEP_DONE, STEP_CACHED, STEP_FAILED, STEP_SKIPPED, STEP_CANCELLED)
+
+
+def go_duration(ns: int) -> str:
+    """A duration in nanoseconds as Go prints ``time.Duration.Round(time.Millisecond)``: 84ms, 1.5s, 1m2.003s."""
+    ms = int(round((ns or 0) / 1e6))
+    if ms == 0:
+        return "0s"
+    if ms < 1000:
+        return f"{ms}ms"
+    hours, rest = divmod(ms, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    seconds = f"{rest / 1000:.3f}".rstrip("0").rstrip(".") + "s"
+    if hours:
+        return f"{hours}h{minutes}m{seconds}"
+    if minutes:
+        return f"{minutes}m{seconds}"
+    return seconds
+
+
+def count(n: int) -> str:
+    """A row count as the CLI prints it: digits grouped by commas from 10,000 on."""
+    return f"{n:,}" if n >= 10000 else str(n)
+
+
 def format_event(e: Dict[str, Any]) -> Optional[str]:
     """One run event as the CLI prints it (``▶ step running``, ``  [step] user log line``), or None."""
     kind, step, state = e.get("kind"), e.get("step", ""), e.get("state")
     message = e.get("message", "")
-    if kind in ("start", "job", "env", "info", "publish"):
+    if kind in (EVENT_START, EVENT_JOB, EVENT_ENV, EVENT_INFO, EVENT_PUBLISH):
         return message
-    if kind == "plan":
+    if kind == EVENT_PLAN:
         return "plan: " + message
-    if kind == "log":
+    if kind == EVENT_LOG:
         return f"  [{step}] {message}"
-    if kind == "preview":
+    if kind == EVENT_PREVIEW:
         return f"  [{step}] preview:\n    " + message.replace("\n", "\n    ")
-    if kind != "step":
+    if kind != EVENT_STEP:
         return None
     expectation = e.get("step_kind") == "expectation"
-    seconds = (e.get("duration_ns") or 0) * _NS
-    if state == "running":
+    rows = count(e.get("rows") or 0)
+    if state == STEP_RUNNING:
         return f"▶ {step} running"
-    if state == "done":
+    if state == STEP_DONE:
         if expectation:
-            return f"✓ {step} passed ({seconds:.3f}s)"
-        return f"✓ {step} done: {e.get('rows') or 0:,} rows, {seconds:.3f}s"
-    if state == "cached":
+            return f"✓ {step} passed ({go_duration(e.get('duration_ns'))})"
+        return f"✓ {step} done: {rows} rows, {go_duration(e.get('duration_ns'))}"
+    if state == STEP_CACHED:
         if expectation:
             return f"✓ {step} passed (cached)"
-        return f"✓ {step} cached: {e.get('rows') or 0:,} rows, saved {(e.get('saved_ns') or 0) * _NS:.3f}s"
-    if state == "failed":
+        return f"✓ {step} cached: {rows} rows, saved {go_duration(e.get('saved_ns'))}"
+    if state == STEP_FAILED:
         return f"✗ {step} failed"
-    if state == "skipped":
+    if state == STEP_SKIPPED:
         return f"- {step} skipped (an input failed)"
-    if state == "cancelled":
+    if state == STEP_CANCELLED:
         return f"- {step} cancelled"
     return None
 

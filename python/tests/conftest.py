@@ -146,27 +146,20 @@ class ServeProcess:
     """A ``tarn serve`` started by a test over its own home, on a free loopback port."""
 
     def __init__(self, binary: str, home: Path, insecure: bool, env: Dict[str, str], extra: Sequence[str] = ()) -> None:
-        import re
-        import time
+        from tarn._client_http import wait_ready_file
 
         self.home = home
         self.log_path = home.parent / (home.name + "-serve.log")
+        ready = home.parent / (home.name + "-ready.json")
         self._log = open(self.log_path, "w")
-        args = [binary, "serve", "--addr", "127.0.0.1:0", "--home", str(home), "--grace", "5s", *extra]
+        args = [binary, "serve", "--addr", "127.0.0.1:0", "--home", str(home), "--grace", "5s", "--ready-file", str(ready), *extra]
         if insecure:
             args.append("--insecure-local")
         self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log, env=env)
-        deadline = time.monotonic() + 60
-        self.endpoint = ""
-        while not self.endpoint:
-            m = re.search(r"listening on (http://\S+)", self.log_path.read_text())
-            if m:
-                self.endpoint = m.group(1)
-            elif self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                pytest.fail(f"tarn serve did not start: {self.log_path.read_text()}")
-            else:
-                time.sleep(0.05)
+        self.endpoint = wait_ready_file(str(ready), 60, self.process) or ""
+        if not self.endpoint:
+            self.stop()
+            pytest.fail(f"tarn serve did not start: {self.log_path.read_text()}")
 
     def stop(self) -> None:
         if self.process.poll() is None:
