@@ -1,6 +1,9 @@
-// Package local implements tarn's service interfaces over a lakehouse home
-// on this machine (embedded mode): the catalog database, the warehouse,
-// Python environments, users and jobs all live under the home directory.
+// Package local is the composition root of an embedded lakehouse: it puts
+// the implementations of tarn's service interfaces (catalog, table, query,
+// pipeline, jobs) together over a lakehouse home on this machine. Home
+// knows where each part of a home lives (the catalog database, the
+// warehouse, Python environments, users, jobs, the cache) and reads its
+// config.yml; Config carries every setting, filled by cmd/tarn.
 //
 // # Basics
 //
