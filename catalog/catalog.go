@@ -150,15 +150,24 @@ func (c *Catalog) Entries(ctx context.Context, commit *tarn.Commit) (map[string]
 // Diff returns the changes from one ref to another (ENOTFOUND, EINVALID
 // for refs that do not resolve).
 func (c *Catalog) Diff(ctx context.Context, from, to string) ([]tarn.Change, error) {
-	a, err := c.Resolve(ctx, from)
-	if err != nil {
-		return nil, err
-	}
-	b, err := c.Resolve(ctx, to)
+	a, b, err := c.resolveBoth(ctx, from, to)
 	if err != nil {
 		return nil, err
 	}
 	return c.DiffCommits(ctx, a, b)
+}
+
+// resolveBoth resolves two refs.
+func (c *Catalog) resolveBoth(ctx context.Context, a, b string) (*tarn.Commit, *tarn.Commit, error) {
+	ca, err := c.Resolve(ctx, a)
+	if err != nil {
+		return nil, nil, err
+	}
+	cb, err := c.Resolve(ctx, b)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ca, cb, nil
 }
 
 // DiffCommits returns the changes from commit a to commit b.

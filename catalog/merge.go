@@ -139,11 +139,7 @@ func (c *Catalog) threeWay(ctx context.Context, baseTree string, source, target 
 // MergeBase returns the merge base of two refs, nil when they share no
 // history (ENOTFOUND, EINVALID for refs that do not resolve).
 func (c *Catalog) MergeBase(ctx context.Context, a, b string) (*tarn.Commit, error) {
-	ca, err := c.Resolve(ctx, a)
-	if err != nil {
-		return nil, err
-	}
-	cb, err := c.Resolve(ctx, b)
+	ca, cb, err := c.resolveBoth(ctx, a, b)
 	if err != nil {
 		return nil, err
 	}

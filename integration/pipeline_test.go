@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -358,22 +357,7 @@ func TestPipeline_PublishIsAtomic(t *testing.T) {
 // home.
 func TestPipeline_Isolation(t *testing.T) {
 	home := filepath.Join(t.TempDir(), "home")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Write([]byte("hello\n"))
-			c.Close()
-		}
-	}()
-	port := ln.Addr().(*net.TCPAddr).Port
+	port := listenLoopback(t, "hello\n")
 	probe := fmt.Sprintf(`
 def probe():
     import os, socket

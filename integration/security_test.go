@@ -46,21 +46,7 @@ func TestServe_Workers(t *testing.T) {
 // TestServe_InternetPolicy: internet access is the server's to give, and
 // what it gives never reaches loopback (the server itself).
 func TestServe_InternetPolicy(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Write([]byte("HTTP/1.0 200 OK\r\n\r\nthe server's port"))
-			c.Close()
-		}
-	}()
+	port := listenLoopback(t, "HTTP/1.0 200 OK\r\n\r\nthe server's port")
 	model := fmt.Sprintf(`import tarn
 import urllib.request
 import pyarrow as pa
@@ -69,7 +55,7 @@ import pyarrow as pa
 def fetch():
     with urllib.request.urlopen("http://127.0.0.1:%d/", timeout=10) as r:
         return pa.table({"body": [r.read().decode()]})
-`, ln.Addr().(*net.TCPAddr).Port)
+`, port)
 	dir := project(t, map[string]string{"m.py": model})
 
 	closed := startServe(t, filepath.Join(t.TempDir(), "home"), "127.0.0.1:0")
@@ -87,6 +73,28 @@ def fetch():
 	if !strings.Contains(out, "a loopback address") || !strings.Contains(out, "refused by the sandbox's network policy") {
 		t.Fatalf("the run does not say why the network was refused:\n%s", out)
 	}
+}
+
+// listenLoopback listens on a loopback port until the test ends, writing
+// reply to every connection, and returns the port.
+func listenLoopback(t *testing.T, reply string) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte(reply))
+			c.Close()
+		}
+	}()
+	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // TestServe_PackageSources: on a server a project cannot bring its own

@@ -106,16 +106,7 @@ def set_memory_limit(limit_bytes: int) -> None:
     native code that cannot handle failure, e.g. Rust: then there is no
     result file and the process dies of SIGABRT).
     """
-    if not limit_bytes:
-        return
-    import resource
-
-    soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
-    limit = limit_bytes if hard == resource.RLIM_INFINITY else min(limit_bytes, hard)
-    try:
-        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
-    except (ValueError, OSError) as exc:
-        raise SpecError(f"cannot set the memory limit to {limit_bytes} bytes: {exc}") from None
+    _set_rlimit("RLIMIT_DATA", limit_bytes, "memory")
 
 
 def set_address_space_limit(limit_bytes: int) -> None:
@@ -127,16 +118,22 @@ def set_address_space_limit(limit_bytes: int) -> None:
     adds the size of the inputs the worker maps to the memory limit. It
     can only be lowered.
     """
+    _set_rlimit("RLIMIT_AS", limit_bytes, "address-space")
+
+
+def _set_rlimit(which: str, limit_bytes: int, what: str) -> None:
+    """Lower the rlimit ``which`` to ``limit_bytes`` (0: leave it), never above its hard limit."""
     if not limit_bytes:
         return
     import resource
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    kind = getattr(resource, which)
+    _, hard = resource.getrlimit(kind)
     limit = limit_bytes if hard == resource.RLIM_INFINITY else min(limit_bytes, hard)
     try:
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        resource.setrlimit(kind, (limit, limit))
     except (ValueError, OSError) as exc:
-        raise SpecError(f"cannot set the address-space limit to {limit_bytes} bytes: {exc}") from None
+        raise SpecError(f"cannot set the {what} limit to {limit_bytes} bytes: {exc}") from None
 
 
 _STATUS_FIELDS = ("Uid", "CapEff", "CapBnd", "NoNewPrivs", "Seccomp")
