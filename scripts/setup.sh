@@ -23,6 +23,13 @@ if ! command -v bwrap >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; the
   fi
 fi
 
+# The sandbox suite runs a second time as an ordinary user (scripts/
+# sandbox-user-test.sh), with Debian's python3, which that user can reach.
+if [ "$(id -u)" = 0 ] && [ ! -x /usr/bin/python3 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "setup: installing python3 (Debian package) for the sandbox tests as an ordinary user"
+  { apt-get update -qq && apt-get install -y -qq python3; } >/dev/null 2>&1 || echo "setup: could not install python3" >&2
+fi
+
 PY=${PYTHON:-python3}
 if ! command -v uv >/dev/null 2>&1 && ! "$PY" -m uv --version >/dev/null 2>&1; then
   echo "setup: installing uv"
