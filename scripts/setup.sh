@@ -23,6 +23,16 @@ if ! command -v bwrap >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; the
   fi
 fi
 
+# PostgreSQL's server binaries: the integration tier runs the shared
+# catalog, users, jobs and several servers on a private cluster that
+# scripts/postgres.sh starts (never the system's own).
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO="sudo"
+  echo "setup: installing postgresql (Debian package) for the integration tests"
+  { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq postgresql; } >/dev/null 2>&1 || echo "setup: could not install postgresql" >&2
+fi
+
 # The sandbox suite runs a second time as an ordinary user (scripts/
 # sandbox-user-test.sh), with Debian's python3, which that user can reach.
 if [ "$(id -u)" = 0 ] && [ ! -x /usr/bin/python3 ] && command -v apt-get >/dev/null 2>&1; then
