@@ -3,7 +3,10 @@ package local
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/internal/atomicfile"
@@ -31,9 +34,65 @@ func (h Home) ConfigFile() string {
 	return filepath.Join(string(h), "config.yml")
 }
 
-// ServerScratch are the folders a server empties when it starts: what a
-// killed server left of its uploads, exports and query spills.
-func (h Home) ServerScratch() []string { return []string{h.Uploads(), h.Exports(), h.QueryTemp()} }
+// QueryTempOf is the spill folder of one server among several on the
+// home (named like jobs.Options.Owner: HOST-PID-RANDOM).
+func (h Home) QueryTempOf(server string) string { return filepath.Join(h.QueryTemp(), server) }
+
+// scratchAge is how long a shared home's scratch entry must be left
+// untouched before a starting server takes it for litter.
+const scratchAge = time.Hour
+
+// SweepScratch removes what stopped servers left in the home's scratch
+// folders: uploads (but those in keep: the projects of queued runs),
+// exports and query spills. When the home is shared by several servers
+// (shared), another server may be using an entry: only uploads and
+// exports untouched for an hour go, and the spill folders of servers of
+// this host that no longer run. It returns how many entries it removed.
+func (h Home) SweepScratch(keep []string, shared bool) int {
+	kept := map[string]bool{}
+	for _, k := range keep {
+		kept[filepath.Clean(k)] = true
+	}
+	host, _ := os.Hostname()
+	n := 0
+	for _, dir := range []string{h.Uploads(), h.Exports(), h.QueryTemp()} {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			p := filepath.Join(dir, e.Name())
+			switch {
+			case kept[p]:
+				continue
+			case shared && dir == h.QueryTemp():
+				if !deadServer(e.Name(), host) {
+					continue
+				}
+			case shared:
+				if info, err := e.Info(); err != nil || time.Since(info.ModTime()) < scratchAge {
+					continue
+				}
+			}
+			if os.RemoveAll(p) == nil {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// deadServer reports whether name (HOST-PID-RANDOM) is a server of this
+// host whose process has ended.
+func deadServer(name, host string) bool {
+	rest, ok := strings.CutPrefix(name, host+"-")
+	if !ok {
+		return false
+	}
+	pidText, _, ok := strings.Cut(rest, "-")
+	pid, err := strconv.Atoi(pidText)
+	if !ok || err != nil || pid <= 0 {
+		return false
+	}
+	return syscall.Kill(pid, 0) == syscall.ESRCH
+}
 
 // HomeConfig is HOME/config.yml: settings of the lakehouse itself, shared
 // by every user of a server over the home.

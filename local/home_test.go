@@ -1,9 +1,14 @@
 package local
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestHome(t *testing.T) {
@@ -36,5 +41,49 @@ func TestHome(t *testing.T) {
 	}
 	if c, err = h.Config(); err != nil || c.Cache.MaxSize != "5GiB" {
 		t.Fatalf("config.yml read back: %+v %v", c, err)
+	}
+}
+
+// TestHome_SweepScratch: alone on its home a starting server removes all
+// scratch but the uploads of queued runs; sharing it, only what is old
+// or belongs to a server of this host that has stopped.
+func TestHome_SweepScratch(t *testing.T) {
+	host, _ := os.Hostname()
+	alive := fmt.Sprintf("%s-%d-abcdef", host, os.Getpid())
+	dead := fmt.Sprintf("%s-%d-abcdef", host, 1<<22+12345) // above any pid Linux hands out
+	old := time.Now().Add(-2 * time.Hour)
+	for _, tc := range []struct {
+		name   string
+		shared bool
+		left   []string
+	}{
+		{"Alone", false, []string{"uploads/up-queued"}},
+		{"Shared", true, []string{"uploads/up-queued", "uploads/up-new", "exports/jnew", "tmp/duckdb/" + alive, "tmp/duckdb/otherhost-1-abcdef"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := Home(t.TempDir())
+			made := map[string]time.Time{"uploads/up-queued": old, "uploads/up-old": old, "uploads/up-new": time.Now(),
+				"exports/jold": old, "exports/jnew": time.Now(), "tmp/duckdb/" + alive: old, "tmp/duckdb/" + dead: old,
+				"tmp/duckdb/otherhost-1-abcdef": old}
+			for rel, mtime := range made {
+				p := filepath.Join(h.Dir(), rel)
+				if err := os.MkdirAll(p, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				os.Chtimes(p, mtime, mtime)
+			}
+			h.SweepScratch([]string{filepath.Join(h.Uploads(), "up-queued")}, tc.shared)
+			var left []string
+			for rel := range made {
+				if _, err := os.Stat(filepath.Join(h.Dir(), rel)); err == nil {
+					left = append(left, rel)
+				}
+			}
+			sort.Strings(left)
+			sort.Strings(tc.left)
+			if !slices.Equal(left, tc.left) {
+				t.Fatalf("left %v, want %v", left, tc.left)
+			}
+		})
 	}
 }

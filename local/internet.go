@@ -30,7 +30,7 @@ type InternetPolicy struct {
 
 // check refuses a run of project by user if one of its models asks for
 // the network the policy does not give user.
-func (p InternetPolicy) check(ctx context.Context, users *UserStore, project *pipeline.Project, user string) error {
+func (p InternetPolicy) check(ctx context.Context, users tarn.UserService, project *pipeline.Project, user string) error {
 	if !p.Egress {
 		return nil
 	}
@@ -53,7 +53,7 @@ func (p InternetPolicy) check(ctx context.Context, users *UserStore, project *pi
 	return tarn.Errorf(tarn.EFORBIDDEN, "model(s) %s ask for internet access (internet_access=True), which this server gives %s: drop it, or ask the operator (tarn serve --internet-access)", strings.Join(asking, ", "), who)
 }
 
-func (p InternetPolicy) allows(ctx context.Context, users *UserStore, user string) bool {
+func (p InternetPolicy) allows(ctx context.Context, users tarn.UserService, user string) bool {
 	for _, u := range p.Users {
 		switch u {
 		case "*", user:

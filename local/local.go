@@ -14,6 +14,7 @@ import (
 	"github.com/tarnhq/tarn/query"
 	rt "github.com/tarnhq/tarn/runtime"
 	"github.com/tarnhq/tarn/table"
+	"github.com/tarnhq/tarn/users"
 )
 
 // Config configures the embedded services.
@@ -59,6 +60,9 @@ type Config struct {
 	UV string
 	// CrashPoint is the table writes' crash-point hook (table.Config).
 	CrashPoint func(point string)
+	// Jobs configures the job runner: how many runs at once, the lease
+	// of the jobs it holds (a server sets them).
+	Jobs jobs.Options
 }
 
 // Lakehouse is an open lakehouse home.
@@ -70,7 +74,7 @@ type Lakehouse struct {
 	tables *table.Service
 	engine *query.Engine
 	jobs   *jobs.Manager
-	users  *UserStore
+	users  *users.Service
 
 	sandboxOnce sync.Once
 	sandbox     *rt.Sandbox
@@ -105,8 +109,8 @@ func Open(ctx context.Context, cfg Config) (*Lakehouse, error) {
 		qopts.AllowedDirs = []string{home.Warehouse()}
 	}
 	l := &Lakehouse{Home: cfg.Home, home: home, cfg: cfg, cat: cat, tables: tables, engine: query.New(tables, qopts)}
-	l.jobs = jobs.New(home.JobsDir())
-	l.users = &UserStore{Path: home.UsersFile()}
+	l.jobs = jobs.New(jobs.NewFileStore(home.JobsDir()), cfg.Jobs)
+	l.users = &users.Service{Store: &users.FileStore{Path: home.UsersFile()}}
 	return l, nil
 }
 
@@ -144,11 +148,15 @@ func (l *Lakehouse) Services() *tarn.Services {
 // Jobs returns the lakehouse's job manager.
 func (l *Lakehouse) Jobs() *jobs.Manager { return l.jobs }
 
-// Close releases the catalog and the query engine.
+// Close releases the catalog, the query engine and the job and user
+// stores.
 func (l *Lakehouse) Close() error {
+	l.jobs.Close()
 	l.engine.Close()
+	l.jobs.Store().Close()
+	l.users.Store.Close()
 	return l.cat.Close()
 }
 
-// Users returns the lakehouse's user store.
-func (l *Lakehouse) Users() *UserStore { return l.users }
+// Users returns the lakehouse's users.
+func (l *Lakehouse) Users() *users.Service { return l.users }

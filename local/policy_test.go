@@ -8,6 +8,7 @@ import (
 
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/pipeline"
+	"github.com/tarnhq/tarn/users"
 )
 
 func TestPackagePolicy_Resolve(t *testing.T) {
@@ -49,10 +50,10 @@ func TestPackagePolicy_Resolve(t *testing.T) {
 }
 
 func TestInternetPolicy_Check(t *testing.T) {
-	users := &UserStore{Path: filepath.Join(t.TempDir(), "users.json")}
+	svc := &users.Service{Store: &users.FileStore{Path: filepath.Join(t.TempDir(), "users.json")}}
 	ctx := context.Background()
 	for _, u := range []tarn.NewUser{{Name: "root1", Admin: true}, {Name: "alice"}} {
-		if _, _, err := users.AddUser(ctx, u); err != nil {
+		if _, _, err := svc.AddUser(ctx, u); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -67,18 +68,18 @@ func TestInternetPolicy_Check(t *testing.T) {
 		{[]string{"admins"}, "root1", true}, {[]string{"bob", "alice"}, "alice", true}, {[]string{"bob"}, "alice", false},
 	} {
 		p := InternetPolicy{Users: tc.users, Egress: true}
-		err := p.check(ctx, users, asks, tc.user)
+		err := p.check(ctx, svc, asks, tc.user)
 		if tc.ok != (err == nil) {
 			t.Errorf("users %v, %s: %v", tc.users, tc.user, err)
 		}
 		if err != nil && (tarn.ErrorCode(err) != tarn.EFORBIDDEN || !strings.Contains(err.Error(), "fetch (models.py:3)")) {
 			t.Errorf("the refusal does not name the model: %v", err)
 		}
-		if err := p.check(ctx, users, quiet, tc.user); err != nil {
+		if err := p.check(ctx, svc, quiet, tc.user); err != nil {
 			t.Errorf("a project without internet access is refused: %v", err)
 		}
 	}
-	if err := (InternetPolicy{}).check(ctx, users, asks, "alice"); err != nil {
+	if err := (InternetPolicy{}).check(ctx, svc, asks, "alice"); err != nil {
 		t.Fatalf("embedded (no policy) refuses: %v", err)
 	}
 }

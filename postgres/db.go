@@ -164,7 +164,7 @@ func (db *DB) migrate(ctx context.Context, searchPath string) error {
 				return tarn.Errorf(tarn.EINTERNAL, "the catalog database %s has tarn schema version %s; this tarn understands version %s: use a tarn of that version, or another database", db.where, version, schemaVersion)
 			}
 		}
-		for _, ddl := range []string{metaSchema, catalogSchema} {
+		for _, ddl := range []string{metaSchema, catalogSchema, usersSchema, jobsSchema} {
 			if _, err := tx.Exec(ctx, ddl); err != nil {
 				return err
 			}

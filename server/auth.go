@@ -11,7 +11,7 @@ import (
 
 // Authenticator turns a bearer token into a user.
 type Authenticator interface {
-	Authenticate(token string) (*tarn.User, error)
+	Authenticate(ctx context.Context, token string) (*tarn.User, error)
 }
 
 type userKey struct{}
@@ -38,7 +38,7 @@ func (s *Server) authenticate(r *http.Request) (*tarn.User, error) {
 	if !ok {
 		return nil, tarn.Errorf(tarn.EUNAUTHORIZED, "this server needs a token: `tarn config set token TOKEN` or TARN_TOKEN (an admin creates one with `tarn user add NAME`)")
 	}
-	return s.Users.Authenticate(token)
+	return s.Users.Authenticate(r.Context(), token)
 }
 
 // bearerToken reads "Authorization: Bearer TOKEN". The scheme is

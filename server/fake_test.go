@@ -128,7 +128,7 @@ func (u *fakeUsers) ListUsers(ctx context.Context) ([]tarn.User, error) {
 	return out, nil
 }
 
-func (u *fakeUsers) Authenticate(token string) (*tarn.User, error) {
+func (u *fakeUsers) Authenticate(ctx context.Context, token string) (*tarn.User, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	x, ok := u.tokens[token]
@@ -163,7 +163,8 @@ func newFakeServer(t *testing.T, configure func(*server.Server)) (*testServer, *
 	dir := t.TempDir()
 	home := filepath.Join(dir, "home")
 	users := &fakeUsers{tokens: map[string]*tarn.User{}}
-	js := jobs.New(filepath.Join(home, "jobs"))
+	js := jobs.New(jobs.NewFileStore(filepath.Join(home, "jobs")), jobs.Options{})
+	t.Cleanup(js.Close)
 	svc := &tarn.Services{Refs: cat, Tables: &fakeTables{cat: cat}, Query: noEngine{}, Runs: noEngine{}, Jobs: js, Users: users, Mode: "fake"}
 	srv := &server.Server{Services: svc, Jobs: js, Users: users, Home: home}
 	if configure != nil {

@@ -35,8 +35,12 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request) error {
 	if !s.Insecure || req.Author == "" {
 		req.Author = user
 	}
-	req.ProjectDir = filepath.Join(dir, "project")
-	job, _, err := s.Jobs.Start(r.Context(), s.runJob(req, user, dir))
+	input, err := json.Marshal(runInput{Request: req, Project: filepath.Join(dir, "project")})
+	if err != nil {
+		os.RemoveAll(dir)
+		return err
+	}
+	job, err := s.Jobs.Start(r.Context(), tarn.JobSpec{Kind: "run", User: user, Ref: req.Ref, Summary: "tarn run", Input: input, Cleanup: dir})
 	if err != nil {
 		os.RemoveAll(dir)
 		return err
@@ -63,29 +67,41 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// runJob is the job of an uploaded project's run: dir (the upload) is
-// removed when it ends, and messages name the project's files as the
-// client does, relative to the project, never by the upload's path.
-func (s *Server) runJob(req tarn.RunRequest, user, dir string) tarn.JobSpec {
+// runInput is a queued run as data: the request and its uploaded
+// project's folder, which the server that takes the job reads (servers
+// sharing a home share its upload folder).
+type runInput struct {
+	Request tarn.RunRequest `json:"request"`
+	Project string          `json:"project"`
+}
+
+// doRun is the work of a run job, on whichever server takes it from the
+// queue: messages name the project's files as the client does, relative
+// to the project, never by the upload's path. The upload is removed when
+// the job ends (its Cleanup).
+func (s *Server) doRun(ctx context.Context, input []byte, log func(tarn.RunEvent)) (*tarn.RunResult, error) {
+	var in runInput
+	if err := json.Unmarshal(input, &in); err != nil {
+		return nil, tarn.Errorf(tarn.EINTERNAL, "queued run: %v", err)
+	}
+	req := in.Request
+	req.ProjectDir = in.Project
 	prefix := filepath.Clean(req.ProjectDir) + string(filepath.Separator)
 	hide := func(msg string) string { return strings.ReplaceAll(msg, prefix, "") }
-	return tarn.JobSpec{Kind: "run", User: user, Ref: req.Ref, Summary: "tarn run", Serial: true, Cleanup: dir,
-		Do: func(ctx context.Context, log func(tarn.RunEvent)) (*tarn.RunResult, error) {
-			res, err := s.Services.Runs.Run(ctx, req, func(e tarn.RunEvent) {
-				e.Message = hide(e.Message)
-				log(e)
-			})
-			if res != nil {
-				res.Error = hide(res.Error)
-				for _, st := range res.Steps {
-					st.Error = hide(st.Error)
-				}
-			}
-			if err != nil {
-				err = &tarn.Error{Code: tarn.ErrorCode(err), Message: hide(err.Error()), Err: err}
-			}
-			return res, err
-		}}
+	res, err := s.Services.Runs.Run(ctx, req, func(e tarn.RunEvent) {
+		e.Message = hide(e.Message)
+		log(e)
+	})
+	if res != nil {
+		res.Error = hide(res.Error)
+		for _, st := range res.Steps {
+			st.Error = hide(st.Error)
+		}
+	}
+	if err != nil {
+		err = &tarn.Error{Code: tarn.ErrorCode(err), Message: hide(err.Error()), Err: err}
+	}
+	return res, err
 }
 
 // eventLines turns job log lines (one tarn.RunEvent each) into redacted

@@ -107,6 +107,7 @@ func (s *Server) Handler() http.Handler {
 		panic(err) // the document is part of the binary: a test loads it
 	}
 	s.spec = spec
+	s.Jobs.Handle("run", s.doRun) // runs queued by this server or another on the same store
 	s.mux = http.NewServeMux()
 	s.handle("GET /healthz", s.healthz, open)
 	s.handle("GET /readyz", s.readyz, open)

@@ -60,7 +60,6 @@ func newTestServerWith(t *testing.T, lake func(*local.Config), configure func(*s
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { lh.Close() })
-	lh.Jobs().Runs = lh.Services().Runs
 	srv := &server.Server{Services: lh.Services(), Jobs: lh.Jobs(), Users: lh.Users(), Home: home}
 	if configure != nil {
 		configure(srv)

@@ -35,9 +35,7 @@ func TestServices_Embedded(t *testing.T) {
 func TestServices_Remote(t *testing.T) {
 	tarntest.Run(t, func(t *testing.T) *tarn.Services {
 		lh, home := openHome(t)
-		jobs := lh.Jobs()
-		jobs.Runs = lh.Services().Runs
-		srv := &server.Server{Services: lh.Services(), Jobs: jobs, Users: lh.Users(), Insecure: true, Home: home}
+		srv := &server.Server{Services: lh.Services(), Jobs: lh.Jobs(), Users: lh.Users(), Insecure: true, Home: home}
 		hs := httptest.NewServer(srv.Handler())
 		svc, err := client.New(client.Config{Endpoint: hs.URL})
 		if err != nil {
@@ -49,7 +47,7 @@ func TestServices_Remote(t *testing.T) {
 				closeClient()
 			}
 			hs.Close()
-			jobs.Wait(0)
+			lh.Jobs().Wait(0)
 			return lh.Close()
 		}
 		return svc

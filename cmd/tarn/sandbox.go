@@ -11,6 +11,7 @@ import (
 	"github.com/tarnhq/tarn/pipeline"
 	rt "github.com/tarnhq/tarn/runtime"
 	"github.com/tarnhq/tarn/table"
+	"github.com/tarnhq/tarn/users"
 )
 
 // sandboxFlags are the flags of `tarn serve` that say how user code is
@@ -98,7 +99,7 @@ func (s *sandboxFlags) config() (local.Config, error) {
 	default:
 		for _, name := range strings.Split(v, ",") {
 			if name = strings.TrimSpace(name); name != "" {
-				if err := local.ValidUserName(name); err != nil {
+				if err := users.ValidName(name); err != nil {
 					return local.Config{}, tarn.Errorf(tarn.EINVALID, "--internet-access: %v (use none, admins, all, or user names separated by commas)", err)
 				}
 				internet.Users = append(internet.Users, name)

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/internal/readyfile"
+	"github.com/tarnhq/tarn/jobs"
 	"github.com/tarnhq/tarn/local"
 	"github.com/tarnhq/tarn/pipeline"
 	"github.com/tarnhq/tarn/query"
@@ -26,7 +27,8 @@ func (a *app) serveCommand() *cobra.Command {
 	var protected []string
 	var maxUploadMiB int64
 	var grace time.Duration
-	var keepJobs int
+	var keepJobs, maxRuns int
+	var jobLease time.Duration
 	var sb sandboxFlags
 	var readyFile string
 	var jobVisibility string
@@ -85,6 +87,13 @@ killed are marked failed at the next start.`,
 			}
 			cfg = a.localConfig(cfg)
 			cfg.Home, cfg.QueryIdle, cfg.Confine, cfg.RunCache, cfg.QueryThreads = home, 4, true, a.runCache, queryThreads
+			if maxRuns < 1 {
+				return &usageError{fmt.Sprintf("--max-runs %d: a server runs at least one run at a time", maxRuns)}
+			}
+			if jobLease < time.Second {
+				return &usageError{fmt.Sprintf("--job-lease %s: use at least 1s (servers renew their jobs' leases every lease/20)", jobLease)}
+			}
+			cfg.Jobs = jobs.Options{MaxRuns: maxRuns, Lease: jobLease}
 			cfg.QueryLimits = query.Limits{Memory: int64(queryMemory), Disk: int64(queryDisk), Result: int64(maxResult), Export: int64(maxExport)}
 			lh, err := local.Open(ctx, cfg)
 			if err != nil {
@@ -99,19 +108,21 @@ killed are marked failed at the next start.`,
 				fmt.Fprintf(a.stderr, "WARNING: --allow-weak-isolation: user code is NOT confined: %s\n", sandbox.Describe())
 			}
 			fmt.Fprintf(a.stderr, "tarn serve: user code runs in: %s\n", sandbox.Describe())
-			jobs := lh.Jobs()
-			jobs.Runs = lh.Services().Runs // runs submitted with --detach
-			if n, err := jobs.Recover(ctx); err != nil {
+			runner := lh.Jobs()
+			if n, err := runner.Recover(ctx); err != nil {
 				return err
 			} else if n > 0 {
 				fmt.Fprintf(a.stderr, "marked %d job(s) left running by a stopped server as failed\n", n)
 			}
-			// Uploads and exports of jobs a killed server left behind.
-			for _, dir := range local.Home(home).ServerScratch() {
-				os.RemoveAll(dir)
+			// Uploads, exports and spills a killed server left behind (but
+			// the projects of runs still queued).
+			keep, err := runner.Store().Cleanups(ctx)
+			if err != nil {
+				return err
 			}
+			local.Home(home).SweepScratch(keep, false)
 			if keepJobs > 0 {
-				if n, err := jobs.Prune(ctx, keepJobs); err != nil {
+				if n, err := runner.Prune(ctx, keepJobs); err != nil {
 					return err
 				} else if n > 0 {
 					fmt.Fprintf(a.stderr, "removed the records of %d old job(s) (--keep-jobs %d)\n", n, keepJobs)
@@ -122,7 +133,7 @@ killed are marked failed at the next start.`,
 					fmt.Fprintf(a.stderr, "no users yet: create an admin with `tarn user add NAME --admin --home %s`\n", home)
 				}
 			}
-			srv := &server.Server{Services: lh.Services(), Jobs: jobs, Users: lh.Users(), Insecure: insecure, Protected: protected,
+			srv := &server.Server{Services: lh.Services(), Jobs: runner, Users: lh.Users(), Insecure: insecure, Protected: protected,
 				JobVisibility: visibility, MaxQueries: maxQueries, MaxProjectFiles: maxProjectFiles, MaxUpload: maxUploadMiB << 20, Home: home,
 				UploadDir: local.Home(home).Uploads(), ExportDir: local.Home(home).Exports(), Log: a.stderr}
 			ln, err := net.Listen("tcp", addr)
@@ -157,7 +168,7 @@ killed are marked failed at the next start.`,
 				hs.Shutdown(sctx)
 				close(shutdown)
 			}()
-			jobs.Wait(grace)
+			runner.Wait(grace)
 			<-shutdown
 			if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 				return err
@@ -180,6 +191,8 @@ killed are marked failed at the next start.`,
 	f.Var(&maxResult, "max-result", "largest query result streamed to a client, as Arrow (0: no limit)")
 	f.Var(&maxExport, "max-export", "largest result file a query writes (--out; 0: no limit)")
 	f.StringVar(&readyFile, "ready-file", "", "once listening, write {\"url\", \"addr\", \"pid\", \"home\"} as JSON to this file (atomically; removed at exit): how scripts and tests find a server on port 0")
+	f.IntVar(&maxRuns, "max-runs", 1, "runs this server executes at once; more wait queued (for any server of the lakehouse)")
+	f.DurationVar(&jobLease, "job-lease", 30*time.Second, "how long a job stays this server's without a renewal: after that another server ends it as failed (a killed server's jobs)")
 	f.IntVar(&keepJobs, "keep-jobs", 10000, "at start, keep the records and logs of this many newest jobs (0: all)")
 	sb.register(f)
 	return cmd
