@@ -319,6 +319,9 @@ type Services struct {
 	Users  UserService
 	// Mode is "embedded" or "remote"; Location the home or the endpoint.
 	Mode, Location string
+	// Catalog says where an embedded lakehouse's catalog lives (its SQLite
+	// file, or its database without the password); "" when remote.
+	Catalog string
 	// Closer releases the services.
 	Closer func() error
 }

@@ -76,8 +76,7 @@ var _ tarn.JobRunner = (*Manager)(nil)
 // New returns a manager of the jobs in store.
 func New(store Store, opts Options) *Manager {
 	if opts.Owner == "" {
-		host, _ := os.Hostname()
-		opts.Owner = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), randomHex(3))
+		opts.Owner = NewOwner()
 	}
 	if opts.MaxRuns <= 0 {
 		opts.MaxRuns = 1
@@ -97,6 +96,13 @@ func (m *Manager) Owner() string { return m.opts.Owner }
 
 // Store returns the manager's store.
 func (m *Manager) Store() Store { return m.store }
+
+// NewOwner names a new runner: HOST-PID-RANDOM, unique among the servers
+// of a lakehouse and telling which process of which host it is.
+func NewOwner() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), randomHex(3))
+}
 
 func randomHex(n int) string {
 	b := make([]byte, n)

@@ -35,7 +35,7 @@ func (h Home) ConfigFile() string {
 }
 
 // QueryTempOf is the spill folder of one server among several on the
-// home (named like jobs.Options.Owner: HOST-PID-RANDOM).
+// home (named by jobs.NewOwner: HOST-PID-RANDOM).
 func (h Home) QueryTempOf(server string) string { return filepath.Join(h.QueryTemp(), server) }
 
 // scratchAge is how long a shared home's scratch entry must be left
@@ -97,7 +97,12 @@ func deadServer(name, host string) bool {
 // HomeConfig is HOME/config.yml: settings of the lakehouse itself, shared
 // by every user of a server over the home.
 type HomeConfig struct {
-	Cache struct {
+	// Catalog is where the catalog, users and jobs live: a
+	// postgres://USER:PASSWORD@HOST:PORT/DATABASE URL that several
+	// servers share, or empty for the home's own files (SQLite). Flags
+	// and TARN_CATALOG win over it.
+	Catalog string `yaml:"catalog,omitempty"`
+	Cache   struct {
 		MaxSize string `yaml:"max_size,omitempty"`
 	} `yaml:"cache"`
 }
@@ -124,7 +129,7 @@ func (h Home) SetConfig(c *HomeConfig) error {
 	if err != nil {
 		return err
 	}
-	return atomicfile.Write(h.ConfigFile(), data, 0o644)
+	return atomicfile.Write(h.ConfigFile(), data, 0o600) // it may hold a database password
 }
 
 // ActiveBranch is the branch `tarn checkout` chose (HOME/HEAD), main by

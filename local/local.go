@@ -10,7 +10,6 @@ import (
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/cache"
 	"github.com/tarnhq/tarn/catalog"
-	"github.com/tarnhq/tarn/catalog/sqlstore"
 	"github.com/tarnhq/tarn/query"
 	rt "github.com/tarnhq/tarn/runtime"
 	"github.com/tarnhq/tarn/table"
@@ -63,6 +62,10 @@ type Config struct {
 	// Jobs configures the job runner: how many runs at once, the lease
 	// of the jobs it holds (a server sets them).
 	Jobs jobs.Options
+	// Catalog is where the catalog, users and jobs live: a postgres://
+	// URL (a database several servers share), or "" for the home's
+	// config.yml to say (its catalog:), else the home's own files.
+	Catalog string
 }
 
 // Lakehouse is an open lakehouse home.
@@ -75,28 +78,41 @@ type Lakehouse struct {
 	engine *query.Engine
 	jobs   *jobs.Manager
 	users  *users.Service
+	stores *stores
 
 	sandboxOnce sync.Once
 	sandbox     *rt.Sandbox
 	sandboxErr  error
 }
 
-// Open opens (creating on first use) the lakehouse at cfg.Home.
+// Open opens (creating on first use) the lakehouse at cfg.Home, its
+// catalog, users and jobs where cfg.Catalog (or the home's config.yml)
+// says: the first server on an empty database creates the lakehouse,
+// later ones join it.
 func Open(ctx context.Context, cfg Config) (*Lakehouse, error) {
 	home := Home(cfg.Home)
 	if err := os.MkdirAll(home.Warehouse(), 0o755); err != nil {
 		return nil, tarn.Errorf(tarn.EINTERNAL, "create lakehouse home %s: %w", home, err)
 	}
-	store, err := sqlstore.OpenSQLite(ctx, home.CatalogDB())
+	st, err := openStores(ctx, home, cfg.Catalog)
 	if err != nil {
 		return nil, err
 	}
-	cat, err := catalog.Open(ctx, store)
+	cat, err := catalog.Open(ctx, st.catalog)
 	if err != nil {
-		store.Close()
+		st.close()
 		return nil, err
 	}
-	tables := table.NewService(cat, table.Config{Warehouse: home.Warehouse(), CrashPoint: cfg.CrashPoint})
+	if st.shared {
+		// The jobs of this server, and its query spills, by its name.
+		if cfg.Jobs.Owner == "" {
+			cfg.Jobs.Owner = jobs.NewOwner()
+		}
+		if cfg.QueryLimits.TempDir == "" && (cfg.QueryLimits.Memory > 0 || cfg.QueryLimits.Disk > 0) {
+			cfg.QueryLimits.TempDir = home.QueryTempOf(cfg.Jobs.Owner)
+		}
+	}
+	tables := table.NewService(cat, table.Config{Warehouse: st.warehouse, CrashPoint: cfg.CrashPoint})
 	idle := cfg.QueryIdle
 	if idle == 0 {
 		idle = 1
@@ -106,11 +122,11 @@ func Open(ctx context.Context, cfg Config) (*Lakehouse, error) {
 		qopts.Limits.TempDir = home.QueryTemp()
 	}
 	if cfg.Confine {
-		qopts.AllowedDirs = []string{home.Warehouse()}
+		qopts.AllowedDirs = []string{st.warehouse}
 	}
-	l := &Lakehouse{Home: cfg.Home, home: home, cfg: cfg, cat: cat, tables: tables, engine: query.New(tables, qopts)}
-	l.jobs = jobs.New(jobs.NewFileStore(home.JobsDir()), cfg.Jobs)
-	l.users = &users.Service{Store: &users.FileStore{Path: home.UsersFile()}}
+	l := &Lakehouse{Home: cfg.Home, home: home, cfg: cfg, cat: cat, tables: tables, engine: query.New(tables, qopts), stores: st}
+	l.jobs = jobs.New(st.jobs, cfg.Jobs)
+	l.users = &users.Service{Store: st.users}
 	return l, nil
 }
 
@@ -141,6 +157,7 @@ func (l *Lakehouse) Services() *tarn.Services {
 		Users:    l.users,
 		Mode:     "embedded",
 		Location: l.Home,
+		Catalog:  l.stores.where,
 		Closer:   l.Close,
 	}
 }
@@ -153,10 +170,24 @@ func (l *Lakehouse) Jobs() *jobs.Manager { return l.jobs }
 func (l *Lakehouse) Close() error {
 	l.jobs.Close()
 	l.engine.Close()
-	l.jobs.Store().Close()
-	l.users.Store.Close()
+	if l.stores.shared && l.cfg.QueryLimits.TempDir != "" {
+		os.Remove(l.cfg.QueryLimits.TempDir) // this server's spill folder, empty once its databases closed
+	}
+	l.stores.jobs.Close()
+	l.stores.users.Close()
 	return l.cat.Close()
 }
+
+// Catalog says where the catalog, users and jobs live: the home's SQLite
+// file, or the database (its password hidden).
+func (l *Lakehouse) Catalog() string { return l.stores.where }
+
+// Shared reports whether the lakehouse lives in a database that other
+// servers may share (they find each other's dead jobs by their leases).
+func (l *Lakehouse) Shared() bool { return l.stores.shared }
+
+// Warehouse is the folder of the lakehouse's tables.
+func (l *Lakehouse) Warehouse() string { return l.stores.warehouse }
 
 // Users returns the lakehouse's users.
 func (l *Lakehouse) Users() *users.Service { return l.users }

@@ -77,7 +77,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		return nil, tarn.Errorf(tarn.EINVALID, "catalog URL %s: %v: use postgres://USER:PASSWORD@HOST:PORT/DATABASE", tarn.Quote(Redact(dsn)), unwrapAll(err))
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
-		cfg.ConnConfig.ConnectTimeout = 10 * time.Second
+		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
 	}
 	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "tarn"

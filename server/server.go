@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -223,10 +224,20 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// readyz checks that the catalog answers.
+// readyTimeout bounds /readyz: a load balancer's check wants an answer.
+const readyTimeout = 5 * time.Second
+
+// readyz checks that the catalog (and so, on a shared database, the
+// users and jobs) answers in time.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
-	if _, err := s.Services.Refs.Resolve(r.Context(), tarn.DefaultBranch); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": s.redact.redact(err.Error())})
+	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+	defer cancel()
+	if _, err := s.Services.Refs.Resolve(ctx, tarn.DefaultBranch); err != nil {
+		reason := err.Error()
+		if errors.Is(err, context.DeadlineExceeded) {
+			reason = fmt.Sprintf("the catalog did not answer within %s (%v): check that its database runs and is reachable", readyTimeout, err)
+		}
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": s.redact.redact(reason)})
 		return nil
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

@@ -22,6 +22,7 @@ type app struct {
 	output         string
 	author         string
 	endpoint       string
+	catalog        string
 
 	svc *tarn.Services
 }
@@ -35,6 +36,11 @@ commits, merges and time travel. With no configuration it works on an
 embedded lakehouse in $TARN_HOME (default ~/.tarn). With an endpoint
 (--endpoint, $TARN_ENDPOINT or ` + "`tarn config set endpoint URL`" + `) every
 command works the same against a ` + "`tarn serve`" + ` server.
+
+Where the catalog lives is a setting of the home (catalog: in
+$TARN_HOME/config.yml), $TARN_CATALOG or --catalog (flags win): by default
+the home's own SQLite file; a postgres:// URL puts the catalog, users and
+jobs in a database that several ` + "`tarn serve`" + ` processes share.
 
 Refs: a branch (main), a tag (v1), a commit hash or a unique prefix of 8+
 hex characters, REF~N (N-th first-parent ancestor), REF@{2026-05-19T06:11:33Z}
@@ -68,6 +74,7 @@ Exit codes: 0 ok, 1 internal error, 2 usage or invalid input, 3 not found,
 	pf.StringVarP(&a.output, "output", "o", "text", "output format: text or json (tarn query also: csv, jsonl, parquet, arrow)")
 	pf.StringVar(&a.author, "author", "", "author recorded in commits (default $TARN_AUTHOR or the OS user)")
 	pf.StringVar(&a.endpoint, "endpoint", "", "URL of a tarn server (default $TARN_ENDPOINT or the profile; none: embedded)")
+	pf.StringVar(&a.catalog, "catalog", "", "where the lakehouse's catalog, users and jobs live: a postgres://USER:PASSWORD@HOST:PORT/DB URL that several servers share (default $TARN_CATALOG, then catalog: in the home's config.yml, else the home's own SQLite catalog)")
 	root.AddCommand(a.branchCommand(), a.tagCommand(), a.logCommand(), a.checkoutCommand(),
 		a.namespaceCommand(), a.tableCommand(), a.statusCommand(), a.verifyCommand(), a.initCommand(), a.runCommand(), a.queryCommand(),
 		a.cacheCommand(), a.serveCommand(), a.configCommand(), a.jobCommand(), a.userCommand())
@@ -105,6 +112,9 @@ func (a *app) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if endpoint != "" && a.catalog != "" {
+		return &usageError{"--catalog opens a lakehouse here, --endpoint (or TARN_ENDPOINT, or the profile) talks to a server that has its own: use one of them"}
+	}
 	if endpoint != "" {
 		// The home keeps only this client's state (the active branch).
 		a.svc, err = client.New(client.Config{Endpoint: endpoint, Token: token})
@@ -120,9 +130,15 @@ func (a *app) open(ctx context.Context) error {
 }
 
 // localConfig adds to cfg what every embedded lakehouse of this process
-// takes from the environment: the uv command ($TARN_UV) and the crash
-// points of the crash-safety tests ($TARN_CRASH_AT).
+// takes from its flags and the environment: where the catalog lives
+// (--catalog, $TARN_CATALOG; local.Open falls back to the home's
+// config.yml), the uv command ($TARN_UV) and the crash points of the
+// crash-safety tests ($TARN_CRASH_AT).
 func (a *app) localConfig(cfg local.Config) local.Config {
+	cfg.Catalog = a.catalog
+	if cfg.Catalog == "" {
+		cfg.Catalog = os.Getenv("TARN_CATALOG")
+	}
 	cfg.UV = os.Getenv("TARN_UV")
 	if at := os.Getenv("TARN_CRASH_AT"); at != "" {
 		cfg.CrashPoint = func(point string) {

@@ -94,7 +94,7 @@ func (a *app) checkoutCommand() *cobra.Command {
 func (a *app) statusCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:     "status",
-		Short:   "Show the lakehouse home, the active branch and its head",
+		Short:   "Show the lakehouse home (and where its catalog lives), the active branch and its head",
 		Example: "  tarn status\n  tarn status -o json",
 		Args:    exactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -112,13 +112,20 @@ func (a *app) statusCommand() *cobra.Command {
 				return err
 			}
 			view := map[string]any{"home": a.svc.Location, "mode": a.svc.Mode, "active_branch": active, "head": head, "tables": len(tables)}
+			if a.svc.Catalog != "" {
+				view["catalog"] = a.svc.Catalog
+			}
 			return a.emit(view, func(w io.Writer) {
 				where := "home:  "
 				if a.svc.Mode == "remote" {
 					where = "server:"
 				}
-				fmt.Fprintf(w, "%s  %s (%s)\nbranch:  %s\nhead:    %s %s (%s, %s)\ntables:  %d\n",
-					where, a.svc.Location, a.svc.Mode, active, head.ShortHash(), firstLine(head.Message), head.Author, ago(head.Time), len(tables))
+				fmt.Fprintf(w, "%s  %s (%s)\n", where, a.svc.Location, a.svc.Mode)
+				if a.svc.Catalog != "" {
+					fmt.Fprintf(w, "catalog: %s\n", a.svc.Catalog)
+				}
+				fmt.Fprintf(w, "branch:  %s\nhead:    %s %s (%s, %s)\ntables:  %d\n",
+					active, head.ShortHash(), firstLine(head.Message), head.Author, ago(head.Time), len(tables))
 			})
 		},
 	}

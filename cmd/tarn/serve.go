@@ -57,11 +57,24 @@ limit's error names its flag.
 
 GET /healthz and /readyz answer for load balancers. SIGINT or SIGTERM stops
 the server: it lets running jobs finish for --grace, then cancels the rest
-(a cancelled run publishes nothing). Jobs left running by a server that was
-killed are marked failed at the next start.`,
+(a cancelled run publishes nothing); queued runs stay queued.
+
+With --catalog postgres://... (or catalog: in the home's config.yml)
+several servers share one lakehouse: any answers any request, a run
+submitted to one is queued in the database and done by whichever has a
+free slot (--max-runs each), and ` + "`tarn job logs --follow`" + ` and ` + "`tarn job cancel`" + `
+work through any of them. The first server on an empty database creates
+the lakehouse; the others join it. For now they share one home folder
+(its warehouse, uploads and caches) on one machine. A server holds its
+jobs under a lease (--job-lease): the jobs of one that is killed are
+marked failed by the others once the lease runs out; a server alone on
+its home marks its previous life's jobs failed when it starts. Failed
+jobs are not retried: a run publishes by one atomic merge, so such a run
+published nothing.`,
 		Example: `  tarn serve --home /data/lake
   tarn serve --addr 0.0.0.0:8181 --protected-branch main --protected-branch prod
-  tarn serve --insecure-local          # a one-person server on 127.0.0.1, no tokens`,
+  tarn serve --insecure-local          # a one-person server on 127.0.0.1, no tokens
+  tarn serve --catalog postgres://tarn:secret@db:5432/tarn --max-runs 2   # one of several servers`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -108,29 +121,20 @@ killed are marked failed at the next start.`,
 				fmt.Fprintf(a.stderr, "WARNING: --allow-weak-isolation: user code is NOT confined: %s\n", sandbox.Describe())
 			}
 			fmt.Fprintf(a.stderr, "tarn serve: user code runs in: %s\n", sandbox.Describe())
+			if err := a.announceStores(lh, home); err != nil {
+				return err
+			}
 			runner := lh.Jobs()
-			if n, err := runner.Recover(ctx); err != nil {
+			if err := a.tidyJobs(ctx, lh, keepJobs); err != nil {
 				return err
-			} else if n > 0 {
-				fmt.Fprintf(a.stderr, "marked %d job(s) left running by a stopped server as failed\n", n)
-			}
-			// Uploads, exports and spills a killed server left behind (but
-			// the projects of runs still queued).
-			keep, err := runner.Store().Cleanups(ctx)
-			if err != nil {
-				return err
-			}
-			local.Home(home).SweepScratch(keep, false)
-			if keepJobs > 0 {
-				if n, err := runner.Prune(ctx, keepJobs); err != nil {
-					return err
-				} else if n > 0 {
-					fmt.Fprintf(a.stderr, "removed the records of %d old job(s) (--keep-jobs %d)\n", n, keepJobs)
-				}
 			}
 			if !insecure {
 				if users, err := lh.Users().ListUsers(ctx); err == nil && len(users) == 0 {
-					fmt.Fprintf(a.stderr, "no users yet: create an admin with `tarn user add NAME --admin --home %s`\n", home)
+					where := "--home " + home
+					if lh.Shared() {
+						where = "--catalog URL (the same database)"
+					}
+					fmt.Fprintf(a.stderr, "no users yet: create an admin with `tarn user add NAME --admin %s`\n", where)
 				}
 			}
 			srv := &server.Server{Services: lh.Services(), Jobs: runner, Users: lh.Users(), Insecure: insecure, Protected: protected,
@@ -145,7 +149,7 @@ killed are marked failed at the next start.`,
 			if insecure {
 				mode = "insecure-local: no tokens"
 			}
-			fmt.Fprintf(a.stderr, "tarn serve: listening on http://%s (home %s, %s)\n", ln.Addr(), home, mode)
+			fmt.Fprintf(a.stderr, "tarn serve: listening on http://%s (home %s, catalog %s, %s)\n", ln.Addr(), home, lh.Catalog(), mode)
 			if readyFile != "" {
 				if err := readyfile.Write(readyFile, ln.Addr().String(), home); err != nil {
 					ln.Close()
@@ -196,6 +200,53 @@ killed are marked failed at the next start.`,
 	f.IntVar(&keepJobs, "keep-jobs", 10000, "at start, keep the records and logs of this many newest jobs (0: all)")
 	sb.register(f)
 	return cmd
+}
+
+// announceStores says where the catalog, users, jobs and tables live, and
+// refuses a shared lakehouse whose tables this machine cannot reach.
+func (a *app) announceStores(lh *local.Lakehouse, home string) error {
+	fmt.Fprintf(a.stderr, "tarn serve: catalog, users and jobs in %s\n", lh.Catalog())
+	if !lh.Shared() {
+		return nil
+	}
+	if w := lh.Warehouse(); w != local.Home(home).Warehouse() {
+		if info, err := os.Stat(w); err != nil || !info.IsDir() {
+			return tarn.Errorf(tarn.EINVALID, "the lakehouse in %s keeps its tables in %s (the warehouse of the home of its first server), which this machine does not have: start this server on that home (--home), or mount that folder at the same path here",
+				lh.Catalog(), w)
+		}
+		fmt.Fprintf(a.stderr, "tarn serve: tables in %s (the lakehouse's warehouse, chosen by its first server)\n", w)
+	}
+	fmt.Fprintf(a.stderr, "tarn serve: shared with the other servers on that database: runs go to whichever has a free slot (--max-runs); a server that stops answering for --job-lease loses its jobs to the others\n")
+	return nil
+}
+
+// tidyJobs cleans up after servers that stopped: alone on its home, a
+// server ends the jobs its previous life held and sweeps the scratch
+// folders (but the uploads of queued runs); sharing a database, it
+// leaves other servers' jobs to their leases and removes only old
+// scratch. Then it prunes old job records beyond keep.
+func (a *app) tidyJobs(ctx context.Context, lh *local.Lakehouse, keep int) error {
+	runner := lh.Jobs()
+	if !lh.Shared() {
+		if n, err := runner.Recover(ctx); err != nil {
+			return err
+		} else if n > 0 {
+			fmt.Fprintf(a.stderr, "marked %d job(s) left running by a stopped server as failed\n", n)
+		}
+	}
+	queued, err := runner.Store().Cleanups(ctx)
+	if err != nil {
+		return err
+	}
+	local.Home(lh.Home).SweepScratch(queued, lh.Shared())
+	if keep > 0 {
+		if n, err := runner.Prune(ctx, keep); err != nil {
+			return err
+		} else if n > 0 {
+			fmt.Fprintf(a.stderr, "removed the records of %d old job(s) (--keep-jobs %d)\n", n, keep)
+		}
+	}
+	return nil
 }
 
 func isLoopback(host string) bool {

@@ -1,0 +1,66 @@
+package local
+
+import (
+	"context"
+	"strings"
+
+	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/catalog"
+	"github.com/tarnhq/tarn/catalog/sqlstore"
+	"github.com/tarnhq/tarn/jobs"
+	"github.com/tarnhq/tarn/postgres"
+	"github.com/tarnhq/tarn/users"
+)
+
+// stores are where a lakehouse keeps its state: the home's own files, or
+// a database several servers share.
+type stores struct {
+	catalog   catalog.Store
+	users     users.Store
+	jobs      jobs.Store
+	where     string // where the catalog lives, password hidden
+	shared    bool
+	warehouse string // the folder of the tables
+}
+
+func (s *stores) close() {
+	s.jobs.Close()
+	s.users.Close()
+	s.catalog.Close()
+}
+
+// openStores opens the stores url names: a postgres:// URL, or "" for
+// what the home's config.yml says (its own files by default).
+func openStores(ctx context.Context, home Home, url string) (*stores, error) {
+	from := "--catalog"
+	if url == "" {
+		hc, err := home.Config()
+		if err != nil {
+			return nil, err
+		}
+		url, from = strings.TrimSpace(hc.Catalog), "catalog: in "+home.ConfigFile()
+	}
+	switch {
+	case url == "" || url == "sqlite":
+		cat, err := sqlstore.OpenSQLite(ctx, home.CatalogDB())
+		if err != nil {
+			return nil, err
+		}
+		return &stores{catalog: cat, users: &users.FileStore{Path: home.UsersFile()}, jobs: jobs.NewFileStore(home.JobsDir()),
+			where: home.CatalogDB() + " (SQLite)", warehouse: home.Warehouse()}, nil
+	case postgres.IsURL(url):
+		db, err := postgres.Open(ctx, url)
+		if err != nil {
+			return nil, err
+		}
+		defer db.Close() // the stores hold their own shares of its connections
+		// The first server decides where the tables live; the others use it.
+		warehouse, err := db.Claim(ctx, "warehouse", home.Warehouse())
+		if err != nil {
+			return nil, err
+		}
+		return &stores{catalog: db.Catalog(), users: db.Users(), jobs: db.Jobs(), where: db.Where(), shared: true, warehouse: warehouse}, nil
+	}
+	return nil, tarn.Errorf(tarn.EINVALID, "catalog %s (%s): use a postgres://USER:PASSWORD@HOST:PORT/DATABASE URL, or leave it empty for the home's own SQLite catalog",
+		tarn.Quote(postgres.Redact(url)), from)
+}
