@@ -53,7 +53,7 @@ func (s *CatalogStore) GetObject(ctx context.Context, hash string) ([]byte, erro
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("object %s: %w", hash, catalog.ErrNotFound)
 	}
-	return data, s.db.fail("read a catalog object", err)
+	return data, s.db.fail("read the catalog", err)
 }
 
 // GetCommit implements catalog.Store.
@@ -70,7 +70,7 @@ func (s *CatalogStore) GetCommit(ctx context.Context, hash string) (*tarn.Commit
 		return nil, fmt.Errorf("commit %s: %w", hash, catalog.ErrNotFound)
 	}
 	if err != nil {
-		return nil, s.db.fail("read a commit", err)
+		return nil, s.db.fail("read the catalog", err)
 	}
 	if err := json.Unmarshal([]byte(parents), &c.Parents); err != nil {
 		return nil, fmt.Errorf("decode commit %s: %w", hash, err)
@@ -99,10 +99,10 @@ func (s *CatalogStore) FindCommits(ctx context.Context, prefix string, limit int
 	rows, err := s.db.pool.Query(ctx, `SELECT hash FROM tarn_commits WHERE hash >= $1 AND hash < $2 AND starts_with(hash, $1) ORDER BY hash LIMIT $3`,
 		prefix, prefix+"\U0010FFFF", lim)
 	if err != nil {
-		return nil, s.db.fail("find commits", err)
+		return nil, s.db.fail("read the catalog", err)
 	}
 	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	return out, s.db.fail("find commits", err)
+	return out, s.db.fail("read the catalog", err)
 }
 
 // GetRef implements catalog.Store.
@@ -116,7 +116,7 @@ func (s *CatalogStore) GetRef(ctx context.Context, name string) (*tarn.Ref, erro
 		return nil, fmt.Errorf("ref %s: %w", name, catalog.ErrNotFound)
 	}
 	if err != nil {
-		return nil, s.db.fail("read ref "+name, err)
+		return nil, s.db.fail("read the catalog", err)
 	}
 	return &r, nil
 }
@@ -128,14 +128,14 @@ func (s *CatalogStore) ListRefs(ctx context.Context, kind tarn.RefKind) ([]tarn.
 	}
 	rows, err := s.db.pool.Query(ctx, `SELECT name, kind, commit_hash FROM tarn_refs WHERE $1 = '' OR kind = $1 ORDER BY name`, string(kind))
 	if err != nil {
-		return nil, s.db.fail("list refs", err)
+		return nil, s.db.fail("read the catalog", err)
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (tarn.Ref, error) {
 		var r tarn.Ref
 		err := row.Scan(&r.Name, &r.Kind, &r.Commit)
 		return r, err
 	})
-	return out, s.db.fail("list refs", err)
+	return out, s.db.fail("read the catalog", err)
 }
 
 // Apply implements catalog.Store: one transaction, its statements sent

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"strings"
@@ -240,7 +241,8 @@ func (db *DB) fail(what string, err error) error {
 	}
 	var ce *pgconn.ConnectError
 	var ne net.Error
-	if errors.As(err, &ce) || errors.As(err, &ne) || pgconn.SafeToRetry(err) || strings.Contains(err.Error(), "conn closed") {
+	if errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || pgconn.SafeToRetry(err) ||
+		strings.Contains(err.Error(), "conn closed") {
 		return tarn.Errorf(tarn.EINTERNAL, "%s: cannot reach PostgreSQL at %s (%v): check that it runs there and that --catalog (or `catalog:` in the home's config.yml) names the right host and port",
 			what, db.host, unwrapAll(err))
 	}

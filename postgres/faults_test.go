@@ -5,11 +5,11 @@ package postgres_test
 import (
 	"context"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/internal/pgtest"
 	"github.com/tarnhq/tarn/postgres"
 )
 
@@ -17,9 +17,9 @@ import (
 // credentials, a missing database. Each error names the database and
 // what to fix, never the password.
 func TestOpen_ErrServer(t *testing.T) {
-	base, err := url.Parse(os.Getenv("TARN_TEST_POSTGRES"))
-	if err != nil || base.Host == "" {
-		t.Fatal("TARN_TEST_POSTGRES is not set: scripts/postgres.sh start")
+	base, err := url.Parse(pgtest.Base(t))
+	if err != nil {
+		t.Fatal(err)
 	}
 	with := func(f func(u *url.URL)) string {
 		u := *base

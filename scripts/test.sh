@@ -29,3 +29,5 @@ trap './scripts/postgres.sh stop' EXIT
 TARN_TEST_POSTGRES=$(./scripts/postgres.sh dsn)
 export TARN_TEST_POSTGRES
 go test -count=1 -tags integration ./postgres/... ./integration/...
+echo "== black-box CLI suite against two tarn serve on one PostgreSQL (shared mode)"
+TARN_TEST_MODE=shared go test -count=1 -run '^(TestCLI_|TestCLIQuery_|TestRemote)' ./cmd/tarn

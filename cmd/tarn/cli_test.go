@@ -15,8 +15,12 @@ import (
 // The black-box tests run the built binary, as a user would.
 var tarnBin string
 
-// remote is set when the suite runs against `tarn serve` (see modes_test.go).
-var remote = os.Getenv(modeEnv) == "remote"
+// remote is set when the suite runs against `tarn serve`, shared when
+// against two of them on one database (see modes_test.go).
+var (
+	shared = os.Getenv(modeEnv) == "shared"
+	remote = os.Getenv(modeEnv) == "remote" || shared
+)
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -50,6 +54,10 @@ type lakehouse struct {
 	home string
 	dir  string
 	env  []string
+	// endpoints are the servers of a shared-mode lakehouse; each command
+	// goes to the next.
+	endpoints []string
+	calls     int
 }
 
 func newLakehouse(t *testing.T) *lakehouse {
@@ -64,11 +72,22 @@ func newLakehouse(t *testing.T) *lakehouse {
 	return l
 }
 
-func (l *lakehouse) run(args ...string) result {
-	l.t.Helper()
+// command is tarn with args on the lakehouse (through the next of its
+// servers, in shared mode).
+func (l *lakehouse) command(args ...string) *exec.Cmd {
 	cmd := exec.Command(tarnBin, args...)
 	cmd.Dir = l.dir
 	cmd.Env = append(append(os.Environ(), "TARN_HOME="+l.home, "TARN_AUTHOR=tester"), l.env...)
+	if len(l.endpoints) > 0 {
+		cmd.Env = append(cmd.Env, "TARN_ENDPOINT="+l.endpoints[l.calls%len(l.endpoints)])
+		l.calls++
+	}
+	return cmd
+}
+
+func (l *lakehouse) run(args ...string) result {
+	l.t.Helper()
+	cmd := l.command(args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

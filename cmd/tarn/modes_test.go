@@ -12,14 +12,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tarnhq/tarn/internal/pgtest"
 	"github.com/tarnhq/tarn/internal/readyfile"
 )
 
-// The black-box suite runs in two modes: embedded (the default) and
+// The black-box suite runs in three modes: embedded (the default);
 // remote, where each lakehouse is served by `tarn serve --insecure-local`
-// on a free port and the CLI reaches it through TARN_ENDPOINT. `go test`
-// runs the embedded suite and, beside it, this binary again in remote
-// mode on the same -run pattern (TARN_TEST_MODE=remote runs only that).
+// on a free port and the CLI reaches it through TARN_ENDPOINT; and
+// shared, where each lakehouse is served by two such servers on one
+// PostgreSQL database ($TARN_TEST_POSTGRES, a schema of its own) and one
+// home, and the CLI alternates between their endpoints command by
+// command. `go test` runs the embedded suite and, beside it, this binary
+// again in remote mode on the same -run pattern (TARN_TEST_MODE=remote
+// runs only that). The shared mode needs a database, so it belongs to the
+// integration tier: scripts/test.sh runs it with TARN_TEST_MODE=shared.
 const modeEnv = "TARN_TEST_MODE"
 
 // remoteSuite is what runs in remote mode when no -run pattern is given.
@@ -72,12 +78,21 @@ func remoteOnly(t *testing.T) {
 }
 
 // serve starts `tarn serve` over the lakehouse's home and points the
-// CLI at it.
-func (l *lakehouse) serve(args ...string) *exec.Cmd {
+// CLI at it; in shared mode two servers on one database, which the CLI
+// alternates between.
+func (l *lakehouse) serve(args ...string) {
 	l.t.Helper()
-	cmd, url := startServer(l.t, l.home, append([]string{"--insecure-local"}, args...)...)
-	l.env = append(l.env, "TARN_ENDPOINT="+url)
-	return cmd
+	args = append([]string{"--insecure-local"}, args...)
+	if !shared {
+		_, url := startServer(l.t, l.home, args...)
+		l.env = append(l.env, "TARN_ENDPOINT="+url)
+		return
+	}
+	args = append(args, "--catalog", pgtest.URL(l.t), "--job-lease", "5s")
+	for range 2 {
+		_, url := startServer(l.t, l.home, args...)
+		l.endpoints = append(l.endpoints, url)
+	}
 }
 
 // startServer starts `tarn serve` on a free loopback port and returns

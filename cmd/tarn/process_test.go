@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -15,9 +14,8 @@ import (
 
 // start launches tarn without waiting.
 func (l *lakehouse) start(extraEnv []string, args ...string) (*exec.Cmd, *bytes.Buffer) {
-	cmd := exec.Command(tarnBin, args...)
-	cmd.Dir = l.dir
-	cmd.Env = append(append(append(os.Environ(), "TARN_HOME="+l.home, "TARN_AUTHOR=tester"), l.env...), extraEnv...)
+	cmd := l.command(args...)
+	cmd.Env = append(cmd.Env, extraEnv...)
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
 	if err := cmd.Start(); err != nil {

@@ -235,9 +235,7 @@ func TestCLIQuery_Errors(t *testing.T) {
 // runStdin runs tarn with standard input.
 func (l *lakehouse) runStdin(stdin string, args ...string) result {
 	l.t.Helper()
-	cmd := exec.Command(tarnBin, args...)
-	cmd.Dir = l.dir
-	cmd.Env = append(append(os.Environ(), "TARN_HOME="+l.home, "TARN_AUTHOR=tester"), l.env...)
+	cmd := l.command(args...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -282,9 +280,7 @@ func TestCLIQuery_Interrupt(t *testing.T) {
 		if out != "" {
 			args = append(args, "--out", out)
 		}
-		cmd := exec.Command(tarnBin, args...)
-		cmd.Dir = l.dir
-		cmd.Env = append(append(os.Environ(), "TARN_HOME="+l.home), l.env...)
+		cmd := l.command(args...)
 		var errb bytes.Buffer
 		cmd.Stderr = &errb
 		if err := cmd.Start(); err != nil {

@@ -108,3 +108,26 @@ func TestRemote_Mode(t *testing.T) {
 		t.Fatalf("json error = %s", r.stderr)
 	}
 }
+
+// TestRemote_Shared checks that the shared-mode suite really runs on two
+// servers of one lakehouse: what one does, the other sees at once.
+func TestRemote_Shared(t *testing.T) {
+	if !shared {
+		t.Skip("runs in the shared-mode suite")
+	}
+	l := newLakehouse(t)
+	if len(l.endpoints) != 2 || l.endpoints[0] == l.endpoints[1] {
+		t.Fatalf("endpoints %v", l.endpoints)
+	}
+	l.write("a.csv", csvRows(0, 3))
+	l.ok("table", "create", "trips", "--from", "a.csv") // the first server
+	if n := l.rows("main", "tarn.trips"); n != 3 {     // the second
+		t.Fatalf("rows through the other server = %d", n)
+	}
+	l.ok("query", "select count(*) from trips") // a job on the first
+	var jobs []struct{ Kind, State string }
+	l.json(&jobs, "job", "ls") // listed by the second
+	if len(jobs) == 0 || jobs[0].Kind != "query" || jobs[0].State != "succeeded" {
+		t.Fatalf("jobs through the other server: %+v", jobs)
+	}
+}
