@@ -121,7 +121,7 @@ func TestRemote_Shared(t *testing.T) {
 	}
 	l.write("a.csv", csvRows(0, 3))
 	l.ok("table", "create", "trips", "--from", "a.csv") // the first server
-	if n := l.rows("main", "tarn.trips"); n != 3 {     // the second
+	if n := l.rows("main", "tarn.trips"); n != 3 {      // the second
 		t.Fatalf("rows through the other server = %d", n)
 	}
 	l.ok("query", "select count(*) from trips") // a job on the first
