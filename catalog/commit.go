@@ -28,12 +28,12 @@ type CommitRequest struct {
 // Commit writes one commit on a branch. It returns the branch's head
 // unchanged when the changes change nothing.
 func (c *Catalog) Commit(ctx context.Context, req CommitRequest) (*tarn.Commit, error) {
-	if _, err := c.BranchHead(ctx, req.Branch); err != nil {
+	head, err := c.BranchHead(ctx, req.Branch)
+	if err != nil {
 		return nil, err
 	}
 	var base *tarn.Commit
 	if req.Base != "" {
-		var err error
 		if base, err = c.GetCommit(ctx, req.Base); err != nil {
 			return nil, err
 		}
@@ -42,13 +42,14 @@ func (c *Catalog) Commit(ctx context.Context, req CommitRequest) (*tarn.Commit, 
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		ref, err := c.store.GetRef(ctx, req.Branch)
-		if err != nil {
-			return nil, fmt.Errorf("read branch %s: %w", req.Branch, err)
-		}
-		head, err := c.GetCommit(ctx, ref.Commit)
-		if err != nil {
-			return nil, err
+		if attempt > 0 { // the branch moved: read its head again (a round trip less on the first)
+			ref, err := c.store.GetRef(ctx, req.Branch)
+			if err != nil {
+				return nil, fmt.Errorf("read branch %s: %w", req.Branch, err)
+			}
+			if head, err = c.GetCommit(ctx, ref.Commit); err != nil {
+				return nil, err
+			}
 		}
 		if base == nil {
 			base = head

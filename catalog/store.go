@@ -2,7 +2,10 @@ package catalog
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"time"
 
 	"github.com/tarnhq/tarn"
 )
@@ -59,4 +62,30 @@ type RefUpdate struct {
 	Kind tarn.RefKind
 	Old  string
 	New  string
+}
+
+// CommitColumns returns a commit's parents and properties as JSON and its
+// time as RFC 3339 with nanoseconds in UTC: how the SQL stores keep them
+// (JSON keeps nil and empty apart; a timestamp column would drop the
+// nanoseconds).
+func CommitColumns(c *tarn.Commit) (parents, properties, ts string) {
+	p, _ := json.Marshal(c.Parents)
+	props, _ := json.Marshal(c.Properties)
+	return string(p), string(props), c.Time.UTC().Format(time.RFC3339Nano)
+}
+
+// SetCommitColumns decodes the columns CommitColumns made into c.
+func SetCommitColumns(c *tarn.Commit, parents, properties, ts string) error {
+	if err := json.Unmarshal([]byte(parents), &c.Parents); err != nil {
+		return fmt.Errorf("decode commit %s: %w", c.Hash, err)
+	}
+	if err := json.Unmarshal([]byte(properties), &c.Properties); err != nil {
+		return fmt.Errorf("decode commit %s: %w", c.Hash, err)
+	}
+	t, err := time.Parse(time.RFC3339Nano, ts)
+	if err != nil {
+		return fmt.Errorf("decode commit %s: %w", c.Hash, err)
+	}
+	c.Time = t
+	return nil
 }

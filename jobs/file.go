@@ -82,6 +82,22 @@ func (s *FileStore) lease(id string) *fileLease {
 	return &l
 }
 
+// holds reports whether owner holds the job id.
+func (s *FileStore) holds(id, owner string) bool {
+	l := s.lease(id)
+	return validID(id) && l != nil && l.Owner == owner
+}
+
+// entries lists a folder of the store ("" for its root, "queue", "held");
+// one not made yet is empty.
+func (s *FileStore) entries(sub string) ([]os.DirEntry, error) {
+	entries, err := os.ReadDir(filepath.Join(s.Dir, sub))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return entries, err
+}
+
 func (s *FileStore) record(id string, j *tarn.Job, owner string) *Record {
 	r := &Record{Job: j, Owner: owner}
 	if b, err := os.ReadFile(s.jobFile(id, "record.json")); err == nil {
@@ -151,8 +167,8 @@ func (s *FileStore) Get(ctx context.Context, id string) (*tarn.Job, error) {
 
 // List implements Store.
 func (s *FileStore) List(ctx context.Context) ([]*tarn.Job, error) {
-	entries, err := os.ReadDir(s.Dir)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	entries, err := s.entries("")
+	if err != nil {
 		return nil, err
 	}
 	out := []*tarn.Job{}
@@ -177,8 +193,8 @@ func (s *FileStore) Claim(ctx context.Context, owner string, kinds []string, lea
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	entries, err := os.ReadDir(filepath.Join(s.Dir, "queue"))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	entries, err := s.entries("queue")
+	if err != nil {
 		return nil, err
 	}
 	var waiting []*tarn.Job
@@ -213,7 +229,7 @@ func (s *FileStore) Renew(ctx context.Context, owner string, ids []string, lease
 	defer s.mu.Unlock()
 	out := &Renewal{Cancel: map[string]string{}}
 	for _, id := range ids {
-		if l := s.lease(id); !validID(id) || l == nil || l.Owner != owner {
+		if !s.holds(id, owner) {
 			out.Lost = append(out.Lost, id)
 			continue
 		}
@@ -234,7 +250,7 @@ func (s *FileStore) Update(ctx context.Context, owner string, j *tarn.Job) error
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if l := s.lease(j.ID); !validID(j.ID) || l == nil || l.Owner != owner {
+	if !s.holds(j.ID, owner) {
 		return ErrNotHeld
 	}
 	if err := s.writeJSON(s.jobFile(j.ID, "job.json"), j); err != nil {
@@ -280,8 +296,8 @@ func (s *FileStore) Expire(ctx context.Context, opts ExpireOptions) ([]*Record, 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	entries, err := os.ReadDir(filepath.Join(s.Dir, "held"))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	entries, err := s.entries("held")
+	if err != nil {
 		return nil, err
 	}
 	var out []*Record
@@ -379,8 +395,8 @@ func (s *FileStore) ReadLog(ctx context.Context, id string, cursor int64) ([]byt
 func (s *FileStore) Cleanups(ctx context.Context) ([]string, error) {
 	var out []string
 	for _, dir := range []string{"queue", "held"} {
-		entries, err := os.ReadDir(filepath.Join(s.Dir, dir))
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		entries, err := s.entries(dir)
+		if err != nil {
 			return nil, err
 		}
 		for _, e := range entries {

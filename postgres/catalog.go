@@ -2,15 +2,14 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/catalog"
 )
@@ -28,7 +27,18 @@ CREATE TABLE IF NOT EXISTS tarn_commits (
 	generation bigint NOT NULL
 );
 CREATE TABLE IF NOT EXISTS tarn_refs (name text COLLATE "C" PRIMARY KEY, kind text NOT NULL, commit_hash text NOT NULL);
+CREATE OR REPLACE FUNCTION tarn_expect_one(n bigint, ref text) RETURNS int LANGUAGE plpgsql AS $$
+BEGIN
+	IF n <> 1 THEN
+		RAISE EXCEPTION 'ref % moved', ref USING ERRCODE = '` + refMoved + `';
+	END IF;
+	RETURN 1;
+END $$;
 `
+
+// refMoved is the SQLSTATE tarn_expect_one raises: a compare-and-swap on a
+// ref did not hold, which aborts the batch's transaction.
+const refMoved = "TM001"
 
 // CatalogStore is a catalog.Store on PostgreSQL, shared by every server
 // and command that opens the same database. Objects and commits are
@@ -72,14 +82,8 @@ func (s *CatalogStore) GetCommit(ctx context.Context, hash string) (*tarn.Commit
 	if err != nil {
 		return nil, s.db.fail("read the catalog", err)
 	}
-	if err := json.Unmarshal([]byte(parents), &c.Parents); err != nil {
-		return nil, fmt.Errorf("decode commit %s: %w", hash, err)
-	}
-	if err := json.Unmarshal([]byte(props), &c.Properties); err != nil {
-		return nil, fmt.Errorf("decode commit %s: %w", hash, err)
-	}
-	if c.Time, err = time.Parse(time.RFC3339Nano, ts); err != nil {
-		return nil, fmt.Errorf("decode commit %s: %w", hash, err)
+	if err := catalog.SetCommitColumns(&c, parents, props, ts); err != nil {
+		return nil, err
 	}
 	return &c, nil
 }
@@ -138,9 +142,11 @@ func (s *CatalogStore) ListRefs(ctx context.Context, kind tarn.RefKind) ([]tarn.
 	return out, s.db.fail("read the catalog", err)
 }
 
-// Apply implements catalog.Store: one transaction, its statements sent
-// in one round trip. Objects and commits go in in hash order, so two
-// batches that share some never wait on each other in a cycle.
+// Apply implements catalog.Store: one implicit transaction, its
+// statements sent in one round trip (a pipeline with one Sync). Objects
+// and commits go in in hash order, so two batches that share some never
+// wait on each other in a cycle; a ref update that finds the ref moved
+// raises an error (tarn_expect_one), which rolls the whole batch back.
 func (s *CatalogStore) Apply(ctx context.Context, b *catalog.Batch) error {
 	if err := s.usable(ctx); err != nil {
 		return err
@@ -156,35 +162,36 @@ func (s *CatalogStore) Apply(ctx context.Context, b *catalog.Batch) error {
 	}
 	commits := slices.SortedFunc(slices.Values(b.Commits), func(x, y *tarn.Commit) int { return strings.Compare(x.Hash, y.Hash) })
 	for _, c := range commits {
-		parents, _ := json.Marshal(c.Parents)
-		props, _ := json.Marshal(c.Properties)
+		parents, props, ts := catalog.CommitColumns(c)
 		batch.Queue(`INSERT INTO tarn_commits (hash, parents, author, message, time, properties, tree, generation)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (hash) DO NOTHING`,
-			c.Hash, string(parents), c.Author, c.Message, c.Time.UTC().Format(time.RFC3339Nano), string(props), c.Tree, c.Generation)
+			c.Hash, parents, c.Author, c.Message, ts, props, c.Tree, c.Generation)
 	}
-	writes := batch.Len()
 	for _, u := range b.Refs {
+		var change string
+		args := []any{u.Name}
 		switch {
 		case u.Old == "":
-			batch.Queue(`INSERT INTO tarn_refs (name, kind, commit_hash) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING`, u.Name, string(u.Kind), u.New)
+			change = `INSERT INTO tarn_refs (name, kind, commit_hash) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING RETURNING 1`
+			args = append(args, string(u.Kind), u.New)
 		case u.New == "":
-			batch.Queue(`DELETE FROM tarn_refs WHERE name = $1 AND commit_hash = $2`, u.Name, u.Old)
+			change = `DELETE FROM tarn_refs WHERE name = $1 AND commit_hash = $2 RETURNING 1`
+			args = append(args, u.Old)
 		default:
-			batch.Queue(`UPDATE tarn_refs SET commit_hash = $1 WHERE name = $2 AND commit_hash = $3`, u.New, u.Name, u.Old)
+			change = `UPDATE tarn_refs SET commit_hash = $3 WHERE name = $1 AND commit_hash = $2 RETURNING 1`
+			args = append(args, u.Old, u.New)
 		}
+		batch.Queue(`WITH changed AS (`+change+`) SELECT tarn_expect_one((SELECT count(*) FROM changed), $1)`, args...)
 	}
-	return s.db.inTx(ctx, "write to the catalog", func(tx pgx.Tx) error {
-		results := tx.SendBatch(ctx, batch)
-		defer results.Close()
-		for i := range batch.Len() {
-			tag, err := results.Exec()
-			if err != nil {
-				return err
-			}
-			if i >= writes && tag.RowsAffected() != 1 {
-				return fmt.Errorf("ref %s: %w", b.Refs[i-writes].Name, catalog.ErrRefMoved)
-			}
+	for attempt := 1; ; attempt++ {
+		err := s.db.pool.SendBatch(ctx, batch).Close()
+		var pe *pgconn.PgError
+		switch {
+		case errors.As(err, &pe) && pe.Code == refMoved:
+			return fmt.Errorf("%s: %w", pe.Message, catalog.ErrRefMoved)
+		case errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001") && attempt < 5:
+			continue // a deadlock or serialization failure: nothing was stored
 		}
-		return results.Close()
-	})
+		return s.db.fail("write to the catalog", err)
+	}
 }

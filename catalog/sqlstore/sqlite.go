@@ -4,14 +4,12 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/url"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/catalog"
@@ -165,14 +163,8 @@ func (s *Store) GetCommit(ctx context.Context, hash string) (*tarn.Commit, error
 	if err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal([]byte(parents), &c.Parents); err != nil {
-		return nil, fmt.Errorf("decode commit %s: %w", hash, err)
-	}
-	if err := json.Unmarshal([]byte(props), &c.Properties); err != nil {
-		return nil, fmt.Errorf("decode commit %s: %w", hash, err)
-	}
-	if c.Time, err = time.Parse(time.RFC3339Nano, ts); err != nil {
-		return nil, fmt.Errorf("decode commit %s: %w", hash, err)
+	if err := catalog.SetCommitColumns(&c, parents, props, ts); err != nil {
+		return nil, err
 	}
 	return &c, nil
 }
@@ -237,11 +229,10 @@ func (s *Store) Apply(ctx context.Context, b *catalog.Batch) error {
 		}
 	}
 	for _, c := range b.Commits {
-		parents, _ := json.Marshal(c.Parents)
-		props, _ := json.Marshal(c.Properties)
+		parents, props, ts := catalog.CommitColumns(c)
 		if _, err := tx.ExecContext(ctx,
 			`INSERT OR IGNORE INTO commits (hash, parents, author, message, time, properties, tree, generation) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			c.Hash, string(parents), c.Author, c.Message, c.Time.UTC().Format(time.RFC3339Nano), string(props), c.Tree, c.Generation); err != nil {
+			c.Hash, parents, c.Author, c.Message, ts, props, c.Tree, c.Generation); err != nil {
 			return fmt.Errorf("write commit: %w", err)
 		}
 	}

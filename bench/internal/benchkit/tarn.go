@@ -1,6 +1,7 @@
 package benchkit
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
+
+	"github.com/tarnhq/tarn/internal/readyfile"
 )
 
 // TarnFlag registers -tarn, the tarn binary a benchmark times, and returns
@@ -49,4 +53,34 @@ func moduleRoot(ctx context.Context) (string, error) {
 		return "", errors.New("run from inside the tarn module (or pass -tarn BINARY)")
 	}
 	return filepath.Dir(gomod), nil
+}
+
+// Serve starts `tarn serve ARGS... --addr 127.0.0.1:0` with bin over home
+// and waits for it to listen (its --ready-file, written into dir). stop
+// interrupts it and waits for its exit.
+func Serve(bin, home, dir string, env []string, args ...string) (stop func(), url string, err error) {
+	ready := filepath.Join(dir, fmt.Sprintf("ready-%d.json", time.Now().UnixNano()))
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--ready-file", ready}, args...)...)
+	cmd.Env = append(append(os.Environ(), "TARN_HOME="+home), env...)
+	var log bytes.Buffer
+	cmd.Stderr = &log
+	if err := cmd.Start(); err != nil {
+		return nil, "", err
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	r, err := readyfile.Wait(ready, 60*time.Second, func() bool {
+		select {
+		case <-exited:
+			return true
+		default:
+			return false
+		}
+	})
+	if err != nil {
+		cmd.Process.Kill()
+		<-exited
+		return nil, "", fmt.Errorf("%v: %s", err, log.String())
+	}
+	return func() { cmd.Process.Signal(os.Interrupt); <-exited }, r.URL, nil
 }
