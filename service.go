@@ -93,6 +93,12 @@ type QueryTableStats struct {
 	FilesPlanned int        `json:"files_planned"`
 	FilesSkipped int        `json:"files_skipped"`
 	Filter       string     `json:"filter,omitempty"`
+	// Downloaded* say what the query waited for: data files of a table
+	// in an object store copied into the server's local cache (none once
+	// warm).
+	DownloadedFiles   int     `json:"downloaded_files,omitempty"`
+	DownloadedBytes   int64   `json:"downloaded_bytes,omitempty"`
+	DownloadedSeconds float64 `json:"downloaded_seconds,omitempty"`
 }
 
 // QueryInfo is what is known of a result before its first row.
@@ -322,6 +328,12 @@ type Services struct {
 	// Catalog says where an embedded lakehouse's catalog lives (its SQLite
 	// file, or its database without the password); "" when remote.
 	Catalog string
+	// Warehouse says where an embedded lakehouse's tables live (a folder,
+	// or s3://BUCKET/PREFIX and its endpoint); "" when remote.
+	Warehouse string
+	// Ready, when set, checks what /readyz checks besides the catalog
+	// (that the warehouse's object store answers).
+	Ready func(context.Context) error
 	// Closer releases the services.
 	Closer func() error
 }

@@ -26,10 +26,13 @@ func (h Home) JobsDir() string   { return filepath.Join(string(h), "jobs") }    
 func (h Home) Uploads() string   { return filepath.Join(string(h), "uploads") }    // a server's uploads while used
 func (h Home) Exports() string   { return filepath.Join(string(h), "exports") }    // a server's query exports while sent
 func (h Home) QueryTemp() string { return filepath.Join(string(h), "tmp", "duckdb") }
-func (h Home) Envs() string      { return filepath.Join(string(h), "envs") }    // Python environments by key
-func (h Home) SDK() string       { return filepath.Join(string(h), "sdk") }     // the extracted Python SDK
-func (h Home) Cache() string     { return filepath.Join(string(h), "cache") }   // step and scan cache
-func (h Home) Sandbox() string   { return filepath.Join(string(h), "sandbox") } // generated sandbox files, egress sockets
+func (h Home) Envs() string      { return filepath.Join(string(h), "envs") }  // Python environments by key
+func (h Home) SDK() string       { return filepath.Join(string(h), "sdk") }   // the extracted Python SDK
+func (h Home) Cache() string     { return filepath.Join(string(h), "cache") } // step and scan cache
+func (h Home) ObjectCache() string {
+	return filepath.Join(string(h), "cache", "objects") // local copies of an object store's table files
+}
+func (h Home) Sandbox() string { return filepath.Join(string(h), "sandbox") } // generated sandbox files, egress sockets
 func (h Home) ConfigFile() string {
 	return filepath.Join(string(h), "config.yml")
 }
@@ -102,7 +105,12 @@ type HomeConfig struct {
 	// servers share, or empty for the home's own files (SQLite). Flags
 	// and TARN_CATALOG win over it.
 	Catalog string `yaml:"catalog,omitempty"`
-	Cache   struct {
+	// Warehouse is where new tables' files go: s3://BUCKET/PREFIX (an
+	// S3 or S3-compatible object store, configured by the standard AWS
+	// environment), or empty for the home's warehouse folder. Flags and
+	// TARN_WAREHOUSE win over it.
+	Warehouse string `yaml:"warehouse,omitempty"`
+	Cache     struct {
 		MaxSize string `yaml:"max_size,omitempty"`
 	} `yaml:"cache"`
 }

@@ -66,6 +66,11 @@ type Config struct {
 	// URL (a database several servers share), or "" for the home's
 	// config.yml to say (its catalog:), else the home's own files.
 	Catalog string
+	// Warehouse is where new tables' files go: s3://BUCKET/PREFIX, or ""
+	// for the home's config.yml to say (its warehouse:), else the home's
+	// warehouse folder. On a shared database the first server's choice
+	// holds.
+	Warehouse string
 }
 
 // Lakehouse is an open lakehouse home.
@@ -94,7 +99,7 @@ func Open(ctx context.Context, cfg Config) (*Lakehouse, error) {
 	if err := os.MkdirAll(home.Warehouse(), 0o755); err != nil {
 		return nil, tarn.Errorf(tarn.EINTERNAL, "create lakehouse home %s: %w", home, err)
 	}
-	st, err := openStores(ctx, home, cfg.Catalog)
+	st, err := openStores(ctx, home, cfg.Catalog, cfg.Warehouse)
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +117,11 @@ func Open(ctx context.Context, cfg Config) (*Lakehouse, error) {
 			cfg.QueryLimits.TempDir = home.QueryTempOf(cfg.Jobs.Owner)
 		}
 	}
-	tables := table.NewService(cat, table.Config{Warehouse: st.warehouse, CrashPoint: cfg.CrashPoint})
+	tables := table.NewService(cat, table.Config{Warehouse: st.warehouse, CacheDir: home.ObjectCache(), CrashPoint: cfg.CrashPoint})
+	if err := tables.CheckWarehouse(ctx); err != nil {
+		st.close()
+		return nil, err
+	}
 	idle := cfg.QueryIdle
 	if idle == 0 {
 		idle = 1
@@ -123,6 +132,9 @@ func Open(ctx context.Context, cfg Config) (*Lakehouse, error) {
 	}
 	if cfg.Confine {
 		qopts.AllowedDirs = []string{st.warehouse}
+		if table.IsRemote(st.warehouse) {
+			qopts.AllowedDirs = []string{home.ObjectCache()}
+		}
 	}
 	l := &Lakehouse{Home: cfg.Home, home: home, cfg: cfg, cat: cat, tables: tables, engine: query.New(tables, qopts), stores: st}
 	l.jobs = jobs.New(st.jobs, cfg.Jobs)
@@ -149,16 +161,18 @@ func (l *Lakehouse) Sandbox(ctx context.Context) (*rt.Sandbox, error) {
 // Services returns the lakehouse's services.
 func (l *Lakehouse) Services() *tarn.Services {
 	return &tarn.Services{
-		Refs:     l.cat,
-		Tables:   l.tables,
-		Query:    l.engine,
-		Runs:     &runService{l: l},
-		Jobs:     l.jobs,
-		Users:    l.users,
-		Mode:     "embedded",
-		Location: l.Home,
-		Catalog:  l.stores.where,
-		Closer:   l.Close,
+		Refs:      l.cat,
+		Tables:    l.tables,
+		Query:     l.engine,
+		Runs:      &runService{l: l},
+		Jobs:      l.jobs,
+		Users:     l.users,
+		Mode:      "embedded",
+		Location:  l.Home,
+		Catalog:   l.stores.where,
+		Warehouse: l.tables.Where(),
+		Ready:     l.tables.CheckWarehouse,
+		Closer:    l.Close,
 	}
 }
 
@@ -186,7 +200,8 @@ func (l *Lakehouse) Catalog() string { return l.stores.where }
 // servers may share (they find each other's dead jobs by their leases).
 func (l *Lakehouse) Shared() bool { return l.stores.shared }
 
-// Warehouse is the folder of the lakehouse's tables.
+// Warehouse is where the lakehouse's tables live: a folder, or
+// s3://BUCKET/PREFIX.
 func (l *Lakehouse) Warehouse() string { return l.stores.warehouse }
 
 // Users returns the lakehouse's users.

@@ -2,6 +2,8 @@ package local
 
 import (
 	"context"
+	"net/url"
+	"path/filepath"
 	"strings"
 
 	"github.com/tarnhq/tarn"
@@ -20,7 +22,19 @@ type stores struct {
 	jobs      jobs.Store
 	where     string // where the catalog lives, password hidden
 	shared    bool
-	warehouse string // the folder of the tables
+	warehouse string // where the tables live: a folder or s3://BUCKET/PREFIX
+}
+
+// checkWarehouseURL accepts an absolute folder or s3://BUCKET[/PREFIX].
+func checkWarehouseURL(w string) error {
+	if filepath.IsAbs(w) {
+		return nil
+	}
+	u, err := url.Parse(w)
+	if err == nil && u.Scheme == "s3" && u.Host != "" && u.RawQuery == "" {
+		return nil
+	}
+	return tarn.Errorf(tarn.EINVALID, "warehouse %s: use s3://BUCKET/PREFIX (an S3 or S3-compatible object store) or an absolute folder", tarn.Quote(w))
 }
 
 func (s *stores) close() {
@@ -31,14 +45,22 @@ func (s *stores) close() {
 
 // openStores opens the stores url names: a postgres:// URL, or "" for
 // what the home's config.yml says (its own files by default).
-func openStores(ctx context.Context, home Home, url string) (*stores, error) {
+func openStores(ctx context.Context, home Home, url, warehouse string) (*stores, error) {
 	from := "--catalog"
+	hc, err := home.Config()
+	if err != nil {
+		return nil, err
+	}
 	if url == "" {
-		hc, err := home.Config()
-		if err != nil {
-			return nil, err
-		}
 		url, from = strings.TrimSpace(hc.Catalog), "catalog: in "+home.ConfigFile()
+	}
+	if warehouse == "" {
+		warehouse = strings.TrimSpace(hc.Warehouse)
+	}
+	if warehouse == "" {
+		warehouse = home.Warehouse()
+	} else if err := checkWarehouseURL(warehouse); err != nil {
+		return nil, err
 	}
 	switch {
 	case url == "" || url == "sqlite":
@@ -47,7 +69,7 @@ func openStores(ctx context.Context, home Home, url string) (*stores, error) {
 			return nil, err
 		}
 		return &stores{catalog: cat, users: &users.FileStore{Path: home.UsersFile()}, jobs: jobs.NewFileStore(home.JobsDir()),
-			where: home.CatalogDB() + " (SQLite)", warehouse: home.Warehouse()}, nil
+			where: home.CatalogDB() + " (SQLite)", warehouse: warehouse}, nil
 	case postgres.IsURL(url):
 		db, err := postgres.Open(ctx, url)
 		if err != nil {
@@ -55,7 +77,7 @@ func openStores(ctx context.Context, home Home, url string) (*stores, error) {
 		}
 		defer db.Close() // the stores hold their own shares of its connections
 		// The first server decides where the tables live; the others use it.
-		warehouse, err := db.Claim(ctx, "warehouse", home.Warehouse())
+		warehouse, err := db.Claim(ctx, "warehouse", warehouse)
 		if err != nil {
 			return nil, err
 		}

@@ -238,6 +238,7 @@ type session struct {
 	commit  *tarn.Commit
 	sql     string
 	tables  []*boundTable
+	fetched map[*boundTable]table.ScanPlan // the downloads of the plans this session made
 	schemas []string
 	explain bool // the statement is EXPLAIN [ANALYZE] ...
 	temp    bool // a preview table exists
@@ -314,8 +315,10 @@ func (s *session) close() {
 func (s *session) stats() []tarn.QueryTableStats {
 	out := make([]tarn.QueryTableStats, 0, len(s.tables))
 	for _, t := range s.tables {
+		d := s.fetched[t]
 		out = append(out, tarn.QueryTableStats{Table: t.ident, Snapshot: t.plan.Snapshot, FilesTotal: t.plan.TotalFiles,
-			FilesPlanned: len(t.plan.Files), FilesSkipped: t.plan.TotalFiles - len(t.plan.Files), Filter: t.plan.Filter})
+			FilesPlanned: len(t.plan.Files), FilesSkipped: t.plan.TotalFiles - len(t.plan.Files), Filter: t.plan.Filter,
+			DownloadedFiles: d.Downloaded, DownloadedBytes: d.DownloadedBytes, DownloadedSeconds: d.DownloadSeconds})
 	}
 	return out
 }

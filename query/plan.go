@@ -79,14 +79,28 @@ func (s *session) plan(ctx context.Context) error {
 		}
 		g.Go(func() error {
 			plan, err := t.scan.Plan(gctx, filters[t])
-			if err == nil {
-				c.put("plan", key, plan)
-			}
 			t.plan = plan
+			if err == nil {
+				// The downloads were this query's: a plan reused later waits for none.
+				cached := *plan
+				cached.Downloaded, cached.DownloadedBytes, cached.DownloadSeconds = 0, 0, 0
+				c.put("plan", key, &cached)
+			}
 			return err
 		})
 	}
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for _, t := range s.tables {
+		if t.plan.Downloaded > 0 {
+			if s.fetched == nil {
+				s.fetched = map[*boundTable]table.ScanPlan{}
+			}
+			s.fetched[t] = *t.plan
+		}
+	}
+	return nil
 }
 
 // parse runs DuckDB's parser and returns the single statement's tree.

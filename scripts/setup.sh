@@ -33,6 +33,14 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
   { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq postgresql; } >/dev/null 2>&1 || echo "setup: could not install postgresql" >&2
 fi
 
+# versitygw: the S3-compatible server of the integration tier (tables in
+# an s3:// warehouse), started on loopback by scripts/versitygw.sh.
+VGW="$(go env GOPATH)/bin/versitygw"
+if [ ! -x "$VGW" ]; then
+  echo "setup: installing versitygw v1.8.0 (go install, about 2 minutes) for the integration tests"
+  go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
+fi
+
 # The sandbox suite runs a second time as an ordinary user (scripts/
 # sandbox-user-test.sh), with Debian's python3, which that user can reach.
 if [ "$(id -u)" = 0 ] && [ ! -x /usr/bin/python3 ] && command -v apt-get >/dev/null 2>&1; then

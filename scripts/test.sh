@@ -3,7 +3,8 @@
 # tests, the API document against a real server (schemathesis), then the
 # integration tier (real processes, PyIceberg reading tarn's tables, a
 # private PostgreSQL for the shared catalog, users, jobs and several
-# servers: scripts/postgres.sh, stopped at the end).
+# servers: scripts/postgres.sh; an S3-compatible server for s3://
+# warehouses: scripts/versitygw.sh; both stopped at the end).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -24,10 +25,14 @@ fi
 echo "== API document against tarn serve (schemathesis)"
 ./scripts/schemathesis.sh
 echo "== integration tests"
+trap './scripts/postgres.sh stop; ./scripts/versitygw.sh stop' EXIT
 ./scripts/postgres.sh start >/dev/null
-trap './scripts/postgres.sh stop' EXIT
 TARN_TEST_POSTGRES=$(./scripts/postgres.sh dsn)
 export TARN_TEST_POSTGRES
+./scripts/versitygw.sh start >/dev/null
+set -a
+. .tmp/versitygw.env
+set +a
 go test -count=1 -tags integration ./postgres/... ./integration/...
 echo "== black-box CLI suite against two tarn serve on one PostgreSQL (shared mode)"
 TARN_TEST_MODE=shared go test -count=1 -run '^(TestCLI_|TestCLIQuery_|TestRemote)' ./cmd/tarn

@@ -228,7 +228,8 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 const readyTimeout = 5 * time.Second
 
 // readyz checks that the catalog (and so, on a shared database, the
-// users and jobs) answers in time.
+// users and jobs) answers in time, and that the warehouse's object store
+// (when its tables live in one) takes a write.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 	defer cancel()
@@ -239,6 +240,12 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 		}
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": s.redact.redact(reason)})
 		return nil
+	}
+	if s.Services.Ready != nil {
+		if err := s.Services.Ready(ctx); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": s.redact.redact(err.Error())})
+			return nil
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	return nil

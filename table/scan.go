@@ -12,6 +12,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/iceberg-go"
+	iceio "github.com/apache/iceberg-go/io"
 	icetable "github.com/apache/iceberg-go/table"
 	"github.com/google/uuid"
 	"github.com/tarnhq/tarn"
@@ -76,6 +77,7 @@ type TableScan struct {
 	Metadata string // metadata location
 	tbl      *icetable.Table
 	columns  []ScanColumn
+	svc      *Service
 }
 
 // ScanPlan is the result of planning a scan: the data files that may hold
@@ -84,8 +86,14 @@ type ScanPlan struct {
 	Table    tarn.TableIdent `json:"table"`
 	Snapshot int64           `json:"snapshot_id,omitempty"`
 	Columns  []ScanColumn    `json:"columns"`
-	// Files are local paths of the selected data files, without file://.
+	// Files are local paths of the selected data files, without file://
+	// (for a table in an object store, their copies in the local cache).
 	Files []string `json:"files"`
+	// Downloaded counts the files and bytes planning copied from the
+	// object store into the local cache, and how long that took.
+	Downloaded      int     `json:"downloaded_files,omitempty"`
+	DownloadedBytes int64   `json:"downloaded_bytes,omitempty"`
+	DownloadSeconds float64 `json:"download_seconds,omitempty"`
 	// TotalFiles counts the data files of the snapshot; TotalFiles minus
 	// len(Files) were skipped.
 	TotalFiles int `json:"total_files"`
@@ -118,7 +126,7 @@ func (s *Service) OpenScan(ctx context.Context, commit *tarn.Commit, ref string,
 	if err != nil {
 		return nil, fmt.Errorf("table %s: %w", ident, err)
 	}
-	return &TableScan{Table: ident, Commit: commit, Metadata: e.Metadata, tbl: tbl, columns: cols}, nil
+	return &TableScan{Table: ident, Commit: commit, Metadata: e.Metadata, tbl: tbl, columns: cols, svc: s}, nil
 }
 
 // Columns returns the table's current columns.
@@ -139,7 +147,8 @@ func (s *Service) PlanScan(ctx context.Context, ident tarn.TableIdent, ref strin
 
 // Plan selects the data files that may hold rows matching f, using the
 // table's partition values and column statistics. Tables with delete
-// files, and files outside the local file system, are refused (EINVALID).
+// files are refused (EINVALID); files in an object store are copied into
+// the local cache (CacheDir) first.
 func (t *TableScan) Plan(ctx context.Context, f Filter) (*ScanPlan, error) {
 	meta := t.tbl.Metadata()
 	plan := &ScanPlan{Table: t.Table, Columns: t.Columns(), Files: []string{}, Evolved: len(meta.Schemas()) > 1}
@@ -165,6 +174,8 @@ func (t *TableScan) Plan(ctx context.Context, f Filter) (*ScanPlan, error) {
 		return nil, fmt.Errorf("plan scan of %s: %w", t.Table, err)
 	}
 	seen := map[string]bool{}
+	var fsys iceio.IO
+	var cost fetched
 	for _, task := range tasks {
 		if len(task.DeleteFiles) > 0 || len(task.EqualityDeleteFiles) > 0 || len(task.DeletionVectorFiles) > 0 {
 			return nil, t.deletesError()
@@ -176,7 +187,14 @@ func (t *TableScan) Plan(ctx context.Context, f Filter) (*ScanPlan, error) {
 		seen[loc] = true
 		p, ok := localPath(loc)
 		if !ok {
-			return nil, tarn.Errorf(tarn.EINVALID, "table %s has data file %s outside the local file system; only local tables can be queried for now", t.Table, loc)
+			if fsys == nil {
+				if fsys, err = t.tbl.FS(ctx); err != nil {
+					return nil, fmt.Errorf("open the storage of %s: %w", t.Table, err)
+				}
+			}
+			if p, err = t.svc.localCopy(ctx, fsys, loc, task.File.FileSizeBytes(), &cost); err != nil {
+				return nil, err
+			}
 		}
 		plan.Files = append(plan.Files, p)
 		plan.Rows += task.File.Count()
@@ -184,6 +202,7 @@ func (t *TableScan) Plan(ctx context.Context, f Filter) (*ScanPlan, error) {
 	if plan.TotalFiles < len(plan.Files) {
 		plan.TotalFiles = len(plan.Files)
 	}
+	plan.Downloaded, plan.DownloadedBytes, plan.DownloadSeconds = cost.Files, cost.Bytes, cost.Wait.Seconds()
 	return plan, nil
 }
 

@@ -20,6 +20,7 @@ type Service struct {
 	cat       *catalog.Catalog
 	warehouse string // URL: file:///abs/path or s3://bucket/prefix
 	ioProps   iceberg.Properties
+	cacheDir  string // local copies of an object store's files, for DuckDB
 	crash     func(point string)
 }
 
@@ -29,6 +30,9 @@ type Config struct {
 	Warehouse string
 	// IOProperties are iceberg-go FileIO properties (s3.endpoint, ...).
 	IOProperties map[string]string
+	// CacheDir holds local copies of the files of a warehouse in an
+	// object store, which DuckDB reads (it cannot read s3:// here).
+	CacheDir string
 	// CrashPoint, when set, is called at each named point between two
 	// steps of a write ("after-data-write", "after-metadata-write",
 	// "before-catalog-commit"): the crash-safety tests kill the process
@@ -46,7 +50,10 @@ func NewService(cat *catalog.Catalog, cfg Config) *Service {
 	for k, v := range cfg.IOProperties {
 		props[k] = v
 	}
-	return &Service{cat: cat, warehouse: wh, ioProps: props, crash: cfg.CrashPoint}
+	if IsRemote(wh) {
+		s3Properties(props)
+	}
+	return &Service{cat: cat, warehouse: wh, ioProps: props, cacheDir: cfg.CacheDir, crash: cfg.CrashPoint}
 }
 
 // Catalog returns the versioned catalog the service writes to.

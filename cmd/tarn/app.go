@@ -23,6 +23,7 @@ type app struct {
 	author         string
 	endpoint       string
 	catalog        string
+	warehouse      string
 
 	svc *tarn.Services
 }
@@ -41,6 +42,12 @@ Where the catalog lives is a setting of the home (catalog: in
 $TARN_HOME/config.yml), $TARN_CATALOG or --catalog (flags win): by default
 the home's own SQLite file; a postgres:// URL puts the catalog, users and
 jobs in a database that several ` + "`tarn serve`" + ` processes share.
+Where new tables' files go is another (warehouse:, $TARN_WAREHOUSE or
+--warehouse): by default the home's warehouse folder; s3://BUCKET/PREFIX
+puts them in an S3 or S3-compatible object store, configured by the
+standard AWS environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+AWS_REGION, AWS_ENDPOINT_URL for an S3-compatible server, addressed
+path-style).
 
 Refs: a branch (main), a tag (v1), a commit hash or a unique prefix of 8+
 hex characters, REF~N (N-th first-parent ancestor), REF@{2026-05-19T06:11:33Z}
@@ -75,6 +82,7 @@ Exit codes: 0 ok, 1 internal error, 2 usage or invalid input, 3 not found,
 	pf.StringVar(&a.author, "author", "", "author recorded in commits (default $TARN_AUTHOR or the OS user)")
 	pf.StringVar(&a.endpoint, "endpoint", "", "URL of a tarn server (default $TARN_ENDPOINT or the profile; none: embedded)")
 	pf.StringVar(&a.catalog, "catalog", "", "where the lakehouse's catalog, users and jobs live: a postgres://USER:PASSWORD@HOST:PORT/DB URL that several servers share (default $TARN_CATALOG, then catalog: in the home's config.yml, else the home's own SQLite catalog)")
+	pf.StringVar(&a.warehouse, "warehouse", "", "where new tables' files go: s3://BUCKET/PREFIX (S3 or S3-compatible, from the AWS environment: AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...) (default $TARN_WAREHOUSE, then warehouse: in the home's config.yml, else the home's warehouse folder)")
 	root.AddCommand(a.branchCommand(), a.tagCommand(), a.logCommand(), a.checkoutCommand(),
 		a.namespaceCommand(), a.tableCommand(), a.statusCommand(), a.verifyCommand(), a.initCommand(), a.runCommand(), a.queryCommand(),
 		a.cacheCommand(), a.serveCommand(), a.configCommand(), a.jobCommand(), a.userCommand())
@@ -138,6 +146,10 @@ func (a *app) localConfig(cfg local.Config) local.Config {
 	cfg.Catalog = a.catalog
 	if cfg.Catalog == "" {
 		cfg.Catalog = os.Getenv("TARN_CATALOG")
+	}
+	cfg.Warehouse = a.warehouse
+	if cfg.Warehouse == "" {
+		cfg.Warehouse = os.Getenv("TARN_WAREHOUSE")
 	}
 	cfg.UV = os.Getenv("TARN_UV")
 	if at := os.Getenv("TARN_CRASH_AT"); at != "" {

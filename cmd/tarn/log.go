@@ -115,6 +115,9 @@ func (a *app) statusCommand() *cobra.Command {
 			if a.svc.Catalog != "" {
 				view["catalog"] = a.svc.Catalog
 			}
+			if a.svc.Warehouse != "" {
+				view["warehouse"] = a.svc.Warehouse
+			}
 			return a.emit(view, func(w io.Writer) {
 				where := "home:  "
 				if a.svc.Mode == "remote" {
@@ -123,6 +126,9 @@ func (a *app) statusCommand() *cobra.Command {
 				fmt.Fprintf(w, "%s  %s (%s)\n", where, a.svc.Location, a.svc.Mode)
 				if a.svc.Catalog != "" {
 					fmt.Fprintf(w, "catalog: %s\n", a.svc.Catalog)
+				}
+				if a.svc.Warehouse != "" {
+					fmt.Fprintf(w, "data:    %s\n", a.svc.Warehouse)
 				}
 				fmt.Fprintf(w, "branch:  %s\nhead:    %s %s (%s, %s)\ntables:  %d\n",
 					active, head.ShortHash(), firstLine(head.Message), head.Author, ago(head.Time), len(tables))

@@ -21,8 +21,9 @@ import (
 // on a free port and the CLI reaches it through TARN_ENDPOINT; and
 // shared, where each lakehouse is served by two such servers on one
 // PostgreSQL database ($TARN_TEST_POSTGRES, a schema of its own) and one
-// home, and the CLI alternates between their endpoints command by
-// command. `go test` runs the embedded suite and, beside it, this binary
+// home, with the tables in the bucket of $TARN_TEST_S3_BUCKET when it is
+// set (scripts/versitygw.sh), and the CLI alternates between their
+// endpoints command by command. `go test` runs the embedded suite and, beside it, this binary
 // again in remote mode on the same -run pattern (TARN_TEST_MODE=remote
 // runs only that). The shared mode needs a database, so it belongs to the
 // integration tier: scripts/test.sh runs it with TARN_TEST_MODE=shared.
@@ -89,6 +90,10 @@ func (l *lakehouse) serve(args ...string) {
 		return
 	}
 	args = append(args, "--catalog", pgtest.URL(l.t), "--job-lease", "5s")
+	if bucket := os.Getenv("TARN_TEST_S3_BUCKET"); bucket != "" {
+		// The tables in the S3-compatible server scripts/versitygw.sh runs.
+		args = append(args, "--warehouse", fmt.Sprintf("s3://%s/cli-%s", bucket, pgtest.Schema()))
+	}
 	for range 2 {
 		_, url := startServer(l.t, l.home, args...)
 		l.endpoints = append(l.endpoints, url)

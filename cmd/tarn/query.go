@@ -351,6 +351,19 @@ func footer(res *tarn.QueryResult, shown int, total int64, took time.Duration, r
 	if planned < all {
 		fmt.Fprintf(&b, "; read %d of %d data files", planned, all)
 	}
+	var files int
+	var bytes int64
+	var wait float64
+	for _, t := range res.Tables {
+		files, bytes, wait = files+t.DownloadedFiles, bytes+t.DownloadedBytes, wait+t.DownloadedSeconds
+	}
+	if files > 0 {
+		noun := "files"
+		if files == 1 {
+			noun = "file"
+		}
+		fmt.Fprintf(&b, "; waited %.3f s downloading %d data %s (%s) from the object store", wait, files, noun, tarn.FormatBytes(bytes))
+	}
 	b.WriteString(")")
 	return b.String()
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/tarnhq/tarn/pipeline"
 	"github.com/tarnhq/tarn/query"
 	"github.com/tarnhq/tarn/server"
+	"github.com/tarnhq/tarn/table"
 )
 
 func (a *app) serveCommand() *cobra.Command {
@@ -206,10 +207,13 @@ published nothing.`,
 // refuses a shared lakehouse whose tables this machine cannot reach.
 func (a *app) announceStores(lh *local.Lakehouse, home string) error {
 	fmt.Fprintf(a.stderr, "tarn serve: catalog, users and jobs in %s\n", lh.Catalog())
+	if w := lh.Warehouse(); table.IsRemote(w) {
+		fmt.Fprintf(a.stderr, "tarn serve: tables in %s, read through the local cache %s\n", lh.Services().Warehouse, local.Home(home).ObjectCache())
+	}
 	if !lh.Shared() {
 		return nil
 	}
-	if w := lh.Warehouse(); w != local.Home(home).Warehouse() {
+	if w := lh.Warehouse(); w != local.Home(home).Warehouse() && !table.IsRemote(w) {
 		if info, err := os.Stat(w); err != nil || !info.IsDir() {
 			return tarn.Errorf(tarn.EINVALID, "the lakehouse in %s keeps its tables in %s (the warehouse of the home of its first server), which this machine does not have: start this server on that home (--home), or mount that folder at the same path here",
 				lh.Catalog(), w)
