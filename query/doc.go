@@ -40,8 +40,10 @@
 //
 // # Caveats
 //
-//   - Tables with row-level delete files, and tables outside the local file
-//     system (s3://), are refused for now.
+//   - Tables with row-level delete files are refused for now. Data files
+//     in an object store (s3://) are read from their copies in the
+//     table service's local cache (table.Config.CacheDir), downloaded
+//     while planning; Result.Tables says what a query downloaded.
 //   - Record batches are built from duckdb-go's row API (its Arrow API needs
 //     the duckdb_arrow build tag, which tarn avoids). duckdb-go v2.10506
 //     materializes a query's result inside DuckDB before the first row is

@@ -39,17 +39,7 @@ as() {
   fi
 }
 
-free_port() {
-  local p
-  for p in $(seq 55432 55532) $(seq 45432 45532); do
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return
-    fi
-  done
-  echo "postgres.sh: no free port in 55432-55532 or 45432-45532" >&2
-  exit 1
-}
+. scripts/free-port.sh
 
 running() {
   [ -f "$DIR/data/postmaster.pid" ] && as "$BIN/pg_ctl" -D "$DIR/data" status >/dev/null 2>&1
@@ -69,7 +59,7 @@ start)
   [ "$(id -u)" = 0 ] && chown postgres: "$DIR/pw"
   as "$BIN/initdb" -D "$DIR/data" -U postgres --pwfile="$DIR/pw" --auth-local=trust --auth-host=scram-sha-256 \
     -E UTF8 --locale=C.UTF-8 >"$DIR/initdb.log" 2>&1 || { cat "$DIR/initdb.log" >&2; exit 1; }
-  PORT=$(free_port)
+  PORT=$(free_port postgres.sh 55432 55532 45432 45532)
   # Small and fast: the tests' data is throwaway (fsync stays on: the
   # commit latency benchmark measures a durable commit).
   as "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 60 \

@@ -29,17 +29,7 @@ bin() {
   exit 1
 }
 
-free_port() {
-  local p
-  for p in $(seq 57070 57170) $(seq 47070 47170); do
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return
-    fi
-  done
-  echo "versitygw.sh: no free port in 57070-57170 or 47070-47170" >&2
-  exit 1
-}
+. scripts/free-port.sh
 
 running() {
   [ -f "$DIR/pid" ] && kill -0 "$(cat "$DIR/pid")" 2>/dev/null
@@ -54,7 +44,7 @@ start)
   BIN=$(bin)
   rm -rf "$DIR"
   mkdir -p "$DIR/data" "$REPO/.tmp"
-  PORT=$(free_port)
+  PORT=$(free_port versitygw.sh 57070 57170 47070 47170)
   # --nometa: no user extended attributes needed on the folder's file system.
   setsid "$BIN" --port "127.0.0.1:$PORT" --access "$ACCESS" --secret "$SECRET" posix --nometa "$DIR/data" \
     >"$DIR/server.log" 2>&1 </dev/null &
