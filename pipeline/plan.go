@@ -108,6 +108,11 @@ func (p *Project) Plan(lake Lake) (*Plan, error) {
 		if in.Ref == nil {
 			if _, ok := models[in.Name]; ok {
 				if in.Name == m.Name {
+					// A model that writes into a lake table may read that
+					// table: it reads it at the run's base commit.
+					if ident, err := tarn.ParseTableIdent(in.Name, p.Defaults.Namespace); err == nil && lake.Tables[ident.Key()] && m.Strategy != "NONE" {
+						return nil, &LakeInput{Param: in.Param, Table: ident, Columns: in.Columns, Filter: filter}
+					}
 					errs = append(errs, ProjectError{File: m.File, Line: in.Line, Msg: fmt.Sprintf("%s reads its own output %q", m.Name, in.Name)})
 					return nil, nil
 				}
@@ -147,17 +152,15 @@ func (p *Project) Plan(lake Lake) (*Plan, error) {
 	byName := map[string]*Step{}
 	for _, m := range p.Models {
 		byName[m.Name] = build(m)
-		key := byName[m.Name].Output.Key()
-		if lake.Tables[key] {
-			want := p.Name + "/" + m.Name
-			if got := lake.Producer(byName[m.Name].Output); got != want || m.Strategy == "NONE" {
-				who := "not written by tarn run"
-				if got != "" {
-					who = "written by " + got
-				}
-				errs = append(errs, ProjectError{File: m.File, Line: m.Line, Msg: fmt.Sprintf(
-					"model %s has the same name as the lake table %s at %s (%s): rename the model or the table", m.Name, key, lake.Ref, who)})
-			}
+		// A materialized model writes into a lake table of its name, whoever
+		// made it (an import, another project): appending to ingested
+		// tables is the everyday case. Only a model that is not
+		// materialized is ambiguous: inputs named like it would read the
+		// model, not the table.
+		if key := byName[m.Name].Output.Key(); lake.Tables[key] && m.Strategy == "NONE" {
+			errs = append(errs, ProjectError{File: m.File, Line: m.Line, Msg: fmt.Sprintf(
+				"model %s has the same name as the lake table %s at %s but is not materialized: inputs named %q would read the model, not the table; rename the model, or write it into the table (materialization_strategy=\"APPEND\" or \"REPLACE\")",
+				m.Name, key, lake.Ref, m.Name)})
 		}
 	}
 	plan := &Plan{}

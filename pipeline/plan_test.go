@@ -123,6 +123,23 @@ func TestProject_Plan(t *testing.T) {
 	}
 }
 
+// TestProject_WritesIntoLakeTables: a materialized model may write into a
+// lake table it did not make, and read that table (at the run's base).
+func TestProject_WritesIntoLakeTables(t *testing.T) {
+	p, err := load(t, map[string]string{"m.py": "import tarn\n\n@tarn.model(materialization_strategy=\"APPEND\")\ndef zones(old=tarn.Model(\"zones\", columns=[\"id\"])):\n    return old\n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := p.Plan(lake)
+	if err != nil {
+		t.Fatalf("a model appending to a lake table it did not make: %v", err)
+	}
+	st := plan.Steps[0]
+	if st.Output.Key() != "tarn.zones" || len(st.Lake) != 1 || st.Lake[0].Table.Key() != "tarn.zones" || st.Lake[0].Ref != "" || len(st.Deps) != 0 {
+		t.Fatalf("step %+v: lake %+v deps %v", st.Model.Name, st.Lake, st.Deps)
+	}
+}
+
 // TestProject_SQLOverwriteFilter: a quoted header value keeps the quotes
 // inside it, and an overwrite filter Iceberg can express is accepted.
 func TestProject_SQLOverwriteFilter(t *testing.T) {
@@ -151,8 +168,8 @@ func TestProject_Errors(t *testing.T) {
 			[]string{"cycle", "a -> b -> a"}},
 		{"DuplicateName", map[string]string{"m.py": "import tarn\n\n@tarn.model()\ndef dup():\n    pass\n", "dup.sql": "select 1"}, false,
 			[]string{"duplicate model name \"dup\"", "m.py:4", "dup.sql"}},
-		{"ModelShadowsLakeTable", map[string]string{"m.py": "import tarn\n\n@tarn.model(materialization_strategy=\"REPLACE\")\ndef zones():\n    pass\n"}, true,
-			[]string{"m.py:4", "same name as the lake table tarn.zones"}},
+		{"ModelShadowsLakeTable", map[string]string{"m.py": "import tarn\n\n@tarn.model()\ndef zones():\n    pass\n"}, true,
+			[]string{"m.py:4", "same name as the lake table tarn.zones", "not materialized", "APPEND"}},
 		{"UnknownInput", map[string]string{"m.py": "import tarn\n\n@tarn.model()\ndef f(x=tarn.Model(\"trip\")):\n    pass\n"}, true,
 			[]string{"m.py:4", `"trip"`, `did you mean "trips"`}},
 		{"UnknownParameter", map[string]string{"m.py": "import tarn\n\n@tarn.model()\ndef f(x=tarn.Parameter(\"max_miles\")):\n    pass\n"}, false,

@@ -1,0 +1,45 @@
+//go:build integration
+
+package integration
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestPipeline_AppendToImportedTable: a model appends to a table an
+// import made, reading that table at the run's base; its new column
+// evolves the schema; a clashing type fails with nothing published.
+func TestPipeline_AppendToImportedTable(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "home")
+	csv := filepath.Join(t.TempDir(), "zones.csv")
+	os.WriteFile(csv, []byte("id,zone\n1,a\n2,b\n"), 0o644)
+	tarn(t, home, "table", "create", "zones", "--from", csv)
+	model := `import tarn
+import pyarrow as pa
+
+@tarn.model(materialization_strategy="APPEND")
+def zones(old=tarn.Model("zones")):
+    return pa.table({"id": [old.num_rows + 1], "zone": ["new"], "extra": [1.5]})
+`
+	dir := project(t, map[string]string{"m.py": model})
+	for want := int64(3); want <= 4; want++ {
+		if r := tarnRun(t, home, "run", "-p", dir); r.code != 0 {
+			t.Fatalf("run: %+v", r)
+		}
+		if got := rowsOf(t, home, "main", "tarn.zones"); got != want {
+			t.Fatalf("after a run: %d rows, want %d", got, want)
+		}
+	}
+	if got := queryScalar(t, home, "select max(id) from zones where extra is not null"); got != "4" {
+		t.Fatalf("the model did not read the table at the run's base: max id %s", got)
+	}
+	before := head(t, home, "main")
+	clash := strings.Replace(model, `"id": [old.num_rows + 1]`, `"id": ["x"]`, 1)
+	r := tarnRun(t, home, "run", "-p", project(t, map[string]string{"m.py": clash}))
+	if r.code == 0 || !strings.Contains(r.stderr, `column "id"`) || head(t, home, "main") != before {
+		t.Fatalf("a clashing type: %+v", r)
+	}
+}
