@@ -151,7 +151,11 @@ type RunRequest struct {
 	Params     map[string]string `json:"params,omitempty"`
 	DryRun     bool              `json:"dry_run,omitempty"`
 	Strict     bool              `json:"strict,omitempty"`
-	Preview    int               `json:"preview,omitempty"`
+	// Preview shows rows of each output: the first N, or the last -N.
+	Preview int `json:"preview,omitempty"`
+	// Namespace, when set, is where the run's models write and where
+	// unqualified inputs resolve, instead of the project's default.
+	Namespace string `json:"namespace,omitempty"`
 	Author     string            `json:"author,omitempty"`
 	// NoCache runs every step and scan, neither reading nor writing the cache.
 	NoCache bool `json:"no_cache,omitempty"`

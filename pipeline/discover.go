@@ -115,8 +115,9 @@ func (d *Discoverer) Load(ctx context.Context, dir string) (*Project, error) {
 		return nil, err
 	}
 	for _, e := range disc.Errors {
-		msg := e.Message
-		errs = append(errs, ProjectError{File: e.File, Line: e.Line, Msg: msg})
+		if e.File == "" || p.Included(e.File) {
+			errs = append(errs, ProjectError{File: e.File, Line: e.Line, Msg: e.Message})
+		}
 	}
 	for _, m := range disc.Models {
 		if m.Kind == "" {
@@ -127,9 +128,21 @@ func (d *Discoverer) Load(ctx context.Context, dir string) (*Project, error) {
 		m.Kind = "expectation"
 	}
 	sqlModels, sqlErrs := discoverSQL(abs)
-	errs = append(errs, sqlErrs...)
-	p.Models = append(disc.Models, sqlModels...)
-	p.Expectations = disc.Expectations
+	for _, e := range sqlErrs {
+		if e.File == "" || p.Included(e.File) {
+			errs = append(errs, e)
+		}
+	}
+	for _, m := range append(disc.Models, sqlModels...) {
+		if p.Included(m.File) {
+			p.Models = append(p.Models, m)
+		}
+	}
+	for _, m := range disc.Expectations {
+		if p.Included(m.File) {
+			p.Expectations = append(p.Expectations, m)
+		}
+	}
 	errs = append(errs, p.validate(ctx, d)...)
 	return p, errs.err()
 }

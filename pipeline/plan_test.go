@@ -226,3 +226,39 @@ func TestProject_Errors(t *testing.T) {
 		}
 	})
 }
+
+// TestProject_FileLayouts: the other spelling of the project file, its
+// project: {id, name} layout, include_paths, and the parameter options.
+func TestProject_FileLayouts(t *testing.T) {
+	dir := t.TempDir() // a syntax error outside include_paths does not count
+	os.MkdirAll(filepath.Join(dir, "models"), 0o755)
+	os.MkdirAll(filepath.Join(dir, "scratch"), 0o755)
+	os.WriteFile(filepath.Join(dir, "models", "a.py"), []byte("import tarn\n\n@tarn.model()\ndef a(n=tarn.Parameter(\"n\")):\n    pass\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "scratch", "b.py"), []byte("import tarn\n\n@tarn.model()\ndef b(:\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "tarn_project.yaml"), []byte("project:\n  id: 1f2e\n  name: layout\ninclude_paths: [models]\nparameters:\n  n:\n    type: str\n    required: true\n    description: the zone to keep\n"), 0o644)
+	d := &pipeline.Discoverer{SDKDir: sdkDir}
+	got, err := d.Load(context.Background(), dir)
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	if got.Name != "layout" || len(got.Models) != 1 || got.Models[0].Name != "a" || got.Parameters["n"].Type != "string" {
+		t.Fatalf("project %q, models %d, parameter %+v", got.Name, len(got.Models), got.Parameters["n"])
+	}
+	if _, err := got.ResolveParams(nil); err == nil || !strings.Contains(err.Error(), `parameter "n" is required`) || !strings.Contains(err.Error(), "the zone to keep") {
+		t.Fatalf("a required parameter without a value: %v", err)
+	}
+	if params, err := got.ResolveParams(map[string]string{"n": "a"}); err != nil || params["n"] != "a" {
+		t.Fatalf("with the parameter: %v %v", params, err)
+	}
+	// Another tool's project file is named in the error.
+	other := t.TempDir()
+	os.WriteFile(filepath.Join(other, "acme_project.yml"), []byte("project: {id: x}\n"), 0o644)
+	if _, err := d.Load(context.Background(), other); err == nil || !strings.Contains(err.Error(), "acme_project.yml") || !strings.Contains(err.Error(), "rename it to tarn_project.yml") {
+		t.Fatalf("another tool's project file: %v", err)
+	}
+	// Both spellings at once is an error.
+	os.WriteFile(filepath.Join(dir, "tarn_project.yml"), []byte("name: x\n"), 0o644)
+	if _, err := d.Load(context.Background(), dir); err == nil || !strings.Contains(err.Error(), "keep one") {
+		t.Fatalf("two project files: %v", err)
+	}
+}

@@ -53,7 +53,9 @@ type RunOptions struct {
 	Params  map[string]string
 	DryRun  bool
 	Strict  bool
-	Preview int // rows of each output to show (0: none)
+	Preview int // rows of each output to show: the first N, the last -N (0: none)
+	// Namespace overrides the project's default namespace for this run.
+	Namespace string
 	Author  string
 	NoCache bool // run every step and scan; neither read nor write the cache
 }
@@ -78,6 +80,12 @@ func (r *Runner) Run(ctx context.Context, p *Project, opts RunOptions) (*tarn.Ru
 	defer r.Envs.Wait() // no background work on environments outlives the run
 	cat := r.Tables.Catalog()
 	res := &tarn.RunResult{RunID: newRunID(), Project: p.Name, Target: opts.Ref, DryRun: opts.DryRun, Isolation: string(r.isolation())}
+	if opts.Namespace != "" {
+		if err := tarn.ValidateNamespace(opts.Namespace); err != nil {
+			return nil, err
+		}
+		p.Defaults.Namespace = opts.Namespace
+	}
 	head, err := cat.BranchHead(ctx, opts.Ref)
 	if err != nil {
 		return nil, err
