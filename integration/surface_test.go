@@ -43,3 +43,35 @@ def zones(old=tarn.Model("zones")):
 		t.Fatalf("a clashing type: %+v", r)
 	}
 }
+
+// TestPipeline_StandardExpectations: the standard expectations run as
+// expectations, and an unknown one is a discovery error before anything
+// builds.
+func TestPipeline_StandardExpectations(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "home")
+	model := `import tarn
+import pyarrow as pa
+from tarn.standard_expectations import expect_column_accepted_values, expect_column_all_unique
+
+@tarn.model()
+def zones():
+    return pa.table({"id": [1, 2, 2], "zone": ["a", "b", "x"]})
+
+@tarn.expectation()
+def known_zones(z=tarn.Model("zones")):
+    return expect_column_accepted_values(z, "zone", ["a", "b"])
+
+@tarn.expectation()
+def unique_ids(z=tarn.Model("zones")):
+    return expect_column_all_unique(z, "id")
+`
+	r := tarnRun(t, home, "run", "-p", project(t, map[string]string{"m.py": model}), "--dry-run")
+	if r.code == 0 || !strings.Contains(r.stderr, "2 steps failed") || !strings.Contains(r.stderr, `outside 'a', 'b': 'x'`) || !strings.Contains(r.stderr, "repeated values") {
+		t.Fatalf("%+v", r)
+	}
+	bad := strings.Replace(model, "expect_column_all_unique\n", "expect_column_all_uniqe\n", 1)
+	r = tarnRun(t, home, "run", "-p", project(t, map[string]string{"m.py": bad}), "--dry-run")
+	if r.code != 2 || !strings.Contains(r.stderr, "m.py:3") || !strings.Contains(r.stderr, "did you mean 'expect_column_all_unique'") || strings.Contains(r.stderr, "building environment") {
+		t.Fatalf("an unknown standard expectation: %+v", r)
+	}
+}

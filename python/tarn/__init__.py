@@ -48,6 +48,7 @@ __all__ = [
     "Parameter",
     # expectations
     "expectations",
+    "standard_expectations",
     "ExpectationResult",
     # introspection
     "TarnFunction",
@@ -75,9 +76,11 @@ _CLIENT_NAMES = ("Client", "RunResult", "StepResult")
 
 
 def __getattr__(name: str):  # PEP 562: load tarn.expectations only when used
-    if name in ("expectations", "ExpectationResult"):
+    if name in ("expectations", "ExpectationResult", "standard_expectations"):
         import importlib
 
+        if name == "standard_expectations":
+            return importlib.import_module(".standard_expectations", __name__)
         module = importlib.import_module(".expectations", __name__)
         return module if name == "expectations" else module.ExpectationResult
     if name in _CLIENT_NAMES:  # the client imports http.client & co.: not in model steps' start-up

@@ -57,7 +57,39 @@ _SIGNATURES: Dict[str, Tuple[Tuple[str, ...], Tuple[str, ...]]] = {
 _DECORATORS = ("model", "expectation", "python", "resources")
 _MARKERS = ("Model", "Parameter")
 _PUBLIC = set(_DECORATORS) | set(_MARKERS)
+
+
+def _exported(module: str) -> Optional[Set[str]]:
+    """The names tarn's module ``module`` ("" for tarn itself) exports: its ``__all__``, read
+    from its source (not imported: discovery runs no SDK code that needs pyarrow), or None
+    when there is no such public module."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    path = os.path.join(here, "__init__.py") if not module else os.path.join(here, module + ".py")
+    if module.startswith("_") or not os.path.isfile(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+    except (OSError, SyntaxError):
+        return None
+    names: Set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
+            try:
+                names.update(ast.literal_eval(node.value))
+            except ValueError:
+                pass
+    if not module:  # submodules are importable names of the package too
+        names.update(n[:-3] for n in os.listdir(here) if n.endswith(".py") and not n.startswith("_"))
+    return names
 _FunctionNode = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def _suggest(name: str, candidates: Set[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, sorted(candidates), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 class _Located(Exception):
@@ -236,6 +268,20 @@ class _FileScanner:
                         self.names.update({name: name for name in _PUBLIC})
                     elif alias.name in _PUBLIC:
                         self.names[alias.asname or alias.name] = alias.name
+                self.check_exported("", node)
+            elif node.module and node.module.startswith("tarn.") and not node.level:
+                self.check_exported(node.module[len("tarn."):], node)
+
+    def check_exported(self, module: str, node: Any) -> None:
+        """Report names imported from tarn (or a module of it) that it does not have."""
+        exported = _exported(module)
+        where = "tarn" + ("." + module if module else "")
+        if exported is None:
+            self.error(node.lineno, node.col_offset + 1, f"there is no module {where}{_suggest(module, _exported('') or set())}")
+            return
+        for alias in node.names:
+            if alias.name != "*" and alias.name not in exported:
+                self.error(node.lineno, node.col_offset + 1, f"{where} has no {alias.name!r}{_suggest(alias.name, exported)}")
 
     def resolve(self, node: Any) -> Optional[str]:
         """The tarn attribute an expression names (``tarn.model`` -> "model"), or None."""
