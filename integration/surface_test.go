@@ -75,3 +75,48 @@ def unique_ids(z=tarn.Model("zones")):
 		t.Fatalf("an unknown standard expectation: %+v", r)
 	}
 }
+
+// TestPipeline_RunStore: a step passes a Python object to a later one
+// through tarn.store; such steps are never served from the cache (the
+// object would be missing), and a load with nothing saved says why.
+func TestPipeline_RunStore(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "home")
+	model := `import tarn
+import pyarrow as pa
+
+class Scaler:
+    def __init__(self, k):
+        self.k = k
+
+@tarn.model()
+def fit():
+    tarn.store.save_obj("scaler", Scaler(3))
+    return pa.table({"ok": [1]})
+
+@tarn.model(materialization_strategy="REPLACE")
+def scored(_=tarn.Model("fit")):
+    s = tarn.store.load_obj("scaler")
+    return pa.table({"x": [s.k * 2]})
+`
+	dir := project(t, map[string]string{"m.py": model})
+	for i := 0; i < 2; i++ {
+		r := tarnRun(t, home, "run", "-p", dir)
+		if r.code != 0 || strings.Contains(r.stderr, "fit cached") || strings.Contains(r.stderr, "scored cached") {
+			t.Fatalf("run %d: %+v", i, r)
+		}
+	}
+	if got := queryScalar(t, home, "select x from scored"); got != "6" {
+		t.Fatalf("the loaded object gave %s", got)
+	}
+	lone := `import tarn
+import pyarrow as pa
+
+@tarn.model()
+def score():
+    return pa.table({"x": [tarn.store.load_obj("missing")]})
+`
+	r := tarnRun(t, home, "run", "-p", project(t, map[string]string{"m.py": lone}), "--dry-run")
+	if r.code == 0 || !strings.Contains(r.stderr, `no object 'missing' in this run's store`) {
+		t.Fatalf("a load with nothing saved: %+v", r)
+	}
+}

@@ -102,7 +102,7 @@ func (ex *execution) lakeState(ctx context.Context, li LakeInput) (string, error
 }
 
 func (ex *execution) cacheOn(st *Step) bool {
-	return ex.r.Cache != nil && !ex.opts.NoCache && st.Model.CacheStrategy != "NONE"
+	return ex.r.Cache != nil && !ex.opts.NoCache && st.Model.CacheStrategy != "NONE" && !st.Model.UsesStore
 }
 
 // serveCached serves a step from the cache when its key is stored. It

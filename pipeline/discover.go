@@ -41,6 +41,9 @@ type Model struct {
 	// CacheStrategy is AUTO (serve from the cache when the key matches)
 	// or NONE (always run).
 	CacheStrategy string `json:"cache_strategy"`
+	// UsesStore: its file uses the run's key-value store (tarn.store), an
+	// effect beyond the output: the step is never served from the cache.
+	UsesStore bool `json:"uses_store"`
 }
 
 // PySpec is what @tarn.python declares.

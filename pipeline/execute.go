@@ -32,6 +32,8 @@ type execution struct {
 	// workRoot holds the directories of the run's workers (outputs,
 	// results): outDir, or a folder of shm without a cache.
 	workRoot string
+	// storeDir is the run's key-value store (tarn.store), in workRoot.
+	storeDir string
 	head     *tarn.Commit
 	session  *table.Session
 	res      *tarn.RunResult
@@ -316,7 +318,7 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *tarn.StepReport
 // it runs: a warm worker started with them serves the step.
 func (ex *execution) workerOptions(m *Model) rt.WorkerOptions {
 	o := rt.WorkerOptions{Env: ex.envs[ex.r.Envs.Key(ex.p.EnvSpec(m))], SDKDir: ex.r.SDKDir, Sandbox: ex.r.Sandbox,
-		ProjectDir: ex.p.Dir, SpecDir: ex.shm, WorkRoot: ex.workRoot, Network: m.InternetAccess, Egress: ex.r.Egress, Pool: ex.r.Pool,
+		ProjectDir: ex.p.Dir, SpecDir: ex.shm, WorkRoot: ex.workRoot, StoreDir: ex.storeDir, Network: m.InternetAccess, Egress: ex.r.Egress, Pool: ex.r.Pool,
 		Limits: rt.Limits{Memory: ex.memoryLimit(m), Processes: ex.r.Limits.Processes, Disk: ex.r.Limits.Disk}}
 	if ex.r.Cache != nil {
 		o.ReadOnly = append(o.ReadOnly, ex.r.Cache.EntriesDir()) // inputs served from the cache

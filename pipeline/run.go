@@ -158,6 +158,9 @@ func (r *Runner) Run(ctx context.Context, p *Project, opts RunOptions) (*tarn.Ru
 		defer os.RemoveAll(ex.outDir)
 		ex.workRoot = ex.outDir
 	}
+	if ex.storeDir, err = newStoreDir(ex.workRoot, r.Sandbox); err != nil {
+		return nil, err
+	}
 	runErr := ex.computeKeys(ctx)
 	if runErr == nil {
 		ex.prewarm()
@@ -198,6 +201,17 @@ func (r *Runner) checkMemory(p *Project, plan *Plan) error {
 		return tarn.Errorf(tarn.EINVALID, "this server gives a step at most %s of memory: %s; lower @tarn.resources(memory=...)", table.FormatBytes(r.MaxMemory), strings.Join(over, ", "))
 	}
 	return nil
+}
+
+// newStoreDir creates the run's key-value store folder (tarn.store), which
+// every worker of the run writes; it goes with the run's other folders.
+func newStoreDir(workRoot string, sb *rt.Sandbox) (string, error) {
+	dir := filepath.Join(workRoot, "store")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("create the run's store: %w", err)
+	}
+	os.Chmod(workRoot, 0o755)
+	return dir, sb.Own(dir)
 }
 
 func (r *Runner) isolation() rt.Isolation {

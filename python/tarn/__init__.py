@@ -50,6 +50,8 @@ __all__ = [
     "expectations",
     "standard_expectations",
     "ExpectationResult",
+    # the run's key-value store
+    "store",
     # introspection
     "TarnFunction",
     "FunctionSpec",
@@ -76,6 +78,10 @@ _CLIENT_NAMES = ("Client", "RunResult", "StepResult")
 
 
 def __getattr__(name: str):  # PEP 562: load tarn.expectations only when used
+    if name == "store":
+        import importlib
+
+        return importlib.import_module(".store", __name__)
     if name in ("expectations", "ExpectationResult", "standard_expectations"):
         import importlib
 

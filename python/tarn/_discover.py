@@ -57,6 +57,7 @@ _SIGNATURES: Dict[str, Tuple[Tuple[str, ...], Tuple[str, ...]]] = {
 _DECORATORS = ("model", "expectation", "python", "resources")
 _MARKERS = ("Model", "Parameter")
 _PUBLIC = set(_DECORATORS) | set(_MARKERS)
+_STORE = ("save_obj", "load_obj")
 
 
 def _exported(module: str) -> Optional[Set[str]]:
@@ -212,6 +213,7 @@ class _FileScanner:
         self.relative = relative
         self.digests = digests or _CodeDigests(project_dir)
         self.code_hash = ""
+        self.uses_store = False
         self.directory = os.path.dirname(os.path.join(project_dir, relative))
         self.models: List[Dict[str, Any]] = []
         self.expectations: List[Dict[str, Any]] = []
@@ -246,6 +248,13 @@ class _FileScanner:
         # Imports shared by every function of the file: module level, and in
         # helper functions and classes (anything but another tarn function's body).
         shared = [imp for imp in _imports(tree, skip=tarn_nodes)]
+        # A file that uses the run's store (tarn.store.save_obj/load_obj,
+        # in a model or a helper) has effects beyond its outputs: its
+        # steps are never served from the cache.
+        self.uses_store = any(
+            (isinstance(n, ast.Attribute) and n.attr in _STORE) or (isinstance(n, ast.Name) and n.id in _STORE)
+            for n in ast.walk(tree)
+        )
         for node, found in tarn_functions:
             own = [imp for statement in node.body for imp in _imports(statement, skip=set())]
             # The code hash leaves out the file's other tarn functions:
@@ -357,6 +366,7 @@ class _FileScanner:
             other_params=other,
             imports=self.describe_imports(imports),
             code_hash=self.code_hash,
+            uses_store=self.uses_store,
         )
         (self.models if "model" in found else self.expectations).append(entry)
 

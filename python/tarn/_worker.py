@@ -345,6 +345,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         check_spec(spec, args[0])
         set_memory_limit(int(spec.get("memory_limit_bytes") or 0))
         set_address_space_limit(int(spec.get("address_space_bytes") or 0))
+        if spec.get("store"):
+            from . import store
+
+            store._dir = spec["store"]
         status, result = run(spec)
     except SpecError as exc:
         sys.stderr.write(f"tarn worker: {exc}\n")
