@@ -120,3 +120,32 @@ def score():
 		t.Fatalf("a load with nothing saved: %+v", r)
 	}
 }
+
+// TestPipeline_SQLParameters: a SQL model's $name is the run parameter,
+// bound by DuckDB as a value (a quote in it stays data), and a $name the
+// project does not declare is a discovery error naming the file and line.
+func TestPipeline_SQLParameters(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "home")
+	files := map[string]string{
+		"tarn_project.yml": "name: itest\ndefaults:\n  python: \"3.11\"\nparameters:\n  min_id: {type: int, default: 2}\n  label: {type: str, default: x}\n",
+		"nums.sql":         "-- tarn: materialization_strategy=REPLACE\nselect range as id, $label as label from range(5) where range >= $min_id\n",
+	}
+	dir := project(t, files)
+	if r := tarnRun(t, home, "run", "-p", dir, "--param", "label=it's"); r.code != 0 {
+		t.Fatalf("run: %+v", r)
+	}
+	if got := strings.Trim(queryScalar(t, home, "select count(*) || ':' || min(label) from nums"), `"`); got != "3:it's" {
+		t.Fatalf("the parameters were not bound: %s", got)
+	}
+	if r := tarnRun(t, home, "run", "-p", dir, "--param", "min_id=4"); r.code != 0 || strings.Contains(r.stderr, "nums cached") {
+		t.Fatalf("a new value must rebuild the model: %+v", r)
+	}
+	if got := queryScalar(t, home, "select count(*) from nums"); got != "1" {
+		t.Fatalf("min_id=4 gave %s rows", got)
+	}
+	files["other.sql"] = "select 1 as x\n-- a comment with $not_a_param\nwhere $missing > 0\n"
+	r := tarnRun(t, home, "run", "-p", project(t, files), "--dry-run")
+	if r.code != 2 || !strings.Contains(r.stderr, "other.sql:3") || !strings.Contains(r.stderr, "missing") || strings.Contains(r.stderr, "not_a_param") {
+		t.Fatalf("an undeclared parameter: %+v", r)
+	}
+}

@@ -277,7 +277,7 @@ def run(spec: Dict[str, Any]) -> Tuple[int, Dict[str, Any]]:
         timing["started_at_ns"] = time.time_ns()
         start = time.perf_counter()
         try:
-            value = _sql.run(spec["sql"], tables, int(spec.get("memory_limit_bytes") or 0))
+            value = _sql.run(spec["sql"], tables, int(spec.get("memory_limit_bytes") or 0), spec.get("parameters") or None)
         finally:
             timing["seconds"] = time.perf_counter() - start
         columns = None
