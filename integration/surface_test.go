@@ -149,3 +149,51 @@ func TestPipeline_SQLParameters(t *testing.T) {
 		t.Fatalf("an undeclared parameter: %+v", r)
 	}
 }
+
+// TestPipeline_FilterParameters: $name in an input's filter and in an
+// overwrite_filter is the run parameter, bound as a literal: a run per
+// day replaces only that day's rows, and a value that looks like syntax
+// stays a value.
+func TestPipeline_FilterParameters(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "home")
+	csv := filepath.Join(t.TempDir(), "trips.csv")
+	os.WriteFile(csv, []byte("day,zone,miles\n1,a,1.5\n1,b,4\n2,a,7\n2,b,0.5\n"), 0o644)
+	tarn(t, home, "table", "create", "trips", "--from", csv)
+	model := `import tarn
+import pyarrow as pa
+import pyarrow.compute as pc
+
+@tarn.model(materialization_strategy="OVERWRITE_PARTITIONS", partitioned_by=["day"], overwrite_filter="day = $day")
+def daily(t=tarn.Model("trips", filter="day = $day AND miles >= $min_miles AND zone <> $skip")):
+    return pa.table({"day": t["day"], "zone": t["zone"], "miles": t["miles"]})
+`
+	dir := project(t, map[string]string{
+		"tarn_project.yml": "name: itest\ndefaults:\n  python: \"3.11\"\nparameters:\n  day: {type: int, required: true}\n  min_miles: {type: float, default: 1}\n  skip: {type: str, default: none}\n",
+		"m.py":             model,
+	})
+	for _, day := range []string{"1", "2"} {
+		if r := tarnRun(t, home, "run", "-p", dir, "--param", "day="+day); r.code != 0 {
+			t.Fatalf("day %s: %+v", day, r)
+		}
+	}
+	if got := strings.Trim(queryScalar(t, home, "select string_agg(day || zone, ',' order by day, zone) from daily"), `"`); got != "1a,1b,2a" {
+		t.Fatalf("after a run per day: %s", got)
+	}
+	// Day 1 again with a higher threshold: only day 1's rows are replaced.
+	if r := tarnRun(t, home, "run", "-p", dir, "--param", "day=1", "--param", "min_miles=2"); r.code != 0 {
+		t.Fatalf("rerun: %+v", r)
+	}
+	if got := strings.Trim(queryScalar(t, home, "select string_agg(day || zone, ',' order by day, zone) from daily"), `"`); got != "1b,2a" {
+		t.Fatalf("after re-running day 1: %s", got)
+	}
+	// A value that looks like syntax is one string: no zone is called that.
+	if r := tarnRun(t, home, "run", "-p", dir, "--param", "day=2", "--param", "skip=a' OR zone <> 'b"); r.code != 0 {
+		t.Fatalf("a quoting value: %+v", r)
+	}
+	if got := strings.Trim(queryScalar(t, home, "select string_agg(day || zone, ',' order by day, zone) from daily"), `"`); got != "1b,2a" {
+		t.Fatalf("the value became syntax: %s", got)
+	}
+	if r := tarnRun(t, home, "run", "-p", dir); r.code != 2 || !strings.Contains(r.stderr, `parameter "day" is required`) {
+		t.Fatalf("a run without the required parameter: %+v", r)
+	}
+}

@@ -72,6 +72,7 @@ def test_models_expectations_params_imports(project):
         "internet_access": False,
         "columns": None,
         "cache_strategy": "AUTO",
+        "uses_store": False,
         "python": {"version": "3.11", "pip": {"pandas": "2.2.3"}},
         "resources": {"memory": "4GiB", "memory_bytes": 4 * 2**30, "timeout": 600},
     }
