@@ -29,10 +29,29 @@ from ._exceptions import (
     MissingInputError,
     NotFoundError,
     OutputError,
+    SchemaError,
     TarnError,
     UnauthorizedError,
 )
 from ._inputs import Model, Parameter
+from ._schema import (
+    Any,
+    Binary,
+    Bool,
+    DataType,
+    Date32,
+    Date64,
+    Float64,
+    Int32,
+    Int64,
+    String,
+    TableField,
+    TableSchema,
+    TimestampMicro,
+    TimestampMicroUTC,
+    TimestampNano,
+    TimestampNanoUTC,
+)
 from ._validate import STRATEGIES
 from ._version import __version__
 
@@ -46,6 +65,23 @@ __all__ = [
     # inputs
     "Model",
     "Parameter",
+    # schemas and column types
+    "TableSchema",
+    "TableField",
+    "DataType",
+    "Any",
+    "Bool",
+    "Int32",
+    "Int64",
+    "Float64",
+    "Date32",
+    "Date64",
+    "TimestampMicro",
+    "TimestampNano",
+    "TimestampMicroUTC",
+    "TimestampNanoUTC",
+    "String",
+    "Binary",
     # expectations
     "expectations",
     "standard_expectations",
@@ -68,6 +104,7 @@ __all__ = [
     "FilterError",
     "InputError",
     "OutputError",
+    "SchemaError",
     # client (loaded on first use)
     "Client",
     "RunResult",

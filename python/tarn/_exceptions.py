@@ -22,6 +22,7 @@ __all__ = [
     "FilterError",
     "InputError",
     "OutputError",
+    "SchemaError",
 ]
 
 
@@ -73,3 +74,7 @@ class InputError(TarnError, ValueError):
 
 class OutputError(TarnError, TypeError):
     """A model returned something that cannot become an Arrow table, or lacks declared columns."""
+
+
+class SchemaError(TarnError, TypeError):
+    """A ``tarn.TableSchema`` or ``tarn.TableField`` is declared wrongly (no type, a repeated column)."""

@@ -187,7 +187,7 @@ def test_syntax_error_with_line_and_column(project):
             "@tarn.model\ndef f(t=tarn.Model('x', where='a')): pass\n",
             2,
             25,
-            "has no argument 'where' (valid: name, columns, filter, ref)",
+            "has no argument 'where' (valid: name, columns, filter, ref, projection_schema)",
         ),
         (
             "@tarn.model\ndef f(t=tarn.Parameter('p', default=float)): pass\n",
