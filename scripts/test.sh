@@ -20,5 +20,9 @@ if [ "$(id -u)" = 0 ]; then
 fi
 echo "== API document against tarn serve (schemathesis)"
 ./scripts/schemathesis.sh
+echo "== fuzz targets (${TARN_FUZZTIME:-10s} each; crashers land in testdata/fuzz and become regression tests)"
+for target in .:FuzzParseRef table:FuzzRowFilter ingest:FuzzInferCSV ingest:FuzzInferJSONL pipeline:FuzzProjectFile server:FuzzUntar; do
+  go test "./${target%%:*}" -run '^$' -fuzz "^${target#*:}\$" -fuzztime "${TARN_FUZZTIME:-10s}"
+done
 echo "== integration tests"
 go test -count=1 -tags integration ./integration/...
