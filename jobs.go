@@ -68,5 +68,3 @@ func JobNotFound(id string) error {
 
 // ProjectFile is the file that makes a folder a tarn project.
 const ProjectFile = "tarn_project.yml"
-
-

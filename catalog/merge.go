@@ -10,7 +10,6 @@ import (
 	"github.com/tarnhq/tarn"
 )
 
-
 // Merge merges Source into the branch Into: three-way at table granularity
 // from the merge base, fast-forward when Into has not diverged. A key
 // changed differently on both sides is a conflict: nothing is written and the
