@@ -10,6 +10,12 @@ export TARN_BIN="$PWD/bin/tarn"
 export TARN_PYTHON="$PWD/.venv/bin/python"
 # The sandbox suite fails instead of skipping where bubblewrap is missing.
 export TARN_REQUIRE_SANDBOX=1
+echo "== formatting and vet"
+unformatted="$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*'))"
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change these files (run gofmt -w):"; echo "$unformatted"; exit 1
+fi
+go vet ./...
 echo "== unit and black-box tests"
 go test -count=1 ./...
 echo "== Python SDK tests"
