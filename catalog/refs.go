@@ -25,7 +25,7 @@ func (c *Catalog) Resolve(ctx context.Context, ref string) (*tarn.Commit, error)
 		if step.Ancestors > 0 || step.AsOf.IsZero() {
 			for i := 0; i < step.Ancestors; i++ {
 				if len(commit.Parents) == 0 {
-					return nil, tarn.Errorf(tarn.ENOTFOUND, "ref %s: history has only %d commit(s) before %s", tarn.Quote(ref), i, expr.Base)
+					return nil, tarn.Errorf(tarn.ENOTFOUND, "ref %s: history has only %d commit(s) before %s", tarn.Quote(ref), i, expr.Base).About(tarn.ResourceCommit)
 				}
 				if commit, err = c.GetCommit(ctx, commit.Parents[0]); err != nil {
 					return nil, err
@@ -36,7 +36,7 @@ func (c *Catalog) Resolve(ctx context.Context, ref string) (*tarn.Commit, error)
 		for commit.Time.After(step.AsOf) {
 			if len(commit.Parents) == 0 {
 				return nil, tarn.Errorf(tarn.ENOTFOUND, "ref %s: no commit at or before %s (the first commit is from %s)",
-					tarn.Quote(ref), step.AsOf.UTC().Format("2006-01-02T15:04:05Z07:00"), commit.Time.Format("2006-01-02T15:04:05Z07:00"))
+					tarn.Quote(ref), step.AsOf.UTC().Format("2006-01-02T15:04:05Z07:00"), commit.Time.Format("2006-01-02T15:04:05Z07:00")).About(tarn.ResourceCommit)
 			}
 			if commit, err = c.GetCommit(ctx, commit.Parents[0]); err != nil {
 				return nil, err
@@ -69,13 +69,13 @@ func (c *Catalog) resolveBase(ctx context.Context, name string) (*tarn.Commit, e
 	return nil, c.refNotFound(ctx, name)
 }
 
-func (c *Catalog) refNotFound(ctx context.Context, name string) error {
+func (c *Catalog) refNotFound(ctx context.Context, name string) *tarn.Error {
 	refs, _ := c.store.ListRefs(ctx, "")
 	names := make([]string, 0, len(refs))
 	for _, r := range refs {
 		names = append(names, r.Name)
 	}
-	return tarn.Errorf(tarn.ENOTFOUND, "ref %s not found%s", tarn.Quote(name), tarn.Suggest(name, names))
+	return tarn.Errorf(tarn.ENOTFOUND, "ref %s not found%s", tarn.Quote(name), tarn.Suggest(name, names)).About(tarn.ResourceRef)
 }
 
 // BranchHead checks that ref names an existing branch (the only writable
@@ -91,7 +91,7 @@ func (c *Catalog) BranchHead(ctx context.Context, ref string) (*tarn.Commit, err
 		if _, rerr := c.Resolve(ctx, ref); rerr == nil {
 			return nil, tarn.Errorf(tarn.EINVALID, "cannot write to %s: it is a commit, only branches are writable", tarn.Quote(ref))
 		}
-		return nil, c.refNotFound(ctx, expr.Base)
+		return nil, c.refNotFound(ctx, expr.Base).About(tarn.ResourceBranch)
 	case err != nil:
 		return nil, fmt.Errorf("read ref %s: %w", ref, err)
 	case r.Kind != tarn.KindBranch:
@@ -130,7 +130,8 @@ func (c *Catalog) CreateRef(ctx context.Context, kind tarn.RefKind, name, from s
 	if errors.Is(err, ErrRefMoved) {
 		existing, gerr := c.store.GetRef(ctx, name)
 		if gerr == nil {
-			return nil, tarn.Errorf(tarn.EEXISTS, "%s %q already exists (a %s at %s)", kind, name, existing.Kind, tarn.ShortHash(existing.Commit))
+			return nil, tarn.Errorf(tarn.EEXISTS, "%s %q already exists (a %s at %s)", kind, name, existing.Kind, tarn.ShortHash(existing.Commit)).
+				About(string(existing.Kind))
 		}
 		return nil, tarn.Errorf(tarn.ECONFLICT, "create %s %q: concurrent change, try again", kind, name)
 	}
@@ -173,8 +174,8 @@ func (c *Catalog) RenameBranch(ctx context.Context, oldName, newName string) (*t
 		{Name: oldName, Kind: tarn.KindBranch, Old: r.Commit},
 	}})
 	if errors.Is(err, ErrRefMoved) {
-		if _, gerr := c.store.GetRef(ctx, newName); gerr == nil {
-			return nil, tarn.Errorf(tarn.EEXISTS, "ref %q already exists", newName)
+		if existing, gerr := c.store.GetRef(ctx, newName); gerr == nil {
+			return nil, tarn.Errorf(tarn.EEXISTS, "%s %q already exists", existing.Kind, newName).About(string(existing.Kind))
 		}
 		return nil, tarn.Errorf(tarn.ECONFLICT, "branch %q moved while being renamed; try again", oldName)
 	}
@@ -192,7 +193,7 @@ func (c *Catalog) kindRef(ctx context.Context, kind tarn.RefKind, name string) (
 		for _, x := range refs {
 			names = append(names, x.Name)
 		}
-		return nil, tarn.Errorf(tarn.ENOTFOUND, "%s %s not found%s", kind, tarn.Quote(name), tarn.Suggest(name, names))
+		return nil, tarn.Errorf(tarn.ENOTFOUND, "%s %s not found%s", kind, tarn.Quote(name), tarn.Suggest(name, names)).About(string(kind))
 	}
 	return r, err
 }

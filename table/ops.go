@@ -55,7 +55,8 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*tarn.WriteRes
 		case req.Replace:
 			ss.set(req.Ident.Key(), nil)
 		default:
-			return nil, tarn.Errorf(tarn.EEXISTS, "table %s already exists on %s: use --replace to replace it, --if-not-exists to keep it, or `tarn table import` to append", req.Ident, req.Branch)
+			return nil, tarn.Errorf(tarn.EEXISTS, "table %s already exists on %s: use --replace to replace it, --if-not-exists to keep it, or `tarn table import` to append", req.Ident, req.Branch).
+				About(tarn.ResourceTable)
 		}
 	}
 	schema := req.Schema
@@ -342,7 +343,7 @@ func (s *Service) RevertTable(ctx context.Context, ident tarn.TableIdent, branch
 		return nil, err
 	}
 	if cur == nil && old == nil {
-		return nil, tarn.Errorf(tarn.ENOTFOUND, "table %s exists neither on %s nor at %s", ident, branch, to)
+		return nil, tarn.Errorf(tarn.ENOTFOUND, "table %s exists neither on %s nor at %s", ident, branch, to).About(tarn.ResourceTable)
 	}
 	if old != nil {
 		if ns, err := ss.entry(ctx, tarn.NamespaceKey(ident.Namespace)); err != nil {

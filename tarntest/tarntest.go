@@ -58,6 +58,20 @@ func wantCode(t *testing.T, err error, code string, mentions ...string) {
 	}
 }
 
+// wantAbout fails unless err has code, is about resource and has reason
+// (tarn.ErrorResource, tarn.ErrorReason; "" for none): a client tells
+// errors apart by them.
+func wantAbout(t *testing.T, err error, code, resource, reason string) {
+	t.Helper()
+	wantCode(t, err, code)
+	if got := tarn.ErrorResource(err); got != resource {
+		t.Fatalf("error %q is about %q, want %q", err, got, resource)
+	}
+	if got := tarn.ErrorReason(err); got != reason {
+		t.Fatalf("error %q has reason %q, want %q", err, got, reason)
+	}
+}
+
 // must is v, or the test's end: must(f())(t).
 func must[T any](v T, err error) func(t *testing.T) T {
 	return func(t *testing.T) T {
@@ -98,12 +112,14 @@ func testRefs(t *testing.T, s *tarn.Services) {
 		t.Fatalf("a new branch does not start at its source: %+v vs %+v", dev, main)
 	}
 	_, err := s.Refs.CreateRef(ctx, tarn.KindBranch, "dev", "main")
-	wantCode(t, err, tarn.EEXISTS)
+	wantAbout(t, err, tarn.EEXISTS, tarn.ResourceBranch, "")
 	_, err = s.Refs.CreateRef(ctx, tarn.KindBranch, "x", "nosuch")
-	wantCode(t, err, tarn.ENOTFOUND)
+	wantAbout(t, err, tarn.ENOTFOUND, tarn.ResourceRef, "")
 	_, err = s.Refs.CreateRef(ctx, tarn.KindBranch, "bad name", "main")
 	wantCode(t, err, tarn.EINVALID)
 	must(s.Refs.CreateRef(ctx, tarn.KindTag, "v1", "main"))(t)
+	_, err = s.Refs.CreateRef(ctx, tarn.KindBranch, "v1", "main")
+	wantAbout(t, err, tarn.EEXISTS, tarn.ResourceTag, "") // the kind that exists
 	branches := must(s.Refs.ListRefs(ctx, tarn.KindBranch))(t)
 	tags := must(s.Refs.ListRefs(ctx, tarn.KindTag))(t)
 	if len(branches) != 2 || len(tags) != 1 || tags[0].Name != "v1" {
@@ -124,14 +140,18 @@ func testRefs(t *testing.T, s *tarn.Services) {
 		t.Fatalf("dev~1 is %s, want %s", c.Hash, main.Commit)
 	}
 	_, err = s.Refs.Resolve(ctx, "nosuch")
-	wantCode(t, err, tarn.ENOTFOUND)
+	wantAbout(t, err, tarn.ENOTFOUND, tarn.ResourceRef, "")
+	_, err = s.Refs.Resolve(ctx, "dev~5")
+	wantAbout(t, err, tarn.ENOTFOUND, tarn.ResourceCommit, "")
 	_, err = s.Refs.BranchHead(ctx, "v1")
 	wantCode(t, err, tarn.EINVALID)
+	_, err = s.Refs.BranchHead(ctx, "nosuch")
+	wantAbout(t, err, tarn.ENOTFOUND, tarn.ResourceBranch, "")
 	if c := must(s.Refs.GetCommit(ctx, head.Hash))(t); c.Message != "create trips" {
 		t.Fatalf("commit %+v", c)
 	}
 	_, err = s.Refs.GetCommit(ctx, strings.Repeat("0", 64))
-	wantCode(t, err, tarn.ENOTFOUND)
+	wantAbout(t, err, tarn.ENOTFOUND, tarn.ResourceCommit, "")
 	if log := must(s.Refs.Log(ctx, "dev", 0))(t); len(log) != 2 || log[0].Hash != head.Hash {
 		t.Fatalf("log %v", log)
 	}
@@ -147,7 +167,8 @@ func testRefs(t *testing.T, s *tarn.Services) {
 	if err := s.Refs.DeleteRef(ctx, tarn.KindBranch, "feature"); err != nil {
 		t.Fatal(err)
 	}
-	wantCode(t, s.Refs.DeleteRef(ctx, tarn.KindBranch, "feature"), tarn.ENOTFOUND)
+	wantAbout(t, s.Refs.DeleteRef(ctx, tarn.KindBranch, "feature"), tarn.ENOTFOUND, tarn.ResourceBranch, "")
+	wantAbout(t, s.Refs.DeleteRef(ctx, tarn.KindTag, "nosuch"), tarn.ENOTFOUND, tarn.ResourceTag, "")
 	wantCode(t, s.Refs.DeleteRef(ctx, tarn.KindBranch, tarn.DefaultBranch), tarn.EINVALID)
 }
 
@@ -172,11 +193,12 @@ func testMerge(t *testing.T, s *tarn.Services) {
 	before := must(s.Refs.Resolve(ctx, "main"))(t)
 	_, err := s.Refs.Merge(ctx, tarn.MergeRequest{Source: "dev", Into: "main"})
 	wantCode(t, err, tarn.ECONFLICT, trips.String())
+	wantAbout(t, err, tarn.ECONFLICT, "", tarn.ReasonMergeConflict)
 	if after := must(s.Refs.Resolve(ctx, "main"))(t); after.Hash != before.Hash {
 		t.Fatal("a conflicting merge moved main")
 	}
 	_, err = s.Refs.Merge(ctx, tarn.MergeRequest{Source: "dev", Into: "nosuch"})
-	wantCode(t, err, tarn.ENOTFOUND)
+	wantAbout(t, err, tarn.ENOTFOUND, tarn.ResourceBranch, "")
 }
 
 func testTables(t *testing.T, s *tarn.Services) {
@@ -185,7 +207,7 @@ func testTables(t *testing.T, s *tarn.Services) {
 		t.Fatalf("create: %+v", res)
 	}
 	_, err := s.Tables.CreateTable(ctx, tarn.CreateTableRequest{Table: trips, Branch: "main", From: []string{file(t, "again.csv", "id\n1\n")}})
-	wantCode(t, err, tarn.EEXISTS)
+	wantAbout(t, err, tarn.EEXISTS, tarn.ResourceTable, "")
 	_, err = s.Tables.CreateTable(ctx, tarn.CreateTableRequest{Table: tarn.TableIdent{Namespace: "tarn", Name: "bad"}, Branch: "main",
 		From: []string{file(t, "bad.csv", "a,a\n1,2\n")}})
 	wantCode(t, err, tarn.EINVALID)
@@ -200,7 +222,9 @@ func testTables(t *testing.T, s *tarn.Services) {
 		t.Fatalf("table info: columns %v rows %d", names, ti.Rows)
 	}
 	_, err = s.Tables.GetTable(ctx, tarn.TableIdent{Namespace: "tarn", Name: "nosuch"}, "main")
-	wantCode(t, err, tarn.ENOTFOUND)
+	wantAbout(t, err, tarn.ENOTFOUND, tarn.ResourceTable, "")
+	_, err = s.Tables.GetTable(ctx, tarn.TableIdent{Namespace: "nosuch", Name: "trips"}, "main")
+	wantAbout(t, err, tarn.ENOTFOUND, tarn.ResourceNamespace, "")
 	imp := must(s.Tables.ImportTable(ctx, tarn.ImportRequest{Table: trips, Branch: "main", From: []string{file(t, "more.csv", "id,zone,fare\n4,c,2.5\n5,a,1\n")}, Info: info("more")}))(t)
 	if imp.Entry.Rows != 5 {
 		t.Fatalf("import: %+v", imp.Entry)
@@ -221,7 +245,7 @@ func testTables(t *testing.T, s *tarn.Services) {
 	_, err = s.Tables.GetTable(ctx, trips, "main")
 	wantCode(t, err, tarn.ENOTFOUND)
 	_, err = s.Tables.DropTable(ctx, trips, "main", info("again"))
-	wantCode(t, err, tarn.ENOTFOUND)
+	wantAbout(t, err, tarn.ENOTFOUND, tarn.ResourceTable, "")
 	// Time travel: the table is still at the commit that created it.
 	if ti := must(s.Tables.GetTable(ctx, trips, res.Commit.Hash))(t); ti.Rows != 3 {
 		t.Fatalf("at the create's commit: %d rows", ti.Rows)
@@ -241,7 +265,7 @@ func must2(t *testing.T) func([]tarn.TableSummary, *tarn.Commit, error) ([]tarn.
 func testNamespaces(t *testing.T, s *tarn.Services) {
 	must(s.Tables.CreateNamespace(ctx, "main", "sales", info("ns")))(t)
 	_, err := s.Tables.CreateNamespace(ctx, "main", "sales", info("ns"))
-	wantCode(t, err, tarn.EEXISTS)
+	wantAbout(t, err, tarn.EEXISTS, tarn.ResourceNamespace, "")
 	_, err = s.Tables.CreateNamespace(ctx, "main", "memory", info("ns"))
 	wantCode(t, err, tarn.EINVALID)
 	found := false
@@ -251,9 +275,15 @@ func testNamespaces(t *testing.T, s *tarn.Services) {
 	if !found {
 		t.Fatal("the new namespace is not listed")
 	}
-	must(s.Tables.DropNamespace(ctx, "main", "sales", false, info("drop")))(t)
+	sales := tarn.TableIdent{Namespace: "sales", Name: "orders"}
+	must(s.Tables.CreateTable(ctx, tarn.CreateTableRequest{Table: sales, Branch: "main", From: []string{file(t, "o.csv", "id\n1\n")}}))(t)
 	_, err = s.Tables.DropNamespace(ctx, "main", "sales", false, info("drop"))
-	wantCode(t, err, tarn.ENOTFOUND)
+	wantAbout(t, err, tarn.EINVALID, tarn.ResourceNamespace, tarn.ReasonNotEmpty)
+	must(s.Tables.DropNamespace(ctx, "main", "sales", true, info("drop")))(t)
+	_, err = s.Tables.DropNamespace(ctx, "main", "sales", false, info("drop"))
+	wantAbout(t, err, tarn.ENOTFOUND, tarn.ResourceNamespace, "")
+	_, err = s.Tables.DropNamespace(ctx, "main", "memory", false, info("drop"))
+	wantAbout(t, err, tarn.EINVALID, "", "") // a bad name is about no namespace
 	_, err = s.Tables.DropNamespace(ctx, "main", tarn.DefaultNamespace, true, info("drop"))
 	wantCode(t, err, tarn.EINVALID)
 }
@@ -279,14 +309,14 @@ func testQuery(t *testing.T, s *tarn.Services) {
 	if cp.Rows != 3 || !bytes.HasPrefix(b, []byte("id,zone,fare\n1,a,10.5")) {
 		t.Fatalf("copy: %+v\n%s", cp, b)
 	}
-	for _, tc := range []struct{ sql, ref, code string }{
-		{"select * from nosuch", "main", tarn.ENOTFOUND},
-		{"selec 1", "main", tarn.EINVALID},
-		{"drop table trips", "main", tarn.EINVALID},
-		{"select 1", "nosuch", tarn.ENOTFOUND},
+	for _, tc := range []struct{ sql, ref, code, resource string }{
+		{"select * from nosuch", "main", tarn.ENOTFOUND, tarn.ResourceTable},
+		{"selec 1", "main", tarn.EINVALID, ""},
+		{"drop table trips", "main", tarn.EINVALID, ""},
+		{"select 1", "nosuch", tarn.ENOTFOUND, tarn.ResourceRef},
 	} {
 		_, err := s.Query.Query(ctx, tarn.QueryRequest{SQL: tc.sql, Ref: tc.ref})
-		wantCode(t, err, tc.code)
+		wantAbout(t, err, tc.code, tc.resource, "")
 	}
 	_, err := s.Query.CopyTo(ctx, tarn.QueryRequest{SQL: "select 1", Ref: "main"}, "xlsx", filepath.Join(t.TempDir(), "x"))
 	wantCode(t, err, tarn.EINVALID)
@@ -320,7 +350,7 @@ func testJobs(t *testing.T, s *tarn.Services) {
 		res.Close()
 	}
 	_, err := s.Jobs.GetJob(ctx, "j20260101-000000-abcdef")
-	wantCode(t, err, tarn.ENOTFOUND)
+	wantAbout(t, err, tarn.ENOTFOUND, tarn.ResourceJob, "")
 	jobs := must(s.Jobs.ListJobs(ctx))(t)
 	for _, j := range jobs {
 		if j.ID == "" || j.Created.After(time.Now().Add(time.Minute)) {

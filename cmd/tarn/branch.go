@@ -93,7 +93,7 @@ func (a *app) createRef(ctx context.Context, kind tarn.RefKind, name, from strin
 	existed := false
 	if tarn.IsCode(err, tarn.EEXISTS) && ifNotExists {
 		if ref, err = a.svc.Refs.GetRef(ctx, name); err == nil && ref.Kind != kind {
-			err = tarn.Errorf(tarn.EEXISTS, "%q already exists as a %s", name, ref.Kind)
+			err = tarn.Errorf(tarn.EEXISTS, "%q already exists as a %s", name, ref.Kind).About(string(ref.Kind))
 		}
 		existed = true
 	}
@@ -135,7 +135,7 @@ func (a *app) showRef(ctx context.Context, kind tarn.RefKind, name string) error
 	}
 	ref, err := a.svc.Refs.GetRef(ctx, name)
 	if err == nil && ref.Kind != kind {
-		err = tarn.Errorf(tarn.ENOTFOUND, "%q is a %s, not a %s", name, ref.Kind, kind)
+		err = tarn.Errorf(tarn.ENOTFOUND, "%q is a %s, not a %s", name, ref.Kind, kind).About(string(kind))
 	}
 	if err != nil {
 		return err
