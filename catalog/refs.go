@@ -11,17 +11,24 @@ import (
 )
 
 // Resolve resolves ref syntax (branch, tag, hash prefix, REF~N,
-// REF@{time}) to a commit.
+// REF@{time}, REF@HASH) to a commit.
 func (c *Catalog) Resolve(ctx context.Context, ref string) (*tarn.Commit, error) {
 	expr, err := tarn.ParseRef(ref)
 	if err != nil {
 		return nil, err
 	}
-	commit, err := c.resolveBase(ctx, expr.Base)
+	var commit *tarn.Commit
+	steps := expr.Steps
+	if len(steps) > 0 && steps[0].Commit != "" {
+		commit, err = c.inHistory(ctx, expr.Base, steps[0].Commit)
+		steps = steps[1:]
+	} else {
+		commit, err = c.resolveBase(ctx, expr.Base)
+	}
 	if err != nil {
 		return nil, err
 	}
-	for _, step := range expr.Steps {
+	for _, step := range steps {
 		if step.Ancestors > 0 || step.AsOf.IsZero() {
 			for i := 0; i < step.Ancestors; i++ {
 				if len(commit.Parents) == 0 {
@@ -67,6 +74,88 @@ func (c *Catalog) resolveBase(ctx context.Context, name string) (*tarn.Commit, e
 		}
 	}
 	return nil, c.refNotFound(ctx, name)
+}
+
+// maxHistoryCandidates bounds the commits a REF@HASH prefix may match in
+// the whole catalog before it is refused as too short.
+const maxHistoryCandidates = 64
+
+// inHistory returns the commit of the history of branch or tag name (all
+// parents followed) whose hash starts with prefix: REF@HASH. The walk
+// stops at the generation of the oldest commit the prefix matches.
+func (c *Catalog) inHistory(ctx context.Context, name, prefix string) (*tarn.Commit, error) {
+	r, err := c.store.GetRef(ctx, name)
+	if errors.Is(err, ErrNotFound) {
+		e := c.refNotFound(ctx, name)
+		e.Message += fmt.Sprintf(" (in %s@%s, %s must be a branch or tag)", name, prefix, name)
+		return nil, e
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read ref %s: %w", name, err)
+	}
+	hashes, err := c.store.FindCommits(ctx, prefix, maxHistoryCandidates+1)
+	if err != nil {
+		return nil, fmt.Errorf("find commit %s: %w", prefix, err)
+	}
+	switch {
+	case len(hashes) == 0:
+		return nil, tarn.Errorf(tarn.ENOTFOUND, "commit %s not found: no commit hash starts with it (`tarn log %s` lists the history of %s %s)",
+			prefix, name, r.Kind, name).About(tarn.ResourceCommit)
+	case len(hashes) > maxHistoryCandidates:
+		return nil, tarn.Errorf(tarn.EINVALID, "commit prefix %s matches more than %d commits: give more characters", prefix, maxHistoryCandidates)
+	}
+	candidates := map[string]bool{}
+	oldest := int64(-1)
+	for _, h := range hashes {
+		cm, err := c.GetCommit(ctx, h)
+		if err != nil {
+			return nil, err
+		}
+		candidates[h] = true
+		if oldest < 0 || cm.Generation < oldest {
+			oldest = cm.Generation
+		}
+	}
+	head, err := c.GetCommit(ctx, r.Commit)
+	if err != nil {
+		return nil, err
+	}
+	var found []string
+	seen := map[string]bool{head.Hash: true}
+	for stack := []*tarn.Commit{head}; len(stack) > 0; {
+		cm := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if candidates[cm.Hash] {
+			found = append(found, cm.Hash)
+		}
+		for _, p := range cm.Parents {
+			if seen[p] {
+				continue
+			}
+			seen[p] = true
+			parent, err := c.GetCommit(ctx, p)
+			if err != nil {
+				return nil, err
+			}
+			if parent.Generation >= oldest { // older ones cannot be a candidate, nor their ancestors
+				stack = append(stack, parent)
+			}
+		}
+	}
+	switch len(found) {
+	case 0:
+		return nil, tarn.Errorf(tarn.ENOTFOUND, "commit %s is not in the history of %s %s (`tarn log %s` lists it)", prefix, r.Kind, name, name).
+			About(tarn.ResourceCommit)
+	case 1:
+		return c.GetCommit(ctx, found[0])
+	}
+	sort.Strings(found)
+	short := make([]string, len(found))
+	for i, h := range found {
+		short[i] = tarn.ShortHash(h)
+	}
+	return nil, tarn.Errorf(tarn.EINVALID, "commit prefix %s is ambiguous in the history of %s %s (%s): give more characters",
+		prefix, r.Kind, name, keysList(short))
 }
 
 func (c *Catalog) refNotFound(ctx context.Context, name string) *tarn.Error {

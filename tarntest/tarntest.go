@@ -139,6 +139,22 @@ func testRefs(t *testing.T, s *tarn.Services) {
 	if c := must(s.Refs.Resolve(ctx, "dev~1"))(t); c.Hash != main.Commit {
 		t.Fatalf("dev~1 is %s, want %s", c.Hash, main.Commit)
 	}
+	// BRANCH@HASH: a commit of the branch's history, by a prefix of 4 or more.
+	for ref, want := range map[string]string{"dev@" + head.Hash[:6]: head.Hash, "dev@" + main.Commit[:8]: main.Commit,
+		"dev@" + head.Hash[:8] + "~1": main.Commit, "v1@" + main.Commit: main.Commit} {
+		if c := must(s.Refs.Resolve(ctx, ref))(t); c.Hash != want {
+			t.Fatalf("%s resolves to %s, want %s", ref, c.Hash, want)
+		}
+	}
+	_, err = s.Refs.Resolve(ctx, "main@"+head.Hash[:8])
+	wantAbout(t, err, tarn.ENOTFOUND, tarn.ResourceCommit, "")
+	wantCode(t, err, tarn.ENOTFOUND, "commit "+head.Hash[:8]+" is not in the history of branch main")
+	_, err = s.Refs.Resolve(ctx, "nosuch@"+head.Hash[:8])
+	wantAbout(t, err, tarn.ENOTFOUND, tarn.ResourceRef, "")
+	_, err = s.Refs.Resolve(ctx, "dev@xyz1")
+	wantCode(t, err, tarn.EINVALID, "after @ give a commit hash")
+	_, err = s.Refs.BranchHead(ctx, "dev@"+head.Hash[:8])
+	wantCode(t, err, tarn.EINVALID, "only branches are writable")
 	_, err = s.Refs.Resolve(ctx, "nosuch")
 	wantAbout(t, err, tarn.ENOTFOUND, tarn.ResourceRef, "")
 	_, err = s.Refs.Resolve(ctx, "dev~5")
@@ -250,6 +266,15 @@ func testTables(t *testing.T, s *tarn.Services) {
 	if ti := must(s.Tables.GetTable(ctx, trips, res.Commit.Hash))(t); ti.Rows != 3 {
 		t.Fatalf("at the create's commit: %d rows", ti.Rows)
 	}
+	if ti := must(s.Tables.GetTable(ctx, trips, "main@"+imp.Commit.Hash[:8]))(t); ti.Rows != 5 {
+		t.Fatalf("at main@ the import's commit: %d rows", ti.Rows)
+	}
+	if l, _ := must2(t)(s.Tables.ListTables(ctx, "main@"+res.Commit.Hash[:8], "")); len(l) != 1 || l[0].Rows != 3 {
+		t.Fatalf("tables at main@ the create's commit: %+v", l)
+	}
+	if ch := must(s.Refs.Diff(ctx, "main@"+res.Commit.Hash[:8], "main@"+imp.Commit.Hash[:8]))(t); len(ch) != 1 || ch[0].Key != trips.Key() {
+		t.Fatalf("diff between two main@HASH: %+v", ch)
+	}
 }
 
 func must2(t *testing.T) func([]tarn.TableSummary, *tarn.Commit, error) ([]tarn.TableSummary, *tarn.Commit) {
@@ -303,8 +328,17 @@ func testQuery(t *testing.T, s *tarn.Services) {
 		t.Fatalf("%d rows, %v", rows, err)
 	}
 	res.Close()
+	// A past commit of main by BRANCH@HASH: the table as it was then.
+	created := must(s.Refs.Resolve(ctx, "main"))(t)
+	must(s.Tables.ImportTable(ctx, tarn.ImportRequest{Table: trips, Branch: "main", From: []string{file(t, "q.csv", "id,zone,fare\n4,c,1\n")}, Info: info("more")}))(t)
+	if n := countRows(t, s, "select * from trips", "main@"+created.Hash[:7]); n != 3 {
+		t.Fatalf("main@%s has %d rows, want 3", created.Hash[:7], n)
+	}
+	if n := countRows(t, s, "select * from trips", "main"); n != 4 {
+		t.Fatalf("main has %d rows, want 4", n)
+	}
 	out := filepath.Join(t.TempDir(), "out.csv")
-	cp := must(s.Query.CopyTo(ctx, tarn.QueryRequest{SQL: "select * from trips order by id", Ref: "main"}, "csv", out))(t)
+	cp := must(s.Query.CopyTo(ctx, tarn.QueryRequest{SQL: "select * from trips order by id", Ref: "main@" + created.Hash[:8]}, "csv", out))(t)
 	b, _ := os.ReadFile(out)
 	if cp.Rows != 3 || !bytes.HasPrefix(b, []byte("id,zone,fare\n1,a,10.5")) {
 		t.Fatalf("copy: %+v\n%s", cp, b)
@@ -320,6 +354,21 @@ func testQuery(t *testing.T, s *tarn.Services) {
 	}
 	_, err := s.Query.CopyTo(ctx, tarn.QueryRequest{SQL: "select 1", Ref: "main"}, "xlsx", filepath.Join(t.TempDir(), "x"))
 	wantCode(t, err, tarn.EINVALID)
+}
+
+// countRows runs sql at ref and counts the rows of its result.
+func countRows(t *testing.T, s *tarn.Services, sql, ref string) int64 {
+	t.Helper()
+	res := must(s.Query.Query(ctx, tarn.QueryRequest{SQL: sql, Ref: ref}))(t)
+	defer res.Close()
+	var rows int64
+	for res.Records.Next() {
+		rows += res.Records.RecordBatch().NumRows()
+	}
+	if err := res.Records.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return rows
 }
 
 // testRuns runs what needs no Python environment: a project that does

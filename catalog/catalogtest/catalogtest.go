@@ -103,6 +103,7 @@ func Run(t *testing.T, newStore NewStore) {
 	t.Run("CommitAndLog", func(t *testing.T) { testCommitAndLog(t, newStore) })
 	t.Run("RefSyntax", func(t *testing.T) { testRefSyntax(t, newStore) })
 	t.Run("AmbiguousPrefix", func(t *testing.T) { testAmbiguousPrefix(t, newStore) })
+	t.Run("RefInHistory", func(t *testing.T) { testRefInHistory(t, newStore) })
 	t.Run("TimeTravel", func(t *testing.T) { testTimeTravel(t, newStore) })
 	t.Run("MergeFastForward", func(t *testing.T) { testMergeFastForward(t, newStore) })
 	t.Run("MergeThreeWay", func(t *testing.T) { testMergeThreeWay(t, newStore) })
