@@ -28,6 +28,9 @@ type RefService interface {
 	DeleteRef(ctx context.Context, kind RefKind, name string) error
 	// RenameBranch renames a branch (ENOTFOUND, EEXISTS, EINVALID).
 	RenameBranch(ctx context.Context, oldName, newName string) (*Ref, error)
+	// RenameTag renames a tag atomically; it keeps its commit (ENOTFOUND,
+	// EEXISTS, EINVALID).
+	RenameTag(ctx context.Context, oldName, newName string) (*Ref, error)
 	// Resolve resolves any ref expression to a commit (ENOTFOUND, EINVALID).
 	Resolve(ctx context.Context, ref string) (*Commit, error)
 	// BranchHead returns the head of a branch; EINVALID when ref is not a

@@ -251,27 +251,37 @@ func (c *Catalog) RenameBranch(ctx context.Context, oldName, newName string) (*t
 	if oldName == tarn.DefaultBranch {
 		return nil, tarn.Errorf(tarn.EINVALID, "branch %q cannot be renamed", oldName)
 	}
-	if err := tarn.ValidateRefName(tarn.KindBranch, newName); err != nil {
+	return c.renameRef(ctx, tarn.KindBranch, oldName, newName)
+}
+
+// RenameTag renames a tag atomically: its commit never lacks a name.
+func (c *Catalog) RenameTag(ctx context.Context, oldName, newName string) (*tarn.Ref, error) {
+	return c.renameRef(ctx, tarn.KindTag, oldName, newName)
+}
+
+// renameRef moves a branch or tag to a new name in one ref update batch.
+func (c *Catalog) renameRef(ctx context.Context, kind tarn.RefKind, oldName, newName string) (*tarn.Ref, error) {
+	if err := tarn.ValidateRefName(kind, newName); err != nil {
 		return nil, err
 	}
-	r, err := c.kindRef(ctx, tarn.KindBranch, oldName)
+	r, err := c.kindRef(ctx, kind, oldName)
 	if err != nil {
 		return nil, err
 	}
 	err = c.store.Apply(ctx, &Batch{Refs: []RefUpdate{
-		{Name: newName, Kind: tarn.KindBranch, New: r.Commit},
-		{Name: oldName, Kind: tarn.KindBranch, Old: r.Commit},
+		{Name: newName, Kind: kind, New: r.Commit},
+		{Name: oldName, Kind: kind, Old: r.Commit},
 	}})
 	if errors.Is(err, ErrRefMoved) {
 		if existing, gerr := c.store.GetRef(ctx, newName); gerr == nil {
 			return nil, tarn.Errorf(tarn.EEXISTS, "%s %q already exists", existing.Kind, newName).About(string(existing.Kind))
 		}
-		return nil, tarn.Errorf(tarn.ECONFLICT, "branch %q moved while being renamed; try again", oldName)
+		return nil, tarn.Errorf(tarn.ECONFLICT, "%s %q moved while being renamed; try again", kind, oldName)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return &tarn.Ref{Name: newName, Kind: tarn.KindBranch, Commit: r.Commit}, nil
+	return &tarn.Ref{Name: newName, Kind: kind, Commit: r.Commit}, nil
 }
 
 func (c *Catalog) kindRef(ctx context.Context, kind tarn.RefKind, name string) (*tarn.Ref, error) {

@@ -185,6 +185,16 @@ func testRefs(t *testing.T, s *tarn.Services) {
 	}
 	wantAbout(t, s.Refs.DeleteRef(ctx, tarn.KindBranch, "feature"), tarn.ENOTFOUND, tarn.ResourceBranch, "")
 	wantAbout(t, s.Refs.DeleteRef(ctx, tarn.KindTag, "nosuch"), tarn.ENOTFOUND, tarn.ResourceTag, "")
+	// Tags rename too, keeping their commit.
+	if r := must(s.Refs.RenameTag(ctx, "v1", "release-1"))(t); r.Name != "release-1" || r.Kind != tarn.KindTag || r.Commit != main.Commit {
+		t.Fatalf("renamed tag %+v", r)
+	}
+	_, err = s.Refs.GetRef(ctx, "v1")
+	wantAbout(t, err, tarn.ENOTFOUND, tarn.ResourceRef, "")
+	_, err = s.Refs.RenameTag(ctx, "release-1", tarn.DefaultBranch)
+	wantAbout(t, err, tarn.EEXISTS, tarn.ResourceBranch, "")
+	_, err = s.Refs.RenameTag(ctx, tarn.DefaultBranch, "x")
+	wantAbout(t, err, tarn.ENOTFOUND, tarn.ResourceTag, "")
 	wantCode(t, s.Refs.DeleteRef(ctx, tarn.KindBranch, tarn.DefaultBranch), tarn.EINVALID)
 }
 
