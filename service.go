@@ -72,6 +72,21 @@ type TableService interface {
 	Verify(ctx context.Context, history bool) (*VerifyReport, error)
 }
 
+// TablePlanner is the optional capability of a TableService to work out
+// what CreateTable would do without writing (the embedded service and the
+// HTTP client have it):
+//
+//	if p, ok := svc.Tables.(tarn.TablePlanner); ok {
+//		plan, err := p.PlanTable(ctx, req)
+//	}
+type TablePlanner interface {
+	// PlanTable checks req as CreateTable does and returns what it would
+	// create, writing nothing (the same errors: EEXISTS, ENOTFOUND,
+	// EINVALID). The plan's columns and partition spec given back in a
+	// CreateTableRequest create that table.
+	PlanTable(ctx context.Context, req CreateTableRequest) (*TablePlan, error)
+}
+
 // QueryRequest is one SQL statement to run at a ref.
 type QueryRequest struct {
 	SQL       string `json:"sql"`

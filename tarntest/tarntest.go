@@ -13,6 +13,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -35,6 +36,7 @@ func Run(t *testing.T, newServices NewServices) {
 	t.Run("Refs", func(t *testing.T) { testRefs(t, open(t)) })
 	t.Run("Merge", func(t *testing.T) { testMerge(t, open(t)) })
 	t.Run("Tables", func(t *testing.T) { testTables(t, open(t)) })
+	t.Run("TablePlan", func(t *testing.T) { testTablePlan(t, open(t)) })
 	t.Run("Namespaces", func(t *testing.T) { testNamespaces(t, open(t)) })
 	t.Run("Query", func(t *testing.T) { testQuery(t, open(t)) })
 	t.Run("Runs", func(t *testing.T) { testRuns(t, open(t)) })
@@ -284,6 +286,73 @@ func testTables(t *testing.T, s *tarn.Services) {
 	}
 	if ch := must(s.Refs.Diff(ctx, "main@"+res.Commit.Hash[:8], "main@"+imp.Commit.Hash[:8]))(t); len(ch) != 1 || ch[0].Key != trips.Key() {
 		t.Fatalf("diff between two main@HASH: %+v", ch)
+	}
+}
+
+// testTablePlan: a plan is what a create would do, nothing written; its
+// columns and partition spec given back create that table.
+func testTablePlan(t *testing.T, s *tarn.Services) {
+	planner, ok := s.Tables.(tarn.TablePlanner)
+	if !ok {
+		t.Skip("these services do not plan (tarn.TablePlanner)")
+	}
+	createTrips(t, s, "main")
+	head := must(s.Refs.Resolve(ctx, "main"))(t)
+	zones := tarn.TableIdent{Namespace: tarn.DefaultNamespace, Name: "zones"}
+	csv := file(t, "zones.csv", "zone,name,fee\na,Airport,1.5\nb,Beach,2\n")
+	req := tarn.CreateTableRequest{Table: zones, Branch: "main", From: []string{csv}, PartitionBy: "zone"}
+	plan := must(planner.PlanTable(ctx, req))(t)
+	want := []tarn.ColumnSpec{{Name: "zone", Type: "string"}, {Name: "name", Type: "string"}, {Name: "fee", Type: "double"}}
+	if plan.Action != tarn.PlanCreate || plan.Table != zones || plan.Branch != "main" || plan.Commit != head.Hash ||
+		!slices.Equal(plan.Columns, want) || len(plan.Files) != 1 || !strings.HasSuffix(plan.Files[0], "zones.csv") {
+		t.Fatalf("plan %+v", plan)
+	}
+	if len(plan.Partition) != 1 || plan.Partition[0] != (tarn.PartitionField{Name: "zone", Transform: "identity", Source: "zone"}) {
+		t.Fatalf("plan's partition spec %+v", plan.Partition)
+	}
+	if after := must(s.Refs.Resolve(ctx, "main"))(t); after.Hash != head.Hash {
+		t.Fatal("a plan wrote a commit")
+	}
+	_, err := s.Tables.GetTable(ctx, zones, "main")
+	wantAbout(t, err, tarn.ENOTFOUND, tarn.ResourceTable, "")
+	// The plan, edited, creates the table.
+	plan.Columns[2].Type = "decimal(10,2)"
+	req.Columns = plan.Columns
+	must(s.Tables.CreateTable(ctx, req))(t)
+	ti := must(s.Tables.GetTable(ctx, zones, "main"))(t)
+	if len(ti.Schema) != 3 || ti.Schema[2].Type != "decimal(10, 2)" || ti.Rows != 2 || len(ti.Partition) != 1 {
+		t.Fatalf("created from the plan: %+v", ti)
+	}
+	// An existing table: refused, replaced or kept, as a create would.
+	_, err = planner.PlanTable(ctx, req)
+	wantAbout(t, err, tarn.EEXISTS, tarn.ResourceTable, "")
+	req.Replace = true
+	if p := must(planner.PlanTable(ctx, req))(t); p.Action != tarn.PlanReplace || len(p.Columns) != 3 {
+		t.Fatalf("plan with replace: %+v", p)
+	}
+	req.Replace, req.IfNotExists = false, true
+	if p := must(planner.PlanTable(ctx, req))(t); p.Action != tarn.PlanKeep || len(p.Columns) != 0 {
+		t.Fatalf("plan with if-not-exists: %+v", p)
+	}
+	// What a create refuses, a plan refuses.
+	for _, tc := range []struct {
+		name     string
+		edit     func(r *tarn.CreateTableRequest)
+		code     string
+		resource string
+	}{
+		{"BadPartition", func(r *tarn.CreateTableRequest) { r.PartitionBy = "day(nosuch)" }, tarn.EINVALID, ""},
+		{"UnknownNamespace", func(r *tarn.CreateTableRequest) { r.Table.Namespace = "nosuch" }, tarn.ENOTFOUND, tarn.ResourceNamespace},
+		{"UnknownBranch", func(r *tarn.CreateTableRequest) { r.Branch = "nosuch" }, tarn.ENOTFOUND, tarn.ResourceBranch},
+		{"BadColumnType", func(r *tarn.CreateTableRequest) { r.Columns = []tarn.ColumnSpec{{Name: "zone", Type: "text"}} }, tarn.EINVALID, ""},
+		{"CaseTwin", func(r *tarn.CreateTableRequest) { r.Table.Name = "Trips" }, tarn.EEXISTS, tarn.ResourceTable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tarn.CreateTableRequest{Table: tarn.TableIdent{Namespace: tarn.DefaultNamespace, Name: "other"}, Branch: "main", From: []string{csv}}
+			tc.edit(&r)
+			_, err := planner.PlanTable(ctx, r)
+			wantAbout(t, err, tc.code, tc.resource, "")
+		})
 	}
 }
 
