@@ -117,7 +117,7 @@ func validID(id string) bool {
 // ids look like.
 func NotFound(id string) error {
 	if !validID(id) {
-		return tarn.Errorf(tarn.ENOTFOUND, "job %s not found: job ids look like j20260101-120000-abcdef (`tarn job ls`)", tarn.Quote(id))
+		return tarn.Errorf(tarn.ENOTFOUND, "job %s not found: job ids look like j20260101-120000-abcdef (`tarn job ls`)", tarn.Quote(id)).About(tarn.ResourceJob)
 	}
 	return tarn.JobNotFound(id)
 }

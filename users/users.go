@@ -117,5 +117,5 @@ func HashToken(token string) string {
 
 // Exists is the error for a name that is taken.
 func Exists(name string) error {
-	return tarn.Errorf(tarn.EEXISTS, "user %q already exists", name)
+	return tarn.Errorf(tarn.EEXISTS, "user %q already exists", name).About(tarn.ResourceUser)
 }
