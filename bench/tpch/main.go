@@ -31,8 +31,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/bench/internal/benchkit"
 	"github.com/tarnhq/tarn/catalog"
@@ -68,7 +66,7 @@ func main() {
 }
 
 func run(ctx context.Context, sf, data, home string, runs int, queryDir, tpchgen, tarnBin string) error {
-	if err := generate(ctx, sf, data, tpchgen); err != nil {
+	if err := benchkit.GenerateTPCH(ctx, sf, data, tpchgen); err != nil {
 		return err
 	}
 	home, _ = filepath.Abs(home)
@@ -147,7 +145,7 @@ func run(ctx context.Context, sf, data, home string, runs int, queryDir, tpchgen
 			worst, worstQ = ratio, name
 		}
 		match := "match"
-		if !sameRows(tarnRows, duckRows) {
+		if !benchkit.SameRows(tarnRows, duckRows) {
 			match = "MISMATCH"
 			mismatches++
 		}
@@ -160,23 +158,6 @@ func run(ctx context.Context, sf, data, home string, runs int, queryDir, tpchgen
 	}
 	fmt.Printf("\ngeometric mean tarn/duckdb: %.3f   worst: %s %.3f   answers: %d of 22 match\n", math.Exp(logSum/22), worstQ, worst, 22-mismatches)
 	return coldStart(ctx, home, tarnBin, views["lineitem"])
-}
-
-// generate runs tpchgen-cli unless the files exist.
-func generate(ctx context.Context, sf, dir, tpchgen string) error {
-	if _, err := os.Stat(filepath.Join(dir, "lineitem.parquet")); err == nil {
-		return nil
-	}
-	if _, err := os.Stat(tpchgen); err != nil {
-		return fmt.Errorf("tpchgen-cli not found at %s: run bench/tpch/run.sh, or `uv pip install --python .venv/bin/python tpchgen-cli`", tpchgen)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	fmt.Printf("generating TPC-H SF%s with tpchgen-cli into %s\n", sf, dir)
-	cmd := exec.CommandContext(ctx, tpchgen, "parquet", "-s", sf, "--output-dir", dir)
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	return cmd.Run()
 }
 
 func openLakehouse(ctx context.Context, home string) (*table.Service, func(), error) {
@@ -232,7 +213,7 @@ func timeTarn(ctx context.Context, e *query.Engine, sqlText string) (time.Durati
 	if err != nil {
 		return 0, nil, nil, err
 	}
-	rows, err := collect(res.Records)
+	rows, err := benchkit.Rows(res.Records)
 	res.Close()
 	return time.Since(started), rows, res.Tables, err
 }
@@ -248,48 +229,9 @@ func timeDuckDB(ctx context.Context, conn *sql.Conn, sqlText string) (time.Durat
 		rows.Close()
 		return 0, nil, err
 	}
-	out, err := collect(rr)
+	out, err := benchkit.Rows(rr)
 	rr.Release()
 	return time.Since(started), out, err
-}
-
-// collect renders every cell; floats keep 9 significant digits, since
-// parallel sums may add in another order from run to run.
-func collect(rr array.RecordReader) ([][]string, error) {
-	var out [][]string
-	for rr.Next() {
-		rec := rr.RecordBatch()
-		for i := 0; i < int(rec.NumRows()); i++ {
-			row := make([]string, rec.NumCols())
-			for j := range row {
-				row[j] = cell(rec.Column(j), i)
-			}
-			out = append(out, row)
-		}
-	}
-	return out, rr.Err()
-}
-
-func cell(a arrow.Array, i int) string {
-	if a.IsNull(i) {
-		return "NULL"
-	}
-	if f, ok := a.(*array.Float64); ok {
-		return fmt.Sprintf("%.9g", f.Value(i))
-	}
-	return a.ValueStr(i)
-}
-
-func sameRows(a, b [][]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if strings.Join(a[i], "\x1f") != strings.Join(b[i], "\x1f") {
-			return false
-		}
-	}
-	return true
 }
 
 // coldStart times whole processes: `tarn query` and this program in its
