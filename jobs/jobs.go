@@ -312,10 +312,13 @@ func (m *Manager) Track(ctx context.Context, spec tarn.JobSpec, do func(ctx cont
 		m.store.Update(context.WithoutCancel(jctx), m.opts.Owner, r.Job)
 		doErr = do(tarn.WithJobID(jctx, r.Job.ID))
 	}
-	m.finish(jctx, r, log, nil, doErr, "")
+	// Whether the job was cancelled is decided before finish records its
+	// end: from then on the store no longer counts it as this runner's,
+	// and a renewal racing with the end would take it for a lost lease.
 	if doErr != nil && (jctx.Err() != nil || errors.Is(doErr, tarn.ErrClientGone)) {
 		doErr = &tarn.Error{Code: tarn.ECANCELLED, Message: fmt.Sprintf("%s job %s was %s", spec.Kind, r.Job.ID, cancelCause(jctx, doErr)), Err: doErr}
 	}
+	m.finish(jctx, r, log, nil, doErr, "")
 	return doErr
 }
 
