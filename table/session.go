@@ -392,12 +392,19 @@ func entryFor(meta icetable.Metadata, loc string) *tarn.Entry {
 	if snap := meta.CurrentSnapshot(); snap != nil {
 		e.Snapshot = snap.SnapshotID
 		if snap.Summary != nil {
-			e.Rows = propInt(snap.Summary.Properties, "total-records")
+			e.Rows = liveRows(snap.Summary.Properties)
 			e.Files = propInt(snap.Summary.Properties, "total-data-files")
 			e.Bytes = propInt(snap.Summary.Properties, "total-files-size")
 		}
 	}
 	return e
+}
+
+// liveRows counts a snapshot's rows less those its position deletes and
+// deletion vectors remove (rows equality deletes remove are not known
+// without reading them, so they still count).
+func liveRows(p iceberg.Properties) int64 {
+	return propInt(p, "total-records") - propInt(p, "total-position-deletes")
 }
 
 func propInt(p iceberg.Properties, key string) int64 {
