@@ -8,6 +8,10 @@ cd "$(dirname "$0")/.."
 ./scripts/build.sh
 export TARN_BIN="$PWD/bin/tarn"
 export TARN_PYTHON="$PWD/.venv/bin/python"
+# The engines of the Iceberg REST tests (scripts/engines.sh installs them).
+export TARN_DUCKDB_PYTHON="$PWD/.tmp/engines/duckdb/bin/python"
+export TARN_SPARK_PYTHON="$PWD/.tmp/engines/spark/bin/python"
+export TARN_SPARK_JARS="$(ls "$PWD"/.tmp/engines/jars/iceberg-spark-runtime-*.jar | head -1)"
 # The sandbox suite fails instead of skipping where bubblewrap is missing.
 export TARN_REQUIRE_SANDBOX=1
 echo "== unit and black-box tests"
@@ -21,4 +25,5 @@ fi
 echo "== API document against tarn serve (schemathesis)"
 ./scripts/schemathesis.sh
 echo "== integration tests"
-go test -count=1 -tags integration ./integration/...
+# Spark's test alone takes minutes on two busy cores.
+go test -count=1 -timeout 40m -tags integration ./integration/...

@@ -254,6 +254,8 @@ func TestHandler_Refusals(t *testing.T) {
 		{"stale requirement", "POST", "/v1/main/namespaces/sales/tables/orders", "admin-token", stale, 409, "CommitFailedException: table sales.orders changed underneath this write: assert-ref-snapshot-id failed"},
 		{"ref must not exist", "POST", "/v1/main/namespaces/sales/tables/orders", "admin-token",
 			`{"requirements":[{"type":"assert-ref-snapshot-id","ref":"main","snapshot-id":null}],"updates":[]}`, 409, "CommitFailedException"},
+		{"ref must not exist (PyIceberg leaves the null out)", "POST", "/v1/main/namespaces/sales/tables/orders", "admin-token",
+			`{"requirements":[{"type":"assert-ref-snapshot-id","ref":"main"}],"updates":[]}`, 409, "was created concurrently"},
 		{"stale uuid", "POST", "/v1/main/namespaces/sales/tables/orders", "admin-token",
 			`{"requirements":[{"type":"assert-table-uuid","uuid":"00000000-0000-0000-0000-000000000001"}],"updates":[]}`, 409, "assert-table-uuid failed"},
 		{"stale schema", "POST", "/v1/main/namespaces/sales/tables/orders", "admin-token",

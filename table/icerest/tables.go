@@ -162,14 +162,15 @@ func (h *Handler) commitTable(w http.ResponseWriter, r *http.Request) error {
 }
 
 // describe says what a table commit does, for its tarn commit message:
-// a create (the end of a staged create), the operation of the snapshot it
-// adds (append, overwrite, delete, replace), else the kinds of update it
-// makes.
+// a create (the end of a staged create), the operations of the snapshots
+// it adds (append, overwrite, delete, replace: PyIceberg's overwrite adds
+// a delete and an append), else the kinds of update it makes.
 func describe(table string, reqs []icetable.Requirement, updates []icetable.Update) string {
 	if slices.ContainsFunc(reqs, func(r icetable.Requirement) bool { return r.GetType() == "assert-create" }) {
 		return "create table " + table
 	}
-	var actions []string
+	var actions, ops []string
+	var last int64
 	for _, u := range updates {
 		if u.Action() == icetable.UpdateAddSnapshot {
 			var added struct {
@@ -181,14 +182,20 @@ func describe(table string, reqs []icetable.Requirement, updates []icetable.Upda
 				} `json:"snapshot"`
 			}
 			if raw, err := json.Marshal(u); err == nil && json.Unmarshal(raw, &added) == nil && added.Snapshot.Summary.Operation != "" {
-				return fmt.Sprintf("%s %s (snapshot %d)", added.Snapshot.Summary.Operation, table, added.Snapshot.ID)
+				if !slices.Contains(ops, added.Snapshot.Summary.Operation) {
+					ops = append(ops, added.Snapshot.Summary.Operation)
+				}
+				last = added.Snapshot.ID
 			}
 		}
 		if !slices.Contains(actions, u.Action()) {
 			actions = append(actions, u.Action())
 		}
 	}
-	if len(actions) == 0 {
+	switch {
+	case len(ops) > 0:
+		return fmt.Sprintf("%s %s (snapshot %d)", strings.Join(ops, ", "), table, last)
+	case len(actions) == 0:
 		return "commit to " + table + " (no changes)"
 	}
 	return "update " + table + " (" + strings.Join(actions, ", ") + ")"

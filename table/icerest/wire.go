@@ -87,9 +87,31 @@ type renameTableRequest struct {
 // commitTableRequest is the spec's CommitTableRequest: both lists are
 // required (an unknown requirement or update fails decoding: 400).
 type commitTableRequest struct {
-	Identifier   *identifier            `json:"identifier"`
-	Requirements *icetable.Requirements `json:"requirements"`
-	Updates      *icetable.Updates      `json:"updates"`
+	Identifier   *identifier       `json:"identifier"`
+	Requirements *requirements     `json:"requirements"`
+	Updates      *icetable.Updates `json:"updates"`
+}
+
+// requirements decodes a commit's requirements. An assert-ref-snapshot-id
+// without "snapshot-id" asserts that the ref does not exist, as one with
+// null does: PyIceberg leaves null fields out.
+type requirements icetable.Requirements
+
+func (r *requirements) UnmarshalJSON(data []byte) error {
+	var raw []map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return err
+	}
+	for _, req := range raw {
+		if _, ok := req["snapshot-id"]; !ok && string(req["type"]) == `"assert-ref-snapshot-id"` {
+			req["snapshot-id"] = json.RawMessage("null")
+		}
+	}
+	patched, err := json.Marshal(raw)
+	if err != nil {
+		return err
+	}
+	return (*icetable.Requirements)(r).UnmarshalJSON(patched)
 }
 
 func (c *commitTableRequest) check(what string) error {
