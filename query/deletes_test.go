@@ -84,3 +84,22 @@ func TestEngine_Deletes(t *testing.T) {
 		})
 	}
 }
+
+// TestEngine_DeletesEvolved: a table whose schema changed is read by field
+// id, and its deletes still apply.
+func TestEngine_DeletesEvolved(t *testing.T) {
+	l := tripsLake(t)
+	l.deleteRows(table.DeletePositions, 0, 1, 101, 201)
+	var b strings.Builder
+	b.WriteString("id,zone,amount,note,ts,extra\n")
+	for i := 300; i < 310; i++ {
+		fmt.Fprintf(&b, "%d,1,1.5,n%d,2026-01-04T00:00:00Z,x%d\n", i, i, i)
+	}
+	l.append("main", "trips", l.write("evolved.csv", b.String()))
+	l.deleteRows(table.DeletePositions, 0, 305)
+	got, _ := l.query("main", "select count(*), sum(id), count(extra) from trips")
+	want := 300*299/2 - 1 - 101 - 201 + (300+309)*10/2 - 305
+	if len(got) != 1 || got[0][0] != "306" || got[0][1] != fmt.Sprint(want) || got[0][2] != "9" {
+		t.Fatalf("evolved table with deletes: %v, want 306 rows summing to %d, 9 extras", got, want)
+	}
+}

@@ -256,8 +256,10 @@ func (s *session) createViews(ctx context.Context) error {
 // viewQuery reads a plan's files. Tables whose schema changed are read by
 // field id, which maps renamed, added and widened columns; so are tables
 // with column names a Parquet writer may have escaped (iceberg-go writes
-// "a b" as "a_x20b") and tables with row-level deletes (other engines
-// write them, and their files). An empty plan is a typed empty relation.
+// "a b" as "a_x20b"). Other tables are read by name, which is the same
+// for the files of every Iceberg writer (their columns are the schema's)
+// and lets DuckDB estimate the files' rows. An empty plan is a typed
+// empty relation.
 func viewQuery(p *table.ScanPlan) string {
 	cols := make([]string, len(p.Columns))
 	for i, c := range p.Columns {
@@ -269,10 +271,11 @@ func viewQuery(p *table.ScanPlan) string {
 		}
 		return "SELECT " + strings.Join(cols, ", ") + " WHERE false"
 	}
+	byName := !p.Evolved && plainNames(p.Columns)
 	if len(p.Deletes) == 0 {
-		return "SELECT " + strings.Join(cols, ", ") + " FROM " + readFiles(p.Files, p.Columns, !p.Evolved && plainNames(p.Columns), "")
+		return "SELECT " + strings.Join(cols, ", ") + " FROM " + readFiles(p.Files, p.Columns, byName, "")
 	}
-	return deletedView(p, cols)
+	return deletedView(p, cols, byName)
 }
 
 // readFiles is a read_parquet of files, by name or by field id (schema
@@ -294,13 +297,13 @@ func readFiles(files []string, schema []table.ScanColumn, byName bool, extra str
 }
 
 // checkDeletes refuses a table with row-level deletes whose columns
-// shadow the columns that applying them reads.
+// shadow the virtual columns that applying them reads.
 func checkDeletes(p *table.ScanPlan) error {
 	if len(p.Deletes) == 0 {
 		return nil
 	}
 	for _, c := range p.Columns {
-		if strings.EqualFold(c.Name, "file_row_number") || strings.EqualFold(c.Name, fileColumn) {
+		if strings.EqualFold(c.Name, "file_row_number") || strings.EqualFold(c.Name, "file_index") {
 			return tarn.Errorf(tarn.EINVALID, "table %s has row-level deletes and a column named %s, which tarn needs to apply them: rename the column or rewrite the table without deletes",
 				p.Table, c.Name)
 		}
@@ -308,19 +311,20 @@ func checkDeletes(p *table.ScanPlan) error {
 	return nil
 }
 
-// fileColumn names the data file of a row while deletes are applied;
-// DuckDB's virtual column file_row_number is its 0-based position, the
-// position delete files' pos.
-const fileColumn = "__tarn_file"
+// rowKey is the key of a row within a read_parquet of several files:
+// DuckDB's virtual columns file_index (the file's place in the list) and
+// file_row_number (its 0-based position, a position delete's pos).
+const rowKey = "d.file_index * 1099511627776 + d.file_row_number"
 
 // deletedView reads a table with row-level deletes: files without any in
 // one read_parquet; files with position deletes or deletion vectors
-// anti-joined with the (file, position) pairs those name; files with
+// without the rows whose keys those name (NOT IN: DuckDB builds its hash
+// table on the deletes, whatever it estimates of the data); files with
 // equality deletes, grouped by the deletes that apply to them (which
 // depend on sequence numbers and partitions), anti-joined with the rows
 // of those files as well, null equal to null. Filters and projections
 // still reach every read_parquet.
-func deletedView(p *table.ScanPlan, cols []string) string {
+func deletedView(p *table.ScanPlan, cols []string, byName bool) string {
 	deleted := map[string]*table.FileDeletes{}
 	for i := range p.Deletes {
 		deleted[p.Deletes[i].File] = &p.Deletes[i]
@@ -354,14 +358,11 @@ func deletedView(p *table.ScanPlan, cols []string) string {
 	}
 	var parts []string
 	if len(clean) > 0 {
-		parts = append(parts, "SELECT "+strings.Join(cols, ", ")+" FROM "+readFiles(clean, p.Columns, false, ""))
+		parts = append(parts, "SELECT "+strings.Join(cols, ", ")+" FROM "+readFiles(clean, p.Columns, byName, ""))
 	}
 	for _, g := range groups {
 		var b strings.Builder
-		b.WriteString("SELECT " + strings.Join(dcols, ", ") + " FROM " + readFiles(g.files, p.Columns, false, ", filename = "+quoteString(fileColumn)) + " d")
-		if positions := positionDeletes(g.deletes); positions != "" {
-			fmt.Fprintf(&b, " ANTI JOIN (%s) x ON d.%s = x.f AND d.file_row_number = x.pos", positions, fileColumn)
-		}
+		b.WriteString("SELECT " + strings.Join(dcols, ", ") + " FROM " + readFiles(g.files, p.Columns, byName, "") + " d")
 		for i, eq := range g.deletes[0].Equality {
 			names := make([]string, len(eq.Columns))
 			on := make([]string, len(eq.Columns))
@@ -371,6 +372,9 @@ func deletedView(p *table.ScanPlan, cols []string) string {
 			}
 			fmt.Fprintf(&b, " ANTI JOIN (SELECT %s FROM %s) e%d ON %s", strings.Join(names, ", "),
 				readFiles(eq.Files, eq.Columns, false, ""), i, strings.Join(on, " AND "))
+		}
+		if keys := positionDeletes(g.deletes); keys != "" {
+			fmt.Fprintf(&b, " WHERE %s NOT IN (%s)", rowKey, keys)
 		}
 		parts = append(parts, b.String())
 	}
@@ -389,16 +393,17 @@ func equalityKey(eqs []table.EqualityDeletes) string {
 	return b.String()
 }
 
-// positionDeletes is a relation (f, pos) of the rows that position
-// delete files and deletion vectors remove from the files of deletes (""
-// for none). Position delete files name data files by their location, so
-// a VALUES list maps locations to the local paths read_parquet reports.
+// positionDeletes is a query of the row keys (see rowKey) that position
+// delete files and deletion vectors remove from a group's files, the
+// i-th file of the group being deletes[i] ("" for none). Position delete
+// files name data files by their location, so a VALUES list maps
+// locations to file indexes.
 func positionDeletes(deletes []*table.FileDeletes) string {
 	var files, mapping, vectors []string
 	seen := map[string]bool{}
-	for _, d := range deletes {
+	for i, d := range deletes {
 		if len(d.Positions) > 0 {
-			mapping = append(mapping, "("+quoteString(d.Location)+", "+quoteString(d.File)+")")
+			mapping = append(mapping, fmt.Sprintf("(%s, %d)", quoteString(d.Location), i))
 		}
 		for _, f := range d.Positions {
 			if !seen[f] {
@@ -408,10 +413,10 @@ func positionDeletes(deletes []*table.FileDeletes) string {
 		}
 		if len(d.Vector) > 0 {
 			pos := make([]string, len(d.Vector))
-			for i, v := range d.Vector {
-				pos[i] = strconv.FormatInt(v, 10)
+			for j, v := range d.Vector {
+				pos[j] = strconv.FormatInt(v, 10)
 			}
-			vectors = append(vectors, "SELECT "+quoteString(d.File)+" AS f, unnest(["+strings.Join(pos, ",")+"]::BIGINT[]) AS pos")
+			vectors = append(vectors, fmt.Sprintf("SELECT %d * 1099511627776 + unnest([%s]::BIGINT[])", i, strings.Join(pos, ",")))
 		}
 	}
 	var rels []string
@@ -420,8 +425,8 @@ func positionDeletes(deletes []*table.FileDeletes) string {
 		for i, f := range files {
 			quoted[i] = quoteString(f)
 		}
-		rels = append(rels, "SELECT m.f, p.pos FROM read_parquet(["+strings.Join(quoted, ", ")+"]) p JOIN (VALUES "+
-			strings.Join(mapping, ", ")+") m(loc, f) ON p.file_path = m.loc")
+		rels = append(rels, "SELECT m.i * 1099511627776 + p.pos FROM read_parquet(["+strings.Join(quoted, ", ")+"]) p JOIN (VALUES "+
+			strings.Join(mapping, ", ")+") m(loc, i) ON p.file_path = m.loc")
 	}
 	rels = append(rels, vectors...)
 	return strings.Join(rels, " UNION ALL ")
