@@ -234,28 +234,29 @@ func (h *Handler) open(r *http.Request) (*table.Session, error) {
 	return nil, noWarehouse(err)
 }
 
-// openWrite returns a session on the branch of the request's prefix
-// after checking that the caller may write it.
-func (h *Handler) openWrite(r *http.Request) (*table.Session, tarn.Caller, error) {
+// write runs change on a session of the request's branch, after checking
+// that the caller may write it, and commits what it staged as one tarn
+// commit by the caller, with the message change returns.
+func (h *Handler) write(r *http.Request, change func(ctx context.Context, ss *table.Session) (string, error)) (*table.Session, error) {
 	ss, err := h.open(r)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	caller, _ := callerOf(r)
 	if ss.Branch() == "" {
 		name := refOfPrefix(r.PathValue("prefix"))
-		return nil, nil, tarn.Errorf(tarn.EFORBIDDEN, "%s is a tag or a commit, which is read-only: write through a branch (warehouse=BRANCH)", tarn.Quote(name))
+		return nil, tarn.Errorf(tarn.EFORBIDDEN, "%s is a tag or a commit, which is read-only: write through a branch (warehouse=BRANCH)", tarn.Quote(name))
 	}
 	if err := caller.CanWrite(ss.Branch()); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return ss, caller, nil
-}
-
-// commit makes what a session staged one tarn commit by the caller.
-func commit(ctx context.Context, ss *table.Session, caller tarn.Caller, message string) error {
-	_, err := ss.Flush(ctx, tarn.CommitInfo{Author: caller.User().Name, Message: "iceberg: " + message})
-	return err
+	ctx := r.Context()
+	message, err := change(ctx, ss)
+	if err != nil {
+		return nil, err
+	}
+	_, err = ss.Flush(ctx, tarn.CommitInfo{Author: caller.User().Name, Message: "iceberg: " + message})
+	return ss, err
 }
 
 // decode reads a JSON request body. Fields the catalog does not know are

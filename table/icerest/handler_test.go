@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -19,8 +18,7 @@ import (
 	"github.com/apache/iceberg-go/catalog/rest"
 	icetable "github.com/apache/iceberg-go/table"
 	"github.com/tarnhq/tarn"
-	"github.com/tarnhq/tarn/catalog"
-	"github.com/tarnhq/tarn/catalog/sqlstore"
+	"github.com/tarnhq/tarn/local"
 	"github.com/tarnhq/tarn/table"
 	"github.com/tarnhq/tarn/table/icerest"
 )
@@ -59,21 +57,15 @@ type fixture struct {
 // main.
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	store, err := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "catalog.db"))
+	lh, err := local.Open(context.Background(), local.Config{Home: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat, err := catalog.Open(ctx, store)
-	if err != nil {
+	t.Cleanup(func() { lh.Close() })
+	svc := lh.Tables()
+	if _, err := svc.Catalog().CreateRef(context.Background(), tarn.KindBranch, "alice.dev", tarn.DefaultBranch); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cat.Close() })
-	if _, err := cat.CreateRef(ctx, tarn.KindBranch, "alice.dev", tarn.DefaultBranch); err != nil {
-		t.Fatal(err)
-	}
-	svc := table.NewService(cat, table.Config{Warehouse: filepath.Join(dir, "warehouse")})
 	h := icerest.New(svc, icerest.Options{})
 	srv := httptest.NewServer(http.StripPrefix("/iceberg", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -97,23 +89,29 @@ func (f *fixture) client(warehouse, token string) *rest.Catalog {
 	return cat
 }
 
-// TestHandler_IcebergConformance runs iceberg-go's conformance suite
-// through its REST client against the endpoint, on main (as an admin) and
-// on a user's branch.
-func TestHandler_IcebergConformance(t *testing.T) {
-	for _, tc := range []struct{ name, warehouse, token string }{
-		{"main", "main", "admin-token"},
-		{"branch", "alice.dev", "alice-token"},
+// conformance runs iceberg-go's conformance suite through its REST
+// client on main as an admin and on alice's branch as alice; connect
+// returns a client of a fresh lakehouse.
+func conformance(t *testing.T, connect func(t *testing.T, warehouse, user string) icecat.Catalog) {
+	for _, tc := range []struct{ name, warehouse, user string }{
+		{"main", "main", "admin"},
+		{"branch", "alice.dev", "alice"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			catalogtest.RunCatalogTests(t, catalogtest.Config{
 				SupportsNamespaceProperties: true,
-				NewCatalog: func(t *testing.T) icecat.Catalog {
-					return newFixture(t).client(tc.warehouse, tc.token)
-				},
+				NewCatalog:                  func(t *testing.T) icecat.Catalog { return connect(t, tc.warehouse, tc.user) },
 			})
 		})
 	}
+}
+
+// TestHandler_IcebergConformance runs iceberg-go's conformance suite
+// against the handler (with bearer tokens).
+func TestHandler_IcebergConformance(t *testing.T) {
+	conformance(t, func(t *testing.T, warehouse, user string) icecat.Catalog {
+		return newFixture(t).client(warehouse, user+"-token")
+	})
 }
 
 var testSchema = iceberg.NewSchema(0,
@@ -180,6 +178,25 @@ func TestHandler_WritesAreTarnCommits(t *testing.T) {
 	}
 }
 
+// orders makes sales.orders on main with ids 0..2, as an admin through
+// the REST client, and returns the client and the table.
+func (f *fixture) orders() (*rest.Catalog, *icetable.Table) {
+	f.t.Helper()
+	ctx := context.Background()
+	admin := f.client("main", "admin-token")
+	if err := admin.CreateNamespace(ctx, icetable.Identifier{"sales"}, nil); err != nil {
+		f.t.Fatal(err)
+	}
+	tbl, err := admin.CreateTable(ctx, icetable.Identifier{"sales", "orders"}, testSchema)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if tbl, err = tbl.AppendTable(ctx, rows(f.t, 0, 3), 100, nil); err != nil {
+		f.t.Fatal(err)
+	}
+	return admin, tbl
+}
+
 // call sends one request to the catalog and decodes an error body.
 func (f *fixture) call(method, path, token, body string) (int, string) {
 	f.t.Helper()
@@ -217,17 +234,7 @@ func (f *fixture) call(method, path, token, body string) (int, string) {
 func TestHandler_Refusals(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	admin := f.client("main", "admin-token")
-	if err := admin.CreateNamespace(ctx, icetable.Identifier{"sales"}, nil); err != nil {
-		t.Fatal(err)
-	}
-	tbl, err := admin.CreateTable(ctx, icetable.Identifier{"sales", "orders"}, testSchema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tbl.AppendTable(ctx, rows(t, 0, 3), 100, nil); err != nil {
-		t.Fatal(err)
-	}
+	f.orders()
 	if _, err := f.tables.Catalog().CreateRef(ctx, tarn.KindTag, "v1", "main"); err != nil {
 		t.Fatal(err)
 	}
@@ -389,17 +396,7 @@ func TestHandler_StagedCreateAndTransactions(t *testing.T) {
 func TestHandler_ReadsAtRefs(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	admin := f.client("main", "admin-token")
-	if err := admin.CreateNamespace(ctx, icetable.Identifier{"sales"}, nil); err != nil {
-		t.Fatal(err)
-	}
-	tbl, err := admin.CreateTable(ctx, icetable.Identifier{"sales", "orders"}, testSchema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tbl, err = tbl.AppendTable(ctx, rows(t, 0, 3), 100, nil); err != nil {
-		t.Fatal(err)
-	}
+	admin, tbl := f.orders()
 	first := tbl.CurrentSnapshot().SnapshotID
 	cat := f.tables.Catalog()
 	if _, err := cat.CreateRef(ctx, tarn.KindTag, "release/1", "main"); err != nil {

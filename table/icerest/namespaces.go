@@ -1,12 +1,15 @@
 package icerest
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
 	"github.com/apache/iceberg-go"
+	icecat "github.com/apache/iceberg-go/catalog"
 	icetable "github.com/apache/iceberg-go/table"
 	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/table"
 )
 
 func (h *Handler) listNamespaces(w http.ResponseWriter, r *http.Request) error {
@@ -45,18 +48,13 @@ func (h *Handler) createNamespace(w http.ResponseWriter, r *http.Request) error 
 	if err := tarn.ValidateNamespace(req.Namespace[0]); err != nil {
 		return err
 	}
-	ss, caller, err := h.openWrite(r)
+	ss, err := h.write(r, func(ctx context.Context, ss *table.Session) (string, error) {
+		return "create namespace " + req.Namespace[0], ss.CreateNamespace(ctx, req.Namespace, req.Properties)
+	})
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
-	if err := ss.CreateNamespace(ctx, req.Namespace, req.Properties); err != nil {
-		return err
-	}
-	if err := commit(ctx, ss, caller, "create namespace "+req.Namespace[0]); err != nil {
-		return err
-	}
-	props, err := ss.LoadNamespaceProperties(ctx, req.Namespace)
+	props, err := ss.LoadNamespaceProperties(r.Context(), req.Namespace)
 	if err != nil {
 		return err
 	}
@@ -93,15 +91,9 @@ func (h *Handler) namespaceExists(w http.ResponseWriter, r *http.Request) error 
 
 func (h *Handler) dropNamespace(w http.ResponseWriter, r *http.Request) error {
 	ns := splitNamespace(r.PathValue("namespace"))
-	ss, caller, err := h.openWrite(r)
-	if err != nil {
-		return err
-	}
-	ctx := r.Context()
-	if err := ss.DropNamespace(ctx, ns); err != nil {
-		return err
-	}
-	if err := commit(ctx, ss, caller, "drop namespace "+ns[0]); err != nil {
+	if _, err := h.write(r, func(ctx context.Context, ss *table.Session) (string, error) {
+		return "drop namespace " + ns[0], ss.DropNamespace(ctx, ns)
+	}); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -120,16 +112,12 @@ func (h *Handler) updateProperties(w http.ResponseWriter, r *http.Request) error
 		}
 	}
 	ns := splitNamespace(r.PathValue("namespace"))
-	ss, caller, err := h.openWrite(r)
-	if err != nil {
-		return err
-	}
-	ctx := r.Context()
-	summary, err := ss.UpdateNamespaceProperties(ctx, ns, req.Removals, iceberg.Properties(req.Updates))
-	if err != nil {
-		return err
-	}
-	if err := commit(ctx, ss, caller, "set properties of namespace "+ns[0]); err != nil {
+	var summary icecat.PropertiesUpdateSummary
+	if _, err := h.write(r, func(ctx context.Context, ss *table.Session) (string, error) {
+		var err error
+		summary, err = ss.UpdateNamespaceProperties(ctx, ns, req.Removals, iceberg.Properties(req.Updates))
+		return "set properties of namespace " + ns[0], err
+	}); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, updatePropertiesResponse{Updated: summary.Updated, Removed: summary.Removed, Missing: summary.Missing})

@@ -12,6 +12,7 @@ import (
 	icecat "github.com/apache/iceberg-go/catalog"
 	icetable "github.com/apache/iceberg-go/table"
 	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/table"
 )
 
 // tableOf returns the table a route's path names.
@@ -49,10 +50,6 @@ func (h *Handler) createTable(w http.ResponseWriter, r *http.Request) error {
 		return tarn.Errorf(tarn.EINVALID, "create table: the request needs a \"name\" and a \"schema\"")
 	}
 	id := append(splitNamespace(r.PathValue("namespace")), req.Name)
-	ss, caller, err := h.openWrite(r)
-	if err != nil {
-		return err
-	}
 	opts := []icecat.CreateTableOpt{icecat.WithProperties(req.Properties)}
 	if req.Location != "" {
 		opts = append(opts, icecat.WithLocation(req.Location))
@@ -63,22 +60,23 @@ func (h *Handler) createTable(w http.ResponseWriter, r *http.Request) error {
 	if req.WriteOrder != nil {
 		opts = append(opts, icecat.WithSortOrder(req.WriteOrder.SortOrder))
 	}
-	ctx := r.Context()
-	if req.StageCreate {
-		meta, err := ss.StageCreateTable(ctx, id, req.Schema, opts...)
-		if err != nil {
-			return err
+	var meta icetable.Metadata
+	var loc string
+	if _, err := h.write(r, func(ctx context.Context, ss *table.Session) (string, error) {
+		if req.StageCreate { // nothing is staged: the commit with assert-create creates it
+			var err error
+			meta, err = ss.StageCreateTable(ctx, id, req.Schema, opts...)
+			return "", err
 		}
-		return h.writeTable(w, meta, "")
-	}
-	tbl, err := ss.CreateTable(ctx, id, req.Schema, opts...)
-	if err != nil {
+		tbl, err := ss.CreateTable(ctx, id, req.Schema, opts...)
+		if err == nil {
+			meta, loc = tbl.Metadata(), tbl.MetadataLocation()
+		}
+		return "create table " + strings.Join(id, "."), err
+	}); err != nil {
 		return err
 	}
-	if err := commit(ctx, ss, caller, "create table "+strings.Join(id, ".")); err != nil {
-		return err
-	}
-	return h.writeTable(w, tbl.Metadata(), tbl.MetadataLocation())
+	return h.writeTable(w, meta, loc)
 }
 
 // writeTable answers with a LoadTableResult of metadata.
@@ -141,16 +139,13 @@ func (h *Handler) commitTable(w http.ResponseWriter, r *http.Request) error {
 			return tarn.Errorf(tarn.EINVALID, "the commit's identifier %v is not the table of its path, %s", named, strings.Join(id, "."))
 		}
 	}
-	ss, caller, err := h.openWrite(r)
-	if err != nil {
-		return err
-	}
-	ctx := r.Context()
-	meta, loc, err := ss.CommitTable(ctx, id, *req.Requirements, *req.Updates)
-	if err != nil {
-		return err
-	}
-	if err := commit(ctx, ss, caller, describe(strings.Join(id, "."), *req.Requirements, *req.Updates)); err != nil {
+	var meta icetable.Metadata
+	var loc string
+	if _, err := h.write(r, func(ctx context.Context, ss *table.Session) (string, error) {
+		var err error
+		meta, loc, err = ss.CommitTable(ctx, id, *req.Requirements, *req.Updates)
+		return describe(strings.Join(id, "."), *req.Requirements, *req.Updates), err
+	}); err != nil {
 		return err
 	}
 	raw, err := json.Marshal(meta)
@@ -205,15 +200,9 @@ func (h *Handler) dropTable(w http.ResponseWriter, r *http.Request) error {
 	// purgeRequested changes nothing: the files stay, as other commits
 	// (history, other branches) may still point at them.
 	id := tableOf(r)
-	ss, caller, err := h.openWrite(r)
-	if err != nil {
-		return err
-	}
-	ctx := r.Context()
-	if err := ss.DropTable(ctx, id); err != nil {
-		return err
-	}
-	if err := commit(ctx, ss, caller, "drop table "+strings.Join(id, ".")); err != nil {
+	if _, err := h.write(r, func(ctx context.Context, ss *table.Session) (string, error) {
+		return "drop table " + strings.Join(id, "."), ss.DropTable(ctx, id)
+	}); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -233,15 +222,10 @@ func (h *Handler) renameTable(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ss, caller, err := h.openWrite(r)
-	if err != nil {
-		return err
-	}
-	ctx := r.Context()
-	if _, err := ss.RenameTable(ctx, from, to); err != nil {
-		return err
-	}
-	if err := commit(ctx, ss, caller, "rename table "+strings.Join(from, ".")+" to "+strings.Join(to, ".")); err != nil {
+	if _, err := h.write(r, func(ctx context.Context, ss *table.Session) (string, error) {
+		_, err := ss.RenameTable(ctx, from, to)
+		return "rename table " + strings.Join(from, ".") + " to " + strings.Join(to, "."), err
+	}); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -257,18 +241,13 @@ func (h *Handler) registerTable(w http.ResponseWriter, r *http.Request) error {
 		return tarn.Errorf(tarn.EINVALID, "register table: the request needs a \"name\" and a \"metadata-location\"")
 	}
 	id := append(splitNamespace(r.PathValue("namespace")), req.Name)
-	ss, caller, err := h.openWrite(r)
-	if err != nil {
+	if _, err := h.write(r, func(ctx context.Context, ss *table.Session) (string, error) {
+		_, err := ss.RegisterTable(ctx, id, req.MetadataLocation, req.Overwrite)
+		return "register table " + strings.Join(id, "."), err
+	}); err != nil {
 		return err
 	}
-	ctx := r.Context()
-	if _, err := ss.RegisterTable(ctx, id, req.MetadataLocation, req.Overwrite); err != nil {
-		return err
-	}
-	if err := commit(ctx, ss, caller, "register table "+strings.Join(id, ".")); err != nil {
-		return err
-	}
-	return h.writeStoredTable(ctx, w, req.MetadataLocation)
+	return h.writeStoredTable(r.Context(), w, req.MetadataLocation)
 }
 
 // reportMetrics accepts a client's scan or commit report and drops it.
@@ -306,15 +285,9 @@ func (h *Handler) commitTransaction(w http.ResponseWriter, r *http.Request) erro
 		commits[i] = icetable.TableCommit{Identifier: id, Requirements: *c.Requirements, Updates: *c.Updates}
 		what[i] = describe(strings.Join(id, "."), *c.Requirements, *c.Updates)
 	}
-	ss, caller, err := h.openWrite(r)
-	if err != nil {
-		return err
-	}
-	ctx := r.Context()
-	if err := ss.CommitTransaction(ctx, commits); err != nil {
-		return err
-	}
-	if err := commit(ctx, ss, caller, "transaction: "+strings.Join(what, "; ")); err != nil {
+	if _, err := h.write(r, func(ctx context.Context, ss *table.Session) (string, error) {
+		return "transaction: " + strings.Join(what, "; "), ss.CommitTransaction(ctx, commits)
+	}); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
