@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 ./scripts/build.sh
 export TARN_BIN="$PWD/bin/tarn"
-export TARN_PYTHON="$PWD/.venv/bin/python"
+export TARN_PYTHON="${TARN_PYTHON:-$PWD/.venv/bin/python}"
 # The engines of the Iceberg REST tests (scripts/engines.sh installs them).
 export TARN_DUCKDB_PYTHON="$PWD/.tmp/engines/duckdb/bin/python"
 export TARN_SPARK_PYTHON="$PWD/.tmp/engines/spark/bin/python"
