@@ -2,8 +2,6 @@ package icerest_test
 
 import (
 	"context"
-	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -197,36 +195,10 @@ func (f *fixture) orders() (*rest.Catalog, *icetable.Table) {
 	return admin, tbl
 }
 
-// call sends one request to the catalog and decodes an error body.
+// call sends one request to the catalog (see callURL).
 func (f *fixture) call(method, path, token, body string) (int, string) {
 	f.t.Helper()
-	req, err := http.NewRequest(method, f.url+path, strings.NewReader(body))
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	rsp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer rsp.Body.Close()
-	data, _ := io.ReadAll(rsp.Body)
-	var e struct {
-		Error struct {
-			Message string
-			Type    string
-			Code    int
-		}
-	}
-	if json.Unmarshal(data, &e) == nil && e.Error.Type != "" {
-		if e.Error.Code != rsp.StatusCode {
-			f.t.Errorf("%s %s: error code %d in a %d response", method, path, e.Error.Code, rsp.StatusCode)
-		}
-		return rsp.StatusCode, e.Error.Type + ": " + e.Error.Message
-	}
-	return rsp.StatusCode, string(data)
+	return callURL(f.t, method, f.url+path, token, body)
 }
 
 // TestHandler_Refusals: what the catalog refuses, with the spec's status

@@ -19,12 +19,15 @@ import (
 // served is a tarn server over a fresh home with the catalog mounted, an
 // admin and a user (alice, who owns alice.dev).
 type served struct {
-	url          string
+	url          string // the catalog URI: .../iceberg
+	api          string // the server's root, for /v1
 	lake         *local.Lakehouse
 	admin, alice string // tokens
 }
 
-func serve(t *testing.T) *served {
+// serve starts the server; configure, when given, sets its options
+// (protected branches) before it answers.
+func serve(t *testing.T, configure ...func(*server.Server)) *served {
 	t.Helper()
 	ctx := context.Background()
 	home := filepath.Join(t.TempDir(), "home")
@@ -34,9 +37,12 @@ func serve(t *testing.T) *served {
 	}
 	t.Cleanup(func() { lh.Close() })
 	srv := &server.Server{Services: lh.Services(), Jobs: lh.Jobs(), Users: lh.Users(), Home: home, Iceberg: icerest.New(lh.Tables(), icerest.Options{})}
+	for _, c := range configure {
+		c(srv)
+	}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
-	s := &served{url: hs.URL + "/iceberg", lake: lh}
+	s := &served{url: hs.URL + "/iceberg", api: hs.URL, lake: lh}
 	if _, s.admin, err = lh.Users().AddUser(ctx, tarn.NewUser{Name: "admin", Admin: true}); err != nil {
 		t.Fatal(err)
 	}
