@@ -7,8 +7,12 @@ import (
 )
 
 func TestSameState(t *testing.T) {
-	ns := func(props map[string]string) *tarn.Entry { return &tarn.Entry{Kind: tarn.EntryNamespace, Properties: props} }
-	tbl := func(loc string, rows int64) *tarn.Entry { return &tarn.Entry{Kind: tarn.EntryTable, Metadata: loc, Rows: rows} }
+	ns := func(props map[string]string) *tarn.Entry {
+		return &tarn.Entry{Kind: tarn.EntryNamespace, Properties: props}
+	}
+	tbl := func(loc string, rows int64) *tarn.Entry {
+		return &tarn.Entry{Kind: tarn.EntryTable, Metadata: loc, Rows: rows}
+	}
 	for _, tc := range []struct {
 		name string
 		a, b *tarn.Entry

@@ -74,7 +74,7 @@ func (s *runService) Run(ctx context.Context, req tarn.RunRequest, events func(t
 	}
 	emit(tarn.RunEvent{Kind: tarn.EventStart, Message: fmt.Sprintf("tarn %s of project %s on %s\nisolation: %s", mode, project.Name, req.Ref, sandbox.Describe())})
 	res, runErr := runner.Run(ctx, project, pipeline.RunOptions{Ref: req.Ref, Params: req.Params, DryRun: req.DryRun, Strict: req.Strict,
-		Preview: req.Preview, Author: req.Author, NoCache: req.NoCache})
+		Preview: req.Preview, Author: req.Author, NoCache: req.NoCache, Namespace: req.Namespace})
 	if res != nil && res.Steps == nil {
 		res.Steps = []*tarn.StepReport{}
 	}

@@ -32,6 +32,8 @@ type execution struct {
 	// workRoot holds the directories of the run's workers (outputs,
 	// results): outDir, or a folder of shm without a cache.
 	workRoot string
+	// storeDir is the run's key-value store (tarn.store), in workRoot.
+	storeDir string
 	head     *tarn.Commit
 	session  *table.Session
 	res      *tarn.RunResult
@@ -229,6 +231,9 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *tarn.StepReport
 	}
 	params := map[string]any{}
 	for _, pr := range m.Parameters {
+		if pr.Param == "" {
+			continue // a filter's: bound into the filter's text (Plan.BindParams)
+		}
 		if v, ok := ex.params[pr.Name]; ok {
 			params[pr.Param] = v
 		} // else the code's own tarn.Parameter(default=...) applies
@@ -316,7 +321,7 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *tarn.StepReport
 // it runs: a warm worker started with them serves the step.
 func (ex *execution) workerOptions(m *Model) rt.WorkerOptions {
 	o := rt.WorkerOptions{Env: ex.envs[ex.r.Envs.Key(ex.p.EnvSpec(m))], SDKDir: ex.r.SDKDir, Sandbox: ex.r.Sandbox,
-		ProjectDir: ex.p.Dir, SpecDir: ex.shm, WorkRoot: ex.workRoot, Network: m.InternetAccess, Egress: ex.r.Egress, Pool: ex.r.Pool,
+		ProjectDir: ex.p.Dir, SpecDir: ex.shm, WorkRoot: ex.workRoot, StoreDir: ex.storeDir, Network: m.InternetAccess, Egress: ex.r.Egress, Pool: ex.r.Pool,
 		Limits: rt.Limits{Memory: ex.memoryLimit(m), Processes: ex.r.Limits.Processes, Disk: ex.r.Limits.Disk}}
 	if ex.r.Cache != nil {
 		o.ReadOnly = append(o.ReadOnly, ex.r.Cache.EntriesDir()) // inputs served from the cache
@@ -362,13 +367,9 @@ func indent(s string) string {
 
 func (ex *execution) materialize(ctx context.Context, st *Step, path string, w table.ParquetWriter, reuse *table.DataFiles) (*table.MaterializeResult, error) {
 	m := st.Model
-	filter := ""
-	if m.OverwriteFilter != nil {
-		filter = *m.OverwriteFilter
-	}
 	res, err := ex.r.Tables.Materialize(ctx, ex.session, table.MaterializeRequest{
 		Ident: st.Output, Path: path, Strategy: table.Strategy(m.Strategy), PartitionBy: strings.Join(m.PartitionedBy, ", "),
-		OverwriteFilter: filter, Properties: map[string]string{"tarn.project": ex.p.Name, "tarn.model": m.Name, "tarn.run_id": ex.res.RunID},
+		OverwriteFilter: st.OverwriteFilter, Properties: map[string]string{"tarn.project": ex.p.Name, "tarn.model": m.Name, "tarn.run_id": ex.res.RunID},
 		Writer: w, Reuse: reuse,
 	})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/runtime"
+	"github.com/tarnhq/tarn/table"
 )
 
 // DuckDBVersion is the DuckDB Python package SQL models run with (the same
@@ -65,6 +66,9 @@ type Step struct {
 	Lake     []LakeInput
 	Upstream []UpstreamInput
 	Output   tarn.TableIdent // the table a materialized model writes
+	// OverwriteFilter is the model's overwrite_filter with its run
+	// parameters bound (see Plan.BindParams).
+	OverwriteFilter string
 }
 
 // Materialized reports whether the step writes a table.
@@ -108,6 +112,11 @@ func (p *Project) Plan(lake Lake) (*Plan, error) {
 		if in.Ref == nil {
 			if _, ok := models[in.Name]; ok {
 				if in.Name == m.Name {
+					// A model that writes into a lake table may read that
+					// table: it reads it at the run's base commit.
+					if ident, err := tarn.ParseTableIdent(in.Name, p.Defaults.Namespace); err == nil && lake.Tables[ident.Key()] && m.Strategy != "NONE" {
+						return nil, &LakeInput{Param: in.Param, Table: ident, Columns: in.Columns, Filter: filter}
+					}
 					errs = append(errs, ProjectError{File: m.File, Line: in.Line, Msg: fmt.Sprintf("%s reads its own output %q", m.Name, in.Name)})
 					return nil, nil
 				}
@@ -132,6 +141,9 @@ func (p *Project) Plan(lake Lake) (*Plan, error) {
 	}
 	build := func(m *Model) *Step {
 		st := &Step{Model: m, Output: tarn.TableIdent{Namespace: p.Defaults.Namespace, Name: m.Name}}
+		if m.OverwriteFilter != nil {
+			st.OverwriteFilter = *m.OverwriteFilter
+		}
 		for _, in := range m.Inputs {
 			up, li := resolve(m, in)
 			if up != nil {
@@ -147,17 +159,15 @@ func (p *Project) Plan(lake Lake) (*Plan, error) {
 	byName := map[string]*Step{}
 	for _, m := range p.Models {
 		byName[m.Name] = build(m)
-		key := byName[m.Name].Output.Key()
-		if lake.Tables[key] {
-			want := p.Name + "/" + m.Name
-			if got := lake.Producer(byName[m.Name].Output); got != want || m.Strategy == "NONE" {
-				who := "not written by tarn run"
-				if got != "" {
-					who = "written by " + got
-				}
-				errs = append(errs, ProjectError{File: m.File, Line: m.Line, Msg: fmt.Sprintf(
-					"model %s has the same name as the lake table %s at %s (%s): rename the model or the table", m.Name, key, lake.Ref, who)})
-			}
+		// A materialized model writes into a lake table of its name, whoever
+		// made it (an import, another project): appending to ingested
+		// tables is the everyday case. Only a model that is not
+		// materialized is ambiguous: inputs named like it would read the
+		// model, not the table.
+		if key := byName[m.Name].Output.Key(); lake.Tables[key] && m.Strategy == "NONE" {
+			errs = append(errs, ProjectError{File: m.File, Line: m.Line, Msg: fmt.Sprintf(
+				"model %s has the same name as the lake table %s at %s but is not materialized: inputs named %q would read the model, not the table; rename the model, or write it into the table (materialization_strategy=\"APPEND\" or \"REPLACE\")",
+				m.Name, key, lake.Ref, m.Name)})
 		}
 	}
 	plan := &Plan{}
@@ -235,4 +245,36 @@ func (p *Project) Lint(plan *Plan) []string {
 		}
 	}
 	return w
+}
+
+// BindParams binds the run parameters ($name) in every filter of the plan:
+// the inputs' filters and the overwrite filters (see table.BindFilter).
+func (pl *Plan) BindParams(params map[string]any) error {
+	bind := func(m *Model, f *string) error {
+		if !strings.Contains(*f, "$") {
+			return nil
+		}
+		bound, err := table.BindFilter(*f, params)
+		if err != nil {
+			return fmt.Errorf("%s (%s:%d): %w", m.Name, m.File, m.Line, err)
+		}
+		*f = bound
+		return nil
+	}
+	for _, st := range append(append([]*Step{}, pl.Steps...), pl.Expectations...) {
+		if err := bind(st.Model, &st.OverwriteFilter); err != nil {
+			return err
+		}
+		for i := range st.Lake {
+			if err := bind(st.Model, &st.Lake[i].Filter); err != nil {
+				return err
+			}
+		}
+		for i := range st.Upstream {
+			if err := bind(st.Model, &st.Upstream[i].Filter); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

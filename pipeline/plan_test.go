@@ -123,6 +123,23 @@ func TestProject_Plan(t *testing.T) {
 	}
 }
 
+// TestProject_WritesIntoLakeTables: a materialized model may write into a
+// lake table it did not make, and read that table (at the run's base).
+func TestProject_WritesIntoLakeTables(t *testing.T) {
+	p, err := load(t, map[string]string{"m.py": "import tarn\n\n@tarn.model(materialization_strategy=\"APPEND\")\ndef zones(old=tarn.Model(\"zones\", columns=[\"id\"])):\n    return old\n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := p.Plan(lake)
+	if err != nil {
+		t.Fatalf("a model appending to a lake table it did not make: %v", err)
+	}
+	st := plan.Steps[0]
+	if st.Output.Key() != "tarn.zones" || len(st.Lake) != 1 || st.Lake[0].Table.Key() != "tarn.zones" || st.Lake[0].Ref != "" || len(st.Deps) != 0 {
+		t.Fatalf("step %+v: lake %+v deps %v", st.Model.Name, st.Lake, st.Deps)
+	}
+}
+
 // TestProject_SQLOverwriteFilter: a quoted header value keeps the quotes
 // inside it, and an overwrite filter Iceberg can express is accepted.
 func TestProject_SQLOverwriteFilter(t *testing.T) {
@@ -151,8 +168,8 @@ func TestProject_Errors(t *testing.T) {
 			[]string{"cycle", "a -> b -> a"}},
 		{"DuplicateName", map[string]string{"m.py": "import tarn\n\n@tarn.model()\ndef dup():\n    pass\n", "dup.sql": "select 1"}, false,
 			[]string{"duplicate model name \"dup\"", "m.py:4", "dup.sql"}},
-		{"ModelShadowsLakeTable", map[string]string{"m.py": "import tarn\n\n@tarn.model(materialization_strategy=\"REPLACE\")\ndef zones():\n    pass\n"}, true,
-			[]string{"m.py:4", "same name as the lake table tarn.zones"}},
+		{"ModelShadowsLakeTable", map[string]string{"m.py": "import tarn\n\n@tarn.model()\ndef zones():\n    pass\n"}, true,
+			[]string{"m.py:4", "same name as the lake table tarn.zones", "not materialized", "APPEND"}},
 		{"UnknownInput", map[string]string{"m.py": "import tarn\n\n@tarn.model()\ndef f(x=tarn.Model(\"trip\")):\n    pass\n"}, true,
 			[]string{"m.py:4", `"trip"`, `did you mean "trips"`}},
 		{"UnknownParameter", map[string]string{"m.py": "import tarn\n\n@tarn.model()\ndef f(x=tarn.Parameter(\"max_miles\")):\n    pass\n"}, false,
@@ -165,6 +182,15 @@ func TestProject_Errors(t *testing.T) {
 			[]string{"q.sql", "overwrite_filter of q", "comparison of two columns"}},
 		{"OverwriteFilterSyntax", map[string]string{"q.sql": "-- tarn: materialization_strategy=OVERWRITE_PARTITIONS, overwrite_filter=\"a >\"\nselect 1 as a"}, false,
 			[]string{"q.sql", "overwrite_filter of q", "expected a column name or a literal value"}},
+		{"UndeclaredFilterParameter", map[string]string{"m.py": "import tarn\n\n@tarn.model()\ndef f(x=tarn.Model(\"trips\", filter=\"miles > $min_mile\")):\n    pass\n",
+			"tarn_project.yml": "name: x\nparameters:\n  min_miles: {type: float, default: 1}\n"}, false,
+			[]string{"m.py:4", `parameter "min_mile"`, `did you mean "min_miles"`}},
+		{"InputFilterParameterShape", map[string]string{"m.py": "import tarn\n\n@tarn.model()\ndef f(x=tarn.Model(\"trips\", filter=\"miles > $min $min\")):\n    pass\n",
+			"tarn_project.yml": "name: x\nparameters:\n  min: {type: float, default: 1}\n"}, false,
+			[]string{"m.py:4", "filter 'miles > $min $min'", "expected AND, OR"}},
+		{"OverwriteFilterParameterShape", map[string]string{"q.sql": "-- tarn: materialization_strategy=OVERWRITE_PARTITIONS, overwrite_filter=\"day = $day $day\"\nselect 1 as day",
+			"tarn_project.yml": "name: x\nparameters:\n  day: {type: str, default: '2024-01-01'}\n"}, false,
+			[]string{"q.sql", "overwrite_filter of q"}},
 		{"BadYAML", map[string]string{"tarn_project.yml": "name: x\ndefaults:\n  pythn: 3.11\n"}, false, []string{"tarn_project.yml:3", "pythn"}},
 		{"BadParamType", map[string]string{"tarn_project.yml": "name: x\nparameters:\n  n: {type: complex}\n"}, false, []string{"unknown type"}},
 	}
@@ -208,4 +234,40 @@ func TestProject_Errors(t *testing.T) {
 			t.Fatal("discovery executed user code")
 		}
 	})
+}
+
+// TestProject_FileLayouts: the other spelling of the project file, its
+// project: {id, name} layout, include_paths, and the parameter options.
+func TestProject_FileLayouts(t *testing.T) {
+	dir := t.TempDir() // a syntax error outside include_paths does not count
+	os.MkdirAll(filepath.Join(dir, "models"), 0o755)
+	os.MkdirAll(filepath.Join(dir, "scratch"), 0o755)
+	os.WriteFile(filepath.Join(dir, "models", "a.py"), []byte("import tarn\n\n@tarn.model()\ndef a(n=tarn.Parameter(\"n\")):\n    pass\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "scratch", "b.py"), []byte("import tarn\n\n@tarn.model()\ndef b(:\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "tarn_project.yaml"), []byte("project:\n  id: 1f2e\n  name: layout\ninclude_paths: [models]\nparameters:\n  n:\n    type: str\n    required: true\n    description: the zone to keep\n"), 0o644)
+	d := &pipeline.Discoverer{SDKDir: sdkDir}
+	got, err := d.Load(context.Background(), dir)
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	if got.Name != "layout" || len(got.Models) != 1 || got.Models[0].Name != "a" || got.Parameters["n"].Type != "string" {
+		t.Fatalf("project %q, models %d, parameter %+v", got.Name, len(got.Models), got.Parameters["n"])
+	}
+	if _, err := got.ResolveParams(nil); err == nil || !strings.Contains(err.Error(), `parameter "n" is required`) || !strings.Contains(err.Error(), "the zone to keep") {
+		t.Fatalf("a required parameter without a value: %v", err)
+	}
+	if params, err := got.ResolveParams(map[string]string{"n": "a"}); err != nil || params["n"] != "a" {
+		t.Fatalf("with the parameter: %v %v", params, err)
+	}
+	// Another tool's project file is named in the error.
+	other := t.TempDir()
+	os.WriteFile(filepath.Join(other, "acme_project.yml"), []byte("project: {id: x}\n"), 0o644)
+	if _, err := d.Load(context.Background(), other); err == nil || !strings.Contains(err.Error(), "acme_project.yml") || !strings.Contains(err.Error(), "rename it to tarn_project.yml") {
+		t.Fatalf("another tool's project file: %v", err)
+	}
+	// Both spellings at once is an error.
+	os.WriteFile(filepath.Join(dir, "tarn_project.yml"), []byte("name: x\n"), 0o644)
+	if _, err := d.Load(context.Background(), dir); err == nil || !strings.Contains(err.Error(), "keep one") {
+		t.Fatalf("two project files: %v", err)
+	}
 }

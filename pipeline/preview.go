@@ -9,7 +9,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 )
 
-// previewArrow renders the first rows of an Arrow IPC file as a table.
+// previewArrow renders the first rows rows of an Arrow file (the last
+// -rows when rows is negative) as a table.
 func previewArrow(path string, rows int) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -29,15 +30,33 @@ func previewArrow(path string, rows int) (string, error) {
 		head = append(head, fmt.Sprintf("%s (%s)", f.Name, f.Type))
 	}
 	fmt.Fprintln(tw, strings.Join(head, "\t"))
+	// rows < 0 shows the last -rows rows: count them first.
+	var total, skip int64
+	if rows < 0 {
+		for i := 0; i < r.NumRecords(); i++ {
+			rec, err := r.RecordAt(i)
+			if err != nil {
+				return "", err
+			}
+			total += rec.NumRows()
+			rec.Release()
+		}
+		rows = -rows
+		skip = max(0, total-int64(rows))
+		total = 0
+	}
 	shown := 0
-	var total int64
 	for i := 0; i < r.NumRecords(); i++ {
 		rec, err := r.RecordAt(i)
 		if err != nil {
 			return "", err
 		}
+		first := int64(0)
+		if skip > total {
+			first = min(skip-total, rec.NumRows())
+		}
 		total += rec.NumRows()
-		for row := 0; row < int(rec.NumRows()) && shown < rows; row++ {
+		for row := int(first); row < int(rec.NumRows()) && shown < rows; row++ {
 			cells := make([]string, rec.NumCols())
 			for c := range cells {
 				col := rec.Column(c)

@@ -16,8 +16,12 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// ProjectFile is the name of a project's configuration file.
-const ProjectFile = "tarn_project.yml"
+// ProjectFile is the name of a project's configuration file
+// (tarn_project.yaml is read too).
+const ProjectFile = tarn.ProjectFile
+
+// projectFileNames are the names a project file may have.
+var projectFileNames = []string{ProjectFile, "tarn_project.yaml"}
 
 // Project is a discovered project.
 type Project struct {
@@ -26,6 +30,7 @@ type Project struct {
 	Defaults     Defaults
 	Parameters   map[string]ParamDecl
 	Index        IndexDecl
+	IncludePaths []string // only the models of these files and folders count (all: none given)
 	Models       []*Model
 	Expectations []*Model
 	Warnings     []string
@@ -42,9 +47,11 @@ type Defaults struct {
 
 // ParamDecl declares a run parameter.
 type ParamDecl struct {
-	Type        string `yaml:"type"` // string, int, float, bool
+	Type        string `yaml:"type"` // string (or str), int, float, bool
 	Default     any    `yaml:"default"`
 	Description string `yaml:"description"`
+	// Required: a run without a value for it fails before anything runs.
+	Required bool `yaml:"required"`
 }
 
 // IndexDecl says where Python packages come from.
@@ -55,10 +62,18 @@ type IndexDecl struct {
 }
 
 type projectYAML struct {
-	Name       string               `yaml:"name"`
+	Name string `yaml:"name"`
+	// Project is the other layout of the name: project: {id, name}.
+	Project *struct {
+		ID   string `yaml:"id"`
+		Name string `yaml:"name"`
+	} `yaml:"project"`
 	Defaults   Defaults             `yaml:"defaults"`
 	Parameters map[string]ParamDecl `yaml:"parameters"`
 	Index      IndexDecl            `yaml:"index"`
+	// IncludePaths, when set, are the only files and folders (relative to
+	// the project, globs allowed) whose models count.
+	IncludePaths []string `yaml:"include_paths"`
 }
 
 // ProjectError is one problem in a project, located in a file.
@@ -108,13 +123,26 @@ func (es ProjectErrors) err() error {
 
 var lineRe = regexp.MustCompile(`line (\d+)`)
 
-// readProjectFile reads and validates tarn_project.yml.
+// readProjectFile reads and validates tarn_project.yml (or .yaml).
 func readProjectFile(dir string) (*Project, error) {
-	path := filepath.Join(dir, ProjectFile)
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, tarn.Errorf(tarn.EINVALID, "%s has no %s: is it a tarn project? (`tarn init %s` creates one)", dir, ProjectFile, dir)
+	var found []string
+	for _, name := range projectFileNames {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			found = append(found, name)
+		}
 	}
+	switch len(found) {
+	case 0:
+		if others, _ := filepath.Glob(filepath.Join(dir, "*_project.y*ml")); len(others) > 0 {
+			other := filepath.Base(others[0])
+			return nil, tarn.Errorf(tarn.EINVALID, "%s has %s but no %s: rename it to %s (tarn reads the same keys: project, parameters, include_paths)", dir, other, ProjectFile, ProjectFile)
+		}
+		return nil, tarn.Errorf(tarn.EINVALID, "%s has no %s: is it a tarn project? (`tarn init %s` creates one)", dir, ProjectFile, dir)
+	case 2:
+		return nil, tarn.Errorf(tarn.EINVALID, "%s has both %s and %s: keep one", dir, found[0], found[1])
+	}
+	path := filepath.Join(dir, found[0])
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
@@ -128,10 +156,23 @@ func readProjectFile(dir string) (*Project, error) {
 		}
 		return nil, ProjectErrors{{File: ProjectFile, Line: line, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}}.err()
 	}
-	p := &Project{Dir: dir, Name: y.Name, Defaults: y.Defaults, Parameters: y.Parameters, Index: y.Index}
+	p := &Project{Dir: dir, Name: y.Name, Defaults: y.Defaults, Parameters: y.Parameters, Index: y.Index, IncludePaths: y.IncludePaths}
 	var errs ProjectErrors
+	if p.Name == "" && y.Project != nil {
+		p.Name = y.Project.Name
+		if p.Name == "" {
+			p.Name = y.Project.ID
+		}
+	}
 	if p.Name == "" {
 		p.Name = filepath.Base(dir)
+	}
+	for _, inc := range p.IncludePaths {
+		if inc == "" || filepath.IsAbs(inc) || strings.HasPrefix(filepath.Clean(inc), "..") {
+			errs = append(errs, ProjectError{File: ProjectFile, Msg: fmt.Sprintf("include_paths: %s must be a path inside the project", tarn.Quote(inc))})
+		} else if _, err := filepath.Match(inc, ""); err != nil {
+			errs = append(errs, ProjectError{File: ProjectFile, Msg: fmt.Sprintf("include_paths: %s is not a valid glob: %v", tarn.Quote(inc), err)})
+		}
 	}
 	if p.Defaults.Python == "" {
 		p.Defaults.Python = "3.11"
@@ -154,13 +195,16 @@ func readProjectFile(dir string) (*Project, error) {
 	}
 	for name, d := range p.Parameters {
 		switch d.Type {
-		case "":
+		case "", "str", "string":
 			d.Type = "string"
 			p.Parameters[name] = d
-		case "string", "int", "float", "bool":
+		case "int", "float", "bool":
 		default:
 			errs = append(errs, ProjectError{File: ProjectFile, Msg: fmt.Sprintf("parameter %q has unknown type %q (use string, int, float or bool)", name, d.Type)})
 			continue
+		}
+		if d.Required && d.Default != nil {
+			errs = append(errs, ProjectError{File: ProjectFile, Msg: fmt.Sprintf("parameter %q is required and has a default: drop one of the two", name)})
 		}
 		if d.Default != nil {
 			if _, err := convertParam(d.Type, fmt.Sprint(d.Default)); err != nil {
@@ -250,6 +294,9 @@ func (p *Project) ResolveParams(given map[string]string) (map[string]any, error)
 			continue
 		}
 		d := p.Parameters[n]
+		if d.Required {
+			return nil, tarn.Errorf(tarn.EINVALID, "parameter %q is required: pass --param %s=VALUE%s", n, n, describe(d))
+		}
 		if d.Default == nil {
 			if p.paramUsed(n) {
 				return nil, tarn.Errorf(tarn.EINVALID, "parameter %q has no default: pass --param %s=VALUE", n, n)
@@ -260,6 +307,34 @@ func (p *Project) ResolveParams(given map[string]string) (map[string]any, error)
 		out[n] = val
 	}
 	return out, nil
+}
+
+func describe(d ParamDecl) string {
+	if d.Description == "" {
+		return ""
+	}
+	return " (" + d.Description + ")"
+}
+
+// Included says whether a project file's models count (include_paths).
+func (p *Project) Included(file string) bool {
+	if len(p.IncludePaths) == 0 {
+		return true
+	}
+	file = filepath.ToSlash(file)
+	for _, inc := range p.IncludePaths {
+		inc = strings.TrimSuffix(filepath.ToSlash(filepath.Clean(inc)), "/")
+		if inc == "." || file == inc || strings.HasPrefix(file, inc+"/") {
+			return true
+		}
+		if ok, _ := filepath.Match(inc, file); ok {
+			return true
+		}
+		if ok, _ := filepath.Match(inc, strings.SplitN(file, "/", 2)[0]); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // paramUsed reports whether a model needs a value for the parameter (uses

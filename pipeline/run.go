@@ -53,9 +53,11 @@ type RunOptions struct {
 	Params  map[string]string
 	DryRun  bool
 	Strict  bool
-	Preview int // rows of each output to show (0: none)
-	Author  string
-	NoCache bool // run every step and scan; neither read nor write the cache
+	Preview int // rows of each output to show: the first N, the last -N (0: none)
+	// Namespace overrides the project's default namespace for this run.
+	Namespace string
+	Author    string
+	NoCache   bool // run every step and scan; neither read nor write the cache
 }
 
 func (r *Runner) emit(e tarn.RunEvent) {
@@ -78,6 +80,12 @@ func (r *Runner) Run(ctx context.Context, p *Project, opts RunOptions) (*tarn.Ru
 	defer r.Envs.Wait() // no background work on environments outlives the run
 	cat := r.Tables.Catalog()
 	res := &tarn.RunResult{RunID: newRunID(), Project: p.Name, Target: opts.Ref, DryRun: opts.DryRun, Isolation: string(r.isolation())}
+	if opts.Namespace != "" {
+		if err := tarn.ValidateNamespace(opts.Namespace); err != nil {
+			return nil, err
+		}
+		p.Defaults.Namespace = opts.Namespace
+	}
 	head, err := cat.BranchHead(ctx, opts.Ref)
 	if err != nil {
 		return nil, err
@@ -99,6 +107,9 @@ func (r *Runner) Run(ctx context.Context, p *Project, opts RunOptions) (*tarn.Ru
 	}
 	plan, err := p.Plan(lake)
 	if err != nil {
+		return nil, err
+	}
+	if err := plan.BindParams(params); err != nil {
 		return nil, err
 	}
 	if warnings := p.Lint(plan); len(warnings) > 0 {
@@ -150,6 +161,9 @@ func (r *Runner) Run(ctx context.Context, p *Project, opts RunOptions) (*tarn.Ru
 		defer os.RemoveAll(ex.outDir)
 		ex.workRoot = ex.outDir
 	}
+	if ex.storeDir, err = newStoreDir(ex.workRoot, r.Sandbox); err != nil {
+		return nil, err
+	}
 	runErr := ex.computeKeys(ctx)
 	if runErr == nil {
 		ex.prewarm()
@@ -190,6 +204,17 @@ func (r *Runner) checkMemory(p *Project, plan *Plan) error {
 		return tarn.Errorf(tarn.EINVALID, "this server gives a step at most %s of memory: %s; lower @tarn.resources(memory=...)", table.FormatBytes(r.MaxMemory), strings.Join(over, ", "))
 	}
 	return nil
+}
+
+// newStoreDir creates the run's key-value store folder (tarn.store), which
+// every worker of the run writes; it goes with the run's other folders.
+func newStoreDir(workRoot string, sb *rt.Sandbox) (string, error) {
+	dir := filepath.Join(workRoot, "store")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("create the run's store: %w", err)
+	}
+	os.Chmod(workRoot, 0o755)
+	return dir, sb.Own(dir)
 }
 
 func (r *Runner) isolation() rt.Isolation {

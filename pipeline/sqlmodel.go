@@ -70,6 +70,13 @@ func discoverSQL(dir string) ([]*Model, ProjectErrors) {
 				}
 			}
 		}
+		seenParam := map[string]bool{}
+		for _, t := range sqlTokens(string(data)) {
+			if name := strings.TrimPrefix(t.text, "$"); t.param && !seenParam[name] {
+				seenParam[name] = true // bound by DuckDB as a value ($name), never spliced into the text
+				m.Parameters = append(m.Parameters, ParamRef{Param: name, Name: name, Line: t.line})
+			}
+		}
 		refs, err := sqlTableRefs(string(data))
 		if err != nil {
 			errs = append(errs, ProjectError{File: rel, Msg: err.Error()})
@@ -180,6 +187,7 @@ func sqlTableRefs(sql string) ([]sqlRef, error) {
 type sqlToken struct {
 	text  string
 	ident bool
+	param bool // $name: a run parameter
 	line  int
 }
 
@@ -225,6 +233,13 @@ func sqlTokens(s string) []sqlToken {
 			line += strings.Count(s[i:min(j+1, len(s))], "\n")
 			toks = append(toks, sqlToken{text: "'", line: line})
 			i = j + 1
+		case c == '$' && i+1 < len(s) && (s[i+1] == '_' || s[i+1] >= 'a' && s[i+1] <= 'z' || s[i+1] >= 'A' && s[i+1] <= 'Z'):
+			j := i + 1
+			for j < len(s) && (s[j] == '_' || s[j] >= 'a' && s[j] <= 'z' || s[j] >= 'A' && s[j] <= 'Z' || s[j] >= '0' && s[j] <= '9') {
+				j++
+			}
+			toks = append(toks, sqlToken{text: s[i:j], param: true, line: line})
+			i = j
 		case c == '"' || c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
 			start, startLine := i, line
 			var b strings.Builder

@@ -20,17 +20,20 @@ import (
 
 // StepSpec is what a worker is asked to do (written as JSON for it).
 type StepSpec struct {
-	Kind        string               `json:"kind"` // model, expectation, sql
-	ProjectDir  string               `json:"project_dir"`
-	File        string               `json:"file,omitempty"`
-	Function    string               `json:"function,omitempty"`
-	Name        string               `json:"name"`
-	Inputs      map[string]InputSpec `json:"inputs"`
-	Parameters  map[string]any       `json:"parameters"`
-	SQL         string               `json:"sql,omitempty"`
-	Output      string               `json:"output,omitempty"`
-	Result      string               `json:"result"`
-	MemoryLimit int64                `json:"memory_limit_bytes"`
+	Kind       string               `json:"kind"` // model, expectation, sql
+	ProjectDir string               `json:"project_dir"`
+	File       string               `json:"file,omitempty"`
+	Function   string               `json:"function,omitempty"`
+	Name       string               `json:"name"`
+	Inputs     map[string]InputSpec `json:"inputs"`
+	Parameters map[string]any       `json:"parameters"`
+	SQL        string               `json:"sql,omitempty"`
+	Output     string               `json:"output,omitempty"`
+	Result     string               `json:"result"`
+	// Store is the run's key-value store folder as the worker sees it
+	// (tarn.store; set by RunWorker from WorkerOptions.StoreDir).
+	Store       string `json:"store,omitempty"`
+	MemoryLimit int64  `json:"memory_limit_bytes"`
 	// AddressSpace, when set, is the RLIMIT_AS the worker sets before the
 	// user code runs (where no cgroup bounds memory).
 	AddressSpace int64 `json:"address_space_bytes,omitempty"`
@@ -87,7 +90,10 @@ type WorkerOptions struct {
 	// workers' directories under it are readable (upstream outputs).
 	WorkRoot string
 	ReadOnly []string // more directories the worker reads (e.g. the cache's entries)
-	Limits   Limits   // memory, processes, disk (Inputs is set per step)
+	// StoreDir, when set, is the run's key-value store (tarn.store): every
+	// worker of the run may write it.
+	StoreDir string
+	Limits   Limits // memory, processes, disk (Inputs is set per step)
 	// Network gives the worker the network: through Egress when set (a
 	// server's policy), else the host's own.
 	Network bool
@@ -116,6 +122,9 @@ const defaultTimeout = 10 * time.Minute
 
 // sandboxWorkDir is where a worker's own directory appears in bubblewrap.
 const sandboxWorkDir = "/tarn/work"
+
+// sandboxStore is where the run's store appears in bubblewrap.
+const sandboxStore = "/tarn/store"
 
 // RunWorker runs one step in its own process and waits for it. It returns
 // a *StepError when the user code fails, crashes, times out or exhausts
@@ -233,6 +242,12 @@ func writeSpec(spec *StepSpec, o WorkerOptions, wd *workDir) (string, error) {
 		s.Output = filepath.Join(wd.inside, filepath.Base(s.Output))
 	}
 	s.Result = filepath.Join(wd.inside, "result.json")
+	if o.StoreDir != "" {
+		s.Store = o.StoreDir
+		if wd.sandboxed {
+			s.Store = sandboxStore
+		}
+	}
 	spec.Result = filepath.Join(wd.host, "result.json")
 	if s.Output != "" {
 		spec.Output = wd.toHost(s.Output)
@@ -278,7 +293,12 @@ func workerCommand(o WorkerOptions, wd *workDir, workerArgs ...string) (argv, en
 	}
 	if wd.sandboxed {
 		c.Binds = map[string]string{sandboxWorkDir: wd.host}
+		if o.StoreDir != "" {
+			c.Binds[sandboxStore] = o.StoreDir
+		}
 		c.Tmp = wd.scratch
+	} else if o.StoreDir != "" {
+		c.Writable = append(c.Writable, o.StoreDir)
 	}
 	env = workerEnv(o, wd.scratchInside())
 	if o.Network && o.Egress != nil && bubblewrapped(o) {

@@ -152,12 +152,20 @@ func (s *Server) receiveProject(r *http.Request, req *tarn.RunRequest, check fun
 	if err == nil && !got {
 		err = tarn.Errorf(tarn.EINVALID, "a run upload needs a \"request\" part and a \"project\" part (the project as tar.gz)")
 	}
-	if err == nil {
-		if st, serr := os.Stat(filepath.Join(dir, "project", tarn.ProjectFile)); serr != nil || !st.Mode().IsRegular() {
-			err = tarn.Errorf(tarn.EINVALID, "the project has no %s at its root: is it a tarn project? (`tarn init NAME` creates one; run `tarn run -p DIR` on the folder that holds it)", tarn.ProjectFile)
-		}
+	if err == nil && !hasProjectFile(filepath.Join(dir, "project")) {
+		err = tarn.Errorf(tarn.EINVALID, "the project has no %s at its root: is it a tarn project? (`tarn init NAME` creates one; run `tarn run -p DIR` on the folder that holds it)", tarn.ProjectFile)
 	}
 	return dir, err
+}
+
+// hasProjectFile says whether dir holds a project file (.yml or .yaml).
+func hasProjectFile(dir string) bool {
+	for _, name := range []string{tarn.ProjectFile, strings.TrimSuffix(tarn.ProjectFile, ".yml") + ".yaml"} {
+		if st, err := os.Stat(filepath.Join(dir, name)); err == nil && st.Mode().IsRegular() {
+			return true
+		}
+	}
+	return false
 }
 
 // DefaultMaxProjectFiles is the default cap on a project archive's entries.

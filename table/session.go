@@ -233,7 +233,7 @@ func (ss *Session) checkNew(ctx context.Context, ident tarn.TableIdent) error {
 	} else if e != nil {
 		return fmt.Errorf("%w: %s", icecat.ErrTableAlreadyExists, ident)
 	}
-	return ss.checkTwin(ctx, "table", ident.Key())
+	return ss.checkTwin(ctx, tarn.ResourceTable, ident.Key())
 }
 
 // CommitTable implements catalog.Catalog: validates the requirements
@@ -482,7 +482,7 @@ func (ss *Session) RenameTable(ctx context.Context, from, to icetable.Identifier
 		return nil, fmt.Errorf("%w: %s", icecat.ErrTableAlreadyExists, dst)
 	}
 	if !strings.EqualFold(src.Key(), dst.Key()) {
-		if err := ss.checkTwin(ctx, "table", dst.Key()); err != nil {
+		if err := ss.checkTwin(ctx, tarn.ResourceTable, dst.Key()); err != nil {
 			return nil, err
 		}
 	}
@@ -566,7 +566,7 @@ func (ss *Session) checkTwin(ctx context.Context, what, key string) error {
 	for k := range all {
 		if k != key && strings.EqualFold(k, key) {
 			return tarn.Errorf(tarn.EEXISTS, "%s %s differs only in case from the existing %s %s on %s, and SQL does not tell them apart: choose another name",
-				what, key, what, k, ss.branch)
+				what, key, what, k, ss.branch).About(what)
 		}
 	}
 	return nil

@@ -48,7 +48,7 @@ func (ss *Session) CreateNamespace(ctx context.Context, namespace icetable.Ident
 	} else if e != nil {
 		return fmt.Errorf("%w: %s", icecat.ErrNamespaceAlreadyExists, ns)
 	}
-	if err := ss.checkTwin(ctx, "namespace", tarn.NamespaceKey(ns)); err != nil {
+	if err := ss.checkTwin(ctx, tarn.ResourceNamespace, tarn.NamespaceKey(ns)); err != nil {
 		return err
 	}
 	e := &tarn.Entry{Kind: tarn.EntryNamespace}

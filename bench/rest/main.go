@@ -139,10 +139,10 @@ var target = icetable.Identifier{"bench", "target"}
 
 // catalogSetup is one catalog of n tables behind tarn serve's handler.
 type catalogSetup struct {
-	n      int
-	s      *served
-	client *rest.Catalog
-	uuid   uuid.UUID
+	n                                      int
+	s                                      *served
+	client                                 *rest.Catalog
+	uuid                                   uuid.UUID
 	loadREST, loadGo, commitREST, commitGo []time.Duration
 }
 

@@ -21,7 +21,7 @@ Only branches can be written; main always exists.`,
   tarn branch diff dev
   tarn branch merge dev --into main -m "publish cleaned trips"`,
 	}
-	cmd.AddCommand(a.branchLs(), a.branchCreate(), a.branchRm(), a.branchRename(), a.branchMerge(), a.branchDiff())
+	cmd.AddCommand(a.branchLs(), a.branchGet(), a.branchCreate(), a.branchRm(), a.branchRename(), a.branchMerge(), a.branchDiff())
 	return cmd
 }
 
@@ -93,7 +93,7 @@ func (a *app) createRef(ctx context.Context, kind tarn.RefKind, name, from strin
 	existed := false
 	if tarn.IsCode(err, tarn.EEXISTS) && ifNotExists {
 		if ref, err = a.svc.Refs.GetRef(ctx, name); err == nil && ref.Kind != kind {
-			err = tarn.Errorf(tarn.EEXISTS, "%q already exists as a %s", name, ref.Kind)
+			err = tarn.Errorf(tarn.EEXISTS, "%q already exists as a %s", name, ref.Kind).About(string(ref.Kind))
 		}
 		existed = true
 	}
@@ -106,6 +106,52 @@ func (a *app) createRef(ctx context.Context, kind tarn.RefKind, name, from strin
 			return
 		}
 		fmt.Fprintf(w, "created %s %s at %s (from %s)\n", kind, name, tarn.ShortHash(ref.Commit), from)
+	})
+}
+
+// refDetail is a branch or tag with its head commit.
+type refDetail struct {
+	tarn.Ref
+	Head   *tarn.Commit `json:"head"`
+	Active bool         `json:"active,omitempty"`
+}
+
+func (a *app) branchGet() *cobra.Command {
+	return &cobra.Command{
+		Use: "get NAME", Aliases: []string{"show"},
+		Short:   "Show a branch: its head commit, author, time and message",
+		Example: "  tarn branch get main\n  tarn branch get alice.dev -o json",
+		Args:    exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.showRef(cmd.Context(), tarn.KindBranch, args[0])
+		},
+	}
+}
+
+// showRef prints one ref of kind and its head.
+func (a *app) showRef(ctx context.Context, kind tarn.RefKind, name string) error {
+	if err := a.open(ctx); err != nil {
+		return err
+	}
+	ref, err := a.svc.Refs.GetRef(ctx, name)
+	if err == nil && ref.Kind != kind {
+		err = tarn.Errorf(tarn.ENOTFOUND, "%q is a %s, not a %s", name, ref.Kind, kind).About(string(kind))
+	}
+	if err != nil {
+		return err
+	}
+	head, err := a.svc.Refs.GetCommit(ctx, ref.Commit)
+	if err != nil {
+		return err
+	}
+	d := refDetail{Ref: *ref, Head: head, Active: kind == tarn.KindBranch && a.activeBranch() == name}
+	return a.emit(d, func(w io.Writer) {
+		active := ""
+		if d.Active {
+			active = " (active)"
+		}
+		fmt.Fprintf(w, "%s %s%s\ncommit %s\nAuthor: %s\nDate:   %s (%s)\n\n    %s\n", kind, name, active, head.Hash, head.Author,
+			head.Time.Local().Format("2006-01-02 15:04:05 -0700"), ago(head.Time), strings.ReplaceAll(head.Message, "\n", "\n    "))
 	})
 }
 
@@ -355,10 +401,39 @@ func (a *app) tagCommand() *cobra.Command {
 	}
 	create.Flags().StringVar(&ref, "ref", "", "ref to tag (default: the active branch)")
 	create.Flags().BoolVar(&ifNotExists, "if-not-exists", false, "succeed if the tag exists already")
+	rename := &cobra.Command{
+		Use: "rename OLD NEW", Aliases: []string{"mv"}, Short: "Rename a tag (it keeps its commit)",
+		Example: "  tarn tag rename v1 release-1", Args: exactArgs("OLD", "NEW"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if err := a.open(ctx); err != nil {
+				return err
+			}
+			old, err := a.svc.Refs.GetRef(ctx, args[0])
+			if err == nil && old.Kind != tarn.KindTag {
+				err = tarn.Errorf(tarn.EINVALID, "%q is a %s: `tarn branch rename` renames branches", args[0], old.Kind)
+			}
+			if err != nil {
+				return err
+			}
+			ref, err := a.svc.Refs.RenameTag(ctx, args[0], args[1])
+			if err != nil {
+				return err
+			}
+			return a.emit(ref, func(w io.Writer) {
+				fmt.Fprintf(w, "renamed tag %s to %s (%s)\n", args[0], args[1], tarn.ShortHash(ref.Commit))
+			})
+		},
+	}
+	get := &cobra.Command{
+		Use: "get NAME", Aliases: []string{"show"}, Short: "Show a tag and the commit it names",
+		Example: "  tarn tag get v1", Args: exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error { return a.showRef(cmd.Context(), tarn.KindTag, args[0]) },
+	}
 	cmd.AddCommand(&cobra.Command{
 		Use: "ls", Aliases: []string{"list"}, Short: "List tags", Example: "  tarn tag ls -o json", Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error { return a.listRefs(cmd.Context(), tarn.KindTag) },
-	}, create, &cobra.Command{
+	}, create, get, rename, &cobra.Command{
 		Use: "rm NAME", Aliases: []string{"delete"}, Short: "Delete a tag", Example: "  tarn tag rm v1", Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()

@@ -91,7 +91,7 @@ the home of a server directly.`,
 	}
 	logs.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing until the job ends")
 	cancel := &cobra.Command{
-		Use: "cancel ID", Short: "Cancel a queued or running job (its workers stop; nothing is published)",
+		Use: "cancel ID", Aliases: []string{"stop"}, Short: "Cancel a queued or running job (its workers stop; nothing is published); also: tarn job stop",
 		Example: "  tarn job cancel j20260101-120000-abcdef", Args: exactArgs("ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()

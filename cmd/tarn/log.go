@@ -14,8 +14,9 @@ func (a *app) logCommand() *cobra.Command {
 	var ref string
 	var limit int
 	cmd := &cobra.Command{
-		Use:   "log",
-		Short: "Show the commit history of a ref",
+		Use:     "log",
+		Aliases: []string{"commit", "commits"},
+		Short:   "Show the commit history of a ref (also: tarn commit)",
 		Example: `  tarn log
   tarn log --ref dev -n 5
   tarn log --ref "main@{2026-05-19T06:00:00Z}" -o json`,
@@ -63,10 +64,13 @@ func (a *app) logCommand() *cobra.Command {
 }
 
 func (a *app) checkoutCommand() *cobra.Command {
-	return &cobra.Command{
+	var create bool
+	var from string
+	cmd := &cobra.Command{
 		Use:   "checkout BRANCH",
-		Short: "Set the active branch (the default for every --ref)",
+		Short: "Set the active branch (the default for every --ref); -b creates it first",
 		Example: `  tarn checkout dev
+  tarn checkout -b alice.fix --from v1
   tarn checkout main`,
 		Args: exactArgs("BRANCH"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -74,21 +78,38 @@ func (a *app) checkoutCommand() *cobra.Command {
 			if err := a.open(ctx); err != nil {
 				return err
 			}
+			if create {
+				if _, err := a.svc.Refs.CreateRef(ctx, tarn.KindBranch, args[0], a.ref(from)); err != nil {
+					return err
+				}
+			} else if from != "" {
+				return &usageError{"--from is for -b (create the branch and check it out)"}
+			}
 			head, err := a.svc.Refs.BranchHead(ctx, args[0])
 			if err != nil {
 				if tarn.IsCode(err, tarn.EINVALID) {
-					return tarn.Errorf(tarn.EINVALID, "cannot check out %q: only branches can be checked out (create one with `tarn branch create NAME --from %s`)", args[0], args[0])
+					return tarn.Errorf(tarn.EINVALID, "cannot check out %q: only branches can be checked out (create one with `tarn checkout -b NAME --from %s`)", args[0], args[0])
+				}
+				if tarn.IsCode(err, tarn.ENOTFOUND) {
+					return tarn.Errorf(tarn.ENOTFOUND, "%v: `tarn checkout -b %s` creates it", err, args[0])
 				}
 				return err
 			}
 			if err := a.setActiveBranch(args[0]); err != nil {
 				return err
 			}
-			return a.emit(map[string]any{"active_branch": args[0], "commit": head.Hash}, func(w io.Writer) {
+			return a.emit(map[string]any{"active_branch": args[0], "commit": head.Hash, "created": create}, func(w io.Writer) {
+				if create {
+					fmt.Fprintf(w, "created branch %s at %s; it is now the active branch\n", args[0], head.ShortHash())
+					return
+				}
 				fmt.Fprintf(w, "active branch is now %s (at %s)\n", args[0], head.ShortHash())
 			})
 		},
 	}
+	cmd.Flags().BoolVarP(&create, "create", "b", false, "create the branch first (from --from, default the active branch)")
+	cmd.Flags().StringVar(&from, "from", "", "with -b: the ref to branch from (default: the active branch)")
+	return cmd
 }
 
 func (a *app) statusCommand() *cobra.Command {

@@ -74,9 +74,9 @@ SQL model aggregating them, and an expectation. Run it with ` + "`tarn run -p DI
 }
 
 func (a *app) runCommand() *cobra.Command {
-	var dir, ref string
+	var dir, ref, projectDir, namespace, preview string
 	var params []string
-	var dryRun, strict, preview, detach, noCache bool
+	var dryRun, strict, noStrict, detach, noCache bool
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run a project's models on a branch and publish the results all or nothing",
@@ -113,11 +113,23 @@ saves); so are scans of unchanged tables. --no-cache runs everything;
 				return err
 			}
 			previewRows := 0
-			if preview {
+			switch preview {
+			case "":
+			case "head":
 				previewRows = 5
+			case "tail":
+				previewRows = -5
+			default:
+				return &usageError{fmt.Sprintf("--preview %q: use --preview (the first rows), --preview head or --preview tail", preview)}
+			}
+			if noStrict {
+				strict = false
+			}
+			if projectDir != "" {
+				dir = projectDir
 			}
 			req := tarn.RunRequest{ProjectDir: dir, Ref: a.ref(ref), Params: given, DryRun: dryRun, Strict: strict,
-				Preview: previewRows, Author: a.commitInfo("").Author, NoCache: noCache}
+				Preview: previewRows, Author: a.commitInfo("").Author, NoCache: noCache, Namespace: namespace}
 			if detach {
 				job, err := a.svc.Jobs.SubmitRun(ctx, req)
 				if err != nil {
@@ -141,11 +153,15 @@ saves); so are scans of unchanged tables. --no-cache runs everything;
 	}
 	f := cmd.Flags()
 	f.StringVarP(&dir, "project", "p", ".", "project directory")
-	f.StringVar(&ref, "ref", "", "branch to run on and publish to (default: the active branch)")
+	f.StringVar(&projectDir, "project-dir", "", "project directory (the same as --project)")
+	f.StringVarP(&ref, "ref", "r", "", "branch to run on and publish to (default: the active branch)")
+	f.StringVar(&namespace, "namespace", "", "namespace the models write to and unqualified inputs resolve in (default: the project's defaults.namespace, else tarn)")
 	f.StringArrayVar(&params, "param", nil, "parameter value NAME=VALUE (repeatable)")
 	f.BoolVar(&dryRun, "dry-run", false, "run the steps but materialize and publish nothing")
 	f.BoolVar(&strict, "strict", false, "treat warnings (unpinned packages, discarded outputs) as errors")
-	f.BoolVar(&preview, "preview", false, "show the first rows of each output")
+	f.BoolVar(&noStrict, "no-strict", false, "warnings stay warnings (the default; overrides --strict)")
+	f.StringVar(&preview, "preview", "", "show 5 rows of each output: head (the first; also --preview alone) or tail (the last)")
+	f.Lookup("preview").NoOptDefVal = "head"
 	f.BoolVar(&detach, "detach", false, "with a server: start the run as a job, print its id and return at once")
 	f.BoolVar(&noCache, "no-cache", false, "run every step and scan; neither read nor write the cache")
 	return cmd

@@ -51,8 +51,12 @@ def _fetch(relation: Any) -> pa.Table:
     raise RuntimeError("this duckdb version offers no way to fetch Arrow tables")
 
 
-def run(sql: str, tables: Dict[str, pa.Table], memory_limit_bytes: int = 0) -> pa.Table:
-    """Run ``sql`` over ``tables`` (keyed by the names the SQL uses) and return the result."""
+def run(sql: str, tables: Dict[str, pa.Table], memory_limit_bytes: int = 0, parameters: Optional[Dict[str, Any]] = None) -> pa.Table:
+    """Run ``sql`` over ``tables`` (keyed by the names the SQL uses) and return the result.
+
+    ``$name`` in the SQL is the run parameter ``name``, bound by DuckDB as a
+    value (a prepared statement's parameter), never spliced into the text.
+    """
     import duckdb
 
     con = duckdb.connect(":memory:")
@@ -64,7 +68,7 @@ def run(sql: str, tables: Dict[str, pa.Table], memory_limit_bytes: int = 0) -> p
             # (in the step's scratch directory) instead of failing.
             con.execute(f"SET memory_limit = '{max(memory_limit_bytes * 3 // 4 // 2**20, 64)}MiB'")
         _register(con, tables)
-        relation = con.sql(sql)
+        relation = con.sql(sql, params=parameters) if parameters else con.sql(sql)
         if relation is None:
             raise ValueError("the SQL produced no result; a SQL model must end with a SELECT query")
         return _fetch(relation)

@@ -72,6 +72,7 @@ def test_models_expectations_params_imports(project):
         "internet_access": False,
         "columns": None,
         "cache_strategy": "AUTO",
+        "uses_store": False,
         "python": {"version": "3.11", "pip": {"pandas": "2.2.3"}},
         "resources": {"memory": "4GiB", "memory_bytes": 4 * 2**30, "timeout": 600},
     }
@@ -186,7 +187,7 @@ def test_syntax_error_with_line_and_column(project):
             "@tarn.model\ndef f(t=tarn.Model('x', where='a')): pass\n",
             2,
             25,
-            "has no argument 'where' (valid: name, columns, filter, ref)",
+            "has no argument 'where' (valid: name, columns, filter, ref, projection_schema)",
         ),
         (
             "@tarn.model\ndef f(t=tarn.Parameter('p', default=float)): pass\n",
@@ -380,3 +381,27 @@ def test_deeply_nested_code_is_reported_not_a_crash(project):
     assert sorted(m["name"] for m in found["models"]) == ["m", "user"]
     assert [e["file"] for e in found["errors"]] == ["deep.py"]
     assert "nested too deeply" in found["errors"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    "imports, message",
+    [
+        ("from tarn import Modle", "tarn has no 'Modle' (did you mean 'Model'?)"),
+        ("from tarn.standard_expectations import expect_column_no_null", "has no 'expect_column_no_null' (did you mean 'expect_column_no_nulls'?)"),
+        ("from tarn.nosuch import x", "there is no module tarn.nosuch"),
+        ("from tarn._worker import main", "there is no module tarn._worker"),
+    ],
+)
+def test_unknown_names_from_tarn(project, imports, message):
+    root = project({"m.py": "import tarn\n" + imports + "\n\n@tarn.model()\ndef m(): pass\n"})
+    errors = run_discover(root)["errors"]
+    assert len(errors) == 1 and errors[0]["line"] == 2 and message in errors[0]["message"], errors
+
+
+def test_known_names_from_tarn(project):
+    source = (
+        "import tarn\nfrom tarn import Model, expectations, standard_expectations\n"
+        "from tarn.standard_expectations import expect_column_no_nulls, expect_column_equal_concatenation\n"
+        "from tarn.expectations import no_nulls\n\n@tarn.model()\ndef m(): pass\n"
+    )
+    assert run_discover(project({"m.py": source}))["errors"] == []
