@@ -156,7 +156,7 @@ type RunRequest struct {
 	// Namespace, when set, is where the run's models write and where
 	// unqualified inputs resolve, instead of the project's default.
 	Namespace string `json:"namespace,omitempty"`
-	Author     string            `json:"author,omitempty"`
+	Author    string `json:"author,omitempty"`
 	// NoCache runs every step and scan, neither reading nor writing the cache.
 	NoCache bool `json:"no_cache,omitempty"`
 }
@@ -321,6 +321,8 @@ type Services struct {
 	Runs   RunService
 	Jobs   JobService
 	Users  UserService
+	// Secrets gives out the key secret parameters are sealed with.
+	Secrets SecretService
 	// Mode is "embedded" or "remote"; Location the home or the endpoint.
 	Mode, Location string
 	// Closer releases the services.
