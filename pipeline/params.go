@@ -45,6 +45,14 @@ var paramNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // paramFields are a declaration's keys, in the order a new one is written.
 var paramFields = []string{"type", "default", "value", "description", "required"}
 
+// CheckParamName says whether a parameter may be called name.
+func CheckParamName(name string) error {
+	if !paramNameRe.MatchString(name) {
+		return tarn.Errorf(tarn.EINVALID, "parameter name %s: use letters, digits and _, not starting with a digit (models read it as tarn.Parameter(\"NAME\"), SQL as $NAME)", tarn.Quote(name))
+	}
+	return nil
+}
+
 // ListParameters returns the parameters a project declares, by name.
 func ListParameters(dir string) ([]ParamInfo, error) {
 	p, err := readProjectFile(dir)
@@ -75,8 +83,8 @@ func paramInfo(name string, d ParamDecl) ParamInfo {
 // what changes are rewritten (the rest of the file, its comments and
 // blank lines stay), and the file is replaced atomically.
 func SetParameter(dir, name string, ch ParamChange) (*ParamInfo, error) {
-	if !paramNameRe.MatchString(name) {
-		return nil, tarn.Errorf(tarn.EINVALID, "parameter name %s: use letters, digits and _, not starting with a digit (models read it as tarn.Parameter(\"NAME\"), SQL as $NAME)", tarn.Quote(name))
+	if err := CheckParamName(name); err != nil {
+		return nil, err
 	}
 	path, text, d, err := openProjectYAML(dir)
 	if err != nil {
@@ -152,7 +160,7 @@ func RemoveParameter(dir, name string) error {
 
 // openProjectYAML reads and parses a project's file.
 func openProjectYAML(dir string) (path, text string, d *yamlDoc, err error) {
-	if path, err = projectFilePath(dir); err != nil {
+	if path, err = ProjectFilePath(dir); err != nil {
 		return "", "", nil, err
 	}
 	data, err := os.ReadFile(path)

@@ -168,9 +168,9 @@ func (es ProjectErrors) err() error {
 
 var lineRe = regexp.MustCompile(`line (\d+)`)
 
-// projectFilePath finds the project file of dir: tarn_project.yml or
+// ProjectFilePath finds the project file of dir: tarn_project.yml or
 // tarn_project.yaml, not both.
-func projectFilePath(dir string) (string, error) {
+func ProjectFilePath(dir string) (string, error) {
 	var found []string
 	for _, name := range projectFileNames {
 		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
@@ -192,7 +192,7 @@ func projectFilePath(dir string) (string, error) {
 
 // readProjectFile reads and validates tarn_project.yml (or .yaml).
 func readProjectFile(dir string) (*Project, error) {
-	path, err := projectFilePath(dir)
+	path, err := ProjectFilePath(dir)
 	if err != nil {
 		return nil, err
 	}
