@@ -157,7 +157,7 @@ func Seal(pub *tarn.PublicKey, name, value string) (string, error) {
 func (k *Keys) Open(name, sealed string) (string, error) {
 	again := fmt.Sprintf("set it again with `tarn parameter set %s --type secret`", name)
 	corrupt := func(why string) error {
-		return tarn.Errorf(tarn.EINVALID, "secret %s is corrupt (%s): %w; %s", name, why, ErrCorrupt, again)
+		return invalid(ErrCorrupt, "secret %s is corrupt (%s); %s", name, why, again)
 	}
 	text, ok := strings.CutPrefix(sealed, tarn.SecretPrefix)
 	if !ok {
@@ -171,7 +171,7 @@ func (k *Keys) Open(name, sealed string) (string, error) {
 		return "", corrupt("too short")
 	}
 	if !bytes.Equal(raw[:idLen], k.id[:]) {
-		return "", tarn.Errorf(tarn.EINVALID, "secret %s was encrypted for another lakehouse (key %x; this lakehouse's is %x): %w; %s", name, raw[:idLen], k.id[:], ErrOtherLakehouse, again)
+		return "", invalid(ErrOtherLakehouse, "secret %s was encrypted for another lakehouse; %s (it was sealed for key %x, this lakehouse's is %x)", name, again, raw[:idLen], k.id[:])
 	}
 	plain, ok := box.OpenAnonymous(nil, raw[idLen:], &k.public, &k.private)
 	if !ok {
@@ -182,7 +182,7 @@ func (k *Keys) Open(name, sealed string) (string, error) {
 		return "", corrupt("no parameter name inside")
 	}
 	if sealedFor != name {
-		return "", tarn.Errorf(tarn.EINVALID, "secret %s holds the value set for parameter %s: %w; %s", name, tarn.Quote(sealedFor), ErrOtherName, again)
+		return "", invalid(ErrOtherName, "secret %s holds the value set for parameter %s; %s", name, tarn.Quote(sealedFor), again)
 	}
 	return value, nil
 }
@@ -194,6 +194,12 @@ func (k *Keys) MAC(value string) string {
 	h := hmac.New(sha256.New, k.macKey)
 	h.Write([]byte(value))
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// invalid is an EINVALID error with a message of its own that wraps a
+// sentinel.
+func invalid(sentinel error, format string, args ...any) error {
+	return &tarn.Error{Code: tarn.EINVALID, Message: fmt.Sprintf(format, args...), Err: sentinel}
 }
 
 // keyID names a public key: the first bytes of its SHA-256.
