@@ -130,7 +130,7 @@ func (ex *execution) serveCached(ctx context.Context, st *Step, rep *tarn.StepRe
 	}
 	ex.mu.Unlock()
 	if ex.opts.Preview > 0 && m.Kind != "expectation" {
-		if text, err := previewArrow(e.Path(), ex.opts.Preview); err == nil {
+		if text, err := previewArrow(e.Path(), ex.opts.Preview, ex.secrets.mask); err == nil {
 			ex.emit(tarn.RunEvent{Kind: tarn.EventPreview, Step: m.Name, Message: text})
 		}
 	}

@@ -317,7 +317,7 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *tarn.StepReport
 	ex.outputs[m.Name] = output
 	ex.mu.Unlock()
 	if ex.opts.Preview > 0 {
-		if text, err := previewArrow(output, ex.opts.Preview); err == nil {
+		if text, err := previewArrow(output, ex.opts.Preview, ex.secrets.mask); err == nil {
 			ex.emit(tarn.RunEvent{Kind: tarn.EventPreview, Step: m.Name, Message: text})
 		}
 	}
