@@ -149,3 +149,140 @@ func TestPipeline_SQLParameters(t *testing.T) {
 		t.Fatalf("an undeclared parameter: %+v", r)
 	}
 }
+
+// TestPipeline_FilterParameters: $name in an input's filter and in an
+// overwrite_filter is the run parameter, bound as a literal: a run per
+// day replaces only that day's rows, and a value that looks like syntax
+// stays a value.
+func TestPipeline_FilterParameters(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "home")
+	csv := filepath.Join(t.TempDir(), "trips.csv")
+	os.WriteFile(csv, []byte("day,zone,miles\n1,a,1.5\n1,b,4\n2,a,7\n2,b,0.5\n"), 0o644)
+	tarn(t, home, "table", "create", "trips", "--from", csv)
+	model := `import tarn
+import pyarrow as pa
+import pyarrow.compute as pc
+
+@tarn.model(materialization_strategy="OVERWRITE_PARTITIONS", partitioned_by=["day"], overwrite_filter="day = $day")
+def daily(t=tarn.Model("trips", filter="day = $day AND miles >= $min_miles AND zone <> $skip")):
+    return pa.table({"day": t["day"], "zone": t["zone"], "miles": t["miles"]})
+`
+	dir := project(t, map[string]string{
+		"tarn_project.yml": "name: itest\ndefaults:\n  python: \"3.11\"\nparameters:\n  day: {type: int, required: true}\n  min_miles: {type: float, default: 1}\n  skip: {type: str, default: none}\n",
+		"m.py":             model,
+	})
+	for _, day := range []string{"1", "2"} {
+		if r := tarnRun(t, home, "run", "-p", dir, "--param", "day="+day); r.code != 0 {
+			t.Fatalf("day %s: %+v", day, r)
+		}
+	}
+	if got := strings.Trim(queryScalar(t, home, "select string_agg(day || zone, ',' order by day, zone) from daily"), `"`); got != "1a,1b,2a" {
+		t.Fatalf("after a run per day: %s", got)
+	}
+	// Day 1 again with a higher threshold: only day 1's rows are replaced.
+	if r := tarnRun(t, home, "run", "-p", dir, "--param", "day=1", "--param", "min_miles=2"); r.code != 0 {
+		t.Fatalf("rerun: %+v", r)
+	}
+	if got := strings.Trim(queryScalar(t, home, "select string_agg(day || zone, ',' order by day, zone) from daily"), `"`); got != "1b,2a" {
+		t.Fatalf("after re-running day 1: %s", got)
+	}
+	// A value that looks like syntax is one string: no zone is called that.
+	if r := tarnRun(t, home, "run", "-p", dir, "--param", "day=2", "--param", "skip=a' OR zone <> 'b"); r.code != 0 {
+		t.Fatalf("a quoting value: %+v", r)
+	}
+	if got := strings.Trim(queryScalar(t, home, "select string_agg(day || zone, ',' order by day, zone) from daily"), `"`); got != "1b,2a" {
+		t.Fatalf("the value became syntax: %s", got)
+	}
+	if r := tarnRun(t, home, "run", "-p", dir); r.code != 2 || !strings.Contains(r.stderr, `parameter "day" is required`) {
+		t.Fatalf("a run without the required parameter: %+v", r)
+	}
+}
+
+// TestPipeline_TypedModels: the typed style (Annotated inputs and
+// parameters, TableSchema projections, a declared output schema) runs
+// unchanged; an input of the wrong type and an output that differs from
+// its schema fail the step naming every column that differs.
+func TestPipeline_TypedModels(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "home")
+	csv := filepath.Join(t.TempDir(), "trips.csv")
+	os.WriteFile(csv, []byte("zone,miles,note\na,1.5,x\nb,4.0,y\na,7.25,z\n"), 0o644)
+	tarn(t, home, "table", "create", "trips", "--from", csv)
+	schemas := `import tarn
+
+class Trip(tarn.TableSchema):
+    zone: tarn.String = tarn.TableField("zone", "pickup zone")
+    miles: tarn.Float64
+
+class ZoneMiles(tarn.TableSchema):
+    zone: tarn.String
+    total: tarn.Float64 = tarn.TableField("total", "miles driven", nullable=False)
+`
+	model := `from typing import Annotated
+import pyarrow as pa
+import pyarrow.compute as pc
+import tarn
+from schemas import Trip, ZoneMiles
+
+@tarn.model(materialization_strategy="REPLACE", output_schema=ZoneMiles)
+def zone_miles(
+    trips: Annotated[pa.Table, tarn.Model("trips", projection_schema=Trip, filter="miles >= $min_miles")],
+    scale: Annotated[float, tarn.Parameter("scale")],
+) -> pa.Table:
+    assert trips.column_names == ["zone", "miles"], trips.column_names
+    grouped = trips.group_by("zone").aggregate([("miles", "sum")])
+    return pa.table({"zone": grouped["zone"], "total": pc.multiply(grouped["miles_sum"], scale)})
+`
+	files := map[string]string{
+		"tarn_project.yml": "name: itest\ndefaults:\n  python: \"3.11\"\nparameters:\n  min_miles: {type: float, default: 2}\n  scale: {type: float, default: 2}\n",
+		"schemas.py":       schemas,
+		"m.py":             model,
+	}
+	if r := tarnRun(t, home, "run", "-p", project(t, files)); r.code != 0 {
+		t.Fatalf("run: %+v", r)
+	}
+	if got := strings.Trim(queryScalar(t, home, "select string_agg(zone || '=' || total, ',' order by zone) from zone_miles"), `"`); got != "a=14.5,b=8.0" {
+		t.Fatalf("zone_miles: %s", got)
+	}
+	files["m.py"] = strings.Replace(model, `"total": pc.multiply(grouped["miles_sum"], scale)`, `"total": pc.cast(grouped["miles_sum"], pa.int64(), safe=False), "n": grouped["miles_sum"]`, 1)
+	r := tarnRun(t, home, "run", "-p", project(t, files))
+	if r.code == 0 || !strings.Contains(r.stderr, "does not match the schema ZoneMiles") || !strings.Contains(r.stderr, "total: is int64, the schema says Float64") || !strings.Contains(r.stderr, "n: not in the schema") {
+		t.Fatalf("a wrong output: %+v", r)
+	}
+	files["m.py"] = model
+	files["schemas.py"] = strings.Replace(schemas, "miles: tarn.Float64", "miles: tarn.Int64", 1)
+	r = tarnRun(t, home, "run", "-p", project(t, files))
+	if r.code == 0 || !strings.Contains(r.stderr, "input trips (trips) does not match the schema Trip: miles: is double, the schema says Int64") {
+		t.Fatalf("an input of the wrong type: %+v", r)
+	}
+}
+
+// TestPipeline_ExpectationOnly: a project of expectations alone audits
+// lake tables: every broken rule is reported, nothing is published, and a
+// passing audit leaves the branch where it was.
+func TestPipeline_ExpectationOnly(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "home")
+	csv := filepath.Join(t.TempDir(), "trips.csv")
+	os.WriteFile(csv, []byte("id,zone\n1,a\n2,b\n2,\n"), 0o644)
+	tarn(t, home, "table", "create", "trips", "--from", csv)
+	audit := `import tarn
+from tarn.standard_expectations import expect_column_all_unique, expect_column_no_nulls
+
+@tarn.expectation()
+def unique_ids(t=tarn.Model("trips")):
+    return expect_column_all_unique(t, "id")
+
+@tarn.expectation()
+def zones_present(t=tarn.Model("trips", columns=["zone"])):
+    return expect_column_no_nulls(t, "zone")
+`
+	before := head(t, home, "main")
+	r := tarnRun(t, home, "run", "-p", project(t, map[string]string{"audit.py": audit}))
+	if r.code == 0 || !strings.Contains(r.stderr, "2 steps failed") || !strings.Contains(r.stderr, "unique_ids") || !strings.Contains(r.stderr, "zones_present") || head(t, home, "main") != before {
+		t.Fatalf("a failing audit: %+v", r)
+	}
+	fine := strings.Replace(audit, `expect_column_all_unique(t, "id")`, `expect_column_no_nulls(t, "id")`, 1)
+	fine = strings.Replace(fine, `expect_column_no_nulls(t, "zone")`, `t.num_rows == 3`, 1)
+	if r := tarnRun(t, home, "run", "-p", project(t, map[string]string{"audit.py": fine})); r.code != 0 || head(t, home, "main") != before {
+		t.Fatalf("a passing audit: %+v (head moved: %v)", r, head(t, home, "main") != before)
+	}
+}

@@ -48,6 +48,9 @@ func (ex *execution) computeKeys(ctx context.Context) error {
 		params := slices.Clone(m.Parameters)
 		slices.SortFunc(params, func(a, b ParamRef) int { return strings.Compare(a.Param, b.Param) })
 		for _, pr := range params {
+			if pr.Param == "" {
+				continue // a filter's: its value is in the bound filter below
+			}
 			v := "<the default in the code>"
 			if val, ok := ex.params[pr.Name]; ok {
 				b, _ := json.Marshal(val)
@@ -97,7 +100,7 @@ func (ex *execution) lakeState(ctx context.Context, li LakeInput) (string, error
 		return "", err
 	}
 	if e == nil {
-		return "", tarn.Errorf(tarn.ENOTFOUND, "table %s not found at %s", li.Table, ref)
+		return "", tarn.Errorf(tarn.ENOTFOUND, "table %s not found at %s", li.Table, ref).About(tarn.ResourceTable)
 	}
 	ex.lakeMeta[k] = e.Metadata
 	return e.Metadata, nil

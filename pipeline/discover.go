@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -197,13 +198,23 @@ func (p *Project) validate(ctx context.Context, d *Discoverer) ProjectErrors {
 		if m.OverwriteFilter != nil && strings.TrimSpace(*m.OverwriteFilter) != "" {
 			// The columns are checked when the table is written; what
 			// Iceberg cannot express is refused here, before anything runs.
-			f, err := table.ParseRowFilter(*m.OverwriteFilter)
+			f, err := p.parseFilter(m, *m.OverwriteFilter)
 			if err == nil {
 				err = f.CheckOverwrite()
 			}
 			if err != nil {
 				errs = append(errs, ProjectError{File: m.File, Line: m.Line, Msg: fmt.Sprintf("overwrite_filter of %s: %v", m.Name, err)})
 			}
+		}
+	}
+	for _, m := range append(append([]*Model{}, p.Models...), p.Expectations...) {
+		for _, in := range m.Inputs {
+			if in.Filter == nil || strings.TrimSpace(*in.Filter) == "" {
+				continue
+			}
+			// Its syntax was checked where it was discovered; only the
+			// run parameters it uses are recorded here.
+			p.parseFilter(m, *in.Filter)
 		}
 	}
 	expSeen := map[string]*Model{}
@@ -232,4 +243,41 @@ func (p *Project) validate(ctx context.Context, d *Discoverer) ProjectErrors {
 	}
 	errs = append(errs, p.checkImports(ctx, d)...)
 	return errs
+}
+
+// parseFilter parses one of m's filters at discovery, recording the run
+// parameters it uses in m.Parameters (Param ""), each bound to a
+// placeholder of its declared type so that the filter's shape is checked
+// before anything runs; an undeclared one is reported with the others.
+func (p *Project) parseFilter(m *Model, text string) (*table.RowFilter, error) {
+	names, err := table.FilterParams(text)
+	if err != nil {
+		return nil, err
+	}
+	placeholders := map[string]any{}
+	for _, n := range names {
+		if !slices.ContainsFunc(m.Parameters, func(pr ParamRef) bool { return pr.Param == "" && pr.Name == n }) {
+			m.Parameters = append(m.Parameters, ParamRef{Name: n, Line: m.Line})
+		}
+		placeholders[n] = placeholderValue(p.Parameters[n].Type)
+	}
+	bound, err := table.BindFilter(text, placeholders)
+	if err != nil {
+		return nil, err
+	}
+	return table.ParseRowFilter(bound)
+}
+
+// placeholderValue is a value of a parameter type, for checking a filter's
+// shape before the run's values are known.
+func placeholderValue(typ string) any {
+	switch typ {
+	case "int":
+		return int64(0)
+	case "float":
+		return 0.0
+	case "bool":
+		return false
+	}
+	return ""
 }

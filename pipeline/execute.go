@@ -257,6 +257,9 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *tarn.StepReport
 	}
 	params, secrets := map[string]any{}, map[string]string{}
 	for _, pr := range m.Parameters {
+		if pr.Param == "" {
+			continue // a filter's: bound into the filter's text (Plan.BindParams)
+		}
 		if v, ok := ex.params[pr.Name]; ok {
 			params[pr.Param] = v
 		} else if v, ok := ex.secrets.values[pr.Name]; ok {
@@ -392,13 +395,9 @@ func indent(s string) string {
 
 func (ex *execution) materialize(ctx context.Context, st *Step, path string, w table.ParquetWriter, reuse *table.DataFiles) (*table.MaterializeResult, error) {
 	m := st.Model
-	filter := ""
-	if m.OverwriteFilter != nil {
-		filter = *m.OverwriteFilter
-	}
 	res, err := ex.r.Tables.Materialize(ctx, ex.session, table.MaterializeRequest{
 		Ident: st.Output, Path: path, Strategy: table.Strategy(m.Strategy), PartitionBy: strings.Join(m.PartitionedBy, ", "),
-		OverwriteFilter: filter, Properties: map[string]string{"tarn.project": ex.p.Name, "tarn.model": m.Name, "tarn.run_id": ex.res.RunID},
+		OverwriteFilter: st.OverwriteFilter, Properties: map[string]string{"tarn.project": ex.p.Name, "tarn.model": m.Name, "tarn.run_id": ex.res.RunID},
 		Writer: w, Reuse: reuse,
 	})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/runtime"
+	"github.com/tarnhq/tarn/table"
 )
 
 // DuckDBVersion is the DuckDB Python package SQL models run with (the same
@@ -65,6 +66,9 @@ type Step struct {
 	Lake     []LakeInput
 	Upstream []UpstreamInput
 	Output   tarn.TableIdent // the table a materialized model writes
+	// OverwriteFilter is the model's overwrite_filter with its run
+	// parameters bound (see Plan.BindParams).
+	OverwriteFilter string
 }
 
 // Materialized reports whether the step writes a table.
@@ -137,6 +141,9 @@ func (p *Project) Plan(lake Lake) (*Plan, error) {
 	}
 	build := func(m *Model) *Step {
 		st := &Step{Model: m, Output: tarn.TableIdent{Namespace: p.Defaults.Namespace, Name: m.Name}}
+		if m.OverwriteFilter != nil {
+			st.OverwriteFilter = *m.OverwriteFilter
+		}
 		for _, in := range m.Inputs {
 			up, li := resolve(m, in)
 			if up != nil {
@@ -238,4 +245,36 @@ func (p *Project) Lint(plan *Plan) []string {
 		}
 	}
 	return w
+}
+
+// BindParams binds the run parameters ($name) in every filter of the plan:
+// the inputs' filters and the overwrite filters (see table.BindFilter).
+func (pl *Plan) BindParams(params map[string]any) error {
+	bind := func(m *Model, f *string) error {
+		if !strings.Contains(*f, "$") {
+			return nil
+		}
+		bound, err := table.BindFilter(*f, params)
+		if err != nil {
+			return fmt.Errorf("%s (%s:%d): %w", m.Name, m.File, m.Line, err)
+		}
+		*f = bound
+		return nil
+	}
+	for _, st := range append(append([]*Step{}, pl.Steps...), pl.Expectations...) {
+		if err := bind(st.Model, &st.OverwriteFilter); err != nil {
+			return err
+		}
+		for i := range st.Lake {
+			if err := bind(st.Model, &st.Lake[i].Filter); err != nil {
+				return err
+			}
+		}
+		for i := range st.Upstream {
+			if err := bind(st.Model, &st.Upstream[i].Filter); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

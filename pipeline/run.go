@@ -127,6 +127,9 @@ func (r *Runner) Run(ctx context.Context, p *Project, opts RunOptions) (*tarn.Ru
 	if err != nil {
 		return nil, err
 	}
+	if err := plan.BindParams(params); err != nil {
+		return nil, err
+	}
 	if warnings := p.Lint(plan); len(warnings) > 0 {
 		if opts.Strict {
 			return nil, tarn.Errorf(tarn.EINVALID, "--strict: %d warning(s):\n  %s", len(warnings), strings.Join(warnings, "\n  "))

@@ -2,6 +2,7 @@ package table
 
 import (
 	"fmt"
+	"math"
 	"math/big"
 	"regexp"
 	"slices"
@@ -34,6 +35,7 @@ import (
 //	column     := name | "quoted name"            "" is a quote inside quotes
 //	literal    := number | - number | 'text' | TRUE | FALSE | NULL
 //	            | DATE 'YYYY-MM-DD' | TIMESTAMP '...' | TIMESTAMPTZ '...'
+//	            | $name                          a run parameter (see BindFilter)
 //
 // A name is letters, digits and _, not starting with a digit; a number is
 // 12, 1.5, .5 or 1e6 (an integer beyond 64 bits is a float); a quote inside
@@ -279,6 +281,7 @@ const (
 	tokIdent
 	tokKeyword
 	tokOp
+	tokParam // $name: a run parameter, bound by BindFilter
 )
 
 type token struct {
@@ -352,6 +355,11 @@ func lexFilter(text string) ([]token, error) {
 				kind = tokIdent
 			}
 			toks = append(toks, token{kind, b.String(), start})
+			continue
+		case c == '$' && i+1 < len(rs) && (rs[i+1] == '_' || unicode.IsLetter(rs[i+1])):
+			for i++; i < len(rs) && (rs[i] == '_' || unicode.IsLetter(rs[i]) || unicode.IsNumber(rs[i])); i++ {
+			}
+			toks = append(toks, token{tokParam, string(rs[start:i]), start})
 			continue
 		case c == '_' || unicode.IsLetter(c) || (unicode.IsNumber(c) && !unicode.IsDigit(c)):
 			for i++; i < len(rs) && (rs[i] == '_' || unicode.IsLetter(rs[i]) || unicode.IsNumber(rs[i])); i++ {
@@ -567,6 +575,8 @@ func (p *filterParser) operand() (operand, error) {
 func (p *filterParser) literal() (operand, error) {
 	t := p.peek()
 	switch {
+	case t.kind == tokParam:
+		return operand{}, positionError(p.text, t.pos, fmt.Sprintf("%s is a run parameter, which only a pipeline run binds to a value", t.value))
 	case t.kind == tokNumber || (t.kind == tokOp && t.value == "-" && p.peekAt(1).kind == tokNumber):
 		negative := p.accept(tokOp, "-")
 		text := p.take().value
@@ -679,4 +689,84 @@ func validTime(year, month, day, hour, minute, second, fraction string) (time.Ti
 		return time.Time{}, false
 	}
 	return t, true
+}
+
+// FilterParams returns the run parameters ($name) the filter uses, without
+// the $, in order of first appearance.
+func FilterParams(text string) ([]string, error) {
+	toks, err := lexFilter(text)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, t := range toks {
+		if name := t.value[min(1, len(t.value)):]; t.kind == tokParam && !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	return out, nil
+}
+
+// BindFilter replaces each $name in the filter with the literal of
+// values[name]: a quoted string, a number, TRUE/FALSE or NULL. Binding works
+// on the lexed tokens and a bound value is always exactly one literal
+// token, so a value is data and never syntax: 'x” OR TRUE --' stays a
+// string. A name without a value, or a value that is no literal (NaN, a
+// list), is an EINVALID error naming it.
+func BindFilter(text string, values map[string]any) (string, error) {
+	toks, err := lexFilter(text)
+	if err != nil {
+		return "", err
+	}
+	rs := []rune(text)
+	var b strings.Builder
+	last := 0
+	for _, t := range toks {
+		if t.kind != tokParam {
+			continue
+		}
+		name := t.value[1:]
+		v, ok := values[name]
+		if !ok {
+			return "", tarn.Errorf(tarn.EINVALID, "filter %q uses the parameter %s, which has no value: declare it with a default or pass --param %s=VALUE", text, t.value, name)
+		}
+		lit, err := filterLiteral(v)
+		if err != nil {
+			return "", tarn.Errorf(tarn.EINVALID, "filter %q: parameter %s: %v", text, t.value, err)
+		}
+		b.WriteString(string(rs[last:t.pos]))
+		b.WriteString(lit)
+		last = t.pos + len([]rune(t.value))
+	}
+	b.WriteString(string(rs[last:]))
+	return b.String(), nil
+}
+
+// filterLiteral renders v as one literal token of the filter language.
+func filterLiteral(v any) (string, error) {
+	switch v := v.(type) {
+	case nil:
+		return "NULL", nil
+	case bool:
+		if v {
+			return "TRUE", nil
+		}
+		return "FALSE", nil
+	case string:
+		return "'" + strings.ReplaceAll(v, "'", "''") + "'", nil
+	case int:
+		return strconv.Itoa(v), nil
+	case int64:
+		return strconv.FormatInt(v, 10), nil
+	case float64:
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return "", fmt.Errorf("%v is not a number a filter can compare with", v)
+		}
+		s := strconv.FormatFloat(v, 'g', -1, 64)
+		if !strings.ContainsAny(s, ".e") {
+			s += ".0" // stays a float, as the parameter's type says
+		}
+		return s, nil
+	}
+	return "", fmt.Errorf("a %T is not a value a filter can compare with", v)
 }

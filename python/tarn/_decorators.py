@@ -45,6 +45,7 @@ class FunctionSpec:
         self.overwrite_filter: Optional[str] = None
         self.internet_access: bool = False
         self.columns: Optional[List[str]] = None
+        self.output_schema: Any = None  # a tarn.TableSchema the output must match
         self.cache_strategy: str = "AUTO"
         self.python: Optional[Dict[str, Any]] = None
         self.resources: Optional[Dict[str, Any]] = None
@@ -62,10 +63,15 @@ class FunctionSpec:
                 internet_access=self.internet_access,
                 columns=self.columns,
             )
+            if self.output_schema is not None:
+                data["output_schema"] = _describe_schema(self.output_schema)
         data["python"] = self.python
         data["resources"] = self.resources
         data["inputs"] = [
-            {"param": param, "name": m.name, "columns": m.columns, "filter": m.filter, "ref": m.ref}
+            dict(
+                {"param": param, "name": m.name, "columns": m.columns, "filter": m.filter, "ref": m.ref},
+                **({"schema": _describe_schema(m.projection_schema)} if m.projection_schema is not None else {}),
+            )
             for param, m in self.inputs.items()
         ]
         data["parameters"] = [
@@ -131,11 +137,13 @@ class TarnFunction:
         functools.update_wrapper(self, func)
         self.__tarn__ = FunctionSpec(getattr(func, "__name__", "function"))
         self._arguments = Arguments(func)
-        for name, default in self._arguments.defaults.items():
-            if isinstance(default, Model):
-                self.__tarn__.inputs[name] = default
-            elif isinstance(default, Parameter):
-                self.__tarn__.parameters[name] = default
+        markers = dict(_annotated_markers(func))
+        markers.update(self._arguments.defaults)
+        for name, marker in markers.items():
+            if isinstance(marker, Model):
+                self.__tarn__.inputs[name] = marker
+            elif isinstance(marker, Parameter):
+                self.__tarn__.parameters[name] = marker
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         spec = self.__tarn__
@@ -161,6 +169,33 @@ class TarnFunction:
     def __repr__(self) -> str:
         kind = self.__tarn__.kind or "function"
         return f"<tarn {kind} {self.__tarn__.name!r} ({self.__module__}.{self.__qualname__})>"
+
+
+def _describe_schema(schema: Any) -> Any:
+    from ._schema import describe
+
+    return describe(schema)
+
+
+def _annotated_markers(func: Any) -> Any:
+    """(parameter, marker) for parameters annotated ``Annotated[T, tarn.Model(...)]`` or
+    ``Annotated[T, tarn.Parameter(...)]`` (string annotations are evaluated in the
+    function's module; those that cannot be are left alone, as Python does)."""
+    annotations = getattr(func, "__annotations__", None) or {}
+    for name, annotation in annotations.items():
+        if name == "return":
+            continue
+        if isinstance(annotation, str):
+            if "Model" not in annotation and "Parameter" not in annotation:
+                continue
+            try:
+                annotation = eval(annotation, dict(getattr(func, "__globals__", {})))  # noqa: S307 - the user's own annotation
+            except (NameError, AttributeError, SyntaxError, TypeError):  # names defined later or elsewhere: not tarn's
+                continue  # (an invalid tarn.Model(...) in it raises its own error, a TarnError)
+        for item in getattr(annotation, "__metadata__", ()):
+            if isinstance(item, (Model, Parameter)):
+                yield name, item
+                break
 
 
 def _wrap(func: Any, decorator: str) -> TarnFunction:
@@ -190,11 +225,15 @@ def model(
     overwrite_filter: Optional[str] = None,
     internet_access: bool = False,
     cache_strategy: str = "AUTO",
+    output_schema: Any = None,
 ) -> Any:
     """Declare a model: a function from input tables to one output table.
 
     ``name`` (default: the function name) is the output table's name.
     ``columns`` lists the output columns (checked, and put in that order).
+    ``output_schema`` (a :class:`tarn.TableSchema`) instead declares the
+    output's columns and types: an output that differs fails the step,
+    naming every column that does.
     ``materialization_strategy`` is one of NONE (default: kept in memory for
     downstream steps only), REPLACE, APPEND or OVERWRITE_PARTITIONS.
     ``partitioned_by`` is a partition spec string or list ("day(pickup_at)").
@@ -207,6 +246,10 @@ def model(
     """
     if callable(name):
         return model()(name)
+    if output_schema is not None:
+        from ._schema import schema_columns
+
+        schema_columns(output_schema, columns, "output_schema", "columns")
     options = _validate.model_options(
         name, columns, materialization_strategy, partitioned_by, overwrite_filter, internet_access, cache_strategy
     )
@@ -221,6 +264,7 @@ def model(
         spec.internet_access = options["internet_access"]
         spec.columns = options["columns"]
         spec.cache_strategy = options["cache_strategy"]
+        spec.output_schema = output_schema
         return wrapper
 
     return decorate

@@ -46,17 +46,23 @@ _SIGNATURES: Dict[str, Tuple[Tuple[str, ...], Tuple[str, ...]]] = {
             "overwrite_filter",
             "internet_access",
             "cache_strategy",
+            "output_schema",
         ),
     ),
     "expectation": (("name",), ("name",)),
     "python": (("version", "pip"), ("version", "pip")),
     "resources": (("memory", "timeout"), ("memory", "timeout")),
-    "Model": (("name", "columns", "filter", "ref"), ("name", "columns", "filter", "ref")),
+    "Model": (("name", "columns", "filter", "ref"), ("name", "columns", "filter", "ref", "projection_schema")),
+    "TableField": (("name", "doc", "type", "nullable"), ("name", "doc", "type", "nullable")),
     "Parameter": (("name", "default"), ("name", "default")),
 }
 _DECORATORS = ("model", "expectation", "python", "resources")
 _MARKERS = ("Model", "Parameter")
-_PUBLIC = set(_DECORATORS) | set(_MARKERS)
+_TYPES = ("Any", "Bool", "Int32", "Int64", "Float64", "Date32", "Date64", "TimestampMicro", "TimestampNano",
+          "TimestampMicroUTC", "TimestampNanoUTC", "String", "Binary")
+_SCHEMA_NAMES = ("TableSchema", "TableField") + _TYPES
+_SCHEMA_ARGS = ("projection_schema", "output_schema")  # a TableSchema class, read from its definition
+_PUBLIC = set(_DECORATORS) | set(_MARKERS) | set(_SCHEMA_NAMES)
 _STORE = ("save_obj", "load_obj")
 
 
@@ -358,6 +364,8 @@ class _FileScanner:
                 "cache_strategy",
             ):
                 entry[key] = options["model"][key]
+            if "output_schema" in options["model"]:
+                entry["output_schema"] = options["model"]["output_schema"]
         entry.update(
             python=options.get("python"),
             resources=options.get("resources"),
@@ -381,7 +389,7 @@ class _FileScanner:
                 call, f"{where} takes at most {len(positional)} positional argument(s) ({', '.join(positional)})"
             )
         for name, arg in zip(positional, call.args):
-            values[name] = _literal(arg, name, where)
+            values[name] = self.column_type(arg, where) if kind == "TableField" and name == "type" else _literal(arg, name, where)
         for keyword in call.keywords:
             if keyword.arg is None:
                 raise _Located(
@@ -392,8 +400,129 @@ class _FileScanner:
                 raise _Located(keyword, f"{where} has no argument {keyword.arg!r} (valid: {', '.join(keywords)})")
             if keyword.arg in values:
                 raise _Located(keyword, f"{where} got {keyword.arg!r} twice")
-            values[keyword.arg] = _literal(keyword.value, keyword.arg, where)
+            if keyword.arg in _SCHEMA_ARGS:
+                values[keyword.arg] = self.schema_fields(keyword.value, f"{where}: {keyword.arg}")
+            elif kind == "TableField" and keyword.arg == "type":
+                values[keyword.arg] = self.column_type(keyword.value, where)
+            else:
+                values[keyword.arg] = _literal(keyword.value, keyword.arg, where)
         return values
+
+    def column_type(self, node: Any, where: str) -> str:
+        """The tarn column type an annotation or ``type=`` names ("Int64"), or a located error."""
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):  # a string annotation
+            try:
+                node = ast.parse(node.value, mode="eval").body
+            except SyntaxError:
+                raise _Located(node, f"{where}: cannot read the annotation {node.value!r}") from None
+        if isinstance(node, ast.Subscript) and _name_of(node.value).endswith("Annotated"):
+            inner = node.slice.elts[0] if isinstance(node.slice, ast.Tuple) else node.slice
+            return self.column_type(inner, where)
+        kind = self.resolve(node)
+        if kind not in _TYPES:
+            raise _Located(node, f"{where}: `{ast.unparse(node)}` is not a tarn column type (use one of {', '.join(_TYPES)})")
+        return kind
+
+    def schema_fields(self, node: Any, where: str, depth: int = 0) -> List[Dict[str, Any]]:
+        """The fields of the TableSchema class ``node`` names, read from its definition."""
+        if not isinstance(node, ast.Name):
+            raise _Located(node, f"{where} must name a tarn.TableSchema class defined at module level, not `{ast.unparse(node)}`")
+        found = self.find_class(node.id)
+        if found is None:
+            raise _Located(node, f"{where}: there is no class {node.id} at module level of this file, nor imported from a project module")
+        scanner, cls = found
+        return scanner.class_fields(cls, where, depth)
+
+    def find_class(self, name: str) -> Optional[Tuple["_FileScanner", Any]]:
+        for statement in _module_level(self.tree.body):
+            if isinstance(statement, ast.ClassDef) and statement.name == name:
+                return self, statement
+        for statement in _module_level(self.tree.body):
+            if not isinstance(statement, ast.ImportFrom):
+                continue
+            for alias in statement.names:
+                if (alias.asname or alias.name) != name:
+                    continue
+                other = self.project_module(statement)
+                if other is not None:
+                    found = other.find_class(alias.name)
+                    if found is not None:
+                        return found
+        return None
+
+    def project_module(self, node: Any) -> Optional["_FileScanner"]:
+        """A scanner over the project file ``from MODULE import ...`` reads, or None."""
+        parts = node.module.split(".") if node.module else []
+        if node.level:
+            base = self.directory
+            for _ in range(node.level - 1):
+                base = os.path.dirname(base)
+            bases: Tuple[str, ...] = (base,)
+        else:
+            bases = (self.directory, self.project_dir)
+        for base in bases:
+            stem = os.path.join(base, *parts)
+            for candidate in (stem + ".py", os.path.join(stem, "__init__.py")):
+                real = os.path.realpath(candidate)
+                if os.path.isfile(real) and real.startswith(os.path.realpath(self.project_dir) + os.sep) and real != self.path:
+                    scanner = _FileScanner(self.project_dir, os.path.relpath(real, self.project_dir), self.digests)
+                    try:
+                        with open(real, "rb") as source:
+                            scanner.tree = ast.parse(source.read(), filename=real)
+                    except (SyntaxError, ValueError, OSError, RecursionError, MemoryError):
+                        return None
+                    scanner.path = real
+                    scanner.record_tarn_imports(n for n in _module_level(scanner.tree.body) if isinstance(n, (ast.Import, ast.ImportFrom)))
+                    return scanner
+        return None
+
+    def class_fields(self, cls: Any, where: str, depth: int) -> List[Dict[str, Any]]:
+        """The fields a TableSchema class declares, inherited ones first (the rules of tarn.TableSchema.fields)."""
+        if depth > 16:
+            raise _Located(cls, f"{where}: schema classes inherit more than 16 deep")
+        fields: Dict[str, Dict[str, Any]] = {}
+        is_schema = False
+        for base in cls.bases:
+            if self.resolve(base) == "TableSchema":
+                is_schema = True
+            elif isinstance(base, ast.Name) and self.find_class(base.id) is not None:
+                for field in self.schema_fields(base, where, depth + 1):
+                    fields[field["attr"]] = field
+                is_schema = True
+        if not is_schema:
+            raise _Located(cls, f"{where}: class {cls.name} is not a tarn.TableSchema (write class {cls.name}(tarn.TableSchema): ...)")
+        for statement in cls.body:
+            if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
+                attr, annotation, value = statement.target.id, statement.annotation, statement.value
+            elif isinstance(statement, ast.Assign) and len(statement.targets) == 1 and isinstance(statement.targets[0], ast.Name):
+                attr, annotation, value = statement.targets[0].id, None, statement.value
+            else:
+                continue
+            declared: Dict[str, Any] = {}
+            if value is not None:
+                if self.resolve(value) != "TableField" or not isinstance(value, ast.Call):
+                    if annotation is None:
+                        continue  # a plain class attribute, not a column
+                    raise _Located(value, f"{where}: field {attr} of {cls.name} must be `= tarn.TableField(...)` or only annotated")
+                declared = self.call_arguments(value, "TableField", f"tarn.TableField for {cls.name}.{attr}")
+            kind = declared.get("type") or (self.column_type(annotation, f"{where}: field {attr} of {cls.name}") if annotation is not None else None)
+            if kind is None:
+                raise _Located(statement, f"{where}: field {attr} of {cls.name} has no tarn type; annotate it, e.g. {attr}: tarn.Int64")
+            name = declared.get("name") or attr
+            if not isinstance(name, str) or (declared.get("doc") is not None and not isinstance(declared["doc"], str)):
+                raise _Located(statement, f"{where}: field {attr} of {cls.name}: name and doc must be strings")
+            nullable = declared.get("nullable", True)
+            if not isinstance(nullable, bool):
+                raise _Located(statement, f"{where}: field {attr} of {cls.name}: nullable must be True or False")
+            fields[attr] = {"attr": attr, "name": name, "type": kind, "doc": declared.get("doc"), "nullable": nullable}
+        out = list(fields.values())
+        names = [f["name"] for f in out]
+        dup = next((n for n in names if names.count(n) > 1), None)
+        if dup:
+            raise _Located(cls, f"{where}: schema {cls.name} declares column {dup!r} twice")
+        if depth == 0:
+            out = [{k: v for k, v in f.items() if k != "attr"} for f in out]
+        return out
 
     def decorator_options(self, node: Any, kind: str, decorator: Any) -> Optional[Dict[str, Any]]:
         where = f"@tarn.{kind} on {node.name}"
@@ -404,7 +533,14 @@ class _FileScanner:
             "resources": _validate.resources_options,
         }[kind]
         try:
-            return validate(**self.call_arguments(decorator, kind, where))
+            values = self.call_arguments(decorator, kind, where)
+            schema = values.pop("output_schema", None)
+            options = validate(**values)
+            if schema is not None:
+                if options.get("columns") is not None:
+                    raise ValueError("give output_schema or columns, not both (output_schema already names the columns)")
+                options["output_schema"] = schema
+            return options
         except _Located as exc:
             self.error(exc.line, exc.column, str(exc))
         except (ValueError, TypeError) as exc:
@@ -422,8 +558,12 @@ class _FileScanner:
         for arg, default in pairs:
             marker = self.resolve(default) if default is not None else None
             if marker not in _MARKERS:
-                other.append({"param": arg.arg, "line": arg.lineno, "has_default": default is not None})
-                continue
+                annotated = self.annotated_marker(arg.annotation)
+                if annotated is None:
+                    other.append({"param": arg.arg, "line": arg.lineno, "has_default": default is not None})
+                    continue
+                default = annotated  # Annotated[T, tarn.Model(...)]
+                marker = self.resolve(default)
             where = f"tarn.{marker}() for parameter {arg.arg} of {node.name}"
             if not isinstance(default, ast.Call):
                 self.error(default.lineno, default.col_offset + 1, f"{where}: call it, e.g. tarn.{marker}('name')")
@@ -431,8 +571,13 @@ class _FileScanner:
             try:
                 values = self.call_arguments(default, marker, where)
                 if marker == "Model":
+                    schema = values.pop("projection_schema", None)
+                    if schema is not None:
+                        if values.get("columns") is not None:
+                            raise ValueError("give projection_schema or columns, not both (projection_schema already names the columns)")
+                        values["columns"] = [field["name"] for field in schema]
                     options = _validate.input_options(**values)
-                    inputs.append(dict(param=arg.arg, **options, line=default.lineno))
+                    inputs.append(dict(param=arg.arg, **options, line=default.lineno, **({"schema": schema} if schema is not None else {})))
                 else:
                     has_default = "default" in values
                     name = _validate.parameter_options(values.get("name"))["name"] or arg.arg
@@ -450,6 +595,18 @@ class _FileScanner:
             except (ValueError, TypeError) as exc:
                 self.error(default.lineno, default.col_offset + 1, f"{where}: {exc}")
         return inputs, parameters, other
+
+    def annotated_marker(self, annotation: Any) -> Optional[Any]:
+        """The tarn.Model(...) / tarn.Parameter(...) call of an ``Annotated[T, ...]`` annotation, or None."""
+        if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+            try:
+                annotation = ast.parse(annotation.value, mode="eval").body
+            except SyntaxError:
+                return None
+        if not isinstance(annotation, ast.Subscript) or not _name_of(annotation.value).endswith("Annotated"):
+            return None
+        items = annotation.slice.elts[1:] if isinstance(annotation.slice, ast.Tuple) else []
+        return next((item for item in items if self.resolve(item) in _MARKERS), None)
 
     def describe_imports(self, imports: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
         seen = set()
@@ -590,6 +747,15 @@ def _imports(node: Any, skip: Set[int]) -> Iterator[Dict[str, Any]]:
             if not current.level and current.module and current.module != "__future__":
                 yield {"module": current.module.split(".")[0], "line": current.lineno}
         stack.extend(ast.iter_child_nodes(current))
+
+
+def _name_of(node: Any) -> str:
+    """``a.b.C`` or ``C`` as text (for names such as typing.Annotated), else ""."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return _name_of(node.value) + "." + node.attr
+    return ""
 
 
 def _literal(node: Any, name: str, where: str) -> Any:

@@ -65,6 +65,7 @@ _TOKEN = re.compile(
   | (?P<string>'(?:[^']|'')*')
   | (?P<quoted>"(?:[^"]|"")*")
   | (?P<word>[^\W\d]\w*)
+  | (?P<param>\$[^\W\d]\w*)
   | (?P<op><=|>=|<>|!=|==|=|<|>|\(|\)|,|-)
     """,
     re.VERBOSE,
@@ -109,7 +110,7 @@ def _tokenize(text: str) -> List[Tuple[str, Any, int]]:
         elif kind == "word":
             upper = value.upper()
             tokens.append(("kw", upper, position) if upper in _KEYWORDS else ("ident", value, position))
-        elif kind in ("number", "op"):
+        elif kind in ("number", "op", "param"):
             tokens.append((kind, value, position))
         position = match.end()
     tokens.append(("end", None, len(text)))
@@ -123,10 +124,11 @@ def _error(text: str, position: int, detail: str) -> FilterError:
 class _Parser:
     """Recursive descent: or > and > not > predicate > operand."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, params: bool = False) -> None:
         self.text = text
         self.tokens = _tokenize(text)
         self.index = 0
+        self.params = params  # $name parses as a placeholder (only a run binds it)
 
     def peek(self, offset: int = 0) -> Tuple[str, Any, int]:
         return self.tokens[min(self.index + offset, len(self.tokens) - 1)]
@@ -225,6 +227,11 @@ class _Parser:
 
     def literal(self) -> Node:
         kind, value, position = self.peek()
+        if kind == "param":
+            if not self.params:
+                raise _error(self.text, position, f"{value} is a run parameter, which only a pipeline run binds to a value")
+            self.take()
+            return ("lit", None, "null")
         if kind == "number" or (kind == "op" and value == "-" and self.peek(1)[0] == "number"):
             negative = self.accept("op", "-")
             text = self.take()[1]
@@ -315,11 +322,16 @@ def _parse_timestamp(text: str) -> Optional[_dt.datetime]:
     return value
 
 
-def parse(text: str) -> Node:
-    """Parse a predicate; raise :class:`FilterError` naming the filter on any syntax it does not support."""
+def parse(text: str, params: bool = False) -> Node:
+    """Parse a predicate; raise :class:`FilterError` naming the filter on any syntax it does not support.
+
+    With ``params``, a run parameter ``$name`` parses as a placeholder value
+    (to check a declared filter's shape); the run binds each one to a literal
+    before the filter is applied.
+    """
     if not isinstance(text, str):
         raise FilterError(f"filter must be a string, got {text!r}")
-    return _Parser(text).parse()
+    return _Parser(text, params).parse()
 
 
 def columns(node: Node) -> Set[str]:

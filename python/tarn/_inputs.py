@@ -22,13 +22,15 @@ _NO_DEFAULT: Any = object()
 class Model:
     """An input table: a lake table or another model's output, read as a ``pyarrow.Table``.
 
-    ``columns`` keeps only those columns (in that order); ``filter`` is a SQL
-    predicate (see :mod:`tarn._filter` for the supported syntax) applied before
-    the function sees the data; ``ref`` reads the table from another branch,
-    tag or commit instead of the run's branch.
+    ``columns`` keeps only those columns (in that order); ``projection_schema``
+    (a :class:`tarn.TableSchema`) instead keeps the schema's columns and
+    checks their types; ``filter`` is a SQL predicate (see
+    :mod:`tarn._filter` for the supported syntax) applied before the function
+    sees the data; ``ref`` reads the table from another branch, tag or commit
+    instead of the run's branch.
     """
 
-    __slots__ = ("name", "columns", "filter", "ref")
+    __slots__ = ("name", "columns", "filter", "ref", "projection_schema")
 
     def __init__(
         self,
@@ -36,16 +38,24 @@ class Model:
         columns: Optional[List[str]] = None,
         filter: Optional[str] = None,  # noqa: A002 - the user-facing keyword is "filter"
         ref: Optional[str] = None,
+        projection_schema: Any = None,
     ) -> None:
+        if projection_schema is not None:
+            from ._schema import schema_columns
+
+            columns = schema_columns(projection_schema, columns, "projection_schema", "columns")
         options = _validate.input_options(name, columns, filter, ref)
         self.name: str = options["name"]
         self.columns: Optional[List[str]] = options["columns"]
         self.filter: Optional[str] = options["filter"]
         self.ref: Optional[str] = options["ref"]
+        self.projection_schema: Any = projection_schema
 
     def __repr__(self) -> str:
         extra = "".join(
             f", {key}={getattr(self, key)!r}" for key in ("columns", "filter", "ref") if getattr(self, key) is not None
+        ) + "".join(
+            f", projection_schema={self.projection_schema.__name__}" for _ in [0] if self.projection_schema is not None
         )
         return f"tarn.Model({self.name!r}{extra})"
 

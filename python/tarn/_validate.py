@@ -222,7 +222,7 @@ def input_options(name: Any = None, columns: Any = None, filter: Any = None, ref
     if predicate is not None:
         from ._filter import parse
 
-        parse(predicate)  # raises FilterError (a ValueError) on syntax it does not support
+        parse(predicate, params=True)  # raises FilterError (a ValueError) on syntax it does not support
     return {
         "name": table_name(name, "input name"),
         "columns": string_list(columns, "columns"),

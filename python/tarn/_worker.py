@@ -332,7 +332,7 @@ def run(spec: Dict[str, Any]) -> Tuple[int, Dict[str, Any]]:
             value = _sql.run(spec["sql"], tables, int(spec.get("memory_limit_bytes") or 0), spec.get("parameters") or None)
         finally:
             timing["seconds"] = time.perf_counter() - start
-        columns = None
+        columns = output_schema = None
     else:
         start = time.perf_counter()
         module = _load_module(project_dir, spec["file"])
@@ -340,6 +340,12 @@ def run(spec: Dict[str, Any]) -> Tuple[int, Dict[str, Any]]:
         function = getattr(module, spec["function"], None)
         if not callable(function):
             raise AttributeError(f"{spec['file']} defines no function {spec['function']}")
+        tarn_spec = getattr(function, "__tarn__", None)
+        for param, source in getattr(tarn_spec, "inputs", {}).items():
+            if source.projection_schema is not None and param in tables:
+                from ._schema import check_table
+
+                tables[param] = check_table(tables[param], source.projection_schema, f"input {param} ({source.name})", False, InputError)
         kwargs = _arguments(function, spec, tables)
         if kind == "expectation":
             from ._expectations import AssertionFailed
@@ -352,7 +358,8 @@ def run(spec: Dict[str, Any]) -> Tuple[int, Dict[str, Any]]:
                 value = AssertionFailed(assertion_message(exc, project_dir))
         else:
             value = _call(function, kwargs, timing)
-        columns = getattr(getattr(function, "__tarn__", None), "columns", None)
+        columns = getattr(tarn_spec, "columns", None)
+        output_schema = getattr(tarn_spec, "output_schema", None)
 
     if kind == "expectation":
         from ._expectations import verdict
@@ -366,6 +373,10 @@ def run(spec: Dict[str, Any]) -> Tuple[int, Dict[str, Any]]:
     except TypeError as exc:
         raise OutputError(f"model {name} returned an unusable value: {exc}") from None
     table = _check_output(table, columns, name)
+    if output_schema is not None:
+        from ._schema import check_table
+
+        table = check_table(table, output_schema, f"the output of model {name}", True, OutputError)
     try:
         size = _arrow.write_ipc_file(table, spec["output"])
     except OSError as exc:

@@ -72,6 +72,7 @@ def test_models_expectations_params_imports(project):
         "internet_access": False,
         "columns": None,
         "cache_strategy": "AUTO",
+        "uses_store": False,
         "python": {"version": "3.11", "pip": {"pandas": "2.2.3"}},
         "resources": {"memory": "4GiB", "memory_bytes": 4 * 2**30, "timeout": 600},
     }
@@ -186,7 +187,7 @@ def test_syntax_error_with_line_and_column(project):
             "@tarn.model\ndef f(t=tarn.Model('x', where='a')): pass\n",
             2,
             25,
-            "has no argument 'where' (valid: name, columns, filter, ref)",
+            "has no argument 'where' (valid: name, columns, filter, ref, projection_schema)",
         ),
         (
             "@tarn.model\ndef f(t=tarn.Parameter('p', default=float)): pass\n",

@@ -189,6 +189,16 @@ def test_parse_needs_no_pyarrow():
     assert _filter.columns(_filter.parse('"x y" BETWEEN a AND 3')) == {"x y", "a"}
 
 
+def test_run_parameters_parse_only_as_placeholders():
+    # Declared filters may use $name (discovery checks their shape); a run
+    # binds each to a literal before any filter is applied.
+    assert _filter.columns(_filter.parse("miles > $min AND zone = '$x'", params=True)) == {"miles", "zone"}
+    with pytest.raises(FilterError, match=re.escape("$min is a run parameter")):
+        _filter.apply(TABLE, "miles > $min")
+    with pytest.raises(FilterError, match=re.escape("expected AND, OR or the end of the filter")):
+        _filter.parse("miles > $min $min", params=True)
+
+
 @requires("pandas")
 def test_filtering_does_not_import_pandas(tmp_path):
     """pyarrow's Python-object conversion and its dataset module import pandas (~0.8 s); filters avoid both."""
