@@ -22,8 +22,8 @@ import (
 const secretPrefix = "tarn-itest-secret-"
 
 // secretFiles is a project whose Python and SQL models use secret
-// api_token (printing it, in one write and in two) and whose third model
-// does not, and looks for it where it could read.
+// api_token (printing it, in one write and in two; a typed model too) and
+// whose last model does not, and looks for it where it could read.
 func secretFiles() map[string]string {
 	return map[string]string{
 		"tarn_project.yml": "name: itest\n# the project's parameters\nparameters:\n  n: {type: int, default: 2}\ndefaults:\n  python: \"3.11\"\n  timeout: 120\n",
@@ -31,6 +31,7 @@ func secretFiles() map[string]string {
 import json
 import os
 import sys
+from typing import Annotated
 
 import pyarrow as pa
 import tarn
@@ -44,6 +45,11 @@ def uses_secret(token=tarn.Parameter("api_token"), n=tarn.Parameter("n")):
     sys.stdout.write(token[7:] + " in two writes\n")
     print("on stderr:", token, file=sys.stderr)
     return pa.table({"sha": [hashlib.sha256(token.encode()).hexdigest()], "n": [n]})
+
+
+@tarn.model(materialization_strategy="REPLACE")
+def typed_secret(token: Annotated[str, tarn.Parameter("api_token")]):
+    return pa.table({"sha": [hashlib.sha256(token.encode()).hexdigest()]})
 
 
 @tarn.model(materialization_strategy="REPLACE")
@@ -189,6 +195,9 @@ func checkSecretTables(t *testing.T, query func(sql string) string, value string
 	sum := sha256.Sum256([]byte(value))
 	if got := query("select sha from uses_secret"); got != `"`+hex.EncodeToString(sum[:])+`"` {
 		t.Fatalf("the model got another value: sha %s", got)
+	}
+	if got := query("select sha from typed_secret"); got != `"`+hex.EncodeToString(sum[:])+`"` {
+		t.Fatalf("the typed model got another value: sha %s", got)
 	}
 	if got := query("select n from length"); got != "42" {
 		t.Fatalf("the SQL model got a value of length %s", got)

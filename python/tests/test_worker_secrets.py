@@ -4,6 +4,7 @@ passed like any parameter, and masked in the result document."""
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
@@ -13,6 +14,9 @@ from conftest import write_files
 SECRET = "s3cr3t-Value"
 
 MODELS = """
+import hashlib
+from typing import Annotated
+
 import tarn
 
 @tarn.model
@@ -23,6 +27,10 @@ def uses(token=tarn.Parameter("api_token"), n=tarn.Parameter("n")):
 @tarn.model
 def leaks(token=tarn.Parameter("api_token")):
     raise ValueError(f"the server refused {token} and\\n{token.upper()}")
+
+@tarn.model
+def typed(token: Annotated[str, tarn.Parameter("api_token")], n: Annotated[int, tarn.Parameter("n")] = 1):
+    return {"sha_len": [len(hashlib.sha256(token.encode()).hexdigest())], "ok": [token == "s3cr3t-Value"]}
 
 @tarn.model
 def multiline(key=tarn.Parameter("key")):
@@ -52,6 +60,13 @@ def test_cold_worker_reads_secrets_on_stdin(root, worker):
     assert run.table.to_pydict() == {"length": [len(SECRET)], "n": [3]}
     assert "token has 12 characters" in run.stdout
     assert SECRET not in json.dumps(run.spec)  # the spec file never holds it
+
+
+@pytest.mark.skipif(sys.version_info < (3, 9), reason="typing.Annotated is 3.9+")
+def test_a_typed_model_reads_a_secret_like_any_parameter(root, worker):
+    run = worker(spec_of(root, "typed", parameters={"n": 2}, secrets=["api_token"]), stdin=stdin_line(api_token=SECRET))
+    assert run.returncode == 0, run
+    assert run.table.to_pydict() == {"sha_len": [64], "ok": [True]}
 
 
 def test_secret_in_an_error_is_masked_in_the_result(root, worker):
