@@ -10,7 +10,11 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 ./scripts/build.sh
 export TARN_BIN="$PWD/bin/tarn"
-export TARN_PYTHON="$PWD/.venv/bin/python"
+export TARN_PYTHON="${TARN_PYTHON:-$PWD/.venv/bin/python}"
+# The engines of the Iceberg REST tests (scripts/engines.sh installs them).
+export TARN_DUCKDB_PYTHON="$PWD/.tmp/engines/duckdb/bin/python"
+export TARN_SPARK_PYTHON="$PWD/.tmp/engines/spark/bin/python"
+export TARN_SPARK_JARS="$(ls "$PWD"/.tmp/engines/jars/iceberg-spark-runtime-*.jar | head -1)"
 # The sandbox suite fails instead of skipping where bubblewrap is missing.
 export TARN_REQUIRE_SANDBOX=1
 echo "== formatting and vet"
@@ -43,6 +47,7 @@ export TARN_TEST_POSTGRES
 set -a
 . .tmp/versitygw.env
 set +a
-go test -count=1 -tags integration ./postgres/... ./integration/...
-echo "== black-box CLI suite against two tarn serve on one PostgreSQL (shared mode)"
+# Spark's test alone takes minutes on two busy cores.
+go test -count=1 -timeout 40m -tags integration ./postgres/... ./integration/...
+echo "== black-box CLI suite against two tarn serve on one PostgreSQL, tables on the S3 server (shared mode)"
 TARN_TEST_MODE=shared go test -count=1 -run '^(TestCLI_|TestCLIQuery_|TestRemote)' ./cmd/tarn
