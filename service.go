@@ -37,12 +37,24 @@ type RefService interface {
 	GetCommit(ctx context.Context, hash string) (*Commit, error)
 	// Log returns up to limit commits (0: all) of a ref's history, newest first.
 	Log(ctx context.Context, ref string, limit int) ([]*Commit, error)
+	// History returns a page of up to limit commits of a ref's history,
+	// newest first (as Log), continuing after the page whose Next is
+	// cursor ("" for the first page). A cursor names commits: ENOTFOUND
+	// for one that does not exist, EINVALID for one that is malformed.
+	History(ctx context.Context, ref, cursor string, limit int) (*LogPage, error)
 	// MergeBase returns the merge base of two refs, nil when they share none.
 	MergeBase(ctx context.Context, a, b string) (*Commit, error)
 	// Diff lists the changes from one ref to another.
 	Diff(ctx context.Context, from, to string) ([]Change, error)
 	// Merge merges a ref into a branch (ECONFLICT names the conflicting keys).
 	Merge(ctx context.Context, req MergeRequest) (*MergeResult, error)
+}
+
+// LogPage is one page of a ref's history.
+type LogPage struct {
+	Commits []*Commit `json:"commits"`
+	// Next is the cursor of the next page, "" after the last one.
+	Next string `json:"next,omitempty"`
 }
 
 // TableService manages namespaces and tables on branches.
@@ -311,6 +323,12 @@ type UserService interface {
 	// AddUser creates a user and returns its token, shown only once (EEXISTS, EINVALID).
 	AddUser(ctx context.Context, req NewUser) (*User, string, error)
 	ListUsers(ctx context.Context) ([]User, error)
+	// RemoveUser deletes a user, whose token stops working at once
+	// (ENOTFOUND; EINVALID for the last admin).
+	RemoveUser(ctx context.Context, name string) error
+	// ResetToken gives a user a new token, shown only once; the old one
+	// stops working at once (ENOTFOUND).
+	ResetToken(ctx context.Context, name string) (string, error)
 }
 
 // Services bundles what a lakehouse offers, embedded or remote.

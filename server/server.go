@@ -120,6 +120,7 @@ func (s *Server) Handler() http.Handler {
 	s.handle("GET /v1/resolve", s.resolve, authed)
 	s.handle("GET /v1/commits/{hash}", s.getCommit, authed)
 	s.handle("GET /v1/log", s.log, authed)
+	s.handle("GET /v1/history", s.history, authed)
 	s.handle("GET /v1/merge-base", s.mergeBase, authed)
 	s.handle("GET /v1/diff", s.diff, authed)
 	s.handle("POST /v1/merge", s.merge, authed)
@@ -130,6 +131,8 @@ func (s *Server) Handler() http.Handler {
 	s.handle("GET /v1/tables", s.listTables, authed)
 	s.handle("POST /v1/tables", s.createTable, upload)
 	s.handle("GET /v1/tables/{table}", s.getTable, authed)
+	s.handle("GET /v1/tables/{table}/rows", s.tableRows, authed)
+	s.handle("GET /v1/tables/{table}/stats", s.tableStats, authed)
 	s.handle("DELETE /v1/tables/{table}", s.dropTable, authed)
 	s.handle("POST /v1/tables/{table}/import", s.importTable, upload)
 	s.handle("POST /v1/tables/{table}/revert", s.revertTable, authed)
@@ -144,6 +147,8 @@ func (s *Server) Handler() http.Handler {
 	s.handle("POST /v1/jobs/{id}/cancel", s.cancelJob, authed)
 	s.handle("GET /v1/users", s.listUsers, authed)
 	s.handle("POST /v1/users", s.addUser, authed)
+	s.handle("DELETE /v1/users/{name}", s.removeUser, authed)
+	s.handle("POST /v1/users/{name}/token", s.resetToken, authed)
 	s.mux.HandleFunc("/", s.noRoute)
 	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p := r.URL.EscapedPath(); p == "" || p[0] != '/' || path.Clean(p) != p {
