@@ -197,6 +197,19 @@ type RunEvent struct {
 	Duration time.Duration `json:"duration_ns,omitempty"`
 	Saved    time.Duration `json:"saved_ns,omitempty"` // a cached step: the time its computation took
 	Message  string        `json:"message,omitempty"`
+	// Plan is the run's DAG (a plan event): its steps in a topological order.
+	Plan []PlanStep `json:"plan,omitempty"`
+}
+
+// PlanStep is one step of a run's plan.
+type PlanStep struct {
+	Name string `json:"name"`
+	Kind string `json:"kind"` // python, sql or expectation
+	// Deps are the steps it reads, Inputs the lake tables
+	// (NAMESPACE.NAME), Table the table it writes, if any.
+	Deps   []string `json:"deps,omitempty"`
+	Inputs []string `json:"inputs,omitempty"`
+	Table  string   `json:"table,omitempty"`
 }
 
 // Step states reported in run events and results.

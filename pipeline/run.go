@@ -120,7 +120,7 @@ func (r *Runner) Run(ctx context.Context, p *Project, opts RunOptions) (*tarn.Ru
 			r.emit(tarn.RunEvent{Kind: tarn.EventInfo, Message: "warning: " + w})
 		}
 	}
-	r.emit(tarn.RunEvent{Kind: tarn.EventPlan, Message: describePlan(plan)})
+	r.emit(tarn.RunEvent{Kind: tarn.EventPlan, Message: describePlan(plan), Plan: planSteps(plan)})
 
 	if err := r.checkMemory(p, plan); err != nil {
 		return nil, err
@@ -232,6 +232,23 @@ func (r *Runner) producer(ctx context.Context, id tarn.TableIdent, ref string) s
 		return ""
 	}
 	return props["tarn.project"] + "/" + props["tarn.model"]
+}
+
+// planSteps is the plan as the run's plan event carries it: the DAG a
+// client draws.
+func planSteps(plan *Plan) []tarn.PlanStep {
+	var out []tarn.PlanStep
+	for _, st := range append(append([]*Step{}, plan.Steps...), plan.Expectations...) {
+		ps := tarn.PlanStep{Name: st.Model.Name, Kind: st.Model.Kind, Deps: st.Deps}
+		for _, in := range st.Lake {
+			ps.Inputs = append(ps.Inputs, in.Table.String())
+		}
+		if st.Materialized() {
+			ps.Table = st.Output.String()
+		}
+		out = append(out, ps)
+	}
+	return out
 }
 
 func describePlan(plan *Plan) string {
