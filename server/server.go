@@ -43,6 +43,10 @@ type Server struct {
 	// ExportDir holds query exports while they are sent, one folder per
 	// job (default HOME/exports). SQL cannot read either folder.
 	ExportDir string
+	// UI, when set, serves the web UI's pages: GET / and GET /assets/...
+	// (package ui). The pages need no token; everything they show comes
+	// from the API, with the user's token.
+	UI http.Handler
 	// Log, when set, gets one line per request: time, user, method, path,
 	// status, duration.
 	Log io.Writer
@@ -149,6 +153,10 @@ func (s *Server) Handler() http.Handler {
 	s.handle("POST /v1/users", s.addUser, authed)
 	s.handle("DELETE /v1/users/{name}", s.removeUser, authed)
 	s.handle("POST /v1/users/{name}/token", s.resetToken, authed)
+	if s.UI != nil {
+		s.mux.Handle("GET /{$}", s.UI)
+		s.mux.Handle("GET /assets/", s.UI)
+	}
 	s.mux.HandleFunc("/", s.noRoute)
 	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p := r.URL.EscapedPath(); p == "" || p[0] != '/' || path.Clean(p) != p {

@@ -18,6 +18,7 @@ import (
 	"github.com/tarnhq/tarn/pipeline"
 	"github.com/tarnhq/tarn/query"
 	"github.com/tarnhq/tarn/server"
+	"github.com/tarnhq/tarn/ui"
 )
 
 func (a *app) serveCommand() *cobra.Command {
@@ -53,7 +54,8 @@ most --max-queries at once (more wait queued); a streamed result is at most
 --max-result, a result file --max-export. SQL reads the warehouse only. Each
 limit's error names its flag.
 
-GET /healthz and /readyz answer for load balancers. SIGINT or SIGTERM stops
+GET / is the web UI (sign in with a token; see docs/UI.md): it does what
+the API lets its user do. GET /healthz and /readyz answer for load balancers. SIGINT or SIGTERM stops
 the server: it lets running jobs finish for --grace, then cancels the rest
 (a cancelled run publishes nothing). Jobs left running by a server that was
 killed are marked failed at the next start.`,
@@ -124,7 +126,7 @@ killed are marked failed at the next start.`,
 			}
 			srv := &server.Server{Services: lh.Services(), Jobs: jobs, Users: lh.Users(), Insecure: insecure, Protected: protected,
 				JobVisibility: visibility, MaxQueries: maxQueries, MaxProjectFiles: maxProjectFiles, MaxUpload: maxUploadMiB << 20, Home: home,
-				UploadDir: local.Home(home).Uploads(), ExportDir: local.Home(home).Exports(), Log: a.stderr}
+				UploadDir: local.Home(home).Uploads(), ExportDir: local.Home(home).Exports(), Log: a.stderr, UI: ui.Handler()}
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return tarn.Errorf(tarn.EINVALID, "cannot listen on %s: %v", addr, err)
@@ -144,6 +146,9 @@ killed are marked failed at the next start.`,
 			}
 			served := make(chan error, 1)
 			go func() { served <- hs.Serve(ln) }()
+			if a.onListen != nil {
+				a.onListen("http://" + ln.Addr().String() + "/")
+			}
 			select {
 			case err := <-served:
 				return tarn.Errorf(tarn.EINTERNAL, "serve: %v", err)
