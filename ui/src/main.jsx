@@ -138,7 +138,7 @@ function Refs() {
   const act = (f) => async (e) => {
     e && e.preventDefault && e.preventDefault();
     setMsg(null); setError(null);
-    try { setMsg(await f()); reload(); } catch (x) { setError(x); }
+    try { setMsg(await f(e)); reload(); } catch (x) { setError(x); }
   };
   const form = (e) => Object.fromEntries(new FormData(e.target));
   return (
@@ -384,7 +384,7 @@ function Preview({ name, ref_ }) {
 }
 
 function Grid({ columns, rows, sort, desc, onSort, first = 0 }) {
-  return <div class="gridwrap"><table class="data grid">
+  return <div class="gridwrap" tabIndex={0} role="region" aria-label="Rows"><table class="data grid">
     <thead><tr><th class="n">#</th>{columns.map((c) => <th key={c.name} aria-sort={sort === c.name ? (desc ? 'descending' : 'ascending') : undefined}>
       {onSort ? <button class="link" onClick={() => onSort(c.name)} title={c.type}>{c.name}{sort === c.name ? (desc ? ' ▼' : ' ▲') : ''}</button> : <span title={c.type}>{c.name}</span>}
     </th>)}</tr></thead>
@@ -472,7 +472,7 @@ function SQL() {
       onKeyDown={(e) => { if ((e.ctrlKey || e.metaKey) && e.key === 'Enter') { e.preventDefault(); run(); } }} rows={8} />
     {error && <div class="error" role="alert"><b>{error.code}</b>{at && <> at line {at.line}, column {at.column}</>}: <pre>{error.message}</pre></div>}
     {res && <div>
-      <p class="muted" role="status">{num(res.rows.length)} rows{res.total != null && res.total !== res.rows.length ? ' of ' + num(res.total) : ''} · {Math.round(res.ms)} ms{res.done ? '' : ' · streaming'}</p>
+      <p class="muted" role="status">{num(res.rows.length)} rows{res.total != null && res.total >= 0 && res.total !== res.rows.length ? ' of ' + num(res.total) : ''} · {Math.round(res.ms)} ms{res.done ? '' : ' · streaming'}</p>
       <Grid columns={res.columns} rows={res.rows.slice(0, 2000)} />
       {res.rows.length > 2000 && <p class="muted">Showing the first 2,000 rows; download the rest.</p>}
     </div>}
@@ -532,7 +532,7 @@ function Job({ id }) {
     {plan && <Dag plan={plan} steps={steps} selected={step} onSelect={(s) => setStep(s === step ? '' : s)} />}
     {result?.steps?.some((s) => s.kind === 'expectation') && <><h3>Expectations</h3><ul>{result.steps.filter((s) => s.kind === 'expectation').map((s) => <li key={s.name}><span class={'state ' + s.state}>{s.state}</span> {s.name} {s.error && <span class="error">{s.error}</span>}</li>)}</ul></>}
     <h3>Logs {step && <>of {step} <button class="small" onClick={() => setStep('')}>all steps</button></>} {!done && <span class="muted">(live)</span>}</h3>
-    <pre class="logs" aria-live="polite" data-testid="logs">{logs.filter((e) => !step || e.step === step).map(logLine).filter(Boolean).join('\n')}</pre>
+    <pre class="logs" tabIndex={0} aria-label="Logs" aria-live="polite" data-testid="logs">{logs.filter((e) => !step || e.step === step).map(logLine).filter(Boolean).join('\n')}</pre>
   </div>;
 }
 
