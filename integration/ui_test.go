@@ -132,7 +132,7 @@ func (b *browser) goTo(hash string) {
 }
 
 func (b *browser) screenshot(name string) {
-	if png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(90)); err == nil {
+	if png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100)); err == nil {
 		os.WriteFile(filepath.Join(b.shot, name+".png"), png, 0o644)
 	}
 }
@@ -295,9 +295,12 @@ func TestUI_Browser(t *testing.T) {
 	b.run("run with Ctrl+Enter", chromedp.KeyEvent("\r", chromedp.KeyModifiers(chromedp.ModifierCtrl)))
 	b.waitFor("showed the result", `document.querySelector('[role=status]') && /^\d+ rows · \d+ ms$/.test(document.querySelector('[role=status]').textContent)`)
 	b.page("sql")
-	b.setValue("#sql", "select 1,\nfrom nowhere where")
+	b.setValue("#sql", "select 1\nfrom trips where fare = = 2")
 	b.run("run broken SQL", chromedp.Click(chromedp.Search(`//button[text()="Run"]`)))
-	b.waitFor("showed the error with its position", `document.querySelector('[role=alert]') && /at line \d+, column \d+/.test(document.querySelector('[role=alert]').textContent)`)
+	b.waitText("at line 2, column 20")
+	if at := eval[int](b, `document.getElementById('sql').selectionStart`); at != len("select 1\nfrom trips where fare = ") {
+		t.Fatalf("the editor's cursor is at %d, not at the error", at)
+	}
 	b.page("sql-error")
 
 	// A merge conflict is shown, and main is left as it was.

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test tier: the fast self-contained Go tests, the Python SDK
-# tests, the API document against a real server (schemathesis), then the
-# integration tier (real processes, PyIceberg reading tarn's tables).
+# tests, the API document against a real server (schemathesis), the
+# integration tier (real processes, PyIceberg reading tarn's tables), then
+# the web UI: its unit tests, the check that ui/dist is the build of its
+# sources, and its browser tests (headless Chromium against tarn serve).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -22,3 +24,11 @@ echo "== API document against tarn serve (schemathesis)"
 ./scripts/schemathesis.sh
 echo "== integration tests"
 go test -count=1 -tags integration ./integration/...
+echo "== web UI: unit tests and the bundle's check"
+./scripts/ui.sh test
+./scripts/ui.sh check
+echo "== web UI in a real browser (headless Chromium)"
+export TARN_UI_SHOTS="${TARN_UI_SHOTS:-$PWD/.tmp/ui-screenshots}"
+rm -rf "$TARN_UI_SHOTS"
+echo "screenshots of each page: $TARN_UI_SHOTS"
+TARN_UI_AXE=1 go test -count=1 -tags integration,browser ./integration/ -run 'TestUI_'
