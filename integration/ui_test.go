@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -297,7 +298,7 @@ func TestUI_Browser(t *testing.T) {
 	b.page("sql")
 	b.setValue("#sql", "select 1\nfrom trips where fare = = 2")
 	b.run("run broken SQL", chromedp.Click(chromedp.Search(`//button[text()="Run"]`)))
-	b.waitText("at line 2, column 20")
+	b.waitText("at line 2, column 25")
 	if at := eval[int](b, `document.getElementById('sql').selectionStart`); at != len("select 1\nfrom trips where fare = ") {
 		t.Fatalf("the editor's cursor is at %d, not at the error", at)
 	}
@@ -318,7 +319,7 @@ func TestUI_Browser(t *testing.T) {
 
 	// A run: its DAG turns green step by step, with the step's live logs.
 	proj := project(t, map[string]string{
-		"make.py":  "import tarn\nimport pyarrow as pa\nimport time\n\n@tarn.model(materialization_strategy=\"REPLACE\")\ndef make():\n    print('making rows', flush=True)\n    time.sleep(2)\n    return pa.table({'a': list(range(10))})\n",
+		"make.py":   "import tarn\nimport pyarrow as pa\nimport time\n\n@tarn.model(materialization_strategy=\"REPLACE\")\ndef make():\n    print('making rows', flush=True)\n    time.sleep(2)\n    return pa.table({'a': list(range(10))})\n",
 		"total.sql": "-- tarn: materialization_strategy=REPLACE\nselect sum(a) as total from make\n",
 	})
 	r := srv.cliAs(tokens["ada"], "run", "-p", proj, "--ref", "main", "--detach")
@@ -355,4 +356,42 @@ func TestUI_Browser(t *testing.T) {
 	if out := srv.cliAs(tokens["ada"], "tag", "ls").stdout; strings.Contains(out, "v1") {
 		t.Fatal("a refused tag was created")
 	}
+}
+
+// TestUI_Local: `tarn ui --no-open` serves the home on loopback without
+// tokens and prints its URL; the page opens on the home without sign-in.
+func TestUI_Local(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "home")
+	tarn(t, home, "table", "create", "zones", "--from", "../examples/data/zones.jsonl")
+	cmd := exec.Command(env(t, "TARN_BIN"), "ui", "--no-open")
+	cmd.Env = append(os.Environ(), "TARN_HOME="+home)
+	out := &lockedBuffer{}
+	cmd.Stderr = out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); <-exited })
+	urlRe := regexp.MustCompile(`tarn ui: (http://127\.0\.0\.1:\d+/)`)
+	var url string
+	for deadline := time.Now().Add(60 * time.Second); url == ""; time.Sleep(50 * time.Millisecond) {
+		if m := urlRe.FindStringSubmatch(out.String()); m != nil {
+			url = m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("tarn ui printed no URL:\n%s", out.String())
+		}
+		select {
+		case <-exited:
+			t.Fatalf("tarn ui exited:\n%s", out.String())
+		default:
+		}
+	}
+	b := newBrowser(t, url)
+	b.goTo("")
+	b.waitText("tarn.zones")
+	if eval[bool](b, `!!document.getElementById('token')`) {
+		t.Fatal("tarn ui asks for a token")
+	}
+	b.page("local-home")
 }

@@ -41,9 +41,11 @@ export function csv(columns, rows) {
   return [columns.map((c) => q(c.name)).join(','), ...rows.map((r) => r.map(q).join(','))].join('\n') + '\n';
 }
 
-// errorAt finds the position DuckDB names in an error ("LINE 3: ..." and a
-// caret line): the line number and column, or null.
+// errorAt finds the position an error names: tarn's "at line 3, column
+// 7", or DuckDB's "LINE 3: ..." and a caret line; null when none.
 export function errorAt(message) {
+  const t = /at line (\d+), column (\d+)/.exec(message || '');
+  if (t) return { line: Number(t[1]), column: Number(t[2]) };
   const m = /LINE (\d+):( ?)(.*)\n(\s*)\^/.exec(message || '');
   if (!m) return null;
   const prefix = ('LINE ' + m[1] + ':' + m[2]).length;

@@ -8,6 +8,9 @@ describe('errorAt', () => {
     const msg = 'Parser Error: syntax error at or near "y"\n\nLINE 2: from x wher y\n                    ^';
     expect(errorAt(msg)).toEqual({ line: 2, column: 13 });
   });
+  it('reads the position tarn names', () => {
+    expect(errorAt('SQL syntax error at or near "=" at line 2, column 25:\n  from trips where fare = = 2\n                          ^')).toEqual({ line: 2, column: 25 });
+  });
   it('is null without a position', () => {
     expect(errorAt('Catalog Error: Table with name x does not exist!')).toBeNull();
   });
