@@ -240,6 +240,7 @@ func TestUI_Browser(t *testing.T) {
 	// Home: branches newest first, tables of main with their rows.
 	b.waitText("tarn.trips")
 	b.waitText("900") // 500 + 400 rows of trips on main
+	b.waitFor("showed when each table last changed", `[...document.querySelectorAll('section')[1].querySelectorAll('tbody tr td:last-child')].every(td => / ago$/.test(td.textContent))`)
 	branches := eval[[]string](b, `[...document.querySelectorAll('section')[0].querySelectorAll('tbody tr td:first-child a')].map(a => a.textContent)`)
 	if len(branches) != 3 || branches[0] != "main" {
 		t.Fatalf("home lists branches %v, want main (the newest) first of 3", branches)

@@ -97,20 +97,21 @@ function TableList({ ref_, list }) {
   return (
     <table class="data">
       <thead><tr><th>Table</th><th class="n">Rows</th><th class="n">Size</th><th>Last change</th></tr></thead>
-      <tbody>{list.tables.map((t) => {
+      <tbody>{list.tables.map((t, i) => {
         const name = t.table.namespace + '.' + t.table.name;
-        return <tr key={name}><td><a href={href('table', ref_, name)}>{name}</a></td><td class="n">{num(t.rows)}</td><td class="n">{bytes(t.bytes)}</td><td><LastChange ref_={ref_} table={name} /></td></tr>;
+        return <tr key={name}><td><a href={href('table', ref_, name)}>{name}</a></td><td class="n">{num(t.rows)}</td><td class="n">{bytes(t.bytes)}</td><td class="nowrap">{i < 50 && <LastChange ref_={ref_} table={name} />}</td></tr>;
       })}</tbody>
     </table>
   );
 }
 
+// LastChange is when a table's current snapshot was made (one request per
+// table, so only the first tables of a long list ask).
 function LastChange({ ref_, table }) {
   const [info] = useLoad(() => api.get('/v1/tables/' + encodeURIComponent(table), { ref: ref_ }), [ref_, table]);
-  const h = info?.history;
-  if (!h || !h.length) return <span class="muted">{info ? '—' : ''}</span>;
-  const last = h[h.length - 1];
-  return <span title={new Date(last['timestamp-ms'] || last.timestamp_ms || 0).toISOString()}>{ago(last['timestamp-ms'] || last.timestamp_ms)}</span>;
+  const t = info?.current_snapshot?.time;
+  if (!t) return <span class="muted">{info ? '—' : ''}</span>;
+  return <span title={t}>{ago(t)}</span>;
 }
 
 function RefTable({ refs, onDelete }) {
@@ -123,7 +124,7 @@ function RefTable({ refs, onDelete }) {
           <td><a href={href('log', r.name)}>{r.name}</a>{r.kind === 'tag' && <span class="badge">tag</span>}</td>
           <td><a class="mono" href={href('commit', r.commit)}>{short(r.commit)}</a> <span class="muted">{r.head?.message?.split('\n')[0]}</span></td>
           <td>{r.head?.author}</td>
-          <td>{ago(r.head?.time)}</td>
+          <td class="nowrap">{ago(r.head?.time)}</td>
           {onDelete && <td>{r.name !== 'main' && <button class="small" onClick={() => onDelete(r)} aria-label={'Delete ' + r.name}>Delete</button>}</td>}
         </tr>))}</tbody>
     </table>
