@@ -89,7 +89,7 @@ func (s *UserStore) AddUser(ctx context.Context, req tarn.NewUser) (*tarn.User, 
 		return nil, "", err
 	}
 	if f.index(name) >= 0 {
-		return nil, "", tarn.Errorf(tarn.EEXISTS, "user %q already exists", name)
+		return nil, "", tarn.Errorf(tarn.EEXISTS, "user %q already exists", name).About(tarn.ResourceUser)
 	}
 	token, err := newToken()
 	if err != nil {
@@ -212,7 +212,7 @@ func (f *userFile) admins() int {
 }
 
 func userNotFound(name string) error {
-	return tarn.Errorf(tarn.ENOTFOUND, "user %s not found (`tarn user ls` lists them)", tarn.Quote(name))
+	return tarn.Errorf(tarn.ENOTFOUND, "user %s not found (`tarn user ls` lists them)", tarn.Quote(name)).About(tarn.ResourceUser)
 }
 
 // newToken returns a fresh token: 32 random bytes.
