@@ -335,13 +335,45 @@ func TestUI_Browser(t *testing.T) {
 	b.waitFor("showed the job succeeded", `document.querySelector('[data-testid=job-state]').textContent === 'succeeded'`)
 	b.waitText("Published")
 	b.page("run")
+	// The same run again: every step is served from the cache, and marked.
+	r = srv.cliAs(tokens["ada"], "run", "-p", proj, "--ref", "main", "--detach")
+	again := strings.TrimSpace(r.stdout)
+	if r.code != 0 || !strings.HasPrefix(again, "j") {
+		t.Fatalf("run --detach again: %+v", r)
+	}
+	b.goTo("#/job/" + again)
+	b.waitFor("marked the cached steps", `document.querySelectorAll('.dag g.node').length === 2 && [...document.querySelectorAll('.dag g.node')].every(n => n.dataset.state === 'cached')`)
+	b.page("run-cached")
 	b.goTo("#/jobs")
 	b.waitText(id)
+	b.waitText(again)
 	b.page("jobs")
+
+	// Create a branch, see it listed, delete it.
+	b.goTo("#/refs")
+	b.waitFor("listed the refs", `document.querySelectorAll('table.data tbody tr').length === 3`)
+	b.run("create a branch", chromedp.SendKeys(chromedp.CSS(`input[name=name]`), "ada.x"), chromedp.Click(chromedp.Search(`//button[text()="Create"]`)))
+	b.waitText("Created branch ada.x.")
+	b.waitFor("listed the new branch", `[...document.querySelectorAll('table.data tbody td:first-child a')].some(a => a.textContent === 'ada.x')`)
+	if r := srv.cliAs(tokens["ada"], "branch", "get", "ada.x"); r.code != 0 {
+		t.Fatalf("the branch the UI created is not there: %+v", r)
+	}
+	eval[bool](b, `(window.confirm = () => true, true)`)
+	b.run("delete the branch", chromedp.Click(chromedp.CSS(`button[aria-label="Delete ada.x"]`)))
+	b.waitText("Deleted ada.x.")
+	if r := srv.cliAs(tokens["ada"], "branch", "get", "ada.x"); r.code == 0 {
+		t.Fatal("the branch the UI deleted is still there")
+	}
 
 	// Users: an admin sees them; bob is refused what the API refuses him.
 	b.goTo("#/users")
 	b.waitText("bob")
+	b.run("add a user", chromedp.SendKeys(chromedp.CSS(`input[name=name]`), "carl"), chromedp.Click(chromedp.Search(`//button[text()="Add user"]`)))
+	b.waitFor("showed carl's token once", `document.querySelector('[data-testid=new-token]') && document.querySelector('[data-testid=new-token]').textContent.startsWith('tarn_')`)
+	carl := eval[string](b, `document.querySelector('[data-testid=new-token]').textContent`)
+	if r := srv.cliAs(carl, "branch", "ls"); r.code != 0 {
+		t.Fatalf("carl's token from the UI does not work: %+v", r)
+	}
 	b.page("users")
 	b.run("sign out", chromedp.Click(chromedp.Search(`//button[text()="Sign out"]`)))
 	b.signIn(tokens["bob"], "bob")
