@@ -28,7 +28,6 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/bench/internal/benchkit"
-	"github.com/tarnhq/tarn/internal/readyfile"
 	"github.com/tarnhq/tarn/local"
 	"github.com/tarnhq/tarn/ui"
 )
@@ -109,7 +108,7 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 
-	url, stop, err := serve(bin, tmp, home)
+	url, stop, err := benchkit.Serve(bin, tmp, home)
 	if err != nil {
 		return err
 	}
@@ -255,34 +254,6 @@ func tarnCmd(ctx context.Context, bin, home string, args ...string) (string, err
 	cmd.Env = append(os.Environ(), "TARN_HOME="+home)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
-}
-
-// serve starts tarn serve --insecure-local over home.
-func serve(bin, tmp, home string) (url string, stop func(), err error) {
-	ready := filepath.Join(tmp, "ready.json")
-	cmd := exec.Command(bin, "serve", "--insecure-local", "--addr", "127.0.0.1:0", "--ready-file", ready)
-	cmd.Env = append(os.Environ(), "TARN_HOME="+home)
-	var log bytes.Buffer
-	cmd.Stderr = &log
-	if err := cmd.Start(); err != nil {
-		return "", nil, err
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	r, err := readyfile.Wait(ready, 60*time.Second, func() bool {
-		select {
-		case <-exited:
-			return true
-		default:
-			return false
-		}
-	})
-	if err != nil {
-		cmd.Process.Kill()
-		<-exited
-		return "", nil, fmt.Errorf("%v: %s", err, log.String())
-	}
-	return r.URL, func() { cmd.Process.Signal(os.Interrupt); <-exited }, nil
 }
 
 // bundleSize is the size of the embedded pages, raw and gzipped (each file
