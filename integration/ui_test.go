@@ -296,6 +296,7 @@ func TestUI_Browser(t *testing.T) {
 	b.run("type SQL", chromedp.SendKeys(chromedp.ID("sql"), "select pickup_zone, count(*) as n from trips group by 1 order by 1"))
 	b.run("run with Ctrl+Enter", chromedp.KeyEvent("\r", chromedp.KeyModifiers(chromedp.ModifierCtrl)))
 	b.waitFor("showed the result", `document.querySelector('[role=status]') && /^\d+ rows · \d+ ms$/.test(document.querySelector('[role=status]').textContent)`)
+	b.waitFor("highlighted the SQL", `[...document.querySelectorAll('.editor .t-keyword')].map(e => e.textContent).join(' ') === 'select count as from group by order by'`)
 	b.page("sql")
 	b.setValue("#sql", "select 1\nfrom trips where fare = = 2")
 	b.run("run broken SQL", chromedp.Click(chromedp.Search(`//button[text()="Run"]`)))

@@ -5,6 +5,7 @@ import { useState, useEffect, useRef, useCallback } from 'preact/hooks';
 import * as api from './api.js';
 import { layout } from './graph.js';
 import { dagLayout, NODE_W, NODE_H } from './dag.js';
+import { tokens } from './sql.js';
 import { ago, bytes, duration, short, num, visibleProperties, csv, errorAt } from './format.js';
 import './style.css';
 
@@ -417,11 +418,11 @@ function SQL() {
   const [error, setError] = useState(null);
   const [running, setRunning] = useState(false);
   const [history, setHistory] = useState(() => JSON.parse(localStorage.getItem(HISTORY) || '[]'));
-  const editor = useRef(null);
+  const editor = useRef(null), shade = useRef(null);
   const [refs] = useLoad(() => api.get('/v1/refs'), []);
   async function run() {
     if (running) return;
-    setRunning(true); setError(null);
+    setRunning(true); setError(null); setRes(null);
     const h = [sql, ...history.filter((x) => x !== sql)].slice(0, 30);
     setHistory(h); localStorage.setItem(HISTORY, JSON.stringify(h));
     const started = performance.now();
@@ -469,8 +470,12 @@ function SQL() {
       </select></label>
     </div>
     <label for="sql" class="sr">SQL</label>
-    <textarea id="sql" ref={editor} class="sql" spellcheck={false} value={sql} onInput={(e) => setSql(e.target.value)}
-      onKeyDown={(e) => { if ((e.ctrlKey || e.metaKey) && e.key === 'Enter') { e.preventDefault(); run(); } }} rows={8} />
+    <div class="editor">
+      <pre class="hl" aria-hidden="true" ref={shade}>{tokens(sql).map(([k, t], i) => <span key={i} class={'t-' + k}>{t}</span>)}{'\n'}</pre>
+      <textarea id="sql" ref={editor} class="sql" spellcheck={false} value={sql} onInput={(e) => setSql(e.target.value)}
+        onScroll={(e) => { shade.current.scrollTop = e.target.scrollTop; }}
+        onKeyDown={(e) => { if ((e.ctrlKey || e.metaKey) && e.key === 'Enter') { e.preventDefault(); run(); } }} rows={8} />
+    </div>
     {error && <div class="error" role="alert"><b>{error.code}</b>{at && <> at line {at.line}, column {at.column}</>}: <pre>{error.message}</pre></div>}
     {res && <div>
       <p class="muted" role="status">{num(res.rows.length)} rows{res.total != null && res.total >= 0 && res.total !== res.rows.length ? ' of ' + num(res.total) : ''} · {Math.round(res.ms)} ms{res.done ? '' : ' · streaming'}</p>
