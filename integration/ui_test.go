@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 )
 
@@ -428,4 +430,23 @@ func TestUI_Local(t *testing.T) {
 		t.Fatal("tarn ui asks for a token")
 	}
 	b.page("local-home")
+
+	// The dark theme follows the system (and passes the contrast checks);
+	// a narrow window does not scroll sideways.
+	b.run("prefer dark", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}})
+		return err
+	}))
+	if bg := eval[string](b, `getComputedStyle(document.body).backgroundColor`); bg != "rgb(13, 17, 23)" {
+		t.Fatalf("the dark theme's background is %s", bg)
+	}
+	b.page("local-home-dark")
+	b.run("narrow window", chromedp.EmulateViewport(400, 800))
+	b.goTo("#/")
+	b.waitText("tarn.zones")
+	if eval[bool](b, `document.documentElement.scrollWidth > window.innerWidth`) {
+		t.Fatalf("the home page scrolls sideways in a 400 px window: %s", eval[string](b, `[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 8).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)).join(', ')`))
+	}
+	b.page("local-home-narrow")
 }
