@@ -18,6 +18,7 @@ if [ -n "$unformatted" ]; then
   echo "gofmt would change these files (run gofmt -w):"; echo "$unformatted"; exit 1
 fi
 go vet ./...
+go vet -tags integration,browser ./integration/
 echo "== unit and black-box tests"
 go test -count=1 ./...
 echo "== Python SDK tests"
