@@ -91,7 +91,7 @@ func (b *browser) text(sel string) string {
 // waitFor waits until the JavaScript expression is true.
 func (b *browser) waitFor(what, expr string) {
 	b.t.Helper()
-	deadline := time.Now().Add(45 * time.Second)
+	deadline := time.Now().Add(90 * time.Second)
 	for {
 		if ok, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool]("!!("+expr+")")); err == nil && ok {
 			return
@@ -272,6 +272,19 @@ func TestUI_Browser(t *testing.T) {
 	b.run("stats tab", chromedp.Click(chromedp.Search(`//button[@role="tab"][text()="stats"]`)))
 	b.waitFor("showed histograms", `document.querySelectorAll('svg.hist rect').length > 0`)
 	b.page("table-stats")
+	// Snapshot ids are 64-bit: shown exactly, not rounded to a JavaScript number.
+	var desc struct {
+		History []struct {
+			SnapshotID json.Number `json:"snapshot_id"`
+		}
+	}
+	dec := json.NewDecoder(strings.NewReader(tarn(t, home, "table", "get", "trips", "-o", "json")))
+	dec.UseNumber()
+	if err := dec.Decode(&desc); err != nil || len(desc.History) == 0 {
+		t.Fatalf("table get: %v", err)
+	}
+	b.run("snapshots tab", chromedp.Click(chromedp.Search(`//button[@role="tab"][text()="snapshots"]`)))
+	b.waitText(desc.History[0].SnapshotID.String())
 	b.run("schema tab", chromedp.Click(chromedp.Search(`//button[@role="tab"][text()="schema"]`)))
 	b.waitText("pickup_zone")
 	b.page("table-schema")

@@ -49,9 +49,17 @@ export async function raw(method, path, body, extra) {
   return res;
 }
 
-export async function get(path, params) { return (await raw('GET', path + query(params))).json(); }
-export async function post(path, body) { return (await raw('POST', path, body)).json(); }
-export async function del(path, params) { return (await raw('DELETE', path + query(params))).json(); }
+// parse reads JSON keeping integers beyond 2^53 (snapshot ids) exact, as
+// their text, where the browser hands the reviver the source (Chrome 114+,
+// Firefox 135+); elsewhere they stay (rounded) numbers.
+export function parse(text) {
+  return JSON.parse(text, (k, v, ctx) => (typeof v === 'number' && !Number.isSafeInteger(v) && Number.isInteger(v) && ctx && ctx.source ? ctx.source : v));
+}
+const json = async (res) => parse(await res.text());
+
+export async function get(path, params) { return json(await raw('GET', path + query(params))); }
+export async function post(path, body) { return json(await raw('POST', path, body)); }
+export async function del(path, params) { return json(await raw('DELETE', path + query(params))); }
 
 export const tablePath = (ns, name) => '/v1/tables/' + encodeURIComponent(ns + '.' + name);
 
