@@ -323,6 +323,8 @@ func TestUI_Browser(t *testing.T) {
 
 	// A merge conflict is shown, and main is left as it was.
 	b.goTo("#/refs")
+	// The list loads above the forms: wait for it, so clicks land where they aim.
+	b.waitFor("listed the refs", `document.querySelectorAll('table.data tbody tr').length === 3`)
 	b.run("merge clash", chromedp.WaitVisible(chromedp.CSS(`input[name=source]`)), chromedp.SendKeys(chromedp.CSS(`input[name=source]`), "clash"),
 		chromedp.Click(chromedp.Search(`//button[text()="Merge"]`)))
 	b.waitFor("showed the conflict", `document.querySelector('[role=alert]') && document.querySelector('[role=alert]').textContent.includes('Conflict')`)
@@ -398,6 +400,7 @@ func TestUI_Browser(t *testing.T) {
 		t.Fatal("a user who is not an admin is offered the users page")
 	}
 	b.goTo("#/refs")
+	b.waitFor("listed the refs", `document.querySelectorAll('table.data tbody tr').length === 3`)
 	b.run("create a tag as bob", chromedp.WaitVisible(chromedp.CSS(`select[name=kind]`)), chromedp.SetValue(chromedp.CSS(`select[name=kind]`), "tag"),
 		chromedp.SendKeys(chromedp.CSS(`input[name=name]`), "v1"), chromedp.Click(chromedp.Search(`//button[text()="Create"]`)))
 	b.waitFor("refused the tag", `document.querySelector('[role=alert]') && document.querySelector('[role=alert]').textContent.includes('forbidden')`)
