@@ -191,3 +191,17 @@ func (u *users) ResetToken(ctx context.Context, name string) (string, error) {
 	out, err := do[api.AddUserResponse](ctx, (*Client)(u), "POST", "/v1/users/"+esc(name)+"/token", nil, nil)
 	return out.Token, err
 }
+
+type secrets Client
+
+var _ tarn.SecretService = (*secrets)(nil)
+
+// PublicKey returns the server's public key; values sealed with it open
+// only on the server.
+func (s *secrets) PublicKey(ctx context.Context) (*tarn.PublicKey, error) {
+	k, err := do[tarn.PublicKey](ctx, (*Client)(s), "GET", "/v1/public-key", nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &k, nil
+}
