@@ -56,8 +56,8 @@ type RunOptions struct {
 	Preview int // rows of each output to show: the first N, the last -N (0: none)
 	// Namespace overrides the project's default namespace for this run.
 	Namespace string
-	Author  string
-	NoCache bool // run every step and scan; neither read nor write the cache
+	Author    string
+	NoCache   bool // run every step and scan; neither read nor write the cache
 }
 
 func (r *Runner) emit(e tarn.RunEvent) {
@@ -152,21 +152,27 @@ func (r *Runner) Run(ctx context.Context, p *Project, opts RunOptions) (*tarn.Ru
 			return nil, err
 		}
 	}
-	ex := &execution{r: r, p: p, plan: plan, opts: opts, params: params, envs: envs, shm: shm, workRoot: filepath.Join(shm, "work"),
+	ex := &execution{r: r, p: p, plan: plan, opts: opts, params: params, envs: envs, shm: shm,
 		head: head, session: session, res: res, outputs: map[string]string{}, exports: map[string]*exportOnce{}}
-	if r.Cache != nil { // step outputs go to the cache's disk (see execution.outDir)
-		if ex.outDir, err = r.Cache.RunDir(); err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(ex.outDir)
-		ex.workRoot = ex.outDir
+	// Step outputs go to the cache's disk (see execution.outDir), else to
+	// a folder of the system's temporary directory: never /dev/shm, which
+	// is memory. Only step specs (small) are written there.
+	if r.Cache != nil {
+		ex.outDir, err = r.Cache.RunDir()
+	} else {
+		ex.outDir, err = os.MkdirTemp("", "tarn-run-"+res.RunID+"-")
 	}
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(ex.outDir)
+	ex.workRoot = ex.outDir
 	if ex.storeDir, err = newStoreDir(ex.workRoot, r.Sandbox); err != nil {
 		return nil, err
 	}
 	runErr := ex.computeKeys(ctx)
 	if runErr == nil {
-		ex.prewarm()
+		ex.prewarm(ctx)
 		runErr = ex.execute(ctx)
 	}
 	res.Steps = ex.reports()

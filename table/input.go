@@ -1,10 +1,12 @@
 package table
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
 
+	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/iceberg-go"
 	icetable "github.com/apache/iceberg-go/table"
 	"github.com/tarnhq/tarn"
@@ -25,6 +27,13 @@ type InputPlan struct {
 	// Columns are the input's columns in the table's order: the requested
 	// ones, all when none were.
 	Columns []string
+	// Schema is the table's Arrow schema as an IPC stream holding only
+	// the schema: the types the files are read as (those ExportArrow
+	// gives).
+	Schema []byte
+	// EstimatedBytes estimates the input's size as Arrow (the planned
+	// files' rows of the columns read), before the filter.
+	EstimatedBytes int64
 	// Fallback, when set, says why the files cannot be read as they are
 	// (delete files, a schema that changed over the table's history,
 	// files outside the local disk): the input must then be exported
@@ -50,6 +59,10 @@ func (s *Service) PlanInput(ctx context.Context, req ExportRequest) (*InputPlan,
 		}
 	}
 	expr := iceberg.BooleanExpression(iceberg.AlwaysTrue{})
+	read := map[string]bool{}
+	for _, c := range req.Columns {
+		read[c] = true
+	}
 	if req.Filter != "" {
 		filter, err := ParseRowFilter(req.Filter)
 		if err == nil {
@@ -59,8 +72,20 @@ func (s *Service) PlanInput(ctx context.Context, req ExportRequest) (*InputPlan,
 			return nil, tarn.Errorf(tarn.EINVALID, "input %s: %w", req.Ident, err)
 		}
 		expr = filter.pushdown(schema, false)
+		for _, c := range filter.Columns() {
+			read[c] = true
+		}
 	}
-	plan := &InputPlan{Files: []string{}}
+	arrowSchema, err := icetable.SchemaToArrowSchema(schema, nil, false, false)
+	if err != nil {
+		return nil, fmt.Errorf("table %s: %w", req.Ident, err)
+	}
+	var schemaMsg bytes.Buffer
+	sw := ipc.NewWriter(&schemaMsg, ipc.WithSchema(stripMetadata(arrowSchema)))
+	if err := sw.Close(); err != nil {
+		return nil, err
+	}
+	plan := &InputPlan{Files: []string{}, Schema: schemaMsg.Bytes()}
 	for _, n := range names {
 		if len(req.Columns) == 0 || slices.Contains(req.Columns, n) {
 			plan.Columns = append(plan.Columns, n)
@@ -105,7 +130,39 @@ func (s *Service) PlanInput(ctx context.Context, req ExportRequest) (*InputPlan,
 		plan.Files = append(plan.Files, p)
 		plan.Rows += task.File.Count()
 		plan.Bytes += task.File.FileSizeBytes()
+		plan.EstimatedBytes += arrowEstimate(schema, task.File, func(name string) bool { return len(req.Columns) == 0 || read[name] })
 	}
 	plan.TotalFiles = max(plan.TotalFiles, len(plan.Files))
 	return plan, nil
+}
+
+// arrowEstimate estimates the Arrow size of the columns of a data file
+// that read selects: exact for fixed-width types, and for the others four
+// bytes of offsets per row plus three times their size on disk
+// (compression and dictionaries undone).
+func arrowEstimate(schema *iceberg.Schema, df iceberg.DataFile, read func(string) bool) int64 {
+	rows := df.Count()
+	sizes := df.ColumnSizes()
+	var n int64
+	for _, f := range schema.Fields() {
+		if !read(f.Name) {
+			continue
+		}
+		switch t := f.Type.(type) {
+		case iceberg.BooleanType:
+			n += rows/8 + 1
+		case iceberg.Int32Type, iceberg.Float32Type, iceberg.DateType:
+			n += 4 * rows
+		case iceberg.Int64Type, iceberg.Float64Type, iceberg.TimeType, iceberg.TimestampType, iceberg.TimestampTzType,
+			iceberg.TimestampNsType, iceberg.TimestampTzNsType:
+			n += 8 * rows
+		case iceberg.DecimalType, iceberg.UUIDType:
+			n += 16 * rows
+		case iceberg.FixedType:
+			n += int64(t.Len()) * rows
+		default:
+			n += 4*rows + 3*sizes[f.ID]
+		}
+	}
+	return n
 }
