@@ -156,7 +156,7 @@ type RunRequest struct {
 	// Namespace, when set, is where the run's models write and where
 	// unqualified inputs resolve, instead of the project's default.
 	Namespace string `json:"namespace,omitempty"`
-	Author     string            `json:"author,omitempty"`
+	Author    string `json:"author,omitempty"`
 	// NoCache runs every step and scan, neither reading nor writing the cache.
 	NoCache bool `json:"no_cache,omitempty"`
 }
