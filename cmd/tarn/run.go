@@ -76,7 +76,7 @@ SQL model aggregating them, and an expectation. Run it with ` + "`tarn run -p DI
 func (a *app) runCommand() *cobra.Command {
 	var dir, ref, projectDir, namespace, preview string
 	var params []string
-	var dryRun, strict, noStrict, detach, noCache bool
+	var dryRun, strict, noStrict, detach, noCache, profile bool
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run a project's models on a branch and publish the results all or nothing",
@@ -144,7 +144,12 @@ saves); so are scans of unchanged tables. --no-cache runs everything;
 			res, runErr := a.svc.Runs.Run(ctx, req, p.event)
 			p.close()
 			if res != nil {
-				if err := a.emit(res, func(w io.Writer) { printRunSummary(w, res) }); err != nil {
+				if err := a.emit(res, func(w io.Writer) {
+					printRunSummary(w, res)
+					if profile {
+						printRunProfile(w, res)
+					}
+				}); err != nil {
 					return err
 				}
 			}
@@ -164,6 +169,7 @@ saves); so are scans of unchanged tables. --no-cache runs everything;
 	f.Lookup("preview").NoOptDefVal = "head"
 	f.BoolVar(&detach, "detach", false, "with a server: start the run as a job, print its id and return at once")
 	f.BoolVar(&noCache, "no-cache", false, "run every step and scan; neither read nor write the cache")
+	f.BoolVar(&profile, "profile", false, "also print where each step's time went, phase by phase (plan, export, handoff, import, read, code, write, materialize, cache), and its peak memory (in -o json: always, as each step's profile)")
 	return cmd
 }
 
@@ -312,6 +318,36 @@ func formatEvent(e tarn.RunEvent) (string, bool) {
 		return fmt.Sprintf("- %s cancelled", e.Step), true
 	}
 	return "", false
+}
+
+// printRunProfile prints each step's phases (tarn.StepPhase) and its peak
+// anonymous memory.
+func printRunProfile(w io.Writer, res *tarn.RunResult) {
+	fmt.Fprintln(w)
+	t := newTable(w, "STEP", "PHASE", "SECONDS", "ROWS", "BYTES", "FILES", "DETAIL")
+	for _, s := range res.Steps {
+		for _, ph := range s.Profile {
+			rows, size, files := "", "", ""
+			if ph.Rows > 0 {
+				rows = count(ph.Rows)
+			}
+			if ph.Bytes > 0 {
+				size = tarn.FormatBytes(ph.Bytes)
+			}
+			if ph.Files > 0 {
+				files = fmt.Sprint(ph.Files)
+			}
+			t.row(s.Name, ph.Name, fmt.Sprintf("%.3f", ph.Seconds), rows, size, files, ph.Detail)
+		}
+		if s.PeakAnonBytes > 0 {
+			limit := "no limit"
+			if s.MemoryLimit > 0 {
+				limit = "limit " + tarn.FormatBytes(s.MemoryLimit)
+			}
+			t.row(s.Name, "memory", "", "", tarn.FormatBytes(s.PeakAnonBytes), "", "peak anonymous memory ("+limit+")")
+		}
+	}
+	t.flush()
 }
 
 func printRunSummary(w io.Writer, res *tarn.RunResult) {
