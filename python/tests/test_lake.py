@@ -146,3 +146,36 @@ def test_sum64_matches_the_cache_algorithm_across_unaligned_writes(tmp_path):
     sink.close()
     assert sink.checksum() == sum64(path)
     assert sink.size == 3 + 14 + 1000 + 13
+
+
+def _vector_cases():
+    from conftest import vectors
+
+    return vectors("filter/cases.json")["cases"]
+
+
+@pytest.fixture(scope="module")
+def vector_files(tmp_path_factory):
+    """testdata/filter/data.json as Parquet, one row per row group (so statistics prune), in two files."""
+    import pyarrow.parquet as pq
+    from test_filter import VECTOR_TABLE
+
+    root = tmp_path_factory.mktemp("vectors")
+    half = VECTOR_TABLE.num_rows // 2
+    files = []
+    for i, part in enumerate((VECTOR_TABLE.slice(0, half), VECTOR_TABLE.slice(half))):
+        files.append(str(root / f"part-{i}.parquet"))
+        pq.write_table(part, files[-1], row_group_size=1)
+    return files, VECTOR_TABLE.schema
+
+
+@pytest.mark.parametrize("case", _vector_cases(), ids=lambda c: c["filter"])
+def test_lake_scan_keeps_the_rows_of_the_shared_filter_vectors(case, vector_files):
+    import base64
+
+    from tarn import _lake
+
+    files, schema = vector_files
+    entry = {"files": files, "schema": base64.b64encode(schema.serialize().to_pybytes()).decode(), "columns": ["id"], "filter": case["filter"]}
+    table, _ = _lake.open_input("t", entry, 0, "/nonexistent")
+    assert sorted(table["id"].to_pylist()) == case["rows"]
