@@ -8,6 +8,7 @@ Prints one line: rows read, rows written, seconds.
 
 import sys
 import time
+from decimal import Decimal
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -26,7 +27,10 @@ def main(variant, out, files):
     start = time.perf_counter()
     dataset = ds.dataset(files, format="parquet")
     if variant == "agg":
-        table = dataset.to_table(columns=COLUMNS, filter=pc.field("l_quantity") < 24)
+        # a literal of the column's type (an int literal against a decimal fails in pyarrow)
+        quantity = dataset.schema.field("l_quantity").type
+        bound = pa.scalar(Decimal(24), quantity) if pa.types.is_decimal(quantity) else 24
+        table = dataset.to_table(columns=COLUMNS, filter=pc.field("l_quantity") < bound)
         result = table.group_by(["l_returnflag", "l_linestatus"]).aggregate(
             [("l_quantity", "sum"), ("l_extendedprice", "sum"), ("l_discount", "mean"), ("l_quantity", "count")]
         )
