@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	root "github.com/tarnhq/tarn"
 )
 
 const throughputModels = `
@@ -34,23 +36,6 @@ def counted(ev=tarn.Model("events", batches=True)):
         n += batch.num_rows
     return pa.table({"rows": [n]})
 `
-
-type profiledRun struct {
-	Steps []struct {
-		Name          string
-		State         string
-		Rows          int64
-		PeakAnonBytes int64 `json:"peak_anon_bytes"`
-		Profile       []struct {
-			Name    string
-			Seconds float64
-			Rows    int64
-			Bytes   int64
-			Files   int
-			Detail  string
-		}
-	}
-}
 
 // TestThroughput_LakeInputs: lake inputs are planned by Iceberg and read
 // by the sandboxed worker from their Parquet files (pruned by the
@@ -90,7 +75,7 @@ func TestThroughput_LakeInputs(t *testing.T) {
 		if r.code != 0 {
 			t.Fatalf("run failed (%d):\n%s\n%s", r.code, r.stdout, r.stderr)
 		}
-		var res profiledRun
+		var res root.RunResult
 		if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
 			t.Fatal(err)
 		}

@@ -113,7 +113,7 @@ func (s *Service) PlanInput(ctx context.Context, req ExportRequest) (*InputPlan,
 	}
 	seen := map[string]bool{}
 	for _, task := range tasks {
-		if len(task.DeleteFiles) > 0 || len(task.EqualityDeleteFiles) > 0 || len(task.DeletionVectorFiles) > 0 {
+		if hasDeletes(task) {
 			plan.Fallback = "it has row-level delete files"
 			return plan, nil
 		}

@@ -166,7 +166,7 @@ func (t *TableScan) Plan(ctx context.Context, f Filter) (*ScanPlan, error) {
 	}
 	seen := map[string]bool{}
 	for _, task := range tasks {
-		if len(task.DeleteFiles) > 0 || len(task.EqualityDeleteFiles) > 0 || len(task.DeletionVectorFiles) > 0 {
+		if hasDeletes(task) {
 			return nil, t.deletesError()
 		}
 		loc := task.File.FilePath()
@@ -475,3 +475,8 @@ func SQLType(t iceberg.Type) (string, error) {
 
 // QuoteIdent quotes a SQL identifier.
 func QuoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// hasDeletes says whether a scan task's rows need delete files applied.
+func hasDeletes(task icetable.FileScanTask) bool {
+	return len(task.DeleteFiles) > 0 || len(task.EqualityDeleteFiles) > 0 || len(task.DeletionVectorFiles) > 0
+}

@@ -36,6 +36,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/bench/internal/benchkit"
 	"github.com/tarnhq/tarn/python"
 	rt "github.com/tarnhq/tarn/runtime"
@@ -393,32 +394,29 @@ func command(ctx context.Context, env []string, bin string, args ...string) *exe
 	return cmd
 }
 
-// runTarn times `tarn run -p DIR -o json` and reads the step's profile and
-// peak anonymous memory from its report.
-func runTarn(ctx context.Context, env []string, bin, project, model string, extra ...string) (*sample, error) {
-	cmd := command(ctx, env, bin, append([]string{"run", "-p", project, "-o", "json"}, extra...)...)
+// timed runs cmd and returns its stdout and wall time; an error carries
+// the end of its output.
+func timed(cmd *exec.Cmd) ([]byte, float64, error) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
 	err := cmd.Run()
 	wall := time.Since(start).Seconds()
 	if err != nil {
-		return nil, fmt.Errorf("tarn run: %v\n%s%s", err, tail(stderr.String()), tail(stdout.String()))
+		return nil, wall, fmt.Errorf("%s: %v\n%s%s", filepath.Base(cmd.Path), err, tail(stderr.String()), tail(stdout.String()))
 	}
-	var res struct {
-		Steps []struct {
-			Name          string
-			State         string
-			Rows          int64
-			PeakAnonBytes int64 `json:"peak_anon_bytes"`
-			Profile       []struct {
-				Name    string
-				Seconds float64
-				Rows    int64
-			}
-		}
+	return stdout.Bytes(), wall, nil
+}
+
+// runTarn times `tarn run -p DIR -o json` and reads the step's profile and
+// peak anonymous memory from its report.
+func runTarn(ctx context.Context, env []string, bin, project, model string, extra ...string) (*sample, error) {
+	out, wall, err := timed(command(ctx, env, bin, append([]string{"run", "-p", project, "-o", "json"}, extra...)...))
+	if err != nil {
+		return nil, err
 	}
-	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+	var res tarn.RunResult
+	if err := json.Unmarshal(out, &res); err != nil {
 		return nil, fmt.Errorf("tarn run -o json: %w", err)
 	}
 	s := &sample{Side: "tarn", WallS: wall, Phases: map[string]float64{}}
@@ -429,7 +427,7 @@ func runTarn(ctx context.Context, env []string, bin, project, model string, extr
 		s.PeakAnon = st.PeakAnonBytes
 		for _, p := range st.Profile {
 			s.Phases[p.Name] += p.Seconds
-			if p.Name == "read" {
+			if p.Name == tarn.PhaseRead {
 				s.Rows = p.Rows
 			}
 		}
@@ -442,19 +440,15 @@ func runTarn(ctx context.Context, env []string, bin, project, model string, extr
 func runScript(ctx context.Context, python, script, variant, out string, files []string) (*sample, error) {
 	os.Remove(out)
 	cmd := exec.CommandContext(ctx, python, append([]string{script, variant, out}, files...)...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	err := cmd.Run()
-	wall := time.Since(start).Seconds()
+	stdout, wall, err := timed(cmd)
 	if err != nil {
-		return nil, fmt.Errorf("script: %v\n%s", err, tail(stderr.String()))
+		return nil, err
 	}
 	s := &sample{Side: "script", WallS: wall}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		s.PeakRSS = ru.Maxrss << 10
 	}
-	fmt.Sscanf(stdout.String(), "rows_read=%d", &s.Rows)
+	fmt.Sscanf(string(stdout), "rows_read=%d", &s.Rows)
 	return s, nil
 }
 
