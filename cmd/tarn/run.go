@@ -82,8 +82,9 @@ func (a *app) runCommand() *cobra.Command {
 		Short: "Run a project's models on a branch and publish the results all or nothing",
 		Long: `Plan the project's DAG, fork a run branch from the target branch, run every
 step (each Python model in its own cached environment and isolated process,
-SQL models in DuckDB, data handed over as Arrow in shared memory), write the
-materialized outputs as Iceberg tables on the run branch, check the
+SQL models in DuckDB; lake tables read by the step's worker from the Parquet
+files Iceberg plans, outputs handed to the next step as memory-mapped Arrow
+files), write the materialized outputs as Iceberg tables on the run branch, check the
 expectations, then merge the run branch into the target.
 
 On any failure the target branch is untouched and the run branch is kept for
@@ -92,11 +93,16 @@ inspection. --dry-run runs the steps but materializes nothing.
 A step whose code, environment, parameters and inputs are unchanged since a
 run on this lakehouse is served from the cache ("cached", with the time it
 saves); so are scans of unchanged tables. --no-cache runs everything;
-@tarn.model(cache_strategy="NONE") opts one step out. See tarn cache --help.`,
+@tarn.model(cache_strategy="NONE") opts one step out. See tarn cache --help.
+
+--profile prints where each step's time went (plan or export of its lake
+inputs, hand-off, import, read, code, write, materialize, cache: seconds,
+rows, bytes, files) and its peak anonymous memory, to which
+@tarn.resources(memory=...) applies; -o json always has them.`,
 		Example: `  tarn run -p taxi
   tarn run -p taxi --ref dev --param min_miles=2
   tarn run -p taxi --dry-run --preview
-  tarn run -p taxi --no-cache
+  tarn run -p taxi --no-cache --profile
   tarn run -p taxi -o json`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
