@@ -38,7 +38,6 @@ import (
 
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/bench/internal/benchkit"
-	"github.com/tarnhq/tarn/python"
 	rt "github.com/tarnhq/tarn/runtime"
 )
 
@@ -171,16 +170,7 @@ func run(ctx context.Context, cfg config) error {
 	}
 
 	// The script runs in the projects' environment, built as tarn builds it.
-	sdk, err := python.Extract(filepath.Join(home, "sdk"))
-	if err != nil {
-		return err
-	}
-	uv, err := rt.FindUV(os.Getenv("TARN_UV"))
-	if err != nil {
-		return err
-	}
-	em := &rt.EnvManager{Dir: filepath.Join(home, "envs"), UV: uv, SDKVersion: python.Version(), SDKDir: sdk}
-	env, err := em.Ensure(ctx, rt.EnvSpec{Python: cfg.pyVer}, func(s string) { kit.Logf("%s", s) })
+	env, _, err := kit.HomeEnv(ctx, home, rt.EnvSpec{Python: cfg.pyVer})
 	if err != nil {
 		return err
 	}
