@@ -64,6 +64,69 @@ func (s *UserStore) ByTokenHash(ctx context.Context, h string) (*users.Record, e
 	return &found[0], nil
 }
 
+// Remove implements users.Store. It locks the user and every admin in
+// one statement, in name order (so two removals cannot deadlock), then
+// decides: two servers removing the last two admins at once cannot both
+// succeed (the second sees the first's delete once its lock is granted).
+func (s *UserStore) Remove(ctx context.Context, name string) error {
+	if err := s.usable(ctx); err != nil {
+		return err
+	}
+	what := "remove user " + name
+	tx, err := s.db.pool.Begin(ctx)
+	if err != nil {
+		return s.db.fail(what, err)
+	}
+	defer tx.Rollback(ctx)
+	rows, err := tx.Query(ctx, `SELECT name, admin FROM tarn_users WHERE admin OR name = $1 ORDER BY name FOR UPDATE`, name)
+	if err != nil {
+		return s.db.fail(what, err)
+	}
+	type row struct {
+		Name  string
+		Admin bool
+	}
+	locked, err := pgx.CollectRows(rows, pgx.RowToStructByPos[row])
+	if err != nil {
+		return s.db.fail(what, err)
+	}
+	found, admins := false, 0
+	var isAdmin bool
+	for _, r := range locked {
+		if r.Admin {
+			admins++
+		}
+		if r.Name == name {
+			found, isAdmin = true, r.Admin
+		}
+	}
+	if !found {
+		return users.NotFound(name)
+	}
+	if isAdmin && admins <= 1 {
+		return users.LastAdmin(name)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM tarn_users WHERE name = $1`, name); err != nil {
+		return s.db.fail(what, err)
+	}
+	return s.db.fail(what, tx.Commit(ctx))
+}
+
+// SetTokenHash implements users.Store.
+func (s *UserStore) SetTokenHash(ctx context.Context, name, h string) error {
+	if err := s.usable(ctx); err != nil {
+		return err
+	}
+	tag, err := s.db.pool.Exec(ctx, `UPDATE tarn_users SET token_sha256 = $2 WHERE name = $1`, name, h)
+	if err != nil {
+		return s.db.fail("new token for user "+name, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return users.NotFound(name)
+	}
+	return nil
+}
+
 func (s *UserStore) query(ctx context.Context, what, sql string, args ...any) ([]users.Record, error) {
 	if err := s.usable(ctx); err != nil {
 		return nil, err

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Runs every test tier: the fast self-contained Go tests, the Python SDK
-# tests, the API document against a real server (schemathesis), then the
+# tests, the API document against a real server (schemathesis), the
 # integration tier (real processes, PyIceberg reading tarn's tables, a
 # private PostgreSQL for the shared catalog, users, jobs and several
 # servers: scripts/postgres.sh; an S3-compatible server for s3://
-# warehouses: scripts/versitygw.sh; both stopped at the end).
+# warehouses: scripts/versitygw.sh; both stopped at the end), then the
+# web UI: its unit tests, the check that ui/dist is the build of its
+# sources, and its browser tests (headless Chromium against tarn serve).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -23,6 +25,7 @@ if [ -n "$unformatted" ]; then
   echo "gofmt would change these files (run gofmt -w):"; echo "$unformatted"; exit 1
 fi
 go vet ./...
+go vet -tags integration,browser ./integration/
 echo "== unit and black-box tests"
 # The fast tier needs no database, whatever the caller's environment says.
 env -u TARN_TEST_POSTGRES go test -count=1 ./...
@@ -51,3 +54,11 @@ set +a
 go test -count=1 -timeout 40m -tags integration ./postgres/... ./integration/...
 echo "== black-box CLI suite against two tarn serve on one PostgreSQL, tables on the S3 server (shared mode)"
 TARN_TEST_MODE=shared go test -count=1 -run '^(TestCLI_|TestCLIQuery_|TestRemote)' ./cmd/tarn
+echo "== web UI: unit tests and the bundle's check"
+./scripts/ui.sh test
+./scripts/ui.sh check
+echo "== web UI in a real browser (headless Chromium)"
+export TARN_UI_SHOTS="${TARN_UI_SHOTS:-$PWD/.tmp/ui-screenshots}"
+rm -rf "$TARN_UI_SHOTS"
+echo "screenshots of each page: $TARN_UI_SHOTS"
+TARN_UI_AXE=1 go test -count=1 -tags integration,browser ./integration/ -run 'TestUI_'

@@ -86,18 +86,80 @@ func (s *FileStore) Add(ctx context.Context, r Record) error {
 		if err != nil {
 			return err
 		}
-		for _, u := range f.Users {
-			if u.Name == r.Name {
-				return Exists(r.Name)
-			}
+		if f.index(r.Name) >= 0 {
+			return Exists(r.Name)
 		}
 		f.Users = append(f.Users, r)
-		b, err := json.MarshalIndent(f, "", "  ")
+		return s.save(f)
+	})
+}
+
+// Remove implements Store.
+func (s *FileStore) Remove(ctx context.Context, name string) error {
+	return s.update(ctx, name, func(f *userFile, i int) error {
+		if f.Users[i].Admin && f.admins() == 1 {
+			return LastAdmin(name)
+		}
+		f.Users = append(f.Users[:i], f.Users[i+1:]...)
+		return nil
+	})
+}
+
+// SetTokenHash implements Store.
+func (s *FileStore) SetTokenHash(ctx context.Context, name, h string) error {
+	return s.update(ctx, name, func(f *userFile, i int) error {
+		f.Users[i].TokenHash = h
+		return nil
+	})
+}
+
+// update changes the user named name (NotFound) under the exclusive
+// lock and writes the file again.
+func (s *FileStore) update(ctx context.Context, name string, change func(f *userFile, i int) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.locked(syscall.LOCK_EX, func() error {
+		f, err := s.load()
 		if err != nil {
 			return err
 		}
-		return atomicfile.Write(s.Path, b, 0o600)
+		i := f.index(name)
+		if i < 0 {
+			return NotFound(name)
+		}
+		if err := change(f, i); err != nil {
+			return err
+		}
+		return s.save(f)
 	})
+}
+
+func (s *FileStore) save(f *userFile) error {
+	b, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(s.Path, b, 0o600)
+}
+
+func (f *userFile) index(name string) int {
+	for i, u := range f.Users {
+		if u.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func (f *userFile) admins() int {
+	n := 0
+	for _, u := range f.Users {
+		if u.Admin {
+			n++
+		}
+	}
+	return n
 }
 
 // List implements Store.

@@ -32,6 +32,11 @@ type Store interface {
 	List(ctx context.Context) ([]Record, error)
 	// ByTokenHash returns the user whose token hash is h, or ErrNotFound.
 	ByTokenHash(ctx context.Context, h string) (*Record, error)
+	// Remove deletes a user (NotFound; LastAdmin when it is the only
+	// admin left, decided atomically with the delete).
+	Remove(ctx context.Context, name string) error
+	// SetTokenHash replaces a user's token hash (NotFound).
+	SetTokenHash(ctx context.Context, name, h string) error
 	// Close releases the store.
 	Close() error
 }
@@ -63,11 +68,10 @@ func (s *Service) AddUser(ctx context.Context, req tarn.NewUser) (*tarn.User, st
 	if err := ValidName(req.Name); err != nil {
 		return nil, "", err
 	}
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
+	token, err := newToken()
+	if err != nil {
 		return nil, "", err
 	}
-	token := "tarn_" + base64.RawURLEncoding.EncodeToString(raw)
 	now := time.Now().UTC().Truncate(time.Second)
 	r := Record{User: tarn.User{Name: req.Name, Admin: req.Admin, Created: now}, TokenHash: HashToken(token)}
 	if req.ValidFor > 0 {
@@ -109,10 +113,49 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*tarn.User, e
 	return &u, nil
 }
 
+// RemoveUser deletes a user; its token stops working at once (ENOTFOUND;
+// EINVALID for the last admin, without whom no one could add users
+// through a server).
+func (s *Service) RemoveUser(ctx context.Context, name string) error {
+	return s.Store.Remove(ctx, name)
+}
+
+// ResetToken gives a user a fresh token, shown only once; the old one
+// stops working at once (ENOTFOUND). The expiry, if any, is kept.
+func (s *Service) ResetToken(ctx context.Context, name string) (string, error) {
+	token, err := newToken()
+	if err != nil {
+		return "", err
+	}
+	if err := s.Store.SetTokenHash(ctx, name, HashToken(token)); err != nil {
+		return "", err
+	}
+	return token, nil
+}
+
+// newToken returns a fresh token: 32 random bytes.
+func newToken() (string, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	return "tarn_" + base64.RawURLEncoding.EncodeToString(raw), nil
+}
+
 // HashToken returns the SHA-256 of a token in hex, as stores keep it.
 func HashToken(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:])
+}
+
+// NotFound is the error for a user no store has.
+func NotFound(name string) error {
+	return tarn.Errorf(tarn.ENOTFOUND, "user %s not found (`tarn user ls` lists them)", tarn.Quote(name)).About(tarn.ResourceUser)
+}
+
+// LastAdmin is the error for removing the only admin left.
+func LastAdmin(name string) error {
+	return tarn.Errorf(tarn.EINVALID, "user %q is the last admin: add another admin (`tarn user add NAME --admin`) before removing it", name)
 }
 
 // Exists is the error for a name that is taken.

@@ -221,12 +221,13 @@ func (b *bench) tarn(ctx context.Context, env []string, args ...string) (time.Du
 	return time.Since(started), nil
 }
 
-// serve starts tarn serve over the bench's home; stop ends it. The
-// engine settings are embedded mode's: remote vs embedded measures the
-// transport, not a shared server's query limits.
+// serve starts tarn serve over the bench's home, with the same engine
+// settings as embedded: remote vs embedded measures the transport, not a
+// shared server's query limits.
 func (b *bench) serve() (stop func(), url string, err error) {
-	return benchkit.Serve(b.bin, b.home, b.tmp, nil, "--insecure-local",
+	url, stop, err = benchkit.Serve(b.bin, b.tmp, b.home,
 		"--query-threads=0", "--query-memory=0", "--query-disk=0", "--max-result=0", "--max-export=0", "--max-queries=0")
+	return stop, url, err
 }
 
 // transfer reads a large result through the embedded engine and through

@@ -75,7 +75,7 @@ func servers(ctx context.Context, cfg config, bin, tmp string) (*serversFigure, 
 			}
 		}
 		for range n {
-			s, url, err := benchkit.Serve(bin, home, tmp, nil, "--insecure-local", "--catalog", catalogURL, "--max-runs", "1")
+			url, s, err := benchkit.Serve(bin, tmp, home, "--catalog", catalogURL, "--max-runs", "1")
 			if err != nil {
 				stop()
 				return nil, nil, err

@@ -21,6 +21,7 @@ import (
 	"github.com/tarnhq/tarn/server"
 	"github.com/tarnhq/tarn/table"
 	"github.com/tarnhq/tarn/table/icerest"
+	"github.com/tarnhq/tarn/ui"
 )
 
 func (a *app) serveCommand() *cobra.Command {
@@ -63,7 +64,8 @@ tarn ref as the warehouse and a tarn token (or the credential USER:TOKEN);
 their writes are commits on that branch under the same rules
 (docs/ICEBERG_REST.md).
 
-GET /healthz and /readyz answer for load balancers. SIGINT or SIGTERM stops
+GET / is the web UI (sign in with a token; see docs/UI.md): it does what
+the API lets its user do. GET /healthz and /readyz answer for load balancers. SIGINT or SIGTERM stops
 the server: it lets running jobs finish for --grace, then cancels the rest
 (a cancelled run publishes nothing); queued runs stay queued.
 
@@ -151,7 +153,7 @@ published nothing.`,
 			}
 			srv := &server.Server{Services: lh.Services(), Jobs: runner, Users: lh.Users(), Insecure: insecure, Protected: protected,
 				JobVisibility: visibility, MaxQueries: maxQueries, MaxProjectFiles: maxProjectFiles, MaxUpload: maxUploadMiB << 20, Home: home,
-				UploadDir: local.Home(home).Uploads(), ExportDir: local.Home(home).Exports(), Log: a.stderr}
+				UploadDir: local.Home(home).Uploads(), ExportDir: local.Home(home).Exports(), Log: a.stderr, UI: ui.Handler()}
 			tables := lh.Tables()
 			srv.Iceberg = icerest.New(tables, icerest.Options{TableConfig: icerest.StorageConfig(tables.Warehouse(), tables.IOProperties(), credentials)})
 			ln, err := net.Listen("tcp", addr)
@@ -174,6 +176,9 @@ published nothing.`,
 			}
 			served := make(chan error, 1)
 			go func() { served <- hs.Serve(ln) }()
+			if a.onListen != nil {
+				a.onListen("http://" + ln.Addr().String() + "/")
+			}
 			select {
 			case err := <-served:
 				return tarn.Errorf(tarn.EINTERNAL, "serve: %v", err)

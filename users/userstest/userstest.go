@@ -27,6 +27,97 @@ func Run(t *testing.T, newStore NewStore) {
 	t.Run("ConcurrentAdds", func(t *testing.T) { testConcurrentAdds(t, newStore) })
 	t.Run("Canceled", func(t *testing.T) { testCanceled(t, newStore) })
 	t.Run("Service", func(t *testing.T) { testService(t, newStore) })
+	t.Run("RemoveAndReset", func(t *testing.T) { testRemoveAndReset(t, newStore) })
+	t.Run("ConcurrentAdminRemovals", func(t *testing.T) { testConcurrentAdminRemovals(t, newStore) })
+}
+
+func testRemoveAndReset(t *testing.T, newStore NewStore) {
+	svc := &users.Service{Store: open(t, newStore)}
+	ctx := context.Background()
+	_, rootToken, _ := svc.AddUser(ctx, tarn.NewUser{Name: "root", Admin: true})
+	_, bobToken, _ := svc.AddUser(ctx, tarn.NewUser{Name: "bob", ValidFor: time.Hour})
+	fresh, err := svc.ResetToken(ctx, "bob")
+	if err != nil || fresh == bobToken || !strings.HasPrefix(fresh, "tarn_") {
+		t.Fatalf("ResetToken = %q, %v", fresh, err)
+	}
+	if _, err := svc.Authenticate(ctx, bobToken); tarn.ErrorCode(err) != tarn.EUNAUTHORIZED {
+		t.Fatalf("the old token still works: %v", err)
+	}
+	if u, err := svc.Authenticate(ctx, fresh); err != nil || u.Name != "bob" || u.Expires.IsZero() {
+		t.Fatalf("the new token: %+v, %v (the expiry is kept)", u, err)
+	}
+	if err := svc.RemoveUser(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Authenticate(ctx, fresh); tarn.ErrorCode(err) != tarn.EUNAUTHORIZED {
+		t.Fatalf("a removed user's token still works: %v", err)
+	}
+	if err := svc.RemoveUser(ctx, "bob"); tarn.ErrorCode(err) != tarn.ENOTFOUND {
+		t.Fatalf("remove again: %v", err)
+	}
+	if _, err := svc.ResetToken(ctx, "nobody"); tarn.ErrorCode(err) != tarn.ENOTFOUND {
+		t.Fatalf("a new token for an unknown user: %v", err)
+	}
+	if err := svc.RemoveUser(ctx, "root"); tarn.ErrorCode(err) != tarn.EINVALID || !strings.Contains(err.Error(), "last admin") {
+		t.Fatalf("removing the last admin: %v", err)
+	}
+	if _, err := svc.Authenticate(ctx, rootToken); err != nil {
+		t.Fatalf("a refused removal removed: %v", err)
+	}
+	svc.AddUser(ctx, tarn.NewUser{Name: "ann", Admin: true})
+	if err := svc.RemoveUser(ctx, "root"); err != nil {
+		t.Fatalf("an admin who is not the last: %v", err)
+	}
+	if list, _ := svc.ListUsers(ctx); len(list) != 1 || list[0].Name != "ann" {
+		t.Fatalf("users left: %+v", list)
+	}
+}
+
+// testConcurrentAdminRemovals removes both of two admins at once, many
+// times: exactly one removal may succeed each time, so an admin is left.
+func testConcurrentAdminRemovals(t *testing.T, newStore NewStore) {
+	s := open(t, newStore)
+	ctx := context.Background()
+	for round := 0; round < 10; round++ {
+		a, b := fmt.Sprintf("a%d", round), fmt.Sprintf("b%d", round)
+		for _, n := range []string{a, b} {
+			if err := s.Add(ctx, record(n, true, time.Time{})); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Only this round's admins: remove the earlier round's survivor
+		// once the new pair exists.
+		if round > 0 {
+			list, _ := s.List(ctx)
+			for _, r := range list {
+				if r.Name != a && r.Name != b {
+					if err := s.Remove(ctx, r.Name); err != nil {
+						t.Fatalf("remove %s: %v", r.Name, err)
+					}
+				}
+			}
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i, n := range []string{a, b} {
+			wg.Add(1)
+			go func() { defer wg.Done(); errs[i] = s.Remove(ctx, n) }()
+		}
+		wg.Wait()
+		ok := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case tarn.ErrorCode(err) != tarn.EINVALID:
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		list, _ := s.List(ctx)
+		if ok != 1 || len(list) != 1 || !list[0].Admin {
+			t.Fatalf("round %d: %d removals succeeded, left %+v", round, ok, list)
+		}
+	}
 }
 
 func open(t *testing.T, newStore NewStore) users.Store {

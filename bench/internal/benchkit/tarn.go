@@ -1,7 +1,6 @@
 package benchkit
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,9 +8,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"time"
 
-	"github.com/tarnhq/tarn/internal/readyfile"
+	"github.com/tarnhq/tarn/python"
+	rt "github.com/tarnhq/tarn/runtime"
 )
 
 // TarnFlag registers -tarn, the tarn binary a benchmark times, and returns
@@ -55,32 +54,20 @@ func moduleRoot(ctx context.Context) (string, error) {
 	return filepath.Dir(gomod), nil
 }
 
-// Serve starts `tarn serve ARGS... --addr 127.0.0.1:0` with bin over home
-// and waits for it to listen (its --ready-file, written into dir). stop
-// interrupts it and waits for its exit.
-func Serve(bin, home, dir string, env []string, args ...string) (stop func(), url string, err error) {
-	ready := filepath.Join(dir, fmt.Sprintf("ready-%d.json", time.Now().UnixNano()))
-	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--ready-file", ready}, args...)...)
-	cmd.Env = append(append(os.Environ(), "TARN_HOME="+home), env...)
-	var log bytes.Buffer
-	cmd.Stderr = &log
-	if err := cmd.Start(); err != nil {
+// HomeEnv builds (or finds) the Python environment of spec in the tarn
+// home home the way `tarn run` does (same key: a run finds it cached),
+// with tarn's SDK extracted into home/sdk, and returns it and the SDK's
+// folder: a baseline script runs in the environment its models run in.
+func (b *Bench) HomeEnv(ctx context.Context, home string, spec rt.EnvSpec) (*rt.Env, string, error) {
+	sdk, err := python.Extract(filepath.Join(home, "sdk"))
+	if err != nil {
 		return nil, "", err
 	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	r, err := readyfile.Wait(ready, 60*time.Second, func() bool {
-		select {
-		case <-exited:
-			return true
-		default:
-			return false
-		}
-	})
+	uv, err := rt.FindUV(os.Getenv("TARN_UV"))
 	if err != nil {
-		cmd.Process.Kill()
-		<-exited
-		return nil, "", fmt.Errorf("%v: %s", err, log.String())
+		return nil, "", err
 	}
-	return func() { cmd.Process.Signal(os.Interrupt); <-exited }, r.URL, nil
+	em := &rt.EnvManager{Dir: filepath.Join(home, "envs"), UV: uv, SDKVersion: python.Version(), SDKDir: sdk} // as cmd/tarn does
+	env, err := em.Ensure(ctx, spec, func(s string) { b.Logf("%s", s) })
+	return env, sdk, err
 }
