@@ -57,6 +57,9 @@ type Config struct {
 	// UV is the command that runs uv ("" finds it: uv on PATH, or
 	// python3 -m uv).
 	UV string
+	// ImportMemory bounds the memory of the engine that writes imports
+	// (default query.DefaultImportMemory).
+	ImportMemory int64
 	// CrashPoint is the table writes' crash-point hook (table.Config).
 	CrashPoint func(point string)
 }
@@ -92,7 +95,8 @@ func Open(ctx context.Context, cfg Config) (*Lakehouse, error) {
 		store.Close()
 		return nil, err
 	}
-	tables := table.NewService(cat, table.Config{Warehouse: home.Warehouse(), CrashPoint: cfg.CrashPoint})
+	bulk := query.NewImporter(query.ImportOptions{Threads: cfg.QueryThreads, Memory: cfg.ImportMemory, TempDir: home.QueryTemp()})
+	tables := table.NewService(cat, table.Config{Warehouse: home.Warehouse(), CrashPoint: cfg.CrashPoint, Bulk: bulk})
 	idle := cfg.QueryIdle
 	if idle == 0 {
 		idle = 1

@@ -21,6 +21,7 @@ type Service struct {
 	warehouse string // URL: file:///abs/path or s3://bucket/prefix
 	ioProps   iceberg.Properties
 	crash     func(point string)
+	bulk      BulkWriter
 }
 
 // Config configures a Service.
@@ -34,6 +35,9 @@ type Config struct {
 	// "before-catalog-commit"): the crash-safety tests kill the process
 	// there (cmd/tarn sets it from TARN_CRASH_AT).
 	CrashPoint func(point string)
+	// Bulk, when set, writes the data files of unpartitioned imports on
+	// local disk (see BulkWriter).
+	Bulk BulkWriter
 }
 
 // NewService returns a table service.
@@ -46,7 +50,7 @@ func NewService(cat *catalog.Catalog, cfg Config) *Service {
 	for k, v := range cfg.IOProperties {
 		props[k] = v
 	}
-	return &Service{cat: cat, warehouse: wh, ioProps: props, crash: cfg.CrashPoint}
+	return &Service{cat: cat, warehouse: wh, ioProps: props, crash: cfg.CrashPoint, bulk: cfg.Bulk}
 }
 
 // Catalog returns the versioned catalog the service writes to.
