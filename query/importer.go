@@ -197,13 +197,14 @@ func copyStatement(job table.BulkJob, opts ImportOptions) (string, error) {
 		}
 		sel := make([]string, len(job.Columns))
 		for i, c := range job.Columns {
+			name := quoteIdent(c.Name)
 			switch {
 			case !has[c.Name]:
-				sel[i] = "CAST(NULL AS " + types[c.Name] + ") AS " + quoteIdent(c.Name)
+				sel[i] = "CAST(NULL AS " + types[c.Name] + ") AS " + name
 			case in.Format == ingest.Parquet:
-				sel[i] = "CAST(" + quoteIdent(c.Name) + " AS " + types[c.Name] + ") AS " + quoteIdent(c.Name)
-			default: // read as the column's type
-				sel[i] = quoteIdent(c.Name)
+				sel[i] = "CAST(" + name + " AS " + types[c.Name] + ") AS " + name
+			default:
+				sel[i] = textColumn(c.Name, types[c.Name]) + " AS " + name
 			}
 		}
 		parts = append(parts, "SELECT "+strings.Join(sel, ", ")+" FROM "+from)
@@ -220,7 +221,11 @@ func copyStatement(job table.BulkJob, opts ImportOptions) (string, error) {
 func readFunction(in table.BulkInput, types map[string]string) (string, error) {
 	cols := make([]string, len(in.Columns))
 	for i, n := range in.Columns {
-		cols[i] = quoteString(n) + ": " + quoteString(types[n])
+		read := types[n]
+		if in.Format != ingest.Parquet {
+			read = textReadType(read)
+		}
+		cols[i] = quoteString(n) + ": " + quoteString(read)
 	}
 	switch in.Format {
 	case ingest.CSV:
@@ -238,6 +243,45 @@ func readFunction(in table.BulkInput, types map[string]string) (string, error) {
 		return "read_parquet(" + quoteString(in.Path) + ")", nil
 	}
 	return "", fmt.Errorf("format %q: %w", in.Format, table.ErrBulkUnsupported)
+}
+
+// strictText holds the syntax ingest accepts for the types whose DuckDB
+// parsing is looser in a way that changes values: DuckDB rounds "2.5" to
+// the integer 3 and reads "2026-01-02 10:00" as the date 2026-01-02. Such
+// columns are read as text and checked; a value that fails stops the COPY,
+// and the caller locates it (file, line, column) with ingest's reader.
+var strictText = map[string]string{
+	"BIGINT":  `\s*[+-]?[0-9]+\s*`,
+	"INTEGER": `\s*[+-]?[0-9]+\s*`,
+	"DATE":    `\s*[0-9]{4}-[0-9]{2}-[0-9]{2}\s*`,
+}
+
+// textReadType is the type a CSV or JSON column of type t is read as.
+func textReadType(t string) string {
+	if _, ok := strictText[t]; ok {
+		return "VARCHAR"
+	}
+	if t == "TIMESTAMP" {
+		// With an offset a value is that instant's UTC wall time, as in
+		// ingest (the session's time zone is UTC); DuckDB's TIMESTAMP
+		// would drop the offset.
+		return "TIMESTAMPTZ"
+	}
+	return t
+}
+
+// textColumn is the expression turning a column read with textReadType
+// into its type t.
+func textColumn(name, t string) string {
+	col := quoteIdent(name)
+	if re, ok := strictText[t]; ok {
+		return fmt.Sprintf("CASE WHEN %s IS NULL OR regexp_full_match(%s, %s) THEN CAST(%s AS %s) ELSE error(%s || %s) END",
+			col, col, quoteString(re), col, t, quoteString("column "+tarn.Quote(name)+": not a valid "+strings.ToLower(t)+": "), col)
+	}
+	if t == "TIMESTAMP" {
+		return "CAST(" + col + " AS TIMESTAMP)"
+	}
+	return col
 }
 
 // duckType is the DuckDB type DuckDB writes as the Parquet type Iceberg
