@@ -321,6 +321,17 @@ func TestImporter_MalformedRows(t *testing.T) {
 	if _, err := create(l.fast, "r", sampledSource(t, 1, ragged)); err == nil || !strings.Contains(err.Error(), ragged+":4:") {
 		t.Fatalf("ragged row beyond the sample: %v", err)
 	}
+	// Values DuckDB would take with another meaning: a time of day in a
+	// date column, an exponent in an integer column.
+	for name, content := range map[string]string{
+		"late_time.csv": "d\n2026-01-01\n2026-01-02 10:00:00\n",
+		"late_exp.csv":  "n\n1\n1e3\n",
+	} {
+		p := l.write(name, content)
+		if _, err := create(l.fast, strings.TrimSuffix(name, ".csv"), sampledSource(t, 1, p)); err == nil || !strings.Contains(err.Error(), p+":3:") {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
 	// An unterminated quote.
 	open := l.write("open.csv", "a,b\n1,2\n3,\"x\n")
 	if _, err := create(l.fast, "o", sampledSource(t, 1, open)); err == nil || !strings.Contains(err.Error(), "open.csv:") {

@@ -140,10 +140,11 @@ func (s *Service) bulkAppend(ctx context.Context, tbl *icetable.Table, src *inge
 	}
 	if err != nil {
 		os.RemoveAll(job.Dir)
-		var ie *ingest.Error
-		if !errors.As(err, &ie) && ctx.Err() == nil {
-			// The engine's message may not say where: find the row with
-			// ingest's reader, which names file, line and column.
+		if ctx.Err() == nil {
+			// Report the problem as the general path would (DuckDB's
+			// messages do not always say where, and name DuckDB's types):
+			// find the row with ingest's reader, which names file, line
+			// and column. This reads the input again, on failure only.
 			if located := s.locate(ctx, src, target); located != nil {
 				return true, located
 			}
