@@ -130,7 +130,7 @@ func (c *Catalog) threeWay(ctx context.Context, baseTree string, source, target 
 	if len(conflicts) > 0 {
 		sort.Strings(conflicts)
 		return nil, tarn.Errorf(tarn.ECONFLICT, "merge conflict: %s changed on both %s and %s since their merge base; nothing was merged (revert one side with `tarn table revert`, then merge again)",
-			keysList(conflicts), source.ShortHash(), target.ShortHash())
+			keysList(conflicts), source.ShortHash(), target.ShortHash()).Because(tarn.ReasonMergeConflict)
 	}
 	return apply, nil
 }

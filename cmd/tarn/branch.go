@@ -93,7 +93,7 @@ func (a *app) createRef(ctx context.Context, kind tarn.RefKind, name, from strin
 	existed := false
 	if tarn.IsCode(err, tarn.EEXISTS) && ifNotExists {
 		if ref, err = a.svc.Refs.GetRef(ctx, name); err == nil && ref.Kind != kind {
-			err = tarn.Errorf(tarn.EEXISTS, "%q already exists as a %s", name, ref.Kind)
+			err = tarn.Errorf(tarn.EEXISTS, "%q already exists as a %s", name, ref.Kind).About(string(ref.Kind))
 		}
 		existed = true
 	}
@@ -135,7 +135,7 @@ func (a *app) showRef(ctx context.Context, kind tarn.RefKind, name string) error
 	}
 	ref, err := a.svc.Refs.GetRef(ctx, name)
 	if err == nil && ref.Kind != kind {
-		err = tarn.Errorf(tarn.ENOTFOUND, "%q is a %s, not a %s", name, ref.Kind, kind)
+		err = tarn.Errorf(tarn.ENOTFOUND, "%q is a %s, not a %s", name, ref.Kind, kind).About(string(kind))
 	}
 	if err != nil {
 		return err
@@ -416,14 +416,9 @@ func (a *app) tagCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			// A tag is a name for a commit: the new name first, then the old
-			// one goes, so the commit always has a name.
-			ref, err := a.svc.Refs.CreateRef(ctx, tarn.KindTag, args[1], old.Commit)
+			ref, err := a.svc.Refs.RenameTag(ctx, args[0], args[1])
 			if err != nil {
 				return err
-			}
-			if err := a.svc.Refs.DeleteRef(ctx, tarn.KindTag, args[0]); err != nil {
-				return fmt.Errorf("created tag %s, but the old name %s stays: %w", args[1], args[0], err)
 			}
 			return a.emit(ref, func(w io.Writer) {
 				fmt.Fprintf(w, "renamed tag %s to %s (%s)\n", args[0], args[1], tarn.ShortHash(ref.Commit))
