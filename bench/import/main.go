@@ -249,6 +249,22 @@ func readFn(format, path string) string {
 	return "read_parquet('" + path + "')"
 }
 
+// duckdbRun runs one statement in a child process.
+func duckdbRun(ctx context.Context, stmt string, stdout io.Writer) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, self)
+	cmd.Env = append(os.Environ(), childEnv+"="+stmt)
+	var stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("duckdb %s: %v: %s", stmt, err, stderr.String())
+	}
+	return nil
+}
+
 // duckdbChild runs one statement in a fresh DuckDB and prints the rows.
 func duckdbChild(stmt string) error {
 	db, err := sql.Open("duckdb", "")
@@ -308,26 +324,24 @@ func generate(ctx context.Context, work string, sf float64, formats []string) (m
 		return nil, 0, err
 	}
 	paths := map[string]string{"csv": csvPath}
-	db, err := sql.Open("duckdb", "")
-	if err != nil {
-		return nil, 0, err
-	}
-	defer db.Close()
 	for _, f := range formats {
+		var stmt string
 		switch f {
 		case "jsonl":
 			paths[f] = filepath.Join(dir, "lineitem.jsonl")
-			kit.Logf("converting to %s", paths[f])
-			if _, err := db.ExecContext(ctx, fmt.Sprintf("COPY (SELECT * FROM read_csv('%s')) TO '%s' (FORMAT json)", csvPath, paths[f])); err != nil {
-				return nil, 0, err
-			}
+			stmt = fmt.Sprintf("COPY (SELECT * FROM read_csv('%s')) TO '%s' (FORMAT json)", csvPath, paths[f])
 		case "parquet":
 			// Snappy with row groups of DuckDB's default size, as tpchgen-cli writes.
 			paths[f] = filepath.Join(dir, "lineitem.parquet")
-			kit.Logf("converting to %s", paths[f])
-			if _, err := db.ExecContext(ctx, fmt.Sprintf("COPY (SELECT * FROM read_csv('%s')) TO '%s' (FORMAT parquet, COMPRESSION snappy)", csvPath, paths[f])); err != nil {
-				return nil, 0, err
-			}
+			stmt = fmt.Sprintf("COPY (SELECT * FROM read_csv('%s')) TO '%s' (FORMAT parquet, COMPRESSION snappy)", csvPath, paths[f])
+		default:
+			continue
+		}
+		kit.Logf("converting to %s", paths[f])
+		// In a child process: this one stays small, and a child's peak
+		// RSS starts from its parent's at fork.
+		if err := duckdbRun(ctx, stmt, io.Discard); err != nil {
+			return nil, 0, err
 		}
 	}
 	return paths, rows, nil
