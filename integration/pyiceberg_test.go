@@ -74,12 +74,6 @@ func TestPyIceberg_ReadsTarnTables(t *testing.T) {
 	if err := json.Unmarshal([]byte(tarn(t, home, "table", "get", "events", "-o", "json")), &info); err != nil {
 		t.Fatal(err)
 	}
-	script := filepath.Join(dir, "read.py")
-	os.WriteFile(script, []byte(readScript), 0o644)
-	out, err := exec.Command(env(t, "TARN_PYTHON"), script, info.MetadataLocation).CombinedOutput()
-	if err != nil {
-		t.Fatalf("pyiceberg: %v\n%s", err, out)
-	}
 	var got struct {
 		Rows            int      `json:"rows"`
 		Columns         []string `json:"columns"`
@@ -89,9 +83,7 @@ func TestPyIceberg_ReadsTarnTables(t *testing.T) {
 		PartitionFields []string `json:"partition_fields"`
 		FilteredRows    int      `json:"filtered_rows"`
 	}
-	if err := json.Unmarshal(out[bytes.LastIndexByte(bytes.TrimSpace(out), '\n')+1:], &got); err != nil {
-		t.Fatalf("decode %s: %v", out, err)
-	}
+	pyiceberg(t, dir, readScript, info.MetadataLocation, &got)
 	wantSum := 0.0
 	for i := 0; i < 25; i++ {
 		wantSum += float64(i) + 0.25
@@ -149,12 +141,6 @@ func TestPyIceberg_ReadsImportedTables(t *testing.T) {
 	if err := json.Unmarshal([]byte(tarn(t, home, "table", "get", "items", "-o", "json")), &info); err != nil {
 		t.Fatal(err)
 	}
-	script := filepath.Join(dir, "read.py")
-	os.WriteFile(script, []byte(readTypesScript), 0o644)
-	out, err := exec.Command(env(t, "TARN_PYTHON"), script, info.MetadataLocation).CombinedOutput()
-	if err != nil {
-		t.Fatalf("pyiceberg: %v\n%s", err, out)
-	}
 	var got struct {
 		Rows         int               `json:"rows"`
 		Types        map[string]string `json:"types"`
@@ -163,9 +149,7 @@ func TestPyIceberg_ReadsImportedTables(t *testing.T) {
 		FilteredRows int               `json:"filtered_rows"`
 		Files        int               `json:"files"`
 	}
-	if err := json.Unmarshal(out[bytes.LastIndexByte(bytes.TrimSpace(out), '\n')+1:], &got); err != nil {
-		t.Fatalf("decode %s: %v", out, err)
-	}
+	pyiceberg(t, dir, readTypesScript, info.MetadataLocation, &got)
 	wantSum := 0.0
 	for i := 0; i < 210; i++ {
 		wantSum += float64(i) + 0.5
@@ -179,5 +163,20 @@ func TestPyIceberg_ReadsImportedTables(t *testing.T) {
 	// 200 CSV rows of which 133 have no note, and 10 JSON rows without one.
 	if got.Rows != 210 || got.Sum != wantSum || got.Nulls != 143 || got.FilteredRows != 110 || got.Files != 0 {
 		t.Fatalf("pyiceberg read %+v", got)
+	}
+}
+
+// pyiceberg runs a script with the table's metadata file and decodes the
+// JSON of its last line into got.
+func pyiceberg(t *testing.T, dir, source, metadata string, got any) {
+	t.Helper()
+	script := filepath.Join(dir, "read.py")
+	os.WriteFile(script, []byte(source), 0o644)
+	out, err := exec.Command(env(t, "TARN_PYTHON"), script, metadata).CombinedOutput()
+	if err != nil {
+		t.Fatalf("pyiceberg: %v\n%s", err, out)
+	}
+	if err := json.Unmarshal(out[bytes.LastIndexByte(bytes.TrimSpace(out), '\n')+1:], got); err != nil {
+		t.Fatalf("decode %s: %v", out, err)
 	}
 }

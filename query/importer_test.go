@@ -29,8 +29,7 @@ import (
 // with the DuckDB importer, general with ingest and iceberg-go, the path
 // the importer must agree with.
 type importLakes struct {
-	t             *testing.T
-	dir           string
+	*lake         // the test folder (t, dir, write)
 	fast, general *table.Service
 }
 
@@ -50,18 +49,9 @@ func newImportLakes(t *testing.T) *importLakes {
 		t.Cleanup(func() { cat.Close() })
 		return table.NewService(cat, table.Config{Warehouse: filepath.Join(dir, name), Bulk: bulk})
 	}
-	return &importLakes{t: t, dir: dir,
+	return &importLakes{lake: &lake{t: t, dir: dir},
 		fast:    open("fast", query.NewImporter(query.ImportOptions{Threads: 2, TempDir: filepath.Join(dir, "tmp")})),
 		general: open("general", nil)}
-}
-
-func (l *importLakes) write(name, content string) string {
-	l.t.Helper()
-	p := filepath.Join(l.dir, name)
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		l.t.Fatal(err)
-	}
-	return p
 }
 
 func sampledSource(t *testing.T, sample int, paths ...string) *ingest.Source {
