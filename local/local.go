@@ -145,6 +145,10 @@ func (l *Lakehouse) Services() *tarn.Services {
 	}
 }
 
+// Tables returns the lakehouse's table service (the Iceberg REST catalog
+// of a server is built on it).
+func (l *Lakehouse) Tables() *table.Service { return l.tables }
+
 // Jobs returns the lakehouse's job manager.
 func (l *Lakehouse) Jobs() *jobs.Manager { return l.jobs }
 
