@@ -112,7 +112,8 @@ type CreateTableRequest struct {
 	// Columns, when set, override the inferred schema (an edited plan).
 	Columns     []ColumnSpec `json:"columns,omitempty"`
 	PartitionBy string       `json:"partition_by,omitempty"`
-	// InferRows is how many rows of each CSV file the types are inferred
+	// InferRows is how many rows of each CSV or JSON Lines file the types
+	// are inferred
 	// from: 0 for the default sample (ingest.DefaultSampleRows), -1 for
 	// every row.
 	InferRows   int        `json:"infer_rows,omitempty"`

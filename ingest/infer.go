@@ -20,9 +20,9 @@ type Source struct {
 	// field metadata.
 	Schema *arrow.Schema
 
-	// Sampled is the number of rows per CSV file the types were inferred
-	// from (0: every row). A later value that does not fit its column's
-	// type is an *Error when the rows are read.
+	// Sampled is the number of rows per CSV or JSON Lines file the types
+	// were inferred from (0: every row). A later value that does not fit
+	// its column's type is an *Error when the rows are read.
 	Sampled int
 
 	// infos holds what Infer learned per file (same order as Files); nil
@@ -39,8 +39,8 @@ func (s *Source) Columns(i int) []string {
 	return s.infos[i].names
 }
 
-// DefaultSampleRows is how many rows of each CSV file InferSample reads by
-// default to infer the columns' types.
+// DefaultSampleRows is how many rows of each CSV or JSON Lines file
+// InferSample reads by default to infer the columns' types.
 const DefaultSampleRows = 100_000
 
 // fileInfo is the schema of one file as inferred, before unification.
@@ -70,13 +70,12 @@ func Infer(ctx context.Context, files []File) (*Source, error) {
 	return InferSample(ctx, files, 0)
 }
 
-// InferSample is Infer reading only the first sample rows of each CSV file
-// (0: every row), so inference costs the same whatever the file's size.
-// Values after the sample are checked as the rows are read: one that does
-// not parse as its column's type is an *Error with the file, line and
-// column. JSON Lines files are still read in full, since a key first seen
-// after a sample would be a column the schema lacks; Parquet files
-// contribute their footer.
+// InferSample is Infer reading only the first sample rows of each CSV and
+// JSON Lines file (0: every row), so inference costs the same whatever the
+// file's size. Values after the sample are checked as the rows are read:
+// one that does not parse as its column's type, or a JSON key first seen
+// after the sample, is an *Error with the file, line and column. Parquet
+// files contribute their footer.
 func InferSample(ctx context.Context, files []File, sample int) (*Source, error) {
 	if sample < 0 {
 		sample = 0
@@ -153,7 +152,7 @@ func inferFile(ctx context.Context, f File, sample int) (*fileInfo, error) {
 	case CSV:
 		info, err = inferCSV(ctx, f, sample)
 	case JSONL:
-		info, err = inferJSONL(ctx, f)
+		info, err = inferJSONL(ctx, f, sample)
 	case Parquet:
 		info, err = inferParquet(f)
 	default:

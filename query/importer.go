@@ -115,6 +115,9 @@ func (im *Importer) WriteFiles(ctx context.Context, job table.BulkJob) (*table.B
 			return nil, tarn.Errorf(tarn.EINTERNAL, "configure duckdb (%s): %v", s, err)
 		}
 	}
+	if err := checkKeys(ctx, conn, job); err != nil {
+		return nil, err
+	}
 	stop := watchSize(job.Dir, job.Progress)
 	res, err := conn.ExecContext(ctx, stmt)
 	stop()
@@ -139,6 +142,36 @@ func (im *Importer) WriteFiles(ctx context.Context, job table.BulkJob) (*table.B
 		}
 	}
 	return out, nil
+}
+
+// checkKeys fails when a JSON Lines input has a top-level key that is not
+// one of the file's columns: read_json with columns would drop it, and the
+// columns may come from a sample of the rows. It is one parallel pass of
+// DuckDB's JSON parser over the file.
+func checkKeys(ctx context.Context, conn *sql.Conn, job table.BulkJob) error {
+	for _, in := range job.Inputs {
+		if in.Format != ingest.JSONL {
+			continue
+		}
+		known := make([]string, len(in.Columns))
+		for i, c := range in.Columns {
+			known[i] = quoteString(c)
+		}
+		q := fmt.Sprintf("SELECT k FROM (SELECT unnest(json_keys(json)) AS k FROM read_json_objects(%s, format = 'newline_delimited')) WHERE k NOT IN (%s) LIMIT 1",
+			quoteString(in.Path), strings.Join(known, ", "))
+		var key string
+		switch err := conn.QueryRowContext(ctx, q).Scan(&key); {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			if ctx.Err() != nil {
+				return interrupted(ctx.Err())
+			}
+			return importError(err)
+		default:
+			return &ingest.Error{File: in.Path, Column: key, Msg: "not in the target schema (first seen after the rows the types were inferred from)"}
+		}
+	}
+	return nil
 }
 
 // watchSize calls fn with the bytes under dir every second until stopped.

@@ -342,3 +342,23 @@ func TestImporter_MalformedRows(t *testing.T) {
 		t.Fatalf("a JSON value that does not fit: %v", err)
 	}
 }
+
+func TestImporter_JSONKeyBeyondSample(t *testing.T) {
+	l := newImportLakes(t)
+	var b strings.Builder
+	for i := 0; i < 30; i++ {
+		fmt.Fprintf(&b, `{"id": %d, "v": %d}`+"\n", i, i)
+	}
+	b.WriteString(`{"id": 30, "v": 1, "late": "x"}` + "\n")
+	p := l.write("late.jsonl", b.String())
+	_, err := create(l.fast, "t", sampledSource(t, 10, p))
+	if err == nil || !strings.Contains(err.Error(), p+":31:") || !strings.Contains(err.Error(), `column "late"`) {
+		t.Fatalf("a key first seen after the sample: %v", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(l.dir, "fast", "tarn", "t", "data", "*", "*.parquet")); len(left) != 0 {
+		t.Fatalf("a failed import left data files: %v", left)
+	}
+	if res, err := create(l.fast, "t", sampledSource(t, 0, p)); err != nil || res.Added != 31 {
+		t.Fatalf("with every row read: %v", err)
+	}
+}

@@ -103,7 +103,8 @@ func validIdent(id tarn.TableIdent) error {
 }
 
 // ReadSource expands input files and infers their schema, from the first
-// inferRows rows of each CSV file (0: ingest.DefaultSampleRows, -1: all).
+// inferRows rows of each CSV or JSON Lines file (0:
+// ingest.DefaultSampleRows, -1: all).
 func ReadSource(ctx context.Context, from []string, inferRows int) (*ingest.Source, error) {
 	if len(from) == 0 {
 		return nil, tarn.Errorf(tarn.EINVALID, "--from is required: give files, globs or directories of Parquet, CSV or JSON Lines")

@@ -177,10 +177,10 @@ func (a *app) tableCreate() *cobra.Command {
 commit. --plan prints the inferred schema as YAML without writing; edit it and
 create the table with --apply FILE.
 
-Column types are inferred from the first --infer-rows rows of each CSV file
-(JSON Lines files are read in full, Parquet files by their footer). A later
-value that does not fit is an error naming the file, line and column, and
-nothing is written: infer from more rows (--infer-rows 0 reads them all) or
+Column types are inferred from the first --infer-rows rows of each CSV and
+JSON Lines file (Parquet files by their footer). A later value that does not
+fit, or a JSON key first seen later, is an error naming the file, line and
+column, and nothing is written: infer from more rows (--infer-rows 0 reads them all) or
 set the column's type in a plan (--plan, edit, --apply).
 
 Unpartitioned tables on local disk are written by embedded DuckDB on all
@@ -265,7 +265,7 @@ bucket(N, col), truncate(W, col).`,
 	f.BoolVar(&plan, "plan", false, "print the inferred schema as YAML and write nothing")
 	f.StringVar(&applyFile, "apply", "", "create from an edited plan file")
 	f.StringVarP(&message, "message", "m", "", "commit message")
-	f.IntVar(&inferRows, "infer-rows", ingest.DefaultSampleRows, "rows of each CSV file to infer column types from (0: all)")
+	f.IntVar(&inferRows, "infer-rows", ingest.DefaultSampleRows, "rows of each CSV or JSON Lines file to infer column types from (0: all)")
 	f.BoolVar(&showProgress, "progress", false, "report progress on stderr even when it is not a terminal")
 	return cmd
 }
@@ -338,7 +338,7 @@ nothing is written.`,
 	cmd.Flags().StringSliceVar(&from, "from", nil, "input files, globs or directories (repeatable)")
 	cmd.Flags().StringVar(&ref, "ref", "", "branch to write (default: the active branch)")
 	cmd.Flags().StringVarP(&message, "message", "m", "", "commit message")
-	cmd.Flags().IntVar(&inferRows, "infer-rows", ingest.DefaultSampleRows, "rows of each CSV file to infer column types from (0: all)")
+	cmd.Flags().IntVar(&inferRows, "infer-rows", ingest.DefaultSampleRows, "rows of each CSV or JSON Lines file to infer column types from (0: all)")
 	cmd.Flags().BoolVar(&showProgress, "progress", false, "report progress on stderr even when it is not a terminal")
 	return cmd
 }
