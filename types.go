@@ -113,9 +113,8 @@ type CreateTableRequest struct {
 	Columns     []ColumnSpec `json:"columns,omitempty"`
 	PartitionBy string       `json:"partition_by,omitempty"`
 	// InferRows is how many rows of each CSV or JSON Lines file the types
-	// are inferred
-	// from: 0 for the default sample (ingest.DefaultSampleRows), -1 for
-	// every row.
+	// are inferred from: 0 for the default sample (ingest.DefaultSampleRows),
+	// -1 for every row.
 	InferRows   int        `json:"infer_rows,omitempty"`
 	Replace     bool       `json:"replace,omitempty"`
 	IfNotExists bool       `json:"if_not_exists,omitempty"`
