@@ -115,6 +115,7 @@ func (s *Server) Handler() http.Handler {
 	s.handle("GET /healthz", s.healthz, open)
 	s.handle("GET /readyz", s.readyz, open)
 	s.handle("GET /v1/whoami", s.whoami, authed)
+	s.handle("GET /v1/public-key", s.publicKey, authed)
 
 	s.handle("GET /v1/refs", s.listRefs, authed)
 	s.handle("POST /v1/refs", s.createRef, authed)
