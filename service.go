@@ -231,6 +231,39 @@ type StepReport struct {
 	Reason   string        `json:"reason,omitempty"`
 	Cached   bool          `json:"cached,omitempty"`
 	Saved    time.Duration `json:"saved_ns,omitempty"` // for a cached step: what computing it cost
+	// Profile is where the step's time went, phase by phase (see
+	// StepPhase); a cached step has only its cache lookup.
+	Profile []StepPhase `json:"profile,omitempty"`
+	// PeakAnonBytes is the most anonymous memory (heap, anonymous maps;
+	// not the pages of files it maps or reads) the step's processes held
+	// together, sampled; MemoryLimit is the limit that applied to it.
+	PeakAnonBytes int64 `json:"peak_anon_bytes,omitempty"`
+	MemoryLimit   int64 `json:"memory_limit_bytes,omitempty"`
+}
+
+// Step phases, in the order a step goes through them.
+const (
+	PhasePlan        = "plan"        // Iceberg planning of lake inputs: files pruned, columns, filter
+	PhaseExport      = "export"      // a lake input exported as Arrow (tables the worker cannot read itself)
+	PhaseHandoff     = "handoff"     // from scheduling to the worker's first instruction of the step
+	PhaseImport      = "import"      // importing the model's file
+	PhaseRead        = "read"        // the worker reading its inputs (inside the model's loop for batches)
+	PhaseCode        = "code"        // the user's code
+	PhaseWrite       = "write"       // writing the output's Arrow file
+	PhaseMaterialize = "materialize" // Parquet files written into the table and registered
+	PhaseCache       = "cache"       // storing the output in the step cache, or serving it from there
+)
+
+// StepPhase is one phase of a step: how long it took and how much data
+// it moved.
+type StepPhase struct {
+	Name    string  `json:"name"`
+	Seconds float64 `json:"seconds"`
+	Rows    int64   `json:"rows,omitempty"`
+	Bytes   int64   `json:"bytes,omitempty"`
+	Files   int     `json:"files,omitempty"`
+	// Detail says more in words ("3 of 40 files", "spooled to disk").
+	Detail string `json:"detail,omitempty"`
 }
 
 // RunResult is the outcome of a run.

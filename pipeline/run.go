@@ -174,21 +174,27 @@ func (r *Runner) Run(ctx context.Context, p *Project, opts RunOptions) (*tarn.Ru
 			return nil, err
 		}
 	}
-	ex := &execution{r: r, p: p, plan: plan, opts: opts, params: params, secrets: secrets, envs: envs, shm: shm, workRoot: filepath.Join(shm, "work"),
+	ex := &execution{r: r, p: p, plan: plan, opts: opts, params: params, secrets: secrets, envs: envs, shm: shm,
 		head: head, session: session, res: res, outputs: map[string]string{}, exports: map[string]*exportOnce{}}
-	if r.Cache != nil { // step outputs go to the cache's disk (see execution.outDir)
-		if ex.outDir, err = r.Cache.RunDir(); err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(ex.outDir)
-		ex.workRoot = ex.outDir
+	// Step outputs go to the cache's disk (see execution.outDir), else to
+	// a folder of the system's temporary directory: never /dev/shm, which
+	// is memory. Only step specs (small) are written there.
+	if r.Cache != nil {
+		ex.outDir, err = r.Cache.RunDir()
+	} else {
+		ex.outDir, err = os.MkdirTemp("", "tarn-run-"+res.RunID+"-")
 	}
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(ex.outDir)
+	ex.workRoot = ex.outDir
 	if ex.storeDir, err = newStoreDir(ex.workRoot, r.Sandbox); err != nil {
 		return nil, err
 	}
 	runErr := ex.computeKeys(ctx)
 	if runErr == nil {
-		ex.prewarm()
+		ex.prewarm(ctx)
 		runErr = ex.execute(ctx)
 	}
 	res.Steps = ex.reports()
