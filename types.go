@@ -123,9 +123,13 @@ type CreateTableRequest struct {
 	// Columns, when set, override the inferred schema (an edited plan).
 	Columns     []ColumnSpec `json:"columns,omitempty"`
 	PartitionBy string       `json:"partition_by,omitempty"`
-	Replace     bool         `json:"replace,omitempty"`
-	IfNotExists bool         `json:"if_not_exists,omitempty"`
-	Info        CommitInfo   `json:"info"`
+	// InferRows is how many rows of each CSV or JSON Lines file the types
+	// are inferred from: 0 for the default sample (ingest.DefaultSampleRows),
+	// -1 for every row.
+	InferRows   int        `json:"infer_rows,omitempty"`
+	Replace     bool       `json:"replace,omitempty"`
+	IfNotExists bool       `json:"if_not_exists,omitempty"`
+	Info        CommitInfo `json:"info"`
 }
 
 // ImportRequest asks to append files to a table.
@@ -133,7 +137,9 @@ type ImportRequest struct {
 	Table  TableIdent `json:"table"`
 	Branch string     `json:"branch"`
 	From   []string   `json:"from,omitempty"`
-	Info   CommitInfo `json:"info"`
+	// InferRows is as in CreateTableRequest.
+	InferRows int        `json:"infer_rows,omitempty"`
+	Info      CommitInfo `json:"info"`
 }
 
 // What creating a table would do (TablePlan.Action).

@@ -108,15 +108,16 @@ func (c *csvFile) line(i int) int {
 
 func (c *csvFile) close() error { return c.f.Close() }
 
-// inferCSV reads a whole CSV file and infers each column's kind.
-func inferCSV(ctx context.Context, file File) (*fileInfo, error) {
+// inferCSV reads a CSV file (its first sample rows when sample > 0) and
+// infers each column's kind.
+func inferCSV(ctx context.Context, file File, sample int) (*fileInfo, error) {
 	c, err := openCSV(file)
 	if err != nil {
 		return nil, err
 	}
 	defer c.close()
 	kinds := make([]kind, len(c.header))
-	for n := 0; ; n++ {
+	for n := 0; sample == 0 || n < sample; n++ {
 		if n%8192 == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, err

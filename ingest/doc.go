@@ -17,7 +17,11 @@
 //
 // Infer makes a full pass over every CSV and JSON Lines row, so type
 // inference is exact and malformed rows are reported before anything is
-// written; for Parquet it reads only the footer. Records streams batches of
+// written; for Parquet it reads only the footer. InferSample reads only the
+// first rows of each CSV and JSON Lines file (tarn table create uses
+// 100,000): a later
+// value that does not fit is then reported by Records, with its file, line
+// and column. Records streams batches of
 // about 64Ki rows, so memory does not grow with file size.
 //
 // Every problem with the input itself (a ragged row, a value that does not

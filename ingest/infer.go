@@ -20,10 +20,28 @@ type Source struct {
 	// field metadata.
 	Schema *arrow.Schema
 
+	// Sampled is the number of rows per CSV or JSON Lines file the types
+	// were inferred from (0: every row). A later value that does not fit
+	// its column's type is an *Error when the rows are read.
+	Sampled int
+
 	// infos holds what Infer learned per file (same order as Files); nil
 	// for a Source built by hand.
 	infos []*fileInfo
 }
+
+// Columns returns the column names of file i in the order the file holds
+// them, or nil when Infer did not read it (a Source built by hand).
+func (s *Source) Columns(i int) []string {
+	if i < 0 || i >= len(s.infos) || s.infos[i] == nil || i >= len(s.Files) || s.infos[i].path != s.Files[i].Path {
+		return nil
+	}
+	return s.infos[i].names
+}
+
+// DefaultSampleRows is how many rows of each CSV or JSON Lines file
+// InferSample reads by default to infer the columns' types.
+const DefaultSampleRows = 100_000
 
 // fileInfo is the schema of one file as inferred, before unification.
 type fileInfo struct {
@@ -49,6 +67,19 @@ type fileInfo struct {
 // columns whose names differ only in case (SQL would take one for the
 // other), at most tarn.MaxColumns columns in all.
 func Infer(ctx context.Context, files []File) (*Source, error) {
+	return InferSample(ctx, files, 0)
+}
+
+// InferSample is Infer reading only the first sample rows of each CSV and
+// JSON Lines file (0: every row), so inference costs the same whatever the
+// file's size. Values after the sample are checked as the rows are read:
+// one that does not parse as its column's type, or a JSON key first seen
+// after the sample, is an *Error with the file, line and column. Parquet
+// files contribute their footer.
+func InferSample(ctx context.Context, files []File, sample int) (*Source, error) {
+	if sample < 0 {
+		sample = 0
+	}
 	if len(files) == 0 {
 		return nil, &Error{Msg: "no input files given"}
 	}
@@ -74,7 +105,7 @@ func Infer(ctx context.Context, files []File) (*Source, error) {
 				if skip {
 					continue
 				}
-				infos[i], errs[i] = inferFile(ctx, files[i])
+				infos[i], errs[i] = inferFile(ctx, files[i], sample)
 				if errs[i] != nil {
 					mu.Lock()
 					firstFail = min(firstFail, i)
@@ -101,11 +132,11 @@ func Infer(ctx context.Context, files []File) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Source{Files: append([]File(nil), files...), Schema: schema, infos: infos}, nil
+	return &Source{Files: append([]File(nil), files...), Schema: schema, Sampled: sample, infos: infos}, nil
 }
 
 // inferFile infers the schema of one file.
-func inferFile(ctx context.Context, f File) (*fileInfo, error) {
+func inferFile(ctx context.Context, f File, sample int) (*fileInfo, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -119,9 +150,9 @@ func inferFile(ctx context.Context, f File) (*fileInfo, error) {
 	var info *fileInfo
 	switch f.Format {
 	case CSV:
-		info, err = inferCSV(ctx, f)
+		info, err = inferCSV(ctx, f, sample)
 	case JSONL:
-		info, err = inferJSONL(ctx, f)
+		info, err = inferJSONL(ctx, f, sample)
 	case Parquet:
 		info, err = inferParquet(f)
 	default:

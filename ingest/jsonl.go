@@ -180,7 +180,7 @@ func rawValue(raw json.RawMessage, buf *bytes.Buffer) (jsonValue, error) {
 
 // inferJSONL reads a whole JSON Lines file and infers each key's kind;
 // columns are in first-seen order.
-func inferJSONL(ctx context.Context, file File) (*fileInfo, error) {
+func inferJSONL(ctx context.Context, file File, sample int) (*fileInfo, error) {
 	j, err := openJSONL(file)
 	if err != nil {
 		return nil, err
@@ -212,7 +212,7 @@ func inferJSONL(ctx context.Context, file File) (*fileInfo, error) {
 		return nil
 	}
 	rows := 0
-	for ; ; rows++ {
+	for ; sample == 0 || rows < sample; rows++ {
 		if rows%8192 == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, err

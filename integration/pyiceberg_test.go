@@ -74,12 +74,6 @@ func TestPyIceberg_ReadsTarnTables(t *testing.T) {
 	if err := json.Unmarshal([]byte(tarn(t, home, "table", "get", "events", "-o", "json")), &info); err != nil {
 		t.Fatal(err)
 	}
-	script := filepath.Join(dir, "read.py")
-	os.WriteFile(script, []byte(readScript), 0o644)
-	out, err := exec.Command(env(t, "TARN_PYTHON"), script, info.MetadataLocation).CombinedOutput()
-	if err != nil {
-		t.Fatalf("pyiceberg: %v\n%s", err, out)
-	}
 	var got struct {
 		Rows            int      `json:"rows"`
 		Columns         []string `json:"columns"`
@@ -89,9 +83,7 @@ func TestPyIceberg_ReadsTarnTables(t *testing.T) {
 		PartitionFields []string `json:"partition_fields"`
 		FilteredRows    int      `json:"filtered_rows"`
 	}
-	if err := json.Unmarshal(out[bytes.LastIndexByte(bytes.TrimSpace(out), '\n')+1:], &got); err != nil {
-		t.Fatalf("decode %s: %v", out, err)
-	}
+	pyiceberg(t, dir, readScript, info.MetadataLocation, &got)
 	wantSum := 0.0
 	for i := 0; i < 25; i++ {
 		wantSum += float64(i) + 0.25
@@ -101,5 +93,90 @@ func TestPyIceberg_ReadsTarnTables(t *testing.T) {
 	}
 	if strings.Join(got.Columns, ",") != "id,name,amount,ts,extra" || len(got.PartitionFields) != 1 {
 		t.Fatalf("pyiceberg schema %+v", got)
+	}
+}
+
+const readTypesScript = `
+import json, sys
+from pyiceberg.table import StaticTable
+t = StaticTable.from_metadata(sys.argv[1])
+tbl = t.scan().to_arrow()
+out = {"rows": tbl.num_rows,
+       "types": {f.name: str(f.type) for f in tbl.schema},
+       "sum": float(sum(v for v in tbl.column("amount").to_pylist() if v is not None)),
+       "nulls": tbl.column("note").null_count,
+       "filtered_rows": t.scan(row_filter="id >= 100").to_arrow().num_rows,
+       "files": len(list(t.scan(row_filter="id >= 100000").plan_files()))}
+print(json.dumps(out))
+`
+
+// TestPyIceberg_ReadsImportedTables: an unpartitioned table, whose data
+// files embedded DuckDB writes (create from CSV, import of JSON Lines), is
+// read by PyIceberg by field id, with statistics that prune files.
+func TestPyIceberg_ReadsImportedTables(t *testing.T) {
+	dir := t.TempDir()
+	home := filepath.Join(dir, "home")
+	var a, b strings.Builder
+	a.WriteString("id,name,amount,day,note\n")
+	for i := 0; i < 200; i++ {
+		note := ""
+		if i%3 == 0 {
+			note = `"a, ""quoted"" note"`
+		}
+		fmt.Fprintf(&a, "%d,n%d,%d.5,2026-03-%02d,%s\n", i, i, i, 1+i%28, note)
+	}
+	for i := 200; i < 210; i++ {
+		fmt.Fprintf(&b, `{"id": %d, "name": "j%d", "amount": %d.5}`+"\n", i, i, i)
+	}
+	os.WriteFile(filepath.Join(dir, "a.csv"), []byte(a.String()), 0o644)
+	os.WriteFile(filepath.Join(dir, "b.jsonl"), []byte(b.String()), 0o644)
+	tarn(t, home, "table", "create", "items", "--from", filepath.Join(dir, "a.csv"))
+	tarn(t, home, "table", "import", "items", "--from", filepath.Join(dir, "b.jsonl"))
+	if files, _ := filepath.Glob(filepath.Join(home, "warehouse", "tarn", "items", "data", "import-*", "*.parquet")); len(files) < 2 {
+		t.Fatalf("the imports did not go through the engine: %v", files)
+	}
+	var info struct {
+		MetadataLocation string `json:"metadata_location"`
+	}
+	if err := json.Unmarshal([]byte(tarn(t, home, "table", "get", "items", "-o", "json")), &info); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Rows         int               `json:"rows"`
+		Types        map[string]string `json:"types"`
+		Sum          float64           `json:"sum"`
+		Nulls        int               `json:"nulls"`
+		FilteredRows int               `json:"filtered_rows"`
+		Files        int               `json:"files"`
+	}
+	pyiceberg(t, dir, readTypesScript, info.MetadataLocation, &got)
+	wantSum := 0.0
+	for i := 0; i < 210; i++ {
+		wantSum += float64(i) + 0.5
+	}
+	want := map[string]string{"id": "int64", "name": "large_string", "amount": "double", "day": "date32[day]", "note": "large_string"}
+	for k, v := range want {
+		if got.Types[k] != v && !(v == "large_string" && got.Types[k] == "string") {
+			t.Fatalf("pyiceberg reads column %s as %s, want %s (all: %v)", k, got.Types[k], v, got.Types)
+		}
+	}
+	// 200 CSV rows of which 133 have no note, and 10 JSON rows without one.
+	if got.Rows != 210 || got.Sum != wantSum || got.Nulls != 143 || got.FilteredRows != 110 || got.Files != 0 {
+		t.Fatalf("pyiceberg read %+v", got)
+	}
+}
+
+// pyiceberg runs a script with the table's metadata file and decodes the
+// JSON of its last line into got.
+func pyiceberg(t *testing.T, dir, source, metadata string, got any) {
+	t.Helper()
+	script := filepath.Join(dir, "read.py")
+	os.WriteFile(script, []byte(source), 0o644)
+	out, err := exec.Command(env(t, "TARN_PYTHON"), script, metadata).CombinedOutput()
+	if err != nil {
+		t.Fatalf("pyiceberg: %v\n%s", err, out)
+	}
+	if err := json.Unmarshal(out[bytes.LastIndexByte(bytes.TrimSpace(out), '\n')+1:], got); err != nil {
+		t.Fatalf("decode %s: %v", out, err)
 	}
 }

@@ -58,6 +58,9 @@ type Config struct {
 	// UV is the command that runs uv ("" finds it: uv on PATH, or
 	// python3 -m uv).
 	UV string
+	// ImportMemory bounds the memory of the engine that writes imports
+	// (default query.DefaultImportMemory).
+	ImportMemory int64
 	// CrashPoint is the table writes' crash-point hook (table.Config).
 	CrashPoint func(point string)
 	// Jobs configures the job runner: how many runs at once, the lease
@@ -118,7 +121,8 @@ func Open(ctx context.Context, cfg Config) (*Lakehouse, error) {
 			cfg.QueryLimits.TempDir = home.QueryTempOf(cfg.Jobs.Owner)
 		}
 	}
-	tables := table.NewService(cat, table.Config{Warehouse: st.warehouse, CacheDir: home.ObjectCache(), CrashPoint: cfg.CrashPoint})
+	bulk := query.NewImporter(query.ImportOptions{Threads: cfg.QueryThreads, Memory: cfg.ImportMemory, TempDir: home.QueryTemp()})
+	tables := table.NewService(cat, table.Config{Warehouse: st.warehouse, CacheDir: home.ObjectCache(), CrashPoint: cfg.CrashPoint, Bulk: bulk})
 	if err := tables.CheckWarehouse(ctx); err != nil {
 		st.close()
 		return nil, err

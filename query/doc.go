@@ -1,6 +1,8 @@
 // Package query runs read-only SQL over the lakehouse at any ref with
 // embedded DuckDB. It is tarn's only importer of duckdb-go; `tarn query`,
-// a server and the pipeline runtime share its one path.
+// a server and the pipeline runtime share its one path. Its Importer is
+// the other use of DuckDB: the table.BulkWriter that parses import files
+// and writes the tables' Parquet data files (see Importer.WriteFiles).
 //
 // # Basics
 //

@@ -114,7 +114,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*tarn.WriteRes
 		return nil, translate(err, "create table "+req.Ident.String())
 	}
 	if req.Source != nil {
-		if err := s.appendSource(ctx, tbl, req.Source, nil); err != nil {
+		if err := s.appendSource(ctx, tbl, req.Source, nil, true); err != nil {
 			return nil, err
 		}
 	}
@@ -158,28 +158,36 @@ func (s *Service) finish(ctx context.Context, ss *Session, ident tarn.TableIdent
 }
 
 // appendSource appends the source's rows to tbl in one Iceberg snapshot,
-// committed into the session. target, when set, is the Arrow schema rows
-// are cast to (the table's schema).
-func (s *Service) appendSource(ctx context.Context, tbl *icetable.Table, src *ingest.Source, tx *icetable.Transaction) error {
+// committed into the session, cast to the table's schema. creating says
+// the table is new (for the hints of errors). The bulk writer (Config.Bulk)
+// writes the data files when it can; otherwise ingest's reader feeds
+// iceberg-go's writer. Either way a row that does not fit fails the whole
+// import before anything is committed.
+func (s *Service) appendSource(ctx context.Context, tbl *icetable.Table, src *ingest.Source, tx *icetable.Transaction, creating bool) error {
 	if tx == nil {
 		tx = tbl.NewTransaction()
 	}
-	schema, err := tx.StagedTable()
+	staged, err := tx.StagedTable()
 	if err != nil {
 		return err
 	}
-	target, err := icetable.SchemaToArrowSchema(schema.Schema(), nil, false, false)
+	target, err := icetable.SchemaToArrowSchema(staged.Schema(), nil, false, false)
 	if err != nil {
 		return fmt.Errorf("table schema: %w", err)
 	}
-	rdr, err := src.Records(ctx, target)
+	handled, err := s.bulkAppend(ctx, tbl, src, tx, staged.Schema(), target)
 	if err != nil {
-		return inputError(err)
+		return widenHint(inputError(err), src, creating)
 	}
-	defer rdr.Release()
-	props := iceberg.Properties{}
-	if err := tx.Append(ctx, rdr, props); err != nil {
-		return inputError(err)
+	if !handled {
+		rdr, err := src.Records(ctx, target)
+		if err != nil {
+			return widenHint(inputError(err), src, creating)
+		}
+		defer rdr.Release()
+		if err := tx.Append(ctx, rdr, iceberg.Properties{}); err != nil {
+			return widenHint(inputError(err), src, creating)
+		}
 	}
 	if err := s.crashPoint("after-data-write"); err != nil {
 		return err
@@ -232,7 +240,7 @@ func (s *Service) Import(ctx context.Context, req ImportRequest) (*tarn.WriteRes
 	if err != nil {
 		return nil, err
 	}
-	if err := s.appendSource(ctx, tbl, req.Source, tx); err != nil {
+	if err := s.appendSource(ctx, tbl, req.Source, tx, false); err != nil {
 		return nil, err
 	}
 	if req.Info.Message == "" {

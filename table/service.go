@@ -27,6 +27,7 @@ type Service struct {
 	ioProps   iceberg.Properties
 	cacheDir  string // local copies of an object store's files, for DuckDB
 	crash     func(point string)
+	bulk      BulkWriter
 }
 
 // Config configures a Service.
@@ -43,6 +44,9 @@ type Config struct {
 	// "before-catalog-commit"): the crash-safety tests kill the process
 	// there (cmd/tarn sets it from TARN_CRASH_AT).
 	CrashPoint func(point string)
+	// Bulk, when set, writes the data files of unpartitioned imports on
+	// local disk (see BulkWriter).
+	Bulk BulkWriter
 }
 
 // NewService returns a table service.
@@ -58,7 +62,7 @@ func NewService(cat *catalog.Catalog, cfg Config) *Service {
 	if IsRemote(wh) {
 		s3Properties(props)
 	}
-	return &Service{cat: cat, warehouse: wh, ioProps: props, cacheDir: cfg.CacheDir, crash: cfg.CrashPoint}
+	return &Service{cat: cat, warehouse: wh, ioProps: props, cacheDir: cfg.CacheDir, crash: cfg.CrashPoint, bulk: cfg.Bulk}
 }
 
 // Catalog returns the versioned catalog the service writes to.

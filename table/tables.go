@@ -66,7 +66,7 @@ func createRequest(ctx context.Context, req tarn.CreateTableRequest) (CreateRequ
 	if err := validIdent(req.Table); err != nil {
 		return CreateRequest{}, err
 	}
-	src, err := ReadSource(ctx, req.From)
+	src, err := ReadSource(ctx, req.From, req.InferRows)
 	if err != nil {
 		return CreateRequest{}, err
 	}
@@ -89,7 +89,7 @@ func (s *Service) ImportTable(ctx context.Context, req tarn.ImportRequest) (*tar
 	if err := validIdent(req.Table); err != nil {
 		return nil, err
 	}
-	src, err := ReadSource(ctx, req.From)
+	src, err := ReadSource(ctx, req.From, req.InferRows)
 	if err != nil {
 		return nil, err
 	}
@@ -102,8 +102,10 @@ func validIdent(id tarn.TableIdent) error {
 	return err
 }
 
-// ReadSource expands input files and infers their schema.
-func ReadSource(ctx context.Context, from []string) (*ingest.Source, error) {
+// ReadSource expands input files and infers their schema, from the first
+// inferRows rows of each CSV or JSON Lines file (0:
+// ingest.DefaultSampleRows, -1: all).
+func ReadSource(ctx context.Context, from []string, inferRows int) (*ingest.Source, error) {
 	if len(from) == 0 {
 		return nil, tarn.Errorf(tarn.EINVALID, "--from is required: give files, globs or directories of Parquet, CSV or JSON Lines")
 	}
@@ -111,7 +113,13 @@ func ReadSource(ctx context.Context, from []string) (*ingest.Source, error) {
 	if err != nil {
 		return nil, inputErr(err)
 	}
-	src, err := ingest.Infer(ctx, files)
+	switch {
+	case inferRows == 0:
+		inferRows = ingest.DefaultSampleRows
+	case inferRows < 0:
+		inferRows = 0
+	}
+	src, err := ingest.InferSample(ctx, files, inferRows)
 	if err != nil {
 		return nil, inputErr(err)
 	}
@@ -127,8 +135,8 @@ func inputErr(err error) error {
 
 // PlanFiles infers the schema of input files and returns an editable plan
 // (YAML for `tarn table create --plan`). It reads local files only.
-func PlanFiles(ctx context.Context, ident tarn.TableIdent, from []string, partitionBy string) (*Plan, error) {
-	src, err := ReadSource(ctx, from)
+func PlanFiles(ctx context.Context, ident tarn.TableIdent, from []string, partitionBy string, inferRows int) (*Plan, error) {
+	src, err := ReadSource(ctx, from, inferRows)
 	if err != nil {
 		return nil, err
 	}

@@ -416,3 +416,35 @@ func TestCLI_Help(t *testing.T) {
 		})
 	}
 }
+
+// TestCLI_ImportSampleAndProgress: types come from the first --infer-rows
+// rows; a later value that does not fit fails naming file, line and column
+// and writes nothing; --infer-rows 0 reads every row. --progress reports
+// on stderr (embedded: the engine runs in the process) beside -o json.
+func TestCLI_ImportSampleAndProgress(t *testing.T) {
+	l := newLakehouse(t)
+	var b strings.Builder
+	b.WriteString("id,v\n")
+	for i := 0; i < 20; i++ {
+		fmt.Fprintf(&b, "%d,%d\n", i, i)
+	}
+	b.WriteString("20,2.5\n")
+	l.write("late.csv", b.String())
+	l.fails(2, []string{"late.csv:22", `column "v"`, "--infer-rows"}, "table", "create", "t", "--from", "late.csv", "--infer-rows", "10")
+	r := l.run("table", "create", "t", "--from", "late.csv", "--infer-rows", "0", "--progress", "-o", "json")
+	if r.code != 0 {
+		t.Fatalf("create with --infer-rows 0: exit %d: %s", r.code, r.stderr)
+	}
+	var res struct {
+		Added int64 `json:"added_rows"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || res.Added != 21 {
+		t.Fatalf("-o json result %q: %v", r.stdout, err)
+	}
+	if !remote && !strings.Contains(r.stderr, "importing tarn.t: ") {
+		t.Fatalf("--progress printed nothing on stderr: %q", r.stderr)
+	}
+	if l.rows("main", "tarn.t") != 21 {
+		t.Fatal("the table does not hold every row")
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/ingest"
 	"github.com/tarnhq/tarn/table"
 )
 
@@ -166,13 +168,23 @@ func (a *app) printWrite(res *tarn.WriteResult, verb string, started time.Time) 
 func (a *app) tableCreate() *cobra.Command {
 	var from []string
 	var partitionBy, ref, applyFile, message string
-	var replace, ifNotExists, plan bool
+	var replace, ifNotExists, plan, showProgress bool
+	var inferRows int
 	cmd := &cobra.Command{
 		Use:   "create TABLE --from PATH...",
 		Short: "Create a table from Parquet, CSV or JSON Lines files (schema inferred)",
 		Long: `Create a table with a schema inferred from the files, and import them, in one
 commit. --plan prints the inferred schema as YAML without writing; edit it and
 create the table with --apply FILE.
+
+Column types are inferred from the first --infer-rows rows of each CSV and
+JSON Lines file (Parquet files by their footer). A later value that does not
+fit, or a JSON key first seen later, is an error naming the file, line and
+column, and nothing is written: infer from more rows (--infer-rows 0 reads them all) or
+set the column's type in a plan (--plan, edit, --apply).
+
+Unpartitioned tables on local disk are written by embedded DuckDB on all
+cores; partitioned tables and s3:// warehouses by tarn's own writer.
 
 Partition transforms: col, year(col), month(col), day(col), hour(col),
 bucket(N, col), truncate(W, col).`,
@@ -213,7 +225,7 @@ bucket(N, col), truncate(W, col).`,
 				return &usageError{"--from is required: give files, globs or directories of Parquet, CSV or JSON Lines"}
 			}
 			if plan {
-				p, err := table.PlanFiles(ctx, ident, from, partitionBy)
+				p, err := table.PlanFiles(ctx, ident, from, partitionBy, inferRowsArg(inferRows))
 				if err != nil {
 					return err
 				}
@@ -231,9 +243,9 @@ bucket(N, col), truncate(W, col).`,
 				return err
 			}
 			req := tarn.CreateTableRequest{Table: ident, Branch: a.ref(ref), From: from, Columns: columns, PartitionBy: partitionBy,
-				Replace: replace, IfNotExists: ifNotExists, Info: a.commitInfo(message)}
+				InferRows: inferRowsArg(inferRows), Replace: replace, IfNotExists: ifNotExists, Info: a.commitInfo(message)}
 			a.progress("writing %s on %s ...", ident, req.Branch)
-			res, err := a.svc.Tables.CreateTable(ctx, req)
+			res, err := a.svc.Tables.CreateTable(a.importProgress(ctx, showProgress), req)
 			if err != nil {
 				return err
 			}
@@ -253,18 +265,52 @@ bucket(N, col), truncate(W, col).`,
 	f.BoolVar(&plan, "plan", false, "print the inferred schema as YAML and write nothing")
 	f.StringVar(&applyFile, "apply", "", "create from an edited plan file")
 	f.StringVarP(&message, "message", "m", "", "commit message")
+	f.IntVar(&inferRows, "infer-rows", ingest.DefaultSampleRows, "rows of each CSV or JSON Lines file to infer column types from (0: all)")
+	f.BoolVar(&showProgress, "progress", false, "report progress on stderr even when it is not a terminal")
 	return cmd
+}
+
+// inferRowsArg maps --infer-rows (0: all) to a request's InferRows (-1: all).
+func inferRowsArg(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
+}
+
+// importProgress reports an embedded import's progress on stderr about
+// once a second: on a terminal, or always with --progress (even with
+// -o json, whose result goes to stdout).
+func (a *app) importProgress(ctx context.Context, force bool) context.Context {
+	if !force {
+		f, ok := a.stderr.(*os.File)
+		if !ok || a.output == "json" {
+			return ctx
+		}
+		if st, err := f.Stat(); err != nil || st.Mode()&os.ModeCharDevice == 0 {
+			return ctx
+		}
+	}
+	return table.WithProgress(ctx, func(p table.Progress) {
+		rate := float64(p.Written) / max(p.Elapsed.Seconds(), 0.001)
+		fmt.Fprintf(a.stderr, "importing %s: %s written from %s of input, %.0fs, %s/s\n",
+			p.Table, tarn.FormatBytes(p.Written), tarn.FormatBytes(p.Total), p.Elapsed.Seconds(), tarn.FormatBytes(int64(rate)))
+	})
 }
 
 func (a *app) tableImport() *cobra.Command {
 	var from []string
 	var ref, message string
+	var inferRows int
+	var showProgress bool
 	cmd := &cobra.Command{
 		Use:   "import TABLE --from PATH...",
 		Short: "Append files to a table (one commit; compatible schema changes evolve the table)",
 		Long: `Append the rows of the files to an existing table in one commit. A new column
 is added as a nullable column; int->long and float->double are widened; any
-other mismatch is an error naming the columns, and nothing is written.`,
+other mismatch is an error naming the columns, and nothing is written. A value
+that does not fit its column is an error naming the file, line and column, and
+nothing is written.`,
 		Example: `  tarn table import trips --from data/2026-05.parquet
   tarn table import trips --from "incoming/*.csv" --ref dev -m "May data"`,
 		Args: exactArgs("TABLE"),
@@ -281,7 +327,8 @@ other mismatch is an error naming the columns, and nothing is written.`,
 			if err := a.open(ctx); err != nil {
 				return err
 			}
-			res, err := a.svc.Tables.ImportTable(ctx, tarn.ImportRequest{Table: ident, Branch: a.ref(ref), From: from, Info: a.commitInfo(message)})
+			req := tarn.ImportRequest{Table: ident, Branch: a.ref(ref), From: from, InferRows: inferRowsArg(inferRows), Info: a.commitInfo(message)}
+			res, err := a.svc.Tables.ImportTable(a.importProgress(ctx, showProgress), req)
 			if err != nil {
 				return err
 			}
@@ -291,6 +338,8 @@ other mismatch is an error naming the columns, and nothing is written.`,
 	cmd.Flags().StringSliceVar(&from, "from", nil, "input files, globs or directories (repeatable)")
 	cmd.Flags().StringVar(&ref, "ref", "", "branch to write (default: the active branch)")
 	cmd.Flags().StringVarP(&message, "message", "m", "", "commit message")
+	cmd.Flags().IntVar(&inferRows, "infer-rows", ingest.DefaultSampleRows, "rows of each CSV or JSON Lines file to infer column types from (0: all)")
+	cmd.Flags().BoolVar(&showProgress, "progress", false, "report progress on stderr even when it is not a terminal")
 	return cmd
 }
 
