@@ -131,6 +131,8 @@ type MergeRequest struct {
 	Into          string     `json:"into"`
 	Info          CommitInfo `json:"info"`
 	NoFastForward bool       `json:"no_ff,omitempty"`
+	// DryRun computes the merge's plan and writes nothing.
+	DryRun bool `json:"dry_run,omitempty"`
 }
 
 // FormatBytes renders a byte count for people (KiB, MiB, ...).

@@ -20,6 +20,8 @@ type Catalog struct {
 	decoded *lru.Cache[string, any] // *nodeObject and *bucketObject by hash; read-only
 	commits *lru.Cache[string, *tarn.Commit]
 	now     func() time.Time
+	// resolver combines keys changed on both sides (SetResolver).
+	resolver Resolver
 }
 
 // Option configures a Catalog.
