@@ -31,8 +31,6 @@ type CommitRequest struct {
 	// (an append re-applied to the latest snapshot); only what it cannot
 	// combine is a conflict. Without a Resolver it does nothing.
 	Resolve bool
-	// Resolved, when set, is told about every key the commit resolved.
-	Resolved func(key string)
 }
 
 // Commit writes one commit on a branch. It returns the branch's head
@@ -118,11 +116,6 @@ func (c *Catalog) Commit(ctx context.Context, req CommitRequest) (*tarn.Commit, 
 			return nil, fmt.Errorf("commit to %s: %w", req.Branch, err)
 		}
 		c.commits.Add(commit.Hash, commit)
-		if req.Resolved != nil {
-			for k := range pending {
-				req.Resolved(k)
-			}
-		}
 		return commit, nil
 	}
 	discardAll(pending)

@@ -78,18 +78,16 @@ func TestCommit_ResolveOK(t *testing.T) {
 	ctx := context.Background()
 	base := put(t, c, "main", "tarn.t", "t")
 	put(t, c, "main", "tarn.t", "t+a")
-	var resolved []string
 	_, err := c.Commit(ctx, catalog.CommitRequest{Branch: "main", Base: base.Hash, Resolve: true,
-		Changes:  map[string]*tarn.Entry{"tarn.t": {Kind: tarn.EntryTable, Metadata: "t+b"}},
-		Resolved: func(k string) { resolved = append(resolved, k) }})
+		Changes: map[string]*tarn.Entry{"tarn.t": {Kind: tarn.EntryTable, Metadata: "t+b"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := metaAt(t, c, "main", "tarn.t"); got != "t+a+b" {
 		t.Fatalf("resolved entry = %q", got)
 	}
-	if fmt.Sprint(resolved) != "[tarn.t]" || r.discarded.Load() != 0 {
-		t.Fatalf("resolved %v, discarded %d", resolved, r.discarded.Load())
+	if r.resolved.Load() != 1 || r.discarded.Load() != 0 {
+		t.Fatalf("resolved %d, discarded %d", r.resolved.Load(), r.discarded.Load())
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 
 	"github.com/apache/iceberg-go"
 	icecat "github.com/apache/iceberg-go/catalog"
-	iceio "github.com/apache/iceberg-go/io"
 	icetable "github.com/apache/iceberg-go/table"
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/catalog"
@@ -21,6 +20,7 @@ type Service struct {
 	warehouse string // URL: file:///abs/path or s3://bucket/prefix
 	ioProps   iceberg.Properties
 	crash     func(point string)
+	leases    *leaseSet
 }
 
 // Config configures a Service.
@@ -36,7 +36,9 @@ type Config struct {
 	CrashPoint func(point string)
 }
 
-// NewService returns a table service.
+// NewService returns a table service. It becomes the catalog's Resolver
+// (see Service.Resolve): merges and resolving commits combine tables that
+// both sides only appended to.
 func NewService(cat *catalog.Catalog, cfg Config) *Service {
 	wh := strings.TrimSuffix(cfg.Warehouse, "/")
 	if strings.HasPrefix(wh, "/") {
@@ -46,7 +48,10 @@ func NewService(cat *catalog.Catalog, cfg Config) *Service {
 	for k, v := range cfg.IOProperties {
 		props[k] = v
 	}
-	return &Service{cat: cat, warehouse: wh, ioProps: props, crash: cfg.CrashPoint}
+	s := &Service{cat: cat, warehouse: wh, ioProps: props, crash: cfg.CrashPoint}
+	s.leases = &leaseSet{svc: s}
+	cat.SetResolver(s)
+	return s
 }
 
 // Catalog returns the versioned catalog the service writes to.
@@ -57,11 +62,11 @@ func (s *Service) tableLocation(ident tarn.TableIdent) string {
 }
 
 func (s *Service) newTable(id icetable.Identifier, meta icetable.Metadata, loc string, cat icetable.CatalogIO) *icetable.Table {
-	return icetable.New(id, meta, loc, iceio.LoadFSFunc(s.ioProps, loc), cat)
+	return icetable.New(id, meta, loc, s.fsFunc(loc, cat), cat)
 }
 
 func (s *Service) loadTable(ctx context.Context, id icetable.Identifier, loc string, cat icetable.CatalogIO) (*icetable.Table, error) {
-	t, err := icetable.NewFromLocation(ctx, id, loc, iceio.LoadFSFunc(s.ioProps, loc), cat)
+	t, err := icetable.NewFromLocation(ctx, id, loc, s.fsFunc(loc, cat), cat)
 	if err != nil {
 		return nil, fmt.Errorf("read metadata of %s at %s: %w", strings.Join(id, "."), loc, err)
 	}
