@@ -21,12 +21,50 @@ const (
 	ECANCELLED    = "cancelled"    // stopped by `tarn job cancel`, a client that went away or a server stopping
 )
 
+// Resources: the kinds of thing an error can be about (Error.Resource).
+// A client tells a missing branch from a missing table by them, without
+// reading messages.
+const (
+	ResourceBranch    = "branch"
+	ResourceTag       = "tag"
+	ResourceRef       = "ref" // a name that is no branch, tag or commit
+	ResourceCommit    = "commit"
+	ResourceNamespace = "namespace"
+	ResourceTable     = "table"
+	ResourceJob       = "job"
+	ResourceUser      = "user"
+)
+
+// Reasons say more precisely than a code what went wrong (Error.Reason).
+const (
+	ReasonMergeConflict = "merge_conflict" // ECONFLICT: the same table changed on both sides of a merge
+	ReasonNotEmpty      = "not_empty"      // EINVALID: a namespace to drop still has tables
+)
+
 // Error is an application error with a code and a user-facing message.
 // Wrapped errors keep their chain so errors.Is keeps working.
 type Error struct {
-	Code    string
+	Code string
+	// Resource, when set, is the kind of thing the error is about (one of
+	// the Resource* names): with ENOTFOUND the kind that was not found,
+	// with EEXISTS the kind that exists already.
+	Resource string
+	// Reason, when set, is one of the Reason* names.
+	Reason  string
 	Message string
 	Err     error
+}
+
+// About sets the kind of thing the error is about and returns e.
+func (e *Error) About(resource string) *Error {
+	e.Resource = resource
+	return e
+}
+
+// Because sets the reason of the error and returns e.
+func (e *Error) Because(reason string) *Error {
+	e.Reason = reason
+	return e
 }
 
 // Error returns the message.
@@ -53,6 +91,35 @@ func ErrorCode(err error) string {
 		return e.Code
 	}
 	return EINTERNAL
+}
+
+// ErrorResource returns the resource err is about: that of the first
+// *Error in its chain naming one, among those carrying err's code (so an
+// error wrapping another under a different code is not about the other's
+// resource); "" when none does.
+func ErrorResource(err error) string {
+	return errorDetail(err, func(e *Error) string { return e.Resource })
+}
+
+// ErrorReason returns the reason of err, found as ErrorResource finds
+// the resource.
+func ErrorReason(err error) string {
+	return errorDetail(err, func(e *Error) string { return e.Reason })
+}
+
+func errorDetail(err error, field func(*Error) string) string {
+	code := ErrorCode(err)
+	for err != nil {
+		var e *Error
+		if !errors.As(err, &e) || e.Code != code {
+			return ""
+		}
+		if v := field(e); v != "" {
+			return v
+		}
+		err = e.Err
+	}
+	return ""
 }
 
 // ErrorMessage returns the full message of err (context phrases included).

@@ -1,6 +1,8 @@
 package tarn
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -34,5 +36,35 @@ func TestCapMessage(t *testing.T) {
 	got := CapMessage(long)
 	if len(got) > MaxMessage+64 || !utf8.ValidString(got) || !strings.HasSuffix(got, "… (message cut: 8192 more bytes)") {
 		t.Fatalf("CapMessage(long) = %d bytes, ends %q", len(got), got[len(got)-40:])
+	}
+}
+
+func TestErrorResource(t *testing.T) {
+	notFound := Errorf(ENOTFOUND, "branch %q not found", "dev").About(ResourceBranch)
+	cases := []struct {
+		name             string
+		err              error
+		resource, reason string
+	}{
+		{"Nil", nil, "", ""},
+		{"Plain", errors.New("boom"), "", ""},
+		{"NoResource", Errorf(EINVALID, "bad"), "", ""},
+		{"Set", notFound, ResourceBranch, ""},
+		{"WrappedByFmt", fmt.Errorf("merge: %w", notFound), ResourceBranch, ""},
+		// A redacted copy of the message wraps the original under the same code.
+		{"SameCodeWrapper", &Error{Code: ENOTFOUND, Message: "redacted", Err: notFound}, ResourceBranch, ""},
+		{"OtherCodeWrapper", Errorf(EINVALID, "cannot merge: %w", notFound), "", ""},
+		{"OuterWins", Errorf(ENOTFOUND, "x: %w", notFound).About(ResourceTable), ResourceTable, ""},
+		{"Reason", Errorf(EINVALID, "not empty").About(ResourceNamespace).Because(ReasonNotEmpty), ResourceNamespace, ReasonNotEmpty},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := ErrorResource(tc.err); got != tc.resource {
+				t.Errorf("ErrorResource = %q, want %q", got, tc.resource)
+			}
+			if got := ErrorReason(tc.err); got != tc.reason {
+				t.Errorf("ErrorReason = %q, want %q", got, tc.reason)
+			}
+		})
 	}
 }

@@ -63,10 +63,8 @@ var ErrClientGone = errors.New("cancelled: the client went away")
 // JobNotFound is the error for a job that does not exist (or that the
 // caller may not see: the two answer alike).
 func JobNotFound(id string) error {
-	return Errorf(ENOTFOUND, "job %s not found (`tarn job ls` lists jobs)", Quote(id))
+	return Errorf(ENOTFOUND, "job %s not found (`tarn job ls` lists jobs)", Quote(id)).About(ResourceJob)
 }
 
 // ProjectFile is the file that makes a folder a tarn project.
 const ProjectFile = "tarn_project.yml"
-
-

@@ -10,6 +10,11 @@ import (
 // MinHashPrefix is the shortest commit hash prefix accepted as a ref.
 const MinHashPrefix = 8
 
+// MinHistoryPrefix is the shortest commit hash prefix accepted after
+// REF@: it is looked up in one ref's history, and no name can be taken
+// for it.
+const MinHistoryPrefix = 4
+
 var (
 	refNameRe   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/-]*$`)
 	identRe     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -75,17 +80,23 @@ type RefExpr struct {
 	Steps []RefStep
 }
 
-// RefStep is one navigation step: N first-parent ancestors (`~N`), or the
-// last first-parent ancestor at or before a time (`@{time}`).
+// RefStep is one navigation step: N first-parent ancestors (`~N`), the
+// last first-parent ancestor at or before a time (`@{time}`), or the
+// commit of the base's history whose hash starts with Commit (`@HASH`,
+// only right after a branch or tag name).
 type RefStep struct {
 	Ancestors int
 	AsOf      time.Time
+	Commit    string
 }
 
 // IsPlain reports whether the expression is a bare name.
 func (r RefExpr) IsPlain() bool { return len(r.Steps) == 0 }
 
-// ParseRef parses ref syntax: NAME, HASH-PREFIX, REF~N, REF@{RFC3339}.
+// ParseRef parses ref syntax: NAME, HASH-PREFIX, REF~N, REF@{RFC3339},
+// and NAME@HASH-PREFIX (a commit of the history of branch or tag NAME,
+// whose hash starts with at least MinHistoryPrefix lowercase hex digits),
+// which may be followed by the other steps.
 func ParseRef(s string) (RefExpr, error) {
 	if s == "" {
 		return RefExpr{}, Errorf(EINVALID, "ref is empty")
@@ -127,8 +138,23 @@ func ParseRef(s string) (RefExpr, error) {
 			}
 			expr.Steps = append(expr.Steps, RefStep{AsOf: t})
 			rest = rest[end+1:]
+		case rest[0] == '@':
+			j := 1
+			for j < len(rest) && rest[j] != '~' && rest[j] != '@' {
+				j++
+			}
+			hash := rest[1:j]
+			if len(hash) < MinHistoryPrefix || len(hash) > 64 || !hexRe.MatchString(hash) {
+				return RefExpr{}, Errorf(EINVALID, "invalid ref %s: after @ give a commit hash (%d to 64 lowercase hex digits) or a time in braces, "+
+					"as in main@1a2b3c4d or main@{2026-05-19T06:11:33Z}", Quote(s), MinHistoryPrefix)
+			}
+			if len(expr.Steps) > 0 {
+				return RefExpr{}, Errorf(EINVALID, "invalid ref %s: @%s must follow the branch or tag name, as in %s@%s~1", Quote(s), hash, expr.Base, hash)
+			}
+			expr.Steps = append(expr.Steps, RefStep{Commit: hash})
+			rest = rest[j:]
 		default:
-			return RefExpr{}, Errorf(EINVALID, "invalid ref %q: unexpected %q (use REF~N or REF@{TIME})", s, rest)
+			return RefExpr{}, Errorf(EINVALID, "invalid ref %q: unexpected %q (use REF~N, REF@{TIME} or BRANCH@COMMIT)", s, rest)
 		}
 	}
 	return expr, nil

@@ -28,6 +28,9 @@ type RefService interface {
 	DeleteRef(ctx context.Context, kind RefKind, name string) error
 	// RenameBranch renames a branch (ENOTFOUND, EEXISTS, EINVALID).
 	RenameBranch(ctx context.Context, oldName, newName string) (*Ref, error)
+	// RenameTag renames a tag atomically; it keeps its commit (ENOTFOUND,
+	// EEXISTS, EINVALID).
+	RenameTag(ctx context.Context, oldName, newName string) (*Ref, error)
 	// Resolve resolves any ref expression to a commit (ENOTFOUND, EINVALID).
 	Resolve(ctx context.Context, ref string) (*Commit, error)
 	// BranchHead returns the head of a branch; EINVALID when ref is not a
@@ -67,6 +70,21 @@ type TableService interface {
 	RevertTable(ctx context.Context, ident TableIdent, branch, to string, info CommitInfo) (*WriteResult, error)
 	// Verify checks that every file every ref points at exists.
 	Verify(ctx context.Context, history bool) (*VerifyReport, error)
+}
+
+// TablePlanner is the optional capability of a TableService to work out
+// what CreateTable would do without writing (the embedded service and the
+// HTTP client have it):
+//
+//	if p, ok := svc.Tables.(tarn.TablePlanner); ok {
+//		plan, err := p.PlanTable(ctx, req)
+//	}
+type TablePlanner interface {
+	// PlanTable checks req as CreateTable does and returns what it would
+	// create, writing nothing (the same errors: EEXISTS, ENOTFOUND,
+	// EINVALID). The plan's columns and partition spec given back in a
+	// CreateTableRequest create that table.
+	PlanTable(ctx context.Context, req CreateTableRequest) (*TablePlan, error)
 }
 
 // QueryRequest is one SQL statement to run at a ref.
@@ -156,7 +174,7 @@ type RunRequest struct {
 	// Namespace, when set, is where the run's models write and where
 	// unqualified inputs resolve, instead of the project's default.
 	Namespace string `json:"namespace,omitempty"`
-	Author     string            `json:"author,omitempty"`
+	Author    string `json:"author,omitempty"`
 	// NoCache runs every step and scan, neither reading nor writing the cache.
 	NoCache bool `json:"no_cache,omitempty"`
 }

@@ -125,6 +125,28 @@ type ImportRequest struct {
 	Info   CommitInfo `json:"info"`
 }
 
+// What creating a table would do (TablePlan.Action).
+const (
+	PlanCreate  = "create"  // a new table
+	PlanReplace = "replace" // the existing table is replaced (Replace)
+	PlanKeep    = "keep"    // the table exists and stays as it is (IfNotExists): nothing is written
+)
+
+// TablePlan is what CreateTable would create, worked out without writing
+// (TablePlanner). Columns are plan columns (Iceberg type names, as in
+// `tarn table create --plan`); Partition is PartitionBy resolved against
+// them. With PlanKeep, Columns and Partition are empty.
+type TablePlan struct {
+	Table       TableIdent       `json:"table"`
+	Branch      string           `json:"branch"`
+	Commit      string           `json:"commit"` // the head of Branch the plan was made at
+	Action      string           `json:"action"`
+	Columns     []ColumnSpec     `json:"columns"`
+	PartitionBy string           `json:"partition_by,omitempty"`
+	Partition   []PartitionField `json:"partition_spec"`
+	Files       []string         `json:"files"` // the input files read
+}
+
 // MergeRequest asks to merge a ref into a branch.
 type MergeRequest struct {
 	Source        string     `json:"source"`

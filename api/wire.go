@@ -31,11 +31,14 @@ const (
 	ContentOctet  = "application/octet-stream"
 )
 
-// ErrorBody is the JSON body of every error response.
+// ErrorBody is the JSON body of every error response. Resource and
+// Reason are those of the tarn.Error (tarn.ErrorResource, tarn.ErrorReason).
 type ErrorBody struct {
 	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
+		Code     string `json:"code"`
+		Resource string `json:"resource,omitempty"`
+		Reason   string `json:"reason,omitempty"`
+		Message  string `json:"message"`
 	} `json:"error"`
 }
 

@@ -120,7 +120,7 @@ func (c *Catalog) GetCommit(ctx context.Context, hash string) (*tarn.Commit, err
 	}
 	cm, err := c.store.GetCommit(ctx, hash)
 	if errors.Is(err, ErrNotFound) {
-		return nil, tarn.Errorf(tarn.ENOTFOUND, "commit %s not found", tarn.ShortHash(hash))
+		return nil, tarn.Errorf(tarn.ENOTFOUND, "commit %s not found", tarn.ShortHash(hash)).About(tarn.ResourceCommit)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read commit %s: %w", tarn.ShortHash(hash), err)

@@ -207,7 +207,7 @@ func (m *threeWay) conflictError() error {
 		parts = append(parts, it.Key+": "+it.Reason)
 	}
 	return tarn.Errorf(tarn.ECONFLICT, "merge conflict between %s and %s: %s; nothing was merged (`tarn branch merge --dry-run` shows the plan; revert one side with `tarn table revert`, then merge again)",
-		m.req.Source, m.req.Into, strings.Join(parts, "; "))
+		m.req.Source, m.req.Into, strings.Join(parts, "; ")).Because(tarn.ReasonMergeConflict)
 }
 
 // MergeBase returns the merge base of two refs, nil when they share no

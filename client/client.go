@@ -88,14 +88,14 @@ func unwrapURL(err error) error {
 	return err
 }
 
-// responseError decodes {"error":{"code","message"}}.
+// responseError decodes {"error":{"code","resource","reason","message"}}.
 func responseError(resp *http.Response) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	var body api.ErrorBody
 	if err := json.Unmarshal(b, &body); err != nil || body.Error.Code == "" {
 		return tarn.Errorf(tarn.EINTERNAL, "the server answered %s: %s", resp.Status, strings.TrimSpace(string(b)))
 	}
-	return &tarn.Error{Code: body.Error.Code, Message: body.Error.Message}
+	return &tarn.Error{Code: body.Error.Code, Resource: body.Error.Resource, Reason: body.Error.Reason, Message: body.Error.Message}
 }
 
 // call sends a JSON request (in may be nil) and decodes a JSON answer.

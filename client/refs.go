@@ -34,6 +34,10 @@ func (r *refs) RenameBranch(ctx context.Context, oldName, newName string) (*tarn
 	return do[*tarn.Ref](ctx, r.c(), "POST", "/v1/refs/"+esc(oldName)+"/rename", nil, api.RenameRequest{NewName: newName})
 }
 
+func (r *refs) RenameTag(ctx context.Context, oldName, newName string) (*tarn.Ref, error) {
+	return do[*tarn.Ref](ctx, r.c(), "POST", "/v1/refs/"+esc(oldName)+"/rename", vals("kind", string(tarn.KindTag)), api.RenameRequest{NewName: newName})
+}
+
 func (r *refs) Resolve(ctx context.Context, ref string) (*tarn.Commit, error) {
 	return do[*tarn.Commit](ctx, r.c(), "GET", "/v1/resolve", vals("ref", ref), nil)
 }

@@ -16,7 +16,10 @@ import (
 
 type tables Client
 
-var _ tarn.TableService = (*tables)(nil)
+var (
+	_ tarn.TableService = (*tables)(nil)
+	_ tarn.TablePlanner = (*tables)(nil)
+)
 
 func (t *tables) c() *Client { return (*Client)(t) }
 
@@ -46,16 +49,22 @@ func (t *tables) GetTable(ctx context.Context, ident tarn.TableIdent, ref string
 }
 
 func (t *tables) CreateTable(ctx context.Context, req tarn.CreateTableRequest) (*tarn.WriteResult, error) {
-	return t.upload(ctx, "/v1/tables", req.From, req)
+	return upload[tarn.WriteResult](ctx, t.c(), "/v1/tables", nil, req.From, req)
+}
+
+// PlanTable uploads the files as CreateTable does; the server infers the
+// schema and checks the create, writing nothing.
+func (t *tables) PlanTable(ctx context.Context, req tarn.CreateTableRequest) (*tarn.TablePlan, error) {
+	return upload[tarn.TablePlan](ctx, t.c(), "/v1/tables", vals("plan", "true"), req.From, req)
 }
 
 func (t *tables) ImportTable(ctx context.Context, req tarn.ImportRequest) (*tarn.WriteResult, error) {
-	return t.upload(ctx, "/v1/tables/"+esc(req.Table.String())+"/import", req.From, req)
+	return upload[tarn.WriteResult](ctx, t.c(), "/v1/tables/"+esc(req.Table.String())+"/import", nil, req.From, req)
 }
 
 // upload expands the input files here and streams them to the server
-// with the request, without holding them in memory.
-func (t *tables) upload(ctx context.Context, path string, from []string, req any) (*tarn.WriteResult, error) {
+// with the request, without holding them in memory; the answer is a T.
+func upload[T any](ctx context.Context, c *Client, path string, q url.Values, from []string, req any) (*T, error) {
 	if len(from) == 0 {
 		return nil, tarn.Errorf(tarn.EINVALID, "--from is required: give files, globs or directories of Parquet, CSV or JSON Lines")
 	}
@@ -95,16 +104,16 @@ func (t *tables) upload(ctx context.Context, path string, from []string, req any
 			return mw.Close()
 		}())
 	}()
-	hreq, err := t.c().request(ctx, "POST", path, nil, pr, mw.FormDataContentType())
+	hreq, err := c.request(ctx, "POST", path, q, pr, mw.FormDataContentType())
 	if err != nil {
 		return nil, err
 	}
-	resp, err := t.c().send(hreq)
+	resp, err := c.send(hreq)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	var out tarn.WriteResult
+	var out T
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
 		return nil, tarn.Errorf(tarn.EINTERNAL, "decode the server's answer: %v", err)
 	}

@@ -52,7 +52,7 @@ func newJobID() string {
 
 func (m *Manager) path(id, name string) (string, error) {
 	if !validJobID(id) {
-		return "", tarn.Errorf(tarn.ENOTFOUND, "job %s not found: job ids look like j20260101-120000-abcdef (`tarn job ls`)", tarn.Quote(id))
+		return "", tarn.Errorf(tarn.ENOTFOUND, "job %s not found: job ids look like j20260101-120000-abcdef (`tarn job ls`)", tarn.Quote(id)).About(tarn.ResourceJob)
 	}
 	return filepath.Join(m.dir, id, name), nil
 }

@@ -90,7 +90,7 @@ func (s *UserStore) AddUser(ctx context.Context, req tarn.NewUser) (*tarn.User, 
 	}
 	for _, u := range f.Users {
 		if u.Name == name {
-			return nil, "", tarn.Errorf(tarn.EEXISTS, "user %q already exists", name)
+			return nil, "", tarn.Errorf(tarn.EEXISTS, "user %q already exists", name).About(tarn.ResourceUser)
 		}
 	}
 	raw := make([]byte, 32)

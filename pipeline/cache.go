@@ -98,7 +98,7 @@ func (ex *execution) lakeState(ctx context.Context, li LakeInput) (string, error
 		return "", err
 	}
 	if e == nil {
-		return "", tarn.Errorf(tarn.ENOTFOUND, "table %s not found at %s", li.Table, ref)
+		return "", tarn.Errorf(tarn.ENOTFOUND, "table %s not found at %s", li.Table, ref).About(tarn.ResourceTable)
 	}
 	ex.lakeMeta[k] = e.Metadata
 	return e.Metadata, nil

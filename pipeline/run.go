@@ -56,8 +56,8 @@ type RunOptions struct {
 	Preview int // rows of each output to show: the first N, the last -N (0: none)
 	// Namespace overrides the project's default namespace for this run.
 	Namespace string
-	Author  string
-	NoCache bool // run every step and scan; neither read nor write the cache
+	Author    string
+	NoCache   bool // run every step and scan; neither read nor write the cache
 }
 
 func (r *Runner) emit(e tarn.RunEvent) {

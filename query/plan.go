@@ -351,7 +351,7 @@ func (s *session) tableNotFound(ctx context.Context, name string) error {
 	default:
 		msg += fmt.Sprintf("; %d tables at %s: list them with `tarn table ls --ref %s`", len(names), s.req.Ref, s.req.Ref)
 	}
-	return tarn.Errorf(tarn.ENOTFOUND, "%s", msg)
+	return tarn.Errorf(tarn.ENOTFOUND, "%s", msg).About(tarn.ResourceTable)
 }
 
 // errInterrupted marks a query stopped by its context.

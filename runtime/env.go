@@ -427,7 +427,7 @@ func (b *build) check(ctx context.Context, spec EnvSpec) (*envCheck, error) {
 	python := filepath.Join(b.tmp, "bin", "python")
 	var stdout, stderr bytes.Buffer
 	err := b.m.Sandbox.Run(ctx, Command{
-		Argv:        append([]string{python, "-m", "tarn._envcheck"}, dists...),
+		Argv: append([]string{python, "-m", "tarn._envcheck"}, dists...),
 		// It writes the bytecode of what it imports into the environment
 		// (which the background compilation would write anyway): the
 		// first step's imports are then compiled already.

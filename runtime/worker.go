@@ -20,20 +20,20 @@ import (
 
 // StepSpec is what a worker is asked to do (written as JSON for it).
 type StepSpec struct {
-	Kind        string               `json:"kind"` // model, expectation, sql
-	ProjectDir  string               `json:"project_dir"`
-	File        string               `json:"file,omitempty"`
-	Function    string               `json:"function,omitempty"`
-	Name        string               `json:"name"`
-	Inputs      map[string]InputSpec `json:"inputs"`
-	Parameters  map[string]any       `json:"parameters"`
-	SQL         string               `json:"sql,omitempty"`
-	Output      string               `json:"output,omitempty"`
-	Result      string               `json:"result"`
+	Kind       string               `json:"kind"` // model, expectation, sql
+	ProjectDir string               `json:"project_dir"`
+	File       string               `json:"file,omitempty"`
+	Function   string               `json:"function,omitempty"`
+	Name       string               `json:"name"`
+	Inputs     map[string]InputSpec `json:"inputs"`
+	Parameters map[string]any       `json:"parameters"`
+	SQL        string               `json:"sql,omitempty"`
+	Output     string               `json:"output,omitempty"`
+	Result     string               `json:"result"`
 	// Store is the run's key-value store folder as the worker sees it
 	// (tarn.store; set by RunWorker from WorkerOptions.StoreDir).
-	Store string `json:"store,omitempty"`
-	MemoryLimit int64                `json:"memory_limit_bytes"`
+	Store       string `json:"store,omitempty"`
+	MemoryLimit int64  `json:"memory_limit_bytes"`
 	// AddressSpace, when set, is the RLIMIT_AS the worker sets before the
 	// user code runs (where no cgroup bounds memory).
 	AddressSpace int64 `json:"address_space_bytes,omitempty"`
@@ -93,7 +93,7 @@ type WorkerOptions struct {
 	// StoreDir, when set, is the run's key-value store (tarn.store): every
 	// worker of the run may write it.
 	StoreDir string
-	Limits   Limits   // memory, processes, disk (Inputs is set per step)
+	Limits   Limits // memory, processes, disk (Inputs is set per step)
 	// Network gives the worker the network: through Egress when set (a
 	// server's policy), else the host's own.
 	Network bool

@@ -10,6 +10,12 @@ export TARN_BIN="$PWD/bin/tarn"
 export TARN_PYTHON="$PWD/.venv/bin/python"
 # The sandbox suite fails instead of skipping where bubblewrap is missing.
 export TARN_REQUIRE_SANDBOX=1
+echo "== formatting and vet"
+unformatted="$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*'))"
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change these files (run gofmt -w):"; echo "$unformatted"; exit 1
+fi
+go vet ./...
 echo "== unit and black-box tests"
 go test -count=1 ./...
 echo "== Python SDK tests"
@@ -20,5 +26,9 @@ if [ "$(id -u)" = 0 ]; then
 fi
 echo "== API document against tarn serve (schemathesis)"
 ./scripts/schemathesis.sh
+echo "== fuzz targets (${TARN_FUZZTIME:-10s} each; crashers land in testdata/fuzz and become regression tests)"
+for target in .:FuzzParseRef table:FuzzRowFilter ingest:FuzzInferCSV ingest:FuzzInferJSONL pipeline:FuzzProjectFile server:FuzzUntar; do
+  go test "./${target%%:*}" -run '^$' -fuzz "^${target#*:}\$" -fuzztime "${TARN_FUZZTIME:-10s}"
+done
 echo "== integration tests"
 go test -count=1 -tags integration ./integration/...

@@ -66,6 +66,8 @@ func (s *Server) writeError(w http.ResponseWriter, err error) {
 func writeError(w http.ResponseWriter, err error) {
 	var body api.ErrorBody
 	body.Error.Code = tarn.ErrorCode(err)
+	body.Error.Resource = tarn.ErrorResource(err)
+	body.Error.Reason = tarn.ErrorReason(err)
 	body.Error.Message = tarn.CapMessage(err.Error())
 	status := statusOf(err)
 	if status == http.StatusUnauthorized {

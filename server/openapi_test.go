@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -308,7 +309,12 @@ func session(t *testing.T, ts *testServer, admin, alice *tarn.Services) {
 	raw("GET", "/v1/whoami")
 	csv := ts.file("a.csv", "id,v,ts\n1,2.5,2026-01-01T00:00:00Z\n2,3.5,2026-01-02T00:00:00Z\n")
 	ident := tarn.TableIdent{Namespace: "tarn", Name: "t"}
-	_, err := admin.Tables.CreateTable(ctx, tarn.CreateTableRequest{Table: ident, Branch: "main", From: []string{csv}, PartitionBy: "day(ts)"})
+	plan, err := admin.Tables.(tarn.TablePlanner).PlanTable(ctx, tarn.CreateTableRequest{Table: ident, Branch: "main", From: []string{csv}, PartitionBy: "day(ts)"})
+	must(err)
+	if !slices.Equal(plan.Files, []string{"a.csv"}) || len(plan.Columns) != 3 {
+		t.Fatalf("plan %+v: the files as the client named them, no server path", plan)
+	}
+	_, err = admin.Tables.CreateTable(ctx, tarn.CreateTableRequest{Table: ident, Branch: "main", From: []string{csv}, PartitionBy: "day(ts)"})
 	must(err)
 	_, err = admin.Tables.CreateTable(ctx, tarn.CreateTableRequest{Table: ident, Branch: "main", From: []string{csv}})
 	wantErr(t, err, tarn.EEXISTS)
@@ -316,7 +322,9 @@ func session(t *testing.T, ts *testServer, admin, alice *tarn.Services) {
 	must(err)
 	_, err = alice.Refs.CreateRef(ctx, tarn.KindTag, "v0", "main")
 	wantErr(t, err, tarn.EFORBIDDEN)
-	_, err = admin.Refs.CreateRef(ctx, tarn.KindTag, "v1", "main")
+	_, err = admin.Refs.CreateRef(ctx, tarn.KindTag, "v2", "main")
+	must(err)
+	_, err = admin.Refs.RenameTag(ctx, "v2", "v1")
 	must(err)
 	_, err = admin.Refs.ListRefs(ctx, tarn.KindTag)
 	must(err)

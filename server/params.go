@@ -11,7 +11,7 @@ import (
 // a long input whole.
 const (
 	maxNameLen = 128 // branch, tag, namespace, table and user names
-	maxRefLen  = 256 // ref expressions: NAME, HASH, REF~N, REF@{TIME}
+	maxRefLen  = 256 // ref expressions: NAME, HASH, REF~N, REF@{TIME}, REF@HASH
 )
 
 // checkRefName checks a branch or tag name.
@@ -23,10 +23,10 @@ func checkRefName(kind tarn.RefKind, name string) error {
 }
 
 // checkRef checks a ref expression: not empty, not longer than
-// maxRefLen, and in ref syntax (NAME, HASH, REF~N, REF@{TIME}).
+// maxRefLen, and in ref syntax (NAME, HASH, REF~N, REF@{TIME}, REF@HASH).
 func checkRef(ref string) error {
 	if ref == "" {
-		return tarn.Errorf(tarn.EINVALID, "ref is empty: give a branch, tag, commit hash, REF~N or REF@{TIME}")
+		return tarn.Errorf(tarn.EINVALID, "ref is empty: give a branch, tag, commit hash, REF~N, REF@{TIME} or BRANCH@COMMIT")
 	}
 	if utf8.RuneCountInString(ref) > maxRefLen {
 		return tarn.Errorf(tarn.EINVALID, "ref %s is longer than %d characters", tarn.Quote(ref), maxRefLen)

@@ -35,7 +35,7 @@ func (s *Server) listRefs(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) checkRefWrite(r *http.Request, kind tarn.RefKind, name string) error {
 	if kind == tarn.KindTag {
-		return s.adminOnly(r.Context(), "create or delete tags")
+		return s.adminOnly(r.Context(), "create, rename or delete tags")
 	}
 	return s.canWrite(r.Context(), name)
 }
@@ -88,22 +88,31 @@ func (s *Server) deleteRef(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) renameBranch(w http.ResponseWriter, r *http.Request) error {
+// renameRef renames a branch, or a tag with ?kind=tag.
+func (s *Server) renameRef(w http.ResponseWriter, r *http.Request) error {
+	kind, err := refKind(r.URL.Query().Get("kind"))
+	if err != nil {
+		return err
+	}
 	var req api.RenameRequest
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
 	old := r.PathValue("name")
-	if err := checkRefName(tarn.KindBranch, req.NewName); err != nil {
+	if err := checkRefName(kind, req.NewName); err != nil {
 		return err
 	}
-	if err := s.canWrite(r.Context(), old); err != nil {
-		return err
+	for _, name := range []string{old, req.NewName} {
+		if err := s.checkRefWrite(r, kind, name); err != nil {
+			return err
+		}
 	}
-	if err := s.canWrite(r.Context(), req.NewName); err != nil {
-		return err
+	var ref *tarn.Ref
+	if kind == tarn.KindTag {
+		ref, err = s.Services.Refs.RenameTag(r.Context(), old, req.NewName)
+	} else {
+		ref, err = s.Services.Refs.RenameBranch(r.Context(), old, req.NewName)
 	}
-	ref, err := s.Services.Refs.RenameBranch(r.Context(), old, req.NewName)
 	if err != nil {
 		return err
 	}

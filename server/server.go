@@ -116,7 +116,7 @@ func (s *Server) Handler() http.Handler {
 	s.handle("POST /v1/refs", s.createRef, authed)
 	s.handle("GET /v1/refs/{name}", s.getRef, authed)
 	s.handle("DELETE /v1/refs/{name}", s.deleteRef, authed)
-	s.handle("POST /v1/refs/{name}/rename", s.renameBranch, authed)
+	s.handle("POST /v1/refs/{name}/rename", s.renameRef, authed)
 	s.handle("GET /v1/resolve", s.resolve, authed)
 	s.handle("GET /v1/commits/{hash}", s.getCommit, authed)
 	s.handle("GET /v1/log", s.log, authed)

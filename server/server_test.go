@@ -212,6 +212,14 @@ func TestServer_Permissions(t *testing.T) {
 	// Tags and users are for admins.
 	_, err = alice.Refs.CreateRef(ctx, tarn.KindTag, "v1", "main")
 	wantErr(t, err, tarn.EFORBIDDEN, "admins", "tags")
+	if _, err := admin.Refs.CreateRef(ctx, tarn.KindTag, "v1", "main"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = alice.Refs.RenameTag(ctx, "v1", "alice.v1")
+	wantErr(t, err, tarn.EFORBIDDEN, "admins", "rename")
+	if r, err := admin.Refs.RenameTag(ctx, "v1", "v2"); err != nil || r.Kind != tarn.KindTag || r.Name != "v2" {
+		t.Fatalf("admin renames a tag: %+v, %v", r, err)
+	}
 	_, _, err = alice.Users.AddUser(ctx, tarn.NewUser{Name: "mallory", Admin: true})
 	wantErr(t, err, tarn.EFORBIDDEN, "admins")
 	u, token, err := admin.Users.AddUser(ctx, tarn.NewUser{Name: "bob"})

@@ -79,18 +79,30 @@ func TestSpec_NamesAgree(t *testing.T) {
 func TestSpec_RefsAgree(t *testing.T) {
 	s := component(t, "RefExpr")
 	fixed := []string{"main", "main~", "main~3", "main~1234567890", "main@{2026-05-19}", "main@{2026-05-19T06:11:33Z}", "v1@{2026-05-19T06:11:33.5+02:00}~2",
-		"main@{2026-02-30}", "main@{yesterday}", "~1", "@{2026-01-01}", "main@", "main~x", "a b"}
-	accepted := 0
+		"main@{2026-02-30}", "main@{yesterday}", "~1", "@{2026-01-01}", "main@", "main~x", "a b",
+		"main@abcd", "main@abc", "main@ABCD", "main@abcd~2", "main~2@abcd", "main@abcd@abcd", "main@abcd@{2026-01-01}", "v1@0123456789abcdef",
+		"main@" + strings.Repeat("a", 64), "main@" + strings.Repeat("a", 65)}
+	accepted, hashSteps := 0, 0
 	for _, v := range samples(20000, "m~@{}0129-:TZ.+a ", fixed...) {
 		if s.validate(v, "", nil) != nil {
 			continue
 		}
 		accepted++
-		if _, err := tarn.ParseRef(v); err != nil {
+		expr, err := tarn.ParseRef(v)
+		if err != nil {
 			t.Fatalf("%q: the document allows it, the server refuses it: %v", v, err)
 		}
+		if len(expr.Steps) > 0 && expr.Steps[0].Commit != "" {
+			hashSteps++
+		}
 	}
-	if accepted < 100 {
-		t.Fatalf("only %d samples are refs", accepted)
+	if accepted < 100 || hashSteps < 5 {
+		t.Fatalf("only %d samples are refs, %d with @HASH", accepted, hashSteps)
+	}
+	// And the other way round for @HASH: what parses, the document allows.
+	for _, v := range fixed {
+		if expr, err := tarn.ParseRef(v); err == nil && len(expr.Steps) > 0 && expr.Steps[0].Commit != "" && s.validate(v, "", nil) != nil {
+			t.Fatalf("%q parses, the document refuses it", v)
+		}
 	}
 }

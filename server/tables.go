@@ -150,7 +150,8 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 }
 
 // createTable takes a multipart upload: a "request" part
-// (tarn.CreateTableRequest; its From is ignored) and "file" parts.
+// (tarn.CreateTableRequest; its From is ignored) and "file" parts. With
+// ?plan=true it answers what the create would do, writing nothing.
 func (s *Server) createTable(w http.ResponseWriter, r *http.Request) error {
 	var req tarn.CreateTableRequest
 	dir, files, err := s.receive(r, &req, func() error {
@@ -165,6 +166,9 @@ func (s *Server) createTable(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.author(r.Context(), &req.Info)
 	req.From = files
+	if queryBool(r, "plan") {
+		return s.planTable(w, r, req)
+	}
 	if req.Info.Message == "" {
 		verb := "create"
 		if req.Replace {
@@ -181,6 +185,24 @@ func (s *Server) createTable(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, res)
+	return nil
+}
+
+// planTable answers the plan of a create whose files were uploaded,
+// naming the files as the client did.
+func (s *Server) planTable(w http.ResponseWriter, r *http.Request, req tarn.CreateTableRequest) error {
+	planner, ok := s.Services.Tables.(tarn.TablePlanner)
+	if !ok {
+		return tarn.Errorf(tarn.EINVALID, "this server cannot plan a table's creation: create it without plan=true")
+	}
+	plan, err := planner.PlanTable(r.Context(), req)
+	if err != nil {
+		return err
+	}
+	for i, f := range plan.Files {
+		plan.Files[i] = filepath.Base(f)
+	}
+	writeJSON(w, http.StatusOK, plan)
 	return nil
 }
 

@@ -100,6 +100,16 @@ func (s *Service) ListTables(ctx context.Context, ref, namespace string) ([]tarn
 	return out, commit, nil
 }
 
+// partitionFields describes the fields of a partition spec over schema.
+func partitionFields(spec iceberg.PartitionSpec, schema *iceberg.Schema) []tarn.PartitionField {
+	out := []tarn.PartitionField{}
+	for _, f := range spec.Fields() {
+		src, _ := schema.FindColumnName(f.SourceID())
+		out = append(out, tarn.PartitionField{Name: f.Name, Transform: f.Transform.String(), Source: src})
+	}
+	return out
+}
+
 // GetTable describes a table at a ref (ENOTFOUND): schema, partitioning, snapshots, files.
 func (s *Service) GetTable(ctx context.Context, ident tarn.TableIdent, ref string) (*tarn.TableInfo, error) {
 	if err := validIdent(ident); err != nil {
@@ -117,11 +127,7 @@ func (s *Service) GetTable(ctx context.Context, ident tarn.TableIdent, ref strin
 	for _, f := range schema.Fields() {
 		info.Schema = append(info.Schema, tarn.Column{ID: f.ID, Name: f.Name, Type: f.Type.String(), Required: f.Required})
 	}
-	spec := tbl.Spec()
-	for _, f := range spec.Fields() {
-		src, _ := schema.FindColumnName(f.SourceID())
-		info.Partition = append(info.Partition, tarn.PartitionField{Name: f.Name, Transform: f.Transform.String(), Source: src})
-	}
+	info.Partition = partitionFields(tbl.Spec(), schema)
 	cur := meta.CurrentSnapshot()
 	for _, snap := range meta.Snapshots() {
 		si := tarn.SnapshotInfo{ID: snap.SnapshotID, Time: time.UnixMilli(snap.TimestampMs).UTC(), Current: cur != nil && cur.SnapshotID == snap.SnapshotID}

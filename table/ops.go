@@ -31,14 +31,25 @@ type CreateRequest struct {
 	Info        tarn.CommitInfo
 }
 
-// Create creates a table on a branch and imports its files, in one commit.
-func (s *Service) Create(ctx context.Context, req CreateRequest) (*tarn.WriteResult, error) {
+// createCheck is what a create works out before it writes (prepare).
+type createCheck struct {
+	ss       *Session
+	existing *tarn.Entry // the table of that name on the branch, if any
+	// arrow and schema are the table's schema, spec its partition spec;
+	// all unset when an existing table is kept (IfNotExists).
+	arrow  *arrow.Schema
+	schema *iceberg.Schema
+	spec   iceberg.PartitionSpec
+}
+
+// prepare opens a session on the branch and checks a create as Create
+// does, writing nothing: the namespace, an existing table, the schema, the
+// partition spec, a name differing only in case from another.
+func (s *Service) prepare(ctx context.Context, req CreateRequest) (*createCheck, error) {
 	ss, err := s.OpenSession(ctx, req.Branch)
 	if err != nil {
 		return nil, err
 	}
-	defer ss.Close(ctx)
-	id := icetable.Identifier{req.Ident.Namespace, req.Ident.Name}
 	if ns, err := ss.entry(ctx, tarn.NamespaceKey(req.Ident.Namespace)); err != nil {
 		return nil, err
 	} else if ns == nil {
@@ -49,35 +60,57 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*tarn.WriteRes
 	if err != nil {
 		return nil, err
 	}
+	c := &createCheck{ss: ss, existing: existing}
 	if existing != nil {
 		switch {
 		case req.IfNotExists:
-			return &tarn.WriteResult{Table: req.Ident, Branch: req.Branch, Commit: ss.Base(), Entry: existing, Existed: true}, nil
-		case req.Replace:
-			ss.set(req.Ident.Key(), nil)
-		default:
-			return nil, tarn.Errorf(tarn.EEXISTS, "table %s already exists on %s: use --replace to replace it, --if-not-exists to keep it, or `tarn table import` to append", req.Ident, req.Branch)
+			return c, nil
+		case !req.Replace:
+			return nil, tarn.Errorf(tarn.EEXISTS, "table %s already exists on %s: use --replace to replace it, --if-not-exists to keep it, or `tarn table import` to append", req.Ident, req.Branch).
+				About(tarn.ResourceTable)
 		}
 	}
-	schema := req.Schema
-	if schema == nil && req.Source != nil {
-		schema = req.Source.Schema
+	c.arrow = req.Schema
+	if c.arrow == nil && req.Source != nil {
+		c.arrow = req.Source.Schema
 	}
-	if schema == nil {
+	if c.arrow == nil {
 		return nil, tarn.Errorf(tarn.EINVALID, "table %s: no schema: give files with --from or a plan with --apply", req.Ident)
 	}
-	if err := ingest.CheckSchema(schema); err != nil {
+	if err := ingest.CheckSchema(c.arrow); err != nil {
 		return nil, tarn.Errorf(tarn.EINVALID, "table %s: %w", req.Ident, err)
 	}
-	iceSchema, err := icetable.ArrowSchemaToIcebergWithFreshIDs(schema, true)
-	if err != nil {
+	if c.schema, err = icetable.ArrowSchemaToIcebergWithFreshIDs(c.arrow, true); err != nil {
 		return nil, tarn.Errorf(tarn.EINVALID, "table %s: unsupported schema: %v", req.Ident, err)
 	}
-	spec, err := ParsePartitionSpec(req.PartitionBy, iceSchema)
+	if c.spec, err = ParsePartitionSpec(req.PartitionBy, c.schema); err != nil {
+		return nil, err
+	}
+	if err := checkSchema(req.Ident, c.schema); err != nil {
+		return nil, err
+	}
+	if err := ss.checkTwin(ctx, tarn.ResourceTable, req.Ident.Key()); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Create creates a table on a branch and imports its files, in one commit.
+func (s *Service) Create(ctx context.Context, req CreateRequest) (*tarn.WriteResult, error) {
+	c, err := s.prepare(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	tbl, err := ss.CreateTable(ctx, id, iceSchema, icecat.WithPartitionSpec(&spec))
+	ss, existing := c.ss, c.existing
+	defer ss.Close(ctx) // what a failed create wrote goes
+	if existing != nil && req.IfNotExists {
+		return &tarn.WriteResult{Table: req.Ident, Branch: req.Branch, Commit: ss.Base(), Entry: existing, Existed: true}, nil
+	}
+	if existing != nil {
+		ss.set(req.Ident.Key(), nil) // replaced in the same commit
+	}
+	id := icetable.Identifier{req.Ident.Namespace, req.Ident.Name}
+	tbl, err := ss.CreateTable(ctx, id, c.schema, icecat.WithPartitionSpec(&c.spec))
 	if err != nil {
 		return nil, translate(err, "create table "+req.Ident.String())
 	}
@@ -349,7 +382,7 @@ func (s *Service) RevertTable(ctx context.Context, ident tarn.TableIdent, branch
 		return nil, err
 	}
 	if cur == nil && old == nil {
-		return nil, tarn.Errorf(tarn.ENOTFOUND, "table %s exists neither on %s nor at %s", ident, branch, to)
+		return nil, tarn.Errorf(tarn.ENOTFOUND, "table %s exists neither on %s nor at %s", ident, branch, to).About(tarn.ResourceTable)
 	}
 	if old != nil {
 		if ns, err := ss.entry(ctx, tarn.NamespaceKey(ident.Namespace)); err != nil {

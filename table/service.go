@@ -89,11 +89,13 @@ func translate(err error, what string) error {
 	case tarn.ErrorCode(err) != tarn.EINTERNAL:
 		return err
 	case errors.Is(err, icecat.ErrNoSuchTable):
-		return tarn.Errorf(tarn.ENOTFOUND, "%s: %w", what, err)
+		return tarn.Errorf(tarn.ENOTFOUND, "%s: %w", what, err).About(tarn.ResourceTable)
 	case errors.Is(err, icecat.ErrNoSuchNamespace):
-		return tarn.Errorf(tarn.ENOTFOUND, "%s: %w", what, err)
-	case errors.Is(err, icecat.ErrTableAlreadyExists), errors.Is(err, icecat.ErrNamespaceAlreadyExists):
-		return tarn.Errorf(tarn.EEXISTS, "%s: %w", what, err)
+		return tarn.Errorf(tarn.ENOTFOUND, "%s: %w", what, err).About(tarn.ResourceNamespace)
+	case errors.Is(err, icecat.ErrTableAlreadyExists):
+		return tarn.Errorf(tarn.EEXISTS, "%s: %w", what, err).About(tarn.ResourceTable)
+	case errors.Is(err, icecat.ErrNamespaceAlreadyExists):
+		return tarn.Errorf(tarn.EEXISTS, "%s: %w", what, err).About(tarn.ResourceNamespace)
 	case errors.Is(err, icetable.ErrCommitFailed):
 		return tarn.Errorf(tarn.ECONFLICT, "%s: %w", what, err)
 	}
@@ -121,7 +123,7 @@ func (s *Service) TableNotFound(ctx context.Context, commit *tarn.Commit, ref st
 			}
 		}
 	}
-	return tarn.Errorf(tarn.ENOTFOUND, "table %s not found at %s%s", ident, ref, tarn.Suggest(ident.Name, names))
+	return tarn.Errorf(tarn.ENOTFOUND, "table %s not found at %s%s", ident, ref, tarn.Suggest(ident.Name, names)).About(tarn.ResourceTable)
 }
 
 func (s *Service) namespaceNotFound(keys []string, entries map[string]*tarn.Entry, ref, ns string) error {
@@ -131,7 +133,7 @@ func (s *Service) namespaceNotFound(keys []string, entries map[string]*tarn.Entr
 			names = append(names, k)
 		}
 	}
-	return tarn.Errorf(tarn.ENOTFOUND, "namespace %q not found at %s%s", ns, ref, tarn.Suggest(ns, names))
+	return tarn.Errorf(tarn.ENOTFOUND, "namespace %q not found at %s%s", ns, ref, tarn.Suggest(ns, names)).About(tarn.ResourceNamespace)
 }
 
 // ListNamespaces lists the namespaces at a ref.
@@ -171,7 +173,7 @@ func (s *Service) CreateNamespace(ctx context.Context, branch, ns string, info t
 	}
 	if err := ss.CreateNamespace(ctx, icetable.Identifier{ns}, nil); err != nil {
 		if errors.Is(err, icecat.ErrNamespaceAlreadyExists) {
-			return nil, tarn.Errorf(tarn.EEXISTS, "namespace %q already exists on %s", ns, branch)
+			return nil, tarn.Errorf(tarn.EEXISTS, "namespace %q already exists on %s", ns, branch).About(tarn.ResourceNamespace)
 		}
 		return nil, err
 	}
@@ -209,7 +211,7 @@ func (s *Service) DropNamespace(ctx context.Context, branch, ns string, force bo
 	}
 	if len(tables) > 0 && !force {
 		return nil, tarn.Errorf(tarn.EINVALID, "namespace %q on %s is not empty (%d tables: %s); drop them first or use --force",
-			ns, branch, len(tables), strings.Join(tables[:min(5, len(tables))], ", "))
+			ns, branch, len(tables), strings.Join(tables[:min(5, len(tables))], ", ")).About(tarn.ResourceNamespace).Because(tarn.ReasonNotEmpty)
 	}
 	for _, k := range tables {
 		ss.set(k, nil)

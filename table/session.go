@@ -154,7 +154,7 @@ func (ss *Session) CreateTable(ctx context.Context, id icetable.Identifier, sche
 	} else if e != nil {
 		return nil, fmt.Errorf("%w: %s", icecat.ErrTableAlreadyExists, ident)
 	}
-	if err := ss.checkTwin(ctx, "table", ident.Key()); err != nil {
+	if err := ss.checkTwin(ctx, tarn.ResourceTable, ident.Key()); err != nil {
 		return nil, err
 	}
 	if err := checkSchema(ident, schema); err != nil {
@@ -332,7 +332,7 @@ func (ss *Session) RenameTable(ctx context.Context, from, to icetable.Identifier
 		return nil, fmt.Errorf("%w: %s", icecat.ErrTableAlreadyExists, dst)
 	}
 	if !strings.EqualFold(src.Key(), dst.Key()) {
-		if err := ss.checkTwin(ctx, "table", dst.Key()); err != nil {
+		if err := ss.checkTwin(ctx, tarn.ResourceTable, dst.Key()); err != nil {
 			return nil, err
 		}
 	}
@@ -436,7 +436,7 @@ func (ss *Session) CreateNamespace(ctx context.Context, namespace icetable.Ident
 	} else if e != nil {
 		return fmt.Errorf("%w: %s", icecat.ErrNamespaceAlreadyExists, ns)
 	}
-	if err := ss.checkTwin(ctx, "namespace", tarn.NamespaceKey(ns)); err != nil {
+	if err := ss.checkTwin(ctx, tarn.ResourceNamespace, tarn.NamespaceKey(ns)); err != nil {
 		return err
 	}
 	return ss.stage(ctx, tarn.NamespaceKey(ns), &tarn.Entry{Kind: tarn.EntryNamespace})
@@ -454,7 +454,7 @@ func (ss *Session) checkTwin(ctx context.Context, what, key string) error {
 	for k := range all {
 		if k != key && strings.EqualFold(k, key) {
 			return tarn.Errorf(tarn.EEXISTS, "%s %s differs only in case from the existing %s %s on %s, and SQL does not tell them apart: choose another name",
-				what, key, what, k, ss.branch)
+				what, key, what, k, ss.branch).About(what)
 		}
 	}
 	return nil

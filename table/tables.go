@@ -10,17 +10,65 @@ import (
 // The Service is the embedded TableService: the methods of the interface
 // that take files by path (CreateTable, ImportTable) read them with
 // ingest and call Create and Import.
-var _ tarn.TableService = (*Service)(nil)
+var (
+	_ tarn.TableService = (*Service)(nil)
+	_ tarn.TablePlanner = (*Service)(nil)
+)
 
 // CreateTable creates a table from files in one commit (EEXISTS,
 // EINVALID), with the schema inferred from them or the columns given.
 func (s *Service) CreateTable(ctx context.Context, req tarn.CreateTableRequest) (*tarn.WriteResult, error) {
-	if err := validIdent(req.Table); err != nil {
+	creq, err := createRequest(ctx, req)
+	if err != nil {
 		return nil, err
+	}
+	return s.Create(ctx, creq)
+}
+
+// PlanTable works out what CreateTable would do with req, writing nothing
+// (the same errors): the table, the branch head, the columns (inferred or
+// given) and the partition spec.
+func (s *Service) PlanTable(ctx context.Context, req tarn.CreateTableRequest) (*tarn.TablePlan, error) {
+	creq, err := createRequest(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.prepare(ctx, creq)
+	if err != nil {
+		return nil, err
+	}
+	plan := &tarn.TablePlan{Table: req.Table, Branch: req.Branch, Commit: c.ss.Base().Hash, Action: tarn.PlanCreate,
+		Columns: []tarn.ColumnSpec{}, PartitionBy: req.PartitionBy, Partition: []tarn.PartitionField{}, Files: []string{}}
+	for _, f := range creq.Source.Files {
+		plan.Files = append(plan.Files, f.Path)
+	}
+	switch {
+	case c.existing != nil && req.IfNotExists:
+		plan.Action = tarn.PlanKeep
+		return plan, nil
+	case c.existing != nil:
+		plan.Action = tarn.PlanReplace
+	}
+	p, err := NewPlan(req.Table, req.From, req.PartitionBy, c.arrow)
+	if err != nil {
+		return nil, err
+	}
+	for _, col := range p.Columns {
+		plan.Columns = append(plan.Columns, tarn.ColumnSpec{Name: col.Name, Type: col.Type, Required: col.Required})
+	}
+	plan.Partition = partitionFields(c.spec, c.schema)
+	return plan, nil
+}
+
+// createRequest reads the files of req (and its columns, an edited plan)
+// into a CreateRequest.
+func createRequest(ctx context.Context, req tarn.CreateTableRequest) (CreateRequest, error) {
+	if err := validIdent(req.Table); err != nil {
+		return CreateRequest{}, err
 	}
 	src, err := ReadSource(ctx, req.From)
 	if err != nil {
-		return nil, err
+		return CreateRequest{}, err
 	}
 	creq := CreateRequest{Ident: req.Table, Branch: req.Branch, Source: src, PartitionBy: req.PartitionBy,
 		Replace: req.Replace, IfNotExists: req.IfNotExists, Info: req.Info}
@@ -30,10 +78,10 @@ func (s *Service) CreateTable(ctx context.Context, req tarn.CreateTableRequest) 
 			p.Columns = append(p.Columns, PlanColumn{Name: c.Name, Type: c.Type, Required: c.Required})
 		}
 		if creq.Schema, err = p.Schema(); err != nil {
-			return nil, err
+			return CreateRequest{}, err
 		}
 	}
-	return s.Create(ctx, creq)
+	return creq, nil
 }
 
 // ImportTable appends files to a table in one commit (ENOTFOUND, EINVALID).

@@ -13,6 +13,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -35,6 +36,7 @@ func Run(t *testing.T, newServices NewServices) {
 	t.Run("Refs", func(t *testing.T) { testRefs(t, open(t)) })
 	t.Run("Merge", func(t *testing.T) { testMerge(t, open(t)) })
 	t.Run("Tables", func(t *testing.T) { testTables(t, open(t)) })
+	t.Run("TablePlan", func(t *testing.T) { testTablePlan(t, open(t)) })
 	t.Run("Namespaces", func(t *testing.T) { testNamespaces(t, open(t)) })
 	t.Run("Query", func(t *testing.T) { testQuery(t, open(t)) })
 	t.Run("Runs", func(t *testing.T) { testRuns(t, open(t)) })
@@ -55,6 +57,20 @@ func wantCode(t *testing.T, err error, code string, mentions ...string) {
 		if !strings.Contains(err.Error(), m) {
 			t.Fatalf("error %q does not mention %q", err, m)
 		}
+	}
+}
+
+// wantAbout fails unless err has code, is about resource and has reason
+// (tarn.ErrorResource, tarn.ErrorReason; "" for none): a client tells
+// errors apart by them.
+func wantAbout(t *testing.T, err error, code, resource, reason string) {
+	t.Helper()
+	wantCode(t, err, code)
+	if got := tarn.ErrorResource(err); got != resource {
+		t.Fatalf("error %q is about %q, want %q", err, got, resource)
+	}
+	if got := tarn.ErrorReason(err); got != reason {
+		t.Fatalf("error %q has reason %q, want %q", err, got, reason)
 	}
 }
 
@@ -98,12 +114,14 @@ func testRefs(t *testing.T, s *tarn.Services) {
 		t.Fatalf("a new branch does not start at its source: %+v vs %+v", dev, main)
 	}
 	_, err := s.Refs.CreateRef(ctx, tarn.KindBranch, "dev", "main")
-	wantCode(t, err, tarn.EEXISTS)
+	wantAbout(t, err, tarn.EEXISTS, tarn.ResourceBranch, "")
 	_, err = s.Refs.CreateRef(ctx, tarn.KindBranch, "x", "nosuch")
-	wantCode(t, err, tarn.ENOTFOUND)
+	wantAbout(t, err, tarn.ENOTFOUND, tarn.ResourceRef, "")
 	_, err = s.Refs.CreateRef(ctx, tarn.KindBranch, "bad name", "main")
 	wantCode(t, err, tarn.EINVALID)
 	must(s.Refs.CreateRef(ctx, tarn.KindTag, "v1", "main"))(t)
+	_, err = s.Refs.CreateRef(ctx, tarn.KindBranch, "v1", "main")
+	wantAbout(t, err, tarn.EEXISTS, tarn.ResourceTag, "") // the kind that exists
 	branches := must(s.Refs.ListRefs(ctx, tarn.KindBranch))(t)
 	tags := must(s.Refs.ListRefs(ctx, tarn.KindTag))(t)
 	if len(branches) != 2 || len(tags) != 1 || tags[0].Name != "v1" {
@@ -123,15 +141,35 @@ func testRefs(t *testing.T, s *tarn.Services) {
 	if c := must(s.Refs.Resolve(ctx, "dev~1"))(t); c.Hash != main.Commit {
 		t.Fatalf("dev~1 is %s, want %s", c.Hash, main.Commit)
 	}
+	// BRANCH@HASH: a commit of the branch's history, by a prefix of 4 or more.
+	for ref, want := range map[string]string{"dev@" + head.Hash[:6]: head.Hash, "dev@" + main.Commit[:8]: main.Commit,
+		"dev@" + head.Hash[:8] + "~1": main.Commit, "v1@" + main.Commit: main.Commit} {
+		if c := must(s.Refs.Resolve(ctx, ref))(t); c.Hash != want {
+			t.Fatalf("%s resolves to %s, want %s", ref, c.Hash, want)
+		}
+	}
+	_, err = s.Refs.Resolve(ctx, "main@"+head.Hash[:8])
+	wantAbout(t, err, tarn.ENOTFOUND, tarn.ResourceCommit, "")
+	wantCode(t, err, tarn.ENOTFOUND, "commit "+head.Hash[:8]+" is not in the history of branch main")
+	_, err = s.Refs.Resolve(ctx, "nosuch@"+head.Hash[:8])
+	wantAbout(t, err, tarn.ENOTFOUND, tarn.ResourceRef, "")
+	_, err = s.Refs.Resolve(ctx, "dev@xyz1")
+	wantCode(t, err, tarn.EINVALID, "after @ give a commit hash")
+	_, err = s.Refs.BranchHead(ctx, "dev@"+head.Hash[:8])
+	wantCode(t, err, tarn.EINVALID, "only branches are writable")
 	_, err = s.Refs.Resolve(ctx, "nosuch")
-	wantCode(t, err, tarn.ENOTFOUND)
+	wantAbout(t, err, tarn.ENOTFOUND, tarn.ResourceRef, "")
+	_, err = s.Refs.Resolve(ctx, "dev~5")
+	wantAbout(t, err, tarn.ENOTFOUND, tarn.ResourceCommit, "")
 	_, err = s.Refs.BranchHead(ctx, "v1")
 	wantCode(t, err, tarn.EINVALID)
+	_, err = s.Refs.BranchHead(ctx, "nosuch")
+	wantAbout(t, err, tarn.ENOTFOUND, tarn.ResourceBranch, "")
 	if c := must(s.Refs.GetCommit(ctx, head.Hash))(t); c.Message != "create trips" {
 		t.Fatalf("commit %+v", c)
 	}
 	_, err = s.Refs.GetCommit(ctx, strings.Repeat("0", 64))
-	wantCode(t, err, tarn.ENOTFOUND)
+	wantAbout(t, err, tarn.ENOTFOUND, tarn.ResourceCommit, "")
 	if log := must(s.Refs.Log(ctx, "dev", 0))(t); len(log) != 2 || log[0].Hash != head.Hash {
 		t.Fatalf("log %v", log)
 	}
@@ -147,7 +185,18 @@ func testRefs(t *testing.T, s *tarn.Services) {
 	if err := s.Refs.DeleteRef(ctx, tarn.KindBranch, "feature"); err != nil {
 		t.Fatal(err)
 	}
-	wantCode(t, s.Refs.DeleteRef(ctx, tarn.KindBranch, "feature"), tarn.ENOTFOUND)
+	wantAbout(t, s.Refs.DeleteRef(ctx, tarn.KindBranch, "feature"), tarn.ENOTFOUND, tarn.ResourceBranch, "")
+	wantAbout(t, s.Refs.DeleteRef(ctx, tarn.KindTag, "nosuch"), tarn.ENOTFOUND, tarn.ResourceTag, "")
+	// Tags rename too, keeping their commit.
+	if r := must(s.Refs.RenameTag(ctx, "v1", "release-1"))(t); r.Name != "release-1" || r.Kind != tarn.KindTag || r.Commit != main.Commit {
+		t.Fatalf("renamed tag %+v", r)
+	}
+	_, err = s.Refs.GetRef(ctx, "v1")
+	wantAbout(t, err, tarn.ENOTFOUND, tarn.ResourceRef, "")
+	_, err = s.Refs.RenameTag(ctx, "release-1", tarn.DefaultBranch)
+	wantAbout(t, err, tarn.EEXISTS, tarn.ResourceBranch, "")
+	_, err = s.Refs.RenameTag(ctx, tarn.DefaultBranch, "x")
+	wantAbout(t, err, tarn.ENOTFOUND, tarn.ResourceTag, "")
 	wantCode(t, s.Refs.DeleteRef(ctx, tarn.KindBranch, tarn.DefaultBranch), tarn.EINVALID)
 }
 
@@ -166,17 +215,32 @@ func testMerge(t *testing.T, s *tarn.Services) {
 	if !res.FastForward || res.Commit.Hash != must(s.Refs.Resolve(ctx, "dev"))(t).Hash {
 		t.Fatalf("merge of a branch ahead: %+v", res)
 	}
-	// Both sides change the table: a conflict naming it, nothing written.
+	// Both sides append: one version holding both sides' rows.
 	must(s.Tables.ImportTable(ctx, tarn.ImportRequest{Table: trips, Branch: "main", From: []string{file(t, "m.csv", "id,zone,fare\n4,c,1\n")}, Info: info("main")}))(t)
 	must(s.Tables.ImportTable(ctx, tarn.ImportRequest{Table: trips, Branch: "dev", From: []string{file(t, "d.csv", "id,zone,fare\n5,d,2\n")}, Info: info("dev")}))(t)
+	plan := must(s.Refs.Merge(ctx, tarn.MergeRequest{Source: "dev", Into: "main", DryRun: true}))(t)
+	if len(plan.Plan) != 1 || plan.Plan[0].Action != tarn.MergeCombine || plan.Commit.Hash != must(s.Refs.Resolve(ctx, "main"))(t).Hash {
+		t.Fatalf("merge plan of two appends: %+v", plan)
+	}
+	res = must(s.Refs.Merge(ctx, tarn.MergeRequest{Source: "dev", Into: "main", Info: info("combine")}))(t)
+	if res.FastForward || len(res.Plan) != 1 || res.Plan[0].Action != tarn.MergeCombine {
+		t.Fatalf("merge of two appends: %+v", res)
+	}
+	if ti := must(s.Tables.GetTable(ctx, trips, "main"))(t); ti.Rows != 5 {
+		t.Fatalf("merged table has %d rows, want 5 (3 + one each side)", ti.Rows)
+	}
+	// One side replaces the table: a conflict naming it, nothing written.
+	must(s.Tables.ImportTable(ctx, tarn.ImportRequest{Table: trips, Branch: "main", From: []string{file(t, "m2.csv", "id,zone,fare\n6,c,1\n")}, Info: info("main")}))(t)
+	must(s.Tables.CreateTable(ctx, tarn.CreateTableRequest{Table: trips, Branch: "dev", Replace: true, From: []string{file(t, "d2.csv", "id,zone,fare\n7,d,2\n")}, Info: info("dev")}))(t)
 	before := must(s.Refs.Resolve(ctx, "main"))(t)
 	_, err := s.Refs.Merge(ctx, tarn.MergeRequest{Source: "dev", Into: "main"})
-	wantCode(t, err, tarn.ECONFLICT, trips.String())
+	wantCode(t, err, tarn.ECONFLICT, trips.String()+": dev replaced the table")
+	wantAbout(t, err, tarn.ECONFLICT, "", tarn.ReasonMergeConflict)
 	if after := must(s.Refs.Resolve(ctx, "main"))(t); after.Hash != before.Hash {
 		t.Fatal("a conflicting merge moved main")
 	}
 	_, err = s.Refs.Merge(ctx, tarn.MergeRequest{Source: "dev", Into: "nosuch"})
-	wantCode(t, err, tarn.ENOTFOUND)
+	wantAbout(t, err, tarn.ENOTFOUND, tarn.ResourceBranch, "")
 }
 
 func testTables(t *testing.T, s *tarn.Services) {
@@ -185,7 +249,7 @@ func testTables(t *testing.T, s *tarn.Services) {
 		t.Fatalf("create: %+v", res)
 	}
 	_, err := s.Tables.CreateTable(ctx, tarn.CreateTableRequest{Table: trips, Branch: "main", From: []string{file(t, "again.csv", "id\n1\n")}})
-	wantCode(t, err, tarn.EEXISTS)
+	wantAbout(t, err, tarn.EEXISTS, tarn.ResourceTable, "")
 	_, err = s.Tables.CreateTable(ctx, tarn.CreateTableRequest{Table: tarn.TableIdent{Namespace: "tarn", Name: "bad"}, Branch: "main",
 		From: []string{file(t, "bad.csv", "a,a\n1,2\n")}})
 	wantCode(t, err, tarn.EINVALID)
@@ -200,7 +264,9 @@ func testTables(t *testing.T, s *tarn.Services) {
 		t.Fatalf("table info: columns %v rows %d", names, ti.Rows)
 	}
 	_, err = s.Tables.GetTable(ctx, tarn.TableIdent{Namespace: "tarn", Name: "nosuch"}, "main")
-	wantCode(t, err, tarn.ENOTFOUND)
+	wantAbout(t, err, tarn.ENOTFOUND, tarn.ResourceTable, "")
+	_, err = s.Tables.GetTable(ctx, tarn.TableIdent{Namespace: "nosuch", Name: "trips"}, "main")
+	wantAbout(t, err, tarn.ENOTFOUND, tarn.ResourceNamespace, "")
 	imp := must(s.Tables.ImportTable(ctx, tarn.ImportRequest{Table: trips, Branch: "main", From: []string{file(t, "more.csv", "id,zone,fare\n4,c,2.5\n5,a,1\n")}, Info: info("more")}))(t)
 	if imp.Entry.Rows != 5 {
 		t.Fatalf("import: %+v", imp.Entry)
@@ -221,10 +287,86 @@ func testTables(t *testing.T, s *tarn.Services) {
 	_, err = s.Tables.GetTable(ctx, trips, "main")
 	wantCode(t, err, tarn.ENOTFOUND)
 	_, err = s.Tables.DropTable(ctx, trips, "main", info("again"))
-	wantCode(t, err, tarn.ENOTFOUND)
+	wantAbout(t, err, tarn.ENOTFOUND, tarn.ResourceTable, "")
 	// Time travel: the table is still at the commit that created it.
 	if ti := must(s.Tables.GetTable(ctx, trips, res.Commit.Hash))(t); ti.Rows != 3 {
 		t.Fatalf("at the create's commit: %d rows", ti.Rows)
+	}
+	if ti := must(s.Tables.GetTable(ctx, trips, "main@"+imp.Commit.Hash[:8]))(t); ti.Rows != 5 {
+		t.Fatalf("at main@ the import's commit: %d rows", ti.Rows)
+	}
+	if l, _ := must2(t)(s.Tables.ListTables(ctx, "main@"+res.Commit.Hash[:8], "")); len(l) != 1 || l[0].Rows != 3 {
+		t.Fatalf("tables at main@ the create's commit: %+v", l)
+	}
+	if ch := must(s.Refs.Diff(ctx, "main@"+res.Commit.Hash[:8], "main@"+imp.Commit.Hash[:8]))(t); len(ch) != 1 || ch[0].Key != trips.Key() {
+		t.Fatalf("diff between two main@HASH: %+v", ch)
+	}
+}
+
+// testTablePlan: a plan is what a create would do, nothing written; its
+// columns and partition spec given back create that table.
+func testTablePlan(t *testing.T, s *tarn.Services) {
+	planner, ok := s.Tables.(tarn.TablePlanner)
+	if !ok {
+		t.Skip("these services do not plan (tarn.TablePlanner)")
+	}
+	createTrips(t, s, "main")
+	head := must(s.Refs.Resolve(ctx, "main"))(t)
+	zones := tarn.TableIdent{Namespace: tarn.DefaultNamespace, Name: "zones"}
+	csv := file(t, "zones.csv", "zone,name,fee\na,Airport,1.5\nb,Beach,2\n")
+	req := tarn.CreateTableRequest{Table: zones, Branch: "main", From: []string{csv}, PartitionBy: "zone"}
+	plan := must(planner.PlanTable(ctx, req))(t)
+	want := []tarn.ColumnSpec{{Name: "zone", Type: "string"}, {Name: "name", Type: "string"}, {Name: "fee", Type: "double"}}
+	if plan.Action != tarn.PlanCreate || plan.Table != zones || plan.Branch != "main" || plan.Commit != head.Hash ||
+		!slices.Equal(plan.Columns, want) || len(plan.Files) != 1 || !strings.HasSuffix(plan.Files[0], "zones.csv") {
+		t.Fatalf("plan %+v", plan)
+	}
+	if len(plan.Partition) != 1 || plan.Partition[0] != (tarn.PartitionField{Name: "zone", Transform: "identity", Source: "zone"}) {
+		t.Fatalf("plan's partition spec %+v", plan.Partition)
+	}
+	if after := must(s.Refs.Resolve(ctx, "main"))(t); after.Hash != head.Hash {
+		t.Fatal("a plan wrote a commit")
+	}
+	_, err := s.Tables.GetTable(ctx, zones, "main")
+	wantAbout(t, err, tarn.ENOTFOUND, tarn.ResourceTable, "")
+	// The plan, edited, creates the table.
+	plan.Columns[2].Type = "decimal(10,2)"
+	req.Columns = plan.Columns
+	must(s.Tables.CreateTable(ctx, req))(t)
+	ti := must(s.Tables.GetTable(ctx, zones, "main"))(t)
+	if len(ti.Schema) != 3 || ti.Schema[2].Type != "decimal(10, 2)" || ti.Rows != 2 || len(ti.Partition) != 1 {
+		t.Fatalf("created from the plan: %+v", ti)
+	}
+	// An existing table: refused, replaced or kept, as a create would.
+	_, err = planner.PlanTable(ctx, req)
+	wantAbout(t, err, tarn.EEXISTS, tarn.ResourceTable, "")
+	req.Replace = true
+	if p := must(planner.PlanTable(ctx, req))(t); p.Action != tarn.PlanReplace || len(p.Columns) != 3 {
+		t.Fatalf("plan with replace: %+v", p)
+	}
+	req.Replace, req.IfNotExists = false, true
+	if p := must(planner.PlanTable(ctx, req))(t); p.Action != tarn.PlanKeep || len(p.Columns) != 0 {
+		t.Fatalf("plan with if-not-exists: %+v", p)
+	}
+	// What a create refuses, a plan refuses.
+	for _, tc := range []struct {
+		name     string
+		edit     func(r *tarn.CreateTableRequest)
+		code     string
+		resource string
+	}{
+		{"BadPartition", func(r *tarn.CreateTableRequest) { r.PartitionBy = "day(nosuch)" }, tarn.EINVALID, ""},
+		{"UnknownNamespace", func(r *tarn.CreateTableRequest) { r.Table.Namespace = "nosuch" }, tarn.ENOTFOUND, tarn.ResourceNamespace},
+		{"UnknownBranch", func(r *tarn.CreateTableRequest) { r.Branch = "nosuch" }, tarn.ENOTFOUND, tarn.ResourceBranch},
+		{"BadColumnType", func(r *tarn.CreateTableRequest) { r.Columns = []tarn.ColumnSpec{{Name: "zone", Type: "text"}} }, tarn.EINVALID, ""},
+		{"CaseTwin", func(r *tarn.CreateTableRequest) { r.Table.Name = "Trips" }, tarn.EEXISTS, tarn.ResourceTable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tarn.CreateTableRequest{Table: tarn.TableIdent{Namespace: tarn.DefaultNamespace, Name: "other"}, Branch: "main", From: []string{csv}}
+			tc.edit(&r)
+			_, err := planner.PlanTable(ctx, r)
+			wantAbout(t, err, tc.code, tc.resource, "")
+		})
 	}
 }
 
@@ -241,7 +383,7 @@ func must2(t *testing.T) func([]tarn.TableSummary, *tarn.Commit, error) ([]tarn.
 func testNamespaces(t *testing.T, s *tarn.Services) {
 	must(s.Tables.CreateNamespace(ctx, "main", "sales", info("ns")))(t)
 	_, err := s.Tables.CreateNamespace(ctx, "main", "sales", info("ns"))
-	wantCode(t, err, tarn.EEXISTS)
+	wantAbout(t, err, tarn.EEXISTS, tarn.ResourceNamespace, "")
 	_, err = s.Tables.CreateNamespace(ctx, "main", "memory", info("ns"))
 	wantCode(t, err, tarn.EINVALID)
 	found := false
@@ -251,9 +393,15 @@ func testNamespaces(t *testing.T, s *tarn.Services) {
 	if !found {
 		t.Fatal("the new namespace is not listed")
 	}
-	must(s.Tables.DropNamespace(ctx, "main", "sales", false, info("drop")))(t)
+	sales := tarn.TableIdent{Namespace: "sales", Name: "orders"}
+	must(s.Tables.CreateTable(ctx, tarn.CreateTableRequest{Table: sales, Branch: "main", From: []string{file(t, "o.csv", "id\n1\n")}}))(t)
 	_, err = s.Tables.DropNamespace(ctx, "main", "sales", false, info("drop"))
-	wantCode(t, err, tarn.ENOTFOUND)
+	wantAbout(t, err, tarn.EINVALID, tarn.ResourceNamespace, tarn.ReasonNotEmpty)
+	must(s.Tables.DropNamespace(ctx, "main", "sales", true, info("drop")))(t)
+	_, err = s.Tables.DropNamespace(ctx, "main", "sales", false, info("drop"))
+	wantAbout(t, err, tarn.ENOTFOUND, tarn.ResourceNamespace, "")
+	_, err = s.Tables.DropNamespace(ctx, "main", "memory", false, info("drop"))
+	wantAbout(t, err, tarn.EINVALID, "", "") // a bad name is about no namespace
 	_, err = s.Tables.DropNamespace(ctx, "main", tarn.DefaultNamespace, true, info("drop"))
 	wantCode(t, err, tarn.EINVALID)
 }
@@ -273,23 +421,47 @@ func testQuery(t *testing.T, s *tarn.Services) {
 		t.Fatalf("%d rows, %v", rows, err)
 	}
 	res.Close()
+	// A past commit of main by BRANCH@HASH: the table as it was then.
+	created := must(s.Refs.Resolve(ctx, "main"))(t)
+	must(s.Tables.ImportTable(ctx, tarn.ImportRequest{Table: trips, Branch: "main", From: []string{file(t, "q.csv", "id,zone,fare\n4,c,1\n")}, Info: info("more")}))(t)
+	if n := countRows(t, s, "select * from trips", "main@"+created.Hash[:7]); n != 3 {
+		t.Fatalf("main@%s has %d rows, want 3", created.Hash[:7], n)
+	}
+	if n := countRows(t, s, "select * from trips", "main"); n != 4 {
+		t.Fatalf("main has %d rows, want 4", n)
+	}
 	out := filepath.Join(t.TempDir(), "out.csv")
-	cp := must(s.Query.CopyTo(ctx, tarn.QueryRequest{SQL: "select * from trips order by id", Ref: "main"}, "csv", out))(t)
+	cp := must(s.Query.CopyTo(ctx, tarn.QueryRequest{SQL: "select * from trips order by id", Ref: "main@" + created.Hash[:8]}, "csv", out))(t)
 	b, _ := os.ReadFile(out)
 	if cp.Rows != 3 || !bytes.HasPrefix(b, []byte("id,zone,fare\n1,a,10.5")) {
 		t.Fatalf("copy: %+v\n%s", cp, b)
 	}
-	for _, tc := range []struct{ sql, ref, code string }{
-		{"select * from nosuch", "main", tarn.ENOTFOUND},
-		{"selec 1", "main", tarn.EINVALID},
-		{"drop table trips", "main", tarn.EINVALID},
-		{"select 1", "nosuch", tarn.ENOTFOUND},
+	for _, tc := range []struct{ sql, ref, code, resource string }{
+		{"select * from nosuch", "main", tarn.ENOTFOUND, tarn.ResourceTable},
+		{"selec 1", "main", tarn.EINVALID, ""},
+		{"drop table trips", "main", tarn.EINVALID, ""},
+		{"select 1", "nosuch", tarn.ENOTFOUND, tarn.ResourceRef},
 	} {
 		_, err := s.Query.Query(ctx, tarn.QueryRequest{SQL: tc.sql, Ref: tc.ref})
-		wantCode(t, err, tc.code)
+		wantAbout(t, err, tc.code, tc.resource, "")
 	}
 	_, err := s.Query.CopyTo(ctx, tarn.QueryRequest{SQL: "select 1", Ref: "main"}, "xlsx", filepath.Join(t.TempDir(), "x"))
 	wantCode(t, err, tarn.EINVALID)
+}
+
+// countRows runs sql at ref and counts the rows of its result.
+func countRows(t *testing.T, s *tarn.Services, sql, ref string) int64 {
+	t.Helper()
+	res := must(s.Query.Query(ctx, tarn.QueryRequest{SQL: sql, Ref: ref}))(t)
+	defer res.Close()
+	var rows int64
+	for res.Records.Next() {
+		rows += res.Records.RecordBatch().NumRows()
+	}
+	if err := res.Records.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return rows
 }
 
 // testRuns runs what needs no Python environment: a project that does
@@ -320,7 +492,7 @@ func testJobs(t *testing.T, s *tarn.Services) {
 		res.Close()
 	}
 	_, err := s.Jobs.GetJob(ctx, "j20260101-000000-abcdef")
-	wantCode(t, err, tarn.ENOTFOUND)
+	wantAbout(t, err, tarn.ENOTFOUND, tarn.ResourceJob, "")
 	jobs := must(s.Jobs.ListJobs(ctx))(t)
 	for _, j := range jobs {
 		if j.ID == "" || j.Created.After(time.Now().Add(time.Minute)) {

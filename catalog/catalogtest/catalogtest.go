@@ -103,6 +103,7 @@ func Run(t *testing.T, newStore NewStore) {
 	t.Run("CommitAndLog", func(t *testing.T) { testCommitAndLog(t, newStore) })
 	t.Run("RefSyntax", func(t *testing.T) { testRefSyntax(t, newStore) })
 	t.Run("AmbiguousPrefix", func(t *testing.T) { testAmbiguousPrefix(t, newStore) })
+	t.Run("RefInHistory", func(t *testing.T) { testRefInHistory(t, newStore) })
 	t.Run("TimeTravel", func(t *testing.T) { testTimeTravel(t, newStore) })
 	t.Run("MergeFastForward", func(t *testing.T) { testMergeFastForward(t, newStore) })
 	t.Run("MergeThreeWay", func(t *testing.T) { testMergeThreeWay(t, newStore) })
@@ -192,7 +193,30 @@ func testTags(t *testing.T, newStore NewStore) {
 	_, err = c.CreateRef(ctx, tarn.KindTag, "main", "main")
 	wantCode(t, err, tarn.EEXISTS)
 	wantCode(t, c.DeleteRef(ctx, tarn.KindBranch, "v1"), tarn.ENOTFOUND)
-	if err := c.DeleteRef(ctx, tarn.KindTag, "v1"); err != nil {
+	// A rename moves the name in one batch; the commit stays.
+	if _, err := c.CreateRef(ctx, tarn.KindTag, "v0", "main"); err != nil {
+		t.Fatal(err)
+	}
+	renamed, err := c.RenameTag(ctx, "v1", "release-1")
+	if err != nil || renamed.Kind != tarn.KindTag || renamed.Commit != first.Hash {
+		t.Fatalf("rename v1: %+v, %v", renamed, err)
+	}
+	_, err = c.GetRef(ctx, "v1")
+	wantCode(t, err, tarn.ENOTFOUND)
+	_, err = c.RenameTag(ctx, "release-1", "v0")
+	wantCode(t, err, tarn.EEXISTS, `tag "v0" already exists`)
+	_, err = c.RenameTag(ctx, "release-1", "main")
+	wantCode(t, err, tarn.EEXISTS, `branch "main" already exists`)
+	_, err = c.RenameTag(ctx, "main", "x")
+	wantCode(t, err, tarn.ENOTFOUND, "tag")
+	_, err = c.RenameBranch(ctx, "release-1", "x")
+	wantCode(t, err, tarn.ENOTFOUND, "branch")
+	_, err = c.RenameTag(ctx, "release-1", "bad name")
+	wantCode(t, err, tarn.EINVALID)
+	if got := location(entryAt(t, c, "release-1", table("a"))); got != "a1" {
+		t.Fatalf("renamed tag sees %s, want a1", got)
+	}
+	if err := c.DeleteRef(ctx, tarn.KindTag, "release-1"); err != nil {
 		t.Fatal(err)
 	}
 }

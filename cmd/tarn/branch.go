@@ -93,7 +93,7 @@ func (a *app) createRef(ctx context.Context, kind tarn.RefKind, name, from strin
 	existed := false
 	if tarn.IsCode(err, tarn.EEXISTS) && ifNotExists {
 		if ref, err = a.svc.Refs.GetRef(ctx, name); err == nil && ref.Kind != kind {
-			err = tarn.Errorf(tarn.EEXISTS, "%q already exists as a %s", name, ref.Kind)
+			err = tarn.Errorf(tarn.EEXISTS, "%q already exists as a %s", name, ref.Kind).About(string(ref.Kind))
 		}
 		existed = true
 	}
@@ -135,7 +135,7 @@ func (a *app) showRef(ctx context.Context, kind tarn.RefKind, name string) error
 	}
 	ref, err := a.svc.Refs.GetRef(ctx, name)
 	if err == nil && ref.Kind != kind {
-		err = tarn.Errorf(tarn.ENOTFOUND, "%q is a %s, not a %s", name, ref.Kind, kind)
+		err = tarn.Errorf(tarn.ENOTFOUND, "%q is a %s, not a %s", name, ref.Kind, kind).About(string(kind))
 	}
 	if err != nil {
 		return err
@@ -224,15 +224,23 @@ func (a *app) branchRename() *cobra.Command {
 
 func (a *app) branchMerge() *cobra.Command {
 	var into, message string
-	var noFF bool
+	var noFF, dryRun bool
 	cmd := &cobra.Command{
 		Use:   "merge SOURCE",
 		Short: "Merge a ref into a branch (three-way at table level)",
 		Long: `Merge SOURCE into a branch (default: the active branch). Tables changed only
-on SOURCE since the merge base are taken from SOURCE; a table changed on both
-sides is a conflict and nothing is written. When the target has not moved since
-the merge base the merge is a fast-forward.`,
+on SOURCE since the merge base are taken from SOURCE. A table both sides only
+appended to (and whose schemas both evolved compatibly: new columns, int to
+long, float to double) is combined: one new snapshot on the target adds the
+source's new files, no data is rewritten. A table changed otherwise on both
+sides (replaced, overwritten, rows deleted, reverted, dropped, a column clash)
+is a conflict naming what each side did, and nothing is written. When the
+target has not moved since the merge base the merge is a fast-forward.
+
+--dry-run (or --plan) shows what the merge would do with each table and
+writes nothing; it exits 0 even when the plan has conflicts.`,
 		Example: `  tarn branch merge dev
+  tarn branch merge dev --dry-run
   tarn branch merge dev --into main -m "publish dev"
   tarn branch merge v1 --into hotfix --no-ff`,
 		Args: exactArgs("SOURCE"),
@@ -242,12 +250,16 @@ the merge base the merge is a fast-forward.`,
 				return err
 			}
 			target := a.ref(into)
-			res, err := a.svc.Refs.Merge(ctx, tarn.MergeRequest{Source: args[0], Into: target, Info: a.commitInfo(message), NoFastForward: noFF})
+			res, err := a.svc.Refs.Merge(ctx, tarn.MergeRequest{Source: args[0], Into: target, Info: a.commitInfo(message), NoFastForward: noFF, DryRun: dryRun})
 			if err != nil {
 				return err
 			}
 			return a.emit(res, func(w io.Writer) {
 				switch {
+				case res.DryRun:
+					fmt.Fprintf(w, "merge plan of %s into %s (nothing written): %d tables, %d conflicts\n", args[0], target, len(res.Plan), res.Conflicts)
+					printPlan(w, res.Plan)
+					return
 				case res.UpToDate:
 					fmt.Fprintf(w, "%s is already up to date with %s\n", target, args[0])
 				case res.FastForward:
@@ -256,13 +268,32 @@ the merge base the merge is a fast-forward.`,
 					fmt.Fprintf(w, "merged %s into %s: commit %s (%d tables changed)\n", args[0], target, res.Commit.ShortHash(), len(res.Changes))
 				}
 				printChanges(w, res.Changes)
+				for _, it := range res.Plan {
+					if it.Action == tarn.MergeCombine {
+						fmt.Fprintf(w, "  combined %s: %s: %s; %s: %s\n", it.Key, args[0], it.Source, target, it.Target)
+					}
+				}
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show what the merge would do per table; write nothing")
+	cmd.Flags().BoolVar(&dryRun, "plan", false, "same as --dry-run")
 	cmd.Flags().StringVar(&into, "into", "", "branch to merge into (default: the active branch)")
 	cmd.Flags().StringVarP(&message, "message", "m", "", "commit message")
 	cmd.Flags().BoolVar(&noFF, "no-ff", false, "always create a merge commit")
 	return cmd
+}
+
+// printPlan prints what a merge does with each key.
+func printPlan(w io.Writer, plan []tarn.MergeItem) {
+	if len(plan) == 0 {
+		return
+	}
+	t := newTable(w, "  ACTION", "NAME", "SOURCE", "TARGET", "REASON")
+	for _, it := range plan {
+		t.row("  "+it.Action, it.Key, it.Source, it.Target, it.Reason)
+	}
+	t.flush()
 }
 
 type diffView struct {
@@ -416,14 +447,9 @@ func (a *app) tagCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			// A tag is a name for a commit: the new name first, then the old
-			// one goes, so the commit always has a name.
-			ref, err := a.svc.Refs.CreateRef(ctx, tarn.KindTag, args[1], old.Commit)
+			ref, err := a.svc.Refs.RenameTag(ctx, args[0], args[1])
 			if err != nil {
 				return err
-			}
-			if err := a.svc.Refs.DeleteRef(ctx, tarn.KindTag, args[0]); err != nil {
-				return fmt.Errorf("created tag %s, but the old name %s stays: %w", args[1], args[0], err)
 			}
 			return a.emit(ref, func(w io.Writer) {
 				fmt.Fprintf(w, "renamed tag %s to %s (%s)\n", args[0], args[1], tarn.ShortHash(ref.Commit))

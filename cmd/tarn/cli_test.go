@@ -218,6 +218,19 @@ func TestCLI_Workflow(t *testing.T) {
 	if l.rows(log[0].Hash[:10]+"~1", "tarn.trips") != 10 {
 		t.Fatal("first parent of the merge should have 10 rows")
 	}
+	// BRANCH@HASH: the merge's second parent is dev's import, in main's history.
+	devImport := log[0].Parents[1]
+	if l.rows("main@"+devImport[:6], "tarn.trips") != 15 || l.rows("main@"+devImport[:6]+"~1", "tarn.trips") != 10 {
+		t.Fatal("main@HASH of dev's import should have 15 rows, its parent 10")
+	}
+	var got struct{ Rows int64 }
+	l.json(&got, "table", "get", "trips", "--ref", "dev@"+devImport[:8])
+	if got.Rows != 15 {
+		t.Fatalf("table get --ref dev@HASH: %d rows", got.Rows)
+	}
+	l.fails(3, []string{"commit " + log[0].Hash[:8] + " is not in the history of branch dev"}, "query", "select 1", "--ref", "dev@"+log[0].Hash[:8])
+	l.fails(3, []string{`ref "deb" not found`, `did you mean "dev"`}, "table", "ls", "--ref", "deb@"+devImport[:8])
+	l.fails(2, []string{"only branches are writable"}, "table", "rm", "trips", "--ref", "main@"+devImport[:8])
 	// Revert to v1 and check.
 	l.ok("table", "revert", "trips", "--to", "v1")
 	if l.rows("main", "tarn.trips") != 10 {

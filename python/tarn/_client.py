@@ -7,30 +7,32 @@ Only the standard library and pyarrow; pandas and polars when asked for.
 
 from __future__ import annotations
 
-import glob
 import http.client
+import json
 import os
 import tempfile
 import time
 import weakref
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Union
 
-from ._client_http import EmbeddedServer, Transport, decode_header, default_home, make_error, multipart, path_segment
-from ._client_http import resolve_remote, upload_name
+from ._client_http import DEFAULT_BRANCH, DEFAULT_NAMESPACE, EmbeddedServer, Transport, decode_header, default_home
+from ._client_http import make_error, multipart, path_segment, resolve_remote
 from ._client_pack import DEFAULT_PROJECT_LIMIT, pack
-from ._client_types import RunResult, format_event, print_event
+from ._client_refs import RefMethods
+from ._client_tables import TableMethods
+from ._client_types import ExportResult, Job, RunResult, User, format_event, print_event
 from ._exceptions import InvalidError, TarnError
 
-DEFAULT_BRANCH = "main"
-DEFAULT_NAMESPACE = "tarn"
+__all__ = ["Client", "DEFAULT_BRANCH", "DEFAULT_NAMESPACE", "quote_ident", "scan_sql"]
+
 _QUERY_INFO = b"tarn.query"  # the schema metadata key of a result's description (server.MetaQuery)
-_SUPPORTED = (".parquet", ".pq", ".csv", ".tsv", ".jsonl", ".ndjson", ".json")
+_EXPORT_FORMATS = ("csv", "json", "jsonl", "parquet", "arrow")
 
 PathLike = Union[str, "os.PathLike[str]"]
 EventHandler = Callable[[Dict[str, Any]], None]
 
 
-class Client:
+class Client(RefMethods, TableMethods):
     """A connection to a tarn lakehouse.
 
     ``endpoint`` and ``token`` default to ``TARN_ENDPOINT`` / ``TARN_TOKEN``,
@@ -46,16 +48,25 @@ class Client:
     in embedded mode. Everything else works the same in both modes.
 
     Refs (``ref=``) are a branch, a tag, a commit hash (8+ hex chars),
+    ``BRANCH@HASH`` (a commit of that branch's history, by 4+ hex chars),
     ``REF~N`` or ``REF@{2026-05-19T06:11:33Z}``; reads default to ``main``.
     Writes go to a branch (``branch=``, default ``main``). Tables are ``NAME``
     (namespace ``tarn``) or ``NAMESPACE.NAME``.
 
+    Results are typed records (:class:`tarn.Branch`, :class:`tarn.Tag`,
+    :class:`tarn.Commit`, :class:`tarn.Namespace`, :class:`tarn.Table`,
+    :class:`tarn.Job`, ...) with attributes, which also read as the server's
+    JSON: ``branch["commit"]``, ``branch.get("commit")``, ``branch.to_dict()``.
+
     Errors derive from :class:`tarn.TarnError`: :class:`tarn.NotFoundError`,
     :class:`tarn.ConflictError` (conflicts and things that already exist),
     :class:`tarn.UnauthorizedError`, :class:`tarn.ForbiddenError`,
-    :class:`tarn.InvalidError`; each has ``.code`` (the server's error code)
-    and ``.status`` (the HTTP status). A server that cannot be reached is a
-    plain ``TarnError`` naming the endpoint.
+    :class:`tarn.InvalidError`, each with subclasses for what the error is
+    about (:class:`tarn.BranchNotFoundError`, :class:`tarn.TableExistsError`,
+    :class:`tarn.MergeConflictError`, ...); each has ``.code`` (the server's
+    error code), ``.resource`` and ``.reason`` (what it is about, when the
+    server says) and ``.status`` (the HTTP status). A server that cannot be
+    reached is a plain ``TarnError`` naming the endpoint.
     """
 
     def __init__(
@@ -107,157 +118,9 @@ class Client:
     def __repr__(self) -> str:
         return f"tarn.Client({self.endpoint!r}, mode={self.mode!r})"
 
-    def whoami(self) -> Dict[str, Any]:
-        """The calling user: ``{"name", "admin", ...}`` (``local``, an admin, without tokens)."""
-        return self._http.call("GET", "/v1/whoami")
-
-    # --- branches, tags, commits -------------------------------------------
-
-    def list_branches(self) -> List[Dict[str, Any]]:
-        """Branches by name: ``[{"name", "kind": "branch", "commit"}]``."""
-        return self._http.call("GET", "/v1/refs", {"kind": "branch"})
-
-    def list_tags(self) -> List[Dict[str, Any]]:
-        """Tags by name: ``[{"name", "kind": "tag", "commit"}]``."""
-        return self._http.call("GET", "/v1/refs", {"kind": "tag"})
-
-    def get_ref(self, name: str) -> Dict[str, Any]:
-        """One branch or tag: ``{"name", "kind", "commit"}``; NotFoundError if there is none."""
-        return self._http.call("GET", "/v1/refs/" + path_segment(name))
-
-    def create_branch(self, name: str, from_ref: Optional[str] = None) -> Dict[str, Any]:
-        """Create branch ``name`` at ``from_ref`` (default ``main``); ConflictError if it exists."""
-        return self._http.call("POST", "/v1/refs", body={"kind": "branch", "name": name, "from": from_ref or DEFAULT_BRANCH})
-
-    def delete_branch(self, name: str) -> None:
-        """Delete a branch (its commits stay reachable from other refs)."""
-        self._http.call("DELETE", "/v1/refs/" + path_segment(name), {"kind": "branch"})
-
-    def create_tag(self, name: str, from_ref: Optional[str] = None) -> Dict[str, Any]:
-        """Tag the commit at ``from_ref`` (default ``main``) as ``name`` (admins only on a server with tokens)."""
-        return self._http.call("POST", "/v1/refs", body={"kind": "tag", "name": name, "from": from_ref or DEFAULT_BRANCH})
-
-    def delete_tag(self, name: str) -> None:
-        """Delete a tag (admins only on a server with tokens)."""
-        self._http.call("DELETE", "/v1/refs/" + path_segment(name), {"kind": "tag"})
-
-    def merge_branch(
-        self, source: str, into: str = DEFAULT_BRANCH, message: Optional[str] = None, no_ff: bool = False
-    ) -> Dict[str, Any]:
-        """Merge ref ``source`` into branch ``into`` (three-way at table granularity).
-
-        Returns ``{"source", "into", "commit", "fast_forward", "up_to_date",
-        "base", "changes"}``. A table changed on both sides raises
-        ConflictError naming it, and nothing is written. ``no_ff`` makes a
-        merge commit even when a fast-forward is possible.
-        """
-        body: Dict[str, Any] = {"source": source, "into": into, "info": {"author": "", "message": message or ""}}
-        if no_ff:
-            body["no_ff"] = True
-        return self._http.call("POST", "/v1/merge", body=body)
-
-    def resolve(self, ref: Optional[str] = None) -> Dict[str, Any]:
-        """The commit a ref expression names (default ``main``)."""
-        return self._http.call("GET", "/v1/resolve", {"ref": ref or DEFAULT_BRANCH})
-
-    def get_commits(self, ref: Optional[str] = None, limit: Optional[int] = None) -> List[Dict[str, Any]]:
-        """History of ``ref`` (default ``main``), newest first: ``[{"hash", "parents", "author", "message", "time", ...}]``.
-
-        ``limit`` caps the count (the server's default is 20; 0 means all).
-        """
-        return self._http.call("GET", "/v1/log", {"ref": ref or DEFAULT_BRANCH, "limit": None if limit is None else int(limit)})
-
-    def diff(self, from_ref: str, to_ref: str) -> List[Dict[str, Any]]:
-        """Table changes from one ref to another: ``[{"key", "change": "added|removed|changed", "old", "new"}]``."""
-        return self._http.call("GET", "/v1/diff", {"from": from_ref, "to": to_ref})
-
-    # --- namespaces and tables ----------------------------------------------
-
-    def list_namespaces(self, ref: Optional[str] = None) -> List[Dict[str, Any]]:
-        """Namespaces at ``ref``: ``[{"name", "tables"}]``."""
-        return self._http.call("GET", "/v1/namespaces", {"ref": ref or DEFAULT_BRANCH})
-
-    def create_namespace(self, name: str, branch: Optional[str] = None, message: Optional[str] = None) -> Dict[str, Any]:
-        """Create namespace ``name`` on ``branch`` (default ``main``); returns the commit."""
-        body = {"branch": branch or DEFAULT_BRANCH, "namespace": name, "info": {"author": "", "message": message or ""}}
-        return self._http.call("POST", "/v1/namespaces", body=body)
-
-    def drop_namespace(self, name: str, branch: Optional[str] = None, force: bool = False) -> Dict[str, Any]:
-        """Remove namespace ``name`` from ``branch`` (``force``: with its tables); returns the commit."""
-        query = {"branch": branch or DEFAULT_BRANCH, "force": force}
-        return self._http.call("DELETE", "/v1/namespaces/" + path_segment(name), query)
-
-    def list_tables(self, ref: Optional[str] = None, namespace: Optional[str] = None) -> List[Dict[str, Any]]:
-        """Tables at ``ref`` (optionally one namespace): ``[{"table": {"namespace", "name"}, "rows", "files", "bytes", ...}]``."""
-        answer = self._http.call("GET", "/v1/tables", {"ref": ref or DEFAULT_BRANCH, "namespace": namespace})
-        return answer.get("tables") or []
-
-    def get_table(self, name: str, ref: Optional[str] = None) -> Dict[str, Any]:
-        """Describe a table at ``ref``: schema, partition spec, rows, files, snapshot, history."""
-        return self._http.call("GET", "/v1/tables/" + path_segment(name), {"ref": ref or DEFAULT_BRANCH})
-
-    def create_table(
-        self,
-        name: str,
-        data: Any,
-        branch: Optional[str] = None,
-        partition_by: Optional[str] = None,
-        replace: bool = False,
-        if_not_exists: bool = False,
-        message: Optional[str] = None,
-    ) -> Dict[str, Any]:
-        """Create table ``name`` on ``branch`` (default ``main``) from ``data``, in one commit.
-
-        ``data`` is a file path, glob or folder of Parquet, CSV or JSON Lines
-        files (or a list of them), a ``pyarrow.Table`` / ``RecordBatch``, or a
-        pandas or polars DataFrame (uploaded as Parquet). ``partition_by`` is
-        a partition spec such as ``"day(pickup_at)"``. ``replace`` replaces
-        an existing table; ``if_not_exists`` leaves it alone. Returns the
-        write result ``{"table", "branch", "commit", "added_rows", ...}``;
-        ConflictError when the table exists.
-        """
-        request: Dict[str, Any] = {"table": _ident(name), "branch": branch or DEFAULT_BRANCH}
-        if partition_by:
-            request["partition_by"] = partition_by
-        if replace:
-            request["replace"] = True
-        if if_not_exists:
-            request["if_not_exists"] = True
-        request["info"] = {"author": "", "message": message or ""}
-        return self._upload("/v1/tables", request, data)
-
-    def import_data(self, name: str, data: Any, branch: Optional[str] = None, message: Optional[str] = None) -> Dict[str, Any]:
-        """Append ``data`` (as for :meth:`create_table`) to table ``name`` on ``branch`` (default ``main``).
-
-        New columns evolve the schema (listed in ``"schema_changes"``).
-        Returns the write result with ``"added_rows"``.
-        """
-        request = {"branch": branch or DEFAULT_BRANCH, "info": {"author": "", "message": message or ""}}
-        return self._upload("/v1/tables/" + path_segment(name) + "/import", request, data)
-
-    def drop_table(self, name: str, branch: Optional[str] = None, message: Optional[str] = None) -> Dict[str, Any]:
-        """Remove table ``name`` from ``branch`` (default ``main``); returns the commit."""
-        query = {"branch": branch or DEFAULT_BRANCH, "message": message}
-        return self._http.call("DELETE", "/v1/tables/" + path_segment(name), query)
-
-    def revert_table(self, name: str, to: str, branch: Optional[str] = None, message: Optional[str] = None) -> Dict[str, Any]:
-        """Set table ``name`` on ``branch`` (default ``main``) back to its state at ref ``to``."""
-        body = {"branch": branch or DEFAULT_BRANCH, "to": to, "info": {"author": "", "message": message or ""}}
-        return self._http.call("POST", "/v1/tables/" + path_segment(name) + "/revert", body=body)
-
-    def _upload(self, path: str, request: Dict[str, Any], data: Any) -> Dict[str, Any]:
-        import json
-
-        with tempfile.TemporaryDirectory(prefix="tarn-upload-") as scratch:
-            files = _data_files(data, scratch)
-            parts = [("request", None, json.dumps(request).encode())]
-            parts += [("file", upload_name(f), f) for f in files]
-            body, content_type, length = multipart(parts)  # type: ignore[arg-type]
-            resp = self._http.open("POST", path, body=body, content_type=content_type, content_length=length)
-            try:
-                return json.loads(resp.read())
-            finally:
-                resp.close()
+    def whoami(self) -> User:
+        """The calling :class:`tarn.User` (``name``, ``admin``; ``local``, an admin, without tokens)."""
+        return User.from_json(self._http.call("GET", "/v1/whoami"))
 
     # --- queries --------------------------------------------------------------
 
@@ -329,20 +192,74 @@ class Client:
         """
         return self.query(scan_sql(table, columns, filter), ref)
 
+    def query_to_file(
+        self, sql: str, path: PathLike, format: str, ref: Optional[str] = None, namespace: Optional[str] = None
+    ) -> ExportResult:
+        """Run ``sql`` at ``ref`` (default ``main``) and write the result to ``path`` in ``format``
+        (``csv``, ``json``, ``jsonl``, ``parquet`` or ``arrow``), as ``tarn query --out`` does.
+
+        The server writes the file with the query engine and sends it; it lands in a temporary
+        file beside ``path``, renamed over ``path`` only once complete, so ``path`` is the whole
+        result or left as it was. Returns a :class:`tarn.ExportResult` (``path``, ``rows``, ...).
+        """
+        if format not in _EXPORT_FORMATS:
+            raise InvalidError(f"unknown format {format!r}: use one of {', '.join(_EXPORT_FORMATS)}")
+        target = os.path.abspath(os.fspath(path))
+        folder = os.path.dirname(target)
+        if not os.path.isdir(folder):
+            raise InvalidError(f"cannot write {os.fspath(path)}: there is no folder {folder}")
+        body: Dict[str, Any] = {"sql": sql, "ref": ref or DEFAULT_BRANCH, "format": format}
+        if namespace:
+            body["namespace"] = namespace
+        resp = self._http.open("POST", "/v1/query/export", body=json.dumps(body).encode(), content_type="application/json")
+        try:
+            info = decode_header(resp.getheader("X-Tarn-Copy"))
+            if not isinstance(info, dict):
+                raise TarnError("the server sent a result file without its description (X-Tarn-Copy)")
+            fd, scratch = tempfile.mkstemp(prefix="." + os.path.basename(target) + ".", suffix=".tarn-tmp", dir=folder)
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    while True:
+                        chunk = resp.read(1 << 20)
+                        if not chunk:
+                            break
+                        out.write(chunk)
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.replace(scratch, target)
+            except BaseException as e:
+                os.unlink(scratch)
+                if isinstance(e, (OSError, http.client.HTTPException)) and not isinstance(e, TarnError):
+                    raise TarnError(f"download the result to {os.fspath(path)}: {e}") from None
+                raise
+        finally:
+            resp.close()
+        return ExportResult.from_json({**info, "path": target})
+
+    def query_to_parquet_file(self, sql: str, path: PathLike, ref: Optional[str] = None, namespace: Optional[str] = None) -> ExportResult:
+        """:meth:`query_to_file` in Parquet."""
+        return self.query_to_file(sql, path, "parquet", ref, namespace)
+
+    def query_to_csv_file(self, sql: str, path: PathLike, ref: Optional[str] = None, namespace: Optional[str] = None) -> ExportResult:
+        """:meth:`query_to_file` in CSV (a header line, then one line a row)."""
+        return self.query_to_file(sql, path, "csv", ref, namespace)
+
+    def query_to_json_file(
+        self, sql: str, path: PathLike, ref: Optional[str] = None, namespace: Optional[str] = None, lines: bool = False
+    ) -> ExportResult:
+        """:meth:`query_to_file` in JSON: an array of row objects, or with ``lines`` JSON Lines (one object a line)."""
+        return self.query_to_file(sql, path, "jsonl" if lines else "json", ref, namespace)
+
     def _query(self, sql: str, ref: Optional[str], namespace: Optional[str]) -> Any:
         body: Dict[str, Any] = {"sql": sql, "ref": ref or DEFAULT_BRANCH}
         if namespace:
             body["namespace"] = namespace
-        import json
-
         self.last_query_info = None
         return self._http.open("POST", "/v1/query", body=json.dumps(body).encode(), content_type="application/json")
 
     def _open_stream(self, resp: Any) -> Any:
         """The Arrow stream reader of a query response and its schema metadata without the query's
         description, which the server puts there (``tarn.query``) and which becomes ``last_query_info``."""
-        import json
-
         import pyarrow as pa
 
         try:
@@ -458,12 +375,12 @@ class Client:
         dry_run: bool = False,
         no_cache: bool = False,
         strict: bool = False,
-    ) -> Dict[str, Any]:
-        """Start a run as a job and return the job (``{"id", "state", ...}``) at once, like ``tarn run --detach``.
+    ) -> Job:
+        """Start a run as a job and return the :class:`tarn.Job` at once, like ``tarn run --detach``.
 
         Follow it with :meth:`job_logs` (``follow=True``) and :meth:`get_job`.
         """
-        return list(self._submit(project_dir, ref, params, dry_run, no_cache, strict, 0, detach=True))[0]
+        return Job.from_json(list(self._submit(project_dir, ref, params, dry_run, no_cache, strict, 0, detach=True))[0])
 
     def _submit(
         self,
@@ -476,8 +393,6 @@ class Client:
         preview: int,
         detach: bool,
     ) -> Iterator[Dict[str, Any]]:
-        import json
-
         request: Dict[str, Any] = {"ref": ref or DEFAULT_BRANCH}
         if params:
             request["params"] = {k: _param(v) for k, v in params.items()}
@@ -497,13 +412,14 @@ class Client:
             query = {"detach": True} if detach else None
             yield from self._http.lines("POST", "/v1/runs", query, body=body, content_type=content_type, content_length=length)
 
-    def list_jobs(self) -> List[Dict[str, Any]]:
-        """Jobs (runs, queries, imports), newest first: ``[{"id", "kind", "state", "user", "ref", "summary", ...}]``."""
-        return self._http.call("GET", "/v1/jobs")
+    def list_jobs(self) -> List[Job]:
+        """Jobs (runs, queries, imports), newest first, as :class:`tarn.Job` (``id``, ``kind``, ``state``, ``user``, ...)."""
+        return [Job.from_json(j) for j in self._http.call("GET", "/v1/jobs")]
 
-    def get_job(self, job_id: str) -> Dict[str, Any]:
-        """One job; a run's carries its result (``"result"``) once it ended."""
-        return self._http.call("GET", "/v1/jobs/" + path_segment(job_id))
+    def get_job(self, job_id: str) -> Job:
+        """One :class:`tarn.Job`; a run's carries its result (``result``) once it ended.
+        :class:`tarn.JobNotFoundError` for an unknown job or one the caller may not see."""
+        return Job.from_json(self._http.call("GET", "/v1/jobs/" + path_segment(job_id)))
 
     def job_events(self, job_id: str, follow: bool = False) -> Iterator[Dict[str, Any]]:
         """A job's events as dicts (see :meth:`run`); ``follow`` keeps reading until the job ends."""
@@ -516,19 +432,12 @@ class Client:
             if text is not None:
                 yield from text.split("\n")
 
-    def cancel_job(self, job_id: str) -> Dict[str, Any]:
+    def cancel_job(self, job_id: str) -> Job:
         """Cancel a job (its owner or an admin): its workers stop and nothing is published. Returns the job."""
-        return self._http.call("POST", "/v1/jobs/" + path_segment(job_id) + "/cancel")
+        return Job.from_json(self._http.call("POST", "/v1/jobs/" + path_segment(job_id) + "/cancel"))
 
 
 # --- helpers -----------------------------------------------------------------
-
-
-def _ident(name: str) -> Dict[str, str]:
-    namespace, dot, table = name.partition(".")
-    if not dot:
-        namespace, table = DEFAULT_NAMESPACE, name
-    return {"namespace": namespace, "name": table}
 
 
 def quote_ident(name: str) -> str:
@@ -561,65 +470,3 @@ def _param(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-def _data_files(data: Any, scratch: str) -> List[str]:
-    """The files to upload for ``data``: the paths it names, or one Parquet file written from a table."""
-    if isinstance(data, (str, os.PathLike)):
-        return _expand([os.fspath(data)])
-    if isinstance(data, (list, tuple)) and data and all(isinstance(d, (str, os.PathLike)) for d in data):
-        return _expand([os.fspath(d) for d in data])
-    table = _to_arrow(data)
-    import pyarrow.parquet as pq
-
-    path = os.path.join(scratch, "data.parquet")
-    pq.write_table(table, path)
-    return [path]
-
-
-def _to_arrow(data: Any) -> Any:
-    import pyarrow as pa
-
-    if isinstance(data, pa.Table):
-        return data
-    if isinstance(data, pa.RecordBatch):
-        return pa.Table.from_batches([data])
-    module = type(data).__module__.split(".", 1)[0]
-    if module == "pandas":
-        return pa.Table.from_pandas(data, preserve_index=False)
-    if module == "polars":
-        return data.to_arrow()
-    if hasattr(data, "__arrow_c_stream__"):
-        return pa.table(data)
-    raise InvalidError(
-        f"cannot upload a {type(data).__name__}: give a file path (Parquet, CSV, JSON Lines), "
-        "a pyarrow.Table, or a pandas or polars DataFrame"
-    )
-
-
-def _expand(patterns: List[str]) -> List[str]:
-    out: List[str] = []
-    for p in patterns:
-        if any(ch in p for ch in "*?["):
-            hidden = os.path.basename(p).startswith(".")
-            matches = [m for m in sorted(glob.glob(p)) if hidden or not os.path.basename(m).startswith(".")]
-            matches = [m for m in matches if os.path.isfile(m) and m.lower().endswith(_SUPPORTED)]
-            if not matches:
-                raise InvalidError(f"no supported file matches {p!r} (supported: {', '.join(_SUPPORTED)})")
-            out += matches
-        elif os.path.isdir(p):
-            found = [
-                os.path.join(p, n)
-                for n in sorted(os.listdir(p))
-                if not n.startswith((".", "_")) and n.lower().endswith(_SUPPORTED) and os.path.isfile(os.path.join(p, n))
-            ]
-            if not found:
-                raise InvalidError(f"{p}: directory has no supported file (supported: {', '.join(_SUPPORTED)})")
-            out += found
-        elif os.path.isfile(p):
-            if not p.lower().endswith(_SUPPORTED):
-                raise InvalidError(f"{p}: unsupported file extension {os.path.splitext(p)[1]!r} (supported: {', '.join(_SUPPORTED)})")
-            out.append(p)
-        else:
-            raise InvalidError(f"{p}: no such file or directory")
-    return list(dict.fromkeys(out))

@@ -25,14 +25,32 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 from urllib.parse import quote, urlencode, urlsplit
 
 from ._exceptions import (
+    AlreadyExistsError,
+    BranchExistsError,
+    BranchNotFoundError,
     CancelledError,
+    CommitNotFoundError,
     ConflictError,
     ForbiddenError,
     InvalidError,
+    JobNotFoundError,
+    MergeConflictError,
+    NamespaceExistsError,
+    NamespaceNotEmptyError,
+    NamespaceNotFoundError,
     NotFoundError,
+    RefNotFoundError,
+    TableExistsError,
+    TableNotFoundError,
+    TagExistsError,
+    TagNotFoundError,
     TarnError,
     UnauthorizedError,
+    UserExistsError,
 )
+
+DEFAULT_BRANCH = "main"  # what reads default to, and writes (tarn.DefaultBranch)
+DEFAULT_NAMESPACE = "tarn"  # the namespace of a table named without one (tarn.DefaultNamespace)
 
 _ERRORS = {
     "invalid": InvalidError,
@@ -40,16 +58,44 @@ _ERRORS = {
     "forbidden": ForbiddenError,
     "not_found": NotFoundError,
     "conflict": ConflictError,
-    "exists": ConflictError,
+    "exists": AlreadyExistsError,
     "cancelled": CancelledError,
 }
 
+# What the error is about (the error body's "resource", api/openapi.yaml), by code.
+_ABOUT = {
+    ("not_found", "branch"): BranchNotFoundError,
+    ("not_found", "tag"): TagNotFoundError,
+    ("not_found", "ref"): RefNotFoundError,
+    ("not_found", "commit"): CommitNotFoundError,
+    ("not_found", "namespace"): NamespaceNotFoundError,
+    ("not_found", "table"): TableNotFoundError,
+    ("not_found", "job"): JobNotFoundError,
+    ("exists", "branch"): BranchExistsError,
+    ("exists", "tag"): TagExistsError,
+    ("exists", "namespace"): NamespaceExistsError,
+    ("exists", "table"): TableExistsError,
+    ("exists", "user"): UserExistsError,
+}
 
-def make_error(code: str, message: str, status: Optional[int] = None) -> TarnError:
-    """The TarnError subclass for a server error code, with ``code`` and ``status`` set."""
-    err = _ERRORS.get(code, TarnError)(message)
+# More precisely than the code (the error body's "reason").
+_REASONS = {
+    ("conflict", "merge_conflict"): MergeConflictError,
+    ("invalid", "not_empty"): NamespaceNotEmptyError,
+}
+
+
+def make_error(
+    code: str, message: str, status: Optional[int] = None, resource: Optional[str] = None, reason: Optional[str] = None
+) -> TarnError:
+    """The TarnError subclass for a server error: by its reason, else what it is about, else its code;
+    with ``code``, ``status``, ``resource`` and ``reason`` set."""
+    cls = _REASONS.get((code, reason or "")) or _ABOUT.get((code, resource or "")) or _ERRORS.get(code, TarnError)
+    err = cls(message)
     err.code = code  # type: ignore[attr-defined]
     err.status = status  # type: ignore[attr-defined]
+    err.resource = resource or None  # type: ignore[attr-defined]
+    err.reason = reason or None  # type: ignore[attr-defined]
     return err
 
 
@@ -230,12 +276,12 @@ class Transport:
     def _error(self, resp: http.client.HTTPResponse) -> TarnError:
         raw = resp.read(1 << 20)
         try:
-            body = json.loads(raw)
-            code, message = body["error"]["code"], body["error"]["message"]
+            body = json.loads(raw)["error"]
+            code, message = body["code"], body["message"]
         except (ValueError, KeyError, TypeError):
             text = raw.decode("utf-8", "replace").strip()
             return make_error("internal", f"the server answered {resp.status} {resp.reason}: {text}", resp.status)
-        return make_error(code, message, resp.status)
+        return make_error(code, message, resp.status, body.get("resource"), body.get("reason"))
 
     def call(self, method: str, path: str, query: Optional[Dict[str, Any]] = None, body: Any = None) -> Any:
         """A JSON request (``body`` is encoded unless None) and its decoded JSON answer."""
