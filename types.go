@@ -3,6 +3,7 @@ package tarn
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -169,4 +170,74 @@ func FormatBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// GCRequest asks for a garbage collection of the lakehouse's storage.
+type GCRequest struct {
+	// OlderThan is the age past which an unreferenced file goes, judged by
+	// its modification time (0: DefaultGCAge). Younger files may belong to
+	// a write in progress and stay.
+	OlderThan time.Duration `json:"older_than,omitempty"`
+	// DryRun lists what would go and deletes nothing.
+	DryRun bool `json:"dry_run,omitempty"`
+}
+
+// DefaultGCAge is the default of GCRequest.OlderThan.
+const DefaultGCAge = 7 * 24 * time.Hour
+
+// GCFile is one file garbage collection removed (or would remove).
+type GCFile struct {
+	Path     string    `json:"path"` // relative to the warehouse
+	Kind     string    `json:"kind"` // data, manifest, manifest-list, metadata, lease, other
+	Bytes    int64     `json:"bytes"`
+	Modified time.Time `json:"modified"`
+}
+
+// GCReport is what a garbage collection found and removed.
+type GCReport struct {
+	DryRun    bool   `json:"dry_run"`
+	OlderThan string `json:"older_than"`
+	// Files and Bytes are the warehouse's files before the collection;
+	// Referenced counts those some commit reachable from a ref needs.
+	Files      int   `json:"files"`
+	Bytes      int64 `json:"bytes"`
+	Referenced int   `json:"referenced"`
+	// Young counts unreferenced files kept because they are younger than
+	// OlderThan or than the oldest write in progress (LiveWrites).
+	Young      int `json:"young"`
+	LiveWrites int `json:"live_writes"`
+	Commits    int `json:"commits"` // commits reachable from a ref, walked
+	// Removed lists the files removed (a dry run: that would be);
+	// RemovedBytes is their size.
+	Removed      []GCFile `json:"removed"`
+	RemovedBytes int64    `json:"removed_bytes"`
+	// Failed lists files that could not be removed (a later run retries).
+	Failed []string `json:"failed,omitempty"`
+}
+
+// FormatAge renders a duration in days, hours or minutes ("7d", "36h").
+func FormatAge(d time.Duration) string {
+	switch {
+	case d%(24*time.Hour) == 0:
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%dh", d/time.Hour)
+	}
+	return d.String()
+}
+
+// ParseAge reads an age like 7d, 36h, 90m or 30s.
+func ParseAge(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		var n int
+		if _, err := fmt.Sscanf(days, "%d", &n); err != nil || n < 0 || fmt.Sprint(n) != days {
+			return 0, Errorf(EINVALID, "invalid age %q: give days (7d), hours (36h), minutes (90m) or seconds (30s)", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, Errorf(EINVALID, "invalid age %q: give days (7d), hours (36h), minutes (90m) or seconds (30s)", s)
+	}
+	return d, nil
 }

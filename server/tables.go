@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 	"os"
 	"path/filepath"
 
@@ -133,6 +134,36 @@ func (s *Server) revertTable(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+func (s *Server) gc(w http.ResponseWriter, r *http.Request) error {
+	var req api.GCRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	if err := s.adminOnly(r.Context(), "collect garbage"); err != nil {
+		return err
+	}
+	gc, ok := s.Services.Tables.(tarn.Collector)
+	if !ok {
+		return tarn.Errorf(tarn.EINVALID, "this server's table service cannot collect garbage")
+	}
+	var age time.Duration
+	if req.OlderThan != "" {
+		var err error
+		if age, err = tarn.ParseAge(req.OlderThan); err != nil {
+			return err
+		}
+		if age == 0 {
+			age = 1 // "0s": every unreferenced file not protected by a write in progress
+		}
+	}
+	rep, err := gc.CollectGarbage(r.Context(), tarn.GCRequest{OlderThan: age, DryRun: req.DryRun})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rep)
 	return nil
 }
 
