@@ -215,15 +215,19 @@ type GCReport struct {
 	Failed []string `json:"failed,omitempty"`
 }
 
-// FormatAge renders a duration in days, hours or minutes ("7d", "36h").
+// FormatAge renders a duration as ParseAge reads it ("7d", "36h", "90m", "30s", "1ns").
 func FormatAge(d time.Duration) string {
 	switch {
 	case d%(24*time.Hour) == 0:
 		return fmt.Sprintf("%dd", d/(24*time.Hour))
 	case d%time.Hour == 0:
 		return fmt.Sprintf("%dh", d/time.Hour)
+	case d%time.Minute == 0:
+		return fmt.Sprintf("%dm", d/time.Minute)
+	case d%time.Second == 0:
+		return fmt.Sprintf("%ds", d/time.Second)
 	}
-	return d.String()
+	return fmt.Sprintf("%dns", d)
 }
 
 // ParseAge reads an age like 7d, 36h, 90m or 30s.

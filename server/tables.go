@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"time"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/api"
