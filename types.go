@@ -1,6 +1,7 @@
 package tarn
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -244,4 +245,34 @@ func ParseAge(s string) (time.Duration, error) {
 		return 0, Errorf(EINVALID, "invalid age %q: give days (7d), hours (36h), minutes (90m) or seconds (30s)", s)
 	}
 	return d, nil
+}
+
+// OptimizeRequest asks for a table's small files to be rewritten into
+// large ones, as one commit on a branch.
+type OptimizeRequest struct {
+	Table  TableIdent `json:"table"`
+	Branch string     `json:"branch"`
+	// TargetFileSize is the size of the files written (0: 256 MiB).
+	TargetFileSize int64      `json:"target_file_size,omitempty"`
+	Info           CommitInfo `json:"info"`
+}
+
+// OptimizeResult is what a compaction did. Unchanged is set (and nothing
+// written) when the table already was one file per partition or less.
+type OptimizeResult struct {
+	Table       TableIdent `json:"table"`
+	Branch      string     `json:"branch"`
+	Commit      *Commit    `json:"commit"`
+	Rows        int64      `json:"rows"`
+	FilesBefore int        `json:"files_before"`
+	FilesAfter  int        `json:"files_after"`
+	BytesBefore int64      `json:"bytes_before"`
+	BytesAfter  int64      `json:"bytes_after"`
+	Unchanged   bool       `json:"unchanged"`
+}
+
+// Optimizer is the optional capability of a TableService to compact a
+// table's files (the embedded service has it).
+type Optimizer interface {
+	Optimize(ctx context.Context, req OptimizeRequest) (*OptimizeResult, error)
 }
