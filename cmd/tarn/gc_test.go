@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -60,4 +61,42 @@ func TestCLI_GC(t *testing.T) {
 		t.Fatalf("keep has %d rows", got)
 	}
 	l.fails(exitUsage, []string{"invalid age", "7d"}, "gc", "--older-than", "soon")
+}
+
+// TestCLI_Optimize: 20 small appends become one file with the same rows;
+// gc then collects the small files only when no history needs them.
+func TestCLI_Optimize(t *testing.T) {
+	l := newLakehouse(t)
+	if remote {
+		l.fails(exitUsage, []string{"embedded lakehouse only"}, "table", "optimize", "nosuch")
+		return
+	}
+	l.write("a.csv", csvRows(0, 5))
+	l.ok("table", "create", "trips", "--from", "a.csv")
+	for i := 1; i < 20; i++ {
+		l.write("a.csv", csvRows(i*5, 5))
+		l.ok("table", "import", "trips", "--from", "a.csv")
+	}
+	digest := "select count(*) as n, sum(id) as s, sum(hash(id, name, amount, ts) % 1000003) as h from trips"
+	before := l.queryJSON(digest)
+	var res struct {
+		FilesBefore int   `json:"files_before"`
+		FilesAfter  int   `json:"files_after"`
+		Rows        int64 `json:"rows"`
+		Unchanged   bool  `json:"unchanged"`
+	}
+	l.json(&res, "table", "optimize", "trips")
+	if res.FilesBefore != 20 || res.FilesAfter != 1 || res.Rows != 100 || res.Unchanged {
+		t.Fatalf("optimize %+v", res)
+	}
+	if after := l.queryJSON(digest); fmt.Sprint(after) != fmt.Sprint(before) || before[0]["n"] != 100.0 {
+		t.Fatalf("checksum %v before, %v after", before, after)
+	}
+	l.json(&res, "table", "optimize", "trips")
+	if !res.Unchanged {
+		t.Fatalf("second optimize %+v", res)
+	}
+	l.ok("verify", "--history")
+	l.fails(exitUsage, []string{"--target-file-size"}, "table", "optimize", "trips", "--target-file-size", "big")
+	l.fails(exitNotFound, []string{"nosuch"}, "table", "optimize", "nosuch")
 }
