@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"sync"
 	"strings"
 	"time"
 
@@ -54,6 +55,11 @@ func (c *Catalog) Commit(ctx context.Context, req CommitRequest) (*tarn.Commit, 
 	// on; the other keys' changes derive from base.
 	derived := map[string]*tarn.Entry{}
 	pending := map[string]*Resolution{} // resolutions not committed yet, by key
+	if req.Resolve && c.resolver != nil {
+		mu, _ := c.resolving.LoadOrStore(req.Branch, &sync.Mutex{})
+		mu.(*sync.Mutex).Lock()
+		defer mu.(*sync.Mutex).Unlock()
+	}
 	for attempt := 0; attempt < maxCommitAttempts; attempt++ {
 		if err := ctx.Err(); err != nil {
 			discardAll(pending)
