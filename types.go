@@ -179,9 +179,16 @@ type GCRequest struct {
 	// its modification time (0: DefaultGCAge). Younger files may belong to
 	// a write in progress and stay.
 	OlderThan time.Duration `json:"older_than,omitempty"`
+	// RunsOlderThan is the age past which the branch of a failed run
+	// (run/YYYYMMDD-HHMMSS-xxxxxx, kept for inspection) is deleted, judged
+	// by the run's start in its name (0: DefaultRunBranchAge).
+	RunsOlderThan time.Duration `json:"runs_older_than,omitempty"`
 	// DryRun lists what would go and deletes nothing.
 	DryRun bool `json:"dry_run,omitempty"`
 }
+
+// DefaultRunBranchAge is the default of GCRequest.RunsOlderThan.
+const DefaultRunBranchAge = 7 * 24 * time.Hour
 
 // DefaultGCAge is the default of GCRequest.OlderThan.
 const DefaultGCAge = 7 * 24 * time.Hour
@@ -212,6 +219,9 @@ type GCReport struct {
 	// RemovedBytes is their size.
 	Removed      []GCFile `json:"removed"`
 	RemovedBytes int64    `json:"removed_bytes"`
+	// ExpiredRuns lists the run branches of failed runs deleted (a dry
+	// run: that would be); the files only they reached are in Removed.
+	ExpiredRuns []string `json:"expired_runs"`
 	// Failed lists files that could not be removed (a later run retries).
 	Failed []string `json:"failed,omitempty"`
 }

@@ -136,6 +136,9 @@ func (t *tables) CollectGarbage(ctx context.Context, req tarn.GCRequest) (*tarn.
 	if req.OlderThan > 0 {
 		body.OlderThan = tarn.FormatAge(req.OlderThan)
 	}
+	if req.RunsOlderThan > 0 {
+		body.RunsOlderThan = tarn.FormatAge(req.RunsOlderThan)
+	}
 	return do[*tarn.GCReport](ctx, t.c(), "POST", "/v1/gc", nil, body)
 }
 

@@ -149,22 +149,32 @@ func (s *Server) gc(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return tarn.Errorf(tarn.EINVALID, "this server's table service cannot collect garbage")
 	}
-	var age time.Duration
-	if req.OlderThan != "" {
-		var err error
-		if age, err = tarn.ParseAge(req.OlderThan); err != nil {
-			return err
-		}
-		if age == 0 {
-			age = 1 // "0s": every unreferenced file not protected by a write in progress
-		}
+	age, err := wireAge(req.OlderThan)
+	if err != nil {
+		return err
 	}
-	rep, err := gc.CollectGarbage(r.Context(), tarn.GCRequest{OlderThan: age, DryRun: req.DryRun})
+	runAge, err := wireAge(req.RunsOlderThan)
+	if err != nil {
+		return err
+	}
+	rep, err := gc.CollectGarbage(r.Context(), tarn.GCRequest{OlderThan: age, RunsOlderThan: runAge, DryRun: req.DryRun})
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, rep)
 	return nil
+}
+
+// wireAge reads an age of a request: "" is the default (0), "0s" now (1ns).
+func wireAge(v string) (time.Duration, error) {
+	if v == "" {
+		return 0, nil
+	}
+	d, err := tarn.ParseAge(v)
+	if d == 0 {
+		d = 1
+	}
+	return d, err
 }
 
 func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -52,7 +53,22 @@ func (s *Service) CollectGarbage(ctx context.Context, req tarn.GCRequest) (*tarn
 	if age == 0 {
 		age = tarn.DefaultGCAge
 	}
-	rep := &tarn.GCReport{DryRun: req.DryRun, OlderThan: tarn.FormatAge(age), Removed: []tarn.GCFile{}}
+	runAge := req.RunsOlderThan
+	if runAge < 0 {
+		return nil, tarn.Errorf(tarn.EINVALID, "gc: the age of run branches must not be negative, got %s", runAge)
+	} else if runAge == 0 {
+		runAge = tarn.DefaultRunBranchAge
+	}
+	rep := &tarn.GCReport{DryRun: req.DryRun, OlderThan: tarn.FormatAge(age), Removed: []tarn.GCFile{}, ExpiredRuns: []string{}}
+	expired, err := s.expireRunBranches(ctx, time.Now().Add(-runAge), req.DryRun)
+	if err != nil {
+		return nil, err
+	}
+	rep.ExpiredRuns = append(rep.ExpiredRuns, expired...)
+	skip := map[string]bool{}
+	for _, name := range expired {
+		skip[name] = true
+	}
 	started := time.Now()
 	files, leases, err := listWarehouse(root)
 	if err != nil {
@@ -70,7 +86,7 @@ func (s *Service) CollectGarbage(ctx context.Context, req tarn.GCRequest) (*tarn
 			cutoff = st.Add(-leaseSlack)
 		}
 	}
-	used, commits, err := s.referencedFiles(ctx)
+	used, commits, err := s.referencedFiles(ctx, skip)
 	if err != nil {
 		return nil, err
 	}
@@ -104,6 +120,39 @@ func (s *Service) CollectGarbage(ctx context.Context, req tarn.GCRequest) (*tarn
 		}
 	}
 	return rep, nil
+}
+
+// runBranch matches the branch a run makes (pipeline.Runner), whose name
+// holds the run's start: run/YYYYMMDD-HHMMSS-xxxxxx.
+var runBranch = regexp.MustCompile(`^run/(\d{8}-\d{6})-[0-9a-f]{6}$`)
+
+// expireRunBranches deletes (unless dryRun) the run branches of runs that
+// started before cutoff, and returns their names, sorted. A successful run
+// deletes its branch itself; what is left is of failed or killed runs.
+func (s *Service) expireRunBranches(ctx context.Context, cutoff time.Time, dryRun bool) ([]string, error) {
+	refs, err := s.cat.ListRefs(ctx, tarn.KindBranch)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, r := range refs {
+		m := runBranch.FindStringSubmatch(r.Name)
+		if m == nil {
+			continue
+		}
+		began, err := time.Parse("20060102-150405", m[1])
+		if err != nil || !began.Before(cutoff) {
+			continue
+		}
+		if !dryRun {
+			if err := s.cat.DeleteRef(ctx, tarn.KindBranch, r.Name); err != nil && tarn.ErrorCode(err) != tarn.ENOTFOUND {
+				return out, fmt.Errorf("gc: delete the run branch %s: %w", r.Name, err)
+			}
+		}
+		out = append(out, r.Name)
+	}
+	sort.Strings(out)
+	return out, nil
 }
 
 // listWarehouse lists the files under root (paths relative to it) and,
@@ -172,7 +221,7 @@ func fileKind(rel string) string {
 // referencedFiles returns the warehouse-relative paths of every file a
 // table version of a commit reachable from a ref references, and how many
 // commits it walked. Any error stops the collection.
-func (s *Service) referencedFiles(ctx context.Context) (map[string]bool, int, error) {
+func (s *Service) referencedFiles(ctx context.Context, skip map[string]bool) (map[string]bool, int, error) {
 	root, _ := localPath(s.warehouse)
 	used := map[string]bool{}
 	mark := func(loc string) {
@@ -190,6 +239,9 @@ func (s *Service) referencedFiles(ctx context.Context) (map[string]bool, int, er
 	}
 	seenCommit, seenMeta, seenManifest := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, r := range refs {
+		if r.Kind == tarn.KindBranch && skip[r.Name] {
+			continue // expired (a dry run has not deleted it)
+		}
 		commits, err := s.cat.Log(ctx, r.Name, 0)
 		if err != nil {
 			return nil, 0, fmt.Errorf("gc: read the history of %s %s: %w", r.Kind, r.Name, err)

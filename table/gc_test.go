@@ -217,3 +217,45 @@ func TestGC_BadAge(t *testing.T) {
 		}
 	}
 }
+
+// TestGC_ExpiresFailedRunBranches: a failed run's branch older than the
+// age is deleted with the files only it reached; a recent one, and a
+// user's branch that merely starts with run/, stay; a dry run deletes
+// nothing but counts the files.
+func TestGC_ExpiresFailedRunBranches(t *testing.T) {
+	dir := t.TempDir()
+	wh := filepath.Join(dir, "warehouse")
+	svc := newServiceAt(t, dir)
+	ctx := context.Background()
+	create(t, svc, "main", idRows(0, 10))
+	recent := "run/" + time.Now().UTC().Format("20060102-150405") + "-0a1b2c"
+	for _, name := range []string{"run/20200102-030405-abcdef", recent, "run/mine"} {
+		branch(t, svc, name)
+		appendRows(t, svc, name, idRows(10, 20))
+	}
+	age(t, wh, 48*time.Hour)
+	req := tarn.GCRequest{OlderThan: 24 * time.Hour, RunsOlderThan: 7 * 24 * time.Hour}
+	dry := req
+	dry.DryRun = true
+	plan := collect(t, svc, dry)
+	if strings.Join(plan.ExpiredRuns, ",") != "run/20200102-030405-abcdef" || len(plan.Removed) < 3 {
+		t.Fatalf("dry run %+v", plan)
+	}
+	if _, err := svc.Catalog().BranchHead(ctx, "run/20200102-030405-abcdef"); err != nil {
+		t.Fatalf("a dry run deleted the branch: %v", err)
+	}
+	rep := collect(t, svc, req)
+	if strings.Join(rep.ExpiredRuns, ",") != strings.Join(plan.ExpiredRuns, ",") || len(rep.Removed) != len(plan.Removed) {
+		t.Fatalf("gc %+v after the plan %+v", rep, plan)
+	}
+	if _, err := svc.Catalog().BranchHead(ctx, "run/20200102-030405-abcdef"); tarn.ErrorCode(err) != tarn.ENOTFOUND {
+		t.Fatalf("the expired run branch: %v", err)
+	}
+	for _, kept := range []string{recent, "run/mine"} {
+		wantIDs(t, svc, kept, 20)
+	}
+	wantVerified(t, svc)
+	if left := unreferenced(t, svc, wh); len(left) > 0 {
+		t.Fatalf("left %v", left)
+	}
+}

@@ -34,7 +34,7 @@ type refView struct {
 	Time    string       `json:"time"`
 }
 
-func (a *app) listRefs(ctx context.Context, kind tarn.RefKind) error {
+func (a *app) listRefs(ctx context.Context, kind tarn.RefKind, all bool) error {
 	if err := a.open(ctx); err != nil {
 		return err
 	}
@@ -45,7 +45,12 @@ func (a *app) listRefs(ctx context.Context, kind tarn.RefKind) error {
 	active := a.activeBranch()
 	views := []refView{}
 	commits := map[string]*tarn.Commit{}
+	hidden := 0
 	for _, r := range refs {
+		if kind == tarn.KindBranch && !all && strings.HasPrefix(r.Name, "run/") && r.Name != active {
+			hidden++ // a failed run's, kept for inspection
+			continue
+		}
 		c, err := a.svc.Refs.GetCommit(ctx, r.Commit)
 		if err != nil {
 			return err
@@ -64,6 +69,9 @@ func (a *app) listRefs(ctx context.Context, kind tarn.RefKind) error {
 			t.row(mark, v.Name, tarn.ShortHash(v.Commit), ago(commits[v.Commit].Time), firstLine(v.Message))
 		}
 		t.flush()
+		if hidden > 0 {
+			fmt.Fprintf(w, "(%d run branches of failed runs not shown: --all lists them; `tarn gc` deletes those older than 7 days)\n", hidden)
+		}
 	})
 }
 
@@ -76,13 +84,18 @@ func firstLine(s string) string {
 }
 
 func (a *app) branchLs() *cobra.Command {
-	return &cobra.Command{
+	var all bool
+	cmd := &cobra.Command{
 		Use: "ls", Aliases: []string{"list"},
-		Short:   "List branches (* marks the active one)",
-		Example: "  tarn branch ls\n  tarn branch ls -o json",
+		Short: "List branches (* marks the active one)",
+		Long: `List branches. The branches that failed runs keep for inspection (run/...)
+are not listed unless --all.`,
+		Example: "  tarn branch ls\n  tarn branch ls --all -o json",
 		Args:    exactArgs(),
-		RunE:    func(cmd *cobra.Command, args []string) error { return a.listRefs(cmd.Context(), tarn.KindBranch) },
+		RunE:    func(cmd *cobra.Command, args []string) error { return a.listRefs(cmd.Context(), tarn.KindBranch, all) },
 	}
+	cmd.Flags().BoolVar(&all, "all", false, "also list the run branches of failed runs (run/...)")
+	return cmd
 }
 
 func (a *app) createRef(ctx context.Context, kind tarn.RefKind, name, from string, ifNotExists bool) error {
@@ -463,7 +476,7 @@ func (a *app) tagCommand() *cobra.Command {
 	}
 	cmd.AddCommand(&cobra.Command{
 		Use: "ls", Aliases: []string{"list"}, Short: "List tags", Example: "  tarn tag ls -o json", Args: exactArgs(),
-		RunE: func(cmd *cobra.Command, args []string) error { return a.listRefs(cmd.Context(), tarn.KindTag) },
+		RunE: func(cmd *cobra.Command, args []string) error { return a.listRefs(cmd.Context(), tarn.KindTag, true) },
 	}, create, get, rename, &cobra.Command{
 		Use: "rm NAME", Aliases: []string{"delete"}, Short: "Delete a tag", Example: "  tarn tag rm v1", Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -3,13 +3,14 @@ package main
 import (
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/tarnhq/tarn"
 )
 
 func (a *app) gcCommand() *cobra.Command {
-	var olderThan string
+	var olderThan, runsOlderThan string
 	var dryRun, list bool
 	cmd := &cobra.Command{
 		Use:   "gc",
@@ -28,6 +29,11 @@ live lease is removed, whatever --older-than says. Leases of crashed writers
 expire after 90 seconds and are removed. When a table version cannot be read
 nothing is removed. Interrupted, a later run finishes the job.
 
+The branches failed runs leave for inspection (run/YYYYMMDD-HHMMSS-xxxxxx;
+a successful run deletes its own) are deleted first once the run started
+longer ago than --runs-older-than (default 7d); the files only they reached
+then go too. ` + "`tarn branch ls`" + ` hides them unless --all.
+
 --dry-run lists what would be removed and how much it frees, removing
 nothing. Local warehouses only.`,
 		Example: `  tarn gc --dry-run
@@ -36,15 +42,13 @@ nothing. Local warehouses only.`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			age := tarn.DefaultGCAge
-			if olderThan != "" {
-				var err error
-				if age, err = tarn.ParseAge(olderThan); err != nil {
-					return err
-				}
-				if age == 0 {
-					age = 1 // 0 means the default to the service; "0s" means now
-				}
+			age, err := flagAge("--older-than", olderThan, tarn.DefaultGCAge)
+			if err != nil {
+				return err
+			}
+			runAge, err := flagAge("--runs-older-than", runsOlderThan, tarn.DefaultRunBranchAge)
+			if err != nil {
+				return err
 			}
 			if err := a.open(ctx); err != nil {
 				return err
@@ -53,7 +57,7 @@ nothing. Local warehouses only.`,
 			if !ok {
 				return tarn.Errorf(tarn.EINVALID, "this lakehouse's table service cannot collect garbage")
 			}
-			rep, err := gc.CollectGarbage(ctx, tarn.GCRequest{OlderThan: age, DryRun: dryRun})
+			rep, err := gc.CollectGarbage(ctx, tarn.GCRequest{OlderThan: age, RunsOlderThan: runAge, DryRun: dryRun})
 			if err != nil {
 				return err
 			}
@@ -83,6 +87,9 @@ nothing. Local warehouses only.`,
 						fmt.Fprintf(w, "  %s  %s  %s\n", f.Kind, tarn.FormatBytes(f.Bytes), f.Path)
 					}
 				}
+				for _, r := range rep.ExpiredRuns {
+					fmt.Fprintf(w, "  %s branch %s (a failed run's, older than %s)\n", map[bool]string{true: "would delete", false: "deleted"}[rep.DryRun], r, tarn.FormatAge(runAge))
+				}
 				for _, f := range rep.Failed {
 					fmt.Fprintf(w, "could not remove %s\n", f)
 				}
@@ -96,7 +103,24 @@ nothing. Local warehouses only.`,
 		},
 	}
 	cmd.Flags().StringVar(&olderThan, "older-than", "", "remove unreferenced files older than this (7d, 36h, 90m; default 7d)")
+	cmd.Flags().StringVar(&runsOlderThan, "runs-older-than", "", "delete the branches of failed runs (run/...) started longer ago (default 7d)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "list what would be removed; remove nothing")
 	cmd.Flags().BoolVar(&list, "list", false, "print every file removed (text output)")
 	return cmd
+}
+
+// flagAge reads an age flag: def when not given, "0s" as now (1ns: 0 is
+// the services' default).
+func flagAge(flag, v string, def time.Duration) (time.Duration, error) {
+	if v == "" {
+		return def, nil
+	}
+	d, err := tarn.ParseAge(v)
+	if err != nil {
+		return 0, tarn.Errorf(tarn.EINVALID, "%s: %s", flag, tarn.ErrorMessage(err))
+	}
+	if d == 0 {
+		d = 1
+	}
+	return d, nil
 }

@@ -60,7 +60,35 @@ func TestCLI_GC(t *testing.T) {
 	if got := l.rows("main", "tarn.keep"); got != 10 {
 		t.Fatalf("keep has %d rows", got)
 	}
-	l.fails(exitUsage, []string{"invalid age", "7d"}, "gc", "--older-than", "soon")
+	l.fails(exitUsage, []string{"--older-than", "invalid age", "7d"}, "gc", "--older-than", "soon")
+	l.fails(exitUsage, []string{"--runs-older-than", "invalid age"}, "gc", "--runs-older-than", "-1d")
+
+	// A failed run's branch: hidden by branch ls, expired by gc.
+	const run = "run/20200102-030405-abcdef"
+	l.ok("branch", "create", run)
+	var refs []struct{ Name string }
+	l.json(&refs, "branch", "ls")
+	for _, r := range refs {
+		if r.Name == run {
+			t.Fatalf("branch ls lists %s without --all", run)
+		}
+	}
+	l.json(&refs, "branch", "ls", "--all")
+	if len(refs) != 2 {
+		t.Fatalf("branch ls --all: %+v", refs)
+	}
+	var exp struct {
+		ExpiredRuns []string `json:"expired_runs"`
+	}
+	l.json(&exp, "gc", "--dry-run")
+	if fmt.Sprint(exp.ExpiredRuns) != "["+run+"]" {
+		t.Fatalf("dry run expires %v", exp.ExpiredRuns)
+	}
+	l.ok("gc")
+	l.json(&refs, "branch", "ls", "--all")
+	if len(refs) != 1 {
+		t.Fatalf("after gc: %+v", refs)
+	}
 }
 
 // TestCLI_Optimize: 20 small appends become one file with the same rows;
