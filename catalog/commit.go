@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
-	"sync"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tarnhq/tarn"

@@ -5,11 +5,12 @@
 //     rounds, medians): every concurrent import must be acknowledged and
 //     every row be there once; the figure is sequential time / concurrent
 //     time (above 1: concurrency pays).
+//
 //   - a full-scan query of a table made of M small appends, before and
 //     after `tarn table optimize` (alternating repeats, medians): the
 //     figure is before / after.
 //
-//	go run ./bench/writes [-writers 20] [-rounds 3] [-appends 1000] [-repeats 7] [-json]
+//     go run ./bench/writes [-writers 20] [-rounds 3] [-appends 1000] [-repeats 7] [-json]
 package main
 
 import (
