@@ -347,6 +347,8 @@ type Services struct {
 	Runs   RunService
 	Jobs   JobService
 	Users  UserService
+	// Secrets gives out the key secret parameters are sealed with.
+	Secrets SecretService
 	// Mode is "embedded" or "remote"; Location the home or the endpoint.
 	Mode, Location string
 	// Closer releases the services.

@@ -1,6 +1,7 @@
 package tarn
 
 import (
+	"maps"
 	"strings"
 	"time"
 )
@@ -66,23 +67,25 @@ const (
 // Entry is the state of one namespace or table in a commit. For tables,
 // Metadata is the location of the Iceberg metadata file; the counters are a
 // summary of its current snapshot so that listings and diffs need not read
-// the metadata.
+// the metadata. Namespaces may carry properties (set through the Iceberg
+// REST catalog).
 type Entry struct {
-	Kind     EntryKind `json:"kind"`
-	Metadata string    `json:"metadata,omitempty"`
-	Snapshot int64     `json:"snapshot,omitempty"`
-	Rows     int64     `json:"rows,omitempty"`
-	Files    int64     `json:"files,omitempty"`
-	Bytes    int64     `json:"bytes,omitempty"`
+	Kind       EntryKind         `json:"kind"`
+	Metadata   string            `json:"metadata,omitempty"`
+	Snapshot   int64             `json:"snapshot,omitempty"`
+	Rows       int64             `json:"rows,omitempty"`
+	Files      int64             `json:"files,omitempty"`
+	Bytes      int64             `json:"bytes,omitempty"`
+	Properties map[string]string `json:"properties,omitempty"`
 }
 
 // SameState reports whether two entries describe the same state (both
-// absent, or the same kind and metadata location).
+// absent, or the same kind, metadata location and properties).
 func SameState(a, b *Entry) bool {
 	if a == nil || b == nil {
 		return a == nil && b == nil
 	}
-	return a.Kind == b.Kind && a.Metadata == b.Metadata
+	return a.Kind == b.Kind && a.Metadata == b.Metadata && maps.Equal(a.Properties, b.Properties)
 }
 
 // TableIdent names a table: a namespace and a name.

@@ -40,7 +40,7 @@ func New(cfg Config) (*tarn.Services, error) {
 		c.http = &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 8, DisableCompression: true}}
 	}
 	return &tarn.Services{
-		Refs: (*refs)(c), Tables: (*tables)(c), Query: (*queries)(c), Runs: (*runs)(c), Jobs: (*jobs)(c), Users: (*users)(c),
+		Refs: (*refs)(c), Tables: (*tables)(c), Query: (*queries)(c), Runs: (*runs)(c), Jobs: (*jobs)(c), Users: (*users)(c), Secrets: (*secrets)(c),
 		Mode: "remote", Location: u.String(),
 		Closer: func() error { c.http.CloseIdleConnections(); return nil },
 	}, nil

@@ -182,3 +182,17 @@ func (u *users) AddUser(ctx context.Context, req tarn.NewUser) (*tarn.User, stri
 func (u *users) ListUsers(ctx context.Context) ([]tarn.User, error) {
 	return do[[]tarn.User](ctx, (*Client)(u), "GET", "/v1/users", nil, nil)
 }
+
+type secrets Client
+
+var _ tarn.SecretService = (*secrets)(nil)
+
+// PublicKey returns the server's public key; values sealed with it open
+// only on the server.
+func (s *secrets) PublicKey(ctx context.Context) (*tarn.PublicKey, error) {
+	k, err := do[tarn.PublicKey](ctx, (*Client)(s), "GET", "/v1/public-key", nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &k, nil
+}

@@ -23,6 +23,7 @@ type server struct {
 	home   string
 	cmd    *exec.Cmd
 	url    string
+	log    *lockedBuffer // what the server printed (its request log too)
 	exited chan struct{} // closed when the process has been reaped
 }
 
@@ -43,7 +44,7 @@ func startServeWith(t *testing.T, home string, args ...string) *server {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{t: t, home: home, cmd: cmd, exited: make(chan struct{})}
+	s := &server{t: t, home: home, cmd: cmd, log: log, exited: make(chan struct{})}
 	go func() { cmd.Wait(); close(s.exited) }()
 	t.Cleanup(func() { s.stop(syscall.SIGTERM) })
 	r, err := readyfile.Wait(ready, 60*time.Second, s.done)

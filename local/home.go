@@ -23,10 +23,11 @@ func (h Home) JobsDir() string   { return filepath.Join(string(h), "jobs") }    
 func (h Home) Uploads() string   { return filepath.Join(string(h), "uploads") }    // a server's uploads while used
 func (h Home) Exports() string   { return filepath.Join(string(h), "exports") }    // a server's query exports while sent
 func (h Home) QueryTemp() string { return filepath.Join(string(h), "tmp", "duckdb") }
-func (h Home) Envs() string      { return filepath.Join(string(h), "envs") }    // Python environments by key
-func (h Home) SDK() string       { return filepath.Join(string(h), "sdk") }     // the extracted Python SDK
-func (h Home) Cache() string     { return filepath.Join(string(h), "cache") }   // step and scan cache
-func (h Home) Sandbox() string   { return filepath.Join(string(h), "sandbox") } // generated sandbox files, egress sockets
+func (h Home) Envs() string      { return filepath.Join(string(h), "envs") }       // Python environments by key
+func (h Home) SDK() string       { return filepath.Join(string(h), "sdk") }        // the extracted Python SDK
+func (h Home) Cache() string     { return filepath.Join(string(h), "cache") }      // step and scan cache
+func (h Home) Sandbox() string   { return filepath.Join(string(h), "sandbox") }    // generated sandbox files, egress sockets
+func (h Home) SecretKey() string { return filepath.Join(string(h), "secret.key") } // the key pair of secret parameters (0600)
 func (h Home) ConfigFile() string {
 	return filepath.Join(string(h), "config.yml")
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/tarnhq/tarn/catalog/sqlstore"
 	"github.com/tarnhq/tarn/query"
 	rt "github.com/tarnhq/tarn/runtime"
+	"github.com/tarnhq/tarn/secret"
 	"github.com/tarnhq/tarn/table"
 )
 
@@ -135,10 +136,34 @@ func (l *Lakehouse) Services() *tarn.Services {
 		Runs:     &runService{l: l},
 		Jobs:     l.jobs,
 		Users:    l.users,
+		Secrets:  secretService{l: l},
 		Mode:     "embedded",
 		Location: l.Home,
 		Closer:   l.Close,
 	}
+}
+
+// Tables returns the lakehouse's table service (the Iceberg REST catalog
+// of a server is built on it).
+func (l *Lakehouse) Tables() *table.Service { return l.tables }
+
+// SecretKeys returns the home's key pair, which opens the values of
+// secret parameters, creating it on first need.
+func (l *Lakehouse) SecretKeys() (*secret.Keys, error) {
+	return secret.LoadOrCreate(l.home.SecretKey())
+}
+
+// secretService implements tarn.SecretService over the home's key pair.
+type secretService struct{ l *Lakehouse }
+
+var _ tarn.SecretService = secretService{}
+
+func (s secretService) PublicKey(ctx context.Context) (*tarn.PublicKey, error) {
+	k, err := s.l.SecretKeys()
+	if err != nil {
+		return nil, err
+	}
+	return k.PublicKey(), nil
 }
 
 // Jobs returns the lakehouse's job manager.

@@ -34,7 +34,14 @@ func (s *runService) Run(ctx context.Context, req tarn.RunRequest, events func(t
 	envs := &rt.EnvManager{Dir: home.Envs(), UV: uv, SDKVersion: python.Version(), SDKDir: sdkDir, Sandbox: sandbox,
 		BuildLimits: s.l.cfg.BuildLimits}
 	runner := &pipeline.Runner{Tables: s.l.tables, Envs: envs, Sandbox: sandbox, Limits: s.l.cfg.StepLimits, MaxMemory: s.l.cfg.MaxStepMemory, SDKDir: sdkDir,
-		Pool: rt.NewPool(rt.PoolOptions{})} // warm workers of this run (their sandboxes bind its directories)
+		Pool: rt.NewPool(rt.PoolOptions{}), // warm workers of this run (their sandboxes bind its directories)
+		Secrets: func() (pipeline.SecretKeys, error) {
+			keys, err := s.l.SecretKeys()
+			if err != nil {
+				return nil, err
+			}
+			return keys, nil
+		}}
 	defer runner.Pool.Close()
 	if s.l.cfg.RunCache != nil {
 		if runner.Cache, runner.CacheMaxBytes, err = s.l.cfg.RunCache(); err != nil {

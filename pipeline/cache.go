@@ -34,7 +34,7 @@ func contentKey(parts ...string) string {
 
 // computeKeys gives every step its cache key, dependencies first: a hash
 // of the step's code (see Model.CodeHash), its environment, the values of
-// the parameters it uses, and its inputs — a lake table by (table, the
+// the parameters it uses (of a secret, its keyed hash), and its inputs — a lake table by (table, the
 // metadata of its state at the ref read, columns, filter), an upstream
 // step by that step's key (and columns, filter). Equal keys give equal
 // results for deterministic code.
@@ -55,6 +55,8 @@ func (ex *execution) computeKeys(ctx context.Context) error {
 			if val, ok := ex.params[pr.Name]; ok {
 				b, _ := json.Marshal(val)
 				v = string(b)
+			} else if val, ok := ex.secrets.values[pr.Name]; ok {
+				v = "secret:" + ex.secrets.keys.MAC(val) // a keyed hash: the key tells nothing of the value
 			}
 			parts = append(parts, "param", pr.Param, v)
 		}
@@ -117,7 +119,7 @@ func (ex *execution) serveCached(ctx context.Context, st *Step, rep *tarn.StepRe
 	key := ex.keys[stepKey(st)]
 	e, err := ex.r.Cache.Get(key)
 	if err != nil {
-		ex.r.emit(tarn.RunEvent{Kind: tarn.EventInfo, Step: st.Model.Name, Message: fmt.Sprintf("warning: %v; running %s again", err, st.Model.Name)})
+		ex.emit(tarn.RunEvent{Kind: tarn.EventInfo, Step: st.Model.Name, Message: fmt.Sprintf("warning: %v; running %s again", err, st.Model.Name)})
 		return false
 	}
 	if e == nil {
@@ -131,8 +133,8 @@ func (ex *execution) serveCached(ctx context.Context, st *Step, rep *tarn.StepRe
 	}
 	ex.mu.Unlock()
 	if ex.opts.Preview > 0 && m.Kind != "expectation" {
-		if text, err := previewArrow(e.Path(), ex.opts.Preview); err == nil {
-			ex.r.emit(tarn.RunEvent{Kind: tarn.EventPreview, Step: m.Name, Message: text})
+		if text, err := previewArrow(e.Path(), ex.opts.Preview, ex.secrets.mask); err == nil {
+			ex.emit(tarn.RunEvent{Kind: tarn.EventPreview, Step: m.Name, Message: text})
 		}
 	}
 	ex.setState(rep, tarn.StepCached, "")
@@ -186,7 +188,7 @@ func (ex *execution) store(st *Step, rep *tarn.StepReport, output string, materi
 			output = f.Name()
 		}
 		if _, err := ex.r.Cache.Put(meta, output); err != nil {
-			ex.r.emit(tarn.RunEvent{Kind: tarn.EventInfo, Step: st.Model.Name, Message: fmt.Sprintf("warning: could not cache the result of %s: %v", st.Model.Name, err)})
+			ex.emit(tarn.RunEvent{Kind: tarn.EventInfo, Step: st.Model.Name, Message: fmt.Sprintf("warning: could not cache the result of %s: %v", st.Model.Name, err)})
 			return
 		}
 		if materialized != nil {
@@ -223,10 +225,10 @@ func (ex *execution) cachedExport(ctx context.Context, li LakeInput, ref string)
 	key := contentKey("tarn-scan-v2", li.Table.Key(), meta, strings.Join(li.Columns, ","), li.Filter)
 	e, err := ex.r.Cache.Get(key)
 	if errors.Is(err, cache.ErrCorrupt) {
-		ex.r.emit(tarn.RunEvent{Kind: tarn.EventInfo, Message: fmt.Sprintf("warning: %v; reading %s again", err, li.Table)})
+		ex.emit(tarn.RunEvent{Kind: tarn.EventInfo, Message: fmt.Sprintf("warning: %v; reading %s again", err, li.Table)})
 	}
 	if e != nil {
-		ex.r.emit(tarn.RunEvent{Kind: tarn.EventInfo, Message: fmt.Sprintf("scan of %s served from the cache (%s)", li.Table, table.FormatBytes(e.Bytes))})
+		ex.emit(tarn.RunEvent{Kind: tarn.EventInfo, Message: fmt.Sprintf("scan of %s served from the cache (%s)", li.Table, table.FormatBytes(e.Bytes))})
 		return e.Path(), true, nil
 	}
 	tmp, err := ex.r.Cache.TempFile("scan.arrow")

@@ -21,9 +21,12 @@ type execution struct {
 	p      *Project
 	plan   *Plan
 	opts   RunOptions
-	params map[string]any
-	envs   map[string]*rt.Env
-	shm    string
+	params map[string]any // resolved values; secrets are not among them
+	// secrets are the opened secret parameters the steps use: only a step
+	// that uses one gets its value, and every message shows it as ***.
+	secrets *runSecrets
+	envs    map[string]*rt.Env
+	shm     string
 	// outDir holds step outputs when the run has a cache: on its file
 	// system, so storing them is a hard link, and in the page cache, which
 	// is zero-copy to map like /dev/shm, several times faster to write on
@@ -63,6 +66,29 @@ type exportOnce struct {
 
 func (ex *execution) reports() []*tarn.StepReport { return ex.steps }
 
+// emit sends a run event with the run's secrets masked.
+func (ex *execution) emit(e tarn.RunEvent) {
+	e.Message = ex.secrets.mask.Mask(e.Message)
+	ex.r.emit(e)
+}
+
+// hideSecrets masks the run's secrets in its result and error.
+func (ex *execution) hideSecrets(res *tarn.RunResult, err error) error {
+	m := ex.secrets.mask
+	if m == nil {
+		return err
+	}
+	for _, st := range res.Steps {
+		st.Error = m.Mask(st.Error)
+	}
+	if err != nil {
+		if msg := m.Mask(err.Error()); msg != err.Error() {
+			return &tarn.Error{Code: tarn.ErrorCode(err), Message: msg}
+		}
+	}
+	return err
+}
+
 // execute runs models (in parallel, dependencies first) then expectations.
 // A failed model (or materialization) cancels every step still running
 // or waiting (cancelled); a step whose input failed never starts
@@ -81,7 +107,7 @@ func (ex *execution) execute(ctx context.Context) error {
 		}
 		ex.steps = append(ex.steps, rep)
 		ex.byName[stepKey(st)] = rep
-		ex.r.emit(tarn.RunEvent{Kind: tarn.EventStep, Step: st.Model.Name, State: tarn.StepQueued})
+		ex.emit(tarn.RunEvent{Kind: tarn.EventStep, Step: st.Model.Name, State: tarn.StepQueued})
 	}
 	done := map[string]chan struct{}{}
 	for _, st := range all {
@@ -199,7 +225,7 @@ func (ex *execution) setState(rep *tarn.StepReport, state, msg string) {
 		rep.Error = msg
 	}
 	ex.mu.Unlock()
-	ex.r.emit(tarn.RunEvent{Kind: tarn.EventStep, Step: rep.Name, StepKind: rep.Kind, State: state, Rows: rep.Rows, Duration: rep.Duration, Saved: rep.Saved, Message: msg})
+	ex.emit(tarn.RunEvent{Kind: tarn.EventStep, Step: rep.Name, StepKind: rep.Kind, State: state, Rows: rep.Rows, Duration: rep.Duration, Saved: rep.Saved, Message: msg})
 }
 
 // runStep prepares the inputs of a step, runs its worker and materializes
@@ -229,13 +255,15 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *tarn.StepReport
 		}
 		inputs[up.Param] = in
 	}
-	params := map[string]any{}
+	params, secrets := map[string]any{}, map[string]string{}
 	for _, pr := range m.Parameters {
 		if pr.Param == "" {
 			continue // a filter's: bound into the filter's text (Plan.BindParams)
 		}
 		if v, ok := ex.params[pr.Name]; ok {
 			params[pr.Param] = v
+		} else if v, ok := ex.secrets.values[pr.Name]; ok {
+			secrets[pr.Param] = v // to this step's worker only, never in a file
 		} // else the code's own tarn.Parameter(default=...) applies
 	}
 	kind := "model"
@@ -247,7 +275,7 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *tarn.StepReport
 	}
 	prefix := stepKey(st)
 	spec := &rt.StepSpec{Kind: kind, ProjectDir: ex.p.Dir, File: m.File, Function: m.Function, Name: strings.ReplaceAll(prefix, ":", "-"),
-		Inputs: inputs, Parameters: params, SQL: m.SQL, MemoryLimit: ex.memoryLimit(m)}
+		Inputs: inputs, Parameters: params, Secrets: secrets, SQL: m.SQL, MemoryLimit: ex.memoryLimit(m)}
 	if kind != "expectation" {
 		spec.Output = m.Name + ".arrow" // in the worker's own directory (RunWorker)
 	}
@@ -259,7 +287,7 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *tarn.StepReport
 	ex.setState(rep, tarn.StepRunning, "")
 	wo := ex.workerOptions(m)
 	wo.Timeout = ex.p.Timeout(m)
-	wo.Output = func(line string) { ex.r.emit(tarn.RunEvent{Kind: tarn.EventLog, Step: m.Name, Message: line}) }
+	wo.Output = func(line string) { ex.emit(tarn.RunEvent{Kind: tarn.EventLog, Step: m.Name, Message: line}) }
 	res, err := rt.RunWorker(ctx, spec, wo)
 	rep.Duration = time.Since(start)
 	if err != nil {
@@ -292,8 +320,8 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *tarn.StepReport
 	ex.outputs[m.Name] = output
 	ex.mu.Unlock()
 	if ex.opts.Preview > 0 {
-		if text, err := previewArrow(output, ex.opts.Preview); err == nil {
-			ex.r.emit(tarn.RunEvent{Kind: tarn.EventPreview, Step: m.Name, Message: text})
+		if text, err := previewArrow(output, ex.opts.Preview, ex.secrets.mask); err == nil {
+			ex.emit(tarn.RunEvent{Kind: tarn.EventPreview, Step: m.Name, Message: text})
 		}
 	}
 	rep.Duration = time.Since(start)
@@ -348,7 +376,7 @@ func (ex *execution) prewarm() {
 			continue
 		}
 		if err := ex.r.Pool.Prewarm(ex.workerOptions(st.Model)); err != nil {
-			ex.r.emit(tarn.RunEvent{Kind: tarn.EventInfo, Message: "warning: " + err.Error()})
+			ex.emit(tarn.RunEvent{Kind: tarn.EventInfo, Message: "warning: " + err.Error()})
 		}
 	}
 }

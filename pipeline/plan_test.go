@@ -192,7 +192,13 @@ func TestProject_Errors(t *testing.T) {
 			"tarn_project.yml": "name: x\nparameters:\n  day: {type: str, default: '2024-01-01'}\n"}, false,
 			[]string{"q.sql", "overwrite_filter of q"}},
 		{"BadYAML", map[string]string{"tarn_project.yml": "name: x\ndefaults:\n  pythn: 3.11\n"}, false, []string{"tarn_project.yml:3", "pythn"}},
-		{"BadParamType", map[string]string{"tarn_project.yml": "name: x\nparameters:\n  n: {type: complex}\n"}, false, []string{"unknown type"}},
+		{"BadParamType", map[string]string{"tarn_project.yml": "name: x\nparameters:\n  n: {type: complex}\n"}, false, []string{"unknown type", "secret"}},
+		{"SecretDefault", map[string]string{"tarn_project.yml": "name: x\nparameters:\n  tok: {type: secret, default: hunter2}\n"}, false,
+			[]string{`parameter "tok" is a secret, which has no default`, "tarn parameter set tok --type secret"}},
+		{"SecretInClear", map[string]string{"tarn_project.yml": "name: x\nparameters:\n  tok: {type: secret, value: hunter2}\n"}, false,
+			[]string{`parameter "tok": its value is not sealed`, "never write a secret in clear"}},
+		{"ValueOfNonSecret", map[string]string{"tarn_project.yml": "name: x\nparameters:\n  n: {type: int, value: 3}\n"}, false,
+			[]string{"value: is for secrets", "default:"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

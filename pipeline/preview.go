@@ -7,11 +7,15 @@ import (
 	"text/tabwriter"
 
 	"github.com/apache/arrow-go/v18/arrow/ipc"
+
+	rt "github.com/tarnhq/tarn/runtime"
 )
 
 // previewArrow renders the first rows rows of an Arrow file (the last
-// -rows when rows is negative) as a table.
-func previewArrow(path string, rows int) (string, error) {
+// -rows when rows is negative) as a table. Every cell and column name is
+// masked (the run's secrets) before it is cut to 40 characters, so a cut
+// never leaves a secret's first characters showing.
+func previewArrow(path string, rows int, mask *rt.Masker) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
@@ -27,7 +31,7 @@ func previewArrow(path string, rows int) (string, error) {
 	schema := r.Schema()
 	var head []string
 	for _, f := range schema.Fields() {
-		head = append(head, fmt.Sprintf("%s (%s)", f.Name, f.Type))
+		head = append(head, fmt.Sprintf("%s (%s)", mask.Mask(f.Name), f.Type))
 	}
 	fmt.Fprintln(tw, strings.Join(head, "\t"))
 	// rows < 0 shows the last -rows rows: count them first.
@@ -63,7 +67,7 @@ func previewArrow(path string, rows int) (string, error) {
 				if col.IsNull(row) {
 					cells[c] = "NULL"
 				} else {
-					cells[c] = col.ValueStr(row)
+					cells[c] = mask.Mask(col.ValueStr(row))
 				}
 				if len(cells[c]) > 40 {
 					cells[c] = cells[c][:37] + "..."

@@ -47,11 +47,56 @@ type Defaults struct {
 
 // ParamDecl declares a run parameter.
 type ParamDecl struct {
-	Type        string `yaml:"type"` // string (or str), int, float, bool
+	Type        string `yaml:"type"` // string (or str), int, float, bool, secret
 	Default     any    `yaml:"default"`
 	Description string `yaml:"description"`
 	// Required: a run without a value for it fails before anything runs.
 	Required bool `yaml:"required"`
+	// Value is a secret's value, sealed for one lakehouse
+	// (tarn.SecretPrefix...; `tarn parameter set NAME --type secret`).
+	Value string `yaml:"value"`
+}
+
+// TypeSecret is the type of a parameter whose value is sealed for the
+// lakehouse and opened only for the steps that use it.
+const TypeSecret = "secret"
+
+// paramTypeList names the parameter types for messages.
+const paramTypeList = "string, int, float, bool or secret"
+
+// paramType is the canonical name of a parameter type ("" and str are
+// string), false for an unknown one.
+func paramType(t string) (string, bool) {
+	switch t {
+	case "", "str", "string":
+		return "string", true
+	case "int", "float", "bool", TypeSecret:
+		return t, true
+	}
+	return "", false
+}
+
+// Secret says whether the parameter is a secret.
+func (d ParamDecl) Secret() bool { return d.Type == TypeSecret }
+
+// check is what is wrong with a declaration of a known type ("": nothing).
+func (d ParamDecl) check(name string) string {
+	setIt := fmt.Sprintf("`tarn parameter set %s --type secret`", name)
+	switch {
+	case d.Secret() && d.Default != nil:
+		return fmt.Sprintf("parameter %q is a secret, which has no default: drop default: and set its value with %s (it is stored sealed, as value:)", name, setIt)
+	case d.Secret() && d.Value != "" && !strings.HasPrefix(d.Value, tarn.SecretPrefix):
+		return fmt.Sprintf("parameter %q: its value is not sealed (it must start with %s): never write a secret in clear in %s; set it with %s", name, tarn.SecretPrefix, ProjectFile, setIt)
+	case !d.Secret() && d.Value != "":
+		return fmt.Sprintf("parameter %q: value: is for secrets (type: secret); a %s parameter takes a default:", name, d.Type)
+	case d.Required && d.Default != nil:
+		return fmt.Sprintf("parameter %q is required and has a default: drop one of the two", name)
+	case d.Default != nil:
+		if _, err := convertParam(d.Type, fmt.Sprint(d.Default)); err != nil {
+			return fmt.Sprintf("parameter %q: default %v: %v", name, d.Default, err)
+		}
+	}
+	return ""
 }
 
 // IndexDecl says where Python packages come from.
@@ -123,8 +168,9 @@ func (es ProjectErrors) err() error {
 
 var lineRe = regexp.MustCompile(`line (\d+)`)
 
-// readProjectFile reads and validates tarn_project.yml (or .yaml).
-func readProjectFile(dir string) (*Project, error) {
+// ProjectFilePath finds the project file of dir: tarn_project.yml or
+// tarn_project.yaml, not both.
+func ProjectFilePath(dir string) (string, error) {
 	var found []string
 	for _, name := range projectFileNames {
 		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
@@ -135,13 +181,21 @@ func readProjectFile(dir string) (*Project, error) {
 	case 0:
 		if others, _ := filepath.Glob(filepath.Join(dir, "*_project.y*ml")); len(others) > 0 {
 			other := filepath.Base(others[0])
-			return nil, tarn.Errorf(tarn.EINVALID, "%s has %s but no %s: rename it to %s (tarn reads the same keys: project, parameters, include_paths)", dir, other, ProjectFile, ProjectFile)
+			return "", tarn.Errorf(tarn.EINVALID, "%s has %s but no %s: rename it to %s (tarn reads the same keys: project, parameters, include_paths)", dir, other, ProjectFile, ProjectFile)
 		}
-		return nil, tarn.Errorf(tarn.EINVALID, "%s has no %s: is it a tarn project? (`tarn init %s` creates one)", dir, ProjectFile, dir)
+		return "", tarn.Errorf(tarn.EINVALID, "%s has no %s: is it a tarn project? (`tarn init %s` creates one)", dir, ProjectFile, dir)
 	case 2:
-		return nil, tarn.Errorf(tarn.EINVALID, "%s has both %s and %s: keep one", dir, found[0], found[1])
+		return "", tarn.Errorf(tarn.EINVALID, "%s has both %s and %s: keep one", dir, found[0], found[1])
 	}
-	path := filepath.Join(dir, found[0])
+	return filepath.Join(dir, found[0]), nil
+}
+
+// readProjectFile reads and validates tarn_project.yml (or .yaml).
+func readProjectFile(dir string) (*Project, error) {
+	path, err := ProjectFilePath(dir)
+	if err != nil {
+		return nil, err
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
@@ -194,22 +248,15 @@ func readProjectFile(dir string) (*Project, error) {
 		p.Parameters = map[string]ParamDecl{}
 	}
 	for name, d := range p.Parameters {
-		switch d.Type {
-		case "", "str", "string":
-			d.Type = "string"
-			p.Parameters[name] = d
-		case "int", "float", "bool":
-		default:
-			errs = append(errs, ProjectError{File: ProjectFile, Msg: fmt.Sprintf("parameter %q has unknown type %q (use string, int, float or bool)", name, d.Type)})
+		typ, ok := paramType(d.Type)
+		if !ok {
+			errs = append(errs, ProjectError{File: ProjectFile, Msg: fmt.Sprintf("parameter %q has unknown type %q (use %s)", name, d.Type, paramTypeList)})
 			continue
 		}
-		if d.Required && d.Default != nil {
-			errs = append(errs, ProjectError{File: ProjectFile, Msg: fmt.Sprintf("parameter %q is required and has a default: drop one of the two", name)})
-		}
-		if d.Default != nil {
-			if _, err := convertParam(d.Type, fmt.Sprint(d.Default)); err != nil {
-				errs = append(errs, ProjectError{File: ProjectFile, Msg: fmt.Sprintf("parameter %q: default %v: %v", name, d.Default, err)})
-			}
+		d.Type = typ
+		p.Parameters[name] = d
+		if msg := d.check(name); msg != "" {
+			errs = append(errs, ProjectError{File: ProjectFile, Msg: msg})
 		}
 	}
 	if p.Index.FindLinks != "" && !filepath.IsAbs(p.Index.FindLinks) {
@@ -267,7 +314,9 @@ func convertParam(typ, v string) (any, error) {
 	return v, nil
 }
 
-// ResolveParams merges --param values with declared defaults.
+// ResolveParams merges --param values with declared defaults. Secrets
+// are left out (see Project.Secrets) and refused as --param values: on a
+// command line a value shows in shell histories and process lists.
 func (p *Project) ResolveParams(given map[string]string) (map[string]any, error) {
 	out := map[string]any{}
 	var names []string
@@ -283,6 +332,9 @@ func (p *Project) ResolveParams(given map[string]string) (map[string]any, error)
 			}
 			return nil, tarn.Errorf(tarn.EINVALID, "unknown parameter %q%s; declared: %s", k, tarn.Suggest(k, names), strings.Join(names, ", "))
 		}
+		if d.Secret() {
+			return nil, tarn.Errorf(tarn.EINVALID, "parameter %s is a secret: its value is not taken on the command line (shell histories, process lists); set it with `tarn parameter set %s --type secret`, which stores it sealed in %s", k, k, ProjectFile)
+		}
 		val, err := convertParam(d.Type, v)
 		if err != nil {
 			return nil, tarn.Errorf(tarn.EINVALID, "parameter %s: %v", k, err)
@@ -294,6 +346,12 @@ func (p *Project) ResolveParams(given map[string]string) (map[string]any, error)
 			continue
 		}
 		d := p.Parameters[n]
+		if d.Secret() {
+			if d.Value == "" && (d.Required || p.paramUsed(n)) {
+				return nil, tarn.Errorf(tarn.EINVALID, "secret %q has no value: set it with `tarn parameter set %s --type secret`%s", n, n, describe(d))
+			}
+			continue
+		}
 		if d.Required {
 			return nil, tarn.Errorf(tarn.EINVALID, "parameter %q is required: pass --param %s=VALUE%s", n, n, describe(d))
 		}

@@ -8,9 +8,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -45,6 +47,22 @@ type Runner struct {
 	Cache         *cache.Store
 	CacheMaxBytes int64
 	Pool          *rt.Pool // warm workers, if set (created and closed by the caller)
+	// Secrets returns the lakehouse's keys, which open the values of
+	// secret parameters; it is called when a step uses one (nil: such a
+	// run is refused).
+	Secrets func() (SecretKeys, error)
+}
+
+// SecretKeys open the values of a lakehouse's secret parameters and hash
+// them for cache keys (secret.Keys).
+type SecretKeys interface {
+	// Open decrypts the sealed value of the secret parameter name
+	// (EINVALID for a value sealed for another lakehouse or parameter, or
+	// a corrupt one, saying to set it again).
+	Open(name, sealed string) (string, error)
+	// MAC is a keyed hash of a value: equal values hash equal, and only
+	// the holder of the keys can test a guess.
+	MAC(value string) string
 }
 
 // RunOptions configure one run.
@@ -121,6 +139,10 @@ func (r *Runner) Run(ctx context.Context, p *Project, opts RunOptions) (*tarn.Ru
 		}
 	}
 	r.emit(tarn.RunEvent{Kind: tarn.EventPlan, Message: describePlan(plan)})
+	secrets, err := r.openSecrets(p, plan)
+	if err != nil {
+		return nil, err
+	}
 
 	if err := r.checkMemory(p, plan); err != nil {
 		return nil, err
@@ -153,7 +175,7 @@ func (r *Runner) Run(ctx context.Context, p *Project, opts RunOptions) (*tarn.Ru
 		}
 		defer session.Close(ctx) // what a failed run wrote and never committed goes
 	}
-	ex := &execution{r: r, p: p, plan: plan, opts: opts, params: params, envs: envs, shm: shm, workRoot: filepath.Join(shm, "work"),
+	ex := &execution{r: r, p: p, plan: plan, opts: opts, params: params, secrets: secrets, envs: envs, shm: shm, workRoot: filepath.Join(shm, "work"),
 		head: head, session: session, res: res, outputs: map[string]string{}, exports: map[string]*exportOnce{}}
 	if r.Cache != nil { // step outputs go to the cache's disk (see execution.outDir)
 		if ex.outDir, err = r.Cache.RunDir(); err != nil {
@@ -180,6 +202,7 @@ func (r *Runner) Run(ctx context.Context, p *Project, opts RunOptions) (*tarn.Ru
 			r.emit(tarn.RunEvent{Kind: tarn.EventInfo, Message: fmt.Sprintf("cache over its limit of %s: evicted %d least recently used entries", table.FormatBytes(r.CacheMaxBytes), len(removed))})
 		}
 	}
+	runErr = ex.hideSecrets(res, runErr)
 	if runErr != nil {
 		res.Error = runErr.Error()
 		if res.RunBranch != "" && !res.Published {
@@ -188,6 +211,54 @@ func (r *Runner) Run(ctx context.Context, p *Project, opts RunOptions) (*tarn.Ru
 		return res, runErr
 	}
 	return res, nil
+}
+
+// runSecrets are the opened values of the secret parameters a run's
+// steps use.
+type runSecrets struct {
+	values map[string]string // parameter -> clear value
+	keys   SecretKeys
+	mask   *rt.Masker
+}
+
+// openSecrets opens the secret parameters that the plan's steps use (the
+// others stay sealed). Every value that does not open is reported.
+func (r *Runner) openSecrets(p *Project, plan *Plan) (*runSecrets, error) {
+	s := &runSecrets{values: map[string]string{}}
+	var names []string
+	for _, st := range slices.Concat(plan.Steps, plan.Expectations) {
+		for _, pr := range st.Model.Parameters {
+			if d := p.Parameters[pr.Name]; d.Secret() && d.Value != "" && !slices.Contains(names, pr.Name) {
+				names = append(names, pr.Name)
+			}
+		}
+	}
+	if len(names) == 0 {
+		return s, nil
+	}
+	if r.Secrets == nil {
+		return nil, tarn.Errorf(tarn.EINVALID, "this runner holds no lakehouse key, so it cannot open secret %s", names[0])
+	}
+	keys, err := r.Secrets()
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	var errs ProjectErrors
+	for _, name := range names {
+		v, err := keys.Open(name, p.Parameters[name].Value)
+		if err != nil {
+			errs = append(errs, ProjectError{File: ProjectFile, Msg: err.Error()})
+			continue
+		}
+		s.values[name] = v
+	}
+	if err := errs.err(); err != nil {
+		return nil, err
+	}
+	s.keys = keys
+	s.mask = rt.NewMasker(slices.Collect(maps.Values(s.values))...)
+	return s, nil
 }
 
 // checkMemory refuses models that ask for more memory than MaxMemory.

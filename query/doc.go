@@ -27,6 +27,10 @@
 //  5. Each table becomes a view over read_parquet([planned files]) in a
 //     DuckDB schema named after its namespace; DuckDB then does projection
 //     and row-group pruning itself and runs the statement unchanged.
+//     Row-level deletes that other engines wrote (position and equality
+//     delete files, deletion vectors) are applied in the view: files
+//     without any are read as they are, the others anti-joined with the
+//     (file, position) pairs and the equality rows that delete from them.
 //
 // Result.Tables reports per table how many files were planned and skipped.
 // Request.MaxRows asks for a preview: the result goes into a DuckDB temp
@@ -40,8 +44,10 @@
 //
 // # Caveats
 //
-//   - Tables with row-level delete files, and tables outside the local file
-//     system (s3://), are refused for now.
+//   - Tables outside the local file system (s3://) are refused for now.
+//   - Deletion vectors are read in Go and sent to DuckDB as lists of
+//     positions; equality deletes on a column the current schema dropped
+//     are refused (rewrite the table).
 //   - Record batches are built from duckdb-go's row API (its Arrow API needs
 //     the duckdb_arrow build tag, which tarn avoids). duckdb-go v2.10506
 //     materializes a query's result inside DuckDB before the first row is

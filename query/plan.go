@@ -80,6 +80,9 @@ func (s *session) plan(ctx context.Context) error {
 		g.Go(func() error {
 			plan, err := t.scan.Plan(gctx, filters[t])
 			if err == nil {
+				err = checkDeletes(plan)
+			}
+			if err == nil {
 				c.put("plan", key, plan)
 			}
 			t.plan = plan
@@ -253,7 +256,10 @@ func (s *session) createViews(ctx context.Context) error {
 // viewQuery reads a plan's files. Tables whose schema changed are read by
 // field id, which maps renamed, added and widened columns; so are tables
 // with column names a Parquet writer may have escaped (iceberg-go writes
-// "a b" as "a_x20b"). An empty plan is a typed empty relation.
+// "a b" as "a_x20b"). Other tables are read by name, which is the same
+// for the files of every Iceberg writer (their columns are the schema's)
+// and lets DuckDB estimate the files' rows. An empty plan is a typed
+// empty relation.
 func viewQuery(p *table.ScanPlan) string {
 	cols := make([]string, len(p.Columns))
 	for i, c := range p.Columns {
@@ -265,19 +271,165 @@ func viewQuery(p *table.ScanPlan) string {
 		}
 		return "SELECT " + strings.Join(cols, ", ") + " WHERE false"
 	}
-	files := make([]string, len(p.Files))
-	for i, f := range p.Files {
-		files[i] = quoteString(f)
+	byName := !p.Evolved && plainNames(p.Columns)
+	if len(p.Deletes) == 0 {
+		return "SELECT " + strings.Join(cols, ", ") + " FROM " + readFiles(p.Files, p.Columns, byName, "")
 	}
-	list := "[" + strings.Join(files, ", ") + "]"
-	if !p.Evolved && plainNames(p.Columns) {
-		return "SELECT " + strings.Join(cols, ", ") + " FROM read_parquet(" + list + ")"
+	return deletedView(p, cols, byName)
+}
+
+// readFiles is a read_parquet of files, by name or by field id (schema
+// holds the columns' ids, names and types), with extra options.
+func readFiles(files []string, schema []table.ScanColumn, byName bool, extra string) string {
+	quoted := make([]string, len(files))
+	for i, f := range files {
+		quoted[i] = quoteString(f)
 	}
-	fields := make([]string, len(p.Columns))
-	for i, c := range p.Columns {
-		fields[i] = fmt.Sprintf("%d: {name: %s, type: %s, default_value: NULL}", c.ID, quoteString(c.Name), quoteString(c.SQLType))
+	args := "[" + strings.Join(quoted, ", ") + "]"
+	if !byName {
+		fields := make([]string, len(schema))
+		for i, c := range schema {
+			fields[i] = fmt.Sprintf("%d: {name: %s, type: %s, default_value: NULL}", c.ID, quoteString(c.Name), quoteString(c.SQLType))
+		}
+		args += ", schema = MAP {" + strings.Join(fields, ", ") + "}"
 	}
-	return "SELECT " + strings.Join(cols, ", ") + " FROM read_parquet(" + list + ", schema = MAP {" + strings.Join(fields, ", ") + "})"
+	return "read_parquet(" + args + extra + ")"
+}
+
+// checkDeletes refuses a table with row-level deletes whose columns
+// shadow the virtual columns that applying them reads.
+func checkDeletes(p *table.ScanPlan) error {
+	if len(p.Deletes) == 0 {
+		return nil
+	}
+	for _, c := range p.Columns {
+		if strings.EqualFold(c.Name, "file_row_number") || strings.EqualFold(c.Name, "file_index") {
+			return tarn.Errorf(tarn.EINVALID, "table %s has row-level deletes and a column named %s, which tarn needs to apply them: rename the column or rewrite the table without deletes",
+				p.Table, c.Name)
+		}
+	}
+	return nil
+}
+
+// rowKey is the key of a row within a read_parquet of several files:
+// DuckDB's virtual columns file_index (the file's place in the list) and
+// file_row_number (its 0-based position, a position delete's pos).
+const rowKey = "d.file_index * 1099511627776 + d.file_row_number"
+
+// deletedView reads a table with row-level deletes: files without any in
+// one read_parquet; files with position deletes or deletion vectors
+// without the rows whose keys those name (NOT IN: DuckDB builds its hash
+// table on the deletes, whatever it estimates of the data); files with
+// equality deletes, grouped by the deletes that apply to them (which
+// depend on sequence numbers and partitions), anti-joined with the rows
+// of those files as well, null equal to null. Filters and projections
+// still reach every read_parquet.
+func deletedView(p *table.ScanPlan, cols []string, byName bool) string {
+	deleted := map[string]*table.FileDeletes{}
+	for i := range p.Deletes {
+		deleted[p.Deletes[i].File] = &p.Deletes[i]
+	}
+	var clean []string
+	type group struct {
+		files   []string
+		deletes []*table.FileDeletes
+	}
+	var groups []*group
+	byKey := map[string]*group{}
+	for _, f := range p.Files {
+		d := deleted[f]
+		if d == nil {
+			clean = append(clean, f)
+			continue
+		}
+		key := equalityKey(d.Equality)
+		g := byKey[key]
+		if g == nil {
+			g = &group{}
+			byKey[key] = g
+			groups = append(groups, g)
+		}
+		g.files = append(g.files, f)
+		g.deletes = append(g.deletes, d)
+	}
+	dcols := make([]string, len(cols))
+	for i, c := range cols {
+		dcols[i] = "d." + c
+	}
+	var parts []string
+	if len(clean) > 0 {
+		parts = append(parts, "SELECT "+strings.Join(cols, ", ")+" FROM "+readFiles(clean, p.Columns, byName, ""))
+	}
+	for _, g := range groups {
+		var b strings.Builder
+		b.WriteString("SELECT " + strings.Join(dcols, ", ") + " FROM " + readFiles(g.files, p.Columns, byName, "") + " d")
+		for i, eq := range g.deletes[0].Equality {
+			names := make([]string, len(eq.Columns))
+			on := make([]string, len(eq.Columns))
+			for j, c := range eq.Columns {
+				names[j] = quoteIdent(c.Name)
+				on[j] = fmt.Sprintf("d.%s IS NOT DISTINCT FROM e%d.%s", names[j], i, names[j])
+			}
+			fmt.Fprintf(&b, " ANTI JOIN (SELECT %s FROM %s) e%d ON %s", strings.Join(names, ", "),
+				readFiles(eq.Files, eq.Columns, false, ""), i, strings.Join(on, " AND "))
+		}
+		if keys := positionDeletes(g.deletes); keys != "" {
+			fmt.Fprintf(&b, " WHERE %s NOT IN (%s)", rowKey, keys)
+		}
+		parts = append(parts, b.String())
+	}
+	return strings.Join(parts, "\nUNION ALL\n")
+}
+
+// equalityKey identifies the equality deletes that apply to a file.
+func equalityKey(eqs []table.EqualityDeletes) string {
+	var b strings.Builder
+	for _, e := range eqs {
+		for _, c := range e.Columns {
+			fmt.Fprintf(&b, "%d,", c.ID)
+		}
+		b.WriteString(":" + strings.Join(e.Files, "\x00") + ";")
+	}
+	return b.String()
+}
+
+// positionDeletes is a query of the row keys (see rowKey) that position
+// delete files and deletion vectors remove from a group's files, the
+// i-th file of the group being deletes[i] ("" for none). Position delete
+// files name data files by their location, so a VALUES list maps
+// locations to file indexes.
+func positionDeletes(deletes []*table.FileDeletes) string {
+	var files, mapping, vectors []string
+	seen := map[string]bool{}
+	for i, d := range deletes {
+		if len(d.Positions) > 0 {
+			mapping = append(mapping, fmt.Sprintf("(%s, %d)", quoteString(d.Location), i))
+		}
+		for _, f := range d.Positions {
+			if !seen[f] {
+				seen[f] = true
+				files = append(files, f)
+			}
+		}
+		if len(d.Vector) > 0 {
+			pos := make([]string, len(d.Vector))
+			for j, v := range d.Vector {
+				pos[j] = strconv.FormatInt(v, 10)
+			}
+			vectors = append(vectors, fmt.Sprintf("SELECT %d * 1099511627776 + unnest([%s]::BIGINT[])", i, strings.Join(pos, ",")))
+		}
+	}
+	var rels []string
+	if len(files) > 0 {
+		quoted := make([]string, len(files))
+		for i, f := range files {
+			quoted[i] = quoteString(f)
+		}
+		rels = append(rels, "SELECT m.i * 1099511627776 + p.pos FROM read_parquet(["+strings.Join(quoted, ", ")+"]) p JOIN (VALUES "+
+			strings.Join(mapping, ", ")+") m(loc, i) ON p.file_path = m.loc")
+	}
+	rels = append(rels, vectors...)
+	return strings.Join(rels, " UNION ALL ")
 }
 
 var plainNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)

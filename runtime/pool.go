@@ -69,8 +69,9 @@ type warmWorker struct {
 
 // handoff is the line a warm worker reads on stdin (python/tarn/_worker.py).
 type handoff struct {
-	Spec    string `json:"spec"`
-	Scratch string `json:"scratch"`
+	Spec    string            `json:"spec"`
+	Scratch string            `json:"scratch"`
+	Secrets map[string]string `json:"secrets,omitempty"` // the values of the spec's secrets
 }
 
 // NewPool returns an empty pool.
@@ -304,7 +305,8 @@ func (p *Pool) serve(ctx context.Context, spec *StepSpec, o WorkerOptions) (res 
 	}
 	runCtx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	line, _ := json.Marshal(handoff{Spec: specPath, Scratch: w.wd.scratchInside()})
+	w.proc.setMask(NewMasker(secretValues(spec.Secrets)...)) // before the worker has them
+	line, _ := json.Marshal(handoff{Spec: specPath, Scratch: w.wd.scratchInside(), Secrets: spec.Secrets})
 	_, werr := w.stdin.Write(append(line, '\n'))
 	w.stdin.Close()
 	if werr != nil {

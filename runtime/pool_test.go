@@ -195,11 +195,12 @@ func processesOf(t *testing.T, dir string) []string {
 	return found
 }
 
-// waitNoProcesses fails unless every process of dir is gone within a second.
+// waitNoProcesses fails unless every process of dir is gone within five
+// seconds (a loaded machine reaps slowly).
 func waitNoProcesses(t *testing.T, dir string) {
 	t.Helper()
 	var left []string
-	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if left = processesOf(t, dir); len(left) == 0 {
 			return
 		}
@@ -293,7 +294,9 @@ func TestPool_FailuresAsCold(t *testing.T) {
 				{"exits_hard", "crashed", nil},
 				{"exits_clean", "crashed", nil},
 				{"hogs_memory", "memory", func(s *StepSpec, _ *WorkerOptions) { s.MemoryLimit = 512 << 20 }},
-				{"sleeps", "timeout", func(_ *StepSpec, o *WorkerOptions) { o.Timeout = 2 * time.Second }},
+				// Long enough for a loaded machine to start the interpreter
+				// and print how the step was served before the timeout.
+				{"sleeps", "timeout", func(_ *StepSpec, o *WorkerOptions) { o.Timeout = 5 * time.Second }},
 			} {
 				t.Run(tc.function, func(t *testing.T) {
 					var msgs [2]string
@@ -422,8 +425,12 @@ func TestPool_Close(t *testing.T) {
 			if n := pool.Idle(); n != 3 {
 				t.Fatalf("%d idle workers, want 3", n)
 			}
-			if len(processesOf(t, f.dir)) < 3 {
-				t.Fatalf("the warm workers are not in the process table: %v", processesOf(t, f.dir))
+			// A worker that was just started may not have exec'd its
+			// interpreter yet: wait for all three to show.
+			for deadline := time.Now().Add(10 * time.Second); len(processesOf(t, f.dir)) < 3; time.Sleep(50 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("the warm workers are not in the process table: %v", processesOf(t, f.dir))
+				}
 			}
 			pool.Close()
 			waitNoProcesses(t, f.dir)

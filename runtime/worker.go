@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,9 +28,15 @@ type StepSpec struct {
 	Name       string               `json:"name"`
 	Inputs     map[string]InputSpec `json:"inputs"`
 	Parameters map[string]any       `json:"parameters"`
-	SQL        string               `json:"sql,omitempty"`
-	Output     string               `json:"output,omitempty"`
-	Result     string               `json:"result"`
+	// Secrets are the values of the step's secret parameters, keyed like
+	// Parameters. They are never written to a file: the worker reads them
+	// on its standard input (or in a warm worker's hand-off), and they are
+	// masked in everything it prints and reports. The spec names them.
+	Secrets     map[string]string `json:"-"`
+	SecretNames []string          `json:"secrets,omitempty"`
+	SQL         string            `json:"sql,omitempty"`
+	Output      string            `json:"output,omitempty"`
+	Result      string            `json:"result"`
 	// Store is the run's key-value store folder as the worker sees it
 	// (tarn.store; set by RunWorker from WorkerOptions.StoreDir).
 	Store       string `json:"store,omitempty"`
@@ -162,13 +169,43 @@ func RunWorker(ctx context.Context, spec *StepSpec, o WorkerOptions) (*StepResul
 	if err != nil {
 		return nil, err
 	}
-	p, err := startProcess(procConfig{argv: argv, env: env, dir: wd.scratch, extra: files, sandbox: o.Sandbox, limits: o.Limits})
+	stdin, err := secretsInput(spec.Secrets)
+	if err != nil {
+		closeAll(files)
+		return nil, err
+	}
+	p, err := startProcess(procConfig{argv: argv, env: env, dir: wd.scratch, stdin: stdin, extra: files, sandbox: o.Sandbox, limits: o.Limits,
+		mask: NewMasker(secretValues(spec.Secrets)...)})
 	if err != nil {
 		return nil, fmt.Errorf("start worker for %s: %w", spec.Name, err)
 	}
 	p.handOver(o.Output)
 	p.watchDisk(wd.host, o.Limits.Disk)
 	return p.finish(ctx, runCtx, spec, o, wd)
+}
+
+// secretsLine is the line a cold worker reads on standard input when its
+// spec names secrets (python/tarn/_worker.py).
+type secretsLine struct {
+	Secrets map[string]string `json:"secrets"`
+}
+
+// secretsInput is the standard input of a cold worker: a pipe holding the
+// step's secrets, nil (/dev/null) when it has none.
+func secretsInput(secrets map[string]string) (*os.File, error) {
+	if len(secrets) == 0 {
+		return nil, nil
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	line, _ := json.Marshal(secretsLine{Secrets: secrets})
+	go func() { // a worker that dies first breaks the pipe: the write ends
+		w.Write(append(line, '\n'))
+		w.Close()
+	}()
+	return r, nil
 }
 
 // workDir is a worker's own directory: host is its path on the host,
@@ -248,6 +285,11 @@ func writeSpec(spec *StepSpec, o WorkerOptions, wd *workDir) (string, error) {
 			s.Store = sandboxStore
 		}
 	}
+	s.SecretNames = nil
+	for k := range spec.Secrets {
+		s.SecretNames = append(s.SecretNames, k)
+	}
+	sort.Strings(s.SecretNames)
 	spec.Result = filepath.Join(wd.host, "result.json")
 	if s.Output != "" {
 		spec.Output = wd.toHost(s.Output)
@@ -327,6 +369,7 @@ type workerProcess struct {
 	waitErr error         // cmd.Wait's error, set before exited is closed
 
 	mu       sync.Mutex
+	mask     *Masker // hides the step's secrets in every line it prints
 	tail     []string
 	output   func(line string)
 	handed   bool
@@ -343,6 +386,7 @@ type procConfig struct {
 	waitFor   []func()   // run beside the process; done before it counts as exited
 	sandbox   *Sandbox   // whose limits apply (nil: none)
 	limits    Limits
+	mask      *Masker // hides secrets in the output (see setMask)
 }
 
 // startProcess starts a worker in its own process group (and cgroup,
@@ -351,7 +395,7 @@ type procConfig struct {
 func startProcess(c procConfig) (*workerProcess, error) {
 	defer closeAll(append([]*os.File{c.stdin}, c.extra...)) // the process holds its own copies
 	argv := c.argv
-	p := &workerProcess{exited: make(chan struct{})}
+	p := &workerProcess{exited: make(chan struct{}), mask: c.mask}
 	if c.sandbox != nil {
 		group, prefix, err := c.sandbox.limits.prepare(c.limits, c.sandbox.UID)
 		if err != nil {
@@ -447,8 +491,8 @@ func (p *workerProcess) pump(wg *sync.WaitGroup, r io.Reader) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
 	for sc.Scan() {
-		line := sc.Text()
 		p.mu.Lock()
+		line := p.mask.Mask(sc.Text()) // a line whole: a value split across writes is masked too
 		p.tail = append(p.tail, line)
 		if len(p.tail) > 40 {
 			p.tail = p.tail[1:]
@@ -461,6 +505,14 @@ func (p *workerProcess) pump(wg *sync.WaitGroup, r io.Reader) {
 		}
 		p.mu.Unlock()
 	}
+}
+
+// setMask hides m's values in the lines the worker prints from now on (a
+// warm worker gets its step's secrets at the hand-off).
+func (p *workerProcess) setMask(m *Masker) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.mask = m
 }
 
 // handOver sends the lines printed so far, and every later one, to output.
@@ -506,6 +558,10 @@ func (p *workerProcess) finish(ctx, runCtx context.Context, spec *StepSpec, o Wo
 	overDisk := p.overDisk
 	p.mu.Unlock()
 	res, rerr := readResult(spec.Result)
+	if rerr == nil {
+		m := NewMasker(secretValues(spec.Secrets)...)
+		res.Message, res.Traceback, res.ErrorType = m.Mask(res.Message), m.Mask(res.Traceback), m.Mask(res.ErrorType)
+	}
 	if rerr == nil && spec.Output != "" {
 		res.Output = spec.Output
 		o.Sandbox.Disown(spec.Output)

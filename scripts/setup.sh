@@ -50,4 +50,6 @@ if ! .venv/bin/python -c "import schemathesis, sys; sys.exit(schemathesis.__vers
   echo "setup: installing schemathesis 4.32.5 into .venv"
   $UV pip install --quiet --python .venv/bin/python "schemathesis==4.32.5"
 fi
+# The engines the Iceberg REST catalog is tested with (DuckDB, Spark).
+PYTHON="$PY" ./scripts/engines.sh
 echo "setup: done"

@@ -7,7 +7,11 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 ./scripts/build.sh
 export TARN_BIN="$PWD/bin/tarn"
-export TARN_PYTHON="$PWD/.venv/bin/python"
+export TARN_PYTHON="${TARN_PYTHON:-$PWD/.venv/bin/python}"
+# The engines of the Iceberg REST tests (scripts/engines.sh installs them).
+export TARN_DUCKDB_PYTHON="$PWD/.tmp/engines/duckdb/bin/python"
+export TARN_SPARK_PYTHON="$PWD/.tmp/engines/spark/bin/python"
+export TARN_SPARK_JARS="$(ls "$PWD"/.tmp/engines/jars/iceberg-spark-runtime-*.jar | head -1)"
 # The sandbox suite fails instead of skipping where bubblewrap is missing.
 export TARN_REQUIRE_SANDBOX=1
 echo "== formatting and vet"
@@ -31,4 +35,5 @@ for target in .:FuzzParseRef table:FuzzRowFilter ingest:FuzzInferCSV ingest:Fuzz
   go test "./${target%%:*}" -run '^$' -fuzz "^${target#*:}\$" -fuzztime "${TARN_FUZZTIME:-10s}"
 done
 echo "== integration tests"
-go test -count=1 -tags integration ./integration/...
+# Spark's test alone takes minutes on two busy cores.
+go test -count=1 -timeout 40m -tags integration ./integration/...

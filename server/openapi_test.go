@@ -307,6 +307,8 @@ func session(t *testing.T, ts *testServer, admin, alice *tarn.Services) {
 	raw("GET", "/healthz")
 	raw("GET", "/readyz")
 	raw("GET", "/v1/whoami")
+	_, err := alice.Secrets.PublicKey(ctx)
+	must(err)
 	csv := ts.file("a.csv", "id,v,ts\n1,2.5,2026-01-01T00:00:00Z\n2,3.5,2026-01-02T00:00:00Z\n")
 	ident := tarn.TableIdent{Namespace: "tarn", Name: "t"}
 	plan, err := admin.Tables.(tarn.TablePlanner).PlanTable(ctx, tarn.CreateTableRequest{Table: ident, Branch: "main", From: []string{csv}, PartitionBy: "day(ts)"})

@@ -46,6 +46,10 @@ type Server struct {
 	// Log, when set, gets one line per request: time, user, method, path,
 	// status, duration.
 	Log io.Writer
+	// Iceberg, when set, serves the Iceberg REST catalog at /iceberg
+	// (cmd/tarn sets table/icerest's handler), with the same
+	// authentication and write rules as /v1.
+	Iceberg IcebergHandler
 
 	mux     *http.ServeMux
 	handler http.Handler
@@ -111,6 +115,7 @@ func (s *Server) Handler() http.Handler {
 	s.handle("GET /healthz", s.healthz, open)
 	s.handle("GET /readyz", s.readyz, open)
 	s.handle("GET /v1/whoami", s.whoami, authed)
+	s.handle("GET /v1/public-key", s.publicKey, authed)
 
 	s.handle("GET /v1/refs", s.listRefs, authed)
 	s.handle("POST /v1/refs", s.createRef, authed)
@@ -147,6 +152,10 @@ func (s *Server) Handler() http.Handler {
 	s.handle("POST /v1/users", s.addUser, authed)
 	s.mux.HandleFunc("/", s.noRoute)
 	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.isIceberg(r.URL.Path) {
+			s.serveIceberg(w, r) // a second API with its own routes and errors
+			return
+		}
 		if p := r.URL.EscapedPath(); p == "" || p[0] != '/' || path.Clean(p) != p {
 			s.noRoute(w, r) // not a path the API has (ServeMux would redirect it)
 			return

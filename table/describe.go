@@ -137,7 +137,7 @@ func (s *Service) GetTable(ctx context.Context, ident tarn.TableIdent, ref strin
 		if snap.Summary != nil {
 			si.Operation = string(snap.Summary.Operation)
 			si.Added = propInt(snap.Summary.Properties, "added-records")
-			si.Rows = propInt(snap.Summary.Properties, "total-records")
+			si.Rows = liveRows(snap.Summary.Properties)
 		}
 		info.History = append(info.History, si)
 		if si.Current {

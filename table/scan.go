@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/iceberg-go"
 	icetable "github.com/apache/iceberg-go/table"
+	"github.com/apache/iceberg-go/table/dv"
 	"github.com/google/uuid"
 	"github.com/tarnhq/tarn"
 )
@@ -97,6 +98,38 @@ type ScanPlan struct {
 	// older files may lack columns or use other names and types, so they
 	// must be read by field id.
 	Evolved bool `json:"evolved"`
+	// Deletes are the row-level deletes of the planned files, one entry
+	// per data file that has any: other engines write them (Spark's
+	// DELETE, UPDATE and MERGE INTO in merge-on-read mode, Flink's
+	// upserts), and reading a file must drop the rows they name.
+	Deletes []FileDeletes `json:"deletes,omitempty"`
+	// DeleteFiles counts the delete files that apply to the planned files.
+	DeleteFiles int `json:"delete_files,omitempty"`
+}
+
+// FileDeletes are the row-level deletes that apply to one data file.
+type FileDeletes struct {
+	// File is the data file's local path, as in ScanPlan.Files.
+	File string `json:"file"`
+	// Location is the data file's location as the table's manifests, and
+	// so its position delete files, name it.
+	Location string `json:"location"`
+	// Positions are local paths of position delete files (columns
+	// file_path and pos, 0-based) that may name rows of the file.
+	Positions []string `json:"positions,omitempty"`
+	// Vector holds the positions the file's deletion vector deletes.
+	Vector []int64 `json:"vector,omitempty"`
+	// Equality are equality deletes: a row whose values in Columns equal
+	// those of a row of one of Files (null equal to null) is deleted.
+	Equality []EqualityDeletes `json:"equality,omitempty"`
+}
+
+// EqualityDeletes are equality delete files with the same columns.
+type EqualityDeletes struct {
+	// Columns are the equality fields as the table's current schema has
+	// them (an equality delete file holds them by field id).
+	Columns []ScanColumn `json:"columns"`
+	Files   []string     `json:"files"`
 }
 
 // OpenScan opens a table at a resolved commit for planning. ref is the
@@ -138,8 +171,10 @@ func (s *Service) PlanScan(ctx context.Context, ident tarn.TableIdent, ref strin
 }
 
 // Plan selects the data files that may hold rows matching f, using the
-// table's partition values and column statistics. Tables with delete
-// files, and files outside the local file system, are refused (EINVALID).
+// table's partition values and column statistics, with the row-level
+// deletes that apply to each (position and equality delete files, and
+// deletion vectors, which are read here). Files outside the local file
+// system are refused (EINVALID).
 func (t *TableScan) Plan(ctx context.Context, f Filter) (*ScanPlan, error) {
 	meta := t.tbl.Metadata()
 	plan := &ScanPlan{Table: t.Table, Columns: t.Columns(), Files: []string{}, Evolved: len(meta.Schemas()) > 1}
@@ -149,9 +184,6 @@ func (t *TableScan) Plan(ctx context.Context, f Filter) (*ScanPlan, error) {
 	}
 	plan.Snapshot = snap.SnapshotID
 	if snap.Summary != nil {
-		if n := propInt(snap.Summary.Properties, "total-delete-files"); n > 0 {
-			return nil, t.deletesError()
-		}
 		plan.TotalFiles = int(propInt(snap.Summary.Properties, "total-data-files"))
 	}
 	expr := t.filterExpr(f)
@@ -165,30 +197,109 @@ func (t *TableScan) Plan(ctx context.Context, f Filter) (*ScanPlan, error) {
 		return nil, fmt.Errorf("plan scan of %s: %w", t.Table, err)
 	}
 	seen := map[string]bool{}
+	deleteFiles := map[string]bool{}
 	for _, task := range tasks {
-		if len(task.DeleteFiles) > 0 || len(task.EqualityDeleteFiles) > 0 || len(task.DeletionVectorFiles) > 0 {
-			return nil, t.deletesError()
-		}
 		loc := task.File.FilePath()
 		if seen[loc] { // large files are split into several tasks
 			continue
 		}
 		seen[loc] = true
-		p, ok := localPath(loc)
-		if !ok {
-			return nil, tarn.Errorf(tarn.EINVALID, "table %s has data file %s outside the local file system; only local tables can be queried for now", t.Table, loc)
+		p, err := t.local("data file", loc)
+		if err != nil {
+			return nil, err
 		}
 		plan.Files = append(plan.Files, p)
 		plan.Rows += task.File.Count()
+		d, err := t.deletes(ctx, task, p)
+		if err != nil {
+			return nil, err
+		}
+		if d != nil {
+			plan.Deletes = append(plan.Deletes, *d)
+			for _, df := range slices.Concat(task.DeleteFiles, task.EqualityDeleteFiles, task.DeletionVectorFiles) {
+				deleteFiles[df.FilePath()] = true
+			}
+		}
 	}
+	plan.DeleteFiles = len(deleteFiles)
 	if plan.TotalFiles < len(plan.Files) {
 		plan.TotalFiles = len(plan.Files)
 	}
 	return plan, nil
 }
 
-func (t *TableScan) deletesError() error {
-	return tarn.Errorf(tarn.EINVALID, "table %s has row-level delete files, which tarn cannot read yet; rewrite the table without deletes", t.Table)
+// local returns the local path of one of the table's files.
+func (t *TableScan) local(what, loc string) (string, error) {
+	p, ok := localPath(loc)
+	if !ok {
+		return "", tarn.Errorf(tarn.EINVALID, "table %s has %s %s outside the local file system; only local tables can be queried for now", t.Table, what, loc)
+	}
+	return p, nil
+}
+
+// deletes collects the row-level deletes of one planned task (nil for
+// none), reading its deletion vector.
+func (t *TableScan) deletes(ctx context.Context, task icetable.FileScanTask, path string) (*FileDeletes, error) {
+	if len(task.DeleteFiles) == 0 && len(task.EqualityDeleteFiles) == 0 && len(task.DeletionVectorFiles) == 0 {
+		return nil, nil
+	}
+	d := &FileDeletes{File: path, Location: task.File.FilePath()}
+	for _, df := range task.DeleteFiles {
+		p, err := t.local("position delete file", df.FilePath())
+		if err != nil {
+			return nil, err
+		}
+		d.Positions = append(d.Positions, p)
+	}
+	if len(task.DeletionVectorFiles) > 0 {
+		fs, err := t.tbl.FS(ctx)
+		if err != nil {
+			return nil, err
+		}
+		vectors, err := dv.ReadDVs(fs, task.DeletionVectorFiles)
+		if err != nil {
+			return nil, fmt.Errorf("table %s: read deletion vector of %s: %w", t.Table, task.File.FilePath(), err)
+		}
+		for _, v := range vectors {
+			for pos := range v.Positions() {
+				d.Vector = append(d.Vector, int64(pos))
+			}
+		}
+	}
+	for _, df := range task.EqualityDeleteFiles {
+		p, err := t.local("equality delete file", df.FilePath())
+		if err != nil {
+			return nil, err
+		}
+		var cols []ScanColumn
+		for _, id := range df.EqualityFieldIDs() {
+			col, ok := columnByID(t.columns, id)
+			if !ok {
+				return nil, tarn.Errorf(tarn.EINVALID, "table %s has equality deletes on field %d, which its current schema does not have; rewrite the table (Spark: CALL system.rewrite_data_files) to read it", t.Table, id)
+			}
+			cols = append(cols, col)
+		}
+		if len(cols) == 0 {
+			return nil, tarn.Errorf(tarn.EINVALID, "table %s: equality delete file %s names no columns", t.Table, df.FilePath())
+		}
+		i := slices.IndexFunc(d.Equality, func(e EqualityDeletes) bool { return slices.Equal(e.Columns, cols) })
+		if i < 0 {
+			d.Equality = append(d.Equality, EqualityDeletes{Columns: cols})
+			i = len(d.Equality) - 1
+		}
+		d.Equality[i].Files = append(d.Equality[i].Files, p)
+	}
+	return d, nil
+}
+
+// columnByID finds a top-level column by field id.
+func columnByID(cols []ScanColumn, id int) (ScanColumn, bool) {
+	for _, c := range cols {
+		if c.ID == id {
+			return c, true
+		}
+	}
+	return ScanColumn{}, false
 }
 
 // filterExpr turns f into an Iceberg expression, dropping the predicates

@@ -4,11 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/apache/iceberg-go"
 	icecat "github.com/apache/iceberg-go/catalog"
+	iceio "github.com/apache/iceberg-go/io"
 	icetable "github.com/apache/iceberg-go/table"
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/catalog"
@@ -57,8 +63,47 @@ func NewService(cat *catalog.Catalog, cfg Config) *Service {
 // Catalog returns the versioned catalog the service writes to.
 func (s *Service) Catalog() *catalog.Catalog { return s.cat }
 
+// Warehouse returns where table files go (a file:// or s3:// URL).
+func (s *Service) Warehouse() string { return s.warehouse }
+
+// IOProperties returns a copy of the FileIO properties (s3.endpoint, ...).
+func (s *Service) IOProperties() map[string]string { return maps.Clone(s.ioProps) }
+
 func (s *Service) tableLocation(ident tarn.TableIdent) string {
 	return s.warehouse + "/" + ident.Namespace + "/" + ident.Name
+}
+
+// inWarehouse reports whether loc names a place inside the warehouse
+// (not the warehouse itself): a table's files may go nowhere else.
+func (s *Service) inWarehouse(loc string) bool {
+	if strings.HasPrefix(loc, "file://") && !strings.HasPrefix(loc, "file:///") && !strings.HasPrefix(loc, "file://localhost/") {
+		return false // a file URL naming another host
+	}
+	if p, ok := localPath(loc); ok {
+		root, ok := localPath(s.warehouse)
+		return ok && strings.HasPrefix(filepath.Clean(p), filepath.Clean(root)+"/")
+	}
+	rest, ok := strings.CutPrefix(loc, s.warehouse+"/")
+	return ok && rest != "" && !slices.Contains(strings.Split(rest, "/"), "..")
+}
+
+// checkLocations refuses table metadata that would have files written
+// outside the warehouse: the table's location, the data and metadata
+// folders its properties set, and metaLoc, its metadata file ("" for
+// none yet).
+func (s *Service) checkLocations(ident tarn.TableIdent, meta icetable.Metadata, metaLoc string) error {
+	for _, l := range []struct{ what, loc string }{
+		{"location", meta.Location()},
+		{icetable.WriteDataPathKey, meta.Properties()[icetable.WriteDataPathKey]},
+		{icetable.WriteMetadataPathKey, meta.Properties()[icetable.WriteMetadataPathKey]},
+		{"metadata file", metaLoc},
+	} {
+		if l.loc != "" && !s.inWarehouse(l.loc) {
+			return tarn.Errorf(tarn.EINVALID, "table %s: %s %s is outside the lakehouse's warehouse: leave it unset, and tarn puts the table's files in the warehouse",
+				ident, l.what, tarn.Quote(l.loc))
+		}
+	}
+	return nil
 }
 
 func (s *Service) newTable(id icetable.Identifier, meta icetable.Metadata, loc string, cat icetable.CatalogIO) *icetable.Table {
@@ -230,4 +275,26 @@ func sortedKeys(m map[string]*tarn.Entry) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// MetadataJSON returns the bytes of a table metadata file, as an Iceberg
+// REST catalog sends them.
+func (s *Service) MetadataJSON(ctx context.Context, loc string) ([]byte, error) {
+	if p, ok := localPath(loc); ok {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("read table metadata: %w", err)
+		}
+		return data, nil
+	}
+	fsys, err := iceio.LoadFS(ctx, s.ioProps, loc)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", loc, err)
+	}
+	f, err := fsys.Open(loc)
+	if err != nil {
+		return nil, fmt.Errorf("read table metadata: %w", err)
+	}
+	defer f.Close()
+	return io.ReadAll(f)
 }

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net/url"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,11 +28,12 @@ var _ icecat.Catalog = (*Session)(nil)
 // Session is an iceberg-go catalog over one branch, staging changes until
 // Flush commits them as one commit. It is safe for concurrent use by
 // writers of different tables (a pipeline materializes outputs in
-// parallel).
+// parallel). A session opened at a commit (ReadSession) only reads.
 type Session struct {
 	mu      sync.Mutex // guards base and pending
 	svc     *Service
-	branch  string
+	branch  string // "" for a read-only session
+	ref     string // what the reader named, for messages
 	base    *tarn.Commit
 	pending map[string]*tarn.Entry
 	// autoFlush commits after every CommitTable/CreateTable (what an Iceberg
@@ -50,7 +52,24 @@ func (s *Service) OpenSession(ctx context.Context, branch string) (*Session, err
 	if err != nil {
 		return nil, err
 	}
-	return &Session{svc: s, branch: branch, base: head, pending: map[string]*tarn.Entry{}, log: s.newWriteLog()}, nil
+	return &Session{svc: s, branch: branch, ref: branch, base: head, pending: map[string]*tarn.Entry{}, log: s.newWriteLog()}, nil
+}
+
+// ReadSession returns a session that reads commit and refuses every write
+// (EFORBIDDEN); ref names it in messages (a tag, a hash).
+func (s *Service) ReadSession(commit *tarn.Commit, ref string) *Session {
+	return &Session{svc: s, ref: ref, base: commit, pending: map[string]*tarn.Entry{}}
+}
+
+// Branch returns the branch the session writes ("" when it only reads).
+func (ss *Session) Branch() string { return ss.branch }
+
+// writable refuses a write on a read-only session.
+func (ss *Session) writable() error {
+	if ss.branch == "" {
+		return tarn.Errorf(tarn.EFORBIDDEN, "%s is not a branch, so it is read-only: write to a branch", tarn.Quote(ss.ref))
+	}
+	return nil
 }
 
 // SetAutoFlush makes every table commit its own catalog commit, with info.
@@ -140,46 +159,20 @@ func (ss *Session) CatalogType() icecat.Type { return "tarn" }
 // CreateTable implements catalog.Catalog: writes metadata version 0 and
 // stages the new table.
 func (ss *Session) CreateTable(ctx context.Context, id icetable.Identifier, schema *iceberg.Schema, opts ...icecat.CreateTableOpt) (*icetable.Table, error) {
-	ident, err := identOf(id)
+	meta, err := ss.StageCreateTable(ctx, id, schema, opts...)
 	if err != nil {
 		return nil, err
 	}
-	if ns, err := ss.entry(ctx, tarn.NamespaceKey(ident.Namespace)); err != nil {
-		return nil, err
-	} else if ns == nil {
-		return nil, fmt.Errorf("%w: %s", icecat.ErrNoSuchNamespace, ident.Namespace)
-	}
-	if e, err := ss.entry(ctx, ident.Key()); err != nil {
-		return nil, err
-	} else if e != nil {
-		return nil, fmt.Errorf("%w: %s", icecat.ErrTableAlreadyExists, ident)
-	}
-	if err := ss.checkTwin(ctx, tarn.ResourceTable, ident.Key()); err != nil {
-		return nil, err
-	}
-	if err := checkSchema(ident, schema); err != nil {
-		return nil, err
-	}
-	cfg := icecat.NewCreateTableCfg()
-	for _, o := range opts {
-		o(&cfg)
-	}
-	loc := cfg.Location
-	if loc == "" {
-		loc = ss.svc.tableLocation(ident)
-	}
-	props := iceberg.Properties{}
-	maps.Copy(props, cfg.Properties)
-	meta, err := icetable.NewMetadata(schema, cfg.PartitionSpec, cfg.SortOrder, loc, props)
-	if err != nil {
-		return nil, err
-	}
-	provider, err := icetable.LoadLocationProvider(loc, props)
+	ident, _ := identOf(id)
+	provider, err := icetable.LoadLocationProvider(meta.Location(), meta.Properties())
 	if err != nil {
 		return nil, err
 	}
 	metaLoc, err := provider.NewTableMetadataFileLocation(0)
 	if err != nil {
+		return nil, err
+	}
+	if err := ss.svc.checkLocations(ident, meta, metaLoc); err != nil {
 		return nil, err
 	}
 	ss.record(metaLoc)
@@ -192,10 +185,103 @@ func (ss *Session) CreateTable(ctx context.Context, id icetable.Identifier, sche
 	return ss.svc.newTable(id, meta, metaLoc, ss), nil
 }
 
+// StageCreateTable checks a new table and returns its first metadata
+// without writing or staging anything: the first half of an Iceberg staged
+// create, which a CommitTable with an assert-create requirement completes.
+// The table's location, when given, must be in the warehouse.
+func (ss *Session) StageCreateTable(ctx context.Context, id icetable.Identifier, schema *iceberg.Schema, opts ...icecat.CreateTableOpt) (icetable.Metadata, error) {
+	if err := ss.writable(); err != nil {
+		return nil, err
+	}
+	ident, err := identOf(id)
+	if err != nil {
+		return nil, err
+	}
+	if err := ss.checkNew(ctx, ident); err != nil {
+		return nil, err
+	}
+	if err := checkSchema(ident, schema); err != nil {
+		return nil, err
+	}
+	cfg := icecat.NewCreateTableCfg()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	loc := strings.TrimSuffix(cfg.Location, "/")
+	if loc == "" {
+		loc = ss.svc.tableLocation(ident)
+	}
+	props := iceberg.Properties{}
+	maps.Copy(props, cfg.Properties)
+	meta, err := icetable.NewMetadata(schema, cfg.PartitionSpec, cfg.SortOrder, loc, props)
+	if err != nil {
+		return nil, tarn.Errorf(tarn.EINVALID, "new table %s: %v", ident, err)
+	}
+	if err := ss.svc.checkLocations(ident, meta, ""); err != nil {
+		return nil, err
+	}
+	return meta, nil
+}
+
+// checkNew checks that a table may be created: its namespace exists (else
+// ErrNoSuchNamespace), the name is free (else ErrTableAlreadyExists) and
+// differs from every other in more than case.
+func (ss *Session) checkNew(ctx context.Context, ident tarn.TableIdent) error {
+	if ns, err := ss.entry(ctx, tarn.NamespaceKey(ident.Namespace)); err != nil {
+		return err
+	} else if ns == nil {
+		return fmt.Errorf("%w: %s", icecat.ErrNoSuchNamespace, ident.Namespace)
+	}
+	if e, err := ss.entry(ctx, ident.Key()); err != nil {
+		return err
+	} else if e != nil {
+		return fmt.Errorf("%w: %s", icecat.ErrTableAlreadyExists, ident)
+	}
+	return ss.checkTwin(ctx, tarn.ResourceTable, ident.Key())
+}
+
 // CommitTable implements catalog.Catalog: validates the requirements
 // against the table as the session sees it, applies the updates, writes the
-// new metadata file and stages it.
+// new metadata file and stages it. A table that does not exist is created
+// only by a commit that requires it not to (assert-create); a failed
+// requirement is ECONFLICT naming it, an update that does not apply
+// EINVALID.
 func (ss *Session) CommitTable(ctx context.Context, id icetable.Identifier, reqs []icetable.Requirement, updates []icetable.Update) (icetable.Metadata, string, error) {
+	return ss.commitTable(ctx, id, reqs, updates, ss.autoFlush)
+}
+
+// CommitTransaction implements catalog.TransactionalCatalog: every
+// table's commit is checked and staged, and they become one catalog
+// commit (in auto-flush mode) or stay staged for Flush; when one fails,
+// nothing of the transaction is staged.
+func (ss *Session) CommitTransaction(ctx context.Context, commits []icetable.TableCommit) error {
+	if len(commits) == 0 {
+		return tarn.Errorf(tarn.EINVALID, "the transaction has no table changes")
+	}
+	ss.mu.Lock()
+	saved := maps.Clone(ss.pending)
+	ss.mu.Unlock()
+	for _, c := range commits {
+		if _, _, err := ss.commitTable(ctx, c.Identifier, c.Requirements, c.Updates, false); err != nil {
+			ss.mu.Lock()
+			ss.pending = saved
+			ss.mu.Unlock()
+			return err
+		}
+	}
+	if ss.autoFlush {
+		_, err := ss.Flush(ctx, ss.info)
+		return err
+	}
+	return nil
+}
+
+var _ icecat.TransactionalCatalog = (*Session)(nil)
+
+func (ss *Session) commitTable(ctx context.Context, id icetable.Identifier, reqs []icetable.Requirement, updates []icetable.Update, flush bool) (icetable.Metadata, string, error) {
+	if err := ss.writable(); err != nil {
+		return nil, "", err
+	}
 	ident, err := identOf(id)
 	if err != nil {
 		return nil, "", err
@@ -210,18 +296,25 @@ func (ss *Session) CommitTable(ctx context.Context, id icetable.Identifier, reqs
 		base, currentMeta, curLoc = current.Metadata(), current.Metadata(), current.MetadataLocation()
 		version = metadataVersion(curLoc) + 1
 	} else {
+		if !slices.ContainsFunc(reqs, func(r icetable.Requirement) bool { return r.GetType() == "assert-create" }) {
+			return nil, "", fmt.Errorf("%w: %s", icecat.ErrNoSuchTable, ident)
+		}
+		if err := ss.checkNew(ctx, ident); err != nil {
+			return nil, "", err
+		}
 		if base, err = icetable.NewMetadata(iceberg.NewSchema(0), nil, icetable.UnsortedSortOrder, "", nil); err != nil {
 			return nil, "", err
 		}
 	}
 	for _, r := range reqs {
 		if err := r.Validate(currentMeta); err != nil {
-			return nil, "", tarn.Errorf(tarn.ECONFLICT, "table %s changed underneath this write: %v", ident, err)
+			return nil, "", tarn.Errorf(tarn.ECONFLICT, "table %s changed underneath this write: %s failed: %v; reload the table and retry",
+				ident, r.GetType(), err)
 		}
 	}
 	updated, err := icetable.UpdateTableMetadata(base, updates, curLoc)
 	if err != nil {
-		return nil, "", err
+		return nil, "", tarn.Errorf(tarn.EINVALID, "the updates do not apply to table %s: %v", ident, err)
 	}
 	if current != nil && updated.Equals(currentMeta) {
 		return currentMeta, curLoc, nil
@@ -233,20 +326,59 @@ func (ss *Session) CommitTable(ctx context.Context, id icetable.Identifier, reqs
 	}
 	provider, err := icetable.LoadLocationProvider(updated.Location(), updated.Properties())
 	if err != nil {
-		return nil, "", err
+		return nil, "", tarn.Errorf(tarn.EINVALID, "table %s: %v", ident, err)
 	}
 	newLoc, err := provider.NewTableMetadataFileLocation(version)
 	if err != nil {
+		return nil, "", err
+	}
+	if err := ss.svc.checkLocations(ident, updated, newLoc); err != nil {
 		return nil, "", err
 	}
 	ss.record(newLoc)
 	if err := ss.svc.writeMetadata(ctx, updated, newLoc); err != nil {
 		return nil, "", err
 	}
-	if err := ss.stage(ctx, ident.Key(), entryFor(updated, newLoc)); err != nil {
-		return nil, "", err
+	ss.set(ident.Key(), entryFor(updated, newLoc))
+	if flush {
+		if _, err := ss.Flush(ctx, ss.info); err != nil {
+			return nil, "", err
+		}
 	}
 	return updated, newLoc, nil
+}
+
+// RegisterTable adds a table whose metadata file already exists in the
+// warehouse (an Iceberg registerTable). The name must be free
+// (ErrTableAlreadyExists) unless overwrite is set.
+func (ss *Session) RegisterTable(ctx context.Context, id icetable.Identifier, metadataLoc string, overwrite bool) (*icetable.Table, error) {
+	if err := ss.writable(); err != nil {
+		return nil, err
+	}
+	ident, err := identOf(id)
+	if err != nil {
+		return nil, err
+	}
+	if err := ss.checkNew(ctx, ident); err != nil && !(overwrite && errors.Is(err, icecat.ErrTableAlreadyExists)) {
+		return nil, err
+	}
+	if !ss.svc.inWarehouse(metadataLoc) {
+		return nil, tarn.Errorf(tarn.EINVALID, "cannot register %s: metadata %s is not in the warehouse; copy the table into it first", ident, tarn.Quote(metadataLoc))
+	}
+	tbl, err := ss.svc.loadTable(ctx, id, metadataLoc, ss)
+	if err != nil {
+		return nil, tarn.Errorf(tarn.EINVALID, "cannot register %s: %v", ident, err)
+	}
+	if err := ss.svc.checkLocations(ident, tbl.Metadata(), metadataLoc); err != nil {
+		return nil, err
+	}
+	if err := checkSchema(ident, tbl.Schema()); err != nil {
+		return nil, err
+	}
+	if err := ss.stage(ctx, ident.Key(), entryFor(tbl.Metadata(), metadataLoc)); err != nil {
+		return nil, err
+	}
+	return tbl, nil
 }
 
 // metadataVersion parses NNNNN from "NNNNN-uuid.metadata.json".
@@ -265,12 +397,19 @@ func entryFor(meta icetable.Metadata, loc string) *tarn.Entry {
 	if snap := meta.CurrentSnapshot(); snap != nil {
 		e.Snapshot = snap.SnapshotID
 		if snap.Summary != nil {
-			e.Rows = propInt(snap.Summary.Properties, "total-records")
+			e.Rows = liveRows(snap.Summary.Properties)
 			e.Files = propInt(snap.Summary.Properties, "total-data-files")
 			e.Bytes = propInt(snap.Summary.Properties, "total-files-size")
 		}
 	}
 	return e
+}
+
+// liveRows counts a snapshot's rows less those its position deletes and
+// deletion vectors remove (rows equality deletes remove are not known
+// without reading them, so they still count).
+func liveRows(p iceberg.Properties) int64 {
+	return propInt(p, "total-records") - propInt(p, "total-position-deletes")
 }
 
 func propInt(p iceberg.Properties, key string) int64 {
@@ -280,23 +419,36 @@ func propInt(p iceberg.Properties, key string) int64 {
 
 // LoadTable implements catalog.Catalog.
 func (ss *Session) LoadTable(ctx context.Context, id icetable.Identifier) (*icetable.Table, error) {
-	ident, err := identOf(id)
+	loc, err := ss.MetadataLocation(ctx, id)
 	if err != nil {
 		return nil, err
+	}
+	return ss.svc.loadTable(ctx, id, loc, ss)
+}
+
+// MetadataLocation returns where a table's current metadata file is, or
+// ErrNoSuchTable.
+func (ss *Session) MetadataLocation(ctx context.Context, id icetable.Identifier) (string, error) {
+	ident, err := identOf(id)
+	if err != nil {
+		return "", err
 	}
 	e, err := ss.entry(ctx, ident.Key())
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	if e == nil || e.Kind != tarn.EntryTable {
-		return nil, fmt.Errorf("%w: %s", icecat.ErrNoSuchTable, ident)
+		return "", fmt.Errorf("%w: %s", icecat.ErrNoSuchTable, ident)
 	}
-	return ss.svc.loadTable(ctx, id, e.Metadata, ss)
+	return e.Metadata, nil
 }
 
 // DropTable implements catalog.Catalog. Files are kept: other commits may
 // still point at them.
 func (ss *Session) DropTable(ctx context.Context, id icetable.Identifier) error {
+	if err := ss.writable(); err != nil {
+		return err
+	}
 	ident, err := identOf(id)
 	if err != nil {
 		return err
@@ -311,6 +463,9 @@ func (ss *Session) DropTable(ctx context.Context, id icetable.Identifier) error 
 
 // RenameTable implements catalog.Catalog.
 func (ss *Session) RenameTable(ctx context.Context, from, to icetable.Identifier) (*icetable.Table, error) {
+	if err := ss.writable(); err != nil {
+		return nil, err
+	}
 	src, err := identOf(from)
 	if err != nil {
 		return nil, err
@@ -404,44 +559,6 @@ func (ss *Session) ListTables(ctx context.Context, namespace icetable.Identifier
 	}
 }
 
-// ListNamespaces implements catalog.Catalog.
-func (ss *Session) ListNamespaces(ctx context.Context, parent icetable.Identifier) ([]icetable.Identifier, error) {
-	if len(parent) > 0 {
-		if _, err := nsOf(parent); err != nil {
-			return nil, err
-		}
-		return nil, nil // one level only
-	}
-	all, err := ss.entries(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out []icetable.Identifier
-	for _, k := range sortedKeys(all) {
-		if all[k].Kind == tarn.EntryNamespace {
-			out = append(out, icetable.Identifier{k})
-		}
-	}
-	return out, nil
-}
-
-// CreateNamespace implements catalog.Catalog.
-func (ss *Session) CreateNamespace(ctx context.Context, namespace icetable.Identifier, _ iceberg.Properties) error {
-	ns, err := nsOf(namespace)
-	if err != nil {
-		return err
-	}
-	if e, err := ss.entry(ctx, tarn.NamespaceKey(ns)); err != nil {
-		return err
-	} else if e != nil {
-		return fmt.Errorf("%w: %s", icecat.ErrNamespaceAlreadyExists, ns)
-	}
-	if err := ss.checkTwin(ctx, tarn.ResourceNamespace, tarn.NamespaceKey(ns)); err != nil {
-		return err
-	}
-	return ss.stage(ctx, tarn.NamespaceKey(ns), &tarn.Entry{Kind: tarn.EntryNamespace})
-}
-
 // checkTwin refuses a new namespace or table (what) whose key differs from
 // an existing one only in case: DuckDB resolves names ignoring case, so a
 // query could not reach one of the two (it would silently read the
@@ -458,55 +575,6 @@ func (ss *Session) checkTwin(ctx context.Context, what, key string) error {
 		}
 	}
 	return nil
-}
-
-// DropNamespace implements catalog.Catalog; the namespace must be empty.
-func (ss *Session) DropNamespace(ctx context.Context, namespace icetable.Identifier) error {
-	ns, err := nsOf(namespace)
-	if err != nil {
-		return err
-	}
-	all, err := ss.entries(ctx)
-	if err != nil {
-		return err
-	}
-	if all[tarn.NamespaceKey(ns)] == nil {
-		return fmt.Errorf("%w: %s", icecat.ErrNoSuchNamespace, ns)
-	}
-	for k := range all {
-		if n, name := tarn.ParseKey(k); n == ns && name != "" {
-			return fmt.Errorf("%w: %s", icecat.ErrNamespaceNotEmpty, ns)
-		}
-	}
-	return ss.stage(ctx, tarn.NamespaceKey(ns), nil)
-}
-
-// CheckNamespaceExists implements catalog.Catalog.
-func (ss *Session) CheckNamespaceExists(ctx context.Context, namespace icetable.Identifier) (bool, error) {
-	ns, err := nsOf(namespace)
-	if err != nil {
-		return false, nil
-	}
-	e, err := ss.entry(ctx, tarn.NamespaceKey(ns))
-	return e != nil, err
-}
-
-// LoadNamespaceProperties implements catalog.Catalog (no properties are stored).
-func (ss *Session) LoadNamespaceProperties(ctx context.Context, namespace icetable.Identifier) (iceberg.Properties, error) {
-	ok, err := ss.CheckNamespaceExists(ctx, namespace)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, fmt.Errorf("%w: %v", icecat.ErrNoSuchNamespace, namespace)
-	}
-	return iceberg.Properties{}, nil
-}
-
-// UpdateNamespaceProperties implements catalog.Catalog; tarn stores no
-// namespace properties.
-func (ss *Session) UpdateNamespaceProperties(ctx context.Context, namespace icetable.Identifier, removals []string, updates iceberg.Properties) (icecat.PropertiesUpdateSummary, error) {
-	return icecat.PropertiesUpdateSummary{}, tarn.Errorf(tarn.EINVALID, "namespace properties are not supported")
 }
 
 // writeMetadata writes a metadata file. Local files are written to a

@@ -45,6 +45,7 @@ func newServiceWith(t *testing.T, dir string, cfg table.Config) *table.Service {
 // commit), the mode an Iceberg REST endpoint over a branch would use.
 func TestSession_IcebergConformance(t *testing.T) {
 	catalogtest.RunCatalogTests(t, catalogtest.Config{
+		SupportsNamespaceProperties: true,
 		NewCatalog: func(t *testing.T) icecat.Catalog {
 			svc := newService(t)
 			ss, err := svc.OpenSession(context.Background(), tarn.DefaultBranch)
@@ -55,4 +56,29 @@ func TestSession_IcebergConformance(t *testing.T) {
 			return ss
 		},
 	})
+}
+
+// TestSession_ReadOnly: a session at a commit reads it and refuses every
+// write before writing anything.
+func TestSession_ReadOnly(t *testing.T) {
+	ctx := context.Background()
+	svc := newService(t)
+	head, err := svc.Catalog().Resolve(ctx, tarn.DefaultBranch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss := svc.ReadSession(head, "tag v1")
+	if ok, err := ss.CheckNamespaceExists(ctx, []string{tarn.DefaultNamespace}); err != nil || !ok {
+		t.Fatalf("default namespace at the commit: %v %v", ok, err)
+	}
+	for name, write := range map[string]func() error{
+		"create namespace": func() error { return ss.CreateNamespace(ctx, []string{"x"}, nil) },
+		"drop namespace":   func() error { return ss.DropNamespace(ctx, []string{tarn.DefaultNamespace}) },
+		"commit":           func() error { _, _, err := ss.CommitTable(ctx, []string{"tarn", "t"}, nil, nil); return err },
+		"drop table":       func() error { return ss.DropTable(ctx, []string{"tarn", "t"}) },
+	} {
+		if err := write(); !tarn.IsCode(err, tarn.EFORBIDDEN) {
+			t.Errorf("%s on a read-only session: %v", name, err)
+		}
+	}
 }

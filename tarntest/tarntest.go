@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/secret"
 )
 
 // NewServices returns a fresh, empty lakehouse's services for one test
@@ -41,6 +42,7 @@ func Run(t *testing.T, newServices NewServices) {
 	t.Run("Query", func(t *testing.T) { testQuery(t, open(t)) })
 	t.Run("Runs", func(t *testing.T) { testRuns(t, open(t)) })
 	t.Run("Jobs", func(t *testing.T) { testJobs(t, open(t)) })
+	t.Run("Secrets", func(t *testing.T) { testSecrets(t, open(t)) })
 }
 
 var ctx = context.Background()
@@ -479,6 +481,21 @@ func testRuns(t *testing.T, s *tarn.Services) {
 	_, err = s.Runs.Run(ctx, tarn.RunRequest{ProjectDir: dir, Ref: "nosuch"}, nil)
 	if err == nil {
 		t.Fatal("a run on an unknown branch succeeded")
+	}
+}
+
+// testSecrets: the public key is made once and handed out alike, in a
+// form values can be sealed with.
+func testSecrets(t *testing.T, s *tarn.Services) {
+	k := must(s.Secrets.PublicKey(ctx))(t)
+	if k.Algorithm != tarn.SecretAlgorithm || len(k.Key) != 32 || len(k.ID) != 16 {
+		t.Fatalf("public key %+v", k)
+	}
+	if again := must(s.Secrets.PublicKey(ctx))(t); again.ID != k.ID || !bytes.Equal(again.Key, k.Key) {
+		t.Fatalf("a second call gave another key: %+v, then %+v", k, again)
+	}
+	if _, err := secret.Seal(k, "token", "v"); err != nil {
+		t.Fatalf("seal with the key: %v", err)
 	}
 }
 

@@ -69,7 +69,7 @@ Exit codes: 0 ok, 1 internal error, 2 usage or invalid input, 3 not found,
 	pf.StringVar(&a.author, "author", "", "author recorded in commits (default $TARN_AUTHOR or the OS user)")
 	pf.StringVar(&a.endpoint, "endpoint", "", "URL of a tarn server (default $TARN_ENDPOINT or the profile; none: embedded)")
 	root.AddCommand(a.branchCommand(), a.tagCommand(), a.logCommand(), a.checkoutCommand(),
-		a.namespaceCommand(), a.tableCommand(), a.statusCommand(), a.verifyCommand(), a.initCommand(), a.runCommand(), a.queryCommand(),
+		a.namespaceCommand(), a.tableCommand(), a.statusCommand(), a.verifyCommand(), a.initCommand(), a.runCommand(), a.parameterCommand(), a.queryCommand(),
 		a.cacheCommand(), a.gcCommand(), a.serveCommand(), a.configCommand(), a.jobCommand(), a.userCommand(), a.versionCommand())
 	return root
 }

@@ -74,7 +74,8 @@ SQL model aggregating them, and an expectation. Run it with ` + "`tarn run -p DI
 }
 
 func (a *app) runCommand() *cobra.Command {
-	var dir, ref, projectDir, namespace, preview string
+	var pf projectFlags
+	var ref, namespace, preview string
 	var params []string
 	var dryRun, strict, noStrict, detach, noCache bool
 	cmd := &cobra.Command{
@@ -92,7 +93,11 @@ inspection. --dry-run runs the steps but materializes nothing.
 A step whose code, environment, parameters and inputs are unchanged since a
 run on this lakehouse is served from the cache ("cached", with the time it
 saves); so are scans of unchanged tables. --no-cache runs everything;
-@tarn.model(cache_strategy="NONE") opts one step out. See tarn cache --help.`,
+@tarn.model(cache_strategy="NONE") opts one step out. See tarn cache --help.
+
+A secret parameter (` + "`tarn parameter set NAME --type secret`" + `) is opened by
+the lakehouse only for the steps that use it, shows as *** in their output,
+and is never taken from --param.`,
 		Example: `  tarn run -p taxi
   tarn run -p taxi --ref dev --param min_miles=2
   tarn run -p taxi --dry-run --preview
@@ -125,10 +130,7 @@ saves); so are scans of unchanged tables. --no-cache runs everything;
 			if noStrict {
 				strict = false
 			}
-			if projectDir != "" {
-				dir = projectDir
-			}
-			req := tarn.RunRequest{ProjectDir: dir, Ref: a.ref(ref), Params: given, DryRun: dryRun, Strict: strict,
+			req := tarn.RunRequest{ProjectDir: pf.dir(), Ref: a.ref(ref), Params: given, DryRun: dryRun, Strict: strict,
 				Preview: previewRows, Author: a.commitInfo("").Author, NoCache: noCache, Namespace: namespace}
 			if detach {
 				job, err := a.svc.Jobs.SubmitRun(ctx, req)
@@ -152,8 +154,7 @@ saves); so are scans of unchanged tables. --no-cache runs everything;
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&dir, "project", "p", ".", "project directory")
-	f.StringVar(&projectDir, "project-dir", "", "project directory (the same as --project)")
+	pf.add(f)
 	f.StringVarP(&ref, "ref", "r", "", "branch to run on and publish to (default: the active branch)")
 	f.StringVar(&namespace, "namespace", "", "namespace the models write to and unqualified inputs resolve in (default: the project's defaults.namespace, else tarn)")
 	f.StringArrayVar(&params, "param", nil, "parameter value NAME=VALUE (repeatable)")

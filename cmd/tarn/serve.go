@@ -18,6 +18,7 @@ import (
 	"github.com/tarnhq/tarn/pipeline"
 	"github.com/tarnhq/tarn/query"
 	"github.com/tarnhq/tarn/server"
+	"github.com/tarnhq/tarn/table/icerest"
 )
 
 func (a *app) serveCommand() *cobra.Command {
@@ -29,7 +30,7 @@ func (a *app) serveCommand() *cobra.Command {
 	var keepJobs int
 	var sb sandboxFlags
 	var readyFile string
-	var jobVisibility string
+	var jobVisibility, icebergCreds string
 	var maxQueries, queryThreads, maxProjectFiles int
 	queryMemory, queryDisk, maxResult, maxExport := byteSize(2<<30), byteSize(4<<30), byteSize(1<<30), byteSize(4<<30)
 	cmd := &cobra.Command{
@@ -53,6 +54,12 @@ most --max-queries at once (more wait queued); a streamed result is at most
 --max-result, a result file --max-export. SQL reads the warehouse only. Each
 limit's error names its flag.
 
+The Iceberg REST catalog is served at /iceberg: Spark, PyIceberg, DuckDB,
+Trino and iceberg-go use the catalog URI http://HOST:PORT/iceberg with a
+tarn ref as the warehouse and a tarn token (or the credential USER:TOKEN);
+their writes are commits on that branch under the same rules
+(docs/ICEBERG_REST.md).
+
 GET /healthz and /readyz answer for load balancers. SIGINT or SIGTERM stops
 the server: it lets running jobs finish for --grace, then cancels the rest
 (a cancelled run publishes nothing). Jobs left running by a server that was
@@ -71,6 +78,10 @@ killed are marked failed at the next start.`,
 				return tarn.Errorf(tarn.EINVALID, "--insecure-local serves everyone as an admin, so it only listens on loopback (127.0.0.1, ::1 or localhost), not %q; create users with `tarn user add` instead", host)
 			}
 			visibility, err := server.ParseVisibility(jobVisibility)
+			if err != nil {
+				return err
+			}
+			credentials, err := icerest.ParseCredentialPolicy(icebergCreds)
 			if err != nil {
 				return err
 			}
@@ -125,6 +136,8 @@ killed are marked failed at the next start.`,
 			srv := &server.Server{Services: lh.Services(), Jobs: jobs, Users: lh.Users(), Insecure: insecure, Protected: protected,
 				JobVisibility: visibility, MaxQueries: maxQueries, MaxProjectFiles: maxProjectFiles, MaxUpload: maxUploadMiB << 20, Home: home,
 				UploadDir: local.Home(home).Uploads(), ExportDir: local.Home(home).Exports(), Log: a.stderr}
+			tables := lh.Tables()
+			srv.Iceberg = icerest.New(tables, icerest.Options{TableConfig: icerest.StorageConfig(tables.Warehouse(), tables.IOProperties(), credentials)})
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return tarn.Errorf(tarn.EINVALID, "cannot listen on %s: %v", addr, err)
@@ -135,6 +148,7 @@ killed are marked failed at the next start.`,
 				mode = "insecure-local: no tokens"
 			}
 			fmt.Fprintf(a.stderr, "tarn serve: listening on http://%s (home %s, %s)\n", ln.Addr(), home, mode)
+			fmt.Fprintf(a.stderr, "tarn serve: Iceberg REST catalog at http://%s/iceberg (warehouse: a branch, tag or commit)\n", ln.Addr())
 			if readyFile != "" {
 				if err := readyfile.Write(readyFile, ln.Addr().String(), home); err != nil {
 					ln.Close()
@@ -180,6 +194,7 @@ killed are marked failed at the next start.`,
 	f.Var(&maxResult, "max-result", "largest query result streamed to a client, as Arrow (0: no limit)")
 	f.Var(&maxExport, "max-export", "largest result file a query writes (--out; 0: no limit)")
 	f.StringVar(&readyFile, "ready-file", "", "once listening, write {\"url\", \"addr\", \"pid\", \"home\"} as JSON to this file (atomically; removed at exit): how scripts and tests find a server on port 0")
+	f.StringVar(&icebergCreds, "iceberg-credentials", string(icerest.CredentialsNone), "storage credentials the Iceberg REST catalog hands engines for an S3 warehouse: none (they bring their own) or static (the server's keys)")
 	f.IntVar(&keepJobs, "keep-jobs", 10000, "at start, keep the records and logs of this many newest jobs (0: all)")
 	sb.register(f)
 	return cmd

@@ -29,6 +29,13 @@ object ``{"spec": SPEC_JSON_PATH, "scratch": DIRECTORY}``. It writes ``S``
 (it took the step), closes FD, moves into the step's scratch directory
 (also its HOME and TMPDIR) and runs the step exactly as above; then it
 exits. End of input before a hand-off (the pool let it go) exits 0.
+
+Secrets: a spec may name, in ``"secrets"``, parameters whose values are
+never written to a file. A cold worker reads them first thing as one line
+on stdin, ``{"secrets": {KEY: VALUE}}``; a warm one gets them in the
+hand-off (``"secrets"``). They join the parameters, and every value is
+replaced by ``***`` in the result document (messages, tracebacks); the Go
+side masks them in the output it streams.
 """
 
 from __future__ import annotations
@@ -67,6 +74,51 @@ def _unbuffer() -> None:
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
             reconfigure(line_buffering=True)
+
+
+_secrets: List[str] = []  # the step's secret values, masked in the result
+
+
+def read_secrets(spec: Dict[str, Any], given: Optional[Dict[str, Any]]) -> None:
+    """Add the values of the spec's secrets to its parameters.
+
+    ``given`` are a warm worker's (from its hand-off); a cold one reads one
+    line on stdin. stdin is /dev/null afterwards, as for a step without any.
+    """
+    names = spec.get("secrets") or []
+    if not names:
+        return
+    if not isinstance(names, list):
+        raise SpecError("spec secrets must be a list of parameter names")
+    if given is None:
+        try:
+            line = sys.stdin.buffer.readline()
+            given = json.loads(line.decode("utf-8"))["secrets"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise SpecError(f"cannot read the step's secrets on stdin: {type(exc).__name__}") from None
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.close(devnull)
+    if not isinstance(given, dict) or any(not isinstance(given.get(name), str) for name in names):
+        raise SpecError(f"the step's secrets lack a value of {', '.join(names)}")
+    parameters = dict(spec.get("parameters") or {})
+    for name in names:
+        parameters[name] = given[name]
+        _secrets.append(given[name])
+    spec["parameters"] = parameters
+
+
+def mask(text: Any) -> Any:
+    """``text`` with the step's secret values (and each line of one) as ``***``."""
+    if not isinstance(text, str) or not _secrets:
+        return text
+    forms = set()
+    for value in _secrets:
+        forms.add(value)
+        forms.update(line.rstrip("\r") for line in value.split("\n"))
+    for form in sorted((f for f in forms if f.strip()), key=len, reverse=True):
+        text = text.replace(form, "***")
+    return text
 
 
 def read_spec(path: str) -> Dict[str, Any]:
@@ -342,7 +394,7 @@ def run(spec: Dict[str, Any]) -> Tuple[int, Dict[str, Any]]:
 USAGE = "usage: python -m tarn._worker SPEC_JSON_PATH | --warm STATUS_FD\n"
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: Optional[List[str]] = None, secrets: Optional[Dict[str, Any]] = None) -> int:
     _unbuffer()
     args = sys.argv[1:] if argv is None else argv
     if len(args) == 2 and args[0] == "--warm" and args[1].isdigit():
@@ -354,6 +406,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         spec = read_spec(args[0])
         check_spec(spec, args[0])
+        read_secrets(spec, secrets)
         set_memory_limit(int(spec.get("memory_limit_bytes") or 0))
         set_address_space_limit(int(spec.get("address_space_bytes") or 0))
         if spec.get("store"):
@@ -398,8 +451,9 @@ def serve_warm(status_fd: int) -> int:
     try:
         handoff = json.loads(line)
         spec_path, scratch = handoff["spec"], handoff["scratch"]
-    except (ValueError, KeyError, TypeError) as exc:
-        sys.stderr.write(f"tarn worker: unusable hand-off {line.strip()!r}: {exc}\n")
+        secrets = handoff.get("secrets") or {}
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        sys.stderr.write(f"tarn worker: unusable hand-off: {type(exc).__name__}: {exc}\n")
         return EXIT_SPEC_ERROR
     status.write(b"S")
     status.close()  # user code and its children must not hold it
@@ -417,12 +471,13 @@ def serve_warm(status_fd: int) -> int:
     if "tempfile" in sys.modules:
         sys.modules["tempfile"].tempdir = None  # chosen again from TMPDIR
     sys.argv[1:] = [spec_path]
-    return main([spec_path])
+    return main([spec_path], secrets)
 
 
 def _write_result(result: Dict[str, Any], path: str) -> int:
     """Write the result JSON; return 0, or EXIT_SPEC_ERROR if it cannot be written."""
-    result = dict(result, proc_status=proc_status())
+    result = {key: mask(value) for key, value in result.items()}
+    result["proc_status"] = proc_status()
     try:
         _arrow.write_json(result, path)
     except OSError as exc:

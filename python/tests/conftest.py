@@ -97,7 +97,7 @@ def worker(tmp_path: Path):
     scratch = tmp_path / "scratch"
     scratch.mkdir()
 
-    def run(spec: Dict[str, Any], inputs: Optional[Dict[str, Any]] = None) -> WorkerRun:
+    def run(spec: Dict[str, Any], inputs: Optional[Dict[str, Any]] = None, stdin: Optional[str] = None) -> WorkerRun:
         spec = dict(spec)
         spec.setdefault("result", str(run_dir / "result.json"))
         if spec.get("kind", "model") != "expectation":
@@ -120,6 +120,8 @@ def worker(tmp_path: Path):
             [sys.executable, "-m", "tarn._worker", str(spec_path)],
             capture_output=True,
             text=True,
+            input=stdin,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
             env=sdk_env(),
             cwd=str(scratch),
             timeout=120,
