@@ -26,8 +26,9 @@ commit of a branch still reaches stays, and so does every commit's history:
 It is safe while writers run: a write in progress holds a lease (a small file
 under the warehouse's .tarn/writes/), and no file younger than the oldest
 live lease is removed, whatever --older-than says. Leases of crashed writers
-expire after 90 seconds and are removed. When a table version cannot be read
-nothing is removed. Interrupted, a later run finishes the job.
+expire after 90 seconds and are removed. Files other engines write through
+the Iceberg REST catalog before committing hold no lease: only --older-than
+protects them. When a table version cannot be read nothing is removed. Interrupted, a later run finishes the job.
 
 The branches failed runs leave for inspection (run/YYYYMMDD-HHMMSS-xxxxxx;
 a successful run deletes its own) are deleted first once the run started
