@@ -40,12 +40,24 @@ type RefService interface {
 	GetCommit(ctx context.Context, hash string) (*Commit, error)
 	// Log returns up to limit commits (0: all) of a ref's history, newest first.
 	Log(ctx context.Context, ref string, limit int) ([]*Commit, error)
+	// History returns a page of up to limit commits of a ref's history,
+	// newest first (as Log), continuing after the page whose Next is
+	// cursor ("" for the first page). A cursor names commits: ENOTFOUND
+	// for one that does not exist, EINVALID for one that is malformed.
+	History(ctx context.Context, ref, cursor string, limit int) (*LogPage, error)
 	// MergeBase returns the merge base of two refs, nil when they share none.
 	MergeBase(ctx context.Context, a, b string) (*Commit, error)
 	// Diff lists the changes from one ref to another.
 	Diff(ctx context.Context, from, to string) ([]Change, error)
 	// Merge merges a ref into a branch (ECONFLICT names the conflicting keys).
 	Merge(ctx context.Context, req MergeRequest) (*MergeResult, error)
+}
+
+// LogPage is one page of a ref's history.
+type LogPage struct {
+	Commits []*Commit `json:"commits"`
+	// Next is the cursor of the next page, "" after the last one.
+	Next string `json:"next,omitempty"`
 }
 
 // TableService manages namespaces and tables on branches.
@@ -211,6 +223,19 @@ type RunEvent struct {
 	Duration time.Duration `json:"duration_ns,omitempty"`
 	Saved    time.Duration `json:"saved_ns,omitempty"` // a cached step: the time its computation took
 	Message  string        `json:"message,omitempty"`
+	// Plan is the run's DAG (a plan event): its steps in a topological order.
+	Plan []PlanStep `json:"plan,omitempty"`
+}
+
+// PlanStep is one step of a run's plan.
+type PlanStep struct {
+	Name string `json:"name"`
+	Kind string `json:"kind"` // python, sql or expectation
+	// Deps are the steps it reads, Inputs the lake tables
+	// (NAMESPACE.NAME), Table the table it writes, if any.
+	Deps   []string `json:"deps,omitempty"`
+	Inputs []string `json:"inputs,omitempty"`
+	Table  string   `json:"table,omitempty"`
 }
 
 // Step states reported in run events and results.
@@ -239,6 +264,39 @@ type StepReport struct {
 	Reason   string        `json:"reason,omitempty"`
 	Cached   bool          `json:"cached,omitempty"`
 	Saved    time.Duration `json:"saved_ns,omitempty"` // for a cached step: what computing it cost
+	// Profile is where the step's time went, phase by phase (see
+	// StepPhase); a cached step has only its cache lookup.
+	Profile []StepPhase `json:"profile,omitempty"`
+	// PeakAnonBytes is the most anonymous memory (heap, anonymous maps;
+	// not the pages of files it maps or reads) the step's processes held
+	// together, sampled; MemoryLimit is the limit that applied to it.
+	PeakAnonBytes int64 `json:"peak_anon_bytes,omitempty"`
+	MemoryLimit   int64 `json:"memory_limit_bytes,omitempty"`
+}
+
+// Step phases, in the order a step goes through them.
+const (
+	PhasePlan        = "plan"        // Iceberg planning of lake inputs: files pruned, columns, filter
+	PhaseExport      = "export"      // a lake input exported as Arrow (tables the worker cannot read itself)
+	PhaseHandoff     = "handoff"     // from scheduling to the worker's first instruction of the step
+	PhaseImport      = "import"      // importing the model's file
+	PhaseRead        = "read"        // the worker reading its inputs (inside the model's loop for batches)
+	PhaseCode        = "code"        // the user's code
+	PhaseWrite       = "write"       // writing the output's Arrow file
+	PhaseMaterialize = "materialize" // Parquet files written into the table and registered
+	PhaseCache       = "cache"       // storing the output in the step cache, or serving it from there
+)
+
+// StepPhase is one phase of a step: how long it took and how much data
+// it moved.
+type StepPhase struct {
+	Name    string  `json:"name"`
+	Seconds float64 `json:"seconds"`
+	Rows    int64   `json:"rows,omitempty"`
+	Bytes   int64   `json:"bytes,omitempty"`
+	Files   int     `json:"files,omitempty"`
+	// Detail says more in words ("3 of 40 files", "spooled to disk").
+	Detail string `json:"detail,omitempty"`
 }
 
 // RunResult is the outcome of a run.
@@ -337,6 +395,12 @@ type UserService interface {
 	// AddUser creates a user and returns its token, shown only once (EEXISTS, EINVALID).
 	AddUser(ctx context.Context, req NewUser) (*User, string, error)
 	ListUsers(ctx context.Context) ([]User, error)
+	// RemoveUser deletes a user, whose token stops working at once
+	// (ENOTFOUND; EINVALID for the last admin).
+	RemoveUser(ctx context.Context, name string) error
+	// ResetToken gives a user a new token, shown only once; the old one
+	// stops working at once (ENOTFOUND).
+	ResetToken(ctx context.Context, name string) (string, error)
 }
 
 // Services bundles what a lakehouse offers, embedded or remote.

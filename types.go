@@ -48,6 +48,15 @@ type SnapshotInfo struct {
 	Added     int64     `json:"added_rows"`
 	Rows      int64     `json:"total_rows"`
 	Current   bool      `json:"current"`
+	// SchemaID is the schema the snapshot was written with (nil: not recorded).
+	SchemaID *int `json:"schema_id,omitempty"`
+}
+
+// SchemaVersion is one of the schemas a table has had, oldest first.
+type SchemaVersion struct {
+	ID      int      `json:"schema_id"`
+	Columns []Column `json:"columns"`
+	Current bool     `json:"current"`
 }
 
 // DataFile is one data file of a table's current snapshot.
@@ -74,6 +83,8 @@ type TableInfo struct {
 	Bytes            int64            `json:"bytes"`
 	DataFiles        []DataFile       `json:"data_files"`
 	History          []SnapshotInfo   `json:"history"`
+	// Schemas is the evolution of the schema: every version, oldest first.
+	Schemas []SchemaVersion `json:"schemas"`
 }
 
 // WriteResult describes a table write.

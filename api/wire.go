@@ -49,6 +49,12 @@ type CreateRefRequest struct {
 	From string       `json:"from"`
 }
 
+// RefHead is a ref with its head commit (GET /v1/refs?heads=true).
+type RefHead struct {
+	tarn.Ref
+	Head *tarn.Commit `json:"head"`
+}
+
 // RenameRequest is the body of POST /v1/refs/{name}/rename.
 type RenameRequest struct {
 	NewName string `json:"new_name"`
@@ -152,4 +158,36 @@ func DecodeHeader(s string, v any) error {
 		return err
 	}
 	return json.Unmarshal(b, v)
+}
+
+// TableStats is the body of GET /v1/tables/{table}/stats: statistics of
+// each column at one commit.
+type TableStats struct {
+	Table   tarn.TableIdent `json:"table"`
+	Commit  string          `json:"commit"`
+	Rows    int64           `json:"rows"`
+	Columns []ColumnStats   `json:"columns"`
+	// Truncated says that only the first columns have statistics.
+	Truncated bool `json:"truncated,omitempty"`
+}
+
+// ColumnStats describes the values of one column. Min and Max are
+// rendered as text (cut to 100 characters); Distinct is an estimate
+// (HyperLogLog); Histogram, for numeric columns, has equal-width bins.
+type ColumnStats struct {
+	Name      string         `json:"name"`
+	Type      string         `json:"type"`
+	Nulls     int64          `json:"nulls"`
+	Min       *string        `json:"min,omitempty"`
+	Max       *string        `json:"max,omitempty"`
+	Distinct  *int64         `json:"distinct,omitempty"`
+	Histogram []HistogramBin `json:"histogram,omitempty"`
+}
+
+// HistogramBin counts the values in [Lower, Upper) (the last bin also
+// holds Upper).
+type HistogramBin struct {
+	Lower float64 `json:"lower"`
+	Upper float64 `json:"upper"`
+	Count int64   `json:"count"`
 }

@@ -6,12 +6,17 @@
 // Arrow IPC file), meta.json (what it is, its CRC-32C checksum, its size)
 // and used (whose modification time is the last use, for least-recently-
 // used eviction). An entry is built in tmp/ and renamed into place, so a
-// reader sees it whole or not at all; its checksum is verified on every
-// hit, and an entry that does not match is removed and reported as a miss.
+// reader sees it whole or not at all. Its checksum is computed as its data
+// is written (by the worker that wrote a step's output, by the export of
+// a scan), never by reading it back; a hit verifies it, except for a large
+// entry whose file is still the one verified (same inode, size and
+// modification time: see TrustAbove), which costs no read. An entry that
+// does not match is removed and reported as a miss.
 package cache
 
 import (
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -23,6 +28,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/tarnhq/tarn"
@@ -39,20 +46,35 @@ const DataFile = "data.arrow"
 
 // Meta describes an entry.
 type Meta struct {
-	Key      string    `json:"key"`
-	Kind     string    `json:"kind"` // step or scan
-	Name     string    `json:"name"` // model, or table for scans
-	Project  string    `json:"project,omitempty"`
-	Rows     int64     `json:"rows"`
-	Bytes    int64     `json:"bytes"`
-	Checksum string    `json:"crc32c"`
-	Created  time.Time `json:"created"`
+	Key     string `json:"key"`
+	Kind    string `json:"kind"` // step or scan
+	Name    string `json:"name"` // model, or table for scans
+	Project string `json:"project,omitempty"`
+	Rows    int64  `json:"rows"`
+	Bytes   int64  `json:"bytes"`
+	// Checksum is the data's CRC-32C in hex, or "sum64:HEX" (see Sum64).
+	Checksum string `json:"crc32c"`
+	// Verified identifies the data file as it was when its checksum held.
+	Verified *Fingerprint `json:"verified,omitempty"`
+	Created  time.Time    `json:"created"`
 	// Seconds is what computing the entry cost (what a hit saves).
 	Seconds float64 `json:"seconds"`
 	// Tables lists the Parquet data files written for this result, by
 	// table, so that a hit can publish them again without rewriting.
 	Tables map[string]Files `json:"tables,omitempty"`
 }
+
+// Fingerprint identifies a file's version without reading it.
+type Fingerprint struct {
+	Inode   uint64 `json:"inode"`
+	Size    int64  `json:"size"`
+	MtimeNs int64  `json:"mtime_ns"`
+}
+
+// TrustAbove is the size from which a hit trusts an entry's data file
+// when its fingerprint is the one recorded when its checksum was last
+// verified (or computed): smaller entries are checked on every hit.
+const TrustAbove = 64 << 20
 
 // Files are data files holding an entry's rows, with the Iceberg field ids
 // they were written with.
@@ -81,6 +103,7 @@ var ErrCorrupt = errors.New("corrupt cache entry")
 // Store is a cache directory.
 type Store struct {
 	dir string
+	mu  sync.Mutex // Reserve
 }
 
 // Open opens (creating) a cache directory.
@@ -122,11 +145,15 @@ func (s *Store) Get(key string) (*Entry, error) {
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
-	if err == nil {
+	if err == nil && !s.trusted(e) {
 		var sum string
-		sum, err = checksumFile(e.Path())
+		sum, err = checksum(e.Path(), e.Checksum)
 		if err == nil && sum != e.Checksum {
 			err = fmt.Errorf("checksum %s, expected %s", sum, e.Checksum)
+		}
+		if err == nil && e.Bytes >= TrustAbove {
+			e.Verified = fingerprint(e.Path())
+			writeJSON(filepath.Join(e.Dir, "meta.json"), e.Meta)
 		}
 	}
 	if err != nil {
@@ -137,6 +164,28 @@ func (s *Store) Get(key string) (*Entry, error) {
 	os.Chtimes(filepath.Join(e.Dir, "used"), now, now)
 	e.LastUsed = now
 	return e, nil
+}
+
+// trusted says whether a large entry's file is the one whose checksum
+// held (see TrustAbove).
+func (s *Store) trusted(e *Entry) bool {
+	if e.Bytes < TrustAbove || e.Verified == nil {
+		return false
+	}
+	now := fingerprint(e.Path())
+	return now != nil && *now == *e.Verified
+}
+
+func fingerprint(path string) *Fingerprint {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil
+	}
+	return &Fingerprint{Inode: sys.Ino, Size: st.Size(), MtimeNs: st.ModTime().UnixNano()}
 }
 
 // Has reports whether an entry for key is stored (without verifying it).
@@ -165,7 +214,9 @@ func (s *Store) read(dir string) (*Entry, error) {
 
 // Put stores the Arrow IPC file src as the entry for meta.Key: a hard link
 // when src is on the cache's file system (see RunDir), a copy otherwise;
-// src is left in place. Storing a key that exists keeps the existing entry.
+// src is left in place. meta.Checksum, when set, is src's checksum as its
+// writer computed it (a link then reads nothing). Storing a key that
+// exists keeps the existing entry.
 func (s *Store) Put(meta Meta, src string) (*Entry, error) {
 	tmp, err := s.stage(meta.Key)
 	if err != nil {
@@ -175,6 +226,7 @@ func (s *Store) Put(meta Meta, src string) (*Entry, error) {
 	if os.Link(src, filepath.Join(tmp, DataFile)) == nil {
 		return s.commitData(tmp, meta)
 	}
+	meta.Checksum = "" // a copy checksums what it copies
 	in, err := os.Open(src)
 	if err != nil {
 		return nil, err
@@ -197,7 +249,8 @@ func (s *Store) Put(meta Meta, src string) (*Entry, error) {
 }
 
 // Adopt moves the Arrow IPC file src (on the cache's file system) into a
-// new entry for meta.Key, computing its checksum.
+// new entry for meta.Key; its checksum is meta.Checksum when set (computed
+// as it was written), else computed here.
 func (s *Store) Adopt(meta Meta, src string) (*Entry, error) {
 	tmp, err := s.stage(meta.Key)
 	if err != nil {
@@ -210,18 +263,23 @@ func (s *Store) Adopt(meta Meta, src string) (*Entry, error) {
 	return s.commitData(tmp, meta)
 }
 
-// commitData records the size and checksum of tmp's data file and commits
-// tmp as the entry.
+// commitData records the size and checksum of tmp's data file (read only
+// when meta has none) and commits tmp as the entry.
 func (s *Store) commitData(tmp string, meta Meta) (*Entry, error) {
-	sum, err := checksumFile(filepath.Join(tmp, DataFile))
+	data := filepath.Join(tmp, DataFile)
+	if meta.Checksum == "" {
+		sum, err := checksumFile(data)
+		if err != nil {
+			return nil, err
+		}
+		meta.Checksum = sum
+	}
+	st, err := os.Stat(data)
 	if err != nil {
 		return nil, err
 	}
-	st, err := os.Stat(filepath.Join(tmp, DataFile))
-	if err != nil {
-		return nil, err
-	}
-	meta.Bytes, meta.Checksum = st.Size(), sum
+	meta.Bytes = st.Size()
+	meta.Verified = fingerprint(data)
 	return s.commit(tmp, meta)
 }
 
@@ -380,6 +438,41 @@ func (s *Store) GC(maxBytes int64, keep time.Duration) ([]*Entry, error) {
 	return removed, nil
 }
 
+// Reserve makes room for need more bytes under maxBytes (0: no bound) by
+// removing least-recently-used entries not used within keep, as GC does,
+// and reports whether the room is there: a run asks before it stores an
+// entry, so the cache keeps its limit during a run, not only after it.
+func (s *Store) Reserve(maxBytes, need int64, keep time.Duration) (bool, error) {
+	if maxBytes <= 0 {
+		return true, nil
+	}
+	if need > maxBytes {
+		return false, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	list, err := s.List()
+	if err != nil {
+		return false, err
+	}
+	var total int64
+	for _, e := range list {
+		total += e.Bytes
+	}
+	now := time.Now()
+	for i := len(list) - 1; i >= 0 && total+need > maxBytes; i-- {
+		e := list[i]
+		if now.Sub(e.LastUsed) < keep {
+			continue
+		}
+		if err := os.RemoveAll(e.Dir); err != nil {
+			return false, err
+		}
+		total -= e.Bytes
+	}
+	return total+need <= maxBytes, nil
+}
+
 // Clear removes every entry.
 func (s *Store) Clear() (int, error) {
 	list, err := s.List()
@@ -416,6 +509,51 @@ func alive(pid string) bool {
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// sum64Prefix marks a Sum64 checksum.
+const sum64Prefix = "sum64:"
+
+// checksum computes the checksum of path with the algorithm of want.
+func checksum(path, want string) (string, error) {
+	if strings.HasPrefix(want, sum64Prefix) {
+		return Sum64File(path)
+	}
+	return checksumFile(path)
+}
+
+// Sum64File is the checksum step workers compute as they write their
+// output (python/tarn/_arrow.py Sum64): the file's bytes as little-endian
+// 64-bit words, the last one zero-padded, added modulo 2^64; "sum64:" and
+// 16 hex digits. It detects torn and zeroed writes and flipped bits at
+// memory speed; it is not a defence against deliberate change.
+func Sum64File(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	var total uint64
+	buf := make([]byte, 1<<20) // whole words: only the last read is short
+	for {
+		n, err := io.ReadFull(f, buf)
+		chunk := buf[:n]
+		words := len(chunk) / 8 * 8
+		for i := 0; i < words; i += 8 {
+			total += binary.LittleEndian.Uint64(chunk[i:])
+		}
+		if words < len(chunk) {
+			var last [8]byte
+			copy(last[:], chunk[words:])
+			total += binary.LittleEndian.Uint64(last[:])
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return fmt.Sprintf("%s%016x", sum64Prefix, total), nil
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+}
 
 func checksumFile(path string) (string, error) {
 	f, err := os.Open(path)

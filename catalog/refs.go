@@ -300,36 +300,11 @@ func (c *Catalog) kindRef(ctx context.Context, kind tarn.RefKind, name string) (
 // Log returns up to limit commits reachable from ref, newest first (all
 // parents are followed; ties keep first-parent order).
 func (c *Catalog) Log(ctx context.Context, ref string, limit int) ([]*tarn.Commit, error) {
-	start, err := c.Resolve(ctx, ref)
+	page, err := c.History(ctx, ref, "", limit)
 	if err != nil {
 		return nil, err
 	}
-	var out []*tarn.Commit
-	seen := map[string]bool{start.Hash: true}
-	frontier := []*tarn.Commit{start}
-	for len(frontier) > 0 && (limit <= 0 || len(out) < limit) {
-		sort.SliceStable(frontier, func(i, j int) bool {
-			if !frontier[i].Time.Equal(frontier[j].Time) {
-				return frontier[i].Time.After(frontier[j].Time)
-			}
-			return frontier[i].Generation > frontier[j].Generation
-		})
-		next := frontier[0]
-		frontier = frontier[1:]
-		out = append(out, next)
-		for _, p := range next.Parents {
-			if seen[p] {
-				continue
-			}
-			seen[p] = true
-			pc, err := c.GetCommit(ctx, p)
-			if err != nil {
-				return nil, err
-			}
-			frontier = append(frontier, pc)
-		}
-	}
-	return out, nil
+	return page.Commits, nil
 }
 
 // keysList renders keys for messages.

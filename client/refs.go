@@ -66,3 +66,11 @@ func (r *refs) Diff(ctx context.Context, from, to string) ([]tarn.Change, error)
 func (r *refs) Merge(ctx context.Context, req tarn.MergeRequest) (*tarn.MergeResult, error) {
 	return do[*tarn.MergeResult](ctx, r.c(), "POST", "/v1/merge", nil, req)
 }
+
+func (r *refs) History(ctx context.Context, ref, cursor string, limit int) (*tarn.LogPage, error) {
+	q := vals("ref", ref, "limit", strconv.Itoa(limit))
+	if cursor != "" {
+		q.Set("cursor", cursor)
+	}
+	return do[*tarn.LogPage](ctx, r.c(), "GET", "/v1/history", q, nil)
+}

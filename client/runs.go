@@ -183,6 +183,15 @@ func (u *users) ListUsers(ctx context.Context) ([]tarn.User, error) {
 	return do[[]tarn.User](ctx, (*Client)(u), "GET", "/v1/users", nil, nil)
 }
 
+func (u *users) RemoveUser(ctx context.Context, name string) error {
+	return (*Client)(u).call(ctx, "DELETE", "/v1/users/"+esc(name), nil, nil, nil)
+}
+
+func (u *users) ResetToken(ctx context.Context, name string) (string, error) {
+	out, err := do[api.AddUserResponse](ctx, (*Client)(u), "POST", "/v1/users/"+esc(name)+"/token", nil, nil)
+	return out.Token, err
+}
+
 type secrets Client
 
 var _ tarn.SecretService = (*secrets)(nil)

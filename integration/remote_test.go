@@ -186,6 +186,10 @@ func TestRemote_Run(t *testing.T) {
 	if j := srv.job(id); j.State != "succeeded" {
 		t.Fatalf("job state %q", j.State)
 	}
+	// The plan event carries the DAG (what the web UI draws).
+	if r := srv.cli("job", "logs", id, "-o", "json"); !strings.Contains(r.stdout, `"plan":[{"name":"nums","kind":"python","table":"tarn.nums"}]`) {
+		t.Fatalf("no plan of steps in the job's events:\n%s", r.stdout)
+	}
 }
 
 // TestRemote_Cancel: cancelling a running job stops its workers and

@@ -88,16 +88,13 @@ func (s *UserStore) AddUser(ctx context.Context, req tarn.NewUser) (*tarn.User, 
 	if err != nil {
 		return nil, "", err
 	}
-	for _, u := range f.Users {
-		if u.Name == name {
-			return nil, "", tarn.Errorf(tarn.EEXISTS, "user %q already exists", name).About(tarn.ResourceUser)
-		}
+	if f.index(name) >= 0 {
+		return nil, "", tarn.Errorf(tarn.EEXISTS, "user %q already exists", name).About(tarn.ResourceUser)
 	}
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
+	token, err := newToken()
+	if err != nil {
 		return nil, "", err
 	}
-	token := "tarn_" + base64.RawURLEncoding.EncodeToString(raw)
 	now := time.Now().UTC().Truncate(time.Second)
 	u := storedUser{User: tarn.User{Name: name, Admin: req.Admin, Created: now}, TokenHash: hashToken(token)}
 	if req.ValidFor > 0 {
@@ -151,4 +148,78 @@ func (s *UserStore) Authenticate(token string) (*tarn.User, error) {
 func hashToken(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:])
+}
+
+// RemoveUser deletes a user; its token stops working at once (ENOTFOUND;
+// EINVALID for the last admin, without whom no one could add users
+// through a server).
+func (s *UserStore) RemoveUser(ctx context.Context, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, err := s.load()
+	if err != nil {
+		return err
+	}
+	i := f.index(name)
+	if i < 0 {
+		return userNotFound(name)
+	}
+	if f.Users[i].Admin && f.admins() == 1 {
+		return tarn.Errorf(tarn.EINVALID, "user %q is the last admin: add another admin (`tarn user add NAME --admin`) before removing it", name)
+	}
+	f.Users = append(f.Users[:i], f.Users[i+1:]...)
+	return s.save(f)
+}
+
+// ResetToken gives a user a fresh token, shown only once; the old one
+// stops working at once (ENOTFOUND). The expiry, if any, is kept.
+func (s *UserStore) ResetToken(ctx context.Context, name string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, err := s.load()
+	if err != nil {
+		return "", err
+	}
+	i := f.index(name)
+	if i < 0 {
+		return "", userNotFound(name)
+	}
+	token, err := newToken()
+	if err != nil {
+		return "", err
+	}
+	f.Users[i].TokenHash = hashToken(token)
+	return token, s.save(f)
+}
+
+func (f *userFile) index(name string) int {
+	for i, u := range f.Users {
+		if u.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func (f *userFile) admins() int {
+	n := 0
+	for _, u := range f.Users {
+		if u.Admin {
+			n++
+		}
+	}
+	return n
+}
+
+func userNotFound(name string) error {
+	return tarn.Errorf(tarn.ENOTFOUND, "user %s not found (`tarn user ls` lists them)", tarn.Quote(name)).About(tarn.ResourceUser)
+}
+
+// newToken returns a fresh token: 32 random bytes.
+func newToken() (string, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	return "tarn_" + base64.RawURLEncoding.EncodeToString(raw), nil
 }

@@ -40,3 +40,49 @@ func TestUserStore(t *testing.T) {
 		t.Fatalf("wrong token: %v", err)
 	}
 }
+
+func TestUserStore_RemoveAndReset(t *testing.T) {
+	ctx := context.Background()
+	s := &UserStore{Path: t.TempDir() + "/users.json"}
+	_, rootToken, _ := s.AddUser(ctx, tarn.NewUser{Name: "root", Admin: true})
+	_, bobToken, _ := s.AddUser(ctx, tarn.NewUser{Name: "bob", ValidFor: time.Hour})
+	t.Run("OK", func(t *testing.T) {
+		fresh, err := s.ResetToken(ctx, "bob")
+		if err != nil || fresh == bobToken {
+			t.Fatalf("reset: %q %v", fresh, err)
+		}
+		if _, err := s.Authenticate(bobToken); tarn.ErrorCode(err) != tarn.EUNAUTHORIZED {
+			t.Fatalf("the old token still works: %v", err)
+		}
+		u, err := s.Authenticate(fresh)
+		if err != nil || u.Name != "bob" || u.Expires.IsZero() {
+			t.Fatalf("the new token: %+v %v (the expiry is kept)", u, err)
+		}
+		if err := s.RemoveUser(ctx, "bob"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Authenticate(fresh); tarn.ErrorCode(err) != tarn.EUNAUTHORIZED {
+			t.Fatalf("a removed user's token still works: %v", err)
+		}
+	})
+	t.Run("ErrNotFound", func(t *testing.T) {
+		if err := s.RemoveUser(ctx, "bob"); tarn.ErrorCode(err) != tarn.ENOTFOUND {
+			t.Fatalf("remove again: %v", err)
+		}
+		if _, err := s.ResetToken(ctx, "nobody"); tarn.ErrorCode(err) != tarn.ENOTFOUND {
+			t.Fatalf("reset an unknown user: %v", err)
+		}
+	})
+	t.Run("ErrLastAdmin", func(t *testing.T) {
+		if err := s.RemoveUser(ctx, "root"); tarn.ErrorCode(err) != tarn.EINVALID || !strings.Contains(err.Error(), "last admin") {
+			t.Fatalf("removing the last admin: %v", err)
+		}
+		if _, err := s.Authenticate(rootToken); err != nil {
+			t.Fatal(err)
+		}
+		s.AddUser(ctx, tarn.NewUser{Name: "ann", Admin: true})
+		if err := s.RemoveUser(ctx, "root"); err != nil {
+			t.Fatalf("an admin who is not the last: %v", err)
+		}
+	})
+}

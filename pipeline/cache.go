@@ -117,6 +117,7 @@ func (ex *execution) serveCached(ctx context.Context, st *Step, rep *tarn.StepRe
 		return false
 	}
 	key := ex.keys[stepKey(st)]
+	started := time.Now()
 	e, err := ex.r.Cache.Get(key)
 	if err != nil {
 		ex.emit(tarn.RunEvent{Kind: tarn.EventInfo, Step: st.Model.Name, Message: fmt.Sprintf("warning: %v; running %s again", err, st.Model.Name)})
@@ -128,6 +129,7 @@ func (ex *execution) serveCached(ctx context.Context, st *Step, rep *tarn.StepRe
 	m := st.Model
 	ex.mu.Lock()
 	rep.Rows, rep.Cached, rep.Saved = e.Rows, true, time.Duration(e.Seconds*float64(time.Second))
+	rep.Profile = append(rep.Profile, tarn.StepPhase{Name: tarn.PhaseCache, Seconds: time.Since(started).Seconds(), Rows: e.Rows, Bytes: e.Bytes, Detail: "served"})
 	if m.Kind != "expectation" {
 		ex.outputs[m.Name] = e.Path()
 	}
@@ -152,7 +154,7 @@ func (ex *execution) serveCached(ctx context.Context, st *Step, rep *tarn.StepRe
 		ex.writes.Add(1)
 		go func() {
 			defer ex.writes.Done()
-			res, err := ex.materialize(ctx, st, e.Path(), ex.parquetWriter(m), reuse)
+			res, err := ex.materialize(ctx, st, rep, e.Path(), ex.parquetWriter(m), reuse)
 			if err != nil {
 				ex.setState(rep, tarn.StepFailed, err.Error())
 				ex.fail(err)
@@ -166,9 +168,10 @@ func (ex *execution) serveCached(ctx context.Context, st *Step, rep *tarn.StepRe
 
 // store puts a step's fresh result into the cache, beside the DAG: the
 // copy of its output runs while later steps do, and a failure to store
-// is a warning, not a failed run. materialized, when set, delivers the
-// data files the output was written to.
-func (ex *execution) store(st *Step, rep *tarn.StepReport, output string, materialized <-chan *table.MaterializeResult) {
+// is a warning, not a failed run. checksum is the output's as its worker
+// wrote it; materialized, when set, delivers the data files the output
+// was written to.
+func (ex *execution) store(st *Step, rep *tarn.StepReport, output, checksum string, materialized <-chan *table.MaterializeResult) {
 	if !ex.cacheOn(st) {
 		return
 	}
@@ -176,8 +179,9 @@ func (ex *execution) store(st *Step, rep *tarn.StepReport, output string, materi
 	ex.writes.Add(1)
 	go func() {
 		defer ex.writes.Done()
+		started := time.Now()
 		ex.mu.Lock()
-		meta := cache.Meta{Key: key, Kind: cache.KindStep, Name: st.Model.Name, Project: ex.p.Name, Rows: rep.Rows, Seconds: rep.Duration.Seconds()}
+		meta := cache.Meta{Key: key, Kind: cache.KindStep, Name: st.Model.Name, Project: ex.p.Name, Rows: rep.Rows, Seconds: rep.Duration.Seconds(), Checksum: checksum}
 		ex.mu.Unlock()
 		if output == "" { // an expectation that held: an empty entry records it
 			f, err := os.CreateTemp(ex.shm, "held-*")
@@ -187,10 +191,15 @@ func (ex *execution) store(st *Step, rep *tarn.StepReport, output string, materi
 			f.Close()
 			output = f.Name()
 		}
+		size := fileSize(output)
+		if !ex.reserve(size, "the output of "+st.Model.Name) {
+			return
+		}
 		if _, err := ex.r.Cache.Put(meta, output); err != nil {
 			ex.emit(tarn.RunEvent{Kind: tarn.EventInfo, Step: st.Model.Name, Message: fmt.Sprintf("warning: could not cache the result of %s: %v", st.Model.Name, err)})
 			return
 		}
+		ex.addPhase(rep, tarn.StepPhase{Name: tarn.PhaseCache, Seconds: time.Since(started).Seconds(), Bytes: size, Detail: "stored"})
 		if materialized != nil {
 			if res := <-materialized; res != nil {
 				ex.recordFiles(st, key, res)
@@ -214,13 +223,13 @@ func (ex *execution) recordFiles(st *Step, key string, res *table.MaterializeRes
 
 // cachedExport serves a lake-table scan from the cache, or exports it
 // into the cache. ok is false when the scan cache is off.
-func (ex *execution) cachedExport(ctx context.Context, li LakeInput, ref string) (path string, ok bool, err error) {
+func (ex *execution) cachedExport(ctx context.Context, li LakeInput, ref string) (path string, rows int64, ok bool, err error) {
 	if ex.r.Cache == nil || ex.opts.NoCache {
-		return "", false, nil
+		return "", 0, false, nil
 	}
 	meta, err := ex.lakeState(ctx, li)
 	if err != nil {
-		return "", true, err
+		return "", 0, true, err
 	}
 	key := contentKey("tarn-scan-v2", li.Table.Key(), meta, strings.Join(li.Columns, ","), li.Filter)
 	e, err := ex.r.Cache.Get(key)
@@ -229,23 +238,50 @@ func (ex *execution) cachedExport(ctx context.Context, li LakeInput, ref string)
 	}
 	if e != nil {
 		ex.emit(tarn.RunEvent{Kind: tarn.EventInfo, Message: fmt.Sprintf("scan of %s served from the cache (%s)", li.Table, table.FormatBytes(e.Bytes))})
-		return e.Path(), true, nil
+		return e.Path(), e.Rows, true, nil
 	}
 	tmp, err := ex.r.Cache.TempFile("scan.arrow")
 	if err != nil {
-		return "", true, err
+		return "", 0, true, err
 	}
-	defer os.RemoveAll(filepath.Dir(tmp))
 	started := time.Now()
 	res, err := ex.r.Tables.ExportArrow(ctx, table.ExportRequest{Ident: li.Table, Ref: ref, Columns: li.Columns, Filter: li.Filter}, tmp)
 	if err != nil {
-		return "", true, err
+		os.RemoveAll(filepath.Dir(tmp))
+		return "", 0, true, err
 	}
-	e, err = ex.r.Cache.Adopt(cache.Meta{Key: key, Kind: cache.KindScan, Name: li.Table.String(), Rows: res.Rows, Seconds: time.Since(started).Seconds()}, tmp)
+	if !ex.reserve(res.Bytes, li.Table.String()) {
+		// Over the cache's limit: the export serves this run from the
+		// run's own directory and is not kept.
+		path := filepath.Join(ex.workRoot, filepath.Base(filepath.Dir(tmp))+"-scan.arrow")
+		err := os.Rename(tmp, path)
+		os.RemoveAll(filepath.Dir(tmp))
+		return path, res.Rows, true, err
+	}
+	defer os.RemoveAll(filepath.Dir(tmp))
+	e, err = ex.r.Cache.Adopt(cache.Meta{Key: key, Kind: cache.KindScan, Name: li.Table.String(), Rows: res.Rows, Seconds: time.Since(started).Seconds(),
+		Checksum: fmt.Sprintf("%08x", res.CRC32C)}, tmp)
 	if err != nil {
-		return "", true, err
+		return "", 0, true, err
 	}
-	return e.Path(), true, nil
+	return e.Path(), e.Rows, true, nil
+}
+
+// reserve makes room in the cache for an entry of size bytes under its
+// limit (evicting the least recently used entries not used in the last
+// ten minutes), and says whether it may be stored: the cache keeps its
+// limit during a run.
+func (ex *execution) reserve(size int64, what string) bool {
+	ok, err := ex.r.Cache.Reserve(ex.r.CacheMaxBytes, size, 10*time.Minute)
+	if err == nil && ok {
+		return true
+	}
+	msg := fmt.Sprintf("warning: %s (%s) is not cached: the cache holds its limit of %s in entries used in the last ten minutes (raise it: tarn cache limit)", what, table.FormatBytes(size), table.FormatBytes(ex.r.CacheMaxBytes))
+	if err != nil {
+		msg = fmt.Sprintf("warning: %s is not cached: %v", what, err)
+	}
+	ex.emit(tarn.RunEvent{Kind: tarn.EventInfo, Message: msg})
+	return false
 }
 
 // materializeDone is a channel that delivers one materialization result.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -47,6 +48,7 @@ type execution struct {
 	mu           sync.Mutex
 	outputs      map[string]string // model -> Arrow file
 	exports      map[string]*exportOnce
+	planned      map[string]*plannedInput
 	steps        []*tarn.StepReport
 	byName       map[string]*tarn.StepReport
 	materialized int
@@ -61,6 +63,7 @@ type execution struct {
 type exportOnce struct {
 	once sync.Once
 	path string
+	rows int64
 	err  error
 }
 
@@ -237,12 +240,16 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *tarn.StepReport
 	}
 	start := time.Now()
 	inputs := map[string]rt.InputSpec{}
+	var profile []tarn.StepPhase
+	var files []string
 	for _, li := range st.Lake {
-		path, err := ex.export(ctx, li)
+		in, phase, err := ex.lakeInput(ctx, li)
 		if err != nil {
 			return err
 		}
-		inputs[li.Param] = rt.InputSpec{Path: path} // for SQL models, the name the SQL uses
+		inputs[li.Param] = in // for SQL models, the name the SQL uses
+		files = append(files, in.Files...)
+		profile = append(profile, phase)
 	}
 	for _, up := range st.Upstream {
 		ex.mu.Lock()
@@ -285,11 +292,18 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *tarn.StepReport
 	rep.Env = env.Key[:12]
 	ex.mu.Unlock()
 	ex.setState(rep, tarn.StepRunning, "")
-	wo := ex.workerOptions(m)
+	wo := ex.workerOptions(m, files)
 	wo.Timeout = ex.p.Timeout(m)
 	wo.Output = func(line string) { ex.emit(tarn.RunEvent{Kind: tarn.EventLog, Step: m.Name, Message: line}) }
+	called := time.Now()
 	res, err := rt.RunWorker(ctx, spec, wo)
 	rep.Duration = time.Since(start)
+	if res != nil {
+		ex.mu.Lock()
+		rep.Profile = append(profile, workerPhases(res, called)...)
+		rep.PeakAnonBytes, rep.MemoryLimit = res.PeakAnonBytes, wo.Limits.Memory
+		ex.mu.Unlock()
+	}
 	if err != nil {
 		var se *rt.StepError
 		if errors.As(err, &se) {
@@ -311,7 +325,7 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *tarn.StepReport
 			return tarn.Errorf(tarn.EINVALID, "expectation %s failed (%s:%d): %s", m.Name, m.File, m.Line, msg)
 		}
 		ex.setState(rep, tarn.StepDone, "")
-		ex.store(st, rep, "", nil)
+		ex.store(st, rep, "", "", nil)
 		return nil
 	}
 	rep.Rows = res.Rows
@@ -333,7 +347,7 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *tarn.StepReport
 		ex.writes.Add(1)
 		go func() {
 			defer ex.writes.Done()
-			res, err := ex.materialize(ctx, st, output, ex.parquetWriter(m), nil)
+			res, err := ex.materialize(ctx, st, rep, output, ex.parquetWriter(m), nil)
 			deliver(res)
 			if err != nil {
 				ex.setState(rep, tarn.StepFailed, err.Error())
@@ -341,16 +355,49 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *tarn.StepReport
 			}
 		}()
 	}
-	ex.store(st, rep, output, materialized)
+	ex.store(st, rep, output, res.OutputChecksum, materialized)
 	return nil
 }
 
+// workerPhases are the phases of a step that its worker ran, called at
+// called: the hand-off (until the worker began the step), importing the
+// model's file, reading the inputs, the user's code, writing the output.
+func workerPhases(res *rt.StepResult, called time.Time) []tarn.StepPhase {
+	pr := res.Profile
+	var phases []tarn.StepPhase
+	if res.WorkerStartedAtNs > 0 {
+		phases = append(phases, tarn.StepPhase{Name: tarn.PhaseHandoff, Seconds: max(0, time.Unix(0, res.WorkerStartedAtNs).Sub(called).Seconds())})
+	}
+	read := tarn.StepPhase{Name: tarn.PhaseRead, Seconds: pr.Read.Seconds, Rows: pr.Read.Rows, Bytes: pr.Read.Bytes, Files: pr.Read.Files}
+	if pr.Read.SpooledBytes > 0 {
+		read.Detail = fmt.Sprintf("larger than half the memory: %s spooled to disk and mapped", table.FormatBytes(pr.Read.SpooledBytes))
+	}
+	phases = append(phases,
+		tarn.StepPhase{Name: tarn.PhaseImport, Seconds: pr.Import.Seconds},
+		read,
+		tarn.StepPhase{Name: tarn.PhaseCode, Seconds: pr.Code.Seconds})
+	if pr.Write.Rows > 0 || pr.Write.Bytes > 0 {
+		phases = append(phases, tarn.StepPhase{Name: tarn.PhaseWrite, Seconds: pr.Write.Seconds, Rows: pr.Write.Rows, Bytes: pr.Write.Bytes})
+	}
+	return phases
+}
+
+// addPhase adds a phase to a step's profile (materialization and the
+// cache add theirs beside the DAG).
+func (ex *execution) addPhase(rep *tarn.StepReport, phase tarn.StepPhase) {
+	ex.mu.Lock()
+	rep.Profile = append(rep.Profile, phase)
+	ex.mu.Unlock()
+}
+
 // workerOptions are the options of a model's worker that are fixed before
-// it runs: a warm worker started with them serves the step.
-func (ex *execution) workerOptions(m *Model) rt.WorkerOptions {
+// it runs: a warm worker started with them serves the step. files are the
+// data files of its lake inputs, bound read-only for it.
+func (ex *execution) workerOptions(m *Model, files []string) rt.WorkerOptions {
 	o := rt.WorkerOptions{Env: ex.envs[ex.r.Envs.Key(ex.p.EnvSpec(m))], SDKDir: ex.r.SDKDir, Sandbox: ex.r.Sandbox,
 		ProjectDir: ex.p.Dir, SpecDir: ex.shm, WorkRoot: ex.workRoot, StoreDir: ex.storeDir, Network: m.InternetAccess, Egress: ex.r.Egress, Pool: ex.r.Pool,
-		Limits: rt.Limits{Memory: ex.memoryLimit(m), Processes: ex.r.Limits.Processes, Disk: ex.r.Limits.Disk}}
+		InputFiles: files,
+		Limits:     rt.Limits{Memory: ex.memoryLimit(m), Processes: ex.r.Limits.Processes, Disk: ex.r.Limits.Disk}}
 	if ex.r.Cache != nil {
 		o.ReadOnly = append(o.ReadOnly, ex.r.Cache.EntriesDir()) // inputs served from the cache
 	}
@@ -366,8 +413,9 @@ func (ex *execution) memoryLimit(m *Model) int64 {
 }
 
 // prewarm starts a warm worker per kind of worker the run will need, first
-// needed first, leaving out steps the cache will serve.
-func (ex *execution) prewarm() {
+// needed first, leaving out steps the cache will serve. A step's lake
+// inputs are planned first: their files are bound into its worker.
+func (ex *execution) prewarm(ctx context.Context) {
 	if ex.r.Pool == nil {
 		return
 	}
@@ -375,7 +423,13 @@ func (ex *execution) prewarm() {
 		if ex.cacheOn(st) && ex.r.Cache.Has(ex.keys[stepKey(st)]) {
 			continue
 		}
-		if err := ex.r.Pool.Prewarm(ex.workerOptions(st.Model)); err != nil {
+		var files []string
+		for _, li := range st.Lake {
+			if pi := ex.planInput(ctx, li); pi.err == nil && pi.direct() {
+				files = append(files, pi.plan.Files...)
+			}
+		}
+		if err := ex.r.Pool.Prewarm(ex.workerOptions(st.Model, files)); err != nil {
 			ex.emit(tarn.RunEvent{Kind: tarn.EventInfo, Message: "warning: " + err.Error()})
 		}
 	}
@@ -384,7 +438,7 @@ func (ex *execution) prewarm() {
 // parquetWriter writes a model's output files with pyarrow in its
 // environment, in the model's sandbox.
 func (ex *execution) parquetWriter(m *Model) table.ParquetWriter {
-	o := ex.workerOptions(m)
+	o := ex.workerOptions(m, nil)
 	return pyParquet{env: o.Env, sdkDir: ex.r.SDKDir, sandbox: ex.r.Sandbox, workRoot: ex.workRoot, limits: o.Limits}
 }
 
@@ -393,8 +447,9 @@ func indent(s string) string {
 	return "    " + strings.ReplaceAll(s, "\n", "\n    ")
 }
 
-func (ex *execution) materialize(ctx context.Context, st *Step, path string, w table.ParquetWriter, reuse *table.DataFiles) (*table.MaterializeResult, error) {
+func (ex *execution) materialize(ctx context.Context, st *Step, rep *tarn.StepReport, path string, w table.ParquetWriter, reuse *table.DataFiles) (*table.MaterializeResult, error) {
 	m := st.Model
+	started := time.Now()
 	res, err := ex.r.Tables.Materialize(ctx, ex.session, table.MaterializeRequest{
 		Ident: st.Output, Path: path, Strategy: table.Strategy(m.Strategy), PartitionBy: strings.Join(m.PartitionedBy, ", "),
 		OverwriteFilter: st.OverwriteFilter, Properties: map[string]string{"tarn.project": ex.p.Name, "tarn.model": m.Name, "tarn.run_id": ex.res.RunID},
@@ -403,36 +458,63 @@ func (ex *execution) materialize(ctx context.Context, st *Step, path string, w t
 	if err != nil {
 		return nil, fmt.Errorf("materialize %s into %s: %w", m.Name, st.Output, err)
 	}
+	phase := tarn.StepPhase{Name: tarn.PhaseMaterialize, Seconds: time.Since(started).Seconds()}
+	if res.Entry != nil {
+		phase.Rows = res.Entry.Rows
+	}
+	if res.Files != nil {
+		phase.Files = len(res.Files.Paths)
+		for _, p := range res.Files.Paths {
+			if fi, err := os.Stat(p); err == nil {
+				phase.Bytes += fi.Size()
+			}
+		}
+	}
+	switch {
+	case res.Unchanged:
+		phase.Detail = "the table already held these files"
+	case res.Reused:
+		phase.Detail = "files of an earlier run published again"
+	}
+	ex.addPhase(rep, phase)
 	ex.mu.Lock()
 	ex.materialized++
 	ex.mu.Unlock()
 	return res, nil
 }
 
-// export writes a lake input to shared memory once per (table, ref,
-// columns, filter), reading the commit the run started from.
-func (ex *execution) export(ctx context.Context, li LakeInput) (string, error) {
-	ref := li.Ref
-	if ref == "" {
-		ref = ex.head.Hash
-	}
+// export writes a lake input as an Arrow file once per (table, ref,
+// columns, filter), reading the commit the run started from (or its own
+// ref): into the scan cache, else into the run's directory on disk.
+func (ex *execution) export(ctx context.Context, li LakeInput) (path string, rows int64, err error) {
+	ref := ex.lakeRef(li)
 	key := hashKey(li.Table.Key(), ref, strings.Join(li.Columns, ","), li.Filter)
 	ex.mu.Lock()
 	eo := ex.exports[key]
 	if eo == nil {
-		eo = &exportOnce{path: filepath.Join(ex.shm, "lake-"+li.Table.Key()+"-"+key+".arrow")}
+		eo = &exportOnce{path: filepath.Join(ex.workRoot, "lake-"+li.Table.Key()+"-"+key+".arrow")} // on disk: never /dev/shm
 		ex.exports[key] = eo
 	}
 	ex.mu.Unlock()
 	eo.once.Do(func() {
-		if path, ok, err := ex.cachedExport(ctx, li, ref); ok {
-			eo.path, eo.err = path, err
+		if path, rows, ok, err := ex.cachedExport(ctx, li, ref); ok {
+			eo.path, eo.rows, eo.err = path, rows, err
 			return
 		}
-		_, eo.err = ex.r.Tables.ExportArrow(ctx, table.ExportRequest{Ident: li.Table, Ref: ref, Columns: li.Columns, Filter: li.Filter}, eo.path)
+		var res *table.ExportResult
+		if res, eo.err = ex.r.Tables.ExportArrow(ctx, table.ExportRequest{Ident: li.Table, Ref: ref, Columns: li.Columns, Filter: li.Filter}, eo.path); eo.err == nil {
+			eo.rows = res.Rows
+		}
 	})
 	if eo.err != nil {
-		return "", fmt.Errorf("read input %s: %w", li.Table, eo.err)
+		return "", 0, fmt.Errorf("read input %s: %w", li.Table, eo.err)
 	}
-	return eo.path, nil
+	return eo.path, eo.rows, nil
+}
+
+func fileSize(path string) int64 {
+	if fi, err := os.Stat(path); err == nil {
+		return fi.Size()
+	}
+	return 0
 }

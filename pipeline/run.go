@@ -138,7 +138,7 @@ func (r *Runner) Run(ctx context.Context, p *Project, opts RunOptions) (*tarn.Ru
 			r.emit(tarn.RunEvent{Kind: tarn.EventInfo, Message: "warning: " + w})
 		}
 	}
-	r.emit(tarn.RunEvent{Kind: tarn.EventPlan, Message: describePlan(plan)})
+	r.emit(tarn.RunEvent{Kind: tarn.EventPlan, Message: describePlan(plan), Plan: planSteps(plan)})
 	secrets, err := r.openSecrets(p, plan)
 	if err != nil {
 		return nil, err
@@ -175,21 +175,27 @@ func (r *Runner) Run(ctx context.Context, p *Project, opts RunOptions) (*tarn.Ru
 		}
 		defer session.Close(ctx) // what a failed run wrote and never committed goes
 	}
-	ex := &execution{r: r, p: p, plan: plan, opts: opts, params: params, secrets: secrets, envs: envs, shm: shm, workRoot: filepath.Join(shm, "work"),
+	ex := &execution{r: r, p: p, plan: plan, opts: opts, params: params, secrets: secrets, envs: envs, shm: shm,
 		head: head, session: session, res: res, outputs: map[string]string{}, exports: map[string]*exportOnce{}}
-	if r.Cache != nil { // step outputs go to the cache's disk (see execution.outDir)
-		if ex.outDir, err = r.Cache.RunDir(); err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(ex.outDir)
-		ex.workRoot = ex.outDir
+	// Step outputs go to the cache's disk (see execution.outDir), else to
+	// a folder of the system's temporary directory: never /dev/shm, which
+	// is memory. Only step specs (small) are written there.
+	if r.Cache != nil {
+		ex.outDir, err = r.Cache.RunDir()
+	} else {
+		ex.outDir, err = os.MkdirTemp("", "tarn-run-"+res.RunID+"-")
 	}
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(ex.outDir)
+	ex.workRoot = ex.outDir
 	if ex.storeDir, err = newStoreDir(ex.workRoot, r.Sandbox); err != nil {
 		return nil, err
 	}
 	runErr := ex.computeKeys(ctx)
 	if runErr == nil {
-		ex.prewarm()
+		ex.prewarm(ctx)
 		runErr = ex.execute(ctx)
 	}
 	res.Steps = ex.reports()
@@ -304,6 +310,23 @@ func (r *Runner) producer(ctx context.Context, id tarn.TableIdent, ref string) s
 		return ""
 	}
 	return props["tarn.project"] + "/" + props["tarn.model"]
+}
+
+// planSteps is the plan as the run's plan event carries it: the DAG a
+// client draws.
+func planSteps(plan *Plan) []tarn.PlanStep {
+	var out []tarn.PlanStep
+	for _, st := range append(append([]*Step{}, plan.Steps...), plan.Expectations...) {
+		ps := tarn.PlanStep{Name: st.Model.Name, Kind: st.Model.Kind, Deps: st.Deps}
+		for _, in := range st.Lake {
+			ps.Inputs = append(ps.Inputs, in.Table.String())
+		}
+		if st.Materialized() {
+			ps.Table = st.Output.String()
+		}
+		out = append(out, ps)
+	}
+	return out
 }
 
 func describePlan(plan *Plan) string {

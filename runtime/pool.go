@@ -329,6 +329,7 @@ func (p *Pool) serve(ctx context.Context, spec *StepSpec, o WorkerOptions) (res 
 	p.refill(o) // once the step has its worker: no competition with the hand-off
 	w.proc.handOver(o.Output)
 	w.proc.watchDisk(w.wd.host, o.Limits.Disk)
+	w.proc.watchMemory(o.Limits.Memory)
 	defer w.wd.removeScratch()
 	res, err = w.proc.finish(ctx, runCtx, spec, o, w.wd)
 	return res, true, err

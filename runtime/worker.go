@@ -47,11 +47,24 @@ type StepSpec struct {
 }
 
 // InputSpec is one input of a step: an Arrow IPC file, with the columns and
-// filter still to apply (for upstream outputs; lake inputs arrive filtered).
+// filter still to apply (upstream outputs; exported lake inputs arrive
+// filtered), or the Parquet data files of a lake input that the worker
+// reads itself (Files, Schema), with the columns and filter to apply.
 type InputSpec struct {
-	Path    string   `json:"path"`
+	Path    string   `json:"path,omitempty"`
 	Columns []string `json:"columns"`
 	Filter  *string  `json:"filter"`
+	// Files are host paths of Parquet data files; the worker sees them
+	// bound read-only where the spec it reads says (see
+	// WorkerOptions.InputFiles, which must list them).
+	Files []string `json:"files,omitempty"`
+	// Schema is the table's Arrow schema (an IPC stream holding only the
+	// schema) the files are read with.
+	Schema []byte `json:"schema,omitempty"`
+	// EstimatedBytes is the input's estimated size as Arrow: a worker
+	// reads a whole table that may not fit its memory into a file on
+	// disk, which it maps.
+	EstimatedBytes int64 `json:"estimated_bytes,omitempty"`
 }
 
 // StepResult is what the worker reports.
@@ -61,18 +74,53 @@ type StepResult struct {
 	Columns     []Column `json:"columns"`
 	Seconds     float64  `json:"seconds"`
 	StartedAtNs int64    `json:"started_at_ns"`
-	Passed      *bool    `json:"passed,omitempty"`
-	Message     string   `json:"message,omitempty"`
-	ErrorType   string   `json:"error_type,omitempty"`
-	Traceback   string   `json:"traceback,omitempty"`
-	UserFile    string   `json:"user_file,omitempty"`
-	UserLine    int      `json:"user_line,omitempty"`
+	// WorkerStartedAtNs is when the worker began the step (after reading
+	// its spec): from RunWorker's call to then is the hand-off.
+	WorkerStartedAtNs int64 `json:"worker_started_at_ns"`
+	// OutputBytes is the output file's size, OutputChecksum its checksum
+	// computed as it was written ("sum64:HEX", see cache.Sum64).
+	OutputBytes    int64  `json:"output_bytes"`
+	OutputChecksum string `json:"output_checksum,omitempty"`
+	// Profile is the worker's account of its phases.
+	Profile WorkerProfile `json:"profile"`
+	// PeakAnonBytes is the most anonymous memory the worker's processes
+	// held together, sampled (set by RunWorker).
+	PeakAnonBytes int64  `json:"-"`
+	Passed        *bool  `json:"passed,omitempty"`
+	Message       string `json:"message,omitempty"`
+	ErrorType     string `json:"error_type,omitempty"`
+	Traceback     string `json:"traceback,omitempty"`
+	UserFile      string `json:"user_file,omitempty"`
+	UserLine      int    `json:"user_line,omitempty"`
 	// Status is the worker's /proc/self/status as it ran the step
 	// (capabilities, uid, no_new_privs, seccomp), checked against the
 	// sandbox's promise.
 	Status string `json:"proc_status,omitempty"`
 	// Output is the path of the output file on the host (set by RunWorker).
 	Output string `json:"-"`
+}
+
+// WorkerProfile is what a worker measured of a step: reading its inputs,
+// importing the model's file, the user's code and writing the output.
+type WorkerProfile struct {
+	Read struct {
+		Seconds      float64 `json:"seconds"`
+		Rows         int64   `json:"rows"`
+		Bytes        int64   `json:"bytes"`
+		Files        int     `json:"files"`
+		SpooledBytes int64   `json:"spooled_bytes"`
+	} `json:"read"`
+	Import struct {
+		Seconds float64 `json:"seconds"`
+	} `json:"import"`
+	Code struct {
+		Seconds float64 `json:"seconds"`
+	} `json:"code"`
+	Write struct {
+		Seconds float64 `json:"seconds"`
+		Rows    int64   `json:"rows"`
+		Bytes   int64   `json:"bytes"`
+	} `json:"write"`
 }
 
 // Column is an output column as the worker saw it.
@@ -97,6 +145,10 @@ type WorkerOptions struct {
 	// workers' directories under it are readable (upstream outputs).
 	WorkRoot string
 	ReadOnly []string // more directories the worker reads (e.g. the cache's entries)
+	// InputFiles are files the worker reads (a lake input's data files):
+	// in bubblewrap each is bound read-only at a path of its own under
+	// /tarn/lake (see InputFilePath), nothing else of its folder.
+	InputFiles []string
 	// StoreDir, when set, is the run's key-value store (tarn.store): every
 	// worker of the run may write it.
 	StoreDir string
@@ -181,6 +233,7 @@ func RunWorker(ctx context.Context, spec *StepSpec, o WorkerOptions) (*StepResul
 	}
 	p.handOver(o.Output)
 	p.watchDisk(wd.host, o.Limits.Disk)
+	p.watchMemory(o.Limits.Memory)
 	return p.finish(ctx, runCtx, spec, o, wd)
 }
 
@@ -278,6 +331,24 @@ func writeSpec(spec *StepSpec, o WorkerOptions, wd *workDir) (string, error) {
 	if s.Output != "" {
 		s.Output = filepath.Join(wd.inside, filepath.Base(s.Output))
 	}
+	if len(o.InputFiles) > 0 {
+		s.Inputs = make(map[string]InputSpec, len(spec.Inputs))
+		inside := inputFileBinds(o)
+		for k, in := range spec.Inputs {
+			if len(in.Files) > 0 {
+				files := make([]string, len(in.Files))
+				for i, f := range in.Files {
+					p, ok := inside[f]
+					if !ok {
+						return "", fmt.Errorf("input %s: file %s is not among the worker's input files", k, f)
+					}
+					files[i] = p
+				}
+				in.Files = files
+			}
+			s.Inputs[k] = in
+		}
+	}
 	s.Result = filepath.Join(wd.inside, "result.json")
 	if o.StoreDir != "" {
 		s.Store = o.StoreDir
@@ -309,11 +380,35 @@ func writeSpec(spec *StepSpec, o WorkerOptions, wd *workDir) (string, error) {
 func inputBytes(spec *StepSpec) int64 {
 	var n int64
 	for _, in := range spec.Inputs {
-		if fi, err := os.Stat(in.Path); err == nil {
+		if fi, err := os.Stat(in.Path); err == nil && in.Path != "" {
 			n += fi.Size()
 		}
+		n += in.EstimatedBytes // a lake input the worker may map from a file it writes
 	}
 	return n
+}
+
+// sandboxLake is where a worker's input files appear in bubblewrap.
+const sandboxLake = "/tarn/lake"
+
+// InputFilePath is where the i-th of a worker's input files appears in
+// bubblewrap: a name of its own, so that no host path is shown.
+func InputFilePath(i int, host string) string {
+	return fmt.Sprintf("%s/%05d-%s", sandboxLake, i, filepath.Base(host))
+}
+
+// inputFileBinds maps each input file to the path the worker reads it at
+// (its own path without bubblewrap, where nothing is bound).
+func inputFileBinds(o WorkerOptions) map[string]string {
+	m := make(map[string]string, len(o.InputFiles))
+	for i, f := range o.InputFiles {
+		if bubblewrapped(o) {
+			m[f] = InputFilePath(i, f)
+		} else {
+			m[f] = f
+		}
+	}
+	return m
 }
 
 // workDirToken stands for a worker's own directory in the command line
@@ -327,13 +422,23 @@ const workDirToken = "\x00work-dir\x00"
 // here: the warm pool's key is this command line and environment.
 func workerCommand(o WorkerOptions, wd *workDir, workerArgs ...string) (argv, env []string, files []*os.File, err error) {
 	argv = append([]string{o.Env.Python, "-m", "tarn._worker"}, workerArgs...)
+	readOnly := append([]string{InterpreterPrefix(o.Env.Dir), o.Env.Dir, o.SDKDir, o.ProjectDir, o.SpecDir, o.WorkRoot}, o.ReadOnly...)
+	if !wd.sandboxed {
+		readOnly = append(readOnly, o.InputFiles...) // nothing to bind, but listed as read
+	}
 	c := Confinement{
-		ReadOnly: append([]string{InterpreterPrefix(o.Env.Dir), o.Env.Dir, o.SDKDir, o.ProjectDir, o.SpecDir, o.WorkRoot}, o.ReadOnly...),
+		ReadOnly: readOnly,
 		Network:  o.Network,
 		Limits:   o.Limits,
 		Workdir:  wd.scratchInside(),
 	}
 	if wd.sandboxed {
+		if len(o.InputFiles) > 0 {
+			c.Files = map[string]string{}
+			for host, inside := range inputFileBinds(o) {
+				c.Files[inside] = host
+			}
+		}
 		c.Binds = map[string]string{sandboxWorkDir: wd.host}
 		if o.StoreDir != "" {
 			c.Binds[sandboxStore] = o.StoreDir
@@ -375,6 +480,9 @@ type workerProcess struct {
 	handed   bool
 	pending  []string
 	overDisk int64 // bytes written when the disk watch killed it (0: it did not)
+	// peakAnon is the most anonymous memory seen (watchMemory);
+	// overMemory what it held when the watch killed it (0: it did not).
+	peakAnon, overMemory int64
 }
 
 // procConfig says how to start a worker process.
@@ -555,16 +663,17 @@ func (p *workerProcess) finish(ctx, runCtx context.Context, spec *StepSpec, o Wo
 	waitErr := p.waitErr
 	p.mu.Lock()
 	tail := append([]string(nil), p.tail...)
-	overDisk := p.overDisk
+	overDisk, overMemory, peakAnon := p.overDisk, p.overMemory, p.peakAnon
 	p.mu.Unlock()
 	res, rerr := readResult(spec.Result)
 	if rerr == nil {
+		res.PeakAnonBytes = peakAnon
 		m := NewMasker(secretValues(spec.Secrets)...)
 		res.Message, res.Traceback, res.ErrorType = m.Mask(res.Message), m.Mask(res.Traceback), m.Mask(res.ErrorType)
-	}
-	if rerr == nil && spec.Output != "" {
-		res.Output = spec.Output
-		o.Sandbox.Disown(spec.Output)
+		if spec.Output != "" {
+			res.Output = spec.Output
+			o.Sandbox.Disown(spec.Output)
+		}
 	}
 	switch {
 	case errors.Is(runCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil:
@@ -573,6 +682,8 @@ func (p *workerProcess) finish(ctx, runCtx context.Context, spec *StepSpec, o Wo
 		return nil, ctx.Err()
 	case overDisk > 0:
 		return nil, &StepError{Step: spec.Name, Reason: "disk", Msg: fmt.Sprintf("step %s wrote more than its disk limit of %s (%s) and was killed", spec.Name, formatBytes(o.Limits.Disk), formatBytes(overDisk))}
+	case overMemory > 0:
+		return nil, &StepError{Step: spec.Name, Reason: "memory", Msg: fmt.Sprintf("step %s ran out of memory: its processes held %s of their own (anonymous) memory, over its limit of %s, and were killed (raise @tarn.resources(memory=...))%s", spec.Name, formatBytes(overMemory), formatBytes(o.Limits.Memory), lastLines(tail))}
 	case oom:
 		return nil, &StepError{Step: spec.Name, Reason: "memory", Msg: fmt.Sprintf("step %s ran out of memory: it reached its limit of %s (shared memory and /tmp files count) and was killed (raise @tarn.resources(memory=...))%s", spec.Name, formatBytes(o.Limits.Memory), lastLines(tail))}
 	case rerr == nil && !res.OK:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything tarn's build, demo and tests need on a fresh machine:
-# Go modules, and a Python environment (built with uv) holding PyIceberg for
-# the integration tests. Idempotent: a second run is fast.
+# Go modules, a Python environment (built with uv) holding PyIceberg for
+# the integration tests, Chromium for the web UI's browser tests and the
+# front end's npm packages. Idempotent: a second run is fast.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,7 @@ echo "setup: downloading Go modules"
 # also fetch DuckDB's libraries for every other platform).
 go list -deps -test ./... >/dev/null
 go list -deps -test -tags integration ./integration/... >/dev/null
+go list -deps -test -tags integration,browser ./integration/... >/dev/null
 
 # bubblewrap gives pipeline workers a sandbox (read-only root, no network,
 # the lakehouse home hidden); without it tarn falls back to weaker isolation.
@@ -29,6 +31,25 @@ if [ "$(id -u)" = 0 ] && [ ! -x /usr/bin/python3 ] && command -v apt-get >/dev/n
   echo "setup: installing python3 (Debian package) for the sandbox tests as an ordinary user"
   { apt-get update -qq && apt-get install -y -qq python3; } >/dev/null 2>&1 || echo "setup: could not install python3" >&2
 fi
+
+# The browser tests of the web UI drive Debian's Chromium (chromedp).
+if ! command -v chromium >/dev/null 2>&1 && [ -z "${TARN_CHROMIUM:-}" ] && command -v apt-get >/dev/null 2>&1; then
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO="sudo"
+  echo "setup: installing chromium (Debian package) for the web UI's browser tests"
+  { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium; } >/dev/null 2>&1 || echo "setup: could not install chromium" >&2
+fi
+# The front end's packages (ui/package-lock.json): its unit tests, the check
+# that the committed bundle ui/dist is the build of ui/src, and axe-core for
+# the browser tests. tarn itself builds without them.
+if ! command -v npm >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO="sudo"
+  echo "setup: installing nodejs and npm (Debian packages)"
+  { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq nodejs npm; } >/dev/null 2>&1 || echo "setup: could not install nodejs" >&2
+fi
+echo "setup: installing the web UI's npm packages (ui/package-lock.json)"
+./scripts/ui.sh install
 
 PY=${PYTHON:-python3}
 if ! command -v uv >/dev/null 2>&1 && ! "$PY" -m uv --version >/dev/null 2>&1; then

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test tier: the fast self-contained Go tests, the Python SDK
-# tests, the API document against a real server (schemathesis), then the
-# integration tier (real processes, PyIceberg reading tarn's tables).
+# tests, the API document against a real server (schemathesis), the
+# integration tier (real processes, PyIceberg reading tarn's tables), then
+# the web UI: its unit tests, the check that ui/dist is the build of its
+# sources, and its browser tests (headless Chromium against tarn serve).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -20,6 +22,7 @@ if [ -n "$unformatted" ]; then
   echo "gofmt would change these files (run gofmt -w):"; echo "$unformatted"; exit 1
 fi
 go vet ./...
+go vet -tags integration,browser ./integration/
 echo "== unit and black-box tests"
 go test -count=1 ./...
 echo "== Python SDK tests"
@@ -37,3 +40,11 @@ done
 echo "== integration tests"
 # Spark's test alone takes minutes on two busy cores.
 go test -count=1 -timeout 40m -tags integration ./integration/...
+echo "== web UI: unit tests and the bundle's check"
+./scripts/ui.sh test
+./scripts/ui.sh check
+echo "== web UI in a real browser (headless Chromium)"
+export TARN_UI_SHOTS="${TARN_UI_SHOTS:-$PWD/.tmp/ui-screenshots}"
+rm -rf "$TARN_UI_SHOTS"
+echo "screenshots of each page: $TARN_UI_SHOTS"
+TARN_UI_AXE=1 go test -count=1 -tags integration,browser ./integration/ -run 'TestUI_'

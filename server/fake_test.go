@@ -128,6 +128,32 @@ func (u *fakeUsers) ListUsers(ctx context.Context) ([]tarn.User, error) {
 	return out, nil
 }
 
+func (u *fakeUsers) RemoveUser(ctx context.Context, name string) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for token, x := range u.tokens {
+		if x.Name == name {
+			delete(u.tokens, token)
+			return nil
+		}
+	}
+	return tarn.Errorf(tarn.ENOTFOUND, "user %q not found (fake)", name)
+}
+
+func (u *fakeUsers) ResetToken(ctx context.Context, name string) (string, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for token, x := range u.tokens {
+		if x.Name == name {
+			delete(u.tokens, token)
+			fresh := token + "-new"
+			u.tokens[fresh] = x
+			return fresh, nil
+		}
+	}
+	return "", tarn.Errorf(tarn.ENOTFOUND, "user %q not found (fake)", name)
+}
+
 func (u *fakeUsers) Authenticate(token string) (*tarn.User, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()

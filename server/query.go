@@ -33,8 +33,13 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	return s.stream(w, r, req, firstLine(req.SQL))
+}
+
+// stream runs a query as a job of the caller and streams its result.
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, req tarn.QueryRequest, summary string) error {
 	streaming := false
-	err = s.track(r, "query", req.Ref, firstLine(req.SQL), func(ctx context.Context) error {
+	err := s.track(r, "query", req.Ref, summary, func(ctx context.Context) error {
 		res, err := s.Services.Query.Query(ctx, req)
 		if err != nil {
 			return err

@@ -29,7 +29,21 @@ func (s *Server) listRefs(w http.ResponseWriter, r *http.Request) error {
 	if refs == nil {
 		refs = []tarn.Ref{}
 	}
-	writeJSON(w, http.StatusOK, refs)
+	if !queryBool(r, "heads") {
+		writeJSON(w, http.StatusOK, refs)
+		return nil
+	}
+	// With their head commits (author, time, message): what a list of
+	// branches shows, in one request.
+	out := make([]api.RefHead, len(refs))
+	for i, ref := range refs {
+		head, err := s.Services.Refs.GetCommit(r.Context(), ref.Commit)
+		if err != nil {
+			return err
+		}
+		out[i] = api.RefHead{Ref: ref, Head: head}
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -159,6 +173,20 @@ func (s *Server) log(w http.ResponseWriter, r *http.Request) error {
 		commits = []*tarn.Commit{}
 	}
 	writeJSON(w, http.StatusOK, commits)
+	return nil
+}
+
+// history sends a page of a ref's history: {commits, next}.
+func (s *Server) history(w http.ResponseWriter, r *http.Request) error {
+	limit, err := queryInt(r, "limit", 100)
+	if err != nil {
+		return err
+	}
+	page, err := s.Services.Refs.History(r.Context(), refParam(r), r.URL.Query().Get("cursor"), limit)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, page)
 	return nil
 }
 

@@ -200,3 +200,37 @@ func (s *Server) addUser(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusCreated, api.AddUserResponse{User: u, Token: token})
 	return nil
 }
+
+func (s *Server) removeUser(w http.ResponseWriter, r *http.Request) error {
+	if err := s.adminOnly(r.Context(), "remove users"); err != nil {
+		return err
+	}
+	name := r.PathValue("name")
+	if err := s.Services.Users.RemoveUser(r.Context(), name); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"deleted": name})
+	return nil
+}
+
+func (s *Server) resetToken(w http.ResponseWriter, r *http.Request) error {
+	if err := s.adminOnly(r.Context(), "give users new tokens"); err != nil {
+		return err
+	}
+	name := r.PathValue("name")
+	token, err := s.Services.Users.ResetToken(r.Context(), name)
+	if err != nil {
+		return err
+	}
+	users, err := s.Services.Users.ListUsers(r.Context())
+	if err != nil {
+		return err
+	}
+	for _, u := range users {
+		if u.Name == name {
+			writeJSON(w, http.StatusOK, api.AddUserResponse{User: &u, Token: token})
+			return nil
+		}
+	}
+	return tarn.Errorf(tarn.ENOTFOUND, "user %s not found", tarn.Quote(name))
+}

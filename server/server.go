@@ -43,6 +43,10 @@ type Server struct {
 	// ExportDir holds query exports while they are sent, one folder per
 	// job (default HOME/exports). SQL cannot read either folder.
 	ExportDir string
+	// UI, when set, serves the web UI's pages: GET / and GET /assets/...
+	// (package ui). The pages need no token; everything they show comes
+	// from the API, with the user's token.
+	UI http.Handler
 	// Log, when set, gets one line per request: time, user, method, path,
 	// status, duration.
 	Log io.Writer
@@ -125,6 +129,7 @@ func (s *Server) Handler() http.Handler {
 	s.handle("GET /v1/resolve", s.resolve, authed)
 	s.handle("GET /v1/commits/{hash}", s.getCommit, authed)
 	s.handle("GET /v1/log", s.log, authed)
+	s.handle("GET /v1/history", s.history, authed)
 	s.handle("GET /v1/merge-base", s.mergeBase, authed)
 	s.handle("GET /v1/diff", s.diff, authed)
 	s.handle("POST /v1/merge", s.merge, authed)
@@ -135,6 +140,8 @@ func (s *Server) Handler() http.Handler {
 	s.handle("GET /v1/tables", s.listTables, authed)
 	s.handle("POST /v1/tables", s.createTable, upload)
 	s.handle("GET /v1/tables/{table}", s.getTable, authed)
+	s.handle("GET /v1/tables/{table}/rows", s.tableRows, authed)
+	s.handle("GET /v1/tables/{table}/stats", s.tableStats, authed)
 	s.handle("DELETE /v1/tables/{table}", s.dropTable, authed)
 	s.handle("POST /v1/tables/{table}/import", s.importTable, upload)
 	s.handle("POST /v1/tables/{table}/revert", s.revertTable, authed)
@@ -150,6 +157,12 @@ func (s *Server) Handler() http.Handler {
 	s.handle("POST /v1/jobs/{id}/cancel", s.cancelJob, authed)
 	s.handle("GET /v1/users", s.listUsers, authed)
 	s.handle("POST /v1/users", s.addUser, authed)
+	s.handle("DELETE /v1/users/{name}", s.removeUser, authed)
+	s.handle("POST /v1/users/{name}/token", s.resetToken, authed)
+	if s.UI != nil {
+		s.mux.Handle("GET /{$}", s.UI)
+		s.mux.Handle("GET /assets/", s.UI)
+	}
 	s.mux.HandleFunc("/", s.noRoute)
 	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.isIceberg(r.URL.Path) {

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash"
+	"hash/crc32"
+	"io"
 	"iter"
 	"os"
 	"path/filepath"
@@ -34,6 +37,10 @@ type ExportRequest struct {
 type ExportResult struct {
 	Rows   int64
 	Schema *arrow.Schema
+	// Bytes is the file's size and CRC32C its CRC-32C (Castagnoli),
+	// computed as it was written.
+	Bytes  int64
+	CRC32C uint32
 }
 
 // ExportArrow writes the selected columns and rows of a table as an Arrow
@@ -89,7 +96,8 @@ func (s *Service) ExportArrow(ctx context.Context, req ExportRequest, path strin
 		return nil, fmt.Errorf("export %s: %w", req.Ident, err)
 	}
 	defer os.Remove(tmp)
-	w, err := ipc.NewFileWriter(f, ipc.WithSchema(schema))
+	sum := &checksumWriter{w: f, h: crc32.New(crc32.MakeTable(crc32.Castagnoli))}
+	w, err := ipc.NewFileWriter(sum, ipc.WithSchema(schema))
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -130,7 +138,22 @@ func (s *Service) ExportArrow(ctx context.Context, req ExportRequest, path strin
 	if err := f.Close(); err != nil {
 		return nil, err
 	}
+	res.Bytes, res.CRC32C = sum.n, sum.h.Sum32()
 	return res, os.Rename(tmp, path)
+}
+
+// checksumWriter counts and checksums what it writes through.
+type checksumWriter struct {
+	w io.Writer
+	h hash.Hash32
+	n int64
+}
+
+func (c *checksumWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.h.Write(p[:n])
+	c.n += int64(n)
+	return n, err
 }
 
 // scanFiltered scans the columns (all when none) and those the filter

@@ -124,15 +124,21 @@ func (s *Service) GetTable(ctx context.Context, ident tarn.TableIdent, ref strin
 		Location: meta.Location(), MetadataLocation: tbl.MetadataLocation(), Schema: []tarn.Column{}, Partition: []tarn.PartitionField{},
 		DataFiles: []tarn.DataFile{}, History: []tarn.SnapshotInfo{}}
 	schema := tbl.Schema()
-	for _, f := range schema.Fields() {
-		info.Schema = append(info.Schema, tarn.Column{ID: f.ID, Name: f.Name, Type: f.Type.String(), Required: f.Required})
+	info.Schema = columnsOf(schema)
+	for _, sc := range meta.Schemas() {
+		info.Schemas = append(info.Schemas, tarn.SchemaVersion{ID: sc.ID, Columns: columnsOf(sc), Current: sc.ID == schema.ID})
 	}
+	sort.Slice(info.Schemas, func(i, j int) bool { return info.Schemas[i].ID < info.Schemas[j].ID })
 	info.Partition = partitionFields(tbl.Spec(), schema)
 	cur := meta.CurrentSnapshot()
 	for _, snap := range meta.Snapshots() {
 		si := tarn.SnapshotInfo{ID: snap.SnapshotID, Time: time.UnixMilli(snap.TimestampMs).UTC(), Current: cur != nil && cur.SnapshotID == snap.SnapshotID}
 		if snap.ParentSnapshotID != nil {
 			si.ParentID = *snap.ParentSnapshotID
+		}
+		if snap.SchemaID != nil {
+			id := *snap.SchemaID
+			si.SchemaID = &id
 		}
 		if snap.Summary != nil {
 			si.Operation = string(snap.Summary.Operation)
@@ -164,6 +170,15 @@ func (s *Service) GetTable(ctx context.Context, ident tarn.TableIdent, ref strin
 		}
 	}
 	return info, nil
+}
+
+// columnsOf lists a schema's top-level columns.
+func columnsOf(schema *iceberg.Schema) []tarn.Column {
+	out := []tarn.Column{}
+	for _, f := range schema.Fields() {
+		out = append(out, tarn.Column{ID: f.ID, Name: f.Name, Type: f.Type.String(), Required: f.Required})
+	}
+	return out
 }
 
 // Load returns the Iceberg table at a ref, read-only (its catalog refuses

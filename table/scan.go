@@ -586,3 +586,8 @@ func SQLType(t iceberg.Type) (string, error) {
 
 // QuoteIdent quotes a SQL identifier.
 func QuoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// hasDeletes says whether a scan task's rows need delete files applied.
+func hasDeletes(task icetable.FileScanTask) bool {
+	return len(task.DeleteFiles) > 0 || len(task.EqualityDeleteFiles) > 0 || len(task.DeletionVectorFiles) > 0
+}

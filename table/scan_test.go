@@ -194,3 +194,27 @@ func TestTableScan_NotFound(t *testing.T) {
 		t.Fatalf("unknown ref: %v", err)
 	}
 }
+
+// TestService_GetTable_SchemaHistory: a table's description lists every
+// schema it has had, and each snapshot names the schema it was written with.
+func TestService_GetTable_SchemaHistory(t *testing.T) {
+	ctx := context.Background()
+	svc := newService(t)
+	ident := tarn.TableIdent{Namespace: "tarn", Name: "h"}
+	importCSV(t, svc, ident, "", rowsCSV(0, 2, 1))
+	importCSV(t, svc, ident, "", "id,extra\n7,x\n")
+	info, err := svc.GetTable(ctx, ident, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(info.Schemas) != 2 || info.Schemas[0].Current || !info.Schemas[1].Current {
+		t.Fatalf("schemas %+v", info.Schemas)
+	}
+	if n0, n1 := len(info.Schemas[0].Columns), len(info.Schemas[1].Columns); n0 != 4 || n1 != 5 || info.Schemas[1].Columns[4].Name != "extra" {
+		t.Fatalf("schema versions have %d and %d columns: %+v", n0, n1, info.Schemas)
+	}
+	last := info.History[len(info.History)-1]
+	if first := info.History[0]; first.SchemaID == nil || last.SchemaID == nil || *last.SchemaID != info.Schemas[1].ID || *first.SchemaID != info.Schemas[0].ID {
+		t.Fatalf("snapshots name schemas %v, %v; want %d, %d", first.SchemaID, last.SchemaID, info.Schemas[0].ID, info.Schemas[1].ID)
+	}
+}

@@ -178,6 +178,16 @@ func testRefs(t *testing.T, s *tarn.Services) {
 	if log := must(s.Refs.Log(ctx, "dev", 1))(t); len(log) != 1 {
 		t.Fatalf("log -n 1: %d commits", len(log))
 	}
+	// The same history in pages of one commit.
+	first := must(s.Refs.History(ctx, "dev", "", 1))(t)
+	if len(first.Commits) != 1 || first.Commits[0].Hash != head.Hash || first.Next == "" {
+		t.Fatalf("first page %+v", first)
+	}
+	if last := must(s.Refs.History(ctx, "dev", first.Next, 1))(t); len(last.Commits) != 1 || last.Commits[0].Hash != head.Parents[0] || last.Next != "" {
+		t.Fatalf("second and last page %+v", last)
+	}
+	_, err = s.Refs.History(ctx, "dev", strings.Repeat("0", 64), 1)
+	wantCode(t, err, tarn.ENOTFOUND)
 	// Rename and delete.
 	if r := must(s.Refs.RenameBranch(ctx, "dev", "feature"))(t); r.Name != "feature" || r.Commit != head.Hash {
 		t.Fatalf("renamed %+v", r)

@@ -30,7 +30,6 @@ import (
 	"time"
 
 	"github.com/tarnhq/tarn/bench/internal/benchkit"
-	"github.com/tarnhq/tarn/python"
 	rt "github.com/tarnhq/tarn/runtime"
 )
 
@@ -145,17 +144,8 @@ func run(ctx context.Context, cfg config) error {
 
 	// The project's environment, built the way tarn run builds it (same
 	// key: tarn run finds it cached). The local script runs in it too.
-	sdk, err := python.Extract(filepath.Join(home, "sdk"))
-	if err != nil {
-		return err
-	}
-	uv, err := rt.FindUV(os.Getenv("TARN_UV"))
-	if err != nil {
-		return err
-	}
-	em := &rt.EnvManager{Dir: filepath.Join(home, "envs"), UV: uv, SDKVersion: python.Version(), SDKDir: sdk} // as cmd/tarn does
 	kit.Logf("environment: Python %s, numpy==%s, pyarrow==%s", cfg.pyVer, cfg.numpy, rt.DefaultPyArrow)
-	env, err := em.Ensure(ctx, rt.EnvSpec{Python: cfg.pyVer, Packages: map[string]string{"numpy": cfg.numpy}}, func(s string) { kit.Logf("%s", s) })
+	env, sdk, err := kit.HomeEnv(ctx, home, rt.EnvSpec{Python: cfg.pyVer, Packages: map[string]string{"numpy": cfg.numpy}})
 	if err != nil {
 		return err
 	}

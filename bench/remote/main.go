@@ -24,7 +24,6 @@ import (
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/bench/internal/benchkit"
 	"github.com/tarnhq/tarn/client"
-	"github.com/tarnhq/tarn/internal/readyfile"
 	"github.com/tarnhq/tarn/local"
 )
 
@@ -222,35 +221,13 @@ func (b *bench) tarn(ctx context.Context, env []string, args ...string) (time.Du
 	return time.Since(started), nil
 }
 
-// serve starts tarn serve over the bench's home; stop ends it.
+// serve starts tarn serve over the bench's home, with the same engine
+// settings as embedded: remote vs embedded measures the transport, not a
+// shared server's query limits.
 func (b *bench) serve() (stop func(), url string, err error) {
-	// The same engine settings as embedded: remote vs embedded measures the
-	// transport, not a shared server's query limits.
-	ready := filepath.Join(b.tmp, fmt.Sprintf("ready-%d.json", time.Now().UnixNano()))
-	cmd := exec.Command(b.bin, "serve", "--insecure-local", "--addr", "127.0.0.1:0", "--ready-file", ready,
+	url, stop, err = benchkit.Serve(b.bin, b.tmp, b.home,
 		"--query-threads=0", "--query-memory=0", "--query-disk=0", "--max-result=0", "--max-export=0", "--max-queries=0")
-	cmd.Env = append(os.Environ(), "TARN_HOME="+b.home)
-	var log bytes.Buffer
-	cmd.Stderr = &log
-	if err := cmd.Start(); err != nil {
-		return nil, "", err
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	r, err := readyfile.Wait(ready, 30*time.Second, func() bool {
-		select {
-		case <-exited:
-			return true
-		default:
-			return false
-		}
-	})
-	if err != nil {
-		cmd.Process.Kill()
-		<-exited
-		return nil, "", fmt.Errorf("%v: %s", err, log.String())
-	}
-	return func() { cmd.Process.Signal(os.Interrupt); <-exited }, r.URL, nil
+	return stop, url, err
 }
 
 // transfer reads a large result through the embedded engine and through

@@ -101,6 +101,7 @@ func Run(t *testing.T, newStore NewStore) {
 	t.Run("Branches", func(t *testing.T) { testBranches(t, newStore) })
 	t.Run("Tags", func(t *testing.T) { testTags(t, newStore) })
 	t.Run("CommitAndLog", func(t *testing.T) { testCommitAndLog(t, newStore) })
+	t.Run("HistoryPages", func(t *testing.T) { testHistoryPages(t, newStore) })
 	t.Run("RefSyntax", func(t *testing.T) { testRefSyntax(t, newStore) })
 	t.Run("AmbiguousPrefix", func(t *testing.T) { testAmbiguousPrefix(t, newStore) })
 	t.Run("RefInHistory", func(t *testing.T) { testRefInHistory(t, newStore) })

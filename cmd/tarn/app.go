@@ -24,6 +24,9 @@ type app struct {
 	endpoint       string
 
 	svc *tarn.Services
+	// onListen, when set, is called with a server's URL once it listens
+	// (tarn ui opens it in a browser).
+	onListen func(url string)
 }
 
 func (a *app) rootCommand() *cobra.Command {
@@ -70,7 +73,7 @@ Exit codes: 0 ok, 1 internal error, 2 usage or invalid input, 3 not found,
 	pf.StringVar(&a.endpoint, "endpoint", "", "URL of a tarn server (default $TARN_ENDPOINT or the profile; none: embedded)")
 	root.AddCommand(a.branchCommand(), a.tagCommand(), a.logCommand(), a.checkoutCommand(),
 		a.namespaceCommand(), a.tableCommand(), a.statusCommand(), a.verifyCommand(), a.initCommand(), a.runCommand(), a.parameterCommand(), a.queryCommand(),
-		a.cacheCommand(), a.gcCommand(), a.serveCommand(), a.configCommand(), a.jobCommand(), a.userCommand(), a.versionCommand())
+		a.cacheCommand(), a.gcCommand(), a.serveCommand(), a.uiCommand(), a.configCommand(), a.jobCommand(), a.userCommand(), a.versionCommand())
 	return root
 }
 

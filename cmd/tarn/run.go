@@ -77,14 +77,15 @@ func (a *app) runCommand() *cobra.Command {
 	var pf projectFlags
 	var ref, namespace, preview string
 	var params []string
-	var dryRun, strict, noStrict, detach, noCache bool
+	var dryRun, strict, noStrict, detach, noCache, profile bool
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run a project's models on a branch and publish the results all or nothing",
 		Long: `Plan the project's DAG, fork a run branch from the target branch, run every
 step (each Python model in its own cached environment and isolated process,
-SQL models in DuckDB, data handed over as Arrow in shared memory), write the
-materialized outputs as Iceberg tables on the run branch, check the
+SQL models in DuckDB; lake tables read by the step's worker from the Parquet
+files Iceberg plans, outputs handed to the next step as memory-mapped Arrow
+files), write the materialized outputs as Iceberg tables on the run branch, check the
 expectations, then merge the run branch into the target.
 
 On any failure the target branch is untouched and the run branch is kept for
@@ -95,13 +96,18 @@ run on this lakehouse is served from the cache ("cached", with the time it
 saves); so are scans of unchanged tables. --no-cache runs everything;
 @tarn.model(cache_strategy="NONE") opts one step out. See tarn cache --help.
 
+--profile prints where each step's time went (plan or export of its lake
+inputs, hand-off, import, read, code, write, materialize, cache: seconds,
+rows, bytes, files) and its peak anonymous memory, to which
+@tarn.resources(memory=...) applies; -o json always has them.
+
 A secret parameter (` + "`tarn parameter set NAME --type secret`" + `) is opened by
 the lakehouse only for the steps that use it, shows as *** in their output,
 and is never taken from --param.`,
 		Example: `  tarn run -p taxi
   tarn run -p taxi --ref dev --param min_miles=2
   tarn run -p taxi --dry-run --preview
-  tarn run -p taxi --no-cache
+  tarn run -p taxi --no-cache --profile
   tarn run -p taxi -o json`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -146,7 +152,12 @@ and is never taken from --param.`,
 			res, runErr := a.svc.Runs.Run(ctx, req, p.event)
 			p.close()
 			if res != nil {
-				if err := a.emit(res, func(w io.Writer) { printRunSummary(w, res) }); err != nil {
+				if err := a.emit(res, func(w io.Writer) {
+					printRunSummary(w, res)
+					if profile {
+						printRunProfile(w, res)
+					}
+				}); err != nil {
 					return err
 				}
 			}
@@ -165,6 +176,7 @@ and is never taken from --param.`,
 	f.Lookup("preview").NoOptDefVal = "head"
 	f.BoolVar(&detach, "detach", false, "with a server: start the run as a job, print its id and return at once")
 	f.BoolVar(&noCache, "no-cache", false, "run every step and scan; neither read nor write the cache")
+	f.BoolVar(&profile, "profile", false, "also print where each step's time went, phase by phase (plan, export, handoff, import, read, code, write, materialize, cache), and its peak memory (in -o json: always, as each step's profile)")
 	return cmd
 }
 
@@ -313,6 +325,36 @@ func formatEvent(e tarn.RunEvent) (string, bool) {
 		return fmt.Sprintf("- %s cancelled", e.Step), true
 	}
 	return "", false
+}
+
+// printRunProfile prints each step's phases (tarn.StepPhase) and its peak
+// anonymous memory.
+func printRunProfile(w io.Writer, res *tarn.RunResult) {
+	fmt.Fprintln(w)
+	t := newTable(w, "STEP", "PHASE", "SECONDS", "ROWS", "BYTES", "FILES", "DETAIL")
+	for _, s := range res.Steps {
+		for _, ph := range s.Profile {
+			rows, size, files := "", "", ""
+			if ph.Rows > 0 {
+				rows = count(ph.Rows)
+			}
+			if ph.Bytes > 0 {
+				size = tarn.FormatBytes(ph.Bytes)
+			}
+			if ph.Files > 0 {
+				files = fmt.Sprint(ph.Files)
+			}
+			t.row(s.Name, ph.Name, fmt.Sprintf("%.3f", ph.Seconds), rows, size, files, ph.Detail)
+		}
+		if s.PeakAnonBytes > 0 {
+			limit := "no limit"
+			if s.MemoryLimit > 0 {
+				limit = "limit " + tarn.FormatBytes(s.MemoryLimit)
+			}
+			t.row(s.Name, "memory", "", "", tarn.FormatBytes(s.PeakAnonBytes), "", "peak anonymous memory ("+limit+")")
+		}
+	}
+	t.flush()
 }
 
 func printRunSummary(w io.Writer, res *tarn.RunResult) {

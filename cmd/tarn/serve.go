@@ -19,6 +19,7 @@ import (
 	"github.com/tarnhq/tarn/query"
 	"github.com/tarnhq/tarn/server"
 	"github.com/tarnhq/tarn/table/icerest"
+	"github.com/tarnhq/tarn/ui"
 )
 
 func (a *app) serveCommand() *cobra.Command {
@@ -60,7 +61,8 @@ tarn ref as the warehouse and a tarn token (or the credential USER:TOKEN);
 their writes are commits on that branch under the same rules
 (docs/ICEBERG_REST.md).
 
-GET /healthz and /readyz answer for load balancers. SIGINT or SIGTERM stops
+GET / is the web UI (sign in with a token; see docs/UI.md): it does what
+the API lets its user do. GET /healthz and /readyz answer for load balancers. SIGINT or SIGTERM stops
 the server: it lets running jobs finish for --grace, then cancels the rest
 (a cancelled run publishes nothing). Jobs left running by a server that was
 killed are marked failed at the next start.`,
@@ -135,7 +137,7 @@ killed are marked failed at the next start.`,
 			}
 			srv := &server.Server{Services: lh.Services(), Jobs: jobs, Users: lh.Users(), Insecure: insecure, Protected: protected,
 				JobVisibility: visibility, MaxQueries: maxQueries, MaxProjectFiles: maxProjectFiles, MaxUpload: maxUploadMiB << 20, Home: home,
-				UploadDir: local.Home(home).Uploads(), ExportDir: local.Home(home).Exports(), Log: a.stderr}
+				UploadDir: local.Home(home).Uploads(), ExportDir: local.Home(home).Exports(), Log: a.stderr, UI: ui.Handler()}
 			tables := lh.Tables()
 			srv.Iceberg = icerest.New(tables, icerest.Options{TableConfig: icerest.StorageConfig(tables.Warehouse(), tables.IOProperties(), credentials)})
 			ln, err := net.Listen("tcp", addr)
@@ -158,6 +160,9 @@ killed are marked failed at the next start.`,
 			}
 			served := make(chan error, 1)
 			go func() { served <- hs.Serve(ln) }()
+			if a.onListen != nil {
+				a.onListen("http://" + ln.Addr().String() + "/")
+			}
 			select {
 			case err := <-served:
 				return tarn.Errorf(tarn.EINTERNAL, "serve: %v", err)

@@ -12,11 +12,11 @@ import (
 func (a *app) userCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "user",
-		Short: "Add and list the users of a server (each gets a bearer token)",
+		Short: "Add, list and remove the users of a server (each gets a bearer token)",
 		Long: `Users call a tarn server with a bearer token. ` + "`tarn user add`" + ` works on the
 lakehouse home directly (to create the first admin) or, through a server, for
 an admin. The token is printed once; only its SHA-256 hash is stored.`,
-		Example: "  tarn user add alice --admin --home /data/lake\n  tarn user add bob\n  tarn user ls",
+		Example: "  tarn user add alice --admin --home /data/lake\n  tarn user add bob\n  tarn user ls\n  tarn user token bob\n  tarn user rm bob",
 	}
 	var admin bool
 	var validFor time.Duration
@@ -67,6 +67,38 @@ an admin. The token is printed once; only its SHA-256 hash is stored.`,
 			})
 		},
 	}
-	cmd.AddCommand(add, ls)
+	rm := &cobra.Command{
+		Use: "rm NAME", Aliases: []string{"remove"}, Short: "Remove a user: its token stops working at once",
+		Example: "  tarn user rm bob", Args: exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if err := a.open(ctx); err != nil {
+				return err
+			}
+			if err := a.svc.Users.RemoveUser(ctx, args[0]); err != nil {
+				return err
+			}
+			return a.emit(map[string]string{"deleted": args[0]}, func(w io.Writer) { a.progress("removed user %s", args[0]) })
+		},
+	}
+	token := &cobra.Command{
+		Use: "token NAME", Short: "Give a user a new token (printed once); the old one stops working",
+		Example: "  tarn user token bob", Args: exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if err := a.open(ctx); err != nil {
+				return err
+			}
+			token, err := a.svc.Users.ResetToken(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			return a.emit(map[string]string{"user": args[0], "token": token}, func(w io.Writer) {
+				fmt.Fprintf(w, "%s\n", token)
+				a.progress("new token for %s; the old one no longer works, the token above is shown only once", args[0])
+			})
+		},
+	}
+	cmd.AddCommand(add, ls, rm, token)
 	return cmd
 }

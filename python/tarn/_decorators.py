@@ -69,7 +69,7 @@ class FunctionSpec:
         data["resources"] = self.resources
         data["inputs"] = [
             dict(
-                {"param": param, "name": m.name, "columns": m.columns, "filter": m.filter, "ref": m.ref},
+                {"param": param, "name": m.name, "columns": m.columns, "filter": m.filter, "ref": m.ref, "batches": m.batches},
                 **({"schema": _describe_schema(m.projection_schema)} if m.projection_schema is not None else {}),
             )
             for param, m in self.inputs.items()
@@ -139,8 +139,11 @@ class TarnFunction:
         self._arguments = Arguments(func)
         markers = dict(_annotated_markers(func))
         markers.update(self._arguments.defaults)
+        annotations = getattr(func, "__annotations__", None) or {}
         for name, marker in markers.items():
             if isinstance(marker, Model):
+                if not marker.batches and name in annotations and _validate.wants_batches(annotations[name]):
+                    marker = _with_batches(marker)
                 self.__tarn__.inputs[name] = marker
             elif isinstance(marker, Parameter):
                 self.__tarn__.parameters[name] = marker
@@ -169,6 +172,15 @@ class TarnFunction:
     def __repr__(self) -> str:
         kind = self.__tarn__.kind or "function"
         return f"<tarn {kind} {self.__tarn__.name!r} ({self.__module__}.{self.__qualname__})>"
+
+
+def _with_batches(marker: Model) -> Model:
+    """A copy of an input marker that asks for batches (its annotation is an iterator of them)."""
+    copy = Model.__new__(Model)
+    for key in Model.__slots__:
+        setattr(copy, key, getattr(marker, key))
+    copy.batches = True
+    return copy
 
 
 def _describe_schema(schema: Any) -> Any:

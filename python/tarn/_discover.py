@@ -52,7 +52,7 @@ _SIGNATURES: Dict[str, Tuple[Tuple[str, ...], Tuple[str, ...]]] = {
     "expectation": (("name",), ("name",)),
     "python": (("version", "pip"), ("version", "pip")),
     "resources": (("memory", "timeout"), ("memory", "timeout")),
-    "Model": (("name", "columns", "filter", "ref"), ("name", "columns", "filter", "ref", "projection_schema")),
+    "Model": (("name", "columns", "filter", "ref"), ("name", "columns", "filter", "ref", "projection_schema", "batches")),
     "TableField": (("name", "doc", "type", "nullable"), ("name", "doc", "type", "nullable")),
     "Parameter": (("name", "default"), ("name", "default")),
 }
@@ -577,6 +577,8 @@ class _FileScanner:
                             raise ValueError("give projection_schema or columns, not both (projection_schema already names the columns)")
                         values["columns"] = [field["name"] for field in schema]
                     options = _validate.input_options(**values)
+                    if arg.annotation is not None and _validate.wants_batches(ast.unparse(arg.annotation)):
+                        options["batches"] = True
                     inputs.append(dict(param=arg.arg, **options, line=default.lineno, **({"schema": schema} if schema is not None else {})))
                 else:
                     has_default = "default" in values

@@ -397,9 +397,9 @@ class _Compiler:
         pc = self.pc
         tag = node[0]
         if tag == "and":
-            return pc.and_kleene(self.predicate(node[1]), self.predicate(node[2]))
+            return pc.and_kleene(*self.operands(node[1], node[2]))
         if tag == "or":
-            return pc.or_kleene(self.predicate(node[1]), self.predicate(node[2]))
+            return pc.or_kleene(*self.operands(node[1], node[2]))
         if tag == "not":
             return pc.invert(self.predicate(node[1]))
         if tag == "truth":
@@ -425,6 +425,15 @@ class _Compiler:
             match = pc.match_like(value, pattern=pattern, ignore_case=ignore_case)
             return pc.invert(match) if negated else match
         raise self.fail(f"unsupported construct {tag}")
+
+    def operands(self, left: Node, right: Node) -> Tuple[Any, Any]:
+        """Both sides of AND/OR: a constant side (a Scalar) beside an Expression becomes one
+        (pc functions take Scalars with arrays, not with Expressions)."""
+        a, b = self.predicate(left), self.predicate(right)
+        expression = self.pc.Expression
+        if isinstance(a, expression) != isinstance(b, expression):
+            a, b = (x if isinstance(x, expression) else self.pc.scalar(x) for x in (a, b))
+        return a, b
 
     def needs_column(self, what: str, node: Node) -> Any:
         if node[0] != "col":

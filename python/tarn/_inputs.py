@@ -27,10 +27,13 @@ class Model:
     checks their types; ``filter`` is a SQL predicate (see
     :mod:`tarn._filter` for the supported syntax) applied before the function
     sees the data; ``ref`` reads the table from another branch, tag or commit
-    instead of the run's branch.
+    instead of the run's branch. ``batches=True`` (or an
+    ``Iterator[pyarrow.RecordBatch]`` annotation) passes an iterator of
+    ``pyarrow.RecordBatch`` instead of a table: memory stays flat in the
+    table's size.
     """
 
-    __slots__ = ("name", "columns", "filter", "ref", "projection_schema")
+    __slots__ = ("name", "columns", "filter", "ref", "projection_schema", "batches")
 
     def __init__(
         self,
@@ -39,21 +42,24 @@ class Model:
         filter: Optional[str] = None,  # noqa: A002 - the user-facing keyword is "filter"
         ref: Optional[str] = None,
         projection_schema: Any = None,
+        batches: bool = False,
     ) -> None:
         if projection_schema is not None:
             from ._schema import schema_columns
 
             columns = schema_columns(projection_schema, columns, "projection_schema", "columns")
-        options = _validate.input_options(name, columns, filter, ref)
+        options = _validate.input_options(name, columns, filter, ref, batches)
         self.name: str = options["name"]
         self.columns: Optional[List[str]] = options["columns"]
         self.filter: Optional[str] = options["filter"]
         self.ref: Optional[str] = options["ref"]
         self.projection_schema: Any = projection_schema
+        self.batches: bool = options["batches"]
 
     def __repr__(self) -> str:
         extra = "".join(
             f", {key}={getattr(self, key)!r}" for key in ("columns", "filter", "ref") if getattr(self, key) is not None
+        ) + "".join(", batches=True" for _ in [0] if self.batches
         ) + "".join(
             f", projection_schema={self.projection_schema.__name__}" for _ in [0] if self.projection_schema is not None
         )

@@ -215,7 +215,7 @@ def resources_options(memory: Any = None, timeout: Any = None) -> Dict[str, Any]
     }
 
 
-def input_options(name: Any = None, columns: Any = None, filter: Any = None, ref: Any = None) -> Dict[str, Any]:
+def input_options(name: Any = None, columns: Any = None, filter: Any = None, ref: Any = None, batches: Any = False) -> Dict[str, Any]:
     if name is None:
         raise TypeError("tarn.Model() needs the name of the table or model to read, e.g. tarn.Model('taxi_trips')")
     predicate = optional_string(filter, "filter")
@@ -228,7 +228,25 @@ def input_options(name: Any = None, columns: Any = None, filter: Any = None, ref
         "columns": string_list(columns, "columns"),
         "filter": predicate,
         "ref": optional_string(ref, "ref"),
+        "batches": boolean(batches, "batches"),
     }
+
+
+_BATCHES_ANNOTATION = re.compile(r"\b(Iterator|Iterable|Generator)\[\s*[\w.]*RecordBatch\b")
+
+
+def wants_batches(annotation: Any) -> bool:
+    """Whether a parameter's annotation (as text or evaluated) is an iterator of record
+    batches: ``Iterator[pa.RecordBatch]`` (typing or collections.abc, also Iterable and
+    Generator, and inside ``Annotated[...]``)."""
+    text = annotation if isinstance(annotation, str) else repr(annotation)
+    return bool(_BATCHES_ANNOTATION.search(text))
+
+
+def boolean(value: Any, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{what} must be True or False, got {value!r}")
+    return value
 
 
 def parameter_options(name: Any = None) -> Dict[str, Any]:

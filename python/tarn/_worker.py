@@ -226,35 +226,27 @@ def _load_module(project_dir: str, file: str) -> Any:
     return module
 
 
-def _read_inputs(spec: Dict[str, Any]) -> Dict[str, pa.Table]:
-    tables = {}
+def _read_inputs(spec: Dict[str, Any], batches: Any = ()) -> Tuple[Dict[str, Any], List[Any]]:
+    """Open every input: a Table, or an iterator of batches for the keys in ``batches``
+    (or whose entry says so); and their statistics (:class:`tarn._lake.Input`)."""
+    from . import _lake
+
+    tables: Dict[str, Any] = {}
+    opened = []
+    limit = int(spec.get("memory_limit_bytes") or 0)
+    scratch = os.environ.get("TMPDIR") or os.getcwd()
     for key, entry in (spec.get("inputs") or {}).items():
-        if not isinstance(entry, dict) or not entry.get("path"):
-            raise SpecError(f"input {key} needs a path")
+        if not isinstance(entry, dict) or not (entry.get("path") or entry.get("files") is not None):
+            raise SpecError(f"input {key} needs a path or files")
+        if key in batches:
+            entry = dict(entry, batches=True)
         try:
-            table = _arrow.read_ipc_file(entry["path"])
+            tables[key], inp = _lake.open_input(key, entry, limit, scratch)
         except (OSError, pa.ArrowInvalid) as exc:
-            raise SpecError(f"cannot read input {key} from {entry['path']}: {exc}") from None
-        tables[key] = _narrow(table, key, entry.get("columns"), entry.get("filter"))
-    return tables
-
-
-def _narrow(table: pa.Table, key: str, columns: Optional[List[str]], predicate: Optional[str]) -> pa.Table:
-    """Apply an input's declared columns and filter (selecting is zero-copy; filtering copies)."""
-    if columns:
-        missing = [c for c in columns if c not in table.column_names]
-        if missing:
-            raise InputError(
-                f"input {key} has no column {', '.join(missing)} (columns: {', '.join(table.column_names)})"
-            )
-    if predicate:
-        from . import _filter
-
-        if columns:
-            needed = set(columns) | _filter.columns(_filter.parse(predicate))
-            table = table.select([c for c in table.column_names if c in needed])
-        table = _filter.apply(table, predicate, f"input {key}")
-    return table.select(columns) if columns else table
+            where = entry.get("path") or f"{len(entry['files'])} data file(s)"
+            raise SpecError(f"cannot read input {key} from {where}: {exc}") from None
+        opened.append(inp)
+    return tables, opened
 
 
 def _arguments(function: Any, spec: Dict[str, Any], tables: Dict[str, pa.Table]) -> Dict[str, Any]:
@@ -300,16 +292,31 @@ async def _await(awaitable: Any) -> Any:
     return await awaitable
 
 
-def _check_output(table: pa.Table, columns: Optional[List[str]], name: str) -> pa.Table:
+def _check_output(table: Any, columns: Optional[List[str]], name: str) -> Any:
+    """Select the declared output columns of a table or a record batch, or fail naming those missing."""
     if not columns:
         return table
-    missing = [c for c in columns if c not in table.column_names]
+    names = table.schema.names
+    missing = [c for c in columns if c not in names]
     if missing:
         raise OutputError(
             f"model {name} declares columns {', '.join(columns)} but its output lacks "
-            f"{', '.join(missing)} (it has: {', '.join(table.column_names)})"
+            f"{', '.join(missing)} (it has: {', '.join(names)})"
         )
     return table.select(columns)
+
+
+def _batched(batches: Any, check: Any) -> Any:
+    """Apply ``check`` (a function of a Table) to every batch of an iterator."""
+    for batch in batches:
+        for out in check(pa.Table.from_batches([batch])).to_batches():
+            yield out
+
+
+def _batch_params(tarn_spec: Any) -> set:
+    """The inputs a model takes as iterators of record batches (``tarn.Model(..., batches=True)``
+    or an ``Iterator[pyarrow.RecordBatch]`` annotation)."""
+    return {param for param, source in getattr(tarn_spec, "inputs", {}).items() if getattr(source, "batches", False)}
 
 
 def run(spec: Dict[str, Any]) -> Tuple[int, Dict[str, Any]]:
@@ -317,10 +324,21 @@ def run(spec: Dict[str, Any]) -> Tuple[int, Dict[str, Any]]:
     kind = spec["kind"]
     project_dir = os.path.abspath(spec["project_dir"])
     name = spec.get("name") or spec.get("function") or "sql"
-    timing: Dict[str, Any] = {}
+    timing: Dict[str, Any] = {"worker_started_at_ns": time.time_ns()}
+    profile: Dict[str, Any] = {}
+
+    function = tarn_spec = None
+    if kind != "sql":
+        start = time.perf_counter()
+        module = _load_module(project_dir, spec["file"])
+        timing["import_seconds"] = time.perf_counter() - start
+        function = getattr(module, spec["function"], None)
+        if not callable(function):
+            raise AttributeError(f"{spec['file']} defines no function {spec['function']}")
+        tarn_spec = getattr(function, "__tarn__", None)
 
     start = time.perf_counter()
-    tables = _read_inputs(spec)
+    tables, opened = _read_inputs(spec, _batch_params(tarn_spec))
     timing["input_seconds"] = time.perf_counter() - start
 
     if kind == "sql":
@@ -334,18 +352,13 @@ def run(spec: Dict[str, Any]) -> Tuple[int, Dict[str, Any]]:
             timing["seconds"] = time.perf_counter() - start
         columns = output_schema = None
     else:
-        start = time.perf_counter()
-        module = _load_module(project_dir, spec["file"])
-        timing["import_seconds"] = time.perf_counter() - start
-        function = getattr(module, spec["function"], None)
-        if not callable(function):
-            raise AttributeError(f"{spec['file']} defines no function {spec['function']}")
-        tarn_spec = getattr(function, "__tarn__", None)
         for param, source in getattr(tarn_spec, "inputs", {}).items():
             if source.projection_schema is not None and param in tables:
                 from ._schema import check_table
 
-                tables[param] = check_table(tables[param], source.projection_schema, f"input {param} ({source.name})", False, InputError)
+                what = f"input {param} ({source.name})"
+                check = lambda t, s=source.projection_schema, w=what: check_table(t, s, w, False, InputError)  # noqa: E731
+                tables[param] = check(tables[param]) if isinstance(tables[param], pa.Table) else _batched(tables[param], check)
         kwargs = _arguments(function, spec, tables)
         if kind == "expectation":
             from ._expectations import AssertionFailed
@@ -365,30 +378,67 @@ def run(spec: Dict[str, Any]) -> Tuple[int, Dict[str, Any]]:
         from ._expectations import verdict
 
         passed, message = verdict(value)
-        return (EXIT_OK if passed else EXIT_EXPECTATION_FAILED), dict(ok=True, passed=passed, message=message, **timing)
+        return (EXIT_OK if passed else EXIT_EXPECTATION_FAILED), dict(ok=True, passed=passed, message=message, profile=_profile(opened, timing, None), **timing)
+
+    def check(table: Any) -> Any:
+        table = _check_output(table, columns, name)
+        if output_schema is not None:
+            from ._schema import check_table
+
+            table = check_table(table, output_schema, f"the output of model {name}", True, OutputError)
+        return table
 
     start = time.perf_counter()
+    streamed = _arrow.to_batches(value)
+    if streamed is not None:
+        value = _batched(streamed, check)
+    else:
+        try:
+            value = _arrow.to_table(value)
+        except TypeError as exc:
+            raise OutputError(f"model {name} returned an unusable value: {exc}") from None
+        value = check(value)
     try:
-        table = _arrow.to_table(value)
+        written = _arrow.write_output(value, spec["output"])
     except TypeError as exc:
         raise OutputError(f"model {name} returned an unusable value: {exc}") from None
-    table = _check_output(table, columns, name)
-    if output_schema is not None:
-        from ._schema import check_table
-
-        table = check_table(table, output_schema, f"the output of model {name}", True, OutputError)
-    try:
-        size = _arrow.write_ipc_file(table, spec["output"])
     except OSError as exc:
+        if streamed is not None and getattr(exc, "filename", None) is None:
+            raise  # the model's own generator failed
         raise SpecError(f"cannot write the output {spec['output']}: {exc}") from None
-    timing["output_seconds"] = time.perf_counter() - start
+    elapsed = time.perf_counter() - start
+    if streamed is not None:
+        # The model's generator ran inside the write: that time, less the
+        # writing, is the model's (input batches read meanwhile included).
+        timing["seconds"] = timing.get("seconds", 0.0) + max(0.0, elapsed - written["seconds"])
+        timing["output_seconds"] = written["seconds"]
+    else:
+        timing["output_seconds"] = elapsed
+    schema = written["schema"]
     return EXIT_OK, dict(
         ok=True,
-        rows=table.num_rows,
-        columns=[{"name": field.name, "type": str(field.type)} for field in table.schema],
-        output_bytes=size,
+        rows=written["rows"],
+        columns=[{"name": field.name, "type": str(field.type)} for field in schema],
+        output_bytes=written["bytes"],
+        output_checksum=written["checksum"],
+        profile=_profile(opened, timing, written),
         **timing,
     )
+
+
+def _profile(opened: List[Any], timing: Dict[str, Any], written: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    """The worker's phases for the step's profile: read (inputs), code (the user's), write (the output)."""
+    read = {"seconds": sum(inp.seconds for inp in opened), "rows": sum(inp.rows for inp in opened),
+            "bytes": sum(inp.bytes for inp in opened), "files": sum(inp.files for inp in opened),
+            "spooled_bytes": sum(inp.spooled for inp in opened)}
+    # Batches are read while the user's code runs: that time is the read's.
+    streamed = sum(inp.seconds for inp in opened if inp.entry.get("batches"))
+    out: Dict[str, Any] = {"read": read, "code": {"seconds": max(0.0, timing.get("seconds", 0.0) - streamed)},
+                           "import": {"seconds": timing.get("import_seconds", 0.0)},
+                           "inputs": {inp.key: inp.stats() for inp in opened}}
+    if written is not None:
+        out["write"] = {"seconds": timing.get("output_seconds", 0.0), "rows": written["rows"], "bytes": written["bytes"]}
+    return out
 
 
 USAGE = "usage: python -m tarn._worker SPEC_JSON_PATH | --warm STATUS_FD\n"

@@ -108,9 +108,14 @@ def worker(tmp_path: Path):
         spec["inputs"] = {}
         for key, value in (inputs or {}).items():
             entry = value if isinstance(value, dict) else {"table": value}
+            if "parquet" in entry:  # a lake input: planned Parquet files, read by the worker itself
+                spec["inputs"][key] = lake_entry(run_dir / f"input-{len(spec['inputs'])}", entry)
+                continue
             path = run_dir / f"input-{len(spec['inputs'])}.arrow"
             write_arrow(path, entry["table"])
             spec["inputs"][key] = {"path": str(path), "columns": entry.get("columns"), "filter": entry.get("filter")}
+            if entry.get("batches"):
+                spec["inputs"][key]["batches"] = True
         for stale in (spec["result"], spec.get("output")):
             if stale and os.path.exists(stale):
                 os.unlink(stale)
@@ -129,6 +134,32 @@ def worker(tmp_path: Path):
         return WorkerRun(proc, spec)
 
     return run
+
+
+def lake_entry(prefix: Path, entry: Dict[str, Any]) -> Dict[str, Any]:
+    """A lake input's spec entry as tarn plans it: each table of ``entry["parquet"]`` written as
+    one Parquet file (``row_group_size`` rows per group), the schema as an IPC message, columns,
+    filter, estimated size (``estimated_bytes``, else the tables' Arrow size)."""
+    import base64
+
+    import pyarrow.parquet as pq
+
+    files = []
+    for i, table in enumerate(entry["parquet"]):
+        path = f"{prefix}-{i}.parquet"
+        pq.write_table(table, path, row_group_size=entry.get("row_group_size", 2))
+        files.append(path)
+    schema = entry.get("schema") or entry["parquet"][0].schema
+    out = {
+        "files": files,
+        "schema": base64.b64encode(schema.serialize().to_pybytes()).decode(),
+        "columns": entry.get("columns"),
+        "filter": entry.get("filter"),
+        "estimated_bytes": entry.get("estimated_bytes", sum(t.nbytes for t in entry["parquet"])),
+    }
+    if entry.get("batches"):
+        out["batches"] = True
+    return out
 
 
 def has_module(name: str) -> bool:

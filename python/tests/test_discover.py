@@ -77,7 +77,7 @@ def test_models_expectations_params_imports(project):
         "resources": {"memory": "4GiB", "memory_bytes": 4 * 2**30, "timeout": 600},
     }
     assert clean["inputs"] == [
-        {"param": "trips", "name": "taxi_trips", "columns": ["a", "b"], "filter": "miles > 0", "ref": None, "line": 12}
+        {"param": "trips", "name": "taxi_trips", "columns": ["a", "b"], "filter": "miles > 0", "ref": None, "batches": False, "line": 12}
     ]
     assert clean["parameters"] == [
         {"param": "min_miles", "name": "min_miles", "line": 13, "has_default": False, "default": None},
@@ -187,7 +187,7 @@ def test_syntax_error_with_line_and_column(project):
             "@tarn.model\ndef f(t=tarn.Model('x', where='a')): pass\n",
             2,
             25,
-            "has no argument 'where' (valid: name, columns, filter, ref, projection_schema)",
+            "has no argument 'where' (valid: name, columns, filter, ref, projection_schema, batches)",
         ),
         (
             "@tarn.model\ndef f(t=tarn.Parameter('p', default=float)): pass\n",

@@ -8,6 +8,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/tarnhq/tarn/python"
+	rt "github.com/tarnhq/tarn/runtime"
 )
 
 // TarnFlag registers -tarn, the tarn binary a benchmark times, and returns
@@ -49,4 +52,22 @@ func moduleRoot(ctx context.Context) (string, error) {
 		return "", errors.New("run from inside the tarn module (or pass -tarn BINARY)")
 	}
 	return filepath.Dir(gomod), nil
+}
+
+// HomeEnv builds (or finds) the Python environment of spec in the tarn
+// home home the way `tarn run` does (same key: a run finds it cached),
+// with tarn's SDK extracted into home/sdk, and returns it and the SDK's
+// folder: a baseline script runs in the environment its models run in.
+func (b *Bench) HomeEnv(ctx context.Context, home string, spec rt.EnvSpec) (*rt.Env, string, error) {
+	sdk, err := python.Extract(filepath.Join(home, "sdk"))
+	if err != nil {
+		return nil, "", err
+	}
+	uv, err := rt.FindUV(os.Getenv("TARN_UV"))
+	if err != nil {
+		return nil, "", err
+	}
+	em := &rt.EnvManager{Dir: filepath.Join(home, "envs"), UV: uv, SDKVersion: python.Version(), SDKDir: sdk} // as cmd/tarn does
+	env, err := em.Ensure(ctx, spec, func(s string) { b.Logf("%s", s) })
+	return env, sdk, err
 }
