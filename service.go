@@ -99,6 +99,14 @@ type TablePlanner interface {
 	PlanTable(ctx context.Context, req CreateTableRequest) (*TablePlan, error)
 }
 
+// Collector is the optional capability of a TableService to collect
+// garbage (the embedded service and the HTTP client have it): remove the
+// files of the warehouse that no commit reachable from a ref needs, past
+// an age, never those of a write in progress.
+type Collector interface {
+	CollectGarbage(ctx context.Context, req GCRequest) (*GCReport, error)
+}
+
 // QueryRequest is one SQL statement to run at a ref.
 type QueryRequest struct {
 	SQL       string `json:"sql"`

@@ -150,7 +150,7 @@ type CommitInfo struct {
 	Properties map[string]string `json:"properties,omitempty"`
 }
 
-// MergeResult describes a merge.
+// MergeResult describes a merge (or, with DryRun, what a merge would do).
 type MergeResult struct {
 	Source      string   `json:"source"`
 	Into        string   `json:"into"`
@@ -159,4 +159,30 @@ type MergeResult struct {
 	UpToDate    bool     `json:"up_to_date"`
 	Base        string   `json:"base,omitempty"`
 	Changes     []Change `json:"changes"`
+	// Plan says, per key the source changed since the merge base, what the
+	// merge does with it.
+	Plan []MergeItem `json:"plan"`
+	// DryRun is set when nothing was written: Commit is the target's head
+	// and Conflicts counts the plan's conflicts (a real merge refuses them).
+	DryRun    bool `json:"dry_run,omitempty"`
+	Conflicts int  `json:"conflicts,omitempty"`
+}
+
+// What a merge does with one key the source changed (MergeItem.Action).
+const (
+	MergeTake     = "take"     // changed on the source only: the source's state is taken
+	MergeSame     = "same"     // both sides made the same change: nothing to do
+	MergeCombine  = "combine"  // both sides only appended: one snapshot holds both sides' files
+	MergeConflict = "conflict" // changed differently on both sides: nothing is merged
+)
+
+// MergeItem is what a merge does with one key: the action, what each side
+// did since the merge base (for people: "appended 2 files (200 rows)") and,
+// for a conflict, why.
+type MergeItem struct {
+	Key    string `json:"key"`
+	Action string `json:"action"`
+	Source string `json:"source,omitempty"`
+	Target string `json:"target,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }

@@ -1,8 +1,10 @@
 package tarn
 
 import (
+	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -170,6 +172,8 @@ type MergeRequest struct {
 	Into          string     `json:"into"`
 	Info          CommitInfo `json:"info"`
 	NoFastForward bool       `json:"no_ff,omitempty"`
+	// DryRun computes the merge's plan and writes nothing.
+	DryRun bool `json:"dry_run,omitempty"`
 }
 
 // FormatBytes renders a byte count for people (KiB, MiB, ...).
@@ -184,4 +188,118 @@ func FormatBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// GCRequest asks for a garbage collection of the lakehouse's storage.
+type GCRequest struct {
+	// OlderThan is the age past which an unreferenced file goes, judged by
+	// its modification time (0: DefaultGCAge). Younger files may belong to
+	// a write in progress and stay.
+	OlderThan time.Duration `json:"older_than,omitempty"`
+	// RunsOlderThan is the age past which the branch of a failed run
+	// (run/YYYYMMDD-HHMMSS-xxxxxx, kept for inspection) is deleted, judged
+	// by the run's start in its name (0: DefaultRunBranchAge).
+	RunsOlderThan time.Duration `json:"runs_older_than,omitempty"`
+	// DryRun lists what would go and deletes nothing.
+	DryRun bool `json:"dry_run,omitempty"`
+}
+
+// DefaultRunBranchAge is the default of GCRequest.RunsOlderThan.
+const DefaultRunBranchAge = 7 * 24 * time.Hour
+
+// DefaultGCAge is the default of GCRequest.OlderThan.
+const DefaultGCAge = 7 * 24 * time.Hour
+
+// GCFile is one file garbage collection removed (or would remove).
+type GCFile struct {
+	Path     string    `json:"path"` // relative to the warehouse
+	Kind     string    `json:"kind"` // data, manifest, manifest-list, metadata, lease, other
+	Bytes    int64     `json:"bytes"`
+	Modified time.Time `json:"modified"`
+}
+
+// GCReport is what a garbage collection found and removed.
+type GCReport struct {
+	DryRun    bool   `json:"dry_run"`
+	OlderThan string `json:"older_than"`
+	// Files and Bytes are the warehouse's files before the collection;
+	// Referenced counts those some commit reachable from a ref needs.
+	Files      int   `json:"files"`
+	Bytes      int64 `json:"bytes"`
+	Referenced int   `json:"referenced"`
+	// Young counts unreferenced files kept because they are younger than
+	// OlderThan or than the oldest write in progress (LiveWrites).
+	Young      int `json:"young"`
+	LiveWrites int `json:"live_writes"`
+	Commits    int `json:"commits"` // commits reachable from a ref, walked
+	// Removed lists the files removed (a dry run: that would be);
+	// RemovedBytes is their size.
+	Removed      []GCFile `json:"removed"`
+	RemovedBytes int64    `json:"removed_bytes"`
+	// ExpiredRuns lists the run branches of failed runs deleted (a dry
+	// run: that would be); the files only they reached are in Removed.
+	ExpiredRuns []string `json:"expired_runs"`
+	// Failed lists files that could not be removed (a later run retries).
+	Failed []string `json:"failed,omitempty"`
+}
+
+// FormatAge renders a duration as ParseAge reads it ("7d", "36h", "90m", "30s", "1ns").
+func FormatAge(d time.Duration) string {
+	switch {
+	case d%(24*time.Hour) == 0:
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%dh", d/time.Hour)
+	case d%time.Minute == 0:
+		return fmt.Sprintf("%dm", d/time.Minute)
+	case d%time.Second == 0:
+		return fmt.Sprintf("%ds", d/time.Second)
+	}
+	return fmt.Sprintf("%dns", d)
+}
+
+// ParseAge reads an age like 7d, 36h, 90m or 30s.
+func ParseAge(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		var n int
+		if _, err := fmt.Sscanf(days, "%d", &n); err != nil || n < 0 || fmt.Sprint(n) != days {
+			return 0, Errorf(EINVALID, "invalid age %q: give days (7d), hours (36h), minutes (90m) or seconds (30s)", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, Errorf(EINVALID, "invalid age %q: give days (7d), hours (36h), minutes (90m) or seconds (30s)", s)
+	}
+	return d, nil
+}
+
+// OptimizeRequest asks for a table's small files to be rewritten into
+// large ones, as one commit on a branch.
+type OptimizeRequest struct {
+	Table  TableIdent `json:"table"`
+	Branch string     `json:"branch"`
+	// TargetFileSize is the size of the files written (0: 256 MiB).
+	TargetFileSize int64      `json:"target_file_size,omitempty"`
+	Info           CommitInfo `json:"info"`
+}
+
+// OptimizeResult is what a compaction did. Unchanged is set (and nothing
+// written) when the table already was one file per partition or less.
+type OptimizeResult struct {
+	Table       TableIdent `json:"table"`
+	Branch      string     `json:"branch"`
+	Commit      *Commit    `json:"commit"`
+	Rows        int64      `json:"rows"`
+	FilesBefore int        `json:"files_before"`
+	FilesAfter  int        `json:"files_after"`
+	BytesBefore int64      `json:"bytes_before"`
+	BytesAfter  int64      `json:"bytes_after"`
+	Unchanged   bool       `json:"unchanged"`
+}
+
+// Optimizer is the optional capability of a TableService to compact a
+// table's files (the embedded service has it).
+type Optimizer interface {
+	Optimize(ctx context.Context, req OptimizeRequest) (*OptimizeResult, error)
 }

@@ -85,6 +85,13 @@ type VerifyRequest struct {
 	History bool `json:"history"`
 }
 
+// GCRequest is the body of POST /v1/gc.
+type GCRequest struct {
+	OlderThan     string `json:"older_than,omitempty"`      // an age: 7d, 36h, 90m, 30s (default 7d)
+	RunsOlderThan string `json:"runs_older_than,omitempty"` // the age of failed runs' branches to delete (default 7d)
+	DryRun        bool   `json:"dry_run,omitempty"`
+}
+
 // ExportRequest is the body of POST /v1/query/export.
 type ExportRequest struct {
 	tarn.QueryRequest

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -20,6 +21,14 @@ type Catalog struct {
 	decoded *lru.Cache[string, any] // *nodeObject and *bucketObject by hash; read-only
 	commits *lru.Cache[string, *tarn.Commit]
 	now     func() time.Time
+	// resolver combines keys changed on both sides (SetResolver).
+	resolver Resolver
+	// resolving serializes this process's resolving commits per branch
+	// (branch name → *sync.Mutex): a writer that resolves while holding it
+	// cannot lose its compare-and-swap to another of this process, so N
+	// concurrent appends cost N resolutions, not N²/2. Other processes
+	// still race by compare-and-swap.
+	resolving sync.Map
 }
 
 // Option configures a Catalog.

@@ -5,15 +5,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"strings"
 
 	"github.com/tarnhq/tarn"
 )
 
 // Merge merges Source into the branch Into: three-way at table granularity
 // from the merge base, fast-forward when Into has not diverged. A key
-// changed differently on both sides is a conflict: nothing is written and the
-// error names every such key.
+// changed on both sides is resolved by the catalog's Resolver when one is
+// set (tables both sides only appended to are combined) and is a conflict
+// otherwise: nothing is written and the error names every such key with
+// its reason. With DryRun nothing is written and the result's Plan says
+// what a merge would do, conflicts included.
 func (c *Catalog) Merge(ctx context.Context, req tarn.MergeRequest) (*tarn.MergeResult, error) {
 	expr, err := tarn.ParseRef(req.Source)
 	if err != nil {
@@ -38,7 +41,7 @@ func (c *Catalog) Merge(ctx context.Context, req tarn.MergeRequest) (*tarn.Merge
 		if err != nil {
 			return nil, err
 		}
-		result := &tarn.MergeResult{Source: req.Source, Into: req.Into}
+		result := &tarn.MergeResult{Source: req.Source, Into: req.Into, DryRun: req.DryRun, Plan: []tarn.MergeItem{}}
 		base, err := c.MergeBaseOf(ctx, source, target)
 		if err != nil {
 			return nil, err
@@ -52,10 +55,14 @@ func (c *Catalog) Merge(ctx context.Context, req tarn.MergeRequest) (*tarn.Merge
 		}
 		var batch *Batch
 		var commit *tarn.Commit
+		var resolutions []*Resolution
 		if base != nil && base.Hash == target.Hash && !req.NoFastForward {
 			result.FastForward, commit = true, source
 			if result.Changes, err = c.diffTrees(ctx, target.Tree, source.Tree); err != nil {
 				return nil, err
+			}
+			for _, ch := range result.Changes {
+				result.Plan = append(result.Plan, tarn.MergeItem{Key: ch.Key, Action: tarn.MergeTake, Source: describeChange(ch.Old, ch.New)})
 			}
 			batch = &Batch{}
 		} else {
@@ -65,17 +72,27 @@ func (c *Catalog) Merge(ctx context.Context, req tarn.MergeRequest) (*tarn.Merge
 			} else {
 				baseTree, _ = emptyTree()
 			}
-			changes, err := c.threeWay(ctx, baseTree, source, target)
-			if err != nil {
+			m := threeWay{c: c, req: req, source: source, target: target, baseTree: baseTree}
+			if err := m.run(ctx); err != nil {
 				return nil, err
 			}
-			result.Changes = changes
-			updates := make(map[string]*tarn.Entry, len(changes))
-			for _, ch := range changes {
+			result.Changes, result.Plan, resolutions = m.apply, m.plan, m.resolutions
+			if len(m.conflicts) > 0 && !req.DryRun {
+				discardList(resolutions)
+				return nil, m.conflictError()
+			}
+			result.Conflicts = len(m.conflicts)
+			if req.DryRun {
+				result.Commit = target
+				return result, nil
+			}
+			updates := make(map[string]*tarn.Entry, len(result.Changes))
+			for _, ch := range result.Changes {
 				updates[ch.Key] = ch.New
 			}
 			tree, objects, err := c.applyChanges(ctx, target.Tree, updates)
 			if err != nil {
+				discardList(resolutions)
 				return nil, err
 			}
 			info := req.Info
@@ -85,9 +102,14 @@ func (c *Catalog) Merge(ctx context.Context, req tarn.MergeRequest) (*tarn.Merge
 			commit = c.newCommit([]*tarn.Commit{target, source}, tree, info)
 			batch = &Batch{Objects: objects, Commits: []*tarn.Commit{commit}}
 		}
+		if req.DryRun {
+			result.Commit = target
+			return result, nil
+		}
 		batch.Refs = []RefUpdate{{Name: req.Into, Kind: tarn.KindBranch, Old: target.Hash, New: commit.Hash}}
 		err = c.store.Apply(ctx, batch)
 		if errors.Is(err, ErrRefMoved) {
+			discardList(resolutions)
 			continue
 		}
 		if err != nil {
@@ -99,40 +121,93 @@ func (c *Catalog) Merge(ctx context.Context, req tarn.MergeRequest) (*tarn.Merge
 	return nil, tarn.Errorf(tarn.ECONFLICT, "branch %q is changing too fast: gave up merging after %d attempts", req.Into, maxCommitAttempts)
 }
 
-// threeWay returns the changes to apply to target: what source changed since
-// base, minus what target already has. Keys changed differently on both sides
-// are conflicts.
-func (c *Catalog) threeWay(ctx context.Context, baseTree string, source, target *tarn.Commit) ([]tarn.Change, error) {
-	ours, err := c.diffTrees(ctx, baseTree, target.Tree)
+// threeWay computes a merge that is not a fast-forward: the changes to
+// apply to target (what source changed since base, minus what target
+// already has, with keys changed on both sides resolved) and the plan.
+type threeWay struct {
+	c              *Catalog
+	req            tarn.MergeRequest
+	source, target *tarn.Commit
+	baseTree       string
+	apply          []tarn.Change
+	plan           []tarn.MergeItem
+	conflicts      []tarn.MergeItem
+	resolutions    []*Resolution
+}
+
+func (m *threeWay) run(ctx context.Context) error {
+	ours, err := m.c.diffTrees(ctx, m.baseTree, m.target.Tree)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	theirs, err := c.diffTrees(ctx, baseTree, source.Tree)
+	theirs, err := m.c.diffTrees(ctx, m.baseTree, m.source.Tree)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	oursByKey := make(map[string]tarn.Change, len(ours))
 	for _, ch := range ours {
 		oursByKey[ch.Key] = ch
 	}
-	var conflicts []string
-	var apply []tarn.Change
 	for _, ch := range theirs {
-		if mine, ok := oursByKey[ch.Key]; ok {
-			if tarn.SameState(mine.New, ch.New) {
-				continue // both sides made the same change
+		item := tarn.MergeItem{Key: ch.Key, Action: tarn.MergeTake, Source: describeChange(ch.Old, ch.New)}
+		mine, both := oursByKey[ch.Key]
+		switch {
+		case !both:
+			m.apply = append(m.apply, ch)
+		case tarn.SameState(mine.New, ch.New):
+			item.Action, item.Target = tarn.MergeSame, item.Source // both sides made the same change
+		default:
+			item.Target = describeChange(mine.Old, mine.New)
+			if err := m.resolve(ctx, &item, ch.Old, mine.New, ch.New); err != nil {
+				return err
 			}
-			conflicts = append(conflicts, ch.Key)
-			continue
 		}
-		apply = append(apply, ch)
+		m.plan = append(m.plan, item)
 	}
-	if len(conflicts) > 0 {
-		sort.Strings(conflicts)
-		return nil, tarn.Errorf(tarn.ECONFLICT, "merge conflict: %s changed on both %s and %s since their merge base; nothing was merged (revert one side with `tarn table revert`, then merge again)",
-			keysList(conflicts), source.ShortHash(), target.ShortHash()).Because(tarn.ReasonMergeConflict)
+	return nil
+}
+
+// resolve asks the resolver to combine a key both sides changed; a key it
+// cannot combine (or any, without one) becomes a conflict in the plan.
+func (m *threeWay) resolve(ctx context.Context, item *tarn.MergeItem, base, target, source *tarn.Entry) error {
+	item.Action, item.Reason = tarn.MergeConflict, "changed on both sides since the merge base"
+	if m.c.resolver != nil {
+		res, err := m.c.resolver.Resolve(ctx, ResolveRequest{Key: item.Key, Base: base, Target: target, Source: source,
+			TargetName: m.req.Into, SourceName: m.req.Source, DryRun: m.req.DryRun})
+		if res != nil {
+			item.Source, item.Target = res.Source, res.Target
+		}
+		switch {
+		case err == nil:
+			item.Action, item.Reason = tarn.MergeCombine, ""
+			m.resolutions = append(m.resolutions, res)
+			if !m.req.DryRun {
+				m.apply = append(m.apply, tarn.Change{Key: item.Key, Kind: tarn.ChangeChanged, Old: target, New: res.Entry})
+			}
+			return nil
+		case tarn.ErrorCode(err) != tarn.ECONFLICT:
+			discardList(m.resolutions)
+			return err
+		default:
+			item.Reason = tarn.ErrorMessage(err)
+		}
 	}
-	return apply, nil
+	m.conflicts = append(m.conflicts, *item)
+	return nil
+}
+
+// conflictError names every conflicting key and why.
+func (m *threeWay) conflictError() error {
+	var parts []string
+	for i, it := range m.conflicts {
+		if i == 10 {
+			parts = append(parts, fmt.Sprintf("and %d more", len(m.conflicts)-10))
+			break
+		}
+		parts = append(parts, it.Key+": "+it.Reason)
+	}
+	return tarn.Errorf(tarn.ECONFLICT, "merge conflict between %s and %s: %s; nothing was merged (`tarn branch merge --dry-run` shows the plan; revert one side with `tarn table revert`, then merge again)",
+		m.req.Source, m.req.Into, strings.Join(parts, "; ")).Because(tarn.ReasonMergeConflict)
 }
 
 // MergeBase returns the merge base of two refs, nil when they share no

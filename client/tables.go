@@ -128,6 +128,20 @@ func (t *tables) RevertTable(ctx context.Context, ident tarn.TableIdent, branch,
 	return do[*tarn.WriteResult](ctx, t.c(), "POST", "/v1/tables/"+esc(ident.String())+"/revert", nil, api.RevertRequest{Branch: branch, To: to, Info: info})
 }
 
+var _ tarn.Collector = (*tables)(nil)
+
+// CollectGarbage asks the server to collect garbage (admins only).
+func (t *tables) CollectGarbage(ctx context.Context, req tarn.GCRequest) (*tarn.GCReport, error) {
+	body := api.GCRequest{DryRun: req.DryRun}
+	if req.OlderThan > 0 {
+		body.OlderThan = tarn.FormatAge(req.OlderThan)
+	}
+	if req.RunsOlderThan > 0 {
+		body.RunsOlderThan = tarn.FormatAge(req.RunsOlderThan)
+	}
+	return do[*tarn.GCReport](ctx, t.c(), "POST", "/v1/gc", nil, body)
+}
+
 func (t *tables) Verify(ctx context.Context, history bool) (*tarn.VerifyReport, error) {
 	return do[*tarn.VerifyReport](ctx, t.c(), "POST", "/v1/verify", nil, api.VerifyRequest{History: history})
 }

@@ -173,6 +173,7 @@ func (r *Runner) Run(ctx context.Context, p *Project, opts RunOptions) (*tarn.Ru
 		if session, err = r.Tables.OpenSession(ctx, res.RunBranch); err != nil {
 			return nil, err
 		}
+		defer session.Close(ctx) // what a failed run wrote and never committed goes
 	}
 	ex := &execution{r: r, p: p, plan: plan, opts: opts, params: params, secrets: secrets, envs: envs, shm: shm,
 		head: head, session: session, res: res, outputs: map[string]string{}, exports: map[string]*exportOnce{}}

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tarnhq/tarn"
 	"gopkg.in/yaml.v3"
@@ -381,6 +382,13 @@ func session(t *testing.T, ts *testServer, admin, alice *tarn.Services) {
 	must(err)
 	_, err = admin.Tables.Verify(ctx, true)
 	must(err)
+	_, err = alice.Tables.(tarn.Collector).CollectGarbage(ctx, tarn.GCRequest{DryRun: true})
+	wantErr(t, err, tarn.EFORBIDDEN)
+	gc, err := admin.Tables.(tarn.Collector).CollectGarbage(ctx, tarn.GCRequest{OlderThan: time.Nanosecond, RunsOlderThan: 24 * time.Hour, DryRun: true})
+	must(err)
+	if !gc.DryRun || gc.Referenced == 0 || gc.Commits == 0 || gc.Files < gc.Referenced {
+		t.Fatalf("gc through the server: %+v", gc)
+	}
 	res, err := admin.Query.Query(ctx, tarn.QueryRequest{SQL: "select 1 as one", Ref: "v1"})
 	must(err)
 	for res.Records.Next() {

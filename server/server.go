@@ -148,6 +148,7 @@ func (s *Server) Handler() http.Handler {
 	s.handle("POST /v1/tables/{table}/import", s.importTable, upload)
 	s.handle("POST /v1/tables/{table}/revert", s.revertTable, authed)
 	s.handle("POST /v1/verify", s.verify, authed)
+	s.handle("POST /v1/gc", s.gc, authed)
 
 	s.handle("POST /v1/query", s.query, authed)
 	s.handle("POST /v1/query/export", s.export, authed)

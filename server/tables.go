@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/api"
@@ -134,6 +135,46 @@ func (s *Server) revertTable(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, res)
 	return nil
+}
+
+func (s *Server) gc(w http.ResponseWriter, r *http.Request) error {
+	var req api.GCRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	if err := s.adminOnly(r.Context(), "collect garbage"); err != nil {
+		return err
+	}
+	gc, ok := s.Services.Tables.(tarn.Collector)
+	if !ok {
+		return tarn.Errorf(tarn.EINVALID, "this server's table service cannot collect garbage")
+	}
+	age, err := wireAge(req.OlderThan)
+	if err != nil {
+		return err
+	}
+	runAge, err := wireAge(req.RunsOlderThan)
+	if err != nil {
+		return err
+	}
+	rep, err := gc.CollectGarbage(r.Context(), tarn.GCRequest{OlderThan: age, RunsOlderThan: runAge, DryRun: req.DryRun})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rep)
+	return nil
+}
+
+// wireAge reads an age of a request: "" is the default (0), "0s" now (1ns).
+func wireAge(v string) (time.Duration, error) {
+	if v == "" {
+		return 0, nil
+	}
+	d, err := tarn.ParseAge(v)
+	if d == 0 {
+		d = 1
+	}
+	return d, err
 }
 
 func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {

@@ -133,6 +133,13 @@ func (s *Service) bulkAppend(ctx context.Context, tbl *icetable.Table, src *inge
 			fn(Progress{Table: name, Written: written, Total: total, Elapsed: time.Since(started)})
 		}
 	}
+	// The write's lease starts before the engine's first file, so garbage
+	// collection leaves the files alone until the commit references them
+	// (the session's log would take it only at the first metadata file).
+	log := writeLogOf(ctx, tbl)
+	if log != nil {
+		log.add()
+	}
 	res, err := s.bulk.WriteFiles(ctx, job)
 	if errors.Is(err, ErrBulkUnsupported) {
 		os.RemoveAll(job.Dir)
@@ -158,6 +165,11 @@ func (s *Service) bulkAppend(ctx context.Context, tbl *icetable.Table, src *inge
 	if len(paths) == 0 {
 		os.RemoveAll(job.Dir)
 		return true, nil
+	}
+	if log != nil {
+		// Recorded like the general path's files: a write that is refused
+		// or superseded removes them.
+		log.add(paths...)
 	}
 	if err := tx.AddFiles(ctx, paths, iceberg.Properties{}, true); err != nil {
 		os.RemoveAll(job.Dir)
@@ -200,4 +212,17 @@ func widenHint(err error, src *ingest.Source, creating bool) error {
 		return tarn.Errorf(tarn.EINVALID, "%w (set the column's type in a plan: `--plan`, edit, `--apply`); nothing was written", err)
 	}
 	return tarn.Errorf(tarn.EINVALID, "%w (the value does not fit the table's column; nothing was written)", err)
+}
+
+// writeLogOf returns the log of the session tbl was loaded through, if
+// any: its file system records what it writes.
+func writeLogOf(ctx context.Context, tbl *icetable.Table) *writeLog {
+	fsys, err := tbl.FS(ctx)
+	if err != nil {
+		return nil
+	}
+	if rio, ok := fsys.(*recordingIO); ok {
+		return rio.log
+	}
+	return nil
 }

@@ -102,6 +102,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*tarn.WriteRes
 		return nil, err
 	}
 	ss, existing := c.ss, c.existing
+	defer ss.Close(ctx) // what a failed create wrote goes
 	if existing != nil && req.IfNotExists {
 		return &tarn.WriteResult{Table: req.Ident, Branch: req.Branch, Commit: ss.Base(), Entry: existing, Existed: true}, nil
 	}
@@ -218,11 +219,17 @@ type ImportRequest struct {
 // Import appends files to an existing table in one commit. New nullable
 // columns and the widenings int→long and float→double are applied as
 // schema evolution; any other mismatch fails before anything is written.
+// When another writer changed the table meanwhile, the append is
+// re-applied on top of its version (the data files stay, only metadata is
+// written again) if that writer too only appended; otherwise it is refused
+// with what the other writer did, and its files are removed.
 func (s *Service) Import(ctx context.Context, req ImportRequest) (*tarn.WriteResult, error) {
 	ss, err := s.OpenSession(ctx, req.Branch)
 	if err != nil {
 		return nil, err
 	}
+	defer ss.Close(ctx)
+	ss.SetResolve(true) // a concurrent append to the table is combined with this one
 	id := icetable.Identifier{req.Ident.Namespace, req.Ident.Name}
 	before, err := ss.entry(ctx, req.Ident.Key())
 	if err != nil {

@@ -108,7 +108,7 @@ func (s *Service) writeParquet(ctx context.Context, ss *Session, tbl *icetable.T
 		}
 		written, res.Reused = req.Reuse.Paths, true
 	} else {
-		if written, ok, err = s.callWriter(ctx, dir, target, ids, staged.Properties(), req); !ok || err != nil {
+		if written, ok, err = s.callWriter(ctx, ss, dir, target, ids, staged.Properties(), req); !ok || err != nil {
 			return nil, ok, err
 		}
 	}
@@ -143,7 +143,7 @@ func (s *Service) writeParquet(ctx context.Context, ss *Session, tbl *icetable.T
 // callWriter has req.Writer write the output into the table's data
 // directory. ok is false when there is nothing to add (no rows) or the
 // output does not cast to the table's types.
-func (s *Service) callWriter(ctx context.Context, dir string, target *arrow.Schema, ids map[string]int, props iceberg.Properties, req MaterializeRequest) (_ []string, ok bool, _ error) {
+func (s *Service) callWriter(ctx context.Context, ss *Session, dir string, target *arrow.Schema, ids map[string]int, props iceberg.Properties, req MaterializeRequest) (_ []string, ok bool, _ error) {
 	var schemaMsg bytes.Buffer
 	sw := ipc.NewWriter(&schemaMsg, ipc.WithSchema(stripMetadata(target)))
 	if err := sw.Close(); err != nil {
@@ -162,6 +162,7 @@ func (s *Service) callWriter(ctx context.Context, dir string, target *arrow.Sche
 	if err := os.MkdirAll(dir+"/data", 0o755); err != nil {
 		return nil, false, tarn.Errorf(tarn.EINTERNAL, "create data directory of %s: %v", req.Ident, err)
 	}
+	ss.record(paths...)
 	codec, level := parquetCodec(props)
 	written, err := req.Writer.WriteParquet(ctx, ParquetWrite{Source: req.Path, Paths: paths, FieldIDs: ids, Schema: schemaMsg.Bytes(), Compression: codec, Level: level})
 	if errors.Is(err, ErrCannotCast) {

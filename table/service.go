@@ -28,6 +28,7 @@ type Service struct {
 	cacheDir  string // local copies of an object store's files, for DuckDB
 	crash     func(point string)
 	bulk      BulkWriter
+	leases    *leaseSet
 }
 
 // Config configures a Service.
@@ -49,7 +50,9 @@ type Config struct {
 	Bulk BulkWriter
 }
 
-// NewService returns a table service.
+// NewService returns a table service. It becomes the catalog's Resolver
+// (see Service.Resolve): merges and resolving commits combine tables that
+// both sides only appended to.
 func NewService(cat *catalog.Catalog, cfg Config) *Service {
 	wh := strings.TrimSuffix(cfg.Warehouse, "/")
 	if strings.HasPrefix(wh, "/") {
@@ -62,7 +65,10 @@ func NewService(cat *catalog.Catalog, cfg Config) *Service {
 	if IsRemote(wh) {
 		s3Properties(props)
 	}
-	return &Service{cat: cat, warehouse: wh, ioProps: props, cacheDir: cfg.CacheDir, crash: cfg.CrashPoint, bulk: cfg.Bulk}
+	s := &Service{cat: cat, warehouse: wh, ioProps: props, cacheDir: cfg.CacheDir, crash: cfg.CrashPoint, bulk: cfg.Bulk}
+	s.leases = &leaseSet{svc: s}
+	cat.SetResolver(s)
+	return s
 }
 
 // Catalog returns the versioned catalog the service writes to.
@@ -112,11 +118,11 @@ func (s *Service) checkLocations(ident tarn.TableIdent, meta icetable.Metadata, 
 }
 
 func (s *Service) newTable(id icetable.Identifier, meta icetable.Metadata, loc string, cat icetable.CatalogIO) *icetable.Table {
-	return icetable.New(id, meta, loc, iceio.LoadFSFunc(s.ioProps, loc), cat)
+	return icetable.New(id, meta, loc, s.fsFunc(loc, cat), cat)
 }
 
 func (s *Service) loadTable(ctx context.Context, id icetable.Identifier, loc string, cat icetable.CatalogIO) (*icetable.Table, error) {
-	t, err := icetable.NewFromLocation(ctx, id, loc, iceio.LoadFSFunc(s.ioProps, loc), cat)
+	t, err := icetable.NewFromLocation(ctx, id, loc, s.fsFunc(loc, cat), cat)
 	if err != nil {
 		return nil, fmt.Errorf("read metadata of %s at %s: %w", strings.Join(id, "."), loc, err)
 	}

@@ -21,7 +21,6 @@ import (
 	iceio "github.com/apache/iceberg-go/io"
 	icetable "github.com/apache/iceberg-go/table"
 	"github.com/tarnhq/tarn"
-	"github.com/tarnhq/tarn/catalog"
 )
 
 var _ icecat.Catalog = (*Session)(nil)
@@ -41,6 +40,10 @@ type Session struct {
 	// REST endpoint needs); off for tarn's own multi-step writes.
 	autoFlush bool
 	info      tarn.CommitInfo
+	// log records the files the session writes (writes.go); resolve
+	// re-applies appends on a moved branch at Flush (SetResolve).
+	log     *writeLog
+	resolve bool
 }
 
 // OpenSession starts a session on a branch at its current head.
@@ -49,7 +52,7 @@ func (s *Service) OpenSession(ctx context.Context, branch string) (*Session, err
 	if err != nil {
 		return nil, err
 	}
-	return &Session{svc: s, branch: branch, ref: branch, base: head, pending: map[string]*tarn.Entry{}}, nil
+	return &Session{svc: s, branch: branch, ref: branch, base: head, pending: map[string]*tarn.Entry{}, log: s.newWriteLog()}, nil
 }
 
 // ReadSession returns a session that reads commit and refuses every write
@@ -97,7 +100,7 @@ func (ss *Session) Flush(ctx context.Context, info tarn.CommitInfo) (*tarn.Commi
 	if err := ss.svc.crashPoint("before-catalog-commit"); err != nil {
 		return nil, err
 	}
-	commit, err := ss.svc.cat.Commit(ctx, catalog.CommitRequest{Branch: ss.branch, Base: ss.base.Hash, Changes: ss.pending, Info: info})
+	commit, err := ss.commit(ctx, info)
 	if err != nil {
 		return nil, err
 	}
@@ -172,6 +175,7 @@ func (ss *Session) CreateTable(ctx context.Context, id icetable.Identifier, sche
 	if err := ss.svc.checkLocations(ident, meta, metaLoc); err != nil {
 		return nil, err
 	}
+	ss.record(metaLoc)
 	if err := ss.svc.writeMetadata(ctx, meta, metaLoc); err != nil {
 		return nil, err
 	}
@@ -331,6 +335,7 @@ func (ss *Session) commitTable(ctx context.Context, id icetable.Identifier, reqs
 	if err := ss.svc.checkLocations(ident, updated, newLoc); err != nil {
 		return nil, "", err
 	}
+	ss.record(newLoc)
 	if err := ss.svc.writeMetadata(ctx, updated, newLoc); err != nil {
 		return nil, "", err
 	}

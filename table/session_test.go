@@ -21,6 +21,12 @@ func newService(t *testing.T) *table.Service {
 // newServiceAt makes a service whose catalog and warehouse are in dir.
 func newServiceAt(t *testing.T, dir string) *table.Service {
 	t.Helper()
+	return newServiceWith(t, dir, table.Config{Warehouse: filepath.Join(dir, "warehouse")})
+}
+
+// newServiceWith makes a service whose catalog is in dir, configured.
+func newServiceWith(t *testing.T, dir string, cfg table.Config) *table.Service {
+	t.Helper()
 	ctx := context.Background()
 	store, err := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "catalog.db"))
 	if err != nil {
@@ -31,7 +37,7 @@ func newServiceAt(t *testing.T, dir string) *table.Service {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cat.Close() })
-	return table.NewService(cat, table.Config{Warehouse: filepath.Join(dir, "warehouse")})
+	return table.NewService(cat, cfg)
 }
 
 // TestSession_IcebergConformance runs iceberg-go's own catalog conformance

@@ -227,12 +227,26 @@ func testMerge(t *testing.T, s *tarn.Services) {
 	if !res.FastForward || res.Commit.Hash != must(s.Refs.Resolve(ctx, "dev"))(t).Hash {
 		t.Fatalf("merge of a branch ahead: %+v", res)
 	}
-	// Both sides change the table: a conflict naming it, nothing written.
+	// Both sides append: one version holding both sides' rows.
 	must(s.Tables.ImportTable(ctx, tarn.ImportRequest{Table: trips, Branch: "main", From: []string{file(t, "m.csv", "id,zone,fare\n4,c,1\n")}, Info: info("main")}))(t)
 	must(s.Tables.ImportTable(ctx, tarn.ImportRequest{Table: trips, Branch: "dev", From: []string{file(t, "d.csv", "id,zone,fare\n5,d,2\n")}, Info: info("dev")}))(t)
+	plan := must(s.Refs.Merge(ctx, tarn.MergeRequest{Source: "dev", Into: "main", DryRun: true}))(t)
+	if len(plan.Plan) != 1 || plan.Plan[0].Action != tarn.MergeCombine || plan.Commit.Hash != must(s.Refs.Resolve(ctx, "main"))(t).Hash {
+		t.Fatalf("merge plan of two appends: %+v", plan)
+	}
+	res = must(s.Refs.Merge(ctx, tarn.MergeRequest{Source: "dev", Into: "main", Info: info("combine")}))(t)
+	if res.FastForward || len(res.Plan) != 1 || res.Plan[0].Action != tarn.MergeCombine {
+		t.Fatalf("merge of two appends: %+v", res)
+	}
+	if ti := must(s.Tables.GetTable(ctx, trips, "main"))(t); ti.Rows != 5 {
+		t.Fatalf("merged table has %d rows, want 5 (3 + one each side)", ti.Rows)
+	}
+	// One side replaces the table: a conflict naming it, nothing written.
+	must(s.Tables.ImportTable(ctx, tarn.ImportRequest{Table: trips, Branch: "main", From: []string{file(t, "m2.csv", "id,zone,fare\n6,c,1\n")}, Info: info("main")}))(t)
+	must(s.Tables.CreateTable(ctx, tarn.CreateTableRequest{Table: trips, Branch: "dev", Replace: true, From: []string{file(t, "d2.csv", "id,zone,fare\n7,d,2\n")}, Info: info("dev")}))(t)
 	before := must(s.Refs.Resolve(ctx, "main"))(t)
 	_, err := s.Refs.Merge(ctx, tarn.MergeRequest{Source: "dev", Into: "main"})
-	wantCode(t, err, tarn.ECONFLICT, trips.String())
+	wantCode(t, err, tarn.ECONFLICT, trips.String()+": dev replaced the table")
 	wantAbout(t, err, tarn.ECONFLICT, "", tarn.ReasonMergeConflict)
 	if after := must(s.Refs.Resolve(ctx, "main"))(t); after.Hash != before.Hash {
 		t.Fatal("a conflicting merge moved main")

@@ -88,7 +88,7 @@ Exit codes: 0 ok, 1 internal error, 2 usage or invalid input, 3 not found,
 	pf.StringVar(&a.warehouse, "warehouse", "", "where new tables' files go: s3://BUCKET/PREFIX (S3 or S3-compatible, from the AWS environment: AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...) (default $TARN_WAREHOUSE, then warehouse: in the home's config.yml, else the home's warehouse folder)")
 	root.AddCommand(a.branchCommand(), a.tagCommand(), a.logCommand(), a.checkoutCommand(),
 		a.namespaceCommand(), a.tableCommand(), a.statusCommand(), a.verifyCommand(), a.initCommand(), a.runCommand(), a.parameterCommand(), a.queryCommand(),
-		a.cacheCommand(), a.serveCommand(), a.uiCommand(), a.configCommand(), a.jobCommand(), a.userCommand(), a.versionCommand())
+		a.cacheCommand(), a.gcCommand(), a.serveCommand(), a.uiCommand(), a.configCommand(), a.jobCommand(), a.userCommand(), a.versionCommand())
 	return root
 }
 

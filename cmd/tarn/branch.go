@@ -34,7 +34,7 @@ type refView struct {
 	Time    string       `json:"time"`
 }
 
-func (a *app) listRefs(ctx context.Context, kind tarn.RefKind) error {
+func (a *app) listRefs(ctx context.Context, kind tarn.RefKind, all bool) error {
 	if err := a.open(ctx); err != nil {
 		return err
 	}
@@ -45,7 +45,12 @@ func (a *app) listRefs(ctx context.Context, kind tarn.RefKind) error {
 	active := a.activeBranch()
 	views := []refView{}
 	commits := map[string]*tarn.Commit{}
+	hidden := 0
 	for _, r := range refs {
+		if kind == tarn.KindBranch && !all && strings.HasPrefix(r.Name, "run/") && r.Name != active {
+			hidden++ // a failed run's, kept for inspection
+			continue
+		}
 		c, err := a.svc.Refs.GetCommit(ctx, r.Commit)
 		if err != nil {
 			return err
@@ -64,6 +69,9 @@ func (a *app) listRefs(ctx context.Context, kind tarn.RefKind) error {
 			t.row(mark, v.Name, tarn.ShortHash(v.Commit), ago(commits[v.Commit].Time), firstLine(v.Message))
 		}
 		t.flush()
+		if hidden > 0 {
+			fmt.Fprintf(w, "(%d run branches of failed runs not shown: --all lists them; `tarn gc` deletes those older than 7 days)\n", hidden)
+		}
 	})
 }
 
@@ -76,13 +84,18 @@ func firstLine(s string) string {
 }
 
 func (a *app) branchLs() *cobra.Command {
-	return &cobra.Command{
+	var all bool
+	cmd := &cobra.Command{
 		Use: "ls", Aliases: []string{"list"},
-		Short:   "List branches (* marks the active one)",
-		Example: "  tarn branch ls\n  tarn branch ls -o json",
+		Short: "List branches (* marks the active one)",
+		Long: `List branches. The branches that failed runs keep for inspection (run/...)
+are not listed unless --all.`,
+		Example: "  tarn branch ls\n  tarn branch ls --all -o json",
 		Args:    exactArgs(),
-		RunE:    func(cmd *cobra.Command, args []string) error { return a.listRefs(cmd.Context(), tarn.KindBranch) },
+		RunE:    func(cmd *cobra.Command, args []string) error { return a.listRefs(cmd.Context(), tarn.KindBranch, all) },
 	}
+	cmd.Flags().BoolVar(&all, "all", false, "also list the run branches of failed runs (run/...)")
+	return cmd
 }
 
 func (a *app) createRef(ctx context.Context, kind tarn.RefKind, name, from string, ifNotExists bool) error {
@@ -224,15 +237,23 @@ func (a *app) branchRename() *cobra.Command {
 
 func (a *app) branchMerge() *cobra.Command {
 	var into, message string
-	var noFF bool
+	var noFF, dryRun bool
 	cmd := &cobra.Command{
 		Use:   "merge SOURCE",
 		Short: "Merge a ref into a branch (three-way at table level)",
 		Long: `Merge SOURCE into a branch (default: the active branch). Tables changed only
-on SOURCE since the merge base are taken from SOURCE; a table changed on both
-sides is a conflict and nothing is written. When the target has not moved since
-the merge base the merge is a fast-forward.`,
+on SOURCE since the merge base are taken from SOURCE. A table both sides only
+appended to (and whose schemas both evolved compatibly: new columns, int to
+long, float to double) is combined: one new snapshot on the target adds the
+source's new files, no data is rewritten. A table changed otherwise on both
+sides (replaced, overwritten, rows deleted, reverted, dropped, a column clash)
+is a conflict naming what each side did, and nothing is written. When the
+target has not moved since the merge base the merge is a fast-forward.
+
+--dry-run (or --plan) shows what the merge would do with each table and
+writes nothing; it exits 0 even when the plan has conflicts.`,
 		Example: `  tarn branch merge dev
+  tarn branch merge dev --dry-run
   tarn branch merge dev --into main -m "publish dev"
   tarn branch merge v1 --into hotfix --no-ff`,
 		Args: exactArgs("SOURCE"),
@@ -242,12 +263,16 @@ the merge base the merge is a fast-forward.`,
 				return err
 			}
 			target := a.ref(into)
-			res, err := a.svc.Refs.Merge(ctx, tarn.MergeRequest{Source: args[0], Into: target, Info: a.commitInfo(message), NoFastForward: noFF})
+			res, err := a.svc.Refs.Merge(ctx, tarn.MergeRequest{Source: args[0], Into: target, Info: a.commitInfo(message), NoFastForward: noFF, DryRun: dryRun})
 			if err != nil {
 				return err
 			}
 			return a.emit(res, func(w io.Writer) {
 				switch {
+				case res.DryRun:
+					fmt.Fprintf(w, "merge plan of %s into %s (nothing written): %d tables, %d conflicts\n", args[0], target, len(res.Plan), res.Conflicts)
+					printPlan(w, res.Plan)
+					return
 				case res.UpToDate:
 					fmt.Fprintf(w, "%s is already up to date with %s\n", target, args[0])
 				case res.FastForward:
@@ -256,13 +281,32 @@ the merge base the merge is a fast-forward.`,
 					fmt.Fprintf(w, "merged %s into %s: commit %s (%d tables changed)\n", args[0], target, res.Commit.ShortHash(), len(res.Changes))
 				}
 				printChanges(w, res.Changes)
+				for _, it := range res.Plan {
+					if it.Action == tarn.MergeCombine {
+						fmt.Fprintf(w, "  combined %s: %s: %s; %s: %s\n", it.Key, args[0], it.Source, target, it.Target)
+					}
+				}
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show what the merge would do per table; write nothing")
+	cmd.Flags().BoolVar(&dryRun, "plan", false, "same as --dry-run")
 	cmd.Flags().StringVar(&into, "into", "", "branch to merge into (default: the active branch)")
 	cmd.Flags().StringVarP(&message, "message", "m", "", "commit message")
 	cmd.Flags().BoolVar(&noFF, "no-ff", false, "always create a merge commit")
 	return cmd
+}
+
+// printPlan prints what a merge does with each key.
+func printPlan(w io.Writer, plan []tarn.MergeItem) {
+	if len(plan) == 0 {
+		return
+	}
+	t := newTable(w, "  ACTION", "NAME", "SOURCE", "TARGET", "REASON")
+	for _, it := range plan {
+		t.row("  "+it.Action, it.Key, it.Source, it.Target, it.Reason)
+	}
+	t.flush()
 }
 
 type diffView struct {
@@ -432,7 +476,7 @@ func (a *app) tagCommand() *cobra.Command {
 	}
 	cmd.AddCommand(&cobra.Command{
 		Use: "ls", Aliases: []string{"list"}, Short: "List tags", Example: "  tarn tag ls -o json", Args: exactArgs(),
-		RunE: func(cmd *cobra.Command, args []string) error { return a.listRefs(cmd.Context(), tarn.KindTag) },
+		RunE: func(cmd *cobra.Command, args []string) error { return a.listRefs(cmd.Context(), tarn.KindTag, true) },
 	}, create, get, rename, &cobra.Command{
 		Use: "rm NAME", Aliases: []string{"delete"}, Short: "Delete a tag", Example: "  tarn tag rm v1", Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -30,7 +30,7 @@ counting the fields of nested columns.`, tarn.MaxColumnNameLen, tarn.MaxColumns)
   tarn table get trips
   tarn table revert trips --to main~1`,
 	}
-	cmd.AddCommand(a.tableLs(), a.tableGet(), a.tableCreate(), a.tableImport(), a.tableRm(), a.tableRevert())
+	cmd.AddCommand(a.tableLs(), a.tableGet(), a.tableCreate(), a.tableImport(), a.tableRm(), a.tableRevert(), a.tableOptimize())
 	return cmd
 }
 
@@ -410,6 +410,64 @@ func (a *app) tableRevert() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&to, "to", "", "ref whose state of the table to restore")
 	cmd.Flags().StringVar(&ref, "ref", "", "branch to write (default: the active branch)")
+	cmd.Flags().StringVarP(&message, "message", "m", "", "commit message")
+	return cmd
+}
+
+func (a *app) tableOptimize() *cobra.Command {
+	var ref, size, message string
+	cmd := &cobra.Command{
+		Use:   "optimize TABLE",
+		Short: "Rewrite a table's small files into large ones (one commit, rows unchanged)",
+		Long: `Compact a table: read its current rows (applying delete files) and write them
+back as files of about --target-file-size, as one overwrite snapshot in one
+commit on the branch. The rows do not change; earlier commits still reach the
+old files until ` + "`tarn gc`" + ` collects them once no ref's history needs them.
+A table that is already one file per partition is left alone (no commit).
+Embedded lakehouses only.`,
+		Example: `  tarn table optimize trips
+  tarn table optimize trips --ref dev --target-file-size 128MiB -o json`,
+		Args: exactArgs("TABLE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			started := time.Now()
+			ident, err := a.parseTable(args[0])
+			if err != nil {
+				return err
+			}
+			var target int64
+			if size != "" {
+				if target, err = parseSize("--target-file-size", size); err != nil {
+					return err
+				}
+				if target <= 0 {
+					return &usageError{"--target-file-size must be positive"}
+				}
+			}
+			if err := a.open(ctx); err != nil {
+				return err
+			}
+			opt, ok := a.svc.Tables.(tarn.Optimizer)
+			if !ok {
+				return tarn.Errorf(tarn.EINVALID, "tarn table optimize runs on an embedded lakehouse only (this one is %s): run it on the server's home", a.svc.Mode)
+			}
+			res, err := opt.Optimize(ctx, tarn.OptimizeRequest{Table: ident, Branch: a.ref(ref), TargetFileSize: target, Info: a.commitInfo(message)})
+			if err != nil {
+				return err
+			}
+			return a.emit(res, func(w io.Writer) {
+				if res.Unchanged {
+					fmt.Fprintf(w, "%s on %s is already compact: %d files, %s rows; nothing written\n", ident, res.Branch, res.FilesBefore, count(res.Rows))
+					return
+				}
+				fmt.Fprintf(w, "optimized %s on %s: %d files (%s) into %d (%s), %s rows unchanged (commit %s, %.1fs)\n", ident, res.Branch,
+					res.FilesBefore, tarn.FormatBytes(res.BytesBefore), res.FilesAfter, tarn.FormatBytes(res.BytesAfter), count(res.Rows),
+					res.Commit.ShortHash(), time.Since(started).Seconds())
+			})
+		},
+	}
+	cmd.Flags().StringVar(&ref, "ref", "", "branch to write (default: the active branch)")
+	cmd.Flags().StringVar(&size, "target-file-size", "", "size of the files written (default 256MiB)")
 	cmd.Flags().StringVarP(&message, "message", "m", "", "commit message")
 	return cmd
 }

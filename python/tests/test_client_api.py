@@ -150,10 +150,10 @@ def test_merge_conflict(client):
     client.create_table(table, pa.table({"x": [1]}))
     side = unique("side")
     client.create_branch(side)
-    client.import_data(table, pa.table({"x": [2]}), branch=side)
+    client.create_table(table, pa.table({"x": [2]}), branch=side, replace=True)
     client.import_data(table, pa.table({"x": [3]}))
     before = client.resolve()
-    with pytest.raises(tarn.MergeConflictError, match=f"tarn.{table}") as e:
+    with pytest.raises(tarn.MergeConflictError, match=f"tarn.{table}: {side} replaced the table") as e:
         client.merge_branch(side)
     assert isinstance(e.value, tarn.ConflictError) and e.value.reason == "merge_conflict" and e.value.code == "conflict"
     assert client.resolve() == before, "nothing was merged"

@@ -251,6 +251,7 @@ func (h *Handler) write(r *http.Request, change func(ctx context.Context, ss *ta
 		return nil, err
 	}
 	ctx := r.Context()
+	defer ss.Close(ctx) // what a refused or failed change wrote goes
 	message, err := change(ctx, ss)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/tarnhq/tarn"
+)
+
+func (a *app) gcCommand() *cobra.Command {
+	var olderThan, runsOlderThan string
+	var dryRun, list bool
+	cmd := &cobra.Command{
+		Use:   "gc",
+		Short: "Remove files no branch, tag or commit of their history needs",
+		Long: `Remove the warehouse's files that no table version of any commit reachable
+from a branch or a tag references — data files, manifests, manifest lists and
+metadata files of dropped or replaced tables, of deleted branches and of
+writes that failed or crashed — once older than --older-than (default 7d,
+judged by the file's modification time). A table that only a tag or an old
+commit of a branch still reaches stays, and so does every commit's history:
+` + "`tarn verify --history`" + ` passes after a collection.
+
+It is safe while writers run: a write in progress holds a lease (a small file
+under the warehouse's .tarn/writes/), and no file younger than the oldest
+live lease is removed, whatever --older-than says. Leases of crashed writers
+expire after 90 seconds and are removed. Files other engines write through
+the Iceberg REST catalog before committing hold no lease: only --older-than
+protects them. When a table version cannot be read nothing is removed. Interrupted, a later run finishes the job.
+
+The branches failed runs leave for inspection (run/YYYYMMDD-HHMMSS-xxxxxx;
+a successful run deletes its own) are deleted first once the run started
+longer ago than --runs-older-than (default 7d); the files only they reached
+then go too. ` + "`tarn branch ls`" + ` hides them unless --all.
+
+--dry-run lists what would be removed and how much it frees, removing
+nothing. Local warehouses only.`,
+		Example: `  tarn gc --dry-run
+  tarn gc --older-than 1d
+  tarn gc --older-than 0s --dry-run --list -o json`,
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			age, err := flagAge("--older-than", olderThan, tarn.DefaultGCAge)
+			if err != nil {
+				return err
+			}
+			runAge, err := flagAge("--runs-older-than", runsOlderThan, tarn.DefaultRunBranchAge)
+			if err != nil {
+				return err
+			}
+			if err := a.open(ctx); err != nil {
+				return err
+			}
+			gc, ok := a.svc.Tables.(tarn.Collector)
+			if !ok {
+				return tarn.Errorf(tarn.EINVALID, "this lakehouse's table service cannot collect garbage")
+			}
+			rep, err := gc.CollectGarbage(ctx, tarn.GCRequest{OlderThan: age, RunsOlderThan: runAge, DryRun: dryRun})
+			if err != nil {
+				return err
+			}
+			if err := a.emit(rep, func(w io.Writer) {
+				verb := "removed"
+				if rep.DryRun {
+					verb = "would remove"
+				}
+				fmt.Fprintf(w, "%s %d files (%s) of %d (%s); %d referenced by %d commits, %d unreferenced but younger than %s or a write in progress (%d live)\n",
+					verb, len(rep.Removed), tarn.FormatBytes(rep.RemovedBytes), rep.Files, tarn.FormatBytes(rep.Bytes),
+					rep.Referenced, rep.Commits, rep.Young, rep.OlderThan, rep.LiveWrites)
+				kinds := map[string]int{}
+				bytes := map[string]int64{}
+				var order []string
+				for _, f := range rep.Removed {
+					if kinds[f.Kind] == 0 {
+						order = append(order, f.Kind)
+					}
+					kinds[f.Kind]++
+					bytes[f.Kind] += f.Bytes
+				}
+				for _, k := range order {
+					fmt.Fprintf(w, "  %-13s %6d files  %s\n", k, kinds[k], tarn.FormatBytes(bytes[k]))
+				}
+				if list {
+					for _, f := range rep.Removed {
+						fmt.Fprintf(w, "  %s  %s  %s\n", f.Kind, tarn.FormatBytes(f.Bytes), f.Path)
+					}
+				}
+				for _, r := range rep.ExpiredRuns {
+					fmt.Fprintf(w, "  %s branch %s (a failed run's, older than %s)\n", map[bool]string{true: "would delete", false: "deleted"}[rep.DryRun], r, tarn.FormatAge(runAge))
+				}
+				for _, f := range rep.Failed {
+					fmt.Fprintf(w, "could not remove %s\n", f)
+				}
+			}); err != nil {
+				return err
+			}
+			if len(rep.Failed) > 0 {
+				return tarn.Errorf(tarn.EINTERNAL, "gc could not remove %d file(s); run it again", len(rep.Failed))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&olderThan, "older-than", "", "remove unreferenced files older than this (7d, 36h, 90m; default 7d)")
+	cmd.Flags().StringVar(&runsOlderThan, "runs-older-than", "", "delete the branches of failed runs (run/...) started longer ago (default 7d)")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "list what would be removed; remove nothing")
+	cmd.Flags().BoolVar(&list, "list", false, "print every file removed (text output)")
+	return cmd
+}
+
+// flagAge reads an age flag: def when not given, "0s" as now (1ns: 0 is
+// the services' default).
+func flagAge(flag, v string, def time.Duration) (time.Duration, error) {
+	if v == "" {
+		return def, nil
+	}
+	d, err := tarn.ParseAge(v)
+	if err != nil {
+		return 0, tarn.Errorf(tarn.EINVALID, "%s: %s", flag, tarn.ErrorMessage(err))
+	}
+	if d == 0 {
+		d = 1
+	}
+	return d, nil
+}

@@ -1,0 +1,312 @@
+package table
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	icetable "github.com/apache/iceberg-go/table"
+	"github.com/tarnhq/tarn"
+)
+
+var _ tarn.Collector = (*Service)(nil)
+
+// leaseSlack is how much earlier than the oldest live lease's start a file
+// must have been modified for garbage collection to consider it: clocks of
+// writers and file systems differ a little.
+const leaseSlack = time.Minute
+
+// CollectGarbage implements tarn.Collector. It removes the warehouse's
+// files that no table version of any commit reachable from a branch or a
+// tag references (data files, manifests, manifest lists, metadata files of
+// dropped or replaced tables, of failed writes, of deleted branches),
+// modified longer ago than req.OlderThan, and the lease files of crashed
+// writers.
+//
+// It is safe while writers run. The order is what makes it so: it notes
+// the time, lists the files, reads the live leases, and only then reads
+// the refs. A file of a write in progress is younger than the listing's
+// start minus the age, or younger than that write's lease (the lease is
+// made before the write's first file and removed after its commit); a
+// write that committed before the refs were read is referenced. A table
+// version that cannot be read stops the collection before anything is
+// removed: what it references is unknown. A crash part way leaves some
+// garbage; the next run removes it.
+//
+// Only local warehouses are supported.
+func (s *Service) CollectGarbage(ctx context.Context, req tarn.GCRequest) (*tarn.GCReport, error) {
+	root, ok := localPath(s.warehouse)
+	if !ok {
+		return nil, tarn.Errorf(tarn.EINVALID, "garbage collection supports local warehouses only, not %s", s.warehouse)
+	}
+	if req.OlderThan < 0 {
+		return nil, tarn.Errorf(tarn.EINVALID, "gc: the age must not be negative, got %s", req.OlderThan)
+	}
+	age := req.OlderThan
+	if age == 0 {
+		age = tarn.DefaultGCAge
+	}
+	runAge := req.RunsOlderThan
+	if runAge < 0 {
+		return nil, tarn.Errorf(tarn.EINVALID, "gc: the age of run branches must not be negative, got %s", runAge)
+	} else if runAge == 0 {
+		runAge = tarn.DefaultRunBranchAge
+	}
+	rep := &tarn.GCReport{DryRun: req.DryRun, OlderThan: tarn.FormatAge(age), Removed: []tarn.GCFile{}, ExpiredRuns: []string{}}
+	expired, err := s.expireRunBranches(ctx, time.Now().Add(-runAge), req.DryRun)
+	if err != nil {
+		return nil, err
+	}
+	rep.ExpiredRuns = append(rep.ExpiredRuns, expired...)
+	skip := map[string]bool{}
+	for _, name := range expired {
+		skip[name] = true
+	}
+	started := time.Now()
+	files, leases, err := listWarehouse(root)
+	if err != nil {
+		return nil, err
+	}
+	cutoff := started.Add(-age)
+	var stale []tarn.GCFile
+	for _, l := range leases {
+		if started.Sub(l.Modified) > leaseTTL {
+			stale = append(stale, l) // its writer crashed: it protects nothing
+			continue
+		}
+		rep.LiveWrites++
+		if st := leaseStart(filepath.Join(root, l.Path), l.Modified); st.Add(-leaseSlack).Before(cutoff) {
+			cutoff = st.Add(-leaseSlack)
+		}
+	}
+	used, commits, err := s.referencedFiles(ctx, skip)
+	if err != nil {
+		return nil, err
+	}
+	rep.Commits = commits
+	for _, f := range files {
+		rep.Files++
+		rep.Bytes += f.Bytes
+		switch {
+		case used[f.Path]:
+			rep.Referenced++
+		case !f.Modified.Before(cutoff):
+			rep.Young++
+		default:
+			rep.Removed = append(rep.Removed, f)
+		}
+	}
+	rep.Removed = append(rep.Removed, stale...)
+	sortedGC(rep.Removed)
+	for _, f := range rep.Removed {
+		rep.RemovedBytes += f.Bytes
+	}
+	if req.DryRun {
+		return rep, nil
+	}
+	for _, f := range rep.Removed {
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+		if err := os.Remove(filepath.Join(root, f.Path)); err != nil && !os.IsNotExist(err) {
+			rep.Failed = append(rep.Failed, fmt.Sprintf("%s: %v", f.Path, err))
+		}
+	}
+	return rep, nil
+}
+
+// runBranch matches the branch a run makes (pipeline.Runner), whose name
+// holds the run's start: run/YYYYMMDD-HHMMSS-xxxxxx.
+var runBranch = regexp.MustCompile(`^run/(\d{8}-\d{6})-[0-9a-f]{6}$`)
+
+// expireRunBranches deletes (unless dryRun) the run branches of runs that
+// started before cutoff, and returns their names, sorted. A successful run
+// deletes its branch itself; what is left is of failed or killed runs.
+func (s *Service) expireRunBranches(ctx context.Context, cutoff time.Time, dryRun bool) ([]string, error) {
+	refs, err := s.cat.ListRefs(ctx, tarn.KindBranch)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, r := range refs {
+		m := runBranch.FindStringSubmatch(r.Name)
+		if m == nil {
+			continue
+		}
+		began, err := time.Parse("20060102-150405", m[1])
+		if err != nil || !began.Before(cutoff) {
+			continue
+		}
+		if !dryRun {
+			if err := s.cat.DeleteRef(ctx, tarn.KindBranch, r.Name); err != nil && tarn.ErrorCode(err) != tarn.ENOTFOUND {
+				return out, fmt.Errorf("gc: delete the run branch %s: %w", r.Name, err)
+			}
+		}
+		out = append(out, r.Name)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// listWarehouse lists the files under root (paths relative to it) and,
+// apart, the lease files.
+func listWarehouse(root string) (files, leases []tarn.GCFile, err error) {
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if os.IsNotExist(err) {
+				return nil // removed meanwhile
+			}
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		info, err := d.Info()
+		if os.IsNotExist(err) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		rel = filepath.ToSlash(rel)
+		f := tarn.GCFile{Path: rel, Kind: fileKind(rel), Bytes: info.Size(), Modified: info.ModTime().UTC()}
+		if strings.HasPrefix(rel, leaseDir+"/") {
+			f.Kind = "lease"
+			leases = append(leases, f)
+		} else {
+			files = append(files, f)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, tarn.Errorf(tarn.EINTERNAL, "gc: list the warehouse %s: %v", root, err)
+	}
+	return files, leases, nil
+}
+
+// leaseStart is when the write of a lease file began (its mtime when the
+// file cannot be read: it is being rewritten).
+func leaseStart(path string, modified time.Time) time.Time {
+	data, err := os.ReadFile(path)
+	var info leaseInfo
+	if err != nil || json.Unmarshal(data, &info) != nil || info.Started.IsZero() || info.Started.After(modified) {
+		return modified.Add(-leaseTTL) // at worst it began a refresh period before
+	}
+	return info.Started
+}
+
+// fileKind names what a warehouse file is, from its name.
+func fileKind(rel string) string {
+	base := rel[strings.LastIndex(rel, "/")+1:]
+	switch {
+	case strings.Contains(rel, "/data/"):
+		return "data"
+	case strings.HasSuffix(base, ".metadata.json"):
+		return "metadata"
+	case strings.HasPrefix(base, "snap-") && strings.HasSuffix(base, ".avro"):
+		return "manifest-list"
+	case strings.HasSuffix(base, ".avro"):
+		return "manifest"
+	}
+	return "other"
+}
+
+// referencedFiles returns the warehouse-relative paths of every file a
+// table version of a commit reachable from a ref references, and how many
+// commits it walked. Any error stops the collection.
+func (s *Service) referencedFiles(ctx context.Context, skip map[string]bool) (map[string]bool, int, error) {
+	root, _ := localPath(s.warehouse)
+	used := map[string]bool{}
+	mark := func(loc string) {
+		p, ok := localPath(loc)
+		if !ok {
+			return
+		}
+		if rel, err := filepath.Rel(root, p); err == nil && !strings.HasPrefix(rel, "..") {
+			used[filepath.ToSlash(rel)] = true
+		}
+	}
+	refs, err := s.cat.ListRefs(ctx, "")
+	if err != nil {
+		return nil, 0, err
+	}
+	seenCommit, seenMeta, seenManifest := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for _, r := range refs {
+		if r.Kind == tarn.KindBranch && skip[r.Name] {
+			continue // expired (a dry run has not deleted it)
+		}
+		commits, err := s.cat.Log(ctx, r.Name, 0)
+		if err != nil {
+			return nil, 0, fmt.Errorf("gc: read the history of %s %s: %w", r.Kind, r.Name, err)
+		}
+		for _, c := range commits {
+			if seenCommit[c.Hash] {
+				continue
+			}
+			seenCommit[c.Hash] = true
+			entries, _, err := s.cat.Entries(ctx, c)
+			if err != nil {
+				return nil, 0, fmt.Errorf("gc: read commit %s: %w", c.ShortHash(), err)
+			}
+			for key, e := range entries {
+				if e.Kind != tarn.EntryTable || seenMeta[e.Metadata] {
+					continue
+				}
+				seenMeta[e.Metadata] = true
+				mark(e.Metadata)
+				if err := s.markTable(ctx, key, e.Metadata, seenManifest, mark); err != nil {
+					return nil, 0, fmt.Errorf("gc: commit %s: %w; nothing was removed", c.ShortHash(), err)
+				}
+			}
+		}
+	}
+	return used, len(seenCommit), nil
+}
+
+// markTable marks the manifest lists, manifests and data files of every
+// snapshot of a table version.
+func (s *Service) markTable(ctx context.Context, key, metaLoc string, seenManifest map[string]bool, mark func(string)) error {
+	ns, name := tarn.ParseKey(key)
+	tbl, err := s.loadTable(ctx, icetable.Identifier{ns, name}, metaLoc, &readOnly{})
+	if err != nil {
+		return err
+	}
+	fsys, err := tbl.FS(ctx)
+	if err != nil {
+		return err
+	}
+	for _, snap := range tbl.Metadata().Snapshots() {
+		mark(snap.ManifestList)
+		manifests, err := snap.Manifests(fsys)
+		if err != nil {
+			return fmt.Errorf("table %s: read manifest list %s: %w", key, snap.ManifestList, err)
+		}
+		for _, m := range manifests {
+			if seenManifest[m.FilePath()] {
+				continue
+			}
+			seenManifest[m.FilePath()] = true
+			mark(m.FilePath())
+			entries, err := m.FetchEntries(fsys, false) // deleted entries too: older snapshots' files
+			if err != nil {
+				return fmt.Errorf("table %s: read manifest %s: %w", key, m.FilePath(), err)
+			}
+			for _, e := range entries {
+				mark(e.DataFile().FilePath())
+			}
+		}
+	}
+	return nil
+}
+
+// sortedGC orders files by path.
+func sortedGC(files []tarn.GCFile) {
+	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+}

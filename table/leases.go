@@ -1,0 +1,130 @@
+package table
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	iceio "github.com/apache/iceberg-go/io"
+	"github.com/google/uuid"
+)
+
+// A write in progress holds a lease: a small file under the warehouse's
+// .tarn/writes/ folder (a name no namespace can have), made before the
+// write's first file and removed when the write ends, refreshed while it
+// lasts. Garbage collection keeps every unreferenced file that a live
+// lease's write may have made (anything modified since the oldest live
+// lease began), so it never removes the files of a write in progress,
+// however short its grace period. A lease not refreshed for leaseTTL
+// belongs to a crashed process and protects nothing.
+const (
+	leaseDir     = ".tarn/writes"
+	leaseRefresh = 30 * time.Second
+	leaseTTL     = 3 * leaseRefresh
+)
+
+// leaseInfo is what a lease file holds.
+type leaseInfo struct {
+	Started time.Time `json:"started"`
+	PID     int       `json:"pid"`
+	Host    string    `json:"host,omitempty"`
+}
+
+// leaseSet is the live leases of one service, refreshed together.
+type leaseSet struct {
+	svc     *Service
+	mu      sync.Mutex
+	live    map[*lease]bool
+	running bool
+}
+
+type lease struct {
+	set  *leaseSet
+	path string // URL of the lease file
+	info leaseInfo
+}
+
+// leasesURL is the folder of the lease files.
+func (s *Service) leasesURL() string { return s.warehouse + "/" + leaseDir }
+
+// take starts a lease (nil when its file cannot be written: the write
+// goes on, protected by the grace period alone).
+func (ls *leaseSet) take() *lease {
+	if ls == nil {
+		return nil
+	}
+	host, _ := os.Hostname()
+	l := &lease{set: ls, path: ls.svc.leasesURL() + "/" + uuid.NewString() + ".json",
+		info: leaseInfo{Started: time.Now().UTC(), PID: os.Getpid(), Host: host}}
+	if err := l.write(context.Background()); err != nil {
+		return nil
+	}
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if ls.live == nil {
+		ls.live = map[*lease]bool{}
+	}
+	ls.live[l] = true
+	if !ls.running {
+		ls.running = true
+		go ls.refresh()
+	}
+	return l
+}
+
+// refresh rewrites the live leases every leaseRefresh until none is left.
+func (ls *leaseSet) refresh() {
+	t := time.NewTicker(leaseRefresh)
+	defer t.Stop()
+	for range t.C {
+		ls.mu.Lock()
+		live := make([]*lease, 0, len(ls.live))
+		for l := range ls.live {
+			live = append(live, l)
+		}
+		if len(live) == 0 {
+			ls.running = false
+			ls.mu.Unlock()
+			return
+		}
+		ls.mu.Unlock()
+		for _, l := range live {
+			_ = l.write(context.Background()) // a missed refresh is retried at the next tick
+		}
+	}
+}
+
+// write writes (or refreshes) the lease file.
+func (l *lease) write(ctx context.Context) error {
+	data, _ := json.Marshal(l.info)
+	if p, ok := localPath(l.path); ok {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(p, data, 0o644)
+	}
+	fsys, err := iceio.LoadFS(ctx, l.set.svc.ioProps, l.path)
+	if err != nil {
+		return err
+	}
+	w, ok := fsys.(iceio.WriteFileIO)
+	if !ok {
+		return fmt.Errorf("storage of %s is read-only", l.path)
+	}
+	return w.WriteFile(l.path, data)
+}
+
+// release ends the lease.
+func (l *lease) release() {
+	if l == nil {
+		return
+	}
+	l.set.mu.Lock()
+	delete(l.set.live, l)
+	l.set.mu.Unlock()
+	l.set.svc.removeFiles(context.Background(), []string{l.path})
+}
