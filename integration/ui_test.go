@@ -207,14 +207,16 @@ func TestUI_Browser(t *testing.T) {
 		tokens[u.name] = added.Token
 	}
 	// The demo: trips on main, a branch that adds February, and a branch
-	// that conflicts with main on trips.
+	// that conflicts with main on trips (it replaces them).
 	data := "../examples/data/"
 	tarn(t, home, "table", "create", "trips", "--from", data+"trips_2026_01.csv")
 	tarn(t, home, "table", "create", "zones", "--from", data+"zones.jsonl")
 	tarn(t, home, "branch", "create", "feb")
 	tarn(t, home, "table", "import", "trips", "--from", data+"trips_2026_02.csv", "--ref", "feb")
 	tarn(t, home, "branch", "create", "clash")
-	tarn(t, home, "table", "import", "trips", "--from", data+"trips_2026_02.csv", "--ref", "clash")
+	// A replace on clash against an append on main: appends on both sides
+	// would merge.
+	tarn(t, home, "table", "create", "trips", "--replace", "--from", data+"trips_2026_02.csv", "--ref", "clash")
 	tarn(t, home, "table", "import", "trips", "--from", data+"trips_2026_02.csv", "--ref", "main")
 	var log []struct{ Hash string }
 	json.Unmarshal([]byte(tarn(t, home, "log", "-n", "0", "-o", "json")), &log)
