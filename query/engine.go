@@ -77,9 +77,10 @@ type Request struct {
 	Ref string
 	// Namespace is where unqualified table names resolve (default "tarn").
 	Namespace string
-	// MaxRows, when above 0, asks for a preview: Records yields at most
-	// MaxRows rows and Result.TotalRows counts them all, without turning
-	// every row into Arrow (the result is kept in a DuckDB temp table).
+	// MaxRows, when above 0, asks for a preview: only MaxRows+1 rows are
+	// computed (kept in a DuckDB temp table), Records yields at most
+	// MaxRows and Result.TotalRows is their count when that is the whole
+	// result, -1 when there are more.
 	MaxRows int
 }
 
@@ -96,8 +97,8 @@ type Result struct {
 	Records array.RecordReader
 	// Tables says how each referenced table was planned.
 	Tables []tarn.QueryTableStats
-	// TotalRows is the result's row count for a preview (Request.MaxRows),
-	// -1 otherwise.
+	// TotalRows is the result's row count for a preview (Request.MaxRows)
+	// that holds all of it, -1 otherwise.
 	TotalRows int64
 	// PlanTime is the time spent resolving the ref, parsing, planning the
 	// tables' files and creating their views.
