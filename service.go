@@ -113,7 +113,8 @@ type QueryRequest struct {
 	Ref       string `json:"ref"`
 	Namespace string `json:"namespace,omitempty"`
 	// MaxRows, above 0, asks for a preview: at most MaxRows rows are
-	// returned and TotalRows counts them all.
+	// computed and returned; TotalRows is the result's count when that is
+	// all of it, -1 when there are more.
 	MaxRows int `json:"max_rows,omitempty"`
 }
 
@@ -144,7 +145,7 @@ type QueryInfo struct {
 	Commit    *Commit           `json:"commit"`
 	Columns   []QueryColumn     `json:"columns"`
 	Tables    []QueryTableStats `json:"tables"`
-	TotalRows int64             `json:"total_rows"` // -1 unless a preview
+	TotalRows int64             `json:"total_rows"` // a preview's count when it holds the whole result, else -1
 	PlanTime  time.Duration     `json:"plan_time_ns"`
 }
 

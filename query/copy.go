@@ -1,6 +1,7 @@
 package query
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -86,7 +87,7 @@ func (e *Engine) CopyFile(ctx context.Context, req Request, format Format, path 
 	defer os.Remove(tmp) // after a successful rename this finds nothing
 	duckFormat, target := string(format), tmp
 	if format == FormatArrow {
-		duckFormat = string(FormatParquet)
+		duckFormat = "parquet-temp"
 		target = tmp + ".parquet"
 		defer os.Remove(target)
 	}
@@ -137,6 +138,8 @@ func (s *session) copy(ctx context.Context, format, target string) (int64, error
 		opts = "FORMAT json"
 	case string(FormatParquet):
 		opts += ", COMPRESSION zstd"
+	case "parquet-temp": // an intermediate file read once: fast over small
+		opts = "FORMAT parquet, COMPRESSION snappy"
 	}
 	// Without insertion order DuckDB writes as it goes; with it, parallel
 	// pipelines buffer batches and memory grows with the result. ORDER BY
@@ -165,7 +168,8 @@ func parquetToArrow(ctx context.Context, src, dst string, limit int64) error {
 		return fmt.Errorf("read result: %w", err)
 	}
 	defer pf.Close()
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: DefaultBatchRows}, memory.DefaultAllocator)
+	// Columns decode in parallel, one row group at a time.
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 64 * 1024, Parallel: true}, memory.DefaultAllocator)
 	if err != nil {
 		return fmt.Errorf("read result: %w", err)
 	}
@@ -179,7 +183,8 @@ func parquetToArrow(ctx context.Context, src, dst string, limit int64) error {
 		return fmt.Errorf("write result: %w", err)
 	}
 	defer out.Close()
-	w, err := ipc.NewFileWriter(&limitedWriter{w: out, n: limit}, ipc.WithSchema(rr.Schema()))
+	bw := bufio.NewWriterSize(&limitedWriter{w: out, n: limit}, 4<<20)
+	w, err := ipc.NewFileWriter(bw, ipc.WithSchema(rr.Schema()))
 	if err != nil {
 		return fmt.Errorf("write result: %w", err)
 	}
@@ -192,6 +197,9 @@ func parquetToArrow(ctx context.Context, src, dst string, limit int64) error {
 		return fmt.Errorf("read result: %w", err)
 	}
 	if err := w.Close(); err != nil {
+		return fmt.Errorf("write result: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write result: %w", err)
 	}
 	return out.Close()

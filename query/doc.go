@@ -35,9 +35,11 @@
 //     (file, position) pairs and the equality rows that delete from them.
 //
 // Result.Tables reports per table how many files were planned and skipped.
-// Request.MaxRows asks for a preview: the result goes into a DuckDB temp
-// table, DuckDB counts it (Result.TotalRows) and only the first rows are
-// turned into Arrow, as `tarn query` does for its text output.
+// Request.MaxRows asks for a preview: the first MaxRows+1 rows of the
+// result go into a DuckDB temp table (LIMIT: DuckDB stops reading there)
+// and the first MaxRows are turned into Arrow, as `tarn query` does for
+// its text output. Result.TotalRows is the count when the preview holds
+// the whole result, -1 when there are more rows (not counted).
 //
 // An Engine caches what is immutable per commit (catalog entries, opened
 // tables, plans per filter), so a long-lived engine plans a repeated

@@ -77,9 +77,10 @@ type Request struct {
 	Ref string
 	// Namespace is where unqualified table names resolve (default "tarn").
 	Namespace string
-	// MaxRows, when above 0, asks for a preview: Records yields at most
-	// MaxRows rows and Result.TotalRows counts them all, without turning
-	// every row into Arrow (the result is kept in a DuckDB temp table).
+	// MaxRows, when above 0, asks for a preview: only MaxRows+1 rows are
+	// computed (kept in a DuckDB temp table), Records yields at most
+	// MaxRows and Result.TotalRows is their count when that is the whole
+	// result, -1 when there are more.
 	MaxRows int
 }
 
@@ -96,8 +97,8 @@ type Result struct {
 	Records array.RecordReader
 	// Tables says how each referenced table was planned.
 	Tables []tarn.QueryTableStats
-	// TotalRows is the result's row count for a preview (Request.MaxRows),
-	// -1 otherwise.
+	// TotalRows is the result's row count for a preview (Request.MaxRows)
+	// that holds all of it, -1 otherwise.
 	TotalRows int64
 	// PlanTime is the time spent resolving the ref, parsing, planning the
 	// tables' files and creating their views.
@@ -105,6 +106,7 @@ type Result struct {
 
 	release func()
 	once    sync.Once
+	stored  int64 // rows a preview stored in DuckDB
 }
 
 // Close releases the result and the resources behind it. It is safe to
@@ -137,7 +139,7 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
 	stored := !s.explain && previewable[firstWord(s.sql)]
 	switch {
 	case req.MaxRows > 0 && stored:
-		rdr, res.Columns, res.TotalRows, err = s.preview(ctx, req.MaxRows)
+		rdr, res.Columns, res.TotalRows, res.stored, err = s.preview(ctx, req.MaxRows)
 	case e.opts.Limits.Memory > 0 && stored:
 		rdr, res.Columns, err = s.pages(ctx)
 	default:
@@ -174,25 +176,35 @@ var previewable = map[string]bool{"SELECT": true, "WITH": true, "FROM": true, "V
 // previewTable holds a preview's full result on the session's connection.
 const previewTable = "temp.main.__tarn_result"
 
-// preview stores the statement's result, counts its rows and reads the
-// first n.
-func (s *session) preview(ctx context.Context, n int) (array.RecordReader, []tarn.QueryColumn, int64, error) {
-	names, err := s.store(ctx)
+// preview stores the first n+1 rows of the statement's result (DuckDB
+// stops reading once it has them: LIMIT ends its pipelines early and a
+// sort keeps only the top rows) and reads the first n. The total is exact
+// when the result has at most n rows, -1 when it has more: counting them
+// would mean computing the whole result.
+func (s *session) preview(ctx context.Context, n int) (rdr array.RecordReader, cols []tarn.QueryColumn, total, stored int64, err error) {
+	names, err := s.storeLimit(ctx, int64(n)+1)
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, nil, 0, 0, err
 	}
-	var total int64
-	if err := s.conn.QueryRowContext(ctx, "SELECT count(*) FROM "+previewTable).Scan(&total); err != nil {
-		return nil, nil, 0, s.execError(ctx, err)
+	if err := s.conn.QueryRowContext(ctx, "SELECT count(*) FROM "+previewTable).Scan(&stored); err != nil {
+		return nil, nil, 0, 0, s.execError(ctx, err)
 	}
-	rdr, cols, err := s.run(ctx, fmt.Sprintf("SELECT %s FROM %s LIMIT %d", storedColumns(names), previewTable, n))
-	return rdr, cols, total, err
+	total = stored
+	if stored > int64(n) {
+		total = -1
+	}
+	rdr, cols, err = s.run(ctx, fmt.Sprintf("SELECT %s FROM %s ORDER BY rowid LIMIT %d", storedColumns(names), previewTable, n))
+	return rdr, cols, total, stored, err
 }
 
 // store runs the statement into a temp table (DuckDB's memory limit
 // covers it, and it spills to disk) and returns the result's column
 // names: CREATE TABLE renames duplicates, storedColumns puts them back.
-func (s *session) store(ctx context.Context) ([]string, error) {
+func (s *session) store(ctx context.Context) ([]string, error) { return s.storeLimit(ctx, -1) }
+
+// storeLimit is store of at most limit rows (all when limit < 0), in the
+// statement's order.
+func (s *session) storeLimit(ctx context.Context, limit int64) ([]string, error) {
 	desc, err := s.conn.QueryContext(ctx, "DESCRIBE "+trimStatement(s.sql))
 	if err != nil {
 		return nil, s.execError(ctx, err)
@@ -212,7 +224,11 @@ func (s *session) store(ctx context.Context) ([]string, error) {
 		names = append(names, name)
 	}
 	desc.Close()
-	if _, err := s.conn.ExecContext(ctx, "CREATE OR REPLACE TEMP TABLE __tarn_result AS "+trimStatement(s.sql)); err != nil {
+	body := trimStatement(s.sql)
+	if limit >= 0 {
+		body = fmt.Sprintf("SELECT * FROM (%s\n) LIMIT %d", body, limit)
+	}
+	if _, err := s.conn.ExecContext(ctx, "CREATE OR REPLACE TEMP TABLE __tarn_result AS "+body); err != nil {
 		return nil, s.execError(ctx, err)
 	}
 	s.temp = true

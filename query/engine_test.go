@@ -314,16 +314,55 @@ func TestEngine_Preview(t *testing.T) {
 	}
 	rows := readRecords(t, res.Records)
 	res.Close()
-	if res.TotalRows != 290 || len(rows) != 3 || rows[0][0] != "299" || rows[2][0] != "297" {
+	// More rows than shown: the total is not computed (-1).
+	if res.TotalRows != -1 || len(rows) != 3 || rows[0][0] != "299" || rows[2][0] != "297" {
 		t.Fatalf("preview: total %d, rows %v", res.TotalRows, rows)
 	}
 	if names := []string{res.Columns[0].Name, res.Columns[1].Name}; names[0] != "id" || names[1] != "id" {
 		t.Fatalf("preview renamed columns: %v", res.Columns)
 	}
+	// A preview that holds the whole result knows its total, also when
+	// the result has exactly MaxRows rows.
+	for _, n := range []int{290, 500} {
+		res, err = l.engine.Run(context.Background(), query.Request{SQL: "select id from trips where id >= 10 order by id", MaxRows: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows = readRecords(t, res.Records)
+		res.Close()
+		if res.TotalRows != 290 || len(rows) != 290 || rows[0][0] != "10" || rows[289][0] != "299" {
+			t.Fatalf("preview of %d: total %d, %d rows", n, res.TotalRows, len(rows))
+		}
+	}
 	// Without MaxRows the total is unknown up front and every row streams.
 	rows, res = l.query("main", "select id from trips")
 	if res.TotalRows != -1 || len(rows) != 300 {
 		t.Fatalf("stream: total %d, %d rows", res.TotalRows, len(rows))
+	}
+}
+
+// TestEngine_PreviewStopsEarly: a preview of a result far too large to
+// compute (10^12 rows) reads only the rows it shows plus one: it returns
+// them, says more exist, and what DuckDB stored for it is those rows.
+func TestEngine_PreviewStopsEarly(t *testing.T) {
+	l := tripsLake(t)
+	res, err := l.engine.Run(context.Background(), query.Request{
+		SQL: "select r.range as i, t.id from range(1000000000000) r cross join (select id from trips limit 1) t", MaxRows: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := readRecords(t, res.Records)
+	res.Close()
+	if res.TotalRows != -1 || len(rows) != 5 || rows[0][0] != "0" || rows[4][0] != "4" {
+		t.Fatalf("preview of a huge result: total %d, rows %v", res.TotalRows, rows)
+	}
+	// The stored preview holds MaxRows+1 rows, not the result (100000).
+	n, err := query.PreviewRowsStored(l.engine, context.Background(), query.Request{SQL: "select * from range(100000)", MaxRows: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 8 {
+		t.Fatalf("preview stored %d rows, want 8", n)
 	}
 }
 

@@ -207,7 +207,7 @@ func (a *app) printQuery(ctx context.Context, req tarn.QueryRequest, f *queryFla
 	if f.allRows {
 		limit = -1
 	} else {
-		req.MaxRows = max(1, limit) // DuckDB counts the rest
+		req.MaxRows = max(1, limit) // DuckDB stops after limit+1 rows
 	}
 	res, err := a.svc.Query.Query(ctx, req)
 	if err != nil {
@@ -215,7 +215,7 @@ func (a *app) printQuery(ctx context.Context, req tarn.QueryRequest, f *queryFla
 	}
 	defer res.Close()
 	var shown [][]string
-	var total int64
+	var total int64 // -1: more rows than shown, not counted
 	for res.Records.Next() {
 		rec := res.Records.RecordBatch()
 		n := int(rec.NumRows())
@@ -227,7 +227,7 @@ func (a *app) printQuery(ctx context.Context, req tarn.QueryRequest, f *queryFla
 	if err := res.Records.Err(); err != nil {
 		return err
 	}
-	if res.TotalRows >= 0 {
+	if req.MaxRows > 0 {
 		total = res.TotalRows
 	}
 	if len(res.Columns) == 2 && res.Columns[0].Name == "explain_key" && res.Columns[1].Name == "explain_value" {
@@ -337,7 +337,9 @@ func footer(res *tarn.QueryResult, shown int, total int64, took time.Duration, r
 	if total == 1 {
 		noun = "row"
 	}
-	if int64(shown) < total {
+	if total < 0 {
+		fmt.Fprintf(&b, "(first %s rows shown, more not read: --all-rows or --max-rows N for more", count(int64(shown)))
+	} else if int64(shown) < total {
 		fmt.Fprintf(&b, "(%s of %s rows shown: --all-rows or --max-rows N for more", count(int64(shown)), count(total))
 	} else {
 		fmt.Fprintf(&b, "(%s %s", count(total), noun)

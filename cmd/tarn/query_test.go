@@ -46,13 +46,22 @@ func TestCLIQuery_SQL(t *testing.T) {
 	}
 	// Text output: header with types, truncation, row count.
 	out := l.ok("query", "select id, name from trips order by id", "--max-rows", "3")
-	for _, want := range []string{"id", "bigint", "varchar", "name0", "name2", "3 of 10 rows shown"} {
+	for _, want := range []string{"id", "bigint", "varchar", "name0", "name2", "first 3 rows shown, more not read"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("text output lacks %q:\n%s", want, out)
 		}
 	}
 	if strings.Contains(out, "name3") {
 		t.Fatalf("--max-rows 3 showed a 4th row:\n%s", out)
+	}
+	// A preview that holds the whole result tells its count.
+	if out := l.ok("query", "select id from trips", "--max-rows", "10"); !strings.Contains(out, "(10 rows,") {
+		t.Fatalf("--max-rows 10 of 10:\n%s", out)
+	}
+	// The printout of a result far too large to compute (10^12 rows) reads
+	// only the rows it shows and says so.
+	if out := l.ok("query", "select range as i from range(1000000000000)", "--max-rows", "2"); !strings.Contains(out, "first 2 rows shown, more not read") || strings.Count(out, "\n") != 6 {
+		t.Fatalf("printout of a huge result:\n%s", out)
 	}
 	if out := l.ok("query", "select id from trips", "--all-rows"); !strings.Contains(out, "(10 rows") || strings.Count(out, "\n") != 14 {
 		t.Fatalf("--all-rows:\n%s", out)
