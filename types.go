@@ -243,10 +243,11 @@ type GCReport struct {
 	Young      int `json:"young"`
 	LiveWrites int `json:"live_writes"`
 	Commits    int `json:"commits"` // commits reachable from a ref, walked
-	// KeepHistory is the retention window applied ("" when all history is
-	// kept); ExpiredCommits counts the commits it expired (their files are
-	// in Removed unless a kept commit needs them) and HistoryHorizon is the
-	// time before which history is expired.
+	// KeepHistory is the retention window applied ("" when none was);
+	// HistoryHorizon is the time before which history is expired (by this
+	// window or an earlier collection's, whichever is later) and
+	// ExpiredCommits counts the reachable commits before it that no ref
+	// keeps (their files are in Removed unless a kept commit needs them).
 	KeepHistory    string     `json:"keep_history,omitempty"`
 	ExpiredCommits int        `json:"expired_commits"`
 	HistoryHorizon *time.Time `json:"history_horizon,omitempty"`

@@ -96,6 +96,13 @@ func (s *Service) CollectGarbage(ctx context.Context, req tarn.GCRequest) (*tarn
 	if keep > 0 {
 		horizon = time.Now().Add(-keep).UTC()
 		rep.KeepHistory = tarn.FormatAge(keep)
+	}
+	// History an earlier collection expired stays expired: its files may
+	// be gone, whatever this request's window.
+	if old := s.historyHorizon(); old != nil && old.After(horizon) {
+		horizon = *old
+	}
+	if !horizon.IsZero() {
 		rep.HistoryHorizon = &horizon
 	}
 	used, commits, expiredCommits, err := s.referencedFiles(ctx, skip, horizon)

@@ -101,6 +101,11 @@ func TestGC_KeepHistory(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "expired by gc (gc.keep_history)") || !strings.Contains(err.Error(), "history before ") {
 		t.Fatalf("reading an expired commit: %v", err)
 	}
+	// A later collection without a window keeps to the recorded horizon.
+	rep = collect(t, svc, tarn.GCRequest{OlderThan: 1})
+	if rep.ExpiredCommits != 4 || len(rep.Removed) != 0 || rep.HistoryHorizon == nil {
+		t.Fatalf("gc after expiry: %+v", rep)
+	}
 	vr, err := svc.Verify(ctx, true)
 	if err != nil || len(vr.Problems) > 0 || vr.Expired != 4 || vr.ExpiredBefore == nil {
 		t.Fatalf("verify --history after expiry: %+v %v", vr, err)
