@@ -100,10 +100,10 @@ type WriteResult struct {
 
 // VerifyReport is the result of a verification of the lakehouse.
 type VerifyReport struct {
-	Refs     int      `json:"refs"`
-	Commits  int      `json:"commits"`
-	Tables   int      `json:"table_versions"`
-	Files    int      `json:"files_checked"`
+	Refs    int `json:"refs"`
+	Commits int `json:"commits"`
+	Tables  int `json:"table_versions"`
+	Files   int `json:"files_checked"`
 	// Expired counts the commits of history gc expired (gc.keep_history),
 	// older than ExpiredBefore, which are not checked.
 	Expired       int        `json:"expired_commits,omitempty"`
