@@ -192,3 +192,24 @@ type HistogramBin struct {
 	Upper float64 `json:"upper"`
 	Count int64   `json:"count"`
 }
+
+// RowDiff is the body of GET /v1/tables/{table}/diff: the rows a table
+// gained (in To, not in From) and lost (in From, not in To), counted as
+// multisets, when that is cheap to compute. Otherwise Reason says why
+// there is no preview and the row lists are empty.
+type RowDiff struct {
+	Table tarn.TableIdent `json:"table"`
+	From  string          `json:"from"` // the commits compared
+	To    string          `json:"to"`
+	// ChangedRows counts the rows of the data files in one version and
+	// not the other (an upper bound of what changed).
+	ChangedRows int64         `json:"changed_rows"`
+	Reason      string        `json:"reason,omitempty"`
+	Columns     []tarn.Column `json:"columns"`
+	Added       [][]any       `json:"added"`
+	Removed     [][]any       `json:"removed"`
+	// AddedTotal and RemovedTotal count all gained and lost rows (Added
+	// and Removed hold the first few).
+	AddedTotal   int64 `json:"added_total"`
+	RemovedTotal int64 `json:"removed_total"`
+}

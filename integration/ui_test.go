@@ -207,14 +207,16 @@ func TestUI_Browser(t *testing.T) {
 		tokens[u.name] = added.Token
 	}
 	// The demo: trips on main, a branch that adds February, and a branch
-	// that conflicts with main on trips.
+	// that conflicts with main on trips (it replaces them).
 	data := "../examples/data/"
 	tarn(t, home, "table", "create", "trips", "--from", data+"trips_2026_01.csv")
 	tarn(t, home, "table", "create", "zones", "--from", data+"zones.jsonl")
 	tarn(t, home, "branch", "create", "feb")
 	tarn(t, home, "table", "import", "trips", "--from", data+"trips_2026_02.csv", "--ref", "feb")
 	tarn(t, home, "branch", "create", "clash")
-	tarn(t, home, "table", "import", "trips", "--from", data+"trips_2026_02.csv", "--ref", "clash")
+	// A replace on clash against an append on main: appends on both sides
+	// would merge.
+	tarn(t, home, "table", "create", "trips", "--replace", "--from", data+"trips_2026_02.csv", "--ref", "clash")
 	tarn(t, home, "table", "import", "trips", "--from", data+"trips_2026_02.csv", "--ref", "main")
 	var log []struct{ Hash string }
 	json.Unmarshal([]byte(tarn(t, home, "log", "-n", "0", "-o", "json")), &log)
@@ -303,6 +305,22 @@ func TestUI_Browser(t *testing.T) {
 	b.goTo("#/diff?from=main~1&to=feb")
 	b.waitText("changed")
 	b.page("diff")
+	// Its rows: February's 400 trips (ids 501 to 900) added, none removed;
+	// the other way round, the same trips removed.
+	tripIDs := func(region string) string {
+		return `[...document.querySelectorAll('[aria-label="` + region + `"] tbody tr')].map(tr => Number(tr.children[1].textContent))`
+	}
+	b.run("expand trips' rows", chromedp.Click(chromedp.Search(`//button[text()="Rows added / removed"]`)))
+	b.waitText("400 rows added (first 20 shown), 0 rows removed.")
+	b.waitFor("showed 20 of February's trips added", `(ids => ids.length === 20 && ids.every(id => id >= 501 && id <= 900))(`+tripIDs("Rows added to tarn.trips")+`)`)
+	if n := eval[int](b, `document.querySelectorAll('[aria-label="Rows removed from tarn.trips"]').length`); n != 0 {
+		t.Fatalf("the diff main~1..feb shows %d grids of removed rows", n)
+	}
+	b.page("diff-rows")
+	b.goTo("#/diff?from=feb&to=main~1")
+	b.run("expand trips' rows the other way", chromedp.Click(chromedp.Search(`//button[text()="Rows added / removed"]`)))
+	b.waitText("0 rows added, 400 rows removed (first 20 shown).")
+	b.waitFor("showed 20 of February's trips removed", `(ids => ids.length === 20 && ids.every(id => id >= 501 && id <= 900))(`+tripIDs("Rows removed from tarn.trips")+`)`)
 
 	// SQL: a query's rows; a broken one's error at its position.
 	b.goTo("#/sql")

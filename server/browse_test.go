@@ -29,6 +29,18 @@ func (ts *testServer) get(path, token string) *http.Response {
 	return resp
 }
 
+// wantGetErrors sends each GET as alice and wants an error status whose
+// message mentions the path's text.
+func (ts *testServer) wantGetErrors(t *testing.T, wants map[string]string) {
+	t.Helper()
+	for path, want := range wants {
+		status, eb := ts.raw("GET", path, ts.aliceToken, "", nil)
+		if status < 400 || !strings.Contains(eb.Error.Message, want) {
+			t.Errorf("%s: %d %q, want an error mentioning %q", path, status, eb.Error.Message, want)
+		}
+	}
+}
+
 // rowsOf reads a page of GET /v1/tables/{table}/rows: the values of one
 // column as text, and the commit the page was read at.
 func (ts *testServer) rowsOf(path, column string) ([]string, string) {
@@ -92,19 +104,14 @@ func TestServer_TableRows(t *testing.T) {
 		}
 	})
 	t.Run("ErrBadInput", func(t *testing.T) {
-		for path, want := range map[string]string{
+		ts.wantGetErrors(t, map[string]string{
 			"/v1/tables/t/rows?sort=nosuch":      "no column",
 			"/v1/tables/t/rows?limit=0":          "limit",
 			"/v1/tables/t/rows?limit=10001":      "limit",
 			"/v1/tables/t/rows?sort=id%22--":     "no column",
 			"/v1/tables/nosuch/rows":             "not found",
 			"/v1/tables/t/rows?ref=nosuchbranch": "not found",
-		} {
-			status, eb := ts.raw("GET", path, ts.aliceToken, "", nil)
-			if status < 400 || !strings.Contains(eb.Error.Message, want) {
-				t.Errorf("%s: %d %q, want an error mentioning %q", path, status, eb.Error.Message, want)
-			}
-		}
+		})
 	})
 }
 

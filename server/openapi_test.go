@@ -369,6 +369,8 @@ func session(t *testing.T, ts *testServer, admin, alice *tarn.Services) {
 	raw("GET", "/v1/tables/t/rows?ref=alice.dev&sort=nosuch")
 	raw("GET", "/v1/tables/t/stats?ref=alice.dev")
 	raw("GET", "/v1/tables/nosuch/stats")
+	raw("GET", "/v1/tables/t/diff?from=main&to=alice.dev&limit=5")
+	raw("GET", "/v1/tables/t/diff?from=main")
 	_, err = alice.Refs.Merge(ctx, tarn.MergeRequest{Source: "alice.dev", Into: "main"})
 	must(err)
 	_, err = alice.Tables.RevertTable(ctx, ident, "alice.dev", "v1", info(""))

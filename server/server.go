@@ -36,6 +36,9 @@ type Server struct {
 	// MaxQueries is how many queries and exports run at once (0: any
 	// number); more wait queued, in arrival order.
 	MaxQueries int
+	// MaxDiffRows caps the rows of both versions of a table that a row
+	// diff (GET /v1/tables/{table}/diff) reads (default DefaultMaxDiffRows).
+	MaxDiffRows int64
 	// Home is the lakehouse home the services work on: no message the
 	// server sends shows it.
 	Home string
@@ -144,6 +147,7 @@ func (s *Server) Handler() http.Handler {
 	s.handle("GET /v1/tables/{table}", s.getTable, authed)
 	s.handle("GET /v1/tables/{table}/rows", s.tableRows, authed)
 	s.handle("GET /v1/tables/{table}/stats", s.tableStats, authed)
+	s.handle("GET /v1/tables/{table}/diff", s.tableDiff, authed)
 	s.handle("DELETE /v1/tables/{table}", s.dropTable, authed)
 	s.handle("POST /v1/tables/{table}/import", s.importTable, upload)
 	s.handle("POST /v1/tables/{table}/revert", s.revertTable, authed)

@@ -51,3 +51,19 @@ export function errorAt(message) {
   const prefix = ('LINE ' + m[1] + ':' + m[2]).length;
   return { line: Number(m[1]), column: Math.max(1, m[4].length - prefix + 1) };
 }
+
+// cellText renders a JSON value of a row as grid text: null stays null,
+// nested values (lists, structs, maps) become their JSON.
+export function cellText(v) {
+  if (v === null || v === undefined) return null;
+  return typeof v === 'object' ? JSON.stringify(v) : String(v);
+}
+
+// rowDiffSummary says what a row diff (GET /v1/tables/{table}/diff)
+// found, or why it has no preview.
+export function rowDiffSummary(d) {
+  if (d.reason) return d.reason === 'schema changed' ? 'No row preview: the schema changed.' : 'No row preview: ' + d.reason + '.';
+  if (d.added_total === 0 && d.removed_total === 0) return 'The same rows in both versions.';
+  const part = (n, shown, what) => num(n) + ' ' + (n === 1 ? 'row' : 'rows') + ' ' + what + (shown < n ? ' (first ' + num(shown) + ' shown)' : '');
+  return part(d.added_total, d.added.length, 'added') + ', ' + part(d.removed_total, d.removed.length, 'removed') + '.';
+}

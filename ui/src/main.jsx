@@ -6,7 +6,7 @@ import * as api from './api.js';
 import { layout } from './graph.js';
 import { dagLayout, NODE_W, NODE_H } from './dag.js';
 import { tokens } from './sql.js';
-import { ago, bytes, duration, short, num, visibleProperties, csv, errorAt } from './format.js';
+import { ago, bytes, duration, short, num, visibleProperties, csv, errorAt, cellText, rowDiffSummary } from './format.js';
 import './style.css';
 
 // ---- routing ----
@@ -281,21 +281,36 @@ function Commit({ hash }) {
 
 function Changes({ from, to }) {
   const [changes, err] = useLoad(() => api.get('/v1/diff', { from, to }), [from, to]);
+  const [open, setOpen] = useState({});
+  useEffect(() => setOpen({}), [from, to]);
   return (
     <Show value={changes} error={err}>{(cs) => cs.filter((c) => c.old?.kind === 'table' || c.new?.kind === 'table').length === 0 ? <p class="muted">No table changed.</p> :
       <table class="data">
-        <thead><tr><th>Table</th><th>Change</th><th class="n">Rows before</th><th class="n">Rows after</th><th class="n">Delta</th></tr></thead>
+        <thead><tr><th>Table</th><th>Change</th><th class="n">Rows before</th><th class="n">Rows after</th><th class="n">Delta</th><th>Rows</th></tr></thead>
         <tbody>{cs.filter((c) => c.old?.kind === 'table' || c.new?.kind === 'table').map((c) => {
           const before = c.old?.rows ?? 0, after = c.new?.rows ?? 0, d = after - before;
-          return <tr key={c.key}>
+          const previewable = c.change === 'changed' && c.old?.kind === 'table' && c.new?.kind === 'table';
+          return [<tr key={c.key}>
             <td>{c.change === 'removed' ? c.key : <a href={href('table', to, c.key)}>{c.key}</a>}</td>
             <td><span class={'badge ' + c.change}>{c.change}</span></td>
             <td class="n">{c.old ? num(before) : ''}</td><td class="n">{c.new ? num(after) : ''}</td>
             <td class={'n ' + (d > 0 ? 'plus' : d < 0 ? 'minus' : '')}>{d > 0 ? '+' : ''}{num(d)}</td>
-          </tr>;
+            <td>{previewable && <button class="link" aria-expanded={!!open[c.key]} aria-controls={'rows-' + c.key} onClick={() => setOpen({ ...open, [c.key]: !open[c.key] })}>{open[c.key] ? 'Hide rows' : 'Rows added / removed'}</button>}</td>
+          </tr>, open[c.key] && <tr key={c.key + '/rows'} id={'rows-' + c.key}><td colSpan={6}><RowDiff name={c.key} from={from} to={to} /></td></tr>];
         })}</tbody>
       </table>}</Show>
   );
+}
+
+// RowDiff shows the rows a table gained and lost between two refs (the
+// server computes it only when cheap, else says why not).
+function RowDiff({ name, from, to }) {
+  const [d, err] = useLoad(() => api.get('/v1/tables/' + encodeURIComponent(name) + '/diff', { from, to, limit: 20 }), [name, from, to]);
+  return <Show value={d} error={err}>{(d) => <div class="rowdiff">
+    <p class="muted">{rowDiffSummary(d)}</p>
+    {d.added.length > 0 && <section><h3 class="plus">Rows added</h3><Grid label={'Rows added to ' + name} columns={d.columns} rows={d.added.map((r) => r.map(cellText))} /></section>}
+    {d.removed.length > 0 && <section><h3 class="minus">Rows removed</h3><Grid label={'Rows removed from ' + name} columns={d.columns} rows={d.removed.map((r) => r.map(cellText))} /></section>}
+  </div>}</Show>;
 }
 
 function Diff({ params }) {
@@ -385,8 +400,8 @@ function Preview({ name, ref_ }) {
   </div>;
 }
 
-function Grid({ columns, rows, sort, desc, onSort, first = 0 }) {
-  return <div class="gridwrap" tabIndex={0} role="region" aria-label="Rows"><table class="data grid">
+function Grid({ columns, rows, sort, desc, onSort, first = 0, label = 'Rows' }) {
+  return <div class="gridwrap" tabIndex={0} role="region" aria-label={label}><table class="data grid">
     <thead><tr><th class="n">#</th>{columns.map((c) => <th key={c.name} aria-sort={sort === c.name ? (desc ? 'descending' : 'ascending') : undefined}>
       {onSort ? <button class="link" onClick={() => onSort(c.name)} title={c.type}>{c.name}{sort === c.name ? (desc ? ' ▼' : ' ▲') : ''}</button> : <span title={c.type}>{c.name}</span>}
     </th>)}</tr></thead>
