@@ -100,11 +100,15 @@ type WriteResult struct {
 
 // VerifyReport is the result of a verification of the lakehouse.
 type VerifyReport struct {
-	Refs     int      `json:"refs"`
-	Commits  int      `json:"commits"`
-	Tables   int      `json:"table_versions"`
-	Files    int      `json:"files_checked"`
-	Problems []string `json:"problems"`
+	Refs    int `json:"refs"`
+	Commits int `json:"commits"`
+	Tables  int `json:"table_versions"`
+	Files   int `json:"files_checked"`
+	// Expired counts the commits of history gc expired (gc.keep_history),
+	// older than ExpiredBefore, which are not checked.
+	Expired       int        `json:"expired_commits,omitempty"`
+	ExpiredBefore *time.Time `json:"expired_before,omitempty"`
+	Problems      []string   `json:"problems"`
 }
 
 // ColumnSpec is a column of an edited table plan: Type is an Iceberg type
@@ -200,6 +204,13 @@ type GCRequest struct {
 	// (run/YYYYMMDD-HHMMSS-xxxxxx, kept for inspection) is deleted, judged
 	// by the run's start in its name (0: DefaultRunBranchAge).
 	RunsOlderThan time.Duration `json:"runs_older_than,omitempty"`
+	// KeepHistory is the retention window of history: a commit older than
+	// it is expired — its files go unless a kept commit needs them — save
+	// each ref's head and, per ref, the newest commit older than the window
+	// (so the state at the window's start stays readable). 0 is the
+	// lakehouse's setting (gc.keep_history; none: keep everything), below 0
+	// keeps everything whatever the setting.
+	KeepHistory time.Duration `json:"keep_history,omitempty"`
 	// DryRun lists what would go and deletes nothing.
 	DryRun bool `json:"dry_run,omitempty"`
 }
@@ -232,6 +243,14 @@ type GCReport struct {
 	Young      int `json:"young"`
 	LiveWrites int `json:"live_writes"`
 	Commits    int `json:"commits"` // commits reachable from a ref, walked
+	// KeepHistory is the retention window applied ("" when none was);
+	// HistoryHorizon is the time before which history is expired (by this
+	// window or an earlier collection's, whichever is later) and
+	// ExpiredCommits counts the reachable commits before it that no ref
+	// keeps (their files are in Removed unless a kept commit needs them).
+	KeepHistory    string     `json:"keep_history,omitempty"`
+	ExpiredCommits int        `json:"expired_commits"`
+	HistoryHorizon *time.Time `json:"history_horizon,omitempty"`
 	// Removed lists the files removed (a dry run: that would be);
 	// RemovedBytes is their size.
 	Removed      []GCFile `json:"removed"`
@@ -241,6 +260,37 @@ type GCReport struct {
 	ExpiredRuns []string `json:"expired_runs"`
 	// Failed lists files that could not be removed (a later run retries).
 	Failed []string `json:"failed,omitempty"`
+}
+
+// ParseKeepHistory reads a retention window of history: "" is the
+// lakehouse's setting (0), "all" keeps everything (-1), else an age
+// (ParseAge; "0s" is 1ns: keep only heads and boundaries).
+func ParseKeepHistory(s string) (time.Duration, error) {
+	switch s {
+	case "":
+		return 0, nil
+	case "all":
+		return -1, nil
+	}
+	d, err := ParseAge(s)
+	if err != nil {
+		return 0, Errorf(EINVALID, "keep_history: %s (or all to keep everything)", ErrorMessage(err))
+	}
+	if d == 0 {
+		d = 1
+	}
+	return d, nil
+}
+
+// FormatKeepHistory renders a retention window as ParseKeepHistory reads it.
+func FormatKeepHistory(d time.Duration) string {
+	switch {
+	case d == 0:
+		return ""
+	case d < 0:
+		return "all"
+	}
+	return FormatAge(d)
 }
 
 // FormatAge renders a duration as ParseAge reads it ("7d", "36h", "90m", "30s", "1ns").

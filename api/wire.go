@@ -89,6 +89,7 @@ type VerifyRequest struct {
 type GCRequest struct {
 	OlderThan     string `json:"older_than,omitempty"`      // an age: 7d, 36h, 90m, 30s (default 7d)
 	RunsOlderThan string `json:"runs_older_than,omitempty"` // the age of failed runs' branches to delete (default 7d)
+	KeepHistory   string `json:"keep_history,omitempty"`    // an age or "all" (default the lakehouse's gc.keep_history)
 	DryRun        bool   `json:"dry_run,omitempty"`
 }
 

@@ -139,6 +139,9 @@ func (t *tables) CollectGarbage(ctx context.Context, req tarn.GCRequest) (*tarn.
 	if req.RunsOlderThan > 0 {
 		body.RunsOlderThan = tarn.FormatAge(req.RunsOlderThan)
 	}
+	if req.KeepHistory != 0 {
+		body.KeepHistory = tarn.FormatKeepHistory(req.KeepHistory)
+	}
 	return do[*tarn.GCReport](ctx, t.c(), "POST", "/v1/gc", nil, body)
 }
 

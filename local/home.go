@@ -114,6 +114,11 @@ type HomeConfig struct {
 	Cache     struct {
 		MaxSize string `yaml:"max_size,omitempty"`
 	} `yaml:"cache"`
+	// GC holds garbage collection's settings: KeepHistory is the
+	// retention window of history (7d, 36h, all; empty: keep everything).
+	GC struct {
+		KeepHistory string `yaml:"keep_history,omitempty"`
+	} `yaml:"gc"`
 }
 
 // Config reads config.yml (empty when there is none).
@@ -130,6 +135,22 @@ func (h Home) Config() (*HomeConfig, error) {
 		return nil, tarn.Errorf(tarn.EINVALID, "%s: %v", h.ConfigFile(), err)
 	}
 	return &c, nil
+}
+
+// keepHistory is config.yml's gc.keep_history (0: keep everything).
+func (h Home) keepHistory() (time.Duration, error) {
+	c, err := h.Config()
+	if err != nil {
+		return 0, err
+	}
+	d, err := tarn.ParseKeepHistory(strings.TrimSpace(c.GC.KeepHistory))
+	if err != nil {
+		return 0, tarn.Errorf(tarn.EINVALID, "gc.keep_history in %s: %s", h.ConfigFile(), tarn.ErrorMessage(err))
+	}
+	if d < 0 {
+		d = 0
+	}
+	return d, nil
 }
 
 // SetConfig writes config.yml atomically.

@@ -122,7 +122,12 @@ func Open(ctx context.Context, cfg Config) (*Lakehouse, error) {
 		}
 	}
 	bulk := query.NewImporter(query.ImportOptions{Threads: cfg.QueryThreads, Memory: cfg.ImportMemory, TempDir: home.QueryTemp()})
-	tables := table.NewService(cat, table.Config{Warehouse: st.warehouse, CacheDir: home.ObjectCache(), CrashPoint: cfg.CrashPoint, Bulk: bulk})
+	keep, err := home.keepHistory()
+	if err != nil {
+		st.close()
+		return nil, err
+	}
+	tables := table.NewService(cat, table.Config{Warehouse: st.warehouse, CacheDir: home.ObjectCache(), CrashPoint: cfg.CrashPoint, Bulk: bulk, KeepHistory: keep})
 	if err := tables.CheckWarehouse(ctx); err != nil {
 		st.close()
 		return nil, err

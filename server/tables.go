@@ -157,7 +157,11 @@ func (s *Server) gc(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rep, err := gc.CollectGarbage(r.Context(), tarn.GCRequest{OlderThan: age, RunsOlderThan: runAge, DryRun: req.DryRun})
+	keep, err := tarn.ParseKeepHistory(req.KeepHistory)
+	if err != nil {
+		return err
+	}
+	rep, err := gc.CollectGarbage(r.Context(), tarn.GCRequest{OlderThan: age, RunsOlderThan: runAge, KeepHistory: keep, DryRun: req.DryRun})
 	if err != nil {
 		return err
 	}

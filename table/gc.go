@@ -59,6 +59,10 @@ func (s *Service) CollectGarbage(ctx context.Context, req tarn.GCRequest) (*tarn
 	} else if runAge == 0 {
 		runAge = tarn.DefaultRunBranchAge
 	}
+	keep := req.KeepHistory
+	if keep == 0 {
+		keep = s.keep
+	}
 	rep := &tarn.GCReport{DryRun: req.DryRun, OlderThan: tarn.FormatAge(age), Removed: []tarn.GCFile{}, ExpiredRuns: []string{}}
 	expired, err := s.expireRunBranches(ctx, time.Now().Add(-runAge), req.DryRun)
 	if err != nil {
@@ -86,11 +90,27 @@ func (s *Service) CollectGarbage(ctx context.Context, req tarn.GCRequest) (*tarn
 			cutoff = st.Add(-leaseSlack)
 		}
 	}
-	used, commits, err := s.referencedFiles(ctx, skip)
+	// The horizon is taken after the leases were read: a commit made
+	// since is younger than it, so kept.
+	var horizon time.Time
+	if keep > 0 {
+		horizon = time.Now().Add(-keep).UTC()
+		rep.KeepHistory = tarn.FormatAge(keep)
+	}
+	// History an earlier collection expired stays expired: its files may
+	// be gone, whatever this request's window.
+	if old := s.historyHorizon(); old != nil && old.After(horizon) {
+		horizon = *old
+	}
+	if !horizon.IsZero() {
+		rep.HistoryHorizon = &horizon
+	}
+	used, commits, expiredCommits, err := s.referencedFiles(ctx, skip, horizon)
 	if err != nil {
 		return nil, err
 	}
 	rep.Commits = commits
+	rep.ExpiredCommits = expiredCommits
 	for _, f := range files {
 		rep.Files++
 		rep.Bytes += f.Bytes
@@ -110,6 +130,13 @@ func (s *Service) CollectGarbage(ctx context.Context, req tarn.GCRequest) (*tarn
 	}
 	if req.DryRun {
 		return rep, nil
+	}
+	if expiredCommits > 0 {
+		// Before any file goes: a reader of an expired commit then says
+		// why its files are missing, even if this run stops part way.
+		if err := s.recordHorizon(horizon); err != nil {
+			return nil, err
+		}
 	}
 	for _, f := range rep.Removed {
 		if err := ctx.Err(); err != nil {
@@ -177,6 +204,9 @@ func listWarehouse(root string) (files, leases []tarn.GCFile, err error) {
 		rel, _ := filepath.Rel(root, p)
 		rel = filepath.ToSlash(rel)
 		f := tarn.GCFile{Path: rel, Kind: fileKind(rel), Bytes: info.Size(), Modified: info.ModTime().UTC()}
+		if rel == horizonFile || strings.HasPrefix(rel, filepath.ToSlash(horizonFile)+".") {
+			return nil // gc's own record (and its temporary while written)
+		}
 		if strings.HasPrefix(rel, leaseDir+"/") {
 			f.Kind = "lease"
 			leases = append(leases, f)
@@ -219,9 +249,11 @@ func fileKind(rel string) string {
 }
 
 // referencedFiles returns the warehouse-relative paths of every file a
-// table version of a commit reachable from a ref references, and how many
-// commits it walked. Any error stops the collection.
-func (s *Service) referencedFiles(ctx context.Context, skip map[string]bool) (map[string]bool, int, error) {
+// table version of a commit reachable from a ref and kept by the history
+// horizon (zero: every commit; see retained) references, how many commits
+// it walked, and how many it expired (reachable but kept by no ref). Any
+// error stops the collection.
+func (s *Service) referencedFiles(ctx context.Context, skip map[string]bool, horizon time.Time) (map[string]bool, int, int, error) {
 	root, _ := localPath(s.warehouse)
 	used := map[string]bool{}
 	mark := func(loc string) {
@@ -235,16 +267,20 @@ func (s *Service) referencedFiles(ctx context.Context, skip map[string]bool) (ma
 	}
 	refs, err := s.cat.ListRefs(ctx, "")
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 	seenCommit, seenMeta, seenManifest := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	reachable := map[string]bool{} // every commit reachable, kept or expired
 	for _, r := range refs {
 		if r.Kind == tarn.KindBranch && skip[r.Name] {
 			continue // expired (a dry run has not deleted it)
 		}
-		commits, err := s.cat.Log(ctx, r.Name, 0)
+		commits, all, err := s.keptHistory(ctx, r, horizon)
 		if err != nil {
-			return nil, 0, fmt.Errorf("gc: read the history of %s %s: %w", r.Kind, r.Name, err)
+			return nil, 0, 0, fmt.Errorf("gc: %w", err)
+		}
+		for _, c := range all {
+			reachable[c.Hash] = true
 		}
 		for _, c := range commits {
 			if seenCommit[c.Hash] {
@@ -253,7 +289,7 @@ func (s *Service) referencedFiles(ctx context.Context, skip map[string]bool) (ma
 			seenCommit[c.Hash] = true
 			entries, _, err := s.cat.Entries(ctx, c)
 			if err != nil {
-				return nil, 0, fmt.Errorf("gc: read commit %s: %w", c.ShortHash(), err)
+				return nil, 0, 0, fmt.Errorf("gc: read commit %s: %w", c.ShortHash(), err)
 			}
 			for key, e := range entries {
 				if e.Kind != tarn.EntryTable || seenMeta[e.Metadata] {
@@ -262,12 +298,16 @@ func (s *Service) referencedFiles(ctx context.Context, skip map[string]bool) (ma
 				seenMeta[e.Metadata] = true
 				mark(e.Metadata)
 				if err := s.markTable(ctx, key, e.Metadata, seenManifest, mark); err != nil {
-					return nil, 0, fmt.Errorf("gc: commit %s: %w; nothing was removed", c.ShortHash(), err)
+					return nil, 0, 0, fmt.Errorf("gc: commit %s: %w; nothing was removed", c.ShortHash(), err)
 				}
 			}
 		}
 	}
-	return used, len(seenCommit), nil
+	for h := range seenCommit {
+		reachable[h] = true
+	}
+	expired := len(reachable) - len(seenCommit)
+	return used, len(reachable), expired, nil
 }
 
 // markTable marks the manifest lists, manifests and data files of every

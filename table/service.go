@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/apache/iceberg-go"
 	icecat "github.com/apache/iceberg-go/catalog"
@@ -29,6 +30,7 @@ type Service struct {
 	crash     func(point string)
 	bulk      BulkWriter
 	leases    *leaseSet
+	keep      time.Duration // gc.keep_history (0: keep all history)
 }
 
 // Config configures a Service.
@@ -48,6 +50,9 @@ type Config struct {
 	// Bulk, when set, writes the data files of unpartitioned imports on
 	// local disk (see BulkWriter).
 	Bulk BulkWriter
+	// KeepHistory is the lakehouse's retention window of history
+	// (gc.keep_history; 0 keeps everything): see tarn.GCRequest.
+	KeepHistory time.Duration
 }
 
 // NewService returns a table service. It becomes the catalog's Resolver
@@ -65,7 +70,7 @@ func NewService(cat *catalog.Catalog, cfg Config) *Service {
 	if IsRemote(wh) {
 		s3Properties(props)
 	}
-	s := &Service{cat: cat, warehouse: wh, ioProps: props, cacheDir: cfg.CacheDir, crash: cfg.CrashPoint, bulk: cfg.Bulk}
+	s := &Service{cat: cat, warehouse: wh, ioProps: props, cacheDir: cfg.CacheDir, crash: cfg.CrashPoint, bulk: cfg.Bulk, keep: cfg.KeepHistory}
 	s.leases = &leaseSet{svc: s}
 	cat.SetResolver(s)
 	return s
@@ -124,6 +129,10 @@ func (s *Service) newTable(id icetable.Identifier, meta icetable.Metadata, loc s
 func (s *Service) loadTable(ctx context.Context, id icetable.Identifier, loc string, cat icetable.CatalogIO) (*icetable.Table, error) {
 	t, err := icetable.NewFromLocation(ctx, id, loc, s.fsFunc(loc, cat), cat)
 	if err != nil {
+		if h := s.expiredBefore(loc); h != nil {
+			return nil, tarn.Errorf(tarn.ENOTFOUND, "%s at %s: the history before %s was expired by gc (gc.keep_history); this version of the table is gone",
+				strings.Join(id, "."), loc, h.UTC().Format(time.RFC3339)).About(tarn.ResourceTable)
+		}
 		return nil, fmt.Errorf("read metadata of %s at %s: %w", strings.Join(id, "."), loc, err)
 	}
 	return t, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"time"
 
 	icetable "github.com/apache/iceberg-go/table"
 	"github.com/tarnhq/tarn"
@@ -22,12 +23,23 @@ func (s *Service) Verify(ctx context.Context, history bool) (*tarn.VerifyReport,
 	seenCommits := map[string]bool{}
 	seenMeta := map[string]bool{}
 	seenFiles := map[string]bool{}
+	// History gc expired is not checked (see retained).
+	var horizon time.Time
+	if h := s.historyHorizon(); h != nil && history {
+		horizon = *h
+		rep.ExpiredBefore = h
+	}
+	reachable := map[string]bool{}
 	for _, r := range refs {
 		var commits []*tarn.Commit
 		if history {
-			if commits, err = s.cat.Log(ctx, r.Name, 0); err != nil {
+			var all []*tarn.Commit
+			if commits, all, err = s.keptHistory(ctx, r, horizon); err != nil {
 				rep.Problems = append(rep.Problems, fmt.Sprintf("%s %s: %v", r.Kind, r.Name, err))
 				continue
+			}
+			for _, c := range all {
+				reachable[c.Hash] = true
 			}
 		} else {
 			c, err := s.cat.GetCommit(ctx, r.Commit)
@@ -61,6 +73,12 @@ func (s *Service) Verify(ctx context.Context, history bool) (*tarn.VerifyReport,
 		}
 	}
 	rep.Commits = len(seenCommits)
+	if history {
+		for h := range seenCommits {
+			reachable[h] = true
+		}
+		rep.Expired = len(reachable) - len(seenCommits)
+	}
 	rep.Files = len(seenFiles)
 	sort.Strings(rep.Problems)
 	return rep, nil

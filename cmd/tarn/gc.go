@@ -10,7 +10,7 @@ import (
 )
 
 func (a *app) gcCommand() *cobra.Command {
-	var olderThan, runsOlderThan string
+	var olderThan, runsOlderThan, keepHistory string
 	var dryRun, list bool
 	cmd := &cobra.Command{
 		Use:   "gc",
@@ -20,8 +20,18 @@ from a branch or a tag references — data files, manifests, manifest lists and
 metadata files of dropped or replaced tables, of deleted branches and of
 writes that failed or crashed — once older than --older-than (default 7d,
 judged by the file's modification time). A table that only a tag or an old
-commit of a branch still reaches stays, and so does every commit's history:
-` + "`tarn verify --history`" + ` passes after a collection.
+commit of a branch still reaches stays, and so does every commit's history
+unless a retention window is set: ` + "`tarn verify --history`" + ` passes after a
+collection.
+
+Retention: --keep-history D (or gc.keep_history in the home's config.yml;
+the flag wins, "all" keeps everything; default: keep everything) expires the
+history older than D. Each branch and tag keeps its head, every commit
+younger than D and its newest commit older than D (so the state at the
+window's start stays readable); the files only expired commits need go
+(still past --older-than and never a write in progress's). Reading an
+expired commit (tarn query --ref main~500) fails saying the history before
+that time was expired by gc; ` + "`tarn verify --history`" + ` skips it.
 
 It is safe while writers run: a write in progress holds a lease (a small file
 under the warehouse's .tarn/writes/), and no file younger than the oldest
@@ -39,6 +49,7 @@ then go too. ` + "`tarn branch ls`" + ` hides them unless --all.
 nothing. Local warehouses only.`,
 		Example: `  tarn gc --dry-run
   tarn gc --older-than 1d
+  tarn gc --keep-history 30d --dry-run -o json
   tarn gc --older-than 0s --dry-run --list -o json`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -51,6 +62,10 @@ nothing. Local warehouses only.`,
 			if err != nil {
 				return err
 			}
+			keep, err := tarn.ParseKeepHistory(keepHistory)
+			if err != nil {
+				return tarn.Errorf(tarn.EINVALID, "--keep-history: %s", tarn.ErrorMessage(err))
+			}
 			if err := a.open(ctx); err != nil {
 				return err
 			}
@@ -58,7 +73,7 @@ nothing. Local warehouses only.`,
 			if !ok {
 				return tarn.Errorf(tarn.EINVALID, "this lakehouse's table service cannot collect garbage")
 			}
-			rep, err := gc.CollectGarbage(ctx, tarn.GCRequest{OlderThan: age, RunsOlderThan: runAge, DryRun: dryRun})
+			rep, err := gc.CollectGarbage(ctx, tarn.GCRequest{OlderThan: age, RunsOlderThan: runAge, KeepHistory: keep, DryRun: dryRun})
 			if err != nil {
 				return err
 			}
@@ -70,6 +85,10 @@ nothing. Local warehouses only.`,
 				fmt.Fprintf(w, "%s %d files (%s) of %d (%s); %d referenced by %d commits, %d unreferenced but younger than %s or a write in progress (%d live)\n",
 					verb, len(rep.Removed), tarn.FormatBytes(rep.RemovedBytes), rep.Files, tarn.FormatBytes(rep.Bytes),
 					rep.Referenced, rep.Commits, rep.Young, rep.OlderThan, rep.LiveWrites)
+				if rep.HistoryHorizon != nil {
+					fmt.Fprintf(w, "  history kept for %s: %d commits before %s %s\n", rep.KeepHistory, rep.ExpiredCommits,
+						rep.HistoryHorizon.Format(time.RFC3339), map[bool]string{true: "would be expired", false: "expired"}[rep.DryRun])
+				}
 				kinds := map[string]int{}
 				bytes := map[string]int64{}
 				var order []string
@@ -105,6 +124,7 @@ nothing. Local warehouses only.`,
 	}
 	cmd.Flags().StringVar(&olderThan, "older-than", "", "remove unreferenced files older than this (7d, 36h, 90m; default 7d)")
 	cmd.Flags().StringVar(&runsOlderThan, "runs-older-than", "", "delete the branches of failed runs (run/...) started longer ago (default 7d)")
+	cmd.Flags().StringVar(&keepHistory, "keep-history", "", "expire history older than this (30d; all: keep everything; default gc.keep_history of config.yml, else all)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "list what would be removed; remove nothing")
 	cmd.Flags().BoolVar(&list, "list", false, "print every file removed (text output)")
 	return cmd

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/tarnhq/tarn"
@@ -29,6 +30,9 @@ manifests and data files exist. Exits 1 when a problem is found.`,
 			}
 			if err := a.emit(rep, func(w io.Writer) {
 				fmt.Fprintf(w, "checked %d refs, %d commits, %d table versions, %d files\n", rep.Refs, rep.Commits, rep.Tables, rep.Files)
+				if rep.ExpiredBefore != nil {
+					fmt.Fprintf(w, "skipped %d commits of history before %s, expired by gc (gc.keep_history)\n", rep.Expired, rep.ExpiredBefore.Format(time.RFC3339))
+				}
 				for _, p := range rep.Problems {
 					fmt.Fprintf(w, "problem: %s\n", p)
 				}
