@@ -5,8 +5,8 @@ import (
 	"maps"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/config"
 	iceio "github.com/apache/iceberg-go/io"
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/tarnhq/tarn"
 )
 
