@@ -309,13 +309,30 @@ print(json.dumps({"ids": sorted(rows.column("id").to_pylist()), "metadata": t.me
                   "endpoint": t.io.properties.get("s3.endpoint", "")}))
 `
 
-// TestIceberg_PyIceberg_S3: with the tables in an S3-compatible store,
+const duckdbS3Script = `
+import json, os, sys
+for k in list(os.environ):  # only what the catalog hands out
+    if k.startswith("AWS_"):
+        del os.environ[k]
+import duckdb, duckdb_ext
+uri, user, token = sys.argv[1:4]
+con = duckdb.connect()
+con.execute("SET extension_directory = ?", [os.path.join(duckdb_ext.__path__[0], "extensions")])
+for e in ["httpfs", "avro", "iceberg"]:
+    con.execute("LOAD " + e)
+con.execute(f"CREATE SECRET tarn (TYPE iceberg, CLIENT_ID '{user}', CLIENT_SECRET '{token}', OAUTH2_SERVER_URI '{uri}/v1/oauth/tokens')")
+con.execute(f"ATTACH 'main' AS m (TYPE iceberg, SECRET tarn, ENDPOINT '{uri}')")
+n, ids = con.sql("SELECT count(*), sum(id) FROM m.sales.orders").fetchone()
+print(json.dumps({"n": n, "ids": ids}))
+`
+
+// TestIceberg_S3Warehouse: with the tables in an S3-compatible store,
 // PyIceberg reads a table tarn wrote and appends to it through the REST
 // catalog (its files written into the bucket by PyIceberg itself), tarn
-// reads PyIceberg's rows, and after a merge PyIceberg reads main with
-// nothing but what the catalog hands it: the endpoint, path-style
+// reads PyIceberg's rows, and after a merge PyIceberg and DuckDB read main
+// with nothing but what the catalog hands them: the endpoint, path-style
 // addressing and, with --iceberg-credentials static, the keys.
-func TestIceberg_PyIceberg_S3(t *testing.T) {
+func TestIceberg_S3Warehouse(t *testing.T) {
 	wh := s3Warehouse(t)
 	home := filepath.Join(t.TempDir(), "home")
 	if err := os.MkdirAll(home, 0o755); err != nil {
@@ -364,4 +381,9 @@ func TestIceberg_PyIceberg_S3(t *testing.T) {
 		t.Fatalf("pyiceberg on main after the merge, with only the catalog's settings: %+v", read)
 	}
 	inBucket("read", read)
+	var duck struct{ N, IDs int64 }
+	script(t, "TARN_DUCKDB_PYTHON", duckdbS3Script, 2*time.Minute, &duck, l.catalog, "alice", l.alice)
+	if duck.N != 5 || duck.IDs != 15 {
+		t.Fatalf("duckdb on main, with only the catalog's settings: %+v", duck)
+	}
 }
