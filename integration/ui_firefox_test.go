@@ -364,11 +364,18 @@ func (f *firefox) click(what, el string) {
 func (f *firefox) typeInto(what, el, text string) {
 	f.t.Helper()
 	f.click(what, el)
+	f.typeKeys("type into "+what, text)
+}
+
+// typeKeys types text with the keyboard where the focus is, a key at a
+// time.
+func (f *firefox) typeKeys(what, text string) {
+	f.t.Helper()
 	var keys []map[string]any
 	for _, r := range text {
 		keys = append(keys, map[string]any{"type": "keyDown", "value": string(r)}, map[string]any{"type": "keyUp", "value": string(r)})
 	}
-	f.act("type into "+what, map[string]any{"type": "key", "id": "keyboard", "actions": keys})
+	f.act(what, map[string]any{"type": "key", "id": "keyboard", "actions": keys})
 }
 
 // chord presses keys together (WebDriver key values: "\uE009" is Control,
@@ -469,11 +476,31 @@ func TestUI_Firefox(t *testing.T) {
 	f.waitFor("showed histograms", `document.querySelectorAll('svg.hist rect').length > 0`)
 	f.page("table-stats")
 
-	// SQL: typed, run with Ctrl+Enter, its rows and their count shown.
+	// SQL: names completed (Tab completes a table; Ctrl+Space lists the
+	// columns, arrows and Enter pick one), then run with Ctrl+Enter, its
+	// rows and their count shown.
 	f.goTo("#/sql")
 	f.waitFor("offered the editor", css("#sql"))
 	setValue(t, f, "#sql", "")
-	f.typeInto("the editor", css("#sql"), "select pickup_zone, count(*) as n from trips group by 1 order by 1")
+	f.typeInto("the editor", css("#sql"), "select * from tri")
+	f.chord("complete with Tab", "\uE004")
+	f.waitFor("completed the table's name", `document.getElementById('sql').value === 'select * from trips'`)
+	setValue(t, f, "#sql", "select  from trips")
+	f.eval(`(e => (e.setSelectionRange(7, 7), true))(document.getElementById('sql'))`, new(bool))
+	f.typeKeys("type pick", "pick")
+	f.chord("list names with Ctrl+Space", "\uE009", " ")
+	f.waitFor("listed pickup_at and pickup_zone", `[...document.querySelectorAll('#sql-names [role=option]')].map(o => o.firstChild.textContent.trim()).join(' ') === 'pickup_at pickup_zone'`)
+	f.page("sql-names")
+	f.chord("choose the second", "\uE015")
+	f.chord("accept it", "\uE007")
+	f.waitFor("completed the column's name, the cursor after it", `(e => e.value === 'select pickup_zone from trips' && e.selectionStart === 18 && !document.getElementById('sql-names'))(document.getElementById('sql'))`)
+	f.typeKeys("type the count", ", count(*) as n")
+	f.chord("go to the end", "\uE010")
+	f.typeKeys("type the grouping", " group by 1 order by 1")
+	var got string
+	if f.eval(`document.getElementById('sql').value`, &got); got != "select pickup_zone, count(*) as n from trips group by 1 order by 1" {
+		t.Fatalf("the editor holds %q", got)
+	}
 	f.chord("run with Ctrl+Enter", "\uE009", "\uE007")
 	f.waitFor("showed the result", `document.querySelector('[role=status]') && /^\d+ rows · \d+ ms$/.test(document.querySelector('[role=status]').textContent)`)
 	var zones []struct{ Zone string }

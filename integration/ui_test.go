@@ -292,6 +292,11 @@ func TestUI_Browser(t *testing.T) {
 	b.goTo("#/sql")
 	b.waitFor("offered the editor", `document.getElementById('sql')`)
 	b.setValue("#sql", "")
+	// Tab completes a table's name.
+	b.run("type a table's start", chromedp.SendKeys(chromedp.ID("sql"), "select * from tri"))
+	b.run("complete with Tab", chromedp.KeyEvent("\t"))
+	b.waitFor("completed the table's name", `document.getElementById('sql').value === 'select * from trips' && document.activeElement.id === 'sql'`)
+	b.setValue("#sql", "")
 	b.run("type SQL", chromedp.SendKeys(chromedp.ID("sql"), "select pickup_zone, count(*) as n from trips group by 1 order by 1"))
 	b.run("run with Ctrl+Enter", chromedp.KeyEvent("\r", chromedp.KeyModifiers(chromedp.ModifierCtrl)))
 	b.waitFor("showed the result", `document.querySelector('[role=status]') && /^\d+ rows · \d+ ms$/.test(document.querySelector('[role=status]').textContent)`)
