@@ -456,6 +456,16 @@ func TestUI_Firefox(t *testing.T) {
 	f.click("trips", css(`a[href="#/table/main/tarn.trips"]`))
 	f.waitFor("showed the first page", `document.querySelectorAll('table.grid tbody tr').length === 50`)
 	f.waitText("rows 1–50")
+	// A timestamp shows as the CLI's JSON shows it, not as a number.
+	var row []string
+	f.eval(`[...document.querySelector('table.grid tbody tr').children].slice(1, 3).map(td => td.textContent)`, &row)
+	var at []struct{ P string }
+	if len(row) == 2 {
+		json.Unmarshal([]byte(tarn(t, d.home, "query", "select pickup_at as p from trips where trip_id = "+row[0], "-o", "json")), &at)
+	}
+	if len(at) != 1 || row[1] != at[0].P {
+		t.Fatalf("the preview's first trip %v, the CLI's pickup_at %v", row, at)
+	}
 	f.page("table")
 	f.click("Next", xpath(`//button[text()="Next"]`))
 	f.waitText("rows 51–100")
