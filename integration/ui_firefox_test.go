@@ -155,22 +155,22 @@ type firefox struct {
 	axe  string
 }
 
-// newFirefox starts a headless Firefox (bin) on a fresh profile with its BiDi
-// server on a free loopback port, and opens a session on its tab at
-// 1280×800.
-func newFirefox(t *testing.T, bin, base string) *firefox {
+// newFirefox starts a headless Firefox (bin) on a fresh profile (with
+// prefs, user.js lines, added) with its BiDi server on a free loopback
+// port, and opens a session on its tab at 1280×800.
+func newFirefox(t *testing.T, bin, base string, prefs ...string) *firefox {
 	t.Helper()
 	profile := t.TempDir()
 	// The prefs WebDriver clients set (on top of the ones Firefox's remote
 	// agent sets itself): no first-run pages, updates or telemetry.
-	prefs := `user_pref("browser.shell.checkDefaultBrowser", false);
+	prefs = append(prefs, `user_pref("browser.shell.checkDefaultBrowser", false);
 user_pref("browser.startup.homepage_override.mstone", "ignore");
 user_pref("app.update.disabledForTesting", true);
 user_pref("datareporting.policy.dataSubmissionEnabled", false);
 user_pref("toolkit.telemetry.reportingpolicy.firstRun", false);
 user_pref("browser.aboutwelcome.enabled", false);
-`
-	if err := os.WriteFile(filepath.Join(profile, "user.js"), []byte(prefs), 0o644); err != nil {
+`)
+	if err := os.WriteFile(filepath.Join(profile, "user.js"), []byte(strings.Join(prefs, "\n")), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "--headless", "--no-remote", "--profile", profile,
@@ -411,8 +411,8 @@ func (f *firefox) signIn(token, who string) {
 
 // TestUI_Firefox: the UI's main pages in Firefox: sign in (a wrong token
 // refused), the home and branches pages, a table's preview paged and
-// sorted, a query run, a diff with its rows, the history graph, a run's
-// DAG turning green, and the home in a narrow window.
+// sorted, a query written with name completion and run, a diff with its rows, the history graph, a run's
+// DAG turning green, and the home in a narrow window and in the dark.
 func TestUI_Firefox(t *testing.T) {
 	bin := firefoxBin(t)
 	d := newUIDemo(t)
@@ -564,4 +564,15 @@ func TestUI_Firefox(t *testing.T) {
 		t.Fatalf("the home page scrolls sideways in a 400 px window: %s", wide)
 	}
 	f.page("home-narrow")
+
+	// The dark theme follows the system's (a second Firefox whose system
+	// prefers dark), and passes the contrast checks.
+	dark := newFirefox(t, bin, d.srv.url, `user_pref("ui.systemUsesDarkTheme", 1);`)
+	dark.signIn(d.tokens["ada"], "ada (admin)")
+	dark.waitText("tarn.trips")
+	var bg string
+	if dark.eval(`getComputedStyle(document.body).backgroundColor`, &bg); bg != "rgb(13, 17, 23)" {
+		t.Fatalf("the dark theme's background is %s", bg)
+	}
+	dark.page("home-dark")
 }

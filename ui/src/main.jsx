@@ -514,13 +514,13 @@ function SQL() {
 // choices); Ctrl+Space lists them even for no word. In the list, arrows
 // move, Enter or Tab accept, Escape closes.
 function useCompletion(editor, sql, setSql, ref_) {
-  const [catalog, setCatalog] = useState({ tables: [] });
+  const [catalog, setCatalog] = useState({ ref: ref_, tables: [] });
   const [list, setList] = useState(null); // {from, items, sel, x, y}
   const caret = useRef(null);
   useEffect(() => {
     let live = true;
-    setCatalog({ tables: [] });
-    api.get('/v1/tables', { ref: ref_ }).then((l) => live && setCatalog({ tables: l.tables.map((t) => ({ namespace: t.table.namespace, name: t.table.name })) }), () => {});
+    setCatalog({ ref: ref_, tables: [] });
+    api.get('/v1/tables', { ref: ref_ }).then((l) => live && setCatalog({ ref: ref_, tables: l.tables.map((t) => ({ namespace: t.table.namespace, name: t.table.name })) }), () => {});
     return () => { live = false; };
   }, [ref_]);
   // The columns of the tables the query names, loaded as it names them.
@@ -528,8 +528,8 @@ function useCompletion(editor, sql, setSql, ref_) {
     for (const t of tablesToLoad(sql, catalog)) {
       const key = t.namespace + '.' + t.name;
       t.columns = []; // asked for once
-      api.get('/v1/tables/' + encodeURIComponent(key), { ref: ref_ }).then((info) => setCatalog((c) => ({
-        tables: c.tables.map((x) => (x.namespace + '.' + x.name === key ? { ...x, columns: info.schema.map((f) => f.name) } : x)),
+      api.get('/v1/tables/' + encodeURIComponent(key), { ref: catalog.ref }).then((info) => setCatalog((c) => (c.ref !== catalog.ref ? c : {
+        ref: c.ref, tables: c.tables.map((x) => (x.namespace + '.' + x.name === key ? { ...x, columns: info.schema.map((f) => f.name) } : x)),
       })), () => {});
     }
   }, [sql, catalog]);
