@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -43,6 +44,10 @@ type Config struct {
 	PartSize int64
 	// Parallel bounds the GETs in flight over all downloads (default 8).
 	Parallel int
+	// HTTPClient, when set, sends the requests (default: the SDK's).
+	HTTPClient interface {
+		Do(*http.Request) (*http.Response, error)
+	}
 }
 
 // Fetcher downloads s3:// objects. It is safe for concurrent use.
@@ -71,6 +76,9 @@ func New(ctx context.Context, cfg Config) (*Fetcher, error) {
 		ac.Region = "us-east-1"
 	}
 	client := s3.NewFromConfig(ac, func(o *s3.Options) {
+		if cfg.HTTPClient != nil {
+			o.HTTPClient = cfg.HTTPClient
+		}
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 			o.UsePathStyle = true
