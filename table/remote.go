@@ -104,6 +104,15 @@ type fetched struct {
 // in ranged parts, within the fetcher's own bound on requests).
 const fetchFiles = 4
 
+// ObjectCacheBound is the size bound of the local copies of an object
+// store's files (cache.objects_max_size).
+func (s *Service) ObjectCacheBound() int64 {
+	if s.objOpts.MaxBytes > 0 {
+		return s.objOpts.MaxBytes
+	}
+	return objcache.DefaultMaxBytes
+}
+
 // objectCache returns the object cache and the fetcher that fills it,
 // made on first use.
 func (s *Service) objectCache(ctx context.Context) (*objcache.Cache, objcache.Fetcher, error) {
