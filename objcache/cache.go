@@ -255,7 +255,7 @@ func (w *countingWriter) WriteAt(b []byte, off int64) (int, error) {
 
 // makeRoom evicts least recently used entries until need more bytes fit
 // the bound and leave MinFree on the disk. With full (the disk filled
-// during a download) it frees need plus MinFree on the disk whatever the
+// during a download) it evicts need plus MinFree bytes whatever the
 // bound, and fails when nothing can be evicted.
 func (c *Cache) makeRoom(need int64, full bool) error {
 	c.mu.Lock()
@@ -274,9 +274,12 @@ func (c *Cache) makeRoom(need int64, full bool) error {
 		c.used += e.size
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].mtime.Before(entries[j].mtime) })
-	evicted := 0
+	// After ENOSPC the measured free space is not to be trusted (quotas,
+	// reserved blocks, other writers): what eviction frees counts.
+	var evicted int
+	var freed int64
 	for _, e := range entries {
-		if c.used+need <= c.opts.MaxBytes && free >= need+c.opts.MinFree {
+		if full && freed >= need+c.opts.MinFree || !full && c.used+need <= c.opts.MaxBytes && free >= need+c.opts.MinFree {
 			break
 		}
 		if c.pins[e.path] > 0 {
@@ -290,6 +293,7 @@ func (c *Cache) makeRoom(need int64, full bool) error {
 		if os.Remove(e.path) == nil {
 			c.used -= e.size
 			free += e.size
+			freed += e.size
 			evicted++
 		}
 	}

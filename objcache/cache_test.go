@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -368,4 +369,65 @@ func TestOpen_CleansLeftovers(t *testing.T) {
 			t.Errorf("%s kept %v, want %v", filepath.Base(p), got, want)
 		}
 	}
+}
+
+// diskFull fails its first fails downloads as a full disk would, then
+// sends what s holds.
+type diskFull struct {
+	s     *store
+	fails int
+}
+
+func (d *diskFull) Fetch(ctx context.Context, loc string, size int64, w io.WriterAt) error {
+	if d.fails > 0 {
+		d.fails--
+		return &os.PathError{Op: "write", Path: "tmp", Err: syscall.ENOSPC}
+	}
+	return d.s.Fetch(ctx, loc, size, w)
+}
+
+func TestCache_DiskFull(t *testing.T) {
+	t.Run("OKEvictsAndRetries", func(t *testing.T) {
+		s := newStore()
+		c := open(t, objcache.Options{MaxBytes: 1 << 30, Grace: time.Minute})
+		fill(t, c, s, "s3://b/a", "s3://b/b")
+		obj := s.put("s3://b/c", 1000)
+		p, release, _, err := c.Get(context.Background(), obj, &diskFull{s: s, fails: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		release()
+		if !exists(p) || exists(c.Path("s3://b/a")) {
+			t.Fatalf("c cached %v; a (least recently used) kept %v", exists(p), exists(c.Path("s3://b/a")))
+		}
+		if f := files(t, c.Dir()); len(f) > 2 {
+			t.Fatalf("left %v", f)
+		}
+	})
+	t.Run("ErrNothingToEvict", func(t *testing.T) {
+		s := newStore()
+		c := open(t, objcache.Options{MaxBytes: 1 << 30, Grace: time.Hour})
+		get(t, c, s, "s3://b/a") // used just now
+		obj := s.put("s3://b/c", 1000)
+		_, _, _, err := c.Get(context.Background(), obj, &diskFull{s: s, fails: 1})
+		if err == nil || !strings.Contains(err.Error(), "is full") || !strings.Contains(err.Error(), c.Dir()) {
+			t.Fatalf("err %v", err)
+		}
+		if exists(c.Path("s3://b/c")) || !exists(c.Path("s3://b/a")) {
+			t.Fatal("a partial entry, or the recent one evicted")
+		}
+	})
+	t.Run("ErrFullAgain", func(t *testing.T) {
+		s := newStore()
+		c := open(t, objcache.Options{MaxBytes: 1 << 30, Grace: time.Minute})
+		fill(t, c, s, "s3://b/a")
+		obj := s.put("s3://b/c", 1000)
+		_, _, _, err := c.Get(context.Background(), obj, &diskFull{s: s, fails: 2})
+		if err == nil || !strings.Contains(err.Error(), "disk is full") {
+			t.Fatalf("err %v", err)
+		}
+		if f := files(t, c.Dir()); len(f) != 0 {
+			t.Fatalf("left %v", f) // a was evicted to make room, c never became an entry
+		}
+	})
 }
