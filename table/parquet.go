@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -86,6 +87,20 @@ const parquetPartBytes = 384 << 20
 
 // maxParquetParts bounds the number of data files of one write.
 const maxParquetParts = 16
+
+// minParquetPartBytes is the smallest part an output is split into so
+// that every core writes one: below it, one file.
+const minParquetPartBytes = 64 << 20
+
+// parquetParts is how many files an output of size bytes of Arrow is
+// written as: parts of at most parquetPartBytes, and at least one per
+// core while each keeps minParquetPartBytes (pyarrow writes a file on
+// one thread), up to maxParquetParts.
+func parquetParts(size int64, cpus int) int {
+	parts := (size + parquetPartBytes - 1) / parquetPartBytes
+	parts = max(parts, min(int64(cpus), size/minParquetPartBytes))
+	return int(min(max(1, parts), maxParquetParts))
+}
 
 // writeParquet writes the output with req.Writer (or publishes req.Reuse)
 // and adds the files to the table, replacing every current data file when
@@ -189,7 +204,7 @@ func (s *Service) callWriter(ctx context.Context, ss *Session, dir string, targe
 	if len(partition) > 0 {
 		w.Partition, w.Dir, w.Prefix, w.PartBytes = partition, data, prefix, parquetPartBytes
 	} else {
-		parts := int(min(max(1, (st.Size()+parquetPartBytes-1)/parquetPartBytes), maxParquetParts))
+		parts := parquetParts(st.Size(), runtime.NumCPU())
 		w.Paths = make([]string, parts)
 		for i := range w.Paths {
 			w.Paths[i] = fmt.Sprintf("%s/%s-%05d.parquet", data, prefix, i)
