@@ -93,14 +93,10 @@ func TestCLI_GC(t *testing.T) {
 	}
 }
 
-// TestCLI_Optimize: 20 small appends become one file with the same rows;
-// gc then collects the small files only when no history needs them.
+// TestCLI_Optimize: 20 small appends become one file with the same rows
+// (embedded, and through a server in remote and shared modes).
 func TestCLI_Optimize(t *testing.T) {
 	l := newLakehouse(t)
-	if remote {
-		l.fails(exitUsage, []string{"embedded lakehouse only"}, "table", "optimize", "nosuch")
-		return
-	}
 	l.write("a.csv", csvRows(0, 5))
 	l.ok("table", "create", "trips", "--from", "a.csv")
 	for i := 1; i < 20; i++ {
