@@ -7,7 +7,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tarnhq/tarn"
@@ -149,14 +151,39 @@ func (l localStore) exists(_ context.Context, rel string) (bool, error) {
 }
 
 func (l localStore) remove(ctx context.Context, rels []string) []string {
-	var failed []string
-	for _, rel := range rels {
-		if err := ctx.Err(); err != nil {
-			return append(failed, fmt.Sprintf("%s: %v", rel, err))
-		}
-		if err := os.Remove(l.path(rel)); err != nil && !os.IsNotExist(err) {
-			failed = append(failed, fmt.Sprintf("%s: %v", rel, err))
-		}
+	// A few unlinks at once: a file system's latency, not the CPU, is what
+	// bounds them.
+	const workers = 8
+	var (
+		mu     sync.Mutex
+		failed []string
+		wg     sync.WaitGroup
+	)
+	next := make(chan string)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for rel := range next {
+				err := ctx.Err()
+				if err == nil {
+					if err = os.Remove(l.path(rel)); os.IsNotExist(err) {
+						err = nil
+					}
+				}
+				if err != nil {
+					mu.Lock()
+					failed = append(failed, fmt.Sprintf("%s: %v", rel, err))
+					mu.Unlock()
+				}
+			}
+		}()
 	}
+	for _, rel := range rels {
+		next <- rel
+	}
+	close(next)
+	wg.Wait()
+	sort.Strings(failed)
 	return failed
 }
