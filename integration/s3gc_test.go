@@ -22,6 +22,7 @@ type s3GCReport struct {
 	Young          int  `json:"young"`
 	LiveWrites     int  `json:"live_writes"`
 	ExpiredCommits int  `json:"expired_commits"`
+	Unreachable    int  `json:"unreachable_commits"`
 	Removed        []struct {
 		Path string `json:"path"`
 		Kind string `json:"kind"`
@@ -103,8 +104,9 @@ func TestS3_GC(t *testing.T) {
 		t.Fatalf("keep: %s", wantKeep)
 	}
 
-	// Nothing is old yet: the default age keeps every unreferenced object.
-	if rep := gc("--dry-run"); len(rep.Removed) != 0 || rep.Young == 0 || rep.Referenced == 0 {
+	// Nothing is old yet: the default age keeps the deleted branch's
+	// commit (so its objects) and every unreferenced object.
+	if rep := gc("--dry-run"); len(rep.Removed) != 0 || rep.Unreachable != 1 || rep.Referenced != rep.Files-rep.Young {
 		t.Fatalf("gc --dry-run at the default age: %+v", rep)
 	}
 	dry := gc("--dry-run", "--older-than", "0s")
