@@ -16,13 +16,14 @@ import (
 
 // s3GCReport is the part of `tarn gc -o json` these tests read.
 type s3GCReport struct {
-	DryRun         bool `json:"dry_run"`
-	Files          int  `json:"files"`
-	Referenced     int  `json:"referenced"`
-	Young          int  `json:"young"`
-	LiveWrites     int  `json:"live_writes"`
-	ExpiredCommits int  `json:"expired_commits"`
-	Unreachable    int  `json:"unreachable_commits"`
+	DryRun         bool   `json:"dry_run"`
+	Files          int    `json:"files"`
+	Referenced     int    `json:"referenced"`
+	Young          int    `json:"young"`
+	LiveWrites     int    `json:"live_writes"`
+	ExpiredCommits int    `json:"expired_commits"`
+	Unreachable    int    `json:"unreachable_commits"`
+	HistoryHorizon string `json:"history_horizon"`
 	Removed        []struct {
 		Path string `json:"path"`
 		Kind string `json:"kind"`
@@ -229,6 +230,20 @@ func TestS3_GC(t *testing.T) {
 	if old.code == 0 || !strings.Contains(old.stderr, "expired by gc") {
 		t.Fatalf("query of an expired commit: %+v", old)
 	}
+	// A later expiry moves the recorded horizon on (a PUT conditional on
+	// the record it read); the earlier one stays in force meanwhile.
+	first := rep.HistoryHorizon
+	do("table", "import", "keep", "--from", csv("late.csv", 900000, 900010))
+	later := gc("--older-than", "0s", "--keep-history", "0s")
+	t1, err1 := time.Parse(time.RFC3339Nano, first)
+	t2, err2 := time.Parse(time.RFC3339Nano, later.HistoryHorizon)
+	if later.ExpiredCommits == 0 || err1 != nil || err2 != nil || !t2.After(t1) {
+		t.Fatalf("second expiry: horizon %q after %q (%+v)", later.HistoryHorizon, first, later)
+	}
+	if keptOnly := gc("--older-than", "0s", "--dry-run"); keptOnly.HistoryHorizon != later.HistoryHorizon {
+		t.Fatalf("a collection without a window does not keep to the recorded horizon: %q, want %q", keptOnly.HistoryHorizon, later.HistoryHorizon)
+	}
+	verify("after the second expiry")
 }
 
 // waitStopped waits until process pid is stopped (SIGSTOP).
