@@ -12,6 +12,7 @@ type gcReport struct {
 	Files        int   `json:"files"`
 	Referenced   int   `json:"referenced"`
 	RemovedBytes int64 `json:"removed_bytes"`
+	Unreachable  int   `json:"unreachable_commits"`
 	Removed      []struct {
 		Path string `json:"path"`
 		Kind string `json:"kind"`
@@ -41,6 +42,15 @@ func TestCLI_GC(t *testing.T) {
 	l.ok("table", "create", "scratch", "--from", "a.csv", "--ref", "tmp")
 	l.ok("branch", "rm", "tmp")
 	objectTimesPass()
+	// At the default age the deleted branch's commit is a day old at most:
+	// it keeps its files, and the text output says so.
+	l.json(&rep, "gc", "--dry-run")
+	if len(rep.Removed) != 0 || rep.Unreachable != 1 {
+		t.Fatalf("gc --dry-run at the default age: %+v", rep)
+	}
+	if out := l.ok("gc", "--dry-run"); !strings.Contains(out, "kept 1 commits no branch or tag reaches") {
+		t.Fatalf("gc --dry-run output %q", out)
+	}
 	l.json(&rep, "gc", "--older-than", "0s", "--dry-run")
 	if len(rep.Removed) < 4 || rep.RemovedBytes == 0 {
 		t.Fatalf("dry run %+v", rep)
