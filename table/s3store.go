@@ -51,10 +51,10 @@ const deleteBatch = 1000
 // s3Store returns the service's S3 store, configured as its FileIO is
 // (iceberg-go's s3.* properties and the standard AWS environment).
 func (s *Service) s3Store(ctx context.Context) (*s3Store, error) {
-	s.objects.once.Do(func() {
-		s.objects.store, s.objects.err = newS3Store(context.WithoutCancel(ctx), s.warehouse, s.ioProps, s.Where())
+	s.gcObjects.once.Do(func() {
+		s.gcObjects.store, s.gcObjects.err = newS3Store(context.WithoutCancel(ctx), s.warehouse, s.ioProps, s.Where())
 	})
-	return s.objects.store, s.objects.err
+	return s.gcObjects.store, s.gcObjects.err
 }
 
 func newS3Store(ctx context.Context, warehouse string, props map[string]string, where string) (*s3Store, error) {
