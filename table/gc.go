@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	icetable "github.com/apache/iceberg-go/table"
 	"github.com/tarnhq/tarn"
 )
 
@@ -351,31 +350,29 @@ func (s *Service) referencedFiles(ctx context.Context, skip map[string]bool, hor
 	return out, nil
 }
 
-// markTable marks the manifest lists, manifests and data files of every
-// snapshot of a table version that seenManifest (lists and manifests
-// already marked) does not have.
+// markTable marks the statistics files of a table version, and the
+// manifest lists, manifests and data files of every snapshot of it that
+// seenManifest (lists and manifests already marked) does not have.
 func (s *Service) markTable(ctx context.Context, key, metaLoc string, seenManifest map[string]bool, mark func(string)) error {
-	ns, name := tarn.ParseKey(key)
-	tbl, err := s.loadTable(ctx, icetable.Identifier{ns, name}, metaLoc, &readOnly{})
+	v, fsys, err := s.readVersionFiles(ctx, key, metaLoc)
 	if err != nil {
 		return err
 	}
-	fsys, err := tbl.FS(ctx)
-	if err != nil {
-		return err
+	for _, st := range v.statisticsFiles() {
+		mark(st)
 	}
-	for _, snap := range tbl.Metadata().Snapshots() {
+	for _, list := range v.manifestLists() {
 		// Every later version of a table lists its earlier snapshots
 		// again: a manifest list (immutable) is read once, or gc is
 		// quadratic in a table's history.
-		if seenManifest[snap.ManifestList] {
+		if seenManifest[list] {
 			continue
 		}
-		seenManifest[snap.ManifestList] = true
-		mark(snap.ManifestList)
-		manifests, err := snap.Manifests(fsys)
+		seenManifest[list] = true
+		mark(list)
+		manifests, err := readManifestList(fsys, list)
 		if err != nil {
-			return fmt.Errorf("table %s: read manifest list %s: %w", key, snap.ManifestList, err)
+			return fmt.Errorf("table %s: read manifest list %s: %w", key, list, err)
 		}
 		for _, m := range manifests {
 			if seenManifest[m.FilePath()] {

@@ -66,7 +66,7 @@ func (s *Service) Verify(ctx context.Context, history bool) (*tarn.VerifyReport,
 				}
 				seenMeta[e.Metadata] = true
 				rep.Tables++
-				for _, p := range s.verifyTable(ctx, k, e.Metadata, seenFiles) {
+				for _, p := range s.verifyTable(ctx, k, e.Metadata, c.Hash == r.Commit, seenFiles) {
 					rep.Problems = append(rep.Problems, fmt.Sprintf("commit %s: %s", c.ShortHash(), p))
 				}
 			}
@@ -84,13 +84,19 @@ func (s *Service) Verify(ctx context.Context, history bool) (*tarn.VerifyReport,
 	return rep, nil
 }
 
-func (s *Service) verifyTable(ctx context.Context, key, metaLoc string, seen map[string]bool) []string {
-	ns, name := tarn.ParseKey(key)
-	tbl, err := s.loadTable(ctx, icetable.Identifier{ns, name}, metaLoc, &readOnly{})
-	if err != nil {
-		return []string{fmt.Sprintf("table %s: %v", key, err)}
+// verifyTable checks that the files of a table version are there:
+// every snapshot's manifest list, manifests and data and delete files,
+// and its statistics files. A ref's head version (whole) is also parsed
+// whole, as reads of it parse it; history versions are read for the
+// files they name (see versionFiles).
+func (s *Service) verifyTable(ctx context.Context, key, metaLoc string, whole bool, seen map[string]bool) []string {
+	if whole {
+		ns, name := tarn.ParseKey(key)
+		if _, err := s.loadTable(ctx, icetable.Identifier{ns, name}, metaLoc, &readOnly{}); err != nil {
+			return []string{fmt.Sprintf("table %s: %v", key, err)}
+		}
 	}
-	fs, err := tbl.FS(ctx)
+	v, fs, err := s.readVersionFiles(ctx, key, metaLoc)
 	if err != nil {
 		return []string{fmt.Sprintf("table %s: %v", key, err)}
 	}
@@ -108,15 +114,15 @@ func (s *Service) verifyTable(ctx context.Context, key, metaLoc string, seen map
 		f.Close()
 		return true
 	}
-	for _, snap := range tbl.Metadata().Snapshots() {
+	for _, list := range v.manifestLists() {
 		// Later versions list earlier snapshots again: each manifest list
 		// (immutable) is checked and read once.
-		if seen[snap.ManifestList] || !exists(snap.ManifestList, "manifest list") {
+		if seen[list] || !exists(list, "manifest list") {
 			continue
 		}
-		manifests, err := snap.Manifests(fs)
+		manifests, err := readManifestList(fs, list)
 		if err != nil {
-			problems = append(problems, fmt.Sprintf("table %s: read manifest list %s: %v", key, snap.ManifestList, err))
+			problems = append(problems, fmt.Sprintf("table %s: read manifest list %s: %v", key, list, err))
 			continue
 		}
 		for _, m := range manifests {
@@ -132,6 +138,9 @@ func (s *Service) verifyTable(ctx context.Context, key, metaLoc string, seen map
 				exists(e.DataFile().FilePath(), "data file")
 			}
 		}
+	}
+	for _, st := range v.statisticsFiles() {
+		exists(st, "statistics file")
 	}
 	return problems
 }
