@@ -127,7 +127,7 @@ func Open(ctx context.Context, cfg Config) (*Lakehouse, error) {
 		st.close()
 		return nil, err
 	}
-	tables := table.NewService(cat, table.Config{Warehouse: st.warehouse, CacheDir: home.ObjectCache(), CrashPoint: cfg.CrashPoint, Bulk: bulk, KeepHistory: keep})
+	tables := table.NewService(cat, table.Config{Warehouse: st.warehouse, CacheDir: home.ObjectCache(), StageDir: home.Uploads(), CrashPoint: cfg.CrashPoint, Bulk: bulk, KeepHistory: keep})
 	if err := tables.CheckWarehouse(ctx); err != nil {
 		st.close()
 		return nil, err

@@ -27,6 +27,7 @@ type Service struct {
 	warehouse string // URL: file:///abs/path or s3://bucket/prefix
 	ioProps   iceberg.Properties
 	cacheDir  string // local copies of an object store's files, for DuckDB
+	stageDir  string // copies of input objects (s3://) while they are imported
 	crash     func(point string)
 	bulk      BulkWriter
 	leases    *leaseSet
@@ -42,6 +43,10 @@ type Config struct {
 	// CacheDir holds local copies of the files of a warehouse in an
 	// object store, which DuckDB reads (it cannot read s3:// here).
 	CacheDir string
+	// StageDir holds copies of input objects in a bucket (--from
+	// s3://...) while they are imported ("": the system's temporary
+	// folder).
+	StageDir string
 	// CrashPoint, when set, is called at each named point between two
 	// steps of a write ("after-data-write", "after-metadata-write",
 	// "before-catalog-commit"): the crash-safety tests kill the process
@@ -70,7 +75,7 @@ func NewService(cat *catalog.Catalog, cfg Config) *Service {
 	if IsRemote(wh) {
 		s3Properties(props)
 	}
-	s := &Service{cat: cat, warehouse: wh, ioProps: props, cacheDir: cfg.CacheDir, crash: cfg.CrashPoint, bulk: cfg.Bulk, keep: cfg.KeepHistory}
+	s := &Service{cat: cat, warehouse: wh, ioProps: props, cacheDir: cfg.CacheDir, stageDir: cfg.StageDir, crash: cfg.CrashPoint, bulk: cfg.Bulk, keep: cfg.KeepHistory}
 	s.leases = &leaseSet{svc: s}
 	cat.SetResolver(s)
 	return s
