@@ -91,6 +91,9 @@ type Entry struct {
 	Meta
 	Dir      string    `json:"dir"`
 	LastUsed time.Time `json:"last_used"`
+	// Fetched is how many bytes Fetch downloaded from the remote tier to
+	// serve the entry (0: it was stored here).
+	Fetched int64 `json:"-"`
 }
 
 // Path returns the entry's Arrow IPC file.
@@ -102,8 +105,9 @@ var ErrCorrupt = errors.New("corrupt cache entry")
 
 // Store is a cache directory.
 type Store struct {
-	dir string
-	mu  sync.Mutex // Reserve
+	dir    string
+	mu     sync.Mutex // Reserve
+	remote Remote     // nil: the local directory only
 }
 
 // Open opens (creating) a cache directory.

@@ -17,6 +17,9 @@ import (
 	"github.com/tarnhq/tarn/users"
 )
 
+// The step cache's tier in an s3:// warehouse's bucket.
+var _ cache.Remote = (*table.CacheTier)(nil)
+
 // Config configures the embedded services.
 type Config struct {
 	// Home is the lakehouse home (absolute path).

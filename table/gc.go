@@ -207,6 +207,9 @@ func listWarehouse(root string) (files, leases []tarn.GCFile, err error) {
 		if rel == horizonFile || strings.HasPrefix(rel, filepath.ToSlash(horizonFile)+".") {
 			return nil // gc's own record (and its temporary while written)
 		}
+		if strings.HasPrefix(rel, CacheTierDir+"/") {
+			return nil // the shared tier of the step cache (CacheTier), no table's files
+		}
 		if strings.HasPrefix(rel, leaseDir+"/") {
 			f.Kind = "lease"
 			leases = append(leases, f)
