@@ -91,8 +91,9 @@ type Entry struct {
 	Meta
 	Dir      string    `json:"dir"`
 	LastUsed time.Time `json:"last_used"`
-	// Fetched is how many bytes Fetch downloaded from the remote tier to
-	// serve the entry (0: it was stored here).
+	// Remote says that Fetch downloaded the entry from the remote tier
+	// (Fetched bytes of data) to serve it.
+	Remote  bool  `json:"-"`
 	Fetched int64 `json:"-"`
 }
 

@@ -40,7 +40,7 @@ func remoteName(key, file string) string { return path.Join("entries", key[:2], 
 // Fetch is Get, and on a local miss it looks in the remote tier: an entry
 // there is downloaded into the local directory, its size and checksum
 // verified against its meta.json, and served (Entry.Fetched says how many
-// bytes came over the network). A remote entry that does not verify is
+// bytes came over the network, Entry.Remote that it was fetched). A remote entry that does not verify is
 // reported with an error wrapping ErrCorrupt and not stored.
 func (s *Store) Fetch(ctx context.Context, key string) (*Entry, error) {
 	e, err := s.Get(key)
@@ -89,7 +89,7 @@ func (s *Store) Fetch(ctx context.Context, key string) (*Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.Fetched = meta.Bytes
+	e.Remote, e.Fetched = true, meta.Bytes
 	return e, nil
 }
 

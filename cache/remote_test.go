@@ -85,13 +85,13 @@ func TestStore_Remote(t *testing.T) {
 		t.Fatalf("uploads in the wrong order: %v", remote.puts)
 	}
 	e, err := b.Fetch(ctx, key('a'))
-	if err != nil || e == nil || e.Fetched != 1000 || e.Rows != 3 || e.Tables["ns.t"].Paths[0] != "s3://b/w/ns/t/data/f.parquet" {
+	if err != nil || e == nil || !e.Remote || e.Fetched != 1000 || e.Rows != 3 || e.Tables["ns.t"].Paths[0] != "s3://b/w/ns/t/data/f.parquet" {
 		t.Fatalf("fetch from the remote tier: %+v %v", e, err)
 	}
 	if data, _ := os.ReadFile(e.Path()); len(data) != 1000 || !strings.HasPrefix(e.Path(), b.Dir()) {
 		t.Fatalf("not in the local tier: %s (%d bytes)", e.Path(), len(data))
 	}
-	if e, err := b.Fetch(ctx, key('a')); err != nil || e == nil || e.Fetched != 0 {
+	if e, err := b.Fetch(ctx, key('a')); err != nil || e == nil || e.Remote || e.Fetched != 0 {
 		t.Fatalf("second fetch is not local: %+v %v", e, err)
 	}
 

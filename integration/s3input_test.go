@@ -4,6 +4,7 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	iceio "github.com/apache/iceberg-go/io"
 	_ "github.com/apache/iceberg-go/io/gocloud/s3" // to put the test's objects into the bucket
+	"github.com/tarnhq/tarn/internal/pgtest"
 )
 
 // putObject writes data as the object at url (s3://BUCKET/KEY) on the
@@ -220,5 +222,66 @@ func TestS3_ImportFromBucketThroughServer(t *testing.T) {
 	}
 	if r := s.cli("table", "import", "t", "--from", in+"/nothing-*.csv"); r.code == 0 || !strings.Contains(r.stderr, "no object matches") {
 		t.Fatalf("import of nothing: %+v", r)
+	}
+}
+
+// TestS3_SharedStepCache: two homes (two servers' machines) on one
+// PostgreSQL catalog and one S3 warehouse: a run on the first stores its
+// steps in the bucket's cache tier (WAREHOUSE/.tarn/cache), and the same
+// run on the second, whose local cache is empty, is served from there,
+// every step cached, and says so.
+func TestS3_SharedStepCache(t *testing.T) {
+	wh := s3Warehouse(t)
+	catalog := pgtest.URL(t)
+	root := t.TempDir()
+	dir := filepath.Join(root, "taxi")
+	tarn(t, filepath.Join(root, "h1"), "--catalog", catalog, "--warehouse", wh, "init", dir)
+	type result struct {
+		Published bool
+		Steps     []struct {
+			Name    string
+			Cached  bool
+			Profile []struct{ Name, Detail string }
+		}
+	}
+	run := func(home string) (result, runOut) {
+		t.Helper()
+		r := tarnRun(t, filepath.Join(root, home), "--catalog", catalog, "--warehouse", wh, "run", "-p", dir, "-o", "json")
+		var res result
+		if r.code != 0 || json.Unmarshal([]byte(r.stdout), &res) != nil || len(res.Steps) == 0 {
+			t.Fatalf("run on %s: %+v", home, r)
+		}
+		return res, r
+	}
+	first, _ := run("h1")
+	for _, st := range first.Steps {
+		if st.Cached {
+			t.Fatalf("first run: step %s cached", st.Name)
+		}
+	}
+	if entries, _ := os.ReadDir(filepath.Join(root, "h2", "cache", "entries")); len(entries) != 0 {
+		t.Fatalf("the second home's cache is not empty: %v", entries)
+	}
+	second, r := run("h2")
+	for _, st := range second.Steps {
+		shared := false
+		for _, p := range st.Profile {
+			shared = shared || p.Detail == "served from the shared cache"
+		}
+		if !st.Cached || !shared {
+			t.Errorf("second run, on the other home: step %s cached=%v, not served from the shared cache: %+v", st.Name, st.Cached, st.Profile)
+		}
+	}
+	if !strings.Contains(r.stderr, "served from the shared cache "+wh+"/.tarn/cache") {
+		t.Errorf("the run does not say where its steps came from: %s", r.stderr)
+	}
+	// Now local on the second home: a third run downloads nothing.
+	third, _ := run("h2")
+	for _, st := range third.Steps {
+		for _, p := range st.Profile {
+			if p.Detail == "served from the shared cache" {
+				t.Errorf("third run: step %s downloaded again", st.Name)
+			}
+		}
 	}
 }

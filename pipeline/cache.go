@@ -128,7 +128,7 @@ func (ex *execution) serveCached(ctx context.Context, st *Step, rep *tarn.StepRe
 	}
 	m := st.Model
 	detail := "served"
-	if e.Fetched > 0 {
+	if e.Remote {
 		detail = "served from the shared cache"
 		ex.emit(tarn.RunEvent{Kind: tarn.EventInfo, Step: m.Name, Message: fmt.Sprintf("%s served from the shared cache %s (%s downloaded in %.1fs)",
 			m.Name, ex.r.Cache.Remote().Where(), table.FormatBytes(e.Fetched), time.Since(started).Seconds())})
