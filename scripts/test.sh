@@ -6,7 +6,7 @@
 # servers: scripts/postgres.sh; an S3-compatible server for s3://
 # warehouses: scripts/versitygw.sh; both stopped at the end), then the
 # web UI: its unit tests, the check that ui/dist is the build of its
-# sources, and its browser tests (headless Chromium against tarn serve).
+# sources, and its browser tests (headless Chromium and Firefox against tarn serve).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -60,7 +60,7 @@ TARN_TEST_MODE=shared go test -count=1 -run '^(TestCLI_|TestCLIQuery_|TestRemote
 echo "== web UI: unit tests and the bundle's check"
 ./scripts/ui.sh test
 ./scripts/ui.sh check
-echo "== web UI in a real browser (headless Chromium)"
+echo "== web UI in real browsers (headless Chromium and Firefox)"
 export TARN_UI_SHOTS="${TARN_UI_SHOTS:-$PWD/.tmp/ui-screenshots}"
 rm -rf "$TARN_UI_SHOTS"
 echo "screenshots of each page: $TARN_UI_SHOTS"

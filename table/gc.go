@@ -314,7 +314,8 @@ func (s *Service) referencedFiles(ctx context.Context, skip map[string]bool, hor
 }
 
 // markTable marks the manifest lists, manifests and data files of every
-// snapshot of a table version.
+// snapshot of a table version that seenManifest (lists and manifests
+// already marked) does not have.
 func (s *Service) markTable(ctx context.Context, key, metaLoc string, seenManifest map[string]bool, mark func(string)) error {
 	ns, name := tarn.ParseKey(key)
 	tbl, err := s.loadTable(ctx, icetable.Identifier{ns, name}, metaLoc, &readOnly{})
@@ -326,6 +327,13 @@ func (s *Service) markTable(ctx context.Context, key, metaLoc string, seenManife
 		return err
 	}
 	for _, snap := range tbl.Metadata().Snapshots() {
+		// Every later version of a table lists its earlier snapshots
+		// again: a manifest list (immutable) is read once, or gc is
+		// quadratic in a table's history.
+		if seenManifest[snap.ManifestList] {
+			continue
+		}
+		seenManifest[snap.ManifestList] = true
 		mark(snap.ManifestList)
 		manifests, err := snap.Manifests(fsys)
 		if err != nil {

@@ -155,7 +155,11 @@ published nothing.`,
 				JobVisibility: visibility, MaxQueries: maxQueries, MaxProjectFiles: maxProjectFiles, MaxUpload: maxUploadMiB << 20, Home: home,
 				UploadDir: local.Home(home).Uploads(), ExportDir: local.Home(home).Exports(), Log: a.stderr, UI: ui.Handler()}
 			tables := lh.Tables()
-			srv.Iceberg = icerest.New(tables, icerest.Options{TableConfig: icerest.StorageConfig(tables.Warehouse(), tables.IOProperties(), credentials)})
+			engineIO, err := tables.EngineIOProperties(ctx, credentials == icerest.CredentialsStatic)
+			if err != nil {
+				return err
+			}
+			srv.Iceberg = icerest.New(tables, icerest.Options{TableConfig: icerest.StorageConfig(tables.Warehouse(), engineIO, credentials)})
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return tarn.Errorf(tarn.EINVALID, "cannot listen on %s: %v", addr, err)
