@@ -70,7 +70,7 @@ func (c *CacheTier) Get(ctx context.Context, name, dst string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	n, err := io.Copy(f, readerCtx{ctx, r})
+	n, err := io.Copy(f, r) // the reader ends with ctx
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

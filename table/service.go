@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/apache/iceberg-go"
@@ -19,6 +20,7 @@ import (
 	icetable "github.com/apache/iceberg-go/table"
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/catalog"
+	"github.com/tarnhq/tarn/objcache"
 )
 
 // Service runs table operations over the versioned catalog and a warehouse.
@@ -27,6 +29,10 @@ type Service struct {
 	warehouse string // URL: file:///abs/path or s3://bucket/prefix
 	ioProps   iceberg.Properties
 	cacheDir  string // local copies of an object store's files, for DuckDB
+	objOpts   objcache.Options
+	objMu     sync.Mutex
+	objects   *objcache.Cache // opened on first use
+	fetcher   objcache.Fetcher
 	stageDir  string // copies of input objects (s3://) while they are imported
 	crash     func(point string)
 	bulk      BulkWriter
@@ -43,6 +49,9 @@ type Config struct {
 	// CacheDir holds local copies of the files of a warehouse in an
 	// object store, which DuckDB reads (it cannot read s3:// here).
 	CacheDir string
+	// ObjectCache bounds the cache in CacheDir (objcache.Options: its
+	// size, default 20 GiB, and how long a used entry is kept at least).
+	ObjectCache objcache.Options
 	// StageDir holds copies of input objects in a bucket (--from
 	// s3://...) while they are imported ("": the system's temporary
 	// folder).
@@ -75,7 +84,7 @@ func NewService(cat *catalog.Catalog, cfg Config) *Service {
 	if IsRemote(wh) {
 		s3Properties(props)
 	}
-	s := &Service{cat: cat, warehouse: wh, ioProps: props, cacheDir: cfg.CacheDir, stageDir: cfg.StageDir, crash: cfg.CrashPoint, bulk: cfg.Bulk, keep: cfg.KeepHistory}
+	s := &Service{cat: cat, warehouse: wh, ioProps: props, cacheDir: cfg.CacheDir, objOpts: cfg.ObjectCache, stageDir: cfg.StageDir, crash: cfg.CrashPoint, bulk: cfg.Bulk, keep: cfg.KeepHistory}
 	s.leases = &leaseSet{svc: s}
 	cat.SetResolver(s)
 	return s

@@ -109,7 +109,9 @@ func (s *Service) verifyTable(ctx context.Context, key, metaLoc string, seen map
 		return true
 	}
 	for _, snap := range tbl.Metadata().Snapshots() {
-		if !exists(snap.ManifestList, "manifest list") {
+		// Later versions list earlier snapshots again: each manifest list
+		// (immutable) is checked and read once.
+		if seen[snap.ManifestList] || !exists(snap.ManifestList, "manifest list") {
 			continue
 		}
 		manifests, err := snap.Manifests(fs)
