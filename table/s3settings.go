@@ -6,8 +6,8 @@ import (
 	"time"
 
 	iceio "github.com/apache/iceberg-go/io"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/tarnhq/tarn"
+	s3fetch "github.com/tarnhq/tarn/objcache/s3"
 )
 
 // EngineIOProperties returns the FileIO properties another engine needs
@@ -26,26 +26,19 @@ func (s *Service) EngineIOProperties(ctx context.Context, keys bool) (map[string
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	cfg, err := config.LoadDefaultConfig(ctx)
+	keys = keys && props[iceio.S3AccessKeyID] == ""
+	aws, err := s3fetch.Resolve(ctx, keys)
 	if err != nil {
-		return nil, tarn.Errorf(tarn.EINVALID, "read the AWS settings for the warehouse %s: %v", s.Where(), err)
+		return nil, tarn.Errorf(tarn.EINVALID, "resolve the AWS settings to hand out for the warehouse %s: %v: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or ~/.aws), or use --iceberg-credentials none", s.Where(), err)
 	}
-	if props[iceio.S3Region] == "" && cfg.Region != "" {
-		props[iceio.S3Region] = cfg.Region
+	if props[iceio.S3Region] == "" && aws.Region != "" {
+		props[iceio.S3Region] = aws.Region
 	}
-	if !keys || props[iceio.S3AccessKeyID] != "" {
-		return props, nil
-	}
-	if cfg.Credentials == nil {
-		return nil, tarn.Errorf(tarn.EINVALID, "no AWS credentials to hand out for the warehouse %s: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or ~/.aws), or use --iceberg-credentials none", s.Where())
-	}
-	c, err := cfg.Credentials.Retrieve(ctx)
-	if err != nil {
-		return nil, tarn.Errorf(tarn.EINVALID, "resolve the AWS credentials to hand out for the warehouse %s: %v: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or ~/.aws), or use --iceberg-credentials none", s.Where(), err)
-	}
-	props[iceio.S3AccessKeyID], props[iceio.S3SecretAccessKey] = c.AccessKeyID, c.SecretAccessKey
-	if c.SessionToken != "" {
-		props[iceio.S3SessionToken] = c.SessionToken
+	if keys {
+		props[iceio.S3AccessKeyID], props[iceio.S3SecretAccessKey] = aws.AccessKeyID, aws.SecretAccessKey
+		if aws.SessionToken != "" {
+			props[iceio.S3SessionToken] = aws.SessionToken
+		}
 	}
 	return props, nil
 }

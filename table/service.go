@@ -38,6 +38,7 @@ type Service struct {
 	bulk      BulkWriter
 	leases    *leaseSet
 	keep      time.Duration // gc.keep_history (0: keep all history)
+	gcObjects s3Client      // gc's client of an s3:// warehouse, made on first use
 }
 
 // Config configures a Service.
@@ -143,7 +144,7 @@ func (s *Service) newTable(id icetable.Identifier, meta icetable.Metadata, loc s
 func (s *Service) loadTable(ctx context.Context, id icetable.Identifier, loc string, cat icetable.CatalogIO) (*icetable.Table, error) {
 	t, err := icetable.NewFromLocation(ctx, id, loc, s.fsFunc(loc, cat), cat)
 	if err != nil {
-		if h := s.expiredBefore(loc); h != nil {
+		if h := s.expiredBefore(ctx, loc); h != nil {
 			return nil, tarn.Errorf(tarn.ENOTFOUND, "%s at %s: the history before %s was expired by gc (gc.keep_history); this version of the table is gone",
 				strings.Join(id, "."), loc, h.UTC().Format(time.RFC3339)).About(tarn.ResourceTable)
 		}

@@ -25,7 +25,7 @@ func (s *Service) Verify(ctx context.Context, history bool) (*tarn.VerifyReport,
 	seenFiles := map[string]bool{}
 	// History gc expired is not checked (see retained).
 	var horizon time.Time
-	if h := s.historyHorizon(); h != nil && history {
+	if h := s.historyHorizon(ctx); h != nil && history {
 		horizon = *h
 		rep.ExpiredBefore = h
 	}

@@ -178,3 +178,32 @@ func split(loc string) (bucket, key string, err error) {
 	}
 	return u.Host, strings.TrimPrefix(u.Path, "/"), nil
 }
+
+// Settings are what the standard AWS settings (the environment, the
+// shared files, a role) resolve to.
+type Settings struct {
+	Region                                     string
+	AccessKeyID, SecretAccessKey, SessionToken string
+}
+
+// Resolve reads the standard AWS settings: the region and, with keys,
+// the credentials they resolve to now (temporary ones included).
+func Resolve(ctx context.Context, keys bool) (Settings, error) {
+	ac, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return Settings{}, fmt.Errorf("load the AWS configuration: %w", err)
+	}
+	s := Settings{Region: ac.Region}
+	if !keys {
+		return s, nil
+	}
+	if ac.Credentials == nil {
+		return s, errors.New("no AWS credentials are configured")
+	}
+	c, err := ac.Credentials.Retrieve(ctx)
+	if err != nil {
+		return s, err
+	}
+	s.AccessKeyID, s.SecretAccessKey, s.SessionToken = c.AccessKeyID, c.SecretAccessKey, c.SessionToken
+	return s, nil
+}
