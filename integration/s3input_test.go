@@ -284,4 +284,15 @@ func TestS3_SharedStepCache(t *testing.T) {
 			}
 		}
 	}
+	// gc leaves the shared tier alone: after it, a third home is still
+	// served from the bucket.
+	if r := tarnRun(t, filepath.Join(root, "h1"), "--catalog", catalog, "--warehouse", wh, "gc", "--older-than", "0s"); r.code != 0 {
+		t.Fatalf("gc: %+v", r)
+	}
+	fourth, _ := run("h3")
+	for _, st := range fourth.Steps {
+		if !st.Cached {
+			t.Errorf("after gc, on a third home: step %s not cached", st.Name)
+		}
+	}
 }
