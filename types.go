@@ -124,7 +124,10 @@ type CreateTableRequest struct {
 	Table  TableIdent `json:"table"`
 	Branch string     `json:"branch"`
 	// From lists input files, globs or directories. An embedded service
-	// reads them; the HTTP client uploads them.
+	// reads them; the HTTP client uploads them. Objects in a bucket
+	// (s3://BUCKET/KEY, a prefix ending in "/" or a glob) are read by the
+	// service, a server's with its own AWS settings, and copied into the
+	// table.
 	From []string `json:"from,omitempty"`
 	// Columns, when set, override the inferred schema (an edited plan).
 	Columns     []ColumnSpec `json:"columns,omitempty"`
@@ -142,7 +145,7 @@ type CreateTableRequest struct {
 type ImportRequest struct {
 	Table  TableIdent `json:"table"`
 	Branch string     `json:"branch"`
-	From   []string   `json:"from,omitempty"`
+	From   []string   `json:"from,omitempty"` // as in CreateTableRequest
 	// InferRows is as in CreateTableRequest.
 	InferRows int        `json:"infer_rows,omitempty"`
 	Info      CommitInfo `json:"info"`

@@ -91,6 +91,10 @@ type Entry struct {
 	Meta
 	Dir      string    `json:"dir"`
 	LastUsed time.Time `json:"last_used"`
+	// Remote says that Fetch downloaded the entry from the remote tier
+	// (Fetched bytes of data) to serve it.
+	Remote  bool  `json:"-"`
+	Fetched int64 `json:"-"`
 }
 
 // Path returns the entry's Arrow IPC file.
@@ -102,8 +106,9 @@ var ErrCorrupt = errors.New("corrupt cache entry")
 
 // Store is a cache directory.
 type Store struct {
-	dir string
-	mu  sync.Mutex // Reserve
+	dir    string
+	mu     sync.Mutex // Reserve
+	remote Remote     // nil: the local directory only
 }
 
 // Open opens (creating) a cache directory.

@@ -62,18 +62,29 @@ func (t *tables) ImportTable(ctx context.Context, req tarn.ImportRequest) (*tarn
 	return upload[tarn.WriteResult](ctx, t.c(), "/v1/tables/"+esc(req.Table.String())+"/import", nil, req.From, req)
 }
 
-// upload expands the input files here and streams them to the server
-// with the request, without holding them in memory; the answer is a T.
+// upload expands the local input files here and streams them to the
+// server with the request, without holding them in memory; the answer is
+// a T. Objects in a bucket (s3://) are not downloaded: they stay in the
+// request's From, and the server reads them.
 func upload[T any](ctx context.Context, c *Client, path string, q url.Values, from []string, req any) (*T, error) {
 	if len(from) == 0 {
 		return nil, tarn.Errorf(tarn.EINVALID, "--from is required: give files, globs or directories of Parquet, CSV or JSON Lines")
 	}
-	files, err := ingest.Expand(from)
-	if err != nil {
-		if tarn.ErrorCode(err) == tarn.EINTERNAL {
-			return nil, tarn.Errorf(tarn.EINVALID, "%w", err)
+	var local []string
+	for _, p := range from {
+		if !ingest.IsObjectInput(p) {
+			local = append(local, p)
 		}
-		return nil, err
+	}
+	var files []ingest.File
+	if len(local) > 0 {
+		var err error
+		if files, err = ingest.Expand(local); err != nil {
+			if tarn.ErrorCode(err) == tarn.EINTERNAL {
+				return nil, tarn.Errorf(tarn.EINVALID, "%w", err)
+			}
+			return nil, err
+		}
 	}
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)

@@ -33,11 +33,18 @@ type File struct {
 	Size int64
 }
 
-// supportedExts lists the extensions Expand understands, for messages.
-const supportedExts = ".parquet, .pq, .csv, .tsv, .jsonl, .ndjson, .json"
+// SupportedExts lists the extensions Expand understands, for messages.
+const SupportedExts = ".parquet, .pq, .csv, .tsv, .jsonl, .ndjson, .json"
 
-// formatOf returns the format for a path by its extension (case-insensitive).
-func formatOf(path string) (Format, bool) {
+// IsObjectInput reports whether an input (a --from argument) names
+// objects in a bucket (s3://BUCKET/KEY, a prefix or a glob) rather than
+// local files. Expand refuses them: the table service reads them (see
+// table.Service.CreateTable).
+func IsObjectInput(p string) bool { return strings.HasPrefix(p, "s3://") }
+
+// FormatOf returns the format for a path (or an object key) by its
+// extension (case-insensitive), false for an unsupported one.
+func FormatOf(path string) (Format, bool) {
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".parquet", ".pq":
 		return Parquet, true
@@ -84,6 +91,9 @@ func Expand(patterns []string) ([]File, error) {
 		out = append(out, File{Path: path, Format: format, Size: size})
 	}
 	for _, p := range patterns {
+		if IsObjectInput(p) {
+			return nil, &Error{File: p, Msg: "is in a bucket, not a local file: import it with tarn table create or import"}
+		}
 		if strings.ContainsAny(p, "*?[") {
 			if err := expandGlob(p, add); err != nil {
 				return nil, err
@@ -103,9 +113,9 @@ func Expand(patterns []string) ([]File, error) {
 			}
 			continue
 		}
-		format, ok := formatOf(p)
+		format, ok := FormatOf(p)
 		if !ok {
-			return nil, &Error{File: p, Msg: fmt.Sprintf("unsupported file extension %q (supported: %s)", filepath.Ext(p), supportedExts)}
+			return nil, &Error{File: p, Msg: fmt.Sprintf("unsupported file extension %q (supported: %s)", filepath.Ext(p), SupportedExts)}
 		}
 		add(p, format, st.Size())
 	}
@@ -128,7 +138,7 @@ func expandGlob(pattern string, add func(string, Format, int64)) error {
 		if !hidden && strings.HasPrefix(filepath.Base(m), ".") {
 			continue
 		}
-		format, ok := formatOf(m)
+		format, ok := FormatOf(m)
 		if !ok {
 			continue
 		}
@@ -143,7 +153,7 @@ func expandGlob(pattern string, add func(string, Format, int64)) error {
 		n++
 	}
 	if n == 0 {
-		return &Error{Msg: fmt.Sprintf("no supported file matches %q (supported: %s)", pattern, supportedExts)}
+		return &Error{Msg: fmt.Sprintf("no supported file matches %q (supported: %s)", pattern, SupportedExts)}
 	}
 	return nil
 }
@@ -159,7 +169,7 @@ func expandDir(dir string, add func(string, Format, int64)) error {
 		if strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") {
 			continue
 		}
-		format, ok := formatOf(name)
+		format, ok := FormatOf(name)
 		if !ok {
 			continue
 		}
@@ -175,7 +185,7 @@ func expandDir(dir string, add func(string, Format, int64)) error {
 		n++
 	}
 	if n == 0 {
-		return &Error{File: dir, Msg: fmt.Sprintf("directory has no supported file (supported: %s)", supportedExts)}
+		return &Error{File: dir, Msg: fmt.Sprintf("directory has no supported file (supported: %s)", SupportedExts)}
 	}
 	return nil
 }

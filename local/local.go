@@ -18,6 +18,9 @@ import (
 	"github.com/tarnhq/tarn/users"
 )
 
+// The step cache's tier in an s3:// warehouse's bucket.
+var _ cache.Remote = (*table.CacheTier)(nil)
+
 // Config configures the embedded services.
 type Config struct {
 	// Home is the lakehouse home (absolute path).
@@ -133,7 +136,7 @@ func Open(ctx context.Context, cfg Config) (*Lakehouse, error) {
 		st.close()
 		return nil, err
 	}
-	tables := table.NewService(cat, table.Config{Warehouse: st.warehouse, CacheDir: home.ObjectCache(), ObjectCache: objcache.Options{MaxBytes: objectsMax}, CrashPoint: cfg.CrashPoint, Bulk: bulk, KeepHistory: keep})
+	tables := table.NewService(cat, table.Config{Warehouse: st.warehouse, CacheDir: home.ObjectCache(), ObjectCache: objcache.Options{MaxBytes: objectsMax}, StageDir: home.Uploads(), CrashPoint: cfg.CrashPoint, Bulk: bulk, KeepHistory: keep})
 	if err := tables.CheckWarehouse(ctx); err != nil {
 		st.close()
 		return nil, err

@@ -47,6 +47,16 @@ func (s *runService) Run(ctx context.Context, req tarn.RunRequest, events func(t
 		if runner.Cache, runner.CacheMaxBytes, err = s.l.cfg.RunCache(); err != nil {
 			return nil, err
 		}
+		// With the warehouse in a bucket, the cache has a tier there that
+		// every server of the lakehouse shares.
+		tier, err := s.l.tables.CacheTier(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if tier != nil {
+			defer tier.Close()
+			runner.Cache.SetRemote(tier)
+		}
 	}
 	project, err := (&pipeline.Discoverer{SDKDir: sdkDir}).Load(ctx, req.ProjectDir)
 	if err != nil {

@@ -118,7 +118,7 @@ func (ex *execution) serveCached(ctx context.Context, st *Step, rep *tarn.StepRe
 	}
 	key := ex.keys[stepKey(st)]
 	started := time.Now()
-	e, err := ex.r.Cache.Get(key)
+	e, err := ex.r.Cache.Fetch(ctx, key)
 	if err != nil {
 		ex.emit(tarn.RunEvent{Kind: tarn.EventInfo, Step: st.Model.Name, Message: fmt.Sprintf("warning: %v; running %s again", err, st.Model.Name)})
 		return false
@@ -127,9 +127,15 @@ func (ex *execution) serveCached(ctx context.Context, st *Step, rep *tarn.StepRe
 		return false
 	}
 	m := st.Model
+	detail := "served"
+	if e.Remote {
+		detail = "served from the shared cache"
+		ex.emit(tarn.RunEvent{Kind: tarn.EventInfo, Step: m.Name, Message: fmt.Sprintf("%s served from the shared cache %s (%s downloaded in %.1fs)",
+			m.Name, ex.r.Cache.Remote().Where(), table.FormatBytes(e.Fetched), time.Since(started).Seconds())})
+	}
 	ex.mu.Lock()
 	rep.Rows, rep.Cached, rep.Saved = e.Rows, true, time.Duration(e.Seconds*float64(time.Second))
-	rep.Profile = append(rep.Profile, tarn.StepPhase{Name: tarn.PhaseCache, Seconds: time.Since(started).Seconds(), Rows: e.Rows, Bytes: e.Bytes, Detail: "served"})
+	rep.Profile = append(rep.Profile, tarn.StepPhase{Name: tarn.PhaseCache, Seconds: time.Since(started).Seconds(), Rows: e.Rows, Bytes: e.Bytes, Detail: detail})
 	if m.Kind != "expectation" {
 		ex.outputs[m.Name] = e.Path()
 	}
@@ -168,10 +174,11 @@ func (ex *execution) serveCached(ctx context.Context, st *Step, rep *tarn.StepRe
 
 // store puts a step's fresh result into the cache, beside the DAG: the
 // copy of its output runs while later steps do, and a failure to store
-// is a warning, not a failed run. checksum is the output's as its worker
+// is a warning, not a failed run. With a shared tier (an s3://
+// warehouse), the entry is uploaded there too. checksum is the output's as its worker
 // wrote it; materialized, when set, delivers the data files the output
 // was written to.
-func (ex *execution) store(st *Step, rep *tarn.StepReport, output, checksum string, materialized <-chan *table.MaterializeResult) {
+func (ex *execution) store(ctx context.Context, st *Step, rep *tarn.StepReport, output, checksum string, materialized <-chan *table.MaterializeResult) {
 	if !ex.cacheOn(st) {
 		return
 	}
@@ -204,6 +211,11 @@ func (ex *execution) store(st *Step, rep *tarn.StepReport, output, checksum stri
 			if res := <-materialized; res != nil {
 				ex.recordFiles(st, key, res)
 			}
+		}
+		// Shared last, with the data files recorded: other servers of the
+		// lakehouse then publish them again as this one would.
+		if err := ex.r.Cache.Share(ctx, key); err != nil {
+			ex.emit(tarn.RunEvent{Kind: tarn.EventInfo, Step: st.Model.Name, Message: fmt.Sprintf("warning: the result of %s is cached on this server only: %v", st.Model.Name, err)})
 		}
 	}()
 }

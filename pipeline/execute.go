@@ -325,7 +325,7 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *tarn.StepReport
 			return tarn.Errorf(tarn.EINVALID, "expectation %s failed (%s:%d): %s", m.Name, m.File, m.Line, msg)
 		}
 		ex.setState(rep, tarn.StepDone, "")
-		ex.store(st, rep, "", "", nil)
+		ex.store(ctx, st, rep, "", "", nil)
 		return nil
 	}
 	rep.Rows = res.Rows
@@ -355,7 +355,7 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *tarn.StepReport
 			}
 		}()
 	}
-	ex.store(st, rep, output, res.OutputChecksum, materialized)
+	ex.store(ctx, st, rep, output, res.OutputChecksum, materialized)
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/api"
+	"github.com/tarnhq/tarn/ingest"
 )
 
 func (s *Server) listNamespaces(w http.ResponseWriter, r *http.Request) error {
@@ -223,8 +224,9 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 }
 
 // createTable takes a multipart upload: a "request" part
-// (tarn.CreateTableRequest; its From is ignored) and "file" parts. With
-// ?plan=true it answers what the create would do, writing nothing.
+// (tarn.CreateTableRequest; of its From only objects in a bucket, s3://,
+// count: the server reads them) and "file" parts. With ?plan=true it
+// answers what the create would do, writing nothing.
 func (s *Server) createTable(w http.ResponseWriter, r *http.Request) error {
 	var req tarn.CreateTableRequest
 	dir, files, err := s.receive(r, &req, func() error {
@@ -232,7 +234,7 @@ func (s *Server) createTable(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		return s.canWrite(r.Context(), req.Branch)
-	})
+	}, func() []string { return objectInputs(req.From) })
 	defer os.RemoveAll(dir)
 	if err != nil {
 		return err
@@ -286,7 +288,7 @@ func (s *Server) importTable(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var req tarn.ImportRequest
-	dir, files, err := s.receive(r, &req, func() error { return s.canWrite(r.Context(), req.Branch) })
+	dir, files, err := s.receive(r, &req, func() error { return s.canWrite(r.Context(), req.Branch) }, func() []string { return objectInputs(req.From) })
 	defer os.RemoveAll(dir)
 	if err != nil {
 		return err
@@ -306,6 +308,19 @@ func (s *Server) importTable(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, res)
 	return nil
+}
+
+// objectInputs are the inputs of a request's From that name objects in a
+// bucket (s3://...), which the server reads itself; its other entries
+// are the client's paths of the uploaded files, which say nothing here.
+func objectInputs(from []string) []string {
+	var out []string
+	for _, p := range from {
+		if ingest.IsObjectInput(p) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // sourceNote names the uploaded files as the client named them.

@@ -104,7 +104,9 @@ func decodePart(part io.Reader, v any, sch *schema) error {
 // receive reads an import upload: the request part into req, then every
 // "file" part into a fresh folder, one subfolder per file so that equal
 // names do not collide. Only the base name a client sends is kept.
-func (s *Server) receive(r *http.Request, req any, check func() error) (string, []string, error) {
+// objects gives the inputs the request names in a bucket (read by the
+// service, not uploaded): with none, an upload without files is refused.
+func (s *Server) receive(r *http.Request, req any, check func() error, objects func() []string) (string, []string, error) {
 	var files []string
 	dir, err := s.readUpload(r, req, check, "file", `a "request" part, then "file" parts`, func(dir string, part *multipart.Part) error {
 		name, err := uploadName(part.FileName())
@@ -130,8 +132,12 @@ func (s *Server) receive(r *http.Request, req any, check func() error) (string, 
 		files = append(files, target)
 		return nil
 	})
-	if err == nil && len(files) == 0 {
-		err = tarn.Errorf(tarn.EINVALID, "no files uploaded: give files with --from")
+	if err != nil {
+		return dir, nil, err
+	}
+	files = append(objects(), files...)
+	if len(files) == 0 {
+		err = tarn.Errorf(tarn.EINVALID, "no files uploaded: give files (or s3:// objects) with --from")
 	}
 	return dir, files, err
 }

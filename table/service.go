@@ -33,6 +33,7 @@ type Service struct {
 	objMu     sync.Mutex
 	objects   *objcache.Cache // opened on first use
 	fetcher   objcache.Fetcher
+	stageDir  string // copies of input objects (s3://) while they are imported
 	crash     func(point string)
 	bulk      BulkWriter
 	leases    *leaseSet
@@ -52,6 +53,10 @@ type Config struct {
 	// ObjectCache bounds the cache in CacheDir (objcache.Options: its
 	// size, default 20 GiB, and how long a used entry is kept at least).
 	ObjectCache objcache.Options
+	// StageDir holds copies of input objects in a bucket (--from
+	// s3://...) while they are imported ("": the system's temporary
+	// folder).
+	StageDir string
 	// CrashPoint, when set, is called at each named point between two
 	// steps of a write ("after-data-write", "after-metadata-write",
 	// "before-catalog-commit"): the crash-safety tests kill the process
@@ -80,7 +85,7 @@ func NewService(cat *catalog.Catalog, cfg Config) *Service {
 	if IsRemote(wh) {
 		s3Properties(props)
 	}
-	s := &Service{cat: cat, warehouse: wh, ioProps: props, cacheDir: cfg.CacheDir, objOpts: cfg.ObjectCache, crash: cfg.CrashPoint, bulk: cfg.Bulk, keep: cfg.KeepHistory}
+	s := &Service{cat: cat, warehouse: wh, ioProps: props, cacheDir: cfg.CacheDir, objOpts: cfg.ObjectCache, stageDir: cfg.StageDir, crash: cfg.CrashPoint, bulk: cfg.Bulk, keep: cfg.KeepHistory}
 	s.leases = &leaseSet{svc: s}
 	cat.SetResolver(s)
 	return s

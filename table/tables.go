@@ -18,29 +18,32 @@ var (
 // CreateTable creates a table from files in one commit (EEXISTS,
 // EINVALID), with the schema inferred from them or the columns given.
 func (s *Service) CreateTable(ctx context.Context, req tarn.CreateTableRequest) (*tarn.WriteResult, error) {
-	creq, err := createRequest(ctx, req)
+	creq, staged, err := createRequest(ctx, req, s.stageDir)
+	defer staged.Close()
 	if err != nil {
-		return nil, err
+		return nil, staged.rename(err)
 	}
-	return s.Create(ctx, creq)
+	res, err := s.Create(ctx, creq)
+	return res, staged.rename(err)
 }
 
 // PlanTable works out what CreateTable would do with req, writing nothing
 // (the same errors): the table, the branch head, the columns (inferred or
 // given) and the partition spec.
 func (s *Service) PlanTable(ctx context.Context, req tarn.CreateTableRequest) (*tarn.TablePlan, error) {
-	creq, err := createRequest(ctx, req)
+	creq, staged, err := createRequest(ctx, req, s.stageDir)
+	defer staged.Close()
 	if err != nil {
-		return nil, err
+		return nil, staged.rename(err)
 	}
 	c, err := s.prepare(ctx, creq)
 	if err != nil {
-		return nil, err
+		return nil, staged.rename(err)
 	}
 	plan := &tarn.TablePlan{Table: req.Table, Branch: req.Branch, Commit: c.ss.Base().Hash, Action: tarn.PlanCreate,
 		Columns: []tarn.ColumnSpec{}, PartitionBy: req.PartitionBy, Partition: []tarn.PartitionField{}, Files: []string{}}
 	for _, f := range creq.Source.Files {
-		plan.Files = append(plan.Files, f.Path)
+		plan.Files = append(plan.Files, staged.url(f.Path))
 	}
 	switch {
 	case c.existing != nil && req.IfNotExists:
@@ -61,14 +64,14 @@ func (s *Service) PlanTable(ctx context.Context, req tarn.CreateTableRequest) (*
 }
 
 // createRequest reads the files of req (and its columns, an edited plan)
-// into a CreateRequest.
-func createRequest(ctx context.Context, req tarn.CreateTableRequest) (CreateRequest, error) {
+// into a CreateRequest, its objects in a bucket staged under stageDir.
+func createRequest(ctx context.Context, req tarn.CreateTableRequest, stageDir string) (CreateRequest, *stagedInputs, error) {
 	if err := validIdent(req.Table); err != nil {
-		return CreateRequest{}, err
+		return CreateRequest{}, nil, err
 	}
-	src, err := ReadSource(ctx, req.From, req.InferRows)
+	src, staged, err := readSource(ctx, req.From, req.InferRows, stageDir)
 	if err != nil {
-		return CreateRequest{}, err
+		return CreateRequest{}, staged, err
 	}
 	creq := CreateRequest{Ident: req.Table, Branch: req.Branch, Source: src, PartitionBy: req.PartitionBy,
 		Replace: req.Replace, IfNotExists: req.IfNotExists, Info: req.Info}
@@ -78,10 +81,10 @@ func createRequest(ctx context.Context, req tarn.CreateTableRequest) (CreateRequ
 			p.Columns = append(p.Columns, PlanColumn{Name: c.Name, Type: c.Type, Required: c.Required})
 		}
 		if creq.Schema, err = p.Schema(); err != nil {
-			return CreateRequest{}, err
+			return CreateRequest{}, staged, err
 		}
 	}
-	return creq, nil
+	return creq, staged, nil
 }
 
 // ImportTable appends files to a table in one commit (ENOTFOUND, EINVALID).
@@ -89,11 +92,13 @@ func (s *Service) ImportTable(ctx context.Context, req tarn.ImportRequest) (*tar
 	if err := validIdent(req.Table); err != nil {
 		return nil, err
 	}
-	src, err := ReadSource(ctx, req.From, req.InferRows)
+	src, staged, err := readSource(ctx, req.From, req.InferRows, s.stageDir)
+	defer staged.Close()
 	if err != nil {
-		return nil, err
+		return nil, staged.rename(err)
 	}
-	return s.Import(ctx, ImportRequest{Ident: req.Table, Branch: req.Branch, Source: src, Info: req.Info})
+	res, err := s.Import(ctx, ImportRequest{Ident: req.Table, Branch: req.Branch, Source: src, Info: req.Info})
+	return res, staged.rename(err)
 }
 
 // validIdent checks both parts of a table name, whoever built it.
@@ -102,9 +107,22 @@ func validIdent(id tarn.TableIdent) error {
 	return err
 }
 
-// ReadSource expands input files and infers their schema, from the first
-// inferRows rows of each CSV or JSON Lines file (0:
-// ingest.DefaultSampleRows, -1: all).
+// readSource is ReadSource for inputs that may be objects in a bucket:
+// those are downloaded into a folder under stageDir first, which the
+// caller removes by closing the staged inputs (also after an error).
+func readSource(ctx context.Context, from []string, inferRows int, stageDir string) (*ingest.Source, *stagedInputs, error) {
+	local, staged, err := stageObjects(ctx, from, stageDir)
+	if err != nil {
+		return nil, staged, err
+	}
+	src, err := ReadSource(ctx, local, inferRows)
+	return src, staged, err
+}
+
+// ReadSource expands local input files and infers their schema, from the
+// first inferRows rows of each CSV or JSON Lines file (0:
+// ingest.DefaultSampleRows, -1: all). Objects in a bucket (s3://) are
+// read by CreateTable, ImportTable and PlanFiles, which stage them.
 func ReadSource(ctx context.Context, from []string, inferRows int) (*ingest.Source, error) {
 	if len(from) == 0 {
 		return nil, tarn.Errorf(tarn.EINVALID, "--from is required: give files, globs or directories of Parquet, CSV or JSON Lines")
@@ -134,11 +152,13 @@ func inputErr(err error) error {
 }
 
 // PlanFiles infers the schema of input files and returns an editable plan
-// (YAML for `tarn table create --plan`). It reads local files only.
+// (YAML for `tarn table create --plan`). Objects in a bucket are read
+// here, with this process's AWS settings, through a temporary copy.
 func PlanFiles(ctx context.Context, ident tarn.TableIdent, from []string, partitionBy string, inferRows int) (*Plan, error) {
-	src, err := ReadSource(ctx, from, inferRows)
+	src, staged, err := readSource(ctx, from, inferRows, "")
+	defer staged.Close()
 	if err != nil {
-		return nil, err
+		return nil, staged.rename(err)
 	}
 	return NewPlan(ident, from, partitionBy, src.Schema)
 }

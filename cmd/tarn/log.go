@@ -8,6 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/local"
+	"github.com/tarnhq/tarn/table"
 )
 
 func (a *app) logCommand() *cobra.Command {
@@ -139,6 +141,16 @@ func (a *app) statusCommand() *cobra.Command {
 			if a.svc.Warehouse != "" {
 				view["warehouse"] = a.svc.Warehouse
 			}
+			// The step cache: the home's, with a tier in the bucket that
+			// every server shares when the tables are in one.
+			stepCache := ""
+			if a.svc.Mode != "remote" {
+				stepCache = local.Home(a.home).Cache()
+				if wh := strings.Fields(a.svc.Warehouse); len(wh) > 0 && table.IsRemote(wh[0]) {
+					stepCache += ", shared in " + wh[0] + "/" + table.CacheTierDir
+				}
+				view["cache"] = stepCache
+			}
 			return a.emit(view, func(w io.Writer) {
 				where := "home:  "
 				if a.svc.Mode == "remote" {
@@ -150,6 +162,9 @@ func (a *app) statusCommand() *cobra.Command {
 				}
 				if a.svc.Warehouse != "" {
 					fmt.Fprintf(w, "data:    %s\n", a.svc.Warehouse)
+				}
+				if stepCache != "" {
+					fmt.Fprintf(w, "cache:   %s\n", stepCache)
 				}
 				fmt.Fprintf(w, "branch:  %s\nhead:    %s %s (%s, %s)\ntables:  %d\n",
 					active, head.ShortHash(), firstLine(head.Message), head.Author, ago(head.Time), len(tables))

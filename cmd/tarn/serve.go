@@ -234,6 +234,7 @@ func (a *app) announceStores(lh *local.Lakehouse, home string) error {
 	if w := lh.Warehouse(); table.IsRemote(w) {
 		fmt.Fprintf(a.stderr, "tarn serve: tables in %s, read through the local cache %s (at most %s: cache.objects_max_size)\n",
 			lh.Services().Warehouse, local.Home(home).ObjectCache(), table.FormatBytes(lh.Tables().ObjectCacheBound()))
+		fmt.Fprintf(a.stderr, "tarn serve: step cache in %s, shared with every server in %s/%s\n", local.Home(home).Cache(), w, table.CacheTierDir)
 	}
 	if !lh.Shared() {
 		return nil

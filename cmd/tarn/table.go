@@ -187,11 +187,14 @@ Unpartitioned tables on local disk are written by embedded DuckDB on all
 cores; partitioned tables and s3:// warehouses by tarn's own writer.
 
 Partition transforms: col, year(col), month(col), day(col), hour(col),
-bucket(N, col), truncate(W, col).`,
+bucket(N, col), truncate(W, col).
+
+` + objectInputHelp,
 		Example: `  tarn table create trips --from data/trips.csv
   tarn table create staging.events --from "logs/*.jsonl" --partition-by "day(ts), region"
   tarn table create trips --from data/ --plan > trips.yaml
-  tarn table create trips --apply trips.yaml`,
+  tarn table create trips --apply trips.yaml
+  tarn table create lineitem --from "s3://raw-data/tpch/lineitem/*.parquet"`,
 		Args: exactArgs("TABLE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -257,7 +260,7 @@ bucket(N, col), truncate(W, col).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringSliceVar(&from, "from", nil, "input files, globs or directories (repeatable)")
+	f.StringSliceVar(&from, "from", nil, "input files, globs or directories, or s3:// objects (repeatable)")
 	f.StringVar(&partitionBy, "partition-by", "", `partition spec, e.g. "day(ts), region"`)
 	f.StringVar(&ref, "ref", "", "branch to write (default: the active branch)")
 	f.BoolVar(&replace, "replace", false, "replace the table if it exists (same commit)")
@@ -298,6 +301,19 @@ func (a *app) importProgress(ctx context.Context, force bool) context.Context {
 	})
 }
 
+// objectInputHelp explains --from s3://... for create and import.
+const objectInputHelp = `Files already in a bucket are named by URL: s3://BUCKET/KEY (one object),
+s3://BUCKET/PREFIX/ (the objects directly in that folder) or a glob such as
+s3://BUCKET/PATH/*.parquet (matched against the keys listed under PATH; * does
+not cross a /). They are read with the standard AWS settings (AWS_ACCESS_KEY_ID,
+AWS_SECRET_ACCESS_KEY, AWS_REGION or ~/.aws; AWS_ENDPOINT_URL for an
+S3-compatible server, addressed path-style) of the process that reads them: the
+CLI on a local home, the server with --endpoint (the client sends the URL, not the
+bytes). They are copied: the table's data files are its own, written into the
+warehouse, so that tarn gc, a removed table or a changed object never touch one
+another. Nothing matching, a missing bucket or refused credentials are errors
+naming the bucket and the endpoint, and nothing is written.`
+
 func (a *app) tableImport() *cobra.Command {
 	var from []string
 	var ref, message string
@@ -310,9 +326,12 @@ func (a *app) tableImport() *cobra.Command {
 is added as a nullable column; int->long and float->double are widened; any
 other mismatch is an error naming the columns, and nothing is written. A value
 that does not fit its column is an error naming the file, line and column, and
-nothing is written.`,
+nothing is written.
+
+` + objectInputHelp,
 		Example: `  tarn table import trips --from data/2026-05.parquet
-  tarn table import trips --from "incoming/*.csv" --ref dev -m "May data"`,
+  tarn table import trips --from "incoming/*.csv" --ref dev -m "May data"
+  tarn table import trips --from s3://landing/trips/2026-06/`,
 		Args: exactArgs("TABLE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -335,7 +354,7 @@ nothing is written.`,
 			return a.printWrite(res, "imported into", started)
 		},
 	}
-	cmd.Flags().StringSliceVar(&from, "from", nil, "input files, globs or directories (repeatable)")
+	cmd.Flags().StringSliceVar(&from, "from", nil, "input files, globs or directories, or s3:// objects (repeatable)")
 	cmd.Flags().StringVar(&ref, "ref", "", "branch to write (default: the active branch)")
 	cmd.Flags().StringVarP(&message, "message", "m", "", "commit message")
 	cmd.Flags().IntVar(&inferRows, "infer-rows", ingest.DefaultSampleRows, "rows of each CSV or JSON Lines file to infer column types from (0: all)")
