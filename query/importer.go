@@ -115,7 +115,7 @@ func (im *Importer) WriteFiles(ctx context.Context, job table.BulkJob) (*table.B
 			return nil, tarn.Errorf(tarn.EINTERNAL, "configure duckdb (%s): %v", s, err)
 		}
 	}
-	if err := checkKeys(ctx, conn, job); err != nil {
+	if err := checkKeys(ctx, job); err != nil {
 		return nil, err
 	}
 	stop := watchSize(job.Dir, job.Progress)
@@ -146,29 +146,19 @@ func (im *Importer) WriteFiles(ctx context.Context, job table.BulkJob) (*table.B
 
 // checkKeys fails when a JSON Lines input has a top-level key that is not
 // one of the file's columns: read_json with columns would drop it, and the
-// columns may come from a sample of the rows. It is one parallel pass of
-// DuckDB's JSON parser over the file.
-func checkKeys(ctx context.Context, conn *sql.Conn, job table.BulkJob) error {
+// columns may come from a sample of the rows. ingest.CheckKeys finds the
+// key (file, line, column) in a parallel pass that reads no more than the
+// keys, several times faster than DuckDB's json_keys.
+func checkKeys(ctx context.Context, job table.BulkJob) error {
 	for _, in := range job.Inputs {
 		if in.Format != ingest.JSONL {
 			continue
 		}
-		known := make([]string, len(in.Columns))
-		for i, c := range in.Columns {
-			known[i] = quoteString(c)
-		}
-		q := fmt.Sprintf("SELECT k FROM (SELECT unnest(json_keys(json)) AS k FROM read_json_objects(%s, format = 'newline_delimited')) WHERE k NOT IN (%s) LIMIT 1",
-			quoteString(in.Path), strings.Join(known, ", "))
-		var key string
-		switch err := conn.QueryRowContext(ctx, q).Scan(&key); {
-		case errors.Is(err, sql.ErrNoRows):
-		case err != nil:
+		if err := ingest.CheckKeys(ctx, ingest.File{Path: in.Path, Format: in.Format}, in.Columns); err != nil {
 			if ctx.Err() != nil {
 				return interrupted(ctx.Err())
 			}
-			return importError(err)
-		default:
-			return &ingest.Error{File: in.Path, Column: key, Msg: "not in the target schema (first seen after the rows the types were inferred from)"}
+			return err
 		}
 	}
 	return nil
