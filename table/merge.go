@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/apache/iceberg-go"
 	iceio "github.com/apache/iceberg-go/io"
@@ -166,11 +167,11 @@ func (s *Service) sideChange(ctx context.Context, base, side *icetable.Table) (*
 	if err != nil {
 		return nil, err
 	}
-	baseFiles, _, err := liveFiles(fsys, baseOnly)
+	baseFiles, _, err := s.liveFiles(fsys, baseOnly)
 	if err != nil {
 		return nil, err
 	}
-	sideFiles, deletes, err := liveFiles(fsys, sideOnly)
+	sideFiles, deletes, err := s.liveFiles(fsys, sideOnly)
 	if err != nil {
 		return nil, err
 	}
@@ -254,24 +255,72 @@ func manifestDifference(fsys iceio.IO, a, b *icetable.Snapshot) (aOnly, bOnly []
 }
 
 // liveFiles returns the live data files of manifests and how many live
-// delete files they hold.
-func liveFiles(fsys iceio.IO, manifests []iceberg.ManifestFile) ([]iceberg.DataFile, int, error) {
+// delete files they hold. Manifests are immutable, so what a manifest
+// holds is kept (s.manifests): a table appended to by many writers at once
+// is resolved once per writer, each time against all the appends of the
+// others since their common base, and reads only the manifests it has not
+// read before.
+func (s *Service) liveFiles(fsys iceio.IO, manifests []iceberg.ManifestFile) ([]iceberg.DataFile, int, error) {
 	var files []iceberg.DataFile
 	deletes := 0
 	for _, m := range manifests {
-		entries, err := m.FetchEntries(fsys, true)
-		if err != nil {
-			return nil, 0, fmt.Errorf("read manifest %s: %w", m.FilePath(), err)
-		}
-		for _, e := range entries {
-			if m.ManifestContent() != iceberg.ManifestContentData || e.DataFile().ContentType() != iceberg.EntryContentData {
-				deletes++
-				continue
+		held, ok := s.manifests.get(m.FilePath())
+		if !ok {
+			entries, err := m.FetchEntries(fsys, true)
+			if err != nil {
+				return nil, 0, fmt.Errorf("read manifest %s: %w", m.FilePath(), err)
 			}
-			files = append(files, e.DataFile())
+			held = manifestFiles{}
+			for _, e := range entries {
+				if m.ManifestContent() != iceberg.ManifestContentData || e.DataFile().ContentType() != iceberg.EntryContentData {
+					held.deletes++
+					continue
+				}
+				held.files = append(held.files, e.DataFile())
+			}
+			s.manifests.add(m.FilePath(), held)
 		}
+		files = append(files, held.files...)
+		deletes += held.deletes
 	}
 	return files, deletes, nil
+}
+
+// manifestFiles is what liveFiles found in one manifest.
+type manifestFiles struct {
+	files   []iceberg.DataFile
+	deletes int
+}
+
+// manifestCacheSize is how many manifests' files a Service keeps.
+const manifestCacheSize = 4096
+
+// manifestCache holds the files of the manifests read last, by path.
+type manifestCache struct {
+	mu     sync.Mutex
+	byPath map[string]manifestFiles
+	order  []string // paths, oldest first
+}
+
+func (c *manifestCache) get(path string) (manifestFiles, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m, ok := c.byPath[path]
+	return m, ok
+}
+
+func (c *manifestCache) add(path string, m manifestFiles) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.byPath[path]; ok {
+		return
+	}
+	if len(c.order) >= manifestCacheSize {
+		delete(c.byPath, c.order[0])
+		c.order = c.order[1:]
+	}
+	c.byPath[path] = m
+	c.order = append(c.order, path)
 }
 
 // describeRewrite says what a side that removed some of the base's files

@@ -30,7 +30,8 @@ type Service struct {
 	crash     func(point string)
 	bulk      BulkWriter
 	leases    *leaseSet
-	keep      time.Duration // gc.keep_history (0: keep all history)
+	keep      time.Duration  // gc.keep_history (0: keep all history)
+	manifests *manifestCache // see liveFiles
 }
 
 // Config configures a Service.
@@ -72,6 +73,7 @@ func NewService(cat *catalog.Catalog, cfg Config) *Service {
 	}
 	s := &Service{cat: cat, warehouse: wh, ioProps: props, cacheDir: cfg.CacheDir, crash: cfg.CrashPoint, bulk: cfg.Bulk, keep: cfg.KeepHistory}
 	s.leases = &leaseSet{svc: s}
+	s.manifests = &manifestCache{byPath: map[string]manifestFiles{}}
 	cat.SetResolver(s)
 	return s
 }
