@@ -163,7 +163,7 @@ func (s *Service) sideChange(ctx context.Context, base, side *icetable.Table) (*
 	if err != nil {
 		return nil, err
 	}
-	baseOnly, sideOnly, err := manifestDifference(fsys, bm.CurrentSnapshot(), sm.CurrentSnapshot())
+	baseOnly, sideOnly, err := s.manifestDifference(fsys, bm.CurrentSnapshot(), sm.CurrentSnapshot())
 	if err != nil {
 		return nil, err
 	}
@@ -214,15 +214,19 @@ func (s *Service) sideChange(ctx context.Context, base, side *icetable.Table) (*
 
 // manifestDifference returns the manifests of a's snapshot that b's has
 // not, and those of b's that a's has not (nil snapshots have none).
-func manifestDifference(fsys iceio.IO, a, b *icetable.Snapshot) (aOnly, bOnly []iceberg.ManifestFile, err error) {
-	list := func(s *icetable.Snapshot) ([]iceberg.ManifestFile, error) {
-		if s == nil {
+func (s *Service) manifestDifference(fsys iceio.IO, a, b *icetable.Snapshot) (aOnly, bOnly []iceberg.ManifestFile, err error) {
+	list := func(snap *icetable.Snapshot) ([]iceberg.ManifestFile, error) {
+		if snap == nil {
 			return nil, nil
 		}
-		m, err := s.Manifests(fsys)
-		if err != nil {
-			return nil, fmt.Errorf("read manifest list %s: %w", s.ManifestList, err)
+		if m, ok := s.manifestLists.get(snap.ManifestList); ok {
+			return m, nil
 		}
+		m, err := snap.Manifests(fsys)
+		if err != nil {
+			return nil, fmt.Errorf("read manifest list %s: %w", snap.ManifestList, err)
+		}
+		s.manifestLists.add(snap.ManifestList, m)
 		return m, nil
 	}
 	am, err := list(a)
@@ -256,7 +260,7 @@ func manifestDifference(fsys iceio.IO, a, b *icetable.Snapshot) (aOnly, bOnly []
 
 // liveFiles returns the live data files of manifests and how many live
 // delete files they hold. Manifests are immutable, so what a manifest
-// holds is kept (s.manifests): a table appended to by many writers at once
+// holds is kept (s.manifests, as manifestDifference keeps manifest lists): a table appended to by many writers at once
 // is resolved once per writer, each time against all the appends of the
 // others since their common base, and reads only the manifests it has not
 // read before.
@@ -292,34 +296,37 @@ type manifestFiles struct {
 	deletes int
 }
 
-// manifestCacheSize is how many manifests' files a Service keeps.
-const manifestCacheSize = 4096
+// pathCacheSize is how many files a pathCache holds.
+const pathCacheSize = 4096
 
-// manifestCache holds the files of the manifests read last, by path.
-type manifestCache struct {
+// pathCache holds what was read of the immutable files read last
+// (manifests, manifest lists), by path.
+type pathCache[V any] struct {
 	mu     sync.Mutex
-	byPath map[string]manifestFiles
+	byPath map[string]V
 	order  []string // paths, oldest first
 }
 
-func (c *manifestCache) get(path string) (manifestFiles, bool) {
+func newPathCache[V any]() *pathCache[V] { return &pathCache[V]{byPath: map[string]V{}} }
+
+func (c *pathCache[V]) get(path string) (V, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	m, ok := c.byPath[path]
-	return m, ok
+	v, ok := c.byPath[path]
+	return v, ok
 }
 
-func (c *manifestCache) add(path string, m manifestFiles) {
+func (c *pathCache[V]) add(path string, v V) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.byPath[path]; ok {
 		return
 	}
-	if len(c.order) >= manifestCacheSize {
+	if len(c.order) >= pathCacheSize {
 		delete(c.byPath, c.order[0])
 		c.order = c.order[1:]
 	}
-	c.byPath[path] = m
+	c.byPath[path] = v
 	c.order = append(c.order, path)
 }
 

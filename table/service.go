@@ -30,8 +30,10 @@ type Service struct {
 	crash     func(point string)
 	bulk      BulkWriter
 	leases    *leaseSet
-	keep      time.Duration  // gc.keep_history (0: keep all history)
-	manifests *manifestCache // see liveFiles
+	keep      time.Duration // gc.keep_history (0: keep all history)
+	// What resolutions read of manifests and manifest lists (see liveFiles).
+	manifests     *pathCache[manifestFiles]
+	manifestLists *pathCache[[]iceberg.ManifestFile]
 }
 
 // Config configures a Service.
@@ -73,7 +75,7 @@ func NewService(cat *catalog.Catalog, cfg Config) *Service {
 	}
 	s := &Service{cat: cat, warehouse: wh, ioProps: props, cacheDir: cfg.CacheDir, crash: cfg.CrashPoint, bulk: cfg.Bulk, keep: cfg.KeepHistory}
 	s.leases = &leaseSet{svc: s}
-	s.manifests = &manifestCache{byPath: map[string]manifestFiles{}}
+	s.manifests, s.manifestLists = newPathCache[manifestFiles](), newPathCache[[]iceberg.ManifestFile]()
 	cat.SetResolver(s)
 	return s
 }
