@@ -197,8 +197,10 @@ func FormatBytes(n int64) string {
 // GCRequest asks for a garbage collection of the lakehouse's storage.
 type GCRequest struct {
 	// OlderThan is the age past which an unreferenced file goes, judged by
-	// its modification time (0: DefaultGCAge). Younger files may belong to
-	// a write in progress and stay.
+	// its modification time, and past which a commit no ref reaches (of a
+	// deleted or moved branch) no longer keeps its files, judged by the
+	// commit's time (0: DefaultGCAge). Younger files may belong to a write
+	// in progress and stay.
 	OlderThan time.Duration `json:"older_than,omitempty"`
 	// RunsOlderThan is the age past which the branch of a failed run
 	// (run/YYYYMMDD-HHMMSS-xxxxxx, kept for inspection) is deleted, judged
@@ -243,6 +245,10 @@ type GCReport struct {
 	Young      int `json:"young"`
 	LiveWrites int `json:"live_writes"`
 	Commits    int `json:"commits"` // commits reachable from a ref, walked
+	// UnreachableCommits counts the commits no ref reaches (of deleted or
+	// moved branches) kept because they are younger than OlderThan: their
+	// files stay, and `tarn branch create NAME --from HASH` brings one back.
+	UnreachableCommits int `json:"unreachable_commits"`
 	// KeepHistory is the retention window applied ("" when none was);
 	// HistoryHorizon is the time before which history is expired (by this
 	// window or an earlier collection's, whichever is later) and

@@ -80,6 +80,13 @@ type RevertRequest struct {
 	Info   tarn.CommitInfo `json:"info"`
 }
 
+// OptimizeRequest is the body of POST /v1/tables/{table}/optimize.
+type OptimizeRequest struct {
+	Branch         string          `json:"branch"`
+	TargetFileSize int64           `json:"target_file_size,omitempty"` // bytes (0: 256 MiB)
+	Info           tarn.CommitInfo `json:"info"`
+}
+
 // VerifyRequest is the body of POST /v1/verify.
 type VerifyRequest struct {
 	History bool `json:"history"`

@@ -120,6 +120,12 @@ func commitHash(c *tarn.Commit) string {
 	return hashBytes(b)
 }
 
+// CommitHashes returns the hash of every commit stored, whether a ref
+// reaches it or not (garbage collection keeps young unreachable ones).
+func (c *Catalog) CommitHashes(ctx context.Context) ([]string, error) {
+	return c.store.FindCommits(ctx, "", -1)
+}
+
 // GetCommit returns a commit by full hash.
 func (c *Catalog) GetCommit(ctx context.Context, hash string) (*tarn.Commit, error) {
 	if cm, ok := c.commits.Get(hash); ok {

@@ -128,6 +128,14 @@ func (t *tables) RevertTable(ctx context.Context, ident tarn.TableIdent, branch,
 	return do[*tarn.WriteResult](ctx, t.c(), "POST", "/v1/tables/"+esc(ident.String())+"/revert", nil, api.RevertRequest{Branch: branch, To: to, Info: info})
 }
 
+var _ tarn.Optimizer = (*tables)(nil)
+
+// Optimize asks the server to compact a table (as any write to the branch).
+func (t *tables) Optimize(ctx context.Context, req tarn.OptimizeRequest) (*tarn.OptimizeResult, error) {
+	return do[*tarn.OptimizeResult](ctx, t.c(), "POST", "/v1/tables/"+esc(req.Table.String())+"/optimize", nil,
+		api.OptimizeRequest{Branch: req.Branch, TargetFileSize: req.TargetFileSize, Info: req.Info})
+}
+
 var _ tarn.Collector = (*tables)(nil)
 
 // CollectGarbage asks the server to collect garbage (admins only).

@@ -5,6 +5,7 @@ package integration
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,16 +22,23 @@ type lakeServer struct {
 	root, alice string // tokens
 }
 
-func startLake(t *testing.T) *lakeServer {
+func startLake(t *testing.T, serveArgs ...string) *lakeServer {
 	t.Helper()
 	home := filepath.Join(t.TempDir(), "home")
+	return startLakeAt(t, home, serveArgs...)
+}
+
+// startLakeAt is startLake over a given home (one whose config.yml may
+// name an S3 warehouse), with more `tarn serve` flags.
+func startLakeAt(t *testing.T, home string, serveArgs ...string) *lakeServer {
+	t.Helper()
 	token := func(out string) string {
 		lines := strings.Split(strings.TrimSpace(out), "\n")
 		return strings.TrimSpace(lines[len(lines)-1])
 	}
 	l := &lakeServer{root: token(tarn(t, home, "user", "add", "root", "--admin")), alice: token(tarn(t, home, "user", "add", "alice"))}
 	tarn(t, home, "branch", "create", "alice.dev")
-	l.server = startServeWith(t, home, "--addr", "127.0.0.1:0")
+	l.server = startServeWith(t, home, append([]string{"--addr", "127.0.0.1:0"}, serveArgs...)...)
 	l.catalog = l.url + "/iceberg"
 	return l
 }
@@ -275,5 +283,107 @@ func TestIceberg_Spark(t *testing.T) {
 			len(five) != 1 || five[0]["name"] != spark.Five[0] || five[0]["qty"] != spark.Five[1] {
 			t.Fatalf("after %s: tarn reads %v %v, spark %+v", step, got, five, spark)
 		}
+	}
+}
+
+const pyicebergS3Script = `
+import json, os, sys
+import pyarrow as pa
+from pyiceberg.catalog.rest import RestCatalog
+
+uri, credential, step = sys.argv[1:4]
+if step == "read":
+    # Only what the catalog hands out: no AWS settings of our own.
+    for k in list(os.environ):
+        if k.startswith("AWS_"):
+            del os.environ[k]
+ref = "alice.dev" if step == "write" else "main"
+cat = RestCatalog("tarn", uri=uri, credential=credential, warehouse=ref)
+if step == "write":
+    t = cat.load_table("sales.orders")
+    t.append(pa.table({"id": pa.array([4, 5], pa.int64()), "name": ["d", "e"]}))
+t = cat.load_table("sales.orders")
+rows = t.scan().to_arrow()
+files = [task.file.file_path for task in t.scan().plan_files()]
+print(json.dumps({"ids": sorted(rows.column("id").to_pylist()), "metadata": t.metadata_location, "files": files,
+                  "endpoint": t.io.properties.get("s3.endpoint", "")}))
+`
+
+const duckdbS3Script = `
+import json, os, sys
+for k in list(os.environ):  # only what the catalog hands out
+    if k.startswith("AWS_"):
+        del os.environ[k]
+import duckdb, duckdb_ext
+uri, user, token = sys.argv[1:4]
+con = duckdb.connect()
+con.execute("SET extension_directory = ?", [os.path.join(duckdb_ext.__path__[0], "extensions")])
+for e in ["httpfs", "avro", "iceberg"]:
+    con.execute("LOAD " + e)
+con.execute(f"CREATE SECRET tarn (TYPE iceberg, CLIENT_ID '{user}', CLIENT_SECRET '{token}', OAUTH2_SERVER_URI '{uri}/v1/oauth/tokens')")
+con.execute(f"ATTACH 'main' AS m (TYPE iceberg, SECRET tarn, ENDPOINT '{uri}')")
+n, ids = con.sql("SELECT count(*), sum(id) FROM m.sales.orders").fetchone()
+print(json.dumps({"n": n, "ids": ids}))
+`
+
+// TestIceberg_S3Warehouse: with the tables in an S3-compatible store,
+// PyIceberg reads a table tarn wrote and appends to it through the REST
+// catalog (its files written into the bucket by PyIceberg itself), tarn
+// reads PyIceberg's rows, and after a merge PyIceberg and DuckDB read main
+// with nothing but what the catalog hands them: the endpoint, path-style
+// addressing and, with --iceberg-credentials static, the keys.
+func TestIceberg_S3Warehouse(t *testing.T) {
+	wh := s3Warehouse(t)
+	home := filepath.Join(t.TempDir(), "home")
+	if err := os.MkdirAll(home, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, "config.yml"), []byte("warehouse: "+wh+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	csv := filepath.Join(t.TempDir(), "orders.csv")
+	if err := os.WriteFile(csv, []byte("id,name\n1,a\n2,b\n3,c\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tarn(t, home, "namespace", "create", "sales")
+	tarn(t, home, "table", "create", "sales.orders", "--from", csv)
+	l := startLakeAt(t, home, "--iceberg-credentials", "static")
+	type result struct {
+		IDs      []int64  `json:"ids"`
+		Metadata string   `json:"metadata"`
+		Files    []string `json:"files"`
+		Endpoint string   `json:"endpoint"`
+	}
+	inBucket := func(step string, r result) {
+		t.Helper()
+		if !strings.HasPrefix(r.Metadata, wh+"/") || r.Endpoint != os.Getenv("AWS_ENDPOINT_URL") {
+			t.Fatalf("%s: metadata %s, endpoint %q: want them in %s at %s", step, r.Metadata, r.Endpoint, wh, os.Getenv("AWS_ENDPOINT_URL"))
+		}
+		for _, f := range r.Files {
+			if !strings.HasPrefix(f, wh+"/") {
+				t.Fatalf("%s: data file %s is not in the warehouse %s", step, f, wh)
+			}
+		}
+	}
+	var wrote result
+	script(t, "TARN_PYTHON", pyicebergS3Script, 2*time.Minute, &wrote, l.catalog, "alice:"+l.alice, "write")
+	if fmt.Sprint(wrote.IDs) != "[1 2 3 4 5]" || len(wrote.Files) != 2 {
+		t.Fatalf("pyiceberg on alice.dev: %+v", wrote)
+	}
+	inBucket("write", wrote)
+	if rows := l.queryJSON("alice.dev", "select count(*) as n, sum(id) as ids from sales.orders"); len(rows) != 1 || rows[0]["n"] != float64(5) || rows[0]["ids"] != float64(15) {
+		t.Fatalf("tarn query at alice.dev: %v", rows)
+	}
+	l.as(l.alice, "branch", "merge", "alice.dev", "--into", "main")
+	var read result
+	script(t, "TARN_PYTHON", pyicebergS3Script, 2*time.Minute, &read, l.catalog, "alice:"+l.alice, "read")
+	if fmt.Sprint(read.IDs) != "[1 2 3 4 5]" {
+		t.Fatalf("pyiceberg on main after the merge, with only the catalog's settings: %+v", read)
+	}
+	inBucket("read", read)
+	var duck struct{ N, IDs int64 }
+	script(t, "TARN_DUCKDB_PYTHON", duckdbS3Script, 2*time.Minute, &duck, l.catalog, "alice", l.alice)
+	if duck.N != 5 || duck.IDs != 15 {
+		t.Fatalf("duckdb on main, with only the catalog's settings: %+v", duck)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,11 +26,87 @@ import (
 // once, a killed one is there whole or not at all, nothing else is;
 // `tarn verify --history` is clean, and so it is after a last gc.
 func TestSoak_WritersKillsGC(t *testing.T) {
-	seconds := 45
-	if s := os.Getenv("TARN_SOAK_SECONDS"); s != "" {
-		fmt.Sscan(s, &seconds)
-	}
+	soakWith(t, soakSeconds(45), t.TempDir(), nil, func() {})
+}
+
+// TestSoak_Server is the same soak through `tarn serve`: the writers are
+// clients (a third killed), and the server itself is killed with SIGKILL
+// every few seconds and restarted on the same address. A write the
+// server's death interrupted counts as a killed one: whole or absent.
+func TestSoak_Server(t *testing.T) {
+	seconds := soakSeconds(30)
 	home := t.TempDir()
+	token := tarn(t, home, "user", "add", "root", "--admin")
+	lines := strings.Split(strings.TrimSpace(token), "\n")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	s := &soakServer{t: t, home: home, addr: addr, token: strings.TrimSpace(lines[len(lines)-1]), client: t.TempDir()}
+	s.start()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { // kill the server now and then
+		defer close(done)
+		rng := rand.New(rand.NewSource(300))
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Duration(2000+rng.Intn(3000)) * time.Millisecond):
+			}
+			s.kill()
+		}
+	}()
+	soakWith(t, seconds, home, s, func() { close(stop); <-done })
+	t.Logf("the server was killed %d times", s.kills)
+}
+
+func soakSeconds(def int) int {
+	if s := os.Getenv("TARN_SOAK_SECONDS"); s != "" {
+		fmt.Sscan(s, &def)
+	}
+	return def
+}
+
+// soakServer is a `tarn serve` the soak kills and restarts.
+type soakServer struct {
+	t                         *testing.T
+	home, addr, token, client string
+	mu                        sync.Mutex
+	srv                       *server
+	gen, kills                int // gen counts starts: a write spanning two saw a death
+}
+
+func (s *soakServer) start() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.srv = startServeWith(s.t, s.home, "--addr", s.addr, "--max-runs", "1")
+	s.gen++
+}
+
+// kill kills the server with SIGKILL and starts it again.
+func (s *soakServer) kill() {
+	s.mu.Lock()
+	s.srv.stop(syscall.SIGKILL)
+	s.kills++
+	s.mu.Unlock()
+	s.start()
+}
+
+func (s *soakServer) generation() int { s.mu.Lock(); defer s.mu.Unlock(); return s.gen }
+
+// env is a client's environment.
+func (s *soakServer) env() []string {
+	return append(os.Environ(), "TARN_HOME="+s.client, "TARN_ENDPOINT=http://"+s.addr, "TARN_TOKEN="+s.token,
+		"TARN_CONFIG="+filepath.Join(s.client, "none.yml"))
+}
+
+// soakWith runs the writers on home (through srv when it is set), calls
+// writersDone when they stop, and checks the result.
+func soakWith(t *testing.T, seconds int, home string, srv *soakServer, writersDone func()) {
 	data := t.TempDir()
 	const rows = 50
 	batchFile := func(b int) string {
@@ -59,6 +136,10 @@ func TestSoak_WritersKillsGC(t *testing.T) {
 	run := func(rng *rand.Rand, args ...string) (ok, wasKilled bool, stderr string) {
 		cmd := exec.Command(env(t, "TARN_BIN"), args...)
 		cmd.Env = append(os.Environ(), "TARN_HOME="+home)
+		gen := 0
+		if srv != nil {
+			cmd.Env, gen = srv.env(), srv.generation()
+		}
 		var errb strings.Builder
 		cmd.Stderr = &errb
 		if err := cmd.Start(); err != nil {
@@ -66,7 +147,7 @@ func TestSoak_WritersKillsGC(t *testing.T) {
 			return false, false, ""
 		}
 		var timer *time.Timer
-		if rng.Intn(3) == 0 {
+		if rng != nil && rng.Intn(3) == 0 {
 			timer = time.AfterFunc(time.Duration(rng.Intn(400))*time.Millisecond, func() { cmd.Process.Signal(syscall.SIGKILL) })
 		}
 		err := cmd.Wait()
@@ -77,6 +158,9 @@ func TestSoak_WritersKillsGC(t *testing.T) {
 			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 				return false, true, errb.String()
 			}
+		}
+		if err != nil && srv != nil && srv.generation() != gen {
+			return false, true, errb.String() // the server died under it
 		}
 		return err == nil, false, errb.String()
 	}
@@ -115,13 +199,21 @@ func TestSoak_WritersKillsGC(t *testing.T) {
 		rng := rand.New(rand.NewSource(100))
 		for i := 0; time.Now().Before(deadline); i++ {
 			br := fmt.Sprintf("ingest%d", i)
-			if r := tarnRun(t, home, "branch", "create", br, "--from", "main"); r.code != 0 {
-				record(-1, false, false, "branch create", r.stderr)
+			if ok, k, stderr := run(nil, "branch", "create", br, "--from", "main"); !ok {
+				if !k {
+					record(-1, false, false, "branch create", stderr)
+				}
 				continue
 			}
 			b := newBatch()
-			if r := tarnRun(t, home, "table", "import", "events", "--from", batchFile(b), "--ref", br); r.code != 0 {
-				record(b, false, false, "branch import", r.stderr)
+			if ok, k, stderr := run(nil, "table", "import", "events", "--from", batchFile(b), "--ref", br); !ok {
+				if k { // on the branch or not: a merge may bring it
+					mu.Lock()
+					killed[b] = true
+					mu.Unlock()
+				} else {
+					record(b, false, false, "branch import", stderr)
+				}
 				continue
 			}
 			ok, k, stderr := run(rng, "branch", "merge", br, "--into", "main")
@@ -147,6 +239,7 @@ func TestSoak_WritersKillsGC(t *testing.T) {
 		}
 	}()
 	wg.Wait()
+	writersDone()
 
 	check := func(when string) {
 		t.Helper()

@@ -54,19 +54,7 @@ func newBrowser(t *testing.T, base string) *browser {
 	ctx, cancelTab := chromedp.NewContext(actx)
 	ctx, cancelTime := context.WithTimeout(ctx, 4*time.Minute)
 	t.Cleanup(func() { cancelTime(); cancelTab(); cancelAlloc() })
-	shots := os.Getenv("TARN_UI_SHOTS")
-	if shots == "" {
-		shots = t.TempDir()
-	}
-	if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	b := &browser{t: t, ctx: ctx, base: strings.TrimSuffix(base, "/"), shot: shots}
-	if axe, err := os.ReadFile("../ui/node_modules/axe-core/axe.min.js"); err == nil {
-		b.axe = string(axe)
-	} else if os.Getenv("TARN_UI_AXE") != "" {
-		t.Fatalf("TARN_UI_AXE is set but axe-core is missing (scripts/ui.sh installs it): %v", err)
-	}
+	b := &browser{t: t, ctx: ctx, base: strings.TrimSuffix(base, "/"), shot: shotsDir(t), axe: axeScript(t)}
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("start Chromium: %v", err)
 	}
@@ -81,35 +69,23 @@ func (b *browser) run(what string, actions ...chromedp.Action[chromedp.Void]) {
 	}
 }
 
-func (b *browser) text(sel string) string {
-	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
-	defer cancel()
-	s, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-	return s
+// evalJSON evaluates a JavaScript expression, awaits it if it is a
+// promise, and decodes its JSON into out (a uiPage).
+func (b *browser) evalJSON(expr string, out any) error {
+	s, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](jsonOf(expr), chromedp.EvalAwaitPromise))
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal([]byte(s), out)
 }
+
+func (b *browser) text(sel string) string { return pageText(b, sel) }
 
 // waitFor waits until the JavaScript expression is true.
-func (b *browser) waitFor(what, expr string) {
-	b.t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		if ok, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool]("!!("+expr+")")); err == nil && ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			b.screenshot("failed-" + strings.ReplaceAll(what, " ", "-"))
-			b.t.Fatalf("never %s (%s); page text:\n%s", what, expr, b.text("body"))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
+func (b *browser) waitFor(what, expr string) { b.t.Helper(); waitJS(b.t, b, what, expr) }
 
 // waitText waits until the page's text contains s.
-func (b *browser) waitText(s string) {
-	b.t.Helper()
-	q, _ := json.Marshal(s)
-	b.waitFor("showed "+s, "document.body.innerText.includes("+string(q)+")")
-}
+func (b *browser) waitText(s string) { b.t.Helper(); waitJS(b.t, b, "showed "+s, hasText(s)) }
 
 // eval is the value of a JavaScript expression.
 func eval[T any](b *browser, expr string) T {
@@ -122,12 +98,7 @@ func eval[T any](b *browser, expr string) T {
 }
 
 // setValue sets a field's value as typing would (an input event).
-func (b *browser) setValue(sel, value string) {
-	b.t.Helper()
-	q, _ := json.Marshal(sel)
-	v, _ := json.Marshal(value)
-	eval[bool](b, `(e => { e.value = `+string(v)+`; e.dispatchEvent(new Event('input', {bubbles: true})); return true })(document.querySelector(`+string(q)+`))`)
-}
+func (b *browser) setValue(sel, value string) { b.t.Helper(); setValue(b.t, b, sel, value) }
 
 func (b *browser) goTo(hash string) {
 	b.t.Helper()
@@ -140,31 +111,12 @@ func (b *browser) screenshot(name string) {
 	}
 }
 
-// page saves a screenshot of the page and checks it with axe-core
-// (WCAG 2 A and AA rules: labels, contrast, roles...) when it is there.
+// page saves a screenshot of the page and checks it with axe-core when
+// it is there.
 func (b *browser) page(name string) {
 	b.t.Helper()
 	b.screenshot(name)
-	if b.axe == "" {
-		return
-	}
-	eval[bool](b, "typeof axe !== 'undefined' || (()=>{"+b.axe+"; return true})()")
-	type violation struct {
-		ID, Help string
-		Nodes    []struct{ Target []string }
-	}
-	violations, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]violation](`axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa']}}).then(r => r.violations)`,
-		chromedp.EvalAwaitPromise))
-	if err != nil {
-		b.t.Fatalf("axe on %s: %v", name, err)
-	}
-	for _, v := range violations {
-		var where []string
-		for _, n := range v.Nodes {
-			where = append(where, strings.Join(n.Target, " "))
-		}
-		b.t.Errorf("page %s: accessibility (axe %s): %s at %s", name, v.ID, v.Help, strings.Join(where, ", "))
-	}
+	checkAxe(b.t, b, name, b.axe)
 }
 
 // cliAs runs the CLI against the server with a user's token.
@@ -183,14 +135,21 @@ func (b *browser) signIn(token, who string) {
 	b.waitText(who)
 }
 
-// TestUI_Browser: sign in (a wrong token refused), browse branches, open a
-// table and page and sort its preview, see its statistics, walk history,
-// run a query (and see an error at its position), see a merge conflict,
-// run a pipeline and watch its DAG turn green with live logs, and see a
-// user refused what the API refuses them.
-func TestUI_Browser(t *testing.T) {
-	dir := t.TempDir()
-	home := filepath.Join(dir, "home")
+// uiDemo is the lakehouse the browser tests look at, served with tokens:
+// trips on main, a branch feb that adds February, and a branch clash that
+// conflicts with main on trips (it replaces them). ada is an admin, bob
+// is not.
+type uiDemo struct {
+	home    string
+	srv     *server
+	tokens  map[string]string // user: token
+	log     []struct{ Hash string }
+	maxFare float64 // of trips on main
+}
+
+func newUIDemo(t *testing.T) uiDemo {
+	t.Helper()
+	home := filepath.Join(t.TempDir(), "home")
 	tokens := map[string]string{}
 	for _, u := range []struct {
 		name  string
@@ -206,8 +165,6 @@ func TestUI_Browser(t *testing.T) {
 		}
 		tokens[u.name] = added.Token
 	}
-	// The demo: trips on main, a branch that adds February, and a branch
-	// that conflicts with main on trips (it replaces them).
 	data := "../examples/data/"
 	tarn(t, home, "table", "create", "trips", "--from", data+"trips_2026_01.csv")
 	tarn(t, home, "table", "create", "zones", "--from", data+"zones.jsonl")
@@ -225,8 +182,17 @@ func TestUI_Browser(t *testing.T) {
 	if len(log) < 3 || len(maxFare) != 1 {
 		t.Fatalf("demo: log %d commits, max fare %v", len(log), maxFare)
 	}
+	return uiDemo{home: home, srv: startServeWith(t, home, "--addr", "127.0.0.1:0"), tokens: tokens, log: log, maxFare: maxFare[0].M}
+}
 
-	srv := startServeWith(t, home, "--addr", "127.0.0.1:0")
+// TestUI_Browser: sign in (a wrong token refused), browse branches, open a
+// table and page and sort its preview, see its statistics, walk history,
+// run a query (and see an error at its position), see a merge conflict,
+// run a pipeline and watch its DAG turn green with live logs, and see a
+// user refused what the API refuses them.
+func TestUI_Browser(t *testing.T) {
+	d := newUIDemo(t)
+	home, srv, tokens, log := d.home, d.srv, d.tokens, d.log
 	b := newBrowser(t, srv.url)
 
 	// Sign in: a wrong token is refused, ada's is taken.
@@ -266,7 +232,7 @@ func TestUI_Browser(t *testing.T) {
 	b.waitText("fare ▲")
 	b.run("sort by fare descending", chromedp.Click(chromedp.Search(`//th/button[starts-with(text(),"fare")]`)))
 	b.waitText("fare ▼")
-	want := fmt.Sprint(maxFare[0].M)
+	want := fmt.Sprint(d.maxFare)
 	b.waitFor("sorted by fare descending", `(() => { const hs = [...document.querySelectorAll('table.grid thead th')].map(h => h.textContent);
 		const i = hs.findIndex(h => h.startsWith('fare')); const c = document.querySelector('table.grid tbody tr').children[i];
 		return c && c.textContent === `+fmt.Sprintf("%q", want)+` })()`)
@@ -325,6 +291,11 @@ func TestUI_Browser(t *testing.T) {
 	// SQL: a query's rows; a broken one's error at its position.
 	b.goTo("#/sql")
 	b.waitFor("offered the editor", `document.getElementById('sql')`)
+	b.setValue("#sql", "")
+	// Tab completes a table's name.
+	b.run("type a table's start", chromedp.SendKeys(chromedp.ID("sql"), "select * from tri"))
+	b.run("complete with Tab", chromedp.KeyEvent("\t"))
+	b.waitFor("completed the table's name", `document.getElementById('sql').value === 'select * from trips' && document.activeElement.id === 'sql'`)
 	b.setValue("#sql", "")
 	b.run("type SQL", chromedp.SendKeys(chromedp.ID("sql"), "select pickup_zone, count(*) as n from trips group by 1 order by 1"))
 	b.run("run with Ctrl+Enter", chromedp.KeyEvent("\r", chromedp.KeyModifiers(chromedp.ModifierCtrl)))

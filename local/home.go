@@ -10,6 +10,7 @@ import (
 
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/internal/atomicfile"
+	"github.com/tarnhq/tarn/pipeline"
 	"gopkg.in/yaml.v3"
 )
 
@@ -111,8 +112,12 @@ type HomeConfig struct {
 	// environment), or empty for the home's warehouse folder. Flags and
 	// TARN_WAREHOUSE win over it.
 	Warehouse string `yaml:"warehouse,omitempty"`
-	Cache     struct {
-		MaxSize string `yaml:"max_size,omitempty"`
+	// Cache bounds the caches: MaxSize the step and scan cache,
+	// ObjectsMaxSize the local copies of an object store's table files
+	// (cache/objects; default 20GiB), as sizes like 50GiB.
+	Cache struct {
+		MaxSize        string `yaml:"max_size,omitempty"`
+		ObjectsMaxSize string `yaml:"objects_max_size,omitempty"`
 	} `yaml:"cache"`
 	// GC holds garbage collection's settings: KeepHistory is the
 	// retention window of history (7d, 36h, all; empty: keep everything).
@@ -151,6 +156,27 @@ func (h Home) keepHistory() (time.Duration, error) {
 		d = 0
 	}
 	return d, nil
+}
+
+// objectCacheBound is $TARN_CACHE_OBJECTS_MAX_SIZE, else config.yml's
+// cache.objects_max_size (0: the default, 20 GiB).
+func (h Home) objectCacheBound() (int64, error) {
+	s, where := os.Getenv("TARN_CACHE_OBJECTS_MAX_SIZE"), "TARN_CACHE_OBJECTS_MAX_SIZE"
+	if s == "" {
+		c, err := h.Config()
+		if err != nil {
+			return 0, err
+		}
+		s, where = strings.TrimSpace(c.Cache.ObjectsMaxSize), "cache.objects_max_size in "+h.ConfigFile()
+	}
+	if s == "" {
+		return 0, nil
+	}
+	n, err := pipeline.ParseBytes(s)
+	if err != nil {
+		return 0, tarn.Errorf(tarn.EINVALID, "%s: %v", where, err)
+	}
+	return n, nil
 }
 
 // SetConfig writes config.yml atomically.

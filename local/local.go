@@ -10,6 +10,7 @@ import (
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/cache"
 	"github.com/tarnhq/tarn/catalog"
+	"github.com/tarnhq/tarn/objcache"
 	"github.com/tarnhq/tarn/query"
 	rt "github.com/tarnhq/tarn/runtime"
 	"github.com/tarnhq/tarn/secret"
@@ -127,7 +128,12 @@ func Open(ctx context.Context, cfg Config) (*Lakehouse, error) {
 		st.close()
 		return nil, err
 	}
-	tables := table.NewService(cat, table.Config{Warehouse: st.warehouse, CacheDir: home.ObjectCache(), CrashPoint: cfg.CrashPoint, Bulk: bulk, KeepHistory: keep})
+	objectsMax, err := home.objectCacheBound()
+	if err != nil {
+		st.close()
+		return nil, err
+	}
+	tables := table.NewService(cat, table.Config{Warehouse: st.warehouse, CacheDir: home.ObjectCache(), ObjectCache: objcache.Options{MaxBytes: objectsMax}, CrashPoint: cfg.CrashPoint, Bulk: bulk, KeepHistory: keep})
 	if err := tables.CheckWarehouse(ctx); err != nil {
 		st.close()
 		return nil, err

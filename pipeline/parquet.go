@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 
@@ -33,6 +34,9 @@ type pyParquet struct {
 // stagedParquet is where the writer sees its staging directory.
 const stagedParquet = "/tarn/work"
 
+// stagedPart is the name of a file the writer names itself.
+var stagedPart = regexp.MustCompile(`^part-[0-9]{5}\.parquet$`)
+
 func (w pyParquet) WriteParquet(ctx context.Context, req table.ParquetWrite) ([]string, error) {
 	if err := os.MkdirAll(w.workRoot, 0o755); err != nil {
 		return nil, err
@@ -56,10 +60,15 @@ func (w pyParquet) WriteParquet(ctx context.Context, req table.ParquetWrite) ([]
 		staged[i] = filepath.Join(inside, fmt.Sprintf("part-%05d.parquet", i))
 		byStaged[staged[i]] = p
 	}
-	body, err := json.Marshal(map[string]any{
+	request := map[string]any{
 		"source": req.Source, "paths": staged, "field_ids": req.FieldIDs, "schema": req.Schema,
 		"compression": req.Compression, "level": req.Level,
-	})
+	}
+	if len(req.Partition) > 0 {
+		// The writer names the files (one partition each) in the stage.
+		request["partition"], request["dir"], request["part_bytes"] = req.Partition, inside, req.PartBytes
+	}
+	body, err := json.Marshal(request)
 	if err != nil {
 		return nil, err
 	}
@@ -84,6 +93,7 @@ func (w pyParquet) WriteParquet(ctx context.Context, req table.ParquetWrite) ([]
 	var res struct {
 		Paths      []string `json:"paths"`
 		CannotCast string   `json:"cannot_cast"`
+		Declined   string   `json:"declined"`
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
 		return nil, fmt.Errorf("pyarrow Parquet writer: unreadable answer %q: %v", stdout.String(), err)
@@ -91,17 +101,27 @@ func (w pyParquet) WriteParquet(ctx context.Context, req table.ParquetWrite) ([]
 	if res.CannotCast != "" {
 		return nil, fmt.Errorf("%w: %s", table.ErrCannotCast, res.CannotCast)
 	}
+	if res.Declined != "" {
+		return nil, fmt.Errorf("%w: %s", table.ErrWriterDeclined, res.Declined)
+	}
+	if len(req.Partition) > 0 {
+		for _, p := range res.Paths {
+			if base := filepath.Base(p); filepath.Dir(p) == inside && stagedPart.MatchString(base) {
+				byStaged[p] = filepath.Join(req.Dir, req.Prefix+strings.TrimPrefix(base, "part"))
+			}
+		}
+	}
 	// Into the warehouse: each file whole, under the name it was asked for.
 	var written []string
 	for _, p := range res.Paths {
 		dst, ok := byStaged[p]
-		if !ok {
-			return nil, fmt.Errorf("pyarrow Parquet writer: wrote %q, which it was not asked for", p)
+		if !ok { // the files moved so far are returned, for the table's write log to remove
+			return written, fmt.Errorf("pyarrow Parquet writer: wrote %q, which it was not asked for", p)
 		}
 		src := filepath.Join(stage, filepath.Base(p))
 		w.sandbox.Disown(src)
 		if err := moveFile(src, dst); err != nil {
-			return nil, fmt.Errorf("pyarrow Parquet writer: %w", err)
+			return written, fmt.Errorf("pyarrow Parquet writer: %w", err)
 		}
 		written = append(written, dst)
 	}

@@ -9,8 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/tarnhq/tarn"
@@ -138,8 +140,8 @@ func (s *session) copy(ctx context.Context, format, target string) (int64, error
 		opts = "FORMAT json"
 	case string(FormatParquet):
 		opts += ", COMPRESSION zstd"
-	case "parquet-temp": // an intermediate file read once: fast over small
-		opts = "FORMAT parquet, COMPRESSION snappy"
+	case "parquet-temp": // an intermediate file read once, from the page cache: no codec to run twice
+		opts = "FORMAT parquet, COMPRESSION uncompressed"
 	}
 	// Without insertion order DuckDB writes as it goes; with it, parallel
 	// pipelines buffer batches and memory grows with the result. ORDER BY
@@ -161,40 +163,78 @@ func (s *session) copy(ctx context.Context, format, target string) (int64, error
 }
 
 // parquetToArrow rewrites a Parquet file as an Arrow IPC file of at most
-// limit bytes (0: any size), one row group at a time.
+// limit bytes (0: any size). Decoding and writing overlap: one goroutine
+// decodes row groups (columns in parallel) while this one writes the
+// batches before, with at most arrowQueue batches in between, so memory
+// stays bounded by a few batches whatever the result's size.
 func parquetToArrow(ctx context.Context, src, dst string, limit int64) error {
-	pf, err := file.OpenParquetFile(src, false)
+	// Column chunks are read through a small buffer, not whole.
+	props := parquet.NewReaderProperties(memory.DefaultAllocator)
+	props.BufferedStreamEnabled, props.BufferSize = true, 1<<20
+	pf, err := file.OpenParquetFile(src, false, file.WithReadProps(props))
 	if err != nil {
 		return fmt.Errorf("read result: %w", err)
 	}
 	defer pf.Close()
-	// Columns decode in parallel, one row group at a time.
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 64 * 1024, Parallel: true}, memory.DefaultAllocator)
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 32 * 1024, Parallel: true}, memory.DefaultAllocator)
 	if err != nil {
 		return fmt.Errorf("read result: %w", err)
 	}
-	rr, err := fr.GetRecordReader(ctx, nil, nil)
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	rr, err := fr.GetRecordReader(rctx, nil, nil)
 	if err != nil {
 		return fmt.Errorf("read result: %w", err)
 	}
 	defer rr.Release()
-	out, err := os.Create(dst)
+	// A new file, so that it gets the usual mode (the reserved name is 0600).
+	os.Remove(dst)
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
 	if err != nil {
 		return fmt.Errorf("write result: %w", err)
 	}
 	defer out.Close()
+	batches := make(chan arrow.RecordBatch, arrowQueue)
+	var readErr error
+	go func() {
+		defer close(batches)
+		for rr.Next() {
+			rec := rr.RecordBatch()
+			rec.Retain()
+			select {
+			case batches <- rec:
+			case <-rctx.Done():
+				rec.Release()
+				return
+			}
+		}
+		readErr = rr.Err()
+	}()
+	drain := func() {
+		stop()
+		for rec := range batches {
+			rec.Release()
+		}
+	}
 	bw := bufio.NewWriterSize(&limitedWriter{w: out, n: limit}, 4<<20)
 	w, err := ipc.NewFileWriter(bw, ipc.WithSchema(rr.Schema()))
 	if err != nil {
+		drain()
 		return fmt.Errorf("write result: %w", err)
 	}
-	for rr.Next() {
-		if err := w.Write(rr.RecordBatch()); err != nil {
+	for rec := range batches {
+		err := w.Write(rec)
+		rec.Release()
+		if err != nil {
+			drain()
 			return fmt.Errorf("write result: %w", err)
 		}
 	}
-	if err := rr.Err(); err != nil {
-		return fmt.Errorf("read result: %w", err)
+	if readErr != nil {
+		return fmt.Errorf("read result: %w", readErr)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	if err := w.Close(); err != nil {
 		return fmt.Errorf("write result: %w", err)
@@ -204,3 +244,6 @@ func parquetToArrow(ctx context.Context, src, dst string, limit int64) error {
 	}
 	return out.Close()
 }
+
+// arrowQueue is how many decoded batches may wait for the writer.
+const arrowQueue = 2

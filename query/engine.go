@@ -255,6 +255,7 @@ type session struct {
 	sql     string
 	tables  []*boundTable
 	fetched map[*boundTable]table.ScanPlan // the downloads of the plans this session made
+	holds   []func()                       // pins on the plans' cached copies of remote files
 	schemas []string
 	explain bool // the statement is EXPLAIN [ANALYZE] ...
 	temp    bool // a preview table exists
@@ -306,6 +307,11 @@ func (e *Engine) open(ctx context.Context, req Request, writeDir string) (*sessi
 // close drops the session's views and returns its database to the pool.
 func (s *session) close() {
 	s.once.Do(func() {
+		defer func() {
+			for _, release := range s.holds {
+				release()
+			}
+		}()
 		ctx := context.Background()
 		var b strings.Builder
 		if s.temp {

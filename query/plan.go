@@ -30,13 +30,40 @@ func (s *session) prepare(ctx context.Context) error {
 	key := s.commit.Hash + "\x00" + s.req.Namespace + "\x00" + s.req.SQL
 	if p, ok := c.get("statement", key).(*prepared); ok {
 		s.sql, s.explain, s.tables = p.sql, p.explain, p.tables
-		return s.createViews(ctx)
+	} else {
+		if err := s.plan(ctx); err != nil {
+			return err
+		}
+		c.put("statement", key, &prepared{sql: s.sql, explain: s.explain, tables: s.tables})
 	}
-	if err := s.plan(ctx); err != nil {
+	if err := s.hold(ctx); err != nil {
 		return err
 	}
-	c.put("statement", key, &prepared{sql: s.sql, explain: s.explain, tables: s.tables})
 	return s.createViews(ctx)
+}
+
+// hold pins the local copies of the remote files the session's plans
+// read until the session closes, downloading again those evicted since
+// a cached plan was made (counted as this query's downloads).
+func (s *session) hold(ctx context.Context) error {
+	for _, t := range s.tables {
+		release, files, bytes, wait, err := s.engine.tables.Hold(ctx, t.plan)
+		if err != nil {
+			return err
+		}
+		s.holds = append(s.holds, release)
+		if files > 0 {
+			if s.fetched == nil {
+				s.fetched = map[*boundTable]table.ScanPlan{}
+			}
+			d := s.fetched[t]
+			d.Downloaded += files
+			d.DownloadedBytes += bytes
+			d.DownloadSeconds += wait.Seconds()
+			s.fetched[t] = d
+		}
+	}
+	return nil
 }
 
 // prepared is a planned statement: everything in it follows from the

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything tarn's build, demo and tests need on a fresh machine:
 # Go modules, a Python environment (built with uv) holding PyIceberg for
-# the integration tests, Chromium for the web UI's browser tests and the
-# front end's npm packages. Idempotent: a second run is fast.
+# the integration tests, Chromium and Firefox for the web UI's browser tests
+# and the front end's npm packages. Idempotent: a second run is fast.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,6 +56,14 @@ if ! command -v chromium >/dev/null 2>&1 && [ -z "${TARN_CHROMIUM:-}" ] && comma
   [ "$(id -u)" = 0 ] || SUDO="sudo"
   echo "setup: installing chromium (Debian package) for the web UI's browser tests"
   { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium; } >/dev/null 2>&1 || echo "setup: could not install chromium" >&2
+fi
+# And Debian's Firefox ESR, driven over its own WebDriver BiDi server (no
+# geckodriver): the UI must work in both.
+if ! command -v firefox-esr >/dev/null 2>&1 && ! command -v firefox >/dev/null 2>&1 && [ -z "${TARN_FIREFOX:-}" ] && command -v apt-get >/dev/null 2>&1; then
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO="sudo"
+  echo "setup: installing firefox-esr (Debian package) for the web UI's browser tests"
+  { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq firefox-esr; } >/dev/null 2>&1 || echo "setup: could not install firefox-esr" >&2
 fi
 # The front end's packages (ui/package-lock.json): its unit tests, the check
 # that the committed bundle ui/dist is the build of ui/src, and axe-core for

@@ -6,7 +6,7 @@
 # servers: scripts/postgres.sh; an S3-compatible server for s3://
 # warehouses: scripts/versitygw.sh; both stopped at the end), then the
 # web UI: its unit tests, the check that ui/dist is the build of its
-# sources, and its browser tests (headless Chromium against tarn serve).
+# sources, and its browser tests (headless Chromium and Firefox against tarn serve).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -55,12 +55,14 @@ set -a
 set +a
 # Spark's test alone takes minutes on two busy cores.
 go test -count=1 -timeout 40m -tags integration ./postgres/... ./integration/...
+# gc's S3 store (listing pages, DeleteObjects batches, conditional writes).
+go test -count=1 -tags integration -run '^TestS3Store$' ./table
 echo "== black-box CLI suite against two tarn serve on one PostgreSQL, tables on the S3 server (shared mode)"
 TARN_TEST_MODE=shared go test -count=1 -run '^(TestCLI_|TestCLIQuery_|TestRemote)' ./cmd/tarn
 echo "== web UI: unit tests and the bundle's check"
 ./scripts/ui.sh test
 ./scripts/ui.sh check
-echo "== web UI in a real browser (headless Chromium)"
+echo "== web UI in real browsers (headless Chromium and Firefox)"
 export TARN_UI_SHOTS="${TARN_UI_SHOTS:-$PWD/.tmp/ui-screenshots}"
 rm -rf "$TARN_UI_SHOTS"
 echo "screenshots of each page: $TARN_UI_SHOTS"

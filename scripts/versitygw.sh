@@ -45,8 +45,18 @@ start)
   rm -rf "$DIR"
   mkdir -p "$DIR/data" "$REPO/.tmp"
   PORT=$(free_port versitygw.sh 57070 57170 47070 47170)
-  # --nometa: no user extended attributes needed on the folder's file system.
-  setsid "$BIN" --port "127.0.0.1:$PORT" --access "$ACCESS" --secret "$SECRET" posix --nometa "$DIR/data" \
+  # The posix backend keeps multipart uploads' part ETags (and objects'
+  # metadata) in user extended attributes: without them (--nometa) every
+  # multipart upload fails at CompleteMultipartUpload with InvalidPart,
+  # which is how pyarrow's S3 file system writes even small files.
+  META=()
+  touch "$DIR/xattr-probe"
+  if ! python3 -c 'import os, sys; os.setxattr(sys.argv[1], "user.tarn", b"1")' "$DIR/xattr-probe" 2>/dev/null; then
+    echo "versitygw.sh: $DIR has no user extended attributes: multipart uploads will fail (set TARN_S3_DIR to a folder on ext4 or xfs)" >&2
+    META=(--nometa)
+  fi
+  rm -f "$DIR/xattr-probe"
+  setsid "$BIN" --port "127.0.0.1:$PORT" --access "$ACCESS" --secret "$SECRET" posix "${META[@]}" "$DIR/data" \
     >"$DIR/server.log" 2>&1 </dev/null &
   echo $! >"$DIR/pid"
   for _ in $(seq 1 100); do

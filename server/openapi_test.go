@@ -375,6 +375,13 @@ func session(t *testing.T, ts *testServer, admin, alice *tarn.Services) {
 	must(err)
 	_, err = alice.Tables.RevertTable(ctx, ident, "alice.dev", "v1", info(""))
 	must(err)
+	opt, err := alice.Tables.(tarn.Optimizer).Optimize(ctx, tarn.OptimizeRequest{Table: ident, Branch: "alice.dev", TargetFileSize: 1 << 20, Info: info("")})
+	must(err)
+	if opt.Rows == 0 || opt.FilesAfter == 0 || opt.Commit == nil {
+		t.Fatalf("optimize through the server: %+v", opt)
+	}
+	_, err = alice.Tables.(tarn.Optimizer).Optimize(ctx, tarn.OptimizeRequest{Table: ident, Branch: "main", Info: info("")})
+	wantErr(t, err, tarn.EFORBIDDEN)
 	_, err = alice.Tables.DropTable(ctx, ident, "main", info(""))
 	wantErr(t, err, tarn.EFORBIDDEN)
 	_, err = alice.Refs.RenameBranch(ctx, "alice.dev", "alice.old")

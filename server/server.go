@@ -151,6 +151,7 @@ func (s *Server) Handler() http.Handler {
 	s.handle("DELETE /v1/tables/{table}", s.dropTable, authed)
 	s.handle("POST /v1/tables/{table}/import", s.importTable, upload)
 	s.handle("POST /v1/tables/{table}/revert", s.revertTable, authed)
+	s.handle("POST /v1/tables/{table}/optimize", s.optimizeTable, authed)
 	s.handle("POST /v1/verify", s.verify, authed)
 	s.handle("POST /v1/gc", s.gc, authed)
 

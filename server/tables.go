@@ -137,6 +137,34 @@ func (s *Server) revertTable(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+func (s *Server) optimizeTable(w http.ResponseWriter, r *http.Request) error {
+	ident, err := pathTable(r)
+	if err != nil {
+		return err
+	}
+	var req api.OptimizeRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	if req.TargetFileSize < 0 {
+		return tarn.Errorf(tarn.EINVALID, "target_file_size must be positive (bytes), got %d", req.TargetFileSize)
+	}
+	if err := s.canWrite(r.Context(), req.Branch); err != nil {
+		return err
+	}
+	opt, ok := s.Services.Tables.(tarn.Optimizer)
+	if !ok {
+		return tarn.Errorf(tarn.EINVALID, "this server's table service cannot compact tables")
+	}
+	s.author(r.Context(), &req.Info)
+	res, err := opt.Optimize(r.Context(), tarn.OptimizeRequest{Table: ident, Branch: req.Branch, TargetFileSize: req.TargetFileSize, Info: req.Info})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
 func (s *Server) gc(w http.ResponseWriter, r *http.Request) error {
 	var req api.GCRequest
 	if err := decodeJSON(r, &req); err != nil {

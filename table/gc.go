@@ -3,10 +3,9 @@ package table
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -40,12 +39,8 @@ const leaseSlack = time.Minute
 // removed: what it references is unknown. A crash part way leaves some
 // garbage; the next run removes it.
 //
-// Only local warehouses are supported.
+// Local warehouses and S3 warehouses (s3Store) are supported.
 func (s *Service) CollectGarbage(ctx context.Context, req tarn.GCRequest) (*tarn.GCReport, error) {
-	root, ok := localPath(s.warehouse)
-	if !ok {
-		return nil, tarn.Errorf(tarn.EINVALID, "garbage collection supports local warehouses only, not %s", s.warehouse)
-	}
 	if req.OlderThan < 0 {
 		return nil, tarn.Errorf(tarn.EINVALID, "gc: the age must not be negative, got %s", req.OlderThan)
 	}
@@ -63,6 +58,10 @@ func (s *Service) CollectGarbage(ctx context.Context, req tarn.GCRequest) (*tarn
 	if keep == 0 {
 		keep = s.keep
 	}
+	store, err := s.store(ctx)
+	if err != nil {
+		return nil, err
+	}
 	rep := &tarn.GCReport{DryRun: req.DryRun, OlderThan: tarn.FormatAge(age), Removed: []tarn.GCFile{}, ExpiredRuns: []string{}}
 	expired, err := s.expireRunBranches(ctx, time.Now().Add(-runAge), req.DryRun)
 	if err != nil {
@@ -73,8 +72,12 @@ func (s *Service) CollectGarbage(ctx context.Context, req tarn.GCRequest) (*tarn
 	for _, name := range expired {
 		skip[name] = true
 	}
-	started := time.Now()
-	files, leases, err := listWarehouse(root)
+	// In the storage's clock: modification times are.
+	started, err := store.now(ctx)
+	if err != nil {
+		return nil, err
+	}
+	files, leases, err := listWarehouse(ctx, store)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +89,7 @@ func (s *Service) CollectGarbage(ctx context.Context, req tarn.GCRequest) (*tarn
 			continue
 		}
 		rep.LiveWrites++
-		if st := leaseStart(filepath.Join(root, l.Path), l.Modified); st.Add(-leaseSlack).Before(cutoff) {
+		if st := leaseStart(ctx, store, l); st.Add(-leaseSlack).Before(cutoff) {
 			cutoff = st.Add(-leaseSlack)
 		}
 	}
@@ -99,18 +102,25 @@ func (s *Service) CollectGarbage(ctx context.Context, req tarn.GCRequest) (*tarn
 	}
 	// History an earlier collection expired stays expired: its files may
 	// be gone, whatever this request's window.
-	if old := s.historyHorizon(); old != nil && old.After(horizon) {
+	old, _, err := readHorizon(ctx, store)
+	if err != nil {
+		return nil, err
+	}
+	if old != nil && old.After(horizon) {
 		horizon = *old
 	}
 	if !horizon.IsZero() {
 		rep.HistoryHorizon = &horizon
 	}
-	used, commits, expiredCommits, err := s.referencedFiles(ctx, skip, horizon)
+	// Commits no ref reaches stay as long as unreferenced files do.
+	refd, err := s.referencedFiles(ctx, skip, horizon, time.Now().Add(-age))
 	if err != nil {
 		return nil, err
 	}
-	rep.Commits = commits
-	rep.ExpiredCommits = expiredCommits
+	used := refd.used
+	rep.Commits = refd.commits
+	rep.ExpiredCommits = refd.expired
+	rep.UnreachableCommits = refd.unreachable
 	for _, f := range files {
 		rep.Files++
 		rep.Bytes += f.Bytes
@@ -131,20 +141,20 @@ func (s *Service) CollectGarbage(ctx context.Context, req tarn.GCRequest) (*tarn
 	if req.DryRun {
 		return rep, nil
 	}
-	if expiredCommits > 0 {
+	if refd.expired > 0 {
 		// Before any file goes: a reader of an expired commit then says
 		// why its files are missing, even if this run stops part way.
-		if err := s.recordHorizon(horizon); err != nil {
+		if err := recordHorizon(ctx, store, horizon); err != nil {
 			return nil, err
 		}
 	}
-	for _, f := range rep.Removed {
-		if err := ctx.Err(); err != nil {
-			return rep, err
-		}
-		if err := os.Remove(filepath.Join(root, f.Path)); err != nil && !os.IsNotExist(err) {
-			rep.Failed = append(rep.Failed, fmt.Sprintf("%s: %v", f.Path, err))
-		}
+	paths := make([]string, len(rep.Removed))
+	for i, f := range rep.Removed {
+		paths[i] = f.Path
+	}
+	rep.Failed = store.remove(ctx, paths)
+	if err := ctx.Err(); err != nil {
+		return rep, err
 	}
 	return rep, nil
 }
@@ -182,54 +192,47 @@ func (s *Service) expireRunBranches(ctx context.Context, cutoff time.Time, dryRu
 	return out, nil
 }
 
-// listWarehouse lists the files under root (paths relative to it) and,
-// apart, the lease files.
-func listWarehouse(root string) (files, leases []tarn.GCFile, err error) {
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if os.IsNotExist(err) {
-				return nil // removed meanwhile
-			}
-			return err
-		}
-		if d.IsDir() {
-			return nil
-		}
-		info, err := d.Info()
-		if os.IsNotExist(err) {
-			return nil
-		} else if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		rel = filepath.ToSlash(rel)
-		f := tarn.GCFile{Path: rel, Kind: fileKind(rel), Bytes: info.Size(), Modified: info.ModTime().UTC()}
-		if rel == horizonFile || strings.HasPrefix(rel, filepath.ToSlash(horizonFile)+".") {
-			return nil // gc's own record (and its temporary while written)
-		}
-		if strings.HasPrefix(rel, leaseDir+"/") {
+// listWarehouse lists the warehouse's files and, apart, the lease files;
+// gc's own record is in neither.
+func listWarehouse(ctx context.Context, store warehouseStore) (files, leases []tarn.GCFile, err error) {
+	all, err := store.list(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, f := range all {
+		switch {
+		case f.Path == horizonFile || strings.HasPrefix(f.Path, horizonFile+"."):
+			// gc's own record (and its temporary while written)
+		case strings.HasPrefix(f.Path, leaseDir+"/"):
 			f.Kind = "lease"
 			leases = append(leases, f)
-		} else {
+		default:
+			f.Kind = fileKind(f.Path)
 			files = append(files, f)
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, nil, tarn.Errorf(tarn.EINTERNAL, "gc: list the warehouse %s: %v", root, err)
 	}
 	return files, leases, nil
 }
 
-// leaseStart is when the write of a lease file began (its mtime when the
-// file cannot be read: it is being rewritten).
-func leaseStart(path string, modified time.Time) time.Time {
-	data, err := os.ReadFile(path)
+// leaseStart is when the write of a lease began, in the storage's clock:
+// the lease's modification time less the time its writer counted from
+// the start to the lease's last refresh (both in the writer's clock, so
+// the clocks need not agree). A lease that cannot be read (being
+// rewritten) began, at worst, a refresh period before its modification.
+func leaseStart(ctx context.Context, store warehouseStore, l tarn.GCFile) time.Time {
+	data, _, err := store.read(ctx, l.Path)
 	var info leaseInfo
-	if err != nil || json.Unmarshal(data, &info) != nil || info.Started.IsZero() || info.Started.After(modified) {
-		return modified.Add(-leaseTTL) // at worst it began a refresh period before
+	if err != nil || json.Unmarshal(data, &info) != nil || info.Started.IsZero() {
+		return l.Modified.Add(-leaseTTL)
 	}
-	return info.Started
+	if info.Refreshed.IsZero() || info.Refreshed.Before(info.Started) {
+		// A lease of an older tarn: its start in the writer's clock.
+		if info.Started.After(l.Modified) {
+			return l.Modified.Add(-leaseTTL)
+		}
+		return info.Started
+	}
+	return l.Modified.Add(-info.Refreshed.Sub(info.Started))
 }
 
 // fileKind names what a warehouse file is, from its name.
@@ -248,70 +251,109 @@ func fileKind(rel string) string {
 	return "other"
 }
 
-// referencedFiles returns the warehouse-relative paths of every file a
-// table version of a commit reachable from a ref and kept by the history
-// horizon (zero: every commit; see retained) references, how many commits
-// it walked, and how many it expired (reachable but kept by no ref). Any
-// error stops the collection.
-func (s *Service) referencedFiles(ctx context.Context, skip map[string]bool, horizon time.Time) (map[string]bool, int, int, error) {
-	root, _ := localPath(s.warehouse)
-	used := map[string]bool{}
+// referenced is what referencedFiles found.
+type referenced struct {
+	used        map[string]bool // warehouse-relative paths
+	commits     int             // reachable from a ref, walked
+	expired     int             // reachable, before the horizon, kept by no ref
+	unreachable int             // reachable from no ref and younger than the age: kept
+	gone        int             // of those, table versions whose files were already collected
+}
+
+// referencedFiles returns the files that a table version of a commit
+// needs: every commit reachable from a ref and kept by the history horizon
+// (zero: every commit; see retained), and every commit no ref reaches made
+// after keepSince (a deleted branch's commits stay that long). Any error
+// stops the collection, save a table version of an unreachable commit
+// whose files an earlier collection removed.
+func (s *Service) referencedFiles(ctx context.Context, skip map[string]bool, horizon, keepSince time.Time) (*referenced, error) {
+	out := &referenced{used: map[string]bool{}}
 	mark := func(loc string) {
-		p, ok := localPath(loc)
-		if !ok {
-			return
-		}
-		if rel, err := filepath.Rel(root, p); err == nil && !strings.HasPrefix(rel, "..") {
-			used[filepath.ToSlash(rel)] = true
+		if rel, ok := s.warehouseRel(loc); ok {
+			out.used[rel] = true
 		}
 	}
 	refs, err := s.cat.ListRefs(ctx, "")
 	if err != nil {
-		return nil, 0, 0, err
+		return nil, err
 	}
 	seenCommit, seenMeta, seenManifest := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	reachable := map[string]bool{} // every commit reachable, kept or expired
+	markCommit := func(c *tarn.Commit, unreachable bool) error {
+		if seenCommit[c.Hash] {
+			return nil
+		}
+		seenCommit[c.Hash] = true
+		entries, _, err := s.cat.Entries(ctx, c)
+		if err != nil {
+			return fmt.Errorf("gc: read commit %s: %w", c.ShortHash(), err)
+		}
+		for key, e := range entries {
+			if e.Kind != tarn.EntryTable || seenMeta[e.Metadata] {
+				continue
+			}
+			seenMeta[e.Metadata] = true
+			mark(e.Metadata)
+			err := s.markTable(ctx, key, e.Metadata, seenManifest, mark)
+			if unreachable && (errors.Is(err, fs.ErrNotExist) || tarn.ErrorCode(err) == tarn.ENOTFOUND) {
+				out.gone++
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("gc: commit %s: %w; nothing was removed", c.ShortHash(), err)
+			}
+		}
+		return nil
+	}
 	for _, r := range refs {
 		if r.Kind == tarn.KindBranch && skip[r.Name] {
 			continue // expired (a dry run has not deleted it)
 		}
 		commits, all, err := s.keptHistory(ctx, r, horizon)
 		if err != nil {
-			return nil, 0, 0, fmt.Errorf("gc: %w", err)
+			return nil, fmt.Errorf("gc: %w", err)
 		}
 		for _, c := range all {
 			reachable[c.Hash] = true
 		}
 		for _, c := range commits {
-			if seenCommit[c.Hash] {
-				continue
-			}
-			seenCommit[c.Hash] = true
-			entries, _, err := s.cat.Entries(ctx, c)
-			if err != nil {
-				return nil, 0, 0, fmt.Errorf("gc: read commit %s: %w", c.ShortHash(), err)
-			}
-			for key, e := range entries {
-				if e.Kind != tarn.EntryTable || seenMeta[e.Metadata] {
-					continue
-				}
-				seenMeta[e.Metadata] = true
-				mark(e.Metadata)
-				if err := s.markTable(ctx, key, e.Metadata, seenManifest, mark); err != nil {
-					return nil, 0, 0, fmt.Errorf("gc: commit %s: %w; nothing was removed", c.ShortHash(), err)
-				}
+			if err := markCommit(c, false); err != nil {
+				return nil, err
 			}
 		}
 	}
+	kept := len(seenCommit)
 	for h := range seenCommit {
 		reachable[h] = true
 	}
-	expired := len(reachable) - len(seenCommit)
-	return used, len(reachable), expired, nil
+	out.commits = len(reachable)
+	out.expired = len(reachable) - kept
+	hashes, err := s.cat.CommitHashes(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("gc: list the commits: %w", err)
+	}
+	for _, h := range hashes {
+		if reachable[h] {
+			continue
+		}
+		c, err := s.cat.GetCommit(ctx, h)
+		if err != nil {
+			return nil, fmt.Errorf("gc: %w", err)
+		}
+		if c.Time.Before(keepSince) {
+			continue
+		}
+		out.unreachable++
+		if err := markCommit(c, true); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // markTable marks the manifest lists, manifests and data files of every
-// snapshot of a table version.
+// snapshot of a table version that seenManifest (lists and manifests
+// already marked) does not have.
 func (s *Service) markTable(ctx context.Context, key, metaLoc string, seenManifest map[string]bool, mark func(string)) error {
 	ns, name := tarn.ParseKey(key)
 	tbl, err := s.loadTable(ctx, icetable.Identifier{ns, name}, metaLoc, &readOnly{})
@@ -323,6 +365,13 @@ func (s *Service) markTable(ctx context.Context, key, metaLoc string, seenManife
 		return err
 	}
 	for _, snap := range tbl.Metadata().Snapshots() {
+		// Every later version of a table lists its earlier snapshots
+		// again: a manifest list (immutable) is read once, or gc is
+		// quadratic in a table's history.
+		if seenManifest[snap.ManifestList] {
+			continue
+		}
+		seenManifest[snap.ManifestList] = true
 		mark(snap.ManifestList)
 		manifests, err := snap.Manifests(fsys)
 		if err != nil {

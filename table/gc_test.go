@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/catalog"
 	"github.com/tarnhq/tarn/table"
 )
 
@@ -26,6 +27,62 @@ func age(t *testing.T, dir string, d time.Duration) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// newServiceCommittingAgo makes a service whose commits are dated d ago.
+func newServiceCommittingAgo(t *testing.T, dir string, d time.Duration) *table.Service {
+	t.Helper()
+	return newServiceWith(t, dir, table.Config{Warehouse: filepath.Join(dir, "warehouse")},
+		catalog.WithClock(func() time.Time { return time.Now().Add(-d) }))
+}
+
+// TestGC_KeepsYoungUnreachableCommits: a deleted branch's commits keep
+// their files while younger than the age (default 7d), however old the
+// files: the branch can be brought back from its head's hash. Past the
+// age they go, and a later collection that finds such a commit's files
+// gone goes on.
+func TestGC_KeepsYoungUnreachableCommits(t *testing.T) {
+	dir := t.TempDir()
+	wh := filepath.Join(dir, "warehouse")
+	svc := newServiceAt(t, dir)
+	ctx := context.Background()
+	create(t, svc, "main", idRows(0, 10))
+	branch(t, svc, "scratch")
+	appendRows(t, svc, "scratch", idRows(10, 15))
+	head, err := svc.Catalog().BranchHead(ctx, "scratch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Catalog().DeleteRef(ctx, tarn.KindBranch, "scratch"); err != nil {
+		t.Fatal(err)
+	}
+	garbage := unreferenced(t, svc, wh)
+	age(t, wh, 48*time.Hour)
+	for _, older := range []time.Duration{0, 24 * time.Hour} {
+		rep := collect(t, svc, tarn.GCRequest{OlderThan: older})
+		if len(rep.Removed) != 0 || rep.UnreachableCommits != 1 {
+			t.Fatalf("gc --older-than %s removed %v (unreachable commits kept: %d), want the deleted branch's commit kept", older, rep.Removed, rep.UnreachableCommits)
+		}
+	}
+	if _, err := svc.Catalog().CreateRef(ctx, tarn.KindBranch, "back", head.Hash); err != nil {
+		t.Fatal(err)
+	}
+	wantIDs(t, svc, "back", 15)
+	if err := svc.Catalog().DeleteRef(ctx, tarn.KindBranch, "back"); err != nil {
+		t.Fatal(err)
+	}
+	rep := collect(t, svc, tarn.GCRequest{OlderThan: time.Nanosecond})
+	if len(rep.Removed) != len(garbage) || len(garbage) < 3 || rep.UnreachableCommits != 0 {
+		t.Fatalf("past the age: removed %v, want %v", rep.Removed, garbage)
+	}
+	wantVerified(t, svc)
+	// The commit is young again for a longer age, its files are gone:
+	// nothing to keep, and the collection is not stopped by it.
+	rep = collect(t, svc, tarn.GCRequest{OlderThan: 24 * time.Hour})
+	if len(rep.Removed) != 0 || rep.UnreachableCommits != 1 {
+		t.Fatalf("after the files went: %+v", rep)
+	}
+	wantIDs(t, svc, "main", 10)
 }
 
 func collect(t *testing.T, svc *table.Service, req tarn.GCRequest) *tarn.GCReport {
@@ -64,7 +121,7 @@ func fileCount(t *testing.T, dir string) int {
 func TestGC_RemovesOnlyUnreferenced(t *testing.T) {
 	dir := t.TempDir()
 	wh := filepath.Join(dir, "warehouse")
-	svc := newServiceAt(t, dir)
+	svc := newServiceCommittingAgo(t, dir, 48*time.Hour)
 	ctx := context.Background()
 	create(t, svc, "main", idRows(0, 10))
 	appendRows(t, svc, "main", idRows(10, 20))
@@ -225,7 +282,7 @@ func TestGC_BadAge(t *testing.T) {
 func TestGC_ExpiresFailedRunBranches(t *testing.T) {
 	dir := t.TempDir()
 	wh := filepath.Join(dir, "warehouse")
-	svc := newServiceAt(t, dir)
+	svc := newServiceCommittingAgo(t, dir, 48*time.Hour)
 	ctx := context.Background()
 	create(t, svc, "main", idRows(0, 10))
 	recent := "run/" + time.Now().UTC().Format("20060102-150405") + "-0a1b2c"

@@ -30,8 +30,13 @@ const (
 // leaseInfo is what a lease file holds.
 type leaseInfo struct {
 	Started time.Time `json:"started"`
-	PID     int       `json:"pid"`
-	Host    string    `json:"host,omitempty"`
+	// Refreshed is when this version of the lease was written, in the
+	// writer's clock: gc takes the write's start as the lease's
+	// modification time less Refreshed-Started, so an object store's
+	// clock and the writer's need not agree.
+	Refreshed time.Time `json:"refreshed"`
+	PID       int       `json:"pid"`
+	Host      string    `json:"host,omitempty"`
 }
 
 // leaseSet is the live leases of one service, refreshed together.
@@ -100,7 +105,9 @@ func (ls *leaseSet) refresh() {
 
 // write writes (or refreshes) the lease file.
 func (l *lease) write(ctx context.Context) error {
-	data, _ := json.Marshal(l.info)
+	info := l.info
+	info.Refreshed = time.Now().UTC()
+	data, _ := json.Marshal(info)
 	if p, ok := localPath(l.path); ok {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -36,6 +37,25 @@ type ParquetWrite struct {
 	Schema      []byte
 	Compression string // zstd, snappy, gzip, lz4 or none
 	Level       int    // compression level, 0 for the codec's default
+	// Partition, for a partitioned table, says how rows are grouped: the
+	// writer then ignores Paths and writes into Dir files named
+	// Prefix-NNNNN.parquet, each holding rows of one partition (and about
+	// PartBytes of Arrow data at most), and returns their paths. A file's
+	// partition values are read from its column statistics, so the
+	// writer must not mix partitions in one file.
+	Partition []PartitionField
+	Dir       string
+	Prefix    string
+	PartBytes int64
+}
+
+// PartitionField is one field of a partition spec as a ParquetWriter
+// groups rows by it: the top-level source column and its transform
+// (identity, year, month, day, hour, or truncate with Width).
+type PartitionField struct {
+	Column    string `json:"column"`
+	Transform string `json:"transform"`
+	Width     int    `json:"width,omitempty"`
 }
 
 // ParquetWriter writes Parquet data files from an Arrow IPC file. The
@@ -55,6 +75,11 @@ type ParquetWriter interface {
 // which reports the column that does not fit.
 var ErrCannotCast = errors.New("output does not convert to the table's types")
 
+// ErrWriterDeclined is what a ParquetWriter returns (wrapped) for an
+// output it does not write, such as a partition column holding nulls;
+// Materialize then writes through iceberg-go.
+var ErrWriterDeclined = errors.New("the Parquet writer declined the output")
+
 // parquetPartBytes is the Arrow size of the rows that go into one data
 // file when a ParquetWriter writes an output (the compressed file is 4-8
 // times smaller). Parts are written in parallel.
@@ -63,13 +88,27 @@ const parquetPartBytes = 384 << 20
 // maxParquetParts bounds the number of data files of one write.
 const maxParquetParts = 16
 
+// minParquetPartBytes is the smallest part an output is split into so
+// that every core writes one: below it, one file.
+const minParquetPartBytes = 64 << 20
+
+// parquetParts is how many files an output of size bytes of Arrow is
+// written as: parts of at most parquetPartBytes, and at least one per
+// core while each keeps minParquetPartBytes (pyarrow writes a file on
+// one thread), up to maxParquetParts.
+func parquetParts(size int64, cpus int) int {
+	parts := (size + parquetPartBytes - 1) / parquetPartBytes
+	parts = max(parts, min(int64(cpus), size/minParquetPartBytes))
+	return int(min(max(1, parts), maxParquetParts))
+}
+
 // writeParquet writes the output with req.Writer (or publishes req.Reuse)
 // and adds the files to the table, replacing every current data file when
 // replace is set, then commits the transaction into the session. ok is
 // false when the fast path does not apply and the caller must write
 // through iceberg-go.
 func (s *Service) writeParquet(ctx context.Context, ss *Session, tbl *icetable.Table, tx *icetable.Transaction, schema *arrow.Schema, req MaterializeRequest, replace bool) (_ *MaterializeResult, ok bool, _ error) {
-	if req.Writer == nil || !tbl.Spec().IsUnpartitioned() {
+	if req.Writer == nil {
 		return nil, false, nil
 	}
 	dir, isLocal := strings.CutPrefix(tbl.Location(), "file://")
@@ -87,6 +126,11 @@ func (s *Service) writeParquet(ctx context.Context, ss *Session, tbl *icetable.T
 	ids := map[string]int{}
 	for _, f := range staged.Schema().Fields() {
 		ids[f.Name] = f.ID
+	}
+	spec := staged.Spec()
+	partition, ok := writerPartition(spec, staged.Schema())
+	if !ok {
+		return nil, false, nil
 	}
 	var old []iceberg.DataFile
 	if replace && tbl.CurrentSnapshot() != nil {
@@ -108,7 +152,7 @@ func (s *Service) writeParquet(ctx context.Context, ss *Session, tbl *icetable.T
 		}
 		written, res.Reused = req.Reuse.Paths, true
 	} else {
-		if written, ok, err = s.callWriter(ctx, ss, dir, target, ids, staged.Properties(), req); !ok || err != nil {
+		if written, ok, err = s.callWriter(ctx, ss, dir, target, ids, partition, staged.Properties(), req); !ok || err != nil {
 			return nil, ok, err
 		}
 	}
@@ -143,7 +187,7 @@ func (s *Service) writeParquet(ctx context.Context, ss *Session, tbl *icetable.T
 // callWriter has req.Writer write the output into the table's data
 // directory. ok is false when there is nothing to add (no rows) or the
 // output does not cast to the table's types.
-func (s *Service) callWriter(ctx context.Context, ss *Session, dir string, target *arrow.Schema, ids map[string]int, props iceberg.Properties, req MaterializeRequest) (_ []string, ok bool, _ error) {
+func (s *Service) callWriter(ctx context.Context, ss *Session, dir string, target *arrow.Schema, ids map[string]int, partition []PartitionField, props iceberg.Properties, req MaterializeRequest) (_ []string, ok bool, _ error) {
 	var schemaMsg bytes.Buffer
 	sw := ipc.NewWriter(&schemaMsg, ipc.WithSchema(stripMetadata(target)))
 	if err := sw.Close(); err != nil {
@@ -153,19 +197,28 @@ func (s *Service) callWriter(ctx context.Context, ss *Session, dir string, targe
 	if err != nil {
 		return nil, false, err
 	}
-	parts := int(min(max(1, (st.Size()+parquetPartBytes-1)/parquetPartBytes), maxParquetParts))
+	data := strings.TrimSuffix(dir, "/") + "/data"
 	prefix := uuid.NewString()
-	paths := make([]string, parts)
-	for i := range paths {
-		paths[i] = fmt.Sprintf("%s/data/%s-%05d.parquet", strings.TrimSuffix(dir, "/"), prefix, i)
+	codec, level := parquetCodec(props)
+	w := ParquetWrite{Source: req.Path, FieldIDs: ids, Schema: schemaMsg.Bytes(), Compression: codec, Level: level}
+	if len(partition) > 0 {
+		w.Partition, w.Dir, w.Prefix, w.PartBytes = partition, data, prefix, parquetPartBytes
+	} else {
+		parts := parquetParts(st.Size(), runtime.NumCPU())
+		w.Paths = make([]string, parts)
+		for i := range w.Paths {
+			w.Paths[i] = fmt.Sprintf("%s/%s-%05d.parquet", data, prefix, i)
+		}
+		ss.record(w.Paths...)
 	}
-	if err := os.MkdirAll(dir+"/data", 0o755); err != nil {
+	if err := os.MkdirAll(data, 0o755); err != nil {
 		return nil, false, tarn.Errorf(tarn.EINTERNAL, "create data directory of %s: %v", req.Ident, err)
 	}
-	ss.record(paths...)
-	codec, level := parquetCodec(props)
-	written, err := req.Writer.WriteParquet(ctx, ParquetWrite{Source: req.Path, Paths: paths, FieldIDs: ids, Schema: schemaMsg.Bytes(), Compression: codec, Level: level})
-	if errors.Is(err, ErrCannotCast) {
+	written, err := req.Writer.WriteParquet(ctx, w)
+	if len(partition) > 0 {
+		ss.record(written...) // named by the writer: known once written
+	}
+	if errors.Is(err, ErrCannotCast) || errors.Is(err, ErrWriterDeclined) {
 		return nil, false, nil
 	}
 	if err != nil {
@@ -218,6 +271,54 @@ func sameFlatColumns(a, b *arrow.Schema) bool {
 		}
 	}
 	return true
+}
+
+// writerPartition describes a partition spec for a ParquetWriter; ok is
+// false when a field is not one it writes. A data file's partition values
+// are read back from its column statistics, which is exact for the
+// order-preserving transforms of integer, date and timestamp columns;
+// strings (whose statistics are truncated), other types and bucket
+// transforms are written through iceberg-go.
+func writerPartition(spec iceberg.PartitionSpec, sc *iceberg.Schema) (_ []PartitionField, ok bool) {
+	var out []PartitionField
+	for _, f := range spec.Fields() {
+		src, found := sc.FindFieldByID(f.SourceID())
+		if !found {
+			return nil, false
+		}
+		if top, _ := sc.FindColumnName(f.SourceID()); top != src.Name {
+			return nil, false // a nested column
+		}
+		switch src.Type.(type) {
+		case iceberg.Int32Type, iceberg.Int64Type, iceberg.DateType, iceberg.TimestampType, iceberg.TimestampTzType:
+		default:
+			return nil, false
+		}
+		pf := PartitionField{Column: src.Name}
+		switch t := f.Transform.(type) {
+		case iceberg.IdentityTransform:
+			pf.Transform = "identity"
+		case iceberg.YearTransform:
+			pf.Transform = "year"
+		case iceberg.MonthTransform:
+			pf.Transform = "month"
+		case iceberg.DayTransform:
+			pf.Transform = "day"
+		case iceberg.HourTransform:
+			pf.Transform = "hour"
+		case iceberg.TruncateTransform:
+			switch src.Type.(type) {
+			case iceberg.Int32Type, iceberg.Int64Type:
+			default:
+				return nil, false
+			}
+			pf.Transform, pf.Width = "truncate", t.Width
+		default:
+			return nil, false
+		}
+		out = append(out, pf)
+	}
+	return out, true
 }
 
 // parquetCodec reads the table's Parquet compression properties, with

@@ -2,14 +2,10 @@ package table
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
-	"path"
-	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/apache/iceberg-go"
@@ -17,6 +13,9 @@ import (
 	_ "github.com/apache/iceberg-go/io/gocloud/s3" // s3:// warehouses (S3 and S3-compatible servers)
 	"github.com/google/uuid"
 	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/objcache"
+	s3fetch "github.com/tarnhq/tarn/objcache/s3"
+	"golang.org/x/sync/errgroup"
 )
 
 // IsRemote reports whether a warehouse or file location is in an object
@@ -101,68 +100,111 @@ type fetched struct {
 	Wait  time.Duration
 }
 
-// localCopy returns a local path holding the immutable remote file loc of
-// size bytes, downloading it into the object cache when it is not there.
-// A copy is written to a temporary name, checked against size, synced and
-// renamed: a reader never sees a partial file. Entries are named by the
-// hash of the location (Iceberg data files are never rewritten in place).
-func (s *Service) localCopy(ctx context.Context, fsys iceio.IO, loc string, size int64, cost *fetched) (string, error) {
+// fetchFiles is how many files of one scan are downloaded at once (each
+// in ranged parts, within the fetcher's own bound on requests).
+const fetchFiles = 4
+
+// ObjectCacheBound is the size bound of the local copies of an object
+// store's files (cache.objects_max_size).
+func (s *Service) ObjectCacheBound() int64 {
+	if s.objOpts.MaxBytes > 0 {
+		return s.objOpts.MaxBytes
+	}
+	return objcache.DefaultMaxBytes
+}
+
+// objectCache returns the object cache and the fetcher that fills it,
+// made on first use.
+func (s *Service) objectCache(ctx context.Context) (*objcache.Cache, objcache.Fetcher, error) {
 	if s.cacheDir == "" {
-		return "", tarn.Errorf(tarn.EINVALID, "file %s is in an object store and this lakehouse has no local cache folder for it", loc)
+		return nil, nil, tarn.Errorf(tarn.EINVALID, "this lakehouse has no local cache folder for the files of its object store")
 	}
-	sum := sha256.Sum256([]byte(loc))
-	key := hex.EncodeToString(sum[:])
-	dst := filepath.Join(s.cacheDir, key[:2], key+path.Ext(loc))
-	if st, err := os.Stat(dst); err == nil && st.Size() == size {
-		now := time.Now()
-		os.Chtimes(dst, now, now) // the last use, for eviction
-		return dst, nil
+	s.objMu.Lock()
+	defer s.objMu.Unlock()
+	if s.objects != nil {
+		return s.objects, s.fetcher, nil
 	}
+	c, err := objcache.Open(s.cacheDir, s.objOpts)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := s3fetch.New(ctx, s3fetch.Config{
+		Endpoint: s.ioProps[iceio.S3EndpointURL], Region: s.ioProps[iceio.S3Region],
+		AccessKeyID: s.ioProps[iceio.S3AccessKeyID], SecretAccessKey: s.ioProps[iceio.S3SecretAccessKey], SessionToken: s.ioProps[iceio.S3SessionToken],
+	})
+	if err != nil {
+		return nil, nil, tarn.Errorf(tarn.EINTERNAL, "object store of %s: %w", s.Where(), err)
+	}
+	s.objects, s.fetcher = c, f
+	return c, f, nil
+}
+
+// localCopies returns local paths holding the immutable remote files
+// objs, downloading those the object cache lacks (fetchFiles at a time),
+// each pinned until release is called. cost adds what the downloads took:
+// their count, bytes and the time waited for them.
+func (s *Service) localCopies(ctx context.Context, objs []objcache.Object, cost *fetched) (paths []string, release func(), err error) {
+	paths = make([]string, len(objs))
+	if len(objs) == 0 {
+		return paths, func() {}, nil
+	}
+	c, f, err := s.objectCache(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	releases := make([]func(), len(objs))
+	release = func() {
+		for _, r := range releases {
+			if r != nil {
+				r()
+			}
+		}
+	}
+	var mu sync.Mutex
 	start := time.Now()
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return "", fmt.Errorf("object cache: %w", err)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(fetchFiles)
+	for i, obj := range objs {
+		g.Go(func() error {
+			p, rel, downloaded, err := c.Get(gctx, obj, f)
+			if err != nil {
+				return tarn.Errorf(tarn.EINTERNAL, "read %s (%s) through the local cache: %w", obj.Location, s.Where(), err)
+			}
+			paths[i], releases[i] = p, rel
+			if downloaded {
+				mu.Lock()
+				cost.Files++
+				cost.Bytes += obj.Size
+				mu.Unlock()
+			}
+			return nil
+		})
 	}
-	in, err := fsys.Open(loc)
+	err = g.Wait()
+	if cost.Files > 0 {
+		cost.Wait += time.Since(start)
+	}
 	if err != nil {
-		return "", tarn.Errorf(tarn.EINTERNAL, "download %s (%s): %w", loc, s.Where(), err)
+		release()
+		return nil, nil, err
 	}
-	defer in.Close()
-	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+key+".tmp-*")
-	if err != nil {
-		return "", fmt.Errorf("object cache: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // after the rename this finds nothing
-	n, err := io.Copy(tmp, readerCtx{ctx, in})
-	if err == nil && n != size {
-		err = fmt.Errorf("got %d bytes, the table's metadata says %d", n, size)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return "", tarn.Errorf(tarn.EINTERNAL, "download %s (%s): %w", loc, s.Where(), err)
-	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
-		return "", fmt.Errorf("object cache: %w", err)
-	}
-	cost.Files++
-	cost.Bytes += n
-	cost.Wait += time.Since(start)
-	return dst, nil
+	return paths, release, nil
 }
 
-// readerCtx stops a copy when its context ends.
-type readerCtx struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (r readerCtx) Read(p []byte) (int, error) {
-	if err := r.ctx.Err(); err != nil {
-		return 0, err
+// Hold pins the local copies of the object store's files the plans read
+// until release is called, downloading again any that were evicted since
+// they were planned: a query holds its plans' files while it runs, so no
+// eviction removes them under DuckDB, which may open them late. It
+// returns what the downloads cost (nothing when every file was there).
+func (s *Service) Hold(ctx context.Context, plans ...*ScanPlan) (release func(), files int, bytes int64, wait time.Duration, err error) {
+	var objs []objcache.Object
+	for _, p := range plans {
+		objs = append(objs, p.objects...)
 	}
-	return r.r.Read(p)
+	var cost fetched
+	_, release, err = s.localCopies(ctx, objs, &cost)
+	if err != nil {
+		return nil, 0, 0, 0, err
+	}
+	return release, cost.Files, cost.Bytes, cost.Wait, nil
 }

@@ -3,13 +3,12 @@ package table
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"io/fs"
 	"time"
 
 	"github.com/tarnhq/tarn"
-	"github.com/tarnhq/tarn/internal/atomicfile"
 )
 
 // horizonFile is where the warehouse records how far gc expired history
@@ -21,52 +20,74 @@ type horizonInfo struct {
 }
 
 // historyHorizon is the recorded time before which history is expired
-// (nil: none was).
-func (s *Service) historyHorizon() *time.Time {
-	root, ok := localPath(s.warehouse)
-	if !ok {
-		return nil
-	}
-	data, err := os.ReadFile(filepath.Join(root, horizonFile))
+// (nil: none was, or the record cannot be read).
+func (s *Service) historyHorizon(ctx context.Context) *time.Time {
+	store, err := s.store(ctx)
 	if err != nil {
 		return nil
 	}
-	var h horizonInfo
-	if json.Unmarshal(data, &h) != nil || h.Horizon.IsZero() {
-		return nil
-	}
-	return &h.Horizon
+	h, _, _ := readHorizon(ctx, store)
+	return h
 }
 
-// expiredBefore is the recorded horizon when the local file at loc is
-// missing and gc expired history (nil otherwise).
-func (s *Service) expiredBefore(loc string) *time.Time {
-	p, ok := localPath(loc)
+// readHorizon reads the recorded horizon (nil: none) and its version.
+func readHorizon(ctx context.Context, store warehouseStore) (*time.Time, string, error) {
+	data, version, err := store.read(ctx, horizonFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, "", nil
+	} else if err != nil {
+		return nil, "", err
+	}
+	var h horizonInfo
+	if json.Unmarshal(data, &h) != nil || h.Horizon.IsZero() {
+		return nil, version, nil
+	}
+	return &h.Horizon, version, nil
+}
+
+// expiredBefore is the recorded horizon when the file at loc is missing
+// and gc expired history (nil otherwise).
+func (s *Service) expiredBefore(ctx context.Context, loc string) *time.Time {
+	rel, ok := s.warehouseRel(loc)
 	if !ok {
 		return nil
 	}
-	if _, err := os.Stat(p); !os.IsNotExist(err) {
+	store, err := s.store(ctx)
+	if err != nil {
 		return nil
 	}
-	return s.historyHorizon()
+	h, _, err := readHorizon(ctx, store)
+	if err != nil || h == nil {
+		return nil
+	}
+	if there, err := store.exists(ctx, rel); err != nil || there {
+		return nil
+	}
+	return h
 }
 
-// recordHorizon writes the horizon (atomically), unless an earlier
+// recordHorizon writes the horizon (atomically: a temporary file renamed
+// on local disk, one PUT in an object store; conditionally on the version
+// read, so two collections at once never lower it), unless an earlier
 // collection recorded a later one. It is written before any file goes.
-func (s *Service) recordHorizon(h time.Time) error {
-	if old := s.historyHorizon(); old != nil && !old.Before(h) {
-		return nil
-	}
-	root, _ := localPath(s.warehouse)
-	p := filepath.Join(root, horizonFile)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return tarn.Errorf(tarn.EINTERNAL, "gc: record the history horizon: %v", err)
-	}
+func recordHorizon(ctx context.Context, store warehouseStore, h time.Time) error {
 	data, _ := json.Marshal(horizonInfo{Horizon: h.UTC()})
-	if err := atomicfile.Write(p, data, 0o644); err != nil {
-		return tarn.Errorf(tarn.EINTERNAL, "gc: record the history horizon: %v", err)
+	for attempt := 0; ; attempt++ {
+		old, version, err := readHorizon(ctx, store)
+		if err != nil {
+			return err
+		}
+		if old != nil && !old.Before(h) {
+			return nil
+		}
+		err = store.writeIf(ctx, horizonFile, data, version)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, errVersionMoved) || attempt == 5 {
+			return tarn.Errorf(tarn.EINTERNAL, "gc: record the history horizon: %v", err)
+		}
 	}
-	return nil
 }
 
 // retained returns, of a ref's history (newest first, as Log gives it),

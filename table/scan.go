@@ -12,11 +12,11 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/iceberg-go"
-	iceio "github.com/apache/iceberg-go/io"
 	icetable "github.com/apache/iceberg-go/table"
 	"github.com/apache/iceberg-go/table/dv"
 	"github.com/google/uuid"
 	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/objcache"
 )
 
 // Predicate operators understood by planning.
@@ -114,6 +114,9 @@ type ScanPlan struct {
 	Deletes []FileDeletes `json:"deletes,omitempty"`
 	// DeleteFiles counts the delete files that apply to the planned files.
 	DeleteFiles int `json:"delete_files,omitempty"`
+
+	// objects are the remote files of Files and Deletes, which Hold pins.
+	objects []objcache.Object
 }
 
 // FileDeletes are the row-level deletes that apply to one data file.
@@ -205,9 +208,14 @@ func (t *TableScan) Plan(ctx context.Context, f Filter) (*ScanPlan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("plan scan of %s: %w", t.Table, err)
 	}
+	fetch, err := t.fetchRemote(ctx, tasks)
+	if err != nil {
+		return nil, err
+	}
+	defer fetch.release() // Hold pins them for a query
+	plan.objects = fetch.objects
 	seen := map[string]bool{}
 	deleteFiles := map[string]bool{}
-	fetch := &planFetch{}
 	for _, task := range tasks {
 		loc := task.File.FilePath()
 		if seen[loc] { // large files are split into several tasks
@@ -246,21 +254,49 @@ func (t *TableScan) local(ctx context.Context, fetch *planFetch, what string, f 
 	if p, ok := localPath(loc); ok {
 		return p, nil
 	}
-	if fetch.fsys == nil {
-		fsys, err := t.tbl.FS(ctx)
-		if err != nil {
-			return "", fmt.Errorf("open the storage of %s for its %s %s: %w", t.Table, what, loc, err)
-		}
-		fetch.fsys = fsys
+	if p, ok := fetch.paths[loc]; ok {
+		return p, nil
 	}
-	return t.svc.localCopy(ctx, fetch.fsys, loc, f.FileSizeBytes(), &fetch.cost)
+	return "", fmt.Errorf("table %s: %s %s was not fetched", t.Table, what, loc)
 }
 
-// planFetch is what planning downloads through: the table's storage,
-// and what the copies cost.
+// planFetch holds the local copies of a plan's remote files (data files
+// and the delete files read as files), pinned until release.
 type planFetch struct {
-	fsys iceio.IO
-	cost fetched
+	objects []objcache.Object
+	paths   map[string]string // location → local copy
+	release func()
+	cost    fetched
+}
+
+// fetchRemote makes local copies of the remote files the tasks read,
+// several at once.
+func (t *TableScan) fetchRemote(ctx context.Context, tasks []icetable.FileScanTask) (*planFetch, error) {
+	fetch := &planFetch{paths: map[string]string{}, release: func() {}}
+	seen := map[string]bool{}
+	add := func(f iceberg.DataFile) {
+		loc := f.FilePath()
+		if _, local := localPath(loc); local || seen[loc] {
+			return
+		}
+		seen[loc] = true
+		fetch.objects = append(fetch.objects, objcache.Object{Location: loc, Size: f.FileSizeBytes()})
+	}
+	for _, task := range tasks {
+		add(task.File)
+		for _, df := range slices.Concat(task.DeleteFiles, task.EqualityDeleteFiles) {
+			add(df)
+		}
+	}
+	paths, release, err := t.svc.localCopies(ctx, fetch.objects, &fetch.cost)
+	if err != nil {
+		return nil, fmt.Errorf("plan scan of %s: %w", t.Table, err)
+	}
+	for i, obj := range fetch.objects {
+		fetch.paths[obj.Location] = paths[i]
+	}
+	fetch.release = release
+	return fetch, nil
 }
 
 // deletes collects the row-level deletes of one planned task (nil for

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/apache/iceberg-go"
@@ -19,6 +20,7 @@ import (
 	icetable "github.com/apache/iceberg-go/table"
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/catalog"
+	"github.com/tarnhq/tarn/objcache"
 )
 
 // Service runs table operations over the versioned catalog and a warehouse.
@@ -27,10 +29,15 @@ type Service struct {
 	warehouse string // URL: file:///abs/path or s3://bucket/prefix
 	ioProps   iceberg.Properties
 	cacheDir  string // local copies of an object store's files, for DuckDB
+	objOpts   objcache.Options
+	objMu     sync.Mutex
+	objects   *objcache.Cache // opened on first use
+	fetcher   objcache.Fetcher
 	crash     func(point string)
 	bulk      BulkWriter
 	leases    *leaseSet
 	keep      time.Duration // gc.keep_history (0: keep all history)
+	gcObjects s3Client // gc's client of an s3:// warehouse, made on first use
 	// What resolutions read of manifests and manifest lists (see liveFiles).
 	manifests     *pathCache[manifestFiles]
 	manifestLists *pathCache[[]iceberg.ManifestFile]
@@ -45,6 +52,9 @@ type Config struct {
 	// CacheDir holds local copies of the files of a warehouse in an
 	// object store, which DuckDB reads (it cannot read s3:// here).
 	CacheDir string
+	// ObjectCache bounds the cache in CacheDir (objcache.Options: its
+	// size, default 20 GiB, and how long a used entry is kept at least).
+	ObjectCache objcache.Options
 	// CrashPoint, when set, is called at each named point between two
 	// steps of a write ("after-data-write", "after-metadata-write",
 	// "before-catalog-commit"): the crash-safety tests kill the process
@@ -73,7 +83,7 @@ func NewService(cat *catalog.Catalog, cfg Config) *Service {
 	if IsRemote(wh) {
 		s3Properties(props)
 	}
-	s := &Service{cat: cat, warehouse: wh, ioProps: props, cacheDir: cfg.CacheDir, crash: cfg.CrashPoint, bulk: cfg.Bulk, keep: cfg.KeepHistory}
+	s := &Service{cat: cat, warehouse: wh, ioProps: props, cacheDir: cfg.CacheDir, objOpts: cfg.ObjectCache, crash: cfg.CrashPoint, bulk: cfg.Bulk, keep: cfg.KeepHistory}
 	s.leases = &leaseSet{svc: s}
 	s.manifests, s.manifestLists = newPathCache[manifestFiles](), newPathCache[[]iceberg.ManifestFile]()
 	cat.SetResolver(s)
@@ -133,7 +143,7 @@ func (s *Service) newTable(id icetable.Identifier, meta icetable.Metadata, loc s
 func (s *Service) loadTable(ctx context.Context, id icetable.Identifier, loc string, cat icetable.CatalogIO) (*icetable.Table, error) {
 	t, err := icetable.NewFromLocation(ctx, id, loc, s.fsFunc(loc, cat), cat)
 	if err != nil {
-		if h := s.expiredBefore(loc); h != nil {
+		if h := s.expiredBefore(ctx, loc); h != nil {
 			return nil, tarn.Errorf(tarn.ENOTFOUND, "%s at %s: the history before %s was expired by gc (gc.keep_history); this version of the table is gone",
 				strings.Join(id, "."), loc, h.UTC().Format(time.RFC3339)).About(tarn.ResourceTable)
 		}

@@ -25,14 +25,14 @@ func newServiceAt(t *testing.T, dir string) *table.Service {
 }
 
 // newServiceWith makes a service whose catalog is in dir, configured.
-func newServiceWith(t *testing.T, dir string, cfg table.Config) *table.Service {
+func newServiceWith(t *testing.T, dir string, cfg table.Config, opts ...catalog.Option) *table.Service {
 	t.Helper()
 	ctx := context.Background()
 	store, err := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "catalog.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat, err := catalog.Open(ctx, store)
+	cat, err := catalog.Open(ctx, store, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

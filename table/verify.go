@@ -25,7 +25,7 @@ func (s *Service) Verify(ctx context.Context, history bool) (*tarn.VerifyReport,
 	seenFiles := map[string]bool{}
 	// History gc expired is not checked (see retained).
 	var horizon time.Time
-	if h := s.historyHorizon(); h != nil && history {
+	if h := s.historyHorizon(ctx); h != nil && history {
 		horizon = *h
 		rep.ExpiredBefore = h
 	}
@@ -109,7 +109,9 @@ func (s *Service) verifyTable(ctx context.Context, key, metaLoc string, seen map
 		return true
 	}
 	for _, snap := range tbl.Metadata().Snapshots() {
-		if !exists(snap.ManifestList, "manifest list") {
+		// Later versions list earlier snapshots again: each manifest list
+		// (immutable) is checked and read once.
+		if seen[snap.ManifestList] || !exists(snap.ManifestList, "manifest list") {
 			continue
 		}
 		manifests, err := snap.Manifests(fs)

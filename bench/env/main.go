@@ -34,6 +34,7 @@ type config struct {
 	pyarrow    string
 	verify     bool
 	skipCold   bool
+	noPip      bool
 }
 
 type variant struct {
@@ -47,6 +48,10 @@ type variant struct {
 	CheckMedian float64   `json:"check_median_s,omitempty"`
 	// CheckShare is the median check over the median build without it.
 	CheckShare float64 `json:"check_share,omitempty"`
+	// Ready are the seconds of each build plus the first import of the
+	// packages in it, as a step's worker does it (uv variants).
+	Ready       []float64 `json:"ready_s,omitempty"`
+	ReadyMedian float64   `json:"ready_median_s,omitempty"`
 }
 
 type report struct {
@@ -81,6 +86,7 @@ func main() {
 	fs.StringVar(&cfg.pandas, "pandas", "2.2.3", "pandas pin")
 	fs.StringVar(&cfg.pyarrow, "pyarrow", "26.0.1", "pyarrow pin")
 	fs.BoolVar(&cfg.verify, "verify", true, "check once that every kind of environment imports pandas and pyarrow (untimed)")
+	fs.BoolVar(&cfg.noPip, "no-pip", false, "skip the pip baselines (the uv variants and the import check's figures only)")
 	fs.BoolVar(&cfg.skipCold, "skip-cold", false, "skip the variants that download from the index (uv cold cache, pip without cache)")
 	kit.Main(func(ctx context.Context) error { return run(ctx, cfg) })
 }
@@ -126,10 +132,10 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 	rep.Isolation = sandbox.Describe()
-	ensure := func(envDir, uvCache string) (*rt.Env, time.Duration, error) {
+	ensureWith := func(envDir, uvCache string, noCheck bool) (*rt.Env, time.Duration, error) {
 		os.Setenv("UV_CACHE_DIR", uvCache)
 		defer os.Unsetenv("UV_CACHE_DIR")
-		em := &rt.EnvManager{Dir: envDir, UV: uv, SDKVersion: sdkVersion, SDKDir: sdkDir, Sandbox: sandbox, UVCache: uvCache}
+		em := &rt.EnvManager{Dir: envDir, UV: uv, SDKVersion: sdkVersion, SDKDir: sdkDir, Sandbox: sandbox, UVCache: uvCache, NoImportCheck: noCheck}
 		start := time.Now()
 		env, err := em.Ensure(ctx, spec, nil)
 		d := time.Since(start)
@@ -137,6 +143,20 @@ func run(ctx context.Context, cfg config) error {
 			err = fmt.Errorf("environment in %s was unexpectedly cached", envDir)
 		}
 		return env, d, err
+	}
+	ensure := func(envDir, uvCache string) (*rt.Env, time.Duration, error) {
+		return ensureWith(envDir, uvCache, false)
+	}
+	// firstImport is a step's first import of the packages right after
+	// the build, as its worker does it (writing no bytecode).
+	firstImport := func(py string) (time.Duration, error) {
+		cmd := exec.CommandContext(ctx, py, "-c", "import pandas, pyarrow")
+		cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
+		start := time.Now()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return 0, fmt.Errorf("first import: %v: %s", err, out)
+		}
+		return time.Since(start), nil
 	}
 	pipBuild := func(venv string, extraEnv ...string) (time.Duration, error) {
 		start := time.Now()
@@ -163,27 +183,32 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 	kit.Logf("  built in %.1fs", d.Seconds())
-	kit.Logf("warming a pip cache (untimed): python -m venv + pip install %s", strings.Join(pkgs, " "))
-	warmVenv := newDir("pip-warmup")
-	if d, err = pipBuild(warmVenv, "PIP_CACHE_DIR="+pipCache); err != nil {
-		return err
+	if !cfg.noPip {
+		kit.Logf("warming a pip cache (untimed): python -m venv + pip install %s", strings.Join(pkgs, " "))
+		warmVenv := newDir("pip-warmup")
+		if d, err = pipBuild(warmVenv, "PIP_CACHE_DIR="+pipCache); err != nil {
+			return err
+		}
+		kit.Logf("  built in %.1fs", d.Seconds())
+		rep.Pip = strings.TrimSpace(output(ctx, filepath.Join(warmVenv, "bin", "pip"), "--version"))
+		if i := strings.Index(rep.Pip, " from "); i > 0 {
+			rep.Pip = rep.Pip[:i]
+		}
+		os.RemoveAll(warmVenv)
 	}
-	kit.Logf("  built in %.1fs", d.Seconds())
-	rep.Pip = strings.TrimSpace(output(ctx, filepath.Join(warmVenv, "bin", "pip"), "--version"))
-	if i := strings.Index(rep.Pip, " from "); i > 0 {
-		rep.Pip = rep.Pip[:i]
-	}
-	os.RemoveAll(warmVenv)
 
 	variants := []*variant{
 		{Name: "uv-cold", What: "EnvManager.Ensure, empty UV_CACHE_DIR: downloads every wheel"},
 		{Name: "uv-warm", What: "EnvManager.Ensure into a new envs dir, the same (warm) UV_CACHE_DIR"},
+		{Name: "uv-cold-nocheck", What: "uv-cold without the import check (NoImportCheck: only to measure it)"},
+		{Name: "uv-warm-nocheck", What: "uv-warm without the import check"},
 		{Name: "pip-nocache", What: "python -m venv X && X/bin/pip install ... with PIP_NO_CACHE_DIR=1: downloads every wheel"},
 		{Name: "pip-warm", What: "python -m venv X && X/bin/pip install ... with a warm PIP_CACHE_DIR"},
 	}
-	if cfg.skipCold {
-		variants = []*variant{variants[1], variants[3]}
-	}
+	variants = slices.DeleteFunc(variants, func(v *variant) bool {
+		return cfg.skipCold && (strings.HasPrefix(v.Name, "uv-cold") || v.Name == "pip-nocache") ||
+			cfg.noPip && strings.HasPrefix(v.Name, "pip-")
+	})
 	verified := map[string]bool{}
 	check := func(name, py string) error {
 		if !cfg.verify || verified[name] {
@@ -205,24 +230,26 @@ func run(ctx context.Context, cfg config) error {
 			var py, cleanup string
 			var cleanups []string
 			switch v.Name {
-			case "uv-cold":
-				cache := newDir("uv-cache-cold")
-				envs := newDir("envs-cold")
-				var env *rt.Env
-				env, d, err = ensure(envs, cache)
-				if env != nil {
-					py = env.Python
-					v.Check = append(v.Check, env.CheckTime.Seconds())
+			case "uv-cold", "uv-cold-nocheck", "uv-warm", "uv-warm-nocheck":
+				cache := warmUV
+				if strings.HasPrefix(v.Name, "uv-cold") {
+					cache = newDir("uv-cache-cold")
+					cleanups = append(cleanups, cache)
 				}
-				cleanups = append(cleanups, cache)
-				cleanup = envs
-			case "uv-warm":
-				envs := newDir("envs-warm")
+				envs := newDir("envs-" + v.Name)
 				var env *rt.Env
-				env, d, err = ensure(envs, warmUV)
+				env, d, err = ensureWith(envs, cache, strings.HasSuffix(v.Name, "-nocheck"))
 				if env != nil {
 					py = env.Python
-					v.Check = append(v.Check, env.CheckTime.Seconds())
+					if !strings.HasSuffix(v.Name, "-nocheck") {
+						v.Check = append(v.Check, env.CheckTime.Seconds())
+					}
+					if err == nil {
+						var imp time.Duration
+						if imp, err = firstImport(py); err == nil {
+							v.Ready = append(v.Ready, (d + imp).Seconds())
+						}
+					}
 				}
 				cleanup = envs
 			case "pip-nocache":
@@ -277,6 +304,9 @@ func run(ctx context.Context, cfg config) error {
 	for _, v := range variants {
 		v.Median = benchkit.Median(v.Samples)
 		v.Min = slices.Min(v.Samples)
+		if len(v.Ready) > 0 {
+			v.ReadyMedian = benchkit.Median(v.Ready)
+		}
 		if len(v.Check) > 0 {
 			v.CheckMedian = benchkit.Median(v.Check)
 			if rest := v.Median - v.CheckMedian; rest > 0 {
@@ -369,6 +399,18 @@ func (r *report) print(w io.Writer) {
 		}
 	}
 	fmt.Fprintf(w, "  (a reused environment runs no check: the identical figure above)\n")
+	by := map[string]*variant{}
+	for _, v := range r.Variants {
+		by[v.Name] = v
+	}
+	for _, kind := range []string{"uv-cold", "uv-warm"} {
+		with, without := by[kind], by[kind+"-nocheck"]
+		if with == nil || without == nil || without.ReadyMedian == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "  %s: ready for a step (build + its first import of the packages) %.2fs with the check, %.2fs without: the check adds %.1f%%\n",
+			kind, with.ReadyMedian, without.ReadyMedian, 100*(with.ReadyMedian/without.ReadyMedian-1))
+	}
 	fmt.Fprintf(w, "  isolation of the builds: %s\n", r.Isolation)
 	if len(r.Profile) > 0 {
 		fmt.Fprintf(w, "\n  where a warm-cache build goes (each uv command of Ensure alone, median of 3):\n")

@@ -70,12 +70,21 @@ type queryFigure struct {
 	WarmMs  float64 `json:"s3_warm_ms"`
 	ColdMs  float64 `json:"s3_cold_ms"`
 	// DownloadMs is the median time a cold run spent downloading the
-	// files it touched (DownloadBytes), inside ColdMs.
+	// files it touched (DownloadBytes), inside ColdMs: the longest of its
+	// tables' downloads, which run at once (a lower bound of their wall
+	// time, so the cold ratios err against the cache).
 	DownloadMs    float64 `json:"s3_cold_download_ms"`
 	DownloadBytes int64   `json:"s3_cold_download_bytes"`
-	WarmRatio     float64 `json:"warm_over_local"`
-	ColdRatio     float64 `json:"cold_over_download"`
-	Match         bool    `json:"answers_match"`
+	// ColdPlanMs is the median time a cold run spent planning, downloads
+	// included (reading the tables' Iceberg metadata from the store,
+	// then their files).
+	ColdPlanMs float64 `json:"s3_cold_plan_ms"`
+	WarmRatio  float64 `json:"warm_over_local"`
+	ColdRatio  float64 `json:"cold_over_download"`
+	// ExcessRatio is what the cold run took beyond the local run, over
+	// its downloads: the object store's share of the cold time.
+	ExcessRatio float64 `json:"cold_minus_local_over_download"`
+	Match       bool    `json:"answers_match"`
 }
 
 type report struct {
@@ -184,7 +193,7 @@ func run(ctx context.Context, cfg config) error {
 		}
 		sqlText := string(b)
 		fig := queryFigure{Query: q, Match: true}
-		var localT, warmT, coldT, dlT []time.Duration
+		var localT, warmT, coldT, dlT, planT []time.Duration
 		var dlBytes []int64
 		var want [][]string
 		for i := 0; i <= cfg.runs; i++ { // run 0 warms the local and S3 engines and the S3 cache
@@ -193,10 +202,10 @@ func run(ctx context.Context, cfg config) error {
 			var rows, wrows [][]string
 			for k := range 2 {
 				if (i+k)%2 == 0 {
-					if d, rows, _, err = timeQuery(ctx, localEngine, sqlText); err != nil {
+					if d, rows, _, _, err = timeQuery(ctx, localEngine, sqlText); err != nil {
 						return fmt.Errorf("%s on local disk: %w", q, err)
 					}
-				} else if w, wrows, _, err = timeQuery(ctx, warmEngine, sqlText); err != nil {
+				} else if w, wrows, _, _, err = timeQuery(ctx, warmEngine, sqlText); err != nil {
 					return fmt.Errorf("%s on S3 (warm): %w", q, err)
 				}
 			}
@@ -206,7 +215,7 @@ func run(ctx context.Context, cfg config) error {
 			// Cold: an empty cache and an engine that has planned nothing.
 			cache := filepath.Join(tmp, "s3", fmt.Sprintf("cold-%s-%d", q, i))
 			coldEngine := query.New(s3.withCache(cache), query.Options{})
-			c, crows, stats, err := timeQuery(ctx, coldEngine, sqlText)
+			c, crows, stats, plan, err := timeQuery(ctx, coldEngine, sqlText)
 			coldEngine.Close()
 			os.RemoveAll(cache)
 			if err != nil {
@@ -219,17 +228,20 @@ func run(ctx context.Context, cfg config) error {
 			var dl float64
 			var bytes int64
 			for _, s := range stats {
-				dl += s.DownloadedSeconds
+				dl = max(dl, s.DownloadedSeconds)
 				bytes += s.DownloadedBytes
 			}
 			localT, warmT, coldT = append(localT, d), append(warmT, w), append(coldT, c)
 			dlT, dlBytes = append(dlT, time.Duration(dl*float64(time.Second))), append(dlBytes, bytes)
+			planT = append(planT, plan)
 		}
 		fig.LocalMs, fig.WarmMs, fig.ColdMs = benchkit.Ms(benchkit.Median(localT)), benchkit.Ms(benchkit.Median(warmT)), benchkit.Ms(benchkit.Median(coldT))
 		fig.DownloadMs, fig.DownloadBytes = benchkit.Ms(benchkit.Median(dlT)), benchkit.Median(dlBytes)
 		fig.WarmRatio = fig.WarmMs / fig.LocalMs
 		fig.ColdRatio = fig.ColdMs / fig.DownloadMs
-		kit.Logf("%s: local %.1f ms, S3 warm %.1f ms, S3 cold %.1f ms (downloading %.1f ms)", q, fig.LocalMs, fig.WarmMs, fig.ColdMs, fig.DownloadMs)
+		fig.ColdPlanMs = benchkit.Ms(benchkit.Median(planT))
+		fig.ExcessRatio = (fig.ColdMs - fig.LocalMs) / fig.DownloadMs
+		kit.Logf("%s: local %.1f ms, S3 warm %.1f ms, S3 cold %.1f ms (downloading %.1f ms, planning %.1f ms)", q, fig.LocalMs, fig.WarmMs, fig.ColdMs, fig.DownloadMs, fig.ColdPlanMs)
 		rep.Queries = append(rep.Queries, fig)
 	}
 	return kit.Report(rep, rep.print)
@@ -253,15 +265,17 @@ func importTable(ctx context.Context, svc *table.Service, data, name string) (ti
 	return time.Since(started), res.Added, nil
 }
 
-func timeQuery(ctx context.Context, e *query.Engine, sqlText string) (time.Duration, [][]string, []tarn.QueryTableStats, error) {
+// timeQuery runs a query and returns its time, rows, table statistics
+// and planning time (downloads included).
+func timeQuery(ctx context.Context, e *query.Engine, sqlText string) (time.Duration, [][]string, []tarn.QueryTableStats, time.Duration, error) {
 	started := time.Now()
 	res, err := e.Run(ctx, query.Request{SQL: sqlText, Ref: tarn.DefaultBranch})
 	if err != nil {
-		return 0, nil, nil, err
+		return 0, nil, nil, 0, err
 	}
 	rows, err := benchkit.Rows(res.Records)
 	res.Close()
-	return time.Since(started), rows, res.Tables, err
+	return time.Since(started), rows, res.Tables, res.PlanTime, err
 }
 
 func (rep *report) print(w io.Writer) {
@@ -270,10 +284,10 @@ func (rep *report) print(w io.Writer) {
 	for _, f := range rep.Imports {
 		fmt.Fprintf(w, "  %-9s %10d %9.2f %9.2f %7.2f×\n", f.Table, f.Rows, f.LocalS, f.S3S, f.RatioS3)
 	}
-	fmt.Fprintf(w, "\nqueries:\n  %-4s %9s %9s %9s %12s %10s %10s %10s  %s\n", "q", "local ms", "warm ms", "cold ms", "download ms", "downloaded", "warm/local", "cold/dl", "answers")
+	fmt.Fprintf(w, "\nqueries:\n  %-4s %9s %9s %9s %12s %10s %8s %10s %8s %13s  %s\n", "q", "local ms", "warm ms", "cold ms", "download ms", "downloaded", "plan ms", "warm/local", "cold/dl", "(cold-loc)/dl", "answers")
 	logWarm := 0.0
 	for _, f := range rep.Queries {
-		fmt.Fprintf(w, "  %-4s %9.1f %9.1f %9.1f %12.1f %10s %9.2f× %9.2f×  %s\n", f.Query, f.LocalMs, f.WarmMs, f.ColdMs, f.DownloadMs, tarn.FormatBytes(f.DownloadBytes), f.WarmRatio, f.ColdRatio, match(f.Match))
+		fmt.Fprintf(w, "  %-4s %9.1f %9.1f %9.1f %12.1f %10s %8.1f %9.2f× %7.2f× %12.2f×  %s\n", f.Query, f.LocalMs, f.WarmMs, f.ColdMs, f.DownloadMs, tarn.FormatBytes(f.DownloadBytes), f.ColdPlanMs, f.WarmRatio, f.ColdRatio, f.ExcessRatio, match(f.Match))
 		logWarm += math.Log(f.WarmRatio)
 	}
 	if n := len(rep.Queries); n > 0 {

@@ -28,7 +28,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -187,7 +186,7 @@ func run(ctx context.Context, cfg config) error {
 		return fmt.Errorf("import: %v: %s", err, out)
 	}
 	rep.ImportS = time.Since(start).Seconds()
-	files, err := dataFiles(filepath.Join(home, "warehouse"))
+	files, err := benchkit.TableFiles(filepath.Join(home, "warehouse"), "lineitem")
 	if err != nil {
 		return err
 	}
@@ -368,21 +367,6 @@ func writeProject(dir, model, pyVer string) error {
 		}
 	}
 	return nil
-}
-
-// dataFiles lists the Parquet data files of the lineitem table.
-func dataFiles(warehouse string) ([]string, error) {
-	var files []string
-	err := filepath.WalkDir(warehouse, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".parquet") && strings.Contains(p, string(filepath.Separator)+"lineitem"+string(filepath.Separator)) {
-			files = append(files, p)
-		}
-		return err
-	})
-	if err == nil && len(files) == 0 {
-		err = fmt.Errorf("no data files of lineitem under %s", warehouse)
-	}
-	return files, err
 }
 
 func command(ctx context.Context, env []string, bin string, args ...string) *exec.Cmd {

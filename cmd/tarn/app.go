@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -144,7 +145,8 @@ func (a *app) open(ctx context.Context) error {
 // takes from its flags and the environment: where the catalog lives
 // (--catalog, $TARN_CATALOG; local.Open falls back to the home's
 // config.yml), the uv command ($TARN_UV) and the crash points of the
-// crash-safety tests ($TARN_CRASH_AT).
+// crash-safety tests ($TARN_CRASH_AT: POINT kills the process there,
+// stop:POINT stops it).
 func (a *app) localConfig(cfg local.Config) local.Config {
 	cfg.Catalog = a.catalog
 	if cfg.Catalog == "" {
@@ -156,8 +158,15 @@ func (a *app) localConfig(cfg local.Config) local.Config {
 	}
 	cfg.UV = os.Getenv("TARN_UV")
 	if at := os.Getenv("TARN_CRASH_AT"); at != "" {
+		// "stop:POINT" stops the process there instead (SIGSTOP; a test
+		// resumes it with SIGCONT): a write paused half way.
+		at, stop := strings.CutPrefix(at, "stop:")
 		cfg.CrashPoint = func(point string) {
-			if point == at {
+			switch {
+			case point != at:
+			case stop:
+				syscall.Kill(os.Getpid(), syscall.SIGSTOP)
+			default:
 				syscall.Kill(os.Getpid(), syscall.SIGKILL)
 				select {}
 			}

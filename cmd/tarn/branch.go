@@ -314,6 +314,46 @@ type diffView struct {
 	To      string       `json:"to"`
 	Base    string       `json:"base,omitempty"`
 	Changes []changeView `json:"changes"`
+	Merge   *mergeView   `json:"merge,omitempty"`
+}
+
+// mergeView is what `tarn branch diff` shows of a merge's dry run.
+type mergeView struct {
+	Source      string           `json:"source"`
+	Into        string           `json:"into"`
+	FastForward bool             `json:"fast_forward"`
+	UpToDate    bool             `json:"up_to_date"`
+	Conflicts   int              `json:"conflicts"`
+	Plan        []tarn.MergeItem `json:"plan"`
+}
+
+// mergePlan is the dry run of the merge `tarn branch diff args` shows: of
+// REF into the active branch (main when REF is the active branch), or of
+// REF2 into REF when REF is a branch (nil when it is not).
+func (a *app) mergePlan(ctx context.Context, args []string) (*mergeView, error) {
+	var source, into string
+	if len(args) == 1 {
+		source, into = args[0], a.activeBranch()
+		if source == into {
+			into = tarn.DefaultBranch
+		}
+	} else {
+		source, into = args[1], args[0]
+		ref, err := a.svc.Refs.GetRef(ctx, into)
+		if tarn.ErrorCode(err) == tarn.ENOTFOUND || (err == nil && ref.Kind != tarn.KindBranch) {
+			return nil, nil // a tag, a commit, an expression: nothing merges into it
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	if source == into {
+		return nil, nil
+	}
+	res, err := a.svc.Refs.Merge(ctx, tarn.MergeRequest{Source: source, Into: into, DryRun: true})
+	if err != nil {
+		return nil, err
+	}
+	return &mergeView{Source: source, Into: into, FastForward: res.FastForward, UpToDate: res.UpToDate, Conflicts: res.Conflicts, Plan: res.Plan}, nil
 }
 
 type changeView struct {
@@ -373,8 +413,18 @@ func (a *app) branchDiff() *cobra.Command {
 		Long: `With one ref: what REF changed since it diverged from the active branch
 (from their merge base to REF) — what a merge of REF would bring. When REF is
 the active branch, it is compared with main.
-With two refs: the changes from REF to REF2.`,
+With two refs: the changes from REF to REF2.
+
+Then the merge plan, per table, of what ` + "`tarn branch merge`" + ` would do (nothing
+is written): of REF into the active branch (one ref), of REF2 into REF when
+REF is a branch (two refs). Each table the source changed since the merge
+base is taken (changed on the source only), same (both made the same
+change), combine (both only appended: one snapshot holds both sides' files)
+or conflict, with what each side did and why ("dev replaced the table; main
+appended 3 files (30 rows)"). In JSON it is "merge" (absent when REF is no
+branch).`,
 		Example: `  tarn branch diff dev
+  tarn branch diff main dev -o json     # dev's changes and the plan of merging dev into main
   tarn branch diff main~3 main
   tarn branch diff v1 v2 -o json`,
 		Args: rangeArgs(1, 2, "REF [REF2]"),
@@ -419,9 +469,25 @@ With two refs: the changes from REF to REF2.`,
 				return err
 			}
 			view.Changes = changeViews(changes)
+			if view.Merge, err = a.mergePlan(ctx, args); err != nil {
+				return err
+			}
 			return a.emit(view, func(w io.Writer) {
 				fmt.Fprintf(w, "%s (%s) -> %s (%s): %d change(s)\n", view.From, from.ShortHash(), view.To, to.ShortHash(), len(changes))
 				printChanges(w, changes)
+				if m := view.Merge; m != nil {
+					switch {
+					case m.UpToDate:
+						fmt.Fprintf(w, "merge of %s into %s: already up to date\n", m.Source, m.Into)
+					default:
+						how := ""
+						if m.FastForward {
+							how = ", a fast-forward"
+						}
+						fmt.Fprintf(w, "merge plan of %s into %s%s: %d tables, %d conflicts\n", m.Source, m.Into, how, len(m.Plan), m.Conflicts)
+						printPlan(w, m.Plan)
+					}
+				}
 			})
 		},
 	}

@@ -79,7 +79,13 @@ home, so every run on it (every user of a tarn serve server) shares it.
 
 Its size is bounded by cache.max_size in $TARN_HOME/config.yml (or
 $TARN_CACHE_MAX_SIZE; default 20GiB): after each run the least recently used
-entries go first.`,
+entries go first.
+
+With tables in an object store (an s3:// warehouse), the local copies of
+the files queries read live in $TARN_HOME/cache/objects, bounded apart by
+cache.objects_max_size (or $TARN_CACHE_OBJECTS_MAX_SIZE; default 20GiB):
+the least recently used copies go before each download, never one a
+running query holds or one used in the last ten minutes.`,
 		Example: `  tarn cache stats
   tarn cache ls
   tarn cache limit 50GiB

@@ -22,7 +22,11 @@ writes that failed or crashed — once older than --older-than (default 7d,
 judged by the file's modification time). A table that only a tag or an old
 commit of a branch still reaches stays, and so does every commit's history
 unless a retention window is set: ` + "`tarn verify --history`" + ` passes after a
-collection.
+collection. Commits no ref reaches any more (of a deleted branch, or one
+moved back) keep their files while younger than --older-than too, judged by
+the commit's time: the default keeps everything a ref reaches plus 7 days of
+unreachable commits, so ` + "`tarn branch create NAME --from HASH`" + ` brings a
+deleted branch back within a week.
 
 Retention: --keep-history D (or gc.keep_history in the home's config.yml;
 the flag wins, "all" keeps everything; default: keep everything) expires the
@@ -46,7 +50,9 @@ longer ago than --runs-older-than (default 7d); the files only they reached
 then go too. ` + "`tarn branch ls`" + ` hides them unless --all.
 
 --dry-run lists what would be removed and how much it frees, removing
-nothing. Local warehouses only.`,
+nothing. Local and S3 warehouses (s3://BUCKET/PREFIX: the objects under the
+prefix are listed, their ages are the server's LastModified, and they are
+removed in batches of 1,000).`,
 		Example: `  tarn gc --dry-run
   tarn gc --older-than 1d
   tarn gc --keep-history 30d --dry-run -o json
@@ -85,6 +91,9 @@ nothing. Local warehouses only.`,
 				fmt.Fprintf(w, "%s %d files (%s) of %d (%s); %d referenced by %d commits, %d unreferenced but younger than %s or a write in progress (%d live)\n",
 					verb, len(rep.Removed), tarn.FormatBytes(rep.RemovedBytes), rep.Files, tarn.FormatBytes(rep.Bytes),
 					rep.Referenced, rep.Commits, rep.Young, rep.OlderThan, rep.LiveWrites)
+				if rep.UnreachableCommits > 0 {
+					fmt.Fprintf(w, "  kept %d commits no branch or tag reaches (deleted or moved branches), younger than %s\n", rep.UnreachableCommits, rep.OlderThan)
+				}
 				if rep.HistoryHorizon != nil {
 					fmt.Fprintf(w, "  history kept for %s: %d commits before %s %s\n", rep.KeepHistory, rep.ExpiredCommits,
 						rep.HistoryHorizon.Format(time.RFC3339), map[bool]string{true: "would be expired", false: "expired"}[rep.DryRun])

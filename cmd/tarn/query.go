@@ -51,7 +51,10 @@ terminal, an interactive prompt starts (.help lists its commands).
 Output (-o): text (a table, --max-rows rows), csv, json (an array of
 objects), jsonl, parquet or arrow (Arrow IPC file). --out FILE writes the
 result to a file atomically (the format follows the extension unless -o
-says otherwise); file outputs stream and do not hold the result in memory.`,
+says otherwise); file outputs stream and do not hold the result in memory.
+An Arrow file is uncompressed: 6-7 times the size of the zstd Parquet file
+of the same result, and about that much slower to write on a slow disk
+(it passes through an uncompressed Parquet file beside it, removed after).`,
 		Example: `  tarn query "select count(*) from trips"
   tarn query "select zone, avg(fare) from trips join zones using (zone_id) group by all" --ref v1
   tarn query "select * from trips where pickup_at >= date '2026-02-01'" --all-rows

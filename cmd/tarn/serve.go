@@ -155,7 +155,11 @@ published nothing.`,
 				JobVisibility: visibility, MaxQueries: maxQueries, MaxProjectFiles: maxProjectFiles, MaxUpload: maxUploadMiB << 20, Home: home,
 				UploadDir: local.Home(home).Uploads(), ExportDir: local.Home(home).Exports(), Log: a.stderr, UI: ui.Handler()}
 			tables := lh.Tables()
-			srv.Iceberg = icerest.New(tables, icerest.Options{TableConfig: icerest.StorageConfig(tables.Warehouse(), tables.IOProperties(), credentials)})
+			engineIO, err := tables.EngineIOProperties(ctx, credentials == icerest.CredentialsStatic)
+			if err != nil {
+				return err
+			}
+			srv.Iceberg = icerest.New(tables, icerest.Options{TableConfig: icerest.StorageConfig(tables.Warehouse(), engineIO, credentials)})
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return tarn.Errorf(tarn.EINVALID, "cannot listen on %s: %v", addr, err)
@@ -228,7 +232,8 @@ published nothing.`,
 func (a *app) announceStores(lh *local.Lakehouse, home string) error {
 	fmt.Fprintf(a.stderr, "tarn serve: catalog, users and jobs in %s\n", lh.Catalog())
 	if w := lh.Warehouse(); table.IsRemote(w) {
-		fmt.Fprintf(a.stderr, "tarn serve: tables in %s, read through the local cache %s\n", lh.Services().Warehouse, local.Home(home).ObjectCache())
+		fmt.Fprintf(a.stderr, "tarn serve: tables in %s, read through the local cache %s (at most %s: cache.objects_max_size)\n",
+			lh.Services().Warehouse, local.Home(home).ObjectCache(), table.FormatBytes(lh.Tables().ObjectCacheBound()))
 	}
 	if !lh.Shared() {
 		return nil

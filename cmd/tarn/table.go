@@ -427,7 +427,8 @@ back as files of about --target-file-size, as one overwrite snapshot in one
 commit on the branch. The rows do not change; earlier commits still reach the
 old files until ` + "`tarn gc`" + ` collects them once no ref's history needs them.
 A table that is already one file per partition is left alone (no commit).
-Embedded lakehouses only.`,
+Through a server (POST /v1/tables/{table}/optimize) the server compacts, with
+the access rules of any write to the branch.`,
 		Example: `  tarn table optimize trips
   tarn table optimize trips --ref dev --target-file-size 128MiB -o json`,
 		Args: exactArgs("TABLE"),
@@ -452,7 +453,7 @@ Embedded lakehouses only.`,
 			}
 			opt, ok := a.svc.Tables.(tarn.Optimizer)
 			if !ok {
-				return tarn.Errorf(tarn.EINVALID, "tarn table optimize runs on an embedded lakehouse only (this one is %s): run it on the server's home", a.svc.Mode)
+				return tarn.Errorf(tarn.EINVALID, "this lakehouse's table service (%s) cannot compact tables", a.svc.Mode)
 			}
 			res, err := opt.Optimize(ctx, tarn.OptimizeRequest{Table: ident, Branch: a.ref(ref), TargetFileSize: target, Info: a.commitInfo(message)})
 			if err != nil {

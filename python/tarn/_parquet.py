@@ -12,6 +12,16 @@ memory-maps the source, splits its rows into ``len(paths)`` contiguous parts
 written in parallel threads (each to ``path.tmp``, then renamed), stores
 each column's Iceberg field id as its Parquet field id, and prints one JSON
 line: ``{"rows": N, "paths": [...]}`` (no paths when there are no rows).
+
+For a partitioned table the request also holds ``"partition": [{"column":
+"ts", "transform": "day"}, ...]`` (identity, year, month, day, hour or
+truncate with ``"width"``, on integer, date and timestamp columns),
+``"dir"`` and ``"part_bytes"``: rows are grouped by their partition, each
+group is written to files of at most about ``part_bytes`` of Arrow data
+named ``dir/part-NNNNN.parquet``, in parallel, and tarn reads each file's
+partition values from its column statistics. A partition column holding
+nulls is declined (``{"declined": "..."}``, nothing written): tarn writes
+that output through its own writer.
 Columns whose type differs from the table's are cast (safe casts only);
 when one does not convert the answer is ``{"cannot_cast": "..."}`` and
 nothing is written (tarn then writes through its own writer, which names
@@ -27,6 +37,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 FIELD_ID = b"PARQUET:field_id"
@@ -71,6 +82,80 @@ def write_one(part: pa.Table, path: str, compression: str, level) -> str:
     return path
 
 
+TEMPORAL = ("year", "month", "day", "hour")
+
+
+def partition_key(column, field: dict):
+    """Return an array equal for two rows exactly when ``field``'s transform is."""
+    transform = field["transform"]
+    if transform == "identity":
+        return column
+    if transform in TEMPORAL:
+        return pc.floor_temporal(column, unit=transform)
+    if transform == "truncate":
+        width = int(field["width"])
+        quotient = pc.divide(column, width)  # toward zero: one less below zero unless exact
+        inexact = pc.and_(pc.less(column, 0), pc.not_equal(pc.multiply(quotient, width), column))
+        return pc.if_else(inexact, pc.subtract(quotient, 1), quotient)
+    raise ValueError(f"unknown partition transform {transform!r}")
+
+
+def partitions(table: pa.Table, fields: list) -> list:
+    """Split ``table`` into one slice per partition of ``fields``.
+
+    The rows are sorted by partition (one copy of the table), then cut
+    where the partition changes.
+    """
+    keys = {}
+    for i, field in enumerate(fields):
+        column = table.column(field["column"])
+        if column.null_count:
+            raise Declined(f"partition column {field['column']} holds nulls")
+        keys[f"k{i}"] = partition_key(column, field)
+    keys = pa.table(keys)
+    order = pc.sort_indices(keys, sort_keys=[(name, "ascending") for name in keys.column_names])
+    table, keys = table.take(order), keys.take(order)
+    n = table.num_rows
+    changed = None
+    for column in keys.columns:
+        column = column.combine_chunks()
+        step = pc.not_equal(column.slice(1), column.slice(0, n - 1))
+        changed = step if changed is None else pc.or_(changed, step)
+    cuts = [0] + ([i + 1 for i in pc.indices_nonzero(changed).to_pylist()] if n > 1 else []) + [n]
+    return [table.slice(lo, hi - lo) for lo, hi in zip(cuts, cuts[1:]) if hi > lo]
+
+
+class Declined(Exception):
+    """An output this writer leaves to tarn's own writer."""
+
+
+def write_partitioned(table: pa.Table, request: dict, compression: str, level) -> dict:
+    try:
+        groups = partitions(table, request["partition"])
+    except Declined as exc:
+        return {"declined": str(exc)}
+    part_bytes = max(1, int(request.get("part_bytes") or 384 << 20))
+    slices = []
+    for group in groups:
+        slices.extend(split(group, max(1, -(-group.nbytes // part_bytes))))
+    paths = [os.path.join(request["dir"], f"part-{i:05d}.parquet") for i in range(len(slices))]
+    return {"rows": table.num_rows, "paths": write_all(slices, paths, compression, level)}
+
+
+def write_all(slices: list, paths: list, compression: str, level) -> list:
+    """Write each slice to its path in parallel threads: all files or none."""
+    threads = max(1, min(len(slices), os.cpu_count() or 1))
+    with ThreadPoolExecutor(threads) as pool:
+        futures = [pool.submit(write_one, part, path, compression, level) for part, path in zip(slices, paths)]
+    errors = [f.exception() for f in futures if f.exception() is not None]
+    if errors:
+        for path in paths:
+            if os.path.exists(path):
+                os.unlink(path)
+        raise errors[0]
+    return [f.result() for f in futures]
+
+
 def write(request: dict) -> dict:
     with pa.memory_map(request["source"]) as source:
         table = pa.ipc.open_file(source).read_all()
@@ -83,20 +168,13 @@ def write(request: dict) -> dict:
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as exc:
                 return {"cannot_cast": str(exc)}
         table = with_field_ids(table, request["field_ids"])
-        paths = request["paths"]
-        slices = split(table, len(paths))
         compression = request.get("compression") or "zstd"
         level = request.get("level") or None
-        threads = max(1, min(len(slices), os.cpu_count() or 1))
-        with ThreadPoolExecutor(threads) as pool:
-            futures = [pool.submit(write_one, part, path, compression, level) for part, path in zip(slices, paths)]
-        errors = [f.exception() for f in futures if f.exception() is not None]
-        if errors:
-            for path in paths:  # all files or none
-                if os.path.exists(path):
-                    os.unlink(path)
-            raise errors[0]
-        return {"rows": table.num_rows, "paths": [f.result() for f in futures]}
+        if request.get("partition"):
+            return write_partitioned(table, request, compression, level)
+        paths = request["paths"]
+        slices = split(table, len(paths))
+        return {"rows": table.num_rows, "paths": write_all(slices, paths[: len(slices)], compression, level)}
 
 
 def main() -> int:

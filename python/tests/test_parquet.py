@@ -95,3 +95,46 @@ def test_lossy_cast_is_reported_not_written(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "cannot_cast" in json.loads(done.stdout)
     assert not path.exists()
+
+
+def test_partitioned_one_partition_per_file(tmp_path):
+    import datetime
+
+    days = [datetime.date(2024, 1, 1) + datetime.timedelta(days=i % 40) for i in range(200)]
+    table = pa.table({"id": pa.array([(i * 37) % 200 - 100 for i in range(200)], pa.int64()), "day": pa.array(days, pa.date32())})
+    src = write_arrow(tmp_path / "out.arrow", table)
+    request = {"source": src, "paths": [], "field_ids": {"id": 1, "day": 2}, "dir": str(tmp_path),
+               "partition": [{"column": "day", "transform": "month"}, {"column": "id", "transform": "truncate", "width": 50}],
+               "part_bytes": 1 << 30}
+    done = run_writer(request)
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["rows"] == 200
+    months = {(d.year, d.month) for d in days}
+    seen = set()
+    total = []
+    for path in answer["paths"]:
+        assert path.startswith(str(tmp_path) + "/part-")
+        part = pq.read_table(path)
+        keys = {((d.year, d.month), i // 50) for d, i in zip(part.column("day").to_pylist(), part.column("id").to_pylist())}
+        assert len(keys) == 1, f"{path} mixes partitions {keys}"
+        assert not keys & seen, f"partition {keys} split over files without need"
+        seen |= keys
+        total.extend(part.column("id").to_pylist())
+    assert sorted(total) == sorted(table.column("id").to_pylist())
+    assert {m for m, _ in seen} == months
+    # -100 // 50 = -2 and -99 // 50 = -2: floor, as Iceberg's truncate.
+    assert {k for _, k in seen} == {-2, -1, 0, 1}
+    # A large partition goes to several files, each still one partition.
+    done = run_writer({**request, "part_bytes": 200})
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)["paths"]) > len(seen)
+
+
+def test_partitioned_nulls_are_declined(tmp_path):
+    src = write_arrow(tmp_path / "out.arrow", pa.table({"id": pa.array([1, None, 3], pa.int64())}))
+    done = run_writer({"source": src, "paths": [], "field_ids": {"id": 1}, "dir": str(tmp_path),
+                       "partition": [{"column": "id", "transform": "identity"}]})
+    assert done.returncode == 0, done.stderr
+    assert "nulls" in json.loads(done.stdout)["declined"]
+    assert not list(tmp_path.glob("*.parquet"))

@@ -1,6 +1,6 @@
 // The UI's client of the tarn HTTP API (api/openapi.yaml): the same
 // requests the CLI makes, with the token from session storage.
-import { RecordBatchReader } from 'apache-arrow';
+import { RecordBatchReader, DataType } from 'apache-arrow';
 
 const TOKEN = 'tarn.token';
 
@@ -75,14 +75,21 @@ export async function arrow(res, onSchema, onRows) {
   for await (const batch of reader) {
     const cols = fields.map((_, i) => batch.getChildAt(i));
     const rows = new Array(batch.numRows);
-    for (let r = 0; r < batch.numRows; r++) rows[r] = cols.map((c) => cell(c.get(r)));
+    for (let r = 0; r < batch.numRows; r++) rows[r] = cols.map((c) => cell(c.get(r), c.type));
     onRows(rows);
   }
 }
 
-// cell is a value as text: null as null, dates as ISO, bigints exact.
-export function cell(v) {
+// cell is a value of an Arrow column of type type as text: null as null,
+// timestamps and dates (which Arrow gives as milliseconds since the epoch)
+// as "2026-02-03 20:47:00" (the instant in UTC and "+00" when the column
+// has a time zone), bigints exact.
+export function cell(v, type) {
   if (v === null || v === undefined) return null;
+  if (type && typeof v === 'number' && (DataType.isTimestamp(type) || DataType.isDate(type))) {
+    const iso = new Date(v).toISOString().replace('T', ' ').replace(/\.000Z$|Z$/, '');
+    return DataType.isDate(type) && /^\d{4}-\d\d-\d\d 00:00:00$/.test(iso) ? iso.slice(0, 10) : iso + (type.timezone ? '+00' : '');
+  }
   if (v instanceof Date) return v.toISOString();
   if (typeof v === 'bigint') return v.toString();
   if (v instanceof Uint8Array) return '0x' + Array.from(v.slice(0, 32), (b) => b.toString(16).padStart(2, '0')).join('') + (v.length > 32 ? '…' : '');

@@ -5,7 +5,7 @@ import { useState, useEffect, useRef, useCallback } from 'preact/hooks';
 import * as api from './api.js';
 import { layout } from './graph.js';
 import { dagLayout, NODE_W, NODE_H } from './dag.js';
-import { tokens } from './sql.js';
+import { tokens, completions, tablesToLoad } from './sql.js';
 import { ago, bytes, duration, short, num, visibleProperties, csv, errorAt, cellText, rowDiffSummary } from './format.js';
 import './style.css';
 
@@ -435,6 +435,7 @@ function SQL() {
   const [history, setHistory] = useState(() => JSON.parse(localStorage.getItem(HISTORY) || '[]'));
   const editor = useRef(null), shade = useRef(null);
   const [refs] = useLoad(() => api.get('/v1/refs'), []);
+  const complete = useCompletion(editor, sql, setSql, ref_);
   async function run() {
     if (running) return;
     setRunning(true); setError(null); setRes(null);
@@ -488,9 +489,16 @@ function SQL() {
     <div class="editor">
       <pre class="hl" aria-hidden="true" ref={shade}>{tokens(sql).map(([k, t], i) => <span key={i} class={'t-' + k}>{t}</span>)}{'\n'}</pre>
       <textarea id="sql" ref={editor} class="sql" spellcheck={false} value={sql} onInput={(e) => setSql(e.target.value)}
-        onScroll={(e) => { shade.current.scrollTop = e.target.scrollTop; }}
-        onKeyDown={(e) => { if ((e.ctrlKey || e.metaKey) && e.key === 'Enter') { e.preventDefault(); run(); } }} rows={8} />
+        onScroll={(e) => { shade.current.scrollTop = e.target.scrollTop; complete.close(); }} onBlur={complete.close} onClick={complete.close}
+        onKeyDown={(e) => { if (complete.key(e)) return; if ((e.ctrlKey || e.metaKey) && e.key === 'Enter') { e.preventDefault(); run(); } }} rows={8}
+        aria-autocomplete="list" aria-controls={complete.list ? 'sql-names' : undefined}
+        aria-activedescendant={complete.list ? 'sql-name-' + complete.list.sel : undefined} aria-describedby="sql-keys" />
+      {complete.list && <ul id="sql-names" class="complete" role="listbox" aria-label="Names" style={{ left: complete.list.x + 'px', top: complete.list.y + 'px' }}>
+        {complete.list.items.map((it, i) => <li key={it.insert} id={'sql-name-' + i} role="option" aria-selected={i === complete.list.sel}
+          onMouseDown={(e) => { e.preventDefault(); complete.accept(it); }}>{it.label} <span class="muted">{it.detail || it.kind}</span></li>)}
+      </ul>}
     </div>
+    <p id="sql-keys" class="muted small">Ctrl+Enter runs; Tab or Ctrl+Space completes table and column names.</p>
     {error && <div class="error" role="alert"><b>{error.code}</b>{at && <> at line {at.line}, column {at.column}</>}: <pre>{error.message}</pre></div>}
     {res && <div>
       <p class="muted" role="status">{num(res.rows.length)} rows{res.total != null && res.total >= 0 && res.total !== res.rows.length ? ' of ' + num(res.total) : ''} · {Math.round(res.ms)} ms{res.done ? '' : ' · streaming'}</p>
@@ -498,6 +506,98 @@ function SQL() {
       {res.rows.length > 2000 && <p class="muted">Showing the first 2,000 rows; download the rest.</p>}
     </div>}
   </div>;
+}
+
+// useCompletion completes names in the SQL editor: the tables of ref and
+// the columns of the tables the query names (their schemas loaded when
+// first needed). Tab completes the word before the cursor (or lists the
+// choices); Ctrl+Space lists them even for no word. In the list, arrows
+// move, Enter or Tab accept, Escape closes.
+function useCompletion(editor, sql, setSql, ref_) {
+  const [catalog, setCatalog] = useState({ ref: ref_, tables: [] });
+  const [list, setList] = useState(null); // {from, items, sel, x, y}
+  const caret = useRef(null);
+  useEffect(() => {
+    let live = true;
+    setCatalog({ ref: ref_, tables: [] });
+    api.get('/v1/tables', { ref: ref_ }).then((l) => live && setCatalog({ ref: ref_, tables: l.tables.map((t) => ({ namespace: t.table.namespace, name: t.table.name })) }), () => {});
+    return () => { live = false; };
+  }, [ref_]);
+  // The columns of the tables the query names, loaded as it names them.
+  useEffect(() => {
+    for (const t of tablesToLoad(sql, catalog)) {
+      const key = t.namespace + '.' + t.name;
+      t.columns = []; // asked for once
+      api.get('/v1/tables/' + encodeURIComponent(key), { ref: catalog.ref }).then((info) => setCatalog((c) => (c.ref !== catalog.ref ? c : {
+        ref: c.ref, tables: c.tables.map((x) => (x.namespace + '.' + x.name === key ? { ...x, columns: info.schema.map((f) => f.name) } : x)),
+      })), () => {});
+    }
+  }, [sql, catalog]);
+  // A list asked for before the names it needs arrived opens when they do.
+  const wanted = useRef(false);
+  useEffect(() => {
+    if (list) show(true, list.sel);
+    else if (wanted.current && editor.current && document.activeElement === editor.current) {
+      const c = completions(sql, editor.current.selectionEnd, catalog);
+      if (c.items.length) { wanted.current = false; setList({ ...c, sel: 0, ...where(c.from) }); }
+    }
+  }, [catalog, sql]);
+  useEffect(() => {
+    if (caret.current != null && editor.current) { editor.current.setSelectionRange(caret.current, caret.current); caret.current = null; }
+  }, [sql]);
+  // where puts the list under the cursor: a copy of the text up to it,
+  // laid out like the editor, measures the spot.
+  function where(pos) {
+    const el = editor.current, copy = document.createElement('pre');
+    copy.className = 'hl';
+    copy.style.visibility = 'hidden';
+    copy.textContent = sql.slice(0, pos);
+    const mark = copy.appendChild(document.createElement('span'));
+    mark.textContent = '\u200b';
+    el.parentNode.appendChild(copy);
+    const at = { x: Math.min(mark.offsetLeft, el.clientWidth - 240), y: mark.offsetTop + mark.offsetHeight - el.scrollTop };
+    copy.remove();
+    return at;
+  }
+  function show(keep, sel = 0) {
+    const el = editor.current;
+    if (!el) return null;
+    const c = completions(sql, el.selectionEnd, catalog);
+    if (!c.items.length || el.selectionStart !== el.selectionEnd) { setList(null); return c; }
+    if (!keep && !list) setList({ ...c, sel: 0, ...where(c.from) });
+    else setList((l) => l && { ...l, ...c, sel: Math.min(sel, c.items.length - 1) });
+    return c;
+  }
+  function accept(it) {
+    const el = editor.current, from = list ? list.from : completions(sql, el.selectionEnd, catalog).from;
+    caret.current = from + it.insert.length;
+    setSql(sql.slice(0, from) + it.insert + sql.slice(el.selectionEnd));
+    setList(null);
+  }
+  function key(e) {
+    if (list) {
+      const n = list.items.length;
+      if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+        e.preventDefault();
+        setList({ ...list, sel: (list.sel + (e.key === 'ArrowDown' ? 1 : n - 1)) % n });
+        return true;
+      }
+      if ((e.key === 'Enter' && !e.ctrlKey && !e.metaKey) || (e.key === 'Tab' && !e.shiftKey)) { e.preventDefault(); accept(list.items[list.sel]); return true; }
+      if (e.key === 'Escape') { e.preventDefault(); setList(null); return true; }
+    }
+    const tab = e.key === 'Tab' && !e.shiftKey && !e.ctrlKey && !e.altKey && !e.metaKey;
+    if (!tab && !(e.ctrlKey && (e.key === ' ' || e.code === 'Space'))) return false;
+    const el = editor.current;
+    const c = completions(sql, el.selectionEnd, catalog);
+    // Tab after no word moves the focus on, as everywhere else.
+    if (tab && (c.from === el.selectionEnd && !/\.$/.test(sql.slice(0, el.selectionEnd)) || !c.items.length)) return false;
+    e.preventDefault();
+    if (tab && c.items.length === 1) accept(c.items[0]);
+    else if (c.items.length) setList({ ...c, sel: 0, ...where(c.from) });
+    else wanted.current = tablesToLoad(sql, catalog).length > 0 || catalog.tables.some((t) => t.columns && !t.columns.length);
+    return true;
+  }
+  return { list, key, accept, close: () => { wanted.current = false; setList(null); } };
 }
 
 // ---- jobs and runs ----

@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { errorAt, csv, visibleProperties, bytes, duration, ago } from '../src/format.js';
 import { query, cell } from '../src/api.js';
+import { TimestampMicrosecond, TimestampMillisecond, DateDay, Int64 } from 'apache-arrow';
 
 describe('errorAt', () => {
   it('reads the line and column DuckDB points at', () => {
@@ -46,5 +47,11 @@ describe('display', () => {
     expect(cell(12345678901234567890n)).toBe('12345678901234567890');
     expect(cell(new Date(0))).toBe('1970-01-01T00:00:00.000Z');
     expect(cell(new Uint8Array([1, 255]))).toBe('0x01ff');
+    // Arrow gives timestamps and dates as milliseconds since the epoch.
+    const at = Date.UTC(2026, 1, 3, 20, 47, 0);
+    expect(cell(at, new TimestampMicrosecond('UTC'))).toBe('2026-02-03 20:47:00+00');
+    expect(cell(at + 250, new TimestampMillisecond())).toBe('2026-02-03 20:47:00.250');
+    expect(cell(Date.UTC(2026, 1, 3), new DateDay())).toBe('2026-02-03');
+    expect(cell(at, new Int64())).toBe(String(at));
   });
 });

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,4 +71,20 @@ func (b *Bench) HomeEnv(ctx context.Context, home string, spec rt.EnvSpec) (*rt.
 	em := &rt.EnvManager{Dir: filepath.Join(home, "envs"), UV: uv, SDKVersion: python.Version(), SDKDir: sdk} // as cmd/tarn does
 	env, err := em.Ensure(ctx, spec, func(s string) { b.Logf("%s", s) })
 	return env, sdk, err
+}
+
+// TableFiles lists the Parquet files of a table under a local warehouse
+// (every file below a folder named after it), the files a baseline reads.
+func TableFiles(warehouse, table string) ([]string, error) {
+	var files []string
+	err := filepath.WalkDir(warehouse, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".parquet") && strings.Contains(p, string(filepath.Separator)+table+string(filepath.Separator)) {
+			files = append(files, p)
+		}
+		return err
+	})
+	if err == nil && len(files) == 0 {
+		err = fmt.Errorf("no data files of %s under %s", table, warehouse)
+	}
+	return files, err
 }
