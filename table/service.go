@@ -37,7 +37,7 @@ type Service struct {
 	bulk      BulkWriter
 	leases    *leaseSet
 	keep      time.Duration // gc.keep_history (0: keep all history)
-	gcObjects s3Client // gc's client of an s3:// warehouse, made on first use
+	gcObjects s3Client      // gc's client of an s3:// warehouse, made on first use
 	// What resolutions read of manifests and manifest lists (see liveFiles).
 	manifests     *pathCache[manifestFiles]
 	manifestLists *pathCache[[]iceberg.ManifestFile]
