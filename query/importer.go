@@ -209,7 +209,7 @@ func (im *Importer) WriteFiles(ctx context.Context, job table.BulkJob) (*table.B
 // one of the file's columns: read_json with columns would drop it, and the
 // columns may come from a sample of the rows. ingest.CheckKeys finds the
 // key (file, line, column) in a parallel pass that reads no more than the
-// keys, several times faster than DuckDB's json_keys.
+// keys.
 func checkKeys(ctx context.Context, job table.BulkJob) error {
 	for _, in := range job.Inputs {
 		if in.Format != ingest.JSONL {
