@@ -211,6 +211,7 @@ func inferJSONL(ctx context.Context, file File, sample int) (*fileInfo, error) {
 		}
 		return nil
 	}
+	parser := newObjectParser()
 	rows := 0
 	for ; sample == 0 || rows < sample; rows++ {
 		if rows%8192 == 0 {
@@ -225,7 +226,7 @@ func inferJSONL(ctx context.Context, file File, sample int) (*fileInfo, error) {
 		if line == nil {
 			break
 		}
-		if err := parseObject(line, visit); err != nil {
+		if err := parser.parse(line, visit); err != nil {
 			return nil, &Error{File: file.Path, Line: j.line, Msg: err.Error()}
 		}
 	}
@@ -248,6 +249,7 @@ type jsonlReader struct {
 	index  map[string]int // target field index by name
 	apps   []textAppender
 	cells  []jsonValue // current row, by target field
+	parser *objectParser
 	visit  func(key string, v jsonValue) error
 	done   bool
 }
@@ -264,6 +266,7 @@ func newJSONLReader(file File, target *arrow.Schema) (*jsonlReader, error) {
 		index:  make(map[string]int, target.NumFields()),
 		apps:   make([]textAppender, target.NumFields()),
 		cells:  make([]jsonValue, target.NumFields()),
+		parser: newObjectParser(),
 	}
 	for i, f := range target.Fields() {
 		r.index[f.Name] = i
@@ -304,7 +307,7 @@ func (r *jsonlReader) next(ctx context.Context) (arrow.RecordBatch, error) {
 			break
 		}
 		clear(r.cells)
-		if err := parseObject(line, r.visit); err != nil {
+		if err := r.parser.parse(line, r.visit); err != nil {
 			var ie *Error
 			if errors.As(err, &ie) {
 				return nil, err

@@ -8,8 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -22,8 +24,20 @@ import (
 // parses CSV, JSON Lines and Parquet and writes zstd Parquet with Iceberg
 // field ids on all cores, in memory bounded by ImportOptions.Memory. It is
 // the table.BulkWriter of an embedded lakehouse.
+//
+// Imports that run at the same time share one DuckDB instance (opened by
+// the first, closed after the last): one pool of threads and one memory
+// limit for all of them, and at most ImportOptions.Concurrent of their
+// COPY statements run at once (the others wait their turn, their
+// inference and commits going on meanwhile).
 type Importer struct {
-	opts ImportOptions
+	opts  ImportOptions
+	slots chan struct{}
+
+	mu    sync.Mutex
+	db    *sql.DB // while users > 0
+	users int
+	spill string // db's spill folder
 }
 
 var _ table.BulkWriter = (*Importer)(nil)
@@ -43,6 +57,9 @@ type ImportOptions struct {
 	// FileBytes is the size past which a new data file is started
 	// (default 256 MiB).
 	FileBytes int64
+	// Concurrent is how many imports write at once (default: one per
+	// two cores, at least one); they share Threads and Memory.
+	Concurrent int
 }
 
 // MaxImportColumns is the widest table the Importer writes: DuckDB's
@@ -65,7 +82,70 @@ func NewImporter(opts ImportOptions) *Importer {
 	if opts.FileBytes <= 0 {
 		opts.FileBytes = 256 << 20
 	}
-	return &Importer{opts: opts}
+	if opts.Concurrent <= 0 {
+		opts.Concurrent = max(1, runtime.GOMAXPROCS(0)/2)
+	}
+	return &Importer{opts: opts, slots: make(chan struct{}, opts.Concurrent)}
+}
+
+// open returns the shared DuckDB instance, opening it for the first user;
+// release it with close.
+func (im *Importer) open(ctx context.Context) (*sql.DB, error) {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	if im.db != nil {
+		im.users++
+		return im.db, nil
+	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		return nil, fmt.Errorf("open duckdb: %w", err)
+	}
+	settings := []string{
+		fmt.Sprintf("SET GLOBAL memory_limit = '%dB'", im.opts.Memory),
+		// Without insertion order DuckDB writes as it goes: memory stays flat.
+		"SET GLOBAL preserve_insertion_order = false",
+		// Text timestamps without an offset are UTC wall time, as in ingest.
+		"SET GLOBAL TimeZone = 'UTC'",
+	}
+	if im.opts.Threads > 0 {
+		settings = append(settings, fmt.Sprintf("SET GLOBAL threads = %d", im.opts.Threads))
+	}
+	spill := ""
+	if im.opts.TempDir != "" {
+		if err := os.MkdirAll(im.opts.TempDir, 0o700); err != nil {
+			db.Close()
+			return nil, tarn.Errorf(tarn.EINTERNAL, "create a folder for DuckDB to spill to: %v", err)
+		}
+		if spill, err = os.MkdirTemp(im.opts.TempDir, "import-"); err != nil {
+			db.Close()
+			return nil, tarn.Errorf(tarn.EINTERNAL, "create a folder for DuckDB to spill to: %v", err)
+		}
+		settings = append(settings, "SET GLOBAL temp_directory = "+quoteString(spill))
+	}
+	for _, s := range settings {
+		if _, err := db.ExecContext(ctx, s); err != nil {
+			db.Close()
+			os.RemoveAll(spill)
+			return nil, tarn.Errorf(tarn.EINTERNAL, "configure duckdb (%s): %v", s, err)
+		}
+	}
+	im.db, im.users, im.spill = db, 1, spill
+	return db, nil
+}
+
+// close releases the shared instance; the last user closes it.
+func (im *Importer) close() {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	if im.users--; im.users > 0 {
+		return
+	}
+	im.db.Close()
+	if im.spill != "" {
+		os.RemoveAll(im.spill)
+	}
+	im.db, im.spill = nil, ""
 }
 
 // WriteFiles runs one COPY (SELECT ... FROM read_csv/read_json/
@@ -79,45 +159,26 @@ func (im *Importer) WriteFiles(ctx context.Context, job table.BulkJob) (*table.B
 	if err := os.MkdirAll(filepath.Dir(job.Dir), 0o755); err != nil {
 		return nil, fmt.Errorf("create data folder: %w", err)
 	}
-	db, err := sql.Open("duckdb", "")
-	if err != nil {
-		return nil, fmt.Errorf("open duckdb: %w", err)
+	if err := checkKeys(ctx, job); err != nil {
+		return nil, err
 	}
-	defer db.Close()
+	// Users waiting for a slot keep the instance open for the next.
+	db, err := im.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer im.close()
+	select {
+	case im.slots <- struct{}{}:
+		defer func() { <-im.slots }()
+	case <-ctx.Done():
+		return nil, interrupted(ctx.Err())
+	}
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("open duckdb: %w", err)
 	}
 	defer conn.Close()
-	settings := []string{
-		fmt.Sprintf("SET memory_limit = '%dB'", im.opts.Memory),
-		// Without insertion order DuckDB writes as it goes: memory stays flat.
-		"SET preserve_insertion_order = false",
-		// Text timestamps without an offset are UTC wall time, as in ingest.
-		"SET TimeZone = 'UTC'",
-	}
-	if im.opts.Threads > 0 {
-		settings = append(settings, fmt.Sprintf("SET threads = %d", im.opts.Threads))
-	}
-	if im.opts.TempDir != "" {
-		if err := os.MkdirAll(im.opts.TempDir, 0o700); err != nil {
-			return nil, tarn.Errorf(tarn.EINTERNAL, "create a folder for DuckDB to spill to: %v", err)
-		}
-		tmp, err := os.MkdirTemp(im.opts.TempDir, "import-")
-		if err != nil {
-			return nil, tarn.Errorf(tarn.EINTERNAL, "create a folder for DuckDB to spill to: %v", err)
-		}
-		defer os.RemoveAll(tmp)
-		settings = append(settings, "SET temp_directory = "+quoteString(tmp))
-	}
-	for _, s := range settings {
-		if _, err := conn.ExecContext(ctx, s); err != nil {
-			return nil, tarn.Errorf(tarn.EINTERNAL, "configure duckdb (%s): %v", s, err)
-		}
-	}
-	if err := checkKeys(ctx, conn, job); err != nil {
-		return nil, err
-	}
 	stop := watchSize(job.Dir, job.Progress)
 	res, err := conn.ExecContext(ctx, stmt)
 	stop()
@@ -146,29 +207,19 @@ func (im *Importer) WriteFiles(ctx context.Context, job table.BulkJob) (*table.B
 
 // checkKeys fails when a JSON Lines input has a top-level key that is not
 // one of the file's columns: read_json with columns would drop it, and the
-// columns may come from a sample of the rows. It is one parallel pass of
-// DuckDB's JSON parser over the file.
-func checkKeys(ctx context.Context, conn *sql.Conn, job table.BulkJob) error {
+// columns may come from a sample of the rows. ingest.CheckKeys finds the
+// key (file, line, column) in a parallel pass that reads no more than the
+// keys.
+func checkKeys(ctx context.Context, job table.BulkJob) error {
 	for _, in := range job.Inputs {
 		if in.Format != ingest.JSONL {
 			continue
 		}
-		known := make([]string, len(in.Columns))
-		for i, c := range in.Columns {
-			known[i] = quoteString(c)
-		}
-		q := fmt.Sprintf("SELECT k FROM (SELECT unnest(json_keys(json)) AS k FROM read_json_objects(%s, format = 'newline_delimited')) WHERE k NOT IN (%s) LIMIT 1",
-			quoteString(in.Path), strings.Join(known, ", "))
-		var key string
-		switch err := conn.QueryRowContext(ctx, q).Scan(&key); {
-		case errors.Is(err, sql.ErrNoRows):
-		case err != nil:
+		if err := ingest.CheckKeys(ctx, ingest.File{Path: in.Path, Format: in.Format}, in.Columns); err != nil {
 			if ctx.Err() != nil {
 				return interrupted(ctx.Err())
 			}
-			return importError(err)
-		default:
-			return &ingest.Error{File: in.Path, Column: key, Msg: "not in the target schema (first seen after the rows the types were inferred from)"}
+			return err
 		}
 	}
 	return nil

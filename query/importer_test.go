@@ -362,3 +362,77 @@ func TestImporter_JSONKeyBeyondSample(t *testing.T) {
 		t.Fatalf("with every row read: %v", err)
 	}
 }
+
+// TestImporter_JSONLEdgeCases: values a byte scanner of JSON could get
+// wrong read the same through the importer as through the general path
+// (encoding/json): integers beyond int64, mixed integers and floats,
+// nested values, escapes, unicode, nulls, keys first seen late.
+func TestImporter_JSONLEdgeCases(t *testing.T) {
+	l := newImportLakes(t)
+	lines := []string{
+		`{"id": 1, "n": 9223372036854775807, "mixed": 1, "s": "plain", "nested": {"a": [1, {"b": null}]}}`,
+		`{"id": 2, "n": -9223372036854775808, "mixed": 2.5, "s": "é ☃ 𝄞 日本語", "nested": [1, "x"]}`,
+		`{"id": 3, "big": 18446744073709551616, "mixed": -1e3, "s": "quote \" backslash \\ tab \t \u00e9", "nested": null}`,
+		`{"id": 4, "s": null, "late": true, "nested": {}}`,
+		`{"id":5,"mixed":0,"late":false,"k\u00e9y":"escaped key","s":"x"}`,
+		`{"s": "", "id": 6}`,
+	}
+	p := l.write("edge.jsonl", strings.Join(lines, "\n")+"\n")
+	_, schema, rows := l.bothPaths("edge", p)
+	want := map[string]arrow.Type{"id": arrow.INT64, "n": arrow.INT64, "big": arrow.FLOAT64, "mixed": arrow.FLOAT64, "s": arrow.STRING, "nested": arrow.STRING, "late": arrow.BOOL, "kéy": arrow.STRING}
+	if schema.NumFields() != len(want) {
+		t.Fatalf("schema %v, want the columns %v", schema, want)
+	}
+	for _, f := range schema.Fields() {
+		if want[f.Name] != f.Type.ID() {
+			t.Errorf("column %s: type %s, want %s", f.Name, f.Type, want[f.Name])
+		}
+	}
+	if len(rows) != len(lines) {
+		t.Fatalf("%d rows, want %d", len(rows), len(lines))
+	}
+}
+
+// TestImporter_Concurrent: imports into one table at the same time share
+// the importer's DuckDB instance and all land once; the instance (and its
+// spill folder) is gone after the last.
+func TestImporter_Concurrent(t *testing.T) {
+	l := newImportLakes(t)
+	if _, err := create(l.fast, "t", sampledSource(t, 0, l.write("first.csv", "id\n0\n"))); err != nil {
+		t.Fatal(err)
+	}
+	const writers = 8
+	errs := make(chan error, writers)
+	for w := 1; w <= writers; w++ {
+		var b strings.Builder
+		b.WriteString("id\n")
+		for i := 0; i < 100; i++ {
+			fmt.Fprintf(&b, "%d\n", w*1000+i)
+		}
+		src := sampledSource(t, 0, l.write(fmt.Sprintf("in%d.csv", w), b.String()))
+		go func() {
+			_, err := l.fast.Import(context.Background(), table.ImportRequest{Ident: tarn.TableIdent{Namespace: "tarn", Name: "t"}, Branch: "main", Source: src})
+			errs <- err
+		}()
+	}
+	for range writers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	info, err := l.fast.GetTable(context.Background(), tarn.TableIdent{Namespace: "tarn", Name: "t"}, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rows := icebergRead(t, info.MetadataLocation)
+	seen := map[string]bool{}
+	for _, r := range rows {
+		seen[r[0]] = true
+	}
+	if len(rows) != writers*100+1 || len(seen) != len(rows) {
+		t.Fatalf("%d rows (%d distinct), want %d", len(rows), len(seen), writers*100+1)
+	}
+	if left, _ := filepath.Glob(filepath.Join(l.dir, "tmp", "import-*")); len(left) != 0 {
+		t.Fatalf("spill folders left after the imports: %v", left)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/apache/iceberg-go"
 	iceio "github.com/apache/iceberg-go/io"
@@ -162,15 +163,15 @@ func (s *Service) sideChange(ctx context.Context, base, side *icetable.Table) (*
 	if err != nil {
 		return nil, err
 	}
-	baseOnly, sideOnly, err := manifestDifference(fsys, bm.CurrentSnapshot(), sm.CurrentSnapshot())
+	baseOnly, sideOnly, err := s.manifestDifference(fsys, bm.CurrentSnapshot(), sm.CurrentSnapshot())
 	if err != nil {
 		return nil, err
 	}
-	baseFiles, _, err := liveFiles(fsys, baseOnly)
+	baseFiles, _, err := s.liveFiles(fsys, baseOnly)
 	if err != nil {
 		return nil, err
 	}
-	sideFiles, deletes, err := liveFiles(fsys, sideOnly)
+	sideFiles, deletes, err := s.liveFiles(fsys, sideOnly)
 	if err != nil {
 		return nil, err
 	}
@@ -213,15 +214,19 @@ func (s *Service) sideChange(ctx context.Context, base, side *icetable.Table) (*
 
 // manifestDifference returns the manifests of a's snapshot that b's has
 // not, and those of b's that a's has not (nil snapshots have none).
-func manifestDifference(fsys iceio.IO, a, b *icetable.Snapshot) (aOnly, bOnly []iceberg.ManifestFile, err error) {
-	list := func(s *icetable.Snapshot) ([]iceberg.ManifestFile, error) {
-		if s == nil {
+func (s *Service) manifestDifference(fsys iceio.IO, a, b *icetable.Snapshot) (aOnly, bOnly []iceberg.ManifestFile, err error) {
+	list := func(snap *icetable.Snapshot) ([]iceberg.ManifestFile, error) {
+		if snap == nil {
 			return nil, nil
 		}
-		m, err := s.Manifests(fsys)
-		if err != nil {
-			return nil, fmt.Errorf("read manifest list %s: %w", s.ManifestList, err)
+		if m, ok := s.manifestLists.get(snap.ManifestList); ok {
+			return m, nil
 		}
+		m, err := snap.Manifests(fsys)
+		if err != nil {
+			return nil, fmt.Errorf("read manifest list %s: %w", snap.ManifestList, err)
+		}
+		s.manifestLists.add(snap.ManifestList, m)
 		return m, nil
 	}
 	am, err := list(a)
@@ -254,24 +259,75 @@ func manifestDifference(fsys iceio.IO, a, b *icetable.Snapshot) (aOnly, bOnly []
 }
 
 // liveFiles returns the live data files of manifests and how many live
-// delete files they hold.
-func liveFiles(fsys iceio.IO, manifests []iceberg.ManifestFile) ([]iceberg.DataFile, int, error) {
+// delete files they hold. Manifests are immutable, so what a manifest
+// holds is kept (s.manifests, as manifestDifference keeps manifest lists): a table appended to by many writers at once
+// is resolved once per writer, each time against all the appends of the
+// others since their common base, and reads only the manifests it has not
+// read before.
+func (s *Service) liveFiles(fsys iceio.IO, manifests []iceberg.ManifestFile) ([]iceberg.DataFile, int, error) {
 	var files []iceberg.DataFile
 	deletes := 0
 	for _, m := range manifests {
-		entries, err := m.FetchEntries(fsys, true)
-		if err != nil {
-			return nil, 0, fmt.Errorf("read manifest %s: %w", m.FilePath(), err)
-		}
-		for _, e := range entries {
-			if m.ManifestContent() != iceberg.ManifestContentData || e.DataFile().ContentType() != iceberg.EntryContentData {
-				deletes++
-				continue
+		held, ok := s.manifests.get(m.FilePath())
+		if !ok {
+			entries, err := m.FetchEntries(fsys, true)
+			if err != nil {
+				return nil, 0, fmt.Errorf("read manifest %s: %w", m.FilePath(), err)
 			}
-			files = append(files, e.DataFile())
+			held = manifestFiles{}
+			for _, e := range entries {
+				if m.ManifestContent() != iceberg.ManifestContentData || e.DataFile().ContentType() != iceberg.EntryContentData {
+					held.deletes++
+					continue
+				}
+				held.files = append(held.files, e.DataFile())
+			}
+			s.manifests.add(m.FilePath(), held)
 		}
+		files = append(files, held.files...)
+		deletes += held.deletes
 	}
 	return files, deletes, nil
+}
+
+// manifestFiles is what liveFiles found in one manifest.
+type manifestFiles struct {
+	files   []iceberg.DataFile
+	deletes int
+}
+
+// pathCacheSize is how many files a pathCache holds.
+const pathCacheSize = 4096
+
+// pathCache holds what was read of the immutable files read last
+// (manifests, manifest lists), by path.
+type pathCache[V any] struct {
+	mu     sync.Mutex
+	byPath map[string]V
+	order  []string // paths, oldest first
+}
+
+func newPathCache[V any]() *pathCache[V] { return &pathCache[V]{byPath: map[string]V{}} }
+
+func (c *pathCache[V]) get(path string) (V, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.byPath[path]
+	return v, ok
+}
+
+func (c *pathCache[V]) add(path string, v V) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.byPath[path]; ok {
+		return
+	}
+	if len(c.order) >= pathCacheSize {
+		delete(c.byPath, c.order[0])
+		c.order = c.order[1:]
+	}
+	c.byPath[path] = v
+	c.order = append(c.order, path)
 }
 
 // describeRewrite says what a side that removed some of the base's files

@@ -39,6 +39,9 @@ type Service struct {
 	leases    *leaseSet
 	keep      time.Duration // gc.keep_history (0: keep all history)
 	gcObjects s3Client      // gc's client of an s3:// warehouse, made on first use
+	// What resolutions read of manifests and manifest lists (see liveFiles).
+	manifests     *pathCache[manifestFiles]
+	manifestLists *pathCache[[]iceberg.ManifestFile]
 }
 
 // Config configures a Service.
@@ -87,6 +90,7 @@ func NewService(cat *catalog.Catalog, cfg Config) *Service {
 	}
 	s := &Service{cat: cat, warehouse: wh, ioProps: props, cacheDir: cfg.CacheDir, objOpts: cfg.ObjectCache, stageDir: cfg.StageDir, crash: cfg.CrashPoint, bulk: cfg.Bulk, keep: cfg.KeepHistory}
 	s.leases = &leaseSet{svc: s}
+	s.manifests, s.manifestLists = newPathCache[manifestFiles](), newPathCache[[]iceberg.ManifestFile]()
 	cat.SetResolver(s)
 	return s
 }

@@ -184,7 +184,10 @@ column, and nothing is written: infer from more rows (--infer-rows 0 reads them 
 set the column's type in a plan (--plan, edit, --apply).
 
 Unpartitioned tables on local disk are written by embedded DuckDB on all
-cores; partitioned tables and s3:// warehouses by tarn's own writer.
+cores; partitioned tables and s3:// warehouses by tarn's own writer. JSON
+Lines files are read twice: once for their keys (a key not in the table's
+columns is an error naming file and line), once to write. Imports running
+at the same time in one process share one DuckDB (one memory limit).
 
 Partition transforms: col, year(col), month(col), day(col), hour(col),
 bucket(N, col), truncate(W, col).
