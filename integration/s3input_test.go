@@ -206,10 +206,21 @@ func removeObjects(t *testing.T, prefix string) {
 func TestS3_ImportFromBucketThroughServer(t *testing.T) {
 	in := objectInputs(t)
 	root := t.TempDir()
-	s := startServeWith(t, filepath.Join(root, "h"), "--insecure-local", "--addr", "127.0.0.1:0", "--warehouse", s3Warehouse(t))
+	s := startServeWith(t, filepath.Join(root, "h"), "--insecure-local", "--addr", "127.0.0.1:0", "--warehouse", s3Warehouse(t), "--import-from", in+"/")
 	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1") // the client's: it must not read the bucket
 	local := filepath.Join(root, "local.csv")
 	os.WriteFile(local, []byte("id,amount\n100,300\n"), 0o644)
+	// The server reads only the prefixes its operator allows.
+	bucket := "s3://" + env(t, "TARN_TEST_S3_BUCKET")
+	for from, want := range map[string]string{
+		bucket + "/elsewhere/x.parquet": "not under a prefix this server imports from",
+		in + "/../elsewhere/x.parquet":  "segments is not accepted",
+		in + "-other/part-0.parquet":    "not under a prefix",
+	} {
+		if r := s.cli("table", "create", "t", "--from", from); r.code == 0 || !strings.Contains(r.stderr, want) {
+			t.Fatalf("create from %s: %+v, want %q", from, r, want)
+		}
+	}
 	if r := s.cli("table", "create", "t", "--from", in+"/part-*.parquet"); r.code != 0 || !strings.Contains(r.stdout, "60 rows added") {
 		t.Fatalf("create through the server: %+v", r)
 	}

@@ -28,6 +28,11 @@ type Server struct {
 	// JobVisibility says whose jobs a user sees: VisibleOwn (the default:
 	// their own; admins see every job) or VisibleAll.
 	JobVisibility Visibility
+	// ImportSources are the s3:// prefixes users may import from: the
+	// server reads those objects with its own credentials, so without a
+	// list anyone who may write a branch could copy whatever those
+	// credentials reach into a table. Empty: no imports from a bucket.
+	ImportSources []string
 	// MaxUpload caps one upload (files of an import, a project) in bytes.
 	MaxUpload int64
 	// MaxProjectFiles caps the files and folders of a project archive

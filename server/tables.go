@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/tarnhq/tarn"
@@ -233,6 +234,9 @@ func (s *Server) createTable(w http.ResponseWriter, r *http.Request) error {
 		if _, err := tarn.ParseTableIdent(req.Table.Namespace+"."+req.Table.Name, tarn.DefaultNamespace); err != nil {
 			return err
 		}
+		if err := s.allowedSources(req.From); err != nil {
+			return err
+		}
 		return s.canWrite(r.Context(), req.Branch)
 	}, func() []string { return objectInputs(req.From) })
 	defer os.RemoveAll(dir)
@@ -288,7 +292,12 @@ func (s *Server) importTable(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var req tarn.ImportRequest
-	dir, files, err := s.receive(r, &req, func() error { return s.canWrite(r.Context(), req.Branch) }, func() []string { return objectInputs(req.From) })
+	dir, files, err := s.receive(r, &req, func() error {
+		if err := s.allowedSources(req.From); err != nil {
+			return err
+		}
+		return s.canWrite(r.Context(), req.Branch)
+	}, func() []string { return objectInputs(req.From) })
 	defer os.RemoveAll(dir)
 	if err != nil {
 		return err
@@ -321,6 +330,34 @@ func objectInputs(from []string) []string {
 		}
 	}
 	return out
+}
+
+// allowedSources refuses objects in a bucket that are not under one of
+// the server's ImportSources (a path with . or .. segments is refused
+// outright: S3 keys are flat, but it must not look like it escapes).
+func (s *Server) allowedSources(from []string) error {
+	for _, in := range objectInputs(from) {
+		key := in[strings.Index(in, "://")+3:]
+		for _, seg := range strings.Split(key, "/") {
+			if seg == "." || seg == ".." {
+				return tarn.Errorf(tarn.EINVALID, "import source %s: a path with . or .. segments is not accepted", tarn.Quote(in))
+			}
+		}
+		ok := false
+		for _, p := range s.ImportSources {
+			if strings.HasPrefix(in, strings.TrimSuffix(p, "/")+"/") {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			if len(s.ImportSources) == 0 {
+				return tarn.Errorf(tarn.EFORBIDDEN, "import source %s: this server imports from no bucket (it would read it with its own credentials): its operator allows prefixes with tarn serve --import-from s3://BUCKET/PREFIX/, or upload the files", tarn.Quote(in))
+			}
+			return tarn.Errorf(tarn.EFORBIDDEN, "import source %s is not under a prefix this server imports from (%s)", tarn.Quote(in), strings.Join(s.ImportSources, ", "))
+		}
+	}
+	return nil
 }
 
 // sourceNote names the uploaded files as the client named them.

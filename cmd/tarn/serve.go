@@ -35,6 +35,7 @@ func (a *app) serveCommand() *cobra.Command {
 	var sb sandboxFlags
 	var readyFile string
 	var jobVisibility, icebergCreds string
+	var importFrom []string
 	var maxQueries, queryThreads, maxProjectFiles int
 	queryMemory, queryDisk, maxResult, maxExport := byteSize(2<<30), byteSize(4<<30), byteSize(1<<30), byteSize(4<<30)
 	cmd := &cobra.Command{
@@ -103,6 +104,11 @@ published nothing.`,
 			if err != nil {
 				return err
 			}
+			for _, p := range importFrom {
+				if !strings.HasPrefix(p, "s3://") || len(strings.SplitN(strings.TrimPrefix(p, "s3://"), "/", 2)[0]) == 0 {
+					return tarn.Errorf(tarn.EINVALID, "--import-from %s: give a bucket's prefix, s3://BUCKET/ or s3://BUCKET/PREFIX/", tarn.Quote(p))
+				}
+			}
 			home, err := a.homeDir()
 			if err != nil {
 				return err
@@ -151,7 +157,7 @@ published nothing.`,
 					fmt.Fprintf(a.stderr, "no users yet: create an admin with `tarn user add NAME --admin %s`\n", where)
 				}
 			}
-			srv := &server.Server{Services: lh.Services(), Jobs: runner, Users: lh.Users(), Insecure: insecure, Protected: protected,
+			srv := &server.Server{Services: lh.Services(), Jobs: runner, Users: lh.Users(), Insecure: insecure, Protected: protected, ImportSources: importFrom,
 				JobVisibility: visibility, MaxQueries: maxQueries, MaxProjectFiles: maxProjectFiles, MaxUpload: maxUploadMiB << 20, Home: home,
 				UploadDir: local.Home(home).Uploads(), ExportDir: local.Home(home).Exports(), Log: a.stderr, UI: ui.Handler()}
 			tables := lh.Tables()
@@ -221,6 +227,7 @@ published nothing.`,
 	f.StringVar(&readyFile, "ready-file", "", "once listening, write {\"url\", \"addr\", \"pid\", \"home\"} as JSON to this file (atomically; removed at exit): how scripts and tests find a server on port 0")
 	f.IntVar(&maxRuns, "max-runs", 1, "runs this server executes at once; more wait queued (for any server of the lakehouse)")
 	f.DurationVar(&jobLease, "job-lease", 30*time.Second, "how long a job stays this server's without a renewal: after that another server ends it as failed (a killed server's jobs)")
+	f.StringSliceVar(&importFrom, "import-from", nil, "s3:// prefixes users may import from with tarn table create/import --from s3://... (repeatable; the server reads them with its own credentials; default: none)")
 	f.StringVar(&icebergCreds, "iceberg-credentials", string(icerest.CredentialsNone), "storage credentials the Iceberg REST catalog hands engines for an S3 warehouse: none (they bring their own) or static (the server's keys)")
 	f.IntVar(&keepJobs, "keep-jobs", 10000, "at start, keep the records and logs of this many newest jobs (0: all)")
 	sb.register(f)

@@ -312,7 +312,8 @@ not cross a /). They are read with the standard AWS settings (AWS_ACCESS_KEY_ID,
 AWS_SECRET_ACCESS_KEY, AWS_REGION or ~/.aws; AWS_ENDPOINT_URL for an
 S3-compatible server, addressed path-style) of the process that reads them: the
 CLI on a local home, the server with --endpoint (the client sends the URL, not the
-bytes). They are copied: the table's data files are its own, written into the
+bytes; a server reads only the prefixes its operator allows: tarn serve
+--import-from). They are copied: the table's data files are its own, written into the
 warehouse, so that tarn gc, a removed table or a changed object never touch one
 another. Nothing matching, a missing bucket or refused credentials are errors
 naming the bucket and the endpoint, and nothing is written.`
