@@ -1,8 +1,10 @@
-// Package s3 downloads objects from S3 and S3-compatible servers for the
-// object cache: an object larger than a part is fetched as several ranged
-// GETs at once, written into the cache's file at their offsets, each part
-// retried on network errors. It is the one package that imports the AWS
-// SDK's S3 client.
+// Package s3 is the one package that imports the AWS SDK. It downloads
+// objects from S3 and S3-compatible servers for the object cache (an
+// object larger than a part is fetched as several ranged GETs at once,
+// written into the cache's file at their offsets, each part retried on
+// network errors); a Bucket lists, reads, writes conditionally and
+// deletes in batches the objects under a prefix (garbage collection); and
+// Resolve says what the standard AWS settings resolve to.
 package s3
 
 import (
@@ -61,29 +63,10 @@ var _ objcache.Fetcher = (*Fetcher)(nil)
 
 // New returns a fetcher for cfg.
 func New(ctx context.Context, cfg Config) (*Fetcher, error) {
-	var opts []func(*awsconfig.LoadOptions) error
-	if cfg.Region != "" {
-		opts = append(opts, awsconfig.WithRegion(cfg.Region))
-	}
-	if cfg.AccessKeyID != "" {
-		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.SecretAccessKey, cfg.SessionToken)))
-	}
-	ac, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	client, err := newClient(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("load the AWS configuration: %w", err)
+		return nil, err
 	}
-	if ac.Region == "" {
-		ac.Region = "us-east-1"
-	}
-	client := s3.NewFromConfig(ac, func(o *s3.Options) {
-		if cfg.HTTPClient != nil {
-			o.HTTPClient = cfg.HTTPClient
-		}
-		if cfg.Endpoint != "" {
-			o.BaseEndpoint = aws.String(cfg.Endpoint)
-			o.UsePathStyle = true
-		}
-	})
 	if cfg.PartSize <= 0 {
 		cfg.PartSize = DefaultPartSize
 	}
@@ -206,4 +189,32 @@ func Resolve(ctx context.Context, keys bool) (Settings, error) {
 	}
 	s.AccessKeyID, s.SecretAccessKey, s.SessionToken = c.AccessKeyID, c.SecretAccessKey, c.SessionToken
 	return s, nil
+}
+
+// newClient is an S3 client for cfg: the standard AWS settings, with
+// cfg's fields over them, addressed path-style when an endpoint is set.
+func newClient(ctx context.Context, cfg Config) (*s3.Client, error) {
+	var opts []func(*awsconfig.LoadOptions) error
+	if cfg.Region != "" {
+		opts = append(opts, awsconfig.WithRegion(cfg.Region))
+	}
+	if cfg.AccessKeyID != "" {
+		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.SecretAccessKey, cfg.SessionToken)))
+	}
+	ac, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("load the AWS configuration: %w", err)
+	}
+	if ac.Region == "" {
+		ac.Region = "us-east-1"
+	}
+	return s3.NewFromConfig(ac, func(o *s3.Options) {
+		if cfg.HTTPClient != nil {
+			o.HTTPClient = cfg.HTTPClient
+		}
+		if cfg.Endpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.Endpoint)
+			o.UsePathStyle = true
+		}
+	}), nil
 }
