@@ -148,13 +148,19 @@ func (s *Service) newTable(id icetable.Identifier, meta icetable.Metadata, loc s
 func (s *Service) loadTable(ctx context.Context, id icetable.Identifier, loc string, cat icetable.CatalogIO) (*icetable.Table, error) {
 	t, err := icetable.NewFromLocation(ctx, id, loc, s.fsFunc(loc, cat), cat)
 	if err != nil {
-		if h := s.expiredBefore(ctx, loc); h != nil {
-			return nil, tarn.Errorf(tarn.ENOTFOUND, "%s at %s: the history before %s was expired by gc (gc.keep_history); this version of the table is gone",
-				strings.Join(id, "."), loc, h.UTC().Format(time.RFC3339)).About(tarn.ResourceTable)
-		}
-		return nil, fmt.Errorf("read metadata of %s at %s: %w", strings.Join(id, "."), loc, err)
+		return nil, s.metadataError(ctx, strings.Join(id, "."), loc, err)
 	}
 	return t, nil
+}
+
+// metadataError is the error of reading the metadata of table name at
+// loc: not found, saying so, when gc expired that history.
+func (s *Service) metadataError(ctx context.Context, name, loc string, err error) error {
+	if h := s.expiredBefore(ctx, loc); h != nil {
+		return tarn.Errorf(tarn.ENOTFOUND, "%s at %s: the history before %s was expired by gc (gc.keep_history); this version of the table is gone",
+			name, loc, h.UTC().Format(time.RFC3339)).About(tarn.ResourceTable)
+	}
+	return fmt.Errorf("read metadata of %s at %s: %w", name, loc, err)
 }
 
 // crashPoint calls the CrashPoint hook at a named point of a write.

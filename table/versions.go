@@ -5,14 +5,11 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/apache/iceberg-go"
 	iceio "github.com/apache/iceberg-go/io"
-	"github.com/tarnhq/tarn"
 )
 
 // versionFiles are the files a table version's metadata names, decoded
@@ -66,13 +63,7 @@ func (s *Service) readVersionFiles(ctx context.Context, key, metaLoc string) (*v
 	if err != nil {
 		return nil, nil, err
 	}
-	fail := func(err error) error {
-		if h := s.expiredBefore(ctx, metaLoc); h != nil {
-			return tarn.Errorf(tarn.ENOTFOUND, "%s at %s: the history before %s was expired by gc (gc.keep_history); this version of the table is gone",
-				key, metaLoc, h.UTC().Format(time.RFC3339)).About(tarn.ResourceTable)
-		}
-		return fmt.Errorf("read metadata of %s at %s: %w", key, metaLoc, err)
-	}
+	fail := func(err error) error { return s.metadataError(ctx, key, metaLoc, err) }
 	f, err := fsys.Open(metaLoc)
 	if err != nil {
 		return nil, nil, fail(err)
