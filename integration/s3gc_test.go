@@ -112,7 +112,7 @@ func TestS3_GC(t *testing.T) {
 	}
 	// S3 ages are whole seconds of the server's clock, rounded down (early,
 	// never late): what was written this second is young even at 0s.
-	settle := func() { time.Sleep(1100 * time.Millisecond) }
+	settle := func() { time.Sleep(2500 * time.Millisecond) }
 	settle()
 	dry := gc("--dry-run", "--older-than", "0s")
 	kinds := map[string]int{}
