@@ -110,9 +110,10 @@ func TestS3_GC(t *testing.T) {
 	if rep := gc("--dry-run"); len(rep.Removed) != 0 || rep.Unreachable != 1 || rep.Referenced != rep.Files-rep.Young {
 		t.Fatalf("gc --dry-run at the default age: %+v", rep)
 	}
-	// S3 ages are whole seconds of the server's clock, rounded down (early,
-	// never late): what was written this second is young even at 0s.
-	settle := func() { time.Sleep(2500 * time.Millisecond) }
+	// S3 ages are whole seconds of the server's clock (gc reads it as the
+	// LastModified of a probe it writes): what was written in the second
+	// gc starts is young even at 0s, what was written a second before is not.
+	settle := func() { time.Sleep(1100 * time.Millisecond) }
 	settle()
 	dry := gc("--dry-run", "--older-than", "0s")
 	kinds := map[string]int{}

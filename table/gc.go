@@ -202,6 +202,8 @@ func listWarehouse(ctx context.Context, store warehouseStore) (files, leases []t
 		switch {
 		case f.Path == horizonFile || strings.HasPrefix(f.Path, horizonFile+"."):
 			// gc's own record (and its temporary while written)
+		case strings.HasPrefix(f.Path, clockDir+"/"):
+			// a probe of the store's clock, this gc's or one a failure left
 		case strings.HasPrefix(f.Path, CacheTierDir+"/"):
 			// the shared tier of the step cache (CacheTier), no table's files
 		case strings.HasPrefix(f.Path, leaseDir+"/"):

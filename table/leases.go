@@ -23,6 +23,7 @@ import (
 // belongs to a crashed process and protects nothing.
 const (
 	leaseDir     = ".tarn/writes"
+	clockDir     = ".tarn/clock" // gc's probes of an object store's clock (s3Store.now)
 	leaseRefresh = 30 * time.Second
 	leaseTTL     = 3 * leaseRefresh
 )

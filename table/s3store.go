@@ -9,6 +9,7 @@ import (
 	"time"
 
 	iceio "github.com/apache/iceberg-go/io"
+	"github.com/google/uuid"
 	"github.com/tarnhq/tarn"
 	s3fetch "github.com/tarnhq/tarn/objcache/s3"
 )
@@ -59,7 +60,7 @@ func (o *s3Store) fail(what string, err error) error {
 }
 
 func (o *s3Store) now(ctx context.Context) (time.Time, error) {
-	t, err := o.b.Now(ctx, leaseDir+"/")
+	t, err := o.b.Now(ctx, clockDir+"/"+uuid.NewString())
 	if err != nil {
 		return time.Time{}, o.fail("read the server's clock", err)
 	}

@@ -58,15 +58,27 @@ func OpenBucket(ctx context.Context, cfg Config, bucket, prefix string) (*Bucket
 
 func (b *Bucket) key(rel string) *string { return aws.String(b.prefix + rel) }
 
-// Now is the server's clock, from the Date of a small listing under rel
-// (whole seconds, rounded down: early, never late), or the local clock
-// when the answer has none.
+// Now is the server's clock as it stamps objects: the LastModified of an
+// empty object written at rel (then removed), so an object modified
+// before it is older, whatever rounding the server applies, both being
+// rounded alike. The Date of a response is not that clock: servers may
+// cache it for a second and it is rounded down to one, so an object
+// written just before could still read as written after. Without a
+// LastModified in the answer it falls back to the Date, then to the
+// local clock.
 func (b *Bucket) Now(ctx context.Context, rel string) (time.Time, error) {
-	out, err := b.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &b.bucket, Prefix: b.key(rel), MaxKeys: aws.Int32(1)})
+	if _, err := b.client.PutObject(ctx, &s3.PutObjectInput{Bucket: &b.bucket, Key: b.key(rel), Body: bytes.NewReader(nil)}); err != nil {
+		return time.Time{}, err
+	}
+	head, err := b.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b.bucket, Key: b.key(rel)})
+	b.Delete(ctx, []string{rel}) // a probe left by a failure is skipped by its readers
 	if err != nil {
 		return time.Time{}, err
 	}
-	if t, ok := awsmiddleware.GetServerTime(out.ResultMetadata); ok && !t.IsZero() {
+	if head.LastModified != nil && !head.LastModified.IsZero() {
+		return head.LastModified.UTC(), nil
+	}
+	if t, ok := awsmiddleware.GetServerTime(head.ResultMetadata); ok && !t.IsZero() {
 		return t, nil
 	}
 	return time.Now(), nil
