@@ -131,7 +131,14 @@ func (s *Service) GetTable(ctx context.Context, ident tarn.TableIdent, ref strin
 	sort.Slice(info.Schemas, func(i, j int) bool { return info.Schemas[i].ID < info.Schemas[j].ID })
 	info.Partition = partitionFields(tbl.Spec(), schema)
 	cur := meta.CurrentSnapshot()
+	var horizon time.Time
+	if h := s.historyHorizon(ctx); h != nil {
+		horizon = *h
+	}
 	for _, snap := range meta.Snapshots() {
+		if snapshotExpired(horizon, snap.TimestampMs, (cur != nil && cur.SnapshotID == snap.SnapshotID) || hasRef(meta, snap.SnapshotID)) {
+			continue // gc expired it (gc.keep_history): its files may be gone
+		}
 		si := tarn.SnapshotInfo{ID: snap.SnapshotID, Time: time.UnixMilli(snap.TimestampMs).UTC(), Current: cur != nil && cur.SnapshotID == snap.SnapshotID}
 		if snap.ParentSnapshotID != nil {
 			si.ParentID = *snap.ParentSnapshotID
@@ -224,4 +231,14 @@ func (s *Service) Properties(ctx context.Context, ident tarn.TableIdent, ref str
 		return nil, err
 	}
 	return tbl.Properties(), nil
+}
+
+// hasRef reports whether one of a table's own refs points at a snapshot.
+func hasRef(meta icetable.Metadata, id int64) bool {
+	for _, r := range meta.Refs() {
+		if r.SnapshotID == id {
+			return true
+		}
+	}
+	return false
 }

@@ -297,7 +297,7 @@ func (s *Service) referencedFiles(ctx context.Context, skip map[string]bool, hor
 			}
 			seenMeta[e.Metadata] = true
 			mark(e.Metadata)
-			err := s.markTable(ctx, key, e.Metadata, seenManifest, mark)
+			err := s.markTable(ctx, key, e.Metadata, horizon, seenManifest, mark)
 			if unreachable && (errors.Is(err, fs.ErrNotExist) || tarn.ErrorCode(err) == tarn.ENOTFOUND) {
 				out.gone++
 				continue
@@ -357,7 +357,7 @@ func (s *Service) referencedFiles(ctx context.Context, skip map[string]bool, hor
 // markTable marks the statistics files of a table version, and the
 // manifest lists, manifests and data files of every snapshot of it that
 // seenManifest (lists and manifests already marked) does not have.
-func (s *Service) markTable(ctx context.Context, key, metaLoc string, seenManifest map[string]bool, mark func(string)) error {
+func (s *Service) markTable(ctx context.Context, key, metaLoc string, horizon time.Time, seenManifest map[string]bool, mark func(string)) error {
 	v, fsys, err := s.readVersionFiles(ctx, key, metaLoc)
 	if err != nil {
 		return err
@@ -365,7 +365,7 @@ func (s *Service) markTable(ctx context.Context, key, metaLoc string, seenManife
 	for _, st := range v.statisticsFiles() {
 		mark(st)
 	}
-	for _, list := range v.manifestLists() {
+	for _, list := range v.manifestLists(horizon) {
 		// Every later version of a table lists its earlier snapshots
 		// again: a manifest list (immutable) is read once, or gc is
 		// quadratic in a table's history.

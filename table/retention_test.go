@@ -2,6 +2,8 @@ package table_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -130,5 +132,105 @@ func TestGC_KeepHistoryDefault(t *testing.T) {
 	}
 	if rep := collect(t, svc, tarn.GCRequest{DryRun: true, KeepHistory: -1}); rep.ExpiredCommits != 0 || rep.HistoryHorizon != nil {
 		t.Fatalf("keep all: %+v", rep)
+	}
+}
+
+// TestGC_KeepHistoryExpiresSnapshots: a table's metadata lists every
+// snapshot it ever had, so a kept version (the head's) would keep the
+// files of every earlier write forever. With a window, its snapshots made
+// before the window (not its current one) go with their files; the head
+// reads the same, verify passes (heads and history), and the table's
+// description and its REST metadata no longer list them. Without a window
+// they stay.
+func TestGC_KeepHistoryExpiresSnapshots(t *testing.T) {
+	dir := t.TempDir()
+	svc := newServiceAt(t, dir)
+	ctx := context.Background()
+	id := tarn.TableIdent{Namespace: "tarn", Name: "t"}
+	if _, err := svc.Create(ctx, table.CreateRequest{Ident: id, Branch: "main", Source: sourceOf(t, idRows(0, 5))}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 2; i++ {
+		if _, err := svc.Import(ctx, table.ImportRequest{Ident: id, Branch: "main", Source: sourceOf(t, idRows(i*5, i*5+5))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old, err := svc.GetTable(ctx, id, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	if _, err := svc.Import(ctx, table.ImportRequest{Ident: id, Branch: "main", Source: sourceOf(t, idRows(15, 20))}); err != nil {
+		t.Fatal(err)
+	}
+	head, err := svc.GetTable(ctx, id, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(head.History) != 4 {
+		t.Fatalf("the head lists %d snapshots, want 4", len(head.History))
+	}
+	kinds := func(rep *tarn.GCReport) map[string]int {
+		k := map[string]int{}
+		for _, f := range rep.Removed {
+			k[f.Kind]++
+		}
+		return k
+	}
+	// No window: the head's metadata keeps every snapshot's files.
+	if rep := collect(t, svc, tarn.GCRequest{OlderThan: 1, DryRun: true}); kinds(rep)["manifest-list"] != 0 {
+		t.Fatalf("without a window no manifest list may go: %+v", rep.Removed)
+	}
+	// The window: the three snapshots before it are expired in the head's
+	// version too. The newest commit older than the window stays (so its
+	// current snapshot, the third), and the head's current one keeps every
+	// data file (appends share them): the first two snapshots' manifest
+	// lists go, with the two expired commits' metadata files.
+	rep := collect(t, svc, tarn.GCRequest{KeepHistory: 2 * time.Second, OlderThan: 1})
+	if k := kinds(rep); k["manifest-list"] != 2 || k["metadata"] != 2 || k["data"] != 0 {
+		t.Fatalf("want the 2 expired snapshots' manifest lists and 2 metadata files removed, no data file, got %v: %+v", k, rep.Removed)
+	}
+	for _, f := range rep.Removed {
+		if strings.Contains(f.Path, fmt.Sprintf("snap-%d-", old.Snapshot.ID)) {
+			t.Errorf("removed %s, the current snapshot of the commit the window keeps", f.Path)
+		}
+	}
+	if got := idsAt(t, svc, "main~1", id); len(got) != 15 {
+		t.Fatalf("main~1 (the newest commit before the window) after gc: %d rows, want 15", len(got))
+	}
+	if got := idsAt(t, svc, "main", id); len(got) != 20 {
+		t.Fatalf("the head after gc: %d rows, want 20", len(got))
+	}
+	for _, history := range []bool{false, true} {
+		vr, err := svc.Verify(ctx, history)
+		if err != nil || len(vr.Problems) > 0 {
+			t.Fatalf("verify (history %v) after expiry: %+v %v", history, vr, err)
+		}
+	}
+	after, err := svc.GetTable(ctx, id, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after.History) != 1 || after.Snapshot == nil || after.History[0].ID != head.Snapshot.ID {
+		t.Fatalf("the description lists %+v, want only the current snapshot", after.History)
+	}
+	raw, err := svc.MetadataJSON(ctx, after.MetadataLocation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var meta struct {
+		Snapshots []struct {
+			ID int64 `json:"snapshot-id"`
+		} `json:"snapshots"`
+		Log []struct {
+			ID int64 `json:"snapshot-id"`
+		} `json:"snapshot-log"`
+		Schemas []json.RawMessage `json:"schemas"`
+	}
+	if err := json.Unmarshal(raw, &meta); err != nil {
+		t.Fatal(err)
+	}
+	if len(meta.Snapshots) != 1 || meta.Snapshots[0].ID != head.Snapshot.ID || len(meta.Log) != 1 || len(meta.Schemas) == 0 {
+		t.Fatalf("REST metadata: %+v", meta)
 	}
 }

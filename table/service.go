@@ -322,9 +322,22 @@ func sortedKeys(m map[string]*tarn.Entry) []string {
 	return keys
 }
 
-// MetadataJSON returns the bytes of a table metadata file, as an Iceberg
-// REST catalog sends them.
+// MetadataJSON returns a table metadata file as an Iceberg REST
+// LoadTable answer holds it: its bytes, less the snapshots history
+// retention expired (withoutExpired), whose files gc may have removed.
 func (s *Service) MetadataJSON(ctx context.Context, loc string) ([]byte, error) {
+	data, err := s.readMetadataFile(ctx, loc)
+	if err != nil {
+		return nil, err
+	}
+	if h := s.historyHorizon(ctx); h != nil {
+		return withoutExpired(data, *h)
+	}
+	return data, nil
+}
+
+// readMetadataFile returns the bytes of a table metadata file.
+func (s *Service) readMetadataFile(ctx context.Context, loc string) ([]byte, error) {
 	if p, ok := localPath(loc); ok {
 		data, err := os.ReadFile(p)
 		if err != nil {

@@ -23,11 +23,14 @@ func (s *Service) Verify(ctx context.Context, history bool) (*tarn.VerifyReport,
 	seenCommits := map[string]bool{}
 	seenMeta := map[string]bool{}
 	seenFiles := map[string]bool{}
-	// History gc expired is not checked (see retained).
+	// History gc expired is not checked (see keptHistory), nor are the
+	// snapshots it expired inside kept versions (snapshotExpired).
 	var horizon time.Time
-	if h := s.historyHorizon(ctx); h != nil && history {
+	if h := s.historyHorizon(ctx); h != nil {
 		horizon = *h
-		rep.ExpiredBefore = h
+		if history {
+			rep.ExpiredBefore = h
+		}
 	}
 	reachable := map[string]bool{}
 	for _, r := range refs {
@@ -66,7 +69,7 @@ func (s *Service) Verify(ctx context.Context, history bool) (*tarn.VerifyReport,
 				}
 				seenMeta[e.Metadata] = true
 				rep.Tables++
-				for _, p := range s.verifyTable(ctx, k, e.Metadata, c.Hash == r.Commit, seenFiles) {
+				for _, p := range s.verifyTable(ctx, k, e.Metadata, c.Hash == r.Commit, horizon, seenFiles) {
 					rep.Problems = append(rep.Problems, fmt.Sprintf("commit %s: %s", c.ShortHash(), p))
 				}
 			}
@@ -89,7 +92,7 @@ func (s *Service) Verify(ctx context.Context, history bool) (*tarn.VerifyReport,
 // and its statistics files. A ref's head version (whole) is also parsed
 // whole, as reads of it parse it; history versions are read for the
 // files they name (see versionFiles).
-func (s *Service) verifyTable(ctx context.Context, key, metaLoc string, whole bool, seen map[string]bool) []string {
+func (s *Service) verifyTable(ctx context.Context, key, metaLoc string, whole bool, horizon time.Time, seen map[string]bool) []string {
 	if whole {
 		ns, name := tarn.ParseKey(key)
 		if _, err := s.loadTable(ctx, icetable.Identifier{ns, name}, metaLoc, &readOnly{}); err != nil {
@@ -114,7 +117,7 @@ func (s *Service) verifyTable(ctx context.Context, key, metaLoc string, whole bo
 		f.Close()
 		return true
 	}
-	for _, list := range v.manifestLists() {
+	for _, list := range v.manifestLists(horizon) {
 		// Later versions list earlier snapshots again: each manifest list
 		// (immutable) is checked and read once.
 		if seen[list] || !exists(list, "manifest list") {
