@@ -313,10 +313,17 @@ type tcpProxy struct {
 func newTCPProxy(t *testing.T, dsn string) *tcpProxy {
 	t.Helper()
 	host := strings.SplitN(strings.SplitN(dsn, "@", 2)[1], "/", 2)[0]
-	p := &tcpProxy{t: t, target: host}
+	p := newPortProxy(t, host)
+	p.url = strings.Replace(dsn, "@"+host+"/", "@127.0.0.1:"+p.port+"/", 1)
+	return p
+}
+
+// newPortProxy forwards a free loopback port to target (HOST:PORT).
+func newPortProxy(t *testing.T, target string) *tcpProxy {
+	t.Helper()
+	p := &tcpProxy{t: t, target: target}
 	p.listen("127.0.0.1:0")
 	_, p.port, _ = net.SplitHostPort(p.ln.Addr().String())
-	p.url = strings.Replace(dsn, "@"+host+"/", "@127.0.0.1:"+p.port+"/", 1)
 	t.Cleanup(p.cut)
 	return p
 }
