@@ -4,6 +4,7 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -148,6 +149,101 @@ func TestShared_SeparateHomes(t *testing.T) {
 	uploads.waitCount(1, 10*time.Second) // the killed run's upload removed by a
 	if r := a.cli("job", "cancel", slow1); r.code != 0 {
 		t.Fatalf("cancel the slow run: %+v", r)
+	}
+	uploads.waitCount(0, 10*time.Second)
+}
+
+// TestShared_BucketUnreachable: a run submitted while the bucket cannot
+// be reached is refused with the reason, and nothing is queued; once the
+// bucket is back, runs are taken again.
+func TestShared_BucketUnreachable(t *testing.T) {
+	catalog := pgtest.URL(t)
+	wh := s3Warehouse(t)
+	endpoint, err := url.Parse(env(t, "AWS_ENDPOINT_URL"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newPortProxy(t, endpoint.Host)
+	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:"+proxy.port) // the server's way to the bucket
+	s := startShared(t, filepath.Join(t.TempDir(), "home"), catalog, "--warehouse", wh)
+	proxy.cut()
+	r := s.cli("run", "-p", project(t, map[string]string{"m.py": numsModel}), "--detach")
+	if r.code == 0 || !strings.Contains(r.stderr, "cannot store the run's project in "+wh+"/.tarn/runs") || !strings.Contains(r.stderr, "nothing was queued") ||
+		!strings.Contains(r.stderr, "AWS_ENDPOINT_URL") {
+		t.Fatalf("run with the bucket unreachable: %+v", r)
+	}
+	t.Logf("tarn run: %s", r.stderr)
+	runJobs := func() int {
+		t.Helper()
+		r := s.cli("job", "ls", "-o", "json")
+		var jobs []struct{ Kind string }
+		if r.code != 0 || json.Unmarshal([]byte(r.stdout), &jobs) != nil {
+			t.Fatalf("job ls: %+v", r)
+		}
+		n := 0
+		for _, j := range jobs {
+			if j.Kind == "run" {
+				n++
+			}
+		}
+		return n
+	}
+	if n := runJobs(); n != 0 {
+		t.Fatalf("%d run jobs after the refused run, want none", n)
+	}
+	proxy.restore()
+	if r := s.cli("run", "-p", project(t, map[string]string{"m.py": numsModel})); r.code != 0 {
+		t.Fatalf("run with the bucket back: %+v", r)
+	}
+	if n := runJobs(); n != 1 {
+		t.Fatalf("%d run jobs after a run, want 1", n)
+	}
+	os.Setenv("AWS_ENDPOINT_URL", endpoint.String()) // for openRunUploads; t.Setenv restores it at the end
+	openRunUploads(t, wh).waitCount(0, 10*time.Second)
+}
+
+// TestShared_GCRunUploads: gc keeps the projects of unfinished runs in
+// the bucket, however old, and removes those no job holds once older
+// than its age.
+func TestShared_GCRunUploads(t *testing.T) {
+	catalog := pgtest.URL(t)
+	wh := s3Warehouse(t)
+	uploads := openRunUploads(t, wh)
+	s := startShared(t, filepath.Join(t.TempDir(), "home"), catalog, "--warehouse", wh)
+	slow := detach(t, s, project(t, map[string]string{"m.py": slowModel}))
+	s.waitLog(slow, "[slow] started")
+	queued := detach(t, s, project(t, map[string]string{"m.py": numsModel})) // waits for the slot
+	live := uploads.waitCount(2, 10*time.Second)
+	if err := uploads.b.WriteIf(context.Background(), "20200101-000000-0123456789abcdef.tar.gz", []byte("left by a lost server"), "application/gzip", ""); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2500 * time.Millisecond) // older than gc's age, in the store's clock
+	r := s.cli("gc", "--older-than", "1s", "-o", "json")
+	var rep struct {
+		Removed []struct{ Path, Kind string }
+	}
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &rep) != nil {
+		t.Fatalf("gc: %+v", r)
+	}
+	var removed []string
+	for _, f := range rep.Removed {
+		if strings.HasPrefix(f.Path, ".tarn/runs/") {
+			if f.Kind != "run-upload" {
+				t.Errorf("gc removed %s as %q", f.Path, f.Kind)
+			}
+			removed = append(removed, f.Path)
+		}
+	}
+	if len(removed) != 1 || removed[0] != ".tarn/runs/20200101-000000-0123456789abcdef.tar.gz" {
+		t.Fatalf("run uploads gc removed: %v, want only the orphan", removed)
+	}
+	if left := uploads.list(); len(left) != 2 || left[0] != live[0] || left[1] != live[1] {
+		t.Fatalf("run uploads after gc: %v, want %v", left, live)
+	}
+	for _, id := range []string{queued, slow} {
+		if r := s.cli("job", "cancel", id); r.code != 0 {
+			t.Fatalf("cancel %s: %+v", id, r)
+		}
 	}
 	uploads.waitCount(0, 10*time.Second)
 }
