@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -133,16 +132,7 @@ func TestShared_SeparateHomes(t *testing.T) {
 	slow2 := detach(t, a, project(t, map[string]string{"m.py": slowModel}))
 	log := a.waitLog(slow2, "[slow] started")
 	uploads.waitCount(2, 10*time.Second)
-	b.stop(syscall.SIGKILL)
-	killed := time.Now()
-	noWorkersLeft(t, log)
-	waitState(t, a, slow2, "failed", 3*sharedLease)
-	if d := time.Since(killed); d < sharedLease-time.Second {
-		t.Fatalf("the job was marked failed %s after the kill, before its lease (%s) ran out", d, sharedLease)
-	}
-	if j := a.job(slow2); j.Error == nil || !strings.Contains(j.Error.Message, "stopped renewing its lease") {
-		t.Fatalf("job after its server was killed: %+v", j)
-	}
+	killMidRun(t, b, a, slow2, log)
 	if after := headOf(t, a, "main"); after != before {
 		t.Fatal("a run killed with its server changed main")
 	}
