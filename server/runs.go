@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/api"
@@ -58,7 +59,10 @@ func (s *Server) startRun(ctx context.Context, user string, in runInput, cleanup
 		}
 	}
 	if in.Archive != "" {
-		s.Projects.Remove(context.WithoutCancel(ctx), in.Archive)
+		// One left behind (the bucket not answering) is gc's to remove.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		s.Projects.Remove(rctx, in.Archive)
 	} else {
 		os.RemoveAll(cleanup)
 	}
