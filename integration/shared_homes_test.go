@@ -144,11 +144,14 @@ func TestShared_SeparateHomes(t *testing.T) {
 }
 
 // TestShared_BucketUnreachable: a run submitted while the bucket cannot
-// be reached is refused with the reason, and nothing is queued; once the
-// bucket is back, runs are taken again.
+// be reached is refused with the reason, and nothing is queued; a queued
+// run claimed while it cannot be reached fails saying so. Once the
+// bucket is back, runs work again, and gc removes the uploads the jobs
+// that ended meanwhile could not remove.
 func TestShared_BucketUnreachable(t *testing.T) {
 	catalog := pgtest.URL(t)
 	wh := s3Warehouse(t)
+	uploads := openRunUploads(t, wh) // the bucket itself, not through the proxy
 	endpoint, err := url.Parse(env(t, "AWS_ENDPOINT_URL"))
 	if err != nil {
 		t.Fatal(err)
@@ -156,13 +159,6 @@ func TestShared_BucketUnreachable(t *testing.T) {
 	proxy := newPortProxy(t, endpoint.Host)
 	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:"+proxy.port) // the server's way to the bucket
 	s := startShared(t, filepath.Join(t.TempDir(), "home"), catalog, "--warehouse", wh)
-	proxy.cut()
-	r := s.cli("run", "-p", project(t, map[string]string{"m.py": numsModel}), "--detach")
-	if r.code == 0 || !strings.Contains(r.stderr, "cannot store the run's project in "+wh+"/.tarn/runs") || !strings.Contains(r.stderr, "nothing was queued") ||
-		!strings.Contains(r.stderr, "AWS_ENDPOINT_URL") {
-		t.Fatalf("run with the bucket unreachable: %+v", r)
-	}
-	t.Logf("tarn run: %s", r.stderr)
 	runJobs := func() int {
 		t.Helper()
 		r := s.cli("job", "ls", "-o", "json")
@@ -178,18 +174,48 @@ func TestShared_BucketUnreachable(t *testing.T) {
 		}
 		return n
 	}
-	if n := runJobs(); n != 0 {
-		t.Fatalf("%d run jobs after the refused run, want none", n)
+	slow := detach(t, s, project(t, map[string]string{"m.py": slowModel}))
+	s.waitLog(slow, "[slow] started")
+	queued := detach(t, s, project(t, map[string]string{"m.py": numsModel})) // waits for the slot
+	uploads.waitCount(2, 10*time.Second)
+
+	proxy.cut()
+	r := s.cli("run", "-p", project(t, map[string]string{"m.py": numsModel}), "--detach")
+	if r.code == 0 || !strings.Contains(r.stderr, "cannot store the run's project in "+wh+"/.tarn/runs") || !strings.Contains(r.stderr, "nothing was queued") ||
+		!strings.Contains(r.stderr, "AWS_ENDPOINT_URL") {
+		t.Fatalf("run with the bucket unreachable: %+v", r)
 	}
+	t.Logf("tarn run: %s", r.stderr)
+	if n := runJobs(); n != 2 {
+		t.Fatalf("%d run jobs after the refused run, want the 2 before it", n)
+	}
+	// The slot frees: the queued run is claimed, and its project cannot
+	// be downloaded.
+	if r := s.cli("job", "cancel", slow); r.code != 0 {
+		t.Fatalf("cancel: %+v", r)
+	}
+	waitState(t, s, queued, "failed", 90*time.Second)
+	if j := s.job(queued); j.Error == nil || !strings.Contains(j.Error.Message, "cannot download the run's project from "+wh+"/.tarn/runs") ||
+		!strings.Contains(j.Error.Message, "check that the bucket is reachable") {
+		t.Fatalf("a run claimed with the bucket unreachable: %+v", j.Error)
+	}
+
 	proxy.restore()
 	if r := s.cli("run", "-p", project(t, map[string]string{"m.py": numsModel})); r.code != 0 {
 		t.Fatalf("run with the bucket back: %+v", r)
 	}
-	if n := runJobs(); n != 1 {
-		t.Fatalf("%d run jobs after a run, want 1", n)
+	if n := runJobs(); n != 3 {
+		t.Fatalf("%d run jobs after a run, want 3", n)
 	}
-	os.Setenv("AWS_ENDPOINT_URL", endpoint.String()) // for openRunUploads; t.Setenv restores it at the end
-	openRunUploads(t, wh).waitCount(0, 10*time.Second)
+	// What the ended jobs could not remove while the bucket was away (a
+	// removal still retrying when it came back may have succeeded), gc
+	// does.
+	t.Logf("uploads left by the jobs that ended while the bucket was away: %v", uploads.list())
+	time.Sleep(2500 * time.Millisecond) // older than gc's age, in the store's clock
+	if r := s.cli("gc", "--older-than", "1s"); r.code != 0 {
+		t.Fatalf("gc: %+v", r)
+	}
+	uploads.waitCount(0, 10*time.Second)
 }
 
 // TestShared_GCRunUploads: gc keeps the projects of unfinished runs in
