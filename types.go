@@ -229,7 +229,7 @@ const DefaultGCAge = 7 * 24 * time.Hour
 // GCFile is one file garbage collection removed (or would remove).
 type GCFile struct {
 	Path     string    `json:"path"` // relative to the warehouse
-	Kind     string    `json:"kind"` // data, manifest, manifest-list, metadata, lease, other
+	Kind     string    `json:"kind"` // data, manifest, manifest-list, metadata, lease, run-upload, other
 	Bytes    int64     `json:"bytes"`
 	Modified time.Time `json:"modified"`
 }

@@ -82,16 +82,7 @@ func TestShared_ServerKilled(t *testing.T) {
 	if j := b.job(id); j.State != "running" {
 		t.Fatalf("the job as the other server sees it: %+v", j)
 	}
-	a.stop(syscall.SIGKILL)
-	killed := time.Now()
-	noWorkersLeft(t, log)
-	waitState(t, b, id, "failed", 3*sharedLease)
-	if d := time.Since(killed); d < sharedLease-time.Second {
-		t.Fatalf("the job was marked failed %s after the kill, before its lease (%s) ran out", d, sharedLease)
-	}
-	if j := b.job(id); j.Error == nil || !strings.Contains(j.Error.Message, "stopped renewing its lease") || !strings.Contains(j.Error.Message, "nothing was published") {
-		t.Fatalf("job after its server was killed: %+v", j)
-	}
+	killMidRun(t, a, b, id, log)
 	if after := headOf(t, b, "main"); after != before {
 		t.Fatal("a run killed with its server changed main")
 	}
@@ -102,6 +93,23 @@ func TestShared_ServerKilled(t *testing.T) {
 	ok := project(t, map[string]string{"m.py": "import tarn\nimport pyarrow as pa\n\n@tarn.model(materialization_strategy=\"REPLACE\")\ndef nums():\n    return pa.table({'a': [1, 2]})\n"})
 	if r := b.cli("run", "-p", ok); r.code != 0 {
 		t.Fatalf("run on the surviving server: %+v", r)
+	}
+}
+
+// killMidRun kills victim (kill -9) while it runs job id, whose log so
+// far is log, and checks that the survivor ends the job failed once its
+// lease ran out, not before, saying that nothing was published.
+func killMidRun(t *testing.T, victim, survivor *server, id, log string) {
+	t.Helper()
+	victim.stop(syscall.SIGKILL)
+	killed := time.Now()
+	noWorkersLeft(t, log)
+	waitState(t, survivor, id, "failed", 3*sharedLease)
+	if d := time.Since(killed); d < sharedLease-time.Second {
+		t.Fatalf("the job was marked failed %s after the kill, before its lease (%s) ran out", d, sharedLease)
+	}
+	if j := survivor.job(id); j.Error == nil || !strings.Contains(j.Error.Message, "stopped renewing its lease") || !strings.Contains(j.Error.Message, "nothing was published") {
+		t.Fatalf("job after its server was killed: %+v", j)
 	}
 }
 
@@ -313,10 +321,17 @@ type tcpProxy struct {
 func newTCPProxy(t *testing.T, dsn string) *tcpProxy {
 	t.Helper()
 	host := strings.SplitN(strings.SplitN(dsn, "@", 2)[1], "/", 2)[0]
-	p := &tcpProxy{t: t, target: host}
+	p := newPortProxy(t, host)
+	p.url = strings.Replace(dsn, "@"+host+"/", "@127.0.0.1:"+p.port+"/", 1)
+	return p
+}
+
+// newPortProxy forwards a free loopback port to target (HOST:PORT).
+func newPortProxy(t *testing.T, target string) *tcpProxy {
+	t.Helper()
+	p := &tcpProxy{t: t, target: target}
 	p.listen("127.0.0.1:0")
 	_, p.port, _ = net.SplitHostPort(p.ln.Addr().String())
-	p.url = strings.Replace(dsn, "@"+host+"/", "@127.0.0.1:"+p.port+"/", 1)
 	t.Cleanup(p.cut)
 	return p
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,7 +33,26 @@ type Options struct {
 	// Poll is how often the runner claims queued jobs, renews its leases
 	// and looks for cancellations (default Lease/20, at most 500ms).
 	Poll time.Duration
+	// Uploads removes the uploads jobs name as their Cleanup that are
+	// not local folders (the projects of queued runs in the warehouse's
+	// bucket). Unset, every Cleanup is a local folder.
+	Uploads Uploads
 }
+
+// Uploads holds uploads of jobs (Record.Cleanup) elsewhere than in a
+// local folder: the projects of queued runs in the warehouse's bucket
+// (table.RunUploads), which whichever runner ends the job removes.
+type Uploads interface {
+	// Owns reports whether location names one of its uploads.
+	Owns(location string) bool
+	// Remove removes the upload at location; one gone already is no
+	// error.
+	Remove(ctx context.Context, location string) error
+}
+
+// cleanupTimeout bounds the removal of an ended job's upload: one left
+// behind by a store that does not answer is gc's to remove.
+const cleanupTimeout = 30 * time.Second
 
 // Manager records and runs jobs over a Store: it implements
 // tarn.JobRunner. Runs started with Start wait in the store's queue
@@ -366,8 +386,22 @@ func (m *Manager) finish(ctx context.Context, r *Record, log *jobLog, res *tarn.
 	log.event(tarn.RunEvent{Kind: tarn.EventJob, State: j.State, Message: fmt.Sprintf("job %s %s", j.ID, j.State)})
 	log.close(bg)
 	m.store.Update(bg, m.opts.Owner, j)
-	if r.Cleanup != "" {
-		os.RemoveAll(r.Cleanup)
+	m.cleanup(bg, r.Cleanup)
+}
+
+// cleanup removes the upload of an ended job: a local folder, or an
+// object of Options.Uploads. A location this runner cannot reach (a URL
+// no Uploads owns) is left for gc.
+func (m *Manager) cleanup(ctx context.Context, location string) {
+	switch u := m.opts.Uploads; {
+	case location == "":
+	case u != nil && u.Owns(location):
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		u.Remove(ctx, location)
+	case strings.Contains(location, "://"):
+	default:
+		os.RemoveAll(location)
 	}
 }
 
@@ -506,9 +540,13 @@ func (m *Manager) launch(r *Record) {
 }
 
 // expire ends, as failed, the jobs of runners whose leases ran out.
+// Their uploads go with them: the dead runner cannot remove them.
 func (m *Manager) expire(ctx context.Context) {
-	m.store.Expire(ctx, ExpireOptions{Message: fmt.Sprintf(
+	ended, _ := m.store.Expire(ctx, ExpireOptions{Message: fmt.Sprintf(
 		"the server running this job stopped renewing its lease (it was killed, or lost the job store) for over %s; nothing was published (run it again)", m.opts.Lease)})
+	for _, r := range ended {
+		m.cleanup(ctx, r.Cleanup)
+	}
 }
 
 // Recover ends, as failed, every job a previous run of this server left
@@ -519,9 +557,7 @@ func (m *Manager) Recover(ctx context.Context) (int, error) {
 	ended, err := m.store.Expire(ctx, ExpireOptions{Abandoned: true, Except: m.opts.Owner,
 		Message: "the server stopped while this job ran; nothing was published (run it again)"})
 	for _, r := range ended {
-		if r.Cleanup != "" {
-			os.RemoveAll(r.Cleanup)
-		}
+		m.cleanup(ctx, r.Cleanup)
 	}
 	return len(ended), err
 }

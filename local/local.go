@@ -21,6 +21,10 @@ import (
 // The step cache's tier in an s3:// warehouse's bucket.
 var _ cache.Remote = (*table.CacheTier)(nil)
 
+// The projects of queued runs in an s3:// warehouse's bucket, removed by
+// the runner that ends their job.
+var _ jobs.Uploads = (*table.RunUploads)(nil)
+
 // Config configures the embedded services.
 type Config struct {
 	// Home is the lakehouse home (absolute path).
@@ -92,6 +96,9 @@ type Lakehouse struct {
 	jobs   *jobs.Manager
 	users  *users.Service
 	stores *stores
+	// runUploads keeps queued runs' projects in the bucket (nil for a
+	// warehouse on the local disk).
+	runUploads *table.RunUploads
 
 	sandboxOnce sync.Once
 	sandbox     *rt.Sandbox
@@ -136,10 +143,20 @@ func Open(ctx context.Context, cfg Config) (*Lakehouse, error) {
 		st.close()
 		return nil, err
 	}
-	tables := table.NewService(cat, table.Config{Warehouse: st.warehouse, CacheDir: home.ObjectCache(), ObjectCache: objcache.Options{MaxBytes: objectsMax}, StageDir: home.Uploads(), CrashPoint: cfg.CrashPoint, Bulk: bulk, KeepHistory: keep})
+	tables := table.NewService(cat, table.Config{Warehouse: st.warehouse, CacheDir: home.ObjectCache(), ObjectCache: objcache.Options{MaxBytes: objectsMax}, StageDir: home.Uploads(), CrashPoint: cfg.CrashPoint, Bulk: bulk, KeepHistory: keep,
+		UploadsInUse: st.jobs.Cleanups})
 	if err := tables.CheckWarehouse(ctx); err != nil {
 		st.close()
 		return nil, err
+	}
+	// The projects of queued runs, in an s3:// warehouse's bucket.
+	runUploads, err := tables.RunUploads(ctx)
+	if err != nil {
+		st.close()
+		return nil, err
+	}
+	if runUploads != nil {
+		cfg.Jobs.Uploads = runUploads
 	}
 	idle := cfg.QueryIdle
 	if idle == 0 {
@@ -155,7 +172,7 @@ func Open(ctx context.Context, cfg Config) (*Lakehouse, error) {
 			qopts.AllowedDirs = []string{home.ObjectCache()}
 		}
 	}
-	l := &Lakehouse{Home: cfg.Home, home: home, cfg: cfg, cat: cat, tables: tables, engine: query.New(tables, qopts), stores: st}
+	l := &Lakehouse{Home: cfg.Home, home: home, cfg: cfg, cat: cat, tables: tables, engine: query.New(tables, qopts), stores: st, runUploads: runUploads}
 	l.jobs = jobs.New(st.jobs, cfg.Jobs)
 	l.users = &users.Service{Store: st.users}
 	return l, nil
@@ -246,6 +263,12 @@ func (l *Lakehouse) Shared() bool { return l.stores.shared }
 // Warehouse is where the lakehouse's tables live: a folder, or
 // s3://BUCKET/PREFIX.
 func (l *Lakehouse) Warehouse() string { return l.stores.warehouse }
+
+// RunUploads is where a server keeps the projects of queued runs when
+// the warehouse is in a bucket (WAREHOUSE/.tarn/runs), so that servers
+// need no shared home folder; nil for a warehouse on the local disk,
+// whose servers keep them in the home's upload folder.
+func (l *Lakehouse) RunUploads() *table.RunUploads { return l.runUploads }
 
 // Users returns the lakehouse's users.
 func (l *Lakehouse) Users() *users.Service { return l.users }

@@ -55,8 +55,9 @@ set -a
 set +a
 # Spark's test alone takes minutes on two busy cores.
 go test -count=1 -timeout 40m -tags integration ./postgres/... ./integration/...
-# gc's S3 store (listing pages, DeleteObjects batches, conditional writes).
-go test -count=1 -tags integration -run '^TestS3Store$' ./table
+# gc's S3 store (listing pages, DeleteObjects batches, conditional writes)
+# and the bucket's folder of queued runs' projects.
+go test -count=1 -tags integration -run '^(TestS3Store|TestRunUploads)$' ./table
 echo "== black-box CLI suite against two tarn serve on one PostgreSQL, tables on the S3 server (shared mode)"
 TARN_TEST_MODE=shared go test -count=1 -run '^(TestCLI_|TestCLIQuery_|TestRemote)' ./cmd/tarn
 echo "== web UI: unit tests and the bundle's check"

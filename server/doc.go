@@ -32,7 +32,9 @@
 //
 // The server never opens a path a client names: input files and projects
 // are uploaded, stored under the home and removed after use; SQL cannot
-// read them. No message it sends shows its paths (redact.go). A client that
+// read them. With Projects set (the warehouse in a bucket), a queued
+// run's project is kept in the bucket until the run ends, and the server
+// that runs it downloads its own copy. No message it sends shows its paths (redact.go). A client that
 // disconnects during a run does not stop it (the run is a job: follow it
 // with `tarn job logs ID --follow`, stop it with `tarn job cancel ID`).
 package server

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/api"
@@ -35,16 +36,59 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request) error {
 	if !s.Insecure || req.Author == "" {
 		req.Author = user
 	}
-	input, err := json.Marshal(runInput{Request: req, Project: filepath.Join(dir, "project")})
+	in, cleanup, err := s.keepProject(r.Context(), dir, req)
 	if err != nil {
-		os.RemoveAll(dir)
 		return err
 	}
-	job, err := s.Jobs.Start(r.Context(), tarn.JobSpec{Kind: "run", User: user, Ref: req.Ref, Summary: "tarn run", Input: input, Cleanup: dir})
+	job, err := s.startRun(r.Context(), user, in, cleanup)
 	if err != nil {
-		os.RemoveAll(dir)
 		return err
 	}
+	return s.followRun(w, r, job)
+}
+
+// startRun queues a run whose project is kept (keepProject); when it
+// cannot be queued, the project goes.
+func (s *Server) startRun(ctx context.Context, user string, in runInput, cleanup string) (*tarn.Job, error) {
+	input, err := json.Marshal(in)
+	if err == nil {
+		var job *tarn.Job
+		job, err = s.Jobs.Start(ctx, tarn.JobSpec{Kind: "run", User: user, Ref: in.Request.Ref, Summary: "tarn run", Input: input, Cleanup: cleanup})
+		if err == nil {
+			return job, nil
+		}
+	}
+	if in.Archive != "" {
+		// One left behind (the bucket not answering) is gc's to remove.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		s.Projects.Remove(rctx, in.Archive)
+	} else {
+		os.RemoveAll(cleanup)
+	}
+	return nil, err
+}
+
+// keepProject makes the project received in dir readable by whichever
+// server takes the run: in the bucket (Projects; the local folder is
+// removed) or where it is (a shared home's upload folder). It returns
+// the run's input and the job's Cleanup. A bucket that cannot be written
+// refuses the run, and nothing is queued.
+func (s *Server) keepProject(ctx context.Context, dir string, req tarn.RunRequest) (runInput, string, error) {
+	if s.Projects == nil {
+		return runInput{Request: req, Project: filepath.Join(dir, "project")}, dir, nil
+	}
+	loc, err := s.Projects.Put(ctx, filepath.Join(dir, projectArchive))
+	os.RemoveAll(dir)
+	if err != nil {
+		return runInput{}, "", err
+	}
+	return runInput{Request: req, Archive: loc}, loc, nil
+}
+
+// followRun answers a run's request once its job is queued: at once with
+// ?detach=true, else with its events as they come.
+func (s *Server) followRun(w http.ResponseWriter, r *http.Request, job *tarn.Job) error {
 	if queryBool(r, "detach") {
 		writeJSON(w, http.StatusAccepted, s.redact.redactJob(job))
 		return nil
@@ -67,22 +111,75 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// runInput is a queued run as data: the request and its uploaded
-// project's folder, which the server that takes the job reads (servers
-// sharing a home share its upload folder).
+// runInput is a queued run as data: the request and where its uploaded
+// project is, for the server that takes the job: a folder (servers
+// sharing a home share its upload folder) or an archive in the bucket
+// (Projects), which that server downloads.
 type runInput struct {
 	Request tarn.RunRequest `json:"request"`
-	Project string          `json:"project"`
+	Project string          `json:"project,omitempty"`
+	Archive string          `json:"archive,omitempty"`
+}
+
+// ProjectStore keeps the projects of queued runs between the server that
+// received one and the one that runs it: table.RunUploads, in the
+// warehouse's bucket.
+type ProjectStore interface {
+	// Put stores the local file src (a project archive) under a new name
+	// and returns its location; an object appears whole or not at all.
+	Put(ctx context.Context, src string) (string, error)
+	// Get downloads the archive at location into the new local file dst
+	// (ENOTFOUND when it is gone, saying so).
+	Get(ctx context.Context, location, dst string) error
+	// Remove removes the archive at location.
+	Remove(ctx context.Context, location string) error
+}
+
+// fetchProject downloads a queued run's project from Projects and
+// unpacks it into a fresh upload folder, which the caller removes.
+func (s *Server) fetchProject(ctx context.Context, location string) (string, error) {
+	if s.Projects == nil {
+		return "", tarn.Errorf(tarn.EINTERNAL, "the project of this run is in %s, and this server keeps none in a bucket: start every server of the lakehouse on the same warehouse (--warehouse)", location)
+	}
+	dir, err := s.uploadDir()
+	if err != nil {
+		return "", err
+	}
+	archive := filepath.Join(dir, projectArchive)
+	if err := s.Projects.Get(ctx, location, archive); err != nil {
+		return dir, err
+	}
+	f, err := os.Open(archive)
+	if err != nil {
+		return dir, err
+	}
+	defer f.Close()
+	if err := untar(f, filepath.Join(dir, "project"), s.projectLimits()); err != nil {
+		return dir, tarn.Errorf(tarn.EINTERNAL, "unpack the run's project from %s: %v", location, err)
+	}
+	os.Remove(archive)
+	return dir, nil
 }
 
 // doRun is the work of a run job, on whichever server takes it from the
 // queue: messages name the project's files as the client does, relative
 // to the project, never by the upload's path. The upload is removed when
-// the job ends (its Cleanup).
+// the job ends (its Cleanup); a project in the bucket is downloaded into
+// this server's upload folder first, and that copy removed at the end.
 func (s *Server) doRun(ctx context.Context, input []byte, log func(tarn.RunEvent)) (*tarn.RunResult, error) {
 	var in runInput
 	if err := json.Unmarshal(input, &in); err != nil {
 		return nil, tarn.Errorf(tarn.EINTERNAL, "queued run: %v", err)
+	}
+	if in.Archive != "" {
+		dir, err := s.fetchProject(ctx, in.Archive)
+		if dir != "" {
+			defer os.RemoveAll(dir)
+		}
+		if err != nil {
+			return nil, err
+		}
+		in.Project = filepath.Join(dir, "project")
 	}
 	req := in.Request
 	req.ProjectDir = in.Project

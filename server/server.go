@@ -49,6 +49,13 @@ type Server struct {
 	Home string
 	// UploadDir holds uploads while they are used (default HOME/uploads).
 	UploadDir string
+	// Projects, when set, keeps the projects of queued runs in the
+	// warehouse's bucket (table.RunUploads) instead of UploadDir: the
+	// server that claims a run downloads its project, so the servers of
+	// one lakehouse need no shared home folder. The job's Cleanup is
+	// the object, which the jobs.Manager removes when the job ends (its
+	// Options.Uploads is the same store).
+	Projects ProjectStore
 	// ExportDir holds query exports while they are sent, one folder per
 	// job (default HOME/exports). SQL cannot read either folder.
 	ExportDir string

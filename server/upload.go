@@ -145,15 +145,34 @@ func (s *Server) receive(r *http.Request, req any, check func() error, objects f
 // receiveProject reads a run upload: the request part, then one
 // "project" part unpacked into DIR/project, which must hold a
 // tarn_project.yml at its root.
+//
+// With Projects set, the archive is also kept as sent, in
+// DIR/project.tar.gz, for the bucket: the bytes that were checked are
+// the bytes stored.
 func (s *Server) receiveProject(r *http.Request, req *tarn.RunRequest, check func() error) (string, error) {
 	got := false
-	lim := archiveLimits{bytes: 4 * s.MaxUpload, entries: s.MaxProjectFiles, depth: maxProjectDepth}
 	dir, err := s.readUpload(r, req, check, "project", `a "request" part, then a "project" part (the project as tar.gz)`, func(dir string, part *multipart.Part) error {
 		if got {
 			return tarn.Errorf(tarn.EINVALID, "the upload has two \"project\" parts: send one")
 		}
 		got = true
-		return untar(part, filepath.Join(dir, "project"), lim)
+		if s.Projects == nil {
+			return untar(part, filepath.Join(dir, "project"), s.projectLimits())
+		}
+		f, err := os.OpenFile(filepath.Join(dir, projectArchive), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := untar(io.TeeReader(part, f), filepath.Join(dir, "project"), s.projectLimits()); err != nil {
+			return err
+		}
+		// The rest of the stream (gzip's trailer, tar's padding), which
+		// the claiming server's unpacking may read.
+		if _, err := io.Copy(f, part); err != nil {
+			return uploadErr(err)
+		}
+		return f.Close()
 	})
 	if err == nil && !got {
 		err = tarn.Errorf(tarn.EINVALID, "a run upload needs a \"request\" part and a \"project\" part (the project as tar.gz)")
@@ -172,6 +191,16 @@ func hasProjectFile(dir string) bool {
 		}
 	}
 	return false
+}
+
+// projectArchive is the name of a run's project archive, as sent, in
+// its upload folder (see receiveProject).
+const projectArchive = "project.tar.gz"
+
+// projectLimits bound a project archive: 4 × MaxUpload unpacked,
+// MaxProjectFiles entries, maxProjectDepth folders deep.
+func (s *Server) projectLimits() archiveLimits {
+	return archiveLimits{bytes: 4 * s.MaxUpload, entries: s.MaxProjectFiles, depth: maxProjectDepth}
 }
 
 // DefaultMaxProjectFiles is the default cap on a project archive's entries.

@@ -76,7 +76,7 @@ func (s *Service) CollectGarbage(ctx context.Context, req tarn.GCRequest) (*tarn
 	if err != nil {
 		return nil, err
 	}
-	files, leases, err := listWarehouse(ctx, store)
+	files, leases, err := listWarehouse(ctx, store, s.liveUploads != nil)
 	if err != nil {
 		return nil, err
 	}
@@ -117,6 +117,17 @@ func (s *Service) CollectGarbage(ctx context.Context, req tarn.GCRequest) (*tarn
 		return nil, err
 	}
 	used := refd.used
+	if s.liveUploads != nil {
+		// After the listing: a run upload listed was stored before its
+		// job was queued, so a job queued since is in this answer too.
+		locs, err := s.liveUploads(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("gc: list the projects of unfinished runs: %w", err)
+		}
+		for rel := range s.uploadsInUse(locs) {
+			used[rel] = true
+		}
+	}
 	rep.Commits = refd.commits
 	rep.ExpiredCommits = refd.expired
 	rep.UnreachableCommits = refd.unreachable
@@ -192,8 +203,10 @@ func (s *Service) expireRunBranches(ctx context.Context, cutoff time.Time, dryRu
 }
 
 // listWarehouse lists the warehouse's files and, apart, the lease files;
-// gc's own record is in neither.
-func listWarehouse(ctx context.Context, store warehouseStore) (files, leases []tarn.GCFile, err error) {
+// gc's own record is in neither. With runs, the projects of queued runs
+// (RunUploads) are files of kind run-upload; without (gc cannot tell
+// which jobs are unfinished), they are left out.
+func listWarehouse(ctx context.Context, store warehouseStore, runs bool) (files, leases []tarn.GCFile, err error) {
 	all, err := store.list(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -206,6 +219,11 @@ func listWarehouse(ctx context.Context, store warehouseStore) (files, leases []t
 			// a probe of the store's clock, this gc's or one a failure left
 		case strings.HasPrefix(f.Path, CacheTierDir+"/"):
 			// the shared tier of the step cache (CacheTier), no table's files
+		case strings.HasPrefix(f.Path, RunUploadsDir+"/"):
+			if runs {
+				f.Kind = "run-upload"
+				files = append(files, f)
+			}
 		case strings.HasPrefix(f.Path, leaseDir+"/"):
 			f.Kind = "lease"
 			leases = append(leases, f)

@@ -3,14 +3,20 @@
 package table
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tarnhq/tarn"
 )
 
 // TestS3Store: the S3 store of garbage collection against the S3-compatible
@@ -96,5 +102,64 @@ func TestS3Store(t *testing.T) {
 	}
 	if _, _, err := store.read(ctx, "ns/t/data/00002.parquet"); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("read of a removed object: %v", err)
+	}
+}
+
+// TestRunUploads: the projects of queued runs in the bucket: a file put
+// comes back byte for byte under WAREHOUSE/.tarn/runs, a removed one is
+// ENOTFOUND saying to submit the run again (and removing it twice is no
+// error), and a location outside the folder is not the store's.
+func TestRunUploads(t *testing.T) {
+	bucket := os.Getenv("TARN_TEST_S3_BUCKET")
+	if bucket == "" || os.Getenv("AWS_ENDPOINT_URL") == "" {
+		t.Fatal("start the S3 server with scripts/versitygw.sh start and export its settings (set -a; . .tmp/versitygw.env)")
+	}
+	ctx := context.Background()
+	svc := &Service{warehouse: fmt.Sprintf("s3://%s/runs-%d", bucket, time.Now().UnixNano()), ioProps: map[string]string{}}
+	s3Properties(svc.ioProps)
+	up, err := svc.RunUploads(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "project.tar.gz")
+	data := bytes.Repeat([]byte("tarn project "), 100_000) // 1.3 MB
+	if err := os.WriteFile(src, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	loc, err := up.Put(ctx, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(loc, svc.warehouse+"/.tarn/runs/") || !up.Owns(loc) {
+		t.Fatalf("location %s", loc)
+	}
+	if used := svc.uploadsInUse([]string{loc, "/home/x/uploads/up-1", "s3://other/.tarn/runs/y.tar.gz"}); len(used) != 1 || !used[RunUploadsDir+"/"+path.Base(loc)] {
+		t.Fatalf("uploadsInUse: %v", used)
+	}
+	got := filepath.Join(dir, "got.tar.gz")
+	if err := up.Get(ctx, loc, got); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(got); err != nil || !bytes.Equal(b, data) {
+		t.Fatalf("downloaded %d bytes (%v), want %d", len(b), err, len(data))
+	}
+	if err := up.Remove(ctx, loc); err != nil {
+		t.Fatal(err)
+	}
+	if err := up.Remove(ctx, loc); err != nil {
+		t.Fatalf("removing a removed upload: %v", err)
+	}
+	err = up.Get(ctx, loc, filepath.Join(dir, "again.tar.gz"))
+	if tarn.ErrorCode(err) != tarn.ENOTFOUND || !strings.Contains(err.Error(), "submit the run again") {
+		t.Fatalf("get of a removed upload: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "again.tar.gz")); !os.IsNotExist(err) {
+		t.Fatalf("a failed download left its file (%v)", err)
+	}
+	for _, other := range []string{svc.warehouse + "/t/data/x.parquet", svc.warehouse + "/.tarn/runs/a/b.tar.gz", "/tmp/up-1"} {
+		if up.Owns(other) {
+			t.Errorf("Owns(%s)", other)
+		}
 	}
 }

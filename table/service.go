@@ -38,7 +38,9 @@ type Service struct {
 	bulk      BulkWriter
 	leases    *leaseSet
 	keep      time.Duration // gc.keep_history (0: keep all history)
-	gcObjects s3Client      // gc's client of an s3:// warehouse, made on first use
+	// liveUploads lists the uploads of unfinished jobs (Config.UploadsInUse).
+	liveUploads func(ctx context.Context) ([]string, error)
+	gcObjects   s3Client // gc's client of an s3:// warehouse, made on first use
 	// What resolutions read of manifests and manifest lists (see liveFiles).
 	manifests     *pathCache[manifestFiles]
 	manifestLists *pathCache[[]iceberg.ManifestFile]
@@ -71,6 +73,11 @@ type Config struct {
 	// KeepHistory is the lakehouse's retention window of history
 	// (gc.keep_history; 0 keeps everything): see tarn.GCRequest.
 	KeepHistory time.Duration
+	// UploadsInUse, when set, returns the uploads unfinished jobs hold
+	// (jobs.Store.Cleanups): gc keeps those of the projects of queued
+	// runs in the bucket (RunUploads) and removes the others once older
+	// than its age. Unset, gc leaves every run upload alone.
+	UploadsInUse func(ctx context.Context) ([]string, error)
 }
 
 // NewService returns a table service. It becomes the catalog's Resolver
@@ -88,7 +95,7 @@ func NewService(cat *catalog.Catalog, cfg Config) *Service {
 	if IsRemote(wh) {
 		s3Properties(props)
 	}
-	s := &Service{cat: cat, warehouse: wh, ioProps: props, cacheDir: cfg.CacheDir, objOpts: cfg.ObjectCache, stageDir: cfg.StageDir, crash: cfg.CrashPoint, bulk: cfg.Bulk, keep: cfg.KeepHistory}
+	s := &Service{cat: cat, warehouse: wh, ioProps: props, cacheDir: cfg.CacheDir, objOpts: cfg.ObjectCache, stageDir: cfg.StageDir, crash: cfg.CrashPoint, bulk: cfg.Bulk, keep: cfg.KeepHistory, liveUploads: cfg.UploadsInUse}
 	s.leases = &leaseSet{svc: s}
 	s.manifests, s.manifestLists = newPathCache[manifestFiles](), newPathCache[[]iceberg.ManifestFile]()
 	cat.SetResolver(s)

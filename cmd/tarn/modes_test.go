@@ -14,15 +14,18 @@ import (
 
 	"github.com/tarnhq/tarn/internal/pgtest"
 	"github.com/tarnhq/tarn/internal/readyfile"
+	"github.com/tarnhq/tarn/secret"
 )
 
 // The black-box suite runs in three modes: embedded (the default);
 // remote, where each lakehouse is served by `tarn serve --insecure-local`
 // on a free port and the CLI reaches it through TARN_ENDPOINT; and
 // shared, where each lakehouse is served by two such servers on one
-// PostgreSQL database ($TARN_TEST_POSTGRES, a schema of its own) and one
-// home, with the tables in the bucket of $TARN_TEST_S3_BUCKET when it is
-// set (scripts/versitygw.sh), and the CLI alternates between their
+// PostgreSQL database ($TARN_TEST_POSTGRES, a schema of its own): with
+// the tables in the bucket of $TARN_TEST_S3_BUCKET when it is set
+// (scripts/versitygw.sh), each server on a home of its own (they share
+// only the database, the bucket and the key of secret parameters),
+// else both on one home; the CLI alternates between their
 // endpoints command by command. `go test` runs the embedded suite and, beside it, this binary
 // again in remote mode on the same -run pattern (TARN_TEST_MODE=remote
 // runs only that). The shared mode needs a database, so it belongs to the
@@ -90,13 +93,39 @@ func (l *lakehouse) serve(args ...string) {
 		return
 	}
 	args = append(args, "--catalog", pgtest.URL(l.t), "--job-lease", "5s")
+	homes := []string{l.home, l.home}
 	if bucket := os.Getenv("TARN_TEST_S3_BUCKET"); bucket != "" {
-		// The tables in the S3-compatible server scripts/versitygw.sh runs.
+		// The tables in the S3-compatible server scripts/versitygw.sh runs,
+		// and the servers on homes of their own: nothing but the database
+		// and the bucket is shared (queued runs' projects go through the
+		// bucket), save the key pair of secret parameters, which every
+		// server of a lakehouse is given (docs/DEPLOY.md).
 		args = append(args, "--warehouse", fmt.Sprintf("s3://%s/cli-%s", bucket, pgtest.Schema()))
+		homes[1] = filepath.Join(l.dir, "home2")
+		shareSecretKey(l.t, l.home, homes[1])
 	}
-	for range 2 {
-		_, url := startServer(l.t, l.home, args...)
+	for _, home := range homes {
+		_, url := startServer(l.t, home, args...)
 		l.endpoints = append(l.endpoints, url)
+	}
+}
+
+// shareSecretKey copies the key pair of home from (made if need be) into
+// home to, as one deploys the servers of a lakehouse.
+func shareSecretKey(t *testing.T, from, to string) {
+	t.Helper()
+	if _, err := secret.LoadOrCreate(filepath.Join(from, "secret.key")); err != nil {
+		t.Fatal(err)
+	}
+	key, err := os.ReadFile(filepath.Join(from, "secret.key"))
+	if err == nil {
+		err = os.MkdirAll(to, 0o700)
+	}
+	if err == nil {
+		err = os.WriteFile(filepath.Join(to, "secret.key"), key, 0o600)
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

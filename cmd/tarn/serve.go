@@ -160,6 +160,9 @@ published nothing.`,
 			srv := &server.Server{Services: lh.Services(), Jobs: runner, Users: lh.Users(), Insecure: insecure, Protected: protected, ImportSources: importFrom,
 				JobVisibility: visibility, MaxQueries: maxQueries, MaxProjectFiles: maxProjectFiles, MaxUpload: maxUploadMiB << 20, Home: home,
 				UploadDir: local.Home(home).Uploads(), ExportDir: local.Home(home).Exports(), Log: a.stderr, UI: ui.Handler()}
+			if ru := lh.RunUploads(); ru != nil {
+				srv.Projects = ru // servers with homes of their own
+			}
 			tables := lh.Tables()
 			engineIO, err := tables.EngineIOProperties(ctx, credentials == icerest.CredentialsStatic)
 			if err != nil {
@@ -234,6 +237,9 @@ published nothing.`,
 	return cmd
 }
 
+// A server keeps queued runs' projects in the warehouse's bucket.
+var _ server.ProjectStore = (*table.RunUploads)(nil)
+
 // announceStores says where the catalog, users, jobs and tables live, and
 // refuses a shared lakehouse whose tables this machine cannot reach.
 func (a *app) announceStores(lh *local.Lakehouse, home string) error {
@@ -242,6 +248,7 @@ func (a *app) announceStores(lh *local.Lakehouse, home string) error {
 		fmt.Fprintf(a.stderr, "tarn serve: tables in %s, read through the local cache %s (at most %s: cache.objects_max_size)\n",
 			lh.Services().Warehouse, local.Home(home).ObjectCache(), table.FormatBytes(lh.Tables().ObjectCacheBound()))
 		fmt.Fprintf(a.stderr, "tarn serve: step cache in %s, shared with every server in %s/%s\n", local.Home(home).Cache(), w, table.CacheTierDir)
+		fmt.Fprintf(a.stderr, "tarn serve: projects of queued runs in %s/%s, for whichever server runs them\n", w, table.RunUploadsDir)
 	}
 	if !lh.Shared() {
 		return nil

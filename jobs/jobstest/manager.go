@@ -26,6 +26,7 @@ func runManager(t *testing.T, newStore NewStore) {
 	t.Run("TwoRunners", func(t *testing.T) { testTwoRunners(t, newStore) })
 	t.Run("DeadRunner", func(t *testing.T) { testDeadRunner(t, newStore) })
 	t.Run("Recover", func(t *testing.T) { testRecover(t, newStore) })
+	t.Run("Uploads", func(t *testing.T) { testUploads(t, newStore) })
 }
 
 // testLease keeps the suite quick: leases and polls of a fast server.
@@ -357,5 +358,95 @@ func testRecover(t *testing.T, newStore NewStore) {
 	}
 	if got, _ := m.GetJob(ctx, queued.ID); got.State != tarn.JobQueued {
 		t.Fatalf("queued job after Recover: %+v", got)
+	}
+}
+
+// bucketUploads is a jobs.Uploads of locations bucket://NAME, which
+// records what is removed.
+type bucketUploads struct {
+	mu      sync.Mutex
+	removed map[string]int
+}
+
+func (b *bucketUploads) Owns(loc string) bool { return strings.HasPrefix(loc, "bucket://") }
+
+func (b *bucketUploads) Remove(ctx context.Context, loc string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.removed[loc]++
+	return nil
+}
+
+func (b *bucketUploads) count(loc string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.removed[loc]
+}
+
+// testUploads: a job's upload (its Cleanup) is removed however the job
+// ends: succeeded, failed, cancelled while queued, or ended by another
+// runner once its own stopped renewing its lease; a location no Uploads
+// owns is left alone (gc's).
+func testUploads(t *testing.T, newStore NewStore) {
+	s, reopen := open(t, newStore)
+	ctx := context.Background()
+	up := &bucketUploads{removed: map[string]int{}}
+	dead := job(1, "run")
+	dead.State = tarn.JobRunning
+	folder := filepath.Join(t.TempDir(), "up-dead")
+	if err := os.Mkdir(folder, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	create(t, s, &jobs.Record{Job: dead, Owner: "killed", Cleanup: "bucket://dead"}, testLease)
+	deadFolder := job(2, "run")
+	deadFolder.State = tarn.JobRunning
+	create(t, s, &jobs.Record{Job: deadFolder, Owner: "killed", Cleanup: folder}, testLease)
+
+	m := manager(t, reopen(), jobs.Options{Owner: "survivor", Uploads: up})
+	queue := func(input, cleanup string) *tarn.Job {
+		t.Helper()
+		j, err := m.Start(ctx, tarn.JobSpec{Kind: "run", User: "ann", Ref: "main", Summary: "tarn run", Input: []byte(input), Cleanup: cleanup})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return j
+	}
+	// Queued before any handler: cancelled in the queue.
+	cancelled := queue("never", "bucket://cancelled")
+	if j, err := m.CancelJob(ctx, cancelled.ID); err != nil || j.State != tarn.JobCancelled {
+		t.Fatalf("cancel queued: %+v, %v", j, err)
+	}
+	m.Handle("run", func(ctx context.Context, input []byte, log func(tarn.RunEvent)) (*tarn.RunResult, error) {
+		if string(input) == "fail" {
+			return nil, errors.New("boom")
+		}
+		return &tarn.RunResult{}, nil
+	})
+	ok, failed, foreign := queue("ok", "bucket://ok"), queue("fail", "bucket://failed"), queue("ok", "elsewhere://x")
+	waitJob(t, m, ok.ID, 5*time.Second, tarn.JobSucceeded)
+	waitJob(t, m, failed.ID, 5*time.Second, tarn.JobFailed)
+	waitJob(t, m, foreign.ID, 5*time.Second, tarn.JobSucceeded)
+	waitJob(t, m, dead.ID, 4*testLease, tarn.JobFailed)
+	waitJob(t, m, deadFolder.ID, 4*testLease, tarn.JobFailed)
+	deadline := time.Now().Add(2 * time.Second)
+	for _, loc := range []string{"bucket://cancelled", "bucket://ok", "bucket://failed", "bucket://dead"} {
+		for up.count(loc) == 0 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond) // the record is saved before the upload goes
+		}
+		if n := up.count(loc); n != 1 {
+			t.Errorf("upload %s removed %d times, want once", loc, n)
+		}
+	}
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(folder); os.IsNotExist(err) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := os.Stat(folder); !os.IsNotExist(err) {
+		t.Errorf("the upload folder of a dead runner's job is still there (%v)", err)
+	}
+	if n := up.count("elsewhere://x"); n != 0 {
+		t.Errorf("an upload the runner does not own was given to Remove")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"strings"
 	"time"
 
@@ -142,6 +143,48 @@ func (b *Bucket) WriteIf(ctx context.Context, rel string, data []byte, contentTy
 	var api smithy.APIError
 	if errors.As(err, &api) && (api.ErrorCode() == "PreconditionFailed" || api.ErrorCode() == "ConditionalRequestConflict") {
 		return ErrPrecondition
+	}
+	return err
+}
+
+// PutFile uploads the local file src as the object rel in one PUT: the
+// object appears whole when the request completes, or not at all. The
+// SDK retries the request on network errors (the file is read again
+// from its start).
+func (b *Bucket) PutFile(ctx context.Context, rel, src, contentType string) error {
+	f, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = b.client.PutObject(ctx, &s3.PutObjectInput{Bucket: &b.bucket, Key: b.key(rel), Body: f, ContentType: aws.String(contentType)})
+	return err
+}
+
+// GetFile downloads the object rel into the new local file dst (removed
+// again when the download fails or is short); a missing object is an
+// fs.ErrNotExist.
+func (b *Bucket) GetFile(ctx context.Context, rel, dst string) error {
+	out, err := b.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &b.bucket, Key: b.key(rel)})
+	if notFound(err) {
+		return fmt.Errorf("%s: %w", rel, fs.ErrNotExist)
+	} else if err != nil {
+		return err
+	}
+	defer out.Body.Close()
+	f, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	n, err := io.Copy(f, out.Body)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if want := aws.ToInt64(out.ContentLength); err == nil && out.ContentLength != nil && n != want {
+		err = fmt.Errorf("%s: got %d bytes of %d", rel, n, want)
+	}
+	if err != nil {
+		os.Remove(dst)
 	}
 	return err
 }

@@ -3,7 +3,8 @@
 // object larger than a part is fetched as several ranged GETs at once,
 // written into the cache's file at their offsets, each part retried on
 // network errors); a Bucket lists, reads, writes conditionally and
-// deletes in batches the objects under a prefix (garbage collection); and
+// deletes in batches the objects under a prefix (garbage collection),
+// and copies whole files in and out (the projects of queued runs); and
 // Resolve says what the standard AWS settings resolve to.
 package s3
 
