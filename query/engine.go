@@ -103,10 +103,31 @@ type Result struct {
 	// PlanTime is the time spent resolving the ref, parsing, planning the
 	// tables' files and creating their views.
 	PlanTime time.Duration
+	// Phases divides PlanTime (benchmarks and diagnostics read it).
+	Phases Phases
 
 	release func()
 	once    sync.Once
 	stored  int64 // rows a preview stored in DuckDB
+}
+
+// Phases are the parts of a query's planning, in the order they run.
+// A phase served by the engine's caches takes next to nothing.
+type Phases struct {
+	// Resolve is resolving the ref to a commit.
+	Resolve time.Duration
+	// Database is taking a DuckDB database from the pool, or starting one.
+	Database time.Duration
+	// Parse is parsing the statement (by DuckDB).
+	Parse time.Duration
+	// Open is opening the tables named: reading their metadata files.
+	Open time.Duration
+	// Plan is planning their scans: reading manifest lists and
+	// manifests, and downloading the files of an object store
+	// (Result.Tables says how long those downloads took).
+	Plan time.Duration
+	// Views is pinning the files and creating the tables' views.
+	Views time.Duration
 }
 
 // Close releases the result and the resources behind it. It is safe to
@@ -134,7 +155,7 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 	planTime := time.Since(started)
-	res := &Result{Commit: s.commit, Tables: s.stats(), PlanTime: planTime, TotalRows: -1}
+	res := &Result{Commit: s.commit, Tables: s.stats(), PlanTime: planTime, Phases: s.phases, TotalRows: -1}
 	var rdr array.RecordReader
 	stored := !s.explain && previewable[firstWord(s.sql)]
 	switch {
@@ -260,6 +281,7 @@ type session struct {
 	explain bool // the statement is EXPLAIN [ANALYZE] ...
 	temp    bool // a preview table exists
 	own     bool // db is the session's own, closed with it
+	phases  Phases
 	once    sync.Once
 }
 
@@ -277,10 +299,12 @@ func (e *Engine) open(ctx context.Context, req Request, writeDir string) (*sessi
 	if isBlank(req.SQL) {
 		return nil, tarn.Errorf(tarn.EINVALID, "the SQL is empty: give one SELECT statement")
 	}
+	started := time.Now()
 	commit, err := e.tables.Catalog().Resolve(ctx, req.Ref)
 	if err != nil {
 		return nil, err
 	}
+	resolved := time.Now()
 	var db *database
 	own := writeDir != "" && len(e.opts.AllowedDirs) > 0
 	if own {
@@ -297,6 +321,7 @@ func (e *Engine) open(ctx context.Context, req Request, writeDir string) (*sessi
 		return nil, fmt.Errorf("open duckdb connection: %w", err)
 	}
 	s := &session{engine: e, db: db, conn: conn, req: req, commit: commit, own: own}
+	s.phases.Resolve, s.phases.Database = resolved.Sub(started), time.Since(resolved)
 	if err := s.prepare(ctx); err != nil {
 		s.close()
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 	"github.com/tarnhq/tarn"
@@ -36,6 +37,8 @@ func (s *session) prepare(ctx context.Context) error {
 		}
 		c.put("statement", key, &prepared{sql: s.sql, explain: s.explain, tables: s.tables})
 	}
+	started := time.Now()
+	defer func() { s.phases.Views = time.Since(started) }()
 	if err := s.hold(ctx); err != nil {
 		return err
 	}
@@ -77,18 +80,24 @@ type prepared struct {
 // plan parses, binds and plans the statement.
 func (s *session) plan(ctx context.Context) error {
 	explain, stmt := splitExplain(s.req.SQL)
+	started := time.Now()
 	root, err := s.parse(ctx, stmt)
 	if err != nil {
 		return err
 	}
+	s.phases.Parse = time.Since(started)
 	s.sql, s.explain = s.req.SQL, explain != ""
 	if !s.explain {
 		s.sql = stmt
 	}
 	an := analyze(root)
+	started = time.Now()
 	if err := s.bind(ctx, an); err != nil {
 		return err
 	}
+	s.phases.Open = time.Since(started)
+	started = time.Now()
+	defer func() { s.phases.Plan = time.Since(started) }()
 	filters := map[*boundTable]table.Filter{}
 	if !an.sampled {
 		filters, err = s.filters(ctx, an)

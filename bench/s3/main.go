@@ -85,6 +85,22 @@ type queryFigure struct {
 	// its downloads: the object store's share of the cold time.
 	ExcessRatio float64 `json:"cold_minus_local_over_download"`
 	Match       bool    `json:"answers_match"`
+	// Cold is where a cold run's time went (medians of each part).
+	Cold coldParts `json:"s3_cold_parts_ms"`
+}
+
+// coldParts divide a cold run: DuckDB's start, reading the tables'
+// metadata (their metadata files, then manifest lists and manifests),
+// the downloads, the views and the execution (the rest of the run).
+type coldParts struct {
+	Resolve  float64 `json:"resolve"`
+	Database float64 `json:"duckdb_start"`
+	Parse    float64 `json:"parse"`
+	Open     float64 `json:"metadata_files"`
+	Manifest float64 `json:"manifests"`
+	Download float64 `json:"download"`
+	Views    float64 `json:"views"`
+	Execute  float64 `json:"execute"`
 }
 
 type report struct {
@@ -194,6 +210,7 @@ func run(ctx context.Context, cfg config) error {
 		sqlText := string(b)
 		fig := queryFigure{Query: q, Match: true}
 		var localT, warmT, coldT, dlT, planT []time.Duration
+		var parts [8][]time.Duration // as coldParts
 		var dlBytes []int64
 		var want [][]string
 		for i := 0; i <= cfg.runs; i++ { // run 0 warms the local and S3 engines and the S3 cache
@@ -202,10 +219,10 @@ func run(ctx context.Context, cfg config) error {
 			var rows, wrows [][]string
 			for k := range 2 {
 				if (i+k)%2 == 0 {
-					if d, rows, _, _, err = timeQuery(ctx, localEngine, sqlText); err != nil {
+					if d, rows, _, _, _, err = timeQuery(ctx, localEngine, sqlText); err != nil {
 						return fmt.Errorf("%s on local disk: %w", q, err)
 					}
-				} else if w, wrows, _, _, err = timeQuery(ctx, warmEngine, sqlText); err != nil {
+				} else if w, wrows, _, _, _, err = timeQuery(ctx, warmEngine, sqlText); err != nil {
 					return fmt.Errorf("%s on S3 (warm): %w", q, err)
 				}
 			}
@@ -215,7 +232,7 @@ func run(ctx context.Context, cfg config) error {
 			// Cold: an empty cache and an engine that has planned nothing.
 			cache := filepath.Join(tmp, "s3", fmt.Sprintf("cold-%s-%d", q, i))
 			coldEngine := query.New(s3.withCache(cache), query.Options{})
-			c, crows, stats, plan, err := timeQuery(ctx, coldEngine, sqlText)
+			c, crows, stats, plan, phases, err := timeQuery(ctx, coldEngine, sqlText)
 			coldEngine.Close()
 			os.RemoveAll(cache)
 			if err != nil {
@@ -234,7 +251,13 @@ func run(ctx context.Context, cfg config) error {
 			localT, warmT, coldT = append(localT, d), append(warmT, w), append(coldT, c)
 			dlT, dlBytes = append(dlT, time.Duration(dl*float64(time.Second))), append(dlBytes, bytes)
 			planT = append(planT, plan)
+			dlD := time.Duration(dl * float64(time.Second))
+			for k, d := range []time.Duration{phases.Resolve, phases.Database, phases.Parse, phases.Open, phases.Plan - dlD, dlD, phases.Views, c - plan} {
+				parts[k] = append(parts[k], d)
+			}
 		}
+		m := func(k int) float64 { return benchkit.Ms(benchkit.Median(parts[k])) }
+		fig.Cold = coldParts{Resolve: m(0), Database: m(1), Parse: m(2), Open: m(3), Manifest: m(4), Download: m(5), Views: m(6), Execute: m(7)}
 		fig.LocalMs, fig.WarmMs, fig.ColdMs = benchkit.Ms(benchkit.Median(localT)), benchkit.Ms(benchkit.Median(warmT)), benchkit.Ms(benchkit.Median(coldT))
 		fig.DownloadMs, fig.DownloadBytes = benchkit.Ms(benchkit.Median(dlT)), benchkit.Median(dlBytes)
 		fig.WarmRatio = fig.WarmMs / fig.LocalMs
@@ -266,16 +289,16 @@ func importTable(ctx context.Context, svc *table.Service, data, name string) (ti
 }
 
 // timeQuery runs a query and returns its time, rows, table statistics
-// and planning time (downloads included).
-func timeQuery(ctx context.Context, e *query.Engine, sqlText string) (time.Duration, [][]string, []tarn.QueryTableStats, time.Duration, error) {
+// and planning time (downloads included), with its parts.
+func timeQuery(ctx context.Context, e *query.Engine, sqlText string) (time.Duration, [][]string, []tarn.QueryTableStats, time.Duration, query.Phases, error) {
 	started := time.Now()
 	res, err := e.Run(ctx, query.Request{SQL: sqlText, Ref: tarn.DefaultBranch})
 	if err != nil {
-		return 0, nil, nil, 0, err
+		return 0, nil, nil, 0, query.Phases{}, err
 	}
 	rows, err := benchkit.Rows(res.Records)
 	res.Close()
-	return time.Since(started), rows, res.Tables, res.PlanTime, err
+	return time.Since(started), rows, res.Tables, res.PlanTime, res.Phases, err
 }
 
 func (rep *report) print(w io.Writer) {
@@ -292,6 +315,11 @@ func (rep *report) print(w io.Writer) {
 	}
 	if n := len(rep.Queries); n > 0 {
 		fmt.Fprintf(w, "  geometric mean warm/local: %.2f× (target ≤ 1.1×); cold within 2× of its downloads: %s\n", math.Exp(logWarm/float64(n)), coldMet(rep.Queries))
+		fmt.Fprintf(w, "\ncold run, where the time went (ms, medians):\n  %-4s %8s %8s %6s %9s %9s %9s %6s %8s\n", "q", "resolve", "duckdb", "parse", "metadata", "manifests", "download", "views", "execute")
+		for _, f := range rep.Queries {
+			c := f.Cold
+			fmt.Fprintf(w, "  %-4s %8.1f %8.1f %6.1f %9.1f %9.1f %9.1f %6.1f %8.1f\n", f.Query, c.Resolve, c.Database, c.Parse, c.Open, c.Manifest, c.Download, c.Views, c.Execute)
+		}
 	}
 }
 
