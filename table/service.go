@@ -16,7 +16,6 @@ import (
 
 	"github.com/apache/iceberg-go"
 	icecat "github.com/apache/iceberg-go/catalog"
-	iceio "github.com/apache/iceberg-go/io"
 	icetable "github.com/apache/iceberg-go/table"
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/catalog"
@@ -42,6 +41,7 @@ type Service struct {
 	// What resolutions read of manifests and manifest lists (see liveFiles).
 	manifests     *pathCache[manifestFiles]
 	manifestLists *pathCache[[]iceberg.ManifestFile]
+	meta          *MetadataCache // bytes of the immutable metadata files of an object store
 }
 
 // Config configures a Service.
@@ -71,6 +71,9 @@ type Config struct {
 	// KeepHistory is the lakehouse's retention window of history
 	// (gc.keep_history; 0 keeps everything): see tarn.GCRequest.
 	KeepHistory time.Duration
+	// Metadata caches the immutable metadata files of tables in an
+	// object store (nil: the process's cache, shared by every service).
+	Metadata *MetadataCache
 }
 
 // NewService returns a table service. It becomes the catalog's Resolver
@@ -90,6 +93,9 @@ func NewService(cat *catalog.Catalog, cfg Config) *Service {
 	}
 	s := &Service{cat: cat, warehouse: wh, ioProps: props, cacheDir: cfg.CacheDir, objOpts: cfg.ObjectCache, stageDir: cfg.StageDir, crash: cfg.CrashPoint, bulk: cfg.Bulk, keep: cfg.KeepHistory}
 	s.leases = &leaseSet{svc: s}
+	if s.meta = cfg.Metadata; s.meta == nil {
+		s.meta = processMetadata
+	}
 	s.manifests, s.manifestLists = newPathCache[manifestFiles](), newPathCache[[]iceberg.ManifestFile]()
 	cat.SetResolver(s)
 	return s
@@ -97,6 +103,10 @@ func NewService(cat *catalog.Catalog, cfg Config) *Service {
 
 // Catalog returns the versioned catalog the service writes to.
 func (s *Service) Catalog() *catalog.Catalog { return s.cat }
+
+// MetadataCache returns the cache of the object store's metadata files
+// the service reads through.
+func (s *Service) MetadataCache() *MetadataCache { return s.meta }
 
 // Warehouse returns where table files go (a file:// or s3:// URL).
 func (s *Service) Warehouse() string { return s.warehouse }
@@ -332,7 +342,7 @@ func (s *Service) MetadataJSON(ctx context.Context, loc string) ([]byte, error) 
 		}
 		return data, nil
 	}
-	fsys, err := iceio.LoadFS(ctx, s.ioProps, loc)
+	fsys, err := s.loadFS(ctx, loc)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", loc, err)
 	}
