@@ -39,6 +39,9 @@ func (s *session) prepare(ctx context.Context) error {
 	}
 	started := time.Now()
 	defer func() { s.phases.Views = time.Since(started) }()
+	if err := s.await(); err != nil {
+		return err
+	}
 	if err := s.hold(ctx); err != nil {
 		return err
 	}
@@ -145,7 +148,11 @@ func (s *session) plan(ctx context.Context) error {
 // parse runs DuckDB's parser and returns the single statement's tree.
 func (s *session) parse(ctx context.Context, stmt string) (node, error) {
 	var text string
-	if err := s.conn.QueryRowContext(ctx, "SELECT json_serialize_sql(?::VARCHAR)::VARCHAR", stmt).Scan(&text); err != nil {
+	db, err := planner()
+	if err != nil {
+		return nil, err
+	}
+	if err := db.QueryRowContext(ctx, "SELECT json_serialize_sql(?::VARCHAR)::VARCHAR", stmt).Scan(&text); err != nil {
 		return nil, s.execError(ctx, err)
 	}
 	p, err := decodeParse(text)
