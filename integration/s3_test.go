@@ -116,6 +116,25 @@ func TestS3_Warehouse(t *testing.T) {
 	if strings.Join(row, " ") != strings.Join(want, " ") || strings.Contains(footer, "downloading") {
 		t.Fatalf("warm query: got %v (%q), want %v and no download", row, footer, want)
 	}
+	// tarn cache stats reports the object cache next to the step cache.
+	var stats struct {
+		Dir     string `json:"dir"`
+		Objects struct {
+			Dir      string `json:"dir"`
+			Entries  int    `json:"entries"`
+			Bytes    int64  `json:"bytes"`
+			MaxBytes int64  `json:"max_bytes"`
+		} `json:"objects"`
+	}
+	if err := json.Unmarshal([]byte(do("cache", "stats", "-o", "json").stdout), &stats); err != nil {
+		t.Fatal(err)
+	}
+	if o := stats.Objects; o.Dir != filepath.Join(home, "cache", "objects") || o.Entries != 2 || o.Bytes <= 0 || o.MaxBytes != 20<<30 || stats.Dir == "" {
+		t.Fatalf("cache stats: %+v, want the object cache in %s with the 2 data files, bound 20 GiB", stats, filepath.Join(home, "cache", "objects"))
+	}
+	if text := do("cache", "stats").stdout; !strings.Contains(text, "object cache") || !strings.Contains(text, "entries:  2\n") {
+		t.Fatalf("cache stats does not show the object cache:\n%s", text)
+	}
 	// The cache is only a copy: without it the same answer comes back.
 	if err := os.RemoveAll(filepath.Join(home, "cache", "objects")); err != nil {
 		t.Fatal(err)

@@ -414,6 +414,15 @@ func (c *Cache) Usage() (files int, bytes int64, err error) {
 	return len(entries), bytes, err
 }
 
+// Measure counts the entries of a cache folder without opening it (a
+// missing folder holds none): what `tarn cache stats` reports.
+func Measure(dir string) (files int, bytes int64, err error) {
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return 0, 0, nil
+	}
+	return (&Cache{dir: dir}).Usage()
+}
+
 func touch(p string) {
 	now := time.Now()
 	os.Chtimes(p, now, now)
