@@ -260,3 +260,65 @@ func TestS3_Pipeline(t *testing.T) {
 		t.Fatalf("verify --history: %+v", v)
 	}
 }
+
+// TestS3_PipelineLakeInput: a step reading a lake table of an S3
+// warehouse gets local copies of its data files from the object cache
+// (downloaded when planned, said in its plan phase), not an export, and
+// the run's answer is right.
+func TestS3_PipelineLakeInput(t *testing.T) {
+	wh := s3Warehouse(t)
+	home := filepath.Join(t.TempDir(), "home")
+	dir := filepath.Join(t.TempDir(), "proj")
+	tarn(t, home, "init", dir)
+	os.RemoveAll(filepath.Join(dir, "models"))
+	os.MkdirAll(filepath.Join(dir, "models"), 0o755)
+	os.WriteFile(filepath.Join(dir, "models", "twice.py"), []byte(`import pyarrow.compute as pc
+
+import tarn
+
+
+@tarn.model(materialization_strategy="REPLACE")
+def twice(sales=tarn.Model("sales", columns=["id", "amount"])):
+    return sales.append_column("twice", pc.multiply(sales["amount"], 2))
+`), 0o644)
+	csv := filepath.Join(t.TempDir(), "sales.csv")
+	var b strings.Builder
+	b.WriteString("id,amount,note\n")
+	sum := 0
+	for i := 1; i <= 40; i++ {
+		fmt.Fprintf(&b, "%d,%d,n%d\n", i, i*5, i)
+		sum += i * 5
+	}
+	os.WriteFile(csv, []byte(b.String()), 0o644)
+	if r := tarnRun(t, home, "--warehouse", wh, "table", "create", "sales", "--from", csv); r.code != 0 {
+		t.Fatalf("table create: %+v", r)
+	}
+	r := tarnRun(t, home, "--warehouse", wh, "run", "-p", dir, "-o", "json")
+	var res struct {
+		Published bool
+		Steps     []struct {
+			Name    string
+			Profile []struct{ Name, Detail string }
+		}
+	}
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &res) != nil || !res.Published {
+		t.Fatalf("run on %s: %+v", wh, r)
+	}
+	var planned bool
+	for _, st := range res.Steps {
+		for _, ph := range st.Profile {
+			if ph.Name == "export" {
+				t.Errorf("step %s exported its input instead of reading the cached files: %s", st.Name, ph.Detail)
+			}
+			if ph.Name == "plan" && strings.Contains(ph.Detail, "1 downloaded from the object store") {
+				planned = true
+			}
+		}
+	}
+	if !planned {
+		t.Errorf("no step says it read sales from files downloaded into the object cache: %s", r.stdout)
+	}
+	if row, _ := queryOne(t, home, wh, "SELECT count(*), sum(twice) FROM tarn.twice"); strings.Join(row, " ") != fmt.Sprintf("40 %d", 2*sum) {
+		t.Errorf("twice: %v, want 40 %d", row, 2*sum)
+	}
+}
