@@ -12,6 +12,7 @@ import (
 	"github.com/tarnhq/tarn/internal/atomicfile"
 	"github.com/tarnhq/tarn/objcache"
 	"github.com/tarnhq/tarn/pipeline"
+	"github.com/tarnhq/tarn/table"
 	"gopkg.in/yaml.v3"
 )
 
@@ -178,17 +179,13 @@ func (h Home) ObjectCacheBound() (int64, error) {
 	return n, err
 }
 
-// DefaultSharedCacheBytes bounds the step cache's tier in an object
-// store's bucket when nothing is set.
-const DefaultSharedCacheBytes = 100 << 30
-
 // SharedCacheBound is the bound of the step cache's tier in the bucket
 // of an s3:// warehouse (WAREHOUSE/.tarn/cache), which tarn gc enforces:
 // $TARN_CACHE_SHARED_MAX_SIZE, else cache.shared_max_size, else 100 GiB.
 func (h Home) SharedCacheBound() (int64, error) {
 	n, err := h.sizeSetting("TARN_CACHE_SHARED_MAX_SIZE", "shared_max_size", func(c *HomeConfig) string { return c.Cache.SharedMaxSize })
 	if err == nil && n == 0 {
-		n = DefaultSharedCacheBytes
+		n = table.DefaultSharedCacheBytes
 	}
 	return n, err
 }

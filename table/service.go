@@ -42,6 +42,7 @@ type Service struct {
 	manifests     *pathCache[manifestFiles]
 	manifestLists *pathCache[[]iceberg.ManifestFile]
 	meta          *MetadataCache // bytes of the immutable metadata files of an object store
+	sharedMax     int64          // bound of the step cache's tier in the bucket (0: the default)
 }
 
 // Config configures a Service.
@@ -74,6 +75,10 @@ type Config struct {
 	// Metadata caches the immutable metadata files of tables in an
 	// object store (nil: the process's cache, shared by every service).
 	Metadata *MetadataCache
+	// SharedCacheMax bounds the step cache's tier in the bucket of an
+	// s3:// warehouse (cache.shared_max_size; 0: 100 GiB), which
+	// CollectGarbage enforces.
+	SharedCacheMax int64
 }
 
 // NewService returns a table service. It becomes the catalog's Resolver
@@ -91,7 +96,7 @@ func NewService(cat *catalog.Catalog, cfg Config) *Service {
 	if IsRemote(wh) {
 		s3Properties(props)
 	}
-	s := &Service{cat: cat, warehouse: wh, ioProps: props, cacheDir: cfg.CacheDir, objOpts: cfg.ObjectCache, stageDir: cfg.StageDir, crash: cfg.CrashPoint, bulk: cfg.Bulk, keep: cfg.KeepHistory}
+	s := &Service{cat: cat, warehouse: wh, ioProps: props, cacheDir: cfg.CacheDir, objOpts: cfg.ObjectCache, stageDir: cfg.StageDir, crash: cfg.CrashPoint, bulk: cfg.Bulk, keep: cfg.KeepHistory, sharedMax: cfg.SharedCacheMax}
 	s.leases = &leaseSet{svc: s}
 	if s.meta = cfg.Metadata; s.meta == nil {
 		s.meta = processMetadata
