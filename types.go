@@ -269,6 +269,25 @@ type GCReport struct {
 	ExpiredRuns []string `json:"expired_runs"`
 	// Failed lists files that could not be removed (a later run retries).
 	Failed []string `json:"failed,omitempty"`
+	// SharedCache is the step cache's tier in the bucket of an s3://
+	// warehouse (WAREHOUSE/.tarn/cache) and what was trimmed from it to
+	// its bound (nil when the warehouse has none).
+	SharedCache *GCCacheTier `json:"shared_cache,omitempty"`
+}
+
+// GCCacheTier is what garbage collection found in the bucket's tier of
+// the step cache and removed to keep it within MaxBytes: the oldest
+// complete entries first, by the time their meta.json was written.
+type GCCacheTier struct {
+	Entries  int   `json:"entries"` // complete entries before the collection
+	Bytes    int64 `json:"bytes"`   // of every object of the tier
+	MaxBytes int64 `json:"max_bytes"`
+	// Incomplete counts entries without a meta.json (an upload in
+	// progress, or one a killed server left): removed once older than
+	// OlderThan, else kept.
+	Incomplete     int   `json:"incomplete"`
+	RemovedEntries int   `json:"removed_entries"`
+	RemovedBytes   int64 `json:"removed_bytes"`
 }
 
 // ParseKeepHistory reads a retention window of history: "" is the

@@ -116,6 +116,25 @@ func TestS3_Warehouse(t *testing.T) {
 	if strings.Join(row, " ") != strings.Join(want, " ") || strings.Contains(footer, "downloading") {
 		t.Fatalf("warm query: got %v (%q), want %v and no download", row, footer, want)
 	}
+	// tarn cache stats reports the object cache next to the step cache.
+	var stats struct {
+		Dir     string `json:"dir"`
+		Objects struct {
+			Dir      string `json:"dir"`
+			Entries  int    `json:"entries"`
+			Bytes    int64  `json:"bytes"`
+			MaxBytes int64  `json:"max_bytes"`
+		} `json:"objects"`
+	}
+	if err := json.Unmarshal([]byte(do("cache", "stats", "-o", "json").stdout), &stats); err != nil {
+		t.Fatal(err)
+	}
+	if o := stats.Objects; o.Dir != filepath.Join(home, "cache", "objects") || o.Entries != 2 || o.Bytes <= 0 || o.MaxBytes != 20<<30 || stats.Dir == "" {
+		t.Fatalf("cache stats: %+v, want the object cache in %s with the 2 data files, bound 20 GiB", stats, filepath.Join(home, "cache", "objects"))
+	}
+	if text := do("cache", "stats").stdout; !strings.Contains(text, "object cache") || !strings.Contains(text, "entries:  2\n") {
+		t.Fatalf("cache stats does not show the object cache:\n%s", text)
+	}
 	// The cache is only a copy: without it the same answer comes back.
 	if err := os.RemoveAll(filepath.Join(home, "cache", "objects")); err != nil {
 		t.Fatal(err)
@@ -239,5 +258,67 @@ func TestS3_Pipeline(t *testing.T) {
 	}
 	if v := tarnRun(t, home, "--warehouse", wh, "verify", "--history"); v.code != 0 {
 		t.Fatalf("verify --history: %+v", v)
+	}
+}
+
+// TestS3_PipelineLakeInput: a step reading a lake table of an S3
+// warehouse gets local copies of its data files from the object cache
+// (downloaded when planned, said in its plan phase), not an export, and
+// the run's answer is right.
+func TestS3_PipelineLakeInput(t *testing.T) {
+	wh := s3Warehouse(t)
+	home := filepath.Join(t.TempDir(), "home")
+	dir := filepath.Join(t.TempDir(), "proj")
+	tarn(t, home, "init", dir)
+	os.RemoveAll(filepath.Join(dir, "models"))
+	os.MkdirAll(filepath.Join(dir, "models"), 0o755)
+	os.WriteFile(filepath.Join(dir, "models", "twice.py"), []byte(`import pyarrow.compute as pc
+
+import tarn
+
+
+@tarn.model(materialization_strategy="REPLACE")
+def twice(sales=tarn.Model("sales", columns=["id", "amount"])):
+    return sales.append_column("twice", pc.multiply(sales["amount"], 2))
+`), 0o644)
+	csv := filepath.Join(t.TempDir(), "sales.csv")
+	var b strings.Builder
+	b.WriteString("id,amount,note\n")
+	sum := 0
+	for i := 1; i <= 40; i++ {
+		fmt.Fprintf(&b, "%d,%d,n%d\n", i, i*5, i)
+		sum += i * 5
+	}
+	os.WriteFile(csv, []byte(b.String()), 0o644)
+	if r := tarnRun(t, home, "--warehouse", wh, "table", "create", "sales", "--from", csv); r.code != 0 {
+		t.Fatalf("table create: %+v", r)
+	}
+	r := tarnRun(t, home, "--warehouse", wh, "run", "-p", dir, "-o", "json")
+	var res struct {
+		Published bool
+		Steps     []struct {
+			Name    string
+			Profile []struct{ Name, Detail string }
+		}
+	}
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &res) != nil || !res.Published {
+		t.Fatalf("run on %s: %+v", wh, r)
+	}
+	var planned bool
+	for _, st := range res.Steps {
+		for _, ph := range st.Profile {
+			if ph.Name == "export" {
+				t.Errorf("step %s exported its input instead of reading the cached files: %s", st.Name, ph.Detail)
+			}
+			if ph.Name == "plan" && strings.Contains(ph.Detail, "1 downloaded from the object store") {
+				planned = true
+			}
+		}
+	}
+	if !planned {
+		t.Errorf("no step says it read sales from files downloaded into the object cache: %s", r.stdout)
+	}
+	if row, _ := queryOne(t, home, wh, "SELECT count(*), sum(twice) FROM tarn.twice"); strings.Join(row, " ") != fmt.Sprintf("40 %d", 2*sum) {
+		t.Errorf("twice: %v, want 40 %d", row, 2*sum)
 	}
 }

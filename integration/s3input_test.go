@@ -306,4 +306,28 @@ func TestS3_SharedStepCache(t *testing.T) {
 			t.Errorf("after gc, on a third home: step %s not cached", st.Name)
 		}
 	}
+	// Past cache.shared_max_size gc trims the tier (here to nothing): a
+	// fourth home computes every step again.
+	t.Setenv("TARN_CACHE_SHARED_MAX_SIZE", "1")
+	g := tarnRun(t, filepath.Join(root, "h1"), "--catalog", catalog, "--warehouse", wh, "gc", "-o", "json")
+	var rep struct {
+		SharedCache *struct {
+			Entries        int   `json:"entries"`
+			MaxBytes       int64 `json:"max_bytes"`
+			RemovedEntries int   `json:"removed_entries"`
+		} `json:"shared_cache"`
+	}
+	if g.code != 0 || json.Unmarshal([]byte(g.stdout), &rep) != nil || rep.SharedCache == nil {
+		t.Fatalf("gc with a bound of 1 byte: %+v", g)
+	}
+	if c := rep.SharedCache; c.Entries == 0 || c.RemovedEntries != c.Entries || c.MaxBytes != 1 {
+		t.Errorf("gc's shared cache report: %+v, want every entry removed under a 1-byte bound", *c)
+	}
+	os.Unsetenv("TARN_CACHE_SHARED_MAX_SIZE")
+	fifth, _ := run("h4")
+	for _, st := range fifth.Steps {
+		if st.Cached {
+			t.Errorf("after the tier was trimmed, on a fourth home: step %s still cached", st.Name)
+		}
+	}
 }

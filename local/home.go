@@ -10,7 +10,9 @@ import (
 
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/internal/atomicfile"
+	"github.com/tarnhq/tarn/objcache"
 	"github.com/tarnhq/tarn/pipeline"
+	"github.com/tarnhq/tarn/table"
 	"gopkg.in/yaml.v3"
 )
 
@@ -114,10 +116,13 @@ type HomeConfig struct {
 	Warehouse string `yaml:"warehouse,omitempty"`
 	// Cache bounds the caches: MaxSize the step and scan cache,
 	// ObjectsMaxSize the local copies of an object store's table files
-	// (cache/objects; default 20GiB), as sizes like 50GiB.
+	// (cache/objects; default 20GiB), SharedMaxSize the step cache's
+	// tier in the bucket of an s3:// warehouse (WAREHOUSE/.tarn/cache;
+	// default 100GiB, enforced by tarn gc), as sizes like 50GiB.
 	Cache struct {
 		MaxSize        string `yaml:"max_size,omitempty"`
 		ObjectsMaxSize string `yaml:"objects_max_size,omitempty"`
+		SharedMaxSize  string `yaml:"shared_max_size,omitempty"`
 	} `yaml:"cache"`
 	// GC holds garbage collection's settings: KeepHistory is the
 	// retention window of history (7d, 36h, all; empty: keep everything).
@@ -161,13 +166,40 @@ func (h Home) keepHistory() (time.Duration, error) {
 // objectCacheBound is $TARN_CACHE_OBJECTS_MAX_SIZE, else config.yml's
 // cache.objects_max_size (0: the default, 20 GiB).
 func (h Home) objectCacheBound() (int64, error) {
-	s, where := os.Getenv("TARN_CACHE_OBJECTS_MAX_SIZE"), "TARN_CACHE_OBJECTS_MAX_SIZE"
+	return h.sizeSetting("TARN_CACHE_OBJECTS_MAX_SIZE", "objects_max_size", func(c *HomeConfig) string { return c.Cache.ObjectsMaxSize })
+}
+
+// ObjectCacheBound is the bound of the object cache (ObjectCache):
+// $TARN_CACHE_OBJECTS_MAX_SIZE, else cache.objects_max_size, else 20 GiB.
+func (h Home) ObjectCacheBound() (int64, error) {
+	n, err := h.objectCacheBound()
+	if err == nil && n == 0 {
+		n = objcache.DefaultMaxBytes
+	}
+	return n, err
+}
+
+// SharedCacheBound is the bound of the step cache's tier in the bucket
+// of an s3:// warehouse (WAREHOUSE/.tarn/cache), which tarn gc enforces:
+// $TARN_CACHE_SHARED_MAX_SIZE, else cache.shared_max_size, else 100 GiB.
+func (h Home) SharedCacheBound() (int64, error) {
+	n, err := h.sizeSetting("TARN_CACHE_SHARED_MAX_SIZE", "shared_max_size", func(c *HomeConfig) string { return c.Cache.SharedMaxSize })
+	if err == nil && n == 0 {
+		n = table.DefaultSharedCacheBytes
+	}
+	return n, err
+}
+
+// sizeSetting is a size from the environment variable env, else from
+// config.yml's cache.key (0 when neither sets it).
+func (h Home) sizeSetting(env, key string, get func(*HomeConfig) string) (int64, error) {
+	s, where := os.Getenv(env), env
 	if s == "" {
 		c, err := h.Config()
 		if err != nil {
 			return 0, err
 		}
-		s, where = strings.TrimSpace(c.Cache.ObjectsMaxSize), "cache.objects_max_size in "+h.ConfigFile()
+		s, where = strings.TrimSpace(get(c)), "cache."+key+" in "+h.ConfigFile()
 	}
 	if s == "" {
 		return 0, nil

@@ -223,6 +223,11 @@ func (c *Cache) fetchInto(ctx context.Context, p string, obj Object, f Fetcher) 
 	if st, err := tmp.Stat(); err != nil || st.Size() != obj.Size {
 		return fmt.Errorf("download %s: the copy is not %d bytes long", obj.Location, obj.Size)
 	}
+	// Readable like the table's files on local disk: pipeline workers,
+	// another user in their sandbox, read the copies.
+	if err := tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("object cache: %w", err)
+	}
 	if err := tmp.Sync(); err != nil {
 		return fmt.Errorf("object cache: %w", err)
 	}
@@ -412,6 +417,15 @@ func (c *Cache) Usage() (files int, bytes int64, err error) {
 		bytes += e.size
 	}
 	return len(entries), bytes, err
+}
+
+// Measure counts the entries of a cache folder without opening it (a
+// missing folder holds none): what `tarn cache stats` reports.
+func Measure(dir string) (files int, bytes int64, err error) {
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return 0, 0, nil
+	}
+	return (&Cache{dir: dir}).Usage()
 }
 
 func touch(p string) {

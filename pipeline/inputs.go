@@ -72,6 +72,18 @@ func (ex *execution) planInput(ctx context.Context, li LakeInput) *plannedInput 
 	return pi
 }
 
+// releaseInputs unpins the object cache's copies of the run's planned
+// inputs: they are held from planning to the end of the run, whatever
+// its length, since a worker opens its files when it starts.
+func (ex *execution) releaseInputs() {
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	for _, pi := range ex.planned {
+		pi.once.Do(func() {}) // a planning still running keeps its own pins until the run's end
+		pi.plan.Release()
+	}
+}
+
 // lakeInput is what a worker gets for a lake input: the planned Parquet
 // files to read itself (bound read-only into its sandbox) with the
 // columns and filter to apply, or, for a table it cannot read that way
@@ -89,8 +101,11 @@ func (ex *execution) lakeInput(ctx context.Context, li LakeInput) (rt.InputSpec,
 			f := li.Filter
 			in.Filter = &f
 		}
-		phase := tarn.StepPhase{Name: tarn.PhasePlan, Seconds: pi.seconds, Rows: plan.Rows, Bytes: plan.Bytes, Files: len(plan.Files),
-			Detail: fmt.Sprintf("%s: %d of %d data files", li.Table, len(plan.Files), plan.TotalFiles)}
+		detail := fmt.Sprintf("%s: %d of %d data files", li.Table, len(plan.Files), plan.TotalFiles)
+		if plan.Downloaded > 0 {
+			detail += fmt.Sprintf(", %d downloaded from the object store (%s in %.1f s)", plan.Downloaded, tarn.FormatBytes(plan.DownloadedBytes), plan.DownloadSeconds)
+		}
+		phase := tarn.StepPhase{Name: tarn.PhasePlan, Seconds: pi.seconds, Rows: plan.Rows, Bytes: plan.Bytes, Files: len(plan.Files), Detail: detail}
 		return in, phase, nil
 	}
 	started := time.Now()

@@ -189,6 +189,7 @@ func (r *Runner) Run(ctx context.Context, p *Project, opts RunOptions) (*tarn.Ru
 		return nil, err
 	}
 	defer os.RemoveAll(ex.outDir)
+	defer ex.releaseInputs()
 	ex.workRoot = ex.outDir
 	if ex.storeDir, err = newStoreDir(ex.workRoot, r.Sandbox); err != nil {
 		return nil, err

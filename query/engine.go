@@ -103,10 +103,33 @@ type Result struct {
 	// PlanTime is the time spent resolving the ref, parsing, planning the
 	// tables' files and creating their views.
 	PlanTime time.Duration
+	// Phases divides PlanTime (benchmarks and diagnostics read it).
+	Phases Phases
 
 	release func()
 	once    sync.Once
 	stored  int64 // rows a preview stored in DuckDB
+}
+
+// Phases are the parts of a query's planning, in the order they run.
+// A phase served by the engine's caches takes next to nothing.
+type Phases struct {
+	// Resolve is resolving the ref to a commit.
+	Resolve time.Duration
+	// Database is taking a DuckDB database from the pool, or starting
+	// one, while Parse, Open and Plan run.
+	Database time.Duration
+	// Parse is parsing the statement (by DuckDB).
+	Parse time.Duration
+	// Open is opening the tables named: reading their metadata files.
+	Open time.Duration
+	// Plan is planning their scans: reading manifest lists and
+	// manifests, and downloading the files of an object store
+	// (Result.Tables says how long those downloads took).
+	Plan time.Duration
+	// Views is waiting for the database if it is not started yet,
+	// pinning the files and creating the tables' views.
+	Views time.Duration
 }
 
 // Close releases the result and the resources behind it. It is safe to
@@ -134,7 +157,7 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 	planTime := time.Since(started)
-	res := &Result{Commit: s.commit, Tables: s.stats(), PlanTime: planTime, TotalRows: -1}
+	res := &Result{Commit: s.commit, Tables: s.stats(), PlanTime: planTime, Phases: s.phases, TotalRows: -1}
 	var rdr array.RecordReader
 	stored := !s.explain && previewable[firstWord(s.sql)]
 	switch {
@@ -257,9 +280,12 @@ type session struct {
 	fetched map[*boundTable]table.ScanPlan // the downloads of the plans this session made
 	holds   []func()                       // pins on the plans' cached copies of remote files
 	schemas []string
-	explain bool // the statement is EXPLAIN [ANALYZE] ...
-	temp    bool // a preview table exists
-	own     bool // db is the session's own, closed with it
+	explain bool         // the statement is EXPLAIN [ANALYZE] ...
+	temp    bool         // a preview table exists
+	own     bool         // db is the session's own, closed with it
+	ready   chan dbReady // the database being started, until await
+	dbErr   error        // why it could not start
+	phases  Phases
 	once    sync.Once
 }
 
@@ -277,31 +303,59 @@ func (e *Engine) open(ctx context.Context, req Request, writeDir string) (*sessi
 	if isBlank(req.SQL) {
 		return nil, tarn.Errorf(tarn.EINVALID, "the SQL is empty: give one SELECT statement")
 	}
+	started := time.Now()
 	commit, err := e.tables.Catalog().Resolve(ctx, req.Ref)
 	if err != nil {
 		return nil, err
 	}
-	var db *database
-	own := writeDir != "" && len(e.opts.AllowedDirs) > 0
-	if own {
-		db, err = e.newDB(append(slices.Clip(e.opts.AllowedDirs), writeDir))
-	} else {
-		db, err = e.acquire()
-	}
-	if err != nil {
-		return nil, err
-	}
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		e.discard(db)
-		return nil, fmt.Errorf("open duckdb connection: %w", err)
-	}
-	s := &session{engine: e, db: db, conn: conn, req: req, commit: commit, own: own}
+	s := &session{engine: e, req: req, commit: commit, own: writeDir != "" && len(e.opts.AllowedDirs) > 0}
+	s.phases.Resolve = time.Since(started)
+	// DuckDB starts while the tables' metadata is read and their files
+	// downloaded: planning parses and evaluates constants on the
+	// process's planner database (see planner), and the session's own
+	// database is needed only for the views.
+	s.ready = make(chan dbReady, 1)
+	go func() {
+		started := time.Now()
+		var r dbReady
+		if s.own {
+			r.db, r.err = e.newDB(append(slices.Clip(e.opts.AllowedDirs), writeDir))
+		} else {
+			r.db, r.err = e.acquire()
+		}
+		if r.err == nil {
+			if r.conn, r.err = r.db.Conn(ctx); r.err != nil {
+				e.discard(r.db)
+				r.db, r.err = nil, fmt.Errorf("open duckdb connection: %w", r.err)
+			}
+		}
+		r.took = time.Since(started)
+		s.ready <- r
+	}()
 	if err := s.prepare(ctx); err != nil {
 		s.close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// dbReady is the session's database once started.
+type dbReady struct {
+	db   *database
+	conn *sql.Conn
+	err  error
+	took time.Duration
+}
+
+// await waits for the session's database and connection.
+func (s *session) await() error {
+	if s.ready != nil {
+		r := <-s.ready
+		s.ready = nil
+		s.db, s.conn, s.dbErr = r.db, r.conn, r.err
+		s.phases.Database = r.took
+	}
+	return s.dbErr
 }
 
 // close drops the session's views and returns its database to the pool.
@@ -312,6 +366,9 @@ func (s *session) close() {
 				release()
 			}
 		}()
+		if s.await() != nil {
+			return // no database started
+		}
 		ctx := context.Background()
 		var b strings.Builder
 		if s.temp {

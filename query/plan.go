@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 	"github.com/tarnhq/tarn"
@@ -35,6 +36,11 @@ func (s *session) prepare(ctx context.Context) error {
 			return err
 		}
 		c.put("statement", key, &prepared{sql: s.sql, explain: s.explain, tables: s.tables})
+	}
+	started := time.Now()
+	defer func() { s.phases.Views = time.Since(started) }()
+	if err := s.await(); err != nil {
+		return err
 	}
 	if err := s.hold(ctx); err != nil {
 		return err
@@ -77,18 +83,24 @@ type prepared struct {
 // plan parses, binds and plans the statement.
 func (s *session) plan(ctx context.Context) error {
 	explain, stmt := splitExplain(s.req.SQL)
+	started := time.Now()
 	root, err := s.parse(ctx, stmt)
 	if err != nil {
 		return err
 	}
+	s.phases.Parse = time.Since(started)
 	s.sql, s.explain = s.req.SQL, explain != ""
 	if !s.explain {
 		s.sql = stmt
 	}
 	an := analyze(root)
+	started = time.Now()
 	if err := s.bind(ctx, an); err != nil {
 		return err
 	}
+	s.phases.Open = time.Since(started)
+	started = time.Now()
+	defer func() { s.phases.Plan = time.Since(started) }()
 	filters := map[*boundTable]table.Filter{}
 	if !an.sampled {
 		filters, err = s.filters(ctx, an)
@@ -136,7 +148,11 @@ func (s *session) plan(ctx context.Context) error {
 // parse runs DuckDB's parser and returns the single statement's tree.
 func (s *session) parse(ctx context.Context, stmt string) (node, error) {
 	var text string
-	if err := s.conn.QueryRowContext(ctx, "SELECT json_serialize_sql(?::VARCHAR)::VARCHAR", stmt).Scan(&text); err != nil {
+	db, err := planner()
+	if err != nil {
+		return nil, err
+	}
+	if err := db.QueryRowContext(ctx, "SELECT json_serialize_sql(?::VARCHAR)::VARCHAR", stmt).Scan(&text); err != nil {
 		return nil, s.execError(ctx, err)
 	}
 	p, err := decodeParse(text)

@@ -258,8 +258,12 @@ func (s *session) evaluate(ctx context.Context, cands []*candidate) error {
 	if err != nil {
 		return err
 	}
+	db, err := planner()
+	if err != nil {
+		return err
+	}
 	var constSQL string
-	if err := s.conn.QueryRowContext(ctx, "SELECT json_deserialize_sql(?::JSON)", string(js)).Scan(&constSQL); err != nil {
+	if err := db.QueryRowContext(ctx, "SELECT json_deserialize_sql(?::JSON)", string(js)).Scan(&constSQL); err != nil {
 		if ctx.Err() != nil {
 			return interrupted(ctx.Err())
 		}
@@ -276,7 +280,7 @@ func (s *session) evaluate(ctx context.Context, cands []*candidate) error {
 	for i := range dest {
 		ptrs[i] = &dest[i]
 	}
-	row := s.conn.QueryRowContext(ctx, "SELECT "+strings.Join(cols, ", ")+" FROM ("+constSQL+")")
+	row := db.QueryRowContext(ctx, "SELECT "+strings.Join(cols, ", ")+" FROM ("+constSQL+")")
 	if err := row.Scan(ptrs...); err != nil {
 		if ctx.Err() != nil {
 			return interrupted(ctx.Err())

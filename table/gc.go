@@ -76,7 +76,7 @@ func (s *Service) CollectGarbage(ctx context.Context, req tarn.GCRequest) (*tarn
 	if err != nil {
 		return nil, err
 	}
-	files, leases, err := listWarehouse(ctx, store, s.liveUploads != nil)
+	files, leases, tier, err := listWarehouse(ctx, store, s.liveUploads != nil)
 	if err != nil {
 		return nil, err
 	}
@@ -145,6 +145,10 @@ func (s *Service) CollectGarbage(ctx context.Context, req tarn.GCRequest) (*tarn
 	}
 	rep.Removed = append(rep.Removed, stale...)
 	sortedGC(rep.Removed)
+	var tierRemoved []tarn.GCFile
+	if len(tier) > 0 {
+		rep.SharedCache, tierRemoved = trimCacheTier(tier, s.SharedCacheBound(), started.Add(-age))
+	}
 	for _, f := range rep.Removed {
 		rep.RemovedBytes += f.Bytes
 	}
@@ -163,6 +167,9 @@ func (s *Service) CollectGarbage(ctx context.Context, req tarn.GCRequest) (*tarn
 		paths[i] = f.Path
 	}
 	rep.Failed = store.remove(ctx, paths)
+	if len(tierRemoved) > 0 {
+		rep.Failed = append(rep.Failed, removeCacheEntries(ctx, store, tierRemoved)...)
+	}
 	if err := ctx.Err(); err != nil {
 		return rep, err
 	}
@@ -202,14 +209,15 @@ func (s *Service) expireRunBranches(ctx context.Context, cutoff time.Time, dryRu
 	return out, nil
 }
 
-// listWarehouse lists the warehouse's files and, apart, the lease files;
-// gc's own record is in neither. With runs, the projects of queued runs
-// (RunUploads) are files of kind run-upload; without (gc cannot tell
-// which jobs are unfinished), they are left out.
-func listWarehouse(ctx context.Context, store warehouseStore, runs bool) (files, leases []tarn.GCFile, err error) {
+// listWarehouse lists the warehouse's files and, apart, the lease files
+// and the objects of the step cache's shared tier; gc's own record is in
+// none. With runs, the projects of queued runs (RunUploads) are files of
+// kind run-upload; without (gc cannot tell which jobs are unfinished),
+// they are left out.
+func listWarehouse(ctx context.Context, store warehouseStore, runs bool) (files, leases, tier []tarn.GCFile, err error) {
 	all, err := store.list(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	for _, f := range all {
 		switch {
@@ -218,7 +226,10 @@ func listWarehouse(ctx context.Context, store warehouseStore, runs bool) (files,
 		case strings.HasPrefix(f.Path, clockDir+"/"):
 			// a probe of the store's clock, this gc's or one a failure left
 		case strings.HasPrefix(f.Path, CacheTierDir+"/"):
-			// the shared tier of the step cache (CacheTier), no table's files
+			// the shared tier of the step cache (CacheTier), no table's
+			// files: bounded apart (trimCacheTier)
+			f.Kind = "cache"
+			tier = append(tier, f)
 		case strings.HasPrefix(f.Path, RunUploadsDir+"/"):
 			if runs {
 				f.Kind = "run-upload"
@@ -232,7 +243,7 @@ func listWarehouse(ctx context.Context, store warehouseStore, runs bool) (files,
 			files = append(files, f)
 		}
 	}
-	return files, leases, nil
+	return files, leases, tier, nil
 }
 
 // leaseStart is when the write of a lease began, in the storage's clock:

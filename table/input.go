@@ -10,6 +10,7 @@ import (
 	"github.com/apache/iceberg-go"
 	icetable "github.com/apache/iceberg-go/table"
 	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/objcache"
 )
 
 // InputPlan is a lake input planned by Iceberg for a reader that reads
@@ -35,10 +36,29 @@ type InputPlan struct {
 	// files' rows of the columns read), before the filter.
 	EstimatedBytes int64
 	// Fallback, when set, says why the files cannot be read as they are
-	// (delete files, a schema that changed over the table's history,
-	// files outside the local disk): the input must then be exported
-	// (ExportArrow), which reads through iceberg-go.
+	// (delete files, a schema that changed over the table's history):
+	// the input must then be exported (ExportArrow), which reads through
+	// iceberg-go.
 	Fallback string
+	// Downloaded counts the files and bytes of an object store that
+	// planning copied into the object cache, and how long that took.
+	Downloaded      int
+	DownloadedBytes int64
+	DownloadSeconds float64
+
+	// release unpins the object cache's copies of Files (see Release).
+	release func()
+}
+
+// Release unpins the object cache's copies of the plan's files, which
+// stay pinned from PlanInput on: a pipeline run holds its inputs' files
+// until it ends, since its workers open them late. It may be called more
+// than once, and does nothing for files on local disk.
+func (p *InputPlan) Release() {
+	if p != nil && p.release != nil {
+		p.release()
+		p.release = nil
+	}
 }
 
 // PlanInput plans the data files of a lake input: the columns are checked
@@ -112,6 +132,8 @@ func (s *Service) PlanInput(ctx context.Context, req ExportRequest) (*InputPlan,
 		return nil, fmt.Errorf("plan scan of %s: %w", req.Ident, err)
 	}
 	seen := map[string]bool{}
+	var remote []objcache.Object
+	var remoteAt []int // index in plan.Files of each remote file
 	for _, task := range tasks {
 		if hasDeletes(task) {
 			plan.Fallback = "it has row-level delete files"
@@ -124,8 +146,8 @@ func (s *Service) PlanInput(ctx context.Context, req ExportRequest) (*InputPlan,
 		seen[loc] = true
 		p, ok := localPath(loc)
 		if !ok {
-			plan.Fallback = "its data files are not on the local disk"
-			return plan, nil
+			remote = append(remote, objcache.Object{Location: loc, Size: task.File.FileSizeBytes()})
+			remoteAt = append(remoteAt, len(plan.Files))
 		}
 		plan.Files = append(plan.Files, p)
 		plan.Rows += task.File.Count()
@@ -133,6 +155,20 @@ func (s *Service) PlanInput(ctx context.Context, req ExportRequest) (*InputPlan,
 		plan.EstimatedBytes += arrowEstimate(schema, task.File, func(name string) bool { return len(req.Columns) == 0 || read[name] })
 	}
 	plan.TotalFiles = max(plan.TotalFiles, len(plan.Files))
+	if len(remote) > 0 {
+		// The workers read local copies, pinned in the object cache
+		// until the run releases the plan.
+		var cost fetched
+		paths, release, err := s.localCopies(ctx, remote, &cost)
+		if err != nil {
+			return nil, fmt.Errorf("input %s: %w", req.Ident, err)
+		}
+		for i, at := range remoteAt {
+			plan.Files[at] = paths[i]
+		}
+		plan.release = release
+		plan.Downloaded, plan.DownloadedBytes, plan.DownloadSeconds = cost.Files, cost.Bytes, cost.Wait.Seconds()
+	}
 	return plan, nil
 }
 

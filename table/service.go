@@ -16,7 +16,6 @@ import (
 
 	"github.com/apache/iceberg-go"
 	icecat "github.com/apache/iceberg-go/catalog"
-	iceio "github.com/apache/iceberg-go/io"
 	icetable "github.com/apache/iceberg-go/table"
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/catalog"
@@ -44,6 +43,8 @@ type Service struct {
 	// What resolutions read of manifests and manifest lists (see liveFiles).
 	manifests     *pathCache[manifestFiles]
 	manifestLists *pathCache[[]iceberg.ManifestFile]
+	meta          *MetadataCache // bytes of the immutable metadata files of an object store
+	sharedMax     int64          // bound of the step cache's tier in the bucket (0: the default)
 }
 
 // Config configures a Service.
@@ -78,6 +79,13 @@ type Config struct {
 	// runs in the bucket (RunUploads) and removes the others once older
 	// than its age. Unset, gc leaves every run upload alone.
 	UploadsInUse func(ctx context.Context) ([]string, error)
+	// Metadata caches the immutable metadata files of tables in an
+	// object store (nil: the process's cache, shared by every service).
+	Metadata *MetadataCache
+	// SharedCacheMax bounds the step cache's tier in the bucket of an
+	// s3:// warehouse (cache.shared_max_size; 0: 100 GiB), which
+	// CollectGarbage enforces.
+	SharedCacheMax int64
 }
 
 // NewService returns a table service. It becomes the catalog's Resolver
@@ -95,8 +103,11 @@ func NewService(cat *catalog.Catalog, cfg Config) *Service {
 	if IsRemote(wh) {
 		s3Properties(props)
 	}
-	s := &Service{cat: cat, warehouse: wh, ioProps: props, cacheDir: cfg.CacheDir, objOpts: cfg.ObjectCache, stageDir: cfg.StageDir, crash: cfg.CrashPoint, bulk: cfg.Bulk, keep: cfg.KeepHistory, liveUploads: cfg.UploadsInUse}
+	s := &Service{cat: cat, warehouse: wh, ioProps: props, cacheDir: cfg.CacheDir, objOpts: cfg.ObjectCache, stageDir: cfg.StageDir, crash: cfg.CrashPoint, bulk: cfg.Bulk, keep: cfg.KeepHistory, sharedMax: cfg.SharedCacheMax, liveUploads: cfg.UploadsInUse}
 	s.leases = &leaseSet{svc: s}
+	if s.meta = cfg.Metadata; s.meta == nil {
+		s.meta = processMetadata
+	}
 	s.manifests, s.manifestLists = newPathCache[manifestFiles](), newPathCache[[]iceberg.ManifestFile]()
 	cat.SetResolver(s)
 	return s
@@ -104,6 +115,10 @@ func NewService(cat *catalog.Catalog, cfg Config) *Service {
 
 // Catalog returns the versioned catalog the service writes to.
 func (s *Service) Catalog() *catalog.Catalog { return s.cat }
+
+// MetadataCache returns the cache of the object store's metadata files
+// the service reads through.
+func (s *Service) MetadataCache() *MetadataCache { return s.meta }
 
 // Warehouse returns where table files go (a file:// or s3:// URL).
 func (s *Service) Warehouse() string { return s.warehouse }
@@ -352,7 +367,7 @@ func (s *Service) readMetadataFile(ctx context.Context, loc string) ([]byte, err
 		}
 		return data, nil
 	}
-	fsys, err := iceio.LoadFS(ctx, s.ioProps, loc)
+	fsys, err := s.loadFS(ctx, loc)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", loc, err)
 	}

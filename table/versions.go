@@ -96,7 +96,7 @@ func (v *versionFiles) statisticsFiles() []string {
 // gzip-compressed JSON) for the files it names, and returns the file
 // system its files are on.
 func (s *Service) readVersionFiles(ctx context.Context, key, metaLoc string) (*versionFiles, iceio.IO, error) {
-	fsys, err := iceio.LoadFS(ctx, s.ioProps, metaLoc)
+	fsys, err := s.loadFS(ctx, metaLoc)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -3,6 +3,7 @@ package table
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -142,7 +143,13 @@ func (s *Service) removeFiles(ctx context.Context, files []string) {
 // fsFunc returns the file system of a table at loc; a table of a session
 // records what it writes in the session's log.
 func (s *Service) fsFunc(loc string, cat icetable.CatalogIO) icetable.FSysF {
-	load := iceio.LoadFSFunc(s.ioProps, loc)
+	load := func(ctx context.Context) (iceio.IO, error) {
+		fsys, err := s.loadFS(ctx, loc)
+		if err != nil {
+			return nil, fmt.Errorf("open the file system of %s: %w", loc, err)
+		}
+		return fsys, nil
+	}
 	ss, ok := cat.(*Session)
 	if !ok || ss.log == nil {
 		return load

@@ -85,6 +85,30 @@ type queryFigure struct {
 	// its downloads: the object store's share of the cold time.
 	ExcessRatio float64 `json:"cold_minus_local_over_download"`
 	Match       bool    `json:"answers_match"`
+	// Cold is where a cold run's time went (medians of each part).
+	Cold coldParts `json:"s3_cold_parts_ms"`
+	// ColdMetaMs is a cold run whose metadata files are in the process's
+	// metadata cache (a new engine on a running server): the files are
+	// downloaded, the metadata is not read again; ColdMetaPlanMs is its
+	// planning apart from downloads, ColdMetaRatio its time over the
+	// cold runs' downloads.
+	ColdMetaMs     float64 `json:"s3_cold_metadata_cached_ms"`
+	ColdMetaPlanMs float64 `json:"s3_cold_metadata_cached_metadata_ms"`
+	ColdMetaRatio  float64 `json:"cold_metadata_cached_over_download"`
+}
+
+// coldParts divide a cold run: DuckDB's start, reading the tables'
+// metadata (their metadata files, then manifest lists and manifests),
+// the downloads, the views and the execution (the rest of the run).
+type coldParts struct {
+	Resolve  float64 `json:"resolve"`
+	Database float64 `json:"duckdb_start"`
+	Parse    float64 `json:"parse"`
+	Open     float64 `json:"metadata_files"`
+	Manifest float64 `json:"manifests"`
+	Download float64 `json:"download"`
+	Views    float64 `json:"views"`
+	Execute  float64 `json:"execute"`
 }
 
 type report struct {
@@ -124,9 +148,19 @@ func open(ctx context.Context, home, warehouse, cache string) (*lakehouse, error
 	return &lakehouse{cat: cat, warehouse: warehouse, svc: svc}, nil
 }
 
-// withCache is the same lakehouse reading through another cache folder.
-func (l *lakehouse) withCache(cache string) *table.Service {
-	return table.NewService(l.cat, table.Config{Warehouse: l.warehouse, CacheDir: cache})
+// withCache is the same lakehouse reading through another cache folder
+// and metadata cache.
+func (l *lakehouse) withCache(cache string, meta *table.MetadataCache) *table.Service {
+	return table.NewService(l.cat, table.Config{Warehouse: l.warehouse, CacheDir: cache, Metadata: meta})
+}
+
+// coldRun runs a query on a fresh engine over an empty cache folder,
+// reading the tables' metadata through meta.
+func (l *lakehouse) coldRun(ctx context.Context, dir, sqlText string, meta *table.MetadataCache) (time.Duration, [][]string, []tarn.QueryTableStats, time.Duration, query.Phases, error) {
+	e := query.New(l.withCache(dir, meta), query.Options{})
+	defer os.RemoveAll(dir)
+	defer e.Close()
+	return timeQuery(ctx, e, sqlText)
 }
 
 func run(ctx context.Context, cfg config) error {
@@ -194,6 +228,8 @@ func run(ctx context.Context, cfg config) error {
 		sqlText := string(b)
 		fig := queryFigure{Query: q, Match: true}
 		var localT, warmT, coldT, dlT, planT []time.Duration
+		var parts [8][]time.Duration     // as coldParts
+		var cmT, cmMetaT []time.Duration // cold with the metadata cached; its metadata reading
 		var dlBytes []int64
 		var want [][]string
 		for i := 0; i <= cfg.runs; i++ { // run 0 warms the local and S3 engines and the S3 cache
@@ -202,39 +238,48 @@ func run(ctx context.Context, cfg config) error {
 			var rows, wrows [][]string
 			for k := range 2 {
 				if (i+k)%2 == 0 {
-					if d, rows, _, _, err = timeQuery(ctx, localEngine, sqlText); err != nil {
+					if d, rows, _, _, _, err = timeQuery(ctx, localEngine, sqlText); err != nil {
 						return fmt.Errorf("%s on local disk: %w", q, err)
 					}
-				} else if w, wrows, _, _, err = timeQuery(ctx, warmEngine, sqlText); err != nil {
+				} else if w, wrows, _, _, _, err = timeQuery(ctx, warmEngine, sqlText); err != nil {
 					return fmt.Errorf("%s on S3 (warm): %w", q, err)
 				}
 			}
 			if i == 0 {
 				want = rows
 			}
-			// Cold: an empty cache and an engine that has planned nothing.
-			cache := filepath.Join(tmp, "s3", fmt.Sprintf("cold-%s-%d", q, i))
-			coldEngine := query.New(s3.withCache(cache), query.Options{})
-			c, crows, stats, plan, err := timeQuery(ctx, coldEngine, sqlText)
-			coldEngine.Close()
-			os.RemoveAll(cache)
+			// Cold: an empty cache, an empty metadata cache and an engine
+			// that has planned nothing.
+			c, crows, stats, plan, phases, err := s3.coldRun(ctx, filepath.Join(tmp, "s3", fmt.Sprintf("cold-%s-%d", q, i)), sqlText, table.NewMetadataCache(0))
 			if err != nil {
 				return fmt.Errorf("%s on S3 (cold): %w", q, err)
 			}
-			fig.Match = fig.Match && benchkit.SameRows(want, rows) && benchkit.SameRows(want, wrows) && benchkit.SameRows(want, crows)
+			// The same with the metadata cache of this process, which the
+			// warm engine's planning filled: a new engine on a server.
+			cm, cmrows, cmstats, _, cmphases, err := s3.coldRun(ctx, filepath.Join(tmp, "s3", fmt.Sprintf("cold-meta-%s-%d", q, i)), sqlText, s3.svc.MetadataCache())
+			if err != nil {
+				return fmt.Errorf("%s on S3 (cold, metadata cached): %w", q, err)
+			}
+			fig.Match = fig.Match && benchkit.SameRows(want, rows) && benchkit.SameRows(want, wrows) && benchkit.SameRows(want, crows) && benchkit.SameRows(want, cmrows)
 			if i == 0 {
 				continue
 			}
-			var dl float64
-			var bytes int64
-			for _, s := range stats {
-				dl = max(dl, s.DownloadedSeconds)
-				bytes += s.DownloadedBytes
-			}
+			dl, bytes := downloads(stats)
+			cmdl, _ := downloads(cmstats)
+			cmT = append(cmT, cm)
+			cmMetaT = append(cmMetaT, cmphases.Open+cmphases.Plan-time.Duration(cmdl*float64(time.Second)))
 			localT, warmT, coldT = append(localT, d), append(warmT, w), append(coldT, c)
 			dlT, dlBytes = append(dlT, time.Duration(dl*float64(time.Second))), append(dlBytes, bytes)
 			planT = append(planT, plan)
+			dlD := time.Duration(dl * float64(time.Second))
+			for k, d := range []time.Duration{phases.Resolve, phases.Database, phases.Parse, phases.Open, phases.Plan - dlD, dlD, phases.Views, c - plan} {
+				parts[k] = append(parts[k], d)
+			}
 		}
+		m := func(k int) float64 { return benchkit.Ms(benchkit.Median(parts[k])) }
+		fig.Cold = coldParts{Resolve: m(0), Database: m(1), Parse: m(2), Open: m(3), Manifest: m(4), Download: m(5), Views: m(6), Execute: m(7)}
+		fig.ColdMetaMs, fig.ColdMetaPlanMs = benchkit.Ms(benchkit.Median(cmT)), benchkit.Ms(benchkit.Median(cmMetaT))
+		fig.ColdMetaRatio = fig.ColdMetaMs / benchkit.Ms(benchkit.Median(dlT))
 		fig.LocalMs, fig.WarmMs, fig.ColdMs = benchkit.Ms(benchkit.Median(localT)), benchkit.Ms(benchkit.Median(warmT)), benchkit.Ms(benchkit.Median(coldT))
 		fig.DownloadMs, fig.DownloadBytes = benchkit.Ms(benchkit.Median(dlT)), benchkit.Median(dlBytes)
 		fig.WarmRatio = fig.WarmMs / fig.LocalMs
@@ -265,17 +310,27 @@ func importTable(ctx context.Context, svc *table.Service, data, name string) (ti
 	return time.Since(started), res.Added, nil
 }
 
+// downloads are the longest download of a run's tables (they run at
+// once) and the bytes of all.
+func downloads(stats []tarn.QueryTableStats) (seconds float64, bytes int64) {
+	for _, s := range stats {
+		seconds = max(seconds, s.DownloadedSeconds)
+		bytes += s.DownloadedBytes
+	}
+	return seconds, bytes
+}
+
 // timeQuery runs a query and returns its time, rows, table statistics
-// and planning time (downloads included).
-func timeQuery(ctx context.Context, e *query.Engine, sqlText string) (time.Duration, [][]string, []tarn.QueryTableStats, time.Duration, error) {
+// and planning time (downloads included), with its parts.
+func timeQuery(ctx context.Context, e *query.Engine, sqlText string) (time.Duration, [][]string, []tarn.QueryTableStats, time.Duration, query.Phases, error) {
 	started := time.Now()
 	res, err := e.Run(ctx, query.Request{SQL: sqlText, Ref: tarn.DefaultBranch})
 	if err != nil {
-		return 0, nil, nil, 0, err
+		return 0, nil, nil, 0, query.Phases{}, err
 	}
 	rows, err := benchkit.Rows(res.Records)
 	res.Close()
-	return time.Since(started), rows, res.Tables, res.PlanTime, err
+	return time.Since(started), rows, res.Tables, res.PlanTime, res.Phases, err
 }
 
 func (rep *report) print(w io.Writer) {
@@ -292,6 +347,11 @@ func (rep *report) print(w io.Writer) {
 	}
 	if n := len(rep.Queries); n > 0 {
 		fmt.Fprintf(w, "  geometric mean warm/local: %.2f× (target ≤ 1.1×); cold within 2× of its downloads: %s\n", math.Exp(logWarm/float64(n)), coldMet(rep.Queries))
+		fmt.Fprintf(w, "\ncold run, where the time went (ms, medians), and a cold run with the metadata cached:\n  %-4s %8s %8s %6s %9s %9s %9s %6s %8s  %10s %9s %8s\n", "q", "resolve", "duckdb", "parse", "metadata", "manifests", "download", "views", "execute", "cold+meta", "metadata", "/dl")
+		for _, f := range rep.Queries {
+			c := f.Cold
+			fmt.Fprintf(w, "  %-4s %8.1f %8.1f %6.1f %9.1f %9.1f %9.1f %6.1f %8.1f  %10.1f %9.1f %7.2f×\n", f.Query, c.Resolve, c.Database, c.Parse, c.Open, c.Manifest, c.Download, c.Views, c.Execute, f.ColdMetaMs, f.ColdMetaPlanMs, f.ColdMetaRatio)
+		}
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/cache"
 	"github.com/tarnhq/tarn/local"
+	"github.com/tarnhq/tarn/objcache"
 	"github.com/tarnhq/tarn/pipeline"
 	"github.com/tarnhq/tarn/table"
 )
@@ -149,14 +150,49 @@ func (a *app) cacheStats() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.emit(st, func(w io.Writer) {
+			objects, err := a.objectCacheStats()
+			if err != nil {
+				return err
+			}
+			out := struct {
+				*cache.Stats
+				Objects *objectCacheStats `json:"objects"`
+			}{st, objects}
+			return a.emit(out, func(w io.Writer) {
 				fmt.Fprintf(w, "cache:    %s\n", st.Dir)
 				fmt.Fprintf(w, "entries:  %d (%d steps, %d scans)\n", st.Entries, st.Steps, st.Scans)
 				fmt.Fprintf(w, "size:     %s of %s\n", table.FormatBytes(st.Bytes), table.FormatBytes(st.MaxBytes))
 				fmt.Fprintf(w, "compute:  %s stored\n", time.Duration(st.SavedSeconds*float64(time.Second)).Round(time.Millisecond))
+				fmt.Fprintf(w, "\nobject cache (copies of an object store's table files):\n")
+				fmt.Fprintf(w, "folder:   %s\n", objects.Dir)
+				fmt.Fprintf(w, "entries:  %d\n", objects.Entries)
+				fmt.Fprintf(w, "size:     %s of %s\n", table.FormatBytes(objects.Bytes), table.FormatBytes(objects.MaxBytes))
 			})
 		},
 	}
+}
+
+// objectCacheStats are the object cache's folder, contents and bound.
+type objectCacheStats struct {
+	Dir      string `json:"dir"`
+	Entries  int    `json:"entries"`
+	Bytes    int64  `json:"bytes"`
+	MaxBytes int64  `json:"max_bytes"`
+}
+
+// objectCacheStats measures the home's object cache (cache/objects),
+// where queries and steps read the files of an s3:// warehouse.
+func (a *app) objectCacheStats() (*objectCacheStats, error) {
+	h := local.Home(a.home)
+	bound, err := h.ObjectCacheBound()
+	if err != nil {
+		return nil, err
+	}
+	files, bytes, err := objcache.Measure(h.ObjectCache())
+	if err != nil {
+		return nil, err
+	}
+	return &objectCacheStats{Dir: h.ObjectCache(), Entries: files, Bytes: bytes, MaxBytes: bound}, nil
 }
 
 func (a *app) cacheGC() *cobra.Command {

@@ -119,6 +119,10 @@ removed in batches of 1,000).`,
 				for _, r := range rep.ExpiredRuns {
 					fmt.Fprintf(w, "  %s branch %s (a failed run's, older than %s)\n", map[bool]string{true: "would delete", false: "deleted"}[rep.DryRun], r, tarn.FormatAge(runAge))
 				}
+				if c := rep.SharedCache; c != nil {
+					fmt.Fprintf(w, "shared step cache (.tarn/cache): %d entries, %s of %s (cache.shared_max_size); %s %d entries (%s), oldest first; %d incomplete uploads\n",
+						c.Entries, tarn.FormatBytes(c.Bytes), tarn.FormatBytes(c.MaxBytes), verb, c.RemovedEntries, tarn.FormatBytes(c.RemovedBytes), c.Incomplete)
+				}
 				for _, f := range rep.Failed {
 					fmt.Fprintf(w, "could not remove %s\n", f)
 				}
