@@ -3,9 +3,7 @@
 package integration
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,42 +24,10 @@ import (
 // LastModified, so the test does not wait 90 s and tarn has no knob to
 // shorten the time to live.
 func TestS3_GCStaleLease(t *testing.T) {
-	wh := s3Warehouse(t)
+	l := newS3Lake(t)
+	wh, home := l.wh, l.home
 	root := env(t, "TARN_TEST_S3_DIR")
-	home := filepath.Join(t.TempDir(), "home")
-	dir := t.TempDir()
-	do := func(args ...string) runOut {
-		t.Helper()
-		r := tarnRun(t, home, append([]string{"--warehouse", wh}, args...)...)
-		if r.code != 0 {
-			t.Fatalf("tarn %s: %+v", strings.Join(args, " "), r)
-		}
-		return r
-	}
-	gc := func(args ...string) s3GCReport {
-		t.Helper()
-		var rep s3GCReport
-		out := do(append([]string{"gc", "-o", "json"}, args...)...).stdout
-		if err := json.Unmarshal([]byte(out), &rep); err != nil {
-			t.Fatalf("gc output: %v\n%s", err, out)
-		}
-		if len(rep.Failed) > 0 {
-			t.Fatalf("gc could not remove: %v", rep.Failed)
-		}
-		return rep
-	}
-	csv := func(name string, from, to int) string {
-		var b strings.Builder
-		b.WriteString("id,v\n")
-		for i := from; i < to; i++ {
-			fmt.Fprintf(&b, "%d,v%d\n", i, i)
-		}
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	do, gc, csv := l.do, l.gc, l.csv
 	rows := func() string {
 		t.Helper()
 		r := do("query", "SELECT count(*), sum(id) FROM keep", "-o", "csv")
