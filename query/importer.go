@@ -244,10 +244,10 @@ func startKeyCheck(ctx context.Context, job table.BulkJob, fail func()) (wait fu
 // one of the file's columns: read_json with columns would drop it, and the
 // columns may come from a sample of the rows. ingest.CheckKeys finds the
 // key (file, line, column) in a parallel pass that reads no more than the
-// keys.
+// keys. A file that inference read in full needs none.
 func checkKeys(ctx context.Context, job table.BulkJob) error {
 	for _, in := range job.Inputs {
-		if in.Format != ingest.JSONL {
+		if in.Format != ingest.JSONL || in.AllKeysSeen {
 			continue
 		}
 		if err := ingest.CheckKeys(ctx, ingest.File{Path: in.Path, Format: in.Format}, in.Columns); err != nil {
