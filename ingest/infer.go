@@ -39,6 +39,13 @@ func (s *Source) Columns(i int) []string {
 	return s.infos[i].names
 }
 
+// AllKeysSeen reports whether file i is JSON Lines and inference read
+// every row of it, so that no row has a key that is not one of
+// Columns(i): a reader that drops unknown keys needs no check of it.
+func (s *Source) AllKeysSeen(i int) bool {
+	return s.Columns(i) != nil && s.infos[i].whole
+}
+
 // DefaultSampleRows is how many rows of each CSV or JSON Lines file
 // InferSample reads by default to infer the columns' types.
 const DefaultSampleRows = 100_000
@@ -49,6 +56,7 @@ type fileInfo struct {
 	names   []string
 	types   []arrow.DataType // arrow.Null for columns with only nulls
 	textual bool             // CSV or JSON Lines
+	whole   bool             // a JSON Lines file inferred from every row
 }
 
 // Infer reads the files and returns them with their unified schema.

@@ -281,3 +281,36 @@ func TestInfer_Canceled(t *testing.T) {
 		t.Errorf("got %v, want context.Canceled", err)
 	}
 }
+
+// TestSource_AllKeysSeen: true only for a JSON Lines file that inference
+// read to its end (a sample as long as the file or longer, or no sample).
+func TestSource_AllKeysSeen(t *testing.T) {
+	dir := t.TempDir()
+	jsonl := writeFile(t, dir, "a.jsonl", "{\"a\": 1}\n{\"a\": 2}\n\n{\"a\": 3}\n\n")
+	csv := writeFile(t, dir, "a.csv", "a\n1\n2\n3\n")
+	for _, tc := range []struct {
+		name   string
+		path   string
+		sample int
+		want   bool
+	}{
+		{"JSONLSampleShorter", jsonl, 2, false},
+		{"JSONLSampleAsLong", jsonl, 3, true},
+		{"JSONLSampleLonger", jsonl, 10, true},
+		{"JSONLEveryRow", jsonl, 0, true},
+		{"CSV", csv, 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src, err := ingest.InferSample(context.Background(), files(t, tc.path), tc.sample)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := src.AllKeysSeen(0); got != tc.want {
+				t.Fatalf("AllKeysSeen = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	if (&ingest.Source{Files: files(t, jsonl)}).AllKeysSeen(0) {
+		t.Fatal("a Source built by hand: AllKeysSeen")
+	}
+}

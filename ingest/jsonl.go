@@ -212,7 +212,7 @@ func inferJSONL(ctx context.Context, file File, sample int) (*fileInfo, error) {
 		return nil
 	}
 	parser := newObjectParser()
-	rows := 0
+	rows, whole := 0, false
 	for ; sample == 0 || rows < sample; rows++ {
 		if rows%8192 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -224,6 +224,7 @@ func inferJSONL(ctx context.Context, file File, sample int) (*fileInfo, error) {
 			return nil, err
 		}
 		if line == nil {
+			whole = true
 			break
 		}
 		if err := parser.parse(line, visit); err != nil {
@@ -233,7 +234,12 @@ func inferJSONL(ctx context.Context, file File, sample int) (*fileInfo, error) {
 	if rows == 0 {
 		return nil, &Error{File: file.Path, Msg: "file is empty"}
 	}
-	info := &fileInfo{names: names, types: make([]arrow.DataType, len(kinds)), textual: true}
+	if !whole {
+		// The sample ended: is it the file's end?
+		line, err := j.nextLine()
+		whole = err == nil && line == nil
+	}
+	info := &fileInfo{names: names, types: make([]arrow.DataType, len(kinds)), textual: true, whole: whole}
 	for i, k := range kinds {
 		info.types[i] = k.arrowType()
 	}

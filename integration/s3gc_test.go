@@ -40,32 +40,9 @@ type s3GCReport struct {
 // commits every row; expiring history records the horizon in the bucket,
 // and reading an expired commit then says why.
 func TestS3_GC(t *testing.T) {
-	wh := s3Warehouse(t)
-	home := filepath.Join(t.TempDir(), "home")
-	dir := t.TempDir()
-	run := func(args ...string) runOut {
-		return tarnRun(t, home, append([]string{"--warehouse", wh}, args...)...)
-	}
-	do := func(args ...string) runOut {
-		t.Helper()
-		r := run(args...)
-		if r.code != 0 {
-			t.Fatalf("tarn %s: %+v", strings.Join(args, " "), r)
-		}
-		return r
-	}
-	gc := func(args ...string) s3GCReport {
-		t.Helper()
-		var rep s3GCReport
-		out := do(append([]string{"gc", "-o", "json"}, args...)...).stdout
-		if err := json.Unmarshal([]byte(out), &rep); err != nil {
-			t.Fatalf("gc output: %v\n%s", err, out)
-		}
-		if len(rep.Failed) > 0 {
-			t.Fatalf("gc could not remove: %v", rep.Failed)
-		}
-		return rep
-	}
+	l := newS3Lake(t)
+	wh, home, dir := l.wh, l.home, l.dir
+	run, do, gc := l.run, l.do, l.gc
 	verify := func(when string) {
 		t.Helper()
 		if v := run("verify", "--history"); v.code != 0 || !strings.Contains(v.stdout, "checked ") || strings.Contains(v.stdout, "problem") {
@@ -77,18 +54,7 @@ func TestS3_GC(t *testing.T) {
 		r := do("query", "--ref", ref, "SELECT count(*), sum(id) FROM "+table, "-o", "csv")
 		return strings.TrimSpace(r.stdout[strings.Index(r.stdout, "\n")+1:])
 	}
-	csv := func(name string, from, to int) string {
-		var b strings.Builder
-		b.WriteString("id,v\n")
-		for i := from; i < to; i++ {
-			fmt.Fprintf(&b, "%d,v%d\n", i, i)
-		}
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	csv := l.csv
 
 	do("table", "create", "keep", "--from", csv("a.csv", 0, 100))
 	for i := 1; i <= 4; i++ {
@@ -250,6 +216,58 @@ func TestS3_GC(t *testing.T) {
 		t.Fatalf("a collection without a window does not keep to the recorded horizon: %q, want %q", keptOnly.HistoryHorizon, later.HistoryHorizon)
 	}
 	verify("after the second expiry")
+}
+
+// s3Lake runs tarn on one S3 warehouse of its own, with one home.
+type s3Lake struct {
+	t             *testing.T
+	wh, home, dir string // dir: a folder for input files
+}
+
+func newS3Lake(t *testing.T) *s3Lake {
+	return &s3Lake{t: t, wh: s3Warehouse(t), home: filepath.Join(t.TempDir(), "home"), dir: t.TempDir()}
+}
+
+func (l *s3Lake) run(args ...string) runOut {
+	return tarnRun(l.t, l.home, append([]string{"--warehouse", l.wh}, args...)...)
+}
+
+// do runs tarn and fails the test unless it succeeds.
+func (l *s3Lake) do(args ...string) runOut {
+	l.t.Helper()
+	r := l.run(args...)
+	if r.code != 0 {
+		l.t.Fatalf("tarn %s: %+v", strings.Join(args, " "), r)
+	}
+	return r
+}
+
+// gc runs `tarn gc -o json` with args; every removal must succeed.
+func (l *s3Lake) gc(args ...string) s3GCReport {
+	l.t.Helper()
+	var rep s3GCReport
+	out := l.do(append([]string{"gc", "-o", "json"}, args...)...).stdout
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		l.t.Fatalf("gc output: %v\n%s", err, out)
+	}
+	if len(rep.Failed) > 0 {
+		l.t.Fatalf("gc could not remove: %v", rep.Failed)
+	}
+	return rep
+}
+
+// csv writes a CSV of rows id (from..to-1), v in dir.
+func (l *s3Lake) csv(name string, from, to int) string {
+	var b strings.Builder
+	b.WriteString("id,v\n")
+	for i := from; i < to; i++ {
+		fmt.Fprintf(&b, "%d,v%d\n", i, i)
+	}
+	p := filepath.Join(l.dir, name)
+	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+		l.t.Fatal(err)
+	}
+	return p
 }
 
 // waitStopped waits until process pid is stopped (SIGSTOP).

@@ -151,6 +151,11 @@ func (im *Importer) close() {
 // WriteFiles runs one COPY (SELECT ... FROM read_csv/read_json/
 // read_parquet ...) TO job.Dir with the table's columns, in order, each
 // read or cast as its table type and written with its field id.
+//
+// JSON Lines inputs get a key check (see checkKeys) at the same time as
+// the COPY, so the file is read once from disk for both: a key the check
+// finds stops the COPY, and its error (file, line, column) is reported
+// whatever the COPY found, as when the check ran first.
 func (im *Importer) WriteFiles(ctx context.Context, job table.BulkJob) (*table.BulkResult, error) {
 	stmt, err := copyStatement(job, im.opts)
 	if err != nil {
@@ -159,38 +164,17 @@ func (im *Importer) WriteFiles(ctx context.Context, job table.BulkJob) (*table.B
 	if err := os.MkdirAll(filepath.Dir(job.Dir), 0o755); err != nil {
 		return nil, fmt.Errorf("create data folder: %w", err)
 	}
-	if err := checkKeys(ctx, job); err != nil {
-		return nil, err
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	check := startKeyCheck(cctx, job, cancel)
+	rows, err := im.copy(cctx, stmt, job)
+	// The check's error wins: it is located, and it is what a check run
+	// before the COPY would have stopped the import with.
+	if cerr := check(); cerr != nil {
+		return nil, cerr
 	}
-	// Users waiting for a slot keep the instance open for the next.
-	db, err := im.open(ctx)
 	if err != nil {
 		return nil, err
-	}
-	defer im.close()
-	select {
-	case im.slots <- struct{}{}:
-		defer func() { <-im.slots }()
-	case <-ctx.Done():
-		return nil, interrupted(ctx.Err())
-	}
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("open duckdb: %w", err)
-	}
-	defer conn.Close()
-	stop := watchSize(job.Dir, job.Progress)
-	res, err := conn.ExecContext(ctx, stmt)
-	stop()
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, interrupted(ctx.Err())
-		}
-		return nil, importError(err)
-	}
-	rows, err := res.RowsAffected()
-	if err != nil {
-		return nil, fmt.Errorf("count imported rows: %w", err)
 	}
 	out := &table.BulkResult{Rows: rows}
 	entries, err := os.ReadDir(job.Dir)
@@ -205,14 +189,65 @@ func (im *Importer) WriteFiles(ctx context.Context, job table.BulkJob) (*table.B
 	return out, nil
 }
 
+// copy runs a job's COPY statement in a slot of the shared instance and
+// returns the rows written.
+func (im *Importer) copy(ctx context.Context, stmt string, job table.BulkJob) (int64, error) {
+	// Users waiting for a slot keep the instance open for the next.
+	db, err := im.open(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer im.close()
+	select {
+	case im.slots <- struct{}{}:
+		defer func() { <-im.slots }()
+	case <-ctx.Done():
+		return 0, interrupted(ctx.Err())
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("open duckdb: %w", err)
+	}
+	defer conn.Close()
+	stop := watchSize(job.Dir, job.Progress)
+	res, err := conn.ExecContext(ctx, stmt)
+	stop()
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, interrupted(ctx.Err())
+		}
+		return 0, importError(err)
+	}
+	rows, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("count imported rows: %w", err)
+	}
+	return rows, nil
+}
+
+// startKeyCheck starts checkKeys on the job's JSON Lines inputs; on a
+// problem it calls fail (which stops the COPY). The returned function
+// waits for the check and returns its error.
+func startKeyCheck(ctx context.Context, job table.BulkJob, fail func()) (wait func() error) {
+	done := make(chan error, 1)
+	go func() {
+		err := checkKeys(ctx, job)
+		if err != nil {
+			fail()
+		}
+		done <- err
+	}()
+	return func() error { return <-done }
+}
+
 // checkKeys fails when a JSON Lines input has a top-level key that is not
 // one of the file's columns: read_json with columns would drop it, and the
 // columns may come from a sample of the rows. ingest.CheckKeys finds the
 // key (file, line, column) in a parallel pass that reads no more than the
-// keys.
+// keys. A file that inference read in full needs none.
 func checkKeys(ctx context.Context, job table.BulkJob) error {
 	for _, in := range job.Inputs {
-		if in.Format != ingest.JSONL {
+		if in.Format != ingest.JSONL || in.AllKeysSeen {
 			continue
 		}
 		if err := ingest.CheckKeys(ctx, ingest.File{Path: in.Path, Format: in.Format}, in.Columns); err != nil {

@@ -363,6 +363,39 @@ func TestImporter_JSONKeyBeyondSample(t *testing.T) {
 	}
 }
 
+// TestImporter_JSONKeyCheckBesideCopy: the key check runs beside the COPY;
+// when both find a problem, the first in the file is reported, whichever
+// finishes first, and nothing is left behind.
+func TestImporter_JSONKeyCheckBesideCopy(t *testing.T) {
+	l := newImportLakes(t)
+	badValue := `{"id": 30, "v": 2.5}`           // does not fit v's bigint: the COPY fails
+	lateKey := `{"id": 31, "v": 1, "late": "x"}` // the key check fails
+	for name, tc := range map[string]struct {
+		lines []string
+		want  string
+	}{
+		"ValueFirst": {[]string{badValue, lateKey}, `:31: column "v"`},
+		"KeyFirst":   {[]string{lateKey, badValue}, `:31: column "late"`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var b strings.Builder
+			for i := 0; i < 30; i++ {
+				fmt.Fprintf(&b, `{"id": %d, "v": %d}`+"\n", i, i)
+			}
+			b.WriteString(strings.Join(tc.lines, "\n") + "\n")
+			p := l.write(name+".jsonl", b.String())
+			tbl := strings.ToLower(name)
+			_, err := create(l.fast, tbl, sampledSource(t, 10, p))
+			if err == nil || !strings.Contains(err.Error(), p+tc.want) {
+				t.Fatalf("want %q: %v", tc.want, err)
+			}
+			if left, _ := filepath.Glob(filepath.Join(l.dir, "fast", "tarn", tbl, "data", "*", "*.parquet")); len(left) != 0 {
+				t.Fatalf("a failed import left data files: %v", left)
+			}
+		})
+	}
+}
+
 // TestImporter_JSONLEdgeCases: values a byte scanner of JSON could get
 // wrong read the same through the importer as through the general path
 // (encoding/json): integers beyond int64, mixed integers and floats,

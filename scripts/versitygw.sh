@@ -8,8 +8,11 @@
 #   scripts/versitygw.sh stop    # stops it and removes its folder
 #
 # The environment is AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID,
-# AWS_SECRET_ACCESS_KEY, AWS_REGION and TARN_TEST_S3_BUCKET (a bucket made
-# at start), as lines of NAME=VALUE: `set -a; . .tmp/versitygw.env`.
+# AWS_SECRET_ACCESS_KEY, AWS_REGION, TARN_TEST_S3_BUCKET (a bucket made
+# at start) and TARN_TEST_S3_DIR (the posix folder holding the buckets, one
+# folder each: a test may age an object by setting its file's modification
+# time, which the server reports as LastModified), as lines of NAME=VALUE:
+# `set -a; . .tmp/versitygw.env`.
 # Needs versitygw v1.8.0 (scripts/setup.sh installs it with go install).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -73,6 +76,7 @@ AWS_ACCESS_KEY_ID=$ACCESS
 AWS_SECRET_ACCESS_KEY=$SECRET
 AWS_REGION=us-east-1
 TARN_TEST_S3_BUCKET=$BUCKET
+TARN_TEST_S3_DIR=$DIR/data
 EOF
   cat "$STATE"
   ;;

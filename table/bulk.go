@@ -52,6 +52,9 @@ type BulkInput struct {
 	Path    string
 	Format  ingest.Format
 	Columns []string
+	// AllKeysSeen is true for a JSON Lines file whose every row inference
+	// read: no row has a key outside Columns, so it needs no key check.
+	AllKeysSeen bool
 }
 
 // BulkColumn is a table column: its Iceberg field id and Arrow type.
@@ -123,7 +126,7 @@ func (s *Service) bulkAppend(ctx context.Context, tbl *icetable.Table, src *inge
 		if cols == nil {
 			return false, nil
 		}
-		job.Inputs = append(job.Inputs, BulkInput{Path: f.Path, Format: f.Format, Columns: cols})
+		job.Inputs = append(job.Inputs, BulkInput{Path: f.Path, Format: f.Format, Columns: cols, AllKeysSeen: src.AllKeysSeen(i)})
 		total += f.Size
 	}
 	if fn := progressOf(ctx); fn != nil {

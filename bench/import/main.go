@@ -105,7 +105,7 @@ func main() {
 					if s.Rows != rows {
 						return fmt.Errorf("%s on %s wrote %d rows, the input has %d", tool, f, s.Rows, rows)
 					}
-					kit.Logf("  %.1f s, peak RSS %s", s.Seconds, mib(s.PeakRSS))
+					kit.Logf("  %.1f s (CPU %.1f s), peak RSS %s", s.Seconds, s.CPUSeconds, mib(s.PeakRSS))
 					samples[tool] = append(samples[tool], s)
 					os.RemoveAll(out)
 				}
@@ -115,6 +115,7 @@ func main() {
 			}
 			res.VsDuckDB = res.Tools[0].Seconds / res.Tools[1].Seconds
 			res.VsPyarrow = res.Tools[0].Seconds / res.Tools[2].Seconds
+			res.CPUVsDuck = res.Tools[0].CPUSeconds / res.Tools[1].CPUSeconds
 			rep.Formats = append(rep.Formats, res)
 		}
 		return kit.Report(rep, rep.print)
@@ -122,14 +123,16 @@ func main() {
 }
 
 type sample struct {
-	Seconds float64
-	PeakRSS int64
-	Rows    int64
+	Seconds    float64
+	CPUSeconds float64 // user + system time: steadier than wall time on a busy machine
+	PeakRSS    int64
+	Rows       int64
 }
 
 type toolResult struct {
 	Tool       string  `json:"tool"`
 	Seconds    float64 `json:"seconds"`
+	CPUSeconds float64 `json:"cpu_seconds"`
 	RowsPerSec float64 `json:"rows_per_second"`
 	PeakRSS    int64   `json:"peak_rss_bytes"`
 }
@@ -140,6 +143,7 @@ type formatResult struct {
 	InputBytes int64        `json:"input_bytes"`
 	Tools      []toolResult `json:"tools"`
 	VsDuckDB   float64      `json:"tarn_vs_duckdb"`
+	CPUVsDuck  float64      `json:"tarn_vs_duckdb_cpu"`
 	VsPyarrow  float64      `json:"tarn_vs_pyarrow"`
 }
 
@@ -154,13 +158,14 @@ type report struct {
 
 func summarize(tool string, ss []sample, rows int64) toolResult {
 	secs := make([]float64, len(ss))
+	cpu := make([]float64, len(ss))
 	var peak int64
 	for i, s := range ss {
-		secs[i] = s.Seconds
+		secs[i], cpu[i] = s.Seconds, s.CPUSeconds
 		peak = max(peak, s.PeakRSS)
 	}
 	m := benchkit.Median(secs)
-	return toolResult{Tool: tool, Seconds: m, RowsPerSec: float64(rows) / m, PeakRSS: peak}
+	return toolResult{Tool: tool, Seconds: m, CPUSeconds: benchkit.Median(cpu), RowsPerSec: float64(rows) / m, PeakRSS: peak}
 }
 
 func (r *report) print(w io.Writer) {
@@ -168,16 +173,16 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "  tarn    = tarn table create lineitem --from FILE (fresh home each run)\n")
 	fmt.Fprintf(w, "  duckdb  = COPY (SELECT * FROM read_csv/read_json/read_parquet(FILE)) TO 'x.parquet' (FORMAT parquet, COMPRESSION zstd), in-process duckdb-go\n")
 	fmt.Fprintf(w, "  pyarrow = streaming reader (csv.open_csv / json.open_json / ParquetFile.iter_batches) -> ParquetWriter(zstd)\n\n")
-	fmt.Fprintf(w, "%-8s %10s  %-8s %9s %12s %10s\n", "format", "input", "tool", "seconds", "rows/s", "peak RSS")
+	fmt.Fprintf(w, "%-8s %10s  %-8s %9s %9s %12s %10s\n", "format", "input", "tool", "seconds", "CPU s", "rows/s", "peak RSS")
 	for _, f := range r.Formats {
 		for i, t := range f.Tools {
 			name, size := "", ""
 			if i == 0 {
 				name, size = f.Format, mib(f.InputBytes)
 			}
-			fmt.Fprintf(w, "%-8s %10s  %-8s %9.1f %12.0f %10s\n", name, size, t.Tool, t.Seconds, t.RowsPerSec, mib(t.PeakRSS))
+			fmt.Fprintf(w, "%-8s %10s  %-8s %9.1f %9.1f %12.0f %10s\n", name, size, t.Tool, t.Seconds, t.CPUSeconds, t.RowsPerSec, mib(t.PeakRSS))
 		}
-		fmt.Fprintf(w, "%-8s %10s  tarn / duckdb = %.2f×   tarn / pyarrow = %.2f×   (target ≤ 1.3× DuckDB)\n\n", "", "", f.VsDuckDB, f.VsPyarrow)
+		fmt.Fprintf(w, "%-8s %10s  tarn / duckdb = %.2f× (CPU %.2f×)   tarn / pyarrow = %.2f×   (target ≤ 1.3× DuckDB)\n\n", "", "", f.VsDuckDB, f.CPUVsDuck, f.VsPyarrow)
 	}
 }
 
@@ -220,6 +225,7 @@ func runTool(ctx context.Context, tool, bin, python, format, input, out string) 
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		s.PeakRSS = ru.Maxrss * 1024
 	}
+	s.CPUSeconds = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
 	var res struct {
 		Rows  int64 `json:"rows"`
 		Added int64 `json:"added_rows"`
