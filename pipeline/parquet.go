@@ -15,6 +15,7 @@ import (
 
 	rt "github.com/tarnhq/tarn/runtime"
 	"github.com/tarnhq/tarn/table"
+	"golang.org/x/sync/errgroup"
 )
 
 // pyParquet writes a step's output as Parquet with pyarrow in the step's
@@ -65,7 +66,8 @@ func (w pyParquet) WriteParquet(ctx context.Context, req table.ParquetWrite) ([]
 		"compression": req.Compression, "level": req.Level,
 	}
 	if len(req.Partition) > 0 {
-		// The writer names the files (one partition each) in the stage.
+		// The writer names the files (one partition each) in the stage;
+		// they are renamed after Dir and Prefix below.
 		request["partition"], request["dir"], request["part_bytes"] = req.Partition, inside, req.PartBytes
 	}
 	body, err := json.Marshal(request)
@@ -107,23 +109,50 @@ func (w pyParquet) WriteParquet(ctx context.Context, req table.ParquetWrite) ([]
 	if len(req.Partition) > 0 {
 		for _, p := range res.Paths {
 			if base := filepath.Base(p); filepath.Dir(p) == inside && stagedPart.MatchString(base) {
-				byStaged[p] = filepath.Join(req.Dir, req.Prefix+strings.TrimPrefix(base, "part"))
+				// Not filepath.Join: Dir may be an s3:// URL.
+				byStaged[p] = strings.TrimSuffix(req.Dir, "/") + "/" + req.Prefix + strings.TrimPrefix(base, "part")
 			}
 		}
 	}
+	srcs := make([]string, len(res.Paths))
+	for i, p := range res.Paths {
+		if _, ok := byStaged[p]; !ok {
+			return nil, fmt.Errorf("pyarrow Parquet writer: wrote %q, which it was not asked for", p)
+		}
+		srcs[i] = filepath.Join(stage, filepath.Base(p))
+		w.sandbox.Disown(srcs[i])
+	}
+	if req.Put != nil {
+		return putAll(ctx, req.Put, srcs, res.Paths, byStaged)
+	}
 	// Into the warehouse: each file whole, under the name it was asked for.
 	var written []string
-	for _, p := range res.Paths {
-		dst, ok := byStaged[p]
-		if !ok { // the files moved so far are returned, for the table's write log to remove
-			return written, fmt.Errorf("pyarrow Parquet writer: wrote %q, which it was not asked for", p)
-		}
-		src := filepath.Join(stage, filepath.Base(p))
-		w.sandbox.Disown(src)
-		if err := moveFile(src, dst); err != nil {
+	for i, p := range res.Paths {
+		dst := byStaged[p]
+		if err := moveFile(srcs[i], dst); err != nil { // the files moved so far are returned, for the table's write log to remove
 			return written, fmt.Errorf("pyarrow Parquet writer: %w", err)
 		}
 		written = append(written, dst)
+	}
+	return written, nil
+}
+
+// putFiles is how many files putAll stores at a time (each upload sends
+// its parts in parallel too).
+const putFiles = 4
+
+// putAll stores every staged file through put, a few at a time: all, or
+// an error (what was stored is the table's write log's to remove).
+func putAll(ctx context.Context, put func(ctx context.Context, local, dst string) error, srcs, paths []string, byStaged map[string]string) ([]string, error) {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(putFiles)
+	written := make([]string, len(paths))
+	for i, p := range paths {
+		written[i] = byStaged[p]
+		g.Go(func() error { return put(gctx, srcs[i], written[i]) })
+	}
+	if err := g.Wait(); err != nil {
+		return nil, fmt.Errorf("pyarrow Parquet writer: %w", err)
 	}
 	return written, nil
 }

@@ -217,8 +217,8 @@ type MaterializeRequest struct {
 	PartitionBy     string // for new tables, e.g. "day(ts), zone"
 	OverwriteFilter string // OVERWRITE_PARTITIONS: rows to replace (SQL predicate)
 	Properties      map[string]string
-	// Writer, when set, writes the Parquet files of unpartitioned local
-	// tables (see ParquetWriter).
+	// Writer, when set, writes the Parquet files of the tables it can
+	// (see ParquetWriter).
 	Writer ParquetWriter
 	// Reuse, for REPLACE, names data files that already hold exactly the
 	// output's rows (written by an earlier run of the same step): they are
@@ -243,13 +243,24 @@ type MaterializeResult struct {
 	// Reused is set when Reuse's files were published without a write;
 	// Unchanged when they already were the table's content.
 	Reused, Unchanged bool
+	// Writer says which writer wrote the files (WriterPyArrow: the
+	// request's Writer; WriterIcebergGo), and Fallback, for iceberg-go,
+	// why the request's Writer was not used.
+	Writer, Fallback string
+	// Bytes is the size of the files written or published, when known.
+	Bytes int64
 }
 
-func entryResult(e *tarn.Entry, err error) (*MaterializeResult, error) {
+// goWrite is why the request's Writer did not take a write, which
+// iceberg-go's writer then did.
+type goWrite string
+
+// result is the result of that write.
+func (why goWrite) result(e *tarn.Entry, err error) (*MaterializeResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &MaterializeResult{Entry: e}, nil
+	return &MaterializeResult{Entry: e, Writer: WriterIcebergGo, Fallback: string(why)}, nil
 }
 
 // Materialize writes an Arrow IPC file into a table in the session
@@ -299,10 +310,11 @@ func (s *Service) Materialize(ctx context.Context, ss *Session, req MaterializeR
 			return nil, translate(err, "create table "+req.Ident.String())
 		}
 		tx := tbl.NewTransaction()
-		if res, ok, err := s.writeParquet(ctx, ss, tbl, tx, rdr.Schema(), req, false); ok || err != nil {
+		res, why, err := s.writeParquet(ctx, ss, tbl, tx, rdr.Schema(), req, false)
+		if res != nil || err != nil {
 			return res, err
 		}
-		return entryResult(s.writeRecords(ctx, ss, tbl, tx, rdr, nil, req.Ident))
+		return goWrite(why).result(s.writeRecords(ctx, ss, tbl, tx, rdr, nil, req.Ident))
 	}
 	tx := tbl.NewTransaction()
 	if len(req.Properties) > 0 {
@@ -312,18 +324,20 @@ func (s *Service) Materialize(ctx context.Context, ss *Session, req MaterializeR
 	}
 	switch req.Strategy {
 	case StrategyReplace:
-		if res, ok, err := s.writeParquet(ctx, ss, tbl, tx, rdr.Schema(), req, true); ok || err != nil {
+		res, why, err := s.writeParquet(ctx, ss, tbl, tx, rdr.Schema(), req, true)
+		if res != nil || err != nil {
 			return res, err
 		}
-		return entryResult(s.writeRecords(ctx, ss, tbl, tx, rdr, iceberg.AlwaysTrue{}, req.Ident))
+		return goWrite(why).result(s.writeRecords(ctx, ss, tbl, tx, rdr, iceberg.AlwaysTrue{}, req.Ident))
 	case StrategyAppend:
 		if _, err := s.evolve(tx, tbl.Schema(), rdr.Schema(), req.Ident, "write into"); err != nil {
 			return nil, err
 		}
-		if res, ok, err := s.writeParquet(ctx, ss, tbl, tx, rdr.Schema(), req, false); ok || err != nil {
+		res, why, err := s.writeParquet(ctx, ss, tbl, tx, rdr.Schema(), req, false)
+		if res != nil || err != nil {
 			return res, err
 		}
-		return entryResult(s.writeRecords(ctx, ss, tbl, tx, rdr, nil, req.Ident))
+		return goWrite(why).result(s.writeRecords(ctx, ss, tbl, tx, rdr, nil, req.Ident))
 	case StrategyOverwritePartitions:
 		if _, err := s.evolve(tx, tbl.Schema(), rdr.Schema(), req.Ident, "write into"); err != nil {
 			return nil, err
@@ -332,7 +346,7 @@ func (s *Service) Materialize(ctx context.Context, ss *Session, req MaterializeR
 		if err != nil {
 			return nil, err
 		}
-		return entryResult(s.writeRecords(ctx, ss, tbl, tx, rdr, filter, req.Ident))
+		return goWrite("").result(s.writeRecords(ctx, ss, tbl, tx, rdr, filter, req.Ident))
 	}
 	return nil, tarn.Errorf(tarn.EINVALID, "unknown materialization strategy %q", req.Strategy)
 }

@@ -39,6 +39,7 @@ type Service struct {
 	leases    *leaseSet
 	keep      time.Duration // gc.keep_history (0: keep all history)
 	gcObjects s3Client      // gc's client of an s3:// warehouse, made on first use
+	uploader  s3Uploads     // puts pipeline outputs written locally into an s3:// warehouse
 	// What resolutions read of manifests and manifest lists (see liveFiles).
 	manifests     *pathCache[manifestFiles]
 	manifestLists *pathCache[[]iceberg.ManifestFile]
