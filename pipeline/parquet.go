@@ -32,6 +32,14 @@ type pyParquet struct {
 	limits   rt.Limits
 }
 
+// NewParquetWriter returns the pyarrow writer of step outputs run by the
+// interpreter python (of an environment with pyarrow) with the SDK at
+// sdkDir, unsandboxed, staging its files under workRoot: for benchmarks
+// and tests that drive table.Service.Materialize as a run does.
+func NewParquetWriter(python, sdkDir, workRoot string) table.ParquetWriter {
+	return pyParquet{env: &rt.Env{Python: python, Dir: filepath.Dir(filepath.Dir(python))}, sdkDir: sdkDir, workRoot: workRoot}
+}
+
 // stagedParquet is where the writer sees its staging directory.
 const stagedParquet = "/tarn/work"
 
