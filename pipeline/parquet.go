@@ -46,7 +46,7 @@ const stagedParquet = "/tarn/work"
 // stagedPart is the name of a file the writer names itself.
 var stagedPart = regexp.MustCompile(`^part-[0-9]{5}\.parquet$`)
 
-func (w pyParquet) WriteParquet(ctx context.Context, req table.ParquetWrite) ([]string, error) {
+func (w pyParquet) WriteParquet(ctx context.Context, req table.ParquetWrite) ([]table.ParquetFile, error) {
 	if err := os.MkdirAll(w.workRoot, 0o755); err != nil {
 		return nil, err
 	}
@@ -101,9 +101,10 @@ func (w pyParquet) WriteParquet(ctx context.Context, req table.ParquetWrite) ([]
 		return nil, fmt.Errorf("pyarrow Parquet writer: %v: %s", err, strings.TrimSpace(stderr.String()))
 	}
 	var res struct {
-		Paths      []string `json:"paths"`
-		CannotCast string   `json:"cannot_cast"`
-		Declined   string   `json:"declined"`
+		Paths      []string            `json:"paths"`
+		Partitions [][]json.RawMessage `json:"partitions"`
+		CannotCast string              `json:"cannot_cast"`
+		Declined   string              `json:"declined"`
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
 		return nil, fmt.Errorf("pyarrow Parquet writer: unreadable answer %q: %v", stdout.String(), err)
@@ -115,6 +116,9 @@ func (w pyParquet) WriteParquet(ctx context.Context, req table.ParquetWrite) ([]
 		return nil, fmt.Errorf("%w: %s", table.ErrWriterDeclined, res.Declined)
 	}
 	if len(req.Partition) > 0 {
+		if len(res.Partitions) != len(res.Paths) {
+			return nil, fmt.Errorf("pyarrow Parquet writer: partition values of %d files for %d files", len(res.Partitions), len(res.Paths))
+		}
 		for _, p := range res.Paths {
 			if base := filepath.Base(p); filepath.Dir(p) == inside && stagedPart.MatchString(base) {
 				// Not filepath.Join: Dir may be an s3:// URL.
@@ -130,19 +134,30 @@ func (w pyParquet) WriteParquet(ctx context.Context, req table.ParquetWrite) ([]
 		srcs[i] = filepath.Join(stage, filepath.Base(p))
 		w.sandbox.Disown(srcs[i])
 	}
+	files := func(paths []string) []table.ParquetFile {
+		out := make([]table.ParquetFile, len(paths))
+		for i, p := range paths {
+			out[i].Path = p
+			if len(req.Partition) > 0 {
+				out[i].Partition = res.Partitions[i]
+			}
+		}
+		return out
+	}
 	if req.Put != nil {
-		return putAll(ctx, req.Put, srcs, res.Paths, byStaged)
+		written, err := putAll(ctx, req.Put, srcs, res.Paths, byStaged)
+		return files(written), err
 	}
 	// Into the warehouse: each file whole, under the name it was asked for.
 	var written []string
 	for i, p := range res.Paths {
 		dst := byStaged[p]
 		if err := moveFile(srcs[i], dst); err != nil { // the files moved so far are returned, for the table's write log to remove
-			return written, fmt.Errorf("pyarrow Parquet writer: %w", err)
+			return files(written), fmt.Errorf("pyarrow Parquet writer: %w", err)
 		}
 		written = append(written, dst)
 	}
-	return written, nil
+	return files(written), nil
 }
 
 // putFiles is how many files putAll stores at a time (each upload sends

@@ -310,7 +310,7 @@ func (s *Service) Materialize(ctx context.Context, ss *Session, req MaterializeR
 			return nil, translate(err, "create table "+req.Ident.String())
 		}
 		tx := tbl.NewTransaction()
-		res, why, err := s.writeParquet(ctx, ss, tbl, tx, rdr.Schema(), req, false)
+		res, why, err := s.writeParquet(ctx, ss, tbl, tx, rdr.Schema(), req, nil, nil)
 		if res != nil || err != nil {
 			return res, err
 		}
@@ -324,7 +324,7 @@ func (s *Service) Materialize(ctx context.Context, ss *Session, req MaterializeR
 	}
 	switch req.Strategy {
 	case StrategyReplace:
-		res, why, err := s.writeParquet(ctx, ss, tbl, tx, rdr.Schema(), req, true)
+		res, why, err := s.writeParquet(ctx, ss, tbl, tx, rdr.Schema(), req, iceberg.AlwaysTrue{}, nil)
 		if res != nil || err != nil {
 			return res, err
 		}
@@ -333,7 +333,7 @@ func (s *Service) Materialize(ctx context.Context, ss *Session, req MaterializeR
 		if _, err := s.evolve(tx, tbl.Schema(), rdr.Schema(), req.Ident, "write into"); err != nil {
 			return nil, err
 		}
-		res, why, err := s.writeParquet(ctx, ss, tbl, tx, rdr.Schema(), req, false)
+		res, why, err := s.writeParquet(ctx, ss, tbl, tx, rdr.Schema(), req, nil, nil)
 		if res != nil || err != nil {
 			return res, err
 		}
@@ -342,11 +342,18 @@ func (s *Service) Materialize(ctx context.Context, ss *Session, req MaterializeR
 		if _, err := s.evolve(tx, tbl.Schema(), rdr.Schema(), req.Ident, "write into"); err != nil {
 			return nil, err
 		}
-		filter, err := overwriteFilter(tbl, req.OverwriteFilter, req.Path)
+		filter, sets, err := overwriteFilter(tbl, req.OverwriteFilter, req.Path)
 		if err != nil {
 			return nil, err
 		}
-		return goWrite("").result(s.writeRecords(ctx, ss, tbl, tx, rdr, filter, req.Ident))
+		why := "the pyarrow writer does not take an overwrite_filter"
+		if sets != nil {
+			var res *MaterializeResult
+			if res, why, err = s.writeParquet(ctx, ss, tbl, tx, rdr.Schema(), req, filter, sets); res != nil || err != nil {
+				return res, err
+			}
+		}
+		return goWrite(why).result(s.writeRecords(ctx, ss, tbl, tx, rdr, filter, req.Ident))
 	}
 	return nil, tarn.Errorf(tarn.EINVALID, "unknown materialization strategy %q", req.Strategy)
 }
@@ -419,39 +426,46 @@ func sameColumns(a, b *iceberg.Schema) bool {
 	return true
 }
 
-// overwriteFilter returns the rows an OVERWRITE_PARTITIONS write replaces.
-func overwriteFilter(tbl *icetable.Table, filter, path string) (iceberg.BooleanExpression, error) {
+// overwriteFilter returns the rows an OVERWRITE_PARTITIONS write replaces
+// and, when they are given by the output's identity partition values
+// (no filter), those values by source column id.
+func overwriteFilter(tbl *icetable.Table, filter, path string) (iceberg.BooleanExpression, map[int]map[any]bool, error) {
 	if strings.TrimSpace(filter) != "" {
 		expr, err := ParsePredicate(filter, tbl.Schema())
 		if err != nil {
-			return nil, tarn.Errorf(tarn.EINVALID, "overwrite_filter of %s: %w", strings.Join(tbl.Identifier(), "."), err)
+			return nil, nil, tarn.Errorf(tarn.EINVALID, "overwrite_filter of %s: %w", strings.Join(tbl.Identifier(), "."), err)
 		}
-		return expr, nil
+		return expr, nil, nil
 	}
 	spec := tbl.Spec()
 	var exprs []iceberg.BooleanExpression
+	sets := map[int]map[any]bool{}
 	for _, f := range spec.Fields() {
 		if _, ok := f.Transform.(iceberg.IdentityTransform); !ok {
-			return nil, tarn.Errorf(tarn.EINVALID, "OVERWRITE_PARTITIONS on %s: partition field %s uses %s; give overwrite_filter to say which rows to replace",
+			return nil, nil, tarn.Errorf(tarn.EINVALID, "OVERWRITE_PARTITIONS on %s: partition field %s uses %s; give overwrite_filter to say which rows to replace",
 				strings.Join(tbl.Identifier(), "."), f.Name, f.Transform)
 		}
 		col, _ := tbl.Schema().FindColumnName(f.SourceID())
 		lits, err := distinctValues(path, col, tbl.Schema())
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if len(lits) == 0 {
-			return iceberg.AlwaysFalse{}, nil
+			return iceberg.AlwaysFalse{}, nil, nil
 		}
 		exprs = append(exprs, iceberg.SetPredicate(iceberg.OpIn, iceberg.Reference(col), lits))
+		sets[f.SourceID()] = map[any]bool{}
+		for _, lit := range lits {
+			sets[f.SourceID()][lit.Any()] = true
+		}
 	}
 	switch len(exprs) {
 	case 0:
-		return nil, tarn.Errorf(tarn.EINVALID, "OVERWRITE_PARTITIONS on %s: the table is not partitioned; give overwrite_filter or partitioned_by", strings.Join(tbl.Identifier(), "."))
+		return nil, nil, tarn.Errorf(tarn.EINVALID, "OVERWRITE_PARTITIONS on %s: the table is not partitioned; give overwrite_filter or partitioned_by", strings.Join(tbl.Identifier(), "."))
 	case 1:
-		return exprs[0], nil
+		return exprs[0], sets, nil
 	}
-	return iceberg.NewAnd(exprs[0], exprs[1], exprs[2:]...), nil
+	return iceberg.NewAnd(exprs[0], exprs[1], exprs[2:]...), sets, nil
 }
 
 // distinctValues reads one column of an IPC file and returns its distinct

@@ -3,6 +3,7 @@ package table
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -56,11 +57,29 @@ type ParquetWrite struct {
 
 // PartitionField is one field of a partition spec as a ParquetWriter
 // groups rows by it: the top-level source column and its transform
-// (identity, year, month, day, hour, or truncate with Width).
+// (identity, year, month, day, hour, truncate with Width, bucket with
+// Buckets).
 type PartitionField struct {
 	Column    string `json:"column"`
 	Transform string `json:"transform"`
 	Width     int    `json:"width,omitempty"`
+	Buckets   int    `json:"buckets,omitempty"`
+	// exact is set when a file's column statistics give its partition
+	// value exactly (an order-preserving transform of an integer, date or
+	// timestamp column): files can then be registered again from their
+	// footers alone (MaterializeRequest.Reuse).
+	exact bool
+}
+
+// ParquetFile is a file a ParquetWriter wrote.
+type ParquetFile struct {
+	Path string
+	// Partition, for a partitioned write, holds for each Partition field
+	// the value of its source column in the file's rows, as JSON: null, a
+	// number or a string, dates as days and timestamps as microseconds
+	// since the epoch. The file's partition values are computed from it
+	// with iceberg-go's transforms, so the writer only groups rows.
+	Partition []json.RawMessage
 }
 
 // ParquetWriter writes Parquet data files from an Arrow IPC file. The
@@ -71,9 +90,9 @@ type PartitionField struct {
 // local disk or in an object store (the files are then uploaded through
 // ParquetWrite.Put), and writes through iceberg-go otherwise.
 type ParquetWriter interface {
-	// WriteParquet returns the paths it wrote: all of them, or none when
+	// WriteParquet returns the files it wrote: all of them, or none when
 	// the input has no rows.
-	WriteParquet(ctx context.Context, w ParquetWrite) ([]string, error)
+	WriteParquet(ctx context.Context, w ParquetWrite) ([]ParquetFile, error)
 }
 
 // ErrCannotCast is what a ParquetWriter returns when the output does not
@@ -115,12 +134,13 @@ const (
 )
 
 // writeParquet writes the output with req.Writer (or publishes req.Reuse)
-// and adds the files to the table, replacing every current data file when
-// replace is set, then commits the transaction into the session. A nil
+// and adds the files to the table, replacing the current data files that
+// replace selects (AlwaysTrue: all of them; nil: none), then commits the
+// transaction into the session. A nil
 // result without an error means the fast path does not apply and the
 // caller must write through iceberg-go; why says what it did not take
 // ("" when no Writer was given).
-func (s *Service) writeParquet(ctx context.Context, ss *Session, tbl *icetable.Table, tx *icetable.Transaction, schema *arrow.Schema, req MaterializeRequest, replace bool) (_ *MaterializeResult, why string, _ error) {
+func (s *Service) writeParquet(ctx context.Context, ss *Session, tbl *icetable.Table, tx *icetable.Transaction, schema *arrow.Schema, req MaterializeRequest, replace iceberg.BooleanExpression, sets map[int]map[any]bool) (_ *MaterializeResult, why string, _ error) {
 	if req.Writer == nil {
 		return nil, "", nil
 	}
@@ -146,19 +166,15 @@ func (s *Service) writeParquet(ctx context.Context, ss *Session, tbl *icetable.T
 		return nil, why, nil
 	}
 	var old []iceberg.DataFile
-	if replace && tbl.CurrentSnapshot() != nil {
-		tasks, err := tbl.Scan().PlanFiles(ctx)
-		if err != nil {
-			return nil, "", err
-		}
-		for _, t := range tasks {
-			old = append(old, t.File)
+	if replace != nil && tbl.CurrentSnapshot() != nil {
+		if old, why, err = replaced(ctx, tbl, replace, sets); why != "" || err != nil {
+			return nil, why, err
 		}
 	}
 	res := &MaterializeResult{Writer: WriterPyArrow}
 	var written []string
 	var files []iceberg.DataFile
-	if replace && req.Reuse != nil && maps.Equal(req.Reuse.FieldIDs, ids) && !remote && allExist(req.Reuse.Paths) {
+	if replace == (iceberg.AlwaysTrue{}) && req.Reuse != nil && maps.Equal(req.Reuse.FieldIDs, ids) && !remote && allExact(partition) && allExist(req.Reuse.Paths) {
 		if sameFiles(old, req.Reuse.Paths) {
 			// Already the table's content: nothing to write, nothing to commit.
 			e, err := ss.entry(ctx, req.Ident.Key())
@@ -267,7 +283,11 @@ func (s *Service) callWriter(ctx context.Context, ss *Session, dir string, remot
 	} else if err := os.MkdirAll(data, 0o755); err != nil {
 		return nil, "", tarn.Errorf(tarn.EINTERNAL, "create data directory of %s: %v", req.Ident, err)
 	}
-	written, err := req.Writer.WriteParquet(ctx, w)
+	wrote, err := req.Writer.WriteParquet(ctx, w)
+	written := make([]string, len(wrote))
+	for i, f := range wrote {
+		written[i] = f.Path
+	}
 	if len(partition) > 0 {
 		ss.record(written...) // named by the writer: known once written
 	}
@@ -284,6 +304,25 @@ func (s *Service) callWriter(ctx context.Context, ss *Session, dir string, remot
 	if up != nil {
 		if out.files, err = up.dataFiles(written); err != nil {
 			return nil, "", tarn.Errorf(tarn.EINTERNAL, "write Parquet files of %s: %w", req.Ident, err)
+		}
+	} else {
+		fs, err := staged.FS(ctx)
+		if err != nil {
+			return nil, "", err
+		}
+		for _, p := range written {
+			df, err := icetable.FileToDataFile(ctx, fs, "file://"+p, staged.Schema(), *iceberg.UnpartitionedSpec, 0, props)
+			if err != nil {
+				return nil, "", tarn.Errorf(tarn.EINTERNAL, "read back data file %s of %s: %v", p, req.Ident, err)
+			}
+			out.files = append(out.files, df)
+		}
+	}
+	if len(partition) > 0 {
+		for i, f := range wrote {
+			if out.files[i], err = withPartition(out.files[i], staged.Spec(), staged.Schema(), f.Partition); err != nil {
+				return nil, "", tarn.Errorf(tarn.EINTERNAL, "partition values of %s of %s: %v", f.Path, req.Ident, err)
+			}
 		}
 	}
 	return out, "", nil
@@ -333,55 +372,6 @@ func sameFlatColumns(a, b *arrow.Schema) bool {
 		}
 	}
 	return true
-}
-
-// writerPartition describes a partition spec for a ParquetWriter; why
-// says which field it does not write. A data file's partition values
-// are read back from its column statistics, which is exact for the
-// order-preserving transforms of integer, date and timestamp columns;
-// strings (whose statistics are truncated), other types and bucket
-// transforms are written through iceberg-go.
-func writerPartition(spec iceberg.PartitionSpec, sc *iceberg.Schema) (_ []PartitionField, why string) {
-	var out []PartitionField
-	for _, f := range spec.Fields() {
-		src, found := sc.FindFieldByID(f.SourceID())
-		if !found {
-			return nil, fmt.Sprintf("partition field %s has no source column", f.Name)
-		}
-		if top, _ := sc.FindColumnName(f.SourceID()); top != src.Name {
-			return nil, fmt.Sprintf("partition field %s is of a nested column", f.Name)
-		}
-		unsupported := fmt.Sprintf("partition field %s (%s of a %s column) is not one the pyarrow writer writes", f.Name, f.Transform, src.Type)
-		switch src.Type.(type) {
-		case iceberg.Int32Type, iceberg.Int64Type, iceberg.DateType, iceberg.TimestampType, iceberg.TimestampTzType:
-		default:
-			return nil, unsupported
-		}
-		pf := PartitionField{Column: src.Name}
-		switch t := f.Transform.(type) {
-		case iceberg.IdentityTransform:
-			pf.Transform = "identity"
-		case iceberg.YearTransform:
-			pf.Transform = "year"
-		case iceberg.MonthTransform:
-			pf.Transform = "month"
-		case iceberg.DayTransform:
-			pf.Transform = "day"
-		case iceberg.HourTransform:
-			pf.Transform = "hour"
-		case iceberg.TruncateTransform:
-			switch src.Type.(type) {
-			case iceberg.Int32Type, iceberg.Int64Type:
-			default:
-				return nil, unsupported
-			}
-			pf.Transform, pf.Width = "truncate", t.Width
-		default:
-			return nil, unsupported
-		}
-		out = append(out, pf)
-	}
-	return out, ""
 }
 
 // parquetCodec reads the table's Parquet compression properties, with

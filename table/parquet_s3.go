@@ -39,7 +39,8 @@ func (s *Service) newUploads(ctx context.Context, ss *Session, staged *icetable.
 
 func (u *uploads) put(ctx context.Context, local, dst string) error {
 	u.ss.record(dst)
-	df, err := icetable.FileToDataFile(ctx, stagedFile{name: dst, local: local}, dst, u.staged.Schema(), u.staged.Spec(), 0, u.staged.Properties())
+	// Read with no partition spec: callWriter sets the partition values.
+	df, err := icetable.FileToDataFile(ctx, stagedFile{name: dst, local: local}, dst, u.staged.Schema(), *iceberg.UnpartitionedSpec, 0, u.staged.Properties())
 	if err != nil {
 		return fmt.Errorf("read the footer of %s: %w", dst, err)
 	}
