@@ -41,7 +41,6 @@ import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -90,15 +89,13 @@ def write_one(part: pa.Table, path: str, compression: str, level) -> str:
 
 TEMPORAL = ("year", "month", "day", "hour")
 
-_C1, _C2 = np.uint32(0xCC9E2D51), np.uint32(0x1B873593)
-
-
-def _rotl(x, r: int):
-    return (x << np.uint32(r)) | (x >> np.uint32(32 - r))
-
-
-def _mix(k):
-    return _rotl(k * _C1, 15) * _C2
+def _numpy():
+    """NumPy, which bucket transforms need: not every step environment has it."""
+    try:
+        import numpy
+    except ImportError:
+        raise Declined("bucket partitions need numpy in the step's environment") from None
+    return numpy
 
 
 def murmur3(blocks, tail, length: int):
@@ -107,16 +104,25 @@ def murmur3(blocks, tail, length: int):
     ``blocks`` is an (n, length // 4) array of little-endian uint32 words,
     ``tail`` an (n, length % 4) array of the remaining bytes.
     """
+    np = _numpy()
+    c1, c2 = np.uint32(0xCC9E2D51), np.uint32(0x1B873593)
+
+    def rotl(x, r: int):
+        return (x << np.uint32(r)) | (x >> np.uint32(32 - r))
+
+    def mix(k):
+        return rotl(k * c1, 15) * c2
+
     with np.errstate(over="ignore"):
         h = np.zeros(blocks.shape[0], np.uint32)
         for j in range(blocks.shape[1]):
-            h ^= _mix(blocks[:, j])
-            h = _rotl(h, 13) * np.uint32(5) + np.uint32(0xE6546B64)
+            h ^= mix(blocks[:, j])
+            h = rotl(h, 13) * np.uint32(5) + np.uint32(0xE6546B64)
         if tail.shape[1]:
             k = np.zeros(blocks.shape[0], np.uint32)
             for j in range(tail.shape[1]):
                 k ^= tail[:, j].astype(np.uint32) << np.uint32(8 * j)
-            h ^= _mix(k)
+            h ^= mix(k)
         h ^= np.uint32(length)
         h ^= h >> np.uint32(16)
         h *= np.uint32(0x85EBCA6B)
@@ -127,7 +133,7 @@ def murmur3(blocks, tail, length: int):
 
 
 def _buckets_of(hashes, n: int):
-    return (hashes.astype(np.int64) & 0x7FFFFFFF) % n
+    return (hashes.astype("int64") & 0x7FFFFFFF) % n
 
 
 def bucket(column, n: int):
@@ -137,6 +143,7 @@ def bucket(column, n: int):
     strings as their UTF-8 bytes (each distinct value once, grouped by
     length so that the hash runs over whole arrays).
     """
+    np = _numpy()
     column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     kind = column.type
     if pa.types.is_integer(kind) or pa.types.is_date32(kind) or pa.types.is_timestamp(kind):
