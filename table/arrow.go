@@ -237,8 +237,8 @@ type DataFiles struct {
 // MaterializeResult describes a materialization.
 type MaterializeResult struct {
 	Entry *tarn.Entry
-	// Files are the data files now holding the output's rows, when tarn
-	// knows them (REPLACE and APPEND of unpartitioned local tables).
+	// Files are the data files now holding the output's rows, when the
+	// request's Writer wrote them (or Reuse's were published).
 	Files *DataFiles
 	// Reused is set when Reuse's files were published without a write;
 	// Unchanged when they already were the table's content.
