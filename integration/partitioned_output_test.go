@@ -36,9 +36,8 @@ def labelled(t=tarn.Model("events")):
 // TestPipeline_PartitionedOutput: a step output partitioned by month and
 // an integer column is written by the pyarrow writer (one partition per
 // file, flat in the table's data folder) and registered with its
-// partition values, so a filter on them prunes files; a partition on a
-// string column still goes through tarn's own writer (hive-style
-// folders); both tables hold every row.
+// partition values, so a filter on them prunes files; so is one on a
+// string column (two labels: two files); both tables hold every row.
 func TestPipeline_PartitionedOutput(t *testing.T) {
 	home := filepath.Join(t.TempDir(), "home")
 	data := t.TempDir()
@@ -71,8 +70,8 @@ func TestPipeline_PartitionedOutput(t *testing.T) {
 	if flat, nested := files("sales"); flat != 12 || nested != 0 {
 		t.Fatalf("sales: %d files in data/ and %d below, want 12 written by the pyarrow writer (one per partition)", flat, nested)
 	}
-	if flat, nested := files("labelled"); flat != 0 || nested == 0 {
-		t.Fatalf("labelled: %d files in data/ and %d below, want hive-style folders of tarn's writer", flat, nested)
+	if flat, nested := files("labelled"); flat != 2 || nested != 0 {
+		t.Fatalf("labelled: %d files in data/ and %d below, want 2 written by the pyarrow writer (one per label)", flat, nested)
 	}
 	if got := queryScalar(t, home, "select count(*)::varchar || ',' || sum(id)::varchar from sales"); got != `"120,7140"` {
 		t.Fatalf("sales holds %s, want 120 rows summing to 7140", got)

@@ -234,9 +234,9 @@ func TestS3_SharedServers(t *testing.T) {
 }
 
 // TestS3_Pipeline: `tarn run` of the example project on an S3 warehouse:
-// every output is a table in the bucket (written by iceberg-go's writer:
-// the pyarrow fast path is local-only), read by the next step and by
-// DuckDB, and the history verifies.
+// every output is a table in the bucket, read by the next step and by
+// DuckDB, and the history verifies (TestS3_PipelineOutputFastPath checks
+// which writer wrote them).
 func TestS3_Pipeline(t *testing.T) {
 	wh := s3Warehouse(t)
 	home := filepath.Join(t.TempDir(), "home")

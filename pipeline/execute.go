@@ -464,17 +464,19 @@ func (ex *execution) materialize(ctx context.Context, st *Step, rep *tarn.StepRe
 	}
 	if res.Files != nil {
 		phase.Files = len(res.Files.Paths)
-		for _, p := range res.Files.Paths {
-			if fi, err := os.Stat(p); err == nil {
-				phase.Bytes += fi.Size()
-			}
-		}
+		phase.Bytes = res.Bytes
 	}
 	switch {
 	case res.Unchanged:
 		phase.Detail = "the table already held these files"
 	case res.Reused:
 		phase.Detail = "files of an earlier run published again"
+	case res.Writer == table.WriterPyArrow:
+		phase.Detail = "written by the pyarrow writer"
+	case res.Writer == table.WriterIcebergGo && res.Fallback != "":
+		phase.Detail = "written by iceberg-go's writer: " + res.Fallback
+	case res.Writer == table.WriterIcebergGo:
+		phase.Detail = "written by iceberg-go's writer"
 	}
 	ex.addPhase(rep, phase)
 	ex.mu.Lock()

@@ -15,6 +15,7 @@ import (
 
 	rt "github.com/tarnhq/tarn/runtime"
 	"github.com/tarnhq/tarn/table"
+	"golang.org/x/sync/errgroup"
 )
 
 // pyParquet writes a step's output as Parquet with pyarrow in the step's
@@ -31,13 +32,21 @@ type pyParquet struct {
 	limits   rt.Limits
 }
 
+// NewParquetWriter returns the pyarrow writer of step outputs run by the
+// interpreter python (of an environment with pyarrow) with the SDK at
+// sdkDir, unsandboxed, staging its files under workRoot: for benchmarks
+// and tests that drive table.Service.Materialize as a run does.
+func NewParquetWriter(python, sdkDir, workRoot string) table.ParquetWriter {
+	return pyParquet{env: &rt.Env{Python: python, Dir: filepath.Dir(filepath.Dir(python))}, sdkDir: sdkDir, workRoot: workRoot}
+}
+
 // stagedParquet is where the writer sees its staging directory.
 const stagedParquet = "/tarn/work"
 
 // stagedPart is the name of a file the writer names itself.
 var stagedPart = regexp.MustCompile(`^part-[0-9]{5}\.parquet$`)
 
-func (w pyParquet) WriteParquet(ctx context.Context, req table.ParquetWrite) ([]string, error) {
+func (w pyParquet) WriteParquet(ctx context.Context, req table.ParquetWrite) ([]table.ParquetFile, error) {
 	if err := os.MkdirAll(w.workRoot, 0o755); err != nil {
 		return nil, err
 	}
@@ -65,7 +74,8 @@ func (w pyParquet) WriteParquet(ctx context.Context, req table.ParquetWrite) ([]
 		"compression": req.Compression, "level": req.Level,
 	}
 	if len(req.Partition) > 0 {
-		// The writer names the files (one partition each) in the stage.
+		// The writer names the files (one partition each) in the stage;
+		// they are renamed after Dir and Prefix below.
 		request["partition"], request["dir"], request["part_bytes"] = req.Partition, inside, req.PartBytes
 	}
 	body, err := json.Marshal(request)
@@ -91,9 +101,10 @@ func (w pyParquet) WriteParquet(ctx context.Context, req table.ParquetWrite) ([]
 		return nil, fmt.Errorf("pyarrow Parquet writer: %v: %s", err, strings.TrimSpace(stderr.String()))
 	}
 	var res struct {
-		Paths      []string `json:"paths"`
-		CannotCast string   `json:"cannot_cast"`
-		Declined   string   `json:"declined"`
+		Paths      []string            `json:"paths"`
+		Partitions [][]json.RawMessage `json:"partitions"`
+		CannotCast string              `json:"cannot_cast"`
+		Declined   string              `json:"declined"`
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
 		return nil, fmt.Errorf("pyarrow Parquet writer: unreadable answer %q: %v", stdout.String(), err)
@@ -105,25 +116,66 @@ func (w pyParquet) WriteParquet(ctx context.Context, req table.ParquetWrite) ([]
 		return nil, fmt.Errorf("%w: %s", table.ErrWriterDeclined, res.Declined)
 	}
 	if len(req.Partition) > 0 {
+		if len(res.Partitions) != len(res.Paths) {
+			return nil, fmt.Errorf("pyarrow Parquet writer: partition values of %d files for %d files", len(res.Partitions), len(res.Paths))
+		}
 		for _, p := range res.Paths {
 			if base := filepath.Base(p); filepath.Dir(p) == inside && stagedPart.MatchString(base) {
-				byStaged[p] = filepath.Join(req.Dir, req.Prefix+strings.TrimPrefix(base, "part"))
+				// Not filepath.Join: Dir may be an s3:// URL.
+				byStaged[p] = strings.TrimSuffix(req.Dir, "/") + "/" + req.Prefix + strings.TrimPrefix(base, "part")
 			}
 		}
 	}
+	srcs := make([]string, len(res.Paths))
+	for i, p := range res.Paths {
+		if _, ok := byStaged[p]; !ok {
+			return nil, fmt.Errorf("pyarrow Parquet writer: wrote %q, which it was not asked for", p)
+		}
+		srcs[i] = filepath.Join(stage, filepath.Base(p))
+		w.sandbox.Disown(srcs[i])
+	}
+	files := func(paths []string) []table.ParquetFile {
+		out := make([]table.ParquetFile, len(paths))
+		for i, p := range paths {
+			out[i].Path = p
+			if len(req.Partition) > 0 {
+				out[i].Partition = res.Partitions[i]
+			}
+		}
+		return out
+	}
+	if req.Put != nil {
+		written, err := putAll(ctx, req.Put, srcs, res.Paths, byStaged)
+		return files(written), err
+	}
 	// Into the warehouse: each file whole, under the name it was asked for.
 	var written []string
-	for _, p := range res.Paths {
-		dst, ok := byStaged[p]
-		if !ok { // the files moved so far are returned, for the table's write log to remove
-			return written, fmt.Errorf("pyarrow Parquet writer: wrote %q, which it was not asked for", p)
-		}
-		src := filepath.Join(stage, filepath.Base(p))
-		w.sandbox.Disown(src)
-		if err := moveFile(src, dst); err != nil {
-			return written, fmt.Errorf("pyarrow Parquet writer: %w", err)
+	for i, p := range res.Paths {
+		dst := byStaged[p]
+		if err := moveFile(srcs[i], dst); err != nil { // the files moved so far are returned, for the table's write log to remove
+			return files(written), fmt.Errorf("pyarrow Parquet writer: %w", err)
 		}
 		written = append(written, dst)
+	}
+	return files(written), nil
+}
+
+// putFiles is how many files putAll stores at a time (each upload sends
+// its parts in parallel too).
+const putFiles = 4
+
+// putAll stores every staged file through put, a few at a time: all, or
+// an error (what was stored is the table's write log's to remove).
+func putAll(ctx context.Context, put func(ctx context.Context, local, dst string) error, srcs, paths []string, byStaged map[string]string) ([]string, error) {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(putFiles)
+	written := make([]string, len(paths))
+	for i, p := range paths {
+		written[i] = byStaged[p]
+		g.Go(func() error { return put(gctx, srcs[i], written[i]) })
+	}
+	if err := g.Wait(); err != nil {
+		return nil, fmt.Errorf("pyarrow Parquet writer: %w", err)
 	}
 	return written, nil
 }

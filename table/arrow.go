@@ -217,8 +217,8 @@ type MaterializeRequest struct {
 	PartitionBy     string // for new tables, e.g. "day(ts), zone"
 	OverwriteFilter string // OVERWRITE_PARTITIONS: rows to replace (SQL predicate)
 	Properties      map[string]string
-	// Writer, when set, writes the Parquet files of unpartitioned local
-	// tables (see ParquetWriter).
+	// Writer, when set, writes the Parquet files of the tables it can
+	// (see ParquetWriter).
 	Writer ParquetWriter
 	// Reuse, for REPLACE, names data files that already hold exactly the
 	// output's rows (written by an earlier run of the same step): they are
@@ -237,19 +237,30 @@ type DataFiles struct {
 // MaterializeResult describes a materialization.
 type MaterializeResult struct {
 	Entry *tarn.Entry
-	// Files are the data files now holding the output's rows, when tarn
-	// knows them (REPLACE and APPEND of unpartitioned local tables).
+	// Files are the data files now holding the output's rows, when the
+	// request's Writer wrote them (or Reuse's were published).
 	Files *DataFiles
 	// Reused is set when Reuse's files were published without a write;
 	// Unchanged when they already were the table's content.
 	Reused, Unchanged bool
+	// Writer says which writer wrote the files (WriterPyArrow: the
+	// request's Writer; WriterIcebergGo), and Fallback, for iceberg-go,
+	// why the request's Writer was not used.
+	Writer, Fallback string
+	// Bytes is the size of the files written or published, when known.
+	Bytes int64
 }
 
-func entryResult(e *tarn.Entry, err error) (*MaterializeResult, error) {
+// goWrite is why the request's Writer did not take a write, which
+// iceberg-go's writer then did.
+type goWrite string
+
+// result is the result of that write.
+func (why goWrite) result(e *tarn.Entry, err error) (*MaterializeResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &MaterializeResult{Entry: e}, nil
+	return &MaterializeResult{Entry: e, Writer: WriterIcebergGo, Fallback: string(why)}, nil
 }
 
 // Materialize writes an Arrow IPC file into a table in the session
@@ -299,10 +310,11 @@ func (s *Service) Materialize(ctx context.Context, ss *Session, req MaterializeR
 			return nil, translate(err, "create table "+req.Ident.String())
 		}
 		tx := tbl.NewTransaction()
-		if res, ok, err := s.writeParquet(ctx, ss, tbl, tx, rdr.Schema(), req, false); ok || err != nil {
+		res, why, err := s.writeParquet(ctx, ss, tbl, tx, rdr.Schema(), req, nil, nil)
+		if res != nil || err != nil {
 			return res, err
 		}
-		return entryResult(s.writeRecords(ctx, ss, tbl, tx, rdr, nil, req.Ident))
+		return goWrite(why).result(s.writeRecords(ctx, ss, tbl, tx, rdr, nil, req.Ident))
 	}
 	tx := tbl.NewTransaction()
 	if len(req.Properties) > 0 {
@@ -312,27 +324,36 @@ func (s *Service) Materialize(ctx context.Context, ss *Session, req MaterializeR
 	}
 	switch req.Strategy {
 	case StrategyReplace:
-		if res, ok, err := s.writeParquet(ctx, ss, tbl, tx, rdr.Schema(), req, true); ok || err != nil {
+		res, why, err := s.writeParquet(ctx, ss, tbl, tx, rdr.Schema(), req, iceberg.AlwaysTrue{}, nil)
+		if res != nil || err != nil {
 			return res, err
 		}
-		return entryResult(s.writeRecords(ctx, ss, tbl, tx, rdr, iceberg.AlwaysTrue{}, req.Ident))
+		return goWrite(why).result(s.writeRecords(ctx, ss, tbl, tx, rdr, iceberg.AlwaysTrue{}, req.Ident))
 	case StrategyAppend:
 		if _, err := s.evolve(tx, tbl.Schema(), rdr.Schema(), req.Ident, "write into"); err != nil {
 			return nil, err
 		}
-		if res, ok, err := s.writeParquet(ctx, ss, tbl, tx, rdr.Schema(), req, false); ok || err != nil {
+		res, why, err := s.writeParquet(ctx, ss, tbl, tx, rdr.Schema(), req, nil, nil)
+		if res != nil || err != nil {
 			return res, err
 		}
-		return entryResult(s.writeRecords(ctx, ss, tbl, tx, rdr, nil, req.Ident))
+		return goWrite(why).result(s.writeRecords(ctx, ss, tbl, tx, rdr, nil, req.Ident))
 	case StrategyOverwritePartitions:
 		if _, err := s.evolve(tx, tbl.Schema(), rdr.Schema(), req.Ident, "write into"); err != nil {
 			return nil, err
 		}
-		filter, err := overwriteFilter(tbl, req.OverwriteFilter, req.Path)
+		filter, sets, err := overwriteFilter(tbl, req.OverwriteFilter, req.Path)
 		if err != nil {
 			return nil, err
 		}
-		return entryResult(s.writeRecords(ctx, ss, tbl, tx, rdr, filter, req.Ident))
+		why := "the pyarrow writer does not take an overwrite_filter"
+		if sets != nil {
+			var res *MaterializeResult
+			if res, why, err = s.writeParquet(ctx, ss, tbl, tx, rdr.Schema(), req, filter, sets); res != nil || err != nil {
+				return res, err
+			}
+		}
+		return goWrite(why).result(s.writeRecords(ctx, ss, tbl, tx, rdr, filter, req.Ident))
 	}
 	return nil, tarn.Errorf(tarn.EINVALID, "unknown materialization strategy %q", req.Strategy)
 }
@@ -405,39 +426,46 @@ func sameColumns(a, b *iceberg.Schema) bool {
 	return true
 }
 
-// overwriteFilter returns the rows an OVERWRITE_PARTITIONS write replaces.
-func overwriteFilter(tbl *icetable.Table, filter, path string) (iceberg.BooleanExpression, error) {
+// overwriteFilter returns the rows an OVERWRITE_PARTITIONS write replaces
+// and, when they are given by the output's identity partition values
+// (no filter), those values by source column id.
+func overwriteFilter(tbl *icetable.Table, filter, path string) (iceberg.BooleanExpression, map[int]map[any]bool, error) {
 	if strings.TrimSpace(filter) != "" {
 		expr, err := ParsePredicate(filter, tbl.Schema())
 		if err != nil {
-			return nil, tarn.Errorf(tarn.EINVALID, "overwrite_filter of %s: %w", strings.Join(tbl.Identifier(), "."), err)
+			return nil, nil, tarn.Errorf(tarn.EINVALID, "overwrite_filter of %s: %w", strings.Join(tbl.Identifier(), "."), err)
 		}
-		return expr, nil
+		return expr, nil, nil
 	}
 	spec := tbl.Spec()
 	var exprs []iceberg.BooleanExpression
+	sets := map[int]map[any]bool{}
 	for _, f := range spec.Fields() {
 		if _, ok := f.Transform.(iceberg.IdentityTransform); !ok {
-			return nil, tarn.Errorf(tarn.EINVALID, "OVERWRITE_PARTITIONS on %s: partition field %s uses %s; give overwrite_filter to say which rows to replace",
+			return nil, nil, tarn.Errorf(tarn.EINVALID, "OVERWRITE_PARTITIONS on %s: partition field %s uses %s; give overwrite_filter to say which rows to replace",
 				strings.Join(tbl.Identifier(), "."), f.Name, f.Transform)
 		}
 		col, _ := tbl.Schema().FindColumnName(f.SourceID())
 		lits, err := distinctValues(path, col, tbl.Schema())
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if len(lits) == 0 {
-			return iceberg.AlwaysFalse{}, nil
+			return iceberg.AlwaysFalse{}, nil, nil
 		}
 		exprs = append(exprs, iceberg.SetPredicate(iceberg.OpIn, iceberg.Reference(col), lits))
+		sets[f.SourceID()] = map[any]bool{}
+		for _, lit := range lits {
+			sets[f.SourceID()][lit.Any()] = true
+		}
 	}
 	switch len(exprs) {
 	case 0:
-		return nil, tarn.Errorf(tarn.EINVALID, "OVERWRITE_PARTITIONS on %s: the table is not partitioned; give overwrite_filter or partitioned_by", strings.Join(tbl.Identifier(), "."))
+		return nil, nil, tarn.Errorf(tarn.EINVALID, "OVERWRITE_PARTITIONS on %s: the table is not partitioned; give overwrite_filter or partitioned_by", strings.Join(tbl.Identifier(), "."))
 	case 1:
-		return exprs[0], nil
+		return exprs[0], sets, nil
 	}
-	return iceberg.NewAnd(exprs[0], exprs[1], exprs[2:]...), nil
+	return iceberg.NewAnd(exprs[0], exprs[1], exprs[2:]...), sets, nil
 }
 
 // distinctValues reads one column of an IPC file and returns its distinct

@@ -191,7 +191,7 @@ type goParquet struct {
 	fail  error
 }
 
-func (g *goParquet) WriteParquet(ctx context.Context, w table.ParquetWrite) ([]string, error) {
+func (g *goParquet) WriteParquet(ctx context.Context, w table.ParquetWrite) ([]table.ParquetFile, error) {
 	g.calls++
 	if g.fail != nil {
 		return nil, g.fail
@@ -237,7 +237,11 @@ func (g *goParquet) WriteParquet(ctx context.Context, w table.ParquetWrite) ([]s
 			return nil, err
 		}
 	}
-	return w.Paths, nil
+	files := make([]table.ParquetFile, len(w.Paths))
+	for i, p := range w.Paths {
+		files[i].Path = p
+	}
+	return files, nil
 }
 
 func TestService_MaterializeParquetWriter(t *testing.T) {
@@ -323,13 +327,13 @@ func TestService_MaterializeParquetWriter(t *testing.T) {
 	check(flat, 2, 11)
 	reuse = nil
 	write(flat, table.StrategyReplace, "", []string{}, []int64{}) // empty again for what follows
-	// Partitioned tables are written by iceberg-go.
+	// Partition fields the writer does not write go through iceberg-go.
 	calls = writer.calls
-	if _, err := write(tarn.TableIdent{Namespace: "out", Name: "parts"}, table.StrategyReplace, "zone", []string{"a", "b"}, []int64{1, 2}); err != nil {
+	if _, err := write(tarn.TableIdent{Namespace: "out", Name: "parts"}, table.StrategyReplace, "truncate(1, zone)", []string{"a", "b"}, []int64{1, 2}); err != nil {
 		t.Fatal(err)
 	}
-	if writer.calls != calls {
-		t.Fatal("the Parquet writer was used for a partitioned table")
+	if writer.calls != calls || last.Writer != table.WriterIcebergGo || !strings.Contains(last.Fallback, "truncate") {
+		t.Fatalf("a string truncate partition: writer calls %d, written by %s (%s)", writer.calls-calls, last.Writer, last.Fallback)
 	}
 	check(tarn.TableIdent{Namespace: "out", Name: "parts"}, 2, 3)
 	// A failing writer fails the write and changes nothing.

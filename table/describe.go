@@ -15,6 +15,27 @@ import (
 
 var partFieldRe = regexp.MustCompile(`^\s*([a-zA-Z]+)\s*\(\s*(?:(\d+)\s*,\s*)?([A-Za-z_][A-Za-z0-9_]*)\s*\)\s*$|^\s*([A-Za-z_][A-Za-z0-9_]*)\s*$`)
 
+// splitFields splits a partition spec at the commas outside parentheses
+// (bucket(16, id) is one field).
+func splitFields(expr string) []string {
+	var parts []string
+	depth, start := 0, 0
+	for i, r := range expr {
+		switch r {
+		case '(':
+			depth++
+		case ')':
+			depth--
+		case ',':
+			if depth == 0 {
+				parts = append(parts, expr[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(parts, expr[start:])
+}
+
 // ParsePartitionSpec parses "day(ts), region, bucket(16, id), truncate(4, name)"
 // against a schema. An empty string is the unpartitioned spec.
 func ParsePartitionSpec(expr string, schema *iceberg.Schema) (iceberg.PartitionSpec, error) {
@@ -26,7 +47,7 @@ func ParsePartitionSpec(expr string, schema *iceberg.Schema) (iceberg.PartitionS
 	for _, f := range schema.Fields() {
 		names = append(names, f.Name)
 	}
-	for _, part := range strings.Split(expr, ",") {
+	for _, part := range splitFields(expr) {
 		if strings.Contains(part, "(") && !strings.Contains(part, ")") {
 			return iceberg.PartitionSpec{}, tarn.Errorf(tarn.EINVALID, "invalid --partition-by %q: write bucket(N, col) and truncate(W, col) with their column", expr)
 		}

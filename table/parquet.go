@@ -3,6 +3,7 @@ package table
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -47,27 +48,51 @@ type ParquetWrite struct {
 	Dir       string
 	Prefix    string
 	PartBytes int64
+	// Put, when set, stores a finished file at its destination (a path
+	// above, an s3:// URL for a table in an object store) in place of the
+	// writer moving it there: the writer calls it for each file it wrote,
+	// concurrently, and still owns (and removes) the local file.
+	Put func(ctx context.Context, local, dst string) error
 }
 
 // PartitionField is one field of a partition spec as a ParquetWriter
 // groups rows by it: the top-level source column and its transform
-// (identity, year, month, day, hour, or truncate with Width).
+// (identity, year, month, day, hour, truncate with Width, bucket with
+// Buckets).
 type PartitionField struct {
 	Column    string `json:"column"`
 	Transform string `json:"transform"`
 	Width     int    `json:"width,omitempty"`
+	Buckets   int    `json:"buckets,omitempty"`
+	// exact is set when a file's column statistics give its partition
+	// value exactly (an order-preserving transform of an integer, date or
+	// timestamp column): files can then be registered again from their
+	// footers alone (MaterializeRequest.Reuse).
+	exact bool
+}
+
+// ParquetFile is a file a ParquetWriter wrote.
+type ParquetFile struct {
+	Path string
+	// Partition, for a partitioned write, holds for each Partition field
+	// the value of its source column in the file's rows, as JSON: null, a
+	// number or a string, dates as days and timestamps as microseconds
+	// since the epoch. The file's partition values are computed from it
+	// with iceberg-go's transforms, so the writer only groups rows.
+	Partition []json.RawMessage
 }
 
 // ParquetWriter writes Parquet data files from an Arrow IPC file. The
 // pipeline implements it with pyarrow in the step's own environment (about
 // twice as fast as the Go Parquet writer, and it runs beside the DAG).
-// Materialize uses it for unpartitioned local tables whose columns are the
-// output's (types may differ by a safe cast), and writes through iceberg-go
-// otherwise.
+// Materialize uses it for tables whose columns are the output's (types may
+// differ by a safe cast) and whose partition spec it can write, on the
+// local disk or in an object store (the files are then uploaded through
+// ParquetWrite.Put), and writes through iceberg-go otherwise.
 type ParquetWriter interface {
-	// WriteParquet returns the paths it wrote: all of them, or none when
+	// WriteParquet returns the files it wrote: all of them, or none when
 	// the input has no rows.
-	WriteParquet(ctx context.Context, w ParquetWrite) ([]string, error)
+	WriteParquet(ctx context.Context, w ParquetWrite) ([]ParquetFile, error)
 }
 
 // ErrCannotCast is what a ParquetWriter returns when the output does not
@@ -102,71 +127,83 @@ func parquetParts(size int64, cpus int) int {
 	return int(min(max(1, parts), maxParquetParts))
 }
 
+// Writers named by MaterializeResult.Writer.
+const (
+	WriterPyArrow   = "pyarrow"
+	WriterIcebergGo = "iceberg-go"
+)
+
 // writeParquet writes the output with req.Writer (or publishes req.Reuse)
-// and adds the files to the table, replacing every current data file when
-// replace is set, then commits the transaction into the session. ok is
-// false when the fast path does not apply and the caller must write
-// through iceberg-go.
-func (s *Service) writeParquet(ctx context.Context, ss *Session, tbl *icetable.Table, tx *icetable.Transaction, schema *arrow.Schema, req MaterializeRequest, replace bool) (_ *MaterializeResult, ok bool, _ error) {
+// and adds the files to the table, replacing the current data files that
+// replace selects (AlwaysTrue: all of them; nil: none), then commits the
+// transaction into the session. A nil
+// result without an error means the fast path does not apply and the
+// caller must write through iceberg-go; why says what it did not take
+// ("" when no Writer was given).
+func (s *Service) writeParquet(ctx context.Context, ss *Session, tbl *icetable.Table, tx *icetable.Transaction, schema *arrow.Schema, req MaterializeRequest, replace iceberg.BooleanExpression, sets map[int]map[any]bool) (_ *MaterializeResult, why string, _ error) {
 	if req.Writer == nil {
-		return nil, false, nil
+		return nil, "", nil
 	}
-	dir, isLocal := strings.CutPrefix(tbl.Location(), "file://")
-	if !isLocal || !strings.HasPrefix(dir, "/") {
-		return nil, false, nil
+	dir, remote := tableDir(tbl.Location())
+	if dir == "" {
+		return nil, "the table's location " + tbl.Location() + " is neither a local folder nor s3://", nil
 	}
 	staged, err := tx.StagedTable()
 	if err != nil {
-		return nil, false, err
+		return nil, "", err
 	}
 	target, err := icetable.SchemaToArrowSchema(staged.Schema(), nil, false, false)
 	if err != nil || !sameFlatColumns(schema, target) {
-		return nil, false, nil
+		return nil, "the output's columns are not the table's, or nested", nil
 	}
 	ids := map[string]int{}
 	for _, f := range staged.Schema().Fields() {
 		ids[f.Name] = f.ID
 	}
 	spec := staged.Spec()
-	partition, ok := writerPartition(spec, staged.Schema())
-	if !ok {
-		return nil, false, nil
+	partition, why := writerPartition(spec, staged.Schema())
+	if why != "" {
+		return nil, why, nil
 	}
 	var old []iceberg.DataFile
-	if replace && tbl.CurrentSnapshot() != nil {
-		tasks, err := tbl.Scan().PlanFiles(ctx)
-		if err != nil {
-			return nil, false, err
-		}
-		for _, t := range tasks {
-			old = append(old, t.File)
+	if replace != nil && tbl.CurrentSnapshot() != nil {
+		if old, why, err = replaced(ctx, tbl, replace, sets); why != "" || err != nil {
+			return nil, why, err
 		}
 	}
-	res := &MaterializeResult{}
+	res := &MaterializeResult{Writer: WriterPyArrow}
 	var written []string
-	if replace && req.Reuse != nil && maps.Equal(req.Reuse.FieldIDs, ids) && allExist(req.Reuse.Paths) {
+	var files []iceberg.DataFile
+	if replace == (iceberg.AlwaysTrue{}) && req.Reuse != nil && maps.Equal(req.Reuse.FieldIDs, ids) && !remote && allExact(partition) && allExist(req.Reuse.Paths) {
 		if sameFiles(old, req.Reuse.Paths) {
 			// Already the table's content: nothing to write, nothing to commit.
 			e, err := ss.entry(ctx, req.Ident.Key())
-			return &MaterializeResult{Entry: e, Files: req.Reuse, Reused: true, Unchanged: true}, true, err
+			res := &MaterializeResult{Entry: e, Files: req.Reuse, Reused: true, Unchanged: true}
+			for _, f := range old {
+				res.Bytes += f.FileSizeBytes()
+			}
+			return res, "", err
 		}
 		written, res.Reused = req.Reuse.Paths, true
 	} else {
-		if written, ok, err = s.callWriter(ctx, ss, dir, target, ids, partition, staged.Properties(), req); !ok || err != nil {
-			return nil, ok, err
+		out, why, err := s.callWriter(ctx, ss, dir, remote, staged, target, ids, partition, req)
+		if why != "" || err != nil {
+			return nil, why, err
 		}
+		written, files = out.paths, out.files
 	}
-	fs, err := staged.FS(ctx)
-	if err != nil {
-		return nil, false, err
-	}
-	files := make([]iceberg.DataFile, 0, len(written))
-	for _, p := range written {
-		df, err := icetable.FileToDataFile(ctx, fs, "file://"+p, staged.Schema(), staged.Spec(), 0, staged.Properties())
+	if files == nil {
+		fs, err := staged.FS(ctx)
 		if err != nil {
-			return nil, false, tarn.Errorf(tarn.EINTERNAL, "read back data file %s of %s: %v", p, req.Ident, err)
+			return nil, "", err
 		}
-		files = append(files, df)
+		for _, p := range written {
+			df, err := icetable.FileToDataFile(ctx, fs, "file://"+p, staged.Schema(), staged.Spec(), 0, staged.Properties())
+			if err != nil {
+				return nil, "", tarn.Errorf(tarn.EINTERNAL, "read back data file %s of %s: %v", p, req.Ident, err)
+			}
+			files = append(files, df)
+		}
 	}
 	if len(old) > 0 {
 		err = tx.ReplaceDataFilesWithDataFiles(ctx, old, files, iceberg.Properties{})
@@ -174,30 +211,56 @@ func (s *Service) writeParquet(ctx context.Context, ss *Session, tbl *icetable.T
 		err = tx.AddDataFiles(ctx, files, iceberg.Properties{})
 	}
 	if err != nil {
-		return nil, false, tarn.Errorf(tarn.EINVALID, "write %s: %w", req.Ident, err)
+		return nil, "", tarn.Errorf(tarn.EINVALID, "write %s: %w", req.Ident, err)
 	}
 	if _, err := tx.Commit(ctx); err != nil {
-		return nil, false, translate(err, "commit table "+req.Ident.String())
+		return nil, "", translate(err, "commit table "+req.Ident.String())
 	}
 	res.Entry, err = ss.entry(ctx, req.Ident.Key())
 	res.Files = &DataFiles{Paths: written, FieldIDs: ids}
-	return res, true, err
+	for _, f := range files {
+		res.Bytes += f.FileSizeBytes()
+	}
+	return res, "", err
+}
+
+// tableDir is the folder of a table's files as a ParquetWriter names
+// them: a local path, or for an object store the s3:// URL itself
+// (remote set); "" for anything else.
+func tableDir(loc string) (dir string, remote bool) {
+	if p, ok := strings.CutPrefix(loc, "file://"); ok && strings.HasPrefix(p, "/") {
+		return strings.TrimSuffix(p, "/"), false
+	}
+	if strings.HasPrefix(loc, "s3://") || strings.HasPrefix(loc, "s3a://") {
+		return strings.TrimSuffix(loc, "/"), true
+	}
+	return "", false
+}
+
+// writerOutput is what a ParquetWriter wrote: the files' paths, and for a
+// table in an object store their data files, read from the local copies
+// before they were uploaded.
+type writerOutput struct {
+	paths []string
+	files []iceberg.DataFile
 }
 
 // callWriter has req.Writer write the output into the table's data
-// directory. ok is false when there is nothing to add (no rows) or the
-// output does not cast to the table's types.
-func (s *Service) callWriter(ctx context.Context, ss *Session, dir string, target *arrow.Schema, ids map[string]int, partition []PartitionField, props iceberg.Properties, req MaterializeRequest) (_ []string, ok bool, _ error) {
+// directory (uploading each file for a remote table). why is set when
+// there is nothing to add (no rows) or the writer did not take the
+// output (it does not cast to the table's types, or it declined).
+func (s *Service) callWriter(ctx context.Context, ss *Session, dir string, remote bool, staged *icetable.StagedTable, target *arrow.Schema, ids map[string]int, partition []PartitionField, req MaterializeRequest) (_ *writerOutput, why string, _ error) {
+	props := staged.Properties()
 	var schemaMsg bytes.Buffer
 	sw := ipc.NewWriter(&schemaMsg, ipc.WithSchema(stripMetadata(target)))
 	if err := sw.Close(); err != nil {
-		return nil, false, err
+		return nil, "", err
 	}
 	st, err := os.Stat(req.Path)
 	if err != nil {
-		return nil, false, err
+		return nil, "", err
 	}
-	data := strings.TrimSuffix(dir, "/") + "/data"
+	data := dir + "/data"
 	prefix := uuid.NewString()
 	codec, level := parquetCodec(props)
 	w := ParquetWrite{Source: req.Path, FieldIDs: ids, Schema: schemaMsg.Bytes(), Compression: codec, Level: level}
@@ -211,20 +274,58 @@ func (s *Service) callWriter(ctx context.Context, ss *Session, dir string, targe
 		}
 		ss.record(w.Paths...)
 	}
-	if err := os.MkdirAll(data, 0o755); err != nil {
-		return nil, false, tarn.Errorf(tarn.EINTERNAL, "create data directory of %s: %v", req.Ident, err)
+	var up *uploads
+	if remote {
+		if up, err = s.newUploads(ctx, ss, staged); err != nil {
+			return nil, "", err
+		}
+		w.Put = up.put
+	} else if err := os.MkdirAll(data, 0o755); err != nil {
+		return nil, "", tarn.Errorf(tarn.EINTERNAL, "create data directory of %s: %v", req.Ident, err)
 	}
-	written, err := req.Writer.WriteParquet(ctx, w)
+	wrote, err := req.Writer.WriteParquet(ctx, w)
+	written := make([]string, len(wrote))
+	for i, f := range wrote {
+		written[i] = f.Path
+	}
 	if len(partition) > 0 {
 		ss.record(written...) // named by the writer: known once written
 	}
 	if errors.Is(err, ErrCannotCast) || errors.Is(err, ErrWriterDeclined) {
-		return nil, false, nil
+		return nil, strings.TrimPrefix(err.Error(), ErrWriterDeclined.Error()+": "), nil
 	}
 	if err != nil {
-		return nil, false, tarn.Errorf(tarn.EINTERNAL, "write Parquet files of %s: %w", req.Ident, err)
+		return nil, "", tarn.Errorf(tarn.EINTERNAL, "write Parquet files of %s: %w", req.Ident, err)
 	}
-	return written, len(written) > 0, nil
+	if len(written) == 0 {
+		return nil, "the output has no rows", nil
+	}
+	out := &writerOutput{paths: written}
+	if up != nil {
+		if out.files, err = up.dataFiles(written); err != nil {
+			return nil, "", tarn.Errorf(tarn.EINTERNAL, "write Parquet files of %s: %w", req.Ident, err)
+		}
+	} else {
+		fs, err := staged.FS(ctx)
+		if err != nil {
+			return nil, "", err
+		}
+		for _, p := range written {
+			df, err := icetable.FileToDataFile(ctx, fs, "file://"+p, staged.Schema(), *iceberg.UnpartitionedSpec, 0, props)
+			if err != nil {
+				return nil, "", tarn.Errorf(tarn.EINTERNAL, "read back data file %s of %s: %v", p, req.Ident, err)
+			}
+			out.files = append(out.files, df)
+		}
+	}
+	if len(partition) > 0 {
+		for i, f := range wrote {
+			if out.files[i], err = withPartition(out.files[i], staged.Spec(), staged.Schema(), f.Partition); err != nil {
+				return nil, "", tarn.Errorf(tarn.EINTERNAL, "partition values of %s of %s: %v", f.Path, req.Ident, err)
+			}
+		}
+	}
+	return out, "", nil
 }
 
 func allExist(paths []string) bool {
@@ -271,54 +372,6 @@ func sameFlatColumns(a, b *arrow.Schema) bool {
 		}
 	}
 	return true
-}
-
-// writerPartition describes a partition spec for a ParquetWriter; ok is
-// false when a field is not one it writes. A data file's partition values
-// are read back from its column statistics, which is exact for the
-// order-preserving transforms of integer, date and timestamp columns;
-// strings (whose statistics are truncated), other types and bucket
-// transforms are written through iceberg-go.
-func writerPartition(spec iceberg.PartitionSpec, sc *iceberg.Schema) (_ []PartitionField, ok bool) {
-	var out []PartitionField
-	for _, f := range spec.Fields() {
-		src, found := sc.FindFieldByID(f.SourceID())
-		if !found {
-			return nil, false
-		}
-		if top, _ := sc.FindColumnName(f.SourceID()); top != src.Name {
-			return nil, false // a nested column
-		}
-		switch src.Type.(type) {
-		case iceberg.Int32Type, iceberg.Int64Type, iceberg.DateType, iceberg.TimestampType, iceberg.TimestampTzType:
-		default:
-			return nil, false
-		}
-		pf := PartitionField{Column: src.Name}
-		switch t := f.Transform.(type) {
-		case iceberg.IdentityTransform:
-			pf.Transform = "identity"
-		case iceberg.YearTransform:
-			pf.Transform = "year"
-		case iceberg.MonthTransform:
-			pf.Transform = "month"
-		case iceberg.DayTransform:
-			pf.Transform = "day"
-		case iceberg.HourTransform:
-			pf.Transform = "hour"
-		case iceberg.TruncateTransform:
-			switch src.Type.(type) {
-			case iceberg.Int32Type, iceberg.Int64Type:
-			default:
-				return nil, false
-			}
-			pf.Transform, pf.Width = "truncate", t.Width
-		default:
-			return nil, false
-		}
-		out = append(out, pf)
-	}
-	return out, true
 }
 
 // parquetCodec reads the table's Parquet compression properties, with

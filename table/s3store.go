@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	iceio "github.com/apache/iceberg-go/io"
 	"github.com/google/uuid"
 	"github.com/tarnhq/tarn"
 	s3fetch "github.com/tarnhq/tarn/objcache/s3"
@@ -45,10 +44,7 @@ func newS3Store(ctx context.Context, warehouse string, props map[string]string, 
 	if err != nil || (u.Scheme != "s3" && u.Scheme != "s3a") || u.Host == "" {
 		return nil, tarn.Errorf(tarn.EINVALID, "warehouse %s: use s3://BUCKET/PREFIX or a local folder", tarn.Quote(warehouse))
 	}
-	b, err := s3fetch.OpenBucket(ctx, s3fetch.Config{
-		Endpoint: props[iceio.S3EndpointURL], Region: props[iceio.S3Region],
-		AccessKeyID: props[iceio.S3AccessKeyID], SecretAccessKey: props[iceio.S3SecretAccessKey], SessionToken: props[iceio.S3SessionToken],
-	}, u.Host, u.Path)
+	b, err := s3fetch.OpenBucket(ctx, s3Config(props), u.Host, u.Path)
 	if err != nil {
 		return nil, tarn.Errorf(tarn.EINVALID, "warehouse %s: S3 settings: %v", where, err)
 	}

@@ -39,7 +39,8 @@ type Service struct {
 	keep      time.Duration // gc.keep_history (0: keep all history)
 	// liveUploads lists the uploads of unfinished jobs (Config.UploadsInUse).
 	liveUploads func(ctx context.Context) ([]string, error)
-	gcObjects   s3Client // gc's client of an s3:// warehouse, made on first use
+	gcObjects   s3Client  // gc's client of an s3:// warehouse, made on first use
+	uploader    s3Uploads // puts pipeline outputs written locally into an s3:// warehouse
 	// What resolutions read of manifests and manifest lists (see liveFiles).
 	manifests     *pathCache[manifestFiles]
 	manifestLists *pathCache[[]iceberg.ManifestFile]

@@ -2,10 +2,13 @@
 // objects from S3 and S3-compatible servers for the object cache (an
 // object larger than a part is fetched as several ranged GETs at once,
 // written into the cache's file at their offsets, each part retried on
-// network errors); a Bucket lists, reads, writes conditionally and
-// deletes in batches the objects under a prefix (garbage collection),
-// and copies whole files in and out (the projects of queued runs); and
-// Resolve says what the standard AWS settings resolve to.
+// network errors); an Uploader stores local files as objects (pipeline
+// outputs written on the local disk: one PUT, or a multipart upload of
+// parallel parts, whole or absent); a Bucket lists, reads, writes
+// conditionally and deletes in batches the objects under a prefix
+// (garbage collection), and copies whole files in and out (the projects
+// of queued runs); and Resolve says what the standard AWS settings
+// resolve to.
 package s3
 
 import (

@@ -15,13 +15,18 @@ line: ``{"rows": N, "paths": [...]}`` (no paths when there are no rows).
 
 For a partitioned table the request also holds ``"partition": [{"column":
 "ts", "transform": "day"}, ...]`` (identity, year, month, day, hour or
-truncate with ``"width"``, on integer, date and timestamp columns),
-``"dir"`` and ``"part_bytes"``: rows are grouped by their partition, each
-group is written to files of at most about ``part_bytes`` of Arrow data
-named ``dir/part-NNNNN.parquet``, in parallel, and tarn reads each file's
-partition values from its column statistics. A partition column holding
-nulls is declined (``{"declined": "..."}``, nothing written): tarn writes
-that output through its own writer.
+truncate with ``"width"`` on integer, date and timestamp columns; identity
+on strings; bucket with ``"buckets"`` on integer, date, timestamp and
+string columns), ``"dir"`` and ``"part_bytes"``: rows are grouped by their
+partition (nulls being a partition of their own), each group is written
+to files of at most about ``part_bytes`` of Arrow data named
+``dir/part-NNNNN.parquet``, in parallel, and the answer's ``"partitions"``
+holds, for each file, the source value of each partition field in its
+rows (null, a number or a string; dates as days and timestamps as
+microseconds since the epoch), from which tarn computes the file's
+partition values with Iceberg's own transforms. A column this writer
+cannot group by is declined (``{"declined": "..."}``, nothing written):
+tarn writes that output through its own writer.
 Columns whose type differs from the table's are cast (safe casts only);
 when one does not convert the answer is ``{"cannot_cast": "..."}`` and
 nothing is written (tarn then writes through its own writer, which names
@@ -84,12 +89,99 @@ def write_one(part: pa.Table, path: str, compression: str, level) -> str:
 
 TEMPORAL = ("year", "month", "day", "hour")
 
+def _numpy():
+    """NumPy, which bucket transforms need: not every step environment has it."""
+    try:
+        import numpy
+    except ImportError:
+        raise Declined("bucket partitions need numpy in the step's environment") from None
+    return numpy
+
+
+def murmur3(blocks, tail, length: int):
+    """Murmur3 x86 32-bit (seed 0) of ``n`` keys of ``length`` bytes each.
+
+    ``blocks`` is an (n, length // 4) array of little-endian uint32 words,
+    ``tail`` an (n, length % 4) array of the remaining bytes.
+    """
+    np = _numpy()
+    c1, c2 = np.uint32(0xCC9E2D51), np.uint32(0x1B873593)
+
+    def rotl(x, r: int):
+        return (x << np.uint32(r)) | (x >> np.uint32(32 - r))
+
+    def mix(k):
+        return rotl(k * c1, 15) * c2
+
+    with np.errstate(over="ignore"):
+        h = np.zeros(blocks.shape[0], np.uint32)
+        for j in range(blocks.shape[1]):
+            h ^= mix(blocks[:, j])
+            h = rotl(h, 13) * np.uint32(5) + np.uint32(0xE6546B64)
+        if tail.shape[1]:
+            k = np.zeros(blocks.shape[0], np.uint32)
+            for j in range(tail.shape[1]):
+                k ^= tail[:, j].astype(np.uint32) << np.uint32(8 * j)
+            h ^= mix(k)
+        h ^= np.uint32(length)
+        h ^= h >> np.uint32(16)
+        h *= np.uint32(0x85EBCA6B)
+        h ^= h >> np.uint32(13)
+        h *= np.uint32(0xC2B2AE35)
+        h ^= h >> np.uint32(16)
+    return h
+
+
+def _buckets_of(hashes, n: int):
+    return (hashes.astype("int64") & 0x7FFFFFFF) % n
+
+
+def bucket(column, n: int):
+    """Iceberg's bucket transform of ``column`` into ``n`` buckets (nulls stay null).
+
+    Integers, dates and timestamps hash as 8-byte little-endian longs,
+    strings as their UTF-8 bytes (each distinct value once, grouped by
+    length so that the hash runs over whole arrays).
+    """
+    np = _numpy()
+    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    kind = column.type
+    if pa.types.is_integer(kind) or pa.types.is_date32(kind) or pa.types.is_timestamp(kind):
+        if pa.types.is_date32(kind):
+            as_long = column.cast(pa.int32()).cast(pa.int64())
+        elif pa.types.is_timestamp(kind):
+            as_long = column.cast(pa.timestamp("us", kind.tz)).cast(pa.int64())
+        else:
+            as_long = column.cast(pa.int64())
+        values = as_long.fill_null(0).to_numpy(zero_copy_only=False).astype("<i8")
+        words = values.view("<u4").reshape(-1, 2)
+        out = _buckets_of(murmur3(words, np.zeros((len(values), 0), np.uint8), 8), n)
+        return pa.array(out, pa.int32(), mask=column.is_null().to_numpy(zero_copy_only=False))
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
+        encoded = pc.dictionary_encode(column.cast(pa.large_string()))
+        uniques = encoded.dictionary.cast(pa.large_binary())
+        lengths = pc.binary_length(uniques).to_numpy(zero_copy_only=False)
+        of_unique = np.zeros(len(uniques), np.int64)
+        for length in np.unique(lengths):
+            where = np.flatnonzero(lengths == length)
+            chosen = uniques.take(pa.array(where))
+            offsets = np.frombuffer(chosen.buffers()[1], np.int64)[: len(chosen) + 1]
+            data = np.frombuffer(chosen.buffers()[2], np.uint8) if chosen.buffers()[2] is not None else np.zeros(0, np.uint8)
+            keys = data[offsets[0] : offsets[0] + len(chosen) * int(length)].reshape(len(chosen), int(length))
+            whole = int(length) // 4 * 4
+            blocks = np.ascontiguousarray(keys[:, :whole]).view("<u4").reshape(len(chosen), whole // 4)
+            of_unique[where] = _buckets_of(murmur3(blocks, keys[:, whole:], int(length)), n)
+        return pc.take(pa.array(of_unique, pa.int32()), encoded.indices)
+    raise Declined(f"bucket of a {kind} column")
+
 
 def partition_key(column, field: dict):
     """Return an array equal for two rows exactly when ``field``'s transform is."""
     transform = field["transform"]
     if transform == "identity":
         return column
+    if transform == "bucket":
+        return bucket(column, int(field["buckets"]))
     if transform in TEMPORAL:
         return pc.floor_temporal(column, unit=transform)
     if transform == "truncate":
@@ -103,26 +195,34 @@ def partition_key(column, field: dict):
 def partitions(table: pa.Table, fields: list) -> list:
     """Split ``table`` into one slice per partition of ``fields``.
 
-    The rows are sorted by partition (one copy of the table), then cut
-    where the partition changes.
+    The rows are sorted by partition (one copy of the table), nulls last,
+    then cut where the partition changes: where two neighbours' keys
+    differ, or one is null and the other not.
     """
     keys = {}
     for i, field in enumerate(fields):
-        column = table.column(field["column"])
-        if column.null_count:
-            raise Declined(f"partition column {field['column']} holds nulls")
-        keys[f"k{i}"] = partition_key(column, field)
+        keys[f"k{i}"] = partition_key(table.column(field["column"]), field)
     keys = pa.table(keys)
-    order = pc.sort_indices(keys, sort_keys=[(name, "ascending") for name in keys.column_names])
+    order = pc.sort_indices(keys, sort_keys=[(name, "ascending") for name in keys.column_names], null_placement="at_end")
     table, keys = table.take(order), keys.take(order)
     n = table.num_rows
     changed = None
     for column in keys.columns:
         column = column.combine_chunks()
-        step = pc.not_equal(column.slice(1), column.slice(0, n - 1))
+        after, before = column.slice(1), column.slice(0, n - 1)
+        step = pc.or_(pc.fill_null(pc.not_equal(after, before), False), pc.xor(pc.is_null(after), pc.is_null(before)))
         changed = step if changed is None else pc.or_(changed, step)
     cuts = [0] + ([i + 1 for i in pc.indices_nonzero(changed).to_pylist()] if n > 1 else []) + [n]
     return [table.slice(lo, hi - lo) for lo, hi in zip(cuts, cuts[1:]) if hi > lo]
+
+
+def source_value(column):
+    """The first value of a partition's source column, as the answer gives it."""
+    if pa.types.is_date32(column.type):
+        column = column.cast(pa.int32())
+    elif pa.types.is_timestamp(column.type):
+        column = column.cast(pa.timestamp("us", column.type.tz)).cast(pa.int64())
+    return column[0].as_py()
 
 
 class Declined(Exception):
@@ -139,7 +239,8 @@ def write_partitioned(table: pa.Table, request: dict, compression: str, level) -
     for group in groups:
         slices.extend(split(group, max(1, -(-group.nbytes // part_bytes))))
     paths = [os.path.join(request["dir"], f"part-{i:05d}.parquet") for i in range(len(slices))]
-    return {"rows": table.num_rows, "paths": write_all(slices, paths, compression, level)}
+    values = [[source_value(part.column(f["column"])) for f in request["partition"]] for part in slices]
+    return {"rows": table.num_rows, "paths": write_all(slices, paths, compression, level), "partitions": values}
 
 
 def write_all(slices: list, paths: list, compression: str, level) -> list:

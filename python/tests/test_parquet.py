@@ -131,10 +131,28 @@ def test_partitioned_one_partition_per_file(tmp_path):
     assert len(json.loads(done.stdout)["paths"]) > len(seen)
 
 
-def test_partitioned_nulls_are_declined(tmp_path):
-    src = write_arrow(tmp_path / "out.arrow", pa.table({"id": pa.array([1, None, 3], pa.int64())}))
+def test_partitioned_nulls_are_a_partition(tmp_path):
+    src = write_arrow(tmp_path / "out.arrow", pa.table({"id": pa.array([1, None, 3, None, 1], pa.int64())}))
     done = run_writer({"source": src, "paths": [], "field_ids": {"id": 1}, "dir": str(tmp_path),
                        "partition": [{"column": "id", "transform": "identity"}]})
     assert done.returncode == 0, done.stderr
-    assert "nulls" in json.loads(done.stdout)["declined"]
-    assert not list(tmp_path.glob("*.parquet"))
+    answer = json.loads(done.stdout)
+    got = {tuple(values): pq.read_table(path).column("id").to_pylist() for path, values in zip(answer["paths"], answer["partitions"])}
+    assert got == {(1,): [1, 1], (3,): [3], (None,): [None, None]}
+
+
+def test_bucket_is_icebergs():
+    import datetime
+
+    from tarn._parquet import bucket
+
+    # The Iceberg spec's hash vectors (appendix B), as buckets of 2**31 - 1.
+    def b(value):
+        return value & 0x7FFFFFFF
+
+    assert bucket(pa.array([34, None], pa.int32()), 2**31 - 1).to_pylist() == [b(2017239379), None]
+    assert bucket(pa.array([34], pa.int64()), 2**31 - 1).to_pylist() == [b(2017239379)]
+    assert bucket(pa.array(["iceberg", "iceberg"]), 2**31 - 1).to_pylist() == [b(1210000089)] * 2
+    assert bucket(pa.array([datetime.date(2017, 11, 16)]), 2**31 - 1).to_pylist() == [b(-653330422)]
+    ts = pa.array([datetime.datetime(2017, 11, 16, 22, 31, 8)], pa.timestamp("us"))
+    assert bucket(ts, 2**31 - 1).to_pylist() == [b(-2047944441)]
