@@ -168,6 +168,13 @@ func (s *Service) localCopies(ctx context.Context, objs []objcache.Object, cost 
 		g.Go(func() error {
 			p, rel, downloaded, err := c.Get(gctx, obj, f)
 			if err != nil {
+				// A version read from the metadata cache after gc expired
+				// it finds its data gone: say so, as a read of its
+				// metadata would (metadataError).
+				if h := s.expiredBefore(gctx, obj.Location); h != nil {
+					return tarn.Errorf(tarn.ENOTFOUND, "read %s: the history before %s was expired by gc (gc.keep_history); this version of the table is gone",
+						obj.Location, h.UTC().Format(time.RFC3339)).About(tarn.ResourceTable)
+				}
 				return tarn.Errorf(tarn.EINTERNAL, "read %s (%s) through the local cache: %w", obj.Location, s.Where(), err)
 			}
 			paths[i], releases[i] = p, rel
