@@ -5,12 +5,12 @@ package table_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/internal/s3test"
 	"github.com/tarnhq/tarn/table"
 )
 
@@ -19,10 +19,7 @@ import (
 // process), reads none of its metadata files from the bucket; a new
 // version's files are read once, the old ones not again.
 func TestMetadataCache_S3(t *testing.T) {
-	bucket := os.Getenv("TARN_TEST_S3_BUCKET")
-	if bucket == "" || os.Getenv("AWS_ENDPOINT_URL") == "" {
-		t.Fatal("start the S3 server with scripts/versitygw.sh start and export its settings (set -a; . .tmp/versitygw.env)")
-	}
+	bucket := s3test.Bucket(t)
 	ctx := context.Background()
 	dir := t.TempDir()
 	meta := table.NewMetadataCache(0)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/internal/s3test"
 )
 
 // TestS3Store: the S3 store of garbage collection against the S3-compatible
@@ -26,10 +27,7 @@ import (
 // in batches (DeleteObjects of 1,000) removes them all, a missing key
 // being no failure; conditional writes refuse a stale version.
 func TestS3Store(t *testing.T) {
-	bucket := os.Getenv("TARN_TEST_S3_BUCKET")
-	if bucket == "" || os.Getenv("AWS_ENDPOINT_URL") == "" {
-		t.Fatal("start the S3 server with scripts/versitygw.sh start and export its settings (set -a; . .tmp/versitygw.env)")
-	}
+	bucket := s3test.Bucket(t)
 	ctx := context.Background()
 	svc := &Service{warehouse: fmt.Sprintf("s3://%s/store-%d", bucket, time.Now().UnixNano()), ioProps: map[string]string{}}
 	s3Properties(svc.ioProps)
@@ -110,10 +108,7 @@ func TestS3Store(t *testing.T) {
 // ENOTFOUND saying to submit the run again (and removing it twice is no
 // error), and a location outside the folder is not the store's.
 func TestRunUploads(t *testing.T) {
-	bucket := os.Getenv("TARN_TEST_S3_BUCKET")
-	if bucket == "" || os.Getenv("AWS_ENDPOINT_URL") == "" {
-		t.Fatal("start the S3 server with scripts/versitygw.sh start and export its settings (set -a; . .tmp/versitygw.env)")
-	}
+	bucket := s3test.Bucket(t)
 	ctx := context.Background()
 	svc := &Service{warehouse: fmt.Sprintf("s3://%s/runs-%d", bucket, time.Now().UnixNano()), ioProps: map[string]string{}}
 	s3Properties(svc.ioProps)

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/tarnhq/tarn/internal/s3test"
 )
 
 // TestUploader: against the S3-compatible server of scripts/versitygw.sh,
@@ -20,10 +22,7 @@ import (
 // of parallel parts (5 MiB parts: 9 of them), both read back byte for
 // byte; an upload cancelled part way leaves no object.
 func TestUploader(t *testing.T) {
-	bucket := os.Getenv("TARN_TEST_S3_BUCKET")
-	if bucket == "" || os.Getenv("AWS_ENDPOINT_URL") == "" {
-		t.Fatal("start the S3 server with scripts/versitygw.sh start and export its settings (set -a; . .tmp/versitygw.env)")
-	}
+	bucket := s3test.Bucket(t)
 	ctx := context.Background()
 	cfg := Config{Endpoint: os.Getenv("AWS_ENDPOINT_URL"), PartSize: 5 << 20, Parallel: 4}
 	up, err := NewUploader(ctx, cfg)
