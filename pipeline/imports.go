@@ -1,11 +1,8 @@
 package pipeline
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 )
@@ -26,11 +23,8 @@ var alwaysAvailable = map[string]bool{"tarn": true, "pyarrow": true, "numpy": tr
 // checkImports reports imports a model's environment cannot satisfy: not
 // the standard library, not a module of the project, not an installed
 // package. It runs before anything is built or run.
-func (p *Project) checkImports(ctx context.Context, d *Discoverer) ProjectErrors {
-	stdlib, err := stdlibModules(ctx, d.Python)
-	if err != nil {
-		stdlib = map[string]bool{} // Python < 3.10: rely on discovery's origin field
-	}
+func (p *Project) checkImports() ProjectErrors {
+	stdlib := p.stdlib
 	local := localModules(p.Dir)
 	var errs ProjectErrors
 	for _, m := range append(append([]*Model{}, p.Models...), p.Expectations...) {
@@ -81,25 +75,6 @@ func dedupe(errs ProjectErrors) ProjectErrors {
 
 func normalize(name string) string {
 	return strings.ReplaceAll(strings.ToLower(name), "_", "-")
-}
-
-func stdlibModules(ctx context.Context, python string) (map[string]bool, error) {
-	if python == "" {
-		python = "python3"
-	}
-	out, err := exec.CommandContext(ctx, python, "-c", "import sys, json; print(json.dumps(sorted(sys.stdlib_module_names)))").Output()
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	if err := json.Unmarshal(out, &names); err != nil {
-		return nil, err
-	}
-	m := map[string]bool{"__future__": true}
-	for _, n := range names {
-		m[n] = true
-	}
-	return m, nil
 }
 
 // localModules lists the importable names a project provides itself.

@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -275,5 +276,48 @@ func TestProject_FileLayouts(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "tarn_project.yml"), []byte("name: x\n"), 0o644)
 	if _, err := d.Load(context.Background(), dir); err == nil || !strings.Contains(err.Error(), "keep one") {
 		t.Fatalf("two project files: %v", err)
+	}
+}
+
+// Discovery runs with the interpreter of the project's defaults.python
+// when the Discoverer can name it (python3 on PATH may be a slow shim),
+// with python3 on PATH when it cannot; either way the standard library's
+// names come with the discovery (no second interpreter start): an import
+// of a stdlib module is no error, one of an uninstalled package is.
+func TestDiscoverer_Interpreter(t *testing.T) {
+	python3, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("no python3 on PATH")
+	}
+	real, err := exec.Command(python3, "-c", "import sys; print(sys.executable)").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{"models/m.py": "import tarn\nimport json\nimport bisect\nimport humanize\n\n@tarn.model()\ndef m(t=tarn.Model(\"trips\")):\n    return t\n"}
+	for _, tc := range []struct {
+		name string
+		path string
+		err  error
+	}{
+		{"named", strings.TrimSpace(string(real)), nil},
+		{"not found", "", tarn.Errorf(tarn.EINVALID, "no such version")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var asked []string
+			d := &pipeline.Discoverer{SDKDir: sdkDir, Interpreter: func(_ context.Context, version string) (string, error) {
+				asked = append(asked, version)
+				return tc.path, tc.err
+			}}
+			_, err := d.Load(context.Background(), writeProject(t, files))
+			if len(asked) != 1 || asked[0] != "3.11" {
+				t.Errorf("the Discoverer asked for %v, want [3.11] (the project's defaults.python)", asked)
+			}
+			if err == nil || !strings.Contains(err.Error(), "imports humanize") {
+				t.Fatalf("the import of an uninstalled package is not reported: %v", err)
+			}
+			if strings.Contains(err.Error(), "imports json") || strings.Contains(err.Error(), "imports bisect") {
+				t.Errorf("an import of the standard library is reported: %v", err)
+			}
+		})
 	}
 }

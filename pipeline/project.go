@@ -34,6 +34,10 @@ type Project struct {
 	Models       []*Model
 	Expectations []*Model
 	Warnings     []string
+	// stdlib are the standard library's top-level modules as discovery's
+	// interpreter reported them (nil: it did not; imports are then judged
+	// by the origin discovery gave them).
+	stdlib map[string]bool
 }
 
 // Defaults apply to every model that does not say otherwise.

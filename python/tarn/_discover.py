@@ -206,8 +206,13 @@ def discover(project_dir: str) -> Dict[str, List[Dict[str, Any]]]:
                             "expressions or blocks"}
             )
             continue
-        for key in result:
+        for key in ("models", "expectations", "errors"):
             result[key].extend(getattr(scanner, key))
+    # The standard library's top-level names (Python 3.10+), for tarn's
+    # check of imports: here rather than from a second interpreter start.
+    names = getattr(sys, "stdlib_module_names", None)
+    if names is not None:
+        result["stdlib"] = sorted(names)
     return result
 
 
