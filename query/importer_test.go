@@ -316,11 +316,20 @@ func TestImporter_MalformedRows(t *testing.T) {
 	for name, content := range map[string]string{
 		"late_time.csv": "d\n2026-01-01\n2026-01-02 10:00:00\n",
 		"late_exp.csv":  "n\n1\n1e3\n",
+		"late_dot.csv":  "n\n1\n2.5\n",
+		"late_sep.csv":  "n\n1\n1_000\n",
+		"late_hex.csv":  "n\n1\n0x10\n",
+		"late_bin.csv":  "n\n1\n0b101\n",
 	} {
 		p := l.write(name, content)
 		if _, err := create(l.fast, strings.TrimSuffix(name, ".csv"), sampledSource(t, 1, p)); err == nil || !strings.Contains(err.Error(), p+":3:") {
 			t.Fatalf("%s: %v", name, err)
 		}
+	}
+	// Signs and blanks around digits are integers, as in ingest.
+	signed := l.write("signed.csv", "n,m\n1,a\n+2,b\n -3 ,c\n\t4,d\n")
+	if _, err := create(l.fast, "signed", sampledSource(t, 1, signed)); err != nil {
+		t.Fatalf("signed and padded integers: %v", err)
 	}
 	// An unterminated quote.
 	open := l.write("open.csv", "a,b\n1,2\n3,\"x\n")
