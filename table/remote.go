@@ -171,9 +171,8 @@ func (s *Service) localCopies(ctx context.Context, objs []objcache.Object, cost 
 				// A version read from the metadata cache after gc expired
 				// it finds its data gone: say so, as a read of its
 				// metadata would (metadataError).
-				if h := s.expiredBefore(gctx, obj.Location); h != nil {
-					return tarn.Errorf(tarn.ENOTFOUND, "read %s: the history before %s was expired by gc (gc.keep_history); this version of the table is gone",
-						obj.Location, h.UTC().Format(time.RFC3339)).About(tarn.ResourceTable)
+				if expired := s.expiredError(gctx, "read "+obj.Location, obj.Location); expired != nil {
+					return expired
 				}
 				return tarn.Errorf(tarn.EINTERNAL, "read %s (%s) through the local cache: %w", obj.Location, s.Where(), err)
 			}

@@ -179,11 +179,20 @@ func (s *Service) loadTable(ctx context.Context, id icetable.Identifier, loc str
 // metadataError is the error of reading the metadata of table name at
 // loc: not found, saying so, when gc expired that history.
 func (s *Service) metadataError(ctx context.Context, name, loc string, err error) error {
-	if h := s.expiredBefore(ctx, loc); h != nil {
-		return tarn.Errorf(tarn.ENOTFOUND, "%s at %s: the history before %s was expired by gc (gc.keep_history); this version of the table is gone",
-			name, loc, h.UTC().Format(time.RFC3339)).About(tarn.ResourceTable)
+	if expired := s.expiredError(ctx, name+" at "+loc, loc); expired != nil {
+		return expired
 	}
 	return fmt.Errorf("read metadata of %s at %s: %w", name, loc, err)
+}
+
+// expiredError is the not-found error of what (a read of loc) when gc
+// expired the history that held loc; nil when it did not.
+func (s *Service) expiredError(ctx context.Context, what, loc string) error {
+	if h := s.expiredBefore(ctx, loc); h != nil {
+		return tarn.Errorf(tarn.ENOTFOUND, "%s: the history before %s was expired by gc (gc.keep_history); this version of the table is gone",
+			what, h.UTC().Format(time.RFC3339)).About(tarn.ResourceTable)
+	}
+	return nil
 }
 
 // crashPoint calls the CrashPoint hook at a named point of a write.
