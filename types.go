@@ -264,6 +264,12 @@ type GCReport struct {
 	// RemovedBytes is their size.
 	Removed      []GCFile `json:"removed"`
 	RemovedBytes int64    `json:"removed_bytes"`
+	// Uploads lists the incomplete multipart uploads of an S3 warehouse
+	// aborted (a dry run: that would be), by their key, the size of their
+	// parts and when they started: a writer killed mid-upload leaves its
+	// parts, stored and billed but no object, until they are aborted.
+	// The same age and live writes protect them as unreferenced files.
+	Uploads []GCFile `json:"uploads"`
 	// ExpiredRuns lists the run branches of failed runs deleted (a dry
 	// run: that would be); the files only they reached are in Removed.
 	ExpiredRuns []string `json:"expired_runs"`

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tarnhq/tarn"
+	s3fetch "github.com/tarnhq/tarn/objcache/s3"
 )
 
 var _ tarn.Collector = (*Service)(nil)
@@ -61,7 +62,7 @@ func (s *Service) CollectGarbage(ctx context.Context, req tarn.GCRequest) (*tarn
 	if err != nil {
 		return nil, err
 	}
-	rep := &tarn.GCReport{DryRun: req.DryRun, OlderThan: tarn.FormatAge(age), Removed: []tarn.GCFile{}, ExpiredRuns: []string{}}
+	rep := &tarn.GCReport{DryRun: req.DryRun, OlderThan: tarn.FormatAge(age), Removed: []tarn.GCFile{}, Uploads: []tarn.GCFile{}, ExpiredRuns: []string{}}
 	expired, err := s.expireRunBranches(ctx, time.Now().Add(-runAge), req.DryRun)
 	if err != nil {
 		return nil, err
@@ -145,6 +146,19 @@ func (s *Service) CollectGarbage(ctx context.Context, req tarn.GCRequest) (*tarn
 	}
 	rep.Removed = append(rep.Removed, stale...)
 	sortedGC(rep.Removed)
+	// Multipart uploads never completed (a writer killed mid-upload): by
+	// when they started, as files are by when they were written.
+	ups, err := store.uploads(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var stuck []s3fetch.Upload
+	for _, u := range ups {
+		if u.Initiated.Before(cutoff) {
+			stuck = append(stuck, u)
+			rep.Uploads = append(rep.Uploads, tarn.GCFile{Path: u.Key, Kind: "upload", Bytes: u.Size, Modified: u.Initiated})
+		}
+	}
 	var tierRemoved []tarn.GCFile
 	if len(tier) > 0 {
 		rep.SharedCache, tierRemoved = trimCacheTier(tier, s.SharedCacheBound(), started.Add(-age))
@@ -167,6 +181,7 @@ func (s *Service) CollectGarbage(ctx context.Context, req tarn.GCRequest) (*tarn
 		paths[i] = f.Path
 	}
 	rep.Failed = store.remove(ctx, paths)
+	rep.Failed = append(rep.Failed, store.abort(ctx, stuck)...)
 	if len(tierRemoved) > 0 {
 		rep.Failed = append(rep.Failed, removeCacheEntries(ctx, store, tierRemoved)...)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/internal/atomicfile"
+	s3fetch "github.com/tarnhq/tarn/objcache/s3"
 )
 
 // warehouseStore is what garbage collection and the history horizon need
@@ -37,6 +38,12 @@ type warehouseStore interface {
 	// remove removes files (a missing one is no error) and returns those
 	// it could not remove, as "path: reason".
 	remove(ctx context.Context, rels []string) []string
+	// uploads lists the incomplete multipart uploads of an object store
+	// (none on a local disk, where a write is a file renamed into place).
+	uploads(ctx context.Context) ([]s3fetch.Upload, error)
+	// abort aborts incomplete uploads and returns those it could not, as
+	// "path: reason".
+	abort(ctx context.Context, ups []s3fetch.Upload) []string
 }
 
 // errVersionMoved: a conditional write found the file changed.
@@ -82,6 +89,10 @@ func (s *Service) warehouseRel(loc string) (string, bool) {
 type localStore string
 
 func (l localStore) now(context.Context) (time.Time, error) { return time.Now(), nil }
+
+func (localStore) uploads(context.Context) ([]s3fetch.Upload, error) { return nil, nil }
+
+func (localStore) abort(context.Context, []s3fetch.Upload) []string { return nil }
 
 func (l localStore) list(ctx context.Context) ([]tarn.GCFile, error) {
 	root := string(l)

@@ -100,3 +100,15 @@ func (o *s3Store) exists(ctx context.Context, rel string) (bool, error) {
 func (o *s3Store) remove(ctx context.Context, rels []string) []string {
 	return o.b.Delete(ctx, rels)
 }
+
+func (o *s3Store) uploads(ctx context.Context) ([]s3fetch.Upload, error) {
+	ups, err := o.b.Uploads(ctx)
+	if err != nil {
+		return nil, o.fail("list the incomplete uploads", err)
+	}
+	return ups, nil
+}
+
+func (o *s3Store) abort(ctx context.Context, ups []s3fetch.Upload) []string {
+	return o.b.Abort(ctx, ups)
+}

@@ -52,7 +52,10 @@ then go too. ` + "`tarn branch ls`" + ` hides them unless --all.
 --dry-run lists what would be removed and how much it frees, removing
 nothing. Local and S3 warehouses (s3://BUCKET/PREFIX: the objects under the
 prefix are listed, their ages are the server's LastModified, and they are
-removed in batches of 1,000).`,
+removed in batches of 1,000). On S3 the multipart uploads that never
+completed under the prefix (a writer killed mid-upload leaves its parts
+stored and billed, but no object) are aborted too, by the same rule: once
+started longer ago than --older-than and before the oldest live write.`,
 		Example: `  tarn gc --dry-run
   tarn gc --older-than 1d
   tarn gc --keep-history 30d --dry-run -o json
@@ -114,6 +117,19 @@ removed in batches of 1,000).`,
 				if list {
 					for _, f := range rep.Removed {
 						fmt.Fprintf(w, "  %s  %s  %s\n", f.Kind, tarn.FormatBytes(f.Bytes), f.Path)
+					}
+				}
+				if len(rep.Uploads) > 0 {
+					var parts int64
+					for _, u := range rep.Uploads {
+						parts += u.Bytes
+					}
+					fmt.Fprintf(w, "  %s %d incomplete uploads (%s of parts), started more than %s ago by writers that never finished\n",
+						map[bool]string{true: "would abort", false: "aborted"}[rep.DryRun], len(rep.Uploads), tarn.FormatBytes(parts), rep.OlderThan)
+					if list {
+						for _, u := range rep.Uploads {
+							fmt.Fprintf(w, "  upload  %s  %s  (started %s)\n", tarn.FormatBytes(u.Bytes), u.Path, u.Modified.Format(time.RFC3339))
+						}
 					}
 				}
 				for _, r := range rep.ExpiredRuns {

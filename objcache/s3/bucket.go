@@ -224,3 +224,63 @@ func (b *Bucket) Delete(ctx context.Context, rels []string) []string {
 	}
 	return failed
 }
+
+// Upload is an incomplete multipart upload under the prefix: its parts
+// are stored (and billed) but are no object until it is completed, and
+// S3 keeps them until it is aborted. A writer killed between its
+// CreateMultipartUpload and its CompleteMultipartUpload leaves one.
+type Upload struct {
+	Key       string // relative to the prefix
+	ID        string
+	Initiated time.Time
+	Size      int64 // of the parts stored so far
+}
+
+// Uploads lists the incomplete multipart uploads under the prefix, with
+// the size of their parts (a ListParts per upload: there are few).
+func (b *Bucket) Uploads(ctx context.Context) ([]Upload, error) {
+	var ups []Upload
+	in := &s3.ListMultipartUploadsInput{Bucket: &b.bucket, Prefix: aws.String(b.prefix)}
+	for {
+		page, err := b.client.ListMultipartUploads(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range page.Uploads {
+			ups = append(ups, Upload{Key: strings.TrimPrefix(aws.ToString(u.Key), b.prefix), ID: aws.ToString(u.UploadId), Initiated: aws.ToTime(u.Initiated).UTC()})
+		}
+		if !aws.ToBool(page.IsTruncated) || (aws.ToString(page.NextKeyMarker) == "" && aws.ToString(page.NextUploadIdMarker) == "") {
+			break
+		}
+		in.KeyMarker, in.UploadIdMarker = page.NextKeyMarker, page.NextUploadIdMarker
+	}
+	for i := range ups {
+		p := s3.NewListPartsPaginator(b.client, &s3.ListPartsInput{Bucket: &b.bucket, Key: b.key(ups[i].Key), UploadId: aws.String(ups[i].ID)})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				break // completed or aborted meanwhile: its size stays what was read
+			}
+			for _, part := range page.Parts {
+				ups[i].Size += aws.ToInt64(part.Size)
+			}
+		}
+	}
+	return ups, nil
+}
+
+// Abort aborts incomplete multipart uploads, freeing their parts (one
+// already gone is no error), and returns those it could not abort, as
+// "key: reason".
+func (b *Bucket) Abort(ctx context.Context, ups []Upload) []string {
+	var failed []string
+	for _, u := range ups {
+		_, err := b.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &b.bucket, Key: b.key(u.Key), UploadId: aws.String(u.ID)})
+		var nsu *s3types.NoSuchUpload
+		var api smithy.APIError
+		if err != nil && !errors.As(err, &nsu) && !(errors.As(err, &api) && api.ErrorCode() == "NoSuchUpload") {
+			failed = append(failed, fmt.Sprintf("%s (incomplete upload): %v", u.Key, err))
+		}
+	}
+	return failed
+}
