@@ -118,11 +118,14 @@ type HomeConfig struct {
 	// ObjectsMaxSize the local copies of an object store's table files
 	// (cache/objects; default 20GiB), SharedMaxSize the step cache's
 	// tier in the bucket of an s3:// warehouse (WAREHOUSE/.tarn/cache;
-	// default 100GiB, enforced by tarn gc), as sizes like 50GiB.
+	// default 100GiB, enforced by tarn gc), MetadataMaxSize the memory
+	// holding an object store's Iceberg metadata files (per process;
+	// default 64MiB), as sizes like 50GiB.
 	Cache struct {
-		MaxSize        string `yaml:"max_size,omitempty"`
-		ObjectsMaxSize string `yaml:"objects_max_size,omitempty"`
-		SharedMaxSize  string `yaml:"shared_max_size,omitempty"`
+		MaxSize         string `yaml:"max_size,omitempty"`
+		ObjectsMaxSize  string `yaml:"objects_max_size,omitempty"`
+		SharedMaxSize   string `yaml:"shared_max_size,omitempty"`
+		MetadataMaxSize string `yaml:"metadata_max_size,omitempty"`
 	} `yaml:"cache"`
 	// GC holds garbage collection's settings: KeepHistory is the
 	// retention window of history (7d, 36h, all; empty: keep everything).
@@ -186,6 +189,17 @@ func (h Home) SharedCacheBound() (int64, error) {
 	n, err := h.sizeSetting("TARN_CACHE_SHARED_MAX_SIZE", "shared_max_size", func(c *HomeConfig) string { return c.Cache.SharedMaxSize })
 	if err == nil && n == 0 {
 		n = table.DefaultSharedCacheBytes
+	}
+	return n, err
+}
+
+// MetadataCacheBound is the bound of the in-memory cache of an object
+// store's Iceberg metadata files (table.MetadataCache):
+// $TARN_CACHE_METADATA_MAX_SIZE, else cache.metadata_max_size, else 64 MiB.
+func (h Home) MetadataCacheBound() (int64, error) {
+	n, err := h.sizeSetting("TARN_CACHE_METADATA_MAX_SIZE", "metadata_max_size", func(c *HomeConfig) string { return c.Cache.MetadataMaxSize })
+	if err == nil && n == 0 {
+		n = table.DefaultMetadataBytes
 	}
 	return n, err
 }

@@ -87,3 +87,38 @@ func TestHome_SweepScratch(t *testing.T) {
 		})
 	}
 }
+
+// TestHome_MetadataCacheBound: the metadata cache's bound is 64 MiB by
+// default, cache.metadata_max_size sets it, the environment wins over
+// the file, and a bad size names where it came from; a lakehouse opened
+// on the home gets a metadata cache of that bound.
+func TestHome_MetadataCacheBound(t *testing.T) {
+	h := Home(t.TempDir())
+	t.Setenv("TARN_CACHE_METADATA_MAX_SIZE", "")
+	if n, err := h.MetadataCacheBound(); err != nil || n != 64<<20 {
+		t.Fatalf("default: %d, %v; want 64 MiB", n, err)
+	}
+	c, err := h.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Cache.MetadataMaxSize = "256MiB"
+	if err := h.SetConfig(c); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := h.MetadataCacheBound(); err != nil || n != 256<<20 {
+		t.Fatalf("from config.yml: %d, %v; want 256 MiB", n, err)
+	}
+	t.Setenv("TARN_CACHE_METADATA_MAX_SIZE", "8MiB")
+	if n, err := h.MetadataCacheBound(); err != nil || n != 8<<20 {
+		t.Fatalf("from the environment: %d, %v; want 8 MiB", n, err)
+	}
+	t.Setenv("TARN_CACHE_METADATA_MAX_SIZE", "")
+	c.Cache.MetadataMaxSize = "lots"
+	if err := h.SetConfig(c); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.MetadataCacheBound(); err == nil || !strings.Contains(err.Error(), "cache.metadata_max_size in "+h.ConfigFile()) {
+		t.Fatalf("a bad size: %v, want an error naming cache.metadata_max_size in config.yml", err)
+	}
+}

@@ -148,7 +148,12 @@ func Open(ctx context.Context, cfg Config) (*Lakehouse, error) {
 		st.close()
 		return nil, err
 	}
-	tables := table.NewService(cat, table.Config{Warehouse: st.warehouse, CacheDir: home.ObjectCache(), ObjectCache: objcache.Options{MaxBytes: objectsMax}, StageDir: home.Uploads(), CrashPoint: cfg.CrashPoint, Bulk: bulk, KeepHistory: keep, SharedCacheMax: sharedMax,
+	metaMax, err := home.MetadataCacheBound()
+	if err != nil {
+		st.close()
+		return nil, err
+	}
+	tables := table.NewService(cat, table.Config{Warehouse: st.warehouse, CacheDir: home.ObjectCache(), ObjectCache: objcache.Options{MaxBytes: objectsMax}, StageDir: home.Uploads(), CrashPoint: cfg.CrashPoint, Bulk: bulk, KeepHistory: keep, SharedCacheMax: sharedMax, MetadataMax: metaMax,
 		UploadsInUse: st.jobs.Cleanups})
 	if err := tables.CheckWarehouse(ctx); err != nil {
 		st.close()

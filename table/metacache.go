@@ -65,9 +65,30 @@ func NewMetadataCache(maxBytes int64) *MetadataCache {
 	return &MetadataCache{max: maxBytes, order: list.New(), byPath: map[string]*list.Element{}, loading: map[string]*metaLoad{}}
 }
 
-// processMetadata is the metadata cache of the services that are given
-// none: one per process, shared by every query and step.
-var processMetadata = NewMetadataCache(0)
+// processMetadata holds the metadata caches of the services that are
+// given none, by bound: one per process and bound, shared by every query
+// and step of the services with that bound (a process has one lakehouse,
+// so one bound, outside tests).
+var processMetadata = struct {
+	sync.Mutex
+	byMax map[int64]*MetadataCache
+}{byMax: map[int64]*MetadataCache{}}
+
+// ProcessMetadataCache returns the process's metadata cache of at most
+// maxBytes (DefaultMetadataBytes when maxBytes <= 0), made on first use.
+func ProcessMetadataCache(maxBytes int64) *MetadataCache {
+	if maxBytes <= 0 {
+		maxBytes = DefaultMetadataBytes
+	}
+	processMetadata.Lock()
+	defer processMetadata.Unlock()
+	c := processMetadata.byMax[maxBytes]
+	if c == nil {
+		c = NewMetadataCache(maxBytes)
+		processMetadata.byMax[maxBytes] = c
+	}
+	return c
+}
 
 // MetadataStats are a metadata cache's contents and counters.
 type MetadataStats struct {

@@ -181,3 +181,19 @@ func TestMetadataCache_ConcurrentMissesShareARead(t *testing.T) {
 		t.Errorf("8 concurrent misses read the store %d times, want 1", n)
 	}
 }
+
+// TestProcessMetadataCache: services given no cache share the process's
+// cache of their bound (64 MiB by default), and a service of another
+// bound has its own.
+func TestProcessMetadataCache(t *testing.T) {
+	if got := ProcessMetadataCache(0).Stats().MaxBytes; got != DefaultMetadataBytes {
+		t.Fatalf("default bound %d, want %d", got, DefaultMetadataBytes)
+	}
+	a, b := ProcessMetadataCache(3<<20), ProcessMetadataCache(3<<20)
+	if a != b || a.Stats().MaxBytes != 3<<20 {
+		t.Fatalf("one bound, two caches (%p, %p) or the wrong bound %d", a, b, a.Stats().MaxBytes)
+	}
+	if c := ProcessMetadataCache(5 << 20); c == a || c.Stats().MaxBytes != 5<<20 {
+		t.Fatalf("another bound shares the cache or has bound %d", c.Stats().MaxBytes)
+	}
+}

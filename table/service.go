@@ -81,8 +81,12 @@ type Config struct {
 	// than its age. Unset, gc leaves every run upload alone.
 	UploadsInUse func(ctx context.Context) ([]string, error)
 	// Metadata caches the immutable metadata files of tables in an
-	// object store (nil: the process's cache, shared by every service).
+	// object store (nil: the process's cache of MetadataMax bytes,
+	// shared by every service of that bound; see ProcessMetadataCache).
 	Metadata *MetadataCache
+	// MetadataMax bounds the process's metadata cache when Metadata is
+	// nil (cache.metadata_max_size; 0: DefaultMetadataBytes, 64 MiB).
+	MetadataMax int64
 	// SharedCacheMax bounds the step cache's tier in the bucket of an
 	// s3:// warehouse (cache.shared_max_size; 0: 100 GiB), which
 	// CollectGarbage enforces.
@@ -107,7 +111,7 @@ func NewService(cat *catalog.Catalog, cfg Config) *Service {
 	s := &Service{cat: cat, warehouse: wh, ioProps: props, cacheDir: cfg.CacheDir, objOpts: cfg.ObjectCache, stageDir: cfg.StageDir, crash: cfg.CrashPoint, bulk: cfg.Bulk, keep: cfg.KeepHistory, sharedMax: cfg.SharedCacheMax, liveUploads: cfg.UploadsInUse}
 	s.leases = &leaseSet{svc: s}
 	if s.meta = cfg.Metadata; s.meta == nil {
-		s.meta = processMetadata
+		s.meta = ProcessMetadataCache(cfg.MetadataMax)
 	}
 	s.manifests, s.manifestLists = newPathCache[manifestFiles](), newPathCache[[]iceberg.ManifestFile]()
 	cat.SetResolver(s)

@@ -82,3 +82,13 @@ func TestSession_ReadOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestNewService_MetadataMax: a service given no metadata cache reads
+// through the process's cache of its configured bound.
+func TestNewService_MetadataMax(t *testing.T) {
+	dir := t.TempDir()
+	svc := newServiceWith(t, dir, table.Config{Warehouse: filepath.Join(dir, "wh"), MetadataMax: 7 << 20})
+	if got := svc.MetadataCache(); got != table.ProcessMetadataCache(7<<20) || got.Stats().MaxBytes != 7<<20 {
+		t.Fatalf("metadata cache of bound %d, want the process's of 7 MiB", got.Stats().MaxBytes)
+	}
+}

@@ -245,8 +245,8 @@ var _ server.ProjectStore = (*table.RunUploads)(nil)
 func (a *app) announceStores(lh *local.Lakehouse, home string) error {
 	fmt.Fprintf(a.stderr, "tarn serve: catalog, users and jobs in %s\n", lh.Catalog())
 	if w := lh.Warehouse(); table.IsRemote(w) {
-		fmt.Fprintf(a.stderr, "tarn serve: tables in %s, read through the local cache %s (at most %s: cache.objects_max_size)\n",
-			lh.Services().Warehouse, local.Home(home).ObjectCache(), table.FormatBytes(lh.Tables().ObjectCacheBound()))
+		fmt.Fprintf(a.stderr, "tarn serve: tables in %s, read through the local cache %s (at most %s: cache.objects_max_size), their metadata files through %s of memory (cache.metadata_max_size)\n",
+			lh.Services().Warehouse, local.Home(home).ObjectCache(), table.FormatBytes(lh.Tables().ObjectCacheBound()), table.FormatBytes(lh.Tables().MetadataCache().Stats().MaxBytes))
 		fmt.Fprintf(a.stderr, "tarn serve: step cache in %s, shared with every server in %s/%s\n", local.Home(home).Cache(), w, table.CacheTierDir)
 		fmt.Fprintf(a.stderr, "tarn serve: projects of queued runs in %s/%s, for whichever server runs them\n", w, table.RunUploadsDir)
 	}
