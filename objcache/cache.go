@@ -133,6 +133,11 @@ func (c *Cache) Get(ctx context.Context, obj Object, f Fetcher) (p string, relea
 	release = func() { once.Do(func() { c.unpin(p) }) }
 	for {
 		if st, err := os.Stat(p); err == nil && st.Size() == obj.Size {
+			if st.Mode().Perm()&0o044 != 0o044 {
+				// A copy of a build that made them 0600: sandboxed
+				// workers could not read it.
+				os.Chmod(p, 0o644)
+			}
 			touch(p)
 			return p, release, downloaded, nil
 		}

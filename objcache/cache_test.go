@@ -133,6 +133,30 @@ func TestCache_Get(t *testing.T) {
 			t.Fatalf("second get: %s %v %v, %d fetches", p2, downloaded, err, s.calls.Load())
 		}
 		release()
+		if st, err := os.Stat(p); err != nil || st.Mode().Perm() != 0o644 {
+			t.Fatalf("a new copy's mode: %v %v, want 0644 (sandboxed workers read it)", st.Mode(), err)
+		}
+	})
+	t.Run("OKOldPrivateCopyMadeReadable", func(t *testing.T) {
+		s := newStore()
+		obj := s.put("s3://b/t/data/old.parquet", 100)
+		c := open(t, objcache.Options{})
+		p, release, _, err := c.Get(context.Background(), obj, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		release()
+		if err := os.Chmod(p, 0o600); err != nil { // as an older build left it
+			t.Fatal(err)
+		}
+		p, release, downloaded, err := c.Get(context.Background(), obj, s)
+		if err != nil || downloaded {
+			t.Fatalf("a hit: downloaded %v, %v", downloaded, err)
+		}
+		release()
+		if st, err := os.Stat(p); err != nil || st.Mode().Perm() != 0o644 {
+			t.Fatalf("a 0600 copy after a hit: %v %v, want 0644", st.Mode(), err)
+		}
 	})
 	t.Run("OKConcurrentGetsShareOneDownload", func(t *testing.T) {
 		s := newStore()
