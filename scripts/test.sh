@@ -25,7 +25,7 @@ if [ -n "$unformatted" ]; then
   echo "gofmt would change these files (run gofmt -w):"; echo "$unformatted"; exit 1
 fi
 go vet ./...
-go vet -tags integration,browser ./integration/
+go vet -tags integration,browser ./integration/ ./table ./objcache/...
 echo "== unit and black-box tests"
 # The fast tier needs no database, whatever the caller's environment says.
 env -u TARN_TEST_POSTGRES go test -count=1 ./...
@@ -55,9 +55,12 @@ set -a
 set +a
 # Spark's test alone takes minutes on two busy cores.
 go test -count=1 -timeout 40m -tags integration ./postgres/... ./integration/...
-# gc's S3 store (listing pages, DeleteObjects batches, conditional writes)
-# and the bucket's folder of queued runs' projects.
-go test -count=1 -tags integration -run '^(TestS3Store|TestRunUploads)$' ./table
+# The packages' own tests against the S3 server: gc's S3 store (listing
+# pages, DeleteObjects batches, conditional writes, incomplete multipart
+# uploads), the bucket's folder of queued runs' projects, the metadata
+# cache, and the uploader (single and multipart PUTs). With the tag the
+# packages' unit tests run again too (some 20 s).
+go test -count=1 -tags integration ./table ./objcache/...
 echo "== black-box CLI suite against two tarn serve on one PostgreSQL, tables on the S3 server (shared mode)"
 TARN_TEST_MODE=shared go test -count=1 -run '^(TestCLI_|TestCLIQuery_|TestRemote)' ./cmd/tarn
 echo "== web UI: unit tests and the bundle's check"
