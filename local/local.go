@@ -227,9 +227,13 @@ func (l *Lakehouse) Services() *tarn.Services {
 // of a server is built on it).
 func (l *Lakehouse) Tables() *table.Service { return l.tables }
 
-// SecretKeys returns the home's key pair, which opens the values of
-// secret parameters, creating it on first need.
+// SecretKeys returns the lakehouse's key pair, which opens the values of
+// secret parameters: the one a shared catalog database holds, else the
+// home's, created on first need.
 func (l *Lakehouse) SecretKeys() (*secret.Keys, error) {
+	if l.stores.keys != nil {
+		return l.stores.keys, nil
+	}
 	return secret.LoadOrCreate(l.home.SecretKey())
 }
 

@@ -2,6 +2,8 @@ package local
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"github.com/tarnhq/tarn/catalog/sqlstore"
 	"github.com/tarnhq/tarn/jobs"
 	"github.com/tarnhq/tarn/postgres"
+	"github.com/tarnhq/tarn/secret"
 	"github.com/tarnhq/tarn/users"
 )
 
@@ -23,6 +26,9 @@ type stores struct {
 	where     string // where the catalog lives, password hidden
 	shared    bool
 	warehouse string // where the tables live: a folder or s3://BUCKET/PREFIX
+	// keys is the key pair of secret parameters when the database holds
+	// it (shared stores); nil for the home's own file.
+	keys *secret.Keys
 }
 
 // checkWarehouseURL accepts an absolute folder or s3://BUCKET[/PREFIX].
@@ -81,8 +87,45 @@ func openStores(ctx context.Context, home Home, url, warehouse string) (*stores,
 		if err != nil {
 			return nil, err
 		}
-		return &stores{catalog: db.Catalog(), users: db.Users(), jobs: db.Jobs(), where: db.Where(), shared: true, warehouse: warehouse}, nil
+		keys, err := sharedKeys(ctx, db, home.SecretKey())
+		if err != nil {
+			return nil, err
+		}
+		return &stores{catalog: db.Catalog(), users: db.Users(), jobs: db.Jobs(), where: db.Where(), shared: true, warehouse: warehouse, keys: keys}, nil
 	}
 	return nil, tarn.Errorf(tarn.EINVALID, "catalog %s (%s): use a postgres://USER:PASSWORD@HOST:PORT/DATABASE URL, or leave it empty for the home's own SQLite catalog",
 		tarn.Quote(postgres.Redact(url)), from)
+}
+
+// sharedKeys returns the key pair of secret parameters that the database
+// holds for every server of the lakehouse (a value sealed through one
+// server opens on whichever runs it, and secret cache keys agree). The
+// first server to need it records its home's key file when it has one,
+// so values sealed for that file still open, or else a new key pair. A
+// home whose key file is another key pair is refused: values sealed for
+// it would not open here.
+func sharedKeys(ctx context.Context, db *postgres.DB, file string) (*secret.Keys, error) {
+	mine, err := secret.Load(file)
+	hasFile := err == nil
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if mine, err = secret.Generate(); err != nil {
+			return nil, err
+		}
+	case err != nil:
+		return nil, err
+	}
+	text, err := db.Claim(ctx, "secret_key", mine.Text())
+	if err != nil {
+		return nil, err
+	}
+	keys, err := secret.Parse(text, "in the catalog database "+db.Where()+" (tarn_meta)")
+	if err != nil {
+		return nil, err
+	}
+	if hasFile && keys.ID() != mine.ID() {
+		return nil, tarn.Errorf(tarn.EINVALID, "the home's key file %s (key %s) is not the lakehouse's key pair of secret parameters, which the catalog database %s holds (key %s, recorded by another server first): secrets sealed for the file's key cannot be opened on this lakehouse. Move the file out of the home and start again; set again any secret parameter that was sealed for it",
+			file, mine.ID(), db.Where(), keys.ID())
+	}
+	return keys, nil
 }

@@ -185,6 +185,17 @@ func (db *DB) Claim(ctx context.Context, key, value string) (string, error) {
 	return got, db.fail("read the lakehouse's settings", err)
 }
 
+// Setting returns the value recorded under key in the database's
+// metadata (by Claim), and whether there is one.
+func (db *DB) Setting(ctx context.Context, key string) (string, bool, error) {
+	var got string
+	err := db.pool.QueryRow(ctx, `SELECT value FROM tarn_meta WHERE key = $1`, key).Scan(&got)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", false, nil
+	}
+	return got, err == nil, db.fail("read the lakehouse's settings", err)
+}
+
 // inTx runs f in a transaction, again when PostgreSQL asks for a retry
 // (a deadlock or a serialization failure), and commits it.
 func (db *DB) inTx(ctx context.Context, what string, f func(tx pgx.Tx) error) error {

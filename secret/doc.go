@@ -4,8 +4,9 @@
 //
 // # Basics
 //
-// Every lakehouse home has a key pair (LoadOrCreate, HOME/secret.key,
-// mode 0600, made on first need). Anyone with the public key seals a value
+// Every lakehouse has a key pair: a file of its home (LoadOrCreate,
+// HOME/secret.key, mode 0600, made on first need), or the text Keys.Text
+// gives in a database its servers share (Generate, Parse). Anyone with the public key seals a value
 // (Seal: an anonymous sealed box, X25519 and XSalsa20-Poly1305, with the
 // parameter's name inside), so a client never needs the private key; only
 // the process holding the home opens it (Keys.Open). A sealed value starts

@@ -63,16 +63,16 @@ func LoadOrCreate(path string) (*Keys, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("create the lakehouse key: %w", err)
 	}
-	_, private, err := box.GenerateKey(rand.Reader)
+	k, err = Generate()
 	if err != nil {
-		return nil, fmt.Errorf("generate the lakehouse key: %w", err)
+		return nil, err
 	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*") // mode 0600
 	if err != nil {
 		return nil, fmt.Errorf("create the lakehouse key: %w", err)
 	}
 	defer os.Remove(f.Name())
-	_, err = f.WriteString(keyFileHeader + base64.StdEncoding.EncodeToString(private[:]) + "\n")
+	_, err = f.WriteString(k.Text() + "\n")
 	if err == nil {
 		err = f.Sync()
 	}
@@ -108,24 +108,53 @@ func Load(path string) (*Keys, error) {
 	if err != nil {
 		return nil, err
 	}
-	text, ok := strings.CutPrefix(strings.TrimSpace(string(data)), keyFileHeader)
-	raw, derr := base64.StdEncoding.DecodeString(text)
-	if !ok || derr != nil || len(raw) != 32 {
-		return nil, tarn.Errorf(tarn.EINVALID, "the lakehouse key %s is damaged: restore it from a backup (values sealed for it cannot be opened without it)", path)
+	return Parse(string(data), path)
+}
+
+// Generate makes a new key pair, held in memory only.
+func Generate() (*Keys, error) {
+	_, private, err := box.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("generate the lakehouse key: %w", err)
 	}
+	return fromPrivate(private[:])
+}
+
+// Text is the key pair as a key file holds it (its private key: keep it
+// as secret as the file).
+func (k *Keys) Text() string {
+	return keyFileHeader + base64.StdEncoding.EncodeToString(k.private[:])
+}
+
+// Parse reads a key pair in the form Text gives; where names the place it
+// was read from, for the error when it is damaged.
+func Parse(text, where string) (*Keys, error) {
+	b64, ok := strings.CutPrefix(strings.TrimSpace(text), keyFileHeader)
+	raw, derr := base64.StdEncoding.DecodeString(b64)
+	if !ok || derr != nil || len(raw) != 32 {
+		return nil, tarn.Errorf(tarn.EINVALID, "the lakehouse key %s is damaged: restore it from a backup (values sealed for it cannot be opened without it)", where)
+	}
+	return fromPrivate(raw)
+}
+
+func fromPrivate(raw []byte) (*Keys, error) {
 	k := &Keys{}
 	copy(k.private[:], raw)
 	k.public = publicOf(&k.private)
 	k.id = keyID(k.public[:])
+	var err error
 	if k.macKey, err = hkdf.Key(sha256.New, k.private[:], nil, macInfo, 32); err != nil {
 		return nil, err
 	}
 	return k, nil
 }
 
+// ID is the key pair's id, which starts every value sealed for it.
+func (k *Keys) ID() string { return hex.EncodeToString(k.id[:]) }
+
 // PublicKey returns the half of the key pair clients seal values with.
 func (k *Keys) PublicKey() *tarn.PublicKey {
-	return &tarn.PublicKey{Algorithm: tarn.SecretAlgorithm, Key: bytes.Clone(k.public[:]), ID: hex.EncodeToString(k.id[:])}
+	return &tarn.PublicKey{Algorithm: tarn.SecretAlgorithm, Key: bytes.Clone(k.public[:]), ID: k.ID()}
 }
 
 // Seal encrypts the value of the secret parameter name for the lakehouse

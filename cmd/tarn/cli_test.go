@@ -58,6 +58,7 @@ type lakehouse struct {
 	// goes to the next.
 	endpoints []string
 	calls     int
+	catalog   string // the database of a shared-mode lakehouse
 }
 
 func newLakehouse(t *testing.T) *lakehouse {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/tarnhq/tarn/internal/pgtest"
 	"github.com/tarnhq/tarn/internal/readyfile"
+	"github.com/tarnhq/tarn/postgres"
 	"github.com/tarnhq/tarn/secret"
 )
 
@@ -24,7 +26,7 @@ import (
 // PostgreSQL database ($TARN_TEST_POSTGRES, a schema of its own): with
 // the tables in the bucket of $TARN_TEST_S3_BUCKET when it is set
 // (scripts/versitygw.sh), each server on a home of its own (they share
-// only the database, the bucket and the key of secret parameters),
+// only the database and the bucket),
 // else both on one home; the CLI alternates between their
 // endpoints command by command. `go test` runs the embedded suite and, beside it, this binary
 // again in remote mode on the same -run pattern (TARN_TEST_MODE=remote
@@ -92,17 +94,16 @@ func (l *lakehouse) serve(args ...string) {
 		l.env = append(l.env, "TARN_ENDPOINT="+url)
 		return
 	}
-	args = append(args, "--catalog", pgtest.URL(l.t), "--job-lease", "5s")
+	l.catalog = pgtest.URL(l.t)
+	args = append(args, "--catalog", l.catalog, "--job-lease", "5s")
 	homes := []string{l.home, l.home}
 	if bucket := os.Getenv("TARN_TEST_S3_BUCKET"); bucket != "" {
 		// The tables in the S3-compatible server scripts/versitygw.sh runs,
 		// and the servers on homes of their own: nothing but the database
 		// and the bucket is shared (queued runs' projects go through the
-		// bucket), save the key pair of secret parameters, which every
-		// server of a lakehouse is given (docs/DEPLOY.md).
+		// bucket; the key pair of secret parameters is in the database).
 		args = append(args, "--warehouse", fmt.Sprintf("s3://%s/cli-%s", bucket, pgtest.Schema()))
 		homes[1] = filepath.Join(l.dir, "home2")
-		shareSecretKey(l.t, l.home, homes[1])
 	}
 	for _, home := range homes {
 		_, url := startServer(l.t, home, args...)
@@ -110,23 +111,22 @@ func (l *lakehouse) serve(args ...string) {
 	}
 }
 
-// shareSecretKey copies the key pair of home from (made if need be) into
-// home to, as one deploys the servers of a lakehouse.
-func shareSecretKey(t *testing.T, from, to string) {
-	t.Helper()
-	if _, err := secret.LoadOrCreate(filepath.Join(from, "secret.key")); err != nil {
-		t.Fatal(err)
+// secretKeys returns the lakehouse's key pair of secret parameters: its
+// home's file, or in shared mode the one the database holds.
+func (l *lakehouse) secretKeys() (*secret.Keys, error) {
+	if l.catalog == "" {
+		return secret.Load(filepath.Join(l.home, "secret.key"))
 	}
-	key, err := os.ReadFile(filepath.Join(from, "secret.key"))
-	if err == nil {
-		err = os.MkdirAll(to, 0o700)
-	}
-	if err == nil {
-		err = os.WriteFile(filepath.Join(to, "secret.key"), key, 0o600)
-	}
+	db, err := postgres.Open(context.Background(), l.catalog)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
+	defer db.Close()
+	text, ok, err := db.Setting(context.Background(), "secret_key")
+	if err != nil || !ok {
+		return nil, fmt.Errorf("no key in the database (%v)", err)
+	}
+	return secret.Parse(text, "in the database")
 }
 
 // startServer starts `tarn serve` on a free loopback port and returns

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tarnhq/tarn/secret"
 	"gopkg.in/yaml.v3"
 )
 
@@ -44,7 +43,7 @@ func TestCLI_Parameters(t *testing.T) {
 	if err := yaml.Unmarshal(text, &y); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := secret.Load(filepath.Join(l.home, "secret.key"))
+	keys, err := l.secretKeys()
 	if err != nil {
 		t.Fatalf("the lakehouse has no key: %v", err)
 	}
