@@ -10,8 +10,12 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/apache/arrow-go/v18/arrow"
 )
 
 // objectParser decodes the lines of a JSON Lines file. Most lines are flat
@@ -238,7 +242,16 @@ func scanNumber(line []byte, start int) int {
 // does not validate the JSON otherwise: it is the check a reader that
 // drops unknown keys needs, in a parallel pass over the file that reads
 // it in chunks (memory does not grow with the file).
-func CheckKeys(ctx context.Context, file File, known []string) error {
+//
+// Integer columns (ints: name to Int64 or Int32) are also checked: a
+// value that is not an integer as this package reads it (a number with a
+// fraction or an exponent, true or false, a string other than an integer
+// between blanks) is an *Error with the message this package's reader
+// gives. That is the check a reader parsing JSON numbers straight into
+// integers needs, which would round 2.5, read 1e3 as 1000 and true as 1.
+// Nested values and out-of-range integers are left to such a reader,
+// which refuses them too.
+func CheckKeys(ctx context.Context, file File, known []string, ints map[string]arrow.DataType) error {
 	st, err := os.Stat(file.Path)
 	if err != nil {
 		return fmt.Errorf("reading input: %w", err)
@@ -286,7 +299,7 @@ func CheckKeys(ctx context.Context, file File, known []string) error {
 		go func() {
 			defer wg.Done()
 			r := &results[w]
-			r.lines, r.err, r.ioErr = checkChunk(ctx, io.NewSectionReader(f, bounds[w], bounds[w+1]-bounds[w]), w == 0, set, func() bool { return stop(w) })
+			r.lines, r.err, r.ioErr = checkChunk(ctx, io.NewSectionReader(f, bounds[w], bounds[w+1]-bounds[w]), w == 0, &keyChecker{known: set, ints: ints}, func() bool { return stop(w) })
 			if r.err != nil || r.ioErr != nil {
 				mu.Lock()
 				firstBad = min(firstBad, w)
@@ -336,9 +349,8 @@ func lineStart(f *os.File, at int64) (int64, error) {
 }
 
 // checkChunk checks the lines of one chunk; the *Error's line is within it.
-func checkChunk(ctx context.Context, r io.Reader, first bool, known map[string]struct{}, stopped func() bool) (lines int, _ *Error, _ error) {
+func checkChunk(ctx context.Context, r io.Reader, first bool, kc *keyChecker, stopped func() bool) (lines int, _ *Error, _ error) {
 	br := bufio.NewReaderSize(r, 1<<20)
-	kc := &keyChecker{known: known}
 	var long []byte // a line longer than the buffer
 	for {
 		b, err := br.ReadSlice('\n')
@@ -369,7 +381,7 @@ func checkChunk(ctx context.Context, r io.Reader, first bool, known map[string]s
 			b = bytes.TrimPrefix(b, []byte("\ufeff"))
 		}
 		if b = bytes.TrimSpace(b); len(b) > 0 {
-			if key, msg := kc.unknownKey(b); msg != "" {
+			if key, msg := kc.check(b); msg != "" {
 				return lines, &Error{Line: lines, Column: key, Msg: msg}, nil
 			}
 		}
@@ -379,52 +391,184 @@ func checkChunk(ctx context.Context, r io.Reader, first bool, known map[string]s
 	}
 }
 
-// keyChecker finds top-level keys that are not known. Lines tend to hold
-// the keys of the line before in the same order, so it compares each key
-// with the known key at the same position in the last line (a compare of
-// bytes) before it looks it up in known (a hash): the lookups were half
-// the check's CPU.
+// keyChecker finds top-level keys that are not known, and values of
+// integer columns that are not integers. Lines tend to hold the keys of
+// the line before in the same order, so it compares each key with the
+// known key at the same position in the last line (a compare of bytes)
+// before it looks it up in known (a hash): the lookups were half the
+// check's CPU.
 type keyChecker struct {
 	known map[string]struct{}
-	last  []string // the known keys of the last line, by position
+	ints  map[string]arrow.DataType // integer columns, by name
+	last  []knownKey                // the known keys of the last line, by position
 }
 
-// unknownKey returns the first top-level key of the object in line that
-// is not known, with a message; msg is "" when there is none.
-func (kc *keyChecker) unknownKey(line []byte) (key, msg string) {
+// knownKey is a known key and, for an integer column, its type.
+type knownKey struct {
+	name string
+	int  arrow.DataType
+}
+
+// unknownKeyMsg is the message of a key that is not known.
+const unknownKeyMsg = "not in the target schema (first seen after the rows the types were inferred from)"
+
+// check returns the first top-level key of the object in line that is
+// not known, or the key of the first integer column whose value is not
+// an integer, with a message; msg is "" when there is none.
+func (kc *keyChecker) check(line []byte) (key, msg string) {
 	if line[0] != '{' {
 		return "", errNotObject.Error()
 	}
-	depth, expectKey, position := 0, false, 0
 	// Without a backslash in the line a string ends at the next quote.
 	plain := bytes.IndexByte(line, '\\') < 0
+	if plain {
+		if key, msg, ok := kc.checkFlat(line); ok {
+			return key, msg
+		}
+	}
+	return kc.checkAny(line, plain)
+}
+
+// checkFlat is check for a line without backslashes whose top-level
+// values are strings, numbers, booleans and nulls, the most common kind,
+// read member by member; ok is false for any other line, which check
+// then reads byte by byte.
+func (kc *keyChecker) checkFlat(line []byte) (key, msg string, ok bool) {
+	i, n, position := 1, len(line), 0
+	skip := func() {
+		for i < n && jsonSpace(line[i]) {
+			i++
+		}
+	}
+	for {
+		skip()
+		if i == n {
+			return "", "", false
+		}
+		if line[i] == '}' {
+			return "", "", i == n-1
+		}
+		if line[i] != '"' {
+			return "", "", false
+		}
+		var k knownKey
+		end := -1
+		if position < len(kc.last) {
+			// Most often the key of the last line at this position.
+			k = kc.last[position]
+			if e := i + 1 + len(k.name); e < n && line[e] == '"' && string(line[i+1:e]) == k.name {
+				end = e
+			}
+		}
+		if end < 0 {
+			j := bytes.IndexByte(line[i+1:], '"')
+			if j < 0 {
+				return "", "", false
+			}
+			end = i + 1 + j
+			var known bool
+			if k, known = kc.lookup(line[i+1:end], position); !known {
+				return string(line[i+1 : end]), unknownKeyMsg, true
+			}
+		}
+		position++
+		i = end + 1
+		if k.int != nil {
+			next, msg := checkInteger(line, i, true, k.int)
+			if msg != "" {
+				return k.name, msg, true
+			}
+			i = next
+		} else {
+			skip()
+			if i == n || line[i] != ':' {
+				return "", "", false
+			}
+			i++
+			skip()
+			if i == n {
+				return "", "", false
+			}
+			switch line[i] {
+			case '"':
+				j := bytes.IndexByte(line[i+1:], '"')
+				if j < 0 {
+					return "", "", false
+				}
+				i += j + 2
+			case '{', '[':
+				return "", "", false
+			default: // a number or a literal, valid or not
+				for i < n && (line[i] >= '0' && line[i] <= '9' || line[i] >= 'a' && line[i] <= 'z' || line[i] == '.' || line[i] == '-' || line[i] == '+' || line[i] == 'E') {
+					i++
+				}
+			}
+		}
+		skip()
+		if i == n {
+			return "", "", false
+		}
+		switch line[i] {
+		case ',':
+			i++
+		case '}':
+			return "", "", i == n-1 // else not JSON: read it byte by byte, as before
+		default:
+			return "", "", false
+		}
+	}
+}
+
+// checkAny is check for any line, byte by byte.
+func (kc *keyChecker) checkAny(line []byte, plain bool) (key, msg string) {
+	depth, expectKey, position := 0, false, 0
 	for i := 0; i < len(line); i++ {
 		switch line[i] {
 		case '"':
-			end, escaped := -1, false
-			if plain {
-				if j := bytes.IndexByte(line[i+1:], '"'); j >= 0 {
-					end = i + 1 + j
-				}
-			} else {
-				end, escaped = stringEnd(line, i+1)
-			}
-			if end < 0 {
-				return "", "" // invalid JSON: the reader reports it
-			}
 			if depth == 1 && expectKey {
-				raw := line[i+1 : end]
-				if escaped {
-					var s string
-					if json.Unmarshal(line[i:end+1], &s) != nil {
-						return "", ""
+				var k knownKey
+				end := -1
+				if plain && position < len(kc.last) {
+					// Most often the key of the last line at this position.
+					k = kc.last[position]
+					if e := i + 1 + len(k.name); e < len(line) && line[e] == '"' && string(line[i+1:e]) == k.name {
+						end = e
 					}
-					raw = []byte(s)
 				}
-				if !kc.isKnown(raw, position) {
-					return string(raw), "not in the target schema (first seen after the rows the types were inferred from)"
+				if end < 0 {
+					var escaped bool
+					if end, escaped = quoteEnd(line, i+1, plain); end < 0 {
+						return "", "" // invalid JSON: the reader reports it
+					}
+					raw := line[i+1 : end]
+					if escaped {
+						var s string
+						if json.Unmarshal(line[i:end+1], &s) != nil {
+							return "", ""
+						}
+						raw = []byte(s)
+					}
+					var ok bool
+					if k, ok = kc.lookup(raw, position); !ok {
+						return string(raw), unknownKeyMsg
+					}
 				}
 				position++
+				if k.int != nil {
+					next, msg := checkInteger(line, end+1, plain, k.int)
+					if msg != "" {
+						return k.name, msg
+					}
+					i = next - 1
+				} else {
+					i = end
+				}
+				expectKey = false
+				continue
+			}
+			end, _ := quoteEnd(line, i+1, plain)
+			if end < 0 {
+				return "", "" // invalid JSON: the reader reports it
 			}
 			expectKey = false
 			i = end
@@ -444,20 +588,104 @@ func (kc *keyChecker) unknownKey(line []byte) (key, msg string) {
 	return "", ""
 }
 
-// isKnown reports whether key, the position-th key of its line, is known.
-func (kc *keyChecker) isKnown(key []byte, position int) bool {
-	if position < len(kc.last) && kc.last[position] == string(key) {
-		return true
+// lookup returns the known key equal to key, the position-th key of its
+// line.
+func (kc *keyChecker) lookup(key []byte, position int) (knownKey, bool) {
+	if position < len(kc.last) && kc.last[position].name == string(key) {
+		return kc.last[position], true
 	}
 	if _, ok := kc.known[string(key)]; !ok {
-		return false
+		return knownKey{}, false
 	}
+	k := knownKey{name: string(key), int: kc.ints[string(key)]}
 	if position < len(kc.last) {
-		kc.last[position] = string(key)
+		kc.last[position] = k
 	} else if position == len(kc.last) {
-		kc.last = append(kc.last, string(key))
+		kc.last = append(kc.last, k)
 	}
-	return true
+	return k, true
+}
+
+// quoteEnd returns the index of the quote closing the string starting at
+// line[start] (-1 if none) and whether it has escapes; plain says the
+// line has no backslash.
+func quoteEnd(line []byte, start int, plain bool) (end int, escaped bool) {
+	if !plain {
+		return stringEnd(line, start)
+	}
+	if j := bytes.IndexByte(line[start:], '"'); j >= 0 {
+		return start + j, false
+	}
+	return -1, false
+}
+
+// checkInteger checks the value of an integer column of type dt that
+// follows its key, from line[from] on (blanks, the colon, blanks, the
+// value): next is the index past the value, msg the reader's message for
+// a value that is not an integer ("" when it is one, or when the JSON is
+// invalid or nested, or the integer out of range, which the reader
+// refuses).
+func checkInteger(line []byte, from int, plain bool, dt arrow.DataType) (next int, msg string) {
+	i, n := from, len(line)
+	for i < n && jsonSpace(line[i]) {
+		i++
+	}
+	if i == n || line[i] != ':' {
+		return i, ""
+	}
+	i++
+	for i < n && jsonSpace(line[i]) {
+		i++
+	}
+	if i == n {
+		return i, ""
+	}
+	bits := 64
+	if dt.ID() == arrow.INT32 {
+		bits = 32
+	}
+	bad := func(text string) string { return (&parseError{value: text, dt: dt}).Error() }
+	switch c := line[i]; {
+	case c == '-' || (c >= '0' && c <= '9'):
+		start, whole := i, true
+		for ; i < n; i++ {
+			if c := line[i]; c == '.' || c == 'e' || c == 'E' || c == '+' || (c == '-' && i > start) {
+				whole = false // a fraction or an exponent, whose whole text the message gives
+			} else if c < '0' || c > '9' {
+				if c != '-' {
+					break
+				}
+			}
+		}
+		if !whole {
+			text := string(line[start:i])
+			if _, err := strconv.ParseFloat(text, 64); err != nil {
+				return i, "" // not a JSON number: the reader refuses it
+			}
+			return i, bad(text)
+		}
+		return i, "" // or out of range: the reader refuses it too
+	case c == '"':
+		end, escaped := quoteEnd(line, i+1, plain)
+		if end < 0 {
+			return i, ""
+		}
+		text := string(line[i+1 : end])
+		if escaped && json.Unmarshal(line[i:end+1], &text) != nil {
+			return end + 1, ""
+		}
+		if _, err := strconv.ParseInt(strings.TrimSpace(text), 10, bits); err != nil {
+			return end + 1, bad(text)
+		}
+		return end + 1, ""
+	case c == 't' && bytes.HasPrefix(line[i:], []byte("true")):
+		return i + 4, bad("true")
+	case c == 'f' && bytes.HasPrefix(line[i:], []byte("false")):
+		return i + 5, bad("false")
+	case c == 'n' && bytes.HasPrefix(line[i:], []byte("null")):
+		return i + 4, ""
+	}
+	return i, "" // a nested value, invalid JSON
 }
 
 // stringEnd returns the index of the quote closing the string starting at

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,8 +9,11 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
 )
 
 type visited struct {
@@ -111,6 +115,33 @@ func FuzzObjectParser(f *testing.F) {
 	f.Fuzz(func(t *testing.T, line []byte) { checkSameAsDecoder(t, line) })
 }
 
+// FuzzKeyCheckFlat: the key check's member-by-member reading of flat
+// lines finds what its byte-by-byte reading finds, on any line it takes;
+// each checker sees the line twice, the second time with its memory of
+// key positions filled by the first.
+func FuzzKeyCheckFlat(f *testing.F) {
+	for _, s := range []string{`{"a":1,"b":"x"}`, `{"a": 2.5 , "c":"1"}`, `{"a":true,"late":1}`, `{"b":null,"a":null}`, `{"a":"0x10"}`, `{"a":{"b":1}}`,
+		`{"a":1e3}`, `{"a":-}`, `{"a":1-2}`, `{"a":1,}`, `{"a" 1}`, `{}`, `{"a":1}x`, `{"a":"12","b":[1,{"c":2}]}`} {
+		f.Add([]byte(s))
+	}
+	known := map[string]struct{}{"a": {}, "b": {}, "c": {}}
+	ints := map[string]arrow.DataType{"a": arrow.PrimitiveTypes.Int64}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 || line[0] != '{' || bytes.IndexByte(line, '\\') >= 0 {
+			return
+		}
+		flat, any := &keyChecker{known: known, ints: ints}, &keyChecker{known: known, ints: ints}
+		for range 2 {
+			key, msg, ok := flat.checkFlat(line)
+			akey, amsg := any.checkAny(line, true)
+			if ok && (key != akey || msg != amsg) {
+				t.Fatalf("%q: member by member %q %q; byte by byte %q %q", line, key, msg, akey, amsg)
+			}
+		}
+	})
+}
+
 func writeLines(t *testing.T, lines []string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "in.jsonl")
@@ -140,7 +171,7 @@ func TestCheckKeys(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			path := writeLines(t, tt.lines)
-			err := CheckKeys(context.Background(), File{Path: path, Format: JSONL}, known)
+			err := CheckKeys(context.Background(), File{Path: path, Format: JSONL}, known, nil)
 			if tt.message == "" {
 				if err != nil {
 					t.Fatal(err)
@@ -171,7 +202,7 @@ func TestCheckKeys_Chunks(t *testing.T) {
 		lines[i] = fmt.Sprintf(`{"id":%d,"zone":"z%d"}`, i, i%7)
 	}
 	path := writeLines(t, lines)
-	if err := CheckKeys(context.Background(), File{Path: path, Format: JSONL}, []string{"id", "zone"}); err != nil {
+	if err := CheckKeys(context.Background(), File{Path: path, Format: JSONL}, []string{"id", "zone"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, bad := range []int{0, 1, 57, 120, 198, 199} {
@@ -181,10 +212,67 @@ func TestCheckKeys_Chunks(t *testing.T) {
 			lines[bad+50] = `{"id":1,"later":2}` // the first one is reported
 		}
 		path := writeLines(t, lines)
-		err := CheckKeys(context.Background(), File{Path: path, Format: JSONL}, []string{"id", "zone"})
+		err := CheckKeys(context.Background(), File{Path: path, Format: JSONL}, []string{"id", "zone"}, nil)
 		var ie *Error
 		if !errors.As(err, &ie) || ie.Line != bad+1 || ie.Column != "late" {
 			t.Fatalf("unknown key on line %d: error %v", bad+1, err)
+		}
+	}
+}
+
+// TestCheckKeys_Integers: the check of integer columns agrees with this
+// package's reader on every value it decides: the reader accepts what the
+// check passes, and the check refuses what the reader refuses, with the
+// reader's file, line, column and message. Nested values and integers out
+// of range it leaves to the reader that follows it (which refuses them).
+func TestCheckKeys_Integers(t *testing.T) {
+	// What the check leaves to the reader after it: nested values, and
+	// integer literals out of the column's range.
+	left := func(v string, dt arrow.DataType) bool {
+		if strings.HasPrefix(v, "[") || strings.HasPrefix(v, "{") {
+			return true
+		}
+		bits := 64
+		if dt.ID() == arrow.INT32 {
+			bits = 32
+		}
+		_, err := strconv.ParseInt(v, 10, bits)
+		return strings.Trim(v, "-0123456789") == "" && err != nil
+	}
+	values := []string{
+		`0`, `-0`, `7`, `-12`, `123456789`, `1234567890`, `9223372036854775807`, `-9223372036854775808`, `2147483647`, `-2147483648`,
+		`2.5`, `1.0`, `1e3`, `1E3`, `-1e-2`, `10.000`, `1e+2`,
+		`true`, `false`, `null`,
+		`"12"`, `" 12 "`, `"\t12"`, `"+5"`, `"-5"`, `"007"`, `"1e3"`, `"2.5"`, `"0x10"`, `"1_000"`, `""`, `" "`, `"abc"`, `"\u0031\u0032"`, `"1\n"`,
+		`[1]`, `{"a":1}`, `9223372036854775808`, `-9223372036854775809`, `2147483648`,
+	}
+	for _, dt := range []arrow.DataType{arrow.PrimitiveTypes.Int64, arrow.PrimitiveTypes.Int32} {
+		target := arrow.NewSchema([]arrow.Field{{Name: "s", Type: arrow.BinaryTypes.String, Nullable: true}, {Name: "n", Type: dt, Nullable: true}}, nil)
+		for _, v := range values {
+			t.Run(dt.String()+"/"+v, func(t *testing.T) {
+				// The value on the third line, after lines that fill the
+				// checker's memory of the keys' positions.
+				path := writeLines(t, []string{`{"s":"a","n":1}`, `{"n":2,"s":"b"}`, `{"s":"c", "n" : ` + v + ` ,"s2":1}`})
+				err := CheckKeys(context.Background(), File{Path: path, Format: JSONL}, []string{"s", "n", "s2"}, map[string]arrow.DataType{"n": dt})
+				wide := arrow.NewSchema(append(target.Fields(), arrow.Field{Name: "s2", Type: arrow.PrimitiveTypes.Int64, Nullable: true}), nil)
+				rdr, rerr := (&Source{Files: []File{{Path: path, Format: JSONL}}}).Records(context.Background(), wide)
+				if rerr == nil {
+					for rdr.Next() {
+					}
+					rerr = rdr.Err()
+					rdr.Release()
+				}
+				switch {
+				case rerr == nil && err != nil:
+					t.Fatalf("the reader reads %s as %s; the check refuses it: %v", v, dt, err)
+				case rerr != nil && err == nil && !left(v, dt):
+					t.Fatalf("the reader refuses %s as %s (%v); the check passes it", v, dt, rerr)
+				case rerr != nil && err != nil && err.Error() != rerr.Error():
+					t.Fatalf("the check says %q; the reader %q", err, rerr)
+				case rerr == nil && left(v, dt):
+					t.Fatalf("the reader reads %s as %s", v, dt)
+				}
+			})
 		}
 	}
 }

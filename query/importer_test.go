@@ -405,6 +405,65 @@ func TestImporter_JSONKeyCheckBesideCopy(t *testing.T) {
 	}
 }
 
+// TestImporter_JSONIntegers: JSON Lines integer columns, read by DuckDB as
+// integers, take the values ingest takes, and refuse the others with its
+// error, past the rows the type was inferred from: DuckDB alone would
+// truncate 2.5 to 2 and read 1e3 as 1000, true as 1 and "0x10" as 16. A
+// value ingest takes and DuckDB refuses ("+5", "0015") is imported by the
+// general path.
+func TestImporter_JSONIntegers(t *testing.T) {
+	l := newImportLakes(t)
+	head := `{"n": 1, "s": "a"}` + "\n" + `{"n": 2, "s": "b"}` + "\n" // the sample: n is a bigint
+	both := func(name, content string) (fast, general *tarn.WriteResult, ferr, gerr error) {
+		t.Helper()
+		p := l.write(name+".jsonl", head+content)
+		fast, ferr = create(l.fast, name, sampledSource(t, 2, p))
+		general, gerr = create(l.general, name, sampledSource(t, 2, p))
+		return
+	}
+	for name, line := range map[string]string{
+		"fraction": `{"n": 2.5, "s": "c"}`, "whole_fraction": `{"n": 1.0, "s": "c"}`, "exponent": `{"n": 1e3, "s": "c"}`,
+		"true": `{"s": "c", "n": true}`, "false": `{"n":false}`, "hex": `{"n": "0x10"}`, "text": `{"n": "twelve"}`, "escaped": `{"n": "1\u002e5"}`,
+	} {
+		t.Run("Refused/"+name, func(t *testing.T) {
+			_, _, ferr, gerr := both(name, `{"n": 3}`+"\n"+line+"\n")
+			if ferr == nil || gerr == nil {
+				t.Fatalf("imported: importer %v, general path %v", ferr, gerr)
+			}
+			if !strings.Contains(ferr.Error(), name+".jsonl:4: column \"n\": cannot parse") || ferr.Error() != gerr.Error() {
+				t.Fatalf("importer: %v\ngeneral path: %v", ferr, gerr)
+			}
+			if left, _ := filepath.Glob(filepath.Join(l.dir, "fast", "tarn", name, "data", "*", "*.parquet")); len(left) != 0 {
+				t.Fatalf("a failed import left data files: %v", left)
+			}
+		})
+	}
+	for name, tc := range map[string]struct {
+		lines string
+		duck  bool // written by DuckDB, not the general path
+	}{
+		"strings":  {`{"n": "12"}` + "\n" + `{"n": " 13 ", "s": "x"}` + "\n" + `{"n": "-14"}`, true},
+		"extremes": {`{"n": 9223372036854775807}` + "\n" + `{"n": -9223372036854775808}` + "\n" + `{"n": -0}` + "\n" + `{"n": null}` + "\n" + `{"s": "no n"}`, true},
+		"fallback": {`{"n": "+5"}` + "\n" + `{"n": "0015"}`, false},
+	} {
+		t.Run("Taken/"+name, func(t *testing.T) {
+			fast, general, ferr, gerr := both(name, tc.lines+"\n")
+			if ferr != nil || gerr != nil {
+				t.Fatalf("importer: %v; general path: %v", ferr, gerr)
+			}
+			_, frows := icebergRead(t, fast.Entry.Metadata)
+			_, grows := icebergRead(t, general.Entry.Metadata)
+			if !sameRows(frows, grows, false) {
+				t.Fatalf("rows differ:\nimporter %v\ngeneral  %v", frows, grows)
+			}
+			imported, _ := filepath.Glob(filepath.Join(l.dir, "fast", "tarn", name, "data", "import-*", "*.parquet"))
+			if (len(imported) > 0) != tc.duck {
+				t.Fatalf("files written by DuckDB: %v, want them: %v", imported, tc.duck)
+			}
+		})
+	}
+}
+
 // TestImporter_JSONLEdgeCases: values a byte scanner of JSON could get
 // wrong read the same through the importer as through the general path
 // (encoding/json): integers beyond int64, mixed integers and floats,

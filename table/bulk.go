@@ -155,8 +155,15 @@ func (s *Service) bulkAppend(ctx context.Context, tbl *icetable.Table, src *inge
 			// messages do not always say where, and name DuckDB's types):
 			// find the row with ingest's reader, which names file, line
 			// and column. This reads the input again, on failure only.
-			if located := s.locate(ctx, src, target); located != nil {
+			located, clean := s.locate(ctx, src, target)
+			if located != nil {
 				return true, located
+			}
+			if clean {
+				// ingest reads every row: DuckDB refused what tarn
+				// accepts (the JSON string "+5" as an integer, say). The
+				// general path imports it; nothing was committed.
+				return false, nil
 			}
 		}
 		return true, err
@@ -181,16 +188,17 @@ func (s *Service) bulkAppend(ctx context.Context, tbl *icetable.Table, src *inge
 	return true, nil
 }
 
-// locate reads src with ingest's reader until the first located error.
-func (s *Service) locate(ctx context.Context, src *ingest.Source, target *arrow.Schema) error {
+// locate reads src with ingest's reader until the first located error;
+// clean says it read every row without an error.
+func (s *Service) locate(ctx context.Context, src *ingest.Source, target *arrow.Schema) (_ error, clean bool) {
 	rdr, err := src.Records(ctx, target)
 	if err != nil {
-		return located(err)
+		return located(err), false
 	}
 	defer rdr.Release()
 	for rdr.Next() {
 	}
-	return located(rdr.Err())
+	return located(rdr.Err()), rdr.Err() == nil
 }
 
 func located(err error) error {
