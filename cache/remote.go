@@ -15,7 +15,9 @@ import (
 // object store that every server of a lakehouse reads and writes (for an
 // s3:// warehouse, WAREHOUSE/.tarn/cache/). An entry there is two
 // objects under entries/<key[:2]>/<key>/: data.arrow, then meta.json,
-// written last, so an entry is only seen once its data is whole.
+// written last, so an entry is only seen once its data is whole; and an
+// empty object "used", rewritten when a server uses the entry, so that
+// trimming the tier can go by last use.
 type Remote interface {
 	// Get copies the object name into the new local file dst, reporting
 	// false (and writing nothing) when there is no such object.
@@ -23,9 +25,18 @@ type Remote interface {
 	// Put stores the local file src as the object name, whole or not at
 	// all (a reader never sees a partial object).
 	Put(ctx context.Context, name, src string) error
+	// Touch records a use of the object name: it writes name (empty),
+	// at most once per tier, in the background and best effort (a tier
+	// that cannot record uses is still read); closing the tier waits a
+	// little for the writes.
+	Touch(name string)
 	// Where names the tier for messages (its URL and server).
 	Where() string
 }
+
+// UsedObject is the object of an entry in the remote tier whose
+// modification time is the entry's last use by any server.
+const UsedObject = "used"
 
 // SetRemote puts r behind the store: Fetch looks there on a local miss
 // and Share uploads entries to it.
@@ -42,8 +53,15 @@ func remoteName(key, file string) string { return path.Join("entries", key[:2], 
 // verified against its meta.json, and served (Entry.Fetched says how many
 // bytes came over the network, Entry.Remote that it was fetched). A remote entry that does not verify is
 // reported with an error wrapping ErrCorrupt and not stored.
+//
+// Either way, a hit records its use in the remote tier (Remote.Touch), so
+// that the tier is trimmed least recently used first: a server that keeps
+// using its local copy keeps the shared one too.
 func (s *Store) Fetch(ctx context.Context, key string) (*Entry, error) {
 	e, err := s.Get(key)
+	if e != nil && s.remote != nil {
+		s.remote.Touch(remoteName(key, UsedObject))
+	}
 	if e != nil || err != nil || s.remote == nil {
 		return e, err
 	}
@@ -90,6 +108,7 @@ func (s *Store) Fetch(ctx context.Context, key string) (*Entry, error) {
 		return nil, err
 	}
 	e.Remote, e.Fetched = true, meta.Bytes
+	s.remote.Touch(remoteName(key, UsedObject))
 	return e, nil
 }
 

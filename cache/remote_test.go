@@ -17,8 +17,9 @@ import (
 // in the integration tier): objects are files, written to a temporary
 // name and renamed, as an object store's PUT is atomic.
 type dirRemote struct {
-	dir  string
-	puts []string
+	dir     string
+	puts    []string
+	touches []string
 }
 
 var _ cache.Remote = (*dirRemote)(nil)
@@ -57,6 +58,8 @@ func (d *dirRemote) Put(_ context.Context, name, src string) error {
 	return os.Rename(p+".tmp", p)
 }
 
+func (d *dirRemote) Touch(name string) { d.touches = append(d.touches, name) }
+
 func (d *dirRemote) Where() string { return d.dir }
 
 // TestStore_Remote: two stores (two servers' homes) with one remote tier:
@@ -93,6 +96,15 @@ func TestStore_Remote(t *testing.T) {
 	}
 	if e, err := b.Fetch(ctx, key('a')); err != nil || e == nil || e.Remote || e.Fetched != 0 {
 		t.Fatalf("second fetch is not local: %+v %v", e, err)
+	}
+	// Each hit, from the remote tier or the local one, records a use
+	// there; a miss and a local store's own writes do not.
+	used := "entries/aa/" + key('a') + "/used"
+	if strings.Join(remote.touches, " ") != used+" "+used {
+		t.Fatalf("uses recorded: %v, want the download's and the local hit's", remote.touches)
+	}
+	if _, err := a.Fetch(ctx, key('f')); err != nil || len(remote.touches) != 2 {
+		t.Fatalf("a miss recorded a use: %v %v", remote.touches, err)
 	}
 
 	// A flipped byte in the remote data: refused, nothing stored locally.

@@ -11,10 +11,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	iceio "github.com/apache/iceberg-go/io"
 	_ "github.com/apache/iceberg-go/io/gocloud/s3" // to put the test's objects into the bucket
 	"github.com/tarnhq/tarn/internal/pgtest"
+	s3fetch "github.com/tarnhq/tarn/objcache/s3"
 )
 
 // putObject writes data as the object at url (s3://BUCKET/KEY) on the
@@ -241,6 +243,26 @@ func TestS3_ImportFromBucketThroughServer(t *testing.T) {
 // steps in the bucket's cache tier (WAREHOUSE/.tarn/cache), and the same
 // run on the second, whose local cache is empty, is served from there,
 // every step cached, and says so.
+// cacheTier lists the step cache's tier in the warehouse's bucket.
+type cacheTier struct {
+	t *testing.T
+	b *s3fetch.Bucket
+}
+
+func openTier(t *testing.T, warehouse string) *cacheTier {
+	t.Helper()
+	return &cacheTier{t: t, b: warehouseBucket(t, warehouse, ".tarn/cache")}
+}
+
+func (c *cacheTier) list() []s3fetch.Object {
+	c.t.Helper()
+	objs, err := c.b.List(context.Background())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return objs
+}
+
 func TestS3_SharedStepCache(t *testing.T) {
 	wh := s3Warehouse(t)
 	catalog := pgtest.URL(t)
@@ -286,7 +308,12 @@ func TestS3_SharedStepCache(t *testing.T) {
 	if !strings.Contains(r.stderr, "served from the shared cache "+wh+"/.tarn/cache") {
 		t.Errorf("the run does not say where its steps came from: %s", r.stderr)
 	}
-	// Now local on the second home: a third run downloads nothing.
+	// Now local on the second home: a third run downloads nothing, and
+	// records each entry's use in the bucket (gc trims it least recently
+	// used first).
+	tier := openTier(t, wh)
+	time.Sleep(1100 * time.Millisecond) // object times have whole seconds
+	beforeThird := time.Now().Truncate(time.Second)
 	third, _ := run("h2")
 	for _, st := range third.Steps {
 		for _, p := range st.Profile {
@@ -294,6 +321,18 @@ func TestS3_SharedStepCache(t *testing.T) {
 				t.Errorf("third run: step %s downloaded again", st.Name)
 			}
 		}
+	}
+	entries, uses := 0, 0
+	for _, o := range tier.list() {
+		switch {
+		case strings.HasSuffix(o.Key, "/meta.json"):
+			entries++
+		case strings.HasSuffix(o.Key, "/used") && !o.Modified.Before(beforeThird):
+			uses++
+		}
+	}
+	if entries == 0 || uses != entries {
+		t.Errorf("the bucket's tier has %d entries and %d uses recorded by the run of local copies", entries, uses)
 	}
 	// gc leaves the shared tier alone: after it, a third home is still
 	// served from the bucket.

@@ -25,15 +25,21 @@ type runUploads struct {
 
 func openRunUploads(t *testing.T, warehouse string) *runUploads {
 	t.Helper()
+	return &runUploads{t: t, b: warehouseBucket(t, warehouse, ".tarn/runs")}
+}
+
+// warehouseBucket opens the folder of an s3:// warehouse in its bucket.
+func warehouseBucket(t *testing.T, warehouse, folder string) *s3fetch.Bucket {
+	t.Helper()
 	u, err := url.Parse(warehouse)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := s3fetch.OpenBucket(context.Background(), s3fetch.Config{Endpoint: os.Getenv("AWS_ENDPOINT_URL")}, u.Host, strings.TrimPrefix(u.Path, "/")+"/.tarn/runs")
+	b, err := s3fetch.OpenBucket(context.Background(), s3fetch.Config{Endpoint: os.Getenv("AWS_ENDPOINT_URL")}, u.Host, strings.TrimPrefix(u.Path, "/")+"/"+folder)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &runUploads{t: t, b: b}
+	return b
 }
 
 func (r *runUploads) list() []string {

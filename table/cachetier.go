@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
+	"time"
 
 	iceio "github.com/apache/iceberg-go/io"
 	"github.com/apache/iceberg-go/io/gocloud/blobfs"
@@ -25,7 +27,18 @@ type CacheTier struct {
 	bucket *blob.Bucket
 	prefix string // key prefix in the bucket, ending in "/"
 	where  string
+
+	mu      sync.Mutex
+	touched map[string]bool // names Touch wrote, or is writing
+	touches sync.WaitGroup
 }
+
+// touchTimeout bounds one write of Touch; closeWait bounds how long Close
+// waits for those still running.
+const (
+	touchTimeout = 10 * time.Second
+	closeWait    = 5 * time.Second
+)
 
 // CacheTier opens the warehouse's tier of the step cache: nil for a
 // warehouse on the local disk (whose cache directory is the home's).
@@ -106,5 +119,39 @@ func (c *CacheTier) Put(ctx context.Context, name, src string) error {
 	return w.Close()
 }
 
-// Close releases the tier's connection.
-func (c *CacheTier) Close() error { return c.bucket.Close() }
+// Touch writes the empty object name, once per tier, in the background:
+// its LastModified is the last use of the entry it belongs to, which gc
+// trims by (trimCacheTier). A failure is not reported: a server whose
+// credentials cannot write the tier still reads it, and an entry it
+// used is then only as recent as its last use elsewhere.
+func (c *CacheTier) Touch(name string) {
+	c.mu.Lock()
+	if c.touched == nil {
+		c.touched = map[string]bool{}
+	}
+	if c.touched[name] {
+		c.mu.Unlock()
+		return
+	}
+	c.touched[name] = true
+	c.touches.Add(1)
+	c.mu.Unlock()
+	go func() {
+		defer c.touches.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), touchTimeout)
+		defer cancel()
+		c.bucket.WriteAll(ctx, c.prefix+name, nil, &blob.WriterOptions{ContentType: "application/octet-stream"})
+	}()
+}
+
+// Close waits a little for the writes of Touch, then releases the tier's
+// connection.
+func (c *CacheTier) Close() error {
+	done := make(chan struct{})
+	go func() { c.touches.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(closeWait):
+	}
+	return c.bucket.Close()
+}

@@ -27,24 +27,39 @@ func (s *Service) SharedCacheBound() int64 {
 	return DefaultSharedCacheBytes
 }
 
-// cacheEntry is one entry of the shared tier: its objects, and when its
-// meta.json was written (zero when it has none).
+// cacheUsed is the empty object of an entry of the shared tier that a
+// server rewrites when it uses the entry (cache.UsedObject).
+const cacheUsed = "used"
+
+// cacheEntry is one entry of the shared tier: its objects, when its
+// meta.json was written (zero when it has none), and when a server last
+// used it (zero when none has since it was written).
 type cacheEntry struct {
 	dir      string
 	objects  []tarn.GCFile
 	bytes    int64
 	complete time.Time
+	used     time.Time
+}
+
+// lastUse is when the entry was last written or used.
+func (e *cacheEntry) lastUse() time.Time {
+	if e.used.After(e.complete) {
+		return e.used
+	}
+	return e.complete
 }
 
 // trimCacheTier chooses what goes from the shared tier of the step cache
 // (objects under CacheTierDir, paths relative to the warehouse): the
-// oldest complete entries, by their meta.json's LastModified, until the
-// tier fits maxBytes, and the incomplete entries modified before cutoff
-// (an upload of a server killed between data.arrow and meta.json). An
-// incomplete entry younger than that is an upload in progress and stays.
-// Reads leave no trace in the bucket, so oldest written is the order
-// there is; an evicted entry is uploaded again by the next run that
-// computes it.
+// least recently used complete entries, by the LastModified of their
+// "used" object (rewritten by a server that uses the entry, from its own
+// copy or the bucket's) or else of their meta.json, until the tier fits
+// maxBytes, and the incomplete entries modified before cutoff (an upload
+// of a server killed between data.arrow and meta.json, or a use recorded
+// after the entry was trimmed). An incomplete entry younger than that is
+// an upload in progress and stays. An evicted entry is uploaded again by
+// the next run that computes it.
 func trimCacheTier(objects []tarn.GCFile, maxBytes int64, cutoff time.Time) (*tarn.GCCacheTier, []tarn.GCFile) {
 	byDir := map[string]*cacheEntry{}
 	rep := &tarn.GCCacheTier{MaxBytes: maxBytes}
@@ -58,8 +73,11 @@ func trimCacheTier(objects []tarn.GCFile, maxBytes int64, cutoff time.Time) (*ta
 		}
 		e.objects = append(e.objects, o)
 		e.bytes += o.Bytes
-		if name == cacheManifest {
+		switch name {
+		case cacheManifest:
 			e.complete = o.Modified
+		case cacheUsed:
+			e.used = o.Modified
 		}
 	}
 	var complete []*cacheEntry
@@ -89,8 +107,8 @@ func trimCacheTier(objects []tarn.GCFile, maxBytes int64, cutoff time.Time) (*ta
 	}
 	rep.Entries = len(complete)
 	sort.Slice(complete, func(i, j int) bool {
-		if !complete[i].complete.Equal(complete[j].complete) {
-			return complete[i].complete.Before(complete[j].complete)
+		if a, b := complete[i].lastUse(), complete[j].lastUse(); !a.Equal(b) {
+			return a.Before(b)
 		}
 		return complete[i].dir < complete[j].dir
 	})

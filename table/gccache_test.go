@@ -22,12 +22,20 @@ func TestTrimCacheTier(t *testing.T) {
 		}
 		return files
 	}
+	used := func(key string, ago time.Duration) tarn.GCFile {
+		return tarn.GCFile{Path: CacheTierDir + "/entries/" + key[:2] + "/" + key + "/used", Modified: now.Add(-ago)}
+	}
 	tier := slices.Concat(
 		entry("aa01", 1000, 3*time.Hour, true), // oldest
 		entry("bb02", 1000, 2*time.Hour, true),
 		entry("cc03", 1000, time.Hour, true),        // newest
 		entry("dd04", 5000, 10*24*time.Hour, false), // a killed upload, old
 		entry("ee05", 5000, time.Minute, false),     // an upload in progress
+		entry("ff06", 1000, 30*time.Hour, true),     // written long ago, used a minute ago
+		[]tarn.GCFile{used("ff06", time.Minute)},
+		entry("gg07", 1000, 40*time.Hour, true), // used before its last write (an entry shared again)
+		[]tarn.GCFile{used("gg07", 50*time.Hour)},
+		[]tarn.GCFile{used("hh08", 9*24*time.Hour)}, // a use recorded after the entry went, old
 	)
 	removedDirs := func(files []tarn.GCFile) []string {
 		var out []string
@@ -44,23 +52,23 @@ func TestTrimCacheTier(t *testing.T) {
 		max  int64
 		want []string
 	}{
-		{"UnderBound", 1 << 20, []string{"dd04"}},
-		{"OldestFirst", 5000 + 2*1100, []string{"aa01", "dd04"}},
-		{"AllComplete", 5000, []string{"aa01", "bb02", "cc03", "dd04"}},
+		{"UnderBound", 1 << 20, []string{"dd04", "hh08"}},
+		{"LeastRecentlyUsedFirst", 5000 + 3*1100, []string{"aa01", "dd04", "gg07", "hh08"}},
+		{"AllComplete", 5000, []string{"aa01", "bb02", "cc03", "dd04", "ff06", "gg07", "hh08"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rep, removed := trimCacheTier(tier, tc.max, now.Add(-7*24*time.Hour))
 			if got := removedDirs(removed); !slices.Equal(got, tc.want) {
 				t.Errorf("removed %v, want %v", got, tc.want)
 			}
-			if rep.Entries != 3 || rep.Incomplete != 2 || rep.Bytes != 3*1100+10000 || rep.RemovedEntries != len(tc.want) {
+			if rep.Entries != 5 || rep.Incomplete != 3 || rep.Bytes != 5*1100+10000 || rep.RemovedEntries != len(tc.want) {
 				t.Errorf("report %+v", rep)
 			}
 			var bytes int64
 			for _, f := range removed {
 				bytes += f.Bytes
 			}
-			if bytes != rep.RemovedBytes || rep.Bytes-rep.RemovedBytes > tc.max && len(tc.want) < 4 {
+			if bytes != rep.RemovedBytes || rep.Bytes-rep.RemovedBytes > tc.max && len(tc.want) < 7 {
 				t.Errorf("removed %d bytes, report says %d; %d left over the bound %d", bytes, rep.RemovedBytes, rep.Bytes-rep.RemovedBytes, tc.max)
 			}
 		})
