@@ -175,6 +175,7 @@ func (s *Service) CollectGarbage(ctx context.Context, req tarn.GCRequest) (*tarn
 		if err := recordHorizon(ctx, store, horizon); err != nil {
 			return nil, err
 		}
+		s.horizon.forget() // this process's next write reads it
 	}
 	paths := make([]string, len(rep.Removed))
 	for i, f := range rep.Removed {

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"sync"
 	"time"
 
+	icetable "github.com/apache/iceberg-go/table"
 	"github.com/tarnhq/tarn"
 )
 
@@ -122,4 +124,68 @@ func (s *Service) keptHistory(ctx context.Context, r tarn.Ref, horizon time.Time
 		return nil, nil, fmt.Errorf("read the history of %s %s: %w", r.Kind, r.Name, err)
 	}
 	return retained(all, horizon), all, nil
+}
+
+// horizonCache holds the recorded history horizon for writes, read again
+// at most once a minute. A stale one is safe: gc only moves the horizon
+// later, so a write with an older one drops fewer snapshots than it could.
+type horizonCache struct {
+	mu      sync.Mutex
+	read    time.Time // when it was read (zero: never)
+	horizon *time.Time
+}
+
+// forget makes the next write read the recorded horizon again.
+func (c *horizonCache) forget() {
+	c.mu.Lock()
+	c.read = time.Time{}
+	c.mu.Unlock()
+}
+
+// horizonReadEvery is how often writes read the recorded horizon again.
+const horizonReadEvery = time.Minute
+
+// writeHorizon is the recorded history horizon as writes use it (nil:
+// none).
+func (s *Service) writeHorizon(ctx context.Context) *time.Time {
+	c := &s.horizon
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.read.IsZero() || time.Since(c.read) > horizonReadEvery {
+		c.horizon, c.read = s.historyHorizon(ctx), time.Now()
+	}
+	return c.horizon
+}
+
+// dropExpiredSnapshots removes from a new version of a table's metadata
+// the snapshots gc expired: made before the recorded history horizon,
+// neither the version's current snapshot nor one of its refs (their
+// manifest lists may be gone). So the metadata file a write makes lists
+// only snapshots that can be read, also for engines that read the file
+// itself rather than through the catalog (which serves every version
+// without them). Earlier versions' files are immutable and still list
+// them. loc is the location of the version the new one follows.
+func (s *Service) dropExpiredSnapshots(ctx context.Context, meta icetable.Metadata, loc string) (icetable.Metadata, error) {
+	h := s.writeHorizon(ctx)
+	if h == nil {
+		return meta, nil
+	}
+	cur := meta.CurrentSnapshot()
+	var ids []int64
+	for _, snap := range meta.Snapshots() {
+		if snapshotExpired(*h, snap.TimestampMs, (cur != nil && cur.SnapshotID == snap.SnapshotID) || hasRef(meta, snap.SnapshotID)) {
+			ids = append(ids, snap.SnapshotID)
+		}
+	}
+	if len(ids) == 0 {
+		return meta, nil
+	}
+	b, err := icetable.MetadataBuilderFromBase(meta, loc)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.RemoveSnapshots(ids, false); err != nil {
+		return nil, err
+	}
+	return b.Build()
 }

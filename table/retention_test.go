@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -232,5 +233,38 @@ func TestGC_KeepHistoryExpiresSnapshots(t *testing.T) {
 	}
 	if len(meta.Snapshots) != 1 || meta.Snapshots[0].ID != head.Snapshot.ID || len(meta.Log) != 1 || len(meta.Schemas) == 0 {
 		t.Fatalf("REST metadata: %+v", meta)
+	}
+
+	// The next write's metadata file itself lists only the snapshots that
+	// can be read (engines may read the file, not the catalog): the head's
+	// and its own.
+	if _, err := svc.Import(ctx, table.ImportRequest{Ident: id, Branch: "main", Source: sourceOf(t, idRows(20, 25))}); err != nil {
+		t.Fatal(err)
+	}
+	next, err := svc.GetTable(ctx, id, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, err := os.ReadFile(strings.TrimPrefix(next.MetadataLocation, "file://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta.Snapshots, meta.Log = nil, nil
+	if err := json.Unmarshal(file, &meta); err != nil {
+		t.Fatal(err)
+	}
+	if len(meta.Snapshots) != 2 || meta.Snapshots[0].ID != head.Snapshot.ID || meta.Snapshots[1].ID != next.Snapshot.ID || len(meta.Log) != 2 {
+		t.Fatalf("the metadata file of the write after gc lists %+v (log %+v), want the snapshots %d and %d", meta.Snapshots, meta.Log, head.Snapshot.ID, next.Snapshot.ID)
+	}
+	if got := idsAt(t, svc, "main", id); len(got) != 25 {
+		t.Fatalf("the head after the next write: %d rows, want 25", len(got))
+	}
+	if got := idsAt(t, svc, "main~1", id); len(got) != 20 {
+		t.Fatalf("the commit before it: %d rows, want 20", len(got))
+	}
+	for _, history := range []bool{false, true} {
+		if vr, err := svc.Verify(ctx, history); err != nil || len(vr.Problems) > 0 {
+			t.Fatalf("verify (history %v) after the next write: %+v %v", history, vr, err)
+		}
 	}
 }

@@ -46,6 +46,7 @@ type Service struct {
 	manifestLists *pathCache[[]iceberg.ManifestFile]
 	meta          *MetadataCache // bytes of the immutable metadata files of an object store
 	sharedMax     int64          // bound of the step cache's tier in the bucket (0: the default)
+	horizon       horizonCache   // the recorded history horizon, as writes read it
 }
 
 // Config configures a Service.
