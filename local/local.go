@@ -256,6 +256,7 @@ func (l *Lakehouse) Jobs() *jobs.Manager { return l.jobs }
 // Close releases the catalog, the query engine and the job and user
 // stores.
 func (l *Lakehouse) Close() error {
+	l.tables.EndEngineWrites()
 	l.jobs.Close()
 	l.engine.Close()
 	if l.stores.shared && l.cfg.QueryLimits.TempDir != "" {

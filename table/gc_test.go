@@ -257,6 +257,51 @@ func TestGC_SafeDuringWrite(t *testing.T) {
 	}
 }
 
+// TestGC_EngineWriteLease: the files another engine writes through the
+// REST catalog before its commit (tarn sees only the load before them)
+// survive a collection of any age while the engine's lease lasts, and go
+// once it has ended; loads shortly after one share its lease.
+func TestGC_EngineWriteLease(t *testing.T) {
+	dir := t.TempDir()
+	wh := filepath.Join(dir, "warehouse")
+	svc := newServiceAt(t, dir)
+	create(t, svc, "main", idRows(0, 10))
+	leases := filepath.Join(wh, ".tarn", "writes")
+	svc.EngineMayWrite(time.Second)
+	svc.EngineMayWrite(time.Second)
+	if n := fileCount(t, leases); n != 1 {
+		t.Fatalf("%d lease files for two loads in a row, want one", n)
+	}
+	data, err := filepath.Glob(filepath.Join(wh, "*", "*", "data"))
+	if err != nil || len(data) != 1 {
+		t.Fatalf("the table's data folder: %v %v", data, err)
+	}
+	written := filepath.Join(data[0], "00000-0-engine.parquet") // not committed (yet)
+	if err := os.WriteFile(written, []byte("PAR1 an engine's data PAR1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep := collect(t, svc, tarn.GCRequest{OlderThan: time.Nanosecond})
+	if rep.LiveWrites != 1 || len(rep.Removed) != 0 {
+		t.Fatalf("gc while the engine may write: %+v", rep)
+	}
+	if _, err := os.Stat(written); err != nil {
+		t.Fatalf("the engine's file: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for fileCount(t, leases) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the engine's lease outlived its window")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	rep = collect(t, svc, tarn.GCRequest{OlderThan: time.Nanosecond})
+	if rep.LiveWrites != 0 || len(rep.Removed) != 1 || rep.Removed[0].Path != strings.TrimPrefix(written, wh+"/") {
+		t.Fatalf("gc after the lease: %+v", rep)
+	}
+	wantIDs(t, svc, "main", 10)
+	wantVerified(t, svc)
+}
+
 func TestGC_BadAge(t *testing.T) {
 	svc := newService(t)
 	_, err := svc.CollectGarbage(context.Background(), tarn.GCRequest{OlderThan: -time.Second})

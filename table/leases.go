@@ -66,7 +66,7 @@ func (ls *leaseSet) take() *lease {
 	host, _ := os.Hostname()
 	l := &lease{set: ls, path: ls.svc.leasesURL() + "/" + uuid.NewString() + ".json",
 		info: leaseInfo{Started: time.Now().UTC(), PID: os.Getpid(), Host: host}}
-	if err := l.write(context.Background()); err != nil {
+	if err := l.write(context.Background(), true); err != nil {
 		return nil
 	}
 	ls.mu.Lock()
@@ -99,19 +99,22 @@ func (ls *leaseSet) refresh() {
 		}
 		ls.mu.Unlock()
 		for _, l := range live {
-			_ = l.write(context.Background()) // a missed refresh is retried at the next tick
+			_ = l.write(context.Background(), false) // a missed refresh is retried at the next tick
 		}
 	}
 }
 
-// write writes (or refreshes) the lease file.
-func (l *lease) write(ctx context.Context) error {
+// write writes (or refreshes) the lease file; first says to create its
+// folder on disk (a refresh does not make again a folder removed since).
+func (l *lease) write(ctx context.Context, first bool) error {
 	info := l.info
 	info.Refreshed = time.Now().UTC()
 	data, _ := json.Marshal(info)
 	if p, ok := localPath(l.path); ok {
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
+		if first {
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				return err
+			}
 		}
 		return os.WriteFile(p, data, 0o644)
 	}
@@ -135,4 +138,78 @@ func (l *lease) release() {
 	delete(l.set.live, l)
 	l.set.mu.Unlock()
 	l.set.svc.removeFiles(context.Background(), []string{l.path})
+}
+
+// engineWrites holds the leases that stand for writes other engines make
+// through the REST catalog (Service.EngineMayWrite).
+type engineWrites struct {
+	mu     sync.Mutex
+	cur    *lease    // the newest lease, which later loads share
+	began  time.Time // when cur was taken
+	timers map[*lease]*time.Timer
+}
+
+// engineLeaseGroup is how long after a lease is taken later loads share
+// it rather than take their own.
+const engineLeaseGroup = 5 * time.Minute
+
+// EngineMayWrite records that another engine may be writing files of a
+// table: it loaded the table, or staged its creation, through the REST
+// catalog on a branch it may write. Such a write begins where tarn cannot
+// see it (the engine writes data and manifest files, then commits, or
+// never does), so this holds a lease until window after the engine's
+// last such request, and garbage collection keeps every unreferenced file
+// made since the lease began, whatever its --older-than. Requests within
+// engineLeaseGroup of a lease's start share it (at most one lease file
+// per five minutes of traffic), so gc spares at most window plus five
+// minutes of files while engines are active. Without a lease file (the
+// warehouse refuses it) the engine's files are protected by gc's age
+// alone.
+func (s *Service) EngineMayWrite(window time.Duration) {
+	e := &s.engines
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.cur != nil && time.Since(e.began) <= engineLeaseGroup {
+		if t := e.timers[e.cur]; t.Stop() {
+			t.Reset(window)
+			return
+		}
+		// Its window ended just now and its release is under way.
+	}
+	l := s.leases.take()
+	if l == nil {
+		return
+	}
+	if e.timers == nil {
+		e.timers = map[*lease]*time.Timer{}
+	}
+	e.cur, e.began = l, time.Now()
+	e.timers[l] = time.AfterFunc(window, func() {
+		e.mu.Lock()
+		delete(e.timers, l)
+		if e.cur == l {
+			e.cur = nil
+		}
+		e.mu.Unlock()
+		l.release()
+	})
+}
+
+// EndEngineWrites releases the leases EngineMayWrite holds (a server
+// that stops serving the REST catalog).
+func (s *Service) EndEngineWrites() {
+	e := &s.engines
+	e.mu.Lock()
+	var held []*lease
+	for l, t := range e.timers {
+		if t.Stop() {
+			held = append(held, l)
+		}
+		delete(e.timers, l)
+	}
+	e.cur = nil
+	e.mu.Unlock()
+	for _, l := range held {
+		l.release()
+	}
 }

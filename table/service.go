@@ -47,6 +47,7 @@ type Service struct {
 	meta          *MetadataCache // bytes of the immutable metadata files of an object store
 	sharedMax     int64          // bound of the step cache's tier in the bucket (0: the default)
 	horizon       horizonCache   // the recorded history horizon, as writes read it
+	engines       engineWrites   // leases of other engines' writes through the REST catalog
 }
 
 // Config configures a Service.

@@ -31,7 +31,7 @@ func (a *app) serveCommand() *cobra.Command {
 	var maxUploadMiB int64
 	var grace time.Duration
 	var keepJobs, maxRuns int
-	var jobLease time.Duration
+	var jobLease, icebergWriteLease time.Duration
 	var sb sandboxFlags
 	var readyFile string
 	var jobVisibility, icebergCreds string
@@ -63,7 +63,10 @@ The Iceberg REST catalog is served at /iceberg: Spark, PyIceberg, DuckDB,
 Trino and iceberg-go use the catalog URI http://HOST:PORT/iceberg with a
 tarn ref as the warehouse and a tarn token (or the credential USER:TOKEN);
 their writes are commits on that branch under the same rules
-(docs/ICEBERG_REST.md).
+(docs/ICEBERG_REST.md). An engine writes its data files before it
+commits them: after it loads a table on a branch it may write, tarn gc
+keeps the files made since for --iceberg-write-lease, whatever its
+--older-than.
 
 GET / is the web UI (sign in with a token; see docs/UI.md): it does what
 the API lets its user do. GET /healthz and /readyz answer for load balancers. SIGINT or SIGTERM stops
@@ -123,6 +126,9 @@ published nothing.`,
 			if maxRuns < 1 {
 				return &usageError{fmt.Sprintf("--max-runs %d: a server runs at least one run at a time", maxRuns)}
 			}
+			if icebergWriteLease < time.Second {
+				return &usageError{fmt.Sprintf("--iceberg-write-lease %s: use at least 1s (the longest an engine may take between loading a table and committing what it wrote)", icebergWriteLease)}
+			}
 			if jobLease < time.Second {
 				return &usageError{fmt.Sprintf("--job-lease %s: use at least 1s (servers renew their jobs' leases every lease/20)", jobLease)}
 			}
@@ -168,7 +174,7 @@ published nothing.`,
 			if err != nil {
 				return err
 			}
-			srv.Iceberg = icerest.New(tables, icerest.Options{TableConfig: icerest.StorageConfig(tables.Warehouse(), engineIO, credentials)})
+			srv.Iceberg = icerest.New(tables, icerest.Options{TableConfig: icerest.StorageConfig(tables.Warehouse(), engineIO, credentials), WriteLease: icebergWriteLease})
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return tarn.Errorf(tarn.EINVALID, "cannot listen on %s: %v", addr, err)
@@ -231,6 +237,7 @@ published nothing.`,
 	f.IntVar(&maxRuns, "max-runs", 1, "runs this server executes at once; more wait queued (for any server of the lakehouse)")
 	f.DurationVar(&jobLease, "job-lease", 30*time.Second, "how long a job stays this server's without a renewal: after that another server ends it as failed (a killed server's jobs)")
 	f.StringSliceVar(&importFrom, "import-from", nil, "s3:// prefixes users may import from with tarn table create/import --from s3://... (repeatable; the server reads them with its own credentials; default: none)")
+	f.DurationVar(&icebergWriteLease, "iceberg-write-lease", icerest.DefaultWriteLease, "how long after an engine loads a table on a branch it may write (Iceberg REST) tarn gc keeps the files made since, for the commit that may follow")
 	f.StringVar(&icebergCreds, "iceberg-credentials", string(icerest.CredentialsNone), "storage credentials the Iceberg REST catalog hands engines for an S3 warehouse: none (they bring their own) or static (the server's keys)")
 	f.IntVar(&keepJobs, "keep-jobs", 10000, "at start, keep the records and logs of this many newest jobs (0: all)")
 	sb.register(f)

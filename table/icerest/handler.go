@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/table"
@@ -26,7 +27,15 @@ type Options struct {
 	TableConfig map[string]string
 	// MaxBody caps a request body in bytes (default DefaultMaxBody).
 	MaxBody int64
+	// WriteLease is how long after an engine loads a table on a branch it
+	// may write (or stages a create) garbage collection keeps the
+	// unreferenced files made since, for the commit that may follow
+	// (table.Service.EngineMayWrite; default DefaultWriteLease).
+	WriteLease time.Duration
 }
+
+// DefaultWriteLease is Options.WriteLease when it is not set.
+const DefaultWriteLease = time.Hour
 
 // Handler serves the Apache Iceberg REST catalog API over the versioned
 // catalog: the routes of the spec from /v1 on (mount it under /iceberg
@@ -45,6 +54,9 @@ type Handler struct {
 func New(tables *table.Service, opts Options) *Handler {
 	if opts.MaxBody == 0 {
 		opts.MaxBody = DefaultMaxBody
+	}
+	if opts.WriteLease <= 0 {
+		opts.WriteLease = DefaultWriteLease
 	}
 	h := &Handler{tables: tables, opts: opts, mux: http.NewServeMux()}
 	h.route("GET /v1/config", h.config)

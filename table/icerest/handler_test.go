@@ -4,8 +4,11 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -52,8 +55,8 @@ type fixture struct {
 
 // newFixture serves a fresh lakehouse's Iceberg REST catalog at /iceberg,
 // authenticating bearer tokens like tarn serve; alice.dev branches off
-// main.
-func newFixture(t *testing.T) *fixture {
+// main. opts, if given, are the handler's options.
+func newFixture(t *testing.T, opts ...icerest.Options) *fixture {
 	t.Helper()
 	lh, err := local.Open(context.Background(), local.Config{Home: t.TempDir()})
 	if err != nil {
@@ -64,7 +67,7 @@ func newFixture(t *testing.T) *fixture {
 	if _, err := svc.Catalog().CreateRef(context.Background(), tarn.KindBranch, "alice.dev", tarn.DefaultBranch); err != nil {
 		t.Fatal(err)
 	}
-	h := icerest.New(svc, icerest.Options{})
+	h := icerest.New(svc, append(opts, icerest.Options{})[0])
 	srv := httptest.NewServer(http.StripPrefix("/iceberg", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if u := tokens[token]; u != nil {
@@ -203,6 +206,48 @@ func (f *fixture) call(method, path, token, body string) (int, string) {
 
 // TestHandler_Refusals: what the catalog refuses, with the spec's status
 // and exception type, and a message that says why.
+// TestHandler_WriteLease: a load by a caller who may write the branch
+// holds a lease for the files its engine may write before it commits
+// (gc keeps them), for the handler's WriteLease; a load by one who may
+// only read holds none.
+func TestHandler_WriteLease(t *testing.T) {
+	f := newFixture(t, icerest.Options{WriteLease: 300 * time.Millisecond})
+	ctx := context.Background()
+	f.orders() // created and appended to by the admin: a lease
+	leases := filepath.Join(strings.TrimPrefix(f.tables.Warehouse(), "file://"), ".tarn", "writes")
+	count := func() int {
+		entries, _ := os.ReadDir(leases)
+		return len(entries)
+	}
+	waitCount := func(want int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for count() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d leases, want %d", count(), want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitCount(1)
+	waitCount(0) // past the window
+	id := icetable.Identifier{"sales", "orders"}
+	if _, err := f.client("main", "bob-token").LoadTable(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := count(); n != 0 {
+		t.Fatalf("a load by a reader of main took %d leases", n)
+	}
+	if _, err := f.client("main", "admin-token").LoadTable(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("a load by a writer of main took %d leases, want 1", n)
+	}
+	waitCount(0)
+}
+
 func TestHandler_Refusals(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)

@@ -62,7 +62,7 @@ func (h *Handler) createTable(w http.ResponseWriter, r *http.Request) error {
 	}
 	var meta icetable.Metadata
 	var loc string
-	if _, err := h.write(r, func(ctx context.Context, ss *table.Session) (string, error) {
+	ss, err := h.write(r, func(ctx context.Context, ss *table.Session) (string, error) {
 		if req.StageCreate { // nothing is staged: the commit with assert-create creates it
 			var err error
 			meta, err = ss.StageCreateTable(ctx, id, req.Schema, opts...)
@@ -73,9 +73,11 @@ func (h *Handler) createTable(w http.ResponseWriter, r *http.Request) error {
 			meta, loc = tbl.Metadata(), tbl.MetadataLocation()
 		}
 		return "create table " + strings.Join(id, "."), err
-	}); err != nil {
+	})
+	if err != nil {
 		return err
 	}
+	h.mayWrite(r, ss) // the engine writes the table's first files next
 	return h.writeTable(w, meta, loc)
 }
 
@@ -101,7 +103,19 @@ func (h *Handler) loadTable(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	h.mayWrite(r, ss)
 	return h.writeStoredTable(ctx, w, loc)
+}
+
+// mayWrite holds a lease for the files the caller's engine may now write
+// into the warehouse before it commits them, when it may write the
+// session's branch (table.Service.EngineMayWrite).
+func (h *Handler) mayWrite(r *http.Request, ss *table.Session) {
+	caller, err := callerOf(r)
+	if err != nil || ss.Branch() == "" || caller.CanWrite(ss.Branch()) != nil {
+		return
+	}
+	h.tables.EngineMayWrite(h.opts.WriteLease)
 }
 
 func (h *Handler) writeStoredTable(ctx context.Context, w http.ResponseWriter, loc string) error {
