@@ -22,7 +22,8 @@ import (
 // (values sealed for it still open); a secret sealed through it opens in
 // a run on a second server whose home has no key, and that home gets no
 // key file of its own. A server whose home holds another key pair is
-// refused at start, saying which file and what to do.
+// refused at start, saying which file and what to do; a command that
+// needs no key works from that home.
 func TestShared_SecretKey(t *testing.T) {
 	catalog := pgtest.URL(t)
 	wh := s3Warehouse(t)
@@ -70,6 +71,11 @@ func TestShared_SecretKey(t *testing.T) {
 	other, err := secret.LoadOrCreate(filepath.Join(homeC, "secret.key"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// A command that needs no key works from such a home (an admin's
+	// own, say).
+	if r := tarnRun(t, homeC, "--catalog", catalog, "--warehouse", wh, "user", "add", "carol"); r.code != 0 {
+		t.Fatalf("user add from a home with another key pair: %+v", r)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -232,7 +232,7 @@ func (l *Lakehouse) Tables() *table.Service { return l.tables }
 // home's, created on first need.
 func (l *Lakehouse) SecretKeys() (*secret.Keys, error) {
 	if l.stores.keys != nil {
-		return l.stores.keys, nil
+		return l.stores.keys.get(context.Background())
 	}
 	return secret.LoadOrCreate(l.home.SecretKey())
 }
@@ -264,6 +264,9 @@ func (l *Lakehouse) Close() error {
 	}
 	l.stores.jobs.Close()
 	l.stores.users.Close()
+	if l.stores.db != nil {
+		l.stores.db.Close()
+	}
 	return l.cat.Close()
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/catalog"
@@ -26,9 +27,11 @@ type stores struct {
 	where     string // where the catalog lives, password hidden
 	shared    bool
 	warehouse string // where the tables live: a folder or s3://BUCKET/PREFIX
-	// keys is the key pair of secret parameters when the database holds
-	// it (shared stores); nil for the home's own file.
-	keys *secret.Keys
+	// keys is the key pair of secret parameters of shared stores, which
+	// the database holds, read (and on a new lakehouse made) on first
+	// need; nil for the home's own file.
+	keys *sharedKeys
+	db   *postgres.DB // shared stores' handle on the database (nil: none)
 }
 
 // checkWarehouseURL accepts an absolute folder or s3://BUCKET[/PREFIX].
@@ -47,6 +50,9 @@ func (s *stores) close() {
 	s.jobs.Close()
 	s.users.Close()
 	s.catalog.Close()
+	if s.db != nil {
+		s.db.Close()
+	}
 }
 
 // openStores opens the stores url names: a postgres:// URL, or "" for
@@ -81,30 +87,50 @@ func openStores(ctx context.Context, home Home, url, warehouse string) (*stores,
 		if err != nil {
 			return nil, err
 		}
-		defer db.Close() // the stores hold their own shares of its connections
 		// The first server decides where the tables live; the others use it.
 		warehouse, err := db.Claim(ctx, "warehouse", warehouse)
 		if err != nil {
+			db.Close()
 			return nil, err
 		}
-		keys, err := sharedKeys(ctx, db, home.SecretKey())
-		if err != nil {
-			return nil, err
-		}
-		return &stores{catalog: db.Catalog(), users: db.Users(), jobs: db.Jobs(), where: db.Where(), shared: true, warehouse: warehouse, keys: keys}, nil
+		return &stores{catalog: db.Catalog(), users: db.Users(), jobs: db.Jobs(), where: db.Where(), shared: true, warehouse: warehouse,
+			keys: &sharedKeys{db: db, file: home.SecretKey()}, db: db}, nil
 	}
 	return nil, tarn.Errorf(tarn.EINVALID, "catalog %s (%s): use a postgres://USER:PASSWORD@HOST:PORT/DATABASE URL, or leave it empty for the home's own SQLite catalog",
 		tarn.Quote(postgres.Redact(url)), from)
 }
 
-// sharedKeys returns the key pair of secret parameters that the database
-// holds for every server of the lakehouse (a value sealed through one
-// server opens on whichever runs it, and secret cache keys agree). The
-// first server to need it records its home's key file when it has one,
-// so values sealed for that file still open, or else a new key pair. A
-// home whose key file is another key pair is refused: values sealed for
-// it would not open here.
-func sharedKeys(ctx context.Context, db *postgres.DB, file string) (*secret.Keys, error) {
+// sharedKeys is the key pair of secret parameters that the database holds
+// for every server of the lakehouse (a value sealed through one server
+// opens on whichever runs it, and secret cache keys agree), read on first
+// need: commands that need no key (tarn user add from an admin's own
+// home) neither read nor make it.
+type sharedKeys struct {
+	db   *postgres.DB
+	file string // the home's key file
+	mu   sync.Mutex
+	keys *secret.Keys // once read
+}
+
+// get returns the key pair. The first process to need it records its
+// home's key file when it has one, so values sealed for that file still
+// open, or else a new key pair. A home whose key file is another key pair
+// is refused: values sealed for it would not open here.
+func (s *sharedKeys) get(ctx context.Context) (*secret.Keys, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.keys != nil {
+		return s.keys, nil
+	}
+	keys, err := claimKeys(ctx, s.db, s.file)
+	if err != nil {
+		return nil, err
+	}
+	s.keys = keys
+	return keys, nil
+}
+
+func claimKeys(ctx context.Context, db *postgres.DB, file string) (*secret.Keys, error) {
 	mine, err := secret.Load(file)
 	hasFile := err == nil
 	switch {

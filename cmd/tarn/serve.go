@@ -260,9 +260,13 @@ func (a *app) announceStores(lh *local.Lakehouse, home string) error {
 	if !lh.Shared() {
 		return nil
 	}
-	if keys, err := lh.SecretKeys(); err == nil {
-		fmt.Fprintf(a.stderr, "tarn serve: key pair of secret parameters %s in the catalog database, shared with every server\n", keys.ID())
+	// Read (or made) now, so a home holding another key pair is refused
+	// at start rather than at its first run with a secret.
+	keys, err := lh.SecretKeys()
+	if err != nil {
+		return err
 	}
+	fmt.Fprintf(a.stderr, "tarn serve: key pair of secret parameters %s in the catalog database, shared with every server\n", keys.ID())
 	if w := lh.Warehouse(); w != local.Home(home).Warehouse() && !table.IsRemote(w) {
 		if info, err := os.Stat(w); err != nil || !info.IsDir() {
 			return tarn.Errorf(tarn.EINVALID, "the lakehouse in %s keeps its tables in %s (the warehouse of the home of its first server), which this machine does not have: start this server on that home (--home), or mount that folder at the same path here",
