@@ -164,11 +164,13 @@ func (s *Service) writeHorizon(ctx context.Context) *time.Time {
 // only snapshots that can be read, also for engines that read the file
 // itself rather than through the catalog (which serves every version
 // without them). Earlier versions' files are immutable and still list
-// them. loc is the location of the version the new one follows.
-func (s *Service) dropExpiredSnapshots(ctx context.Context, meta icetable.Metadata, loc string) (icetable.Metadata, error) {
+// them. loc is the location of the version the new one follows. It is
+// best effort: metadata the builder cannot rebuild is kept as it is (the
+// catalog still serves it without the expired snapshots).
+func (s *Service) dropExpiredSnapshots(ctx context.Context, meta icetable.Metadata, loc string) icetable.Metadata {
 	h := s.writeHorizon(ctx)
 	if h == nil {
-		return meta, nil
+		return meta
 	}
 	cur := meta.CurrentSnapshot()
 	var ids []int64
@@ -178,14 +180,14 @@ func (s *Service) dropExpiredSnapshots(ctx context.Context, meta icetable.Metada
 		}
 	}
 	if len(ids) == 0 {
-		return meta, nil
+		return meta
 	}
 	b, err := icetable.MetadataBuilderFromBase(meta, loc)
-	if err != nil {
-		return nil, err
+	if err != nil || b.RemoveSnapshots(ids, false) != nil {
+		return meta
 	}
-	if err := b.RemoveSnapshots(ids, false); err != nil {
-		return nil, err
+	if pruned, err := b.Build(); err == nil {
+		return pruned
 	}
-	return b.Build()
+	return meta
 }

@@ -319,9 +319,7 @@ func (ss *Session) commitTable(ctx context.Context, id icetable.Identifier, reqs
 	if current != nil && updated.Equals(currentMeta) {
 		return currentMeta, curLoc, nil
 	}
-	if updated, err = ss.svc.dropExpiredSnapshots(ctx, updated, curLoc); err != nil {
-		return nil, "", tarn.Errorf(tarn.EINTERNAL, "table %s: drop the snapshots gc expired from its new version: %v", ident, err)
-	}
+	updated = ss.svc.dropExpiredSnapshots(ctx, updated, curLoc)
 	if current == nil || updated.CurrentSchema().ID != currentMeta.CurrentSchema().ID {
 		if err := checkSchema(ident, updated.CurrentSchema()); err != nil {
 			return nil, "", err

@@ -51,6 +51,7 @@ func main() {
 		runs    int
 		python  string
 		dir     string
+		cold    bool
 	)
 	fs := kit.Flags
 	fs.Float64Var(&sf, "sf", 1, "scale factor: 6,000,000 lineitem rows per 1 (about 770 MB of CSV)")
@@ -58,6 +59,7 @@ func main() {
 	fs.IntVar(&runs, "runs", 1, "runs per tool and format, interleaved (medians are reported)")
 	fs.StringVar(&python, "python", os.Getenv("TARN_PYTHON"), "Python with pyarrow (default $TARN_PYTHON, else .venv/bin/python)")
 	fs.StringVar(&dir, "dir", "", "work directory (default: a temporary one)")
+	fs.BoolVar(&cold, "cold", false, "drop the page cache before each tool's run (needs root): for inputs near the machine's memory, where the tool that runs second would find the input cached by the first")
 	tarnBin := kit.TarnFlag()
 	kit.Main(func(ctx context.Context) error {
 		if sf <= 0 || runs < 1 {
@@ -97,6 +99,11 @@ func main() {
 			for r := 0; r < runs; r++ {
 				for _, tool := range []string{"tarn", "duckdb", "pyarrow"} {
 					out := filepath.Join(work, "out", fmt.Sprintf("%s-%s-%d", tool, f, r))
+					if cold {
+						if err := dropCaches(); err != nil {
+							return err
+						}
+					}
 					kit.Logf("%s %s run %d/%d", tool, f, r+1, runs)
 					s, err := runTool(ctx, tool, bin, python, f, inputs[f], out)
 					if err != nil {
@@ -408,4 +415,13 @@ func writeCSV(ctx context.Context, path string, rows int64) error {
 		return err
 	}
 	return f.Close()
+}
+
+// dropCaches writes dirty pages out and drops the page cache (-cold).
+func dropCaches() error {
+	syscall.Sync()
+	if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("3\n"), 0o200); err != nil {
+		return fmt.Errorf("-cold: drop the page cache: %w (it needs root)", err)
+	}
+	return nil
 }
