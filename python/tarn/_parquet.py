@@ -89,51 +89,58 @@ def write_one(part: pa.Table, path: str, compression: str, level) -> str:
 
 TEMPORAL = ("year", "month", "day", "hour")
 
-def _numpy():
-    """NumPy, which bucket transforms need: not every step environment has it."""
-    try:
-        import numpy
-    except ImportError:
-        raise Declined("bucket partitions need numpy in the step's environment") from None
-    return numpy
+_U32 = pa.uint32()
 
 
-def murmur3(blocks, tail, length: int):
-    """Murmur3 x86 32-bit (seed 0) of ``n`` keys of ``length`` bytes each.
+def _u32(value: int):
+    return pa.scalar(value, _U32)
 
-    ``blocks`` is an (n, length // 4) array of little-endian uint32 words,
-    ``tail`` an (n, length % 4) array of the remaining bytes.
+
+def _rotl(x, r: int):
+    return pc.bit_wise_or(pc.shift_left(x, _u32(r)), pc.shift_right(x, _u32(32 - r)))
+
+
+def murmur3(blocks: list, tail: list, length: int, n: int):
+    """Murmur3 x86 32-bit (seed 0) of ``n`` keys of ``length`` bytes each, in Arrow compute.
+
+    ``blocks`` are uint32 arrays, one per little-endian 4-byte word of the
+    keys, ``tail`` uint8 arrays, one per remaining byte. Unsigned
+    multiplication and shifts wrap, as the hash needs (no NumPy: not every
+    step environment has it).
     """
-    np = _numpy()
-    c1, c2 = np.uint32(0xCC9E2D51), np.uint32(0x1B873593)
-
-    def rotl(x, r: int):
-        return (x << np.uint32(r)) | (x >> np.uint32(32 - r))
+    c1, c2 = _u32(0xCC9E2D51), _u32(0x1B873593)
 
     def mix(k):
-        return rotl(k * c1, 15) * c2
+        return pc.multiply(_rotl(pc.multiply(k, c1), 15), c2)
 
-    with np.errstate(over="ignore"):
-        h = np.zeros(blocks.shape[0], np.uint32)
-        for j in range(blocks.shape[1]):
-            h ^= mix(blocks[:, j])
-            h = rotl(h, 13) * np.uint32(5) + np.uint32(0xE6546B64)
-        if tail.shape[1]:
-            k = np.zeros(blocks.shape[0], np.uint32)
-            for j in range(tail.shape[1]):
-                k ^= tail[:, j].astype(np.uint32) << np.uint32(8 * j)
-            h ^= mix(k)
-        h ^= np.uint32(length)
-        h ^= h >> np.uint32(16)
-        h *= np.uint32(0x85EBCA6B)
-        h ^= h >> np.uint32(13)
-        h *= np.uint32(0xC2B2AE35)
-        h ^= h >> np.uint32(16)
-    return h
+    h = pa.array([0] * n, _U32) if n else pa.array([], _U32)
+    for word in blocks:
+        h = pc.bit_wise_xor(h, mix(word))
+        h = pc.add(pc.multiply(_rotl(h, 13), _u32(5)), _u32(0xE6546B64))
+    if tail:
+        k = pa.array([0] * n, _U32)
+        for j, byte in enumerate(tail):
+            k = pc.bit_wise_xor(k, pc.shift_left(byte.cast(_U32), _u32(8 * j)))
+        h = pc.bit_wise_xor(h, mix(k))
+    h = pc.bit_wise_xor(h, _u32(length))
+    h = pc.bit_wise_xor(h, pc.shift_right(h, _u32(16)))
+    h = pc.multiply(h, _u32(0x85EBCA6B))
+    h = pc.bit_wise_xor(h, pc.shift_right(h, _u32(13)))
+    h = pc.multiply(h, _u32(0xC2B2AE35))
+    return pc.bit_wise_xor(h, pc.shift_right(h, _u32(16)))
 
 
 def _buckets_of(hashes, n: int):
-    return (hashes.astype("int64") & 0x7FFFFFFF) % n
+    """(hash & 0x7FFFFFFF) mod n, as int32."""
+    positive = pc.bit_wise_and(hashes.cast(pa.int64()), pa.scalar(0x7FFFFFFF, pa.int64()))
+    return pc.subtract(positive, pc.multiply(pc.divide(positive, pa.scalar(n, pa.int64())), pa.scalar(n, pa.int64()))).cast(pa.int32())
+
+
+def _bytes_at(binary, start: int, width: int):
+    """The ``width`` bytes at ``start`` of each value of ``binary`` (all long enough), as uint32 (width 4) or uint8 (width 1)."""
+    fixed = pc.binary_slice(binary, start, start + width).cast(pa.binary(width))
+    kind = _U32 if width == 4 else pa.uint8()
+    return pa.Array.from_buffers(kind, len(fixed), [None, fixed.buffers()[1]], offset=fixed.offset)
 
 
 def bucket(column, n: int):
@@ -143,7 +150,6 @@ def bucket(column, n: int):
     strings as their UTF-8 bytes (each distinct value once, grouped by
     length so that the hash runs over whole arrays).
     """
-    np = _numpy()
     column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     kind = column.type
     if pa.types.is_integer(kind) or pa.types.is_date32(kind) or pa.types.is_timestamp(kind):
@@ -153,25 +159,29 @@ def bucket(column, n: int):
             as_long = column.cast(pa.timestamp("us", kind.tz)).cast(pa.int64())
         else:
             as_long = column.cast(pa.int64())
-        values = as_long.fill_null(0).to_numpy(zero_copy_only=False).astype("<i8")
-        words = values.view("<u4").reshape(-1, 2)
-        out = _buckets_of(murmur3(words, np.zeros((len(values), 0), np.uint8), 8), n)
-        return pa.array(out, pa.int32(), mask=column.is_null().to_numpy(zero_copy_only=False))
+        bits = pc.fill_null(as_long, 0).cast(pa.uint64(), safe=False)
+        low = pc.bit_wise_and(bits, pa.scalar(0xFFFFFFFF, pa.uint64())).cast(_U32)
+        high = pc.shift_right(bits, pa.scalar(32, pa.uint64())).cast(_U32)
+        out = _buckets_of(murmur3([low, high], [], 8, len(column)), n)
+        return pc.if_else(pc.is_null(column), pa.scalar(None, pa.int32()), out)
     if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
         encoded = pc.dictionary_encode(column.cast(pa.large_string()))
         uniques = encoded.dictionary.cast(pa.large_binary())
-        lengths = pc.binary_length(uniques).to_numpy(zero_copy_only=False)
-        of_unique = np.zeros(len(uniques), np.int64)
-        for length in np.unique(lengths):
-            where = np.flatnonzero(lengths == length)
-            chosen = uniques.take(pa.array(where))
-            offsets = np.frombuffer(chosen.buffers()[1], np.int64)[: len(chosen) + 1]
-            data = np.frombuffer(chosen.buffers()[2], np.uint8) if chosen.buffers()[2] is not None else np.zeros(0, np.uint8)
-            keys = data[offsets[0] : offsets[0] + len(chosen) * int(length)].reshape(len(chosen), int(length))
-            whole = int(length) // 4 * 4
-            blocks = np.ascontiguousarray(keys[:, :whole]).view("<u4").reshape(len(chosen), whole // 4)
-            of_unique[where] = _buckets_of(murmur3(blocks, keys[:, whole:], int(length)), n)
-        return pc.take(pa.array(of_unique, pa.int32()), encoded.indices)
+        lengths = pc.binary_length(uniques)
+        positions, buckets = [], []
+        for length in pc.unique(lengths).to_pylist():
+            where = pc.indices_nonzero(pc.equal(lengths, length))
+            chosen = uniques.take(where)
+            whole = length // 4 * 4
+            blocks = [_bytes_at(chosen, at, 4) for at in range(0, whole, 4)]
+            tail = [_bytes_at(chosen, at, 1) for at in range(whole, length)]
+            positions.append(where)
+            buckets.append(_buckets_of(murmur3(blocks, tail, length, len(chosen)), n))
+        if not positions:
+            return pa.array([None] * len(column), pa.int32())
+        order = pc.sort_indices(pa.concat_arrays(positions))
+        of_unique = pc.take(pa.concat_arrays(buckets), order)
+        return pc.take(of_unique, encoded.indices)
     raise Declined(f"bucket of a {kind} column")
 
 

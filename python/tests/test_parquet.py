@@ -156,3 +156,22 @@ def test_bucket_is_icebergs():
     assert bucket(pa.array([datetime.date(2017, 11, 16)]), 2**31 - 1).to_pylist() == [b(-653330422)]
     ts = pa.array([datetime.datetime(2017, 11, 16, 22, 31, 8)], pa.timestamp("us"))
     assert bucket(ts, 2**31 - 1).to_pylist() == [b(-2047944441)]
+
+
+def test_bucket_needs_no_numpy():
+    # A step environment with pyarrow alone (numpy blocked): the same
+    # spec vectors, in a process of its own.
+    script = """
+import sys
+sys.modules["numpy"] = None
+import datetime
+import pyarrow as pa
+from tarn._parquet import bucket
+b = lambda v: v & 0x7FFFFFFF
+assert bucket(pa.array([34, None], pa.int64()), 2**31 - 1).to_pylist() == [b(2017239379), None]
+assert bucket(pa.array(["iceberg", None]), 2**31 - 1).to_pylist() == [b(1210000089), None]
+assert bucket(pa.array([datetime.date(2017, 11, 16)]), 2**31 - 1).to_pylist() == [b(-653330422)]
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", script], env=sdk_env(), capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
