@@ -238,11 +238,6 @@ func TestS3_ImportFromBucketThroughServer(t *testing.T) {
 	}
 }
 
-// TestS3_SharedStepCache: two homes (two servers' machines) on one
-// PostgreSQL catalog and one S3 warehouse: a run on the first stores its
-// steps in the bucket's cache tier (WAREHOUSE/.tarn/cache), and the same
-// run on the second, whose local cache is empty, is served from there,
-// every step cached, and says so.
 // cacheTier lists the step cache's tier in the warehouse's bucket.
 type cacheTier struct {
 	t *testing.T
@@ -263,6 +258,11 @@ func (c *cacheTier) list() []s3fetch.Object {
 	return objs
 }
 
+// TestS3_SharedStepCache: two homes (two servers' machines) on one
+// PostgreSQL catalog and one S3 warehouse: a run on the first stores its
+// steps in the bucket's cache tier (WAREHOUSE/.tarn/cache), and the same
+// run on the second, whose local cache is empty, is served from there,
+// every step cached, and says so.
 func TestS3_SharedStepCache(t *testing.T) {
 	wh := s3Warehouse(t)
 	catalog := pgtest.URL(t)
