@@ -65,6 +65,7 @@ type config struct {
 	data    string
 	tpchgen string
 	rounds  int
+	only    string
 	pyVer   string
 	tarn    *string
 }
@@ -79,6 +80,7 @@ func main() {
 	fs.StringVar(&cfg.data, "data", ".tmp/scale", "folder of generated data (kept between runs: sfN/lineitem.parquet)")
 	fs.StringVar(&cfg.tpchgen, "tpchgen", ".venv/bin/tpchgen-cli", "tpchgen-cli executable")
 	fs.IntVar(&cfg.rounds, "rounds", 2, "rounds; each runs every variant and its baseline once, interleaved")
+	fs.StringVar(&cfg.only, "variants", "a,b,c", "the variants to run, comma-separated (the unchanged re-run needs b)")
 	fs.StringVar(&cfg.pyVer, "python", "3.11", "Python version of the projects (and the script's environment)")
 	cfg.tarn = kit.TarnFlag()
 	kit.Main(func(ctx context.Context) error { return run(ctx, cfg) })
@@ -148,10 +150,9 @@ func run(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
-	variants := []*variant{
-		{Name: "a", Model: "agg", Script: "agg", Target: targetAgg, What: "5 columns + filter + group-by, vs dataset.to_table(filter) + group_by"},
-		{Name: "b", Model: "sample", Script: "sample", Target: targetSample, What: "all columns as one table -> 10% sample, vs a streaming pyarrow script"},
-		{Name: "c", Model: "sample_batches", Script: "sample", Target: targetBatches, What: "(b) with an Iterator[pa.RecordBatch] model, vs the same streaming script"},
+	variants, err := chosen(cfg.only)
+	if err != nil {
+		return err
 	}
 	projects := map[string]string{}
 	for _, v := range variants {
@@ -253,7 +254,12 @@ func run(ctx context.Context, cfg config) error {
 		}
 		rep.Variants = append(rep.Variants, v)
 	}
-	rep.BatchesAnon = variants[2].PeakAnon > 0 && variants[2].PeakAnon <= targetBatchesAnon
+	if c := rep.variant("c"); c != nil {
+		rep.BatchesAnon = c.PeakAnon > 0 && c.PeakAnon <= targetBatchesAnon
+	}
+	if projects["b"] == "" {
+		return kit.Report(rep, func(w io.Writer) { printReport(w, rep) })
+	}
 
 	// The unchanged re-run: project (b) with the cache on.
 	kit.Logf("unchanged re-run of (b): a first run fills the cache")
@@ -282,6 +288,42 @@ func run(ctx context.Context, cfg config) error {
 	return kit.Report(rep, func(w io.Writer) { printReport(w, rep) })
 }
 
+// chosen is the variants named by -variants, in their order.
+func chosen(only string) ([]*variant, error) {
+	all := []*variant{
+		{Name: "a", Model: "agg", Script: "agg", Target: targetAgg, What: "5 columns + filter + group-by, vs dataset.to_table(filter) + group_by"},
+		{Name: "b", Model: "sample", Script: "sample", Target: targetSample, What: "all columns as one table -> 10% sample, vs a streaming pyarrow script"},
+		{Name: "c", Model: "sample_batches", Script: "sample", Target: targetBatches, What: "(b) with an Iterator[pa.RecordBatch] model, vs the same streaming script"},
+	}
+	want := map[string]bool{}
+	for _, n := range strings.Split(only, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			want[n] = true
+		}
+	}
+	var out []*variant
+	for _, v := range all {
+		if want[v.Name] {
+			out = append(out, v)
+			delete(want, v.Name)
+		}
+	}
+	if len(want) > 0 || len(out) == 0 {
+		return nil, benchkit.Usagef("-variants %q: name some of a, b and c", only)
+	}
+	return out, nil
+}
+
+// variant is the report's variant named name, if it ran.
+func (rep *report) variant(name string) *variant {
+	for _, v := range rep.Variants {
+		if v.Name == name {
+			return v
+		}
+	}
+	return nil
+}
+
 func printReport(w io.Writer, rep *report) {
 	fmt.Fprintf(w, "machine %s, isolation %s\n", rep.Machine, rep.Isolation)
 	fmt.Fprintf(w, "input %s: %d rows, %d data files, %.2f GB Parquet (import %.1fs); %d rounds, medians\n\n",
@@ -291,8 +333,13 @@ func printReport(w io.Writer, rep *report) {
 		fmt.Fprintf(w, "(%s) %-15s %9.2f %9.2f %6.2fx %6.1fx %-4s %12s %12s\n", v.Name, v.Model, v.TarnS, v.ScriptS, v.Ratio, v.Target,
 			benchkit.Met(v.Met), gib(v.PeakAnon), gib(v.ScriptRSS))
 	}
-	fmt.Fprintf(w, "\n(c) peak anonymous memory %s (target <= %s): %s\n", gib(rep.Variants[2].PeakAnon), gib(targetBatchesAnon), benchkit.Met(rep.BatchesAnon))
-	fmt.Fprintf(w, "unchanged re-run of (b), cache on: %.2fs (target < %.0fs): %s; `tarn table ls` takes %.2fs here\n", rep.RerunS, targetRerunS, benchkit.Met(rep.RerunMet), rep.FloorS)
+	fmt.Fprintln(w)
+	if c := rep.variant("c"); c != nil {
+		fmt.Fprintf(w, "(c) peak anonymous memory %s (target <= %s): %s\n", gib(c.PeakAnon), gib(targetBatchesAnon), benchkit.Met(rep.BatchesAnon))
+	}
+	if rep.RerunS > 0 {
+		fmt.Fprintf(w, "unchanged re-run of (b), cache on: %.2fs (target < %.0fs): %s; `tarn table ls` takes %.2fs here\n", rep.RerunS, targetRerunS, benchkit.Met(rep.RerunMet), rep.FloorS)
+	}
 	fmt.Fprintf(w, "\ntarn phases (medians, s):\n")
 	for _, v := range rep.Variants {
 		var parts []string
