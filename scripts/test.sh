@@ -41,7 +41,7 @@ echo "== API document against tarn serve (schemathesis)"
 # clean run with "context deadline exceeded" on a loaded machine
 # (go.dev/issue/75804, fixed in go1.27).
 echo "== fuzz targets (${TARN_FUZZTIME:-3000x} each; crashers land in testdata/fuzz and become regression tests)"
-for target in .:FuzzParseRef table:FuzzRowFilter ingest:FuzzInferCSV ingest:FuzzInferJSONL ingest:FuzzObjectParser ingest:FuzzKeyCheckFlat pipeline:FuzzProjectFile server:FuzzUntar; do
+for target in .:FuzzParseRef table:FuzzRowFilter ingest:FuzzInferCSV ingest:FuzzInferJSONL ingest:FuzzObjectParser ingest:FuzzKeyCheckFlat ingest:FuzzCheckCSVIntegers pipeline:FuzzProjectFile server:FuzzUntar; do
   go test "./${target%%:*}" -run '^$' -fuzz "^${target#*:}\$" -fuzztime "${TARN_FUZZTIME:-3000x}"
 done
 echo "== integration tests"
