@@ -152,7 +152,7 @@ func (im *Importer) close() {
 // read_parquet ...) TO job.Dir with the table's columns, in order, each
 // read or cast as its table type and written with its field id.
 //
-// JSON Lines inputs get a check of keys and integers (see checkKeys) at
+// CSV and JSON Lines inputs get a check of keys and integers (see checkKeys) at
 // the same time as the COPY, so the file is read once from disk for both:
 // a problem the check finds stops the COPY, and its error (file, line,
 // column) is reported whatever the COPY found, as when the check ran
@@ -226,7 +226,7 @@ func (im *Importer) copy(ctx context.Context, stmt string, job table.BulkJob) (i
 	return rows, nil
 }
 
-// startKeyCheck starts checkKeys on the job's JSON Lines inputs; on a
+// startKeyCheck starts checkKeys on the job's CSV and JSON Lines inputs; on a
 // problem it calls fail (which stops the COPY). The returned function
 // waits for the check and returns its error.
 func startKeyCheck(ctx context.Context, job table.BulkJob, fail func()) (wait func() error) {
@@ -249,13 +249,16 @@ func startKeyCheck(ctx context.Context, job table.BulkJob, fail func()) (wait fu
 // ingest.CheckKeys finds the value (file, line, column) in a parallel pass
 // that reads no more than the keys and the integers. A file that
 // inference read in full, without integer columns, needs none.
+//
+// For CSV it checks the integer columns' values the same way
+// (ingest.CheckCSVIntegers: read_csv rounds 2.5 and reads 1e3 and 0x10).
 func checkKeys(ctx context.Context, job table.BulkJob) error {
 	types := make(map[string]arrow.DataType, len(job.Columns))
 	for _, c := range job.Columns {
 		types[c.Name] = c.Type
 	}
 	for _, in := range job.Inputs {
-		if in.Format != ingest.JSONL {
+		if in.Format != ingest.JSONL && in.Format != ingest.CSV {
 			continue
 		}
 		ints := make(map[string]arrow.DataType)
@@ -264,10 +267,15 @@ func checkKeys(ctx context.Context, job table.BulkJob) error {
 				ints[n] = types[n]
 			}
 		}
-		if in.AllKeysSeen && len(ints) == 0 {
-			continue
+		file := ingest.File{Path: in.Path, Format: in.Format}
+		var err error
+		switch {
+		case in.Format == ingest.CSV && len(ints) > 0:
+			err = ingest.CheckCSVIntegers(ctx, file, in.Columns, ints)
+		case in.Format == ingest.JSONL && !(in.AllKeysSeen && len(ints) == 0):
+			err = ingest.CheckKeys(ctx, file, in.Columns, ints)
 		}
-		if err := ingest.CheckKeys(ctx, ingest.File{Path: in.Path, Format: in.Format}, in.Columns, ints); err != nil {
+		if err != nil {
 			if ctx.Err() != nil {
 				return interrupted(ctx.Err())
 			}
@@ -395,23 +403,21 @@ func readFunction(in table.BulkInput, types map[string]string) (string, error) {
 // DuckDB parses some text more loosely than ingest, in ways that change
 // values: it rounds "2.5" to the integer 3, reads "1e3" as 1000, "1_000"
 // as 1000, "0x10" as 16, and "2026-01-02 10:00" as the date 2026-01-02.
-// So CSV integer columns are read as text and refused unless a value is
-// digits with an optional sign between blanks (regexp_full_match: at
-// TPC-H SF1, CSV, 1.2 s less than a regexp_matches search for a character
-// outside that set, which itself cost ~3 s of the 12 s COPY against a
-// typed read; an OR of contains() for each character DuckDB accepts
-// beyond it costs more than either), and dates are read as timestamps
-// and refused when they have a time of day (which costs nothing
-// measurable). A refused value stops the COPY; the caller then locates it
-// (file, line, column) with ingest's reader.
 //
-// JSON Lines integer columns are read as integers: read_json truncates
-// the JSON number 2.5 to 2 and reads 1e3 as 1000, true as 1 and "0x10" as
-// 16, so the key check that reads the file beside the COPY refuses those
-// (ingest.CheckKeys), with ingest's message. At TPC-H SF1 the text read
-// and its check cost 0.9 s of a 4.8 s COPY (1.7 s of CPU); the check's
-// share of the Go pass is small against the keys it reads anyway.
-const integerText = "[ \t]*[+-]?[0-9]+[ \t]*"
+// So integer columns are read as integers, and a Go pass beside the COPY
+// (checkKeys) reads the same file and refuses a value that is not an
+// integer as ingest reads it, with ingest's message, file, line and
+// column: ingest.CheckCSVIntegers for CSV, ingest.CheckKeys for JSON
+// Lines (where read_json also truncates the JSON number 2.5 to 2 and
+// reads true as 1). A value DuckDB refuses and ingest accepts stops the
+// COPY, and the caller takes ingest's reader instead. At TPC-H SF1, CSV,
+// reading integers as text and checking them in SQL (regexp_full_match,
+// the cheapest of the SQL checks tried) cost ~1.2 s of a 4.5 s import;
+// the Go pass runs on another core and reads the file from the page
+// cache the COPY fills.
+//
+// Dates are read as timestamps and refused when they have a time of day
+// (which costs nothing measurable).
 
 // integerColumn reports whether a column of type dt is an integer column
 // as the importer reads it (BIGINT or INTEGER).
@@ -423,11 +429,6 @@ func integerColumn(dt arrow.DataType) bool {
 // textReadType is the type a CSV or JSON column of type t is read as.
 func textReadType(format ingest.Format, t string) string {
 	switch t {
-	case "BIGINT", "INTEGER":
-		if format == ingest.JSONL {
-			return t
-		}
-		return "VARCHAR"
 	case "DATE":
 		return "TIMESTAMP"
 	case "TIMESTAMP":
@@ -445,9 +446,6 @@ func textColumn(name, t string) string {
 	col := quoteIdent(name)
 	refuse := "error(" + quoteString("column "+tarn.Quote(name)+": not a valid "+strings.ToLower(t)+": ") + " || " + col + ")"
 	switch t {
-	case "BIGINT", "INTEGER":
-		return fmt.Sprintf("CASE WHEN %s IS NULL OR regexp_full_match(%s, %s) THEN CAST(%s AS %s) ELSE %s END",
-			col, col, quoteString(integerText), col, t, refuse)
 	case "DATE":
 		return fmt.Sprintf("CASE WHEN %s IS NULL OR %s = CAST(%s AS DATE) THEN CAST(%s AS DATE) ELSE %s END", col, col, col, col, refuse)
 	case "TIMESTAMP":

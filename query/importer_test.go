@@ -327,9 +327,9 @@ func TestImporter_MalformedRows(t *testing.T) {
 		}
 	}
 	// Signs and blanks around digits are integers, as in ingest.
-	signed := l.write("signed.csv", "n,m\n1,a\n+2,b\n -3 ,c\n\t4,d\n")
-	if _, err := create(l.fast, "signed", sampledSource(t, 1, signed)); err != nil {
-		t.Fatalf("signed and padded integers: %v", err)
+	signed := l.write("signed.csv", "n,m\n1,a\n+2,b\n -3 ,c\n\t4,d\n0015,e\n\"6\",\"f,\"\"g\"\"\"\n")
+	if res, err := create(l.fast, "signed", sampledSource(t, 1, signed)); err != nil || res.Added != 6 {
+		t.Fatalf("signed, padded and quoted integers: %v", err)
 	}
 	// An unterminated quote.
 	open := l.write("open.csv", "a,b\n1,2\n3,\"x\n")
