@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -47,7 +46,6 @@ func CheckCSVIntegers(ctx context.Context, file File, columns []string, ints map
 	if len(c.ints) == 0 {
 		return nil
 	}
-	sort.Slice(c.ints, func(i, j int) bool { return c.ints[i].pos < c.ints[j].pos })
 	f, err := os.Open(file.Path)
 	if err != nil {
 		return fmt.Errorf("reading input: %w", err)
@@ -106,8 +104,8 @@ func (c *csvIntChecker) records(buf []byte, eof bool) (int, *Error) {
 	for p < len(buf) {
 		start := p
 		if !c.pastHeader {
-			if p == 0 {
-				p = len(bomPrefix(buf))
+			if p == 0 { // past a UTF-8 byte order mark
+				p = len(buf) - len(bytes.TrimPrefix(buf, []byte("\ufeff")))
 			}
 		} else {
 			var err *Error
@@ -128,14 +126,6 @@ func (c *csvIntChecker) records(buf []byte, eof bool) (int, *Error) {
 }
 
 var newline = []byte{'\n'}
-
-// bomPrefix is the UTF-8 byte order mark at the start of b, if any.
-func bomPrefix(b []byte) []byte {
-	if bytes.HasPrefix(b, []byte("\ufeff")) {
-		return b[:3]
-	}
-	return nil
-}
 
 // fields checks the fields of the record at buf[p:] up to its last integer
 // column and returns where it stopped (a field boundary, or the end of a
