@@ -121,20 +121,25 @@ func FuzzObjectParser(f *testing.F) {
 // key positions filled by the first.
 func FuzzKeyCheckFlat(f *testing.F) {
 	for _, s := range []string{`{"a":1,"b":"x"}`, `{"a": 2.5 , "c":"1"}`, `{"a":true,"late":1}`, `{"b":null,"a":null}`, `{"a":"0x10"}`, `{"a":{"b":1}}`,
-		`{"a":1e3}`, `{"a":-}`, `{"a":1-2}`, `{"a":1,}`, `{"a" 1}`, `{}`, `{"a":1}x`, `{"a":"12","b":[1,{"c":2}]}`} {
+		`{"a":1e3}`, `{"a":-}`, `{"a":1-2}`, `{"a":1,}`, `{"a" 1}`, `{}`, `{"a":1}x`, `{"a":"12","b":[1,{"c":2}]}`,
+		`{"b":"x\"y","a":1.5}`, `{"b":"x\\","a":2}`, `{"\u0061":1.5}`, `{"a":"1\"","b":1}`, `{"a":-5,"b":"\n"}`, `{"a" : 1 , "b":"x"}`,
+		`{"l_orderkey":1,"l_shipinstruct":"x","l_receiptdate_of_the_line":2.5}`, `{"l_orderkey":1.5,"l_orderkez":1}`, `{"l_receiptdate_of_the_lin":1}`} {
 		f.Add([]byte(s))
 	}
-	known := map[string]struct{}{"a": {}, "b": {}, "c": {}}
-	ints := map[string]arrow.DataType{"a": arrow.PrimitiveTypes.Int64}
+	// Keys whose `"key":` is shorter than 8 bytes, 8 to 16 and longer,
+	// for each way keyChecker compares them.
+	known := map[string]struct{}{"a": {}, "b": {}, "c": {}, "l_orderkey": {}, "l_shipinstruct": {}, "l_receiptdate_of_the_line": {}}
+	ints := map[string]arrow.DataType{"a": arrow.PrimitiveTypes.Int64, "l_orderkey": arrow.PrimitiveTypes.Int64, "l_receiptdate_of_the_line": arrow.PrimitiveTypes.Int32}
 	f.Fuzz(func(t *testing.T, line []byte) {
 		line = bytes.TrimSpace(line)
-		if len(line) == 0 || line[0] != '{' || bytes.IndexByte(line, '\\') >= 0 {
+		if len(line) == 0 || line[0] != '{' {
 			return
 		}
+		plain := bytes.IndexByte(line, '\\') < 0
 		flat, any := &keyChecker{known: known, ints: ints}, &keyChecker{known: known, ints: ints}
 		for range 2 {
 			key, msg, ok := flat.checkFlat(line)
-			akey, amsg := any.checkAny(line, true)
+			akey, amsg := any.checkAny(line, plain)
 			if ok && (key != akey || msg != amsg) {
 				t.Fatalf("%q: member by member %q %q; byte by byte %q %q", line, key, msg, akey, amsg)
 			}
@@ -273,6 +278,26 @@ func TestCheckKeys_Integers(t *testing.T) {
 					t.Fatalf("the reader reads %s as %s", v, dt)
 				}
 			})
+		}
+	}
+}
+
+// TestKnownKeyAt: the compare of a key's `"key":` with the bytes of a
+// line, for tokens shorter than 8 bytes, of 8 to 16 and longer, each
+// against a line differing from it in one byte at every position.
+func TestKnownKeyAt(t *testing.T) {
+	for _, name := range []string{"a", "abc", "abcde", "abcdef", "l_orderkey", "abcdefghijklmn", "abcdefghijklmno", "l_receiptdate_of_the_line"} {
+		k := newKnownKey(name, nil)
+		line := []byte("{" + k.token + "1}")
+		if !k.at(line, 1, 1+len(k.token)) {
+			t.Errorf("%q: not found in %q", k.token, line)
+		}
+		for p := 1; p < 1+len(k.token); p++ {
+			other := bytes.Clone(line)
+			other[p] ^= 0x20
+			if k.at(other, 1, 1+len(k.token)) {
+				t.Errorf("%q: found in %q", k.token, other)
+			}
 		}
 	}
 }
