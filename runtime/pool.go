@@ -35,8 +35,10 @@ type PoolOptions struct {
 // Pool keeps warm workers: worker processes started ahead of need in
 // their sandbox, with the interpreter up and pyarrow and tarn imported,
 // waiting for a step on stdin. A warm worker runs one step exactly as a
-// cold one would and exits; the pool starts a replacement in the
-// background. Workers are keyed by everything fixed when the process
+// cold one would and exits. Each Prewarm announces one step to come: the
+// pool starts a worker in the background for a step announced and not yet
+// served, and none beyond (on 2 cores, a worker nobody will use starting
+// beside a step slows that step). Workers are keyed by everything fixed when the process
 // starts (its command line and environment: interpreter, environment,
 // isolation, network, every directory bound into the sandbox, its limits);
 // each has a directory of its own for its output. The step's spec and
@@ -52,7 +54,8 @@ type Pool struct {
 	mu       sync.Mutex
 	idle     map[string][]*warmWorker
 	starting map[string]int
-	count    int // idle and starting, all keys
+	wanted   map[string]int // steps announced by Prewarm and not yet served, per key
+	count    int            // idle and starting, all keys
 	closed   bool
 	starts   sync.WaitGroup // reserved starts not yet done: Close waits for them
 }
@@ -88,7 +91,7 @@ func NewPool(opts PoolOptions) *Pool {
 	if opts.MinFreeMemory == 0 {
 		opts.MinFreeMemory = 1 << 30
 	}
-	return &Pool{opts: opts, idle: map[string][]*warmWorker{}, starting: map[string]int{}}
+	return &Pool{opts: opts, idle: map[string][]*warmWorker{}, starting: map[string]int{}, wanted: map[string]int{}}
 }
 
 // warmCommand is the command line and environment of a warm worker for
@@ -122,23 +125,39 @@ func keyWorkDir(o WorkerOptions) *workDir {
 	return wd
 }
 
-// Prewarm starts a warm worker for o unless the pool already holds PerKey of them, holds
-// MaxIdle in all, is closed, or the machine is short of memory. It returns
-// once the process is started, not when its imports are done (see Ready).
+// Prewarm announces a step that will run with o and starts a warm worker
+// for it, unless the pool already holds one for every step of o announced
+// and not yet served, holds PerKey of them, holds MaxIdle in all, is
+// closed, or the machine is short of memory. It returns once the process
+// is started, not when its imports are done (see Ready). A step that
+// takes a worker while more steps of o are announced has one started in
+// its place (see refill).
 func (p *Pool) Prewarm(o WorkerOptions) error {
 	if p == nil {
 		return nil
 	}
 	key := poolKey(o)
+	p.mu.Lock()
+	p.wanted[key]++
+	p.mu.Unlock()
 	if !p.reserve(key) {
 		return nil
 	}
 	return p.start(o, key)
 }
 
-// refill starts a worker for o in the background; best effort: if it
-// fails, the next step of o starts cold. The worker counts as starting
-// (see Ready) when refill returns.
+// served counts one announced step of key as served (warm or cold).
+func (p *Pool) served(key string) {
+	p.mu.Lock()
+	if p.wanted[key] > 0 {
+		p.wanted[key]--
+	}
+	p.mu.Unlock()
+}
+
+// refill starts a worker for o in the background if a step of o is still
+// to come; best effort: if it fails, that step starts cold. The worker
+// counts as starting (see Ready) when refill returns.
 func (p *Pool) refill(o WorkerOptions) {
 	key := poolKey(o)
 	if p.reserve(key) {
@@ -146,15 +165,16 @@ func (p *Pool) refill(o WorkerOptions) {
 	}
 }
 
-// reserve counts a worker for key as starting, if there is room for it;
-// the caller then calls start.
+// reserve counts a worker for key as starting, if a step announced for key
+// has no worker yet and there is room for it; the caller then calls start.
 func (p *Pool) reserve(key string) bool {
 	if !p.affordable() {
 		return false
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed || len(p.idle[key])+p.starting[key] >= p.opts.PerKey || p.count >= p.opts.MaxIdle {
+	pending := len(p.idle[key]) + p.starting[key]
+	if p.closed || pending >= p.wanted[key] || pending >= p.opts.PerKey || p.count >= p.opts.MaxIdle {
 		return false
 	}
 	p.starting[key]++
@@ -293,7 +313,9 @@ func (p *Pool) remove(key string, w *warmWorker) bool {
 // had none, or the worker died before it took the step: the caller then
 // starts the step cold.
 func (p *Pool) serve(ctx context.Context, spec *StepSpec, o WorkerOptions) (res *StepResult, served bool, err error) {
-	w := p.take(poolKey(o))
+	key := poolKey(o)
+	p.served(key)
+	w := p.take(key)
 	if w == nil {
 		p.refill(o) // the key is in use: the next step of it finds a worker
 		return nil, false, nil

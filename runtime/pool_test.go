@@ -393,6 +393,39 @@ func TestPool_OneWorkerPerStep(t *testing.T) {
 	}
 }
 
+// Each Prewarm announces one step: the pool starts a worker in the place of
+// a served one while announced steps remain, and none after the last.
+func TestPool_StartsOnlyForAnnouncedSteps(t *testing.T) {
+	f := newPoolFixture(t, IsolationNone)
+	pool := f.warm(t, PoolOptions{})
+	if err := pool.Prewarm(f.opts); err != nil { // a second step of the same key
+		t.Fatal(err)
+	}
+	if n := pool.Idle(); n != 1 {
+		t.Fatalf("PerKey 1: %d workers for two announced steps", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i, step := range []string{"first", "second"} {
+		_, err, out := f.run(t, pool, step, "echo", nil)
+		if err != nil {
+			t.Fatalf("%s step: %v\n%s", step, err, strings.Join(out, "\n"))
+		}
+		if how, _ := served(t, out); how != "warm" {
+			t.Fatalf("the %s announced step was served %s", step, how)
+		}
+		if i == 0 {
+			if err := pool.Ready(ctx, f.opts); err != nil {
+				t.Fatalf("no worker was started for the second announced step: %v", err)
+			}
+		}
+	}
+	if n := pool.Idle(); n != 0 {
+		t.Fatalf("%d workers started after the last announced step", n)
+	}
+	waitNoProcesses(t, f.dir)
+}
+
 func TestPool_IdleExpiry(t *testing.T) {
 	f := newPoolFixture(t, IsolationNone)
 	pool := NewPool(PoolOptions{IdleTimeout: 300 * time.Millisecond})

@@ -208,9 +208,9 @@ func measure(ctx context.Context, cfg *config, env *rt.Env, sdk string, sb, plai
 			return runWorker(ctx, options(e, sdkDir, iso), "cold")
 		}
 	}
-	// A warm worker is started and ready before the step is scheduled;
-	// after the step, the worker the pool starts in its place is waited
-	// for, so that its start-up never overlaps another variant's timing.
+	// A warm worker is started and ready before the step is scheduled
+	// (each Prewarm announces one step: the pool starts none in its place
+	// after it, so no start-up overlaps another variant's timing).
 	pool := rt.NewPool(rt.PoolOptions{})
 	defer pool.Close()
 	warm := func(e *rt.Env, sdkDir string, iso *rt.Sandbox) func(ctx context.Context) (time.Duration, time.Duration, error) {
@@ -223,11 +223,7 @@ func measure(ctx context.Context, cfg *config, env *rt.Env, sdk string, sb, plai
 			if err := pool.Ready(ctx, o); err != nil {
 				return 0, 0, err
 			}
-			toUser, total, err := runWorker(ctx, o, "warm")
-			if err == nil {
-				err = pool.Ready(ctx, o)
-			}
-			return toUser, total, err
+			return runWorker(ctx, o, "warm")
 		}
 	}
 	floorEnv := func(py string, extraEnv ...string) func(ctx context.Context) (time.Duration, time.Duration, error) {
