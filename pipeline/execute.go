@@ -453,7 +453,7 @@ func (ex *execution) materialize(ctx context.Context, st *Step, rep *tarn.StepRe
 	res, err := ex.r.Tables.Materialize(ctx, ex.session, table.MaterializeRequest{
 		Ident: st.Output, Path: path, Strategy: table.Strategy(m.Strategy), PartitionBy: strings.Join(m.PartitionedBy, ", "),
 		OverwriteFilter: st.OverwriteFilter, Properties: map[string]string{"tarn.project": ex.p.Name, "tarn.model": m.Name, "tarn.run_id": ex.res.RunID},
-		Writer: w, Reuse: reuse,
+		Writer: w, Reuse: reuse, InProcessBytes: table.SmallOutputBytes,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("materialize %s into %s: %w", m.Name, st.Output, err)
@@ -473,6 +473,8 @@ func (ex *execution) materialize(ctx context.Context, st *Step, rep *tarn.StepRe
 		phase.Detail = "files of an earlier run published again"
 	case res.Writer == table.WriterPyArrow:
 		phase.Detail = "written by the pyarrow writer"
+	case res.Writer == table.WriterArrowGo:
+		phase.Detail = "written in tarn's process (a small output)"
 	case res.Writer == table.WriterIcebergGo && res.Fallback != "":
 		phase.Detail = "written by iceberg-go's writer: " + res.Fallback
 	case res.Writer == table.WriterIcebergGo:

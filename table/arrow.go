@@ -220,6 +220,12 @@ type MaterializeRequest struct {
 	// Writer, when set, writes the Parquet files of the tables it can
 	// (see ParquetWriter).
 	Writer ParquetWriter
+	// InProcessBytes: an output the Writer would write, unpartitioned, of
+	// at most this many bytes of Arrow and already of the table's types, is
+	// written in this process instead, with arrow-go (WriterArrowGo), which
+	// finishes before a writer process has started (0: never; the
+	// pipeline uses SmallOutputBytes).
+	InProcessBytes int64
 	// Reuse, for REPLACE, names data files that already hold exactly the
 	// output's rows (written by an earlier run of the same step): they are
 	// published again instead of written, and when they are already the
@@ -244,8 +250,9 @@ type MaterializeResult struct {
 	// Unchanged when they already were the table's content.
 	Reused, Unchanged bool
 	// Writer says which writer wrote the files (WriterPyArrow: the
-	// request's Writer; WriterIcebergGo), and Fallback, for iceberg-go,
-	// why the request's Writer was not used.
+	// request's Writer; WriterArrowGo: in this process, see
+	// InProcessBytes; WriterIcebergGo), and Fallback, for iceberg-go, why
+	// the request's Writer was not used.
 	Writer, Fallback string
 	// Bytes is the size of the files written or published, when known.
 	Bytes int64

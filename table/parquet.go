@@ -186,11 +186,11 @@ func (s *Service) writeParquet(ctx context.Context, ss *Session, tbl *icetable.T
 		}
 		written, res.Reused = req.Reuse.Paths, true
 	} else {
-		out, why, err := s.callWriter(ctx, ss, dir, remote, staged, target, ids, partition, req)
+		out, why, err := s.callWriter(ctx, ss, dir, remote, staged, schema, target, ids, partition, req)
 		if why != "" || err != nil {
 			return nil, why, err
 		}
-		written, files = out.paths, out.files
+		written, files, res.Writer = out.paths, out.files, out.writer
 	}
 	if files == nil {
 		fs, err := staged.FS(ctx)
@@ -241,15 +241,16 @@ func tableDir(loc string) (dir string, remote bool) {
 // table in an object store their data files, read from the local copies
 // before they were uploaded.
 type writerOutput struct {
-	paths []string
-	files []iceberg.DataFile
+	paths  []string
+	files  []iceberg.DataFile
+	writer string // WriterPyArrow, or WriterArrowGo for a small output
 }
 
 // callWriter has req.Writer write the output into the table's data
 // directory (uploading each file for a remote table). why is set when
 // there is nothing to add (no rows) or the writer did not take the
 // output (it does not cast to the table's types, or it declined).
-func (s *Service) callWriter(ctx context.Context, ss *Session, dir string, remote bool, staged *icetable.StagedTable, target *arrow.Schema, ids map[string]int, partition []PartitionField, req MaterializeRequest) (_ *writerOutput, why string, _ error) {
+func (s *Service) callWriter(ctx context.Context, ss *Session, dir string, remote bool, staged *icetable.StagedTable, source, target *arrow.Schema, ids map[string]int, partition []PartitionField, req MaterializeRequest) (_ *writerOutput, why string, _ error) {
 	props := staged.Properties()
 	var schemaMsg bytes.Buffer
 	sw := ipc.NewWriter(&schemaMsg, ipc.WithSchema(stripMetadata(target)))
@@ -283,7 +284,14 @@ func (s *Service) callWriter(ctx context.Context, ss *Session, dir string, remot
 	} else if err := os.MkdirAll(data, 0o755); err != nil {
 		return nil, "", tarn.Errorf(tarn.EINTERNAL, "create data directory of %s: %v", req.Ident, err)
 	}
-	wrote, err := req.Writer.WriteParquet(ctx, w)
+	var wrote []ParquetFile
+	writer := WriterPyArrow
+	if writesSmall(w, source, target, st.Size(), req.InProcessBytes) {
+		wrote, err = writeSmall(ctx, w)
+		writer = WriterArrowGo
+	} else {
+		wrote, err = req.Writer.WriteParquet(ctx, w)
+	}
 	written := make([]string, len(wrote))
 	for i, f := range wrote {
 		written[i] = f.Path
@@ -300,7 +308,7 @@ func (s *Service) callWriter(ctx context.Context, ss *Session, dir string, remot
 	if len(written) == 0 {
 		return nil, "the output has no rows", nil
 	}
-	out := &writerOutput{paths: written}
+	out := &writerOutput{paths: written, writer: writer}
 	if up != nil {
 		if out.files, err = up.dataFiles(written); err != nil {
 			return nil, "", tarn.Errorf(tarn.EINTERNAL, "write Parquet files of %s: %w", req.Ident, err)

@@ -1,0 +1,140 @@
+package table_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/tarnhq/tarn"
+	"github.com/tarnhq/tarn/table"
+)
+
+// TestService_MaterializeInProcess: a small unpartitioned output already of
+// the table's types is written in tarn's process (the request's writer is
+// not called), as one zstd file holding the table's field ids, which a
+// later run can publish again; an output that needs a cast, is larger
+// than InProcessBytes or is partitioned goes to the writer.
+func TestService_MaterializeInProcess(t *testing.T) {
+	ctx := context.Background()
+	svc := newService(t)
+	dir := t.TempDir()
+	writer := &goParquet{}
+	var last *table.MaterializeResult
+	materialize := func(ident tarn.TableIdent, strategy table.Strategy, partitionBy, src string, limit int64, reuse *table.DataFiles) {
+		t.Helper()
+		ss, err := svc.OpenSession(ctx, "main")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last, err = svc.Materialize(ctx, ss, table.MaterializeRequest{Ident: ident, Path: src, Strategy: strategy, PartitionBy: partitionBy,
+			Writer: writer, InProcessBytes: limit, Reuse: reuse}); err != nil {
+			t.Fatalf("%s %s: %v", strategy, ident, err)
+		}
+		if _, err := ss.Flush(ctx, tarn.CommitInfo{Message: string(strategy)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(ident tarn.TableIdent, wantRows, wantSum int64) {
+		t.Helper()
+		out := filepath.Join(dir, "check.arrow")
+		if _, err := svc.ExportArrow(ctx, table.ExportRequest{Ident: ident, Ref: "main"}, out); err != nil {
+			t.Fatal(err)
+		}
+		if rows, sum, _ := readIPCSum(t, out, "amount"); rows != wantRows || sum != wantSum {
+			t.Fatalf("%s: %d rows, sum %d; want %d rows, sum %d", ident, rows, sum, wantRows, wantSum)
+		}
+	}
+	inProcess := func(what string) {
+		t.Helper()
+		if writer.calls != 0 || last.Writer != table.WriterArrowGo || last.Files == nil || len(last.Files.Paths) != 1 {
+			t.Fatalf("%s: writer called %d times, written by %s (%s), files %v; want one file written in process", what, writer.calls, last.Writer, last.Fallback, last.Files)
+		}
+	}
+	small := filepath.Join(dir, "small.arrow")
+	writeIPC(t, small, []string{"a", "b", "c"}, []int64{1, 2, 3})
+	flat := tarn.TableIdent{Namespace: "out", Name: "flat"}
+
+	materialize(flat, table.StrategyReplace, "", small, table.SmallOutputBytes, nil)
+	inProcess("replace (create)")
+	check(flat, 3, 6)
+	// The file: one row group, zstd, each column with the table's field id.
+	pf, err := file.OpenParquetFile(last.Files.Paths[0], false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := pf.MetaData()
+	if md.NumRowGroups() != 1 || md.NumRows != 3 {
+		t.Fatalf("%d row groups, %d rows; want 1 row group of 3 rows", md.NumRowGroups(), md.NumRows)
+	}
+	for i := range md.Schema.NumColumns() {
+		col := md.Schema.Column(i)
+		if id, want := col.SchemaNode().FieldID(), last.Files.FieldIDs[col.Name()]; id != int32(want) || want == 0 {
+			t.Errorf("column %s has field id %d, want the table's %d", col.Name(), id, want)
+		}
+		chunk, err := md.RowGroup(0).ColumnChunk(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if chunk.Compression() != compress.Codecs.Zstd {
+			t.Errorf("column %s compressed with %s, want zstd (the table's default)", col.Name(), chunk.Compression())
+		}
+		if ok, _ := chunk.StatsSet(); !ok {
+			t.Errorf("column %s has no statistics", col.Name())
+		}
+	}
+	pf.Close()
+
+	materialize(flat, table.StrategyAppend, "", small, table.SmallOutputBytes, nil)
+	inProcess("append")
+	check(flat, 6, 12)
+	// What was written in process is published again by a later run.
+	materialize(flat, table.StrategyReplace, "", small, table.SmallOutputBytes, nil)
+	files := last.Files
+	materialize(flat, table.StrategyReplace, "", small, table.SmallOutputBytes, files)
+	if !last.Unchanged || writer.calls != 0 {
+		t.Fatalf("the same output again with its files: unchanged %v, writer calls %d", last.Unchanged, writer.calls)
+	}
+	check(flat, 3, 6)
+
+	// An output that needs a cast (int32 into the table's int64 amount).
+	narrow := filepath.Join(dir, "narrow.arrow")
+	writeRecordIPC(t, narrow, arrow.NewSchema([]arrow.Field{{Name: "zone", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "amount", Type: arrow.PrimitiveTypes.Int32, Nullable: true}}, nil), func(b *array.RecordBuilder) {
+		b.Field(0).(*array.StringBuilder).AppendValues([]string{"d"}, nil)
+		b.Field(1).(*array.Int32Builder).AppendValues([]int32{4}, nil)
+	})
+	materialize(flat, table.StrategyAppend, "", narrow, table.SmallOutputBytes, nil)
+	if writer.calls != 1 || last.Writer != table.WriterPyArrow {
+		t.Fatalf("an output needing a cast: writer calls %d, written by %s", writer.calls, last.Writer)
+	}
+	check(flat, 4, 10)
+	// Larger than the limit, and with no limit.
+	for _, limit := range []int64{16, 0} {
+		calls := writer.calls
+		materialize(flat, table.StrategyAppend, "", small, limit, nil)
+		if writer.calls != calls+1 || last.Writer != table.WriterPyArrow {
+			t.Fatalf("InProcessBytes %d: writer calls %d, written by %s", limit, writer.calls-calls, last.Writer)
+		}
+	}
+	check(flat, 10, 22)
+	// Partitioned: the writer's (it groups rows by partition).
+	calls := writer.calls
+	parts := tarn.TableIdent{Namespace: "out", Name: "parts"}
+	materialize(parts, table.StrategyReplace, "zone", small, table.SmallOutputBytes, nil)
+	if last.Writer == table.WriterArrowGo {
+		t.Fatalf("a partitioned output was written in process (writer calls %d)", writer.calls-calls)
+	}
+	check(parts, 3, 6)
+	// No rows: nothing written in process; iceberg-go writes the empty table.
+	empty := filepath.Join(dir, "empty.arrow")
+	writeIPC(t, empty, []string{}, []int64{})
+	materialize(flat, table.StrategyReplace, "", empty, table.SmallOutputBytes, nil)
+	if last.Writer != table.WriterIcebergGo {
+		t.Fatalf("an empty output: written by %s", last.Writer)
+	}
+	check(flat, 0, 0)
+}
