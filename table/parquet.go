@@ -289,8 +289,10 @@ func (s *Service) callWriter(ctx context.Context, ss *Session, dir string, remot
 	if writesSmall(w, source, target, st.Size(), req.InProcessBytes) {
 		wrote, err = writeSmall(ctx, w)
 		writer = WriterArrowGo
-	} else {
+	}
+	if writer == WriterPyArrow || errors.Is(err, errSmallUnread) {
 		wrote, err = req.Writer.WriteParquet(ctx, w)
+		writer = WriterPyArrow
 	}
 	written := make([]string, len(wrote))
 	for i, f := range wrote {

@@ -2,6 +2,7 @@ package table
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -26,6 +27,10 @@ const SmallOutputBytes = 16 << 20
 // WriterArrowGo names (MaterializeResult.Writer) an output written in
 // tarn's own process (see MaterializeRequest.InProcessBytes).
 const WriterArrowGo = "arrow-go"
+
+// errSmallUnread is writeSmall's error for an output arrow-go could not
+// read (see writeSmall).
+var errSmallUnread = errors.New("arrow-go could not read the output")
 
 // smallCodecs are the codecs the in-process writer writes exactly as the
 // pyarrow writer would; others (lz4, whose Parquet flavour pyarrow picks)
@@ -62,10 +67,20 @@ func writesSmall(w ParquetWrite, source, target *arrow.Schema, size, limit int64
 // small), through w.Put when set (the local file then goes in the
 // temporary directory): the file appears whole or not at all. It returns
 // nothing when the output has no rows, as a ParquetWriter does.
-func writeSmall(ctx context.Context, w ParquetWrite) ([]ParquetFile, error) {
+//
+// The output was written by user code: when arrow-go cannot read it (or
+// panics on what its reader did not check), the error is errSmallUnread,
+// upon which the caller hands the output to the ParquetWriter in the
+// sandbox, which reports what is wrong with it as before.
+func writeSmall(ctx context.Context, w ParquetWrite) (_ []ParquetFile, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", errSmallUnread, r)
+		}
+	}()
 	rdr, closeFile, err := openIPC(w.Source)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %v", errSmallUnread, err)
 	}
 	defer closeFile()
 	src := rdr.Schema()
@@ -112,7 +127,7 @@ func writeSmall(ctx context.Context, w ParquetWrite) ([]ParquetFile, error) {
 	}
 	if err := rdr.Err(); err != nil {
 		fw.Close()
-		return nil, err
+		return nil, fmt.Errorf("%w: %v", errSmallUnread, err)
 	}
 	if err := fw.Close(); err != nil { // closes tmp too
 		return nil, fmt.Errorf("write %s: %w", filepath.Base(dst), err)

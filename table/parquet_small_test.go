@@ -1,8 +1,12 @@
 package table_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -137,4 +141,51 @@ func TestService_MaterializeInProcess(t *testing.T) {
 		t.Fatalf("an empty output: written by %s", last.Writer)
 	}
 	check(flat, 0, 0)
+}
+
+// refusingWriter is a ParquetWriter that fails every write with its error,
+// counting the calls.
+type refusingWriter struct {
+	calls int
+	err   error
+}
+
+func (r *refusingWriter) WriteParquet(context.Context, table.ParquetWrite) ([]table.ParquetFile, error) {
+	r.calls++
+	return nil, r.err
+}
+
+// TestService_MaterializeInProcessMalformed: an output whose string offsets
+// point past its data (user code wrote it) does not crash tarn's process:
+// the write goes to the ParquetWriter (the sandboxed one, in a run), whose
+// error is the write's.
+func TestService_MaterializeInProcessMalformed(t *testing.T) {
+	ctx := context.Background()
+	svc := newService(t)
+	src := filepath.Join(t.TempDir(), "bad.arrow")
+	writeIPC(t, src, []string{"aa", "bb", "cc"}, []int64{1, 2, 3})
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The offsets of the zone column, 0 2 4 6 as int32: the last one far past the data.
+	offsets := []byte{0, 0, 0, 0, 2, 0, 0, 0, 4, 0, 0, 0, 6, 0, 0, 0}
+	at := bytes.Index(data, offsets)
+	if at < 0 {
+		t.Fatal("the string offsets are not in the file")
+	}
+	copy(data[at+12:], []byte{0, 0, 0, 0x70})
+	if err := os.WriteFile(src, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writer := &refusingWriter{err: errors.New("the sandboxed writer: offsets out of bounds")}
+	ss, err := svc.OpenSession(ctx, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = svc.Materialize(ctx, ss, table.MaterializeRequest{Ident: tarn.TableIdent{Namespace: "out", Name: "bad"}, Path: src,
+		Strategy: table.StrategyReplace, Writer: writer, InProcessBytes: table.SmallOutputBytes})
+	if err == nil || !strings.Contains(err.Error(), "offsets out of bounds") || writer.calls != 1 {
+		t.Fatalf("a malformed output: %v (writer calls %d); want the ParquetWriter's error", err, writer.calls)
+	}
 }
