@@ -38,8 +38,8 @@ type PoolOptions struct {
 // cold one would and exits. Each Prewarm announces one step to come: the
 // pool starts a worker in the background for a step announced and not yet
 // served, and none beyond (on 2 cores, a worker nobody will use starting
-// beside a step slows that step). Workers are keyed by everything fixed when the process
-// starts (its command line and environment: interpreter, environment,
+// beside a step slows that step). Workers are keyed by everything fixed
+// when the process starts (its command line and environment: interpreter, environment,
 // isolation, network, every directory bound into the sandbox, its limits);
 // each has a directory of its own for its output. The step's spec and
 // timeout are applied when it is handed over.
