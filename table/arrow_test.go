@@ -54,6 +54,18 @@ func writeRecordIPC(t *testing.T, path string, schema *arrow.Schema, build func(
 	}
 }
 
+// checkRowsSum exports ident at main to out and fails t unless it holds
+// wantRows rows whose "amount" sums to wantSum.
+func checkRowsSum(t *testing.T, svc *table.Service, ident tarn.TableIdent, out string, wantRows, wantSum int64) {
+	t.Helper()
+	if _, err := svc.ExportArrow(context.Background(), table.ExportRequest{Ident: ident, Ref: "main"}, out); err != nil {
+		t.Fatal(err)
+	}
+	if rows, sum, _ := readIPCSum(t, out, "amount"); rows != wantRows || sum != wantSum {
+		t.Fatalf("%s: %d rows, sum %d; want %d rows, sum %d", ident, rows, sum, wantRows, wantSum)
+	}
+}
+
 func readIPCSum(t *testing.T, path, col string) (rows int64, sum int64, cols int) {
 	t.Helper()
 	eachRecord(t, path, func(rec arrow.RecordBatch) {
@@ -271,13 +283,7 @@ func TestService_MaterializeParquetWriter(t *testing.T) {
 	}
 	check := func(ident tarn.TableIdent, wantRows, wantSum int64) {
 		t.Helper()
-		out := filepath.Join(dir, "check.arrow")
-		if _, err := svc.ExportArrow(ctx, table.ExportRequest{Ident: ident, Ref: "main"}, out); err != nil {
-			t.Fatal(err)
-		}
-		if rows, sum, _ := readIPCSum(t, out, "amount"); rows != wantRows || sum != wantSum {
-			t.Fatalf("%s: %d rows, sum %d; want %d rows, sum %d", ident, rows, sum, wantRows, wantSum)
-		}
+		checkRowsSum(t, svc, ident, filepath.Join(dir, "check.arrow"), wantRows, wantSum)
 	}
 	flat := tarn.TableIdent{Namespace: "out", Name: "flat"}
 	steps := []struct {

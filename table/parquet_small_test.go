@@ -44,13 +44,7 @@ func TestService_MaterializeInProcess(t *testing.T) {
 	}
 	check := func(ident tarn.TableIdent, wantRows, wantSum int64) {
 		t.Helper()
-		out := filepath.Join(dir, "check.arrow")
-		if _, err := svc.ExportArrow(ctx, table.ExportRequest{Ident: ident, Ref: "main"}, out); err != nil {
-			t.Fatal(err)
-		}
-		if rows, sum, _ := readIPCSum(t, out, "amount"); rows != wantRows || sum != wantSum {
-			t.Fatalf("%s: %d rows, sum %d; want %d rows, sum %d", ident, rows, sum, wantRows, wantSum)
-		}
+		checkRowsSum(t, svc, ident, filepath.Join(dir, "check.arrow"), wantRows, wantSum)
 	}
 	inProcess := func(what string) {
 		t.Helper()
