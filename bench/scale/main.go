@@ -9,6 +9,10 @@
 //	(c) sample_batches: (b) with an Iterator[pa.RecordBatch] model (the
 //	    same streaming script).
 //
+// (b) is also timed against a reference, the same script holding the
+// whole table as (b)'s model does (dataset.to_table, filter,
+// write_table): what the whole-table form costs outside tarn.
+//
 // Each tarn figure is `tarn run -p DIR --no-cache` of a project holding
 // that one model, materialized as a table (REPLACE), so both sides read
 // the table and write Parquet. Then the unchanged re-run: `tarn run` of
@@ -31,6 +35,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -68,6 +73,7 @@ type config struct {
 	rounds  int
 	only    string
 	pyVer   string
+	prime   float64 // GiB touched and freed before each sample
 	tarn    *string
 }
 
@@ -83,6 +89,7 @@ func main() {
 	fs.IntVar(&cfg.rounds, "rounds", 2, "rounds; each runs every variant and its baseline once, interleaved")
 	fs.StringVar(&cfg.only, "variants", "a,b,c", "the variants to run, comma-separated (the unchanged re-run needs b)")
 	fs.StringVar(&cfg.pyVer, "python", "3.11", "Python version of the projects (and the script's environment)")
+	fs.Float64Var(&cfg.prime, "prime", 0, "GiB of memory to touch and free before each sample, untimed, so that every sample starts with that much memory the machine has just handed out (see README: on these virtual machines memory touched for the first time in a while costs ~2 s/GiB)")
 	cfg.tarn = kit.TarnFlag()
 	kit.Main(func(ctx context.Context) error { return run(ctx, cfg) })
 }
@@ -90,7 +97,7 @@ func main() {
 // sample is one timed run.
 type sample struct {
 	Variant  string             `json:"variant"`
-	Side     string             `json:"side"` // tarn or script
+	Side     string             `json:"side"` // tarn, script or reference
 	Round    int                `json:"round"`
 	WallS    float64            `json:"wall_s"`
 	PeakAnon int64              `json:"peak_anon_bytes,omitempty"` // tarn: the step's, from its run report
@@ -104,8 +111,10 @@ type variant struct {
 	What       string             `json:"what"`
 	Model      string             `json:"model"`
 	Script     string             `json:"script_variant"`
+	Reference  string             `json:"reference_variant,omitempty"` // the script in the model's own form, for reference
 	TarnS      float64            `json:"tarn_median_s"`
 	ScriptS    float64            `json:"script_median_s"`
+	ReferenceS float64            `json:"reference_median_s,omitempty"`
 	Ratio      float64            `json:"ratio"`
 	Target     float64            `json:"target_ratio"`
 	Met        bool               `json:"met"`
@@ -113,6 +122,7 @@ type variant struct {
 	ScriptRSS  int64              `json:"script_peak_rss_bytes"`
 	Phases     map[string]float64 `json:"tarn_phase_medians_s"`
 	tarn, base []float64
+	reference  []float64
 	phases     map[string][]float64
 }
 
@@ -125,6 +135,7 @@ type report struct {
 	TableFiles   int        `json:"table_data_files"`
 	ImportS      float64    `json:"import_s"`
 	Rounds       int        `json:"rounds"`
+	PrimeGiB     float64    `json:"prime_gib,omitempty"`
 	Variants     []*variant `json:"variants"`
 	BatchesAnon  bool       `json:"batches_peak_anon_met"`
 	RerunS       float64    `json:"unchanged_rerun_median_s"`
@@ -179,7 +190,7 @@ func run(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
-	rep := &report{Machine: benchkit.Host(), Isolation: sb.Describe(), Input: input, Rounds: cfg.rounds}
+	rep := &report{Machine: benchkit.Host(), Isolation: sb.Describe(), Input: input, Rounds: cfg.rounds, PrimeGiB: cfg.prime}
 	tarnEnv := append(os.Environ(), "TARN_HOME="+home)
 
 	kit.Logf("tarn table create lineitem --from %s", input)
@@ -218,38 +229,65 @@ func run(ctx context.Context, cfg config) error {
 			return err
 		}
 	}
-	rep.Command = fmt.Sprintf("TARN_HOME=%s %s run -p %s --no-cache --profile", home, bin, projects["a"])
+	rep.Command = fmt.Sprintf("TARN_HOME=%s %s run -p %s --no-cache --profile", home, bin, projects[variants[0].Name])
 
 	out := filepath.Join(tmp, "script-out.parquet")
+	// Every sample but the first runs right after another, in memory that
+	// one freed; the first would run in memory untouched for a while, which
+	// costs ~2 s/GiB more here (see README). So one untimed run of the
+	// first variant's script goes first.
+	if cfg.prime == 0 {
+		kit.Logf("warm-up: (%s) script, untimed", variants[0].Name)
+		if _, err := runScript(ctx, env.Python, script, variants[0].Script, out, files); err != nil {
+			return fmt.Errorf("warm-up: %w", err)
+		}
+	}
 	for round := 1; round <= cfg.rounds; round++ {
 		kit.Logf("round %d of %d", round, cfg.rounds)
 		for _, v := range variants {
 			// Alternate which side goes first, so neither always finds the
 			// page cache warmed by the other.
 			sides := []string{"tarn", "script"}
+			if v.Reference != "" {
+				sides = append(sides, "reference")
+			}
 			if round%2 == 0 {
-				sides = []string{"script", "tarn"}
+				slices.Reverse(sides)
 			}
 			for _, side := range sides {
+				if cfg.prime > 0 {
+					if err := prime(ctx, env.Python, cfg.prime); err != nil {
+						return err
+					}
+				}
 				var s *sample
 				var err error
-				if side == "tarn" {
+				switch side {
+				case "tarn":
 					s, err = runTarn(ctx, tarnEnv, bin, projects[v.Name], v.Model, "--no-cache")
-				} else {
+				case "script":
 					s, err = runScript(ctx, env.Python, script, v.Script, out, files)
+				default:
+					s, err = runScript(ctx, env.Python, script, v.Reference, out, files)
+					if s != nil {
+						s.Side = side
+					}
 				}
 				if err != nil {
 					return fmt.Errorf("(%s) %s: %w", v.Name, side, err)
 				}
 				s.Variant, s.Round = v.Name, round
 				rep.Samples = append(rep.Samples, s)
-				if side == "tarn" {
+				switch side {
+				case "reference":
+					v.reference = append(v.reference, s.WallS)
+				case "tarn":
 					v.tarn = append(v.tarn, s.WallS)
 					v.PeakAnon = max(v.PeakAnon, s.PeakAnon)
 					for k, x := range s.Phases {
 						v.phases[k] = append(v.phases[k], x)
 					}
-				} else {
+				default:
 					v.base = append(v.base, s.WallS)
 					v.ScriptRSS = max(v.ScriptRSS, s.PeakRSS)
 				}
@@ -259,6 +297,9 @@ func run(ctx context.Context, cfg config) error {
 	}
 	for _, v := range variants {
 		v.TarnS, v.ScriptS = benchkit.Median(v.tarn), benchkit.Median(v.base)
+		if len(v.reference) > 0 {
+			v.ReferenceS = benchkit.Median(v.reference)
+		}
 		v.Ratio = v.TarnS / v.ScriptS
 		v.Met = v.Ratio <= v.Target
 		v.Phases = map[string]float64{}
@@ -305,7 +346,7 @@ func run(ctx context.Context, cfg config) error {
 func chosen(only string) ([]*variant, error) {
 	all := []*variant{
 		{Name: "a", Model: "agg", Script: "agg", Target: targetAgg, What: "5 columns + filter + group-by, vs dataset.to_table(filter) + group_by"},
-		{Name: "b", Model: "sample", Script: "sample", Target: targetSample, What: "all columns as one table -> 10% sample, vs a streaming pyarrow script"},
+		{Name: "b", Model: "sample", Script: "sample", Reference: "sample_table", Target: targetSample, What: "all columns as one table -> 10% sample, vs a streaming pyarrow script"},
 		{Name: "c", Model: "sample_batches", Script: "sample", Target: targetBatches, What: "(b) with an Iterator[pa.RecordBatch] model, vs the same streaming script"},
 	}
 	want := map[string]bool{}
@@ -337,6 +378,20 @@ func (rep *report) variant(name string) *variant {
 	return nil
 }
 
+// prime touches gib GiB of fresh memory and frees it, in a child process
+// (in this one, the high-water mark of its memory would pass into the
+// maxrss of every child started after): the kernel hands the memory out
+// again to whatever runs next, which then does not pay for memory
+// touched for the first time (on a virtual machine that gives freed
+// memory back to its host, that costs about 2 s/GiB here).
+func prime(ctx context.Context, python string, gib float64) error {
+	code := fmt.Sprintf("b'\\x01' * %d", int64(gib*(1<<30)))
+	if out, err := exec.CommandContext(ctx, python, "-c", code).CombinedOutput(); err != nil {
+		return fmt.Errorf("-prime: %v: %s", err, out)
+	}
+	return nil
+}
+
 // readAll reads a file through, for the page cache.
 func readAll(path string) error {
 	f, err := os.Open(path)
@@ -350,14 +405,25 @@ func readAll(path string) error {
 
 func printReport(w io.Writer, rep *report) {
 	fmt.Fprintf(w, "machine %s, isolation %s\n", rep.Machine, rep.Isolation)
-	fmt.Fprintf(w, "input %s: %d rows, %d data files, %.2f GB Parquet (import %.1fs); %d rounds, medians\n\n",
+	fmt.Fprintf(w, "input %s: %d rows, %d data files, %.2f GB Parquet (import %.1fs); %d rounds, medians\n",
 		rep.Input, rep.InputRows, rep.TableFiles, float64(rep.InputParquet)/1e9, rep.ImportS, rep.Rounds)
+	if rep.PrimeGiB > 0 {
+		fmt.Fprintf(w, "each sample ran right after %.1f GiB of memory was touched and freed (-prime)\n", rep.PrimeGiB)
+	} else {
+		fmt.Fprintf(w, "samples back to back, each in the memory the one before freed (-prime 0)\n")
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "%-3s %-15s %9s %9s %7s %7s %-4s %12s %12s\n", "", "model", "tarn s", "script s", "ratio", "target", "met", "tarn anon", "script rss")
 	for _, v := range rep.Variants {
 		fmt.Fprintf(w, "(%s) %-15s %9.2f %9.2f %6.2fx %6.1fx %-4s %12s %12s\n", v.Name, v.Model, v.TarnS, v.ScriptS, v.Ratio, v.Target,
 			benchkit.Met(v.Met), gib(v.PeakAnon), gib(v.ScriptRSS))
 	}
 	fmt.Fprintln(w)
+	for _, v := range rep.Variants {
+		if v.ReferenceS > 0 {
+			fmt.Fprintf(w, "(%s) for reference, the script in the model's own form (%s): %.2fs; tarn / it: %.2fx\n", v.Name, v.Reference, v.ReferenceS, v.TarnS/v.ReferenceS)
+		}
+	}
 	if c := rep.variant("c"); c != nil {
 		fmt.Fprintf(w, "(c) peak anonymous memory %s (target <= %s): %s\n", gib(c.PeakAnon), gib(targetBatchesAnon), benchkit.Met(rep.BatchesAnon))
 	}
