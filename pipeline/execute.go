@@ -359,6 +359,13 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *tarn.StepReport
 	return nil
 }
 
+// WholeInputHintBytes is the size of lake inputs read whole into a
+// step's memory from which its read phase suggests the batches form:
+// memory a step touches costs time (about 2 s/GiB for memory fresh to a
+// virtual machine, bench/scale/README.md), and a table held whole needs
+// all of it at once.
+const WholeInputHintBytes = 4 << 30
+
 // workerPhases are the phases of a step that its worker ran, called at
 // called: the hand-off (until the worker began the step), importing the
 // model's file, reading the inputs, the user's code, writing the output.
@@ -369,8 +376,11 @@ func workerPhases(res *rt.StepResult, called time.Time) []tarn.StepPhase {
 		phases = append(phases, tarn.StepPhase{Name: tarn.PhaseHandoff, Seconds: max(0, time.Unix(0, res.WorkerStartedAtNs).Sub(called).Seconds())})
 	}
 	read := tarn.StepPhase{Name: tarn.PhaseRead, Seconds: pr.Read.Seconds, Rows: pr.Read.Rows, Bytes: pr.Read.Bytes, Files: pr.Read.Files}
-	if pr.Read.SpooledBytes > 0 {
+	switch {
+	case pr.Read.SpooledBytes > 0:
 		read.Detail = fmt.Sprintf("larger than half the memory: %s spooled to disk and mapped", table.FormatBytes(pr.Read.SpooledBytes))
+	case pr.Read.WholeBytes >= WholeInputHintBytes:
+		read.Detail = fmt.Sprintf("%s held whole in memory; an input taken as batches (tarn.Model(..., batches=True)) streams in bounded memory", table.FormatBytes(pr.Read.WholeBytes))
 	}
 	phases = append(phases,
 		tarn.StepPhase{Name: tarn.PhaseImport, Seconds: pr.Import.Seconds},

@@ -109,6 +109,7 @@ type WorkerProfile struct {
 		Bytes        int64   `json:"bytes"`
 		Files        int     `json:"files"`
 		SpooledBytes int64   `json:"spooled_bytes"`
+		WholeBytes   int64   `json:"whole_bytes"` // lake inputs decoded whole into memory
 	} `json:"read"`
 	Import struct {
 		Seconds float64 `json:"seconds"`

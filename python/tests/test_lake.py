@@ -74,6 +74,14 @@ def test_lake_input_reads_its_parquet_files_with_columns_and_filter(models, work
     assert run.table.to_pydict() == {"zone": ["a", "b", "a"], "id": [3, 5, 7]}
     read = run.result["profile"]["read"]
     assert read["files"] == 2 and read["rows"] == 3 and read["bytes"] > 0
+    assert read["whole_bytes"] == read["bytes"]  # held whole in memory
+
+
+def test_lake_input_as_batches_is_not_held_whole(models, worker):
+    run = worker(spec(models, "counted"), inputs={"trips": {"parquet": [PART_1, PART_2]}})
+    assert run.returncode == 0, run
+    read = run.result["profile"]["read"]
+    assert read["bytes"] > 0 and read["whole_bytes"] == 0
 
 
 def test_lake_filter_on_floats_keeps_rows_where_it_is_true(models, worker):
@@ -92,6 +100,7 @@ def test_lake_input_larger_than_its_budget_is_spooled_and_mapped(models, worker)
     # (repr: NaN is not equal to itself)
     assert repr(run.table.to_pydict()) == repr(ALL.to_pydict())
     assert run.result["profile"]["read"]["spooled_bytes"] > 0
+    assert run.result["profile"]["read"]["whole_bytes"] == 0  # mapped from disk, not in memory
 
 
 def test_batches_input_is_an_iterator_of_record_batches(models, worker):
