@@ -51,6 +51,7 @@ class Input:
         self.seconds = 0.0  # time spent reading (inside the iterator for batches)
         self.files = len(entry.get("files") or [])
         self.spooled = 0  # bytes written to a scratch file (whole-table form, larger than memory)
+        self.whole = 0  # bytes of a lake input decoded whole into memory (whole-table form, in memory)
 
     def stats(self) -> Dict[str, Any]:
         out = {"rows": self.rows, "bytes": self.bytes, "seconds": self.seconds}
@@ -166,6 +167,7 @@ def _whole(inp: Input, scan: _LakeScan, memory_limit: int, scratch: str) -> pa.T
         batches = list(scan.batches())
         table = pa.Table.from_batches(batches, schema=scan.out_schema)
         inp.rows, inp.bytes = table.num_rows, table.nbytes
+        inp.whole = table.nbytes
         return table
     from . import _arrow
 

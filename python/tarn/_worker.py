@@ -431,8 +431,7 @@ def _profile(opened: List[Any], timing: Dict[str, Any], written: Optional[Dict[s
     read = {"seconds": sum(inp.seconds for inp in opened), "rows": sum(inp.rows for inp in opened),
             "bytes": sum(inp.bytes for inp in opened), "files": sum(inp.files for inp in opened),
             "spooled_bytes": sum(inp.spooled for inp in opened),
-            # lake inputs decoded whole into the step's memory (not batches, not spooled)
-            "whole_bytes": sum(inp.bytes for inp in opened if inp.files and not inp.spooled and not inp.entry.get("batches"))}
+            "whole_bytes": sum(inp.whole for inp in opened)}
     # Batches are read while the user's code runs: that time is the read's.
     streamed = sum(inp.seconds for inp in opened if inp.entry.get("batches"))
     out: Dict[str, Any] = {"read": read, "code": {"seconds": max(0.0, timing.get("seconds", 0.0) - streamed)},
