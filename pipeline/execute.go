@@ -334,9 +334,11 @@ func (ex *execution) runStep(ctx context.Context, st *Step, rep *tarn.StepReport
 	ex.outputs[m.Name] = output
 	ex.mu.Unlock()
 	if ex.opts.Preview > 0 {
-		if text, err := previewArrow(output, ex.opts.Preview, ex.secrets.mask); err == nil {
-			ex.emit(tarn.RunEvent{Kind: tarn.EventPreview, Step: m.Name, Message: text})
+		text, err := previewArrow(output, ex.opts.Preview, ex.secrets.mask)
+		if err != nil {
+			text = "no preview: " + ex.secrets.mask.Mask(err.Error())
 		}
+		ex.emit(tarn.RunEvent{Kind: tarn.EventPreview, Step: m.Name, Message: text})
 	}
 	rep.Duration = time.Since(start)
 	ex.setState(rep, tarn.StepDone, "")

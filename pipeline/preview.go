@@ -2,13 +2,11 @@ package pipeline
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"text/tabwriter"
 
-	"github.com/apache/arrow-go/v18/arrow/ipc"
-
 	rt "github.com/tarnhq/tarn/runtime"
+	"github.com/tarnhq/tarn/table"
 )
 
 // previewArrow renders the first rows rows of an Arrow file (the last
@@ -16,45 +14,40 @@ import (
 // masked (the run's secrets) before it is cut to 40 characters, so a cut
 // never leaves a secret's first characters showing.
 func previewArrow(path string, rows int, mask *rt.Masker) (string, error) {
-	f, err := os.Open(path)
+	// The output was written by user code: table.OpenArrow checks every
+	// batch before a value of it is read here.
+	r, closeFile, err := table.OpenArrow(path)
 	if err != nil {
 		return "", err
 	}
-	defer f.Close()
-	r, err := ipc.NewFileReader(f)
-	if err != nil {
-		return "", err
-	}
-	defer r.Close()
+	defer func() { closeFile() }() // the one open when it returns
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	schema := r.Schema()
 	var head []string
-	for _, f := range schema.Fields() {
+	for _, f := range r.Schema().Fields() {
 		head = append(head, fmt.Sprintf("%s (%s)", mask.Mask(f.Name), f.Type))
 	}
 	fmt.Fprintln(tw, strings.Join(head, "\t"))
 	// rows < 0 shows the last -rows rows: count them first.
 	var total, skip int64
 	if rows < 0 {
-		for i := 0; i < r.NumRecords(); i++ {
-			rec, err := r.RecordAt(i)
-			if err != nil {
-				return "", err
-			}
-			total += rec.NumRows()
-			rec.Release()
+		for r.Next() {
+			total += r.RecordBatch().NumRows()
+		}
+		if err := r.Err(); err != nil {
+			return "", err
+		}
+		closeFile()
+		if r, closeFile, err = table.OpenArrow(path); err != nil {
+			return "", err
 		}
 		rows = -rows
 		skip = max(0, total-int64(rows))
 		total = 0
 	}
 	shown := 0
-	for i := 0; i < r.NumRecords(); i++ {
-		rec, err := r.RecordAt(i)
-		if err != nil {
-			return "", err
-		}
+	for r.Next() {
+		rec := r.RecordBatch()
 		first := int64(0)
 		if skip > total {
 			first = min(skip-total, rec.NumRows())
@@ -76,7 +69,9 @@ func previewArrow(path string, rows int, mask *rt.Masker) (string, error) {
 			fmt.Fprintln(tw, strings.Join(cells, "\t"))
 			shown++
 		}
-		rec.Release()
+	}
+	if err := r.Err(); err != nil {
+		return "", err
 	}
 	tw.Flush()
 	fmt.Fprintf(&b, "(%d of %d rows)", shown, total)

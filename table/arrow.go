@@ -511,24 +511,71 @@ func distinctValues(path, col string, schema *iceberg.Schema) ([]iceberg.Literal
 	return lits, rdr.Err()
 }
 
-// openIPC opens an Arrow IPC file for reading.
-func openIPC(path string) (*ipcFileReader, func(), error) {
+// openIPC opens an Arrow IPC file for reading. Each batch it reads is
+// checked whole (see readBatch): the files it opens are step outputs,
+// written by user code.
+func openIPC(path string) (_ *ipcFileReader, _ func(), err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open %s: %w", filepath.Base(path), err)
 	}
+	defer func() {
+		if p := recover(); p != nil {
+			f.Close()
+			err = fmt.Errorf("read Arrow file %s: malformed: %v", filepath.Base(path), p)
+		}
+	}()
 	r, err := ipc.NewFileReader(f, ipc.WithAllocator(memory.DefaultAllocator))
 	if err != nil {
 		f.Close()
 		return nil, nil, fmt.Errorf("read Arrow file %s: %w", filepath.Base(path), err)
 	}
-	fr := &ipcFileReader{r: r, refs: 1}
+	fr := &ipcFileReader{r: r, refs: 1, name: filepath.Base(path)}
 	return fr, func() { r.Close(); f.Close() }, nil
 }
 
-// ipcFileReader adapts ipc.FileReader to array.RecordReader.
+// OpenArrow opens an Arrow IPC file written by user code (a step's output)
+// for reading in this process; every batch it returns has passed
+// readBatch's checks. close releases the file.
+func OpenArrow(path string) (rdr array.RecordReader, close func(), err error) {
+	return openIPC(path)
+}
+
+// readBatch reads batch i of an Arrow IPC file and checks every column
+// whole (array.ValidateFull: offsets in order and within the data, buffer
+// sizes, null counts, nested children) before anything in this process
+// reads a value. arrow-go's reader checks the file's framing and the ends
+// of offset buffers, not what lies between: a string whose end offset is
+// before its start would panic when read, and in the goroutines of
+// iceberg-go's partitioned writer that panic would end the process (the
+// server). name names the file in errors.
+func readBatch(r *ipc.FileReader, i int, name string) (rec arrow.RecordBatch, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			if rec != nil {
+				rec.Release()
+			}
+			rec, err = nil, tarn.Errorf(tarn.EINVALID, "Arrow file %s, batch %d is malformed: %v", name, i, p)
+		}
+	}()
+	if rec, err = r.RecordAt(i); err != nil {
+		return nil, tarn.Errorf(tarn.EINVALID, "Arrow file %s, batch %d is malformed: %v", name, i, err)
+	}
+	for c, col := range rec.Columns() {
+		if err := array.ValidateFull(col); err != nil {
+			column := rec.ColumnName(c)
+			rec.Release()
+			return nil, tarn.Errorf(tarn.EINVALID, "Arrow file %s, batch %d: column %q is malformed: %v", name, i, column, err)
+		}
+	}
+	return rec, nil
+}
+
+// ipcFileReader adapts ipc.FileReader to array.RecordReader, each batch
+// checked by readBatch.
 type ipcFileReader struct {
 	r    *ipc.FileReader
+	name string
 	i    int
 	cur  arrow.RecordBatch
 	err  error
@@ -544,10 +591,10 @@ func (f *ipcFileReader) Record() arrow.RecordBatch {
 }
 func (f *ipcFileReader) RecordBatch() arrow.RecordBatch { return f.cur }
 func (f *ipcFileReader) Next() bool {
-	if f.i >= f.r.NumRecords() {
+	if f.err != nil || f.i >= f.r.NumRecords() {
 		return false
 	}
-	rec, err := f.r.RecordAt(f.i)
+	rec, err := readBatch(f.r, f.i, f.name)
 	if err != nil {
 		f.err = err
 		return false

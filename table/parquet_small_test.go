@@ -3,6 +3,7 @@ package table_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
@@ -156,22 +157,7 @@ func (r *refusingWriter) WriteParquet(context.Context, table.ParquetWrite) ([]ta
 func TestService_MaterializeInProcessMalformed(t *testing.T) {
 	ctx := context.Background()
 	svc := newService(t)
-	src := filepath.Join(t.TempDir(), "bad.arrow")
-	writeIPC(t, src, []string{"aa", "bb", "cc"}, []int64{1, 2, 3})
-	data, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The offsets of the zone column, 0 2 4 6 as int32: the last one far past the data.
-	offsets := []byte{0, 0, 0, 0, 2, 0, 0, 0, 4, 0, 0, 0, 6, 0, 0, 0}
-	at := bytes.Index(data, offsets)
-	if at < 0 {
-		t.Fatal("the string offsets are not in the file")
-	}
-	copy(data[at+12:], []byte{0, 0, 0, 0x70})
-	if err := os.WriteFile(src, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	src := writeMalformedIPC(t, [4]uint32{0, 2, 4, 0x70000000}) // the last one far past the data
 	writer := &refusingWriter{err: errors.New("the sandboxed writer: offsets out of bounds")}
 	ss, err := svc.OpenSession(ctx, "main")
 	if err != nil {
@@ -181,5 +167,75 @@ func TestService_MaterializeInProcessMalformed(t *testing.T) {
 		Strategy: table.StrategyReplace, Writer: writer, InProcessBytes: table.SmallOutputBytes})
 	if err == nil || !strings.Contains(err.Error(), "offsets out of bounds") || writer.calls != 1 {
 		t.Fatalf("a malformed output: %v (writer calls %d); want the ParquetWriter's error", err, writer.calls)
+	}
+}
+
+// writeMalformedIPC writes an Arrow IPC file of the zones aa bb cc (and the
+// amounts 1 2 3) whose string offsets are then set to offsets, as user code
+// could, and returns its path.
+func writeMalformedIPC(t *testing.T, offsets [4]uint32) string {
+	t.Helper()
+	src := filepath.Join(t.TempDir(), "bad.arrow")
+	writeIPC(t, src, []string{"aa", "bb", "cc"}, []int64{1, 2, 3})
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The offsets of the zone column, 0 2 4 6 as little-endian int32.
+	at := bytes.Index(data, []byte{0, 0, 0, 0, 2, 0, 0, 0, 4, 0, 0, 0, 6, 0, 0, 0})
+	if at < 0 {
+		t.Fatal("the string offsets are not in the file")
+	}
+	for i, o := range offsets {
+		binary.LittleEndian.PutUint32(data[at+4*i:], o)
+	}
+	if err := os.WriteFile(src, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return src
+}
+
+// TestService_MaterializeMalformedInProcess: every write that reads an
+// output in tarn's process (iceberg-go's writer, with no ParquetWriter or
+// for an overwrite_filter; the distinct partition values of
+// OVERWRITE_PARTITIONS) refuses a malformed output with an error naming the
+// column, and commits nothing, instead of reading past its buffers (a
+// panic, which in iceberg-go's writer goroutines would end the server).
+func TestService_MaterializeMalformedInProcess(t *testing.T) {
+	ctx := context.Background()
+	svc := newService(t)
+	good := filepath.Join(t.TempDir(), "good.arrow")
+	writeIPC(t, good, []string{"aa", "bb"}, []int64{1, 2})
+	// Every offset within the data, which arrow-go's reader checks, but
+	// the second string ends before it starts.
+	bad := writeMalformedIPC(t, [4]uint32{0, 4, 2, 6})
+	ident := tarn.TableIdent{Namespace: "out", Name: "zones"}
+	for _, c := range []struct {
+		name     string
+		strategy table.Strategy
+		filter   string
+	}{
+		{"iceberg-go create", table.StrategyReplace, ""},
+		{"iceberg-go append", table.StrategyAppend, ""},
+		{"overwrite_filter", table.StrategyOverwritePartitions, "amount >= 0"},
+		{"partition values", table.StrategyOverwritePartitions, ""},
+	} {
+		ss, err := svc.OpenSession(ctx, "main")
+		if err != nil {
+			t.Fatal(err)
+		}
+		src, target := bad, ident
+		if c.strategy != table.StrategyReplace {
+			// Into a table with rows, partitioned by zone.
+			if _, err := svc.Materialize(ctx, ss, table.MaterializeRequest{Ident: ident, Path: good, Strategy: table.StrategyReplace, PartitionBy: "zone"}); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			target = tarn.TableIdent{Namespace: "out", Name: "fresh"}
+		}
+		_, err = svc.Materialize(ctx, ss, table.MaterializeRequest{Ident: target, Path: src, Strategy: c.strategy, OverwriteFilter: c.filter})
+		if err == nil || !strings.Contains(err.Error(), "malformed") || !strings.Contains(err.Error(), `"zone"`) {
+			t.Errorf("%s of a malformed output: %v; want an error saying the zone column is malformed", c.name, err)
+		}
 	}
 }
