@@ -275,6 +275,9 @@ type GCReport struct {
 	ExpiredRuns []string `json:"expired_runs"`
 	// Failed lists files that could not be removed (a later run retries).
 	Failed []string `json:"failed,omitempty"`
+	// Skipped says what the collection could not check, and why (the
+	// incomplete uploads of a bucket whose credentials may not list them).
+	Skipped []string `json:"skipped,omitempty"`
 	// SharedCache is the step cache's tier in the bucket of an s3://
 	// warehouse (WAREHOUSE/.tarn/cache) and what was trimmed from it to
 	// its bound (nil when the warehouse has none).

@@ -148,10 +148,11 @@ func (s *Service) CollectGarbage(ctx context.Context, req tarn.GCRequest) (*tarn
 	sortedGC(rep.Removed)
 	// Multipart uploads never completed (a writer killed mid-upload): by
 	// when they started, as files are by when they were written.
-	ups, err := store.uploads(ctx)
+	ups, skipped, err := listUploads(ctx, store)
 	if err != nil {
 		return nil, err
 	}
+	rep.Skipped = append(rep.Skipped, skipped...)
 	var stuck []s3fetch.Upload
 	for _, u := range ups {
 		if u.Initiated.Before(cutoff) {
@@ -444,4 +445,24 @@ func (s *Service) markTable(ctx context.Context, key, metaLoc string, horizon ti
 // sortedGC orders files by path.
 func sortedGC(files []tarn.GCFile) {
 	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+}
+
+// listUploads lists the store's incomplete multipart uploads. Credentials
+// that may delete objects but not list uploads (a bucket policy without
+// s3:ListBucketMultipartUploads) do not stop the collection of files: the
+// uploads are then left, and skipped says why and what to grant.
+func listUploads(ctx context.Context, store warehouseStore) (ups []s3fetch.Upload, skipped []string, err error) {
+	ups, err = store.uploads(ctx)
+	var api interface{ ErrorCode() string }
+	if err != nil && errors.As(err, &api) && (api.ErrorCode() == "AccessDenied" || api.ErrorCode() == "NotImplemented") {
+		why := "these credentials may not list them (grant s3:ListBucketMultipartUploads and s3:AbortMultipartUpload on the bucket)"
+		if api.ErrorCode() == "NotImplemented" {
+			why = "the object store does not list them"
+		}
+		return nil, []string{fmt.Sprintf("incomplete multipart uploads were not checked: %s: %v", why, err)}, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("list incomplete multipart uploads: %w", err)
+	}
+	return ups, nil, nil
 }

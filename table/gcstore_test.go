@@ -3,12 +3,17 @@ package table
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/smithy-go"
+
 	"github.com/tarnhq/tarn"
+	s3fetch "github.com/tarnhq/tarn/objcache/s3"
 )
 
 // TestLeaseStart: a write's start is taken in the storage's clock, from
@@ -79,6 +84,42 @@ func TestService_WarehouseRel(t *testing.T) {
 		got, ok := c.svc.warehouseRel(c.loc)
 		if got != c.want || ok != c.ok {
 			t.Errorf("%s in %s: got %q %v, want %q %v", c.loc, c.svc.warehouse, got, ok, c.want, c.ok)
+		}
+	}
+}
+
+// uploadsStore is a local store whose listing of incomplete uploads fails
+// with err.
+type uploadsStore struct {
+	localStore
+	err error
+}
+
+func (u uploadsStore) uploads(context.Context) ([]s3fetch.Upload, error) { return nil, u.err }
+
+// Credentials that may not list multipart uploads (or a store that does
+// not) leave the uploads unchecked, say so and what to grant, and do not
+// stop the collection; any other failure to list them does.
+func TestListUploads_Denied(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		err     error
+		skipped string // "" when the error stops the collection
+	}{
+		{&smithy.GenericAPIError{Code: "AccessDenied", Message: "Access Denied"}, "grant s3:ListBucketMultipartUploads"},
+		{&smithy.GenericAPIError{Code: "NotImplemented", Message: "not implemented"}, "does not list them"},
+		{&smithy.GenericAPIError{Code: "InternalError", Message: "try again"}, ""},
+		{errors.New("connection refused"), ""},
+	} {
+		ups, skipped, err := listUploads(ctx, uploadsStore{localStore: localStore(t.TempDir()), err: c.err})
+		if c.skipped == "" {
+			if err == nil || !strings.Contains(err.Error(), "list incomplete multipart uploads") {
+				t.Errorf("%v: err %v, skipped %q; want the collection stopped", c.err, err, skipped)
+			}
+			continue
+		}
+		if err != nil || len(ups) != 0 || len(skipped) != 1 || !strings.Contains(skipped[0], c.skipped) || !strings.Contains(skipped[0], "not checked") {
+			t.Errorf("%v: err %v, skipped %q; want it skipped with %q", c.err, err, skipped, c.skipped)
 		}
 	}
 }

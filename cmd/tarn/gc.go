@@ -142,6 +142,9 @@ started longer ago than --older-than and before the oldest live write.`,
 				for _, f := range rep.Failed {
 					fmt.Fprintf(w, "could not remove %s\n", f)
 				}
+				for _, why := range rep.Skipped {
+					fmt.Fprintf(w, "not checked: %s\n", why)
+				}
 			}); err != nil {
 				return err
 			}
