@@ -236,6 +236,26 @@ func TestS3_ImportFromBucketThroughServer(t *testing.T) {
 	if r := s.cli("table", "import", "t", "--from", in+"/nothing-*.csv"); r.code == 0 || !strings.Contains(r.stderr, "no object matches") {
 		t.Fatalf("import of nothing: %+v", r)
 	}
+	// --plan of objects: the server infers the columns (the client cannot
+	// reach the bucket), under its prefixes, and the plan applied creates
+	// the table.
+	if r := s.cli("table", "create", "p", "--from", bucket+"/elsewhere/x.parquet", "--plan"); r.code == 0 || !strings.Contains(r.stderr, "not under a prefix this server imports from") {
+		t.Fatalf("--plan outside the prefixes: %+v", r)
+	}
+	r = s.cli("table", "create", "p", "--from", in+"/part-*.parquet", "--plan")
+	if r.code != 0 || !strings.Contains(r.stdout, "name: amount") || !strings.Contains(r.stdout, "type: long") || !strings.Contains(r.stdout, in+"/part-*.parquet") {
+		t.Fatalf("--plan through the server: %+v", r)
+	}
+	if r := s.cli("table", "create", "t", "--from", in+"/part-*.parquet", "--plan", "--if-not-exists"); r.code != 0 || !strings.Contains(r.stdout, "name: amount") {
+		t.Fatalf("--plan of a table that exists: %+v", r)
+	}
+	plan := filepath.Join(root, "plan.yaml")
+	if err := os.WriteFile(plan, []byte(r.stdout), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := s.cli("table", "create", "p", "--apply", plan); r.code != 0 || !strings.Contains(r.stdout, "60 rows added") {
+		t.Fatalf("create from the server's plan: %+v", r)
+	}
 }
 
 // cacheTier lists the step cache's tier in the warehouse's bucket.

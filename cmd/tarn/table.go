@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -231,7 +232,8 @@ bucket(N, col), truncate(W, col).
 				return &usageError{"--from is required: give files, globs or directories of Parquet, CSV or JSON Lines"}
 			}
 			if plan {
-				p, err := table.PlanFiles(ctx, ident, from, partitionBy, inferRowsArg(inferRows))
+				p, err := a.planFiles(ctx, tarn.CreateTableRequest{Table: ident, Branch: a.ref(ref), From: from, PartitionBy: partitionBy,
+					InferRows: inferRowsArg(inferRows)})
 				if err != nil {
 					return err
 				}
@@ -494,4 +496,39 @@ the access rules of any write to the branch.`,
 	cmd.Flags().StringVar(&size, "target-file-size", "", "size of the files written (default 256MiB)")
 	cmd.Flags().StringVarP(&message, "message", "m", "", "commit message")
 	return cmd
+}
+
+// planFiles infers the columns of req.From for --plan. Files are read
+// here. With a server (--endpoint) and an input in a bucket (s3://), the
+// server plans instead: it reads buckets with its own AWS settings, under
+// its --import-from prefixes, as it will for the create, not with this
+// machine's credentials. Local files in such a request are uploaded to
+// it, as a create uploads them. A plan is of the columns, whether the
+// table exists or not (as the one made here): --replace and
+// --if-not-exists apply when it is applied.
+func (a *app) planFiles(ctx context.Context, req tarn.CreateTableRequest) (*table.Plan, error) {
+	endpoint, _, err := a.remote()
+	if err != nil {
+		return nil, err
+	}
+	if endpoint == "" || !slices.ContainsFunc(req.From, ingest.IsObjectInput) {
+		return table.PlanFiles(ctx, req.Table, req.From, req.PartitionBy, req.InferRows)
+	}
+	if err := a.open(ctx); err != nil {
+		return nil, err
+	}
+	planner, ok := a.svc.Tables.(tarn.TablePlanner)
+	if !ok {
+		return nil, tarn.Errorf(tarn.EINVALID, "this server cannot plan a table")
+	}
+	req.Replace, req.IfNotExists = true, false
+	tp, err := planner.PlanTable(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	p := &table.Plan{Table: req.Table.String(), From: req.From, PartitionBy: req.PartitionBy}
+	for _, c := range tp.Columns {
+		p.Columns = append(p.Columns, table.PlanColumn{Name: c.Name, Type: c.Type, Required: c.Required})
+	}
+	return p, nil
 }
