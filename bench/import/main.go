@@ -5,7 +5,7 @@
 // ParquetWriter, on the same file in the same run: wall time, rows/s, peak
 // RSS and the ratios tarn / DuckDB and tarn / pyarrow.
 //
-//	go run ./bench/import [-sf 1] [-formats csv,jsonl,parquet] [-runs 1] [-json]
+//	go run ./bench/import [-sf 1] [-formats csv,jsonl,parquet] [-runs 1] [-data DIR] [-json]
 //
 // It writes its own data (a deterministic lineitem generator; JSON Lines
 // and Parquet converted from the CSV by DuckDB), so it runs on a fresh
@@ -51,6 +51,7 @@ func main() {
 		runs    int
 		python  string
 		dir     string
+		data    string
 		cold    bool
 		pyarrow bool
 		warmup  bool
@@ -61,6 +62,7 @@ func main() {
 	fs.IntVar(&runs, "runs", 1, "runs per tool and format, interleaved (medians are reported)")
 	fs.StringVar(&python, "python", os.Getenv("TARN_PYTHON"), "Python with pyarrow (default $TARN_PYTHON, else .venv/bin/python)")
 	fs.StringVar(&dir, "dir", "", "work directory (default: a temporary one)")
+	fs.StringVar(&data, "data", "", "keep the generated inputs in this directory and reuse them in later runs made at the same -sf (default: inside the work directory, removed)")
 	fs.BoolVar(&cold, "cold", false, "drop the page cache before each tool's run (needs root): for inputs near the machine's memory, where the tool that runs second would find the input cached by the first")
 	fs.BoolVar(&pyarrow, "pyarrow", true, "also run the pyarrow baseline (the slowest of the three; -pyarrow=false for the target figure alone)")
 	fs.BoolVar(&warmup, "warmup", true, "run DuckDB's COPY once per format, untimed, before the first run (the input in the page cache, as every later run finds it); off with -cold")
@@ -89,7 +91,10 @@ func main() {
 			return err
 		}
 		rep := &report{SF: sf, Runs: runs, Host: benchkit.Host(), CPUs: benchkit.CPUs()}
-		inputs, rows, err := generate(ctx, work, sf, fmts)
+		if data == "" {
+			data = filepath.Join(work, "data")
+		}
+		inputs, rows, err := generate(ctx, data, sf, fmts)
 		if err != nil {
 			return err
 		}
@@ -365,35 +370,78 @@ print(json.dumps({"rows": rows}))
 
 // generate writes lineitem.csv (rows of TPC-H's lineitem shape, from a
 // seeded generator) and converts it to the other formats with DuckDB.
-func generate(ctx context.Context, work string, sf float64, formats []string) (map[string]string, int64, error) {
-	dir := filepath.Join(work, "data")
+// generatorVersion names the output of writeCSV and the conversions:
+// change it with either, so that inputs kept by -data are made again.
+const generatorVersion = 1
+
+// generate writes lineitem at sf into dir as CSV, and converts it to the
+// other formats asked for. An input already there, made by this generator
+// at this sf (its stamp, written after it, says so), is reused; each is
+// written under a temporary name and renamed, so that an interrupted run
+// leaves no input that looks whole.
+func generate(ctx context.Context, dir string, sf float64, formats []string) (map[string]string, int64, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, 0, err
 	}
-	csvPath := filepath.Join(dir, "lineitem.csv")
 	rows := int64(sf * 6_000_000)
-	kit.Logf("generating %d lineitem rows (SF %g) into %s", rows, sf, csvPath)
-	if err := writeCSV(ctx, csvPath, rows); err != nil {
+	stamp := fmt.Sprintf("tarn bench/import generator %d, sf %g, %d rows\n", generatorVersion, sf, rows)
+	made := func(path string) bool {
+		b, err := os.ReadFile(path + ".made")
+		return err == nil && string(b) == stamp
+	}
+	write := func(path string, fn func(tmp string) error) error {
+		if made(path) {
+			kit.Logf("reusing %s (SF %g)", path, sf)
+			return nil
+		}
+		os.Remove(path + ".made")
+		tmp := path + ".partial"
+		os.Remove(tmp)
+		if err := fn(tmp); err != nil {
+			os.Remove(tmp)
+			return err
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			return err
+		}
+		return os.WriteFile(path+".made", []byte(stamp), 0o644)
+	}
+	csvPath := filepath.Join(dir, "lineitem.csv")
+	if !made(csvPath) {
+		// The other formats are converted from the CSV: a new one makes
+		// them stale.
+		for _, name := range []string{"lineitem.jsonl", "lineitem.parquet"} {
+			os.Remove(filepath.Join(dir, name+".made"))
+		}
+	}
+	err := write(csvPath, func(tmp string) error {
+		kit.Logf("generating %d lineitem rows (SF %g) into %s", rows, sf, csvPath)
+		return writeCSV(ctx, tmp, rows)
+	})
+	if err != nil {
 		return nil, 0, err
 	}
 	paths := map[string]string{"csv": csvPath}
 	for _, f := range formats {
-		var stmt string
+		var opts string
 		switch f {
 		case "jsonl":
 			paths[f] = filepath.Join(dir, "lineitem.jsonl")
-			stmt = fmt.Sprintf("COPY (SELECT * FROM read_csv('%s')) TO '%s' (FORMAT json)", csvPath, paths[f])
+			opts = "FORMAT json"
 		case "parquet":
 			// Snappy with row groups of DuckDB's default size, as tpchgen-cli writes.
 			paths[f] = filepath.Join(dir, "lineitem.parquet")
-			stmt = fmt.Sprintf("COPY (SELECT * FROM read_csv('%s')) TO '%s' (FORMAT parquet, COMPRESSION snappy)", csvPath, paths[f])
+			opts = "FORMAT parquet, COMPRESSION snappy"
 		default:
 			continue
 		}
-		kit.Logf("converting to %s", paths[f])
-		// In a child process: this one stays small, and a child's peak
-		// RSS starts from its parent's at fork.
-		if err := duckdbRun(ctx, stmt, io.Discard); err != nil {
+		err := write(paths[f], func(tmp string) error {
+			kit.Logf("converting to %s", paths[f])
+			// In a child process: this one stays small, and a child's
+			// peak RSS starts from its parent's at fork.
+			return duckdbRun(ctx, fmt.Sprintf("COPY (SELECT * FROM read_csv('%s')) TO '%s' (%s)", csvPath, tmp, opts), io.Discard)
+		})
+		if err != nil {
 			return nil, 0, err
 		}
 	}
