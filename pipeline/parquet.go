@@ -37,7 +37,7 @@ type pyParquet struct {
 // sdkDir, unsandboxed, staging its files under workRoot: for benchmarks
 // and tests that drive table.Service.Materialize as a run does.
 func NewParquetWriter(python, sdkDir, workRoot string) table.ParquetWriter {
-	return pyParquet{env: &rt.Env{Python: python, Dir: filepath.Dir(filepath.Dir(python))}, sdkDir: sdkDir, workRoot: workRoot}
+	return pyParquet{env: &rt.Env{Python: python, Dir: filepath.Dir(filepath.Dir(python)), Prefix: rt.InterpreterPrefix(filepath.Dir(filepath.Dir(python)))}, sdkDir: sdkDir, workRoot: workRoot}
 }
 
 // stagedParquet is where the writer sees its staging directory.
@@ -82,7 +82,7 @@ func (w pyParquet) WriteParquet(ctx context.Context, req table.ParquetWrite) ([]
 	if err != nil {
 		return nil, err
 	}
-	c := rt.Confinement{ReadOnly: []string{rt.InterpreterPrefix(w.env.Dir), w.env.Dir, w.sdkDir, filepath.Dir(req.Source)}, Limits: w.limits}
+	c := rt.Confinement{ReadOnly: []string{w.env.Prefix, w.env.Dir, w.sdkDir, filepath.Dir(req.Source)}, Limits: w.limits}
 	if confined {
 		c.Binds = map[string]string{stagedParquet: stage}
 	} else {
@@ -132,7 +132,9 @@ func (w pyParquet) WriteParquet(ctx context.Context, req table.ParquetWrite) ([]
 			return nil, fmt.Errorf("pyarrow Parquet writer: wrote %q, which it was not asked for", p)
 		}
 		srcs[i] = filepath.Join(stage, filepath.Base(p))
-		w.sandbox.Disown(srcs[i])
+		if err := w.sandbox.Disown(srcs[i]); err != nil {
+			return nil, fmt.Errorf("pyarrow Parquet writer: %w", err)
+		}
 	}
 	files := func(paths []string) []table.ParquetFile {
 		out := make([]table.ParquetFile, len(paths))

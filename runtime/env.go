@@ -9,12 +9,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/tarnhq/tarn"
@@ -67,6 +70,12 @@ type Env struct {
 	// environment's packages import.
 	CheckTime time.Duration `json:"check_time"`
 	Spec      EnvSpec       `json:"spec"`
+	// Prefix is the installation of the interpreter the environment runs
+	// (bound read-only into its sandboxes): one tarn found itself, never
+	// what a file in the environment says, since the packages installed
+	// there may write any file into it (a wheel's .data/data/pyvenv.cfg
+	// replaces the environment's own).
+	Prefix string `json:"prefix"`
 }
 
 // Requirements returns the sorted requirement strings of a spec, with
@@ -299,17 +308,13 @@ func (m *EnvManager) Ensure(ctx context.Context, spec EnvSpec, log func(string))
 	dir := filepath.Join(m.Dir, key)
 	env := &Env{Key: key, Dir: dir, Python: filepath.Join(dir, "bin", "python"), Spec: spec}
 	if ready(dir) {
-		env.Cached = true
-		env.Version = readVersion(dir)
-		return env, nil
+		return m.cached(ctx, env)
 	}
 	lock := m.lockFor(key)
 	lock.Lock()
 	defer lock.Unlock()
 	if ready(dir) {
-		env.Cached = true
-		env.Version = readVersion(dir)
-		return env, nil
+		return m.cached(ctx, env)
 	}
 	interp, err := m.interpreter(ctx, spec.Python)
 	if err != nil {
@@ -397,19 +402,18 @@ func (m *EnvManager) Ensure(ctx context.Context, spec EnvSpec, log func(string))
 	}
 	meta, _ := json.Marshal(map[string]any{"spec": spec, "python_version": interp.Version, "requirements": spec.Requirements(), "sdk": m.SDKVersion,
 		"sources": m.Index, "pyarrow": check.PyArrow, "numpy": check.NumPy})
-	if err := os.WriteFile(filepath.Join(tmp, "tarn-env.json"), meta, 0o644); err != nil {
+	if err := writeNew(filepath.Join(tmp, "tarn-env.json"), meta); err != nil {
 		return nil, err
 	}
 	if err := os.Rename(tmp, dir); err != nil {
 		if ready(dir) { // another process built it first
-			env.Cached = true
-			env.Version = readVersion(dir)
-			return env, nil
+			return m.cached(ctx, env)
 		}
 		return nil, fmt.Errorf("install environment %s: %w", key, err)
 	}
 	env.BuildTime = time.Since(start)
 	env.Version = interp.Version
+	env.Prefix = interpreterPrefixOf(interp.Path)
 	m.compileInBackground(env, interp)
 	return env, nil
 }
@@ -552,6 +556,49 @@ func (m *EnvManager) compileInBackground(env *Env, interp Interpreter) {
 
 // Wait waits for background work on environments (byte-compilation).
 func (m *EnvManager) Wait() { m.compiling.Wait() }
+
+// cached completes env, an environment built before: its version and
+// the installation of its interpreter. That installation is the one its
+// pyvenv.cfg names only if it is an interpreter's tarn finds itself: the
+// file is the environment's, which its packages could have rewritten
+// (to have a host folder bound into every step of the environment).
+func (m *EnvManager) cached(ctx context.Context, env *Env) (*Env, error) {
+	env.Cached = true
+	env.Version = readVersion(env.Dir)
+	home := InterpreterPrefix(env.Dir)
+	known := func(list []Interpreter) bool {
+		return home != "" && slices.ContainsFunc(list, func(in Interpreter) bool { return interpreterPrefixOf(in.Path) == home })
+	}
+	ok := known(m.quickInterpreters(ctx))
+	if !ok && len(m.UV) > 0 { // then ask uv too
+		all, err := m.Interpreters(ctx)
+		ok = err == nil && known(all)
+	}
+	if ok {
+		env.Prefix = home
+		return env, nil
+	}
+	return nil, tarn.Errorf(tarn.EINVALID, "environment %s (%s) names an interpreter installation tarn does not know (%s in its pyvenv.cfg): a package in it may have replaced that file, or the interpreter it was built with is gone; it is not used: remove the folder %s and run again to build it anew",
+		env.Key[:12], strings.Join(env.Spec.Requirements(), " "), tarn.Quote(home), env.Dir)
+}
+
+// writeNew writes a file tarn owns into a folder a sandboxed process
+// wrote: whatever was at that name (a link to a host file, say) is
+// removed first, and the file is created anew, never through a link.
+func writeNew(path string, data []byte) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
 
 func ready(dir string) bool {
 	_, err := os.Stat(filepath.Join(dir, "tarn-env.json"))

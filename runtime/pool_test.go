@@ -132,7 +132,7 @@ func newPoolFixture(t *testing.T, iso Isolation) *poolFixture {
 	if err := os.WriteFile(filepath.Join(project, "models.py"), []byte(poolModels), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	env := &Env{Dir: filepath.Dir(filepath.Dir(py)), Python: py}
+	env := &Env{Dir: filepath.Dir(filepath.Dir(py)), Python: py, Prefix: InterpreterPrefix(filepath.Dir(filepath.Dir(py)))}
 	return &poolFixture{dir: dir, opts: WorkerOptions{Env: env, SDKDir: sdk, Sandbox: testSandbox(t, iso), ProjectDir: project,
 		SpecDir: specs, WorkRoot: filepath.Join(dir, "work"), Timeout: time.Minute}}
 }

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -165,5 +166,71 @@ func TestEnvManager_KeyCoversSources(t *testing.T) {
 	os.WriteFile(filepath.Join(wheels, "rtpkg-1.0-py3-none-any.whl"), []byte("bob's wheel of the same name"), 0o644)
 	if key(IndexConfig{FindLinks: wheels}) == before {
 		t.Fatal("another wheel under the same name keeps the key")
+	}
+}
+
+// TestEnsure_CachedPrefixIsKnown: the installation bound into an
+// environment's sandboxes is one of the interpreters tarn finds, not
+// whatever the environment's pyvenv.cfg says: a package can rewrite that
+// file (a wheel's .data/data/pyvenv.cfg lands on it) to have a host
+// folder (the lakehouse's home, say) bound into every step.
+func TestEnsure_CachedPrefixIsKnown(t *testing.T) {
+	ctx := context.Background()
+	m := &EnvManager{Dir: t.TempDir(), SDKVersion: "s"}
+	interps := m.quickInterpreters(ctx)
+	if len(interps) == 0 {
+		t.Fatal("no Python interpreter found")
+	}
+	spec := EnvSpec{Python: interps[0].Minor()}
+	dir := filepath.Join(m.Dir, m.Key(spec))
+	os.MkdirAll(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, "tarn-env.json"), []byte(`{"python_version":"`+interps[0].Version+`"}`), 0o644)
+	real := interpreterPrefixOf(interps[0].Path)
+	for _, c := range []struct {
+		name, home, want string
+	}{
+		{"Genuine", filepath.Join(real, "bin"), real},
+		{"Rewritten", filepath.Join(m.Dir, "bin"), ""}, // a folder of the host that is no interpreter's
+		{"Root", "/", ""},
+		{"None", "", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := "include-system-site-packages = false\n"
+			if c.home != "" {
+				cfg = "home = " + c.home + "\n" + cfg
+			}
+			os.WriteFile(filepath.Join(dir, "pyvenv.cfg"), []byte(cfg), 0o644)
+			env, err := m.Ensure(ctx, spec, nil)
+			if c.want != "" {
+				if err != nil || env.Prefix != c.want || !env.Cached {
+					t.Fatalf("Ensure = %+v, %v; want the prefix %s", env, err, c.want)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "names an interpreter installation tarn does not know") || !strings.Contains(err.Error(), dir) {
+				t.Fatalf("Ensure with pyvenv.cfg home %q = %+v, %v; want a refusal naming the folder", c.home, env, err)
+			}
+		})
+	}
+}
+
+// TestWriteNew: a file tarn writes into a folder a sandboxed process
+// wrote replaces a link there instead of writing through it.
+func TestWriteNew(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	os.WriteFile(victim, []byte("host file"), 0o600)
+	p := filepath.Join(dir, "tarn-env.json")
+	if err := os.Symlink(victim, p); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeNew(p, []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "host file" {
+		t.Fatalf("the link's target was written: %q", b)
+	}
+	if fi, err := os.Lstat(p); err != nil || !fi.Mode().IsRegular() {
+		t.Fatalf("%s is %v, %v: want a regular file", p, fi, err)
 	}
 }

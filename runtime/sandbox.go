@@ -488,15 +488,60 @@ func (s *Sandbox) Own(paths ...string) error {
 
 // Disown gives a file a sandboxed process wrote back to tarn's uid and
 // makes it read-only, so that no later sandboxed process (which runs as
-// the same uid) can change it where it is visible to it writable.
-func (s *Sandbox) Disown(p string) {
+// the same uid) can change it where it is visible to it writable. The
+// file is changed through a descriptor opened without following a link:
+// what the sandbox left at p must be a regular file of its own (one
+// name), or it is refused, never a link that would have tarn change a
+// host file.
+func (s *Sandbox) Disown(p string) error {
+	f, err := OpenWritten(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
 	if s == nil {
-		return
+		return nil
 	}
 	if s.dropsTo(s.Isolation) {
-		os.Lchown(p, os.Getuid(), os.Getgid())
+		if err := f.Chown(os.Getuid(), os.Getgid()); err != nil {
+			return err
+		}
 	}
-	os.Chmod(p, 0o444)
+	return f.Chmod(0o444)
+}
+
+// ErrNotWritten is OpenWritten's refusal of what a sandboxed process left
+// where tarn reads its files.
+var ErrNotWritten = errors.New("refused")
+
+// OpenWritten opens for reading a file a sandboxed process wrote, where
+// it could have left anything: a link (to a host file it cannot see), a
+// named pipe (which would block the reader), a device, or a second name
+// of another file. Only a regular file with one name is opened; anything
+// else is an error that says what was found.
+func OpenWritten(p string) (*os.File, error) {
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			return nil, fmt.Errorf("%w: %s is a link", ErrNotWritten, filepath.Base(p))
+		}
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	st, _ := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case !fi.Mode().IsRegular():
+		f.Close()
+		return nil, fmt.Errorf("%w: %s is not a regular file (%s)", ErrNotWritten, filepath.Base(p), fi.Mode().Type())
+	case st != nil && st.Nlink != 1:
+		f.Close()
+		return nil, fmt.Errorf("%w: %s has %d names (a hard link)", ErrNotWritten, filepath.Base(p), st.Nlink)
+	}
+	return f, nil
 }
 
 // bindArgs binds what c names, parents before children, after creating

@@ -423,7 +423,7 @@ const workDirToken = "\x00work-dir\x00"
 // here: the warm pool's key is this command line and environment.
 func workerCommand(o WorkerOptions, wd *workDir, workerArgs ...string) (argv, env []string, files []*os.File, err error) {
 	argv = append([]string{o.Env.Python, "-m", "tarn._worker"}, workerArgs...)
-	readOnly := append([]string{InterpreterPrefix(o.Env.Dir), o.Env.Dir, o.SDKDir, o.ProjectDir, o.SpecDir, o.WorkRoot}, o.ReadOnly...)
+	readOnly := append([]string{o.Env.Prefix, o.Env.Dir, o.SDKDir, o.ProjectDir, o.SpecDir, o.WorkRoot}, o.ReadOnly...)
 	if !wd.sandboxed {
 		readOnly = append(readOnly, o.InputFiles...) // nothing to bind, but listed as read
 	}
@@ -673,7 +673,9 @@ func (p *workerProcess) finish(ctx, runCtx context.Context, spec *StepSpec, o Wo
 		res.Message, res.Traceback, res.ErrorType = m.Mask(res.Message), m.Mask(res.Traceback), m.Mask(res.ErrorType)
 		if spec.Output != "" {
 			res.Output = spec.Output
-			o.Sandbox.Disown(spec.Output)
+			if err := o.Sandbox.Disown(spec.Output); errors.Is(err, ErrNotWritten) {
+				rerr = err
+			}
 		}
 	}
 	switch {
@@ -681,6 +683,8 @@ func (p *workerProcess) finish(ctx, runCtx context.Context, spec *StepSpec, o Wo
 		return nil, &StepError{Step: spec.Name, Reason: "timeout", Msg: fmt.Sprintf("step %s timed out after %s and was killed (raise @tarn.resources(timeout=...))", spec.Name, o.Timeout)}
 	case ctx.Err() != nil:
 		return nil, ctx.Err()
+	case errors.Is(rerr, ErrNotWritten):
+		return nil, &StepError{Step: spec.Name, Reason: "isolation", Msg: fmt.Sprintf("step %s left something else than the files it writes: %v; nothing of the step is used", spec.Name, rerr)}
 	case overDisk > 0:
 		return nil, &StepError{Step: spec.Name, Reason: "disk", Msg: fmt.Sprintf("step %s wrote more than its disk limit of %s (%s) and was killed", spec.Name, formatBytes(o.Limits.Disk), formatBytes(overDisk))}
 	case overMemory > 0:
@@ -756,11 +760,24 @@ func errnoOf(msg string) syscall.Errno {
 	return syscall.Errno(n)
 }
 
-// readResult reads a worker's result file.
+// maxResult bounds a worker's result document (messages, tracebacks and
+// figures: far smaller).
+const maxResult = 16 << 20
+
+// readResult reads a worker's result file: a regular file the worker
+// wrote (never through a link it left there), of at most maxResult.
 func readResult(path string) (*StepResult, error) {
-	data, err := os.ReadFile(path)
+	f, err := OpenWritten(path)
 	if err != nil {
 		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxResult+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxResult {
+		return nil, fmt.Errorf("%w: %s is larger than %s", ErrNotWritten, filepath.Base(path), formatBytes(maxResult))
 	}
 	var res StepResult
 	if err := json.Unmarshal(data, &res); err != nil {
