@@ -188,7 +188,7 @@ func TestShared_BucketUnreachable(t *testing.T) {
 	proxy.cut()
 	r := s.cli("run", "-p", project(t, map[string]string{"m.py": numsModel}), "--detach")
 	if r.code == 0 || !strings.Contains(r.stderr, "cannot store the run's project in "+wh+"/.tarn/runs") || !strings.Contains(r.stderr, "nothing was queued") ||
-		!strings.Contains(r.stderr, "AWS_ENDPOINT_URL") {
+		!strings.Contains(r.stderr, "the S3 server cannot be reached: check AWS_ENDPOINT_URL") {
 		t.Fatalf("run with the bucket unreachable: %+v", r)
 	}
 	t.Logf("tarn run: %s", r.stderr)
@@ -202,7 +202,7 @@ func TestShared_BucketUnreachable(t *testing.T) {
 	}
 	waitState(t, s, queued, "failed", 90*time.Second)
 	if j := s.job(queued); j.Error == nil || !strings.Contains(j.Error.Message, "cannot download the run's project from "+wh+"/.tarn/runs") ||
-		!strings.Contains(j.Error.Message, "check that the bucket is reachable") {
+		!strings.Contains(j.Error.Message, "on this server, the S3 server cannot be reached") {
 		t.Fatalf("a run claimed with the bucket unreachable: %+v", j.Error)
 	}
 

@@ -70,8 +70,8 @@ func (s *Service) CheckWarehouse(ctx context.Context) error {
 		return tarn.Errorf(tarn.EINVALID, "warehouse %s: use s3://BUCKET/PREFIX or a local folder", tarn.Quote(s.warehouse))
 	}
 	fix := func(err error) error {
-		return tarn.Errorf(tarn.EINTERNAL, "cannot write to bucket %s of the warehouse %s: %v: check that the bucket exists, the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY or ~/.aws) and, for an S3-compatible server, AWS_ENDPOINT_URL",
-			tarn.Quote(u.Host), s.Where(), err)
+		return tarn.Errorf(tarn.EINTERNAL, "cannot write to bucket %s of the warehouse %s: %v: %s",
+			tarn.Quote(u.Host), s.Where(), err, s3Fix(err, u.Host, "", "write"))
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

@@ -44,6 +44,12 @@ func (s *Service) RunUploads(ctx context.Context) (*RunUploads, error) {
 	return &RunUploads{store: store, url: url, where: strings.Replace(s.Where(), s.warehouse, url, 1)}, nil
 }
 
+// bucket is the name of the uploads' bucket.
+func (u *RunUploads) bucket() string {
+	b, _, _ := strings.Cut(strings.TrimPrefix(u.url, "s3://"), "/")
+	return b
+}
+
 // Where names the folder: its URL and the server.
 func (u *RunUploads) Where() string { return u.where }
 
@@ -71,7 +77,7 @@ func (u *RunUploads) Put(ctx context.Context, src string) (string, error) {
 	rand.Read(b)
 	name := time.Now().UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b) + ".tar.gz"
 	if err := u.store.b.PutFile(ctx, RunUploadsDir+"/"+name, src, "application/gzip"); err != nil {
-		return "", tarn.Errorf(tarn.EINTERNAL, "cannot store the run's project in %s: %v: nothing was queued; check that the bucket exists and is reachable, the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY or ~/.aws) and, for an S3-compatible server, AWS_ENDPOINT_URL, then run again", u.where, err)
+		return "", tarn.Errorf(tarn.EINTERNAL, "cannot store the run's project in %s: %v: nothing was queued; %s, then run again", u.where, err, s3Fix(err, u.bucket(), "", "write"))
 	}
 	return u.url + "/" + name, nil
 }
@@ -89,7 +95,7 @@ func (u *RunUploads) Get(ctx context.Context, location, dst string) error {
 		return tarn.Errorf(tarn.ENOTFOUND, "the run's project is gone from the bucket (%s): it was removed before the run started (by `tarn gc`, or by hand); nothing was published: submit the run again", location)
 	}
 	if err != nil {
-		return tarn.Errorf(tarn.EINTERNAL, "cannot download the run's project from %s: %v: check that the bucket is reachable from this server and its credentials", u.where, err)
+		return tarn.Errorf(tarn.EINTERNAL, "cannot download the run's project from %s: %v: on this server, %s", u.where, err, s3Fix(err, u.bucket(), "", "read"))
 	}
 	return nil
 }

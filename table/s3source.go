@@ -17,6 +17,7 @@ import (
 	"github.com/apache/iceberg-go/io/gocloud/blobfs"
 	"github.com/tarnhq/tarn"
 	"github.com/tarnhq/tarn/ingest"
+	"github.com/tarnhq/tarn/objcache/s3"
 	"gocloud.dev/blob"
 )
 
@@ -160,16 +161,29 @@ var sdkNoise = regexp.MustCompile(`(RequestID|HostID): [^,]*, `)
 // objectError explains a failure to reach a bucket: what was asked, of
 // which bucket and server, and what to check.
 func objectError(op string, in objectInput, where string, err error) error {
-	fix := fmt.Sprintf("check that the bucket %s exists, the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY or ~/.aws) and, for an S3-compatible server, AWS_ENDPOINT_URL", tarn.Quote(in.Bucket))
-	switch msg := err.Error(); {
-	case strings.Contains(msg, "NoSuchBucket"):
-		fix = fmt.Sprintf("there is no bucket %s %s: check the URL (or AWS_ENDPOINT_URL, the server)", tarn.Quote(in.Bucket), strings.TrimPrefix(where, "at "))
-	case strings.Contains(msg, "StatusCode: 403"):
-		fix = "the credentials were refused: check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or ~/.aws), and that they may read bucket " + tarn.Quote(in.Bucket)
-	case strings.Contains(msg, "StatusCode: 0"):
-		fix = "the S3 server cannot be reached: check AWS_ENDPOINT_URL (unset for AWS S3) and the network"
-	}
+	fix := s3Fix(err, in.Bucket, strings.TrimPrefix(where, "at "), "read")
 	return tarn.Errorf(tarn.EINVALID, "%s %s (%s): %s: %s", op, in.URL, where, sdkNoise.ReplaceAllString(err.Error(), ""), fix)
+}
+
+// s3Fix says what to check after a request to bucket (on server, for a
+// message; may be "") failed with err: the bucket's name when there is
+// no such bucket, the credentials and whether they may do what was
+// asked (may: "read", "write") when refused, the endpoint and the
+// network when nothing answered, and all of these otherwise.
+func s3Fix(err error, bucket, server, may string) string {
+	on := ""
+	if server != "" {
+		on = " on " + server
+	}
+	switch s3.Classify(err) {
+	case s3.FaultNoBucket:
+		return fmt.Sprintf("there is no bucket %s%s: check the URL (or AWS_ENDPOINT_URL, the server)", tarn.Quote(bucket), on)
+	case s3.FaultDenied:
+		return fmt.Sprintf("the credentials were refused: check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or ~/.aws), and that they may %s bucket %s", may, tarn.Quote(bucket))
+	case s3.FaultUnreachable:
+		return "the S3 server cannot be reached: check AWS_ENDPOINT_URL (unset for AWS S3) and the network"
+	}
+	return fmt.Sprintf("check that the bucket %s exists, the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY or ~/.aws) and, for an S3-compatible server, AWS_ENDPOINT_URL", tarn.Quote(bucket))
 }
 
 // objectProps are the FileIO settings for reading input objects: the
