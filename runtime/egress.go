@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -81,38 +82,23 @@ func IndexEgress(indexURLs ...string) EgressPolicy {
 }
 
 // InternetEgress is the policy of models with internet access on a
-// server: anywhere on the internet, but never loopback, link-local
-// addresses (cloud metadata services), multicast, the host's own
-// addresses (the server itself), nor, unless privateOK, private networks.
+// server: globally reachable unicast addresses only. Refused are
+// loopback, link-local addresses (cloud metadata services), multicast,
+// the shared (CGNAT), reserved, benchmarking and documentation ranges and
+// the rest of IANA's special-purpose addresses (specialRanges), IPv6
+// forms that carry a refused IPv4 address, the host's own addresses (the
+// server itself) and the broadcast addresses of its networks, and, unless
+// privateOK, private networks.
 func InternetEgress(privateOK bool) EgressPolicy {
-	own := ownAddresses()
-	return EgressPolicy{Deny: func(ip net.IP) string {
-		switch {
-		case ip.IsLoopback():
-			return "a loopback address"
-		case ip.IsUnspecified():
-			return "the unspecified address"
-		case ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsInterfaceLocalMulticast() || ip.IsMulticast():
-			return "a link-local or multicast address"
-		case slices.ContainsFunc(own, ip.Equal):
-			return "an address of this server"
-		case !privateOK && ip.IsPrivate():
-			return "a private network address"
-		}
-		return ""
-	}}
-}
-
-// ownAddresses lists the addresses of this host's interfaces.
-func ownAddresses() []net.IP {
 	addrs, _ := net.InterfaceAddrs()
-	var ips []net.IP
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok {
-			ips = append(ips, n.IP)
+	host := hostAddresses(addrs)
+	return EgressPolicy{Deny: func(ip net.IP) string {
+		a, ok := netip.AddrFromSlice(ip)
+		if !ok {
+			return "not an IP address"
 		}
-	}
-	return ips
+		return host.refusal(a, privateOK)
+	}}
 }
 
 // NewEgress starts a proxy with policy on a unix socket in dir.

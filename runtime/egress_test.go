@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -15,23 +16,139 @@ import (
 
 func TestInternetEgress_Deny(t *testing.T) {
 	p := InternetEgress(false)
-	for _, ip := range []string{"127.0.0.1", "::1", "0.0.0.0", "169.254.169.254", "fe80::1", "224.0.0.1", "10.1.2.3", "192.168.0.1", "172.16.0.9", "fd00::1"} {
+	for _, ip := range []string{"127.0.0.1", "::1", "0.0.0.0", "169.254.169.254", "fe80::1", "224.0.0.1", "10.1.2.3", "192.168.0.1", "172.16.0.9", "fd00::1", "203.0.113.80"} {
 		if p.Deny(net.ParseIP(ip)) == "" {
 			t.Errorf("%s is reachable from a sandbox", ip)
 		}
 	}
-	for _, ip := range ownAddresses() {
-		if p.Deny(ip) == "" {
-			t.Errorf("this host's own address %s is reachable from a sandbox", ip)
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := hostAddresses(addrs)
+	for _, ip := range append(host.own, host.broadcast...) {
+		if p.Deny(ip.AsSlice()) == "" {
+			t.Errorf("this host's own address or broadcast address %s is reachable from a sandbox", ip)
 		}
 	}
-	for _, ip := range []string{"203.0.113.80", "8.8.8.8", "2001:4860:4860::8888"} {
+	for _, ip := range []string{"8.8.8.8", "2001:4860:4860::8888"} {
 		if why := p.Deny(net.ParseIP(ip)); why != "" {
 			t.Errorf("%s is refused: %s", ip, why)
 		}
 	}
 	if why := InternetEgress(true).Deny(net.ParseIP("10.1.2.3")); why != "" {
 		t.Errorf("a private address is refused with privateOK: %s", why)
+	}
+}
+
+// TestHostAddrs_Refusal checks the internet policy's reasons, address by
+// address: the special-purpose ranges, IPv6 forms that carry an IPv4
+// address, the host's own addresses and its networks' broadcast addresses.
+func TestHostAddrs_Refusal(t *testing.T) {
+	host := hostAddresses([]net.Addr{
+		&net.IPNet{IP: net.ParseIP("81.2.69.10"), Mask: net.CIDRMask(24, 32)},
+		&net.IPNet{IP: net.ParseIP("81.2.70.1"), Mask: net.CIDRMask(31, 32)},
+		&net.IPNet{IP: net.ParseIP("10.0.8.7"), Mask: net.CIDRMask(16, 32)},
+		&net.IPNet{IP: net.ParseIP("2a01:4f8::10"), Mask: net.CIDRMask(64, 128)},
+	})
+	for _, tc := range []struct {
+		addr      string
+		privateOK bool
+		want      string // "" when allowed
+	}{
+		{addr: "8.8.8.8"},
+		{addr: "1.1.1.1"},
+		{addr: "2606:4700:4700::1111"},
+		{addr: "2001:4860:4860::8888"},
+		{addr: "64:ff9b::808:808"},
+		{addr: "2002:808:808::1"},
+		{addr: "::ffff:8.8.8.8"},
+		{addr: "192.0.0.255", want: "an IETF protocol assignment"},
+		{addr: "192.31.196.1"}, // AS112, globally reachable
+		{addr: "2001:3::1"},    // AMT, globally reachable
+		{addr: "81.2.69.254"},
+		{addr: "81.2.70.0"}, // the other end of a /31, not a broadcast address
+
+		{addr: "100.64.0.1", want: "a shared (CGNAT) address"},
+		{addr: "100.127.255.255", want: "a shared (CGNAT) address"},
+		{addr: "198.18.0.1", want: "a benchmarking address"},
+		{addr: "198.19.255.1", want: "a benchmarking address"},
+		{addr: "0.1.2.3", want: `an address of "this network"`},
+		{addr: "0.0.0.0", want: "the unspecified address"},
+		{addr: "240.0.0.1", want: "a reserved address"},
+		{addr: "255.255.255.255", want: "the broadcast address"},
+		{addr: "192.0.2.255", want: "a documentation address"},
+		{addr: "198.51.100.7", want: "a documentation address"},
+		{addr: "203.0.113.80", want: "a documentation address"},
+		{addr: "192.0.0.8", want: "an IETF protocol assignment"},
+		{addr: "192.88.99.1", want: "a 6to4 relay anycast address"},
+		{addr: "127.0.0.1", want: "a loopback address"},
+		{addr: "127.255.0.1", want: "a loopback address"},
+		{addr: "169.254.169.254", want: "a link-local or multicast address"},
+		{addr: "224.0.0.251", want: "a link-local or multicast address"},
+		{addr: "239.255.255.250", want: "a link-local or multicast address"},
+		{addr: "10.1.2.3", want: "a private network address"},
+		{addr: "172.31.0.1", want: "a private network address"},
+		{addr: "192.168.1.1", want: "a private network address"},
+		{addr: "10.1.2.3", privateOK: true},
+		{addr: "fd12:3456::1", privateOK: true},
+		{addr: "100.64.0.1", privateOK: true, want: "a shared (CGNAT) address"},
+
+		{addr: "::", want: "the unspecified address"},
+		{addr: "::1", want: "a loopback address"},
+		{addr: "::7f00:1", want: "an IPv4-compatible address"},
+		{addr: "::808:808", want: "an IPv4-compatible address"},
+		{addr: "::ffff:127.0.0.1", want: "a loopback address"},
+		{addr: "::ffff:169.254.169.254", want: "a link-local or multicast address"},
+		{addr: "::ffff:0:7f00:1", want: "an IPv4-translated address"},
+		{addr: "64:ff9b::7f00:1", want: "a NAT64 address for 127.0.0.1, a loopback address"},
+		{addr: "64:ff9b::a9fe:a9fe", want: "a NAT64 address for 169.254.169.254, a link-local"},
+		{addr: "64:ff9b::a00:1", want: "a NAT64 address for 10.0.0.1, a private network address"},
+		{addr: "64:ff9b::a00:1", privateOK: true},
+		{addr: "64:ff9b:1::808:808", want: "a local-use IPv4/IPv6 translation address"},
+		{addr: "2002:7f00:1::1", want: "a 6to4 address for 127.0.0.1, a loopback address"},
+		{addr: "2002:6440:1::1", want: "a 6to4 address for 100.64.0.1, a shared (CGNAT) address"},
+		{addr: "2002:5102:450a::1", want: "a 6to4 address for 81.2.69.10, an address of this server"},
+		{addr: "2001:0:4136:e378:8000:63bf:3fff:fdd2", want: "a Teredo address"},
+		{addr: "2001:2::1", want: "a benchmarking address"},
+		{addr: "2001:10::1", want: "an ORCHID"},
+		{addr: "2001:20::1", want: "an ORCHIDv2"},
+		{addr: "2001:db8::1", want: "a documentation address"},
+		{addr: "3fff::1", want: "a documentation address"},
+		{addr: "5f00::1", want: "an SRv6 segment identifier"},
+		{addr: "100::1", want: "a discard-only address"},
+		{addr: "fec0::1", want: "a site-local address"},
+		{addr: "fe80::1", want: "a link-local or multicast address"},
+		{addr: "fe80::1%eth0", want: "a link-local or multicast address"},
+		{addr: "ff02::1", want: "a link-local or multicast address"},
+		{addr: "fd00::1", want: "a private network address"},
+		{addr: "1000::1", want: "an IPv6 address outside the global unicast range"},
+		{addr: "4000::1", want: "an IPv6 address outside the global unicast range"},
+		{addr: "e000::1", want: "an IPv6 address outside the global unicast range"},
+
+		{addr: "81.2.69.10", want: "an address of this server"},
+		{addr: "::ffff:81.2.69.10", want: "an address of this server"},
+		{addr: "2a01:4f8::10", want: "an address of this server"},
+		{addr: "10.0.8.7", privateOK: true, want: "an address of this server"},
+		{addr: "81.2.69.255", want: "the broadcast address of a network of this server"},
+		{addr: "10.0.255.255", privateOK: true, want: "the broadcast address of a network of this server"},
+		{addr: "64:ff9b::5102:45ff", want: "a NAT64 address for 81.2.69.255, the broadcast address of a network"},
+	} {
+		name := tc.addr
+		if tc.privateOK {
+			name += " privateOK"
+		}
+		t.Run(name, func(t *testing.T) {
+			got := host.refusal(netip.MustParseAddr(tc.addr), tc.privateOK)
+			switch {
+			case tc.want == "" && got != "":
+				t.Errorf("refused: %s", got)
+			case tc.want != "" && got == "":
+				t.Errorf("reachable from a sandbox, want refused as %q", tc.want)
+			case !strings.HasPrefix(got, tc.want):
+				t.Errorf("refused as %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
 
