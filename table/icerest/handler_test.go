@@ -328,6 +328,24 @@ func TestHandler_Refusals(t *testing.T) {
 	}
 }
 
+// TestHandler_PagingHuge: the reviewer's request, a pageSize of the
+// largest int64 after a pageToken, answers the rest of the listing (it
+// overflowed and panicked, dropping the connection).
+func TestHandler_PagingHuge(t *testing.T) {
+	f := newFixture(t)
+	f.orders() // namespaces sales and tarn, table sales.orders
+	for path, want := range map[string]string{
+		"/v1/main/namespaces?pageSize=9223372036854775807&pageToken=sales":                `"namespaces":[["tarn"]]`,
+		"/v1/main/namespaces/sales/tables?pageSize=9223372036854775807&pageToken=a":       `"name":"orders"`,
+		"/v1/main/namespaces?pageSize=-9223372036854775808&pageToken=9223372036854775807": "BadRequestException: pageSize=",
+	} {
+		status, body := f.call("GET", path, "admin-token", "")
+		if !strings.Contains(body, want) || (status == 200) != !strings.Contains(want, "Exception") {
+			t.Errorf("GET %s: %d %s\nwant %q", path, status, body, want)
+		}
+	}
+}
+
 // messages lists the messages of a ref's newest commits by author.
 func (f *fixture) messages(ref, author string, n int) []string {
 	f.t.Helper()

@@ -156,7 +156,7 @@ func page[T any](r *http.Request, items []T, key func(T) string) ([]T, *string, 
 	if token := q.Get("pageToken"); token != "" {
 		start = sort.Search(len(items), func(i int) bool { return key(items[i]) > token })
 	}
-	end := min(start+n, len(items))
+	end := start + min(n, len(items)-start) // start+n overflows for a huge pageSize
 	var next *string
 	if end < len(items) {
 		k := key(items[end-1])
