@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -37,6 +38,10 @@ type Options struct {
 	// not local folders (the projects of queued runs in the warehouse's
 	// bucket). Unset, every Cleanup is a local folder.
 	Uploads Uploads
+	// Log gets the stack of a job whose work panicked (default
+	// os.Stderr): the job fails with an internal error, the server goes
+	// on.
+	Log io.Writer
 }
 
 // Uploads holds uploads of jobs (Record.Cleanup) elsewhere than in a
@@ -106,6 +111,9 @@ func New(store Store, opts Options) *Manager {
 	}
 	if opts.Poll <= 0 {
 		opts.Poll = min(opts.Lease/20, 500*time.Millisecond)
+	}
+	if opts.Log == nil {
+		opts.Log = os.Stderr
 	}
 	return &Manager{store: store, opts: opts, handlers: map[string]tarn.JobWork{}, active: map[string]*activeJob{},
 		stop: make(chan struct{}), stopped: make(chan struct{}), wake: make(chan struct{}, 1)}
@@ -330,7 +338,7 @@ func (m *Manager) Track(ctx context.Context, spec tarn.JobSpec, do func(ctx cont
 		now := time.Now().UTC()
 		r.Job.State, r.Job.Started = tarn.JobRunning, &now
 		m.store.Update(context.WithoutCancel(jctx), m.opts.Owner, r.Job)
-		doErr = do(tarn.WithJobID(jctx, r.Job.ID))
+		doErr = m.protect(r.Job, func() error { return do(tarn.WithJobID(jctx, r.Job.ID)) })
 	}
 	// Whether the job was cancelled is decided before finish records its
 	// end: from then on the store no longer counts it as this runner's,
@@ -534,9 +542,29 @@ func (m *Manager) launch(r *Record) {
 			m.nudge()
 		}()
 		log := newJobLog(m.store, r.Job.ID)
-		res, err := work(tarn.WithJobID(ctx, r.Job.ID), r.Input, log.event)
+		var res *tarn.RunResult
+		err := m.protect(r.Job, func() (err error) {
+			res, err = work(tarn.WithJobID(ctx, r.Job.ID), r.Input, log.event)
+			return err
+		})
 		m.finish(ctx, r, log, res, err, "")
 	}()
+}
+
+// protect does a job's work, turning a panic in it into the job's error
+// (its stack goes to Options.Log): a bug in the code of one job ends that
+// job, not the server and every other job with it.
+func (m *Manager) protect(j *tarn.Job, work func() error) (err error) {
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		fmt.Fprintf(m.opts.Log, "%s %s job %s panicked: %v\n%s", time.Now().UTC().Format(time.RFC3339), j.Kind, j.ID, v, debug.Stack())
+		err = &tarn.Error{Code: tarn.EINTERNAL, Message: fmt.Sprintf(
+			"internal error: the %s job %s panicked: %v (a bug in tarn: please report it, with the server's log, which has the stack)", j.Kind, j.ID, v)}
+	}()
+	return work()
 }
 
 // expire ends, as failed, the jobs of runners whose leases ran out.

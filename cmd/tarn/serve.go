@@ -132,7 +132,7 @@ published nothing.`,
 			if jobLease < time.Second {
 				return &usageError{fmt.Sprintf("--job-lease %s: use at least 1s (servers renew their jobs' leases every lease/20)", jobLease)}
 			}
-			cfg.Jobs = jobs.Options{MaxRuns: maxRuns, Lease: jobLease}
+			cfg.Jobs = jobs.Options{MaxRuns: maxRuns, Lease: jobLease, Log: a.stderr}
 			cfg.QueryLimits = query.Limits{Memory: int64(queryMemory), Disk: int64(queryDisk), Result: int64(maxResult), Export: int64(maxExport)}
 			lh, err := local.Open(ctx, cfg)
 			if err != nil {

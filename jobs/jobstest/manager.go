@@ -27,6 +27,7 @@ func runManager(t *testing.T, newStore NewStore) {
 	t.Run("DeadRunner", func(t *testing.T) { testDeadRunner(t, newStore) })
 	t.Run("Recover", func(t *testing.T) { testRecover(t, newStore) })
 	t.Run("Uploads", func(t *testing.T) { testUploads(t, newStore) })
+	t.Run("Panic", func(t *testing.T) { testPanic(t, newStore) })
 }
 
 // testLease keeps the suite quick: leases and polls of a fast server.
@@ -448,5 +449,62 @@ func testUploads(t *testing.T, newStore NewStore) {
 	}
 	if n := up.count("elsewhere://x"); n != 0 {
 		t.Errorf("an upload the runner does not own was given to Remove")
+	}
+}
+
+// testPanic: work that panics fails its job with an internal error that
+// names the panic, its stack goes to the manager's log, and the runner
+// goes on: the slot is free for the next job (MaxRuns 1), and the job
+// ended once.
+func testPanic(t *testing.T, newStore NewStore) {
+	s, _ := open(t, newStore)
+	serverLog, err := os.Create(filepath.Join(t.TempDir(), "server.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer serverLog.Close()
+	m := manager(t, s, jobs.Options{MaxRuns: 1, Log: serverLog})
+	ctx := context.Background()
+	m.Handle("run", func(ctx context.Context, input []byte, log func(tarn.RunEvent)) (*tarn.RunResult, error) {
+		if string(input) == "panic" {
+			var steps map[string]int
+			steps["boom"]++ // a nil map: a bug
+		}
+		return &tarn.RunResult{RunID: "r1"}, nil
+	})
+	j := start(t, m, "panic")
+	got := waitJob(t, m, j.ID, 10*time.Second, tarn.JobFailed, tarn.JobSucceeded)
+	want := "internal error: the run job " + j.ID + " panicked: assignment to entry in nil map (a bug in tarn: please report it"
+	if got.State != tarn.JobFailed || got.Error == nil || got.Error.Code != tarn.EINTERNAL || !strings.HasPrefix(got.Error.Message, want) {
+		t.Fatalf("job %s %+v, want failed with %q", got.State, got.Error, want)
+	}
+	var buf bytes.Buffer
+	if err := m.JobLogs(ctx, j.ID, false, &buf); err != nil || strings.Count(buf.String(), `"kind":"job"`) != 1 {
+		t.Fatalf("the job's log %q (%v), want one end", buf.String(), err)
+	}
+	if log, _ := os.ReadFile(serverLog.Name()); !bytes.Contains(log, []byte("job "+j.ID+" panicked: assignment to entry in nil map")) || !bytes.Contains(log, []byte("goroutine ")) {
+		t.Fatalf("the server's log has no stack of the panic: %q", log)
+	}
+	j = start(t, m, "fine")
+	if got := waitJob(t, m, j.ID, 10*time.Second, tarn.JobFailed, tarn.JobSucceeded); got.State != tarn.JobSucceeded {
+		t.Fatalf("the run after a panic: %s %+v", got.State, got.Error)
+	}
+	// A tracked job (a query) panics in the caller's goroutine: Track
+	// returns the error, and the query's slot is free again.
+	slots := make(chan struct{}, 1)
+	err = m.Track(ctx, tarn.JobSpec{Kind: "query", Slots: slots}, func(context.Context) error {
+		var columns []string
+		_ = columns[3]
+		return nil
+	})
+	if tarn.ErrorCode(err) != tarn.EINTERNAL || !strings.Contains(err.Error(), "panicked: runtime error: index out of range") {
+		t.Fatalf("Track of work that panics = %v", err)
+	}
+	list, _ := m.ListJobs(ctx)
+	if list[0].Kind != "query" || list[0].State != tarn.JobFailed || !strings.Contains(list[0].Error.Message, "a bug in tarn") {
+		t.Fatalf("the tracked job %+v", list[0])
+	}
+	if err := m.Track(ctx, tarn.JobSpec{Kind: "query", Slots: slots}, func(context.Context) error { return nil }); err != nil {
+		t.Fatalf("Track after a panic = %v", err)
 	}
 }
