@@ -38,6 +38,9 @@ type Server struct {
 	// MaxProjectFiles caps the files and folders of a project archive
 	// (default DefaultMaxProjectFiles).
 	MaxProjectFiles int
+	// MaxImportFiles caps the files one import (table create or import)
+	// uploads (default DefaultMaxImportFiles).
+	MaxImportFiles int
 	// MaxQueries is how many queries and exports run at once (0: any
 	// number); more wait queued, in arrival order.
 	MaxQueries int
@@ -115,6 +118,9 @@ func (s *Server) Handler() http.Handler {
 	}
 	if s.MaxProjectFiles == 0 {
 		s.MaxProjectFiles = DefaultMaxProjectFiles
+	}
+	if s.MaxImportFiles == 0 {
+		s.MaxImportFiles = DefaultMaxImportFiles
 	}
 	if s.UploadDir == "" {
 		s.UploadDir = filepath.Join(s.Home, "uploads")

@@ -653,6 +653,67 @@ func TestServer_ProjectArchives(t *testing.T) {
 	}
 }
 
+// TestServer_ImportFiles: an import takes at most --max-import-files
+// uploaded files (20,000 tiny CSV parts took 8.5 GB of a server); the
+// part past the limit is refused with a 400 that names the limit and the
+// flag, nothing is imported and no upload is left.
+func TestServer_ImportFiles(t *testing.T) {
+	csvs := func(n int) map[string]string {
+		files := map[string]string{}
+		for i := range n {
+			files[fmt.Sprintf("f%d.csv", i)] = "a\n1\n"
+		}
+		return files
+	}
+	create := tarn.CreateTableRequest{Table: tarn.TableIdent{Namespace: "tarn", Name: "t"}, Branch: "main"}
+	importInto := tarn.ImportRequest{Table: create.Table, Branch: "main"}
+	ts, _ := newFakeServer(t, func(s *server.Server) { s.MaxImportFiles = 3 })
+	for _, tc := range []struct {
+		name, path string
+		request    any
+		files      int
+		status     int
+	}{
+		{"CreateAtTheLimit", "/v1/tables", create, 3, 201},
+		{"CreateOverTheLimit", "/v1/tables", create, 4, 400},
+		{"ImportAtTheLimit", "/v1/tables/tarn.t/import", importInto, 3, 200},
+		{"ImportOverTheLimit", "/v1/tables/tarn.t/import", importInto, 50, 400},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before, err := ts.admin.Refs.Resolve(context.Background(), "main")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ct, body := multipartBody(t, tc.request, csvs(tc.files), "file")
+			code, eb := ts.raw("POST", tc.path, ts.adminToken, ct, body)
+			if code != tc.status {
+				t.Fatalf("%d files: %d %+v, want %d", tc.files, code, eb, tc.status)
+			}
+			if tc.status != 400 {
+				return
+			}
+			want := "the import has more than 3 files, the server's limit (tarn serve --max-import-files): "
+			if !strings.Contains(eb.Error.Message, want) {
+				t.Fatalf("%q, want it to say %q", eb.Error.Message, want)
+			}
+			if after, _ := ts.admin.Refs.Resolve(context.Background(), "main"); after.Hash != before.Hash {
+				t.Fatal("a refused import committed")
+			}
+			if left, _ := os.ReadDir(filepath.Join(ts.home, "uploads")); len(left) != 0 {
+				t.Fatalf("a refused import left %d upload(s)", len(left))
+			}
+		})
+	}
+	t.Run("Default", func(t *testing.T) {
+		ts, _ := newFakeServer(t, nil)
+		ct, body := multipartBody(t, create, csvs(server.DefaultMaxImportFiles+1), "file")
+		code, eb := ts.raw("POST", "/v1/tables", ts.adminToken, ct, body)
+		if code != 400 || !strings.Contains(eb.Error.Message, "more than 1000 files") {
+			t.Fatalf("%d %+v, want 400 naming the default limit", code, eb)
+		}
+	})
+}
+
 // TestServer_Params: the server refuses what the API document refuses:
 // empty and malformed query parameters, unknown and null fields, methods
 // a path does not take (405 with Allow).

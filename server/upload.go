@@ -106,9 +106,15 @@ func decodePart(part io.Reader, v any, sch *schema) error {
 // names do not collide. Only the base name a client sends is kept.
 // objects gives the inputs the request names in a bucket (read by the
 // service, not uploaded): with none, an upload without files is refused.
+// At most MaxImportFiles parts are taken: the one past the limit is
+// refused before it is stored (each file costs the import memory and a
+// Parquet file, however small it is).
 func (s *Server) receive(r *http.Request, req any, check func() error, objects func() []string) (string, []string, error) {
 	var files []string
 	dir, err := s.readUpload(r, req, check, "file", `a "request" part, then "file" parts`, func(dir string, part *multipart.Part) error {
+		if len(files) == s.MaxImportFiles {
+			return tarn.Errorf(tarn.EINVALID, "the import has more than %d files, the server's limit (tarn serve --max-import-files): import them in several parts, or combine them into fewer, larger files", s.MaxImportFiles)
+		}
 		name, err := uploadName(part.FileName())
 		if err != nil {
 			return err
@@ -205,6 +211,9 @@ func (s *Server) projectLimits() archiveLimits {
 
 // DefaultMaxProjectFiles is the default cap on a project archive's entries.
 const DefaultMaxProjectFiles = 10000
+
+// DefaultMaxImportFiles is the default cap on the files of one import.
+const DefaultMaxImportFiles = 1000
 
 // maxProjectDepth caps how deeply a project archive nests folders.
 const maxProjectDepth = 32

@@ -36,7 +36,7 @@ func (a *app) serveCommand() *cobra.Command {
 	var readyFile string
 	var jobVisibility, icebergCreds string
 	var importFrom []string
-	var maxQueries, queryThreads, maxProjectFiles int
+	var maxQueries, queryThreads, maxProjectFiles, maxImportFiles int
 	queryMemory, queryDisk, maxResult, maxExport := byteSize(2<<30), byteSize(4<<30), byteSize(1<<30), byteSize(4<<30)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -164,7 +164,7 @@ published nothing.`,
 				}
 			}
 			srv := &server.Server{Services: lh.Services(), Jobs: runner, Users: lh.Users(), Insecure: insecure, Protected: protected, ImportSources: importFrom,
-				JobVisibility: visibility, MaxQueries: maxQueries, MaxProjectFiles: maxProjectFiles, MaxUpload: maxUploadMiB << 20, Home: home,
+				JobVisibility: visibility, MaxQueries: maxQueries, MaxProjectFiles: maxProjectFiles, MaxImportFiles: maxImportFiles, MaxUpload: maxUploadMiB << 20, Home: home,
 				UploadDir: local.Home(home).Uploads(), ExportDir: local.Home(home).Exports(), Log: a.stderr, UI: ui.Handler()}
 			if ru := lh.RunUploads(); ru != nil {
 				srv.Projects = ru // servers with homes of their own
@@ -227,6 +227,7 @@ published nothing.`,
 	f.DurationVar(&grace, "grace", 30*time.Second, "on shutdown, how long running jobs may finish before they are cancelled")
 	f.StringVar(&jobVisibility, "job-visibility", string(server.VisibleOwn), "whose jobs a user sees: own (admins see all) or all")
 	f.IntVar(&maxProjectFiles, "max-project-files", server.DefaultMaxProjectFiles, "most files and folders a project archive (tarn run) may have")
+	f.IntVar(&maxImportFiles, "max-import-files", server.DefaultMaxImportFiles, "most files one import (table create/import) may upload")
 	f.IntVar(&maxQueries, "max-queries", 4, "queries and exports that run at once; more wait queued (0: no limit)")
 	f.IntVar(&queryThreads, "query-threads", max(1, runtime.NumCPU()/2), "DuckDB threads of one query (0: all cores)")
 	f.Var(&queryMemory, "query-memory", "memory of one query (DuckDB's memory_limit; 0: DuckDB's default, 80% of RAM)")
