@@ -50,6 +50,7 @@ func TestHostAddrs_Refusal(t *testing.T) {
 		&net.IPNet{IP: net.ParseIP("81.2.70.1"), Mask: net.CIDRMask(31, 32)},
 		&net.IPNet{IP: net.ParseIP("10.0.8.7"), Mask: net.CIDRMask(16, 32)},
 		&net.IPNet{IP: net.ParseIP("2a01:4f8::10"), Mask: net.CIDRMask(64, 128)},
+		&net.IPNet{IP: net.ParseIP("81.2.71.5"), Mask: net.CIDRMask(120, 128)}, // an IPv4 /24 in 16 bytes
 	})
 	for _, tc := range []struct {
 		addr      string
@@ -132,6 +133,7 @@ func TestHostAddrs_Refusal(t *testing.T) {
 		{addr: "10.0.8.7", privateOK: true, want: "an address of this server"},
 		{addr: "81.2.69.255", want: "the broadcast address of a network of this server"},
 		{addr: "10.0.255.255", privateOK: true, want: "the broadcast address of a network of this server"},
+		{addr: "81.2.71.255", want: "the broadcast address of a network of this server"},
 		{addr: "64:ff9b::5102:45ff", want: "a NAT64 address for 81.2.69.255, the broadcast address of a network"},
 	} {
 		name := tc.addr

@@ -111,14 +111,17 @@ func hostAddresses(addrs []net.Addr) hostAddrs {
 			continue
 		}
 		h.own = append(h.own, ip.Unmap())
-		ones, bits := n.Mask.Size()
-		v4 := n.IP.To4()
+		v4, mask := n.IP.To4(), n.Mask
+		if len(mask) == net.IPv6len {
+			mask = mask[12:] // an IPv4 network with a mask of 16 bytes
+		}
+		ones, bits := mask.Size()
 		if v4 == nil || bits != 32 || ones > 30 { // a /31 or /32 has no broadcast address
 			continue
 		}
 		var bc [4]byte
 		for i := range bc {
-			bc[i] = v4[i] | ^n.Mask[len(n.Mask)-4+i]
+			bc[i] = v4[i] | ^mask[i]
 		}
 		h.broadcast = append(h.broadcast, netip.AddrFrom4(bc))
 	}
