@@ -58,7 +58,7 @@ func (s *runService) Run(ctx context.Context, req tarn.RunRequest, events func(t
 			runner.Cache.SetRemote(tier)
 		}
 	}
-	project, err := (&pipeline.Discoverer{SDKDir: sdkDir, Interpreter: envs.InterpreterPath}).Load(ctx, req.ProjectDir)
+	project, err := (&pipeline.Discoverer{SDKDir: sdkDir, Interpreter: envs.InterpreterPath, Sandbox: sandbox}).Load(ctx, req.ProjectDir)
 	if err != nil {
 		return nil, err
 	}

@@ -2,17 +2,23 @@ package pipeline
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tarnhq/tarn"
+	rt "github.com/tarnhq/tarn/runtime"
 	"github.com/tarnhq/tarn/table"
 )
 
@@ -99,7 +105,8 @@ type discovery struct {
 }
 
 // Discoverer finds models. Python files are parsed (never imported) by the
-// SDK's tarn._discover module run with a host interpreter.
+// SDK's tarn._discover module run with a host interpreter, confined like
+// user code: the files are the project's (any user's, on a server).
 type Discoverer struct {
 	Python string // interpreter for discovery; "" = Interpreter's, else python3 on PATH
 	SDKDir string // directory containing the tarn package
@@ -109,7 +116,29 @@ type Discoverer struct {
 	// may be a pyenv shim, whose resolution costs ~0.4 s of every run).
 	// When it fails, python3 on PATH discovers.
 	Interpreter func(ctx context.Context, version string) (string, error)
+	// Sandbox confines discovery: with bubblewrap it sees only the
+	// interpreter's installation, the SDK and the project (read-only),
+	// has no network and a private /tmp; at every level it gets the
+	// sandbox's limits. Nil runs a plain process. Either way its
+	// environment is scrubbed (discoveryEnv), it is killed after Timeout
+	// and the interpreter caps its own data segment at Memory.
+	Sandbox *rt.Sandbox
+	// Memory is what discovery may use (0: DiscoveryMemory).
+	Memory int64
+	// Timeout is how long it may take (0: DiscoveryTimeout).
+	Timeout time.Duration
 }
+
+// Discovery's bounds. The syntax trees of Python code take hundreds of
+// times its size (a 4 MB list of integers takes 1.9 GB to parse and
+// hash), so besides these, tarn._discover parses no .py file over 4 MiB
+// and nothing of a project whose .py files hold more than 32 MiB.
+const (
+	DiscoveryMemory  int64 = 1 << 30
+	DiscoveryTimeout       = 60 * time.Second
+	// discoveryOutput is the most JSON discovery may print.
+	discoveryOutput = 256 << 20
+)
 
 // Load reads a project: its configuration, Python and SQL models and
 // expectations. Every problem is reported at once with file and line.
@@ -167,30 +196,123 @@ func (d *Discoverer) Load(ctx context.Context, dir string) (*Project, error) {
 }
 
 func (d *Discoverer) discoverPython(ctx context.Context, dir, version string) (*discovery, error) {
-	py := d.Python
-	if py == "" && d.Interpreter != nil {
-		if found, err := d.Interpreter(ctx, version); err == nil {
-			py = found
-		}
+	py, err := d.python(ctx, version)
+	if err != nil {
+		return nil, err
 	}
-	if py == "" {
-		var err error
-		if py, err = exec.LookPath("python3"); err != nil {
-			return nil, tarn.Errorf(tarn.EINVALID, "python3 is needed to read the project's Python files and was not found on PATH")
-		}
-	}
-	cmd := exec.CommandContext(ctx, py, "-m", "tarn._discover", dir)
-	cmd.Env = append(os.Environ(), "PYTHONPATH="+d.SDKDir, "PYTHONDONTWRITEBYTECODE=1")
+	memory, timeout := cmp.Or(d.Memory, DiscoveryMemory), cmp.Or(d.Timeout, DiscoveryTimeout)
+	runCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	var out, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &stderr
-	if err := cmd.Run(); err != nil {
-		return nil, tarn.Errorf(tarn.EINTERNAL, "discover Python models: %v: %s", err, strings.TrimSpace(stderr.String()))
+	err = d.Sandbox.Run(runCtx, rt.Command{
+		Argv: []string{py, "-m", "tarn._discover", "--memory", strconv.FormatInt(memory, 10), dir},
+		Env:  discoveryEnv(py, d.SDKDir),
+		Confinement: rt.Confinement{
+			ReadOnly: []string{rt.InterpreterPrefixOf(py), d.SDKDir, dir},
+			Limits:   rt.Limits{Memory: memory, Processes: 64, Disk: 16 << 20},
+		},
+		Stdout: &cappedWriter{w: &out, n: discoveryOutput}, Stderr: &cappedWriter{w: &stderr, n: 1 << 20},
+	})
+	if err != nil {
+		return nil, discoveryError(ctx, runCtx, err, timeout, stderr.String())
 	}
 	var disc discovery
 	if err := json.Unmarshal(out.Bytes(), &disc); err != nil {
 		return nil, tarn.Errorf(tarn.EINTERNAL, "discover Python models: bad output: %v", err)
 	}
 	return &disc, nil
+}
+
+// python is the interpreter that discovers: d.Python, the one of the
+// project's version, else python3 on PATH. In a sandbox it must be the
+// interpreter itself: a pyenv shim (a script that finds it through the
+// home) is asked for it first.
+func (d *Discoverer) python(ctx context.Context, version string) (string, error) {
+	py := d.Python
+	if py == "" && d.Interpreter != nil {
+		if found, err := d.Interpreter(ctx, version); err == nil {
+			return found, nil
+		}
+	}
+	if py == "" {
+		var err error
+		if py, err = exec.LookPath("python3"); err != nil {
+			return "", tarn.Errorf(tarn.EINVALID, "python3 is needed to read the project's Python files and was not found on PATH")
+		}
+	}
+	if d.Sandbox == nil || !isScript(py) {
+		return py, nil
+	}
+	// The host's own interpreter, run with no site and no PYTHON*
+	// settings: no code of the project's.
+	real, err := exec.CommandContext(ctx, py, "-I", "-S", "-c", "import sys; print(sys.executable)").Output()
+	if err != nil || strings.TrimSpace(string(real)) == "" {
+		return "", tarn.Errorf(tarn.EINVALID, "find the interpreter %s runs (to read the project's Python files): %v", py, err)
+	}
+	return strings.TrimSpace(string(real)), nil
+}
+
+// isScript says whether a file starts with "#!" (a shim, not an interpreter).
+func isScript(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, 2)
+	n, _ := io.ReadFull(f, head)
+	return n == 2 && string(head) == "#!"
+}
+
+// discoveryEnv is discovery's whole environment: what Python needs and
+// nothing of tarn's (no TARN_* settings, no credentials).
+func discoveryEnv(python, sdkDir string) []string {
+	return []string{
+		"PATH=" + filepath.Dir(python) + ":/usr/bin:/bin",
+		"HOME=/tmp",
+		"LANG=C.UTF-8",
+		"PYTHONPATH=" + sdkDir,
+		"PYTHONDONTWRITEBYTECODE=1",
+		"PYTHONNOUSERSITE=1",
+	}
+}
+
+// discoveryError says why discovery failed: it took too long, ran out of
+// memory (its own limit, exit 3, or the sandbox's), or broke.
+func discoveryError(ctx, runCtx context.Context, err error, timeout time.Duration, stderr string) error {
+	msg := strings.TrimSpace(stderr)
+	var exit *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(runCtx.Err(), context.DeadlineExceeded):
+		return tarn.Errorf(tarn.EINVALID, "discovering the project's models took longer than %s: tarn parses every Python file of the project; split large files and keep data out of code", timeout)
+	case errors.Is(err, rt.ErrOutOfMemory):
+		return tarn.Errorf(tarn.EINVALID, "discovering the project's models: %v; keep data out of code (in a lake table, or a file of the project the model reads)", err)
+	case errors.As(err, &exit) && exit.ExitCode() == 3:
+		return tarn.Errorf(tarn.EINVALID, "discovering the project's models %s", strings.TrimPrefix(lastLine(msg), "tarn._discover: "))
+	}
+	return tarn.Errorf(tarn.EINTERNAL, "discover Python models: %v: %s", err, msg)
+}
+
+// lastLine is the last line of s.
+func lastLine(s string) string {
+	return s[strings.LastIndexByte(s, '\n')+1:]
+}
+
+// cappedWriter fails a write that would take it past n bytes.
+type cappedWriter struct {
+	w       io.Writer
+	n, done int
+}
+
+func (c *cappedWriter) Write(b []byte) (int, error) {
+	if c.done+len(b) > c.n {
+		return 0, fmt.Errorf("discovery printed more than %s", tarn.FormatBytes(int64(c.n)))
+	}
+	n, err := c.w.Write(b)
+	c.done += n
+	return n, err
 }
 
 // validate checks what can be checked without the lakehouse: names,

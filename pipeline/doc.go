@@ -8,7 +8,9 @@
 //
 // Discovery never imports user code: Python files are parsed with Python's
 // ast module (tarn._discover), so a syntax error or a missing package is
-// reported with file and line before anything runs. Inputs name other
+// reported with file and line before anything runs. Discovery runs in the
+// run's sandbox (Discoverer.Sandbox) with a scrubbed environment, 1 GiB
+// and 60 s, and parses no Python file over 4 MiB. Inputs name other
 // models or lake tables at the run's ref; the DAG follows from them.
 //
 // # Caveats

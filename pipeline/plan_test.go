@@ -3,7 +3,6 @@ package pipeline_test
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -285,21 +284,14 @@ func TestProject_FileLayouts(t *testing.T) {
 // names come with the discovery (no second interpreter start): an import
 // of a stdlib module is no error, one of an uninstalled package is.
 func TestDiscoverer_Interpreter(t *testing.T) {
-	python3, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("no python3 on PATH")
-	}
-	real, err := exec.Command(python3, "-c", "import sys; print(sys.executable)").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
+	real := hostPython(t)
 	files := map[string]string{"models/m.py": "import tarn\nimport json\nimport bisect\nimport humanize\n\n@tarn.model()\ndef m(t=tarn.Model(\"trips\")):\n    return t\n"}
 	for _, tc := range []struct {
 		name string
 		path string
 		err  error
 	}{
-		{"named", strings.TrimSpace(string(real)), nil},
+		{"named", real, nil},
 		{"not found", "", tarn.Errorf(tarn.EINVALID, "no such version")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

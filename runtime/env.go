@@ -452,7 +452,7 @@ func (b *build) check(ctx context.Context, spec EnvSpec) (*envCheck, error) {
 		// (which the background compilation would write anyway): the
 		// first step's imports are then compiled already.
 		Env:         []string{"PATH=" + filepath.Join(b.tmp, "bin") + ":/usr/bin:/bin", "HOME=/tmp", "LANG=C.UTF-8", "PYTHONPATH=" + b.m.SDKDir},
-		Confinement: Confinement{ReadOnly: []string{interpreterPrefixOf(b.python), b.m.SDKDir}, Writable: []string{b.tmp}, Limits: b.m.BuildLimits},
+		Confinement: Confinement{ReadOnly: []string{InterpreterPrefixOf(b.python), b.m.SDKDir}, Writable: []string{b.tmp}, Limits: b.m.BuildLimits},
 		Stdout:      &stdout, Stderr: &stderr,
 	})
 	var c envCheck
@@ -549,7 +549,7 @@ func (m *EnvManager) compileInBackground(env *Env, interp Interpreter) {
 		m.Sandbox.Run(context.Background(), Command{ // best effort: a missing .pyc only costs start-up time
 			Argv:        []string{env.Python, "-m", "compileall", "-q", "-j", "0", env.Dir},
 			Env:         []string{"PATH=/usr/bin:/bin", "HOME=/tmp", "LANG=C.UTF-8"},
-			Confinement: Confinement{ReadOnly: []string{interpreterPrefixOf(interp.Path)}, Writable: []string{env.Dir}, Limits: m.BuildLimits},
+			Confinement: Confinement{ReadOnly: []string{InterpreterPrefixOf(interp.Path)}, Writable: []string{env.Dir}, Limits: m.BuildLimits},
 		})
 	}()
 }
@@ -644,7 +644,7 @@ func (m *EnvManager) newBuild(interp Interpreter, tmp string) (*build, error) {
 		return nil, err
 	}
 	b := &build{m: m, uvBin: uv, python: interp.Path, cache: cache, tmp: tmp}
-	b.binds = []string{filepath.Dir(uv[0]), interpreterPrefixOf(interp.Path), m.Index.FindLinks}
+	b.binds = []string{filepath.Dir(uv[0]), InterpreterPrefixOf(interp.Path), m.Index.FindLinks}
 	if f := os.Getenv("SSL_CERT_FILE"); f != "" {
 		b.binds = append(b.binds, f)
 	}
@@ -748,9 +748,9 @@ func defaultUVCache(sb *Sandbox) (string, error) {
 	return dir, nil
 }
 
-// interpreterPrefixOf is the installation an interpreter belongs to (for a
+// InterpreterPrefixOf is the installation an interpreter belongs to (for a
 // sandbox to bind): /usr for /usr/bin/python3, PREFIX for PREFIX/bin/python.
-func interpreterPrefixOf(python string) string {
+func InterpreterPrefixOf(python string) string {
 	p, err := filepath.EvalSymlinks(python)
 	if err != nil {
 		p = python

@@ -644,10 +644,14 @@ type Command struct {
 	Stdout, Stderr io.Writer
 }
 
+// ErrOutOfMemory is wrapped by the error of Sandbox.Run when the kernel
+// killed the command for reaching its memory limit.
+var ErrOutOfMemory = errors.New("ran out of memory")
+
 // Run runs c confined by the sandbox and its limits and waits for it; the
 // process and everything it started are gone when it returns. A nil
 // Sandbox runs c as a plain process. The error is *exec.ExitError when the
-// command failed, or names the limit it exceeded.
+// command failed, or names the limit it exceeded (ErrOutOfMemory).
 func (s *Sandbox) Run(ctx context.Context, c Command) error {
 	argv, files, err := s.Wrap(c.Confinement, c.Argv, 3)
 	if err != nil {
@@ -673,7 +677,7 @@ func (s *Sandbox) Run(ctx context.Context, c Command) error {
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	err = cmd.Run()
 	if group.oomKilled() {
-		return fmt.Errorf("%s ran out of memory: it reached its limit of %s and was killed", filepath.Base(c.Argv[0]), formatBytes(c.Limits.Memory))
+		return fmt.Errorf("%s %w: it reached its limit of %s and was killed", filepath.Base(c.Argv[0]), ErrOutOfMemory, formatBytes(c.Limits.Memory))
 	}
 	return err
 }

@@ -7,6 +7,12 @@ User code is never imported or executed: decorator arguments and
 (evaluated with ``ast.literal_eval``) and are validated by the same rules as
 the decorators (:mod:`tarn._validate`).
 
+Discovery reads only what it can parse in bounded memory: a ``.py`` file over
+:data:`MAX_FILE_BYTES`, or a project whose ``.py`` files hold more than
+:data:`MAX_TOTAL_BYTES`, is reported (not parsed), and ``--memory BYTES`` caps
+the process's data segment (``RLIMIT_DATA``): a file that needs more is
+reported as having run out of memory.
+
 Output (see python/README.md for the full protocol)::
 
     {"models": [...], "expectations": [...], "errors": [{"file", "line", "column", "message"}]}
@@ -14,7 +20,8 @@ Output (see python/README.md for the full protocol)::
 A function with any error is reported in ``errors`` only, not in
 ``models``/``expectations``. Lines and columns are 1-based. The exit status is
 0 whenever the JSON was printed (even with errors in user files), 2 for a
-usage error and 1 for a bug in discovery itself.
+usage error, 3 when discovery ran out of memory (stderr names the file it was
+reading) and 1 for a bug in discovery itself.
 
 Runs on any Python >= 3.9 with the standard library only.
 """
@@ -137,6 +144,98 @@ def _is_stdlib(module: str) -> bool:
 MAX_DEPTH = 64
 """How many folders deep discovery reads; deeper folders are reported, not read."""
 
+MAX_FILE_BYTES = 4 << 20
+"""The largest ``.py`` file discovery parses; a larger one is reported, not read."""
+
+MAX_TOTAL_BYTES = 32 << 20
+"""The most bytes of ``.py`` files of one project discovery parses; over it, nothing is parsed."""
+
+_DATA_ADVICE = "keep data out of code (in a lake table, or a file of the project the model reads)"
+
+
+def _size(size: int) -> str:
+    """A size as tarn writes it: "5.7 MiB", "1.0 GiB"."""
+    shift, unit = (30, "GiB") if size >= 1 << 30 else (20, "MiB")
+    return f"{size / (1 << shift):.1f} {unit}"
+
+
+class _TooLarge(ValueError):
+    """A Python file over :data:`MAX_FILE_BYTES`."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"{_size(size)}, over the {MAX_FILE_BYTES >> 20} MiB limit for a project's Python file")
+        self.size = size
+
+
+def _read_source(path: str) -> bytes:
+    """The bytes of a Python file, refused (:class:`_TooLarge`) before reading when over :data:`MAX_FILE_BYTES`."""
+    with open(path, "rb") as source:
+        size = os.fstat(source.fileno()).st_size
+        if size > MAX_FILE_BYTES:
+            raise _TooLarge(size)
+        data = source.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:  # it grew since the fstat
+        raise _TooLarge(len(data))
+    return data
+
+
+def _file_digest(path: str) -> str:
+    """The sha256 of a file's bytes, read in pieces (a file too large to parse is hashed this way)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as source:
+        for piece in iter(lambda: source.read(1 << 20), b""):
+            digest.update(piece)
+    return digest.hexdigest()
+
+
+_memory_limit = 0
+"""The limit ``--memory`` set (0: none), named in the out-of-memory errors."""
+
+
+def set_memory_limit(limit_bytes: int) -> None:
+    """Cap the data segment (``RLIMIT_DATA``: heap and anonymous maps, where the syntax trees live).
+
+    An allocation over it raises MemoryError, which discovery reports as
+    the file that ran out of memory. tarn's sandbox bounds the process too
+    (a cgroup, or the address space); this bound holds without a sandbox,
+    and fails first, with the file's name.
+    """
+    global _memory_limit
+    try:
+        import resource
+
+        _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+        limit = limit_bytes if hard == resource.RLIM_INFINITY else min(limit_bytes, hard)
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
+    except (ImportError, ValueError, OSError):
+        return  # not on this system: the sandbox's limits remain
+    _memory_limit = limit
+
+
+class OutOfMemory(Exception):
+    """Discovery ran out of memory (its ``--memory`` limit) reading a file."""
+
+    def __init__(self, relative: str) -> None:
+        limit = f"its limit of {_size(_memory_limit)}" if _memory_limit else "the memory it may use"
+        super().__init__(f"ran out of memory reading {relative}: analysing it needs more than {limit}; {_DATA_ADVICE}")
+
+
+def _exhausted(exc: BaseException) -> bool:
+    """Whether a MemoryError is memory running out, not the parser's stack (which raises MemoryError too).
+
+    The parser overflows its stack on code nested a few thousand deep,
+    without using much memory; running out means the process grew to its
+    limit (counted as its peak resident size, which the data segment bounds).
+    """
+    if not isinstance(exc, MemoryError):
+        return False
+    if not _memory_limit:
+        return False
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    return peak >= _memory_limit // 2
+
 
 def iter_python_files(project_dir: str, problems: Optional[List[Dict[str, Any]]] = None) -> Iterator[str]:
     """Project-relative paths (with ``/``) of the ``.py`` files discovery reads, sorted.
@@ -193,10 +292,34 @@ def discover(project_dir: str) -> Dict[str, List[Dict[str, Any]]]:
     """Discover every model and expectation under ``project_dir``."""
     result: Dict[str, List[Dict[str, Any]]] = {"models": [], "expectations": [], "errors": []}
     digests = _CodeDigests(project_dir)
+    files, total = [], 0
     for relative in iter_python_files(project_dir, result["errors"]):
+        try:
+            size = os.stat(os.path.join(project_dir, relative)).st_size
+        except OSError:
+            size = 0  # the scan reports it
+        if size > MAX_FILE_BYTES:
+            result["errors"].append({"file": relative, "line": 1, "column": None,
+                                     "message": f"{relative} is {_TooLarge(size)}: {_DATA_ADVICE}"})
+            continue
+        files.append(relative)
+        total += size
+    if total > MAX_TOTAL_BYTES:
+        # Checked before anything is parsed.
+        result["errors"].append(
+            {"file": "", "line": 1, "column": None,
+             "message": f"the project's Python files hold {_size(total)} ({len(files)} files), over the {MAX_TOTAL_BYTES >> 20} MiB "
+                        f"limit for all of a project's Python files: {_DATA_ADVICE}"}
+        )
+        files = []
+    for relative in files:
         scanner = _FileScanner(project_dir, relative, digests)
         try:
             scanner.scan()
+        except MemoryError as exc:
+            if not _exhausted(exc):
+                raise
+            raise OutOfMemory(relative) from None
         except RecursionError:
             # ast.parse accepts code nested deeper than Python can walk back
             # (ast.dump, literal_eval): report the file rather than fail.
@@ -238,12 +361,16 @@ class _FileScanner:
     def scan(self) -> None:
         path = os.path.join(self.project_dir, self.relative)
         try:
-            with open(path, "rb") as source:
-                tree = ast.parse(source.read(), filename=self.relative)
+            tree = ast.parse(_read_source(path), filename=self.relative)
         except SyntaxError as exc:
             self.error(exc.lineno or 1, exc.offset, exc.msg)
             return
+        except _TooLarge as exc:
+            self.error(1, None, f"{self.relative} is {exc}: {_DATA_ADVICE}")
+            return
         except (ValueError, OSError, RecursionError, MemoryError) as exc:
+            if _exhausted(exc):
+                raise
             self.error(1, None, f"cannot parse: {exc}")
             return
 
@@ -472,9 +599,10 @@ class _FileScanner:
                 if os.path.isfile(real) and real.startswith(os.path.realpath(self.project_dir) + os.sep) and real != self.path:
                     scanner = _FileScanner(self.project_dir, os.path.relpath(real, self.project_dir), self.digests)
                     try:
-                        with open(real, "rb") as source:
-                            scanner.tree = ast.parse(source.read(), filename=real)
-                    except (SyntaxError, ValueError, OSError, RecursionError, MemoryError):
+                        scanner.tree = ast.parse(_read_source(real), filename=real)
+                    except (SyntaxError, ValueError, OSError, RecursionError, MemoryError) as exc:
+                        if _exhausted(exc):
+                            raise
                         return None
                     scanner.path = real
                     scanner.record_tarn_imports(n for n in _module_level(scanner.tree.body) if isinstance(n, (ast.Import, ast.ImportFrom)))
@@ -673,13 +801,12 @@ class _CodeDigests:
     def load(self, path: str, tree: Optional[ast.Module]) -> None:
         try:
             if tree is None:
-                with open(path, "rb") as source:
-                    data = source.read()
-                tree = ast.parse(data, filename=path)
-        except (SyntaxError, ValueError, OSError, RecursionError, MemoryError):
+                tree = ast.parse(_read_source(path), filename=path)
+        except (SyntaxError, ValueError, OSError, RecursionError, MemoryError) as exc:
+            if _exhausted(exc):
+                raise
             try:
-                with open(path, "rb") as source:
-                    self.own[path] = hashlib.sha256(source.read()).hexdigest()
+                self.own[path] = _file_digest(path)
             except OSError:
                 self.own[path] = "unreadable"
             self.deps[path] = []
@@ -687,8 +814,7 @@ class _CodeDigests:
         try:
             self.own[path] = hashlib.sha256(ast.dump(tree).encode()).hexdigest()
         except RecursionError:  # parseable, but nested deeper than ast.dump recurses: hash the text
-            with open(path, "rb") as source:
-                self.own[path] = hashlib.sha256(source.read()).hexdigest()
+            self.own[path] = _file_digest(path)
         self.deps[path] = sorted(self.resolve(path, tree))
 
     def resolve(self, path: str, tree: ast.Module) -> Set[str]:
@@ -796,15 +922,29 @@ def _not_json(value: Any) -> Optional[str]:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
+    args = list(sys.argv[1:] if argv is None else argv)
+    memory = 0
+    if len(args) == 3 and args[0] == "--memory" and args[1].isdigit():
+        memory = int(args[1])
+        args = args[2:]
     if len(args) != 1 or args[0] in ("-h", "--help"):
-        sys.stderr.write("usage: python -m tarn._discover PROJECT_DIR\n")
+        sys.stderr.write("usage: python -m tarn._discover [--memory BYTES] PROJECT_DIR\n")
         return 2
     project_dir = os.path.abspath(args[0])
     if not os.path.isdir(project_dir):
         sys.stderr.write(f"tarn._discover: {args[0]} is not a directory\n")
         return 2
-    json.dump(discover(project_dir), sys.stdout, allow_nan=False)
+    if memory:
+        set_memory_limit(memory)
+    try:
+        found = discover(project_dir)
+        json.dump(found, sys.stdout, allow_nan=False)
+    except OutOfMemory as exc:
+        sys.stderr.write(f"tarn._discover: {exc}\n")
+        return 3
+    except MemoryError:
+        sys.stderr.write(f"tarn._discover: ran out of memory: {_DATA_ADVICE}\n")
+        return 3
     sys.stdout.write("\n")
     sys.stdout.flush()
     return 0

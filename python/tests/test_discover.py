@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import subprocess
@@ -384,6 +385,57 @@ def test_deeply_nested_code_is_reported_not_a_crash(project):
     assert sorted(m["name"] for m in found["models"]) == ["m", "user"]
     assert [e["file"] for e in found["errors"]] == ["deep.py"]
     assert "nested too deeply" in found["errors"][0]["message"]
+
+
+def test_files_over_the_size_limit_are_refused_unread(project):
+    from tarn import _discover
+
+    big = "import tarn\nX = '" + "a" * (_discover.MAX_FILE_BYTES + 1) + "'\n"
+    root = project({"fine.py": MODEL, "models/big.py": big, "user.py": "import models.big\n" + MODEL.replace("def m", "def user")})
+    found = run_discover(root)
+    assert sorted(m["name"] for m in found["models"]) == ["m", "user"]  # an import of it is hashed from its bytes
+    assert found["errors"] == [
+        {"file": "models/big.py", "line": 1, "column": None,
+         "message": "models/big.py is 4.0 MiB, over the 4 MiB limit for a project's Python file: keep data out of code "
+                    "(in a lake table, or a file of the project the model reads)"}
+    ]
+
+
+def test_projects_over_the_total_size_limit_are_not_parsed(project, monkeypatch):
+    from tarn import _discover
+
+    monkeypatch.setattr(_discover, "MAX_TOTAL_BYTES", 2 << 20)
+    root = project({"a.py": MODEL + "#" * (1 << 20), "b.py": MODEL + "#" * (1 << 20)})
+    found = _discover.discover(str(root))
+    assert found["models"] == []
+    assert [e["message"] for e in found["errors"]] == [
+        "the project's Python files hold 2.0 MiB (2 files), over the 2 MiB limit for all of a project's Python files: "
+        "keep data out of code (in a lake table, or a file of the project the model reads)"
+    ]
+
+
+def test_memory_limit_names_the_file_that_needs_more(project):
+    # About 1 KB of memory per element to parse and hash: 1.2 MB of code needs ~600 MB.
+    root = project({"fine.py": MODEL, "models/big.py": "x = [" + "1," * 600_000 + "]\n"})
+    proc = subprocess.run(
+        [sys.executable, "-m", "tarn._discover", "--memory", str(128 << 20), str(root)],
+        capture_output=True, text=True, env=sdk_env(), timeout=60,
+    )
+    assert proc.returncode == 3, proc
+    assert "ran out of memory reading models/big.py: analysing it needs more than its limit of 128.0 MiB" in proc.stderr
+
+
+def test_memory_limit_tells_deep_nesting_from_running_out(project):
+    # The parser raises MemoryError on code nested too deeply, far below the limit.
+    root = project({"fine.py": MODEL, "deep.py": "X = " + "-" * 100_000 + "1\n"})
+    proc = subprocess.run(
+        [sys.executable, "-m", "tarn._discover", "--memory", str(1 << 30), str(root)],
+        capture_output=True, text=True, env=sdk_env(), timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    found = json.loads(proc.stdout)
+    assert [m["name"] for m in found["models"]] == ["m"]
+    assert [e["file"] for e in found["errors"]] == ["deep.py"]
 
 
 @pytest.mark.parametrize(
