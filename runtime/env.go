@@ -413,7 +413,7 @@ func (m *EnvManager) Ensure(ctx context.Context, spec EnvSpec, log func(string))
 	}
 	env.BuildTime = time.Since(start)
 	env.Version = interp.Version
-	env.Prefix = interpreterPrefixOf(interp.Path)
+	env.Prefix = InterpreterPrefixOf(interp.Path)
 	m.compileInBackground(env, interp)
 	return env, nil
 }
@@ -567,7 +567,7 @@ func (m *EnvManager) cached(ctx context.Context, env *Env) (*Env, error) {
 	env.Version = readVersion(env.Dir)
 	home := InterpreterPrefix(env.Dir)
 	known := func(list []Interpreter) bool {
-		return home != "" && slices.ContainsFunc(list, func(in Interpreter) bool { return interpreterPrefixOf(in.Path) == home })
+		return home != "" && slices.ContainsFunc(list, func(in Interpreter) bool { return InterpreterPrefixOf(in.Path) == home })
 	}
 	ok := known(m.quickInterpreters(ctx))
 	if !ok && len(m.UV) > 0 { // then ask uv too

@@ -185,7 +185,7 @@ func TestEnsure_CachedPrefixIsKnown(t *testing.T) {
 	dir := filepath.Join(m.Dir, m.Key(spec))
 	os.MkdirAll(dir, 0o755)
 	os.WriteFile(filepath.Join(dir, "tarn-env.json"), []byte(`{"python_version":"`+interps[0].Version+`"}`), 0o644)
-	real := interpreterPrefixOf(interps[0].Path)
+	real := InterpreterPrefixOf(interps[0].Path)
 	for _, c := range []struct {
 		name, home, want string
 	}{
