@@ -22,9 +22,8 @@ and duckdb are imported only when a step uses them, so the worker starts
 about as fast as ``python -c "import pyarrow"``.
 
 Warm: ``python -m tarn._worker --warm FD`` is started ahead of need (the Go
-runtime's pool). It imports what every step needs (pyarrow's dataset
-scanner, which reads lake inputs, and pandas too, when the environment has
-it: pyarrow imports it on first use), writes ``R`` to the
+runtime's pool). It imports what every step needs (pandas too, when the
+environment has it: pyarrow imports it on first use), writes ``R`` to the
 status descriptor FD, then blocks on stdin for one hand-off line, a JSON
 object ``{"spec": SPEC_JSON_PATH, "scratch": DIRECTORY}``. It writes ``S``
 (it took the step), closes FD, moves into the step's scratch directory
@@ -484,14 +483,6 @@ def serve_warm(status_fd: int) -> int:
     import pyarrow.ipc  # noqa: F401 - every step reads or writes Arrow IPC files
 
     import tarn  # noqa: F401 - the user's file imports it
-
-    try:
-        # A lake table input is read with pyarrow's dataset scanner
-        # (_lake.py): its import (~60 ms) is paid here, while the run is
-        # still planning, not in the step's read.
-        import pyarrow.dataset  # noqa: F401
-    except ImportError:
-        pass
 
     if importlib.util.find_spec("pandas") is not None:
         # pyarrow imports pandas, when it is installed, the first time

@@ -37,10 +37,6 @@ def imported():
     return {"pandas": ["pandas" in sys.modules]}
 
 @tarn.model
-def scanner():
-    return {"dataset": ["pyarrow.dataset" in sys.modules]}
-
-@tarn.model
 def fails():
     raise KeyError("zone")
 """
@@ -153,14 +149,6 @@ def test_warm_worker_usage(setup):
     argv = [sys.executable, "-m", "tarn._worker", "--warm"]
     proc = subprocess.run(argv, env=sdk_env(), cwd=str(tmp_path), capture_output=True, text=True)
     assert proc.returncode == 2 and "--warm STATUS_FD" in proc.stderr
-
-
-def test_warm_worker_has_the_dataset_scanner_imported(setup):
-    """Lake inputs are read with pyarrow.dataset: a warm worker imports it before its step."""
-    tmp_path, spec_file, scratch, run_dir = setup
-    _, code, _, stderr = Warm(tmp_path).hand_off(handoff(spec_file("scanner", inputs={}), scratch))
-    assert code == 0, stderr
-    assert read_arrow(str(run_dir / "out.arrow")).to_pydict() == {"dataset": [True]}
 
 
 def test_warm_worker_has_pandas_imported_when_the_environment_has_it(setup):
