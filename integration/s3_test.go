@@ -172,7 +172,7 @@ func TestS3_Faults(t *testing.T) {
 		code            int
 		mentions        []string
 	}{
-		{"MissingBucket", "s3://no-such-bucket-tarn/x", nil, 1, []string{`bucket "no-such-bucket-tarn"`, endpoint, "NoSuchBucket", "check that the bucket exists"}},
+		{"MissingBucket", "s3://no-such-bucket-tarn/x", nil, 1, []string{`bucket "no-such-bucket-tarn"`, endpoint, "NoSuchBucket", "there is no bucket \"no-such-bucket-tarn\": check the URL"}},
 		{"WrongSecret", wh, []string{"AWS_SECRET_ACCESS_KEY=wrong"}, 1, []string{"bucket", endpoint, "SignatureDoesNotMatch", "AWS_SECRET_ACCESS_KEY"}},
 		{"Unreachable", wh, []string{"AWS_ENDPOINT_URL=http://127.0.0.1:1"}, 1, []string{"http://127.0.0.1:1", "connection refused", "AWS_ENDPOINT_URL"}},
 		{"BadURL", "s3:/nobucket", nil, 2, []string{"use s3://BUCKET/PREFIX"}},
